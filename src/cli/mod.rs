@@ -1,0 +1,59 @@
+//! The command line: one file per verb.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod check;
+mod dlq;
+mod eval;
+mod explain;
+mod run;
+
+#[derive(Debug, Parser)]
+#[command(name = "handoffd", version, about = "Turns AI-to-human handoffs into ready-made CRM tasks.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon.
+    Run(run::Args),
+    /// Validate a configuration file and report every problem with file:line:key.
+    Check(check::Args),
+    /// Show the brief handoffd makes of a conversation.
+    Explain(explain::Args),
+    /// Score the interpreter on a directory of labelled cases.
+    Eval(eval::Args),
+    /// Deliveries that exhausted their retries: list, show, replay, drop.
+    Dlq(dlq::Args),
+}
+
+/// Every verb that reads the configuration takes it the same way.
+#[derive(Debug, clap::Args)]
+pub struct ConfigArg {
+    /// The YAML configuration file.
+    #[arg(long, short = 'c', env = "HANDOFFD_CONFIG", default_value = "config/example.yaml")]
+    pub config: PathBuf,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Explain(args) => explain::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Dlq(args) => dlq::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The configuration's shape. Every field says why it exists: these comments are the
+//! reference sales ops and admins read (and what a JSON Schema is generated from).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::config::duration::ConfigDuration;
+use crate::registry::ConnectorConfig;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub store: StoreConfig,
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub admin: AdminConfig,
+    #[serde(default)]
+    pub conversation: ConversationConfig,
+    pub business: BusinessConfig,
+    #[serde(default)]
+    pub interpret: crate::interpret::InterpretConfig,
+    pub routing: RoutingConfig,
+    pub delivery: DeliveryConfig,
+    pub connectors: Vec<ConnectorConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://path/to/handoffd.db` (created if missing) or `postgres://...`.
+    pub url: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// `host:port` vendors reach: webhooks, `/healthz`, `/readyz`.
+    pub listen: String,
+    /// Largest webhook body accepted, in bytes; larger ones get 413.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+}
+
+fn default_max_body_bytes() -> usize {
+    1024 * 1024
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// `host:port` for `/metrics` and the admin API; loopback unless `token` is set.
+    #[serde(default = "default_admin_listen")]
+    pub listen: String,
+    /// Bearer token the admin API and metrics require.
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self { listen: default_admin_listen(), token: None }
+    }
+}
+
+fn default_admin_listen() -> String {
+    "127.0.0.1:9464".to_owned()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationConfig {
+    /// How long the customer must be quiet before a burst becomes a handoff.
+    #[serde(default = "default_quiet_period")]
+    pub quiet_period: ConfigDuration,
+    /// How long a handoff stays open (later messages update its task) without the CRM
+    /// reporting the task done.
+    #[serde(default = "default_reopen_after")]
+    pub reopen_after: ConfigDuration,
+}
+
+impl Default for ConversationConfig {
+    fn default() -> Self {
+        Self { quiet_period: default_quiet_period(), reopen_after: default_reopen_after() }
+    }
+}
+
+fn default_quiet_period() -> ConfigDuration {
+    ConfigDuration::from_secs(90)
+}
+
+fn default_reopen_after() -> ConfigDuration {
+    ConfigDuration::from_secs(7 * 24 * 3600)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessConfig {
+    /// IANA time zone the business works in, e.g. `Asia/Kolkata`.
+    pub timezone: String,
+    /// Opening hours per day: `mon`..`sun` -> `"09:30-19:30"`. A missing day is closed.
+    pub hours: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingConfig {
+    /// The owners tasks are shared among, in round-robin order.
+    pub owners: Vec<OwnerConfig>,
+    /// How soon a task is due, per urgency, when the customer named no time.
+    #[serde(default)]
+    pub due: DuePolicy,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerConfig {
+    /// The owner's user id in the CRM (HubSpot `hubspot_owner_id`).
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DuePolicy {
+    /// Business time to act on a high-urgency handoff.
+    #[serde(default = "default_due_high")]
+    pub high: ConfigDuration,
+    #[serde(default = "default_due_medium")]
+    pub medium: ConfigDuration,
+    #[serde(default = "default_due_low")]
+    pub low: ConfigDuration,
+}
+
+impl Default for DuePolicy {
+    fn default() -> Self {
+        Self { high: default_due_high(), medium: default_due_medium(), low: default_due_low() }
+    }
+}
+
+fn default_due_high() -> ConfigDuration {
+    ConfigDuration::from_secs(30 * 60)
+}
+
+fn default_due_medium() -> ConfigDuration {
+    ConfigDuration::from_secs(4 * 3600)
+}
+
+fn default_due_low() -> ConfigDuration {
+    ConfigDuration::from_secs(2 * 24 * 3600)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// The id of the CRM connector tasks are written to.
+    pub crm: String,
+    /// Attempts before a delivery goes to the dead-letter queue.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// First retry delay; later ones grow exponentially, with jitter.
+    #[serde(default = "default_retry_min")]
+    pub retry_min: ConfigDuration,
+    /// Longest delay between two attempts.
+    #[serde(default = "default_retry_max")]
+    pub retry_max: ConfigDuration,
+    /// Most tasks written in one batch call (capped by the CRM's own limit).
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+}
+
+fn default_max_attempts() -> u32 {
+    8
+}
+
+fn default_retry_min() -> ConfigDuration {
+    ConfigDuration::from_secs(1)
+}
+
+fn default_retry_max() -> ConfigDuration {
+    ConfigDuration::from_secs(300)
+}
+
+fn default_batch_size() -> usize {
+    100
+}

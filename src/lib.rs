@@ -1,0 +1,28 @@
+//! handoffd: turns AI-to-human handoffs (WhatsApp, voice AI) into ready-made CRM tasks.
+//!
+//! The folders follow the pipeline of DESIGN.md, and arrows only run down this list:
+//! - [`config`]: load, interpolate and validate the YAML configuration.
+//! - [`registry`]: the one place that lists every connector kind.
+//! - [`http`]: the axum server (webhooks, health, metrics).
+//! - [`ingest`]: verify and store raw events, then normalise them into interactions.
+//! - [`identity`]: identity keys, customers, merges, the CRM identity cache.
+//! - [`conversation`]: coalesce a burst of interactions into one handoff.
+//! - [`interpret`]: the handoff brief (vocabulary, rules, soft time).
+//! - [`route`]: owner and due time.
+//! - [`deliver`]: the outbox to the CRM (limits, retries, batching, external keys).
+//! - [`store`]: the store trait and its databases: every SQL statement lives there.
+//! - [`daemon`]: wires the stages together and owns shutdown.
+//! - [`cli`]: one file per verb.
+
+pub mod cli;
+pub mod config;
+pub mod conversation;
+pub mod daemon;
+pub mod deliver;
+pub mod http;
+pub mod identity;
+pub mod ingest;
+pub mod interpret;
+pub mod registry;
+pub mod route;
+pub mod store;

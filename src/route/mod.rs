@@ -1,0 +1,1 @@
+//! See the crate documentation for where this stage sits in the pipeline.
