@@ -1,1 +1,148 @@
-//! See the crate documentation for where this stage sits in the pipeline.
+//! The store: every SQL statement of handoffd lives below this folder.
+//!
+//! [`Store`] is what the stages use; `sqlite.rs` implements it for the embedded default, and a
+//! PostgreSQL implementation satisfies the same trait for several instances sharing the work.
+//! Each method that moves work from one stage to the next does it in one transaction, so a
+//! crash replays at most the last step.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+mod records;
+pub mod sqlite;
+mod time;
+
+pub use records::*;
+pub use time::{format_ts, parse_ts};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("the database failed: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("the database schema could not be brought up to date: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("a stored value is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Cheap round trip, for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+
+    // --- ingest -------------------------------------------------------------------------
+
+    /// Commit raw events in one transaction (group commit); returns their inbox ids in order.
+    async fn insert_inbox(&self, events: &[NewInboxEvent]) -> StoreResult<Vec<i64>>;
+
+    /// Inbox rows not yet normalised, oldest first.
+    async fn unprocessed_inbox(&self, limit: u32) -> StoreResult<Vec<InboxEvent>>;
+
+    /// Normalise one inbox row in one transaction: resolve or create customers, store new
+    /// interactions (redeliveries are skipped by their dedup key), attach messages to the
+    /// customer's open handoff or open one, and mark the row processed.
+    async fn apply_interactions(&self, inbox_id: i64, batch: NormalizedBatch) -> StoreResult<ApplySummary>;
+
+    /// Keep a signed body that could not be parsed, and mark its inbox row processed.
+    async fn quarantine(&self, inbox_id: i64, reason: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn list_quarantine(&self, limit: u32) -> StoreResult<Vec<QuarantineEntry>>;
+    async fn get_quarantine(&self, id: i64) -> StoreResult<QuarantineEntry>;
+    async fn drop_quarantine(&self, id: i64) -> StoreResult<()>;
+
+    // --- conversation -------------------------------------------------------------------
+
+    /// Handoffs whose burst is over (`ready_at <= now`), oldest first.
+    async fn ready_handoffs(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<HandoffRow>>;
+
+    /// The earliest `ready_at` of a collecting handoff, to sleep exactly until then.
+    async fn next_ready_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
+
+    /// A handoff with its customer and its interactions in time order.
+    async fn handoff_conversation(&self, handoff_id: &str) -> StoreResult<HandoffConversation>;
+
+    /// Record the brief of a ready handoff and queue (or refresh) its delivery job, in one
+    /// transaction. `job` is `None` when there is nothing to act on: the handoff is closed.
+    async fn commit_brief(&self, commit: BriefCommit) -> StoreResult<()>;
+
+    /// Close handoffs whose task has been open longer than `reopen_after`.
+    async fn expire_handoffs(&self, opened_before: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<u64>;
+
+    /// Next position in an owner pool's rotation (round robin), persisted.
+    async fn next_in_rotation(&self, pool: &str, pool_size: usize) -> StoreResult<usize>;
+
+    // --- deliver ------------------------------------------------------------------------
+
+    /// Lease up to `limit` due jobs of one CRM account until `lease_until`.
+    async fn lease_jobs(
+        &self,
+        crm_id: &str,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxJob>>;
+
+    /// Count an attempt and mark the jobs in flight, committed before the CRM call.
+    async fn mark_in_flight(&self, job_ids: &[i64]) -> StoreResult<()>;
+
+    /// The CRM contact known for a customer in a CRM account.
+    async fn crm_contact(&self, customer_id: &str, crm_id: &str) -> StoreResult<Option<String>>;
+    async fn set_crm_contact(
+        &self,
+        customer_id: &str,
+        crm_id: &str,
+        contact_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// The task is in the CRM: remember its id, open the handoff, and finish the job unless a
+    /// newer brief arrived meanwhile (then it stays queued, now as an update).
+    async fn job_delivered(&self, job: &OutboxJob, task_id: &str, now: DateTime<Utc>) -> StoreResult<()>;
+
+    /// A retriable failure: release the lease and try again at `next_attempt_at`.
+    async fn job_retry(
+        &self,
+        job_id: i64,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+        outcome_unknown: bool,
+    ) -> StoreResult<()>;
+
+    /// Give up: move the job to the dead-letter queue with its last error.
+    async fn job_dead(&self, job: &OutboxJob, error: &str, now: DateTime<Utc>) -> StoreResult<()>;
+
+    async fn list_dead_letters(&self, limit: u32) -> StoreResult<Vec<DeadLetter>>;
+    async fn get_dead_letter(&self, id: i64) -> StoreResult<DeadLetter>;
+    /// Put a dead letter back in the outbox with a fresh attempt count.
+    async fn replay_dead_letter(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn drop_dead_letter(&self, id: i64) -> StoreResult<()>;
+
+    // --- credentials and audit ----------------------------------------------------------
+
+    async fn load_token(&self, connector_id: &str) -> StoreResult<Option<String>>;
+    async fn save_token(&self, connector_id: &str, token: &str, now: DateTime<Utc>) -> StoreResult<()>;
+
+    async fn audit(&self, entry: AuditEntry) -> StoreResult<()>;
+    async fn audit_for_handoff(&self, handoff_id: &str) -> StoreResult<Vec<AuditEntry>>;
+
+    /// Counts per pipeline stage, for metrics and `handoffd status`.
+    async fn stage_counts(&self) -> StoreResult<StageCounts>;
+}
+
+/// Open the store a URL names and bring its schema up to date.
+pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        anyhow::bail!("PostgreSQL is not supported yet (store.url `postgres://...`): use `sqlite://...` for now")
+    } else {
+        anyhow::bail!("store.url must start with `sqlite://` or `postgres://`")
+    }
+}

@@ -1,0 +1,172 @@
+//! The rows the stages exchange through the store.
+
+use chrono::{DateTime, Utc};
+use handoffd_contract::interaction::Interaction;
+use serde::{Deserialize, Serialize};
+
+/// A raw event as it arrived, to be committed before the vendor gets its answer.
+#[derive(Clone, Debug)]
+pub struct NewInboxEvent {
+    pub connector_id: String,
+    /// `webhook`, `turn` or `proxied_send`.
+    pub source: String,
+    pub received_at: DateTime<Utc>,
+    /// JSON object of headers worth keeping (never credentials).
+    pub headers: String,
+    pub body: Vec<u8>,
+}
+
+#[derive(Clone, Debug)]
+pub struct InboxEvent {
+    pub id: i64,
+    pub connector_id: String,
+    pub source: String,
+    pub received_at: DateTime<Utc>,
+    pub body: Vec<u8>,
+}
+
+/// The interactions one inbox row became, with their identity keys resolved to match keys.
+#[derive(Clone, Debug)]
+pub struct NormalizedBatch {
+    pub connector_id: String,
+    pub received_at: DateTime<Utc>,
+    /// How long the customer must be quiet before the burst is handed off.
+    pub quiet_period: chrono::Duration,
+    /// How long a handoff stays open for later messages.
+    pub reopen_after: chrono::Duration,
+    pub interactions: Vec<NormalizedInteraction>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NormalizedInteraction {
+    pub interaction: Interaction,
+    /// Every key of the customer as (match key, raw key); the first is the primary.
+    pub keys: Vec<(String, String)>,
+    /// This interaction ends the conversation at once (handoff marker, call ended).
+    pub end_signal: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApplySummary {
+    pub stored: usize,
+    /// Redeliveries skipped by their dedup key.
+    pub duplicates: usize,
+    pub customers_created: usize,
+    pub handoffs_opened: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct QuarantineEntry {
+    pub id: i64,
+    pub inbox_id: i64,
+    pub connector_id: String,
+    pub received_at: DateTime<Utc>,
+    pub reason: String,
+    pub body: Vec<u8>,
+}
+
+#[derive(Clone, Debug)]
+pub struct HandoffRow {
+    pub id: String,
+    pub customer_id: String,
+    pub state: String,
+    pub opened_at: DateTime<Utc>,
+    pub ready_at: DateTime<Utc>,
+    pub ended_by: Option<String>,
+    pub version: i64,
+    pub crm_task_id: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct StoredInteraction {
+    pub connector_id: String,
+    pub channel: String,
+    pub direction: String,
+    pub speaker: Option<String>,
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub text: Option<String>,
+    pub interaction: Interaction,
+}
+
+#[derive(Clone, Debug)]
+pub struct CustomerRecord {
+    pub id: String,
+    pub display_name: Option<String>,
+    /// Raw keys as connectors reported them, with their match keys.
+    pub keys: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct HandoffConversation {
+    pub handoff: HandoffRow,
+    pub customer: CustomerRecord,
+    pub interactions: Vec<StoredInteraction>,
+    /// Interactions of the same customer before this handoff (for channel history).
+    pub earlier: Vec<StoredInteraction>,
+}
+
+/// The outcome of interpreting a ready handoff.
+#[derive(Clone, Debug)]
+pub struct BriefCommit {
+    pub handoff_id: String,
+    /// The brief as JSON.
+    pub brief: String,
+    /// The job to queue: `None` closes the handoff (nothing to act on).
+    pub job: Option<NewJob>,
+    pub audit: Vec<AuditEntry>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewJob {
+    pub crm_id: String,
+    /// The TaskWrite as JSON.
+    pub payload: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct OutboxJob {
+    pub id: i64,
+    pub handoff_id: String,
+    pub customer_id: String,
+    pub crm_id: String,
+    pub payload: String,
+    pub version: i64,
+    /// Attempts made before this lease.
+    pub attempts: u32,
+    /// A previous attempt's outcome is unknown: look the task up before writing.
+    pub in_flight: bool,
+    /// The task already in the CRM for this handoff: update it instead of creating one.
+    pub crm_task_id: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct DeadLetter {
+    pub id: i64,
+    pub handoff_id: String,
+    pub crm_id: String,
+    pub payload: String,
+    pub attempts: u32,
+    pub last_error: String,
+    pub failed_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub handoff_id: Option<String>,
+    pub customer_id: Option<String>,
+    /// e.g. `classified`, `routed`, `task_created`, `task_updated`, `dead_lettered`.
+    pub event: String,
+    pub detail: serde_json::Value,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct StageCounts {
+    pub inbox_unprocessed: i64,
+    pub quarantined: i64,
+    pub handoffs_collecting: i64,
+    pub outbox_pending: i64,
+    pub dead_letters: i64,
+}

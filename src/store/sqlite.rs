@@ -1,0 +1,919 @@
+//! The embedded default store: SQLite in WAL mode.
+//!
+//! SQLite has one writer at a time, so every write goes through a one-connection pool: no
+//! transaction ever waits on a lock upgrade (`SQLITE_BUSY`), and batching (one transaction for
+//! many rows) is what makes it fast. Reads use a separate pool and never block the writer.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use handoffd_contract::interaction::{Content, Interaction};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+
+use super::*;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How far back a new handoff adopts the customer's unattached AI/agent messages (the AI's
+/// opening message before the customer's first reply).
+const ADOPT_ORPHANS_WITHIN: chrono::Duration = chrono::Duration::hours(24);
+
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: an acknowledged webhook survives a power cut, not only a crash. Group
+            // commit keeps this fast (one fsync per batch).
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        if let Some(parent) = options.get_filename().parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StoreError::Corrupt(format!("cannot create `{}`: {e}", parent.display())))?;
+        }
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        MIGRATOR.run(&writer).await?;
+        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
+        Ok(Self { writer, reader })
+    }
+}
+
+fn speaker_of(interaction: &Interaction) -> Option<&'static str> {
+    match &interaction.content {
+        Content::Message(m) => Some(match m.from {
+            handoffd_contract::conversation::Speaker::Customer => "customer",
+            handoffd_contract::conversation::Speaker::Ai => "ai",
+            handoffd_contract::conversation::Speaker::Agent => "agent",
+        }),
+        Content::Call(_) => Some("customer"),
+        Content::Status(_) | Content::System(_) => None,
+    }
+}
+
+fn kind_of(interaction: &Interaction) -> String {
+    match &interaction.content {
+        Content::Message(m) => m.kind.clone(),
+        Content::Call(_) => "call".to_owned(),
+        Content::Status(s) => format!("status.{}", s.status),
+        Content::System(s) => format!("system.{}", s.kind),
+    }
+}
+
+fn text_of(interaction: &Interaction) -> Option<String> {
+    match &interaction.content {
+        Content::Message(m) => m.text.clone(),
+        Content::Call(c) => {
+            let lines: Vec<String> = c.turns.iter().map(|t| t.text.clone()).collect();
+            (!lines.is_empty()).then(|| lines.join("\n"))
+        }
+        Content::Status(_) => None,
+        Content::System(s) => s.text.clone(),
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("records serialise to JSON")
+}
+
+fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Find the customer a set of match keys belongs to, creating or merging as the keys say.
+async fn resolve_customer(
+    tx: &mut Transaction<'_, Sqlite>,
+    item: &NormalizedInteraction,
+    connector_id: &str,
+    now: &str,
+    summary: &mut ApplySummary,
+) -> Result<String, StoreError> {
+    let mut query = QueryBuilder::<Sqlite>::new(
+        "SELECT DISTINCT i.customer_id, c.created_at FROM identities i JOIN customers c ON c.id = i.customer_id \
+         WHERE i.match_key IN (",
+    );
+    let mut list = query.separated(", ");
+    for (match_key, _) in &item.keys {
+        list.push_bind(match_key);
+    }
+    query.push(") ORDER BY c.created_at, i.customer_id");
+    let found: Vec<String> =
+        query.build().fetch_all(&mut **tx).await?.iter().map(|row| row.get::<String, _>(0)).collect();
+
+    let customer_id = match found.split_first() {
+        None => {
+            let id = new_id();
+            sqlx::query("INSERT INTO customers (id, display_name, created_at) VALUES (?, ?, ?)")
+                .bind(&id)
+                .bind(&item.interaction.display_name)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+            summary.customers_created += 1;
+            id
+        }
+        Some((survivor, absorbed)) => {
+            // Keys seen together in one interaction link their customers: the oldest survives,
+            // and the merge is recorded with its evidence so it can be undone.
+            for other in absorbed {
+                merge_customers(tx, survivor, other, &item.keys, now).await?;
+            }
+            survivor.clone()
+        }
+    };
+
+    for (match_key, raw) in &item.keys {
+        sqlx::query(
+            "INSERT INTO identities (match_key, customer_id, raw, connector_id, first_seen_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (match_key) DO NOTHING",
+        )
+        .bind(match_key)
+        .bind(&customer_id)
+        .bind(raw)
+        .bind(connector_id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    if let Some(name) = &item.interaction.display_name {
+        sqlx::query("UPDATE customers SET display_name = ? WHERE id = ? AND display_name IS NULL")
+            .bind(name)
+            .bind(&customer_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(customer_id)
+}
+
+async fn merge_customers(
+    tx: &mut Transaction<'_, Sqlite>,
+    survivor: &str,
+    absorbed: &str,
+    evidence: &[(String, String)],
+    now: &str,
+) -> Result<(), StoreError> {
+    for table in ["identities", "interactions", "handoffs"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE {table} SET customer_id = ? WHERE customer_id = ?")))
+            .bind(survivor)
+            .bind(absorbed)
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query("UPDATE customers SET merged_into = ? WHERE id = ?")
+        .bind(survivor)
+        .bind(absorbed)
+        .execute(&mut **tx)
+        .await?;
+    let keys: Vec<&str> = evidence.iter().map(|(k, _)| k.as_str()).collect();
+    sqlx::query("INSERT INTO merges (survivor_id, absorbed_id, evidence, merged_at) VALUES (?, ?, ?, ?)")
+        .bind(survivor)
+        .bind(absorbed)
+        .bind(json(&keys))
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Attach a stored message to the customer's open handoff, or open one.
+async fn attach_to_handoff(
+    tx: &mut Transaction<'_, Sqlite>,
+    interaction_id: i64,
+    customer_id: &str,
+    item: &NormalizedInteraction,
+    batch: &NormalizedBatch,
+    summary: &mut ApplySummary,
+) -> Result<(), StoreError> {
+    let received = batch.received_at;
+    let received_s = format_ts(received);
+    let ready_at = match &item.end_signal {
+        Some(_) => received_s.clone(),
+        None => format_ts(received + batch.quiet_period),
+    };
+    let open_since = format_ts(received - batch.reopen_after);
+    let open: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM handoffs WHERE customer_id = ? AND state IN ('collecting', 'queued', 'open') \
+         AND opened_at > ? ORDER BY opened_at DESC LIMIT 1",
+    )
+    .bind(customer_id)
+    .bind(&open_since)
+    .fetch_optional(&mut **tx)
+    .await?;
+
+    let is_customer = speaker_of(&item.interaction) == Some("customer");
+    let handoff_id = match open {
+        Some(id) => {
+            sqlx::query(
+                "UPDATE handoffs SET state = 'collecting', last_activity_at = ?, ready_at = ?, \
+                 ended_by = COALESCE(?, ended_by) WHERE id = ?",
+            )
+            .bind(&received_s)
+            .bind(&ready_at)
+            .bind(&item.end_signal)
+            .bind(&id)
+            .execute(&mut **tx)
+            .await?;
+            id
+        }
+        None if is_customer || item.end_signal.is_some() => {
+            let id = new_id();
+            sqlx::query(
+                "INSERT INTO handoffs (id, customer_id, state, opened_at, last_activity_at, ready_at, ended_by) \
+                 VALUES (?, ?, 'collecting', ?, ?, ?, ?)",
+            )
+            .bind(&id)
+            .bind(customer_id)
+            .bind(&received_s)
+            .bind(&received_s)
+            .bind(&ready_at)
+            .bind(&item.end_signal)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query("UPDATE interactions SET handoff_id = ? WHERE customer_id = ? AND handoff_id IS NULL AND speaker IS NOT NULL AND received_at > ?")
+                .bind(&id)
+                .bind(customer_id)
+                .bind(format_ts(received - ADOPT_ORPHANS_WITHIN))
+                .execute(&mut **tx)
+                .await?;
+            summary.handoffs_opened += 1;
+            id
+        }
+        // The AI or an agent wrote first: keep the message; the customer's reply opens the
+        // handoff and adopts it.
+        None => return Ok(()),
+    };
+    sqlx::query("UPDATE interactions SET handoff_id = ? WHERE id = ?")
+        .bind(&handoff_id)
+        .bind(interaction_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn handoff_row(row: &sqlx::sqlite::SqliteRow) -> Result<HandoffRow, StoreError> {
+    Ok(HandoffRow {
+        id: row.get("id"),
+        customer_id: row.get("customer_id"),
+        state: row.get("state"),
+        opened_at: parse_ts(row.get("opened_at"))?,
+        ready_at: parse_ts(row.get("ready_at"))?,
+        ended_by: row.get("ended_by"),
+        version: row.get("version"),
+        crm_task_id: row.get("crm_task_id"),
+    })
+}
+
+const HANDOFF_COLUMNS: &str = "id, customer_id, state, opened_at, ready_at, ended_by, version, crm_task_id";
+
+fn stored_interaction(row: &sqlx::sqlite::SqliteRow) -> Result<StoredInteraction, StoreError> {
+    let content: String = row.get("content");
+    Ok(StoredInteraction {
+        connector_id: row.get("connector_id"),
+        channel: row.get("channel"),
+        direction: row.get("direction"),
+        speaker: row.get("speaker"),
+        at: parse_ts(row.get("at"))?,
+        kind: row.get("kind"),
+        text: row.get("text"),
+        interaction: serde_json::from_str(&content)
+            .map_err(|e| StoreError::Corrupt(format!("interaction content: {e}")))?,
+    })
+}
+
+const INTERACTION_COLUMNS: &str = "connector_id, channel, direction, speaker, at, kind, text, content";
+
+fn dead_letter(row: &sqlx::sqlite::SqliteRow) -> Result<DeadLetter, StoreError> {
+    Ok(DeadLetter {
+        id: row.get("id"),
+        handoff_id: row.get("handoff_id"),
+        crm_id: row.get("crm_id"),
+        payload: row.get("payload"),
+        attempts: row.get::<i64, _>("attempts") as u32,
+        last_error: row.get("last_error"),
+        failed_at: parse_ts(row.get("failed_at"))?,
+    })
+}
+
+fn quarantine_entry(row: &sqlx::sqlite::SqliteRow) -> Result<QuarantineEntry, StoreError> {
+    Ok(QuarantineEntry {
+        id: row.get("id"),
+        inbox_id: row.get("inbox_id"),
+        connector_id: row.get("connector_id"),
+        received_at: parse_ts(row.get("received_at"))?,
+        reason: row.get("reason"),
+        body: row.get("body"),
+    })
+}
+
+async fn insert_audit(tx: &mut Transaction<'_, Sqlite>, entry: &AuditEntry) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO audit (at, handoff_id, customer_id, event, detail) VALUES (?, ?, ?, ?, ?)")
+        .bind(format_ts(entry.at))
+        .bind(&entry.handoff_id)
+        .bind(&entry.customer_id)
+        .bind(&entry.event)
+        .bind(entry.detail.to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn insert_inbox(&self, events: &[NewInboxEvent]) -> StoreResult<Vec<i64>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.writer.begin().await?;
+        let mut ids = Vec::with_capacity(events.len());
+        // One multi-row INSERT per chunk (SQLite binds at most 32766 parameters).
+        for chunk in events.chunks(1000) {
+            let mut query =
+                QueryBuilder::<Sqlite>::new("INSERT INTO inbox (connector_id, source, received_at, headers, body) ");
+            query.push_values(chunk, |mut row, event| {
+                row.push_bind(&event.connector_id)
+                    .push_bind(&event.source)
+                    .push_bind(format_ts(event.received_at))
+                    .push_bind(&event.headers)
+                    .push_bind(&event.body);
+            });
+            query.push(" RETURNING id");
+            let rows = query.build().fetch_all(&mut *tx).await?;
+            ids.extend(rows.iter().map(|row| row.get::<i64, _>(0)));
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    async fn unprocessed_inbox(&self, limit: u32) -> StoreResult<Vec<InboxEvent>> {
+        let rows = sqlx::query(
+            "SELECT id, connector_id, source, received_at, body FROM inbox WHERE processed_at IS NULL ORDER BY id LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.writer)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(InboxEvent {
+                    id: row.get("id"),
+                    connector_id: row.get("connector_id"),
+                    source: row.get("source"),
+                    received_at: parse_ts(row.get("received_at"))?,
+                    body: row.get("body"),
+                })
+            })
+            .collect()
+    }
+
+    async fn apply_interactions(&self, inbox_id: i64, batch: NormalizedBatch) -> StoreResult<ApplySummary> {
+        let mut summary = ApplySummary::default();
+        let now = format_ts(batch.received_at);
+        let mut tx = self.writer.begin().await?;
+        for item in &batch.interactions {
+            if item.keys.is_empty() {
+                continue;
+            }
+            let customer_id = resolve_customer(&mut tx, item, &batch.connector_id, &now, &mut summary).await?;
+            let interaction = &item.interaction;
+            let inserted: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO interactions (connector_id, dedup_key, customer_id, channel, direction, speaker, at, \
+                 received_at, kind, text, content, inbox_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (connector_id, dedup_key) DO NOTHING RETURNING id",
+            )
+            .bind(&batch.connector_id)
+            .bind(&interaction.dedup_key)
+            .bind(&customer_id)
+            .bind(interaction.channel.as_str())
+            .bind(json(&interaction.direction).trim_matches('"'))
+            .bind(speaker_of(interaction))
+            .bind(format_ts(interaction.at))
+            .bind(&now)
+            .bind(kind_of(interaction))
+            .bind(text_of(interaction))
+            .bind(json(interaction))
+            .bind(inbox_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(interaction_id) = inserted else {
+                summary.duplicates += 1;
+                continue;
+            };
+            summary.stored += 1;
+            if matches!(interaction.content, Content::Message(_) | Content::Call(_)) {
+                attach_to_handoff(&mut tx, interaction_id, &customer_id, item, &batch, &mut summary).await?;
+            }
+        }
+        sqlx::query("UPDATE inbox SET processed_at = ? WHERE id = ?")
+            .bind(&now)
+            .bind(inbox_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(summary)
+    }
+
+    async fn quarantine(&self, inbox_id: i64, reason: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        let now = format_ts(now);
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO quarantine (inbox_id, connector_id, received_at, reason, body, created_at) \
+             SELECT id, connector_id, received_at, ?, body, ? FROM inbox WHERE id = ?",
+        )
+        .bind(reason)
+        .bind(&now)
+        .bind(inbox_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE inbox SET processed_at = ? WHERE id = ?")
+            .bind(&now)
+            .bind(inbox_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_quarantine(&self, limit: u32) -> StoreResult<Vec<QuarantineEntry>> {
+        let rows = sqlx::query("SELECT * FROM quarantine ORDER BY id DESC LIMIT ?")
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(quarantine_entry).collect()
+    }
+
+    async fn get_quarantine(&self, id: i64) -> StoreResult<QuarantineEntry> {
+        let row = sqlx::query("SELECT * FROM quarantine WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("quarantine entry {id}")))?;
+        quarantine_entry(&row)
+    }
+
+    async fn drop_quarantine(&self, id: i64) -> StoreResult<()> {
+        let done = sqlx::query("DELETE FROM quarantine WHERE id = ?").bind(id).execute(&self.writer).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("quarantine entry {id}")));
+        }
+        Ok(())
+    }
+
+    async fn ready_handoffs(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<HandoffRow>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE state = 'collecting' AND ready_at <= ? ORDER BY ready_at LIMIT ?"
+        )))
+        .bind(format_ts(now))
+        .bind(limit)
+        .fetch_all(&self.writer)
+        .await?;
+        rows.iter().map(handoff_row).collect()
+    }
+
+    async fn next_ready_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        let next: Option<String> = sqlx::query_scalar("SELECT MIN(ready_at) FROM handoffs WHERE state = 'collecting'")
+            .fetch_one(&self.writer)
+            .await?;
+        next.as_deref().map(parse_ts).transpose()
+    }
+
+    async fn handoff_conversation(&self, handoff_id: &str) -> StoreResult<HandoffConversation> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE id = ?")))
+            .bind(handoff_id)
+            .fetch_optional(&self.writer)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("handoff {handoff_id}")))?;
+        let handoff = handoff_row(&row)?;
+        let customer = sqlx::query("SELECT id, display_name FROM customers WHERE id = ?")
+            .bind(&handoff.customer_id)
+            .fetch_one(&self.writer)
+            .await?;
+        let keys = sqlx::query(
+            "SELECT match_key, raw FROM identities WHERE customer_id = ? ORDER BY first_seen_at, match_key",
+        )
+        .bind(&handoff.customer_id)
+        .fetch_all(&self.writer)
+        .await?
+        .iter()
+        .map(|row| (row.get::<String, _>(0), row.get::<String, _>(1)))
+        .collect();
+        let interactions = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {INTERACTION_COLUMNS} FROM interactions WHERE handoff_id = ? ORDER BY at, id"
+        )))
+        .bind(handoff_id)
+        .fetch_all(&self.writer)
+        .await?
+        .iter()
+        .map(stored_interaction)
+        .collect::<Result<_, _>>()?;
+        let earlier = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {INTERACTION_COLUMNS} FROM interactions WHERE customer_id = ? AND (handoff_id IS NULL OR handoff_id <> ?) \
+             AND speaker IS NOT NULL AND at < ? ORDER BY at DESC, id DESC LIMIT 50"
+        )))
+        .bind(&handoff.customer_id)
+        .bind(handoff_id)
+        .bind(format_ts(handoff.opened_at))
+        .fetch_all(&self.writer)
+        .await?
+        .iter()
+        .map(stored_interaction)
+        .collect::<Result<_, _>>()?;
+        Ok(HandoffConversation {
+            customer: CustomerRecord { id: customer.get("id"), display_name: customer.get("display_name"), keys },
+            handoff,
+            interactions,
+            earlier,
+        })
+    }
+
+    async fn commit_brief(&self, commit: BriefCommit) -> StoreResult<()> {
+        let now = format_ts(commit.now);
+        let mut tx = self.writer.begin().await?;
+        let next_state = if commit.job.is_some() { "queued" } else { "closed" };
+        // Only if no message arrived since the conversation was read (else it is made again).
+        let updated = sqlx::query(
+            "UPDATE handoffs SET brief = ?, version = version + 1, state = ?, \
+             closed_at = CASE WHEN ? = 'closed' THEN ? ELSE closed_at END \
+             WHERE id = ? AND state = 'collecting' AND ready_at <= ? RETURNING version",
+        )
+        .bind(&commit.brief)
+        .bind(next_state)
+        .bind(next_state)
+        .bind(&now)
+        .bind(&commit.handoff_id)
+        .bind(&now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = updated else {
+            return Ok(());
+        };
+        let version: i64 = row.get(0);
+        if let Some(job) = &commit.job {
+            sqlx::query(
+                "INSERT INTO outbox (handoff_id, crm_id, payload, version, next_attempt_at, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (handoff_id) DO UPDATE SET payload = excluded.payload, \
+                 version = excluded.version, crm_id = excluded.crm_id",
+            )
+            .bind(&commit.handoff_id)
+            .bind(&job.crm_id)
+            .bind(&job.payload)
+            .bind(version)
+            .bind(&now)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for entry in &commit.audit {
+            insert_audit(&mut tx, entry).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn expire_handoffs(&self, opened_before: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<u64> {
+        let done =
+            sqlx::query("UPDATE handoffs SET state = 'closed', closed_at = ? WHERE state = 'open' AND opened_at < ?")
+                .bind(format_ts(now))
+                .bind(format_ts(opened_before))
+                .execute(&self.writer)
+                .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn next_in_rotation(&self, pool: &str, pool_size: usize) -> StoreResult<usize> {
+        let size = pool_size.max(1) as i64;
+        let index: i64 = sqlx::query_scalar(
+            "INSERT INTO owner_rotation (pool, next_index) VALUES (?, 1) \
+             ON CONFLICT (pool) DO UPDATE SET next_index = next_index + 1 RETURNING next_index - 1",
+        )
+        .bind(pool)
+        .fetch_one(&self.writer)
+        .await?;
+        Ok(index.rem_euclid(size) as usize)
+    }
+
+    async fn lease_jobs(
+        &self,
+        crm_id: &str,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxJob>> {
+        let now = format_ts(now);
+        let mut tx = self.writer.begin().await?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "UPDATE outbox SET locked_until = ?, locked_by = ? WHERE id IN (SELECT id FROM outbox WHERE crm_id = ? \
+             AND next_attempt_at <= ? AND (locked_until IS NULL OR locked_until < ?) ORDER BY next_attempt_at, id LIMIT ?) \
+             RETURNING id",
+        )
+        .bind(format_ts(lease_until))
+        .bind(worker)
+        .bind(crm_id)
+        .bind(&now)
+        .bind(&now)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "SELECT o.id, o.handoff_id, h.customer_id, o.crm_id, o.payload, o.version, o.attempts, o.in_flight, \
+             h.crm_task_id FROM outbox o JOIN handoffs h ON h.id = o.handoff_id WHERE o.id IN (",
+        );
+        let mut list = query.separated(", ");
+        for id in &ids {
+            list.push_bind(id);
+        }
+        query.push(") ORDER BY o.next_attempt_at, o.id");
+        let rows = query.build().fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(rows
+            .iter()
+            .map(|row| OutboxJob {
+                id: row.get("id"),
+                handoff_id: row.get("handoff_id"),
+                customer_id: row.get("customer_id"),
+                crm_id: row.get("crm_id"),
+                payload: row.get("payload"),
+                version: row.get("version"),
+                attempts: row.get::<i64, _>("attempts") as u32,
+                in_flight: row.get::<i64, _>("in_flight") != 0,
+                crm_task_id: row.get("crm_task_id"),
+            })
+            .collect())
+    }
+
+    async fn mark_in_flight(&self, job_ids: &[i64]) -> StoreResult<()> {
+        if job_ids.is_empty() {
+            return Ok(());
+        }
+        let mut query =
+            QueryBuilder::<Sqlite>::new("UPDATE outbox SET attempts = attempts + 1, in_flight = 1 WHERE id IN (");
+        let mut list = query.separated(", ");
+        for id in job_ids {
+            list.push_bind(id);
+        }
+        query.push(")");
+        query.build().execute(&self.writer).await?;
+        Ok(())
+    }
+
+    async fn crm_contact(&self, customer_id: &str, crm_id: &str) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT contact_id FROM crm_contacts WHERE customer_id = ? AND crm_id = ?")
+            .bind(customer_id)
+            .bind(crm_id)
+            .fetch_optional(&self.writer)
+            .await?)
+    }
+
+    async fn set_crm_contact(
+        &self,
+        customer_id: &str,
+        crm_id: &str,
+        contact_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO crm_contacts (customer_id, crm_id, contact_id, updated_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (customer_id, crm_id) DO UPDATE SET contact_id = excluded.contact_id, updated_at = excluded.updated_at",
+        )
+        .bind(customer_id)
+        .bind(crm_id)
+        .bind(contact_id)
+        .bind(format_ts(now))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn job_delivered(&self, job: &OutboxJob, task_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "UPDATE handoffs SET crm_task_id = ?, crm_id = ?, state = CASE WHEN state = 'queued' THEN 'open' ELSE state END \
+             WHERE id = ?",
+        )
+        .bind(task_id)
+        .bind(&job.crm_id)
+        .bind(&job.handoff_id)
+        .execute(&mut *tx)
+        .await?;
+        let finished = sqlx::query("DELETE FROM outbox WHERE id = ? AND version = ?")
+            .bind(job.id)
+            .bind(job.version)
+            .execute(&mut *tx)
+            .await?;
+        if finished.rows_affected() == 0 {
+            // A newer brief replaced the payload while this one was in flight: deliver it next,
+            // as an update of the task just written.
+            sqlx::query(
+                "UPDATE outbox SET locked_until = NULL, locked_by = NULL, in_flight = 0, attempts = 0, last_error = NULL \
+                 WHERE id = ?",
+            )
+            .bind(job.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let event = if job.crm_task_id.is_some() { "task_updated" } else { "task_created" };
+        insert_audit(
+            &mut tx,
+            &AuditEntry {
+                at: now,
+                handoff_id: Some(job.handoff_id.clone()),
+                customer_id: Some(job.customer_id.clone()),
+                event: event.to_owned(),
+                detail: serde_json::json!({"crm": job.crm_id, "task_id": task_id, "version": job.version, "attempts": job.attempts + 1}),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn job_retry(
+        &self,
+        job_id: i64,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+        outcome_unknown: bool,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE outbox SET locked_until = NULL, locked_by = NULL, next_attempt_at = ?, last_error = ?, in_flight = ? \
+             WHERE id = ?",
+        )
+        .bind(format_ts(next_attempt_at))
+        .bind(error)
+        .bind(outcome_unknown as i64)
+        .bind(job_id)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn job_dead(&self, job: &OutboxJob, error: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO dead_letters (handoff_id, crm_id, payload, version, attempts, last_error, failed_at) \
+             SELECT handoff_id, crm_id, payload, version, attempts, ?, ? FROM outbox WHERE id = ?",
+        )
+        .bind(error)
+        .bind(format_ts(now))
+        .bind(job.id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM outbox WHERE id = ?").bind(job.id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE handoffs SET state = 'failed' WHERE id = ? AND state = 'queued'")
+            .bind(&job.handoff_id)
+            .execute(&mut *tx)
+            .await?;
+        insert_audit(
+            &mut tx,
+            &AuditEntry {
+                at: now,
+                handoff_id: Some(job.handoff_id.clone()),
+                customer_id: Some(job.customer_id.clone()),
+                event: "dead_lettered".to_owned(),
+                detail: serde_json::json!({"crm": job.crm_id, "error": error}),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_dead_letters(&self, limit: u32) -> StoreResult<Vec<DeadLetter>> {
+        let rows = sqlx::query("SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?")
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(dead_letter).collect()
+    }
+
+    async fn get_dead_letter(&self, id: i64) -> StoreResult<DeadLetter> {
+        let row = sqlx::query("SELECT * FROM dead_letters WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("dead letter {id}")))?;
+        dead_letter(&row)
+    }
+
+    async fn replay_dead_letter(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()> {
+        let now = format_ts(now);
+        let mut tx = self.writer.begin().await?;
+        // in_flight = 1: the failed attempt may have reached the CRM, so look before writing.
+        let moved = sqlx::query(
+            "INSERT INTO outbox (handoff_id, crm_id, payload, version, attempts, next_attempt_at, in_flight, created_at) \
+             SELECT handoff_id, crm_id, payload, version, 0, ?, 1, ? FROM dead_letters WHERE id = ? \
+             ON CONFLICT (handoff_id) DO NOTHING",
+        )
+        .bind(&now)
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let handoff_id: Option<String> =
+            sqlx::query_scalar("DELETE FROM dead_letters WHERE id = ? RETURNING handoff_id")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(handoff_id) = handoff_id else {
+            return Err(StoreError::NotFound(format!("dead letter {id}")));
+        };
+        if moved.rows_affected() > 0 {
+            sqlx::query("UPDATE handoffs SET state = 'queued' WHERE id = ? AND state = 'failed'")
+                .bind(&handoff_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn drop_dead_letter(&self, id: i64) -> StoreResult<()> {
+        let done = sqlx::query("DELETE FROM dead_letters WHERE id = ?").bind(id).execute(&self.writer).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("dead letter {id}")));
+        }
+        Ok(())
+    }
+
+    async fn load_token(&self, connector_id: &str) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT token FROM oauth_tokens WHERE connector_id = ?")
+            .bind(connector_id)
+            .fetch_optional(&self.writer)
+            .await?)
+    }
+
+    async fn save_token(&self, connector_id: &str, token: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO oauth_tokens (connector_id, token, updated_at) VALUES (?, ?, ?) \
+             ON CONFLICT (connector_id) DO UPDATE SET token = excluded.token, updated_at = excluded.updated_at",
+        )
+        .bind(connector_id)
+        .bind(token)
+        .bind(format_ts(now))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn audit(&self, entry: AuditEntry) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        insert_audit(&mut tx, &entry).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn audit_for_handoff(&self, handoff_id: &str) -> StoreResult<Vec<AuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT at, handoff_id, customer_id, event, detail FROM audit WHERE handoff_id = ? ORDER BY id",
+        )
+        .bind(handoff_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditEntry {
+                    at: parse_ts(row.get("at"))?,
+                    handoff_id: row.get("handoff_id"),
+                    customer_id: row.get("customer_id"),
+                    event: row.get("event"),
+                    detail: serde_json::from_str(row.get("detail"))
+                        .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn stage_counts(&self) -> StoreResult<StageCounts> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM inbox WHERE processed_at IS NULL), (SELECT COUNT(*) FROM quarantine), \
+             (SELECT COUNT(*) FROM handoffs WHERE state = 'collecting'), (SELECT COUNT(*) FROM outbox), \
+             (SELECT COUNT(*) FROM dead_letters)",
+        )
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(StageCounts {
+            inbox_unprocessed: row.get(0),
+            quarantined: row.get(1),
+            handoffs_collecting: row.get(2),
+            outbox_pending: row.get(3),
+            dead_letters: row.get(4),
+        })
+    }
+}
