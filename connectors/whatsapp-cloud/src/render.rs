@@ -118,17 +118,15 @@ pub(crate) fn flow_reply(nfm_reply: &Value) -> Option<String> {
     let answers = text_at(nfm_reply, &["response_json"])
         .and_then(|raw| serde_json::from_str::<Value>(raw).ok())
         .or_else(|| nfm_reply.get("response_json").filter(|v| v.is_object()).cloned());
+    // Sorted by name, so the summary does not depend on serde_json's map order.
+    let mut answers: Vec<(&String, &Value)> =
+        answers.as_ref().and_then(Value::as_object).map(|object| object.iter().collect()).unwrap_or_default();
+    answers.sort_by(|a, b| a.0.cmp(b.0));
     let fields: Vec<String> = answers
-        .as_ref()
-        .and_then(Value::as_object)
-        .map(|object| {
-            object
-                .iter()
-                .filter(|(key, _)| key.as_str() != "flow_token")
-                .filter_map(|(key, value)| scalar_text(value).map(|value| format!("{key}: {value}")))
-                .collect()
-        })
-        .unwrap_or_default();
+        .into_iter()
+        .filter(|(key, _)| key.as_str() != "flow_token")
+        .filter_map(|(key, value)| scalar_text(value).map(|value| format!("{key}: {value}")))
+        .collect();
     if fields.is_empty() {
         return text_at(nfm_reply, &["body"]).map(str::to_owned);
     }
