@@ -53,10 +53,11 @@ fn sender_contact<'a>(contacts: &'a [Value], from: Option<&str>, from_user_id: O
     let by = |field: &str, wanted: Option<&str>| {
         wanted.and_then(|wanted| contacts.iter().find(|c| text_at(c, &[field]) == Some(wanted)))
     };
-    by("wa_id", from).or_else(|| by("user_id", from_user_id)).or_else(|| match (from, from_user_id, contacts) {
+    let only_contact = match (from, from_user_id, contacts) {
         (None, None, [only]) => Some(only),
         _ => None,
-    })
+    };
+    by("wa_id", from).or_else(|| by("user_id", from_user_id)).or(only_contact)
 }
 
 fn system_event(message: &Value) -> SystemEvent {

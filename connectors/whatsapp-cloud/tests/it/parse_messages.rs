@@ -197,6 +197,13 @@ fn system_messages_carry_the_new_keys() {
     // A BSUID change names no phone at all: old BSUID as the key, new one as the new key.
     assert_eq!(systems[2].1, [IdentityKey::vendor("whatsapp_bsuid", "IN.52710348862001")]);
     assert_eq!(systems[2].2.new_keys, vec![IdentityKey::vendor("whatsapp_bsuid", "IN.60012349876543")]);
+    // The older shape names the new number `new_wa_id`.
+    assert_eq!(systems[3].2.kind, "customer_changed_number");
+    assert_eq!(
+        systems[3].2.new_keys,
+        vec![IdentityKey::phone("+917700044444"), IdentityKey::vendor("whatsapp", "917700044444")]
+    );
+    assert_eq!(systems.len(), 4);
 }
 
 #[test]
