@@ -13,7 +13,8 @@ pub struct WhatsappCloudConfig {
     /// Graph API token, for sending templates (optional: the proxy forwards the bot's own).
     #[serde(default)]
     pub access_token: Option<String>,
-    /// The business phone number(s) this connector serves (`metadata.phone_number_id`).
+    /// The business phone number(s) this connector serves (`metadata.phone_number_id`); several
+    /// are written comma-separated (`"1066001,1066002"`).
     pub phone_number_id: String,
     /// Graph API base URL (the send proxy forwards here).
     #[serde(default = "default_base_url")]
@@ -21,6 +22,13 @@ pub struct WhatsappCloudConfig {
     /// ISO 3166 region for numbers written without a country code.
     #[serde(default)]
     pub default_region: Option<String>,
+}
+
+impl WhatsappCloudConfig {
+    /// Each phone number id of `phone_number_id`, trimmed, empty parts skipped.
+    pub fn phone_number_ids(&self) -> impl Iterator<Item = &str> {
+        self.phone_number_id.split(',').map(str::trim).filter(|id| !id.is_empty())
+    }
 }
 
 fn default_base_url() -> String {
