@@ -61,8 +61,10 @@ pub fn status_error(status: StatusCode, headers: &HeaderMap, body: &[u8], what: 
     let parsed = serde_json::from_slice::<ApiError>(body).ok();
     let message = match &parsed {
         Some(e) if !e.message.is_empty() => e.message.clone(),
-        _ => String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
+        _ => String::from_utf8_lossy(&body[..body.len().min(300)]).trim().to_owned(),
     };
+    let message =
+        if message.is_empty() { status.canonical_reason().unwrap_or("no message").to_owned() } else { message };
     if let Some(e) = &parsed {
         let category = e.category.as_deref().unwrap_or("-");
         let correlation_id = e.correlation_id.as_deref().unwrap_or("-");
