@@ -182,7 +182,7 @@ pub async fn changed_since(api: &Api, cursor: Option<&str>) -> Result<ContactPag
             if offset + u64::from(PAGE_SIZE) <= SEARCH_CAP {
                 Some(Cursor { since_ms: cursor.since_ms, after: Some(after.to_owned()) })
             } else {
-                let last = page.results.iter().rev().find_map(|o| modified_at(o)).map(|t| t.timestamp_millis());
+                let last = page.results.iter().rev().find_map(modified_at).map(|t| t.timestamp_millis());
                 // More than 10,000 contacts in one millisecond would loop: step past it.
                 let since_ms = match last {
                     Some(last) if last > cursor.since_ms => last,

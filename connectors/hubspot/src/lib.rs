@@ -65,7 +65,14 @@ impl Hubspot {
                 let token_url = oauth2::TokenUrl::new(format!("{base_url}/oauth/v1/token")).map_err(|e| {
                     HubspotError::BaseUrl { id: id.clone(), url: config.base_url.clone(), reason: e.to_string() }
                 })?;
-                TokenSource::OAuth(OAuthTokens::new(&id, oauth, token_url, vault, http.clone(), config.request_timeout))
+                TokenSource::OAuth(Box::new(OAuthTokens::new(
+                    &id,
+                    oauth,
+                    token_url,
+                    vault,
+                    http.clone(),
+                    config.request_timeout,
+                )))
             }
             _ => return Err(HubspotError::AuthChoice { id }),
         };

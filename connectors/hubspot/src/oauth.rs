@@ -31,7 +31,7 @@ type TokenClient = BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, E
 pub enum TokenSource {
     /// A private app's access token: it does not expire.
     Fixed(String),
-    OAuth(OAuthTokens),
+    OAuth(Box<OAuthTokens>),
 }
 
 impl TokenSource {

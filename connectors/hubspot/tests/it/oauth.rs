@@ -54,7 +54,8 @@ async fn concurrent_callers_share_one_refresh_which_is_saved_and_used() {
         let crm = crm.clone();
         tokio::spawn(async move { crm.list_owners().await })
     });
-    for call in calls {
+    // Spawned all before awaiting any, so they race for the one refresh.
+    for call in calls.collect::<Vec<_>>() {
         call.await.unwrap().expect("owners listed with the refreshed token");
     }
     let saved = vault.load("hubspot-main").await.unwrap().expect("the refreshed token is saved");
