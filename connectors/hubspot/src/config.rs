@@ -111,3 +111,37 @@ impl std::fmt::Debug for OAuthConfig {
         f.debug_struct("OAuthConfig").field("client_id", &self.client_id).finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The daemon reads this block through a `kind:`-tagged enum: the tag must not trip
+    /// `deny_unknown_fields`, and durations are strings.
+    #[derive(Deserialize)]
+    #[serde(tag = "kind", rename_all = "snake_case")]
+    enum Tagged {
+        Hubspot(HubspotConfig),
+    }
+
+    #[test]
+    fn parses_through_a_tagged_enum_with_limits_and_durations() {
+        let json = serde_json::json!({
+            "kind": "hubspot", "id": "hubspot-main", "access_token": "pat", "request_timeout": "5s",
+            "limits": { "requests": 100, "window": "10s", "search_window": "2s", "max_batch": 50 }
+        });
+        let Tagged::Hubspot(config) = serde_json::from_value(json).unwrap();
+        assert_eq!(config.request_timeout, Duration::from_secs(5));
+        assert_eq!(config.limits.window, Some(Duration::from_secs(10)));
+        assert_eq!(config.limits.search_window, Some(Duration::from_secs(2)));
+        assert_eq!((config.limits.requests, config.limits.max_batch), (Some(100), Some(50)));
+        assert_eq!(config.base_url, "https://api.hubapi.com");
+    }
+
+    #[test]
+    fn a_bad_duration_names_the_value() {
+        let json = serde_json::json!({ "id": "h", "access_token": "pat", "request_timeout": "soon" });
+        let err = serde_json::from_value::<HubspotConfig>(json).err().unwrap().to_string();
+        assert!(err.contains("invalid duration `soon`"), "{err}");
+    }
+}
