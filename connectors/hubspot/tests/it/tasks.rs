@@ -288,3 +288,29 @@ async fn prepare_leaves_an_existing_property_alone() {
         .await;
     hubspot(&server, json!({})).prepare().await.unwrap();
 }
+
+/// After one batch was written, a later batch's failure must not hide it: the outcome is unknown
+/// so the deliverer looks the tasks up by key instead of writing the first batch twice.
+#[tokio::test]
+async fn a_failure_after_a_written_batch_is_an_unknown_outcome() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CREATE))
+        .and(wiremock::matchers::body_partial_json(json!({ "inputs": [{ "objectWriteTraceId": "h-1" }] })))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({ "status": "COMPLETE", "results": [task_result("9001", "h-1")] })),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(CREATE))
+        .respond_with(ResponseTemplate::new(503))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let crm = hubspot(&server, json!({ "limits": { "max_batch": 1 } }));
+    let err = crm.create_tasks(&[task("h-1", "1", None), task("h-2", "2", None)]).await.unwrap_err();
+    assert!(matches!(err, handoffd_contract::crm::CrmError::OutcomeUnknown(_)), "{err:?}");
+}
