@@ -1,5 +1,140 @@
 //! HubSpot CRM connector: contacts, tasks, owners, OAuth2 refresh, request limits.
+//!
+//! Layout:
+//! - [`config`]: the `kind: hubspot` config block, with its `limits:` overrides.
+//! - `client`: one account over HTTP (bearer token, limiters, budget headers, no retries).
+//! - `classify`: HubSpot's answers and transport failures as the contract's `CrmError`.
+//! - `oauth`: private-app token or OAuth2 refresh (single-flight, saved to the vault).
+//! - `limits`: published defaults, GCRA limiters, the live budget.
+//! - `contacts`, `tasks`, `owners`: the calls; `wire`: HubSpot's JSON.
 
+mod classify;
+mod client;
 mod config;
+mod contacts;
+mod error;
+mod limits;
+mod oauth;
+mod owners;
+mod tasks;
+mod wire;
 
-pub use config::{HubspotConfig, OAuthConfig};
+use std::sync::Arc;
+
+use handoffd_contract::auth::TokenVault;
+use handoffd_contract::crm::{
+    ContactPage, Crm, CrmContact, CrmError, CrmOwner, LiveBudget, NewContact, RateLimitPolicy, TaskWriteOutcome,
+};
+use handoffd_contract::identity::IdentityKey;
+use handoffd_contract::task::{TaskRef, TaskState, TaskWrite};
+
+pub use config::{HubspotConfig, LimitsConfig, OAuthConfig};
+pub use error::HubspotError;
+pub use oauth::REFRESH_MARGIN;
+pub use tasks::SUBJECT_MAX_CHARS;
+
+use client::Api;
+use limits::Limiters;
+use oauth::{OAuthTokens, TokenSource};
+
+/// One HubSpot portal, as a [`Crm`].
+pub struct Hubspot {
+    config: HubspotConfig,
+    policy: RateLimitPolicy,
+    api: Api,
+}
+
+impl Hubspot {
+    /// Checks the config and builds the connector; no network call is made here (the stored
+    /// OAuth token is read from `vault` on first use).
+    pub fn new(config: HubspotConfig, vault: Arc<dyn TokenVault>, http: reqwest::Client) -> Result<Self, HubspotError> {
+        let id = config.id.clone();
+        let base_url = config.base_url.trim_end_matches('/').to_owned();
+        url::Url::parse(&base_url).map_err(|e| HubspotError::BaseUrl {
+            id: id.clone(),
+            url: config.base_url.clone(),
+            reason: e.to_string(),
+        })?;
+        if config.request_timeout.is_zero() {
+            return Err(HubspotError::Timeout { id });
+        }
+        let policy = limits::policy(&id, &config.limits)?;
+        let tokens = match (&config.access_token, &config.oauth) {
+            (Some(token), None) if !token.trim().is_empty() => TokenSource::Fixed(token.trim().to_owned()),
+            (None, Some(oauth)) => {
+                let token_url = oauth2::TokenUrl::new(format!("{base_url}/oauth/v1/token")).map_err(|e| {
+                    HubspotError::BaseUrl { id: id.clone(), url: config.base_url.clone(), reason: e.to_string() }
+                })?;
+                TokenSource::OAuth(Box::new(OAuthTokens::new(
+                    &id,
+                    oauth,
+                    token_url,
+                    vault,
+                    http.clone(),
+                    config.request_timeout,
+                )))
+            }
+            _ => return Err(HubspotError::AuthChoice { id }),
+        };
+        let api = Api::new(http, base_url, tokens, Limiters::new(&policy), config.request_timeout);
+        Ok(Self { config, policy, api })
+    }
+}
+
+// Secrets never reach logs: the config's own Debug redacts them and tokens are not shown.
+impl std::fmt::Debug for Hubspot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hubspot").field("config", &self.config).field("limits", &self.policy).finish_non_exhaustive()
+    }
+}
+
+#[async_trait::async_trait]
+impl Crm for Hubspot {
+    fn id(&self) -> &str {
+        &self.config.id
+    }
+
+    fn limits(&self) -> RateLimitPolicy {
+        self.policy.clone()
+    }
+
+    fn live_budget(&self) -> LiveBudget {
+        self.api.budget()
+    }
+
+    async fn prepare(&self) -> Result<(), CrmError> {
+        tasks::prepare(&self.api).await
+    }
+
+    async fn find_contacts(&self, keys: &[IdentityKey]) -> Result<Vec<CrmContact>, CrmError> {
+        contacts::find(&self.api, keys).await
+    }
+
+    async fn create_contact(&self, contact: &NewContact) -> Result<CrmContact, CrmError> {
+        contacts::create(&self.api, contact).await
+    }
+
+    async fn contacts_changed_since(&self, cursor: Option<&str>) -> Result<ContactPage, CrmError> {
+        contacts::changed_since(&self.api, cursor).await
+    }
+
+    async fn list_owners(&self) -> Result<Vec<CrmOwner>, CrmError> {
+        owners::list(&self.api).await
+    }
+
+    async fn create_tasks(&self, tasks: &[TaskWrite]) -> Result<Vec<TaskWriteOutcome>, CrmError> {
+        tasks::create(&self.api, self.policy.max_batch, tasks).await
+    }
+
+    async fn update_tasks(&self, tasks: &[(String, TaskWrite)]) -> Result<Vec<TaskWriteOutcome>, CrmError> {
+        tasks::update(&self.api, self.policy.max_batch, tasks).await
+    }
+
+    async fn find_tasks_by_external_keys(&self, keys: &[String]) -> Result<Vec<TaskRef>, CrmError> {
+        tasks::find_by_external_keys(&self.api, keys).await
+    }
+
+    async fn task_states(&self, task_ids: &[String]) -> Result<Vec<TaskState>, CrmError> {
+        tasks::states(&self.api, self.policy.max_batch, task_ids).await
+    }
+}

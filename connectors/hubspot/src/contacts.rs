@@ -1,0 +1,266 @@
+//! Contacts: find by phone/email in few searches, create, and the change feed for the cache.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, TimeZone, Utc};
+use handoffd_contract::crm::{ContactPage, CrmContact, CrmError, NewContact};
+use handoffd_contract::identity::IdentityKey;
+
+use crate::client::{Api, Call};
+use crate::wire::{CrmObject, Filter, FilterGroup, ObjectCreate, Page, SearchRequest, Sort, full_name};
+
+const SEARCH_PATH: &str = "/crm/v3/objects/contacts/search";
+const PROPERTIES: [&str; 8] = [
+    "firstname",
+    "lastname",
+    "phone",
+    "mobilephone",
+    "email",
+    "hubspot_owner_id",
+    "lastmodifieddate",
+    "hs_merged_object_ids",
+];
+/// Values in one `IN` filter (HubSpot's limit for the operator).
+const IN_VALUES: usize = 100;
+/// Results per search page (HubSpot's maximum).
+const PAGE_SIZE: u32 = 100;
+/// HubSpot's search stops at 10,000 results per query, whatever the paging.
+const SEARCH_CAP: u64 = 10_000;
+
+pub async fn find(api: &Api, keys: &[IdentityKey]) -> Result<Vec<CrmContact>, CrmError> {
+    let mut phones = Vec::new();
+    let mut emails = Vec::new();
+    let mut ids = Vec::new();
+    for key in keys {
+        match key {
+            IdentityKey::Phone { value } => push_unique(&mut phones, value.trim().to_owned()),
+            // HubSpot stores emails lowercased, and IN on a string property matches lowercase values.
+            IdentityKey::Email { value } => push_unique(&mut emails, value.trim().to_lowercase()),
+            IdentityKey::Vendor { system, id } if system == "hubspot" => push_unique(&mut ids, id.clone()),
+            IdentityKey::Vendor { .. } => {}
+        }
+    }
+    let mut found = Vec::new();
+    let mut seen = HashSet::new();
+    let chunks = [phones.len(), emails.len(), ids.len()].into_iter().max().unwrap_or(0).div_ceil(IN_VALUES);
+    for chunk in 0..chunks {
+        let part =
+            |values: &[String]| values.iter().skip(chunk * IN_VALUES).take(IN_VALUES).cloned().collect::<Vec<_>>();
+        let (phones, emails, ids) = (part(&phones), part(&emails), part(&ids));
+        // OR-ed groups: one search covers up to 100 phones (both phone properties), 100 emails, 100 ids.
+        let mut groups = Vec::new();
+        if !phones.is_empty() {
+            groups.push(FilterGroup { filters: vec![Filter::is_in("phone", phones.clone())] });
+            groups.push(FilterGroup { filters: vec![Filter::is_in("mobilephone", phones)] });
+        }
+        if !emails.is_empty() {
+            groups.push(FilterGroup { filters: vec![Filter::is_in("email", emails)] });
+        }
+        if !ids.is_empty() {
+            groups.push(FilterGroup { filters: vec![Filter::is_in("hs_object_id", ids)] });
+        }
+        let mut after = None;
+        loop {
+            let request = SearchRequest {
+                filter_groups: std::mem::take(&mut groups),
+                properties: PROPERTIES.to_vec(),
+                limit: PAGE_SIZE,
+                after: after.clone(),
+                sorts: Vec::new(),
+            };
+            let page: Page<CrmObject> = api.json(&Call::search(SEARCH_PATH, &request, "search contacts")?).await?;
+            groups = request.filter_groups;
+            for object in &page.results {
+                if seen.insert(object.id.clone()) {
+                    found.push(to_contact(object));
+                }
+            }
+            match page.next_after() {
+                Some(next) if !page.results.is_empty() => after = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+    }
+    Ok(found)
+}
+
+pub async fn create(api: &Api, contact: &NewContact) -> Result<CrmContact, CrmError> {
+    let mut properties = BTreeMap::new();
+    if let Some(name) = contact.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        // HubSpot has no single name field: first word as first name, the rest as last name.
+        let (first, last) = name.split_once(char::is_whitespace).unwrap_or((name, ""));
+        properties.insert("firstname", first.to_owned());
+        if !last.trim().is_empty() {
+            properties.insert("lastname", last.trim().to_owned());
+        }
+    }
+    if let Some(phone) = &contact.phone {
+        properties.insert("phone", phone.clone());
+    }
+    if let Some(email) = &contact.email {
+        properties.insert("email", email.clone());
+    }
+    let call = Call::write("/crm/v3/objects/contacts", &ObjectCreate { properties }, "create a contact")?;
+    match api.json::<CrmObject>(&call).await {
+        Ok(object) => Ok(to_contact(&object)),
+        // A contact with this email exists (created meanwhile, or missed by an earlier search):
+        // answer with it rather than fail the handoff.
+        Err(CrmError::Rejected { status: 409, message }) => {
+            let existing = existing_id(&message);
+            let email = contact.email.iter().map(|e| IdentityKey::email(e.clone()));
+            let by_id = existing.iter().map(|id| IdentityKey::vendor("hubspot", id.clone()));
+            let keys = by_id.chain(email).collect::<Vec<_>>();
+            let found = find(api, &keys).await?;
+            found
+                .into_iter()
+                .find(|c| existing.as_deref().is_none_or(|id| c.id == id))
+                .ok_or(CrmError::Rejected { status: 409, message })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `Contact already exists. Existing ID: 123` -> `123`.
+fn existing_id(message: &str) -> Option<String> {
+    let (_, tail) = message.split_once("Existing ID:")?;
+    let id = tail.trim().chars().take_while(char::is_ascii_digit).collect::<String>();
+    (!id.is_empty()).then_some(id)
+}
+
+/// Where the change feed resumes: contacts modified at or after `since_ms`, skipping `after`.
+#[derive(Debug, PartialEq)]
+struct Cursor {
+    since_ms: i64,
+    after: Option<String>,
+}
+
+impl Cursor {
+    fn parse(text: &str) -> Result<Self, CrmError> {
+        let invalid = || CrmError::Protocol(format!("invalid HubSpot contact cursor `{text}`"));
+        let rest = text.strip_prefix("v1:").ok_or_else(invalid)?;
+        let (since, after) = rest.split_once(':').ok_or_else(invalid)?;
+        let since_ms = since.parse().map_err(|_| invalid())?;
+        Ok(Self { since_ms, after: (!after.is_empty()).then(|| after.to_owned()) })
+    }
+
+    fn encode(&self) -> String {
+        format!("v1:{}:{}", self.since_ms, self.after.as_deref().unwrap_or(""))
+    }
+}
+
+/// The change feed. GTE (not GT) on the timestamp: when the 10,000-result cap forces a new
+/// query from the last timestamp seen, contacts sharing that millisecond are read again rather
+/// than skipped (the cache sync is idempotent).
+pub async fn changed_since(api: &Api, cursor: Option<&str>) -> Result<ContactPage, CrmError> {
+    let cursor = cursor.map(Cursor::parse).transpose()?.unwrap_or(Cursor { since_ms: 0, after: None });
+    let request = SearchRequest {
+        filter_groups: vec![FilterGroup {
+            filters: vec![Filter::compare("lastmodifieddate", "GTE", cursor.since_ms.to_string())],
+        }],
+        properties: PROPERTIES.to_vec(),
+        limit: PAGE_SIZE,
+        after: cursor.after.clone(),
+        sorts: vec![Sort { property_name: "lastmodifieddate", direction: "ASCENDING" }],
+    };
+    let page: Page<CrmObject> = api.json(&Call::search(SEARCH_PATH, &request, "list changed contacts")?).await?;
+    let mut contacts = Vec::with_capacity(page.results.len());
+    for object in &page.results {
+        let contact = to_contact(object);
+        // The survivor of a merge lists the ids merged into it: tell the cache where they went.
+        for merged in object.prop("hs_merged_object_ids").unwrap_or("").split(';').map(str::trim) {
+            if !merged.is_empty() && merged != contact.id {
+                contacts.push(merged_away(merged, &contact.id));
+            }
+        }
+        contacts.push(contact);
+    }
+    let next_cursor = match page.next_after() {
+        None => None,
+        Some(_) if page.results.is_empty() => None,
+        Some(after) => {
+            let offset = after.parse::<u64>().unwrap_or(0);
+            if offset + u64::from(PAGE_SIZE) <= SEARCH_CAP {
+                Some(Cursor { since_ms: cursor.since_ms, after: Some(after.to_owned()) })
+            } else {
+                let last = page.results.iter().rev().find_map(modified_at).map(|t| t.timestamp_millis());
+                // More than 10,000 contacts in one millisecond would loop: step past it.
+                let since_ms = match last {
+                    Some(last) if last > cursor.since_ms => last,
+                    _ => cursor.since_ms + 1,
+                };
+                Some(Cursor { since_ms, after: None })
+            }
+        }
+    };
+    Ok(ContactPage { contacts, next_cursor: next_cursor.map(|c| c.encode()) })
+}
+
+fn merged_away(id: &str, survivor: &str) -> CrmContact {
+    CrmContact {
+        id: id.to_owned(),
+        name: None,
+        phones: Vec::new(),
+        emails: Vec::new(),
+        owner_id: None,
+        updated_at: None,
+        merged_into: Some(survivor.to_owned()),
+    }
+}
+
+fn to_contact(object: &CrmObject) -> CrmContact {
+    let phones = ["phone", "mobilephone"].iter().filter_map(|p| object.prop(p)).map(str::to_owned).collect();
+    CrmContact {
+        id: object.id.clone(),
+        name: full_name(object.prop("firstname"), object.prop("lastname")),
+        phones,
+        emails: object.prop("email").map(str::to_owned).into_iter().collect(),
+        owner_id: object.prop("hubspot_owner_id").map(str::to_owned),
+        updated_at: modified_at(object),
+        merged_into: None,
+    }
+}
+
+fn modified_at(object: &CrmObject) -> Option<DateTime<Utc>> {
+    object.prop("lastmodifieddate").and_then(parse_time).or_else(|| object.updated_at.as_deref().and_then(parse_time))
+}
+
+/// HubSpot writes datetimes as ISO 8601 (v3 answers) or as epoch milliseconds (filters, some
+/// older properties).
+pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    if let Ok(ms) = text.parse::<i64>() {
+        return Utc.timestamp_millis_opt(ms).single();
+    }
+    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
+}
+
+fn push_unique(values: &mut Vec<String>, value: String) {
+    if !value.is_empty() && !values.contains(&value) {
+        values.push(value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips() {
+        let c = Cursor { since_ms: 1_700_000_000_000, after: Some("200".into()) };
+        assert_eq!(Cursor::parse(&c.encode()).unwrap(), c);
+        let c = Cursor { since_ms: 5, after: None };
+        assert_eq!(Cursor::parse(&c.encode()).unwrap(), c);
+        assert!(Cursor::parse("garbage").is_err());
+    }
+
+    #[test]
+    fn existing_id_is_read_from_the_conflict_message() {
+        assert_eq!(existing_id("Contact already exists. Existing ID: 123").as_deref(), Some("123"));
+        assert_eq!(existing_id("Something else"), None);
+    }
+
+    #[test]
+    fn times_parse_in_both_formats() {
+        let iso = parse_time("2026-03-01T10:00:00.000Z").unwrap();
+        assert_eq!(parse_time(&iso.timestamp_millis().to_string()), Some(iso));
+    }
+}

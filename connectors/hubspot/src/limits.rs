@@ -1,0 +1,157 @@
+//! HubSpot's request limits: the published defaults, the local GCRA limiters that keep us under
+//! them, and the budget HubSpot reported on its last answer.
+
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use handoffd_contract::crm::{LiveBudget, RateLimitPolicy};
+use reqwest::header::HeaderMap;
+
+use crate::config::LimitsConfig;
+use crate::error::HubspotError;
+
+/// HubSpot's largest batch for the CRM object batch endpoints.
+pub const HUBSPOT_MAX_BATCH: usize = 100;
+
+/// HubSpot's published defaults (Professional private app: 190 per 10 s, 650,000 a day; search
+/// 4 per second; batches of 100), with the config's overrides applied and checked.
+pub fn policy(id: &str, overrides: &LimitsConfig) -> Result<RateLimitPolicy, HubspotError> {
+    let bad = |key, reason: &str| HubspotError::Limit { id: id.to_owned(), key, reason: reason.to_owned() };
+    let policy = RateLimitPolicy {
+        requests: overrides.requests.unwrap_or(190),
+        window: overrides.window.unwrap_or(Duration::from_secs(10)),
+        daily: Some(overrides.daily.unwrap_or(650_000)),
+        search_requests: Some(overrides.search_requests.unwrap_or(4)),
+        search_window: Some(overrides.search_window.unwrap_or(Duration::from_secs(1))),
+        max_batch: overrides.max_batch.unwrap_or(HUBSPOT_MAX_BATCH),
+    };
+    if policy.requests == 0 {
+        return Err(bad("requests", "must be more than zero"));
+    }
+    if policy.window.is_zero() {
+        return Err(bad("window", "must be more than zero"));
+    }
+    if policy.search_requests == Some(0) {
+        return Err(bad("search_requests", "must be more than zero"));
+    }
+    if policy.search_window.is_some_and(|w| w.is_zero()) {
+        return Err(bad("search_window", "must be more than zero"));
+    }
+    if policy.max_batch == 0 || policy.max_batch > HUBSPOT_MAX_BATCH {
+        return Err(bad("max_batch", "must be between 1 and 100 (HubSpot's batch maximum)"));
+    }
+    Ok(policy)
+}
+
+/// A GCRA quota that never lets more than `requests` through in any `window`.
+///
+/// A quota of burst `b` and one new cell every `T` admits at most `b + window / T` calls in
+/// a window, so a burst of `requests` (governor's usual sizing) would allow nearly twice the
+/// limit in HubSpot's rolling window. We keep a tenth of the budget as burst and spread the rest.
+fn quota(requests: u32, window: Duration) -> Quota {
+    let burst = (requests / 10).max(1);
+    let spread = (requests - burst).max(1);
+    let period = (window / spread).max(Duration::from_nanos(1));
+    let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+    Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN)).allow_burst(burst)
+}
+
+/// The local limiters for one HubSpot account: every call takes a cell from `account`; search
+/// calls also take one from `search` first.
+pub struct Limiters {
+    account: DefaultDirectRateLimiter,
+    search: DefaultDirectRateLimiter,
+}
+
+impl Limiters {
+    pub fn new(policy: &RateLimitPolicy) -> Self {
+        let search_requests = policy.search_requests.unwrap_or(4);
+        let search_window = policy.search_window.unwrap_or(Duration::from_secs(1));
+        Self {
+            account: RateLimiter::direct(quota(policy.requests, policy.window)),
+            search: RateLimiter::direct(quota(search_requests, search_window)),
+        }
+    }
+
+    pub async fn wait(&self, search: bool) {
+        if search {
+            self.search.until_ready().await;
+        }
+        self.account.until_ready().await;
+    }
+}
+
+/// The budget from HubSpot's rate-limit headers. Search answers carry no interval headers, so
+/// a value is only replaced by an answer that carries it.
+#[derive(Default)]
+pub struct BudgetTracker(Mutex<LiveBudget>);
+
+impl BudgetTracker {
+    pub fn record(&self, headers: &HeaderMap) {
+        let read = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u32>().ok();
+        let window = read("x-hubspot-ratelimit-remaining");
+        let daily = read("x-hubspot-ratelimit-daily-remaining");
+        if window.is_none() && daily.is_none() {
+            return;
+        }
+        let mut budget = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if window.is_some() {
+            budget.window_remaining = window;
+        }
+        if daily.is_some() {
+            budget.daily_remaining = daily;
+        }
+    }
+
+    pub fn current(&self) -> LiveBudget {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_hubspots_published_limits() {
+        let p = policy("hs", &LimitsConfig::default()).unwrap();
+        assert_eq!((p.requests, p.window, p.daily, p.max_batch), (190, Duration::from_secs(10), Some(650_000), 100));
+        assert_eq!((p.search_requests, p.search_window), (Some(4), Some(Duration::from_secs(1))));
+    }
+
+    #[test]
+    fn overrides_apply_and_are_checked() {
+        let o = LimitsConfig { requests: Some(250), max_batch: Some(50), ..Default::default() };
+        let p = policy("hs", &o).unwrap();
+        assert_eq!((p.requests, p.max_batch), (250, 50));
+        let too_big = LimitsConfig { max_batch: Some(101), ..Default::default() };
+        assert!(matches!(policy("hs", &too_big), Err(HubspotError::Limit { key: "max_batch", .. })));
+        let zero = LimitsConfig { requests: Some(0), ..Default::default() };
+        assert!(matches!(policy("hs", &zero), Err(HubspotError::Limit { key: "requests", .. })));
+    }
+
+    #[test]
+    fn quota_never_admits_more_than_the_limit_per_window() {
+        for (requests, window) in [(190, 10_000u64), (4, 1_000), (2, 1_000), (250, 10_000)] {
+            let window = Duration::from_millis(window);
+            let q = quota(requests, window);
+            let admitted = q.burst_size().get() as u128 + window.as_nanos() / q.replenish_interval().as_nanos();
+            assert!(admitted <= requests as u128, "{requests}/{window:?} admits {admitted}");
+        }
+    }
+
+    #[test]
+    fn budget_keeps_values_missing_from_an_answer() {
+        let tracker = BudgetTracker::default();
+        let mut h = HeaderMap::new();
+        h.insert("X-HubSpot-RateLimit-Remaining", "187".parse().unwrap());
+        h.insert("X-HubSpot-RateLimit-Daily-Remaining", "649000".parse().unwrap());
+        tracker.record(&h);
+        let mut search = HeaderMap::new();
+        search.insert("X-HubSpot-RateLimit-Daily-Remaining", "648999".parse().unwrap());
+        tracker.record(&search);
+        assert_eq!(tracker.current(), LiveBudget { window_remaining: Some(187), daily_remaining: Some(648_999) });
+    }
+}
