@@ -86,16 +86,19 @@ fn parse_pairs(text: &str) -> Result<FaultPlan, FaultPlanError> {
             "lost" => plan.rate_lost = parse_rate(key, value)?,
             "lost_hang" => plan.lost_hang_ms = parse_millis(key, value)?,
             "delay" => {
-                let (rate, delay) = value
-                    .split_once(':')
-                    .ok_or_else(|| FaultPlanError(format!("`delay` takes RATE:DURATION (e.g. 0.1:250ms), got `{value}`")))?;
+                let (rate, delay) = value.split_once(':').ok_or_else(|| {
+                    FaultPlanError(format!("`delay` takes RATE:DURATION (e.g. 0.1:250ms), got `{value}`"))
+                })?;
                 plan.rate_delay = parse_rate(key, rate)?;
                 plan.delay_ms = parse_millis(key, delay)?;
             }
             "seed" => {
-                plan.seed = value.trim().parse().map_err(|_| FaultPlanError(format!("`seed` is not a number: `{value}`")))?
+                plan.seed =
+                    value.trim().parse().map_err(|_| FaultPlanError(format!("`seed` is not a number: `{value}`")))?
             }
-            "paths" => plan.paths = value.split('|').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect(),
+            "paths" => {
+                plan.paths = value.split('|').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect()
+            }
             other => {
                 return Err(FaultPlanError(format!(
                     "unknown fault `{other}`; expected one of: 429, 5xx, reset, lost, lost_hang, delay, seed, paths"

@@ -49,11 +49,7 @@ async fn send(
     };
     let wa_id: String = to.chars().filter(char::is_ascii_digit).collect();
     let wamid = format!("wamid.MOCK{}", uuid::Uuid::new_v4().simple().to_string().to_uppercase());
-    shared.lock().graph_messages.push(GraphMessage {
-        phone_number_id,
-        to: to.to_owned(),
-        wamid: wamid.clone(),
-    });
+    shared.lock().graph_messages.push(GraphMessage { phone_number_id, to: to.to_owned(), wamid: wamid.clone() });
     Json(json!({
         "messaging_product": "whatsapp",
         "contacts": [{ "input": to, "wa_id": wa_id }],

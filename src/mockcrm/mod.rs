@@ -15,11 +15,11 @@
 //! - [`report`]: counters for the report, `/_mock/*` routes.
 
 mod connection;
-mod middleware;
 pub mod faults;
 mod graph;
 mod hubspot;
 mod limits;
+mod middleware;
 pub mod report;
 mod state;
 

@@ -223,13 +223,6 @@ impl MockState {
         }
     }
 
-    pub fn objects_mut(&mut self, kind: ObjectKind) -> &mut BTreeMap<u64, CrmObject> {
-        match kind {
-            ObjectKind::Contacts => &mut self.contacts,
-            ObjectKind::Tasks => &mut self.tasks,
-        }
-    }
-
     pub fn is_owner(&self, owner_id: &str) -> bool {
         self.owners.iter().any(|owner| owner.id == owner_id)
     }
@@ -294,7 +287,12 @@ impl Shared {
             let definition = super::hubspot::properties::definition(&super::hubspot::properties::handoff_property());
             state.custom_properties.insert((ObjectKind::Tasks, "handoffd_handoff_id".to_owned()), definition);
         }
-        Self { access_tokens: options.access_tokens, oauth: options.oauth, batch_errors: options.batch_errors, state: Mutex::new(state) }
+        Self {
+            access_tokens: options.access_tokens,
+            oauth: options.oauth,
+            batch_errors: options.batch_errors,
+            state: Mutex::new(state),
+        }
     }
 
     /// The state; a handler that panicked mid-update leaves it usable (it is a mock).

@@ -45,9 +45,10 @@ pub(super) async fn create(State(shared): State<Arc<Shared>>, body: Bytes) -> Re
         ));
     }
     if let Some(email) = properties.get("email").filter(|email| !email.is_empty()) {
-        let existing = state.contacts.values().find(|contact| {
-            contact.property("email").is_some_and(|known| known.eq_ignore_ascii_case(email))
-        });
+        let existing = state
+            .contacts
+            .values()
+            .find(|contact| contact.property("email").is_some_and(|known| known.eq_ignore_ascii_case(email)));
         if let Some(existing) = existing {
             return error(
                 StatusCode::CONFLICT,
@@ -59,7 +60,10 @@ pub(super) async fn create(State(shared): State<Arc<Shared>>, body: Bytes) -> Re
     let phones: Vec<&String> =
         PHONE_PROPERTIES.iter().filter_map(|name| properties.get(*name)).filter(|phone| !phone.is_empty()).collect();
     let shares_a_phone = state.contacts.values().any(|contact| {
-        PHONE_PROPERTIES.iter().filter_map(|name| contact.property(name)).any(|known| phones.iter().any(|p| *p == known))
+        PHONE_PROPERTIES
+            .iter()
+            .filter_map(|name| contact.property(name))
+            .any(|known| phones.iter().any(|p| *p == known))
     });
     if shares_a_phone {
         state.counters.duplicate_contacts += 1;

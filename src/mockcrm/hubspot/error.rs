@@ -1,8 +1,8 @@
 //! HubSpot's error bodies.
 
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -42,12 +42,7 @@ pub(crate) fn rate_limited(policy: Policy) -> Response {
 /// Parses a JSON body, answering malformed input the way HubSpot does (400 VALIDATION_ERROR naming the spot).
 pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
     serde_json::from_slice(body).map_err(|error| {
-        validation_error(format!(
-            "Invalid input JSON on line {}, column {}: {}",
-            error.line(),
-            error.column(),
-            error
-        ))
+        validation_error(format!("Invalid input JSON on line {}, column {}: {}", error.line(), error.column(), error))
     })
 }
 

@@ -41,7 +41,8 @@ pub(super) async fn list(State(shared): State<Arc<Shared>>, Query(query): Query<
         .filter(|owner| query.email.as_deref().is_none_or(|email| owner.email.eq_ignore_ascii_case(email)))
         .collect();
     let end = (offset + limit).min(owners.len());
-    let results: Vec<Value> = owners.get(offset.min(end)..end).unwrap_or_default().iter().map(|o| owner_json(o)).collect();
+    let results: Vec<Value> =
+        owners.get(offset.min(end)..end).unwrap_or_default().iter().map(|o| owner_json(o)).collect();
     let mut answer = json!({ "results": results });
     if end < owners.len() {
         answer["paging"] = json!({ "next": { "after": end.to_string(), "link": format!("?after={end}") } });

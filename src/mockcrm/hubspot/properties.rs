@@ -76,7 +76,10 @@ pub(crate) fn is_known_task_property(state: &MockState, name: &str) -> bool {
         || state.custom_properties.contains_key(&(ObjectKind::Tasks, name.to_owned()))
 }
 
-pub(super) async fn read(State(shared): State<Arc<Shared>>, Path((object_type, name)): Path<(String, String)>) -> Response {
+pub(super) async fn read(
+    State(shared): State<Arc<Shared>>,
+    Path((object_type, name)): Path<(String, String)>,
+) -> Response {
     let Some(kind) = ObjectKind::from_path(&object_type) else {
         return unknown_object_type(&object_type);
     };
@@ -104,7 +107,11 @@ pub(super) async fn read(State(shared): State<Arc<Shared>>, Path((object_type, n
     }
 }
 
-pub(super) async fn create(State(shared): State<Arc<Shared>>, Path(object_type): Path<String>, body: Bytes) -> Response {
+pub(super) async fn create(
+    State(shared): State<Arc<Shared>>,
+    Path(object_type): Path<String>,
+    body: Bytes,
+) -> Response {
     let Some(kind) = ObjectKind::from_path(&object_type) else {
         return unknown_object_type(&object_type);
     };
@@ -130,7 +137,11 @@ pub(super) async fn create(State(shared): State<Arc<Shared>>, Path(object_type):
     let mut state = shared.lock();
     let key = (kind, name.clone());
     if state.custom_properties.contains_key(&key) || name.starts_with("hs_") {
-        return error(StatusCode::CONFLICT, "OBJECT_ALREADY_EXISTS", format!("Property named '{name}' already exists."));
+        return error(
+            StatusCode::CONFLICT,
+            "OBJECT_ALREADY_EXISTS",
+            format!("Property named '{name}' already exists."),
+        );
     }
     let property = definition(&input);
     state.custom_properties.insert(key, property.clone());

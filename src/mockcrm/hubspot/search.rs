@@ -169,10 +169,7 @@ fn sort_key(sort: &SortSpec) -> Result<(String, bool), String> {
 
 fn compile(groups: &[FilterGroup]) -> Result<Vec<Vec<Condition>>, String> {
     if groups.len() > MAX_FILTER_GROUPS {
-        return Err(format!(
-            "Too many filter groups: {} (the maximum is {MAX_FILTER_GROUPS}).",
-            groups.len()
-        ));
+        return Err(format!("Too many filter groups: {} (the maximum is {MAX_FILTER_GROUPS}).", groups.len()));
     }
     let filters: usize = groups.iter().map(|group| group.filters.len()).sum();
     if filters > MAX_FILTERS {
@@ -195,9 +192,11 @@ fn compile(groups: &[FilterGroup]) -> Result<Vec<Vec<Condition>>, String> {
 fn condition(filter: &Filter) -> Result<Condition, String> {
     let name = filter.property_name.clone();
     let value = || {
-        filter.value.as_ref().and_then(scalar_to_string).ok_or_else(|| {
-            format!("Operator {} on {} requires a `value`", filter.operator, filter.property_name)
-        })
+        filter
+            .value
+            .as_ref()
+            .and_then(scalar_to_string)
+            .ok_or_else(|| format!("Operator {} on {} requires a `value`", filter.operator, filter.property_name))
     };
     let values = || {
         filter

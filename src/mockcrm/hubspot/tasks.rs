@@ -136,10 +136,8 @@ fn property_error(problems: &[PropertyProblem], trace: Option<&String>) -> Input
         .iter()
         .map(|p| json!({"isValid": false, "message": p.message, "error": p.code, "name": p.name}))
         .collect();
-    let mut context = BTreeMap::from([(
-        "propertyName".to_owned(),
-        problems.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
-    )]);
+    let mut context =
+        BTreeMap::from([("propertyName".to_owned(), problems.iter().map(|p| p.name.clone()).collect::<Vec<_>>())]);
     if let Some(trace) = trace {
         context.insert("objectWriteTraceId".to_owned(), vec![trace.clone()]);
     }
@@ -179,9 +177,12 @@ fn check_task_properties(
             None => problem("hs_timestamp", "INVALID_DATE", format!("{value} is not a valid date")),
         },
     }
-    for (name, allowed) in [("hs_task_priority", &PRIORITIES[..]), ("hs_task_status", &STATUSES), ("hs_task_type", &TYPES)]
+    for (name, allowed) in
+        [("hs_task_priority", &PRIORITIES[..]), ("hs_task_status", &STATUSES), ("hs_task_type", &TYPES)]
     {
-        if let Some(value) = properties.get(name).filter(|value| !value.is_empty() && !allowed.contains(&value.as_str())) {
+        if let Some(value) =
+            properties.get(name).filter(|value| !value.is_empty() && !allowed.contains(&value.as_str()))
+        {
             problem(
                 name,
                 "INVALID_OPTION",
