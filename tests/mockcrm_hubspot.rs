@@ -511,3 +511,20 @@ async fn the_graph_send_route_answers_like_meta() {
     assert_eq!(mock.report().whatsapp_messages_sent, 2);
     mock.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_lost_response_can_hang_past_the_client_timeout() {
+    let plan =
+        FaultPlan { rate_lost: 1.0, lost_hang_ms: 5_000, paths: vec!["batch/create".into()], ..FaultPlan::default() };
+    let (mock, _) = start(MockOptions { faults: plan, ..options_with_property(1) }).await;
+    let impatient = Client::builder().timeout(Duration::from_secs(1)).build().unwrap();
+    let sent = impatient
+        .post(format!("{}/crm/v3/objects/tasks/batch/create", mock.base_url()))
+        .bearer_auth(DEFAULT_ACCESS_TOKEN)
+        .json(&json!({"inputs": [task("h-slow", "75480001")]}))
+        .send()
+        .await;
+    assert!(sent.is_err_and(|error| error.is_timeout()), "the client gives up before any answer");
+    assert_eq!(mock.tasks()[0].properties["handoffd_handoff_id"], "h-slow", "the write was applied");
+    mock.shutdown().await;
+}

@@ -30,7 +30,7 @@ struct CreateContact {
 pub(super) async fn create(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let input: CreateContact = match parse_body(&body) {
         Ok(input) => input,
-        Err(response) => return response,
+        Err(invalid) => return invalid.into_response(),
     };
     let properties: BTreeMap<String, String> =
         input.properties.iter().filter_map(|(name, value)| Some((name.clone(), scalar_to_string(value)?))).collect();

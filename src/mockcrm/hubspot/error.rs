@@ -39,10 +39,20 @@ pub(crate) fn rate_limited(policy: Policy) -> Response {
     (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response()
 }
 
+/// A request HubSpot would refuse with 400 VALIDATION_ERROR; becomes that answer.
+#[derive(Debug)]
+pub(crate) struct InvalidInput(pub String);
+
+impl IntoResponse for InvalidInput {
+    fn into_response(self) -> Response {
+        validation_error(self.0)
+    }
+}
+
 /// Parses a JSON body, answering malformed input the way HubSpot does (400 VALIDATION_ERROR naming the spot).
-pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, InvalidInput> {
     serde_json::from_slice(body).map_err(|error| {
-        validation_error(format!("Invalid input JSON on line {}, column {}: {}", error.line(), error.column(), error))
+        InvalidInput(format!("Invalid input JSON on line {}, column {}: {}", error.line(), error.column(), error))
     })
 }
 

@@ -117,7 +117,7 @@ pub(super) async fn create(
     };
     let input: Map<String, Value> = match parse_body(&body) {
         Ok(input) => input,
-        Err(response) => return response,
+        Err(invalid) => return invalid.into_response(),
     };
     let missing: Vec<&str> = ["name", "label", "type", "fieldType", "groupName"]
         .into_iter()

@@ -98,7 +98,7 @@ pub(super) async fn tasks(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
 fn search(shared: &Shared, kind: ObjectKind, body: &[u8]) -> Response {
     let request: SearchRequest = match parse_body(body) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(invalid) => return invalid.into_response(),
     };
     let groups = match compile(&request.filter_groups) {
         Ok(groups) => groups,

@@ -17,7 +17,7 @@ use rand::seq::SliceRandom;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::error::{correlation_id, parse_body, scalar_to_string, validation_error};
+use super::error::{InvalidInput, correlation_id, parse_body, scalar_to_string, validation_error};
 use super::properties::is_known_task_property;
 use super::search::as_millis;
 use crate::mockcrm::BatchErrorMode;
@@ -231,12 +231,12 @@ fn check_associations(
     Ok(associations)
 }
 
-fn check_size(count: usize) -> Result<(), Response> {
+fn check_size(count: usize) -> Result<(), InvalidInput> {
     if count == 0 {
-        return Err(validation_error("inputs must contain at least one input"));
+        return Err(InvalidInput("inputs must contain at least one input".to_owned()));
     }
     if count > MAX_INPUTS {
-        return Err(validation_error(format!("Too many inputs: {count} (the maximum batch size is {MAX_INPUTS})")));
+        return Err(InvalidInput(format!("Too many inputs: {count} (the maximum batch size is {MAX_INPUTS})")));
     }
     Ok(())
 }
@@ -260,10 +260,10 @@ fn batch_answer(ok: StatusCode, results: Vec<Value>, errors: &[InputError], star
 pub(super) async fn batch_create(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let batch: Batch<CreateInput> = match parse_body(&body) {
         Ok(batch) => batch,
-        Err(response) => return response,
+        Err(invalid) => return invalid.into_response(),
     };
     if let Err(response) = check_size(batch.inputs.len()) {
-        return response;
+        return response.into_response();
     }
     let started = Utc::now();
     let mut state = shared.lock();
@@ -310,10 +310,10 @@ pub(super) async fn batch_create(State(shared): State<Arc<Shared>>, body: Bytes)
 pub(super) async fn batch_update(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let batch: Batch<UpdateInput> = match parse_body(&body) {
         Ok(batch) => batch,
-        Err(response) => return response,
+        Err(invalid) => return invalid.into_response(),
     };
     if let Err(response) = check_size(batch.inputs.len()) {
-        return response;
+        return response.into_response();
     }
     let ids: Vec<String> = batch.inputs.iter().map(|input| scalar_to_string(&input.id).unwrap_or_default()).collect();
     if ids.iter().collect::<BTreeSet<_>>().len() != ids.len() {
@@ -365,10 +365,10 @@ pub(super) async fn batch_read_contacts(State(shared): State<Arc<Shared>>, body:
 fn read(shared: &Shared, kind: ObjectKind, body: &[u8]) -> Response {
     let request: ReadRequest = match parse_body(body) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(invalid) => return invalid.into_response(),
     };
     if let Err(response) = check_size(request.inputs.len()) {
-        return response;
+        return response.into_response();
     }
     let started = Utc::now();
     let mut state = shared.lock();
