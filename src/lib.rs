@@ -23,6 +23,7 @@ pub mod http;
 pub mod identity;
 pub mod ingest;
 pub mod interpret;
+pub mod mockcrm;
 pub mod registry;
 pub mod route;
 pub mod store;

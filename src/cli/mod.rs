@@ -9,6 +9,7 @@ mod check;
 mod dlq;
 mod eval;
 mod explain;
+mod mock_crm;
 mod run;
 
 #[derive(Debug, Parser)]
@@ -30,6 +31,8 @@ enum Command {
     Eval(eval::Args),
     /// Deliveries that exhausted their retries: list, show, replay, drop.
     Dlq(dlq::Args),
+    /// Serve a mock CRM (HubSpot endpoints and limits, faults on demand) for tests, demos and benchmarks.
+    MockCrm(mock_crm::Args),
 }
 
 /// Every verb that reads the configuration takes it the same way.
@@ -48,6 +51,7 @@ pub fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Dlq(args) => dlq::run(args),
+        Command::MockCrm(args) => mock_crm::run(args),
     };
     match result {
         Ok(code) => code,
