@@ -1,1 +1,166 @@
 //! Wires the stages together and owns shutdown.
+//!
+//! Shutdown order: stop accepting requests and finish the ones in flight (each of them is
+//! answered only after its event is committed), let the inbox writer drain, then stop the
+//! stage loops after their current round, within a deadline.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Loaded;
+use crate::conversation::HandoffMaker;
+use crate::deliver::{Deliverer, RetryPolicy, StoreVault};
+use crate::http::{AppState, router};
+use crate::ingest::{InboxWriter, Normalizer};
+use crate::interpret::Interpreter;
+use crate::interpret::when::BusinessHours;
+use crate::registry::Connectors;
+use crate::route::Router;
+use crate::store::Store;
+
+/// How long the stages get to finish their current round at shutdown.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(30);
+
+pub struct RunningDaemon {
+    /// The address `server.listen` is bound to (useful with port 0).
+    pub addr: SocketAddr,
+    pub store: Arc<dyn Store>,
+    stop_server: CancellationToken,
+    stop_stages: CancellationToken,
+    server: JoinHandle<std::io::Result<()>>,
+    writer: JoinHandle<()>,
+    stages: TaskTracker,
+}
+
+pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
+    let config = &loaded.config;
+    let store = crate::store::open(&store_url(loaded)).await.context("opening the store")?;
+
+    let timezone: chrono_tz::Tz =
+        config.business.timezone.parse().map_err(|e| anyhow::anyhow!("business.timezone: {e}"))?;
+    let hours = BusinessHours::parse(&config.business.hours).map_err(|e| anyhow::anyhow!("business.hours: {e}"))?;
+    let interpreter = Arc::new(Interpreter::load(&config.interpret, loaded.base_dir())?);
+
+    let http = reqwest::Client::builder().user_agent(concat!("handoffd/", env!("CARGO_PKG_VERSION"))).build()?;
+    let connectors = Arc::new(Connectors::build(&config.connectors, Arc::new(StoreVault(store.clone())), http)?);
+    let crm = connectors
+        .crms
+        .get(&config.delivery.crm)
+        .cloned()
+        .with_context(|| format!("delivery.crm names `{}`, which is not a configured CRM", config.delivery.crm))?;
+
+    let inbox_committed = Arc::new(Notify::new());
+    let handoffs_changed = Arc::new(Notify::new());
+    let outbox_changed = Arc::new(Notify::new());
+    let (writer, inbox) = InboxWriter::new(store.clone(), inbox_committed.clone());
+    let writer = tokio::spawn(writer.run());
+
+    let quiet_period = chrono::Duration::from_std(config.conversation.quiet_period.get())?;
+    let reopen_after = chrono::Duration::from_std(config.conversation.reopen_after.get())?;
+    let stop_stages = CancellationToken::new();
+    let stages = TaskTracker::new();
+    stages.spawn(
+        Normalizer {
+            store: store.clone(),
+            connectors: connectors.clone(),
+            quiet_period,
+            reopen_after,
+            handoff_phrases: config.conversation.handoff_phrases.iter().map(|p| p.to_lowercase()).collect(),
+            inbox_committed,
+            handoffs_changed: handoffs_changed.clone(),
+        }
+        .run(stop_stages.clone()),
+    );
+    stages.spawn(
+        HandoffMaker {
+            store: store.clone(),
+            interpreter,
+            router: Router {
+                owners: config.routing.owners.clone(),
+                due: config.routing.due.clone(),
+                timezone,
+                hours,
+                store: store.clone(),
+            },
+            crm_id: config.delivery.crm.clone(),
+            timezone,
+            business_hours: config.business.hours.clone(),
+            reopen_after,
+            handoffs_changed,
+            outbox_changed: outbox_changed.clone(),
+        }
+        .run(stop_stages.clone()),
+    );
+    stages.spawn(
+        Deliverer {
+            store: store.clone(),
+            crm,
+            retry: RetryPolicy {
+                max_attempts: config.delivery.max_attempts,
+                min_delay: config.delivery.retry_min.get(),
+                max_delay: config.delivery.retry_max.get(),
+            },
+            batch_size: config.delivery.batch_size,
+            outbox_changed,
+            worker_id: format!("{}-{}", hostname(), std::process::id()),
+        }
+        .run(stop_stages.clone()),
+    );
+    stages.close();
+
+    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on server.listen `{}`", config.server.listen))?;
+    let addr = listener.local_addr()?;
+    let app = router(AppState { store: store.clone(), connectors, inbox }, config.server.max_body_bytes);
+    let stop_server = CancellationToken::new();
+    let server = tokio::spawn(
+        axum::serve(listener, app).with_graceful_shutdown(stop_server.clone().cancelled_owned()).into_future(),
+    );
+    tracing::info!(%addr, store = %redact_url(&config.store.url), "handoffd is running.");
+    Ok(RunningDaemon { addr, store, stop_server, stop_stages, server, writer, stages })
+}
+
+impl RunningDaemon {
+    /// Stop accepting, finish in-flight work, and return when everything has stopped.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        tracing::info!("Shutting down: no new requests; finishing those in flight.");
+        self.stop_server.cancel();
+        self.server.await??;
+        // Every request handle is gone with the server: the writer drains and stops.
+        self.writer.await?;
+        self.stop_stages.cancel();
+        if tokio::time::timeout(SHUTDOWN_DEADLINE, self.stages.wait()).await.is_err() {
+            tracing::warn!("The pipeline stages did not stop within {SHUTDOWN_DEADLINE:?}; exiting anyway.");
+        }
+        tracing::info!("handoffd has stopped.");
+        Ok(())
+    }
+}
+
+/// A relative SQLite path resolves from the directory the daemon runs in (systemd sets it to
+/// the state directory), as admins expect of `sqlite://state/handoffd.db`.
+fn store_url(loaded: &Loaded) -> String {
+    loaded.config.store.url.clone()
+}
+
+fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "host".into())
+}

@@ -27,3 +27,4 @@ pub mod mockcrm;
 pub mod registry;
 pub mod route;
 pub mod store;
+pub mod telemetry;

@@ -1,6 +1,8 @@
-//! `handoffd run`: not built yet.
+//! `handoffd run`: the daemon, until SIGTERM or Ctrl-C.
 
 use std::process::ExitCode;
+
+use anyhow::Context;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -8,6 +10,29 @@ pub struct Args {
     pub config: super::ConfigArg,
 }
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`handoffd run` is not built yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    crate::telemetry::init();
+    let loaded = crate::config::load(&args.config.config)?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let daemon = crate::daemon::start(&loaded).await?;
+        shutdown_signal().await;
+        daemon.shutdown().await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
 }

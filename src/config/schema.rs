@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::config::duration::ConfigDuration;
 use crate::registry::ConnectorConfig;
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub store: StoreConfig,
@@ -25,14 +25,14 @@ pub struct Config {
     pub connectors: Vec<ConnectorConfig>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     /// `sqlite://path/to/handoffd.db` (created if missing) or `postgres://...`.
     pub url: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// `host:port` vendors reach: webhooks, `/healthz`, `/readyz`.
@@ -46,7 +46,7 @@ fn default_max_body_bytes() -> usize {
     1024 * 1024
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
     /// `host:port` for `/metrics` and the admin API; loopback unless `token` is set.
@@ -67,7 +67,7 @@ fn default_admin_listen() -> String {
     "127.0.0.1:9464".to_owned()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConversationConfig {
     /// How long the customer must be quiet before a burst becomes a handoff.
@@ -77,12 +77,25 @@ pub struct ConversationConfig {
     /// reporting the task done.
     #[serde(default = "default_reopen_after")]
     pub reopen_after: ConfigDuration,
+    /// Phrases which, said by the AI, end the conversation at once (case-insensitive).
+    #[serde(default = "default_handoff_phrases")]
+    pub handoff_phrases: Vec<String>,
 }
 
 impl Default for ConversationConfig {
     fn default() -> Self {
-        Self { quiet_period: default_quiet_period(), reopen_after: default_reopen_after() }
+        Self {
+            quiet_period: default_quiet_period(),
+            reopen_after: default_reopen_after(),
+            handoff_phrases: default_handoff_phrases(),
+        }
     }
+}
+
+fn default_handoff_phrases() -> Vec<String> {
+    ["connecting you with our team", "connect you with our team", "transferring you to", "a colleague will call you"]
+        .map(String::from)
+        .to_vec()
 }
 
 fn default_quiet_period() -> ConfigDuration {
@@ -93,7 +106,7 @@ fn default_reopen_after() -> ConfigDuration {
     ConfigDuration::from_secs(7 * 24 * 3600)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BusinessConfig {
     /// IANA time zone the business works in, e.g. `Asia/Kolkata`.
@@ -102,7 +115,7 @@ pub struct BusinessConfig {
     pub hours: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingConfig {
     /// The owners tasks are shared among, in round-robin order.
@@ -112,7 +125,7 @@ pub struct RoutingConfig {
     pub due: DuePolicy,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OwnerConfig {
     /// The owner's user id in the CRM (HubSpot `hubspot_owner_id`).
@@ -121,7 +134,7 @@ pub struct OwnerConfig {
     pub name: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DuePolicy {
     /// Business time to act on a high-urgency handoff.
@@ -151,7 +164,7 @@ fn default_due_low() -> ConfigDuration {
     ConfigDuration::from_secs(2 * 24 * 3600)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryConfig {
     /// The id of the CRM connector tasks are written to.

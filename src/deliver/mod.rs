@@ -1,1 +1,15 @@
-//! See the crate documentation for where this stage sits in the pipeline.
+//! Deliver: the outbox to the CRM. Leases due jobs in batches, makes sure each customer has a
+//! CRM contact, writes tasks in batch calls, and classifies failures: retried with exponential
+//! backoff and jitter (honouring `Retry-After`), looked up by external key when an outcome is
+//! unknown, dead-lettered with the CRM's message when retrying cannot help.
+
+mod backoff;
+mod contacts;
+mod payload;
+mod vault;
+mod worker;
+
+pub use backoff::RetryPolicy;
+pub use payload::DeliveryPayload;
+pub use vault::StoreVault;
+pub use worker::Deliverer;

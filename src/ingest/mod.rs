@@ -1,1 +1,8 @@
-//! See the crate documentation for where this stage sits in the pipeline.
+//! Ingest: commit raw events durably before the vendor gets its answer (group commit), then
+//! normalise committed events into interactions, customers and handoffs.
+
+mod inbox_writer;
+mod normalize;
+
+pub use inbox_writer::{InboxWriter, InboxWriterHandle};
+pub use normalize::{Normalizer, match_keys};

@@ -106,10 +106,12 @@ pub trait Store: Send + Sync + 'static {
     /// newer brief arrived meanwhile (then it stays queued, now as an update).
     async fn job_delivered(&self, job: &OutboxJob, task_id: &str, now: DateTime<Utc>) -> StoreResult<()>;
 
-    /// A retriable failure: release the lease and try again at `next_attempt_at`.
+    /// A retriable failure: release the lease and try again at `next_attempt_at`, with
+    /// `attempts` made so far.
     async fn job_retry(
         &self,
         job_id: i64,
+        attempts: u32,
         error: &str,
         next_attempt_at: DateTime<Utc>,
         outcome_unknown: bool,

@@ -747,17 +747,19 @@ impl Store for SqliteStore {
     async fn job_retry(
         &self,
         job_id: i64,
+        attempts: u32,
         error: &str,
         next_attempt_at: DateTime<Utc>,
         outcome_unknown: bool,
     ) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE outbox SET locked_until = NULL, locked_by = NULL, next_attempt_at = ?, last_error = ?, in_flight = ? \
-             WHERE id = ?",
+            "UPDATE outbox SET locked_until = NULL, locked_by = NULL, next_attempt_at = ?, last_error = ?, in_flight = ?, \
+             attempts = ? WHERE id = ?",
         )
         .bind(format_ts(next_attempt_at))
         .bind(error)
         .bind(outcome_unknown as i64)
+        .bind(attempts as i64)
         .bind(job_id)
         .execute(&self.writer)
         .await?;
@@ -768,8 +770,9 @@ impl Store for SqliteStore {
         let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO dead_letters (handoff_id, crm_id, payload, version, attempts, last_error, failed_at) \
-             SELECT handoff_id, crm_id, payload, version, attempts, ?, ? FROM outbox WHERE id = ?",
+             SELECT handoff_id, crm_id, payload, version, MAX(attempts, ?), ?, ? FROM outbox WHERE id = ?",
         )
+        .bind(job.attempts as i64 + 1)
         .bind(error)
         .bind(format_ts(now))
         .bind(job.id)

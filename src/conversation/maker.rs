@@ -1,0 +1,177 @@
+//! Picks up handoffs whose burst is over and turns each into a brief and a queued task.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use handoffd_contract::brief::Brief;
+use handoffd_contract::crm::NewContact;
+use handoffd_contract::identity::IdentityKey;
+use handoffd_contract::task::{TaskKind, TaskWrite};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::deliver::DeliveryPayload;
+use crate::interpret::Interpreter;
+use crate::route::{Router, priority};
+use crate::store::{AuditEntry, BriefCommit, HandoffConversation, HandoffRow, NewJob, Store};
+
+use super::assemble::assemble;
+
+const ROUND: u32 = 64;
+/// Longest sleep between looks at the clock, so a handoff made ready by another instance is
+/// not missed for long.
+const MAX_SLEEP: Duration = Duration::from_secs(1);
+
+pub struct HandoffMaker {
+    pub store: Arc<dyn Store>,
+    pub interpreter: Arc<Interpreter>,
+    pub router: Router,
+    pub crm_id: String,
+    pub timezone: Tz,
+    pub business_hours: BTreeMap<String, String>,
+    pub reopen_after: chrono::Duration,
+    /// Woken when interactions arrived (a handoff may be ready sooner).
+    pub handoffs_changed: Arc<Notify>,
+    /// Woken when a job is queued.
+    pub outbox_changed: Arc<Notify>,
+}
+
+impl HandoffMaker {
+    pub async fn run(self, stop: CancellationToken) {
+        loop {
+            match self.round(Utc::now()).await {
+                Ok(made) if made > 0 => continue,
+                Ok(_) => {}
+                Err(error) => tracing::error!(error = %format!("{error:#}"), "Making handoffs failed; retrying."),
+            }
+            let sleep = match self.store.next_ready_at().await {
+                Ok(Some(at)) => (at - Utc::now()).to_std().unwrap_or_default().min(MAX_SLEEP),
+                _ => MAX_SLEEP,
+            };
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = self.handoffs_changed.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+            }
+        }
+    }
+
+    /// Make every handoff that is ready at `now`; returns how many were made.
+    pub async fn round(&self, now: DateTime<Utc>) -> anyhow::Result<usize> {
+        let ready = self.store.ready_handoffs(now, ROUND).await?;
+        for handoff in &ready {
+            self.make(handoff, now).await?;
+        }
+        if let Err(error) = self.store.expire_handoffs(now - self.reopen_after, now).await {
+            tracing::warn!(%error, "Closing expired handoffs failed.");
+        }
+        if !ready.is_empty() {
+            self.outbox_changed.notify_one();
+        }
+        Ok(ready.len())
+    }
+
+    async fn make(&self, handoff: &HandoffRow, now: DateTime<Utc>) -> anyhow::Result<()> {
+        let stored = self.store.handoff_conversation(&handoff.id).await?;
+        let conversation = assemble(&stored, now, self.timezone, &self.business_hours);
+        let mut audit = Vec::new();
+        let entry = |event: &str, detail: serde_json::Value| AuditEntry {
+            at: now,
+            handoff_id: Some(handoff.id.clone()),
+            customer_id: Some(handoff.customer_id.clone()),
+            event: event.to_owned(),
+            detail,
+        };
+        let mut brief = match self.interpreter.interpret(&conversation) {
+            Ok(brief) => brief,
+            Err(error) => {
+                // A conversation the interpreter cannot read must not block the others: close
+                // it with the reason, visible in the audit trail.
+                tracing::error!(handoff = %handoff.id, %error, "The conversation could not be interpreted.");
+                audit.push(entry("interpret_failed", serde_json::json!({"error": error.to_string()})));
+                let commit =
+                    BriefCommit { handoff_id: handoff.id.clone(), brief: "null".to_owned(), job: None, audit, now };
+                self.store.commit_brief(commit).await?;
+                return Ok(());
+            }
+        };
+        brief.customer.id = Some(stored.customer.id.clone());
+        brief.ended_by = Some(handoff.ended_by.clone().unwrap_or_else(|| "quiet_period".to_owned()));
+        if brief.channel_history.is_empty() {
+            brief.channel_history = crate::identity::channel_history(&stored, now, self.timezone);
+        }
+        audit.push(entry(
+            "classified",
+            serde_json::json!({
+                "intents": brief.intents.iter().map(|i| &i.code).collect::<Vec<_>>(),
+                "urgency": brief.urgency.level, "reasons": brief.urgency.reasons,
+                "disposition": brief.disposition, "ended_by": brief.ended_by,
+            }),
+        ));
+
+        let job = if brief.actionable {
+            self.router.route(&mut brief, now).await?;
+            let owner = brief.recommended_owner.as_ref();
+            audit.push(entry(
+                "routed",
+                serde_json::json!({"owner": owner.map(|o| &o.id), "rule": owner.map(|o| &o.rule),
+                    "reason": owner.map(|o| &o.reason), "due": brief.due}),
+            ));
+            let payload = self.payload(&brief, &conversation, &stored, handoff);
+            Some(NewJob { crm_id: self.crm_id.clone(), payload: serde_json::to_string(&payload)? })
+        } else {
+            audit.push(entry("nothing_to_act_on", serde_json::json!({"turns": conversation.turns.len()})));
+            None
+        };
+        tracing::info!(
+            handoff = %handoff.id,
+            urgency = brief.urgency.level.as_str(),
+            disposition = brief.disposition.as_str(),
+            queued = job.is_some(),
+            "Made a handoff brief."
+        );
+        let commit = BriefCommit { handoff_id: handoff.id.clone(), brief: serde_json::to_string(&brief)?, job, audit, now };
+        self.store.commit_brief(commit).await?;
+        Ok(())
+    }
+
+    fn payload(
+        &self,
+        brief: &Brief,
+        conversation: &handoffd_contract::conversation::Conversation,
+        stored: &HandoffConversation,
+        handoff: &HandoffRow,
+    ) -> DeliveryPayload {
+        let text = self.interpreter.task_text(brief, conversation);
+        let due_at = brief.due.as_ref().map(|d| d.at.with_timezone(&Utc)).unwrap_or_else(Utc::now);
+        let lookup: Vec<IdentityKey> = brief
+            .customer
+            .phones
+            .iter()
+            .filter(|p| p.starts_with('+'))
+            .map(|p| IdentityKey::phone(p.clone()))
+            .chain(brief.customer.emails.iter().map(|e| IdentityKey::email(e.clone())))
+            .collect();
+        DeliveryPayload {
+            task: TaskWrite {
+                external_key: handoff.id.clone(),
+                contact_id: String::new(),
+                owner_id: brief.recommended_owner.as_ref().map(|o| o.id.clone()),
+                text,
+                due_at,
+                priority: priority(brief.urgency.level),
+                kind: TaskKind::Call,
+            },
+            contact: NewContact {
+                name: stored.customer.display_name.clone(),
+                phone: brief.customer.phones.iter().find(|p| p.starts_with('+')).cloned(),
+                email: brief.customer.emails.first().cloned(),
+                source: brief.source.clone(),
+            },
+            lookup,
+        }
+    }
+}

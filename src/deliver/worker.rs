@@ -1,0 +1,205 @@
+//! One delivery worker per CRM account: it owns that account's request budget.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use handoffd_contract::crm::{Crm, CrmError, TaskWriteOutcome};
+use handoffd_contract::task::TaskWrite;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{OutboxJob, Store};
+
+use super::backoff::RetryPolicy;
+use super::contacts::ensure_contacts;
+use super::payload::DeliveryPayload;
+
+/// A leased job stays ours this long; a crashed worker's jobs are taken over after it.
+const LEASE: Duration = Duration::from_secs(120);
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+pub struct Deliverer {
+    pub store: Arc<dyn Store>,
+    pub crm: Arc<dyn Crm>,
+    pub retry: RetryPolicy,
+    pub batch_size: usize,
+    /// Woken when the outbox has new jobs.
+    pub outbox_changed: Arc<Notify>,
+    pub worker_id: String,
+}
+
+/// A leased job with its payload decoded.
+struct Leased {
+    job: OutboxJob,
+    payload: DeliveryPayload,
+}
+
+impl Deliverer {
+    pub async fn run(self, stop: CancellationToken) {
+        if let Err(error) = self.crm.prepare().await {
+            tracing::error!(crm = %self.crm.id(), %error, "Preparing the CRM failed; deliveries will retry it.");
+        }
+        loop {
+            let delivered = match self.round().await {
+                Ok(count) => count,
+                Err(error) => {
+                    tracing::error!(crm = %self.crm.id(), error = %format!("{error:#}"), "A delivery round failed.");
+                    0
+                }
+            };
+            if delivered > 0 && !stop.is_cancelled() {
+                continue;
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = self.outbox_changed.notified() => {}
+                _ = tokio::time::sleep(IDLE_POLL) => {}
+            }
+        }
+    }
+
+    /// Deliver one batch of due jobs; returns how many were leased.
+    pub async fn round(&self) -> anyhow::Result<usize> {
+        let limit = self.batch_size.min(self.crm.limits().max_batch).max(1) as u32;
+        let now = Utc::now();
+        let lease_until = now + chrono::Duration::from_std(LEASE)?;
+        let jobs = self.store.lease_jobs(self.crm.id(), &self.worker_id, now, lease_until, limit).await?;
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        let count = jobs.len();
+        let mut leased = Vec::with_capacity(count);
+        for job in jobs {
+            match serde_json::from_str::<DeliveryPayload>(&job.payload) {
+                Ok(payload) => leased.push(Leased { job, payload }),
+                Err(error) => self.store.job_dead(&job, &format!("the stored payload is unreadable: {error}"), now).await?,
+            }
+        }
+        self.deliver(leased).await?;
+        Ok(count)
+    }
+
+    async fn deliver(&self, mut jobs: Vec<Leased>) -> anyhow::Result<()> {
+        let customers: Vec<(String, &DeliveryPayload)> =
+            jobs.iter().map(|l| (l.job.customer_id.clone(), &l.payload)).collect();
+        let contacts = match ensure_contacts(self.store.as_ref(), self.crm.as_ref(), &customers).await {
+            Ok(contacts) => contacts,
+            Err(error) => return self.failed(jobs.iter().map(|l| &l.job), &error, false).await,
+        };
+        for leased in &mut jobs {
+            if let Some(contact) = contacts.get(&leased.job.customer_id) {
+                leased.payload.task.contact_id = contact.clone();
+            }
+        }
+
+        // Jobs whose earlier attempt may have reached the CRM: find their task first.
+        let unsure: Vec<String> =
+            jobs.iter().filter(|l| l.job.in_flight && l.job.crm_task_id.is_none()).map(|l| l.job.handoff_id.clone()).collect();
+        let mut found: HashMap<String, String> = HashMap::new();
+        if !unsure.is_empty() {
+            match self.crm.find_tasks_by_external_keys(&unsure).await {
+                Ok(tasks) => {
+                    for task in tasks {
+                        if let Some(key) = task.external_key {
+                            found.insert(key, task.task_id);
+                        }
+                    }
+                }
+                Err(error) => return self.failed(jobs.iter().map(|l| &l.job), &error, true).await,
+            }
+        }
+
+        let ids: Vec<i64> = jobs.iter().map(|l| l.job.id).collect();
+        self.store.mark_in_flight(&ids).await?;
+
+        let mut creates: Vec<&Leased> = Vec::new();
+        let mut updates: Vec<(&Leased, String)> = Vec::new();
+        for leased in &jobs {
+            let known_task = leased.job.crm_task_id.clone().or_else(|| found.get(&leased.job.handoff_id).cloned());
+            match known_task {
+                // The lost write did land: this version may be newer, so update it.
+                Some(task_id) => updates.push((leased, task_id)),
+                None => creates.push(leased),
+            }
+        }
+
+        if !creates.is_empty() {
+            let tasks: Vec<TaskWrite> = creates.iter().map(|l| l.payload.task.clone()).collect();
+            match self.crm.create_tasks(&tasks).await {
+                Ok(outcomes) => self.record(&creates, outcomes).await?,
+                Err(error) => self.failed(creates.iter().map(|l| &l.job), &error, false).await?,
+            }
+        }
+        if !updates.is_empty() {
+            let tasks: Vec<(String, TaskWrite)> =
+                updates.iter().map(|(l, task_id)| (task_id.clone(), l.payload.task.clone())).collect();
+            let leased: Vec<&Leased> = updates.iter().map(|(l, _)| *l).collect();
+            match self.crm.update_tasks(&tasks).await {
+                Ok(outcomes) => self.record(&leased, outcomes).await?,
+                Err(error) => self.failed(leased.iter().map(|l| &l.job), &error, false).await?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn record(&self, jobs: &[&Leased], outcomes: Vec<TaskWriteOutcome>) -> anyhow::Result<()> {
+        let now = Utc::now();
+        if outcomes.len() != jobs.len() {
+            let error = CrmError::Protocol(format!("{} outcomes for {} tasks", outcomes.len(), jobs.len()));
+            return self.failed(jobs.iter().map(|l| &l.job), &error, true).await;
+        }
+        for (leased, outcome) in jobs.iter().zip(outcomes) {
+            match outcome {
+                TaskWriteOutcome::Written(task) => {
+                    metrics::counter!("handoffd_tasks_written_total", "crm" => self.crm.id().to_owned()).increment(1);
+                    tracing::info!(
+                        handoff = %leased.job.handoff_id,
+                        task = %task.task_id,
+                        crm = %self.crm.id(),
+                        "Wrote the task to the CRM."
+                    );
+                    self.store.job_delivered(&leased.job, &task.task_id, now).await?;
+                }
+                TaskWriteOutcome::Rejected { message } => {
+                    metrics::counter!("handoffd_dead_letters_total", "crm" => self.crm.id().to_owned()).increment(1);
+                    tracing::warn!(handoff = %leased.job.handoff_id, %message, "The CRM rejected a task; it is dead-lettered.");
+                    self.store.job_dead(&leased.job, &format!("rejected by the CRM: {message}"), now).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A whole call failed: retry the jobs later, or dead-letter them when retrying cannot help.
+    async fn failed(
+        &self,
+        jobs: impl Iterator<Item = &OutboxJob>,
+        error: &CrmError,
+        outcome_unknown: bool,
+    ) -> anyhow::Result<()> {
+        let now = Utc::now();
+        let unknown = outcome_unknown || matches!(error, CrmError::OutcomeUnknown(_));
+        // Credentials an admin must fix are retried slowly instead of dead-lettering everything.
+        let retriable = error.is_retriable() || matches!(error, CrmError::Auth(_));
+        if let CrmError::RateLimited { .. } = error {
+            metrics::counter!("handoffd_crm_rate_limited_total", "crm" => self.crm.id().to_owned()).increment(1);
+        }
+        for job in jobs {
+            let attempts = job.attempts + 1;
+            if !retriable || self.retry.exhausted(attempts) {
+                tracing::warn!(handoff = %job.handoff_id, attempts, %error, "A delivery is dead-lettered.");
+                metrics::counter!("handoffd_dead_letters_total", "crm" => self.crm.id().to_owned()).increment(1);
+                self.store.job_dead(job, &error.to_string(), now).await?;
+            } else {
+                let delay = self.retry.delay(attempts, error.retry_after());
+                tracing::warn!(handoff = %job.handoff_id, attempts, ?delay, %error, "A delivery failed; it will be retried.");
+                let at = now + chrono::Duration::from_std(delay)?;
+                // A job already unsure stays unsure until a lookup settles it.
+                self.store.job_retry(job.id, attempts, &error.to_string(), at, unknown || job.in_flight).await?;
+            }
+        }
+        Ok(())
+    }
+}

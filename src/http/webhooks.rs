@@ -1,0 +1,127 @@
+//! `/webhooks/{id}`: verify on the raw bytes, commit to the inbox, then answer. Parsing happens
+//! later, on the stored body, so a slow or failing parser never costs an acknowledgement.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use chrono::Utc;
+use handoffd_contract::webhook::{Handshake, RawRequest};
+
+use super::AppState;
+use crate::store::NewInboxEvent;
+
+/// Headers worth keeping with a raw event (never credentials or signatures).
+const KEPT_HEADERS: &[&str] = &["content-type", "user-agent"];
+
+pub async fn handshake(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> (StatusCode, String) {
+    let Some(entry) = state.connectors.webhooks.get(&id) else {
+        return (StatusCode::NOT_FOUND, format!("no connector `{id}`"));
+    };
+    match entry.source.handshake(query.as_deref().unwrap_or("")) {
+        Handshake::Accept(challenge) => {
+            tracing::info!(connector = %id, "Answered a webhook subscription handshake.");
+            (StatusCode::OK, challenge)
+        }
+        Handshake::Forbidden => {
+            tracing::warn!(connector = %id, "Refused a webhook handshake with a wrong verify token.");
+            (StatusCode::FORBIDDEN, "wrong verify token".to_owned())
+        }
+        Handshake::NotAHandshake => (StatusCode::BAD_REQUEST, "not a handshake".to_owned()),
+    }
+}
+
+pub async fn receive(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, &'static str) {
+    let Some(entry) = state.connectors.webhooks.get(&id) else {
+        return (StatusCode::NOT_FOUND, "no such connector");
+    };
+    let received_at = Utc::now();
+    let request = RawRequest {
+        method: &method,
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        headers: &headers,
+        body: &body,
+        received_at,
+    };
+    if let Err(error) = entry.source.verify(&request) {
+        metrics::counter!("handoffd_webhooks_refused_total", "connector" => id.clone()).increment(1);
+        tracing::warn!(connector = %id, %error, "Refused a webhook: bad signature.");
+        return (StatusCode::UNAUTHORIZED, "bad signature");
+    }
+    commit(&state, id, "webhook", &headers, body, received_at).await
+}
+
+/// `POST /webhooks/{id}/turns`: the AI's or an agent's side of a chat, signed like Meta's
+/// webhooks with the connector's app secret.
+pub async fn receive_turn(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, &'static str) {
+    let Some(whatsapp) = state.connectors.whatsapp.get(&id) else {
+        return (StatusCode::NOT_FOUND, "no such connector");
+    };
+    let received_at = Utc::now();
+    let request = RawRequest {
+        method: &method,
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        headers: &headers,
+        body: &body,
+        received_at,
+    };
+    if let Err(error) = whatsapp.verify_turn(&request) {
+        tracing::warn!(connector = %id, %error, "Refused a turn: bad signature.");
+        return (StatusCode::UNAUTHORIZED, "bad signature");
+    }
+    commit(&state, id, "turn", &headers, body, received_at).await
+}
+
+async fn commit(
+    state: &AppState,
+    connector_id: String,
+    source: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+    received_at: chrono::DateTime<Utc>,
+) -> (StatusCode, &'static str) {
+    let kept: serde_json::Map<String, serde_json::Value> = KEPT_HEADERS
+        .iter()
+        .filter_map(|name| {
+            let value = headers.get(*name)?.to_str().ok()?;
+            Some(((*name).to_owned(), serde_json::Value::from(value)))
+        })
+        .collect();
+    let event = NewInboxEvent {
+        connector_id: connector_id.clone(),
+        source: source.to_owned(),
+        received_at,
+        headers: serde_json::Value::Object(kept).to_string(),
+        body: body.to_vec(),
+    };
+    match state.inbox.commit(event).await {
+        Ok(_) => {
+            metrics::counter!("handoffd_webhooks_accepted_total", "connector" => connector_id).increment(1);
+            (StatusCode::OK, "ok")
+        }
+        Err(error) => {
+            // Not acknowledged, so the vendor delivers it again later: nothing is lost.
+            tracing::error!(connector = %connector_id, %error, "Could not commit a webhook; answering 503.");
+            (StatusCode::SERVICE_UNAVAILABLE, "not stored, try again")
+        }
+    }
+}

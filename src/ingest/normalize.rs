@@ -1,0 +1,133 @@
+//! Normalise committed inbox rows: parse each with its connector, resolve identity keys to
+//! match keys, and hand the interactions to the store, which attaches them to customers and
+//! handoffs in one transaction per row. A body that cannot be parsed goes to quarantine.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use handoffd_contract::identity::IdentityKey;
+use handoffd_contract::interaction::Content;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::registry::Connectors;
+use crate::store::{InboxEvent, NormalizedBatch, NormalizedInteraction, Store};
+
+/// Inbox rows read per round.
+const ROUND: u32 = 256;
+/// How often to look for work when nobody wakes us (a safety net, not the normal path).
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// The match keys of one identity key, as (match key, raw key) pairs.
+pub fn match_keys(key: &IdentityKey, default_region: Option<&str>) -> Vec<(String, String)> {
+    let normalized = crate::identity::keys::normalize(key, default_region);
+    let raw = normalized.raw.clone().unwrap_or_else(|| normalized.canonical.clone());
+    let mut keys = vec![(normalized.canonical.clone(), raw.clone())];
+    for extra in normalized.match_keys {
+        if !keys.iter().any(|(k, _)| *k == extra) {
+            keys.push((extra, raw.clone()));
+        }
+    }
+    keys
+}
+
+pub struct Normalizer {
+    pub store: Arc<dyn Store>,
+    pub connectors: Arc<Connectors>,
+    pub quiet_period: chrono::Duration,
+    pub reopen_after: chrono::Duration,
+    /// AI phrases that end the conversation at once ("I'm connecting you with our team").
+    pub handoff_phrases: Vec<String>,
+    /// Woken when the inbox has new rows.
+    pub inbox_committed: Arc<Notify>,
+    /// Woken when handoffs may have become ready.
+    pub handoffs_changed: Arc<Notify>,
+}
+
+impl Normalizer {
+    pub async fn run(self, stop: CancellationToken) {
+        loop {
+            match self.round().await {
+                Ok(0) => {}
+                Ok(_) => continue,
+                Err(error) => tracing::error!(error = %format!("{error:#}"), "Normalising the inbox failed; retrying."),
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = self.inbox_committed.notified() => {}
+                _ = tokio::time::sleep(IDLE_POLL) => {}
+            }
+        }
+    }
+
+    /// Normalise what the inbox holds now; returns how many rows were handled.
+    pub async fn round(&self) -> anyhow::Result<usize> {
+        let events = self.store.unprocessed_inbox(ROUND).await?;
+        for event in &events {
+            self.normalize(event).await?;
+        }
+        if !events.is_empty() {
+            self.handoffs_changed.notify_one();
+        }
+        Ok(events.len())
+    }
+
+    async fn normalize(&self, event: &InboxEvent) -> anyhow::Result<()> {
+        let parsed = match self.connectors.parse(event) {
+            Ok(parsed) => parsed,
+            Err(reason) => {
+                metrics::counter!("handoffd_quarantined_total", "connector" => event.connector_id.clone()).increment(1);
+                tracing::warn!(
+                    inbox_id = event.id,
+                    connector = %event.connector_id,
+                    %reason,
+                    "A signed event could not be parsed; it is kept in quarantine."
+                );
+                self.store.quarantine(event.id, &reason, Utc::now()).await?;
+                return Ok(());
+            }
+        };
+        for ignored in &parsed.ignored {
+            tracing::debug!(inbox_id = event.id, connector = %event.connector_id, %ignored, "Part of an event was not used.");
+        }
+        let region = self.connectors.default_region(&event.connector_id);
+        let interactions = parsed
+            .interactions
+            .into_iter()
+            .map(|interaction| {
+                let keys = interaction.keys.iter().flat_map(|key| match_keys(key, region)).collect();
+                let end_signal = self.end_signal(&interaction.content);
+                NormalizedInteraction { interaction, keys, end_signal }
+            })
+            .collect();
+        let batch = NormalizedBatch {
+            connector_id: event.connector_id.clone(),
+            received_at: event.received_at,
+            quiet_period: self.quiet_period,
+            reopen_after: self.reopen_after,
+            interactions,
+        };
+        let summary = self.store.apply_interactions(event.id, batch).await?;
+        metrics::counter!("handoffd_interactions_stored_total").increment(summary.stored as u64);
+        metrics::counter!("handoffd_interactions_duplicate_total").increment(summary.duplicates as u64);
+        tracing::debug!(inbox_id = event.id, ?summary, "Normalised an inbox event.");
+        Ok(())
+    }
+
+    /// Whether an interaction ends the conversation without waiting for the quiet period.
+    fn end_signal(&self, content: &Content) -> Option<String> {
+        match content {
+            Content::Call(_) => Some("call_ended".to_owned()),
+            Content::Message(message) if message.handoff => Some("handoff_marker".to_owned()),
+            Content::Message(message) if message.from != handoffd_contract::conversation::Speaker::Customer => {
+                let text = message.text.as_deref()?.to_lowercase();
+                self.handoff_phrases
+                    .iter()
+                    .any(|phrase| text.contains(phrase.as_str()))
+                    .then(|| "handoff_phrase".to_owned())
+            }
+            _ => None,
+        }
+    }
+}
