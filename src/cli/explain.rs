@@ -79,13 +79,37 @@ fn render_text(brief: &Brief, interpreter: &Interpreter, conversation: &Conversa
             }
         }
     };
-    section(&mut out, "Urgency reasons", brief.urgency.reasons.iter().map(|r| format!("{} ({}): \"{}\"", r.code, turn(r.turn), r.evidence)).collect());
-    section(&mut out, "Intents", brief.intents.iter().map(|r| format!("{} ({}): \"{}\"", r.code, turn(r.turn), r.evidence)).collect());
-    section(&mut out, "Objections", brief.objections.iter().map(|r| format!("{} ({}): \"{}\"", r.code, turn(r.turn), r.evidence)).collect());
-    section(&mut out, "Do not ask", brief.do_not_ask.iter().map(|f| format!("{} = \"{}\" ({})", f.fact, f.value, turn(f.turn))).collect());
-    section(&mut out, "Re-asked after the handoff", brief.reasked_facts.iter().map(|f| format!("{} ({}): \"{}\"", f.fact, turn(f.turn), f.evidence)).collect());
+    section(
+        &mut out,
+        "Urgency reasons",
+        brief.urgency.reasons.iter().map(|r| format!("{} ({}): \"{}\"", r.code, turn(r.turn), r.evidence)).collect(),
+    );
+    section(
+        &mut out,
+        "Intents",
+        brief.intents.iter().map(|r| format!("{} ({}): \"{}\"", r.code, turn(r.turn), r.evidence)).collect(),
+    );
+    section(
+        &mut out,
+        "Objections",
+        brief.objections.iter().map(|r| format!("{} ({}): \"{}\"", r.code, turn(r.turn), r.evidence)).collect(),
+    );
+    section(
+        &mut out,
+        "Do not ask",
+        brief.do_not_ask.iter().map(|f| format!("{} = \"{}\" ({})", f.fact, f.value, turn(f.turn))).collect(),
+    );
+    section(
+        &mut out,
+        "Re-asked after the handoff",
+        brief.reasked_facts.iter().map(|f| format!("{} ({}): \"{}\"", f.fact, turn(f.turn), f.evidence)).collect(),
+    );
     if let Some(window) = &brief.requested_window {
-        out.push_str(&format!("\nRequested window: {} .. {}\n", window.not_before.to_rfc3339(), window.not_after.to_rfc3339()));
+        out.push_str(&format!(
+            "\nRequested window: {} .. {}\n",
+            window.not_before.to_rfc3339(),
+            window.not_after.to_rfc3339()
+        ));
     }
     out.push_str("\nTask:\n");
     for fact in &task.facts {
@@ -101,7 +125,8 @@ mod tests {
 
     #[test]
     fn missing_and_invalid_fields_are_named() {
-        let error = parse_conversation(r#"{"now": "2026-01-01T10:00:00Z", "timezone": "UTC", "channel": "sms"}"#).unwrap_err();
+        let error =
+            parse_conversation(r#"{"now": "2026-01-01T10:00:00Z", "timezone": "UTC", "channel": "sms"}"#).unwrap_err();
         assert!(format!("{error:#}").contains("turns"), "{error:#}");
         let error = parse_conversation(
             r#"{"input": {"now": "yesterday", "timezone": "UTC", "channel": "sms", "turns": []}, "expect": {}}"#,

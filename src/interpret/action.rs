@@ -81,7 +81,10 @@ pub fn recommended_action(brief: &Brief, tz: Tz, window: Option<&FoundWindow>) -
     let facts: Vec<&str> =
         brief.do_not_ask.iter().filter(|f| f.fact != "preferred_time").map(|f| f.fact.as_str()).take(4).collect();
     if !facts.is_empty() {
-        sentence.push_str(&format!("; do not re-ask {}", join_and(&facts.iter().map(|f| f.replace('_', " ")).collect::<Vec<_>>())));
+        sentence.push_str(&format!(
+            "; do not re-ask {}",
+            join_and(&facts.iter().map(|f| f.replace('_', " ")).collect::<Vec<_>>())
+        ));
     }
     sentence.push('.');
     sentence

@@ -96,7 +96,12 @@ fn collect(
             turn,
             evidence: shorten(folded.original_span(m.start, m.end), EVIDENCE_CHARS),
             value: shorten(folded.original_span(vs, ve).trim_matches([' ', ',', '.']), EVIDENCE_CHARS),
-            sentence: sentence_around(folded.original, folded.original_span(0, m.start).len(), folded.original_span(0, m.end).len(), 140),
+            sentence: sentence_around(
+                folded.original,
+                folded.original_span(0, m.start).len(),
+                folded.original_span(0, m.end).len(),
+                140,
+            ),
         });
     }
 }
@@ -108,7 +113,8 @@ fn accepted(vocabulary: &Vocabulary, category: &Category, folded: &Folded<'_>, m
     if entry.negatable {
         let before = clause_before(text, m.start);
         // Only the words after the last contrast word: "no, but I want" is not negated.
-        let recent: Vec<&str> = words(before).rev().take_while(|w| !vocabulary.contrast.contains(*w)).take(NEGATION_REACH).collect();
+        let recent: Vec<&str> =
+            words(before).rev().take_while(|w| !vocabulary.contrast.contains(*w)).take(NEGATION_REACH).collect();
         if recent.iter().any(|w| vocabulary.negation_before.contains(*w) || w.ends_with("n't")) {
             return false;
         }
@@ -159,12 +165,14 @@ pub fn facts(hits: &Hits, window: Option<&FoundWindow>) -> Vec<FactValue> {
     }
     // preferred_time is listed exactly when the customer named a time.
     let named = match window {
-        Some(found) => Some(FactValue { fact: "preferred_time".into(), value: found.evidence.clone(), turn: Some(found.turn) }),
-        None => hits
-            .signals
-            .iter()
-            .rfind(|h| h.code == "time_named")
-            .map(|h| FactValue { fact: "preferred_time".into(), value: h.value.clone(), turn: Some(h.turn) }),
+        Some(found) => {
+            Some(FactValue { fact: "preferred_time".into(), value: found.evidence.clone(), turn: Some(found.turn) })
+        }
+        None => hits.signals.iter().rfind(|h| h.code == "time_named").map(|h| FactValue {
+            fact: "preferred_time".into(),
+            value: h.value.clone(),
+            turn: Some(h.turn),
+        }),
     };
     out.retain(|f| f.fact != "preferred_time");
     out.extend(named);
@@ -226,7 +234,10 @@ pub fn urgency(
         }
     };
     if let Some(found) = window.filter(|_| window_near) {
-        push(&mut high, Finding { code: "near_window".into(), evidence: found.evidence.clone(), turn: Some(found.turn) });
+        push(
+            &mut high,
+            Finding { code: "near_window".into(), evidence: found.evidence.clone(), turn: Some(found.turn) },
+        );
     }
     for hit in &hits.signals {
         let near_cue = hit.code == "near_time" && (window.is_none() || window_near);
@@ -262,7 +273,9 @@ pub fn urgency(
         return Urgency { level: UrgencyLevel::Low, reasons: low };
     }
     let reasons = match window {
-        Some(found) => vec![Finding { code: "named_day".into(), evidence: found.evidence.clone(), turn: Some(found.turn) }],
+        Some(found) => {
+            vec![Finding { code: "named_day".into(), evidence: found.evidence.clone(), turn: Some(found.turn) }]
+        }
         None => hits
             .signal("time_named")
             .map(|h| vec![Finding { code: "named_day".into(), evidence: h.evidence.clone(), turn: Some(h.turn) }])
@@ -285,7 +298,8 @@ pub fn disposition(
     if let Some(hit) = hits.signal("escalate").or_else(|| hits.signal("anger")) {
         return (Disposition::Escalation, format!("needs a senior: \"{}\"", hit.evidence));
     }
-    let last_change = intents.iter().filter(|h| matches!(h.code.as_str(), "cancel" | "reschedule")).map(|h| h.turn).max();
+    let last_change =
+        intents.iter().filter(|h| matches!(h.code.as_str(), "cancel" | "reschedule")).map(|h| h.turn).max();
     if let Some(hit) = hits.signals.iter().rfind(|h| h.code == "booked")
         && first_customer_turn.is_some_and(|first| hit.turn > first)
         && last_change.is_none_or(|turn| turn < hit.turn)
@@ -293,7 +307,8 @@ pub fn disposition(
         return (Disposition::Booked, format!("the AI booked it: \"{}\"", hit.evidence));
     }
     if !named_time {
-        let cue = hits.signals.iter().find(|h| matches!(h.code.as_str(), "busy" | "later" | "no_calls" | "low_interest"));
+        let cue =
+            hits.signals.iter().find(|h| matches!(h.code.as_str(), "busy" | "later" | "no_calls" | "low_interest"));
         if let Some(hit) = cue {
             return (Disposition::Nurture, format!("no committed time: \"{}\"", hit.evidence));
         }
@@ -346,7 +361,11 @@ pub fn reasked(vocabulary: &Vocabulary, do_not_ask: &[FactValue], after: &[(usiz
                 }
                 if let Some(m) = ask.find(part) {
                     let evidence = folded.original_span(start + m.start(), start + m.end());
-                    out.push(Reask { fact: entry.code.clone(), evidence: shorten(evidence, EVIDENCE_CHARS), turn: Some(index) });
+                    out.push(Reask {
+                        fact: entry.code.clone(),
+                        evidence: shorten(evidence, EVIDENCE_CHARS),
+                        turn: Some(index),
+                    });
                 }
             }
         }

@@ -75,7 +75,10 @@ pub fn load_case(path: &Path) -> anyhow::Result<Case> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
     let mut value: Value =
         serde_json::from_str(&text).with_context(|| format!("`{}` is not valid JSON", path.display()))?;
-    let input = value.get_mut("input").map(Value::take).with_context(|| format!("`{}`: missing field `input`", path.display()))?;
+    let input = value
+        .get_mut("input")
+        .map(Value::take)
+        .with_context(|| format!("`{}`: missing field `input`", path.display()))?;
     let input: Conversation = serde_path_to_error::deserialize(input)
         .map_err(|e| anyhow::anyhow!("`{}`: field `input.{}`: {}", path.display(), e.path(), e.inner()))?;
     let expect = match value.get_mut("expect").map(Value::take) {
@@ -126,7 +129,8 @@ pub fn score_case(case: &Case, brief: &Brief, report: &mut Report) -> anyhow::Re
                 ("disposition", exact(expected.as_str() == Some(found)), found.to_owned())
             }
             "requested_window" => {
-                let want = window_bounds(expected).with_context(|| format!("case `{}`: expect.requested_window", case.name))?;
+                let want = window_bounds(expected)
+                    .with_context(|| format!("case `{}`: expect.requested_window", case.name))?;
                 let got = brief.requested_window.as_ref().map(|w| (w.not_before, w.not_after));
                 let found = match got {
                     Some((a, b)) => format!("{} .. {}", a.to_rfc3339(), b.to_rfc3339()),
@@ -220,8 +224,14 @@ mod tests {
 
     #[test]
     fn windows_compare_as_instants() {
-        let a = window_bounds(&serde_json::json!({"not_before": "2026-06-13T09:00:00+05:30", "not_after": "2026-06-13T12:00:00+05:30"})).unwrap();
-        let b = window_bounds(&serde_json::json!({"not_before": "2026-06-13T03:30:00Z", "not_after": "2026-06-13T06:30:00Z"})).unwrap();
+        let a = window_bounds(
+            &serde_json::json!({"not_before": "2026-06-13T09:00:00+05:30", "not_after": "2026-06-13T12:00:00+05:30"}),
+        )
+        .unwrap();
+        let b = window_bounds(
+            &serde_json::json!({"not_before": "2026-06-13T03:30:00Z", "not_after": "2026-06-13T06:30:00Z"}),
+        )
+        .unwrap();
         assert_eq!(a, b);
         assert_eq!(window_bounds(&Value::Null).unwrap(), None);
     }

@@ -42,7 +42,11 @@ pub fn task_text(brief: &Brief, conversation: &Conversation, tz: Tz) -> TaskText
     };
     add("Need", brief.stated_need.clone().unwrap_or_default());
     let why: Vec<String> = brief.urgency.reasons.iter().take(3).map(|r| format!("\"{}\"", r.evidence)).collect();
-    let urgency = if why.is_empty() { brief.urgency.level.as_str().to_owned() } else { format!("{} ({})", brief.urgency.level.as_str(), why.join(", ")) };
+    let urgency = if why.is_empty() {
+        brief.urgency.level.as_str().to_owned()
+    } else {
+        format!("{} ({})", brief.urgency.level.as_str(), why.join(", "))
+    };
     add("Urgency", urgency);
     if let Some(w) = &brief.requested_window {
         add("Requested time", window_phrase(w, tz));
@@ -51,10 +55,15 @@ pub fn task_text(brief: &Brief, conversation: &Conversation, tz: Tz) -> TaskText
         brief.objections.iter().map(|o| format!("{} (\"{}\")", label(&o.code), o.evidence)).collect();
     add("Objection", objections.join("; "));
     add("AI promised", brief.promised_next_step.clone().unwrap_or_default());
-    let known: Vec<String> = brief.do_not_ask.iter().map(|f| format!("{}: {}", f.fact.replace('_', " "), f.value)).collect();
+    let known: Vec<String> =
+        brief.do_not_ask.iter().map(|f| format!("{}: {}", f.fact.replace('_', " "), f.value)).collect();
     add("Do not re-ask", join_and(&known));
     add("Action", brief.recommended_action.clone());
-    let history: Vec<String> = brief.channel_history.iter().map(|e| format!("{} {}: {}", e.channel, e.at.format("%Y-%m-%d %H:%M"), e.summary)).collect();
+    let history: Vec<String> = brief
+        .channel_history
+        .iter()
+        .map(|e| format!("{} {}: {}", e.channel, e.at.format("%Y-%m-%d %H:%M"), e.summary))
+        .collect();
     add("History", history.join(" | "));
     let _ = conversation;
     TaskText { subject, facts, transcript_url: None }

@@ -78,7 +78,9 @@ impl VendorMappings {
                         _ => true,
                     };
                     if !valid {
-                        anyhow::bail!("vendor_analysis.{vendor}.fields.{field}.values.{theirs}: `{ours}` is not a valid value");
+                        anyhow::bail!(
+                            "vendor_analysis.{vendor}.fields.{field}.values.{theirs}: `{ours}` is not a valid value"
+                        );
                     }
                 }
             }

@@ -176,7 +176,8 @@ impl Vocabulary {
     /// Load every language folder under `dir`.
     pub fn load(dir: &Path) -> Result<Vocabulary, VocabularyError> {
         let read_dir = std::fs::read_dir(dir).map_err(|source| VocabularyError::Read { path: dir.into(), source })?;
-        let mut folders: Vec<PathBuf> = read_dir.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+        let mut folders: Vec<PathBuf> =
+            read_dir.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
         folders.sort();
         if folders.is_empty() {
             return Err(VocabularyError::Invalid {
@@ -277,6 +278,14 @@ fn compile_category(collected: Collected, macros: &BTreeMap<String, String>) -> 
     let mut entries = Vec::new();
     let mut sources = Vec::new();
     let mut patterns = Vec::new();
+    // A code's exceptions hold for all its entries: languages mix, so the Spanish weekday
+    // pattern meets English "last Tuesday" and must obey the English `unless`.
+    let mut unless_by_code: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (_, code, entry) in &collected {
+        unless_by_code.entry(code.as_str()).or_default().extend(entry.unless.iter().cloned());
+    }
+    let unless_by_code: BTreeMap<String, Vec<String>> =
+        unless_by_code.into_iter().map(|(code, list)| (code.to_owned(), list)).collect();
     for (path, code, entry) in collected {
         let invalid = |key: String, message: String| VocabularyError::Invalid { path: path.clone(), key, message };
         if entry.patterns.is_empty() {
@@ -289,7 +298,9 @@ fn compile_category(collected: Collected, macros: &BTreeMap<String, String>) -> 
             sources.push(source);
             patterns.push((regex, index));
         }
-        let unless = compile_alternatives(&entry.unless, macros).map_err(|m| invalid(format!("{code}.unless"), m))?;
+        compile_alternatives(&entry.unless, macros).map_err(|m| invalid(format!("{code}.unless"), m))?;
+        let unless =
+            compile_alternatives(&unless_by_code[&code], macros).map_err(|m| invalid(format!("{code}.unless"), m))?;
         let requires =
             compile_alternatives(&entry.requires, macros).map_err(|m| invalid(format!("{code}.requires"), m))?;
         let ask = compile_alternatives(&entry.ask, macros).map_err(|m| invalid(format!("{code}.ask"), m))?;
