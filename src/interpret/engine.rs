@@ -158,7 +158,8 @@ pub fn facts(hits: &Hits, window: Option<&FoundWindow>) -> Vec<FactValue> {
     for hit in &hits.facts {
         let value = FactValue { fact: hit.code.clone(), value: hit.value.clone(), turn: Some(hit.turn) };
         match out.iter_mut().find(|f| f.fact == hit.code) {
-            Some(existing) if existing.turn < value.turn => *existing = value,
+            // A later statement corrects an earlier one, within a turn too.
+            Some(existing) if existing.turn <= value.turn => *existing = value,
             Some(_) => {}
             None => out.push(value),
         }
@@ -258,7 +259,7 @@ pub fn urgency(
     let mut low: Vec<Finding> = Vec::new();
     for hit in &hits.signals {
         let counts = match hit.code.as_str() {
-            "low_interest" | "no_calls" => true,
+            "low_interest" => true,
             "busy" | "later" => !named_time,
             _ => false,
         };
@@ -307,8 +308,7 @@ pub fn disposition(
         return (Disposition::Booked, format!("the AI booked it: \"{}\"", hit.evidence));
     }
     if !named_time {
-        let cue =
-            hits.signals.iter().find(|h| matches!(h.code.as_str(), "busy" | "later" | "no_calls" | "low_interest"));
+        let cue = hits.signals.iter().find(|h| matches!(h.code.as_str(), "busy" | "later" | "low_interest"));
         if let Some(hit) = cue {
             return (Disposition::Nurture, format!("no committed time: \"{}\"", hit.evidence));
         }

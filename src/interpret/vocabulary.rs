@@ -28,7 +28,7 @@ pub const SIGNALS: &[(&str, &str)] = &[
     ("low_interest", "customer: just browsing, months away: low urgency, nurture"),
     ("busy", "customer: busy right now: low urgency and nurture unless a time is named"),
     ("later", "customer: call me later / I will let you know, with no time: nurture"),
-    ("no_calls", "customer: no calls for now, email me instead: nurture"),
+    ("no_calls", "customer: no calls for now, write instead: noted, no effect on urgency"),
     ("stop_contact", "customer: take me off your list, stop calling: closed_lost"),
     ("escalate", "customer: asks for a manager, supervisor or senior: escalation"),
     ("time_named", "customer: names a time for the next contact (used without a time resolver)"),
