@@ -33,6 +33,8 @@ pub struct Hit {
     pub value: String,
     /// The sentence around the phrase (for the stated need and the promise).
     pub sentence: String,
+    /// Byte offset of the phrase in its turn (orders hits within a turn).
+    pub start: usize,
 }
 
 /// Everything the vocabulary recognised in the turns before the handoff.
@@ -102,6 +104,7 @@ fn collect(
                 folded.original_span(0, m.end).len(),
                 140,
             ),
+            start: m.start,
         });
     }
 }
@@ -319,20 +322,26 @@ pub fn disposition(
     (Disposition::Callback, "a human must get back to the customer".into())
 }
 
-/// The customer's sentence that carries the most of what they want.
-pub fn stated_need(hits: &Hits, intents: &[Hit]) -> Option<String> {
-    let mut best: Option<(&str, usize, usize)> = None;
-    for hit in intents.iter().chain(&hits.facts).chain(&hits.objections) {
-        let weight = intents.iter().chain(&hits.facts).filter(|h| h.sentence == hit.sentence).count();
+/// The customer's sentence that carries the most of what they want: the most intents and facts
+/// (a call request is about contact, not need), a sentence that says "need/want" first, then
+/// the earliest.
+pub fn stated_need(vocabulary: &Vocabulary, hits: &Hits, intents: &[Hit]) -> Option<String> {
+    let substantive = || intents.iter().filter(|h| h.code != "callback_request").chain(&hits.facts);
+    let mut best: Option<(&Hit, usize)> = None;
+    for hit in substantive().chain(&hits.objections) {
+        let mut weight = 2 * substantive().filter(|h| h.sentence == hit.sentence).count();
+        if vocabulary.need_words.as_ref().is_some_and(|words| words.is_match(&super::text::fold(&hit.sentence))) {
+            weight += 1;
+        }
         let better = match best {
             None => true,
-            Some((_, w, turn)) => weight > w || (weight == w && hit.turn < turn),
+            Some((other, w)) => weight > w || (weight == w && (hit.turn, hit.start) < (other.turn, other.start)),
         };
         if better {
-            best = Some((&hit.sentence, weight, hit.turn));
+            best = Some((hit, weight));
         }
     }
-    best.map(|(sentence, _, _)| sentence.to_owned())
+    best.map(|(hit, _)| hit.sentence.clone())
 }
 
 /// What the AI last promised, verbatim-short.

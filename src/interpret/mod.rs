@@ -126,7 +126,7 @@ impl Interpreter {
             customer: engine::customer(conversation),
             source: conversation.source.clone(),
             channel_history: engine::channel_history(conversation, before),
-            stated_need: engine::stated_need(&hits, &intents),
+            stated_need: engine::stated_need(&self.vocabulary, &hits, &intents),
             intents: engine::findings(&intents),
             urgency,
             disposition,

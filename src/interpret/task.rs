@@ -19,13 +19,18 @@ pub fn task_text(brief: &Brief, conversation: &Conversation, tz: Tz) -> TaskText
         Disposition::Nurture => format!("Nurture {name}"),
         Disposition::ClosedLost => format!("Close {name}'s lead"),
     };
-    let when = brief.requested_window.as_ref().map(|w| format!(" {}", window_phrase(w, tz))).unwrap_or_default();
+    let named = brief.do_not_ask.iter().find(|f| f.fact == "preferred_time").map(|f| f.value.as_str());
+    let when = match (&brief.requested_window, named) {
+        (Some(w), _) => format!(" {}", window_phrase(w, tz)),
+        (None, Some(named)) if named.chars().count() <= 24 => format!(" ({named})"),
+        _ => String::new(),
+    };
     let topics: Vec<String> = brief
         .intents
         .iter()
         .filter(|f| !matches!(f.code.as_str(), "callback_request" | "not_interested"))
         .take(2)
-        .map(|f| f.code.replace('_', " "))
+        .map(|f| short_label(&f.code))
         .collect();
     let mut subject = format!("{verb}{when}");
     if !topics.is_empty() {
@@ -67,4 +72,19 @@ pub fn task_text(brief: &Brief, conversation: &Conversation, tz: Tz) -> TaskText
     add("History", history.join(" | "));
     let _ = conversation;
     TaskText { subject, facts, transcript_url: None }
+}
+
+/// A topic as a subject reads it ("price", "visit", "payment plan").
+fn short_label(code: &str) -> String {
+    match code {
+        "pricing" => "price".into(),
+        "negotiation" => "discount".into(),
+        "site_visit" => "site visit".into(),
+        "support_issue" => "fix".into(),
+        "appointment_booking" => "appointment".into(),
+        "brochure_request" => "send documents".into(),
+        "purchase_ready" => "ready to buy".into(),
+        "admission_inquiry" => "admission".into(),
+        other => other.replace('_', " "),
+    }
 }

@@ -63,6 +63,9 @@ struct LanguageFile {
     /// Tags that make an agent's question a confirmation ("right?", "sahi?", "né?").
     #[serde(default)]
     confirm_tags: Vec<String>,
+    /// Phrases that state a need ("I need", "busco", "chahiye"): the stated need prefers them.
+    #[serde(default)]
+    need_words: Vec<String>,
     /// Named pattern fragments, used in patterns as `{name}`.
     #[serde(default)]
     macros: BTreeMap<String, String>,
@@ -167,6 +170,7 @@ pub struct Vocabulary {
     pub negation_after: HashSet<String>,
     pub contrast: HashSet<String>,
     pub confirm_tags: Option<Regex>,
+    pub need_words: Option<Regex>,
 }
 
 /// Raw entries of one category, with where each came from (for error messages).
@@ -198,6 +202,7 @@ impl Vocabulary {
                 language.negation_after.extend(file.negation_after);
                 language.contrast.extend(file.contrast);
                 language.confirm_tags.extend(file.confirm_tags);
+                language.need_words.extend(file.need_words);
                 for (name, body) in file.macros {
                     if let Some(previous) = language.macros.insert(name.clone(), body) {
                         let _ = previous;
@@ -244,7 +249,10 @@ impl Vocabulary {
         let macros = &language.macros;
         let confirm_tags = compile_alternatives(&language.confirm_tags, macros)
             .map_err(|message| VocabularyError::Invalid { path: dir.into(), key: "confirm_tags".into(), message })?;
+        let need_words = compile_alternatives(&language.need_words, macros)
+            .map_err(|message| VocabularyError::Invalid { path: dir.into(), key: "need_words".into(), message })?;
         Ok(Vocabulary {
+            need_words,
             languages,
             intents: compile_category(intents, macros)?,
             objections: compile_category(objections, macros)?,
