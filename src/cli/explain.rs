@@ -1,13 +1,138 @@
-//! `handoffd explain`: not built yet.
+//! `handoffd explain`: the brief handoffd makes of a canonical conversation.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use anyhow::Context;
+use handoffd_contract::brief::Brief;
+use handoffd_contract::conversation::Conversation;
+use serde_json::Value;
+
+use crate::interpret::Interpreter;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub config: super::ConfigArg,
+    /// The conversation: a canonical `input` object, or a whole eval case holding one.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// `json` (the brief, default) or `text` (a readable view with evidence).
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
 }
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`handoffd explain` is not built yet")
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Json,
+    Text,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let loaded = crate::config::load(&args.config.config)?;
+    let interpreter = Interpreter::load(&loaded.config.interpret, loaded.base_dir())?;
+    let conversation = read_conversation(&args.input)?;
+    let brief = interpreter.interpret(&conversation).with_context(|| format!("`{}`", args.input.display()))?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&brief)?),
+        Format::Text => print!("{}", render_text(&brief, &interpreter, &conversation)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Read a conversation file: the `input` object itself, or an eval case `{input, expect}`.
+/// Errors name the field at fault (`turns[2].at: premature end of input`, ...).
+pub fn read_conversation(path: &Path) -> anyhow::Result<Conversation> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    parse_conversation(&text).with_context(|| format!("`{}`", path.display()))
+}
+
+pub fn parse_conversation(text: &str) -> anyhow::Result<Conversation> {
+    let mut value: Value = serde_json::from_str(text).context("not valid JSON")?;
+    let is_case = value.get("turns").is_none() && value.get("input").is_some();
+    let (value, prefix) = match value.get_mut("input") {
+        Some(input) if is_case => (input.take(), "input."),
+        _ => (value, ""),
+    };
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let field = if path == "." { "(top level)".to_owned() } else { format!("{prefix}{path}") };
+        anyhow::anyhow!("field `{field}`: {}", error.inner())
+    })
+}
+
+fn render_text(brief: &Brief, interpreter: &Interpreter, conversation: &Conversation) -> String {
+    let task = interpreter.task_text(brief, conversation);
+    let mut out = format!("{}\n{}\n", task.subject, "=".repeat(task.subject.chars().count()));
+    out.push_str(&format!(
+        "disposition: {}   urgency: {}   actionable: {}\n",
+        brief.disposition.as_str(),
+        brief.urgency.level.as_str(),
+        brief.actionable
+    ));
+    let turn = |t: Option<usize>| t.map_or("vendor".to_owned(), |t| format!("turn {t}"));
+    let section = |out: &mut String, title: &str, lines: Vec<String>| {
+        if !lines.is_empty() {
+            out.push_str(&format!("\n{title}:\n"));
+            for line in lines {
+                out.push_str(&format!("  - {line}\n"));
+            }
+        }
+    };
+    section(
+        &mut out,
+        "Urgency reasons",
+        brief.urgency.reasons.iter().map(|r| format!("{} ({}): \"{}\"", r.code, turn(r.turn), r.evidence)).collect(),
+    );
+    section(
+        &mut out,
+        "Intents",
+        brief.intents.iter().map(|r| format!("{} ({}): \"{}\"", r.code, turn(r.turn), r.evidence)).collect(),
+    );
+    section(
+        &mut out,
+        "Objections",
+        brief.objections.iter().map(|r| format!("{} ({}): \"{}\"", r.code, turn(r.turn), r.evidence)).collect(),
+    );
+    section(
+        &mut out,
+        "Do not ask",
+        brief.do_not_ask.iter().map(|f| format!("{} = \"{}\" ({})", f.fact, f.value, turn(f.turn))).collect(),
+    );
+    section(
+        &mut out,
+        "Re-asked after the handoff",
+        brief.reasked_facts.iter().map(|f| format!("{} ({}): \"{}\"", f.fact, turn(f.turn), f.evidence)).collect(),
+    );
+    if let Some(window) = &brief.requested_window {
+        out.push_str(&format!(
+            "\nRequested window: {} .. {}\n",
+            window.not_before.to_rfc3339(),
+            window.not_after.to_rfc3339()
+        ));
+    }
+    out.push_str("\nTask:\n");
+    for fact in &task.facts {
+        out.push_str(&format!("  {}: {}\n", fact.label, fact.value));
+    }
+    section(&mut out, "Notes", brief.notes.clone());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_and_invalid_fields_are_named() {
+        let error =
+            parse_conversation(r#"{"now": "2026-01-01T10:00:00Z", "timezone": "UTC", "channel": "sms"}"#).unwrap_err();
+        assert!(format!("{error:#}").contains("turns"), "{error:#}");
+        let error = parse_conversation(
+            r#"{"input": {"now": "yesterday", "timezone": "UTC", "channel": "sms", "turns": []}, "expect": {}}"#,
+        )
+        .unwrap_err();
+        assert!(format!("{error:#}").contains("input.now"), "{error:#}");
+        assert!(parse_conversation("{not json").is_err());
+    }
 }

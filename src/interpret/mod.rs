@@ -1,6 +1,35 @@
 //! The handoff brief: vocabulary, rules, soft time, vendor analysis.
+//!
+//! Layout:
+//! - [`text`]: folding (case, accents) with a map back to the original for evidence.
+//! - [`vocabulary`]: the YAML vocabulary, validated and compiled once.
+//! - `engine`: the rules (who said it, negation, corrections, urgency, disposition, re-asks).
+//! - [`window`]: the seam to the time-expression resolver (`when/`).
+//! - [`vendor`]: vendor analysis (Vapi, Retell) mapped onto brief fields by config.
+//! - `action`, `task`: the recommended action and the CRM task text.
+//! - [`score`]: the evaluation scorer (`handoffd eval` and the tests).
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use chrono_tz::Tz;
+use handoffd_contract::brief::{Brief, Disposition};
+use handoffd_contract::conversation::{Conversation, Speaker, Turn};
+use handoffd_contract::task::TaskText;
 use serde::Deserialize;
+
+mod action;
+mod engine;
+pub mod score;
+mod task;
+pub mod text;
+pub mod vendor;
+pub mod vocabulary;
+pub mod window;
+
+pub use vocabulary::{Vocabulary, VocabularyError};
+pub use window::{FoundWindow, WindowSource};
 
 /// `interpret:`: where the vocabulary lives and how the brief is made.
 #[derive(Debug, Default, Deserialize)]
@@ -9,5 +38,159 @@ pub struct InterpretConfig {
     /// Folder of vocabulary YAML files (intents, objections, facts, time expressions per
     /// language). Relative paths are resolved from the configuration file's folder.
     #[serde(default)]
-    pub vocabulary: Option<std::path::PathBuf>,
+    pub vocabulary: Option<PathBuf>,
+    /// Vendor analysis mappings (vendor name -> its fields -> brief fields), added to and
+    /// overriding the defaults in the vocabulary folder's `vendor_analysis.yaml`.
+    #[serde(default)]
+    pub vendor_analysis: BTreeMap<String, vendor::VendorMapping>,
+}
+
+/// A conversation the engine cannot interpret, naming the field at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InterpretError {
+    #[error("`timezone`: unknown time zone `{0}` (expected an IANA name such as `Asia/Kolkata`)")]
+    UnknownTimeZone(String),
+    #[error("`{field}`: {message}")]
+    Field { field: &'static str, message: String },
+}
+
+/// The deterministic interpretation engine: load once, interpret many.
+#[derive(Debug)]
+pub struct Interpreter {
+    vocabulary: Vocabulary,
+    vendors: vendor::VendorMappings,
+    window_source: Option<Box<dyn WindowSource>>,
+}
+
+/// The default vocabulary folder when the configuration names none.
+const DEFAULT_VOCABULARY: &str = "vocabulary";
+
+impl Interpreter {
+    /// Load and compile the vocabulary named by `config` (relative to `base_dir`).
+    pub fn load(config: &InterpretConfig, base_dir: &Path) -> anyhow::Result<Self> {
+        let dir = base_dir.join(config.vocabulary.as_deref().unwrap_or(Path::new(DEFAULT_VOCABULARY)));
+        let vocabulary = Vocabulary::load(&dir)?;
+        let vendors = vendor::VendorMappings::load(&dir, &config.vendor_analysis)
+            .with_context(|| format!("vendor analysis mappings in `{}`", dir.display()))?;
+        let window_source = window::load_window_source(&dir)?;
+        Ok(Interpreter { vocabulary, vendors, window_source })
+    }
+
+    /// Use `source` to find requested windows (tests, and the resolver once wired).
+    pub fn with_window_source(mut self, source: Box<dyn WindowSource>) -> Self {
+        self.window_source = Some(source);
+        self
+    }
+
+    /// Whether a time resolver is wired (without one, `requested_window` is always null).
+    pub fn resolves_windows(&self) -> bool {
+        self.window_source.is_some()
+    }
+
+    pub fn vocabulary(&self) -> &Vocabulary {
+        &self.vocabulary
+    }
+
+    /// Make the brief of a conversation.
+    pub fn interpret(&self, conversation: &Conversation) -> Result<Brief, InterpretError> {
+        let tz: Tz = conversation
+            .timezone
+            .parse()
+            .map_err(|_| InterpretError::UnknownTimeZone(conversation.timezone.clone()))?;
+        check_business_hours(&conversation.business_hours)?;
+        let (before, after) = split_at_handoff(conversation);
+        let first_customer = before.iter().position(|t| t.from == Speaker::Customer);
+        if first_customer.is_none() {
+            return Ok(engine::idle_brief(conversation, before));
+        }
+
+        let hits = engine::scan(&self.vocabulary, before);
+        let window = match &self.window_source {
+            Some(source) => source.requested_window(conversation, before, tz)?,
+            None => None,
+        };
+        let near = window.as_ref().is_some_and(|w| engine::window_is_near(w, conversation.now, tz));
+        let intents = engine::settled_intents(&hits);
+        let closed = engine::is_closed(&hits, &intents);
+        let urgency = engine::urgency(&hits, &intents, closed.as_ref(), window.as_ref(), near);
+        let do_not_ask = engine::facts(&hits, window.as_ref());
+        let named_time = do_not_ask.iter().any(|f| f.fact == "preferred_time");
+        let (disposition, why) =
+            engine::disposition(&hits, &intents, closed.as_ref(), &urgency, named_time, first_customer);
+        let after_turns: Vec<(usize, &Turn)> =
+            after.iter().enumerate().map(|(i, turn)| (before.len() + i, turn)).collect();
+        let reasked_facts = engine::reasked(&self.vocabulary, &do_not_ask, &after_turns);
+
+        let mut brief = Brief {
+            customer: engine::customer(conversation),
+            source: conversation.source.clone(),
+            channel_history: engine::channel_history(conversation, before),
+            stated_need: engine::stated_need(&self.vocabulary, &hits, &intents),
+            intents: engine::findings(&intents),
+            urgency,
+            disposition,
+            objections: engine::findings(&hits.objections),
+            requested_window: window.as_ref().map(|w| w.window.clone()),
+            promised_next_step: engine::promised_next_step(&hits),
+            do_not_ask,
+            recommended_owner: None,
+            recommended_action: String::new(),
+            due: None,
+            reasked_facts,
+            actionable: true,
+            ended_by: None,
+            notes: vec![format!("disposition {}: {why}", disposition.as_str())],
+        };
+        if let Some(found) = &window {
+            brief.notes.push(format!("requested window from turn {} by rule `{}`", found.turn, found.rule));
+        }
+        if let Some(analysis) = &conversation.vendor_analysis {
+            self.vendors.apply(analysis, &mut brief);
+        }
+        if brief.disposition == Disposition::ClosedLost {
+            brief.notes.push("closed lost: no follow-up call is wanted".into());
+        }
+        brief.recommended_action = action::recommended_action(&brief, tz, window.as_ref());
+        Ok(brief)
+    }
+
+    /// The CRM task text of a brief.
+    pub fn task_text(&self, brief: &Brief, conversation: &Conversation) -> TaskText {
+        let tz: Tz = conversation.timezone.parse().unwrap_or(chrono_tz::UTC);
+        task::task_text(brief, conversation, tz)
+    }
+}
+
+/// The turns before the handoff and the owner's first contact after it.
+fn split_at_handoff(conversation: &Conversation) -> (&[Turn], &[Turn]) {
+    let turns = conversation.turns.as_slice();
+    match conversation.handoff_at {
+        Some(at) => turns.split_at(turns.iter().position(|t| t.at > at).unwrap_or(turns.len())),
+        None => (turns, &[]),
+    }
+}
+
+/// `business_hours`: day keys `mon`..`sun`, values `HH:MM-HH:MM`.
+fn check_business_hours(hours: &BTreeMap<String, String>) -> Result<(), InterpretError> {
+    const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    for (day, span) in hours {
+        if !DAYS.contains(&day.as_str()) {
+            return Err(InterpretError::Field {
+                field: "business_hours",
+                message: format!("unknown day `{day}` (expected mon, tue, wed, thu, fri, sat, sun)"),
+            });
+        }
+        let valid = span.split_once('-').is_some_and(|(open, close)| {
+            let parse = |t: &str| chrono::NaiveTime::parse_from_str(t.trim(), "%H:%M").ok();
+            matches!((parse(open), parse(close)), (Some(o), Some(c)) if o < c)
+        });
+        if !valid {
+            return Err(InterpretError::Field {
+                field: "business_hours",
+                message: format!("`{day}: {span}` is not `HH:MM-HH:MM` with opening before closing"),
+            });
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,99 @@
+//! The recommended action: one imperative sentence built from the brief.
+
+use chrono_tz::Tz;
+use handoffd_contract::brief::{Brief, Disposition, TimeWindow};
+
+use super::window::FoundWindow;
+
+/// A short human label for an intent or objection code (unknown codes read as themselves).
+pub fn label(code: &str) -> String {
+    let text = match code {
+        "pricing" => "the price",
+        "negotiation" => "price flexibility",
+        "site_visit" => "the site visit",
+        "payment_plan" => "the payment plan",
+        "demo" => "the demo",
+        "callback_request" => "their call request",
+        "reschedule" => "the new time",
+        "cancel" => "the cancellation",
+        "complaint" => "an apology",
+        "support_issue" => "the fix",
+        "brochure_request" => "the documents they asked for",
+        "availability" => "what is available",
+        "purchase_ready" => "closing the purchase",
+        "refund" => "the refund",
+        "appointment_booking" => "the appointment",
+        "admission_inquiry" => "admission",
+        "price" => "the price concern",
+        "timing" => "their timing",
+        "authority" => "the decision maker",
+        "trust" => "their trust concern",
+        "competitor" => "the competing offer",
+        "financing" => "financing",
+        "location" => "the location concern",
+        "features" => "the missing features",
+        other => return other.replace('_', " "),
+    };
+    text.to_owned()
+}
+
+/// "Sat 13 Jun 09:00-12:00" in the customer's zone.
+pub fn window_phrase(window: &TimeWindow, tz: Tz) -> String {
+    let from = window.not_before.with_timezone(&tz);
+    let to = window.not_after.with_timezone(&tz);
+    if from.date_naive() == to.date_naive() {
+        format!("{} {}-{}", from.format("%a %-d %b"), from.format("%H:%M"), to.format("%H:%M"))
+    } else {
+        format!("{} to {}", from.format("%a %-d %b %H:%M"), to.format("%a %-d %b %H:%M"))
+    }
+}
+
+pub fn recommended_action(brief: &Brief, tz: Tz, window: Option<&FoundWindow>) -> String {
+    let name = brief.customer.name.as_deref().and_then(|n| n.split_whitespace().next()).unwrap_or("the customer");
+    let when = match (&brief.requested_window, brief.do_not_ask.iter().find(|f| f.fact == "preferred_time")) {
+        (Some(w), _) => format!(" {}", window_phrase(w, tz)),
+        (None, Some(named)) => format!(" at the time they named (\"{}\")", named.value),
+        (None, None) => String::new(),
+    };
+    let _ = window;
+    let topics: Vec<String> = brief
+        .intents
+        .iter()
+        .filter(|f| !matches!(f.code.as_str(), "callback_request" | "not_interested"))
+        .take(3)
+        .map(|f| label(&f.code))
+        .collect();
+    let mut sentence = match brief.disposition {
+        Disposition::ClosedLost => {
+            return format!("Close the lead and do not contact {name} again; log the reason in the CRM.");
+        }
+        Disposition::Escalation => format!("Have a supervisor call {name}{when} and apologise first"),
+        Disposition::Booked => format!("Prepare for {name}'s booked slot and confirm it{when}"),
+        Disposition::Nurture => format!("Follow up with {name} later without pressure, by their preferred channel"),
+        Disposition::Callback => format!("Call {name}{when}"),
+    };
+    if !topics.is_empty() {
+        sentence.push_str(&format!("; open with {}", join_and(&topics)));
+    }
+    if let Some(objection) = brief.objections.first() {
+        sentence.push_str(&format!("; address {}", label(&objection.code)));
+    }
+    let facts: Vec<&str> =
+        brief.do_not_ask.iter().filter(|f| f.fact != "preferred_time").map(|f| f.fact.as_str()).take(4).collect();
+    if !facts.is_empty() {
+        sentence.push_str(&format!(
+            "; do not re-ask {}",
+            join_and(&facts.iter().map(|f| f.replace('_', " ")).collect::<Vec<_>>())
+        ));
+    }
+    sentence.push('.');
+    sentence
+}
+
+pub fn join_and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}

@@ -1,0 +1,66 @@
+//! The seam to the time-expression resolver (`src/interpret/when/`, built on its own).
+//!
+//! The engine asks a [`WindowSource`] for the window the customer named. Until the resolver is
+//! wired, [`load_window_source`] returns `None` and the engine falls back to the vocabulary's
+//! `time_named` cue (a time was named, window unknown). Wiring it is one line: see
+//! [`load_window_source`]; the adapter below is ready behind `cfg(any())` until then.
+
+use std::path::Path;
+
+use chrono_tz::Tz;
+use handoffd_contract::brief::TimeWindow;
+use handoffd_contract::conversation::{Conversation, Turn};
+
+use super::InterpretError;
+
+/// A window the customer named, with the phrase and turn it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FoundWindow {
+    pub window: TimeWindow,
+    pub evidence: String,
+    pub turn: usize,
+    /// The resolver's rule, e.g. `weekday+part_of_day`.
+    pub rule: String,
+}
+
+/// Finds the requested window in the turns before the handoff.
+pub trait WindowSource: Send + Sync + std::fmt::Debug {
+    fn requested_window(
+        &self,
+        conversation: &Conversation,
+        turns: &[Turn],
+        tz: Tz,
+    ) -> Result<Option<FoundWindow>, InterpretError>;
+}
+
+/// The resolver for a vocabulary folder, or `None` while `when` is not part of the build.
+///
+/// To wire it, replace the body with:
+/// `Ok(Some(Box::new(super::when::TimeResolver::load(vocabulary_dir)?)))`
+/// and turn `cfg(any())` below into `cfg(all())` (or delete the attribute).
+pub fn load_window_source(vocabulary_dir: &Path) -> anyhow::Result<Option<Box<dyn WindowSource>>> {
+    let _ = vocabulary_dir;
+    Ok(None)
+}
+
+#[cfg(any())]
+impl WindowSource for super::when::TimeResolver {
+    fn requested_window(
+        &self,
+        conversation: &Conversation,
+        turns: &[Turn],
+        tz: Tz,
+    ) -> Result<Option<FoundWindow>, InterpretError> {
+        use super::when::{BusinessHours, WindowTurn};
+        let hours = BusinessHours::parse(&conversation.business_hours)
+            .map_err(|e| InterpretError::Field { field: "business_hours", message: e.to_string() })?;
+        let window_turns: Vec<WindowTurn<'_>> = turns
+            .iter()
+            .enumerate()
+            .map(|(index, turn)| WindowTurn { index, from: turn.from, text: &turn.text })
+            .collect();
+        Ok(super::when::TimeResolver::requested_window(self, &window_turns, conversation.now, tz, &hours).map(
+            |found| FoundWindow { window: found.window, evidence: found.evidence, turn: found.turn, rule: found.rule },
+        ))
+    }
+}

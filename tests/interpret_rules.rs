@@ -1,0 +1,236 @@
+//! The rules a keyword matcher gets wrong: negation, contrast, who said it, corrections,
+//! dispositions, errors, vendor analysis and the time-resolver seam.
+
+mod interpret_common;
+
+use chrono::{DateTime, FixedOffset};
+use chrono_tz::Tz;
+use handoffd::interpret::{FoundWindow, InterpretConfig, InterpretError, Interpreter, WindowSource};
+use handoffd_contract::brief::{Disposition, TimeWindow, UrgencyLevel};
+use handoffd_contract::conversation::{Conversation, Turn};
+use interpret_common::{codes, conversation, interpreter};
+
+const NOW: &str = "2026-06-09T11:00:00+05:30";
+const TZ: &str = "Asia/Kolkata";
+
+fn brief(turns: &[(&str, &str)]) -> handoffd_contract::brief::Brief {
+    interpreter().interpret(&conversation(NOW, TZ, turns)).unwrap()
+}
+
+#[test]
+fn price_is_not_an_issue_is_no_objection() {
+    let brief =
+        brief(&[("customer", "Price is not an issue, I can go up to 2 crore. Do you have any 3BHK units ready?")]);
+    assert!(brief.objections.is_empty(), "{:?}", brief.objections);
+    assert!(!codes(&brief.intents).contains(&"pricing"));
+    assert!(brief.do_not_ask.iter().any(|f| f.fact == "budget" && f.value.contains("2 crore")));
+}
+
+#[test]
+fn not_interested_in_one_but_asking_about_another_is_interest() {
+    let brief = brief(&[("customer", "Not interested in 2BHK but tell me about 3BHK. What is the price?")]);
+    assert_eq!(codes(&brief.intents), vec!["pricing"]);
+    assert_ne!(brief.disposition, Disposition::ClosedLost);
+    let unit = brief.do_not_ask.iter().find(|f| f.fact == "unit_type").unwrap();
+    assert_eq!(unit.value, "3BHK", "the latest statement wins");
+}
+
+#[test]
+fn dont_cancel_is_not_a_cancellation() {
+    let brief = brief(&[("customer", "Please don't cancel my appointment, can we move it to another day?")]);
+    assert!(!codes(&brief.intents).contains(&"cancel"), "{:?}", brief.intents);
+    assert!(codes(&brief.intents).contains(&"reschedule"));
+}
+
+#[test]
+fn not_busy_now_is_not_a_brush_off() {
+    let busy = brief(&[("customer", "I'm busy, call me later.")]);
+    assert_eq!(busy.disposition, Disposition::Nurture);
+    assert_eq!(busy.urgency.level, UrgencyLevel::Low);
+    let free = brief(&[("customer", "I'm not busy now. What is the price of the villa?")]);
+    assert_eq!(free.disposition, Disposition::Callback);
+    assert_eq!(free.urgency.level, UrgencyLevel::Medium);
+}
+
+#[test]
+fn what_the_ai_says_is_not_what_the_customer_wants() {
+    let brief = brief(&[
+        ("ai", "Our 3BHK is 1.2 crore; we also offer EMI and a free site visit. Shall I book a demo?"),
+        ("customer", "Ok."),
+        ("ai", "Great, our manager will call you tomorrow."),
+    ]);
+    assert!(brief.intents.is_empty(), "{:?}", brief.intents);
+    assert!(brief.do_not_ask.is_empty(), "{:?}", brief.do_not_ask);
+    assert_eq!(brief.promised_next_step.as_deref(), Some("Great, our manager will call you tomorrow."));
+}
+
+#[test]
+fn a_stop_request_closes_the_lead() {
+    let brief = brief(&[("customer", "We went with another builder. Please take me off your list.")]);
+    assert_eq!(brief.disposition, Disposition::ClosedLost);
+    assert_eq!(brief.urgency.level, UrgencyLevel::Low);
+    assert_eq!(codes(&brief.objections), vec!["competitor"]);
+}
+
+#[test]
+fn an_angry_repeat_failure_escalates_with_reasons() {
+    let brief =
+        brief(&[("customer", "This is the second time your technician never came. I want to speak to a manager.")]);
+    assert_eq!(brief.disposition, Disposition::Escalation);
+    assert_eq!(brief.urgency.level, UrgencyLevel::High);
+    let reason = brief.urgency.reasons.iter().find(|r| r.code == "anger").unwrap();
+    assert_eq!(reason.turn, Some(0));
+    assert_eq!(reason.evidence, "second time");
+}
+
+#[test]
+fn an_ai_booking_is_booked_and_a_later_cancel_is_not() {
+    let booked = brief(&[("customer", "Can I book a consultation?"), ("ai", "Booked: Thursday 10 am with Dr. Rao.")]);
+    assert_eq!(booked.disposition, Disposition::Booked);
+    let cancelled = brief(&[
+        ("customer", "Can I book a consultation?"),
+        ("ai", "Booked: Thursday 10 am with Dr. Rao."),
+        ("customer", "Sorry, please cancel it, I will call you back to reschedule."),
+    ]);
+    assert_ne!(cancelled.disposition, Disposition::Booked);
+}
+
+#[test]
+fn no_customer_turn_gives_a_valid_brief_with_nothing_to_do() {
+    let brief = brief(&[("ai", "Hi! Are you still looking for a flat?")]);
+    assert!(!brief.actionable);
+    assert!(brief.intents.is_empty());
+    let json = serde_json::to_value(&brief).unwrap();
+    assert_eq!(json["actionable"], false);
+}
+
+#[test]
+fn stated_need_and_action_read_well() {
+    let brief = brief(&[(
+        "customer",
+        "Hi. I need a 3BHK in Baner, my budget is 1.5 crore. What is the price of the corner unit?",
+    )]);
+    let need = brief.stated_need.unwrap();
+    assert!(need.contains("3BHK") && need.ends_with('.'), "{need}");
+    assert!(brief.recommended_action.starts_with("Call Asha"), "{}", brief.recommended_action);
+    assert!(brief.recommended_action.contains("do not re-ask"), "{}", brief.recommended_action);
+}
+
+#[test]
+fn errors_name_the_field() {
+    let mut bad_zone = conversation(NOW, "Mars/Olympus", &[("customer", "hi")]);
+    let error = interpreter().interpret(&bad_zone).unwrap_err();
+    assert!(matches!(error, InterpretError::UnknownTimeZone(_)));
+    assert!(error.to_string().contains("timezone"), "{error}");
+
+    bad_zone.timezone = TZ.into();
+    bad_zone.business_hours.insert("mon".into(), "nine to five".into());
+    let error = interpreter().interpret(&bad_zone).unwrap_err();
+    assert!(error.to_string().contains("business_hours") && error.to_string().contains("mon"), "{error}");
+}
+
+#[test]
+fn reasks_after_the_handoff_are_found_and_confirmations_are_not() {
+    let mut conversation = conversation(
+        NOW,
+        TZ,
+        &[
+            ("customer", "I want a 2BHK, my budget is 80 lakh."),
+            ("ai", "Thanks, an executive will call you."),
+            ("agent", "Hi, you said 80 lakh, right? Which configuration are you looking for?"),
+        ],
+    );
+    conversation.handoff_at = Some(conversation.turns[1].at);
+    let brief = interpreter().interpret(&conversation).unwrap();
+    let reasked: Vec<&str> = brief.reasked_facts.iter().map(|r| r.fact.as_str()).collect();
+    assert_eq!(reasked, vec!["unit_type"]);
+    assert_eq!(brief.reasked_facts[0].turn, Some(2));
+}
+
+/// A resolver stand-in with a fixed answer: proves the seam, not the resolver.
+#[derive(Debug)]
+struct FixedWindow(TimeWindow);
+
+impl WindowSource for FixedWindow {
+    fn requested_window(&self, _: &Conversation, _: &[Turn], _: Tz) -> Result<Option<FoundWindow>, InterpretError> {
+        Ok(Some(FoundWindow {
+            window: self.0.clone(),
+            evidence: "tomorrow evening".into(),
+            turn: 0,
+            rule: "fixed".into(),
+        }))
+    }
+}
+
+fn at(text: &str) -> DateTime<FixedOffset> {
+    DateTime::parse_from_rfc3339(text).unwrap()
+}
+
+#[test]
+fn a_resolved_window_sets_the_window_urgency_and_preferred_time() {
+    let window = TimeWindow { not_before: at("2026-06-10T17:00:00+05:30"), not_after: at("2026-06-10T21:00:00+05:30") };
+    let interpreter = interpreter().with_window_source(Box::new(FixedWindow(window.clone())));
+    assert!(interpreter.resolves_windows());
+    let brief = interpreter
+        .interpret(&conversation(NOW, TZ, &[("customer", "I'm driving. Call me back in the evening, after work.")]))
+        .unwrap();
+    assert_eq!(brief.requested_window, Some(window));
+    assert_eq!(brief.urgency.level, UrgencyLevel::High, "tomorrow is near");
+    assert_eq!(brief.disposition, Disposition::Callback, "a named time is a commitment");
+    let named = brief.do_not_ask.iter().find(|f| f.fact == "preferred_time").unwrap();
+    assert_eq!(named.value, "tomorrow evening");
+    assert!(brief.recommended_action.contains("Wed 10 Jun 17:00-21:00"), "{}", brief.recommended_action);
+}
+
+#[test]
+fn vendor_analysis_wins_where_explicit() {
+    let config: InterpretConfig = serde_saphyr::from_str(
+        r#"
+vocabulary: config/vocabulary
+vendor_analysis:
+  acme_voice:
+    fields:
+      wantsCallback: {to: intents, values: {"true": callback_request}}
+      leadTemperature: {to: urgency, values: {hot: high, warm: medium, cold: low}}
+      outcome: {to: disposition, values: {meeting_set: booked, dnc: closed_lost}}
+      budgetInr: {to: do_not_ask, fact: budget}
+"#,
+    )
+    .unwrap();
+    let interpreter = Interpreter::load(&config, &interpret_common::repo()).unwrap();
+    let mut conversation = conversation(NOW, TZ, &[("customer", "Just browsing for now.")]);
+    conversation.vendor_analysis = serde_json::from_value(serde_json::json!({
+        "vendor": "acme_voice",
+        "fields": {"wantsCallback": true, "leadTemperature": "hot", "outcome": "meeting_set", "budgetInr": "90 lakh", "other": 1}
+    }))
+    .unwrap();
+    let brief = interpreter.interpret(&conversation).unwrap();
+    assert_eq!(brief.urgency.level, UrgencyLevel::High);
+    assert_eq!(brief.urgency.reasons[0].evidence, "acme_voice.leadTemperature = hot");
+    assert_eq!(brief.disposition, Disposition::Booked);
+    assert!(codes(&brief.intents).contains(&"callback_request"));
+    let budget = brief.do_not_ask.iter().find(|f| f.fact == "budget").unwrap();
+    assert_eq!((budget.value.as_str(), budget.turn), ("90 lakh", None));
+}
+
+#[test]
+fn default_vapi_and_retell_mappings_apply() {
+    let mut conversation = conversation(NOW, TZ, &[("customer", "Hello?")]);
+    conversation.vendor_analysis = serde_json::from_value(serde_json::json!({
+        "vendor": "retell",
+        "fields": {"call_summary": "Wants a 2BHK visit on Sunday.", "user_sentiment": "Negative"}
+    }))
+    .unwrap();
+    let brief = interpreter().interpret(&conversation).unwrap();
+    assert_eq!(brief.stated_need.as_deref(), Some("Wants a 2BHK visit on Sunday."));
+}
+
+#[test]
+fn an_invalid_vendor_mapping_is_rejected_with_its_key() {
+    let config: InterpretConfig = serde_saphyr::from_str(
+        "vocabulary: config/vocabulary\nvendor_analysis:\n  v:\n    fields:\n      temp: {to: urgency, values: {hot: scorching}}\n",
+    )
+    .unwrap();
+    let error = Interpreter::load(&config, &interpret_common::repo()).unwrap_err();
+    assert!(format!("{error:#}").contains("vendor_analysis.v.fields.temp.values.hot"), "{error:#}");
+}
