@@ -2,6 +2,8 @@
 
 use serde::Deserialize;
 
+pub mod when;
+
 /// `interpret:`: where the vocabulary lives and how the brief is made.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
