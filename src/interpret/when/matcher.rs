@@ -122,6 +122,19 @@ pub(crate) struct Matcher {
     pub corrections: Vec<String>,
     not_time_units: Vec<String>,
     pub acceptance: Vec<String>,
+    request_cues: Vec<String>,
+    unavailable_cues: Vec<String>,
+}
+
+/// How a mention's clause reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ClauseMood {
+    /// Asks for or offers the time ("call me ...", "... works", a question, a bare answer).
+    Request,
+    /// Says the customer is unavailable then ("I'm busy today").
+    Unavailable,
+    /// Tells something else ("I land on Friday night").
+    Narrative,
 }
 
 /// A vocabulary phrase as a regex: words separated by any run of spaces or hyphens, with
@@ -155,6 +168,7 @@ impl Matcher {
         let (mut past_before, mut past_after) = (Vec::new(), Vec::new());
         let (mut negation_before, mut negation_after, mut corrections) = (Vec::new(), Vec::new(), Vec::new());
         let (mut not_time_units, mut acceptance) = (Vec::new(), Vec::new());
+        let (mut request_cues, mut unavailable_cues) = (Vec::new(), Vec::new());
         let mut weekday_names = Vec::new();
         let mut raw_templates: Vec<(ClockKind, String, usize, &std::path::Path)> = Vec::new();
 
@@ -162,7 +176,17 @@ impl Matcher {
             for (key, kind, phrase) in literal_entries(v) {
                 let folded = fold(phrase);
                 let entry = literals.entry(folded.clone()).or_insert(Literal { kind, languages: Vec::new() });
-                if entry.kind != kind {
+                // A phrase listed as both a part-of-day word and a standalone phrase is standalone.
+                if let (TokenKind::Part { part: a, .. }, TokenKind::Part { part: b, standalone: true }) = (entry.kind, kind)
+                    && a == b
+                {
+                    entry.kind = kind;
+                }
+                let same = match (entry.kind, kind) {
+                    (TokenKind::Part { part: a, .. }, TokenKind::Part { part: b, .. }) => a == b,
+                    (a, b) => a == b,
+                };
+                if !same {
                     return Err(VocabularyError::Invalid {
                         path: path.clone(),
                         key,
@@ -189,6 +213,8 @@ impl Matcher {
             corrections.extend(v.modifiers.corrections.iter().map(|p| fold(p)));
             not_time_units.extend(v.modifiers.not_time_units.iter().map(|p| fold(p)));
             acceptance.extend(v.acceptance.iter().map(|p| fold(p)));
+            request_cues.extend(v.request_cues.iter().map(|p| fold(p)));
+            unavailable_cues.extend(v.unavailable_cues.iter().map(|p| fold(p)));
             for (kind, list) in [
                 (ClockKind::Between, &v.clock.between),
                 (ClockKind::After, &v.clock.after),
@@ -312,6 +338,8 @@ impl Matcher {
             corrections,
             not_time_units,
             acceptance,
+            request_cues,
+            unavailable_cues,
         })
     }
 
@@ -333,7 +361,9 @@ impl Matcher {
                         .get(&key)
                         .or_else(|| self.literals.get(&m.as_str().split_whitespace().collect::<Vec<_>>().join(" ")));
                     let Some(literal) = literal else { continue };
-                    if matches!(literal.kind, TokenKind::Day(_)) && self.is_past(text, m.end(), &literal.languages) {
+                    if matches!(literal.kind, TokenKind::Day(_))
+                        && self.is_past(text, m.start(), m.end(), &literal.languages)
+                    {
                         continue;
                     }
                     literal.kind
@@ -382,17 +412,32 @@ impl Matcher {
         Some(TokenKind::Clock { kind: template.kind, first, second: second.map(|s| s.0) })
     }
 
-    /// Whether the words after `end` (within the clause) include a past marker of one of
-    /// `languages`: Hindi "kal ... aaya tha" is yesterday.
-    fn is_past(&self, text: &str, end: usize, languages: &[usize]) -> bool {
-        let clause = clause_after(text, end);
-        let words: Vec<&str> = clause.split_whitespace().take(5).collect();
+    /// Whether the 2 words before `start` or the 4 after `end` (within the clause) include a
+    /// past marker of one of `languages`: "arrived today", Hindi "kal ... aaya tha".
+    fn is_past(&self, text: &str, start: usize, end: usize, languages: &[usize]) -> bool {
+        let before: Vec<&str> = words(clause_before(text, start)).collect();
+        let before = &before[before.len().saturating_sub(2)..];
+        let after: Vec<&str> = words(clause_after(text, end)).take(4).collect();
         languages.iter().any(|&l| {
-            self.past_markers[l].iter().any(|marker| {
-                let n = marker.split(' ').count();
-                words.windows(n).any(|w| w.join(" ") == *marker)
-            })
+            self.past_markers[l].iter().any(|marker| contains_phrase(before, marker) || contains_phrase(&after, marker))
         })
+    }
+
+    /// How the clause(s) around `start..end` read.
+    pub fn mood(&self, text: &str, start: usize, end: usize) -> ClauseMood {
+        let before = clause_before(text, start);
+        let after = clause_after(text, end);
+        let context: Vec<&str> = words(before).chain(words(&text[start..end])).chain(words(after)).collect();
+        let own = words(&text[start..end]).count();
+        let asks = text[end + after.len()..].trim_start().starts_with('?');
+        let has = |cues: &[String]| cues.iter().any(|c| contains_phrase(&context, c));
+        if has(&self.request_cues) || has(&self.corrections) || asks || context.len() <= own + 3 {
+            ClauseMood::Request
+        } else if has(&self.unavailable_cues) {
+            ClauseMood::Unavailable
+        } else {
+            ClauseMood::Narrative
+        }
     }
 
     /// Whether the next word after `end` is one of `words`.
@@ -423,10 +468,27 @@ impl Matcher {
     }
 }
 
-/// The rest of the sentence after `end`.
+const CLAUSE_ENDS: [char; 6] = ['.', ';', '!', '?', ',', '\n'];
+
+/// The rest of the clause after `end`.
 fn clause_after(text: &str, end: usize) -> &str {
     let rest = &text[end..];
-    rest.split(['.', ';', '!', '?', '\n']).next().unwrap_or("")
+    rest.split(CLAUSE_ENDS).next().unwrap_or("")
+}
+
+/// The clause before `start`, up to it.
+fn clause_before(text: &str, start: usize) -> &str {
+    text[..start].rsplit(CLAUSE_ENDS).next().unwrap_or("")
+}
+
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '\'')).filter(|w| !w.is_empty())
+}
+
+/// Whether `phrase` (words separated by single spaces) occurs in `words`.
+fn contains_phrase(words: &[&str], phrase: &str) -> bool {
+    let wanted: Vec<&str> = phrase.split(' ').collect();
+    words.windows(wanted.len()).any(|w| w == wanted.as_slice())
 }
 
 fn weekday(index: usize) -> Weekday {

@@ -28,7 +28,7 @@ pub use hours::BusinessHours;
 pub use vocabulary::VocabularyError;
 
 use fold::Folded;
-use matcher::Matcher;
+use matcher::{ClauseMood, Matcher};
 use resolve::{Context, Placed};
 
 /// Evidence longer than this is cut: the brief quotes short.
@@ -91,20 +91,32 @@ impl TimeResolver {
         hours: &BusinessHours,
     ) -> Option<ResolvedWindow> {
         let ctx = Context { now: now.with_timezone(&tz), hours };
-        let mut best: Option<ResolvedWindow> = None;
+        // The latest time asked for wins; a time only told in passing ("I land on Friday
+        // night") counts when nothing was asked for.
+        let (mut requested, mut told): (Option<ResolvedWindow>, Option<ResolvedWindow>) = (None, None);
         for turn in turns.iter().filter(|t| t.from == Speaker::Customer) {
-            for found in self.windows_in(turn, &ctx, "") {
-                best = match best {
-                    Some(old) if contains(&found.window, &old.window) => Some(old),
+            for (found, mood) in self.windows_in(turn, &ctx, "") {
+                let slot = match mood {
+                    ClauseMood::Request => &mut requested,
+                    ClauseMood::Narrative => &mut told,
+                    ClauseMood::Unavailable => continue,
+                };
+                *slot = match slot.take() {
+                    Some(old) if confirms(&found, &old, &ctx) => Some(old),
                     _ => Some(found),
                 };
             }
         }
-        best.or_else(|| self.accepted_proposal(turns, &ctx))
+        requested.or(told).or_else(|| self.accepted_proposal(turns, &ctx))
     }
 
-    /// Every window named in one turn, in order.
-    fn windows_in(&self, turn: &WindowTurn<'_>, ctx: &Context<'_>, rule_prefix: &str) -> Vec<ResolvedWindow> {
+    /// Every window named in one turn, in order, with how its clause reads.
+    fn windows_in(
+        &self,
+        turn: &WindowTurn<'_>,
+        ctx: &Context<'_>,
+        rule_prefix: &str,
+    ) -> Vec<(ResolvedWindow, ClauseMood)> {
         let folded = Folded::new(turn.text);
         let tokens = self.matcher.tokens(&folded);
         if tokens.is_empty() {
@@ -114,12 +126,13 @@ impl TimeResolver {
             .iter()
             .filter_map(|m| {
                 let Placed { start, end, rule } = resolve::place(ctx, m)?;
-                (start <= end).then(|| ResolvedWindow {
+                let window = ResolvedWindow {
                     window: TimeWindow { not_before: start.fixed_offset(), not_after: end.fixed_offset() },
                     evidence: short(folded.original(turn.text, m.span.0, m.span.1)),
                     turn: turn.index,
                     rule: format!("{rule_prefix}{rule}"),
-                })
+                };
+                (start <= end).then(|| (window, self.matcher.mood(&folded.text, m.span.0, m.span.1)))
             })
             .collect()
     }
@@ -131,7 +144,7 @@ impl TimeResolver {
             if proposal.from != Speaker::Ai || reply.from != Speaker::Customer || !self.is_acceptance(reply.text) {
                 return None;
             }
-            self.windows_in(proposal, ctx, "accepted_ai_proposal+").pop()
+            self.windows_in(proposal, ctx, "accepted_ai_proposal+").pop().map(|(window, _)| window)
         })
     }
 
@@ -149,9 +162,16 @@ impl TimeResolver {
     }
 }
 
-/// Whether `outer` spans all of `inner`.
-fn contains(outer: &TimeWindow, inner: &TimeWindow) -> bool {
-    outer.not_before <= inner.not_before && inner.not_after <= outer.not_after
+/// Whether `new` only repeats `old` more loosely: it spans all of it ("this weekend" after
+/// "Saturday morning"), or it is the whole of the same day ("Saturday works").
+fn confirms(new: &ResolvedWindow, old: &ResolvedWindow, ctx: &Context<'_>) -> bool {
+    let (n, o) = (&new.window, &old.window);
+    let tz = ctx.now.timezone();
+    let whole_day = new.rule.ends_with("business_hours") || new.rule.ends_with("closed_day_as_named");
+    (n.not_before <= o.not_before && o.not_after <= n.not_after)
+        || (whole_day
+            && n.not_before.with_timezone(&tz).date_naive() == o.not_before.with_timezone(&tz).date_naive()
+            && n.not_after.with_timezone(&tz).date_naive() == o.not_after.with_timezone(&tz).date_naive())
 }
 
 fn short(phrase: &str) -> String {

@@ -51,6 +51,15 @@ pub struct TimeVocabulary {
     /// window, and are listed so the vocabulary documents them and tests can check them.
     #[serde(default)]
     pub no_window: Vec<String>,
+    /// Words that mark a clause as asking for a time ("call", "visit", "works", "llámame"):
+    /// when a turn names several times, one in such a clause beats one in a clause that only
+    /// tells a story ("I land on Friday night").
+    #[serde(default)]
+    pub request_cues: Vec<String>,
+    /// Words that mark a clause as the customer being unavailable ("busy", "ocupada",
+    /// "travelling"): a time there is not a request, unless the clause also has a request cue.
+    #[serde(default)]
+    pub unavailable_cues: Vec<String>,
     /// Short acceptances ("yes", "ok", "sí", "haan"): a customer turn made of one accepts the
     /// time the AI proposed in the turn before, when the customer named no time themselves.
     #[serde(default)]
@@ -209,8 +218,9 @@ pub struct Modifiers {
     /// After a weekday, makes it a past day ("el martes pasado").
     #[serde(default)]
     pub past_after: Vec<String>,
-    /// Words within the next few words that make this language's relative day a past one
-    /// (Hindi "kal ... aaya tha" is yesterday).
+    /// Words right around a day that make it a past one: within the 2 words before or the 4
+    /// after, in the same clause ("arrived today", Hindi "kal ... aaya tha" is yesterday).
+    /// They apply to this language's day words only.
     #[serde(default)]
     pub past_markers: Vec<String>,
     /// Right before a time expression, cancels it ("not next week").
@@ -306,6 +316,8 @@ fn validate(path: &Path, v: &TimeVocabulary) -> Result<(), VocabularyError> {
         ("ignore".into(), &v.ignore),
         ("no_window".into(), &v.no_window),
         ("acceptance".into(), &v.acceptance),
+        ("request_cues".into(), &v.request_cues),
+        ("unavailable_cues".into(), &v.unavailable_cues),
     ]);
     for (key, phrases) in &lists {
         for (i, phrase) in phrases.iter().enumerate() {
