@@ -30,6 +30,7 @@ pub mod window;
 
 pub use vocabulary::{Vocabulary, VocabularyError};
 pub use window::{FoundWindow, WindowSource};
+pub mod when;
 
 /// `interpret:`: where the vocabulary lives and how the brief is made.
 #[derive(Debug, Default, Deserialize)]

@@ -1,0 +1,536 @@
+//! Compiles the vocabulary of every language into one finder regex, and turns a text into
+//! time tokens (a day, a part of the day, a clock phrase) with their positions.
+
+use std::collections::HashMap;
+
+use chrono::Weekday;
+use regex::Regex;
+
+use super::fold::{Folded, fold};
+use super::vocabulary::{LoadedVocabulary, TimeVocabulary, VocabularyError};
+
+/// A day or span the customer named.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DayRef {
+    Today,
+    Tomorrow,
+    DayAfterTomorrow,
+    Tonight,
+    Weekday(Weekday),
+    /// A weekday of next week ("next week Tuesday", "martes de la próxima semana").
+    NextWeekday(Weekday),
+    ThisWeekend,
+    NextWeek,
+    EndOfMonth,
+    AfterSalaryDay,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Part {
+    Morning,
+    Afternoon,
+    Evening,
+    Night,
+}
+
+impl Part {
+    /// The default window of the part, minutes since midnight (eval/README.md).
+    pub fn bounds(self) -> (u32, u32) {
+        match self {
+            Part::Morning => (9 * 60, 12 * 60),
+            Part::Afternoon => (12 * 60, 17 * 60),
+            Part::Evening => (17 * 60, 21 * 60),
+            Part::Night => (18 * 60, 21 * 60),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ClockKind {
+    After,
+    Before,
+    Until,
+    Between,
+    At,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Meridiem {
+    Am,
+    Pm,
+    /// No am/pm: decided from the part of the day, or by business-day defaults.
+    Unknown,
+}
+
+/// A time of day as written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ClockTime {
+    pub hour: u32,
+    pub minute: u32,
+    pub meridiem: Meridiem,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TokenKind {
+    Day(DayRef),
+    Part { part: Part, standalone: bool },
+    Clock { kind: ClockKind, first: ClockTime, second: Option<ClockTime> },
+}
+
+/// One time expression found in a folded text; `start..end` are folded byte offsets.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Token {
+    pub kind: TokenKind,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// What a matched literal phrase means, and the languages that list it.
+#[derive(Clone, Debug)]
+struct Literal {
+    kind: TokenKind,
+    languages: Vec<usize>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Alternative {
+    Ignore,
+    Literal,
+    Template(usize),
+}
+
+struct Template {
+    kind: ClockKind,
+    /// The template alone, anchored, with named groups `h1 m1 x1` (and `h2 m2 x2`).
+    parser: Regex,
+}
+
+/// The compiled vocabulary.
+pub(crate) struct Matcher {
+    finder: Regex,
+    /// Capture group index -> what it means.
+    alternatives: Vec<Alternative>,
+    literals: HashMap<String, Literal>,
+    templates: Vec<Template>,
+    number_words: HashMap<String, u32>,
+    am: Vec<String>,
+    pm: Vec<String>,
+    /// Per language, words that make its relative days past ones.
+    past_markers: Vec<Vec<String>>,
+    negation_before: Vec<String>,
+    negation_after: Vec<String>,
+    pub corrections: Vec<String>,
+    not_time_units: Vec<String>,
+    pub acceptance: Vec<String>,
+    request_cues: Vec<String>,
+    unavailable_cues: Vec<String>,
+}
+
+/// How a mention's clause reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ClauseMood {
+    /// Asks for or offers the time ("call me ...", "... works", a question, a bare answer).
+    Request,
+    /// Says the customer is unavailable then ("I'm busy today").
+    Unavailable,
+    /// Tells something else ("I land on Friday night").
+    Narrative,
+}
+
+/// A vocabulary phrase as a regex: words separated by any run of spaces or hyphens, with
+/// word boundaries where the phrase starts or ends with a letter or digit.
+fn phrase_pattern(folded: &str) -> String {
+    let words: Vec<String> = folded.split(' ').map(regex::escape).collect();
+    let mut pattern = words.join(r"[\s\-]+");
+    if folded.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        pattern.insert_str(0, r"(?-u:\b)");
+    }
+    if folded.ends_with(|c: char| c.is_ascii_alphanumeric()) {
+        pattern.push_str(r"(?-u:\b)");
+    }
+    pattern
+}
+
+fn alternation(phrases: &[String]) -> String {
+    let mut sorted: Vec<&String> = phrases.iter().collect();
+    sorted.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+    sorted.dedup();
+    sorted.iter().map(|p| phrase_pattern(p)).collect::<Vec<_>>().join("|")
+}
+
+impl Matcher {
+    pub fn compile(loaded: &LoadedVocabulary) -> Result<Matcher, VocabularyError> {
+        let mut literals: HashMap<String, Literal> = HashMap::new();
+        let mut ignore = Vec::new();
+        let mut number_words = HashMap::new();
+        let (mut am, mut pm, mut clock_words) = (Vec::new(), Vec::new(), Vec::new());
+        let mut past_markers = Vec::new();
+        let (mut past_before, mut past_after) = (Vec::new(), Vec::new());
+        let (mut negation_before, mut negation_after, mut corrections) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut not_time_units, mut acceptance) = (Vec::new(), Vec::new());
+        let (mut request_cues, mut unavailable_cues) = (Vec::new(), Vec::new());
+        let mut weekday_names = Vec::new();
+        let mut raw_templates: Vec<(ClockKind, String, usize, &std::path::Path)> = Vec::new();
+
+        for (language, (_, path, v)) in loaded.languages.iter().enumerate() {
+            for (key, kind, phrase) in literal_entries(v) {
+                let folded = fold(phrase);
+                let entry = literals.entry(folded.clone()).or_insert(Literal { kind, languages: Vec::new() });
+                // A phrase listed as both a part-of-day word and a standalone phrase is standalone.
+                if let (TokenKind::Part { part: a, .. }, TokenKind::Part { part: b, standalone: true }) = (entry.kind, kind)
+                    && a == b
+                {
+                    entry.kind = kind;
+                }
+                let same = match (entry.kind, kind) {
+                    (TokenKind::Part { part: a, .. }, TokenKind::Part { part: b, .. }) => a == b,
+                    (a, b) => a == b,
+                };
+                if !same {
+                    return Err(VocabularyError::Invalid {
+                        path: path.clone(),
+                        key,
+                        message: format!("`{phrase}` already means {:?} in another entry", entry.kind),
+                    });
+                }
+                entry.languages.push(language);
+            }
+            for (_, names) in v.weekdays.by_day() {
+                weekday_names.extend(names.iter().map(|n| fold(n)));
+            }
+            ignore.extend(v.ignore.iter().map(|p| fold(p)));
+            for (word, n) in &v.clock.number_words {
+                number_words.insert(fold(word), *n);
+            }
+            am.extend(v.clock.am.iter().map(|p| fold(p)));
+            pm.extend(v.clock.pm.iter().map(|p| fold(p)));
+            clock_words.extend(v.clock.clock_words.iter().map(|p| fold(p)));
+            past_markers.push(v.modifiers.past_markers.iter().map(|p| fold(p)).collect());
+            past_before.extend(v.modifiers.past_before.iter().map(|p| fold(p)));
+            past_after.extend(v.modifiers.past_after.iter().map(|p| fold(p)));
+            negation_before.extend(v.modifiers.negation_before.iter().map(|p| fold(p)));
+            negation_after.extend(v.modifiers.negation_after.iter().map(|p| fold(p)));
+            corrections.extend(v.modifiers.corrections.iter().map(|p| fold(p)));
+            not_time_units.extend(v.modifiers.not_time_units.iter().map(|p| fold(p)));
+            acceptance.extend(v.acceptance.iter().map(|p| fold(p)));
+            request_cues.extend(v.request_cues.iter().map(|p| fold(p)));
+            unavailable_cues.extend(v.unavailable_cues.iter().map(|p| fold(p)));
+            for (kind, list) in [
+                (ClockKind::Between, &v.clock.between),
+                (ClockKind::After, &v.clock.after),
+                (ClockKind::Before, &v.clock.before),
+                (ClockKind::Until, &v.clock.until),
+                (ClockKind::At, &v.clock.at),
+            ] {
+                for (i, t) in list.iter().enumerate() {
+                    raw_templates.push((kind, t.clone(), i, path));
+                }
+            }
+        }
+
+        // A time of day: "6", "6:30", "18h30", "six", with an optional marker glued or spaced.
+        let mut numbers: Vec<String> = number_words.keys().cloned().collect();
+        numbers.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        let number_alt = numbers.iter().map(|w| regex::escape(w)).chain([r"\d{1,2}".to_string()]).collect::<Vec<_>>();
+        let mut markers: Vec<String> = am.iter().chain(&pm).chain(&clock_words).cloned().collect();
+        markers.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        markers.dedup();
+        let marker_alt = markers
+            .iter()
+            .map(|m| {
+                let p = m.split(' ').map(regex::escape).collect::<Vec<_>>().join(r"\s*");
+                if m.ends_with(|c: char| c.is_ascii_alphanumeric()) { format!("{p}(?-u:\\b)") } else { p }
+            })
+            .collect::<Vec<_>>()
+            .join("|");
+        let time = |n: usize, named: bool| {
+            let g = |name: &str| if named { format!("?P<{name}{n}>") } else { "?:".to_string() };
+            format!(
+                r"(?-u:\b)({h}{numbers})(?:(?::|\.|h)({m}[0-5]\d))?(?:\s*({x}{markers})|(?-u:\b))",
+                h = g("h"),
+                m = g("m"),
+                x = g("x"),
+                numbers = number_alt.join("|"),
+                markers = if marker_alt.is_empty() { r"[^\s\S]".to_string() } else { marker_alt.clone() },
+            )
+        };
+        let template_pattern = |template: &str, named: bool| {
+            let folded = fold(template);
+            let mut pieces = Vec::new();
+            for (i, piece) in folded.split("{t}").enumerate() {
+                if i > 0 {
+                    pieces.push(time(i, named));
+                }
+                if !piece.trim().is_empty() {
+                    pieces.push(phrase_pattern(piece.trim()));
+                }
+            }
+            pieces.join(r"\s*")
+        };
+
+        let mut alternatives = Vec::new();
+        let mut groups = Vec::new();
+        // Past weekdays and false friends first: at the same position, they win.
+        let weekday_alt = alternation(&weekday_names);
+        let mut ignore_patterns = Vec::new();
+        if !ignore.is_empty() {
+            ignore_patterns.push(alternation(&ignore));
+        }
+        if !past_before.is_empty() && !weekday_alt.is_empty() {
+            ignore_patterns.push(format!(r"(?:{})\s+(?:{})", alternation(&past_before), weekday_alt));
+        }
+        if !past_after.is_empty() && !weekday_alt.is_empty() {
+            ignore_patterns.push(format!(r"(?:{})\s+(?:{})", weekday_alt, alternation(&past_after)));
+        }
+        if !ignore_patterns.is_empty() {
+            groups.push(format!("({})", ignore_patterns.join("|")));
+            alternatives.push(Alternative::Ignore);
+        }
+        let mut templates = Vec::new();
+        // Ranges first, then the longer templates, so "from 6 to 9" is not read as "from 6".
+        raw_templates.sort_by(|a, b| {
+            (a.0 != ClockKind::Between).cmp(&(b.0 != ClockKind::Between)).then(b.1.len().cmp(&a.1.len()))
+        });
+        for (kind, template, i, path) in raw_templates {
+            let invalid = |e: regex::Error| VocabularyError::Invalid {
+                path: path.to_path_buf(),
+                key: format!("clock.{}[{i}]", format!("{kind:?}").to_lowercase()),
+                message: format!("`{template}` does not compile: {e}"),
+            };
+            let parser = Regex::new(&format!("^(?:{})$", template_pattern(&template, true))).map_err(invalid)?;
+            groups.push(format!("({})", template_pattern(&template, false)));
+            alternatives.push(Alternative::Template(templates.len()));
+            templates.push(Template { kind, parser });
+        }
+        // A time with a marker needs no template: "3 pm works", "6 baje".
+        if !marker_alt.is_empty() {
+            let parser = Regex::new(&format!(
+                r"^(?:(?-u:\b)(?P<h1>{})(?:(?::|\.|h)(?P<m1>[0-5]\d))?\s*(?P<x1>{}))$",
+                number_alt.join("|"),
+                marker_alt
+            ))
+            .expect("the marked-time pattern compiles");
+            groups.push(format!(r"((?-u:\b)(?:{})(?:(?::|\.|h)[0-5]\d)?\s*(?:{}))", number_alt.join("|"), marker_alt));
+            alternatives.push(Alternative::Template(templates.len()));
+            templates.push(Template { kind: ClockKind::At, parser });
+        }
+        let literal_phrases: Vec<String> = literals.keys().cloned().collect();
+        if !literal_phrases.is_empty() {
+            groups.push(format!("({})", alternation(&literal_phrases)));
+            alternatives.push(Alternative::Literal);
+        }
+        let finder = Regex::new(&groups.join("|")).map_err(|e| VocabularyError::Invalid {
+            path: loaded.languages[0].1.clone(),
+            key: "(all)".into(),
+            message: format!("the vocabulary does not compile: {e}"),
+        })?;
+        Ok(Matcher {
+            finder,
+            alternatives,
+            literals,
+            templates,
+            number_words,
+            am,
+            pm,
+            past_markers,
+            negation_before,
+            negation_after,
+            corrections,
+            not_time_units,
+            acceptance,
+            request_cues,
+            unavailable_cues,
+        })
+    }
+
+    /// Every time token of `folded`, in order.
+    pub fn tokens(&self, folded: &Folded) -> Vec<Token> {
+        let text = folded.text.as_str();
+        let mut out = Vec::new();
+        for caps in self.finder.captures_iter(text) {
+            let Some((index, m)) = caps.iter().skip(1).enumerate().find_map(|(i, m)| m.map(|m| (i, m))) else {
+                continue;
+            };
+            let kind = match self.alternatives[index] {
+                Alternative::Ignore => continue,
+                Alternative::Literal => {
+                    let key = m.as_str().split(|c: char| c.is_whitespace() || c == '-').filter(|w| !w.is_empty());
+                    let key = key.collect::<Vec<_>>().join(" ");
+                    let literal = self
+                        .literals
+                        .get(&key)
+                        .or_else(|| self.literals.get(&m.as_str().split_whitespace().collect::<Vec<_>>().join(" ")));
+                    let Some(literal) = literal else { continue };
+                    if matches!(literal.kind, TokenKind::Day(_))
+                        && self.is_past(text, m.start(), m.end(), &literal.languages)
+                    {
+                        continue;
+                    }
+                    literal.kind
+                }
+                Alternative::Template(t) => match self.parse_clock(&self.templates[t], m.as_str(), text, m.end()) {
+                    Some(kind) => kind,
+                    None => continue,
+                },
+            };
+            out.push(Token { kind, start: m.start(), end: m.end() });
+        }
+        out
+    }
+
+    fn parse_clock(&self, template: &Template, matched: &str, text: &str, end: usize) -> Option<TokenKind> {
+        let caps = template.parser.captures(matched)?;
+        let time = |n: usize| -> Option<(ClockTime, bool)> {
+            let hour_text = caps.name(&format!("h{n}"))?.as_str();
+            let (hour, is_word) = match hour_text.parse::<u32>() {
+                Ok(h) => (h, false),
+                Err(_) => (*self.number_words.get(hour_text)?, true),
+            };
+            let minute = caps.name(&format!("m{n}")).map_or(Some(0), |m| m.as_str().parse().ok())?;
+            let marker = caps.name(&format!("x{n}")).map(|x| x.as_str().split_whitespace().collect::<String>());
+            let meridiem = match &marker {
+                Some(x) if self.am.iter().any(|a| a.replace(' ', "") == *x) => Meridiem::Am,
+                Some(x) if self.pm.iter().any(|p| p.replace(' ', "") == *x) => Meridiem::Pm,
+                _ => Meridiem::Unknown,
+            };
+            if hour > 24 || (meridiem != Meridiem::Unknown && !(1..=12).contains(&hour)) {
+                return None;
+            }
+            let bare = marker.is_none() && caps.name(&format!("m{n}")).is_none();
+            // "at one point": a number word needs a marker unless a template says "after/before".
+            if is_word && bare && template.kind == ClockKind::At {
+                return None;
+            }
+            Some((ClockTime { hour, minute, meridiem }, bare))
+        };
+        let (first, first_bare) = time(1)?;
+        let second = if template.kind == ClockKind::Between { Some(time(2)?) } else { None };
+        let last_bare = second.map_or(first_bare, |s| s.1);
+        if last_bare && self.followed_by(text, end, &self.not_time_units) {
+            return None;
+        }
+        Some(TokenKind::Clock { kind: template.kind, first, second: second.map(|s| s.0) })
+    }
+
+    /// Whether the 2 words before `start` or the 4 after `end` (within the clause) include a
+    /// past marker of one of `languages`: "arrived today", Hindi "kal ... aaya tha".
+    fn is_past(&self, text: &str, start: usize, end: usize, languages: &[usize]) -> bool {
+        let before: Vec<&str> = words(clause_before(text, start)).collect();
+        let before = &before[before.len().saturating_sub(2)..];
+        let after: Vec<&str> = words(clause_after(text, end)).take(4).collect();
+        languages.iter().any(|&l| {
+            self.past_markers[l].iter().any(|marker| contains_phrase(before, marker) || contains_phrase(&after, marker))
+        })
+    }
+
+    /// How the clause(s) around `start..end` read.
+    pub fn mood(&self, text: &str, start: usize, end: usize) -> ClauseMood {
+        let before = clause_before(text, start);
+        let after = clause_after(text, end);
+        let context: Vec<&str> = words(before).chain(words(&text[start..end])).chain(words(after)).collect();
+        let own = words(&text[start..end]).count();
+        let asks = text[end + after.len()..].trim_start().starts_with('?');
+        let has = |cues: &[String]| cues.iter().any(|c| contains_phrase(&context, c));
+        if has(&self.request_cues) || has(&self.corrections) || asks || context.len() <= own + 3 {
+            ClauseMood::Request
+        } else if has(&self.unavailable_cues) {
+            ClauseMood::Unavailable
+        } else {
+            ClauseMood::Narrative
+        }
+    }
+
+    /// Whether the next word after `end` is one of `words`.
+    fn followed_by(&self, text: &str, end: usize, words: &[String]) -> bool {
+        let rest = text[end..].trim_start_matches(|c: char| c == ' ' || c == '-');
+        words.iter().any(|w| {
+            rest.starts_with(w.as_str()) && rest[w.len()..].chars().next().is_none_or(|c| !c.is_ascii_alphanumeric())
+        })
+    }
+
+    /// Whether the expression at `start..end` is cancelled: "not next week", "kal nahi".
+    pub fn is_negated(&self, text: &str, start: usize, end: usize) -> bool {
+        let before = &text[..start];
+        let clause = before.rsplit(['.', ',', ';', '!', '?', '\n']).next().unwrap_or("");
+        let words: Vec<&str> = clause.split_whitespace().collect();
+        let last = words.last().copied();
+        let second_last = words.len().checked_sub(2).map(|i| words[i]);
+        let negator = |w: Option<&str>| w.is_some_and(|w| self.negation_before.iter().any(|n| n == w));
+        if negator(last) || (negator(second_last) && last.is_some_and(|w| w.len() <= 4)) {
+            return true;
+        }
+        let after = &text[end..];
+        let next = after.split(|c: char| !c.is_ascii_alphanumeric()).find(|w| !w.is_empty());
+        let directly = after.trim_start().len() < after.len() || after.is_empty();
+        directly
+            && !after.trim_start().starts_with([',', '.', ';', '!', '?'])
+            && next.is_some_and(|w| self.negation_after.iter().any(|n| n == w))
+    }
+}
+
+const CLAUSE_ENDS: [char; 6] = ['.', ';', '!', '?', ',', '\n'];
+
+/// The rest of the clause after `end`.
+fn clause_after(text: &str, end: usize) -> &str {
+    let rest = &text[end..];
+    rest.split(CLAUSE_ENDS).next().unwrap_or("")
+}
+
+/// The clause before `start`, up to it.
+fn clause_before(text: &str, start: usize) -> &str {
+    text[..start].rsplit(CLAUSE_ENDS).next().unwrap_or("")
+}
+
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '\'')).filter(|w| !w.is_empty())
+}
+
+/// Whether `phrase` (words separated by single spaces) occurs in `words`.
+fn contains_phrase(words: &[&str], phrase: &str) -> bool {
+    let wanted: Vec<&str> = phrase.split(' ').collect();
+    words.windows(wanted.len()).any(|w| w == wanted.as_slice())
+}
+
+fn weekday(index: usize) -> Weekday {
+    [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun][index]
+}
+
+/// Every literal phrase of one file with its meaning and its key (for error messages).
+fn literal_entries(v: &TimeVocabulary) -> Vec<(String, TokenKind, &String)> {
+    let mut out = Vec::new();
+    for (i, (day, names)) in v.weekdays.by_day().into_iter().enumerate() {
+        for name in names {
+            out.push((format!("weekdays.{day}"), TokenKind::Day(DayRef::Weekday(weekday(i))), name));
+        }
+    }
+    let days = [
+        ("days.today", DayRef::Today, &v.days.today),
+        ("days.tomorrow", DayRef::Tomorrow, &v.days.tomorrow),
+        ("days.day_after_tomorrow", DayRef::DayAfterTomorrow, &v.days.day_after_tomorrow),
+        ("days.tonight", DayRef::Tonight, &v.days.tonight),
+        ("periods.this_weekend", DayRef::ThisWeekend, &v.periods.this_weekend),
+        ("periods.next_week", DayRef::NextWeek, &v.periods.next_week),
+        ("periods.end_of_month", DayRef::EndOfMonth, &v.periods.end_of_month),
+        ("periods.after_salary_day", DayRef::AfterSalaryDay, &v.periods.after_salary_day),
+    ];
+    for (key, day, list) in days {
+        for phrase in list {
+            out.push((key.to_string(), TokenKind::Day(day), phrase));
+        }
+    }
+    let parts = [
+        ("morning", Part::Morning, &v.parts_of_day.morning),
+        ("afternoon", Part::Afternoon, &v.parts_of_day.afternoon),
+        ("evening", Part::Evening, &v.parts_of_day.evening),
+        ("night", Part::Night, &v.parts_of_day.night),
+    ];
+    for (key, part, words) in parts {
+        for phrase in &words.words {
+            out.push((format!("parts_of_day.{key}.words"), TokenKind::Part { part, standalone: false }, phrase));
+        }
+        for phrase in &words.standalone {
+            out.push((format!("parts_of_day.{key}.standalone"), TokenKind::Part { part, standalone: true }, phrase));
+        }
+    }
+    out
+}

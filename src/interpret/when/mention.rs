@@ -1,0 +1,126 @@
+//! Groups the tokens of one text into mentions: "kal" + "shaam" + "6 baje ke baad" is one
+//! requested time; "Monday ... actually Wednesday" is two, and the later one wins.
+
+use super::matcher::{ClockKind, ClockTime, DayRef, Matcher, Part, Token, TokenKind};
+
+/// Tokens further apart than this (folded bytes) do not describe the same time.
+const MAX_GAP: usize = 40;
+
+/// One requested time as the customer put it, before it is placed on the calendar.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Mention {
+    pub day: Option<DayRef>,
+    pub part: Option<Part>,
+    /// A part of the day that names a window on its own ("in the morning").
+    pub standalone_part: bool,
+    /// "after N", "at N", or the start of "between N and M".
+    pub start: Option<(ClockKind, ClockTime)>,
+    /// "before N", "till N", or the end of "between N and M".
+    pub end: Option<(ClockKind, ClockTime)>,
+    /// Folded byte range covering every token of the mention.
+    pub span: (usize, usize),
+}
+
+impl Mention {
+    /// Whether the mention names a time at all: a part of the day alone ("the whole
+    /// afternoon") is not a request.
+    pub fn is_request(&self) -> bool {
+        self.day.is_some()
+            || self.start.is_some()
+            || self.end.is_some()
+            || (self.part.is_some() && self.standalone_part)
+    }
+
+    /// Adds `token` if it fits; `false` when it starts a new mention.
+    fn absorb(&mut self, token: &Token) -> bool {
+        match token.kind {
+            TokenKind::Day(day) => match self.day {
+                None => self.day = Some(day),
+                Some(existing) => match combine_days(existing, day) {
+                    Some(combined) => self.day = Some(combined),
+                    None => return false,
+                },
+            },
+            TokenKind::Part { part, standalone } => {
+                if self.day == Some(DayRef::Tonight) && matches!(part, Part::Evening | Part::Night) {
+                    // "tonight in the evening": nothing to add.
+                } else if self.part.is_some() {
+                    return false;
+                } else {
+                    self.part = Some(part);
+                    self.standalone_part = standalone;
+                }
+            }
+            TokenKind::Clock { kind, first, second } => match kind {
+                ClockKind::After | ClockKind::At => {
+                    if self.start.is_some() {
+                        return false;
+                    }
+                    self.start = Some((kind, first));
+                }
+                ClockKind::Before | ClockKind::Until => {
+                    if self.end.is_some() {
+                        return false;
+                    }
+                    self.end = Some((kind, first));
+                }
+                ClockKind::Between => {
+                    if self.start.is_some() || self.end.is_some() {
+                        return false;
+                    }
+                    self.start = Some((kind, first));
+                    self.end = Some((kind, second.unwrap_or(first)));
+                }
+            },
+        }
+        self.span.1 = token.end;
+        true
+    }
+}
+
+/// Two day words that together name one day ("next week" + "Tuesday").
+fn combine_days(a: DayRef, b: DayRef) -> Option<DayRef> {
+    use DayRef::*;
+    match (a, b) {
+        (NextWeek, Weekday(w)) | (Weekday(w), NextWeek) => Some(NextWeekday(w)),
+        (ThisWeekend, Weekday(w)) | (Weekday(w), ThisWeekend)
+            if matches!(w, chrono::Weekday::Sat | chrono::Weekday::Sun) =>
+        {
+            Some(Weekday(w))
+        }
+        (Today, Tonight) | (Tonight, Today) => Some(Tonight),
+        _ => None,
+    }
+}
+
+/// Whether the text between two tokens makes them separate mentions.
+fn separated(matcher: &Matcher, gap: &str) -> bool {
+    if gap.len() > MAX_GAP {
+        return true;
+    }
+    let words: Vec<&str> = gap.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    matcher.corrections.iter().any(|c| {
+        let n = c.split(' ').count();
+        words.windows(n).any(|w| w.join(" ") == *c)
+    })
+}
+
+/// The mentions of one folded text, in order, negated ones left out.
+pub(crate) fn mentions(matcher: &Matcher, text: &str, tokens: &[Token]) -> Vec<Mention> {
+    let mut out: Vec<Mention> = Vec::new();
+    let mut current: Option<Mention> = None;
+    for token in tokens {
+        if let Some(mention) = current.as_mut() {
+            if !separated(matcher, &text[mention.span.1..token.start]) && mention.absorb(token) {
+                continue;
+            }
+            out.extend(current.take());
+        }
+        let mut mention = Mention { span: (token.start, token.end), ..Mention::default() };
+        mention.absorb(token);
+        current = Some(mention);
+    }
+    out.extend(current);
+    out.retain(|m| m.is_request() && !matcher.is_negated(text, m.span.0, m.span.1));
+    out
+}

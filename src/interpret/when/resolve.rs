@@ -1,0 +1,311 @@
+//! Places a mention on the calendar, following the defaults of eval/README.md:
+//! part-of-day windows are kept as said, whole days are business hours (09:00-17:00 on a
+//! closed day), "next week" keeps its calendar bounds.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Weekday};
+use chrono_tz::Tz;
+
+use super::hours::BusinessHours;
+use super::local::{Edge, local_instant};
+use super::matcher::{ClockKind, ClockTime, DayRef, Meridiem, Part};
+use super::mention::Mention;
+
+const EVENING_END: u32 = 21 * 60;
+const LATE_END: u32 = 23 * 60;
+/// A whole day the business is closed, kept as the customer named it.
+const CLOSED_DAY: (u32, u32) = (9 * 60, 17 * 60);
+
+/// What resolving needs to know about the moment and the business.
+pub(crate) struct Context<'a> {
+    pub now: DateTime<Tz>,
+    pub hours: &'a BusinessHours,
+}
+
+/// A resolved window with the name of the convention that made it.
+pub(crate) struct Placed {
+    pub start: DateTime<Tz>,
+    pub end: DateTime<Tz>,
+    pub rule: String,
+}
+
+impl Context<'_> {
+    fn today(&self) -> NaiveDate {
+        self.now.date_naive()
+    }
+
+    fn tz(&self) -> Tz {
+        self.now.timezone()
+    }
+
+    fn at(&self, date: NaiveDate, minutes: u32, edge: Edge) -> DateTime<Tz> {
+        local_instant(self.tz(), date, minutes, edge)
+    }
+
+    /// Business hours of `date`, or 09:00-17:00 when closed; and whether it was closed.
+    fn whole_day(&self, date: NaiveDate) -> ((u32, u32), bool) {
+        match self.hours.day_span(date.weekday()) {
+            Some(span) => (span, false),
+            None => (CLOSED_DAY, true),
+        }
+    }
+
+    /// Minutes since local midnight of `now` on its own date.
+    fn now_minutes(&self) -> u32 {
+        let t = self.now.time();
+        t.hour_minute()
+    }
+}
+
+trait HourMinute {
+    fn hour_minute(&self) -> u32;
+}
+
+impl HourMinute for chrono::NaiveTime {
+    fn hour_minute(&self) -> u32 {
+        use chrono::Timelike;
+        self.hour() * 60 + self.minute()
+    }
+}
+
+/// 24-hour minutes of a written time, reading "6" as 18:00 in the evening, and on its own as
+/// a business-day hour (1-7 afternoon, 8-11 morning).
+fn minutes_of(t: ClockTime, part: Option<Part>) -> u32 {
+    let h = t.hour % 24;
+    let hour = match t.meridiem {
+        Meridiem::Am => h % 12,
+        Meridiem::Pm => h % 12 + 12,
+        Meridiem::Unknown if h >= 13 || h == 0 => h,
+        Meridiem::Unknown => match part {
+            Some(Part::Morning) => h,
+            Some(Part::Afternoon) if h <= 7 => h + 12,
+            Some(Part::Evening | Part::Night) if h < 12 => h + 12,
+            _ if h <= 7 => h + 12,
+            _ => h,
+        },
+    };
+    (hour * 60 + t.minute).min(24 * 60)
+}
+
+/// An end time read after a start: "9 to 11" at night is 23:00, not 11:00.
+fn end_minutes(t: ClockTime, part: Option<Part>, start: Option<u32>) -> u32 {
+    let mut end = minutes_of(t, part);
+    if let Some(start) = start
+        && end <= start
+        && t.meridiem == Meridiem::Unknown
+        && end + 12 * 60 <= 24 * 60
+    {
+        end += 12 * 60;
+    }
+    end
+}
+
+/// The window of `m` on one date; `None` when it makes no sense (ends before it starts).
+fn on_date(ctx: &Context<'_>, m: &Mention, date: NaiveDate) -> Option<Placed> {
+    let part = match m.day {
+        Some(DayRef::Tonight) => Some(Part::Night),
+        _ => m.part,
+    };
+    let is_today = date == ctx.today();
+    let mut rule = Vec::new();
+    // A range's start inherits its end's am/pm: "between 9 and 11 pm".
+    let start_time = match (m.start, m.end) {
+        (Some((ClockKind::Between, s)), Some((_, e)))
+            if s.meridiem == Meridiem::Unknown && e.meridiem != Meridiem::Unknown =>
+        {
+            let shifted = ClockTime { meridiem: e.meridiem, ..s };
+            Some(if minutes_of(shifted, part) < minutes_of(e, part) { shifted } else { s })
+        }
+        (s, _) => s.map(|s| s.1),
+    };
+    let start_clock = start_time.map(|t| minutes_of(t, part));
+    let end_clock = m.end.map(|(_, t)| end_minutes(t, part, start_clock));
+    let (mut start, mut end);
+    let mut start_is_now = false;
+    if let Some(part) = part {
+        (start, end) = part.bounds();
+        rule.push(if m.day == Some(DayRef::Tonight) { "tonight" } else { "part_of_day" });
+        if part == Part::Night && is_today && ctx.now_minutes() > start && start_clock.is_none() {
+            // Tonight is cut at now; other parts of the day are not.
+            start = ctx.now_minutes();
+            start_is_now = true;
+            if start >= end {
+                end = if start < LATE_END { LATE_END } else { 24 * 60 - 1 };
+            }
+        }
+    } else {
+        let ((open, close), closed) = ctx.whole_day(date);
+        (start, end) = (open, close);
+        if start_clock.is_none() && end_clock.is_none() {
+            rule.push(if closed { "closed_day_as_named" } else { "business_hours" });
+        }
+    }
+    match (m.start, start_clock) {
+        (Some((ClockKind::At, _)), Some(s)) => {
+            (start, end) = (s, (s + 60).min(24 * 60));
+            rule.push("at_n");
+        }
+        (Some((ClockKind::Between, _)), Some(s)) => {
+            start = s;
+            rule.push("between_n_m");
+        }
+        (Some(_), Some(s)) => {
+            start = s;
+            start_is_now = false;
+            // "Saturday morning after 10" stays in the morning; otherwise until 21:00, or
+            // 23:00 from 21:00 on.
+            end = match part {
+                Some(p @ (Part::Morning | Part::Afternoon)) if s < p.bounds().1 => p.bounds().1,
+                _ if s >= EVENING_END => LATE_END,
+                _ => EVENING_END,
+            };
+            rule.push("after_n");
+        }
+        _ => {}
+    }
+    if let Some(e) = end_clock {
+        end = e;
+        if m.start.is_none() {
+            // "before N": from now, or the day's opening (the part's start if one was named).
+            if part.is_none() {
+                let ((open, _), _) = ctx.whole_day(date);
+                start = open;
+                if is_today && ctx.now_minutes() > open {
+                    start = ctx.now_minutes();
+                    start_is_now = true;
+                }
+            }
+            rule.push("before_n");
+        } else if !matches!(m.start, Some((ClockKind::Between, _))) {
+            rule.push("until_n");
+        }
+    }
+    if end <= start {
+        return None;
+    }
+    let start_at = if start_is_now { ctx.now } else { ctx.at(date, start, Edge::Start) };
+    Some(Placed { start: start_at, end: ctx.at(date, end, Edge::End), rule: rule.join("+") })
+}
+
+/// The date of a weekday this week if today or later and its window is not over, else
+/// next week's.
+fn upcoming(ctx: &Context<'_>, m: &Mention, weekday: Weekday) -> Option<(Placed, &'static str)> {
+    let today = ctx.today();
+    let monday = today - Duration::days(today.weekday().num_days_from_monday() as i64);
+    let this_week = monday + Duration::days(weekday.num_days_from_monday() as i64);
+    if this_week >= today
+        && let Some(placed) = on_date(ctx, m, this_week)
+        && placed.end > ctx.now
+    {
+        return Some((placed, "weekday"));
+    }
+    on_date(ctx, m, this_week + Duration::days(7)).map(|p| (p, "weekday"))
+}
+
+/// Several days as one window: from the start of the first to the end of the last.
+fn span_days(
+    ctx: &Context<'_>,
+    m: &Mention,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Option<(DateTime<Tz>, DateTime<Tz>, String)> {
+    let a = on_date(ctx, m, first)?;
+    let b = on_date(ctx, m, last)?;
+    Some((a.start, b.end, a.rule))
+}
+
+/// Whole days from `days`: opening of the first open day to closing of the last open day;
+/// with none open, 09:00 of the first to 17:00 of the last (as the customer named them).
+fn open_days(ctx: &Context<'_>, m: &Mention, days: &[NaiveDate]) -> Option<(DateTime<Tz>, DateTime<Tz>, String)> {
+    if m.part.is_some() || m.start.is_some() || m.end.is_some() {
+        return span_days(ctx, m, *days.first()?, *days.last()?);
+    }
+    let open: Vec<NaiveDate> = days.iter().copied().filter(|d| ctx.hours.is_open_on(d.weekday())).collect();
+    match (open.first(), open.last()) {
+        (Some(&first), Some(&last)) => span_days(ctx, m, first, last).map(|(s, e, _)| (s, e, "business_hours".into())),
+        _ => {
+            let (first, last) = (*days.first()?, *days.last()?);
+            Some((
+                ctx.at(first, CLOSED_DAY.0, Edge::Start),
+                ctx.at(last, CLOSED_DAY.1, Edge::End),
+                "closed_day_as_named".into(),
+            ))
+        }
+    }
+}
+
+/// Resolves one mention to a window, or `None` when it cannot be placed.
+pub(crate) fn place(ctx: &Context<'_>, m: &Mention) -> Option<Placed> {
+    let today = ctx.today();
+    let with = |label: &str, p: Placed| Placed { rule: join_rule(label, &p.rule), ..p };
+    let spanned = |label: &str, found: Option<(DateTime<Tz>, DateTime<Tz>, String)>| {
+        found.map(|(start, end, rule)| Placed { start, end, rule: join_rule(label, &rule) })
+    };
+    match m.day {
+        None => {
+            // A time or a part of the day alone: today, or tomorrow once today's is over.
+            match on_date(ctx, m, today) {
+                Some(p) if p.end > ctx.now => Some(p),
+                _ => on_date(ctx, m, today + Duration::days(1)).map(|p| with("tomorrow", p)),
+            }
+        }
+        Some(DayRef::Today) => on_date(ctx, m, today).map(|p| with("today", p)),
+        Some(DayRef::Tonight) => on_date(ctx, m, today),
+        Some(DayRef::Tomorrow) => on_date(ctx, m, today + Duration::days(1)).map(|p| with("tomorrow", p)),
+        Some(DayRef::DayAfterTomorrow) => {
+            on_date(ctx, m, today + Duration::days(2)).map(|p| with("day_after_tomorrow", p))
+        }
+        Some(DayRef::Weekday(w)) => upcoming(ctx, m, w).map(|(p, label)| with(label, p)),
+        Some(DayRef::NextWeekday(w)) => {
+            let next_monday = today + Duration::days(7 - today.weekday().num_days_from_monday() as i64);
+            on_date(ctx, m, next_monday + Duration::days(w.num_days_from_monday() as i64))
+                .map(|p| with("next_week_weekday", p))
+        }
+        Some(DayRef::ThisWeekend) => {
+            let days = match today.weekday() {
+                Weekday::Sun => vec![today],
+                w => {
+                    let saturday = today + Duration::days(5 - w.num_days_from_monday() as i64);
+                    vec![saturday, saturday + Duration::days(1)]
+                }
+            };
+            spanned("this_weekend", open_days(ctx, m, &days))
+        }
+        Some(DayRef::NextWeek) => {
+            // Calendar bounds, whatever else was said: Monday 00:00 to Sunday 23:59.
+            let monday = today + Duration::days(7 - today.weekday().num_days_from_monday() as i64);
+            let sunday = monday + Duration::days(6);
+            Some(Placed {
+                start: ctx.at(monday, 0, Edge::Start),
+                end: ctx.at(sunday, 23 * 60 + 59, Edge::End),
+                rule: "next_week".into(),
+            })
+        }
+        Some(DayRef::EndOfMonth) => {
+            let last = last_day_of_month(today);
+            let days: Vec<NaiveDate> = (0..3).rev().map(|i| last - Duration::days(i)).collect();
+            spanned("end_of_month", open_days(ctx, m, &days))
+        }
+        Some(DayRef::AfterSalaryDay) => {
+            let mut first = last_day_of_month(today) + Duration::days(1);
+            for _ in 0..7 {
+                if ctx.hours.is_open_on(first.weekday()) {
+                    break;
+                }
+                first += Duration::days(1);
+            }
+            if !ctx.hours.is_open_on(first.weekday()) {
+                first = last_day_of_month(today) + Duration::days(1);
+            }
+            on_date(ctx, m, first).map(|p| with("after_salary_day", p))
+        }
+    }
+}
+
+fn join_rule(label: &str, rule: &str) -> String {
+    if rule.is_empty() { label.to_string() } else { format!("{label}+{rule}") }
+}
+
+fn last_day_of_month(date: NaiveDate) -> NaiveDate {
+    let (y, m) = if date.month() == 12 { (date.year() + 1, 1) } else { (date.year(), date.month() + 1) };
+    NaiveDate::from_ymd_opt(y, m, 1).expect("the first of a month exists") - Duration::days(1)
+}

@@ -1,0 +1,366 @@
+//! The time vocabulary: one `time.yaml` per language under the vocabulary folder
+//! (`en/time.yaml`, `hi-Latn/time.yaml`, ...). Sales ops extend it without touching Rust:
+//! phrases are plain words (matched case- and accent-insensitively, any run of spaces), and
+//! clock templates put `{t}` where a time of day goes ("after {t}", "{t} baje ke baad").
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A time vocabulary that cannot be used, naming the file and the key at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VocabularyError {
+    #[error("cannot read `{path}`: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("`{path}` is not a valid time vocabulary: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("`{path}`: key `{key}`: {message}")]
+    Invalid { path: PathBuf, key: String, message: String },
+    #[error("no time vocabulary (`<language>/time.yaml`) under `{dir}`")]
+    Missing { dir: PathBuf },
+}
+
+/// One language's `time.yaml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeVocabulary {
+    /// Names of the weekdays, abbreviations included ("monday", "mon", "somvar").
+    #[serde(default)]
+    pub weekdays: WeekdayNames,
+    /// Days named relative to today.
+    #[serde(default)]
+    pub days: RelativeDays,
+    /// Parts of the day.
+    #[serde(default)]
+    pub parts_of_day: PartsOfDay,
+    /// Spans longer than a day.
+    #[serde(default)]
+    pub periods: Periods,
+    /// Times of day and the phrases around them.
+    #[serde(default)]
+    pub clock: ClockPhrases,
+    /// Words that change the meaning of a nearby time expression.
+    #[serde(default)]
+    pub modifiers: Modifiers,
+    /// Phrases that look like time expressions but are not ("good morning", "segunda vez").
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// Phrases that defer without naming a time ("call me later", "I'm busy"): they give no
+    /// window, and are listed so the vocabulary documents them and tests can check them.
+    #[serde(default)]
+    pub no_window: Vec<String>,
+    /// Words that mark a clause as asking for a time ("call", "visit", "works", "llámame"):
+    /// when a turn names several times, one in such a clause beats one in a clause that only
+    /// tells a story ("I land on Friday night").
+    #[serde(default)]
+    pub request_cues: Vec<String>,
+    /// Words that mark a clause as the customer being unavailable ("busy", "ocupada",
+    /// "travelling"): a time there is not a request, unless the clause also has a request cue.
+    #[serde(default)]
+    pub unavailable_cues: Vec<String>,
+    /// Short acceptances ("yes", "ok", "sí", "haan"): a customer turn made of one accepts the
+    /// time the AI proposed in the turn before, when the customer named no time themselves.
+    #[serde(default)]
+    pub acceptance: Vec<String>,
+}
+
+/// Weekday names, Monday first.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeekdayNames {
+    /// Monday.
+    #[serde(default)]
+    pub mon: Vec<String>,
+    /// Tuesday.
+    #[serde(default)]
+    pub tue: Vec<String>,
+    /// Wednesday.
+    #[serde(default)]
+    pub wed: Vec<String>,
+    /// Thursday.
+    #[serde(default)]
+    pub thu: Vec<String>,
+    /// Friday.
+    #[serde(default)]
+    pub fri: Vec<String>,
+    /// Saturday.
+    #[serde(default)]
+    pub sat: Vec<String>,
+    /// Sunday.
+    #[serde(default)]
+    pub sun: Vec<String>,
+}
+
+impl WeekdayNames {
+    pub(crate) fn by_day(&self) -> [(&'static str, &Vec<String>); 7] {
+        [
+            ("mon", &self.mon),
+            ("tue", &self.tue),
+            ("wed", &self.wed),
+            ("thu", &self.thu),
+            ("fri", &self.fri),
+            ("sat", &self.sat),
+            ("sun", &self.sun),
+        ]
+    }
+}
+
+/// Days named relative to today.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelativeDays {
+    /// Today ("today", "aaj", "hoy", "hoje").
+    #[serde(default)]
+    pub today: Vec<String>,
+    /// The next calendar day ("tomorrow", "kal", "mañana", "amanhã").
+    #[serde(default)]
+    pub tomorrow: Vec<String>,
+    /// Two days from today ("day after tomorrow", "parso").
+    #[serde(default)]
+    pub day_after_tomorrow: Vec<String>,
+    /// Today 18:00-21:00, cut at now ("tonight", "aaj raat", "esta noche").
+    #[serde(default)]
+    pub tonight: Vec<String>,
+}
+
+/// Parts of the day. `words` attach to a named day ("Saturday morning", "kal shaam");
+/// `standalone` phrases name a window on their own ("in the morning", "por la tarde").
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartsOfDay {
+    /// 09:00-12:00.
+    #[serde(default)]
+    pub morning: PartWords,
+    /// 12:00-17:00.
+    #[serde(default)]
+    pub afternoon: PartWords,
+    /// 17:00-21:00.
+    #[serde(default)]
+    pub evening: PartWords,
+    /// 18:00-21:00 (like "tonight", on the day it is attached to).
+    #[serde(default)]
+    pub night: PartWords,
+}
+
+/// The phrases of one part of the day.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartWords {
+    /// Words that need a day beside them ("morning", "shaam").
+    #[serde(default)]
+    pub words: Vec<String>,
+    /// Phrases that name the part of today (or tomorrow, once it is over) on their own.
+    #[serde(default)]
+    pub standalone: Vec<String>,
+}
+
+/// Spans longer than a day.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Periods {
+    /// The coming Saturday and Sunday.
+    #[serde(default)]
+    pub this_weekend: Vec<String>,
+    /// Next Monday 00:00 to the following Sunday 23:59.
+    #[serde(default)]
+    pub next_week: Vec<String>,
+    /// The last 3 days of the current month.
+    #[serde(default)]
+    pub end_of_month: Vec<String>,
+    /// The 1st of next month ("after salary day", "after the 1st", "salary ke baad").
+    #[serde(default)]
+    pub after_salary_day: Vec<String>,
+}
+
+/// Clock phrases. Templates hold `{t}` (once, or twice for ranges) where the time goes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockPhrases {
+    /// From the time until 21:00 (23:00 from 21:00 on), or until a named end.
+    #[serde(default)]
+    pub after: Vec<String>,
+    /// From now (or the day's opening) until the time.
+    #[serde(default)]
+    pub before: Vec<String>,
+    /// An end named on its own ("free till 11").
+    #[serde(default)]
+    pub until: Vec<String>,
+    /// A range: two `{t}`.
+    #[serde(default)]
+    pub between: Vec<String>,
+    /// A point in time ("at {t}"): the hour that starts there.
+    #[serde(default)]
+    pub at: Vec<String>,
+    /// Markers for times before noon ("am", "a.m.").
+    #[serde(default)]
+    pub am: Vec<String>,
+    /// Markers for times after noon ("pm", "p.m.").
+    #[serde(default)]
+    pub pm: Vec<String>,
+    /// Markers that say "this number is a clock time" without saying am or pm ("baje",
+    /// "o'clock", "h" as in "18h").
+    #[serde(default)]
+    pub clock_words: Vec<String>,
+    /// Numbers written as words, up to 12 ("six" = 6, "saat" = 7).
+    #[serde(default)]
+    pub number_words: BTreeMap<String, u32>,
+}
+
+/// Words that change the meaning of a nearby time expression.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Modifiers {
+    /// Before a weekday, makes it a past day ("last Tuesday").
+    #[serde(default)]
+    pub past_before: Vec<String>,
+    /// After a weekday, makes it a past day ("el martes pasado").
+    #[serde(default)]
+    pub past_after: Vec<String>,
+    /// Words right around a day that make it a past one: within the 2 words before or the 4
+    /// after, in the same clause ("arrived today", Hindi "kal ... aaya tha" is yesterday).
+    /// They apply to this language's day words only.
+    #[serde(default)]
+    pub past_markers: Vec<String>,
+    /// Right before a time expression, cancels it ("not next week").
+    #[serde(default)]
+    pub negation_before: Vec<String>,
+    /// Right after a time expression, cancels it ("kal nahi").
+    #[serde(default)]
+    pub negation_after: Vec<String>,
+    /// Between two time expressions, starts a new one even when they could combine
+    /// ("Monday... actually Wednesday").
+    #[serde(default)]
+    pub corrections: Vec<String>,
+    /// A number followed by one of these is a quantity, not a time of day ("after 2 weeks",
+    /// "from 2 to 3 lakh").
+    #[serde(default)]
+    pub not_time_units: Vec<String>,
+}
+
+/// Every language's vocabulary, in folder-name order.
+pub(crate) struct LoadedVocabulary {
+    pub languages: Vec<(String, PathBuf, TimeVocabulary)>,
+}
+
+/// Reads and validates every `<language>/time.yaml` under `dir`.
+pub(crate) fn load_dir(dir: &Path) -> Result<LoadedVocabulary, VocabularyError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| VocabularyError::Read { path: dir.to_path_buf(), source })?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| VocabularyError::Read { path: dir.to_path_buf(), source })?;
+        let path = entry.path().join("time.yaml");
+        if path.is_file() {
+            files.push((entry.file_name().to_string_lossy().into_owned(), path));
+        }
+    }
+    if files.is_empty() {
+        return Err(VocabularyError::Missing { dir: dir.to_path_buf() });
+    }
+    files.sort();
+    let mut languages = Vec::with_capacity(files.len());
+    for (language, path) in files {
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| VocabularyError::Read { path: path.clone(), source })?;
+        let vocabulary = parse(&path, &text)?;
+        languages.push((language, path, vocabulary));
+    }
+    Ok(LoadedVocabulary { languages })
+}
+
+/// Parses and validates one file's text.
+pub(crate) fn parse(path: &Path, text: &str) -> Result<TimeVocabulary, VocabularyError> {
+    let vocabulary: TimeVocabulary = serde_saphyr::from_str(text)
+        .map_err(|e| VocabularyError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+    validate(path, &vocabulary)?;
+    Ok(vocabulary)
+}
+
+fn validate(path: &Path, v: &TimeVocabulary) -> Result<(), VocabularyError> {
+    let invalid = |key: String, message: String| VocabularyError::Invalid { path: path.to_path_buf(), key, message };
+    let mut lists: Vec<(String, &Vec<String>)> = Vec::new();
+    for (day, names) in v.weekdays.by_day() {
+        lists.push((format!("weekdays.{day}"), names));
+    }
+    lists.extend([
+        ("days.today".into(), &v.days.today),
+        ("days.tomorrow".into(), &v.days.tomorrow),
+        ("days.day_after_tomorrow".into(), &v.days.day_after_tomorrow),
+        ("days.tonight".into(), &v.days.tonight),
+    ]);
+    for (part, words) in [
+        ("morning", &v.parts_of_day.morning),
+        ("afternoon", &v.parts_of_day.afternoon),
+        ("evening", &v.parts_of_day.evening),
+        ("night", &v.parts_of_day.night),
+    ] {
+        lists.push((format!("parts_of_day.{part}.words"), &words.words));
+        lists.push((format!("parts_of_day.{part}.standalone"), &words.standalone));
+    }
+    lists.extend([
+        ("periods.this_weekend".into(), &v.periods.this_weekend),
+        ("periods.next_week".into(), &v.periods.next_week),
+        ("periods.end_of_month".into(), &v.periods.end_of_month),
+        ("periods.after_salary_day".into(), &v.periods.after_salary_day),
+        ("clock.am".into(), &v.clock.am),
+        ("clock.pm".into(), &v.clock.pm),
+        ("clock.clock_words".into(), &v.clock.clock_words),
+        ("modifiers.past_before".into(), &v.modifiers.past_before),
+        ("modifiers.past_after".into(), &v.modifiers.past_after),
+        ("modifiers.past_markers".into(), &v.modifiers.past_markers),
+        ("modifiers.negation_before".into(), &v.modifiers.negation_before),
+        ("modifiers.negation_after".into(), &v.modifiers.negation_after),
+        ("modifiers.corrections".into(), &v.modifiers.corrections),
+        ("modifiers.not_time_units".into(), &v.modifiers.not_time_units),
+        ("ignore".into(), &v.ignore),
+        ("no_window".into(), &v.no_window),
+        ("acceptance".into(), &v.acceptance),
+        ("request_cues".into(), &v.request_cues),
+        ("unavailable_cues".into(), &v.unavailable_cues),
+    ]);
+    for (key, phrases) in &lists {
+        for (i, phrase) in phrases.iter().enumerate() {
+            if super::fold::fold(phrase).is_empty() {
+                return Err(invalid(format!("{key}[{i}]"), "empty phrase".into()));
+            }
+            if phrase.contains('{') || phrase.contains('}') {
+                return Err(invalid(
+                    format!("{key}[{i}]"),
+                    format!("`{phrase}`: `{{t}}` belongs in clock templates only"),
+                ));
+            }
+        }
+    }
+    let templates = [
+        ("clock.after", &v.clock.after, 1),
+        ("clock.before", &v.clock.before, 1),
+        ("clock.until", &v.clock.until, 1),
+        ("clock.between", &v.clock.between, 2),
+        ("clock.at", &v.clock.at, 1),
+    ];
+    for (key, list, wanted) in templates {
+        for (i, template) in list.iter().enumerate() {
+            let found = template.matches("{t}").count();
+            if found != wanted {
+                return Err(invalid(
+                    format!("{key}[{i}]"),
+                    format!("`{template}` must contain `{{t}}` exactly {wanted} time(s), found {found}"),
+                ));
+            }
+            let rest = template.replace("{t}", "");
+            if rest.contains('{') || rest.contains('}') {
+                return Err(invalid(format!("{key}[{i}]"), format!("`{template}`: only `{{t}}` is a placeholder")));
+            }
+        }
+    }
+    for (word, n) in &v.clock.number_words {
+        if !(1..=12).contains(n) {
+            return Err(invalid(format!("clock.number_words.{word}"), format!("{n} is not an hour from 1 to 12")));
+        }
+        if !super::fold::fold(word).chars().all(|c| c.is_ascii_alphabetic() || c == ' ') {
+            return Err(invalid(format!("clock.number_words.{word}"), "a number word holds letters only".into()));
+        }
+    }
+    Ok(())
+}

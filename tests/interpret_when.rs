@@ -1,0 +1,596 @@
+//! The soft-time resolver against the conventions of eval/README.md, one test per convention,
+//! with explicit now, zone and business hours; DST edges; properties; and the labelled dev set.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use chrono::{DateTime, FixedOffset};
+use chrono_tz::Tz;
+use handoffd::interpret::when::{BusinessHours, ResolvedWindow, TimeResolver, VocabularyError, WindowTurn};
+use handoffd_contract::conversation::{Conversation, Speaker};
+
+fn vocabulary_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/vocabulary")
+}
+
+fn resolver() -> &'static TimeResolver {
+    static RESOLVER: OnceLock<TimeResolver> = OnceLock::new();
+    RESOLVER.get_or_init(|| TimeResolver::load(&vocabulary_dir()).expect("the shipped vocabulary loads"))
+}
+
+fn hours(spec: &[(&str, &str)]) -> BusinessHours {
+    BusinessHours::parse(&spec.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()).unwrap()
+}
+
+/// Mon-Fri 09:00-18:00, Sat 10:00-14:00, Sunday closed.
+fn weekday_hours() -> BusinessHours {
+    hours(&[
+        ("mon", "09:00-18:00"),
+        ("tue", "09:00-18:00"),
+        ("wed", "09:00-18:00"),
+        ("thu", "09:00-18:00"),
+        ("fri", "09:00-18:00"),
+        ("sat", "10:00-14:00"),
+    ])
+}
+
+fn rfc(s: &str) -> DateTime<FixedOffset> {
+    DateTime::parse_from_rfc3339(s).unwrap_or_else(|e| panic!("`{s}`: {e}"))
+}
+
+/// Resolves what the customer says (one turn per string) at `now` in `zone`.
+fn window_of(customer: &[&str], now: &str, zone: &str, hours: &BusinessHours) -> Option<ResolvedWindow> {
+    let turns: Vec<WindowTurn<'_>> =
+        customer.iter().enumerate().map(|(index, text)| WindowTurn { index, from: Speaker::Customer, text }).collect();
+    resolver().requested_window(&turns, rfc(now), zone.parse::<Tz>().unwrap(), hours)
+}
+
+/// Asserts the window's bounds as written (offsets included, so DST is checked too).
+#[track_caller]
+fn assert_window(found: Option<ResolvedWindow>, not_before: &str, not_after: &str) -> ResolvedWindow {
+    let found = found.expect("a window");
+    assert_eq!(
+        (found.window.not_before.to_rfc3339(), found.window.not_after.to_rfc3339()),
+        (rfc(not_before).to_rfc3339(), rfc(not_after).to_rfc3339()),
+        "rule {}, evidence {:?}",
+        found.rule,
+        found.evidence
+    );
+    found
+}
+
+const KOLKATA: &str = "Asia/Kolkata";
+
+// --- Parts of the day -------------------------------------------------------------------
+
+#[test]
+fn weekday_with_part_of_day_is_that_part_on_the_coming_weekday() {
+    // Tuesday 2026-0609 18:25 IST.
+    let w = window_of(&["Can I do a site visit on Saturday morning?"], "2026-06-09T18:25:00+05:30", KOLKATA, &weekday_hours());
+    let w = assert_window(w, "2026-06-13T09:00:00+05:30", "2026-06-13T12:00:00+05:30");
+    assert_eq!(w.rule, "weekday+part_of_day");
+    assert_eq!(w.evidence, "Saturday morning");
+    let w = window_of(&["wednesday afternoon works"], "2026-06-09T18:25:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-10T12:00:00+05:30", "2026-06-10T17:00:00+05:30");
+    let w = window_of(&["friday evening please"], "2026-06-09T18:25:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-12T17:00:00+05:30", "2026-06-12T21:00:00+05:30");
+}
+
+#[test]
+fn part_of_day_is_not_clipped_to_business_hours_even_on_a_closed_day() {
+    // Sunday is closed; the customer asked for Sunday evening, so it stays 17:00-21:00.
+    let w = window_of(&["sunday evening is best"], "2026-06-09T10:00:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-14T17:00:00+05:30", "2026-06-14T21:00:00+05:30");
+}
+
+#[test]
+fn a_part_of_day_alone_is_today_until_it_is_over_then_tomorrow() {
+    let w = window_of(&["call me in the afternoon"], "2026-06-09T10:00:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-09T12:00:00+05:30", "2026-06-09T17:00:00+05:30");
+    let w = window_of(&["call me in the morning"], "2026-06-09T18:00:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-10T09:00:00+05:30", "2026-06-10T12:00:00+05:30");
+}
+
+#[test]
+fn a_part_of_day_without_a_day_or_request_is_not_a_window() {
+    let w = window_of(&["I waited the whole afternoon and nobody came"], "2026-07-18T13:25:00+04:00", "Asia/Dubai", &weekday_hours());
+    assert_eq!(w, None);
+}
+
+// --- Weekdays ---------------------------------------------------------------------------
+
+#[test]
+fn weekday_earlier_in_the_week_is_next_weeks() {
+    // Wednesday 2026-03-11; Tuesday has passed.
+    let w = window_of(&["¿Tienen algo el martes por la mañana?"], "2026-03-11T12:45:00-07:00", "America/Los_Angeles", &weekday_hours());
+    let w = assert_window(w, "2026-03-17T09:00:00-07:00", "2026-03-17T12:00:00-07:00");
+    assert_eq!(w.evidence, "martes por la mañana");
+}
+
+#[test]
+fn todays_weekday_counts_until_its_window_is_over() {
+    // Tuesday 10:30: "Tuesday afternoon" is today; "Tuesday morning" at 12:30 is next week.
+    let w = window_of(&["tuesday afternoon"], "2026-06-09T10:30:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-09T12:00:00+05:30", "2026-06-09T17:00:00+05:30");
+    let w = window_of(&["tuesday morning"], "2026-06-09T12:30:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-16T09:00:00+05:30", "2026-06-16T12:00:00+05:30");
+}
+
+#[test]
+fn weekday_without_part_of_day_is_its_business_hours() {
+    let w = window_of(&["Thursday is fine"], "2026-06-09T10:30:00+05:30", KOLKATA, &weekday_hours());
+    let w = assert_window(w, "2026-06-11T09:00:00+05:30", "2026-06-11T18:00:00+05:30");
+    assert_eq!(w.rule, "weekday+business_hours");
+    let w = window_of(&["shanivar ko aa jaunga"], "2026-06-09T10:30:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-13T10:00:00+05:30", "2026-06-13T14:00:00+05:30");
+}
+
+#[test]
+fn a_closed_weekday_is_kept_as_named_nine_to_five() {
+    let w = window_of(&["can you come on Sunday?"], "2026-06-09T10:30:00+05:30", KOLKATA, &weekday_hours());
+    let w = assert_window(w, "2026-06-14T09:00:00+05:30", "2026-06-14T17:00:00+05:30");
+    assert_eq!(w.rule, "weekday+closed_day_as_named");
+}
+
+#[test]
+fn past_weekdays_are_not_requests() {
+    let w = window_of(&["the same thing happened last Tuesday", "o técnico veio na terça passada"], "2026-06-09T10:30:00+05:30", KOLKATA, &weekday_hours());
+    assert_eq!(w, None);
+}
+
+#[test]
+fn next_week_with_a_weekday_is_that_day_of_next_week() {
+    let w = window_of(&["agle hafte mangalvar ko subah"], "2026-06-09T10:30:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-16T09:00:00+05:30", "2026-06-16T12:00:00+05:30");
+}
+
+// --- Tomorrow, kal, mañana --------------------------------------------------------------
+
+#[test]
+fn tomorrow_is_the_next_calendar_day() {
+    let w = window_of(&["the manager should call me tomorrow morning. Not next week. Tomorrow morning."], "2026-05-08T19:55:00+04:00", "Asia/Dubai", &weekday_hours());
+    assert_window(w, "2026-05-09T09:00:00+04:00", "2026-05-09T12:00:00+04:00");
+    // Whole day: Saturday's business hours.
+    let w = window_of(&["tomorrow works"], "2026-05-08T19:55:00+04:00", "Asia/Dubai", &weekday_hours());
+    assert_window(w, "2026-05-09T10:00:00+04:00", "2026-05-09T14:00:00+04:00");
+}
+
+#[test]
+fn kal_shaam_6_ke_baad_is_tomorrow_18_to_21() {
+    let w = window_of(&["Kal shaam 6 baje ke baad call karna"], "2026-07-15T11:42:00+05:30", KOLKATA, &weekday_hours());
+    let w = assert_window(w, "2026-07-16T18:00:00+05:30", "2026-07-16T21:00:00+05:30");
+    assert_eq!(w.rule, "tomorrow+part_of_day+after_n");
+    let w = window_of(&["kal 6 ke baad"], "2026-07-15T11:42:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-07-16T18:00:00+05:30", "2026-07-16T21:00:00+05:30");
+}
+
+#[test]
+fn kal_in_a_past_sentence_is_yesterday_and_not_a_window() {
+    let w = window_of(&["technician kal aaya hi nahi tha"], "2026-07-15T11:42:00+05:30", KOLKATA, &weekday_hours());
+    assert_eq!(w, None);
+}
+
+#[test]
+fn manana_alone_is_tomorrow_and_por_la_manana_is_morning() {
+    let now = "2026-03-11T12:45:00-07:00";
+    let la = "America/Los_Angeles";
+    let w = window_of(&["mañana por la mañana"], now, la, &weekday_hours());
+    assert_window(w, "2026-03-12T09:00:00-07:00", "2026-03-12T12:00:00-07:00");
+    let w = window_of(&["llámame mañana"], now, la, &weekday_hours());
+    assert_window(w, "2026-03-12T09:00:00-07:00", "2026-03-12T18:00:00-07:00");
+    let w = window_of(&["pasado mañana después de las 7"], now, la, &weekday_hours());
+    assert_window(w, "2026-03-13T19:00:00-07:00", "2026-03-13T21:00:00-07:00");
+}
+
+#[test]
+fn portuguese_parts_of_day_and_times() {
+    let now = "2026-03-23T10:20:00-03:00"; // Monday
+    let sp = "America/Sao_Paulo";
+    let w = window_of(&["Pode ser na quinta à tarde?"], now, sp, &weekday_hours());
+    assert_window(w, "2026-03-26T12:00:00-03:00", "2026-03-26T17:00:00-03:00");
+    let w = window_of(&["amanhã depois das 18h"], now, sp, &weekday_hours());
+    assert_window(w, "2026-03-24T18:00:00-03:00", "2026-03-24T21:00:00-03:00");
+    let w = window_of(&["semana que vem, de manhã"], now, sp, &weekday_hours());
+    assert_window(w, "2026-03-30T00:00:00-03:00", "2026-04-05T23:59:00-03:00");
+    // "segunda vez" is "second time", not Monday.
+    assert_eq!(window_of(&["é a segunda vez que isso acontece"], now, sp, &weekday_hours()), None);
+}
+
+// --- Tonight, after N, before N ---------------------------------------------------------
+
+#[test]
+fn tonight_is_18_to_21_or_now_to_21_after_six() {
+    let w = window_of(&["call me tonight"], "2026-06-09T15:00:00+05:30", KOLKATA, &weekday_hours());
+    let w = assert_window(w, "2026-06-09T18:00:00+05:30", "2026-06-09T21:00:00+05:30");
+    assert_eq!(w.rule, "tonight");
+    let w = window_of(&["call me tonight"], "2026-06-09T19:10:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-09T19:10:00+05:30", "2026-06-09T21:00:00+05:30");
+    let w = window_of(&["aaj raat baat karte hain"], "2026-06-09T18:30:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-09T18:30:00+05:30", "2026-06-09T21:00:00+05:30");
+}
+
+#[test]
+fn tonight_after_9_with_free_till_11_is_21_to_23() {
+    let w = window_of(&["I'm at work till late, call me tonight after 9. I'm free till 11."], "2026-09-22T15:05:00-07:00", "America/Los_Angeles", &weekday_hours());
+    let w = assert_window(w, "2026-09-22T21:00:00-07:00", "2026-09-22T23:00:00-07:00");
+    assert_eq!(w.rule, "tonight+after_n+until_n");
+}
+
+#[test]
+fn after_9_pm_without_an_end_runs_to_23() {
+    let w = window_of(&["after 9 pm"], "2026-06-09T15:00:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-09T21:00:00+05:30", "2026-06-09T23:00:00+05:30");
+}
+
+#[test]
+fn after_n_runs_to_21_the_same_day() {
+    let w = window_of(&["any time after 4"], "2026-06-09T10:00:00+05:30", KOLKATA, &weekday_hours());
+    let w = assert_window(w, "2026-06-09T16:00:00+05:30", "2026-06-09T21:00:00+05:30");
+    assert_eq!(w.rule, "after_n");
+    // Once that time has passed, tomorrow.
+    let w = window_of(&["after 4 pm"], "2026-06-09T21:30:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-10T16:00:00+05:30", "2026-06-10T21:00:00+05:30");
+    let w = window_of(&["después de las 7 el jueves"], "2026-06-09T10:00:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-11T19:00:00+05:30", "2026-06-11T21:00:00+05:30");
+}
+
+#[test]
+fn after_a_duration_is_not_a_time() {
+    assert_eq!(window_of(&["call me after 2 weeks"], "2026-06-09T10:00:00+05:30", KOLKATA, &weekday_hours()), None);
+}
+
+#[test]
+fn before_n_starts_now_or_at_the_days_opening() {
+    let w = window_of(&["call before 5 pm"], "2026-06-09T11:20:00+05:30", KOLKATA, &weekday_hours());
+    let w = assert_window(w, "2026-06-09T11:20:00+05:30", "2026-06-09T17:00:00+05:30");
+    assert_eq!(w.rule, "before_n");
+    let w = window_of(&["call before 5 pm"], "2026-06-09T07:00:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-09T09:00:00+05:30", "2026-06-09T17:00:00+05:30");
+    let w = window_of(&["Friday before 1"], "2026-06-09T11:20:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-12T09:00:00+05:30", "2026-06-12T13:00:00+05:30");
+}
+
+#[test]
+fn before_the_24th_is_a_deadline_not_a_call_window() {
+    let w = window_of(&["Ok, as long as it arrives before the 24th."], "2026-12-14T13:30:00-08:00", "America/Los_Angeles", &weekday_hours());
+    assert_eq!(w, None);
+}
+
+#[test]
+fn between_n_and_m() {
+    let w = window_of(&["between 3 and 5 on Monday"], "2026-06-09T10:00:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-15T15:00:00+05:30", "2026-06-15T17:00:00+05:30");
+    let w = window_of(&["entre 14h e 16h"], "2026-06-09T10:00:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-09T14:00:00+05:30", "2026-06-09T16:00:00+05:30");
+}
+
+// --- Weekend, next week, month ----------------------------------------------------------
+
+#[test]
+fn this_weekend_is_saturday_and_sunday_business_hours() {
+    let seven_days = hours(&[
+        ("mon", "10:00-19:00"),
+        ("tue", "10:00-19:00"),
+        ("wed", "10:00-19:00"),
+        ("thu", "10:00-19:00"),
+        ("fri", "10:00-19:00"),
+        ("sat", "10:00-19:00"),
+        ("sun", "10:00-18:00"),
+    ]);
+    let w = window_of(&["I'd like to see both this weekend"], "2026-09-09T12:36:00+05:30", KOLKATA, &seven_days);
+    let w = assert_window(w, "2026-09-12T10:00:00+05:30", "2026-09-13T18:00:00+05:30");
+    assert_eq!(w.rule, "this_weekend+business_hours");
+}
+
+#[test]
+fn this_weekend_with_sunday_closed_is_saturday() {
+    let w = window_of(&["this weekend"], "2026-09-09T12:36:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-09-12T10:00:00+05:30", "2026-09-12T14:00:00+05:30");
+}
+
+#[test]
+fn this_weekend_with_both_days_closed_is_saturday_9_to_sunday_17() {
+    let w = window_of(&["este fin de semana"], "2026-09-09T12:36:00+05:30", KOLKATA, &hours(&[("mon", "09:00-18:00")]));
+    let w = assert_window(w, "2026-09-12T09:00:00+05:30", "2026-09-13T17:00:00+05:30");
+    assert_eq!(w.rule, "this_weekend+closed_day_as_named");
+}
+
+#[test]
+fn next_week_keeps_its_calendar_bounds() {
+    let w = window_of(&["Next week kabhi bhi call kar lena"], "2026-08-19T14:10:00+05:30", KOLKATA, &weekday_hours());
+    let w = assert_window(w, "2026-08-24T00:00:00+05:30", "2026-08-30T23:59:00+05:30");
+    assert_eq!(w.rule, "next_week");
+    // Said on a Sunday: the Monday after.
+    let w = window_of(&["la próxima semana"], "2026-08-23T20:00:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-08-24T00:00:00+05:30", "2026-08-30T23:59:00+05:30");
+}
+
+#[test]
+fn after_salary_day_is_the_first_of_next_month_or_the_next_open_day() {
+    // 2026-08-01 is a Saturday (open 10-14).
+    let w = window_of(&["after salary day"], "2026-07-15T11:00:00+05:30", KOLKATA, &weekday_hours());
+    let w = assert_window(w, "2026-08-01T10:00:00+05:30", "2026-08-01T14:00:00+05:30");
+    assert_eq!(w.rule, "after_salary_day+business_hours");
+    // 2026-11-01 is a Sunday (closed): Monday the 2nd.
+    let w = window_of(&["salary aane ke baad call karo"], "2026-10-20T11:00:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-11-02T09:00:00+05:30", "2026-11-02T18:00:00+05:30");
+    // December to January crosses the year.
+    let w = window_of(&["after the 1st"], "2026-12-10T11:00:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2027-01-01T09:00:00+05:30", "2027-01-01T18:00:00+05:30");
+}
+
+#[test]
+fn end_of_month_is_the_last_three_days_skipping_closed_ones() {
+    // February 2026: 26 Thu, 27 Fri, 28 Sat (open 10-14).
+    let w = window_of(&["end of the month"], "2026-02-10T11:00:00+05:30", KOLKATA, &weekday_hours());
+    let w = assert_window(w, "2026-02-26T09:00:00+05:30", "2026-02-28T14:00:00+05:30");
+    assert_eq!(w.rule, "end_of_month+business_hours");
+    // May 2026: 29 Fri, 30 Sat, 31 Sun (closed): ends at Saturday's closing.
+    let w = window_of(&["fim do mês"], "2026-05-04T11:00:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-05-29T09:00:00+05:30", "2026-05-30T14:00:00+05:30");
+    // June 2026 has 30 days: 28 Sun (closed, skipped), 29 Mon, 30 Tue.
+    let w = window_of(&["mahine ke end mein"], "2026-06-04T11:00:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-29T09:00:00+05:30", "2026-06-30T18:00:00+05:30");
+    // February of a leap year: 27, 28, 29 Feb 2028 (Sun closed, Mon, Tue).
+    let w = window_of(&["month end"], "2028-02-02T11:00:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2028-02-28T09:00:00+05:30", "2028-02-29T18:00:00+05:30");
+}
+
+// --- No window, corrections, acceptance -------------------------------------------------
+
+#[test]
+fn call_me_later_or_busy_is_no_window() {
+    for text in ["Not now, I'm busy. Can you call me later?", "Não sei ainda, te aviso quando der.", "abhi busy hoon, baad mein call karna", "Ahora no puedo, llámame más tarde"] {
+        assert_eq!(window_of(&[text], "2026-06-09T10:00:00+05:30", KOLKATA, &weekday_hours()), None, "{text}");
+    }
+}
+
+#[test]
+fn the_latest_statement_wins() {
+    let w = window_of(&["Monday... actually Wednesday"], "2026-06-09T10:00:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-10T09:00:00+05:30", "2026-06-10T18:00:00+05:30");
+    let w = window_of(&["Thursday morning", "sorry, make it Friday afternoon"], "2026-06-09T10:00:00+05:30", KOLKATA, &weekday_hours());
+    let w = assert_window(w, "2026-06-12T12:00:00+05:30", "2026-06-12T17:00:00+05:30");
+    assert_eq!(w.turn, 1);
+    let w = window_of(&["kal nahi, parso shaam ko"], "2026-06-09T10:00:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-11T17:00:00+05:30", "2026-06-11T21:00:00+05:30");
+}
+
+#[test]
+fn a_wider_confirmation_keeps_the_narrower_window() {
+    let w = window_of(&["Saturday morning?", "yes, Saturday works"], "2026-06-09T10:00:00+05:30", KOLKATA, &weekday_hours());
+    let w = assert_window(w, "2026-06-13T09:00:00+05:30", "2026-06-13T12:00:00+05:30");
+    assert_eq!(w.turn, 0);
+}
+
+#[test]
+fn ai_turns_do_not_name_the_window_but_an_accepted_proposal_does() {
+    let now = rfc("2026-06-09T10:00:00+05:30");
+    let tz: Tz = KOLKATA.parse().unwrap();
+    let turns = [
+        WindowTurn { index: 0, from: Speaker::Customer, text: "I want a demo" },
+        WindowTurn { index: 1, from: Speaker::Ai, text: "Can our consultant call you on Thursday at 3 pm?" },
+    ];
+    assert_eq!(resolver().requested_window(&turns, now, tz, &weekday_hours()), None);
+    let accepted = [turns[0], turns[1], WindowTurn { index: 2, from: Speaker::Customer, text: "Yes please" }];
+    let w = resolver().requested_window(&accepted, now, tz, &weekday_hours());
+    let w = assert_window(w, "2026-06-11T15:00:00+05:30", "2026-06-11T16:00:00+05:30");
+    assert_eq!((w.turn, w.rule.as_str()), (1, "accepted_ai_proposal+weekday+at_n"));
+    let refused = [turns[0], turns[1], WindowTurn { index: 2, from: Speaker::Customer, text: "No, not a good time" }];
+    assert_eq!(resolver().requested_window(&refused, now, tz, &weekday_hours()), None);
+}
+
+#[test]
+fn the_customers_own_window_wins_over_the_slot_the_ai_booked() {
+    let now = rfc("2026-04-13T11:05:00-03:00");
+    let tz: Tz = "America/Sao_Paulo".parse().unwrap();
+    let turns = [
+        WindowTurn { index: 0, from: Speaker::Customer, text: "Wednesday afternoon works for me" },
+        WindowTurn { index: 1, from: Speaker::Ai, text: "I can book Wednesday 15 April at 2:00 pm. Shall I confirm?" },
+        WindowTurn { index: 2, from: Speaker::Customer, text: "Yes please." },
+    ];
+    let w = resolver().requested_window(&turns, now, tz, &weekday_hours());
+    assert_window(w, "2026-04-15T12:00:00-03:00", "2026-04-15T17:00:00-03:00");
+}
+
+// --- DST --------------------------------------------------------------------------------
+
+#[test]
+fn new_york_spring_forward_week_changes_offset_inside_next_week() {
+    // Said Wednesday 2026-03-04; next week runs Mon 9 Mar... no: DST starts Sun 8 Mar 2026.
+    let w = window_of(&["next week"], "2026-03-04T10:00:00-05:00", "America/New_York", &weekday_hours());
+    assert_window(w, "2026-03-09T00:00:00-04:00", "2026-03-15T23:59:00-04:00");
+    // The week before the change: Monday in EST, Sunday 23:59 in EDT.
+    let w = window_of(&["next week"], "2026-02-25T10:00:00-05:00", "America/New_York", &weekday_hours());
+    assert_window(w, "2026-03-02T00:00:00-05:00", "2026-03-08T23:59:00-04:00");
+    // This weekend across the change, both days closed: Sat 09:00 EST to Sun 17:00 EDT.
+    let w = window_of(&["this weekend"], "2026-03-04T10:00:00-05:00", "America/New_York", &hours(&[("mon", "09:00-17:00")]));
+    assert_window(w, "2026-03-07T09:00:00-05:00", "2026-03-08T17:00:00-04:00");
+}
+
+#[test]
+fn new_york_fall_back_sunday_keeps_local_hours() {
+    // DST ends Sun 2026-11-01 02:00 EDT -> 01:00 EST.
+    let w = window_of(&["sunday morning"], "2026-10-29T10:00:00-04:00", "America/New_York", &weekday_hours());
+    assert_window(w, "2026-11-01T09:00:00-05:00", "2026-11-01T12:00:00-05:00");
+    let w = window_of(&["this weekend in the evening"], "2026-10-29T10:00:00-04:00", "America/New_York", &weekday_hours());
+    assert_window(w, "2026-10-31T17:00:00-04:00", "2026-11-01T21:00:00-05:00");
+}
+
+#[test]
+fn london_spring_forward_and_tonight_in_summer_time() {
+    // BST starts Sun 2026-03-29 01:00 GMT.
+    let w = window_of(&["tomorrow evening"], "2026-03-28T10:00:00+00:00", "Europe/London", &weekday_hours());
+    assert_window(w, "2026-03-29T17:00:00+01:00", "2026-03-29T21:00:00+01:00");
+    let w = window_of(&["tonight"], "2026-03-29T19:00:00+01:00", "Europe/London", &weekday_hours());
+    assert_window(w, "2026-03-29T19:00:00+01:00", "2026-03-29T21:00:00+01:00");
+}
+
+#[test]
+fn sydney_dst_ends_in_april_and_starts_in_october() {
+    // AEDT (+11) ends Sun 2026-04-05 03:00 -> AEST (+10).
+    let w = window_of(&["next week"], "2026-04-01T10:00:00+11:00", "Australia/Sydney", &weekday_hours());
+    assert_window(w, "2026-04-06T00:00:00+10:00", "2026-04-12T23:59:00+10:00");
+    let w = window_of(&["this weekend"], "2026-04-01T10:00:00+11:00", "Australia/Sydney", &hours(&[("sat", "10:00-14:00"), ("sun", "10:00-14:00")]));
+    assert_window(w, "2026-04-04T10:00:00+11:00", "2026-04-05T14:00:00+10:00");
+    // AEDT starts Sun 2026-10-04 02:00 -> 03:00.
+    let w = window_of(&["sunday morning"], "2026-10-01T10:00:00+10:00", "Australia/Sydney", &weekday_hours());
+    assert_window(w, "2026-10-04T09:00:00+11:00", "2026-10-04T12:00:00+11:00");
+}
+
+// --- Vocabulary -------------------------------------------------------------------------
+
+fn write_vocabulary(dir: &Path, language: &str, yaml: &str) -> PathBuf {
+    let folder = dir.join(language);
+    std::fs::create_dir_all(&folder).unwrap();
+    let path = folder.join("time.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+#[test]
+fn unknown_keys_are_rejected_naming_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    write_vocabulary(dir.path(), "xx", "weekdays:\n  mon: [lundi]\n  funday: [x]\n");
+    let error = TimeResolver::load(dir.path()).unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, VocabularyError::Parse { .. }), "{message}");
+    assert!(message.contains("xx/time.yaml") && message.contains("funday"), "{message}");
+}
+
+#[test]
+fn malformed_templates_and_empty_phrases_name_their_key() {
+    let dir = tempfile::tempdir().unwrap();
+    write_vocabulary(dir.path(), "xx", "clock:\n  after: [\"after {t}\", \"apres\"]\n");
+    let message = TimeResolver::load(dir.path()).unwrap_err().to_string();
+    assert!(message.contains("xx/time.yaml") && message.contains("clock.after[1]"), "{message}");
+    let dir = tempfile::tempdir().unwrap();
+    write_vocabulary(dir.path(), "xx", "days:\n  tomorrow: [\"  \"]\n");
+    let message = TimeResolver::load(dir.path()).unwrap_err().to_string();
+    assert!(message.contains("days.tomorrow[0]"), "{message}");
+}
+
+#[test]
+fn a_folder_without_time_vocabulary_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(matches!(TimeResolver::load(dir.path()), Err(VocabularyError::Missing { .. })));
+}
+
+#[test]
+fn sales_ops_can_add_a_language_without_rust_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    write_vocabulary(
+        dir.path(),
+        "fr",
+        "weekdays:\n  sat: [samedi]\nparts_of_day:\n  morning:\n    words: [matin]\nclock:\n  after: [\"après {t}\"]\n  clock_words: [h]\n",
+    );
+    let custom = TimeResolver::load(dir.path()).unwrap();
+    let turns = [WindowTurn { index: 0, from: Speaker::Customer, text: "Samedi matin, après 10h" }];
+    let w = custom.requested_window(&turns, rfc("2026-06-09T10:00:00+02:00"), "Europe/Paris".parse().unwrap(), &weekday_hours());
+    assert_window(w, "2026-06-13T10:00:00+02:00", "2026-06-13T12:00:00+02:00");
+}
+
+// --- Properties -------------------------------------------------------------------------
+
+mod properties {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+    use proptest::prelude::*;
+
+    const PHRASES: &[&str] = &[
+        "Saturday morning", "kal shaam 6 ke baad", "el martes por la mañana", "semana que vem", "after salary day",
+        "tonight after 9", "Monday... actually Wednesday", "call me later", "this weekend", "next week", "end of month",
+        "before 5 pm", "after 9 pm", "between 3 and 5", "tomorrow", "sunday evening", "à noite", "free till 11",
+        "parso subah", "depois das 18h", "today", "in the afternoon", "at 7", "fim do mês", "after the 1st",
+    ];
+    const ZONES: &[&str] = &["Asia/Kolkata", "America/New_York", "Europe/London", "Australia/Sydney", "America/Sao_Paulo", "Asia/Dubai"];
+
+    fn arbitrary_now() -> impl Strategy<Value = (DateTime<FixedOffset>, Tz)> {
+        // Any minute of 2026-2027, in one of the zones.
+        (0i64..(2 * 365 * 24 * 60), 0..ZONES.len()).prop_map(|(minutes, zone)| {
+            let tz: Tz = ZONES[zone].parse().unwrap();
+            let utc = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::minutes(minutes);
+            (utc.with_timezone(&tz).fixed_offset(), tz)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn windows_are_ordered_and_not_in_the_past((now, tz) in arbitrary_now(), a in 0..PHRASES.len(), b in 0..PHRASES.len()) {
+            let text = format!("{} or {}", PHRASES[a], PHRASES[b]);
+            let turns = [WindowTurn { index: 0, from: Speaker::Customer, text: &text }];
+            if let Some(found) = resolver().requested_window(&turns, now, tz, &weekday_hours()) {
+                let w = &found.window;
+                prop_assert!(w.not_before <= w.not_after, "{text}: {w:?}");
+                // Only a window on today's date may start before now (a whole day, a part of
+                // the day); the end of month may also have begun. None may be over.
+                let same_day = w.not_before.with_timezone(&tz).date_naive() == now.with_timezone(&tz).date_naive();
+                prop_assert!(w.not_before >= now || same_day || found.rule.starts_with("end_of_month") || found.rule.starts_with("this_weekend"), "{text} at {now}: {w:?} ({})", found.rule);
+                prop_assert!(w.not_after >= now || found.rule.starts_with("end_of_month") || found.rule.starts_with("today"), "{text} at {now}: {w:?} ({})", found.rule);
+                // Offsets are the zone's at that instant.
+                prop_assert_eq!(w.not_before.offset().local_minus_utc(), w.not_before.with_timezone(&tz).fixed_offset().offset().local_minus_utc());
+            }
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,200}", (now, tz) in arbitrary_now()) {
+            let turns = [WindowTurn { index: 0, from: Speaker::Customer, text: &text }];
+            let _ = resolver().requested_window(&turns, now, tz, &weekday_hours());
+        }
+
+        #[test]
+        fn time_like_text_never_panics(words in proptest::collection::vec("(after|before|till|between|and|at|kal|shaam|baje|ke|baad|[0-9]{1,3}|[0-9]{1,2}:[0-9]{2}|pm|am|h|tonight|monday|next|week|de|las|das|às|entre|e|y|-|\\.|,)", 0..12), (now, tz) in arbitrary_now()) {
+            let text = words.join(" ");
+            let turns = [WindowTurn { index: 0, from: Speaker::Customer, text: &text }];
+            if let Some(found) = resolver().requested_window(&turns, now, tz, &weekday_hours()) {
+                prop_assert!(found.window.not_before <= found.window.not_after, "{text}: {found:?}");
+            }
+        }
+    }
+}
+
+// --- The labelled dev set ---------------------------------------------------------------
+
+/// Every case of /work/shared/eval/dev (read from disk when present, never copied here):
+/// the resolver's window must equal `expect.requested_window`.
+#[test]
+fn dev_set_requested_windows() {
+    let dir = Path::new("/work/shared/eval/dev");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        eprintln!("eval dev set not found at {}: skipped", dir.display());
+        return;
+    };
+    let mut paths: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+    paths.sort();
+    let (mut scored, mut right, mut failures) = (0, 0, Vec::new());
+    for path in &paths {
+        let case: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let Some(expected) = case["expect"].get("requested_window") else { continue };
+        let conversation: Conversation = serde_json::from_value(case["input"].clone()).unwrap();
+        let hours = BusinessHours::parse(&conversation.business_hours.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<BTreeMap<_, _>>()).unwrap();
+        let turns: Vec<WindowTurn<'_>> = conversation
+            .turns
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| conversation.handoff_at.is_none_or(|h| t.at <= h))
+            .map(|(index, t)| WindowTurn { index, from: t.from, text: &t.text })
+            .collect();
+        let found = resolver().requested_window(&turns, conversation.now, conversation.timezone.parse().unwrap(), &hours);
+        let found_bounds = found.as_ref().map(|w| (w.window.not_before, w.window.not_after));
+        let expected_bounds = (!expected.is_null()).then(|| {
+            (rfc(expected["not_before"].as_str().unwrap()), rfc(expected["not_after"].as_str().unwrap()))
+        });
+        scored += 1;
+        if found_bounds == expected_bounds {
+            right += 1;
+        } else {
+            failures.push(format!("{}: expected {expected_bounds:?}, found {found:?}", path.display()));
+        }
+    }
+    eprintln!("requested_window on eval/dev: {right}/{scored}");
+    assert!(scored > 0, "no labelled case in {}", dir.display());
+    assert!(failures.is_empty(), "{right}/{scored}\n{}", failures.join("\n"));
+}
