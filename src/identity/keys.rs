@@ -98,7 +98,9 @@ fn normalize_email(value: &str) -> NormalizedKey {
         address = address[open + 1..close].trim();
     }
     // `mailto:` links pasted into CRM fields.
-    if address.len() >= 7 && address[..7].eq_ignore_ascii_case("mailto:") {
+    if let Some(scheme) = address.get(..7)
+        && scheme.eq_ignore_ascii_case("mailto:")
+    {
         address = address[7..].trim();
     }
     let address = address.to_lowercase();

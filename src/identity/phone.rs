@@ -149,6 +149,16 @@ fn parsed_key(number: &PhoneNumber) -> NormalizedKey {
     {
         key.match_keys.push(format!("{PHONE_PREFIX}+54{national}"));
     }
+    // Brazil: the pre-2016 8-digit spelling of a mobile whose number begins 6-9 is the same
+    // line. Some such spellings (radio ranges 7xxx) are still valid on their own, so the 9-form
+    // carries the 8-digit key too; 2-5 is left out because those 8-digit numbers are landlines.
+    if let Some(national) = e164.strip_prefix("+55")
+        && national.len() == 11
+        && national.as_bytes()[2] == b'9'
+        && matches!(national.as_bytes()[3], b'6'..=b'9')
+    {
+        key.match_keys.push(format!("{PHONE_PREFIX}+55{}{}", &national[..2], &national[3..]));
+    }
     key
 }
 
