@@ -161,19 +161,16 @@ const REGIONS: &[Option<&str>] = &[None, Some("IN"), Some("BR"), Some("MX"), Som
 fn phone_like() -> impl Strategy<Value = String> {
     let cc = prop::sample::select(vec!["1", "44", "52", "54", "55", "91", "49", "971", ""]);
     let sep = prop::sample::select(vec!["", " ", "-", "(", ")", "."]);
-    (
-        prop::sample::select(vec!["+", "", "00", "0"]),
-        cc,
-        prop::collection::vec(("[0-9]{1,4}", sep), 1..5),
-    )
-        .prop_map(|(lead, cc, parts)| {
+    (prop::sample::select(vec!["+", "", "00", "0"]), cc, prop::collection::vec(("[0-9]{1,4}", sep), 1..5)).prop_map(
+        |(lead, cc, parts)| {
             let mut out = format!("{lead}{cc}");
             for (digits, sep) in parts {
                 out.push_str(sep);
                 out.push_str(&digits);
             }
             out
-        })
+        },
+    )
 }
 
 proptest! {
