@@ -1,1 +1,39 @@
-//! See the crate documentation for where this stage sits in the pipeline.
+//! Identity: which customer an interaction belongs to.
+//!
+//! Everything here is pure (no I/O): the store persists keys, customers and merge records,
+//! and calls these functions from the identity stage.
+//!
+//! - [`keys`]: turn a raw [`IdentityKey`](handoffd_contract::identity::IdentityKey) into its
+//!   canonical form and the match keys under which it joins others (phone quirks in [`phone`]).
+//! - [`index`]: an in-memory resolver from match key to customer, compact enough for millions.
+//! - [`merge`]: new customer, existing customer, merge (undoable) or conflict.
+//! - [`contacts`]: several CRM contacts claiming one customer: pick one, report the conflict.
+//! - [`history`]: the short channel-history lines of the brief.
+
+pub mod contacts;
+pub mod history;
+pub mod index;
+pub mod keys;
+pub mod merge;
+pub mod phone;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+pub use contacts::{ContactChoice, ContactConflict, ContactPickRule, pick_contact};
+pub use history::{HistoryItem, summarize};
+pub use index::{IdentityIndex, KeyMatch, Resolution};
+pub use keys::{NormalizedKey, normalize};
+pub use merge::{Decision, IdentityConflict, KnownCustomer, MergeRecord, SplitPlan, decide, split};
+
+/// The store's id of a customer (the union of keys seen together).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CustomerId(pub i64);
+
+impl fmt::Display for CustomerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
