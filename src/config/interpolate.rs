@@ -151,7 +151,13 @@ fn replacement(text: &str, site: &ScalarSite, value: &str) -> (usize, usize, Str
         ScalarStyle::Literal | ScalarStyle::Folded => block_header(text, site.start).unwrap_or(site.start),
         _ => site.start,
     };
-    let end = site.end;
+    let mut end = site.end;
+    // A block scalar's span runs on to the next node, over that node's indentation: keep it.
+    if let Some(last_break) = text[start..end].rfind('\n')
+        && text[start + last_break + 1..end].trim().is_empty()
+    {
+        end = start + last_break + 1;
+    }
     let mut with =
         if value.is_empty() && site.style == ScalarStyle::Plain { "~".to_owned() } else { double_quoted(value) };
     // The replaced text's line breaks come back as blank lines: every later line keeps its number.
