@@ -1,0 +1,256 @@
+//! Checks that need the whole parsed configuration: references, addresses, durations, hours,
+//! secrets. Pure: no network and no file. Every problem is reported, each at its key's line.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use super::Config;
+use super::locate::SourceMap;
+use super::report::Problem;
+use crate::registry::ConnectorConfig;
+
+/// Connector kinds tasks can be delivered to (`delivery.crm`).
+const CRM_KINDS: &[&str] = &["hubspot", "salesforce", "zoho", "pipedrive"];
+
+/// Keys that hold secrets, under any connector kind (the vendors' own names) or section. An
+/// empty one is a deployment mistake (an unset variable quoted as `"${X}"`), never intended.
+const SECRET_KEYS: &[&str] = &[
+    "app_secret",
+    "verify_token",
+    "access_token",
+    "client_secret",
+    "refresh_token",
+    "api_key",
+    "auth_token",
+    "secret",
+    "token",
+];
+
+const DAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// Every problem in `config`; `map` names their lines.
+pub fn validate(config: &Config, map: &SourceMap) -> Vec<Problem> {
+    let mut found = Found { map, problems: Vec::new() };
+    store_and_listeners(config, &mut found);
+    durations(config, &mut found);
+    business(config, &mut found);
+    routing(config, &mut found);
+    connectors(config, &mut found);
+    delivery(config, &mut found);
+    secrets(&mut found);
+    found.problems
+}
+
+struct Found<'a> {
+    map: &'a SourceMap,
+    problems: Vec<Problem>,
+}
+
+impl Found<'_> {
+    fn add(&mut self, path: &str, message: impl Into<String>) {
+        self.problems.push(Problem::new(self.map.nearest(path), path, message));
+    }
+}
+
+fn store_and_listeners(config: &Config, found: &mut Found<'_>) {
+    let url = &config.store.url;
+    if !["sqlite://", "postgres://", "postgresql://"].iter().any(|scheme| url.starts_with(scheme)) {
+        found.add("store.url", "must start with `sqlite://` or `postgres://`");
+    }
+    if config.server.listen.parse::<SocketAddr>().is_err() {
+        found.add("server.listen", format!("`{}` is not an address like `127.0.0.1:8080`", config.server.listen));
+    }
+    match config.admin.listen.parse::<SocketAddr>() {
+        Err(_) => {
+            found.add("admin.listen", format!("`{}` is not an address like `127.0.0.1:9464`", config.admin.listen))
+        }
+        Ok(addr) if !addr.ip().is_loopback() && config.admin.token.as_deref().is_none_or(str::is_empty) => found.add(
+            "admin.listen",
+            format!(
+                "`{addr}` is not a loopback address, so `admin.token` is required to protect metrics and the admin API"
+            ),
+        ),
+        Ok(_) => {}
+    }
+}
+
+fn durations(config: &Config, found: &mut Found<'_>) {
+    let delivery = &config.delivery;
+    let due = &config.routing.due;
+    for (path, duration) in [
+        ("conversation.quiet_period", config.conversation.quiet_period),
+        ("conversation.reopen_after", config.conversation.reopen_after),
+        ("routing.due.high", due.high),
+        ("routing.due.medium", due.medium),
+        ("routing.due.low", due.low),
+        ("delivery.retry_min", delivery.retry_min),
+        ("delivery.retry_max", delivery.retry_max),
+    ] {
+        if duration.get().is_zero() {
+            found.add(path, "must be longer than zero");
+        }
+    }
+    if delivery.retry_min > delivery.retry_max {
+        found.add("delivery.retry_min", "must not be longer than `delivery.retry_max`");
+    }
+    if delivery.max_attempts == 0 {
+        found.add("delivery.max_attempts", "must be at least 1");
+    }
+    if delivery.batch_size == 0 {
+        found.add("delivery.batch_size", "must be at least 1");
+    }
+}
+
+fn business(config: &Config, found: &mut Found<'_>) {
+    let business = &config.business;
+    if business.timezone.parse::<chrono_tz::Tz>().is_err() {
+        found.add("business.timezone", format!("`{}` is not an IANA time zone like `Asia/Kolkata`", business.timezone));
+    }
+    for (day, hours) in &business.hours {
+        let path = format!("business.hours.{day}");
+        if !DAYS.contains(&day.as_str()) {
+            found.add(&path, format!("`{day}` is not a day: expected one of {}", DAYS.join(", ")));
+        }
+        if let Err(message) = parse_hours(hours) {
+            found.add(&path, message);
+        }
+    }
+}
+
+/// `"09:30-19:30"` -> minutes since midnight, opening before closing.
+fn parse_hours(text: &str) -> Result<(u32, u32), String> {
+    let invalid = || format!("`{text}` is not opening hours like `09:30-19:30`");
+    let (open, close) = text.split_once('-').ok_or_else(invalid)?;
+    let minutes = |t: &str| -> Option<u32> {
+        let (h, m) = t.trim().split_once(':')?;
+        if h.len() != 2 || m.len() != 2 {
+            return None;
+        }
+        let (h, m) = (h.parse::<u32>().ok()?, m.parse::<u32>().ok()?);
+        (h < 24 && m < 60).then_some(h * 60 + m)
+    };
+    let (open, close) = (minutes(open).ok_or_else(invalid)?, minutes(close).ok_or_else(invalid)?);
+    if open >= close {
+        return Err(format!("`{text}`: opening must be before closing"));
+    }
+    Ok((open, close))
+}
+
+fn routing(config: &Config, found: &mut Found<'_>) {
+    let owners = &config.routing.owners;
+    if owners.is_empty() {
+        found.add("routing.owners", "needs at least one owner");
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, owner) in owners.iter().enumerate() {
+        let path = format!("routing.owners[{i}].id");
+        if owner.id.trim().is_empty() {
+            found.add(&path, "must not be empty");
+        } else if let Some(first) = seen.insert(&owner.id, i) {
+            found.add(&path, format!("`{}` is already the id of `routing.owners[{first}]`", owner.id));
+        }
+    }
+}
+
+fn connectors(config: &Config, found: &mut Found<'_>) {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, connector) in config.connectors.iter().enumerate() {
+        let id = connector.id();
+        let path = format!("connectors[{i}].id");
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~')) {
+            found.add(&path, format!("`{id}` must be non-empty and URL-safe (letters, digits, `-`, `_`, `.`, `~`)"));
+        } else if let Some(first) = seen.insert(id, i) {
+            found.add(&path, format!("`{id}` is already the id of `connectors[{first}]`"));
+        }
+        // Read from the YAML itself, so that every kind, including ones added later, is checked.
+        if let Some(base_url) = found.map.scalar(&format!("connectors[{i}].base_url")).filter(|s| !s.is_null()) {
+            if let Err(message) = check_base_url(&base_url.value) {
+                found.add(&format!("connectors[{i}].base_url"), message);
+            }
+        }
+        let region_path = format!("connectors[{i}].default_region");
+        if let Some(region) = found.map.scalar(&region_path).filter(|s| !s.is_null()) {
+            if !is_known_region(&region.value) {
+                let message =
+                    format!("`{}` is not an ISO 3166 alpha-2 region with phone numbering, like `IN`", region.value);
+                found.add(&region_path, message);
+            }
+        }
+        if let ConnectorConfig::Hubspot(hubspot) = connector {
+            match (&hubspot.access_token, &hubspot.oauth) {
+                (Some(_), Some(_)) => {
+                    found.add(&format!("connectors[{i}].oauth"), "set either `access_token` or `oauth`, not both")
+                }
+                (None, None) => found.add(&format!("connectors[{i}]"), "needs `access_token` (private app) or `oauth`"),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn check_base_url(text: &str) -> Result<(), String> {
+    let url = url::Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!("`{text}` must be an http:// or https:// URL with a host"));
+    }
+    Ok(())
+}
+
+fn is_known_region(code: &str) -> bool {
+    code.len() == 2
+        && code.chars().all(|c| c.is_ascii_uppercase())
+        && phonenumber::metadata::DATABASE.by_id(code).is_some()
+}
+
+fn delivery(config: &Config, found: &mut Found<'_>) {
+    let crm = &config.delivery.crm;
+    match config.connectors.iter().find(|c| c.id() == crm) {
+        None => {
+            let ids: Vec<&str> = config.connectors.iter().map(ConnectorConfig::id).collect();
+            found.add("delivery.crm", format!("no connector has id `{crm}` (connector ids: {})", ids.join(", ")));
+        }
+        Some(connector) if !CRM_KINDS.contains(&connector.kind()) => found.add(
+            "delivery.crm",
+            format!("connector `{crm}` is a `{}` connector, not a CRM ({})", connector.kind(), CRM_KINDS.join(", ")),
+        ),
+        Some(_) => {}
+    }
+}
+
+fn secrets(found: &mut Found<'_>) {
+    let mut empty: Vec<String> = found
+        .map
+        .paths()
+        .filter(|(path, located)| {
+            let key = path.rsplit(['.', ']']).next().unwrap_or(path);
+            SECRET_KEYS.contains(&key)
+                && located.scalar.as_ref().is_some_and(|s| !s.is_null() && s.value.trim().is_empty())
+        })
+        .map(|(path, _)| path.to_owned())
+        .collect();
+    empty.sort();
+    for path in empty {
+        found.add(&path, "secret is empty (is its environment variable or credential file empty?)");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hours() {
+        assert_eq!(parse_hours("09:30-19:30"), Ok((570, 1170)));
+        assert!(parse_hours("19:30-09:30").is_err());
+        assert!(parse_hours("9:30-19:30").is_err());
+        assert!(parse_hours("09:30-24:00").is_err());
+    }
+
+    #[test]
+    fn regions() {
+        assert!(is_known_region("IN"));
+        assert!(is_known_region("BR"));
+        assert!(!is_known_region("XX"));
+        assert!(!is_known_region("in"));
+    }
+}

@@ -1,0 +1,48 @@
+//! `handoffd check` as admins and the systemd unit run it: output and exit codes.
+
+use std::path::Path;
+use std::process::Command;
+
+fn check(config: &Path) -> (i32, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_handoffd"))
+        .args(["check", "--config"])
+        .arg(config)
+        .env_remove("HANDOFFD_CONFIG")
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .output()
+        .unwrap();
+    (output.status.code().unwrap_or(-1), String::from_utf8(output.stdout).unwrap())
+}
+
+#[test]
+fn example_checks_clean() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.yaml");
+    let (code, stdout) = check(&example);
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(stdout.trim(), format!("ok: {} (2 connectors: wa-main, hubspot-main)", example.display()));
+}
+
+#[test]
+fn problems_are_printed_one_per_line_with_exit_code_2() {
+    let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.yaml")).unwrap();
+    let broken = example
+        .replace("timezone: Asia/Kolkata", "timezone: Asia/Nowhere")
+        .replace("crm: hubspot-main", "crm: wa-main");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.yaml");
+    std::fs::write(&path, &broken).unwrap();
+    let line = |needle: &str| broken.lines().position(|l| l.contains(needle)).unwrap() + 1;
+
+    let (code, stdout) = check(&path);
+    assert_eq!(code, 2, "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(
+        lines[0].starts_with(&format!("{}:{}:3: business.timezone: ", path.display(), line("Asia/Nowhere"))),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("{}:{}:3: delivery.crm: ", path.display(), line("crm: wa-main"))),
+        "{stdout}"
+    );
+}
