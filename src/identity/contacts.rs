@@ -90,7 +90,7 @@ pub fn pick_contact<'a>(
     if candidates.is_empty() {
         return None;
     }
-    candidates.sort_by(|a, b| rank(rule, b).cmp(&rank(rule, a)));
+    candidates.sort_by_key(|c| std::cmp::Reverse(rank(rule, c)));
     let mut rest = candidates.split_off(1);
     let chosen = candidates.pop()?;
     if rest.is_empty() {
