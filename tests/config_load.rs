@@ -137,6 +137,7 @@ fn unknown_kind_lists_the_valid_kinds_at_its_line() {
         format!("{}:{line}:5: connectors[1].kind: unknown variant `hubspat`, expected one of", case.path.display());
     assert_has(&lines, &expected);
     assert!(lines[0].contains("whatsapp_cloud") && lines[0].contains("hubspot"), "{}", lines[0]);
+    assert!(!lines[0].contains(" at line "), "the position is given once, first: {}", lines[0]);
 }
 
 #[test]

@@ -163,18 +163,19 @@ fn connectors(config: &Config, found: &mut Found<'_>) {
             found.add(&path, format!("`{id}` is already the id of `connectors[{first}]`"));
         }
         // Read from the YAML itself, so that every kind, including ones added later, is checked.
-        if let Some(base_url) = found.map.scalar(&format!("connectors[{i}].base_url")).filter(|s| !s.is_null()) {
-            if let Err(message) = check_base_url(&base_url.value) {
-                found.add(&format!("connectors[{i}].base_url"), message);
-            }
+        let url_path = format!("connectors[{i}].base_url");
+        if let Some(base_url) = found.map.scalar(&url_path).filter(|s| !s.is_null())
+            && let Err(message) = check_base_url(&base_url.value)
+        {
+            found.add(&url_path, message);
         }
         let region_path = format!("connectors[{i}].default_region");
-        if let Some(region) = found.map.scalar(&region_path).filter(|s| !s.is_null()) {
-            if !is_known_region(&region.value) {
-                let message =
-                    format!("`{}` is not an ISO 3166 alpha-2 region with phone numbering, like `IN`", region.value);
-                found.add(&region_path, message);
-            }
+        if let Some(region) = found.map.scalar(&region_path).filter(|s| !s.is_null())
+            && !is_known_region(&region.value)
+        {
+            let message =
+                format!("`{}` is not an ISO 3166 alpha-2 region with phone numbering, like `IN`", region.value);
+            found.add(&region_path, message);
         }
         if let ConnectorConfig::Hubspot(hubspot) = connector {
             match (&hubspot.access_token, &hubspot.oauth) {
