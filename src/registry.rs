@@ -76,9 +76,7 @@ impl Connectors {
                 ConnectorConfig::WhatsappCloud(c) => {
                     let whatsapp = Arc::new(WhatsappCloud::new(c.clone()));
                     connectors.whatsapp.insert(c.id.clone(), whatsapp.clone());
-                    connectors
-                        .webhooks
-                        .insert(c.id.clone(), WebhookEntry { source: whatsapp, default_region: region });
+                    connectors.webhooks.insert(c.id.clone(), WebhookEntry { source: whatsapp, default_region: region });
                 }
                 ConnectorConfig::Hubspot(c) => {
                     let hubspot = Hubspot::new(c.clone(), vault.clone(), http.clone())

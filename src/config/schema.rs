@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::config::duration::ConfigDuration;
 use crate::registry::ConnectorConfig;
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub store: StoreConfig,

@@ -28,10 +28,15 @@ pub fn assemble(
             Content::Call(call) => {
                 for turn in &call.turns {
                     let offset = turn.offset_secs.map(|s| chrono::Duration::milliseconds((s * 1000.0) as i64));
-                    turns.push(Turn { at: local(item.at + offset.unwrap_or_default()), from: turn.from, text: turn.text.clone() });
+                    turns.push(Turn {
+                        at: local(item.at + offset.unwrap_or_default()),
+                        from: turn.from,
+                        text: turn.text.clone(),
+                    });
                 }
                 if let Some(fields) = call.analysis.as_object() {
-                    vendor_analysis = Some(VendorAnalysis { vendor: item.connector_id.clone(), fields: fields.clone() });
+                    vendor_analysis =
+                        Some(VendorAnalysis { vendor: item.connector_id.clone(), fields: fields.clone() });
                 }
             }
             Content::Status(_) | Content::System(_) => {}

@@ -100,8 +100,10 @@ impl HandoffMaker {
         };
         brief.customer.id = Some(stored.customer.id.clone());
         brief.ended_by = Some(handoff.ended_by.clone().unwrap_or_else(|| "quiet_period".to_owned()));
-        if brief.channel_history.is_empty() {
-            brief.channel_history = crate::identity::channel_history(&stored, now, self.timezone);
+        // The store sees every channel of the customer; the interpreter only this conversation.
+        let history = crate::identity::channel_history(&stored, now, self.timezone);
+        if !history.is_empty() {
+            brief.channel_history = history;
         }
         audit.push(entry(
             "classified",
@@ -133,7 +135,8 @@ impl HandoffMaker {
             queued = job.is_some(),
             "Made a handoff brief."
         );
-        let commit = BriefCommit { handoff_id: handoff.id.clone(), brief: serde_json::to_string(&brief)?, job, audit, now };
+        let commit =
+            BriefCommit { handoff_id: handoff.id.clone(), brief: serde_json::to_string(&brief)?, job, audit, now };
         self.store.commit_brief(commit).await?;
         Ok(())
     }

@@ -74,7 +74,9 @@ impl Deliverer {
         for job in jobs {
             match serde_json::from_str::<DeliveryPayload>(&job.payload) {
                 Ok(payload) => leased.push(Leased { job, payload }),
-                Err(error) => self.store.job_dead(&job, &format!("the stored payload is unreadable: {error}"), now).await?,
+                Err(error) => {
+                    self.store.job_dead(&job, &format!("the stored payload is unreadable: {error}"), now).await?
+                }
             }
         }
         self.deliver(leased).await?;
@@ -95,8 +97,11 @@ impl Deliverer {
         }
 
         // Jobs whose earlier attempt may have reached the CRM: find their task first.
-        let unsure: Vec<String> =
-            jobs.iter().filter(|l| l.job.in_flight && l.job.crm_task_id.is_none()).map(|l| l.job.handoff_id.clone()).collect();
+        let unsure: Vec<String> = jobs
+            .iter()
+            .filter(|l| l.job.in_flight && l.job.crm_task_id.is_none())
+            .map(|l| l.job.handoff_id.clone())
+            .collect();
         let mut found: HashMap<String, String> = HashMap::new();
         if !unsure.is_empty() {
             match self.crm.find_tasks_by_external_keys(&unsure).await {

@@ -16,6 +16,7 @@ pub mod index;
 pub mod keys;
 pub mod merge;
 pub mod phone;
+mod timeline;
 
 use std::fmt;
 
@@ -26,6 +27,7 @@ pub use history::{HistoryItem, summarize};
 pub use index::{IdentityIndex, KeyMatch, Resolution};
 pub use keys::{NormalizedKey, normalize};
 pub use merge::{Decision, IdentityConflict, KnownCustomer, MergeRecord, SplitPlan, decide, split};
+pub use timeline::channel_history;
 
 /// The store's id of a customer (the union of keys seen together).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -177,7 +177,8 @@ impl Matcher {
                 let folded = fold(phrase);
                 let entry = literals.entry(folded.clone()).or_insert(Literal { kind, languages: Vec::new() });
                 // A phrase listed as both a part-of-day word and a standalone phrase is standalone.
-                if let (TokenKind::Part { part: a, .. }, TokenKind::Part { part: b, standalone: true }) = (entry.kind, kind)
+                if let (TokenKind::Part { part: a, .. }, TokenKind::Part { part: b, standalone: true }) =
+                    (entry.kind, kind)
                     && a == b
                 {
                     entry.kind = kind;
