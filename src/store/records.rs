@@ -164,6 +164,7 @@ pub struct AuditEntry {
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct StageCounts {
+    pub inbox_total: i64,
     pub inbox_unprocessed: i64,
     pub quarantined: i64,
     pub handoffs_collecting: i64,

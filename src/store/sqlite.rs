@@ -905,18 +905,19 @@ impl Store for SqliteStore {
 
     async fn stage_counts(&self) -> StoreResult<StageCounts> {
         let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM inbox WHERE processed_at IS NULL), (SELECT COUNT(*) FROM quarantine), \
+            "SELECT (SELECT COUNT(*) FROM inbox), (SELECT COUNT(*) FROM inbox WHERE processed_at IS NULL), (SELECT COUNT(*) FROM quarantine), \
              (SELECT COUNT(*) FROM handoffs WHERE state = 'collecting'), (SELECT COUNT(*) FROM outbox), \
              (SELECT COUNT(*) FROM dead_letters)",
         )
         .fetch_one(&self.reader)
         .await?;
         Ok(StageCounts {
-            inbox_unprocessed: row.get(0),
-            quarantined: row.get(1),
-            handoffs_collecting: row.get(2),
-            outbox_pending: row.get(3),
-            dead_letters: row.get(4),
+            inbox_total: row.get(0),
+            inbox_unprocessed: row.get(1),
+            quarantined: row.get(2),
+            handoffs_collecting: row.get(3),
+            outbox_pending: row.get(4),
+            dead_letters: row.get(5),
         })
     }
 }

@@ -1,0 +1,8 @@
+//! End to end: signed WhatsApp webhooks in, HubSpot tasks out, through the daemon started
+//! in-process on an ephemeral port against the bundled mock CRM (or wiremock where the exact
+//! requests are asserted). Real time with short configured delays, as DESIGN.md asks.
+
+mod delivery;
+mod harness;
+mod ingest;
+mod restart;
