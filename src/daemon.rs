@@ -41,7 +41,7 @@ pub struct RunningDaemon {
 
 pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
     let config = &loaded.config;
-    let store = crate::store::open(&store_url(loaded)).await.context("opening the store")?;
+    let store = crate::store::open(&config.store.url).await.context("opening the store")?;
 
     let timezone: chrono_tz::Tz =
         config.business.timezone.parse().map_err(|e| anyhow::anyhow!("business.timezone: {e}"))?;
@@ -110,6 +110,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
             batch_size: config.delivery.batch_size,
             outbox_changed,
             worker_id: format!("{}-{}", hostname(), std::process::id()),
+            prepared: Default::default(),
         }
         .run(stop_stages.clone()),
     );
@@ -143,12 +144,6 @@ impl RunningDaemon {
         tracing::info!("handoffd has stopped.");
         Ok(())
     }
-}
-
-/// A relative SQLite path resolves from the directory the daemon runs in (systemd sets it to
-/// the state directory), as admins expect of `sqlite://state/handoffd.db`.
-fn store_url(loaded: &Loaded) -> String {
-    loaded.config.store.url.clone()
 }
 
 fn redact_url(url: &str) -> String {

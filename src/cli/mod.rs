@@ -10,6 +10,7 @@ mod dlq;
 mod eval;
 mod explain;
 mod mock_crm;
+mod quarantine;
 mod run;
 
 #[derive(Debug, Parser)]
@@ -31,6 +32,8 @@ enum Command {
     Eval(eval::Args),
     /// Deliveries that exhausted their retries: list, show, replay, drop.
     Dlq(dlq::Args),
+    /// Bodies that were signed but could not be parsed: list, show, drop.
+    Quarantine(quarantine::Args),
     /// Serve a mock CRM (HubSpot endpoints and limits, faults on demand) for tests, demos and benchmarks.
     MockCrm(mock_crm::Args),
 }
@@ -51,6 +54,7 @@ pub fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Dlq(args) => dlq::run(args),
+        Command::Quarantine(args) => quarantine::run(args),
         Command::MockCrm(args) => mock_crm::run(args),
     };
     match result {
@@ -60,4 +64,10 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Open the store the configuration names (for the verbs that inspect or repair it).
+async fn store_from_config(arg: &ConfigArg) -> anyhow::Result<std::sync::Arc<dyn crate::store::Store>> {
+    let loaded = crate::config::load(&arg.config)?;
+    crate::store::open(&loaded.config.store.url).await
 }

@@ -28,6 +28,8 @@ pub struct Deliverer {
     /// Woken when the outbox has new jobs.
     pub outbox_changed: Arc<Notify>,
     pub worker_id: String,
+    /// Whether the CRM's one-time set-up (`Crm::prepare`) has succeeded.
+    pub prepared: std::sync::atomic::AtomicBool,
 }
 
 /// A leased job with its payload decoded.
@@ -38,9 +40,6 @@ struct Leased {
 
 impl Deliverer {
     pub async fn run(self, stop: CancellationToken) {
-        if let Err(error) = self.crm.prepare().await {
-            tracing::error!(crm = %self.crm.id(), %error, "Preparing the CRM failed; deliveries will retry it.");
-        }
         loop {
             let delivered = match self.round().await {
                 Ok(count) => count,
@@ -130,6 +129,16 @@ impl Deliverer {
             }
         }
 
+        if !creates.is_empty() && !self.prepared.load(std::sync::atomic::Ordering::Relaxed) {
+            match self.crm.prepare().await {
+                Ok(()) => self.prepared.store(true, std::sync::atomic::Ordering::Relaxed),
+                Err(error) => {
+                    tracing::error!(crm = %self.crm.id(), %error, "Preparing the CRM failed; it is tried again.");
+                    self.failed(creates.iter().map(|l| &l.job), &error, false).await?;
+                    creates.clear();
+                }
+            }
+        }
         if !creates.is_empty() {
             let tasks: Vec<TaskWrite> = creates.iter().map(|l| l.payload.task.clone()).collect();
             match self.crm.create_tasks(&tasks).await {

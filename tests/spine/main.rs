@@ -5,4 +5,5 @@
 mod delivery;
 mod harness;
 mod ingest;
+mod exact_requests;
 mod restart;

@@ -1,0 +1,66 @@
+//! `handoffd quarantine list|show|drop`: bodies that were signed but could not be parsed.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use super::store_from_config;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub config: super::ConfigArg,
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// The most recent quarantined bodies, newest first.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// One quarantined body, raw, with the reason.
+    Show { id: i64 },
+    /// Delete a quarantined body for good.
+    Drop { id: i64 },
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let store = store_from_config(&args.config).await?;
+        match args.action {
+            Action::List { limit } => {
+                let entries = store.list_quarantine(limit).await?;
+                if entries.is_empty() {
+                    println!("The quarantine is empty.");
+                }
+                for entry in entries {
+                    println!(
+                        "{}\t{}\t{}\t{} bytes\t{}",
+                        entry.id,
+                        entry.received_at.format("%Y-%m-%d %H:%M:%S"),
+                        entry.connector_id,
+                        entry.body.len(),
+                        entry.reason
+                    );
+                }
+            }
+            Action::Show { id } => {
+                let entry = store.get_quarantine(id).await?;
+                println!("quarantined body {} (inbox {})", entry.id, entry.inbox_id);
+                println!("connector:  {}", entry.connector_id);
+                println!("received:   {}", entry.received_at.to_rfc3339());
+                println!("reason:     {}", entry.reason);
+                println!("{}", String::from_utf8_lossy(&entry.body));
+            }
+            Action::Drop { id } => {
+                store.drop_quarantine(id).await?;
+                println!("Quarantined body {id} is dropped.");
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
