@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod check;
+mod demo;
 mod dlq;
 mod eval;
 mod explain;
@@ -24,6 +25,8 @@ struct Cli {
 enum Command {
     /// Run the daemon.
     Run(run::Args),
+    /// See it work with no vendor account: mock CRM, sample conversations, the tasks written.
+    Demo(demo::Args),
     /// Validate a configuration file and report every problem with file:line:key.
     Check(check::Args),
     /// Show the brief handoffd makes of a conversation.
@@ -50,6 +53,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Check(args) => check::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Eval(args) => eval::run(args),

@@ -60,7 +60,14 @@ impl Router {
             UrgencyLevel::Low => ("low", self.due.low),
         };
         let within_chrono = chrono::Duration::from_std(within.get()).unwrap_or(chrono::Duration::hours(4));
-        let at = self.hours.add_business_time(local_now, within_chrono);
+        // Minutes and hours run in business time ("within 30 business minutes"); days are
+        // calendar days, landing on the next opening ("2d" is the day after tomorrow, not 48
+        // opening hours later).
+        let at = if within_chrono < chrono::Duration::days(1) {
+            self.hours.add_business_time(local_now, within_chrono)
+        } else {
+            self.hours.next_open(local_now + within_chrono)
+        };
         Due { at: at.fixed_offset(), reason: format!("{level} urgency: within {within:?} of business time") }
     }
 }

@@ -79,7 +79,8 @@ async fn the_task_request_is_exact_and_a_429_retry_after_is_respected() {
     let mut harness = Harness::new(hubspot.uri());
     harness.owners = vec![OWNER_A];
     let daemon = harness.start().await;
-    let body = text_webhook("wamid.EXACT1", "919820012345", "Rahul Mehta", "I want to visit the flat tomorrow", now_unix());
+    let body =
+        text_webhook("wamid.EXACT1", "919820012345", "Rahul Mehta", "I want to visit the flat tomorrow", now_unix());
     assert_eq!(post_signed(daemon.addr, &body).await, 200);
 
     eventually(Duration::from_secs(20), "the second batch/create", || async {
@@ -110,7 +111,8 @@ async fn the_task_request_is_exact_and_a_429_retry_after_is_respected() {
     assert!(props["handoffd_handoff_id"].as_str().is_some_and(|id| !id.is_empty()));
     // Due: the customer asked for tomorrow, so the task is due at tomorrow's opening (IST).
     let due = chrono::DateTime::parse_from_rfc3339(props["hs_timestamp"].as_str().unwrap()).expect("ISO due time");
-    let tomorrow = (chrono::Utc::now().with_timezone(&chrono_tz::Asia::Kolkata) + chrono::Duration::days(1)).date_naive();
+    let tomorrow =
+        (chrono::Utc::now().with_timezone(&chrono_tz::Asia::Kolkata) + chrono::Duration::days(1)).date_naive();
     assert_eq!(due.with_timezone(&chrono_tz::Asia::Kolkata).date_naive(), tomorrow, "{props}");
     assert_eq!(
         input["associations"],

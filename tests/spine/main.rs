@@ -3,7 +3,7 @@
 //! requests are asserted). Real time with short configured delays, as DESIGN.md asks.
 
 mod delivery;
+mod exact_requests;
 mod harness;
 mod ingest;
-mod exact_requests;
 mod restart;
