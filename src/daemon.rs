@@ -31,6 +31,9 @@ const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(30);
 pub struct RunningDaemon {
     /// The address `server.listen` is bound to (useful with port 0).
     pub addr: SocketAddr,
+    /// The address `admin.listen` is bound to (`/metrics`).
+    pub admin_addr: SocketAddr,
+    admin_server: JoinHandle<std::io::Result<()>>,
     pub store: Arc<dyn Store>,
     stop_server: CancellationToken,
     stop_stages: CancellationToken,
@@ -122,11 +125,20 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
     let addr = listener.local_addr()?;
     let app = router(AppState { store: store.clone(), connectors, inbox }, config.server.max_body_bytes);
     let stop_server = CancellationToken::new();
+    crate::http::admin::metrics_handle();
     let server = tokio::spawn(
         axum::serve(listener, app).with_graceful_shutdown(stop_server.clone().cancelled_owned()).into_future(),
     );
-    tracing::info!(%addr, store = %redact_url(&config.store.url), "handoffd is running.");
-    Ok(RunningDaemon { addr, store, stop_server, stop_stages, server, writer, stages })
+    let admin_listener = tokio::net::TcpListener::bind(&config.admin.listen)
+        .await
+        .with_context(|| format!("cannot listen on admin.listen `{}`", config.admin.listen))?;
+    let admin_addr = admin_listener.local_addr()?;
+    let admin = crate::http::admin::router(config.admin.token.clone(), store.clone());
+    let admin_server = tokio::spawn(
+        axum::serve(admin_listener, admin).with_graceful_shutdown(stop_server.clone().cancelled_owned()).into_future(),
+    );
+    tracing::info!(%addr, %admin_addr, store = %redact_url(&config.store.url), "handoffd is running.");
+    Ok(RunningDaemon { addr, admin_addr, admin_server, store, stop_server, stop_stages, server, writer, stages })
 }
 
 impl RunningDaemon {
@@ -135,6 +147,7 @@ impl RunningDaemon {
         tracing::info!("Shutting down: no new requests; finishing those in flight.");
         self.stop_server.cancel();
         self.server.await??;
+        self.admin_server.await??;
         // Every request handle is gone with the server: the writer drains and stops.
         self.writer.await?;
         self.stop_stages.cancel();

@@ -1,5 +1,6 @@
 //! The HTTP server on `server.listen`: webhooks (vendors reach it), health and readiness.
 
+pub mod admin;
 mod webhooks;
 
 use std::sync::Arc;

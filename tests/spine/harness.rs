@@ -41,6 +41,8 @@ store:
   url: sqlite://{db}
 server:
   listen: 127.0.0.1:0
+admin:
+  listen: 127.0.0.1:0
 conversation:
   quiet_period: {quiet}
 business:
