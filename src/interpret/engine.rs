@@ -132,12 +132,12 @@ fn accepted(vocabulary: &Vocabulary, category: &Category, folded: &Folded<'_>, m
         // The clause around the match: "I land on Friday night" must not cancel "this weekend".
         let start = m.start - clause_before(text, m.start).len();
         let end = m.end + clause_after(text, m.end).len();
-        if unless.is_match(&text[start..end]) {
+        if unless.is_match(text[start..end].as_bytes()) {
             return false;
         }
     }
     if let Some(requires) = &entry.requires
-        && !requires.is_match(text)
+        && !requires.is_match(text.as_bytes())
     {
         return false;
     }
@@ -330,7 +330,11 @@ pub fn stated_need(vocabulary: &Vocabulary, hits: &Hits, intents: &[Hit]) -> Opt
     let mut best: Option<(&Hit, usize)> = None;
     for hit in substantive().chain(&hits.objections) {
         let mut weight = 2 * substantive().filter(|h| h.sentence == hit.sentence).count();
-        if vocabulary.need_words.as_ref().is_some_and(|words| words.is_match(&super::text::fold(&hit.sentence))) {
+        if vocabulary
+            .need_words
+            .as_ref()
+            .is_some_and(|words| words.is_match(super::text::fold(&hit.sentence).as_bytes()))
+        {
             weight += 1;
         }
         let better = match best {
@@ -360,7 +364,7 @@ pub fn reasked(vocabulary: &Vocabulary, do_not_ask: &[FactValue], after: &[(usiz
         for sentence in split_sentences(&folded.text) {
             let (start, part) = sentence;
             // A question that confirms a given value ("40 employees, right?") is not a re-ask.
-            if vocabulary.confirm_tags.as_ref().is_some_and(|tags| tags.is_match(part)) {
+            if vocabulary.confirm_tags.as_ref().is_some_and(|tags| tags.is_match(part.as_bytes())) {
                 continue;
             }
             for entry in &vocabulary.facts.entries {
@@ -368,7 +372,7 @@ pub fn reasked(vocabulary: &Vocabulary, do_not_ask: &[FactValue], after: &[(usiz
                 if !do_not_ask.iter().any(|f| f.fact == entry.code) || out.iter().any(|r| r.fact == entry.code) {
                     continue;
                 }
-                if let Some(m) = ask.find(part) {
+                if let Some(m) = ask.find(part.as_bytes()) {
                     let evidence = folded.original_span(start + m.start(), start + m.end());
                     out.push(Reask {
                         fact: entry.code.clone(),
