@@ -59,16 +59,12 @@ pub fn scan(vocabulary: &Vocabulary, turns: &[Turn]) -> Hits {
     for (index, turn) in turns.iter().enumerate() {
         let folded = Folded::new(&turn.text);
         if turn.from == Speaker::Customer {
-            collect(vocabulary, &vocabulary.intents, &folded, index, &mut scratch, &mut hits.intents, |_| true);
-            collect(vocabulary, &vocabulary.objections, &folded, index, &mut scratch, &mut hits.objections, |_| true);
-            collect(vocabulary, &vocabulary.facts, &folded, index, &mut scratch, &mut hits.facts, |_| true);
-            collect(vocabulary, &vocabulary.signals, &folded, index, &mut scratch, &mut hits.signals, |code| {
-                !matches!(code, "booked" | "promise")
-            });
+            collect(vocabulary, &vocabulary.intents, &folded, index, &mut scratch, &mut hits.intents, true);
+            collect(vocabulary, &vocabulary.objections, &folded, index, &mut scratch, &mut hits.objections, true);
+            collect(vocabulary, &vocabulary.facts, &folded, index, &mut scratch, &mut hits.facts, true);
+            collect(vocabulary, &vocabulary.signals, &folded, index, &mut scratch, &mut hits.signals, false);
         } else {
-            collect(vocabulary, &vocabulary.signals, &folded, index, &mut scratch, &mut hits.signals, |code| {
-                matches!(code, "booked" | "promise")
-            });
+            collect(vocabulary, &vocabulary.ai_signals, &folded, index, &mut scratch, &mut hits.signals, true);
         }
     }
     hits
@@ -81,7 +77,7 @@ fn collect(
     turn: usize,
     scratch: &mut Vec<RawMatch>,
     out: &mut Vec<Hit>,
-    keep: impl Fn(&str) -> bool,
+    with_sentence: bool,
 ) {
     if category.is_empty() {
         return;
@@ -89,7 +85,7 @@ fn collect(
     category.find(&folded.text, scratch);
     for m in scratch.iter() {
         let entry = &category.entries[m.entry];
-        if !keep(&entry.code) || !accepted(vocabulary, category, folded, m) {
+        if !accepted(vocabulary, category, folded, m) {
             continue;
         }
         let (vs, ve) = m.value.unwrap_or((m.start, m.end));
@@ -98,12 +94,17 @@ fn collect(
             turn,
             evidence: shorten(folded.original_span(m.start, m.end), EVIDENCE_CHARS),
             value: shorten(folded.original_span(vs, ve).trim_matches([' ', ',', '.']), EVIDENCE_CHARS),
-            sentence: sentence_around(
-                folded.original,
-                folded.original_span(0, m.start).len(),
-                folded.original_span(0, m.end).len(),
-                140,
-            ),
+            // Only findings and promises quote their sentence; customer signals skip the work.
+            sentence: if with_sentence {
+                sentence_around(
+                    folded.original,
+                    folded.original_span(0, m.start).len(),
+                    folded.original_span(0, m.end).len(),
+                    140,
+                )
+            } else {
+                String::new()
+            },
             start: m.start,
         });
     }

@@ -38,6 +38,9 @@ pub const SIGNALS: &[(&str, &str)] = &[
     ("promise", "ai/agent: what the AI promised the customer next"),
 ];
 
+/// Signals said by the AI or an agent; every other signal is the customer's.
+pub const AI_SIGNALS: &[&str] = &["booked", "promise"];
+
 /// A vocabulary that cannot be used, with the file and key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum VocabularyError {
@@ -185,7 +188,10 @@ pub struct Vocabulary {
     pub intents: Category,
     pub objections: Category,
     pub facts: Category,
+    /// Signals read in customer turns.
     pub signals: Category,
+    /// Signals read in the AI's and agents' turns (`booked`, `promise`).
+    pub ai_signals: Category,
     pub negation_before: HashSet<String>,
     pub negation_after: HashSet<String>,
     pub contrast: HashSet<String>,
@@ -266,6 +272,8 @@ impl Vocabulary {
                 });
             }
         }
+        let (ai_signals, signals): (Collected, Collected) =
+            signals.into_iter().partition(|(_, code, _)| AI_SIGNALS.contains(&code.as_str()));
         let macros = &language.macros;
         let confirm_tags = compile_alternatives(&language.confirm_tags, macros)
             .map_err(|message| VocabularyError::Invalid { path: dir.into(), key: "confirm_tags".into(), message })?;
@@ -278,6 +286,7 @@ impl Vocabulary {
             objections: compile_category(objections, macros)?,
             facts: compile_category(facts, macros)?,
             signals: compile_category(signals, macros)?,
+            ai_signals: compile_category(ai_signals, macros)?,
             negation_before: language.negation_before.iter().map(|w| fold_pattern(w)).collect(),
             negation_after: language.negation_after.iter().map(|w| fold_pattern(w)).collect(),
             contrast: language.contrast.iter().map(|w| fold_pattern(w)).collect(),
