@@ -221,8 +221,17 @@ fn default_vapi_and_retell_mappings_apply() {
         "fields": {"call_summary": "Wants a 2BHK visit on Sunday.", "user_sentiment": "Negative"}
     }))
     .unwrap();
-    let brief = interpreter().interpret(&conversation).unwrap();
+    conversation
+        .vendor_analysis
+        .as_mut()
+        .unwrap()
+        .fields
+        .insert("public_log_url".into(), serde_json::json!("https://logs.example.com/call/123"));
+    let interpreter = interpreter();
+    let brief = interpreter.interpret(&conversation).unwrap();
     assert_eq!(brief.stated_need.as_deref(), Some("Wants a 2BHK visit on Sunday."));
+    let task = interpreter.task_text(&brief, &conversation);
+    assert_eq!(task.transcript_url.as_deref(), Some("https://logs.example.com/call/123"));
 }
 
 #[test]

@@ -133,7 +133,7 @@ fn accepted(vocabulary: &Vocabulary, category: &Category, folded: &Folded<'_>, m
         // The clause around the match: "I land on Friday night" must not cancel "this weekend".
         let start = m.start - clause_before(text, m.start).len();
         let end = m.end + clause_after(text, m.end).len();
-        if unless.is_match(text[start..end].as_bytes()) {
+        if unless.is_match(&text.as_bytes()[start..end]) {
             return false;
         }
     }
