@@ -243,3 +243,14 @@ fn an_invalid_vendor_mapping_is_rejected_with_its_key() {
     let error = Interpreter::load(&config, &interpret_common::repo()).unwrap_err();
     assert!(format!("{error:#}").contains("vendor_analysis.v.fields.temp.values.hot"), "{error:#}");
 }
+
+#[test]
+fn accents_and_common_misspellings_are_tolerated() {
+    for text in ["Não tenho interesse, obrigado.", "nao tenho interesse obrigado", "Sorry, not intrested anymore."] {
+        let brief = brief(&[("customer", text)]);
+        assert_eq!(codes(&brief.intents), vec!["not_interested"], "{text}");
+        assert_eq!(brief.disposition, Disposition::ClosedLost, "{text}");
+    }
+    let brief = brief(&[("customer", "Pls send the broucher and tell me hw much for the 2BHK")]);
+    assert_eq!(codes(&brief.intents), vec!["brochure_request", "pricing"]);
+}
