@@ -221,8 +221,17 @@ fn default_vapi_and_retell_mappings_apply() {
         "fields": {"call_summary": "Wants a 2BHK visit on Sunday.", "user_sentiment": "Negative"}
     }))
     .unwrap();
-    let brief = interpreter().interpret(&conversation).unwrap();
+    conversation
+        .vendor_analysis
+        .as_mut()
+        .unwrap()
+        .fields
+        .insert("public_log_url".into(), serde_json::json!("https://logs.example.com/call/123"));
+    let interpreter = interpreter();
+    let brief = interpreter.interpret(&conversation).unwrap();
     assert_eq!(brief.stated_need.as_deref(), Some("Wants a 2BHK visit on Sunday."));
+    let task = interpreter.task_text(&brief, &conversation);
+    assert_eq!(task.transcript_url.as_deref(), Some("https://logs.example.com/call/123"));
 }
 
 #[test]
@@ -233,4 +242,15 @@ fn an_invalid_vendor_mapping_is_rejected_with_its_key() {
     .unwrap();
     let error = Interpreter::load(&config, &interpret_common::repo()).unwrap_err();
     assert!(format!("{error:#}").contains("vendor_analysis.v.fields.temp.values.hot"), "{error:#}");
+}
+
+#[test]
+fn accents_and_common_misspellings_are_tolerated() {
+    for text in ["Não tenho interesse, obrigado.", "nao tenho interesse obrigado", "Sorry, not intrested anymore."] {
+        let brief = brief(&[("customer", text)]);
+        assert_eq!(codes(&brief.intents), vec!["not_interested"], "{text}");
+        assert_eq!(brief.disposition, Disposition::ClosedLost, "{text}");
+    }
+    let brief = brief(&[("customer", "Pls send the broucher and tell me hw much for the 2BHK")]);
+    assert_eq!(codes(&brief.intents), vec!["brochure_request", "pricing"]);
 }

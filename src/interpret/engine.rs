@@ -59,16 +59,12 @@ pub fn scan(vocabulary: &Vocabulary, turns: &[Turn]) -> Hits {
     for (index, turn) in turns.iter().enumerate() {
         let folded = Folded::new(&turn.text);
         if turn.from == Speaker::Customer {
-            collect(vocabulary, &vocabulary.intents, &folded, index, &mut scratch, &mut hits.intents, |_| true);
-            collect(vocabulary, &vocabulary.objections, &folded, index, &mut scratch, &mut hits.objections, |_| true);
-            collect(vocabulary, &vocabulary.facts, &folded, index, &mut scratch, &mut hits.facts, |_| true);
-            collect(vocabulary, &vocabulary.signals, &folded, index, &mut scratch, &mut hits.signals, |code| {
-                !matches!(code, "booked" | "promise")
-            });
+            collect(vocabulary, &vocabulary.intents, &folded, index, &mut scratch, &mut hits.intents, true);
+            collect(vocabulary, &vocabulary.objections, &folded, index, &mut scratch, &mut hits.objections, true);
+            collect(vocabulary, &vocabulary.facts, &folded, index, &mut scratch, &mut hits.facts, true);
+            collect(vocabulary, &vocabulary.signals, &folded, index, &mut scratch, &mut hits.signals, false);
         } else {
-            collect(vocabulary, &vocabulary.signals, &folded, index, &mut scratch, &mut hits.signals, |code| {
-                matches!(code, "booked" | "promise")
-            });
+            collect(vocabulary, &vocabulary.ai_signals, &folded, index, &mut scratch, &mut hits.signals, true);
         }
     }
     hits
@@ -81,7 +77,7 @@ fn collect(
     turn: usize,
     scratch: &mut Vec<RawMatch>,
     out: &mut Vec<Hit>,
-    keep: impl Fn(&str) -> bool,
+    with_sentence: bool,
 ) {
     if category.is_empty() {
         return;
@@ -89,7 +85,7 @@ fn collect(
     category.find(&folded.text, scratch);
     for m in scratch.iter() {
         let entry = &category.entries[m.entry];
-        if !keep(&entry.code) || !accepted(vocabulary, category, folded, m) {
+        if !accepted(vocabulary, category, folded, m) {
             continue;
         }
         let (vs, ve) = m.value.unwrap_or((m.start, m.end));
@@ -98,12 +94,17 @@ fn collect(
             turn,
             evidence: shorten(folded.original_span(m.start, m.end), EVIDENCE_CHARS),
             value: shorten(folded.original_span(vs, ve).trim_matches([' ', ',', '.']), EVIDENCE_CHARS),
-            sentence: sentence_around(
-                folded.original,
-                folded.original_span(0, m.start).len(),
-                folded.original_span(0, m.end).len(),
-                140,
-            ),
+            // Only findings and promises quote their sentence; customer signals skip the work.
+            sentence: if with_sentence {
+                sentence_around(
+                    folded.original,
+                    folded.original_span(0, m.start).len(),
+                    folded.original_span(0, m.end).len(),
+                    140,
+                )
+            } else {
+                String::new()
+            },
             start: m.start,
         });
     }
@@ -132,12 +133,12 @@ fn accepted(vocabulary: &Vocabulary, category: &Category, folded: &Folded<'_>, m
         // The clause around the match: "I land on Friday night" must not cancel "this weekend".
         let start = m.start - clause_before(text, m.start).len();
         let end = m.end + clause_after(text, m.end).len();
-        if unless.is_match(&text[start..end]) {
+        if unless.is_match(&text.as_bytes()[start..end]) {
             return false;
         }
     }
     if let Some(requires) = &entry.requires
-        && !requires.is_match(text)
+        && !requires.is_match(text.as_bytes())
     {
         return false;
     }
@@ -330,7 +331,11 @@ pub fn stated_need(vocabulary: &Vocabulary, hits: &Hits, intents: &[Hit]) -> Opt
     let mut best: Option<(&Hit, usize)> = None;
     for hit in substantive().chain(&hits.objections) {
         let mut weight = 2 * substantive().filter(|h| h.sentence == hit.sentence).count();
-        if vocabulary.need_words.as_ref().is_some_and(|words| words.is_match(&super::text::fold(&hit.sentence))) {
+        if vocabulary
+            .need_words
+            .as_ref()
+            .is_some_and(|words| words.is_match(super::text::fold(&hit.sentence).as_bytes()))
+        {
             weight += 1;
         }
         let better = match best {
@@ -360,7 +365,7 @@ pub fn reasked(vocabulary: &Vocabulary, do_not_ask: &[FactValue], after: &[(usiz
         for sentence in split_sentences(&folded.text) {
             let (start, part) = sentence;
             // A question that confirms a given value ("40 employees, right?") is not a re-ask.
-            if vocabulary.confirm_tags.as_ref().is_some_and(|tags| tags.is_match(part)) {
+            if vocabulary.confirm_tags.as_ref().is_some_and(|tags| tags.is_match(part.as_bytes())) {
                 continue;
             }
             for entry in &vocabulary.facts.entries {
@@ -368,7 +373,7 @@ pub fn reasked(vocabulary: &Vocabulary, do_not_ask: &[FactValue], after: &[(usiz
                 if !do_not_ask.iter().any(|f| f.fact == entry.code) || out.iter().any(|r| r.fact == entry.code) {
                     continue;
                 }
-                if let Some(m) = ask.find(part) {
+                if let Some(m) = ask.find(part.as_bytes()) {
                     let evidence = folded.original_span(start + m.start(), start + m.end());
                     out.push(Reask {
                         fact: entry.code.clone(),

@@ -70,8 +70,7 @@ pub fn task_text(brief: &Brief, conversation: &Conversation, tz: Tz) -> TaskText
         .map(|e| format!("{} {}: {}", e.channel, e.at.format("%Y-%m-%d %H:%M"), e.summary))
         .collect();
     add("History", history.join(" | "));
-    let _ = conversation;
-    TaskText { subject, facts, transcript_url: None }
+    TaskText { subject, facts, transcript_url: transcript_url(conversation) }
 }
 
 /// A topic as a subject reads it ("price", "visit", "payment plan").
@@ -87,4 +86,16 @@ fn short_label(code: &str) -> String {
         "admission_inquiry" => "admission".into(),
         other => other.replace('_', " "),
     }
+}
+
+/// Vendor fields that carry a link to the transcript or recording, in order of preference.
+const TRANSCRIPT_FIELDS: &[&str] =
+    &["transcript_url", "transcriptUrl", "public_log_url", "recording_url", "recordingUrl"];
+
+/// The transcript link, when the vendor analysis carries one.
+fn transcript_url(conversation: &Conversation) -> Option<String> {
+    let fields = &conversation.vendor_analysis.as_ref()?.fields;
+    TRANSCRIPT_FIELDS
+        .iter()
+        .find_map(|name| fields.get(*name)?.as_str().filter(|url| url.starts_with("http")).map(str::to_owned))
 }

@@ -10,12 +10,14 @@
 //! - `signals.yaml`: the cues the rules use for urgency and disposition (codes in [`SIGNALS`]).
 //!
 //! Patterns are regular expressions over folded text (lower case, accents removed), so `não`
-//! and `nao` are the same word; `\b` is an ASCII word boundary; `{name}` expands a macro.
+//! and `nao` are the same word; `{name}` expands a macro. Patterns are compiled without Unicode
+//! classes (folded text is almost all ASCII): `\w`, `\b` and `[^.?!]` are ASCII or byte based,
+//! which keeps the automata small and the engine fast.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use regex::{Regex, RegexSet};
+use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::Deserialize;
 
 use super::text::push_folded;
@@ -35,6 +37,9 @@ pub const SIGNALS: &[(&str, &str)] = &[
     ("booked", "ai/agent: an appointment, visit or demo is booked: booked"),
     ("promise", "ai/agent: what the AI promised the customer next"),
 ];
+
+/// Signals said by the AI or an agent; every other signal is the customer's.
+pub const AI_SIGNALS: &[&str] = &["booked", "promise"];
 
 /// A vocabulary that cannot be used, with the file and key at fault.
 #[derive(Debug, thiserror::Error)]
@@ -129,23 +134,41 @@ pub struct RawMatch {
 }
 
 impl Category {
-    /// Every match of every pattern in `text`, in text order.
+    /// Every match of every pattern in `text`, in text order (offsets on char boundaries).
     pub fn find(&self, text: &str, out: &mut Vec<RawMatch>) {
         out.clear();
-        for index in self.set.matches(text).iter() {
+        let bytes = text.as_bytes();
+        let floor = |mut i: usize| {
+            while !text.is_char_boundary(i) {
+                i -= 1;
+            }
+            i
+        };
+        let ceil = |mut i: usize| {
+            while !text.is_char_boundary(i) {
+                i += 1;
+            }
+            i
+        };
+        for index in self.set.matches(bytes).iter() {
             let (regex, entry) = &self.patterns[index];
             let value_group = regex.capture_names().position(|n| n == Some("value"));
             match value_group {
                 Some(group) => {
-                    for caps in regex.captures_iter(text) {
+                    for caps in regex.captures_iter(bytes) {
                         let whole = caps.get(0).expect("group 0 always exists");
-                        let value = caps.get(group).map(|m| (m.start(), m.end()));
-                        out.push(RawMatch { entry: *entry, start: whole.start(), end: whole.end(), value });
+                        let value = caps.get(group).map(|m| (floor(m.start()), ceil(m.end())));
+                        out.push(RawMatch {
+                            entry: *entry,
+                            start: floor(whole.start()),
+                            end: ceil(whole.end()),
+                            value,
+                        });
                     }
                 }
                 None => {
-                    for m in regex.find_iter(text) {
-                        out.push(RawMatch { entry: *entry, start: m.start(), end: m.end(), value: None });
+                    for m in regex.find_iter(bytes) {
+                        out.push(RawMatch { entry: *entry, start: floor(m.start()), end: ceil(m.end()), value: None });
                     }
                 }
             }
@@ -165,7 +188,10 @@ pub struct Vocabulary {
     pub intents: Category,
     pub objections: Category,
     pub facts: Category,
+    /// Signals read in customer turns.
     pub signals: Category,
+    /// Signals read in the AI's and agents' turns (`booked`, `promise`).
+    pub ai_signals: Category,
     pub negation_before: HashSet<String>,
     pub negation_after: HashSet<String>,
     pub contrast: HashSet<String>,
@@ -246,6 +272,8 @@ impl Vocabulary {
                 });
             }
         }
+        let (ai_signals, signals): (Collected, Collected) =
+            signals.into_iter().partition(|(_, code, _)| AI_SIGNALS.contains(&code.as_str()));
         let macros = &language.macros;
         let confirm_tags = compile_alternatives(&language.confirm_tags, macros)
             .map_err(|message| VocabularyError::Invalid { path: dir.into(), key: "confirm_tags".into(), message })?;
@@ -258,6 +286,7 @@ impl Vocabulary {
             objections: compile_category(objections, macros)?,
             facts: compile_category(facts, macros)?,
             signals: compile_category(signals, macros)?,
+            ai_signals: compile_category(ai_signals, macros)?,
             negation_before: language.negation_before.iter().map(|w| fold_pattern(w)).collect(),
             negation_after: language.negation_after.iter().map(|w| fold_pattern(w)).collect(),
             contrast: language.contrast.iter().map(|w| fold_pattern(w)).collect(),
@@ -302,7 +331,7 @@ fn compile_category(collected: Collected, macros: &BTreeMap<String, String>) -> 
         let index = entries.len();
         for (i, pattern) in entry.patterns.iter().enumerate() {
             let source = expand(pattern, macros).map_err(|m| invalid(format!("{code}.patterns[{i}]"), m))?;
-            let regex = Regex::new(&source).map_err(|e| invalid(format!("{code}.patterns[{i}]"), e.to_string()))?;
+            let regex = compile(&source).map_err(|e| invalid(format!("{code}.patterns[{i}]"), e.to_string()))?;
             sources.push(source);
             patterns.push((regex, index));
         }
@@ -321,7 +350,7 @@ fn compile_category(collected: Collected, macros: &BTreeMap<String, String>) -> 
             ask,
         });
     }
-    let set = RegexSet::new(&sources).map_err(|e| VocabularyError::Invalid {
+    let set = RegexSetBuilder::new(&sources).unicode(false).build().map_err(|e| VocabularyError::Invalid {
         path: PathBuf::new(),
         key: "(all patterns)".into(),
         message: e.to_string(),
@@ -336,10 +365,15 @@ fn compile_alternatives(patterns: &[String], macros: &BTreeMap<String, String>) 
     let mut alternatives = Vec::new();
     for pattern in patterns {
         let source = expand(pattern, macros)?;
-        Regex::new(&source).map_err(|e| e.to_string())?;
+        compile(&source).map_err(|e| e.to_string())?;
         alternatives.push(format!("(?:{source})"));
     }
-    Regex::new(&alternatives.join("|")).map(Some).map_err(|e| e.to_string())
+    compile(&alternatives.join("|")).map(Some).map_err(|e| e.to_string())
+}
+
+/// Compile a pattern for folded text: byte-based, no Unicode classes.
+fn compile(source: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(source).unicode(false).build()
 }
 
 /// Fold the non-ASCII letters of a pattern (ASCII is left alone: `\D` must stay upper case).
@@ -373,7 +407,7 @@ fn expand(pattern: &str, macros: &BTreeMap<String, String>) -> Result<String, St
         }
     }
     out.push_str(rest);
-    Ok(fold_pattern(&out).replace(r"\b", r"(?-u:\b)"))
+    Ok(fold_pattern(&out))
 }
 
 #[cfg(test)]
@@ -419,6 +453,7 @@ mod tests {
         let vocabulary = Vocabulary::load(dir.path()).unwrap();
         let mut found = Vec::new();
         vocabulary.intents.find("nao tenho interesse em renovar", &mut found);
+        assert_eq!(found[0].start, 0);
         assert_eq!(found.len(), 1);
         assert_eq!(vocabulary.intents.entries[found[0].entry].code, "not_interested");
     }

@@ -2,8 +2,12 @@
 //!
 //! The engine asks a [`WindowSource`] for the window the customer named. Until the resolver is
 //! wired, [`load_window_source`] returns `None` and the engine falls back to the vocabulary's
-//! `time_named` cue (a time was named, window unknown). Wiring it is one line: see
-//! [`load_window_source`]; the adapter below is ready behind `cfg(any())` until then.
+//! `time_named` cue (a time was named, window unknown).
+//!
+//! Wiring (checked against a stub of the announced `when` API):
+//! 1. `src/interpret/mod.rs`: add `pub mod when;`.
+//! 2. here: replace the body of [`load_window_source`] as its doc says, and delete the
+//!    `#[cfg(any())]` line above the adapter `impl WindowSource for super::when::TimeResolver`.
 
 use std::path::Path;
 
@@ -37,7 +41,6 @@ pub trait WindowSource: Send + Sync + std::fmt::Debug {
 ///
 /// To wire it, replace the body with:
 /// `Ok(Some(Box::new(super::when::TimeResolver::load(vocabulary_dir)?)))`
-/// and turn `cfg(any())` below into `cfg(all())` (or delete the attribute).
 pub fn load_window_source(vocabulary_dir: &Path) -> anyhow::Result<Option<Box<dyn WindowSource>>> {
     let _ = vocabulary_dir;
     Ok(None)

@@ -1,0 +1,79 @@
+//! Briefs per second on one core for 10-turn conversations (five customer, five AI turns in
+//! four languages). Run: `cargo bench --bench interpret`; prints briefs/s.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use handoffd::interpret::{InterpretConfig, Interpreter};
+use handoffd_contract::conversation::Conversation;
+
+const TURNS: &[(&str, &str)] = &[
+    ("ai", "Hi Rahul, thanks for your interest in Skyline Residences! Which configuration are you looking for?"),
+    ("customer", "Hi. I'm looking for a 3BHK, my budget is around 1.2 crore. What is the all-inclusive price?"),
+    ("ai", "The 3BHK is ₹1.28 Cr all-inclusive under our launch offer, on the construction-linked plan."),
+    ("customer", "That is a bit above my budget. Is the price negotiable? Can I do a site visit on Saturday morning?"),
+    ("ai", "Final pricing is handled by our sales manager. Site visits run on Saturdays from 10 AM."),
+    ("customer", "Mujhe husband se poochna padega, final decision unka hi hoga. EMI pe lena hai."),
+    ("ai", "Bilkul. Hamari team aapko call karegi. Kya aap floor plans chahenge?"),
+    ("customer", "Sí, por favor, mándeme los planos. No estoy ocupado ahora, pero llámenme mañana por la tarde."),
+    ("ai", "Claro. Un asesor le llamará mañana por la tarde."),
+    ("customer", "Ok, obrigado. Não precisa mandar mais nada por enquanto."),
+];
+
+fn conversation() -> Conversation {
+    let turns: Vec<serde_json::Value> = TURNS
+        .iter()
+        .enumerate()
+        .map(|(i, (from, text))| serde_json::json!({"at": format!("2026-06-09T18:{:02}:00+05:30", i), "from": from, "text": text}))
+        .collect();
+    serde_json::from_value(serde_json::json!({
+        "now": "2026-06-09T18:25:00+05:30",
+        "timezone": "Asia/Kolkata",
+        "business_hours": {"mon": "09:30-19:30", "tue": "09:30-19:30", "sat": "10:00-18:00"},
+        "customer": {"name": "Rahul Mehta", "phones": ["+91 98200 12345"]},
+        "channel": "whatsapp",
+        "turns": turns,
+    }))
+    .expect("the bench conversation is valid")
+}
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let config = InterpretConfig { vocabulary: Some("config/vocabulary".into()), ..Default::default() };
+    let interpreter = Interpreter::load(&config, &root).expect("the shipped vocabulary loads");
+    let conversation = conversation();
+    // Warm up the regex caches.
+    for _ in 0..200 {
+        std::hint::black_box(interpreter.interpret(&conversation).unwrap());
+    }
+    let (mut best_wall, mut best_cpu) = (0.0f64, 0.0f64);
+    for _ in 0..3 {
+        let started = Instant::now();
+        let cpu_started = thread_cpu_ns();
+        let mut briefs = 0u64;
+        while started.elapsed() < Duration::from_secs(2) {
+            for _ in 0..100 {
+                std::hint::black_box(interpreter.interpret(std::hint::black_box(&conversation)).unwrap());
+            }
+            briefs += 100;
+        }
+        best_wall = best_wall.max(briefs as f64 / started.elapsed().as_secs_f64());
+        if let (Some(from), Some(to)) = (cpu_started, thread_cpu_ns()) {
+            best_cpu = best_cpu.max(briefs as f64 / ((to - from) as f64 / 1e9));
+        }
+    }
+    let brief = interpreter.interpret(&conversation).unwrap();
+    println!(
+        "interpret: {best_wall:.0} briefs/s wall clock, {best_cpu:.0} briefs/s per CPU-second of this thread \
+         (10-turn conversation; {} intents, {} facts)",
+        brief.intents.len(),
+        brief.do_not_ask.len()
+    );
+}
+
+/// Time this thread spent on a CPU (Linux `schedstat`): the honest "one core" figure on a
+/// machine shared with other work, where wall-clock time includes waiting for a core.
+fn thread_cpu_ns() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
