@@ -41,7 +41,8 @@ pub fn router(token: Option<String>, store: Arc<dyn Store>) -> Router {
 
 async fn metrics(State(state): State<AdminState>, headers: HeaderMap) -> Response {
     if let Some(token) = &state.token {
-        let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        let given =
+            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
         let matches = given.is_some_and(|given| {
             use subtle::ConstantTimeEq;
             given.as_bytes().ct_eq(token.as_bytes()).into()

@@ -1,13 +1,7 @@
 //! The seam to the time-expression resolver (`src/interpret/when/`, built on its own).
 //!
-//! The engine asks a [`WindowSource`] for the window the customer named. Until the resolver is
-//! wired, [`load_window_source`] returns `None` and the engine falls back to the vocabulary's
-//! `time_named` cue (a time was named, window unknown).
-//!
-//! Wiring (checked against a stub of the announced `when` API):
-//! 1. `src/interpret/mod.rs`: add `pub mod when;`.
-//! 2. here: replace the body of [`load_window_source`] as its doc says, and delete the
-//!    `#[cfg(any())]` line above the adapter `impl WindowSource for super::when::TimeResolver`.
+//! The engine asks a [`WindowSource`] for the window the customer named; the soft-time
+//! resolver in `when/` is the one the daemon uses. Tests may plug in their own source.
 
 use std::path::Path;
 
@@ -42,11 +36,9 @@ pub trait WindowSource: Send + Sync + std::fmt::Debug {
 /// To wire it, replace the body with:
 /// `Ok(Some(Box::new(super::when::TimeResolver::load(vocabulary_dir)?)))`
 pub fn load_window_source(vocabulary_dir: &Path) -> anyhow::Result<Option<Box<dyn WindowSource>>> {
-    let _ = vocabulary_dir;
-    Ok(None)
+    Ok(Some(Box::new(super::when::TimeResolver::load(vocabulary_dir)?)))
 }
 
-#[cfg(any())]
 impl WindowSource for super::when::TimeResolver {
     fn requested_window(
         &self,
