@@ -52,7 +52,8 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
     let interpreter = Arc::new(Interpreter::load(&config.interpret, loaded.base_dir())?);
 
     let http = reqwest::Client::builder().user_agent(concat!("handoffd/", env!("CARGO_PKG_VERSION"))).build()?;
-    let connectors = Arc::new(Connectors::build(&config.connectors, Arc::new(StoreVault(store.clone())), http)?);
+    let connectors =
+        Arc::new(Connectors::build(&config.connectors, Arc::new(StoreVault(store.clone())), http.clone())?);
     let crm = connectors
         .crms
         .get(&config.delivery.crm)
@@ -123,7 +124,10 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
         .await
         .with_context(|| format!("cannot listen on server.listen `{}`", config.server.listen))?;
     let addr = listener.local_addr()?;
-    let app = router(AppState { store: store.clone(), connectors, inbox }, config.server.max_body_bytes);
+    let app = router(
+        AppState { store: store.clone(), connectors, inbox, http: proxy_client()? },
+        config.server.max_body_bytes,
+    );
     let stop_server = CancellationToken::new();
     crate::http::admin::metrics_handle();
     let server = tokio::spawn(
@@ -171,4 +175,12 @@ fn redact_url(url: &str) -> String {
 
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "host".into())
+}
+
+/// The proxy's client: Meta's answer within 30 s or the bot gets 504; never a retry.
+fn proxy_client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?)
 }

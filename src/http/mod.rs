@@ -1,6 +1,7 @@
 //! The HTTP server on `server.listen`: webhooks (vendors reach it), health and readiness.
 
 pub mod admin;
+mod proxy;
 mod webhooks;
 
 use std::sync::Arc;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub connectors: Arc<Connectors>,
     pub inbox: InboxWriterHandle,
+    /// For the Graph API send proxy (no retries, the vendor's timeouts).
+    pub http: reqwest::Client,
 }
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
@@ -28,6 +31,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/readyz", get(readyz))
         .route("/webhooks/{id}", get(webhooks::handshake).post(webhooks::receive))
         .route("/webhooks/{id}/turns", axum::routing::post(webhooks::receive_turn))
+        .route("/graph/{*rest}", axum::routing::any(proxy::forward))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
 }

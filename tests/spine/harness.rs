@@ -19,6 +19,8 @@ pub struct Harness {
     pub extra_hubspot: String,
     pub owners: Vec<&'static str>,
     pub quiet_period: &'static str,
+    /// Where the WhatsApp connector's Graph API lives (the send proxy forwards there).
+    pub graph_base_url: String,
 }
 
 impl Harness {
@@ -29,6 +31,7 @@ impl Harness {
             extra_hubspot: String::new(),
             owners: vec![OWNER_A, OWNER_B],
             quiet_period: "1s",
+            graph_base_url: "http://127.0.0.1:9/graph".to_owned(),
         }
     }
 
@@ -64,6 +67,7 @@ connectors:
     app_secret: {APP_SECRET}
     verify_token: {VERIFY_TOKEN}
     phone_number_id: "106540352242922"
+    base_url: {graph}
     default_region: IN
   - id: hubspot-main
     kind: hubspot
@@ -75,6 +79,7 @@ connectors:
             db = db.display(),
             quiet = self.quiet_period,
             crm = self.crm_base_url,
+            graph = self.graph_base_url,
             extra = self.extra_hubspot,
         )
     }

@@ -6,4 +6,5 @@ mod delivery;
 mod exact_requests;
 mod harness;
 mod ingest;
+mod proxy;
 mod restart;
