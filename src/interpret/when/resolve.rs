@@ -248,8 +248,8 @@ pub(crate) fn place(ctx: &Context<'_>, m: &Mention) -> Option<Placed> {
                 _ => on_date(ctx, m, today + Duration::days(1)).map(|p| with("tomorrow", p)),
             }
         }
-        Some(DayRef::Today) => on_date(ctx, m, today).map(|p| with("today", p)),
-        Some(DayRef::Tonight) => on_date(ctx, m, today),
+        Some(DayRef::Today) => on_date(ctx, m, today).map(|p| with("today", still_open(ctx, p))),
+        Some(DayRef::Tonight) => on_date(ctx, m, today).map(|p| still_open(ctx, p)),
         Some(DayRef::Tomorrow) => on_date(ctx, m, today + Duration::days(1)).map(|p| with("tomorrow", p)),
         Some(DayRef::DayAfterTomorrow) => {
             on_date(ctx, m, today + Duration::days(2)).map(|p| with("day_after_tomorrow", p))
@@ -299,6 +299,16 @@ pub(crate) fn place(ctx: &Context<'_>, m: &Mention) -> Option<Placed> {
             on_date(ctx, m, first).map(|p| with("after_salary_day", p))
         }
     }
+}
+
+/// A window of today that is already over when asked for ("tonight" at 23:00, "today" after
+/// closing) runs from now to the end of the day instead.
+fn still_open(ctx: &Context<'_>, placed: Placed) -> Placed {
+    if placed.end > ctx.now {
+        return placed;
+    }
+    let end = ctx.at(ctx.today(), 23 * 60 + 59, Edge::End).max(ctx.now);
+    Placed { start: ctx.now, end, rule: join_rule(&placed.rule, "cut_at_now") }
 }
 
 fn join_rule(label: &str, rule: &str) -> String {
