@@ -451,7 +451,7 @@ impl Matcher {
 
     /// Whether the next word after `end` is one of `words`.
     fn followed_by(&self, text: &str, end: usize, words: &[String]) -> bool {
-        let rest = text[end..].trim_start_matches(|c: char| c == ' ' || c == '-');
+        let rest = text[end..].trim_start_matches([' ', '-']);
         words.iter().any(|w| {
             rest.starts_with(w.as_str()) && rest[w.len()..].chars().next().is_none_or(|c| !c.is_ascii_alphanumeric())
         })

@@ -268,7 +268,18 @@ pub(crate) fn place(ctx: &Context<'_>, m: &Mention) -> Option<Placed> {
                     vec![saturday, saturday + Duration::days(1)]
                 }
             };
-            spanned("this_weekend", open_days(ctx, m, &days))
+            match open_days(ctx, m, &days) {
+                // Said late on Sunday: the weekend is over, so the next one.
+                Some((_, end, _)) if end <= ctx.now => {
+                    let saturday = today
+                        + Duration::days(
+                            6 - today.weekday().num_days_from_monday() as i64
+                                + 7 * i64::from(today.weekday() != Weekday::Sun),
+                        );
+                    spanned("this_weekend", open_days(ctx, m, &[saturday, saturday + Duration::days(1)]))
+                }
+                found => spanned("this_weekend", found),
+            }
         }
         Some(DayRef::NextWeek) => {
             // Calendar bounds, whatever else was said: Monday 00:00 to Sunday 23:59.
