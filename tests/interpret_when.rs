@@ -319,6 +319,13 @@ fn this_weekend_is_saturday_and_sunday_business_hours() {
 }
 
 #[test]
+fn this_weekend_said_when_it_is_over_is_the_next_one() {
+    // Sunday 2026-09-13 20:00, after "this weekend"'s afternoons.
+    let w = window_of(&["this weekend in the afternoon"], "2026-09-13T20:00:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-09-19T12:00:00+05:30", "2026-09-20T17:00:00+05:30");
+}
+
+#[test]
 fn this_weekend_with_sunday_closed_is_saturday() {
     let w = window_of(&["this weekend"], "2026-09-09T12:36:00+05:30", KOLKATA, &weekday_hours());
     assert_window(w, "2026-09-12T10:00:00+05:30", "2026-09-12T14:00:00+05:30");

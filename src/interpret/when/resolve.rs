@@ -271,11 +271,11 @@ pub(crate) fn place(ctx: &Context<'_>, m: &Mention) -> Option<Placed> {
             match open_days(ctx, m, &days) {
                 // Said late on Sunday: the weekend is over, so the next one.
                 Some((_, end, _)) if end <= ctx.now => {
-                    let saturday = today
-                        + Duration::days(
-                            6 - today.weekday().num_days_from_monday() as i64
-                                + 7 * i64::from(today.weekday() != Weekday::Sun),
-                        );
+                    let saturday = if today.weekday() == Weekday::Sun {
+                        today + Duration::days(6)
+                    } else {
+                        days[0] + Duration::days(7)
+                    };
                     spanned("this_weekend", open_days(ctx, m, &[saturday, saturday + Duration::days(1)]))
                 }
                 found => spanned("this_weekend", found),
