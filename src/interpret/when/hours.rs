@@ -171,9 +171,9 @@ mod tests {
     fn next_open_and_business_minutes_skip_closed_time() {
         let tz: Tz = "Asia/Kolkata".parse().unwrap();
         let h = hours(&[("fri", "09:30-19:30"), ("mon", "09:30-19:30")]);
-        // Friday 19:10 + 30 business minutes = Monday 09:50.
+        // Friday 19:10 + 30 business minutes: 20 on Friday, 10 on Monday = 09:40.
         let friday = local(tz, 2026, 6, 12, 19, 10);
-        assert_eq!(h.add_business_time(friday, Duration::minutes(30)), local(tz, 2026, 6, 15, 9, 50));
+        assert_eq!(h.add_business_time(friday, Duration::minutes(30)), local(tz, 2026, 6, 15, 9, 40));
         assert_eq!(h.next_open(local(tz, 2026, 6, 13, 12, 0)), local(tz, 2026, 6, 15, 9, 30));
         assert_eq!(h.next_open(friday), friday);
     }

@@ -232,7 +232,8 @@ impl Matcher {
         // A time of day: "6", "6:30", "18h30", "six", with an optional marker glued or spaced.
         let mut numbers: Vec<String> = number_words.keys().cloned().collect();
         numbers.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
-        let number_alt = numbers.iter().map(|w| regex::escape(w)).chain([r"\d{1,2}".to_string()]).collect::<Vec<_>>();
+        let number_alt =
+            numbers.iter().map(|w| regex::escape(w)).chain([r"[0-9]{1,2}".to_string()]).collect::<Vec<_>>();
         let mut markers: Vec<String> = am.iter().chain(&pm).chain(&clock_words).cloned().collect();
         markers.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
         markers.dedup();
@@ -298,7 +299,7 @@ impl Matcher {
                 key: format!("clock.{}[{i}]", format!("{kind:?}").to_lowercase()),
                 message: format!("`{template}` does not compile: {e}"),
             };
-            let parser = Regex::new(&format!("^(?:{})$", template_pattern(&template, true))).map_err(invalid)?;
+            let parser = Regex::new(&format!("(?-u)^(?:{})$", template_pattern(&template, true))).map_err(invalid)?;
             groups.push(format!("({})", template_pattern(&template, false)));
             alternatives.push(Alternative::Template(templates.len()));
             templates.push(Template { kind, parser });
@@ -306,7 +307,7 @@ impl Matcher {
         // A time with a marker needs no template: "3 pm works", "6 baje".
         if !marker_alt.is_empty() {
             let parser = Regex::new(&format!(
-                r"^(?:(?-u:\b)(?P<h1>{})(?:(?::|\.|h)(?P<m1>[0-5]\d))?\s*(?P<x1>{}))$",
+                r"(?-u)^(?:\b(?P<h1>{})(?:(?::|\.|h)(?P<m1>[0-5]\d))?\s*(?P<x1>{}))$",
                 number_alt.join("|"),
                 marker_alt
             ))
@@ -320,11 +321,15 @@ impl Matcher {
             groups.push(format!("({})", alternation(&literal_phrases)));
             alternatives.push(Alternative::Literal);
         }
-        let finder = Regex::new(&groups.join("|")).map_err(|e| VocabularyError::Invalid {
-            path: loaded.languages[0].1.clone(),
-            key: "(all)".into(),
-            message: format!("the vocabulary does not compile: {e}"),
-        })?;
+        let finder = regex::RegexBuilder::new(&format!("(?-u){}", groups.join("|")))
+            // A larger lazy-DFA cache keeps the many alternatives from falling back to the NFA.
+            .dfa_size_limit(32 << 20)
+            .build()
+            .map_err(|e| VocabularyError::Invalid {
+                path: loaded.languages[0].1.clone(),
+                key: "(all)".into(),
+                message: format!("the vocabulary does not compile: {e}"),
+            })?;
         Ok(Matcher {
             finder,
             alternatives,
@@ -348,10 +353,13 @@ impl Matcher {
     pub fn tokens(&self, folded: &Folded) -> Vec<Token> {
         let text = folded.text.as_str();
         let mut out = Vec::new();
-        for caps in self.finder.captures_iter(text) {
+        // The DFA finds the matches; captures (slow with this many groups) run on the match only.
+        for found in self.finder.find_iter(text) {
+            let Some(caps) = self.finder.captures(found.as_str()) else { continue };
             let Some((index, m)) = caps.iter().skip(1).enumerate().find_map(|(i, m)| m.map(|m| (i, m))) else {
                 continue;
             };
+            let m = Span { start: found.start() + m.start(), end: found.start() + m.end(), text: m.as_str() };
             let kind = match self.alternatives[index] {
                 Alternative::Ignore => continue,
                 Alternative::Literal => {
@@ -443,7 +451,7 @@ impl Matcher {
 
     /// Whether the next word after `end` is one of `words`.
     fn followed_by(&self, text: &str, end: usize, words: &[String]) -> bool {
-        let rest = text[end..].trim_start_matches(|c: char| c == ' ' || c == '-');
+        let rest = text[end..].trim_start_matches([' ', '-']);
         words.iter().any(|w| {
             rest.starts_with(w.as_str()) && rest[w.len()..].chars().next().is_none_or(|c| !c.is_ascii_alphanumeric())
         })
@@ -470,6 +478,25 @@ impl Matcher {
 }
 
 const CLAUSE_ENDS: [char; 6] = ['.', ';', '!', '?', ',', '\n'];
+
+/// A match placed back in the whole folded text.
+struct Span<'t> {
+    start: usize,
+    end: usize,
+    text: &'t str,
+}
+
+impl<'t> Span<'t> {
+    fn start(&self) -> usize {
+        self.start
+    }
+    fn end(&self) -> usize {
+        self.end
+    }
+    fn as_str(&self) -> &'t str {
+        self.text
+    }
+}
 
 /// The rest of the clause after `end`.
 fn clause_after(text: &str, end: usize) -> &str {

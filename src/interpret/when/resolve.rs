@@ -248,8 +248,8 @@ pub(crate) fn place(ctx: &Context<'_>, m: &Mention) -> Option<Placed> {
                 _ => on_date(ctx, m, today + Duration::days(1)).map(|p| with("tomorrow", p)),
             }
         }
-        Some(DayRef::Today) => on_date(ctx, m, today).map(|p| with("today", p)),
-        Some(DayRef::Tonight) => on_date(ctx, m, today),
+        Some(DayRef::Today) => on_date(ctx, m, today).map(|p| with("today", still_open(ctx, p))),
+        Some(DayRef::Tonight) => on_date(ctx, m, today).map(|p| still_open(ctx, p)),
         Some(DayRef::Tomorrow) => on_date(ctx, m, today + Duration::days(1)).map(|p| with("tomorrow", p)),
         Some(DayRef::DayAfterTomorrow) => {
             on_date(ctx, m, today + Duration::days(2)).map(|p| with("day_after_tomorrow", p))
@@ -268,7 +268,18 @@ pub(crate) fn place(ctx: &Context<'_>, m: &Mention) -> Option<Placed> {
                     vec![saturday, saturday + Duration::days(1)]
                 }
             };
-            spanned("this_weekend", open_days(ctx, m, &days))
+            match open_days(ctx, m, &days) {
+                // Said late on Sunday: the weekend is over, so the next one.
+                Some((_, end, _)) if end <= ctx.now => {
+                    let saturday = if today.weekday() == Weekday::Sun {
+                        today + Duration::days(6)
+                    } else {
+                        days[0] + Duration::days(7)
+                    };
+                    spanned("this_weekend", open_days(ctx, m, &[saturday, saturday + Duration::days(1)]))
+                }
+                found => spanned("this_weekend", found),
+            }
         }
         Some(DayRef::NextWeek) => {
             // Calendar bounds, whatever else was said: Monday 00:00 to Sunday 23:59.
@@ -299,6 +310,16 @@ pub(crate) fn place(ctx: &Context<'_>, m: &Mention) -> Option<Placed> {
             on_date(ctx, m, first).map(|p| with("after_salary_day", p))
         }
     }
+}
+
+/// A window of today that is already over when asked for ("tonight" at 23:00, "today" after
+/// closing) runs from now to the end of the day instead.
+fn still_open(ctx: &Context<'_>, placed: Placed) -> Placed {
+    if placed.end > ctx.now {
+        return placed;
+    }
+    let end = ctx.at(ctx.today(), 23 * 60 + 59, Edge::End).max(ctx.now);
+    Placed { start: ctx.now, end, rule: join_rule(&placed.rule, "cut_at_now") }
 }
 
 fn join_rule(label: &str, rule: &str) -> String {
