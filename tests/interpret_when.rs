@@ -693,3 +693,28 @@ fn dev_set_requested_windows() {
     assert!(scored > 0, "no labelled case in {}", dir.display());
     assert!(failures.is_empty(), "{right}/{scored}\n{}", failures.join("\n"));
 }
+
+#[test]
+fn portuguese_no_before_a_day_is_on_not_not() {
+    // Portuguese "no sábado" is "on Saturday"; Spanish "no" negates, so the two must not mix.
+    let hours = weekday_hours();
+    let found = window_of(
+        &["Quero fazer um test drive no sábado de manhã."],
+        "2026-07-08T16:00:00-03:00",
+        "America/Sao_Paulo",
+        &hours,
+    );
+    assert_window(found, "2026-07-11T09:00:00-03:00", "2026-07-11T12:00:00-03:00");
+    let negated = window_of(
+        &["Não no sábado de manhã, prefiro outro dia."],
+        "2026-07-08T16:00:00-03:00",
+        "America/Sao_Paulo",
+        &hours,
+    );
+    assert!(
+        negated
+            .as_ref()
+            .is_none_or(|w| w.window.not_before.date_naive() != rfc("2026-07-11T09:00:00-03:00").date_naive()),
+        "{negated:?}"
+    );
+}

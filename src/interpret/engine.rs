@@ -423,7 +423,11 @@ pub fn channel_history(conversation: &Conversation, turns: &[Turn]) -> Vec<Chann
     let customer_turns = turns.iter().filter(|t| t.from == Speaker::Customer).count();
     let ai_turns = turns.iter().filter(|t| t.from == Speaker::Ai).count();
     let agent_turns = turns.len() - customer_turns - ai_turns;
-    let mut summary = format!("{customer_turns} customer, {ai_turns} AI");
+    let mut summary = format!(
+        "{} {}: {customer_turns} customer, {ai_turns} AI",
+        conversation.channel,
+        last.at.format("%Y-%m-%d %H:%M")
+    );
     if agent_turns > 0 {
         summary.push_str(&format!(", {agent_turns} agent"));
     }

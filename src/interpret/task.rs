@@ -46,7 +46,13 @@ pub fn task_text(brief: &Brief, conversation: &Conversation, tz: Tz) -> TaskText
         }
     };
     add("Need", brief.stated_need.clone().unwrap_or_default());
-    let why: Vec<String> = brief.urgency.reasons.iter().take(3).map(|r| format!("\"{}\"", r.evidence)).collect();
+    let mut why: Vec<String> = Vec::new();
+    for reason in &brief.urgency.reasons {
+        let quoted = format!("\"{}\"", reason.evidence);
+        if why.len() < 3 && !why.contains(&quoted) {
+            why.push(quoted);
+        }
+    }
     let urgency = if why.is_empty() {
         brief.urgency.level.as_str().to_owned()
     } else {
@@ -64,11 +70,7 @@ pub fn task_text(brief: &Brief, conversation: &Conversation, tz: Tz) -> TaskText
         brief.do_not_ask.iter().map(|f| format!("{}: {}", f.fact.replace('_', " "), f.value)).collect();
     add("Do not re-ask", join_and(&known));
     add("Action", brief.recommended_action.clone());
-    let history: Vec<String> = brief
-        .channel_history
-        .iter()
-        .map(|e| format!("{} {}: {}", e.channel, e.at.format("%Y-%m-%d %H:%M"), e.summary))
-        .collect();
+    let history: Vec<String> = brief.channel_history.iter().map(|e| e.summary.clone()).collect();
     add("History", history.join(" | "));
     TaskText { subject, facts, transcript_url: transcript_url(conversation) }
 }

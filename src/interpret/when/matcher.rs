@@ -119,6 +119,7 @@ pub(crate) struct Matcher {
     past_markers: Vec<Vec<String>>,
     negation_before: Vec<String>,
     negation_after: Vec<String>,
+    not_negation: Vec<String>,
     pub corrections: Vec<String>,
     not_time_units: Vec<String>,
     pub acceptance: Vec<String>,
@@ -167,6 +168,7 @@ impl Matcher {
         let mut past_markers = Vec::new();
         let (mut past_before, mut past_after) = (Vec::new(), Vec::new());
         let (mut negation_before, mut negation_after, mut corrections) = (Vec::new(), Vec::new(), Vec::new());
+        let mut not_negation = Vec::new();
         let (mut not_time_units, mut acceptance) = (Vec::new(), Vec::new());
         let (mut request_cues, mut unavailable_cues) = (Vec::new(), Vec::new());
         let mut weekday_names = Vec::new();
@@ -211,6 +213,7 @@ impl Matcher {
             past_after.extend(v.modifiers.past_after.iter().map(|p| fold(p)));
             negation_before.extend(v.modifiers.negation_before.iter().map(|p| fold(p)));
             negation_after.extend(v.modifiers.negation_after.iter().map(|p| fold(p)));
+            not_negation.extend(v.modifiers.not_negation.iter().map(|p| fold(p)));
             corrections.extend(v.modifiers.corrections.iter().map(|p| fold(p)));
             not_time_units.extend(v.modifiers.not_time_units.iter().map(|p| fold(p)));
             acceptance.extend(v.acceptance.iter().map(|p| fold(p)));
@@ -341,6 +344,7 @@ impl Matcher {
             past_markers,
             negation_before,
             negation_after,
+            not_negation,
             corrections,
             not_time_units,
             acceptance,
@@ -465,7 +469,8 @@ impl Matcher {
         let last = words.last().copied();
         let second_last = words.len().checked_sub(2).map(|i| words[i]);
         let negator = |w: Option<&str>| w.is_some_and(|w| self.negation_before.iter().any(|n| n == w));
-        if negator(last) || (negator(second_last) && last.is_some_and(|w| w.len() <= 4)) {
+        let preposition = last.is_some_and(|w| self.not_negation.iter().any(|n| n == w));
+        if (negator(last) && !preposition) || (negator(second_last) && last.is_some_and(|w| w.len() <= 4)) {
             return true;
         }
         let after = &text[end..];

@@ -229,6 +229,11 @@ pub struct Modifiers {
     /// Right after a time expression, cancels it ("kal nahi").
     #[serde(default)]
     pub negation_after: Vec<String>,
+    /// Prepositions spelled like another language's negation, which do NOT cancel the time
+    /// right after them (Portuguese "no sábado" is "on Saturday", Spanish "no" is "not").
+    /// A negation before them still does ("não no sábado").
+    #[serde(default)]
+    pub not_negation: Vec<String>,
     /// Between two time expressions, starts a new one even when they could combine
     /// ("Monday... actually Wednesday").
     #[serde(default)]
@@ -311,6 +316,7 @@ fn validate(path: &Path, v: &TimeVocabulary) -> Result<(), VocabularyError> {
         ("modifiers.past_markers".into(), &v.modifiers.past_markers),
         ("modifiers.negation_before".into(), &v.modifiers.negation_before),
         ("modifiers.negation_after".into(), &v.modifiers.negation_after),
+        ("modifiers.not_negation".into(), &v.modifiers.not_negation),
         ("modifiers.corrections".into(), &v.modifiers.corrections),
         ("modifiers.not_time_units".into(), &v.modifiers.not_time_units),
         ("ignore".into(), &v.ignore),
