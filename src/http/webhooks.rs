@@ -46,15 +46,7 @@ pub async fn receive(
         return (StatusCode::NOT_FOUND, "no such connector");
     };
     let received_at = Utc::now();
-    let request = RawRequest {
-        method: &method,
-        path: uri.path(),
-        query: uri.query().unwrap_or(""),
-        headers: &headers,
-        body: &body,
-        received_at,
-    };
-    if let Err(error) = entry.source.verify(&request) {
+    if let Err(error) = entry.source.verify(&raw_request(&method, &uri, &headers, &body, received_at)) {
         metrics::counter!("handoffd_webhooks_refused_total", "connector" => id.clone()).increment(1);
         tracing::warn!(connector = %id, %error, "Refused a webhook: bad signature.");
         return (StatusCode::UNAUTHORIZED, "bad signature");
@@ -76,19 +68,21 @@ pub async fn receive_turn(
         return (StatusCode::NOT_FOUND, "no such connector");
     };
     let received_at = Utc::now();
-    let request = RawRequest {
-        method: &method,
-        path: uri.path(),
-        query: uri.query().unwrap_or(""),
-        headers: &headers,
-        body: &body,
-        received_at,
-    };
-    if let Err(error) = whatsapp.verify_turn(&request) {
+    if let Err(error) = whatsapp.verify_turn(&raw_request(&method, &uri, &headers, &body, received_at)) {
         tracing::warn!(connector = %id, %error, "Refused a turn: bad signature.");
         return (StatusCode::UNAUTHORIZED, "bad signature");
     }
     commit(&state, id, "turn", &headers, body, received_at).await
+}
+
+fn raw_request<'a>(
+    method: &'a Method,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+    received_at: chrono::DateTime<Utc>,
+) -> RawRequest<'a> {
+    RawRequest { method, path: uri.path(), query: uri.query().unwrap_or(""), headers, body, received_at }
 }
 
 async fn commit(

@@ -40,9 +40,9 @@ impl<'a> Folded<'a> {
     }
 }
 
-/// Fold one character: lower case, strip the accents of Latin letters, plain quotes.
-pub fn push_folded(c: char, out: &mut String) {
-    let folded = match c {
+/// The base letter of an accented Latin letter (lower case), for the languages we ship.
+pub fn latin_base(c: char) -> Option<char> {
+    Some(match c {
         'á' | 'à' | 'â' | 'ã' | 'ä' | 'å' | 'Á' | 'À' | 'Â' | 'Ã' | 'Ä' | 'Å' => 'a',
         'é' | 'è' | 'ê' | 'ë' | 'É' | 'È' | 'Ê' | 'Ë' => 'e',
         'í' | 'ì' | 'î' | 'ï' | 'Í' | 'Ì' | 'Î' | 'Ï' => 'i',
@@ -50,6 +50,17 @@ pub fn push_folded(c: char, out: &mut String) {
         'ú' | 'ù' | 'û' | 'ü' | 'Ú' | 'Ù' | 'Û' | 'Ü' => 'u',
         'ç' | 'Ç' => 'c',
         'ñ' | 'Ñ' => 'n',
+        _ => return None,
+    })
+}
+
+/// Fold one character: lower case, strip the accents of Latin letters, plain quotes.
+pub fn push_folded(c: char, out: &mut String) {
+    if let Some(base) = latin_base(c) {
+        out.push(base);
+        return;
+    }
+    let folded = match c {
         '’' | '‘' | '`' | '´' => '\'',
         '“' | '”' => '"',
         '¿' | '¡' => ' ',
