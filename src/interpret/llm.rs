@@ -374,7 +374,9 @@ fn content_of(body: &str) -> Result<Answer, LlmError> {
         .get("content")
         .and_then(Value::as_str)
         .ok_or_else(|| LlmError::Garbage("the message has no text `content`".into()))?;
-    serde_json::from_str(content).map_err(|e| LlmError::Invalid(e.to_string()))
+    let content: Value = serde_json::from_str(content)
+        .map_err(|e| LlmError::Garbage(format!("the message content is not JSON: {e}")))?;
+    serde_json::from_value(content).map_err(|e| LlmError::Invalid(e.to_string()))
 }
 
 fn shorten(text: &str, max: usize) -> String {
