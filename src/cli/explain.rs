@@ -60,6 +60,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     if replay.handoffs.len() > 1 {
                         println!("### Handoff {} of {}\n", i + 1, replay.handoffs.len());
                     }
+                    println!(
+                        "Handoff made at {}, ended by {}.",
+                        made.conversation.now.to_rfc3339(),
+                        made.handoff.ended_by.as_deref().unwrap_or("quiet_period")
+                    );
                     print!("{}", render_turns(&made.conversation));
                     print!("\n{}", render_text(&made.brief, &interpreter, &made.conversation));
                 }
