@@ -196,6 +196,11 @@ async fn an_invalid_window_leaves_the_brief_unchanged() {
     answer["requested_window"] =
         json!({"not_before": "2026-06-10T12:00:00+05:30", "not_after": "2026-06-10T10:00:00+05:30"});
     assert_unchanged(ResponseTemplate::new(200).set_body_json(completion(&answer)), "5s", "invalid").await;
+    // Already over when the conversation is handed off (NOW is 2026-06-09 11:00).
+    let mut answer = good_answer();
+    answer["requested_window"] =
+        json!({"not_before": "2026-06-08T10:00:00+05:30", "not_after": "2026-06-08T12:00:00+05:30"});
+    assert_unchanged(ResponseTemplate::new(200).set_body_json(completion(&answer)), "5s", "invalid").await;
 }
 
 #[tokio::test]

@@ -184,7 +184,7 @@ impl LlmAnalyzer {
             return Err(LlmError::Status { status: status.as_u16(), body: shorten(&body, MAX_TEXT) });
         }
         let answer = content_of(&body)?;
-        self.check(&answer)?;
+        self.check(&answer, conversation)?;
         Ok(answer)
     }
 
@@ -281,8 +281,9 @@ impl LlmAnalyzer {
         })
     }
 
-    /// What serde cannot check: codes from the vocabulary, windows in order, text not empty.
-    fn check(&self, answer: &Answer) -> Result<(), LlmError> {
+    /// What serde cannot check: codes from the vocabulary, a window in order and not already
+    /// over at `now`, fact values not empty.
+    fn check(&self, answer: &Answer, conversation: &Conversation) -> Result<(), LlmError> {
         let known = |list: &[String], code: &str, what: &str| {
             if list.iter().any(|c| c == code) {
                 Ok(())
@@ -308,6 +309,14 @@ impl LlmAnalyzer {
             return Err(LlmError::Invalid(format!(
                 "requested window ends ({}) before it starts ({})",
                 window.not_after, window.not_before
+            )));
+        }
+        if let Some(window) = &answer.requested_window
+            && window.not_after < conversation.now
+        {
+            return Err(LlmError::Invalid(format!(
+                "requested window is over ({}) before the conversation's now ({})",
+                window.not_after, conversation.now
             )));
         }
         Ok(())
