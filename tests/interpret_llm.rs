@@ -2,6 +2,10 @@
 //! every kind of failure leaves the deterministic brief byte-identical.
 
 mod interpret_common;
+// The end-to-end harness of `tests/spine` (daemon, mock CRM, signed webhooks), reused here.
+#[allow(dead_code)]
+#[path = "spine/harness.rs"]
+mod harness;
 
 use std::time::Duration;
 
@@ -247,4 +251,48 @@ fn the_config_rejects_unknown_keys_and_defaults_the_timeout() {
     assert!(error.unwrap_err().to_string().contains("temprature"));
     let config: LlmConfig = serde_json::from_value(json!({"base_url": "http://x", "model": "m"})).unwrap();
     assert_eq!(config.timeout.get(), Duration::from_secs(5));
+}
+
+/// The daemon's handoff maker calls the analyzer after the rules: the task written to the
+/// CRM carries what only the model found.
+#[tokio::test]
+async fn the_daemon_refines_briefs_through_the_configured_endpoint() {
+    let llm = MockServer::start().await;
+    let mut answer = good_answer();
+    answer["requested_window"] = Value::Null; // the daemon runs at the real current time
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion(&answer)))
+        .mount(&llm)
+        .await;
+    let mock = harness::start_mock(Default::default()).await;
+    let harness = harness::Harness::new(mock.base_url());
+    let text = harness.config_text().replace(
+        "interpret:\n  vocabulary: vocabulary\n",
+        &format!(
+            "interpret:\n  vocabulary: vocabulary\n  llm:\n    base_url: {}\n    model: test-model\n    api_key: {SECRET}\n    timeout: 5s\n",
+            llm.uri()
+        ),
+    );
+    assert!(text.contains("llm:"), "the harness config has the expected `interpret:` block");
+    let config = handoffd::config::parse(&text, &|_| None).unwrap_or_else(|p| panic!("{p:?}"));
+    let loaded = handoffd::config::Loaded { config, path: repo().join("config/test.yaml") };
+    let daemon = handoffd::daemon::start(&loaded).await.expect("daemon starts");
+
+    let body = harness::text_webhook(
+        "wamid.LLM0",
+        "919820055555",
+        "Asha Verma",
+        "Is the corner flat still there? My wife has to see it first before anything.",
+        harness::now_unix(),
+    );
+    assert_eq!(harness::post_signed(daemon.addr, &body).await, 200);
+    let tasks = harness::eventually(Duration::from_secs(20), "a task in the CRM", || async {
+        Some(mock.tasks()).filter(|t| !t.is_empty())
+    })
+    .await;
+    let task_body = &tasks[0].properties["hs_task_body"];
+    assert!(task_body.contains("decision maker"), "the model's `authority` objection reached the task: {task_body}");
+    assert_eq!(llm.received_requests().await.unwrap().len(), 1);
+    daemon.shutdown().await.unwrap();
 }
