@@ -76,7 +76,10 @@ async fn serve(template: ResponseTemplate) -> MockServer {
 
 /// Refine the brief through `server`, returning (deterministic, refined).
 async fn refine_with(server_uri: &str, timeout: &str) -> (Brief, Brief) {
-    let interpreter = interpreter_for(server_uri, timeout);
+    refine_by(&interpreter_for(server_uri, timeout)).await
+}
+
+async fn refine_by(interpreter: &Interpreter) -> (Brief, Brief) {
     let chat = chat();
     let deterministic = interpreter.interpret(&chat).unwrap();
     let refined = interpreter.llm().expect("configured").refine(&chat, deterministic.clone()).await;
@@ -89,7 +92,7 @@ async fn assert_unchanged(template: ResponseTemplate, timeout: &str, reason: &st
     let interpreter = interpreter_for(&server.uri(), timeout);
     let error = interpreter.llm().unwrap().ask(&chat()).await.expect_err("the answer must be refused");
     assert_eq!(error.reason(), reason, "{error}");
-    let (deterministic, refined) = refine_with(&server.uri(), timeout).await;
+    let (deterministic, refined) = refine_by(&interpreter).await;
     assert_eq!(
         serde_json::to_string(&refined).unwrap(),
         serde_json::to_string(&deterministic).unwrap(),
@@ -168,6 +171,11 @@ async fn garbage_leaves_the_brief_unchanged() {
 #[tokio::test]
 async fn a_server_error_leaves_the_brief_unchanged() {
     assert_unchanged(ResponseTemplate::new(500).set_body_string("internal error"), "5s", "status").await;
+    let echo = format!("Incorrect API key provided: {SECRET}");
+    let server = serve(ResponseTemplate::new(401).set_body_string(echo)).await;
+    let error = interpreter_for(&server.uri(), "5s").llm().unwrap().ask(&chat()).await.unwrap_err();
+    assert!(!error.to_string().contains(SECRET), "an echoed key is not logged: {error}");
+    assert!(error.to_string().contains("HTTP 401"), "{error}");
 }
 
 #[tokio::test]
@@ -219,9 +227,10 @@ async fn an_unreachable_endpoint_leaves_the_brief_unchanged() {
     // A port that was free a moment ago: nothing listens there.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let base_url = format!("http://127.0.0.1:{port}");
-    let error = interpreter_for(&base_url, "2s").llm().unwrap().ask(&chat()).await.unwrap_err();
+    let interpreter = interpreter_for(&base_url, "2s");
+    let error = interpreter.llm().unwrap().ask(&chat()).await.unwrap_err();
     assert_eq!(error.reason(), "request", "{error}");
-    let (deterministic, refined) = refine_with(&base_url, "2s").await;
+    let (deterministic, refined) = refine_by(&interpreter).await;
     assert_eq!(serde_json::to_string(&refined).unwrap(), serde_json::to_string(&deterministic).unwrap());
 }
 

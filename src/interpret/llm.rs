@@ -181,6 +181,11 @@ impl LlmAnalyzer {
         };
         let (status, body) = tokio::time::timeout(timeout, exchange).await.map_err(|_| LlmError::Timeout)??;
         if !status.is_success() {
+            // Some endpoints echo the key they refused: it must not reach the log.
+            let body = match &self.config.api_key {
+                Some(key) if !key.is_empty() => body.replace(key.as_str(), "<redacted>"),
+                _ => body,
+            };
             return Err(LlmError::Status { status: status.as_u16(), body: shorten(&body, MAX_TEXT) });
         }
         let answer = content_of(&body)?;
