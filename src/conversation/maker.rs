@@ -98,6 +98,9 @@ impl HandoffMaker {
                 return Ok(());
             }
         };
+        if let Some(llm) = self.interpreter.llm() {
+            brief = llm.refine(&conversation, brief).await;
+        }
         brief.customer.id = Some(stored.customer.id.clone());
         brief.ended_by = Some(handoff.ended_by.clone().unwrap_or_else(|| "quiet_period".to_owned()));
         // The store sees every channel of the customer; the interpreter only this conversation.

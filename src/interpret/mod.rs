@@ -6,6 +6,7 @@
 //! - `engine`: the rules (who said it, negation, corrections, urgency, disposition, re-asks).
 //! - [`window`]: the seam to the time-expression resolver (`when/`).
 //! - [`vendor`]: vendor analysis (Vapi, Retell) mapped onto brief fields by config.
+//! - [`llm`]: the optional LLM analyzer that refines a brief (off unless `interpret.llm` is set).
 //! - `action`, `task`: the recommended action and the CRM task text.
 //! - [`score`]: the evaluation scorer (`handoffd eval` and the tests).
 
@@ -21,6 +22,7 @@ use serde::Deserialize;
 
 mod action;
 mod engine;
+pub mod llm;
 pub mod score;
 mod task;
 pub mod text;
@@ -44,6 +46,10 @@ pub struct InterpretConfig {
     /// overriding the defaults in the vocabulary folder's `vendor_analysis.yaml`.
     #[serde(default)]
     pub vendor_analysis: BTreeMap<String, vendor::VendorMapping>,
+    /// An OpenAI-compatible chat endpoint that may refine the deterministic brief (see
+    /// [`llm`] for what it may change). Off when absent; any failure keeps the deterministic brief.
+    #[serde(default)]
+    pub llm: Option<llm::LlmConfig>,
 }
 
 /// A conversation the engine cannot interpret, naming the field at fault.
@@ -62,6 +68,8 @@ pub struct Interpreter {
     vocabulary: Vocabulary,
     vendors: vendor::VendorMappings,
     window_source: Option<Box<dyn WindowSource>>,
+    /// The LLM analyzer when `interpret.llm` is configured; the daemon calls it after `interpret`.
+    llm: Option<llm::LlmAnalyzer>,
 }
 
 /// The default vocabulary folder when the configuration names none.
@@ -75,7 +83,8 @@ impl Interpreter {
         let vendors = vendor::VendorMappings::load(&dir, &config.vendor_analysis)
             .with_context(|| format!("vendor analysis mappings in `{}`", dir.display()))?;
         let window_source = window::load_window_source(&dir)?;
-        Ok(Interpreter { vocabulary, vendors, window_source })
+        let llm = config.llm.as_ref().map(|c| llm::LlmAnalyzer::new(c, &vocabulary)).transpose()?;
+        Ok(Interpreter { vocabulary, vendors, window_source, llm })
     }
 
     /// Use `source` to find requested windows (tests, and the resolver once wired).
@@ -87,6 +96,11 @@ impl Interpreter {
     /// Whether a time resolver is wired (without one, `requested_window` is always null).
     pub fn resolves_windows(&self) -> bool {
         self.window_source.is_some()
+    }
+
+    /// The LLM analyzer, when `interpret.llm` is configured.
+    pub fn llm(&self) -> Option<&llm::LlmAnalyzer> {
+        self.llm.as_ref()
     }
 
     pub fn vocabulary(&self) -> &Vocabulary {
