@@ -215,7 +215,7 @@ async fn attach_to_handoff(
         Some(id) => {
             sqlx::query(
                 "UPDATE handoffs SET state = 'collecting', last_activity_at = ?, ready_at = ?, \
-                 ended_by = COALESCE(?, ended_by) WHERE id = ?",
+                 ended_by = ? WHERE id = ?",
             )
             .bind(&received_s)
             .bind(&ready_at)
