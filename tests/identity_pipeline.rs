@@ -72,7 +72,7 @@ async fn brazil_ninth_digit_and_india_prefixes_join_one_customer() {
     apply(store.as_ref(), 2, message("br-2", vec![IdentityKey::phone("+55 11 98765-4321")], "preço?", t0), None).await;
     let with_nine = customer_of(store.as_ref(), "phone:+5511987654321").await;
     let keys = store.customer_keys(&with_nine).await.unwrap();
-    assert_eq!(keys.iter().filter(|(k, _)| k.starts_with("phone:")).count() >= 1, true);
+    assert!(keys.iter().any(|(k, _)| k == "phone:+5511987654321"), "{keys:?}");
     let first = store.customer_timeline(&with_nine).await.unwrap();
     assert_eq!(first.events.iter().filter(|e| e.source == "interaction").count(), 2, "both messages, one customer");
 
@@ -409,7 +409,6 @@ where
 async fn a_thousand_messages_from_two_hundred_customers_need_few_searches_and_no_duplicate_contacts() {
     const CUSTOMERS: usize = 200;
     const KNOWN: usize = 150;
-    const PER_CUSTOMER: usize = 5;
     let mock = start_mock(MockOptions { seed_contacts: KNOWN, ..Default::default() }).await;
     let dir = tempfile::tempdir().unwrap();
     let config = handoffd::config::parse(&config_text(&dir.path().join("handoffd.db"), &mock.base_url()), &|_| None)
@@ -438,10 +437,10 @@ async fn a_thousand_messages_from_two_hundred_customers_need_few_searches_and_no
         ["Hi", "What is the price of the 2BHK?", "Is there parking?", "I can pay 20% upfront", "Please call me"];
     let client = reqwest::Client::new();
     let now = Utc::now().timestamp();
-    for round in 0..PER_CUSTOMER {
+    for (round, text) in texts.iter().enumerate() {
         let mut sends = tokio::task::JoinSet::new();
         for customer in 0..CUSTOMERS {
-            let body = text_webhook(&format!("wamid.{customer}.{round}"), &wa_id(customer), texts[round], now);
+            let body = text_webhook(&format!("wamid.{customer}.{round}"), &wa_id(customer), text, now);
             let signature = handoffd_whatsapp_cloud::sign(APP_SECRET, body.as_bytes());
             let request = client
                 .post(format!("http://{}/webhooks/wa-main", daemon.addr))

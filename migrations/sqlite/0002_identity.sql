@@ -55,6 +55,8 @@ CREATE TABLE crm_identity_keys (
     PRIMARY KEY (crm_id, match_key, contact_id)
 );
 CREATE INDEX crm_identity_keys_contact ON crm_identity_keys (crm_id, contact_id);
+-- Which accounts know a key (the brief's notes look across accounts).
+CREATE INDEX crm_identity_keys_key ON crm_identity_keys (match_key);
 
 -- Where each CRM account's contact sync resumes; advanced in the transaction that stores a page.
 CREATE TABLE crm_sync_cursors (

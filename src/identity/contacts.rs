@@ -261,6 +261,22 @@ mod tests {
     }
 
     #[test]
+    fn contact_keys_and_raw_phone_notes() {
+        let mut brazil = contact("7", "(11) 8765-4321", None);
+        brazil.emails.push(" Ana@Example.com ".into());
+        let keys = contact_match_keys(&brazil, Some("BR"));
+        assert!(keys.contains(&"phone:+5511987654321".to_owned()), "{keys:?}");
+        assert!(keys.contains(&"email:ana@example.com".to_owned()), "{keys:?}");
+
+        let notes = key_notes(&[
+            ("phone:+919820012345".into(), "+919820012345".into()),
+            ("phone_raw:+9112345678".into(), "+91 12345 678".into()),
+        ]);
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].contains("'+91 12345 678'"), "{notes:?}");
+    }
+
+    #[test]
     fn a_merge_cycle_does_not_loop() {
         let mut a = contact("1", "+14155552671", None);
         a.merged_into = Some("2".into());

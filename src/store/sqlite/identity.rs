@@ -415,8 +415,16 @@ pub(super) async fn customer_notes(
     .await?;
     notes.extend(reasons.into_iter().map(|r| format!("identity conflict: {r}")));
     let match_keys: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
-    let crms: Vec<String> =
-        sqlx::query_scalar("SELECT DISTINCT crm_id FROM crm_identities ORDER BY crm_id").fetch_all(pool).await?;
+    if match_keys.is_empty() {
+        return Ok(notes);
+    }
+    let mut query = QueryBuilder::<Sqlite>::new("SELECT DISTINCT crm_id FROM crm_identity_keys WHERE match_key IN (");
+    let mut list = query.separated(", ");
+    for key in &match_keys {
+        list.push_bind(key);
+    }
+    query.push(") ORDER BY crm_id");
+    let crms: Vec<String> = query.build().fetch_all(pool).await?.iter().map(|row| row.get(0)).collect();
     for crm_id in crms {
         let cached = cached_contacts(pool, &crm_id, &match_keys).await?;
         let contacts: Vec<CrmContact> = cached.into_iter().map(|c| c.contact).collect();
