@@ -480,3 +480,67 @@ async fn a_thousand_messages_from_two_hundred_customers_need_few_searches_and_no
     daemon.shutdown().await.unwrap();
     mock.shutdown().await;
 }
+
+// --- the command line ----------------------------------------------------------------------
+
+fn handoffd(config: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_handoffd"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .expect("run handoffd");
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
+#[tokio::test]
+async fn identity_conflicts_split_and_audit_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("handoffd.db");
+    let config = dir.path().join("handoffd.yaml");
+    std::fs::write(&config, config_text(&db, "http://127.0.0.1:9")).unwrap();
+    let store = handoffd::store::open(&format!("sqlite://{}", db.display())).await.unwrap();
+    let t0 = Utc::now();
+    // A conflict: two customers of two CRM contacts met.
+    apply(store.as_ref(), 1, message("a", vec![IdentityKey::phone("+919820012345")], "hi", t0), None).await;
+    apply(store.as_ref(), 2, message("b", vec![IdentityKey::email("asha@example.in")], "hi", t0), None).await;
+    let by_phone = customer_of(store.as_ref(), "phone:+919820012345").await;
+    let by_email = customer_of(store.as_ref(), "email:asha@example.in").await;
+    store.set_crm_contact(&by_phone, "hubspot-main", "101", t0).await.unwrap();
+    store.set_crm_contact(&by_email, "hubspot-main", "202", t0).await.unwrap();
+    let both = vec![IdentityKey::phone("+919820012345"), IdentityKey::email("asha@example.in")];
+    apply(store.as_ref(), 3, message("c", both, "me again", t0), None).await;
+    // A merge: a voice caller's email and a WhatsApp number seen together.
+    apply(store.as_ref(), 4, message("d", vec![IdentityKey::phone("+14155552671")], "hello", t0), None).await;
+    apply(store.as_ref(), 5, message("e", vec![IdentityKey::email("lucia@example.mx")], "hola", t0), None).await;
+    let both = vec![IdentityKey::phone("+14155552671"), IdentityKey::email("lucia@example.mx")];
+    apply(store.as_ref(), 6, message("f", both, "same person", t0), None).await;
+    let merge_id = store.list_merges(1).await.unwrap()[0].id;
+    drop(store);
+
+    let (ok, out) = handoffd(&config, &["identity", "conflicts"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("different CRM contacts") && out.contains(&by_phone) && out.contains(&by_email), "{out}");
+
+    let (ok, out) = handoffd(&config, &["identity", "split", &merge_id.to_string()]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(&format!("Merge {merge_id} is split")) && out.contains("restored email:lucia@example.mx"),
+        "{out}"
+    );
+    let (ok, out) = handoffd(&config, &["identity", "split", &merge_id.to_string()]);
+    assert!(!ok, "a merge splits once: {out}");
+
+    // India's national form finds the customer; the timeline is in time order across sources.
+    let (ok, out) = handoffd(&config, &["audit", "--customer", "098200 12345", "--region", "IN"]);
+    assert!(ok, "{out}");
+    assert!(out.contains(&format!("customer {by_phone}")), "{out}");
+    assert!(out.contains("interaction") && out.contains("identity_conflict"), "{out}");
+    let times: Vec<&str> = out.lines().filter_map(|l| l.split('\t').next()).filter(|t| t.starts_with("20")).collect();
+    let mut sorted = times.clone();
+    sorted.sort();
+    assert_eq!(times, sorted);
+    let (ok, out) = handoffd(&config, &["audit", "--customer", "+15550000000"]);
+    assert!(!ok && out.contains("No customer is known"), "{out}");
+}

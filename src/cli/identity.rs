@@ -9,8 +9,6 @@ use super::store_from_config;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[command(flatten)]
-    pub config: super::ConfigArg,
     #[command(subcommand)]
     pub action: Action,
 }
@@ -19,16 +17,22 @@ pub struct Args {
 pub enum Action {
     /// Customers whose keys met but were not merged (different CRM contacts, an unreadable phone).
     Conflicts {
+        #[command(flatten)]
+        config: super::ConfigArg,
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
     /// Recorded merges, most recent first, with their evidence.
     Merges {
+        #[command(flatten)]
+        config: super::ConfigArg,
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
     /// Undo a merge: the absorbed customer's keys, interactions and handoffs go back to it.
     Split {
+        #[command(flatten)]
+        config: super::ConfigArg,
         /// The merge id, as `identity merges` lists it.
         merge_id: i64,
     },
@@ -37,9 +41,12 @@ pub enum Action {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        let store = store_from_config(&args.config).await?;
+        let config = match &args.action {
+            Action::Conflicts { config, .. } | Action::Merges { config, .. } | Action::Split { config, .. } => config,
+        };
+        let store = store_from_config(config).await?;
         match args.action {
-            Action::Conflicts { limit } => {
+            Action::Conflicts { limit, .. } => {
                 let conflicts = store.identity_conflicts(limit).await?;
                 if conflicts.is_empty() {
                     println!("No identity conflicts.");
@@ -59,7 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
-            Action::Merges { limit } => {
+            Action::Merges { limit, .. } => {
                 let merges = store.list_merges(limit).await?;
                 if merges.is_empty() {
                     println!("No merges.");
@@ -79,7 +86,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
-            Action::Split { merge_id } => {
+            Action::Split { merge_id, .. } => {
                 let outcome = store.split_merge(merge_id, chrono::Utc::now()).await?;
                 println!(
                     "Merge {} is split: customer {} is back with {} key(s), {} interaction(s) and {} handoff(s).",

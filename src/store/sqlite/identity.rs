@@ -149,17 +149,21 @@ pub(super) async fn resolve_customer(
             .bind(now)
             .execute(&mut **tx)
             .await?;
-            super::insert_audit(
-                tx,
-                &AuditEntry {
-                    at: parse_ts(now)?,
-                    handoff_id: None,
-                    customer_id: Some(attach_to.clone()),
-                    event: "identity_conflict".to_owned(),
-                    detail: serde_json::json!({"customers": customers, "evidence": evidence, "reason": conflict.reason}),
-                },
-            )
-            .await?;
+            // On every customer's timeline: each of them may be the one an owner looks up.
+            for customer in &customers {
+                super::insert_audit(
+                    tx,
+                    &AuditEntry {
+                        at: parse_ts(now)?,
+                        handoff_id: None,
+                        customer_id: Some(customer.clone()),
+                        event: "identity_conflict".to_owned(),
+                        detail: serde_json::json!({"customers": customers, "attached_to": attach_to,
+                            "evidence": evidence, "reason": conflict.reason}),
+                    },
+                )
+                .await?;
+            }
             tracing::warn!(customer = %attach_to, reason = %conflict.reason, "Keys of different customers met; not merged.");
             attach_to
         }
