@@ -195,6 +195,16 @@ async fn a_changed_number_joins_the_same_customer_and_a_raw_phone_is_flagged() {
         notes.extend(store.handoff_conversation(&handoff.id).await.unwrap().customer.notes);
     }
     assert!(notes.iter().any(|n| n.contains("could not be read") && n.contains("phone_raw:")), "{notes:?}");
+
+    // The same unreadable phone next to someone else's email links by spelling only: no merge.
+    apply(store.as_ref(), 4, message("e", vec![IdentityKey::email("ravi@example.in")], "hi", t0), None).await;
+    let raw_and_email = vec![IdentityKey::phone("+91 12345 678"), IdentityKey::email("ravi@example.in")];
+    apply(store.as_ref(), 5, message("f", raw_and_email, "hello", t0), None).await;
+    assert!(store.list_merges(10).await.unwrap().is_empty());
+    let conflicts = store.identity_conflicts(10).await.unwrap();
+    assert_eq!(conflicts.len(), 1);
+    assert!(conflicts[0].reason.contains("unreadable phone"), "{}", conflicts[0].reason);
+    assert_eq!(conflicts[0].attach_to, customer_of(store.as_ref(), "email:ravi@example.in").await);
 }
 
 // --- the CRM identity cache ---------------------------------------------------------------
