@@ -102,6 +102,22 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
         }
         .run(stop_stages.clone()),
     );
+    if let Some(expression) = &config.identity.crm_sync {
+        stages.spawn(
+            crate::identity::sync::CrmSync {
+                store: store.clone(),
+                crm: crm.clone(),
+                schedule: crate::identity::sync::parse_schedule(expression)?,
+                default_region: config
+                    .connectors
+                    .iter()
+                    .find(|c| c.id() == config.delivery.crm)
+                    .and_then(|c| c.default_region())
+                    .map(str::to_owned),
+            }
+            .run(stop_stages.clone()),
+        );
+    }
     stages.spawn(
         Deliverer {
             store: store.clone(),

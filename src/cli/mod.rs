@@ -5,11 +5,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod audit;
 mod check;
 mod demo;
 mod dlq;
 mod eval;
 mod explain;
+mod identity;
 mod mock_crm;
 mod quarantine;
 mod run;
@@ -37,6 +39,10 @@ enum Command {
     Dlq(dlq::Args),
     /// Bodies that were signed but could not be parsed: list, show, drop.
     Quarantine(quarantine::Args),
+    /// Identity conflicts and merges: list them, split a merge.
+    Identity(identity::Args),
+    /// A customer's whole timeline across channels, handoffs and decisions.
+    Audit(audit::Args),
     /// Serve a mock CRM (HubSpot endpoints and limits, faults on demand) for tests, demos and benchmarks.
     MockCrm(mock_crm::Args),
 }
@@ -59,6 +65,8 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args),
         Command::Dlq(args) => dlq::run(args),
         Command::Quarantine(args) => quarantine::run(args),
+        Command::Identity(args) => identity::run(args),
+        Command::Audit(args) => audit::run(args),
         Command::MockCrm(args) => mock_crm::run(args),
     };
     match result {

@@ -22,7 +22,22 @@ pub struct Config {
     pub interpret: crate::interpret::InterpretConfig,
     pub routing: RoutingConfig,
     pub delivery: DeliveryConfig,
+    /// Identity reconciliation: how the CRM identity cache is kept fresh.
+    #[serde(default)]
+    pub identity: IdentityConfig,
     pub connectors: Vec<ConnectorConfig>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// When to sync contacts changed in the delivery CRM into the local identity cache, as a
+    /// cron expression with seconds (`sec min hour day month weekday`), e.g. `0 */5 * * * *`
+    /// (every five minutes, recommended). The first sync runs at start; steady-state delivery
+    /// then needs no search call for known contacts. Unset: no sync, every contact the cache
+    /// does not hold yet is searched for at delivery (and cached then).
+    #[serde(default)]
+    pub crm_sync: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

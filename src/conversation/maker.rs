@@ -108,6 +108,8 @@ impl HandoffMaker {
         if !history.is_empty() {
             brief.channel_history = history;
         }
+        // Raw phones, identity conflicts, several CRM contacts claiming the customer (the store's notes).
+        brief.notes.extend(stored.customer.notes.iter().cloned());
         audit.push(entry(
             "classified",
             serde_json::json!({

@@ -10,6 +10,7 @@ mod vault;
 mod worker;
 
 pub use backoff::RetryPolicy;
+pub use contacts::ensure_contacts;
 pub use payload::DeliveryPayload;
 pub use vault::StoreVault;
 pub use worker::Deliverer;

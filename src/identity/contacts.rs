@@ -125,6 +125,32 @@ pub fn pick_contact<'a>(
     Some((chosen, Some(conflict)))
 }
 
+/// The match keys of a CRM contact's phones and emails (for the identity cache).
+pub fn contact_match_keys(contact: &CrmContact, default_region: Option<&str>) -> Vec<String> {
+    let keys: Vec<IdentityKey> = contact
+        .phones
+        .iter()
+        .map(|p| IdentityKey::phone(p.as_str()))
+        .chain(contact.emails.iter().map(|e| IdentityKey::email(e.as_str())))
+        .collect();
+    super::keys::match_keys_of(&super::keys::normalize_all(&keys, default_region))
+}
+
+/// Notes for the brief about a customer's keys: a phone that could not be read is kept as
+/// written and flagged, never guessed into a number.
+pub fn key_notes(keys: &[(String, String)]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for (match_key, raw) in keys {
+        if match_key.starts_with(super::keys::PHONE_RAW_PREFIX) {
+            let note = format!("the phone '{raw}' could not be read as a number: kept as written ({match_key})");
+            if !notes.contains(&note) {
+                notes.push(note);
+            }
+        }
+    }
+    notes
+}
+
 /// Sort key: larger is better.
 fn rank(rule: ContactPickRule, choice: &ContactChoice<'_>) -> (bool, i128, std::cmp::Reverse<String>) {
     let contact = choice.contact;
@@ -232,6 +258,22 @@ mod tests {
         assert_eq!(chosen.id, "404");
         assert_eq!(chosen.contact, None);
         assert_eq!(conflict, None);
+    }
+
+    #[test]
+    fn contact_keys_and_raw_phone_notes() {
+        let mut brazil = contact("7", "(11) 8765-4321", None);
+        brazil.emails.push(" Ana@Example.com ".into());
+        let keys = contact_match_keys(&brazil, Some("BR"));
+        assert!(keys.contains(&"phone:+5511987654321".to_owned()), "{keys:?}");
+        assert!(keys.contains(&"email:ana@example.com".to_owned()), "{keys:?}");
+
+        let notes = key_notes(&[
+            ("phone:+919820012345".into(), "+919820012345".into()),
+            ("phone_raw:+9112345678".into(), "+91 12345 678".into()),
+        ]);
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].contains("'+91 12345 678'"), "{notes:?}");
     }
 
     #[test]

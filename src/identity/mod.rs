@@ -1,6 +1,6 @@
 //! Identity: which customer an interaction belongs to.
 //!
-//! Everything here is pure (no I/O): the store persists keys, customers and merge records,
+//! Everything here is pure (no I/O) except [`sync`], the CRM identity cache's sync loop: the store persists keys, customers and merge records,
 //! and calls these functions from the identity stage.
 //!
 //! - [`keys`]: turn a raw [`IdentityKey`](handoffd_contract::identity::IdentityKey) into its
@@ -9,6 +9,7 @@
 //! - [`merge`]: new customer, existing customer, merge (undoable) or conflict.
 //! - [`contacts`]: several CRM contacts claiming one customer: pick one, report the conflict.
 //! - [`history`]: the short channel-history lines of the brief.
+//! - [`sync`]: contacts changed in the CRM -> the store's identity cache, on a cron schedule.
 
 pub mod contacts;
 pub mod history;
@@ -16,13 +17,14 @@ pub mod index;
 pub mod keys;
 pub mod merge;
 pub mod phone;
+pub mod sync;
 mod timeline;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use contacts::{ContactChoice, ContactConflict, ContactPickRule, pick_contact};
+pub use contacts::{ContactChoice, ContactConflict, ContactPickRule, contact_match_keys, key_notes, pick_contact};
 pub use history::{HistoryItem, summarize};
 pub use index::{IdentityIndex, KeyMatch, Resolution};
 pub use keys::{NormalizedKey, normalize};

@@ -134,6 +134,48 @@ pub trait Store: Send + Sync + 'static {
     async fn audit(&self, entry: AuditEntry) -> StoreResult<()>;
     async fn audit_for_handoff(&self, handoff_id: &str) -> StoreResult<Vec<AuditEntry>>;
 
+    // --- identity -----------------------------------------------------------------------
+
+    /// The customer a match key belongs to (`phone:+9198...`, `email:...`).
+    async fn customer_for_key(&self, match_key: &str) -> StoreResult<Option<String>>;
+    /// A customer's (match key, raw key) pairs.
+    async fn customer_keys(&self, customer_id: &str) -> StoreResult<Vec<(String, String)>>;
+    /// Conflicts not resolved yet, most recent first.
+    async fn identity_conflicts(&self, limit: u32) -> StoreResult<Vec<IdentityConflictRow>>;
+    /// Recorded merges, most recent first.
+    async fn list_merges(&self, limit: u32) -> StoreResult<Vec<MergeRow>>;
+    /// Undo one merge in one transaction: the absorbed customer's keys that are still the
+    /// survivor's go back to it, with the interactions and handoffs the merge moved.
+    async fn split_merge(&self, merge_id: i64, now: DateTime<Utc>) -> StoreResult<SplitOutcome>;
+    /// Interactions, handoffs and audit entries of a customer, in time order.
+    async fn customer_timeline(&self, customer_id: &str) -> StoreResult<CustomerTimeline>;
+
+    // --- CRM identity cache -------------------------------------------------------------
+
+    /// Where the contact sync of a CRM account stands (`None`: never synced).
+    async fn crm_sync_state(&self, crm_id: &str) -> StoreResult<Option<CrmSyncState>>;
+    /// Store one page of the contact sync and, in the same transaction, advance the cursor to
+    /// `next_cursor` (`None` keeps the stored cursor: the vendor had no next page).
+    async fn store_sync_page(
+        &self,
+        crm_id: &str,
+        contacts: &[CachedContact],
+        next_cursor: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Cache contacts found by a search or created by handoffd (`origin`: `search`, `created`).
+    async fn cache_contacts(
+        &self,
+        crm_id: &str,
+        contacts: &[CachedContact],
+        origin: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// One cached contact by id.
+    async fn cached_contact(&self, crm_id: &str, contact_id: &str) -> StoreResult<Option<CachedContact>>;
+    /// Cached contacts holding any of `match_keys`, with the survivors of those the CRM merged.
+    async fn cached_contacts(&self, crm_id: &str, match_keys: &[String]) -> StoreResult<Vec<CachedContact>>;
+
     /// Counts per pipeline stage, for metrics and `handoffd status`.
     async fn stage_counts(&self) -> StoreResult<StageCounts>;
 }

@@ -1,6 +1,7 @@
 //! The rows the stages exchange through the store.
 
 use chrono::{DateTime, Utc};
+use handoffd_contract::crm::CrmContact;
 use handoffd_contract::interaction::Interaction;
 use serde::{Deserialize, Serialize};
 
@@ -95,6 +96,10 @@ pub struct CustomerRecord {
     pub display_name: Option<String>,
     /// Raw keys as connectors reported them, with their match keys.
     pub keys: Vec<(String, String)>,
+    /// What the owner should know about this customer's identity, for the brief's `notes`: an
+    /// unreadable phone kept as written, an unresolved identity conflict, several CRM contacts in
+    /// the identity cache claiming the customer (and which one delivery uses).
+    pub notes: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -170,4 +175,87 @@ pub struct StageCounts {
     pub handoffs_collecting: i64,
     pub outbox_pending: i64,
     pub dead_letters: i64,
+}
+
+// --- identity ------------------------------------------------------------------------------
+
+/// Customers whose keys met in one interaction but were not merged: an owner must decide.
+#[derive(Clone, Debug, Serialize)]
+pub struct IdentityConflictRow {
+    pub id: i64,
+    pub customers: Vec<String>,
+    /// Where the interactions went meanwhile.
+    pub attach_to: String,
+    /// (match key, customer id) of the interaction that last showed the conflict.
+    pub evidence: Vec<(String, String)>,
+    pub reason: String,
+    pub first_seen_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub times_seen: i64,
+}
+
+/// One recorded merge.
+#[derive(Clone, Debug, Serialize)]
+pub struct MergeRow {
+    pub id: i64,
+    pub survivor_id: String,
+    pub absorbed_id: String,
+    /// The record's sentence ("customer 4 merged into 9: ... were seen together").
+    pub explanation: String,
+    pub merged_at: DateTime<Utc>,
+    pub undone_at: Option<DateTime<Utc>>,
+}
+
+/// What `split_merge` moved back.
+#[derive(Clone, Debug, Serialize)]
+pub struct SplitOutcome {
+    pub merge_id: i64,
+    /// The customer that exists again.
+    pub customer_id: String,
+    pub survivor_id: String,
+    pub restored_keys: Vec<String>,
+    /// Keys the merge moved that have moved on since (left where they are).
+    pub skipped_keys: Vec<String>,
+    pub interactions_moved: u64,
+    pub handoffs_moved: u64,
+}
+
+/// A CRM contact in the identity cache, with the match keys its phones and emails normalise to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CachedContact {
+    pub contact: CrmContact,
+    pub match_keys: Vec<String>,
+}
+
+/// Where a CRM account's contact sync stands.
+#[derive(Clone, Debug, Serialize)]
+pub struct CrmSyncState {
+    pub cursor: Option<String>,
+    pub pages: i64,
+    pub synced_at: DateTime<Utc>,
+    /// Contacts in the cache for this account.
+    pub contacts: i64,
+}
+
+/// One line of a customer's timeline.
+#[derive(Clone, Debug, Serialize)]
+pub struct TimelineEvent {
+    pub at: DateTime<Utc>,
+    /// `interaction`, `handoff` or `audit`.
+    pub source: String,
+    /// The channel of an interaction, the state of a handoff, the event of an audit entry.
+    pub label: String,
+    pub summary: String,
+}
+
+/// Everything that happened to one customer, in time order.
+#[derive(Clone, Debug, Serialize)]
+pub struct CustomerTimeline {
+    pub customer_id: String,
+    pub display_name: Option<String>,
+    /// Set when this customer was merged into another (its timeline now lives there).
+    pub merged_into: Option<String>,
+    /// (match key, raw key).
+    pub keys: Vec<(String, String)>,
+    pub events: Vec<TimelineEvent>,
 }

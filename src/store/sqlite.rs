@@ -15,6 +15,8 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
 use super::*;
 
+mod identity;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// How far back a new handoff adopts the customer's unattached AI/agent messages (the AI's
@@ -88,101 +90,6 @@ fn json<T: serde::Serialize>(value: &T) -> String {
 
 fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
-}
-
-/// Find the customer a set of match keys belongs to, creating or merging as the keys say.
-async fn resolve_customer(
-    tx: &mut Transaction<'_, Sqlite>,
-    item: &NormalizedInteraction,
-    connector_id: &str,
-    now: &str,
-    summary: &mut ApplySummary,
-) -> Result<String, StoreError> {
-    let mut query = QueryBuilder::<Sqlite>::new(
-        "SELECT DISTINCT i.customer_id, c.created_at FROM identities i JOIN customers c ON c.id = i.customer_id \
-         WHERE i.match_key IN (",
-    );
-    let mut list = query.separated(", ");
-    for (match_key, _) in &item.keys {
-        list.push_bind(match_key);
-    }
-    query.push(") ORDER BY c.created_at, i.customer_id");
-    let found: Vec<String> =
-        query.build().fetch_all(&mut **tx).await?.iter().map(|row| row.get::<String, _>(0)).collect();
-
-    let customer_id = match found.split_first() {
-        None => {
-            let id = new_id();
-            sqlx::query("INSERT INTO customers (id, display_name, created_at) VALUES (?, ?, ?)")
-                .bind(&id)
-                .bind(&item.interaction.display_name)
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
-            summary.customers_created += 1;
-            id
-        }
-        Some((survivor, absorbed)) => {
-            // Keys seen together in one interaction link their customers: the oldest survives,
-            // and the merge is recorded with its evidence so it can be undone.
-            for other in absorbed {
-                merge_customers(tx, survivor, other, &item.keys, now).await?;
-            }
-            survivor.clone()
-        }
-    };
-
-    for (match_key, raw) in &item.keys {
-        sqlx::query(
-            "INSERT INTO identities (match_key, customer_id, raw, connector_id, first_seen_at) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (match_key) DO NOTHING",
-        )
-        .bind(match_key)
-        .bind(&customer_id)
-        .bind(raw)
-        .bind(connector_id)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    }
-    if let Some(name) = &item.interaction.display_name {
-        sqlx::query("UPDATE customers SET display_name = ? WHERE id = ? AND display_name IS NULL")
-            .bind(name)
-            .bind(&customer_id)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(customer_id)
-}
-
-async fn merge_customers(
-    tx: &mut Transaction<'_, Sqlite>,
-    survivor: &str,
-    absorbed: &str,
-    evidence: &[(String, String)],
-    now: &str,
-) -> Result<(), StoreError> {
-    for table in ["identities", "interactions", "handoffs"] {
-        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE {table} SET customer_id = ? WHERE customer_id = ?")))
-            .bind(survivor)
-            .bind(absorbed)
-            .execute(&mut **tx)
-            .await?;
-    }
-    sqlx::query("UPDATE customers SET merged_into = ? WHERE id = ?")
-        .bind(survivor)
-        .bind(absorbed)
-        .execute(&mut **tx)
-        .await?;
-    let keys: Vec<&str> = evidence.iter().map(|(k, _)| k.as_str()).collect();
-    sqlx::query("INSERT INTO merges (survivor_id, absorbed_id, evidence, merged_at) VALUES (?, ?, ?, ?)")
-        .bind(survivor)
-        .bind(absorbed)
-        .bind(json(&keys))
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 /// Attach a stored message to the customer's open handoff, or open one.
@@ -387,7 +294,8 @@ impl Store for SqliteStore {
             if item.keys.is_empty() {
                 continue;
             }
-            let customer_id = resolve_customer(&mut tx, item, &batch.connector_id, &now, &mut summary).await?;
+            let customer_id =
+                identity::resolve_customer(&mut tx, item, &batch.connector_id, &now, &mut summary).await?;
             let interaction = &item.interaction;
             let inserted: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO interactions (connector_id, dedup_key, customer_id, channel, direction, speaker, at, \
@@ -501,7 +409,7 @@ impl Store for SqliteStore {
             .bind(&handoff.customer_id)
             .fetch_one(&self.writer)
             .await?;
-        let keys = sqlx::query(
+        let keys: Vec<(String, String)> = sqlx::query(
             "SELECT match_key, raw FROM identities WHERE customer_id = ? ORDER BY first_seen_at, match_key",
         )
         .bind(&handoff.customer_id)
@@ -531,8 +439,14 @@ impl Store for SqliteStore {
         .iter()
         .map(stored_interaction)
         .collect::<Result<_, _>>()?;
+        let notes = identity::customer_notes(&self.writer, &handoff.customer_id, &keys).await?;
         Ok(HandoffConversation {
-            customer: CustomerRecord { id: customer.get("id"), display_name: customer.get("display_name"), keys },
+            customer: CustomerRecord {
+                id: customer.get("id"),
+                display_name: customer.get("display_name"),
+                keys,
+                notes,
+            },
             handoff,
             interactions,
             earlier,
@@ -901,6 +815,65 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn customer_for_key(&self, match_key: &str) -> StoreResult<Option<String>> {
+        identity::customer_for_key(&self.reader, match_key).await
+    }
+
+    async fn customer_keys(&self, customer_id: &str) -> StoreResult<Vec<(String, String)>> {
+        identity::customer_keys(&self.writer, customer_id).await
+    }
+
+    async fn identity_conflicts(&self, limit: u32) -> StoreResult<Vec<IdentityConflictRow>> {
+        identity::identity_conflicts(&self.reader, limit).await
+    }
+
+    async fn list_merges(&self, limit: u32) -> StoreResult<Vec<MergeRow>> {
+        identity::list_merges(&self.reader, limit).await
+    }
+
+    async fn split_merge(&self, merge_id: i64, now: DateTime<Utc>) -> StoreResult<SplitOutcome> {
+        identity::split_merge(&self.writer, merge_id, now).await
+    }
+
+    async fn customer_timeline(&self, customer_id: &str) -> StoreResult<CustomerTimeline> {
+        identity::customer_timeline(&self.reader, customer_id).await
+    }
+
+    async fn crm_sync_state(&self, crm_id: &str) -> StoreResult<Option<CrmSyncState>> {
+        identity::crm_sync_state(&self.writer, crm_id).await
+    }
+
+    async fn store_sync_page(
+        &self,
+        crm_id: &str,
+        contacts: &[CachedContact],
+        next_cursor: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        identity::store_sync_page(&self.writer, crm_id, contacts, next_cursor, now).await
+    }
+
+    async fn cache_contacts(
+        &self,
+        crm_id: &str,
+        contacts: &[CachedContact],
+        origin: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        identity::write_contacts(&mut tx, crm_id, contacts, origin, &format_ts(now)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn cached_contact(&self, crm_id: &str, contact_id: &str) -> StoreResult<Option<CachedContact>> {
+        identity::cached_contact_by_id(&self.writer, crm_id, contact_id).await
+    }
+
+    async fn cached_contacts(&self, crm_id: &str, match_keys: &[String]) -> StoreResult<Vec<CachedContact>> {
+        identity::cached_contacts(&self.writer, crm_id, match_keys).await
     }
 
     async fn stage_counts(&self) -> StoreResult<StageCounts> {

@@ -1,0 +1,211 @@
+//! The CRM identity cache sync: the one part of `identity` that does I/O.
+//!
+//! On a cron schedule (and once at start), read the contacts changed in the CRM since the
+//! stored cursor, page by page. Each page is stored with the cursor that follows it in one
+//! transaction, so the cursor advances only after its page is stored and a crash re-reads at
+//! most one page. A vendor that ends with no next cursor (HubSpot on its last page) leaves the
+//! stored cursor where it was: the next sync resumes from the last page it read.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use handoffd_contract::crm::Crm;
+use tokio_util::sync::CancellationToken;
+
+use super::contact_match_keys;
+use crate::store::{CachedContact, Store};
+
+/// Pages read in one sync at most: a first sync of a huge CRM continues at the next tick
+/// rather than holding the loop for hours.
+const MAX_PAGES_PER_SYNC: usize = 10_000;
+
+pub struct CrmSync {
+    pub store: Arc<dyn Store>,
+    pub crm: Arc<dyn Crm>,
+    pub schedule: cron::Schedule,
+    /// The CRM connector's `default_region`, for phones typed without a country code.
+    pub default_region: Option<String>,
+}
+
+/// What one sync read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncSummary {
+    pub pages: usize,
+    pub contacts: usize,
+}
+
+/// Parse an `identity.crm_sync` expression, saying which key is wrong.
+pub fn parse_schedule(expression: &str) -> anyhow::Result<cron::Schedule> {
+    cron::Schedule::from_str(expression)
+        .map_err(|e| anyhow::anyhow!("identity.crm_sync `{expression}` is not a cron expression with seconds: {e}"))
+}
+
+impl CrmSync {
+    pub async fn run(self, stop: CancellationToken) {
+        loop {
+            match self.sync_once().await {
+                Ok(summary) => tracing::info!(
+                    crm = %self.crm.id(), pages = summary.pages, contacts = summary.contacts,
+                    "Synced the CRM identity cache."
+                ),
+                Err(error) => tracing::warn!(
+                    crm = %self.crm.id(), error = %format!("{error:#}"),
+                    "Syncing the CRM identity cache failed; it resumes from its cursor at the next tick."
+                ),
+            }
+            let wait = self
+                .schedule
+                .upcoming(Utc)
+                .next()
+                .and_then(|at| (at - Utc::now()).to_std().ok())
+                .unwrap_or(Duration::from_secs(300));
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Read every page changed since the stored cursor.
+    pub async fn sync_once(&self) -> anyhow::Result<SyncSummary> {
+        let crm_id = self.crm.id().to_owned();
+        let mut cursor = self.store.crm_sync_state(&crm_id).await?.and_then(|state| state.cursor);
+        let mut summary = SyncSummary::default();
+        for _ in 0..MAX_PAGES_PER_SYNC {
+            let page = self.crm.contacts_changed_since(cursor.as_deref()).await?;
+            let contacts: Vec<CachedContact> = page
+                .contacts
+                .into_iter()
+                .map(|contact| CachedContact {
+                    match_keys: contact_match_keys(&contact, self.default_region.as_deref()),
+                    contact,
+                })
+                .collect();
+            self.store.store_sync_page(&crm_id, &contacts, page.next_cursor.as_deref(), Utc::now()).await?;
+            summary.pages += 1;
+            summary.contacts += contacts.len();
+            match page.next_cursor {
+                // A cursor that does not move would read the same page forever.
+                Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
+                _ => break,
+            }
+        }
+        metrics::counter!("handoffd_crm_contacts_synced_total", "crm" => crm_id).increment(summary.contacts as u64);
+        Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use handoffd_contract::crm::{
+        ContactPage, CrmContact, CrmError, CrmOwner, LiveBudget, NewContact, RateLimitPolicy, TaskWriteOutcome,
+    };
+    use handoffd_contract::identity::IdentityKey;
+    use handoffd_contract::task::{TaskRef, TaskState, TaskWrite};
+
+    use super::*;
+
+    /// Pages `a`, `b`, then the last page `c` (no next cursor); fails once where told to.
+    struct PagedCrm {
+        fail_at: Mutex<Option<String>>,
+        asked: Mutex<Vec<Option<String>>>,
+    }
+
+    fn contact(id: &str, phone: &str) -> CrmContact {
+        CrmContact {
+            id: id.into(),
+            name: None,
+            phones: vec![phone.into()],
+            emails: vec![],
+            owner_id: None,
+            updated_at: None,
+            merged_into: None,
+        }
+    }
+
+    #[async_trait]
+    impl Crm for PagedCrm {
+        fn id(&self) -> &str {
+            "crm"
+        }
+        fn limits(&self) -> RateLimitPolicy {
+            unreachable!("the sync does not ask")
+        }
+        fn live_budget(&self) -> LiveBudget {
+            LiveBudget::default()
+        }
+        async fn find_contacts(&self, _: &[IdentityKey]) -> Result<Vec<CrmContact>, CrmError> {
+            unreachable!("the sync does not search")
+        }
+        async fn create_contact(&self, _: &NewContact) -> Result<CrmContact, CrmError> {
+            unreachable!("the sync does not write")
+        }
+        async fn contacts_changed_since(&self, cursor: Option<&str>) -> Result<ContactPage, CrmError> {
+            self.asked.lock().unwrap().push(cursor.map(str::to_owned));
+            let mut fail_at = self.fail_at.lock().unwrap();
+            if fail_at.as_deref() == cursor.or(Some("start")) {
+                *fail_at = None;
+                return Err(CrmError::Unavailable("connection reset".into()));
+            }
+            let (contacts, next) = match cursor {
+                None => (vec![contact("1", "09820012345")], Some("a")),
+                Some("a") => (vec![contact("2", "+5511987654321")], Some("b")),
+                Some("b") => (vec![contact("3", "+14155552671")], None),
+                Some(other) => panic!("unexpected cursor {other}"),
+            };
+            Ok(ContactPage { contacts, next_cursor: next.map(str::to_owned) })
+        }
+        async fn list_owners(&self) -> Result<Vec<CrmOwner>, CrmError> {
+            Ok(vec![])
+        }
+        async fn create_tasks(&self, _: &[TaskWrite]) -> Result<Vec<TaskWriteOutcome>, CrmError> {
+            unreachable!("the sync does not write")
+        }
+        async fn update_tasks(&self, _: &[(String, TaskWrite)]) -> Result<Vec<TaskWriteOutcome>, CrmError> {
+            unreachable!("the sync does not write")
+        }
+        async fn find_tasks_by_external_keys(&self, _: &[String]) -> Result<Vec<TaskRef>, CrmError> {
+            unreachable!("the sync does not read tasks")
+        }
+        async fn task_states(&self, _: &[String]) -> Result<Vec<TaskState>, CrmError> {
+            unreachable!("the sync does not read tasks")
+        }
+    }
+
+    #[tokio::test]
+    async fn the_cursor_advances_only_after_a_page_is_stored_and_the_last_one_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = crate::store::open(&url).await.unwrap();
+        let crm = Arc::new(PagedCrm { fail_at: Mutex::new(Some("b".into())), asked: Mutex::new(vec![]) });
+        let sync = CrmSync {
+            store: store.clone(),
+            crm: crm.clone(),
+            schedule: parse_schedule("0 */5 * * * *").unwrap(),
+            default_region: Some("IN".into()),
+        };
+        // Page `b` fails: the pages before it are stored, the cursor stays where `b` starts.
+        assert!(sync.sync_once().await.is_err());
+        let state = store.crm_sync_state("crm").await.unwrap().unwrap();
+        assert_eq!((state.cursor.as_deref(), state.contacts), (Some("b"), 2));
+        let cached = store.cached_contacts("crm", &["phone:+919820012345".into()]).await.unwrap();
+        assert_eq!(cached.len(), 1, "the national number was read with the CRM's region");
+
+        // The next sync resumes at `b`; the last page has no next cursor, so `b` is kept.
+        let summary = sync.sync_once().await.unwrap();
+        assert_eq!(summary, SyncSummary { pages: 1, contacts: 1 });
+        let state = store.crm_sync_state("crm").await.unwrap().unwrap();
+        assert_eq!((state.cursor.as_deref(), state.contacts), (Some("b"), 3));
+        assert_eq!(
+            *crm.asked.lock().unwrap(),
+            vec![None, Some("a".into()), Some("b".into()), Some("b".into())],
+            "no page is skipped"
+        );
+        assert!(parse_schedule("every five minutes").is_err());
+    }
+}
