@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use handoffd_contract::auth::TokenVault;
+use handoffd_contract::conversation::Speaker;
 use handoffd_contract::crm::Crm;
+use handoffd_contract::interaction::Content;
 use handoffd_contract::webhook::{ParsedEvent, WebhookSource};
 use handoffd_hubspot::Hubspot;
 use handoffd_whatsapp_cloud::WhatsappCloud;
@@ -107,11 +109,16 @@ impl Connectors {
                 .map_err(|e| e.to_string()),
             "proxied_send" => {
                 let send: ProxiedSend = serde_json::from_slice(&event.body).map_err(|e| e.to_string())?;
-                let outbound = handoffd_whatsapp_cloud::outbound_from_send(
+                let mut outbound = handoffd_whatsapp_cloud::outbound_from_send(
                     send.request.as_bytes(),
                     send.response.as_bytes(),
                     event.received_at,
                 );
+                if send.agent
+                    && let Some(Content::Message(message)) = outbound.as_mut().map(|o| &mut o.content)
+                {
+                    message.from = Speaker::Agent;
+                }
                 Ok(ParsedEvent { interactions: outbound.into_iter().collect(), ignored: Vec::new() })
             }
             other => Err(format!("unknown inbox source `{other}`")),
@@ -124,4 +131,7 @@ impl Connectors {
 pub struct ProxiedSend {
     pub request: String,
     pub response: String,
+    /// Sent with one of the connector's `agent_access_tokens`: a human agent, not the AI.
+    #[serde(default)]
+    pub agent: bool,
 }

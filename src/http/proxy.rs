@@ -81,7 +81,12 @@ pub async fn forward(
     metrics::histogram!("handoffd_proxy_upstream_seconds").record(started.elapsed().as_secs_f64());
 
     if status.is_success() {
-        record(&state, connector_id.clone(), &body, &answer_body);
+        let bearer = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let agent = bearer.is_some_and(|token| connector.config().agent_access_tokens.iter().any(|t| t == token));
+        record(&state, connector_id.clone(), &body, &answer_body, agent);
     }
     let mut response = Response::new(Body::from(answer_body));
     *response.status_mut() = status;
@@ -92,11 +97,11 @@ pub async fn forward(
 }
 
 /// Keep the accepted send in the inbox, in the background.
-fn record(state: &AppState, connector_id: String, request: &Bytes, answer: &Bytes) {
+fn record(state: &AppState, connector_id: String, request: &Bytes, answer: &Bytes, agent: bool) {
     let (Ok(request), Ok(response)) = (std::str::from_utf8(request), std::str::from_utf8(answer)) else {
         return;
     };
-    let send = ProxiedSend { request: request.to_owned(), response: response.to_owned() };
+    let send = ProxiedSend { request: request.to_owned(), response: response.to_owned(), agent };
     let event = NewInboxEvent {
         connector_id: connector_id.clone(),
         source: "proxied_send".to_owned(),

@@ -68,6 +68,7 @@ connectors:
     verify_token: {VERIFY_TOKEN}
     phone_number_id: "106540352242922"
     base_url: {graph}
+    agent_access_tokens: [agent-desk-token]
     default_region: IN
   - id: hubspot-main
     kind: hubspot

@@ -105,3 +105,35 @@ async fn a_signed_turn_with_the_handoff_flag_ends_the_conversation_and_a_bad_one
     assert!(tasks[0].properties["hs_task_body"].contains("tomorrow evening"), "{:?}", tasks[0].properties);
     daemon.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_send_with_an_agent_token_is_recorded_as_the_agents_turn() {
+    let mock = start_mock(MockOptions::default()).await;
+    let mut harness = Harness::new(mock.base_url());
+    harness.graph_base_url = mock.graph_base_url();
+    let daemon = harness.start().await;
+    let proxy = format!("http://{}", daemon.addr);
+    let customer = text_webhook("wamid.AG1", "919820012121", "Nisha", "When can I visit?", now_unix());
+    assert_eq!(post_signed(daemon.addr, &customer).await, 200);
+
+    let human = json!({"messaging_product": "whatsapp", "to": "919820012121", "type": "text", "text": {"body": "Hi Nisha, Arjun here."}});
+    let bot = json!({"messaging_product": "whatsapp", "to": "919820012121", "type": "text", "text": {"body": "Let me check."}});
+    assert_eq!(send_via(&proxy, Some("agent-desk-token"), &human).await.0, 200);
+    assert_eq!(send_via(&proxy, Some("bot-token"), &bot).await.0, 200);
+
+    let store = daemon.store.clone();
+    let timeline = eventually(Duration::from_secs(10), "three turns stored", || {
+        let store = store.clone();
+        async move {
+            let customer = store.customer_for_key("phone:+919820012121").await.ok()??;
+            let timeline = store.customer_timeline(&customer).await.ok()?;
+            let turns: Vec<String> =
+                timeline.events.into_iter().filter(|e| e.source == "interaction").map(|e| e.summary).collect();
+            Some(turns).filter(|t| t.len() == 3)
+        }
+    })
+    .await;
+    assert!(timeline.iter().any(|s| s.starts_with("agent") && s.contains("Arjun")), "{timeline:?}");
+    assert!(timeline.iter().any(|s| s.starts_with("ai") && s.contains("Let me check")), "{timeline:?}");
+    daemon.shutdown().await.unwrap();
+}

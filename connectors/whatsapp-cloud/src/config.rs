@@ -19,6 +19,10 @@ pub struct WhatsappCloudConfig {
     /// Graph API base URL (the send proxy forwards here).
     #[serde(default = "default_base_url")]
     pub base_url: String,
+    /// Bearer tokens that human agents' tools send through the proxy with: their sends are
+    /// recorded as `agent` turns (the owner's first contact), all others as `ai` turns.
+    #[serde(default)]
+    pub agent_access_tokens: Vec<String>,
     /// ISO 3166 region for numbers written without a country code.
     #[serde(default)]
     pub default_region: Option<String>,
