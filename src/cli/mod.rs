@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod check;
 mod demo;
 mod dlq;
@@ -37,6 +38,8 @@ enum Command {
     Dlq(dlq::Args),
     /// Bodies that were signed but could not be parsed: list, show, drop.
     Quarantine(quarantine::Args),
+    /// Load, latency, CRM budget and exactness: mock CRM + daemon + a named scenario, one table.
+    Bench(bench::Args),
     /// Serve a mock CRM (HubSpot endpoints and limits, faults on demand) for tests, demos and benchmarks.
     MockCrm(mock_crm::Args),
 }
@@ -60,6 +63,7 @@ pub fn main() -> ExitCode {
         Command::Dlq(args) => dlq::run(args),
         Command::Quarantine(args) => quarantine::run(args),
         Command::MockCrm(args) => mock_crm::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(code) => code,
