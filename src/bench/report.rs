@@ -142,7 +142,14 @@ impl fmt::Display for BenchReport {
             ),
             ("tasks created".into(), self.tasks_created.to_string()),
             ("duplicates".into(), self.duplicates.to_string()),
-            ("lost".into(), format!("{} of {} acknowledged", self.lost, self.messages_acked)),
+            (
+                "lost".into(),
+                if self.drained {
+                    format!("{} of {} acknowledged", self.lost, self.messages_acked)
+                } else {
+                    format!("n/a: not drained ({} acknowledged messages in no task yet)", self.lost)
+                },
+            ),
             ("not acknowledged".into(), (self.messages_sent - self.messages_acked).to_string()),
             ("dead letters".into(), self.dead_letters.to_string()),
             ("drained".into(), if self.drained { "yes".into() } else { "NO (timed out)".into() }),
@@ -169,7 +176,7 @@ impl fmt::Display for BenchReport {
         for (key, value) in rows {
             writeln!(f, "| {key:width$} | {value}")?;
         }
-        if !self.lost_examples.is_empty() {
+        if self.drained && !self.lost_examples.is_empty() {
             writeln!(f, "lost, first few: {}", self.lost_examples.join(", "))?;
         }
         Ok(())
