@@ -33,6 +33,8 @@ pub struct BenchReport {
     pub handoff_p50: Option<Duration>,
     pub handoff_p99: Option<Duration>,
     pub crm_requests: u64,
+    /// Requests per CRM route, most used first.
+    pub requests_by_route: Vec<(String, u64)>,
     pub tasks_created: u64,
     pub responses_429: u64,
     pub max_requests_in_10s: u64,
@@ -83,6 +85,10 @@ impl BenchReport {
 
     pub(super) fn set_crm(&mut self, mock: &MockReport, outcome: Outcome) {
         self.crm_requests = mock.requests_per_endpoint.values().sum();
+        let mut routes: Vec<(String, u64)> =
+            mock.requests_per_endpoint.iter().map(|(route, count)| (route.clone(), *count)).collect();
+        routes.sort_by(|a, b| b.1.cmp(&a.1));
+        self.requests_by_route = routes;
         self.tasks_created = mock.tasks_created;
         self.responses_429 = mock.responses_429;
         self.max_requests_in_10s = mock.max_requests_in_10s_window;
@@ -175,6 +181,9 @@ impl fmt::Display for BenchReport {
         writeln!(f, "|-{}-|------", "-".repeat(width))?;
         for (key, value) in rows {
             writeln!(f, "| {key:width$} | {value}")?;
+        }
+        for (route, count) in self.requests_by_route.iter().take(5) {
+            writeln!(f, "  CRM requests: {count:>6}  {route}")?;
         }
         if self.drained && !self.lost_examples.is_empty() {
             writeln!(f, "lost, first few: {}", self.lost_examples.join(", "))?;
