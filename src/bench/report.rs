@@ -87,7 +87,7 @@ impl BenchReport {
         self.crm_requests = mock.requests_per_endpoint.values().sum();
         let mut routes: Vec<(String, u64)> =
             mock.requests_per_endpoint.iter().map(|(route, count)| (route.clone(), *count)).collect();
-        routes.sort_by(|a, b| b.1.cmp(&a.1));
+        routes.sort_by_key(|route| std::cmp::Reverse(route.1));
         self.requests_by_route = routes;
         self.tasks_created = mock.tasks_created;
         self.responses_429 = mock.responses_429;
