@@ -13,7 +13,9 @@
 //! - [`store`]: the store trait and its databases: every SQL statement lives there.
 //! - [`daemon`]: wires the stages together and owns shutdown.
 //! - [`cli`]: one file per verb.
+//! - [`bench`]: `handoffd bench`, load and exactness scenarios against the mock CRM.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod conversation;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod audit;
+mod bench;
 mod check;
 mod demo;
 mod dlq;
@@ -43,6 +44,8 @@ enum Command {
     Identity(identity::Args),
     /// A customer's whole timeline across channels, handoffs and decisions.
     Audit(audit::Args),
+    /// Load, latency, CRM budget and exactness: mock CRM + daemon + a named scenario, one table.
+    Bench(bench::Args),
     /// Serve a mock CRM (HubSpot endpoints and limits, faults on demand) for tests, demos and benchmarks.
     MockCrm(mock_crm::Args),
 }
@@ -68,6 +71,7 @@ pub fn main() -> ExitCode {
         Command::Identity(args) => identity::run(args),
         Command::Audit(args) => audit::run(args),
         Command::MockCrm(args) => mock_crm::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,337 @@
+//! `handoffd bench`: starts the mock CRM (in process) and the daemon (as a child process), runs a named scenario
+//! and reports throughput, latencies, CRM budget, and exact counts of lost and duplicate handoffs.
+//!
+//! - [`load`]: the webhook generator.
+//! - `child`: the daemon as a child process (SIGKILL, restart, peak RSS).
+//! - `account`: exact lost/duplicate accounting against the mock's tasks and the store.
+//! - [`report`]: the one table.
+
+mod account;
+mod child;
+pub mod load;
+pub mod report;
+mod stats;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+pub use report::BenchReport;
+pub use stats::Samples;
+
+use crate::mockcrm::{FaultPlan, MockCrm, MockHandle, MockOptions};
+use child::{DaemonProcess, DaemonSetup};
+use load::{Clock, Target};
+
+/// The app secret the generated configuration and the load generator share.
+const APP_SECRET: &str = "bench-app-secret";
+
+/// A named scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// As fast as possible, then at a fixed rate: webhooks/s and acknowledgement latency (acknowledged = committed).
+    Ingest,
+    /// Customers' bursts with realistic gaps against HubSpot's limits.
+    Steady,
+    /// Many ready handoffs at once against 190 requests per 10 s: share of the allowed rate used.
+    Backlog,
+    /// `steady` with 20% mixed CRM faults, lost responses included.
+    Faults,
+    /// `steady` with the daemon killed (SIGKILL) at random moments and restarted, then drained.
+    Crash,
+}
+
+/// Everything a run needs; [`BenchOptions::for_scenario`] gives each scenario's defaults.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub scenario: Scenario,
+    /// The `handoffd` executable to run as the daemon.
+    pub exe: PathBuf,
+    /// The interpretation vocabulary folder.
+    pub vocabulary: PathBuf,
+    /// steady/faults/crash: the window the bursts start in; ingest: length of the fixed-rate phase.
+    pub duration: Duration,
+    pub messages: usize,
+    pub customers: usize,
+    /// ingest: the fixed rate of the second phase, webhooks per second.
+    pub rate: f64,
+    pub concurrency: usize,
+    pub quiet_period: Duration,
+    /// backlog: ready handoffs (one message each).
+    pub handoffs: usize,
+    /// crash: how many times the daemon is killed.
+    pub kills: u32,
+    /// How long to wait for the daemon to drain after the load.
+    pub drain_timeout: Duration,
+    pub seed: u64,
+}
+
+impl BenchOptions {
+    pub fn for_scenario(scenario: Scenario, exe: PathBuf, vocabulary: PathBuf) -> Self {
+        let mut options = Self {
+            scenario,
+            exe,
+            vocabulary,
+            duration: Duration::from_secs(20),
+            messages: 1000,
+            customers: 200,
+            rate: 2000.0,
+            concurrency: 32,
+            quiet_period: Duration::from_secs(1),
+            handoffs: 100_000,
+            kills: 5,
+            drain_timeout: Duration::from_secs(300),
+            seed: 1,
+        };
+        match scenario {
+            Scenario::Ingest => {
+                options.messages = 20_000;
+                options.concurrency = 64;
+                options.duration = Duration::from_secs(10);
+            }
+            Scenario::Backlog => {
+                options.concurrency = 64;
+                options.drain_timeout = Duration::from_secs(3600);
+            }
+            Scenario::Steady | Scenario::Faults | Scenario::Crash => {}
+        }
+        options
+    }
+}
+
+/// 20% of CRM requests fail: 5% 429, 5% 5xx, 4% connection resets, 6% lost responses (written, never answered).
+pub fn mixed_faults(seed: u64) -> FaultPlan {
+    FaultPlan {
+        rate_429: 0.05,
+        rate_5xx: 0.05,
+        rate_reset: 0.04,
+        rate_lost: 0.06,
+        lost_hang_ms: 0,
+        seed,
+        ..FaultPlan::default()
+    }
+}
+
+/// Runs one scenario from start to drained (or the drain timeout) and reports it.
+pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
+    let state = StateDir::create(options.seed)?;
+    let mock_options = MockOptions {
+        faults: if options.scenario == Scenario::Faults { mixed_faults(options.seed) } else { FaultPlan::default() },
+        ..MockOptions::default()
+    };
+    let mock = MockCrm::start(mock_options, tokio::net::TcpListener::bind("127.0.0.1:0").await?).await;
+    let setup = DaemonSetup {
+        exe: options.exe.clone(),
+        vocabulary: std::path::absolute(&options.vocabulary)?,
+        state_dir: state.path().to_owned(),
+        listen_port: child::free_port()?,
+        crm_base_url: mock.base_url(),
+        app_secret: APP_SECRET.to_owned(),
+        quiet_period: options.quiet_period,
+    };
+    let db_url = setup.db_url();
+    let target = Target {
+        url: format!("http://127.0.0.1:{}/webhooks/wa-main", setup.listen_port),
+        app_secret: APP_SECRET.into(),
+    };
+    let daemon = Arc::new(Mutex::new(DaemonProcess::start(setup).await?));
+    let store = crate::store::open(&db_url).await?;
+    let started = Instant::now();
+
+    let sampler = Sampler::start(daemon.clone(), store.clone(), &mock);
+    let mut report = BenchReport::new(options);
+    let load = match options.scenario {
+        Scenario::Ingest => {
+            let flood = load::fixed_rate("flood", options.messages, options.customers, f64::INFINITY);
+            let flood = load::play(&target, flood, options.concurrency, Clock::FromSend).await;
+            let count = (options.rate * options.duration.as_secs_f64()) as usize;
+            let paced = load::fixed_rate("paced", count, options.customers, options.rate);
+            let paced = load::play(&target, paced, options.concurrency.max(256), Clock::FromSchedule).await;
+            report.fixed_rate = Some(report::FixedRate {
+                rate: options.rate,
+                achieved: paced.per_second(),
+                ack_p50: paced.ack_latency.quantile(0.5),
+                ack_p99: paced.ack_latency.quantile(0.99),
+            });
+            let mut flood = flood;
+            flood.sent += paced.sent;
+            flood.retries += paced.retries;
+            flood.acked.extend(paced.acked);
+            // The headline figures stay those of the flood.
+            flood
+        }
+        Scenario::Backlog => {
+            let plan = load::bursts(
+                "backlog",
+                options.handoffs,
+                options.handoffs,
+                Duration::ZERO,
+                Duration::ZERO,
+                options.seed,
+            );
+            load::play(&target, plan, options.concurrency, Clock::FromSend).await
+        }
+        Scenario::Steady | Scenario::Faults => {
+            let plan = steady_plan(options);
+            load::play(&target, plan, options.concurrency, Clock::FromSend).await
+        }
+        Scenario::Crash => {
+            let plan = steady_plan(options);
+            let killer = tokio::spawn(kill_at_random_moments(daemon.clone(), options.clone()));
+            let load = load::play(&target, plan, options.concurrency, Clock::FromSend).await;
+            killer.await.context("the killer task")??;
+            load
+        }
+    };
+    report.set_load(&load);
+
+    let drained = wait_drained(store.as_ref(), options.drain_timeout).await?;
+    let samples = sampler.stop().await;
+    report.elapsed = started.elapsed();
+    report.drained = drained.0;
+    report.dead_letters = drained.1.dead_letters as u64;
+    report.backlog_share = samples.backlog_share(mock_options_limit());
+    let daemon = Arc::try_unwrap(daemon).map_err(|_| anyhow::anyhow!("the daemon is still shared"))?.into_inner();
+    report.restarts = daemon.restarts;
+    report.peak_rss_kib = daemon.stop().await?;
+
+    let mock_report = mock.report();
+    let outcome = account::account(store.as_ref(), &mock.tasks(), &load.acked, options.quiet_period).await?;
+    report.set_crm(&mock_report, outcome);
+    mock.shutdown().await;
+    Ok(report)
+}
+
+fn mock_options_limit() -> u32 {
+    MockOptions::default().limits.ten_second_max
+}
+
+fn steady_plan(options: &BenchOptions) -> Vec<load::Planned> {
+    load::bursts("steady", options.messages, options.customers, options.duration, options.quiet_period, options.seed)
+}
+
+/// Kills the daemon `kills` times at random moments while the load runs (and the quiet periods end), restarting
+/// it each time.
+async fn kill_at_random_moments(daemon: Arc<Mutex<DaemonProcess>>, options: BenchOptions) -> anyhow::Result<()> {
+    let mut rng = StdRng::seed_from_u64(options.seed ^ 0x6b696c6c);
+    let window = options.duration + options.quiet_period * 2;
+    let mut moments: Vec<Duration> = (0..options.kills).map(|_| window.mul_f64(rng.random_range(0.05..1.0))).collect();
+    moments.sort();
+    let start = Instant::now();
+    for moment in moments {
+        tokio::time::sleep_until(start + moment).await;
+        daemon.lock().await.kill9_and_restart().await.context("restarting after SIGKILL")?;
+    }
+    Ok(())
+}
+
+/// Polls until drained (twice in a row, a poll apart) or the timeout; returns whether it drained and the counts.
+async fn wait_drained(
+    store: &dyn crate::store::Store,
+    timeout: Duration,
+) -> anyhow::Result<(bool, crate::store::StageCounts)> {
+    let deadline = Instant::now() + timeout;
+    let mut streak = 0;
+    loop {
+        let counts = store.stage_counts().await?;
+        streak = if account::drained(&counts) { streak + 1 } else { 0 };
+        if streak >= 2 {
+            return Ok((true, counts));
+        }
+        if Instant::now() > deadline {
+            tracing::warn!(?counts, "The daemon did not drain in time.");
+            return Ok((false, counts));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The run's database, configuration and daemon log; removed when the run ends unless `HANDOFFD_BENCH_KEEP` is set.
+struct StateDir(PathBuf);
+
+impl StateDir {
+    fn create(seed: u64) -> anyhow::Result<Self> {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let dir = std::env::temp_dir().join(format!("handoffd-bench-{}-{seed}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+        Ok(Self(dir))
+    }
+
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for StateDir {
+    fn drop(&mut self) {
+        if std::env::var_os("HANDOFFD_BENCH_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        } else {
+            eprintln!("bench state kept in {}", self.0.display());
+        }
+    }
+}
+
+/// Once a second: the daemon's peak RSS, the CRM requests so far and whether a backlog exists.
+struct Sampler {
+    stop: tokio_util::sync::CancellationToken,
+    handle: tokio::task::JoinHandle<Samples1s>,
+}
+
+/// (seconds since start, CRM requests so far, outbox jobs pending) per second.
+#[derive(Debug, Default)]
+struct Samples1s(Vec<(f64, u64, i64)>);
+
+impl Samples1s {
+    /// Requests sent while jobs were pending, over what the limit allowed in that time; `None` if the backlog
+    /// lasted less than one ten-second window.
+    fn backlog_share(&self, per_10s: u32) -> Option<f64> {
+        let busy: Vec<_> = self.0.iter().filter(|(_, _, pending)| *pending > 0).collect();
+        let (first, last) = (busy.first()?, busy.last()?);
+        let secs = last.0 - first.0;
+        (secs >= 10.0).then(|| (last.1 - first.1) as f64 / (secs * f64::from(per_10s) / 10.0))
+    }
+}
+
+impl Sampler {
+    fn start(daemon: Arc<Mutex<DaemonProcess>>, store: Arc<dyn crate::store::Store>, mock: &MockHandle) -> Self {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let report_url = format!("http://{}/_mock/report", mock.addr());
+        let token = stop.clone();
+        let handle = tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let start = Instant::now();
+            let mut samples = Samples1s::default();
+            while !token.is_cancelled() {
+                daemon.lock().await.sample_rss();
+                let requests = match client.get(&report_url).send().await {
+                    Ok(response) => response
+                        .json::<crate::mockcrm::MockReport>()
+                        .await
+                        .map(|r| r.requests_per_endpoint.values().sum())
+                        .unwrap_or(0),
+                    Err(_) => 0,
+                };
+                let pending = store.stage_counts().await.map(|c| c.outbox_pending).unwrap_or(0);
+                samples.0.push((start.elapsed().as_secs_f64(), requests, pending));
+                tokio::select! {
+                    _ = token.cancelled() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+            samples
+        });
+        Self { stop, handle }
+    }
+
+    async fn stop(self) -> Samples1s {
+        self.stop.cancel();
+        self.handle.await.unwrap_or_default()
+    }
+}

@@ -1,0 +1,193 @@
+//! The one table `handoffd bench` prints.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::account::Outcome;
+use super::load::LoadResult;
+use super::{BenchOptions, Scenario};
+use crate::mockcrm::MockReport;
+use crate::mockcrm::report::FaultCounts;
+
+/// The second phase of `ingest`.
+#[derive(Debug, Clone)]
+pub struct FixedRate {
+    pub rate: f64,
+    pub achieved: f64,
+    pub ack_p50: Option<Duration>,
+    pub ack_p99: Option<Duration>,
+}
+
+/// Everything a run measured. Counts are exact; timings depend on the machine.
+#[derive(Debug, Default)]
+pub struct BenchReport {
+    pub scenario: Option<Scenario>,
+    pub parameters: String,
+    pub messages_sent: usize,
+    pub messages_acked: usize,
+    pub webhooks_per_sec: f64,
+    pub ack_p50: Option<Duration>,
+    pub ack_p99: Option<Duration>,
+    pub fixed_rate: Option<FixedRate>,
+    pub send_retries: u64,
+    pub handoff_p50: Option<Duration>,
+    pub handoff_p99: Option<Duration>,
+    pub crm_requests: u64,
+    /// Requests per CRM route, most used first.
+    pub requests_by_route: Vec<(String, u64)>,
+    pub tasks_created: u64,
+    pub responses_429: u64,
+    pub max_requests_in_10s: u64,
+    pub backlog_share: Option<f64>,
+    pub duplicates: u64,
+    pub lost: u64,
+    pub lost_examples: Vec<String>,
+    pub dead_letters: u64,
+    pub drained: bool,
+    pub restarts: u32,
+    pub faults_injected: FaultCounts,
+    pub peak_rss_kib: u64,
+    pub elapsed: Duration,
+}
+
+impl BenchReport {
+    pub fn new(options: &BenchOptions) -> Self {
+        let parameters = match options.scenario {
+            Scenario::Ingest => format!(
+                "{} messages flooded at concurrency {}, then {}/s for {:?}; {} customers",
+                options.messages, options.concurrency, options.rate, options.duration, options.customers
+            ),
+            Scenario::Backlog => format!("{} handoffs at concurrency {}", options.handoffs, options.concurrency),
+            _ => format!(
+                "{} messages, {} customers, bursts within {:?}, concurrency {}{}",
+                options.messages,
+                options.customers,
+                options.duration,
+                options.concurrency,
+                if options.scenario == Scenario::Crash { format!(", {} kills", options.kills) } else { String::new() }
+            ),
+        };
+        Self {
+            scenario: Some(options.scenario),
+            parameters: format!("{parameters}; quiet period {:?}; seed {}", options.quiet_period, options.seed),
+            ..Self::default()
+        }
+    }
+
+    pub(super) fn set_load(&mut self, load: &LoadResult) {
+        self.messages_sent = load.sent;
+        self.messages_acked = load.acked.len();
+        self.webhooks_per_sec = load.per_second();
+        self.ack_p50 = load.ack_latency.quantile(0.5);
+        self.ack_p99 = load.ack_latency.quantile(0.99);
+        self.send_retries = load.retries;
+    }
+
+    pub(super) fn set_crm(&mut self, mock: &MockReport, outcome: Outcome) {
+        self.crm_requests = mock.requests_per_endpoint.values().sum();
+        let mut routes: Vec<(String, u64)> =
+            mock.requests_per_endpoint.iter().map(|(route, count)| (route.clone(), *count)).collect();
+        routes.sort_by_key(|route| std::cmp::Reverse(route.1));
+        self.requests_by_route = routes;
+        self.tasks_created = mock.tasks_created;
+        self.responses_429 = mock.responses_429;
+        self.max_requests_in_10s = mock.max_requests_in_10s_window;
+        self.duplicates = outcome.duplicates.max(mock.duplicate_tasks);
+        self.lost = outcome.lost;
+        self.lost_examples = outcome.lost_examples;
+        self.handoff_p50 = outcome.handoff_latency.quantile(0.5);
+        self.handoff_p99 = outcome.handoff_latency.quantile(0.99);
+        self.faults_injected = mock.faults_injected.clone();
+    }
+
+    /// CRM requests (all of them: owners, properties, contacts, tasks, look-ups) per task created.
+    pub fn crm_calls_per_task(&self) -> Option<f64> {
+        (self.tasks_created > 0).then(|| self.crm_requests as f64 / self.tasks_created as f64)
+    }
+
+    /// Nothing lost, nothing duplicated, every message acknowledged, and the daemon drained.
+    pub fn is_exact(&self) -> bool {
+        self.drained && self.lost == 0 && self.duplicates == 0 && self.messages_acked == self.messages_sent
+    }
+}
+
+fn ms(d: Option<Duration>) -> String {
+    d.map(|d| format!("{:.1} ms", d.as_secs_f64() * 1000.0)).unwrap_or_else(|| "-".into())
+}
+
+impl fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scenario = self.scenario.map(|s| format!("{s:?}").to_lowercase()).unwrap_or_default();
+        let build = if cfg!(debug_assertions) { "debug build" } else { "release build" };
+        writeln!(f, "handoffd bench {scenario} ({build}): {}", self.parameters)?;
+        let mut rows: Vec<(String, String)> = vec![
+            ("webhooks/s accepted".into(), format!("{:.0}", self.webhooks_per_sec)),
+            ("ack latency p50 / p99".into(), format!("{} / {}", ms(self.ack_p50), ms(self.ack_p99))),
+        ];
+        if let Some(fixed) = &self.fixed_rate {
+            rows.push((
+                format!("ack latency p50 / p99 at {:.0}/s", fixed.rate),
+                format!("{} / {} (achieved {:.0}/s)", ms(fixed.ack_p50), ms(fixed.ack_p99), fixed.achieved),
+            ));
+        }
+        rows.extend([
+            ("handoff latency p50 / p99".into(), format!("{} / {}", ms(self.handoff_p50), ms(self.handoff_p99))),
+            (
+                "CRM calls per task".into(),
+                self.crm_calls_per_task()
+                    .map(|c| format!("{c:.3} ({} requests)", self.crm_requests))
+                    .unwrap_or_else(|| "-".into()),
+            ),
+            ("429s received".into(), self.responses_429.to_string()),
+            ("max requests in any 10 s".into(), self.max_requests_in_10s.to_string()),
+            (
+                "allowed rate used in backlog".into(),
+                self.backlog_share
+                    .map(|s| format!("{:.1}%", s * 100.0))
+                    .unwrap_or_else(|| "- (no backlog >= 10 s)".into()),
+            ),
+            ("tasks created".into(), self.tasks_created.to_string()),
+            ("duplicates".into(), self.duplicates.to_string()),
+            (
+                "lost".into(),
+                if self.drained {
+                    format!("{} of {} acknowledged", self.lost, self.messages_acked)
+                } else {
+                    format!("n/a: not drained ({} acknowledged messages in no task yet)", self.lost)
+                },
+            ),
+            ("not acknowledged".into(), (self.messages_sent - self.messages_acked).to_string()),
+            ("dead letters".into(), self.dead_letters.to_string()),
+            ("drained".into(), if self.drained { "yes".into() } else { "NO (timed out)".into() }),
+            ("peak RSS (daemon)".into(), format!("{:.1} MB", self.peak_rss_kib as f64 / 1024.0)),
+        ]);
+        if self.restarts > 0 {
+            rows.push(("kill -9 and restarts".into(), self.restarts.to_string()));
+        }
+        let faults = &self.faults_injected;
+        if faults != &FaultCounts::default() {
+            rows.push((
+                "faults injected".into(),
+                format!(
+                    "429 {}, 5xx {}, reset {}, lost response {}",
+                    faults.status_429, faults.status_5xx, faults.resets, faults.lost_responses
+                ),
+            ));
+        }
+        rows.push(("re-sent webhooks".into(), self.send_retries.to_string()));
+        rows.push(("wall time".into(), format!("{:.1} s", self.elapsed.as_secs_f64())));
+        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        writeln!(f, "| {:width$} | value", "metric")?;
+        writeln!(f, "|-{}-|------", "-".repeat(width))?;
+        for (key, value) in rows {
+            writeln!(f, "| {key:width$} | {value}")?;
+        }
+        for (route, count) in self.requests_by_route.iter().take(5) {
+            writeln!(f, "  CRM requests: {count:>6}  {route}")?;
+        }
+        if self.drained && !self.lost_examples.is_empty() {
+            writeln!(f, "lost, first few: {}", self.lost_examples.join(", "))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,90 @@
+//! `handoffd bench SCENARIO`: starts the mock CRM and the daemon (this executable, `run --config`, as a child
+//! process), runs the scenario and prints one table. Exit 1 if a message was lost or a handoff duplicated.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::bench::{BenchOptions, Scenario};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The scenario to run.
+    #[arg(value_enum)]
+    pub scenario: Scenario,
+    /// steady/faults/crash: the window the customers' bursts start in; ingest: the fixed-rate phase.
+    #[arg(long)]
+    pub duration: Option<humantime::Duration>,
+    /// Messages to send (ingest: the flood; steady/faults/crash: all bursts).
+    #[arg(long)]
+    pub messages: Option<usize>,
+    /// Distinct customers the messages come from.
+    #[arg(long)]
+    pub customers: Option<usize>,
+    /// ingest: webhooks per second in the fixed-rate phase.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Requests in flight at once.
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// The daemon's quiet period (short, so a bench does not wait 90 s).
+    #[arg(long)]
+    pub quiet_period: Option<humantime::Duration>,
+    /// backlog: ready handoffs to create (one message each).
+    #[arg(long)]
+    pub handoffs: Option<usize>,
+    /// crash: how many times to kill -9 the daemon.
+    #[arg(long)]
+    pub kills: Option<u32>,
+    /// How long to wait for the daemon to drain after the load.
+    #[arg(long)]
+    pub drain_timeout: Option<humantime::Duration>,
+    /// Seed of the workload, the faults and the kill moments.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The interpretation vocabulary folder.
+    #[arg(long, default_value = "config/vocabulary")]
+    pub vocabulary: PathBuf,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    crate::telemetry::init();
+    let exe = std::env::current_exe().context("finding this executable to run the daemon")?;
+    let mut options = BenchOptions::for_scenario(args.scenario, exe, args.vocabulary);
+    if let Some(d) = args.duration {
+        options.duration = *d;
+    }
+    if let Some(n) = args.messages {
+        options.messages = n;
+    }
+    if let Some(n) = args.customers {
+        options.customers = n;
+    }
+    if let Some(r) = args.rate {
+        anyhow::ensure!(r > 0.0, "--rate must be positive");
+        options.rate = r;
+    }
+    if let Some(n) = args.concurrency {
+        options.concurrency = n;
+    }
+    if let Some(q) = args.quiet_period {
+        options.quiet_period = *q;
+    }
+    if let Some(n) = args.handoffs {
+        options.handoffs = n;
+    }
+    if let Some(n) = args.kills {
+        options.kills = n;
+    }
+    if let Some(d) = args.drain_timeout {
+        options.drain_timeout = *d;
+    }
+    if let Some(s) = args.seed {
+        options.seed = s;
+    }
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let report = runtime.block_on(crate::bench::run(&options))?;
+    print!("{report}");
+    Ok(if report.is_exact() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
