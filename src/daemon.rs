@@ -129,7 +129,9 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
             },
             batch_size: config.delivery.batch_size,
             outbox_changed,
-            worker_id: format!("{}-{}", hostname(), std::process::id()),
+            // Stable across restarts (not the pid), so a restarted daemon takes back at once the
+            // jobs its killed predecessor had leased; two daemons on one host differ by port.
+            worker_id: format!("{}:{}", hostname(), config.server.listen),
             prepared: Default::default(),
         }
         .run(stop_stages.clone()),

@@ -30,12 +30,11 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)?
+        let (url, synchronous) = split_synchronous(url)?;
+        let options = SqliteConnectOptions::from_str(&url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // FULL: an acknowledged webhook survives a power cut, not only a crash. Group
-            // commit keeps this fast (one fsync per batch).
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(synchronous)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         if let Some(parent) = options.get_filename().parent()
@@ -49,6 +48,27 @@ impl SqliteStore {
         let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
         Ok(Self { writer, reader })
     }
+}
+
+/// `?synchronous=normal` in `store.url` (sqlx does not read it). FULL by default: an
+/// acknowledged webhook survives a power cut, not only a crash; group commit keeps it fast (one
+/// fsync per batch). NORMAL in WAL mode survives a crash of handoffd but may lose the last
+/// commits on a power cut.
+fn split_synchronous(url: &str) -> Result<(String, SqliteSynchronous), StoreError> {
+    let Some((base, query)) = url.split_once('?') else { return Ok((url.to_owned(), SqliteSynchronous::Full)) };
+    let mut synchronous = SqliteSynchronous::Full;
+    let mut kept = Vec::new();
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("synchronous", value)) => {
+                synchronous = SqliteSynchronous::from_str(value)
+                    .map_err(|_| StoreError::Corrupt(format!("store.url: unknown synchronous mode `{value}`")))?;
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let url = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
+    Ok((url, synchronous))
 }
 
 fn speaker_of(interaction: &Interaction) -> Option<&'static str> {
@@ -531,7 +551,8 @@ impl Store for SqliteStore {
         let mut tx = self.writer.begin().await?;
         let ids: Vec<i64> = sqlx::query_scalar(
             "UPDATE outbox SET locked_until = ?, locked_by = ? WHERE id IN (SELECT id FROM outbox WHERE crm_id = ? \
-             AND next_attempt_at <= ? AND (locked_until IS NULL OR locked_until < ?) ORDER BY next_attempt_at, id LIMIT ?) \
+             AND next_attempt_at <= ? AND (locked_until IS NULL OR locked_until < ? OR locked_by = ?) \
+             ORDER BY next_attempt_at, id LIMIT ?) \
              RETURNING id",
         )
         .bind(format_ts(lease_until))
@@ -539,6 +560,10 @@ impl Store for SqliteStore {
         .bind(crm_id)
         .bind(&now)
         .bind(&now)
+        // Our own leases too: a worker finishes each round's jobs before the next round, so a
+        // job still leased to us was left by a failed round or by our previous life (a crash,
+        // kill -9): take it back now rather than after the lease expires.
+        .bind(worker)
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
@@ -892,5 +917,19 @@ impl Store for SqliteStore {
             outbox_pending: row.get(4),
             dead_letters: row.get(5),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synchronous_mode_comes_from_the_url_and_defaults_to_full() {
+        let (url, mode) = split_synchronous("sqlite://state/h.db").unwrap();
+        assert_eq!((url.as_str(), format!("{mode:?}")), ("sqlite://state/h.db", "Full".to_owned()));
+        let (url, mode) = split_synchronous("sqlite://state/h.db?mode=rwc&synchronous=normal").unwrap();
+        assert_eq!((url.as_str(), format!("{mode:?}")), ("sqlite://state/h.db?mode=rwc", "Normal".to_owned()));
+        assert!(split_synchronous("sqlite://h.db?synchronous=sometimes").is_err());
     }
 }
