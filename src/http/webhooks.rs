@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use chrono::Utc;
-use handoffd_contract::webhook::{Handshake, RawRequest};
+use handoffd_contract::webhook::{Handshake, RawRequest, VerifyError};
 
 use super::AppState;
 use crate::store::NewInboxEvent;
@@ -46,12 +46,8 @@ pub async fn receive(
         return (StatusCode::NOT_FOUND, "no such connector");
     };
     let received_at = Utc::now();
-    if let Err(error) = entry.source.verify(&raw_request(&method, &uri, &headers, &body, received_at)) {
-        metrics::counter!("handoffd_webhooks_refused_total", "connector" => id.clone()).increment(1);
-        tracing::warn!(connector = %id, %error, "Refused a webhook: bad signature.");
-        return (StatusCode::UNAUTHORIZED, "bad signature");
-    }
-    commit(&state, id, "webhook", &headers, body, received_at).await
+    let verified = entry.source.verify(&raw_request(&method, &uri, &headers, &body, received_at));
+    accept(&state, id, "webhook", verified, &headers, body, received_at).await
 }
 
 /// `POST /webhooks/{id}/turns`: the AI's or an agent's side of a chat, signed like Meta's
@@ -68,11 +64,8 @@ pub async fn receive_turn(
         return (StatusCode::NOT_FOUND, "no such connector");
     };
     let received_at = Utc::now();
-    if let Err(error) = whatsapp.verify_turn(&raw_request(&method, &uri, &headers, &body, received_at)) {
-        tracing::warn!(connector = %id, %error, "Refused a turn: bad signature.");
-        return (StatusCode::UNAUTHORIZED, "bad signature");
-    }
-    commit(&state, id, "turn", &headers, body, received_at).await
+    let verified = whatsapp.verify_turn(&raw_request(&method, &uri, &headers, &body, received_at));
+    accept(&state, id, "turn", verified, &headers, body, received_at).await
 }
 
 fn raw_request<'a>(
@@ -85,14 +78,21 @@ fn raw_request<'a>(
     RawRequest { method, path: uri.path(), query: uri.query().unwrap_or(""), headers, body, received_at }
 }
 
-async fn commit(
+/// Refuse an unverified request (nothing stored), or commit it and answer once it is durable.
+async fn accept(
     state: &AppState,
     connector_id: String,
     source: &str,
+    verified: Result<(), VerifyError>,
     headers: &HeaderMap,
     body: Bytes,
     received_at: chrono::DateTime<Utc>,
 ) -> (StatusCode, &'static str) {
+    if let Err(error) = verified {
+        metrics::counter!("handoffd_webhooks_refused_total", "connector" => connector_id.clone()).increment(1);
+        tracing::warn!(connector = %connector_id, %source, %error, "Refused a request: bad signature.");
+        return (StatusCode::UNAUTHORIZED, "bad signature");
+    }
     let kept: serde_json::Map<String, serde_json::Value> = KEPT_HEADERS
         .iter()
         .filter_map(|name| {
