@@ -97,6 +97,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
             timezone,
             business_hours: config.business.hours.clone(),
             reopen_after,
+            last_expiry: Default::default(),
             handoffs_changed,
             outbox_changed: outbox_changed.clone(),
         }
@@ -128,6 +129,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
                 max_delay: config.delivery.retry_max.get(),
             },
             batch_size: config.delivery.batch_size,
+            linger: config.delivery.linger.get(),
             outbox_changed,
             // Stable across restarts (not the pid), so a restarted daemon takes back at once the
             // jobs its killed predecessor had leased; two daemons on one host differ by port.

@@ -56,7 +56,7 @@ async fn apply(store: &dyn Store, inbox_id: i64, interaction: Interaction, regio
         reopen_after: chrono::Duration::days(7),
         interactions: vec![NormalizedInteraction { interaction, keys, end_signal: None }],
     };
-    store.apply_interactions(inbox_id, batch).await.expect("apply");
+    store.apply_interactions(&[(inbox_id, batch)]).await.expect("apply");
 }
 
 async fn customer_of(store: &dyn Store, key: &str) -> String {
@@ -280,8 +280,8 @@ async fn the_cache_answers_known_contacts_and_two_contacts_for_one_customer_are_
     let jobs = vec![(twin_customer.clone(), &p0), (plain_customer.clone(), &p1)];
     let contacts = handoffd::deliver::ensure_contacts(store.as_ref(), crm.as_ref(), &jobs).await.unwrap();
     assert_eq!(search_calls(&mock), searches_before, "both customers resolved from the cache");
-    assert_eq!(contacts[&twin_customer], twin.id, "the most recently updated contact is chosen");
-    assert_eq!(contacts[&plain_customer], "102");
+    assert_eq!(contacts.known[&twin_customer], twin.id, "the most recently updated contact is chosen");
+    assert_eq!(contacts.known[&plain_customer], "102");
     assert_eq!(mock.report().contacts_created, 1, "only the twin, made by this test");
 
     let timeline = store.customer_timeline(&twin_customer).await.unwrap();
@@ -308,7 +308,7 @@ async fn the_cache_answers_known_contacts_and_two_contacts_for_one_customer_are_
     let created =
         handoffd::deliver::ensure_contacts(store.as_ref(), crm.as_ref(), &[(newcomer.clone(), &p2)]).await.unwrap();
     let cached = store.cached_contacts("hubspot-main", &["phone:+919811122233".into()]).await.unwrap();
-    assert_eq!(cached.iter().map(|c| &c.contact.id).collect::<Vec<_>>(), vec![&created[&newcomer]]);
+    assert_eq!(cached.iter().map(|c| &c.contact.id).collect::<Vec<_>>(), vec![&created.known[&newcomer]]);
     mock.shutdown().await;
 }
 

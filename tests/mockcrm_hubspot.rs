@@ -145,6 +145,43 @@ async fn search_validates_groups_and_caps_paging_at_ten_thousand() {
 }
 
 #[tokio::test]
+async fn a_batch_of_contacts_is_created_whole_or_refused_whole() {
+    let (mock, client) = start(MockOptions { seed_contacts: 1, ..MockOptions::default() }).await;
+    let input = |phone: &str, email: Option<&str>, trace: &str| {
+        let mut properties = json!({"firstname": "Asha", "phone": phone});
+        if let Some(email) = email {
+            properties["email"] = json!(email);
+        }
+        json!({"properties": properties, "associations": [], "objectWriteTraceId": trace})
+    };
+    let batch =
+        json!({"inputs": [input("+919811111101", Some("a@example.com"), "0"), input("+919811111102", None, "1")]});
+    let created = post(&client, &mock, "/crm/v3/objects/contacts/batch/create", &batch).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created = body(created).await;
+    assert_eq!(created["status"], "COMPLETE");
+    let mut traces: Vec<&str> =
+        created["results"].as_array().unwrap().iter().map(|c| c["objectWriteTraceId"].as_str().unwrap()).collect();
+    traces.sort();
+    assert_eq!(traces, ["0", "1"]);
+
+    // One input with a known email (any case) refuses the batch, and nothing of it is created.
+    let refused =
+        json!({"inputs": [input("+919811111103", None, "0"), input("+919811111104", Some("A@example.com"), "1")]});
+    let conflict = post(&client, &mock, "/crm/v3/objects/contacts/batch/create", &refused).await;
+    assert_eq!(conflict.status(), StatusCode::CONFLICT);
+    assert_eq!(body(conflict).await["category"], "CONFLICT");
+    // A seeded contact's phone is a duplicate (HubSpot allows it); two equal emails in one batch are not.
+    let shared_phone = json!({"inputs": [input(&seed_contact_phone(0), None, "0")]});
+    assert_eq!(post(&client, &mock, "/crm/v3/objects/contacts/batch/create", &shared_phone).await.status(), 201);
+    let twice = json!({"inputs": [input("+919811111105", Some("b@example.com"), "0"), input("+919811111106", Some("b@example.com"), "1")]});
+    assert_eq!(post(&client, &mock, "/crm/v3/objects/contacts/batch/create", &twice).await.status(), 400);
+    let report = mock.report();
+    assert_eq!((report.contacts_created, report.duplicate_contacts), (3, 1));
+    mock.shutdown().await;
+}
+
+#[tokio::test]
 async fn creating_a_contact_conflicts_on_email_and_counts_shared_phones() {
     let (mock, client) = start(MockOptions { seed_contacts: 1, ..MockOptions::default() }).await;
     let new = json!({"properties": {"firstname": "Ravi", "lastname": "K", "phone": "+919811111111",

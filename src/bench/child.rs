@@ -20,6 +20,9 @@ pub struct DaemonSetup {
     pub crm_base_url: String,
     pub app_secret: String,
     pub quiet_period: Duration,
+    /// Whether the daemon syncs its CRM identity cache (at start, then every 5 minutes).
+    pub crm_sync: bool,
+    pub linger: Duration,
 }
 
 impl DaemonSetup {
@@ -46,7 +49,7 @@ business:
   hours: {{mon: "09:30-19:30", tue: "09:30-19:30", wed: "09:30-19:30", thu: "09:30-19:30", fri: "09:30-19:30", sat: "10:00-18:00"}}
 interpret:
   vocabulary: {vocabulary}
-routing:
+{identity}routing:
   owners:
     - id: "75480001"
     - id: "75480002"
@@ -55,6 +58,7 @@ delivery:
   max_attempts: 20
   retry_min: 200ms
   retry_max: 2s
+  linger: {linger}ms
 connectors:
   - id: wa-main
     kind: whatsapp_cloud
@@ -72,7 +76,9 @@ connectors:
             db = self.db_url(),
             port = self.listen_port,
             quiet = self.quiet_period.as_millis(),
+            linger = self.linger.as_millis(),
             vocabulary = self.vocabulary.display(),
+            identity = if self.crm_sync { "identity:\n  crm_sync: \"0 */5 * * * *\"\n" } else { "" },
             secret = self.app_secret,
             crm = self.crm_base_url,
             token = crate::mockcrm::DEFAULT_ACCESS_TOKEN,

@@ -81,9 +81,10 @@ pub fn fixed_rate(tag: &str, count: usize, customers: usize, rate: f64) -> Vec<P
         .collect()
 }
 
-/// An Indian mobile (`+91 98…`), distinct per customer.
+/// An Indian mobile, distinct per customer: WhatsApp's `wa_id` of the mock CRM's `customer`-th seeded contact
+/// (see [`crate::mockcrm::seed_contact_phone`]), so a run can start with some customers already in the CRM.
 pub fn customer_phone(customer: usize) -> String {
-    format!("9198{:08}", customer + 1)
+    format!("9197{:08}", customer + 1)
 }
 
 /// What a load run saw.

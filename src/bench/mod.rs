@@ -65,6 +65,11 @@ pub struct BenchOptions {
     pub quiet_period: Duration,
     /// backlog: ready handoffs (one message each).
     pub handoffs: usize,
+    /// Customers the CRM already holds as contacts (the first ones); the daemon syncs its identity cache from the
+    /// CRM at start, so their deliveries need no contact search or create.
+    pub known_customers: usize,
+    /// The daemon's `delivery.linger` (the product's default unless a run wants one call per task).
+    pub linger: Duration,
     /// crash: how many times the daemon is killed.
     pub kills: u32,
     /// How long to wait for the daemon to drain after the load.
@@ -85,6 +90,8 @@ impl BenchOptions {
             concurrency: 32,
             quiet_period: Duration::from_secs(1),
             handoffs: 100_000,
+            known_customers: 200,
+            linger: Duration::from_secs(2),
             kills: 5,
             drain_timeout: Duration::from_secs(300),
             seed: 1,
@@ -96,10 +103,14 @@ impl BenchOptions {
                 options.duration = Duration::from_secs(10);
             }
             Scenario::Backlog => {
+                // New customers: contacts are searched and created in batches along with the tasks.
+                options.known_customers = 0;
                 options.concurrency = 64;
                 options.drain_timeout = Duration::from_secs(3600);
             }
-            Scenario::Steady | Scenario::Faults | Scenario::Crash => {}
+            // Half known, half new: both contact paths meet the faults and the kills.
+            Scenario::Faults | Scenario::Crash => options.known_customers = 100,
+            Scenario::Steady => {}
         }
         options
     }
@@ -123,6 +134,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
     let state = StateDir::create(options.seed)?;
     let mock_options = MockOptions {
         faults: if options.scenario == Scenario::Faults { mixed_faults(options.seed) } else { FaultPlan::default() },
+        seed_contacts: options.known_customers,
         ..MockOptions::default()
     };
     let mock = MockCrm::start(mock_options, tokio::net::TcpListener::bind("127.0.0.1:0").await?).await;
@@ -134,6 +146,8 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
         crm_base_url: mock.base_url(),
         app_secret: APP_SECRET.to_owned(),
         quiet_period: options.quiet_period,
+        crm_sync: options.known_customers > 0,
+        linger: options.linger,
     };
     let db_url = setup.db_url();
     let target = Target {

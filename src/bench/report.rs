@@ -40,6 +40,9 @@ pub struct BenchReport {
     pub max_requests_in_10s: u64,
     pub backlog_share: Option<f64>,
     pub duplicates: u64,
+    /// Contacts created with a phone another contact already had.
+    pub duplicate_contacts: u64,
+    pub contacts_created: u64,
     pub lost: u64,
     pub lost_examples: Vec<String>,
     pub dead_letters: u64,
@@ -93,6 +96,8 @@ impl BenchReport {
         self.responses_429 = mock.responses_429;
         self.max_requests_in_10s = mock.max_requests_in_10s_window;
         self.duplicates = outcome.duplicates.max(mock.duplicate_tasks);
+        self.duplicate_contacts = mock.duplicate_contacts;
+        self.contacts_created = mock.contacts_created;
         self.lost = outcome.lost;
         self.lost_examples = outcome.lost_examples;
         self.handoff_p50 = outcome.handoff_latency.quantile(0.5);
@@ -103,6 +108,19 @@ impl BenchReport {
     /// CRM requests (all of them: owners, properties, contacts, tasks, look-ups) per task created.
     pub fn crm_calls_per_task(&self) -> Option<f64> {
         (self.tasks_created > 0).then(|| self.crm_requests as f64 / self.tasks_created as f64)
+    }
+
+    /// Task writes (batch create and update) per task created: the cost once identities are cached.
+    pub fn task_calls_per_task(&self) -> Option<f64> {
+        let writes: u64 = self
+            .requests_by_route
+            .iter()
+            .filter(|(route, _)| {
+                route.contains("/objects/tasks/batch/create") || route.contains("/objects/tasks/batch/update")
+            })
+            .map(|(_, count)| count)
+            .sum();
+        (self.tasks_created > 0).then(|| writes as f64 / self.tasks_created as f64)
     }
 
     /// Nothing lost, nothing duplicated, every message acknowledged, and the daemon drained.
@@ -138,6 +156,10 @@ impl fmt::Display for BenchReport {
                     .map(|c| format!("{c:.3} ({} requests)", self.crm_requests))
                     .unwrap_or_else(|| "-".into()),
             ),
+            (
+                "  of which task writes".into(),
+                self.task_calls_per_task().map(|c| format!("{c:.3}")).unwrap_or_else(|| "-".into()),
+            ),
             ("429s received".into(), self.responses_429.to_string()),
             ("max requests in any 10 s".into(), self.max_requests_in_10s.to_string()),
             (
@@ -148,6 +170,10 @@ impl fmt::Display for BenchReport {
             ),
             ("tasks created".into(), self.tasks_created.to_string()),
             ("duplicates".into(), self.duplicates.to_string()),
+            (
+                "contacts created (duplicates)".into(),
+                format!("{} ({})", self.contacts_created, self.duplicate_contacts),
+            ),
             (
                 "lost".into(),
                 if self.drained {
@@ -182,7 +208,7 @@ impl fmt::Display for BenchReport {
         for (key, value) in rows {
             writeln!(f, "| {key:width$} | {value}")?;
         }
-        for (route, count) in self.requests_by_route.iter().take(5) {
+        for (route, count) in self.requests_by_route.iter().take(8) {
             writeln!(f, "  CRM requests: {count:>6}  {route}")?;
         }
         if self.drained && !self.lost_examples.is_empty() {

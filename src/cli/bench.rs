@@ -34,6 +34,13 @@ pub struct Args {
     /// backlog: ready handoffs to create (one message each).
     #[arg(long)]
     pub handoffs: Option<usize>,
+    /// Customers already in the CRM (the first ones; the daemon syncs them at start). Default: steady all,
+    /// faults/crash 100, backlog none.
+    #[arg(long)]
+    pub known_customers: Option<usize>,
+    /// The daemon's `delivery.linger` (default 2s, the product's default; 0s sends each task at once).
+    #[arg(long)]
+    pub linger: Option<humantime::Duration>,
     /// crash: how many times to kill -9 the daemon.
     #[arg(long)]
     pub kills: Option<u32>,
@@ -73,6 +80,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(n) = args.handoffs {
         options.handoffs = n;
+    }
+    if let Some(n) = args.known_customers {
+        options.known_customers = n;
+    }
+    if let Some(d) = args.linger {
+        options.linger = *d;
     }
     if let Some(n) = args.kills {
         options.kills = n;

@@ -196,6 +196,14 @@ pub struct DeliveryConfig {
     /// Most tasks written in one batch call (capped by the CRM's own limit).
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
+    /// How long a partial batch waits for more tasks before it is sent (`0s`: at once). A few seconds on
+    /// top of the quiet period lets steady traffic share calls instead of spending one per task.
+    #[serde(default = "default_linger")]
+    pub linger: ConfigDuration,
+}
+
+fn default_linger() -> ConfigDuration {
+    ConfigDuration::from_secs(2)
 }
 
 fn default_max_attempts() -> u32 {

@@ -20,7 +20,9 @@ use crate::store::{AuditEntry, BriefCommit, HandoffConversation, HandoffRow, New
 
 use super::assemble::assemble;
 
-const ROUND: u32 = 64;
+const ROUND: u32 = 256;
+/// How often open handoffs past `reopen_after` are looked for.
+const EXPIRY_EVERY: Duration = Duration::from_secs(60);
 /// Longest sleep between looks at the clock, so a handoff made ready by another instance is
 /// not missed for long.
 const MAX_SLEEP: Duration = Duration::from_secs(1);
@@ -37,6 +39,8 @@ pub struct HandoffMaker {
     pub handoffs_changed: Arc<Notify>,
     /// Woken when a job is queued.
     pub outbox_changed: Arc<Notify>,
+    /// When handoffs were last expired (Unix seconds; 0: never).
+    pub last_expiry: std::sync::atomic::AtomicI64,
 }
 
 impl HandoffMaker {
@@ -59,22 +63,36 @@ impl HandoffMaker {
         }
     }
 
-    /// Make every handoff that is ready at `now`; returns how many were made.
+    /// Make every handoff that is ready at `now` (one transaction for the round); returns how many were made.
     pub async fn round(&self, now: DateTime<Utc>) -> anyhow::Result<usize> {
         let ready = self.store.ready_handoffs(now, ROUND).await?;
+        let mut commits = Vec::with_capacity(ready.len());
         for handoff in &ready {
-            self.make(handoff, now).await?;
+            commits.push(self.make(handoff, now).await?);
         }
-        if let Err(error) = self.store.expire_handoffs(now - self.reopen_after, now).await {
-            tracing::warn!(%error, "Closing expired handoffs failed.");
+        if !commits.is_empty() {
+            self.store.commit_briefs(&commits).await?;
         }
+        self.expire(now).await;
         if !ready.is_empty() {
             self.outbox_changed.notify_one();
         }
         Ok(ready.len())
     }
 
-    async fn make(&self, handoff: &HandoffRow, now: DateTime<Utc>) -> anyhow::Result<()> {
+    /// Close handoffs open longer than `reopen_after`, at most once per [`EXPIRY_EVERY`] (it scans open handoffs).
+    async fn expire(&self, now: DateTime<Utc>) {
+        let last = self.last_expiry.load(std::sync::atomic::Ordering::Relaxed);
+        if now.timestamp() - last < EXPIRY_EVERY.as_secs() as i64 {
+            return;
+        }
+        self.last_expiry.store(now.timestamp(), std::sync::atomic::Ordering::Relaxed);
+        if let Err(error) = self.store.expire_handoffs(now - self.reopen_after, now).await {
+            tracing::warn!(%error, "Closing expired handoffs failed.");
+        }
+    }
+
+    async fn make(&self, handoff: &HandoffRow, now: DateTime<Utc>) -> anyhow::Result<BriefCommit> {
         let stored = self.store.handoff_conversation(&handoff.id).await?;
         let conversation = assemble(&stored, now, self.timezone, &self.business_hours);
         let mut audit = Vec::new();
@@ -92,10 +110,13 @@ impl HandoffMaker {
                 // it with the reason, visible in the audit trail.
                 tracing::error!(handoff = %handoff.id, %error, "The conversation could not be interpreted.");
                 audit.push(entry("interpret_failed", serde_json::json!({"error": error.to_string()})));
-                let commit =
-                    BriefCommit { handoff_id: handoff.id.clone(), brief: "null".to_owned(), job: None, audit, now };
-                self.store.commit_brief(commit).await?;
-                return Ok(());
+                return Ok(BriefCommit {
+                    handoff_id: handoff.id.clone(),
+                    brief: "null".to_owned(),
+                    job: None,
+                    audit,
+                    now,
+                });
             }
         };
         if let Some(llm) = self.interpreter.llm() {
@@ -140,10 +161,7 @@ impl HandoffMaker {
             queued = job.is_some(),
             "Made a handoff brief."
         );
-        let commit =
-            BriefCommit { handoff_id: handoff.id.clone(), brief: serde_json::to_string(&brief)?, job, audit, now };
-        self.store.commit_brief(commit).await?;
-        Ok(())
+        Ok(BriefCommit { handoff_id: handoff.id.clone(), brief: serde_json::to_string(&brief)?, job, audit, now })
     }
 
     fn payload(

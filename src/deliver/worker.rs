@@ -25,11 +25,24 @@ pub struct Deliverer {
     pub crm: Arc<dyn Crm>,
     pub retry: RetryPolicy,
     pub batch_size: usize,
+    /// How long a partial batch may wait for more jobs (zero: send at once).
+    pub linger: Duration,
     /// Woken when the outbox has new jobs.
     pub outbox_changed: Arc<Notify>,
     pub worker_id: String,
     /// Whether the CRM's one-time set-up (`Crm::prepare`) has succeeded.
     pub prepared: std::sync::atomic::AtomicBool,
+}
+
+/// What one round did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Round {
+    /// Leased and delivered (or failed) this many jobs.
+    Delivered(usize),
+    /// Nothing due.
+    Idle,
+    /// A partial batch is due: look again after this long.
+    Lingering(Duration),
 }
 
 /// A leased job with its payload decoded.
@@ -41,32 +54,50 @@ struct Leased {
 impl Deliverer {
     pub async fn run(self, stop: CancellationToken) {
         loop {
-            let delivered = match self.round().await {
-                Ok(count) => count,
+            let round = match self.round().await {
+                Ok(round) => round,
                 Err(error) => {
                     tracing::error!(crm = %self.crm.id(), error = %format!("{error:#}"), "A delivery round failed.");
-                    0
+                    Round::Idle
                 }
             };
-            if delivered > 0 && !stop.is_cancelled() {
-                continue;
-            }
+            let sleep = match round {
+                Round::Delivered(_) if !stop.is_cancelled() => continue,
+                Round::Delivered(_) | Round::Idle => IDLE_POLL,
+                // Not woken by new jobs: the batch waits its linger out whatever arrives meanwhile.
+                Round::Lingering(wait) => {
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                    continue;
+                }
+            };
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = self.outbox_changed.notified() => {}
-                _ = tokio::time::sleep(IDLE_POLL) => {}
+                _ = tokio::time::sleep(sleep) => {}
             }
         }
     }
 
-    /// Deliver one batch of due jobs; returns how many were leased.
-    pub async fn round(&self) -> anyhow::Result<usize> {
+    /// Deliver one batch of due jobs, unless fewer than a batch are due and the oldest has waited less than the
+    /// linger: then more may join it, and the CRM budget goes further.
+    pub async fn round(&self) -> anyhow::Result<Round> {
         let limit = self.batch_size.min(self.crm.limits().max_batch).max(1) as u32;
         let now = Utc::now();
+        if !self.linger.is_zero() {
+            let due = self.store.outbox_due(self.crm.id(), &self.worker_id, now, limit).await?;
+            let Some(oldest) = due.oldest else { return Ok(Round::Idle) };
+            let ripe = oldest + chrono::Duration::from_std(self.linger)?;
+            if due.count < limit && ripe > now {
+                return Ok(Round::Lingering((ripe - now).to_std().unwrap_or_default()));
+            }
+        }
         let lease_until = now + chrono::Duration::from_std(LEASE)?;
         let jobs = self.store.lease_jobs(self.crm.id(), &self.worker_id, now, lease_until, limit).await?;
         if jobs.is_empty() {
-            return Ok(0);
+            return Ok(Round::Idle);
         }
         let count = jobs.len();
         let mut leased = Vec::with_capacity(count);
@@ -79,21 +110,34 @@ impl Deliverer {
             }
         }
         self.deliver(leased).await?;
-        Ok(count)
+        Ok(Round::Delivered(count))
     }
 
-    async fn deliver(&self, mut jobs: Vec<Leased>) -> anyhow::Result<()> {
+    async fn deliver(&self, jobs: Vec<Leased>) -> anyhow::Result<()> {
         let customers: Vec<(String, &DeliveryPayload)> =
             jobs.iter().map(|l| (l.job.customer_id.clone(), &l.payload)).collect();
-        let contacts = match ensure_contacts(self.store.as_ref(), self.crm.as_ref(), &customers).await {
+        let mut contacts = match ensure_contacts(self.store.as_ref(), self.crm.as_ref(), &customers).await {
             Ok(contacts) => contacts,
             Err(error) => return self.failed(jobs.iter().map(|l| &l.job), &error, false).await,
         };
-        for leased in &mut jobs {
-            if let Some(contact) = contacts.get(&leased.job.customer_id) {
+        // Jobs whose contact could not be had wait (or are dead-lettered) by the CRM's error; the others go on.
+        let mut ready = Vec::with_capacity(jobs.len());
+        for mut leased in jobs {
+            if let Some(error) = contacts.failed.remove(&leased.job.customer_id) {
+                self.failed(std::iter::once(&leased.job), &error, false).await?;
+                // The customer's other jobs in this round wait on the same error.
+                contacts.failed.insert(leased.job.customer_id.clone(), error);
+                continue;
+            }
+            if let Some(contact) = contacts.known.get(&leased.job.customer_id) {
                 leased.payload.task.contact_id = contact.clone();
             }
+            ready.push(leased);
         }
+        if ready.is_empty() {
+            return Ok(());
+        }
+        let jobs = ready;
 
         // Jobs whose earlier attempt may have reached the CRM: find their task first.
         let unsure: Vec<String> = jobs
@@ -164,17 +208,17 @@ impl Deliverer {
             let error = CrmError::Protocol(format!("{} outcomes for {} tasks", outcomes.len(), jobs.len()));
             return self.failed(jobs.iter().map(|l| &l.job), &error, true).await;
         }
+        let mut delivered = Vec::with_capacity(jobs.len());
         for (leased, outcome) in jobs.iter().zip(outcomes) {
             match outcome {
                 TaskWriteOutcome::Written(task) => {
-                    metrics::counter!("handoffd_tasks_written_total", "crm" => self.crm.id().to_owned()).increment(1);
                     tracing::info!(
                         handoff = %leased.job.handoff_id,
                         task = %task.task_id,
                         crm = %self.crm.id(),
                         "Wrote the task to the CRM."
                     );
-                    self.store.job_delivered(&leased.job, &task.task_id, now).await?;
+                    delivered.push((&leased.job, task.task_id));
                 }
                 TaskWriteOutcome::Rejected { message } => {
                     metrics::counter!("handoffd_dead_letters_total", "crm" => self.crm.id().to_owned()).increment(1);
@@ -183,6 +227,10 @@ impl Deliverer {
                 }
             }
         }
+        // One transaction for the whole batch: a round costs a few commits, not one per task.
+        self.store.jobs_delivered(&delivered, now).await?;
+        metrics::counter!("handoffd_tasks_written_total", "crm" => self.crm.id().to_owned())
+            .increment(delivered.len() as u64);
         Ok(())
     }
 

@@ -1,6 +1,6 @@
 //! Normalise committed inbox rows: parse each with its connector, resolve identity keys to
 //! match keys, and hand the interactions to the store, which attaches them to customers and
-//! handoffs in one transaction per row. A body that cannot be parsed goes to quarantine.
+//! handoffs in one transaction per round of rows. A body that cannot be parsed goes to quarantine.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,11 +61,31 @@ impl Normalizer {
         }
     }
 
-    /// Normalise what the inbox holds now; returns how many rows were handled.
+    /// Normalise what the inbox holds now (one transaction for the round); returns how many rows were handled.
     pub async fn round(&self) -> anyhow::Result<usize> {
         let events = self.store.unprocessed_inbox(ROUND).await?;
+        let mut rows = Vec::with_capacity(events.len());
         for event in &events {
-            self.normalize(event).await?;
+            match self.normalize(event) {
+                Ok(batch) => rows.push((event.id, batch)),
+                Err(reason) => {
+                    metrics::counter!("handoffd_quarantined_total", "connector" => event.connector_id.clone())
+                        .increment(1);
+                    tracing::warn!(
+                        inbox_id = event.id,
+                        connector = %event.connector_id,
+                        %reason,
+                        "A signed event could not be parsed; it is kept in quarantine."
+                    );
+                    self.store.quarantine(event.id, &reason, Utc::now()).await?;
+                }
+            }
+        }
+        if !rows.is_empty() {
+            let summary = self.store.apply_interactions(&rows).await?;
+            metrics::counter!("handoffd_interactions_stored_total").increment(summary.stored as u64);
+            metrics::counter!("handoffd_interactions_duplicate_total").increment(summary.duplicates as u64);
+            tracing::debug!(rows = rows.len(), ?summary, "Normalised inbox events.");
         }
         if !events.is_empty() {
             self.handoffs_changed.notify_one();
@@ -73,21 +93,9 @@ impl Normalizer {
         Ok(events.len())
     }
 
-    async fn normalize(&self, event: &InboxEvent) -> anyhow::Result<()> {
-        let parsed = match self.connectors.parse(event) {
-            Ok(parsed) => parsed,
-            Err(reason) => {
-                metrics::counter!("handoffd_quarantined_total", "connector" => event.connector_id.clone()).increment(1);
-                tracing::warn!(
-                    inbox_id = event.id,
-                    connector = %event.connector_id,
-                    %reason,
-                    "A signed event could not be parsed; it is kept in quarantine."
-                );
-                self.store.quarantine(event.id, &reason, Utc::now()).await?;
-                return Ok(());
-            }
-        };
+    /// Parse one event with its connector and resolve its identity keys; `Err` is why it could not be parsed.
+    fn normalize(&self, event: &InboxEvent) -> Result<NormalizedBatch, String> {
+        let parsed = self.connectors.parse(event)?;
         for ignored in &parsed.ignored {
             tracing::debug!(inbox_id = event.id, connector = %event.connector_id, %ignored, "Part of an event was not used.");
         }
@@ -101,18 +109,13 @@ impl Normalizer {
                 NormalizedInteraction { interaction, keys, end_signal }
             })
             .collect();
-        let batch = NormalizedBatch {
+        Ok(NormalizedBatch {
             connector_id: event.connector_id.clone(),
             received_at: event.received_at,
             quiet_period: self.quiet_period,
             reopen_after: self.reopen_after,
             interactions,
-        };
-        let summary = self.store.apply_interactions(event.id, batch).await?;
-        metrics::counter!("handoffd_interactions_stored_total").increment(summary.stored as u64);
-        metrics::counter!("handoffd_interactions_duplicate_total").increment(summary.duplicates as u64);
-        tracing::debug!(inbox_id = event.id, ?summary, "Normalised an inbox event.");
-        Ok(())
+        })
     }
 
     /// Whether an interaction ends the conversation without waiting for the quiet period.

@@ -1,6 +1,6 @@
 //! What the mock holds, behind one mutex (it is a mock: simplicity over throughput).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -14,6 +14,9 @@ use super::faults::FaultInjector;
 use super::limits::RateLimits;
 use super::report::{Counters, GraphMessage};
 use super::{BatchErrorMode, MockOAuthApp, MockOptions, MockSecret};
+
+/// The contact properties that hold phone numbers.
+pub const PHONE_PROPERTIES: [&str; 2] = ["phone", "mobilephone"];
 
 /// A HubSpot owner (a user tasks can be assigned to).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,6 +195,11 @@ pub struct IssuedToken {
 pub struct MockState {
     pub contacts: BTreeMap<u64, CrmObject>,
     pub tasks: BTreeMap<u64, CrmObject>,
+    /// Indexes kept by [`MockState::insert_contact`] and [`MockState::insert_task`], so that a bench with 100,000
+    /// contacts and tasks does not scan them all on every create.
+    contact_emails: HashMap<String, u64>,
+    contact_phones: HashSet<String>,
+    handoff_tasks: HashSet<String>,
     next_contact_id: u64,
     next_task_id: u64,
     pub owners: Vec<MockOwner>,
@@ -214,6 +222,34 @@ impl MockState {
         };
         *next += 1;
         *next
+    }
+
+    /// Stores a new contact; returns whether it shares a phone with a contact already there.
+    pub fn insert_contact(&mut self, contact: CrmObject) -> bool {
+        if let Some(email) = contact.property("email").filter(|e| !e.is_empty()) {
+            self.contact_emails.insert(email.to_lowercase(), contact.id);
+        }
+        let mut shares_a_phone = false;
+        for phone in PHONE_PROPERTIES.iter().filter_map(|name| contact.property(name)).filter(|p| !p.is_empty()) {
+            shares_a_phone |= !self.contact_phones.insert(phone.to_owned());
+        }
+        self.contacts.insert(contact.id, contact);
+        shares_a_phone
+    }
+
+    /// The contact holding an email (HubSpot compares emails without case).
+    pub fn contact_with_email(&self, email: &str) -> Option<u64> {
+        self.contact_emails.get(&email.to_lowercase()).copied()
+    }
+
+    /// Stores a new task; returns whether a task for the same handoff id was there already (a duplicate).
+    pub fn insert_task(&mut self, task: CrmObject) -> bool {
+        let duplicate = match task.property("handoffd_handoff_id").filter(|id| !id.is_empty()) {
+            Some(handoff_id) => !self.handoff_tasks.insert(handoff_id.to_owned()),
+            None => false,
+        };
+        self.tasks.insert(task.id, task);
+        duplicate
     }
 
     pub fn objects(&self, kind: ObjectKind) -> &BTreeMap<u64, CrmObject> {
@@ -252,7 +288,7 @@ impl MockState {
             }
             // Spread modification times one second apart so GT/GTE paging on lastmodifieddate has an order.
             let modified = now - chrono::Duration::seconds((count - index) as i64);
-            self.contacts.insert(id, CrmObject::new(id, ObjectKind::Contacts, properties, modified));
+            self.insert_contact(CrmObject::new(id, ObjectKind::Contacts, properties, modified));
         }
     }
 }
@@ -271,6 +307,9 @@ impl Shared {
         let mut state = MockState {
             contacts: BTreeMap::new(),
             tasks: BTreeMap::new(),
+            contact_emails: HashMap::new(),
+            contact_phones: HashSet::new(),
+            handoff_tasks: HashSet::new(),
             next_contact_id: 100,
             next_task_id: 5_000_000,
             owners: options.owners,

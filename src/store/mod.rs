@@ -45,10 +45,11 @@ pub trait Store: Send + Sync + 'static {
     /// Inbox rows not yet normalised, oldest first.
     async fn unprocessed_inbox(&self, limit: u32) -> StoreResult<Vec<InboxEvent>>;
 
-    /// Normalise one inbox row in one transaction: resolve or create customers, store new
-    /// interactions (redeliveries are skipped by their dedup key), attach messages to the
-    /// customer's open handoff or open one, and mark the row processed.
-    async fn apply_interactions(&self, inbox_id: i64, batch: NormalizedBatch) -> StoreResult<ApplySummary>;
+    /// Normalise inbox rows (inbox id, its interactions) in one transaction: for each, resolve or
+    /// create customers, store new interactions (redeliveries are skipped by their dedup key),
+    /// attach messages to the customer's open handoff or open one, and mark the row processed.
+    /// One transaction for a round of rows: a flood costs a few commits, not one per webhook.
+    async fn apply_interactions(&self, rows: &[(i64, NormalizedBatch)]) -> StoreResult<ApplySummary>;
 
     /// Keep a signed body that could not be parsed, and mark its inbox row processed.
     async fn quarantine(&self, inbox_id: i64, reason: &str, now: DateTime<Utc>) -> StoreResult<()>;
@@ -67,9 +68,13 @@ pub trait Store: Send + Sync + 'static {
     /// A handoff with its customer and its interactions in time order.
     async fn handoff_conversation(&self, handoff_id: &str) -> StoreResult<HandoffConversation>;
 
-    /// Record the brief of a ready handoff and queue (or refresh) its delivery job, in one
-    /// transaction. `job` is `None` when there is nothing to act on: the handoff is closed.
-    async fn commit_brief(&self, commit: BriefCommit) -> StoreResult<()>;
+    /// Record the briefs of ready handoffs and queue (or refresh) their delivery jobs, in one
+    /// transaction. A `job` of `None` means nothing to act on: the handoff is closed. A handoff
+    /// that received a message since its conversation was read is left collecting.
+    async fn commit_briefs(&self, commits: &[BriefCommit]) -> StoreResult<()>;
+    async fn commit_brief(&self, commit: BriefCommit) -> StoreResult<()> {
+        self.commit_briefs(std::slice::from_ref(&commit)).await
+    }
 
     /// Close handoffs whose task has been open longer than `reopen_after`.
     async fn expire_handoffs(&self, opened_before: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<u64>;
@@ -89,22 +94,36 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<OutboxJob>>;
 
+    /// How many jobs of one CRM account `worker` could lease now (at most `limit`), and since when the
+    /// oldest of them has been due.
+    async fn outbox_due(&self, crm_id: &str, worker: &str, now: DateTime<Utc>, limit: u32) -> StoreResult<DueJobs>;
+
     /// Count an attempt and mark the jobs in flight, committed before the CRM call.
     async fn mark_in_flight(&self, job_ids: &[i64]) -> StoreResult<()>;
 
     /// The CRM contact known for a customer in a CRM account.
     async fn crm_contact(&self, customer_id: &str, crm_id: &str) -> StoreResult<Option<String>>;
+    /// Remember the CRM contact of several customers (customer id, contact id) in one transaction.
+    async fn set_crm_contacts(
+        &self,
+        crm_id: &str,
+        contacts: &[(String, String)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
     async fn set_crm_contact(
         &self,
         customer_id: &str,
         crm_id: &str,
         contact_id: &str,
         now: DateTime<Utc>,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<()> {
+        self.set_crm_contacts(crm_id, &[(customer_id.to_owned(), contact_id.to_owned())], now).await
+    }
 
-    /// The task is in the CRM: remember its id, open the handoff, and finish the job unless a
-    /// newer brief arrived meanwhile (then it stays queued, now as an update).
-    async fn job_delivered(&self, job: &OutboxJob, task_id: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Tasks are in the CRM (job, task id), in one transaction: remember each task id, open the
+    /// handoff, and finish the job unless a newer brief arrived meanwhile (then it stays queued,
+    /// now as an update).
+    async fn jobs_delivered(&self, delivered: &[(&OutboxJob, String)], now: DateTime<Utc>) -> StoreResult<()>;
 
     /// A retriable failure: release the lease and try again at `next_attempt_at`, with
     /// `attempts` made so far.

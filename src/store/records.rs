@@ -259,3 +259,12 @@ pub struct CustomerTimeline {
     pub keys: Vec<(String, String)>,
     pub events: Vec<TimelineEvent>,
 }
+
+/// Jobs of one CRM account a worker could lease now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DueJobs {
+    /// How many (capped at the limit asked for).
+    pub count: u32,
+    /// Since when the oldest has been due; `None` when there are none.
+    pub oldest: Option<DateTime<Utc>>,
+}

@@ -306,50 +306,12 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn apply_interactions(&self, inbox_id: i64, batch: NormalizedBatch) -> StoreResult<ApplySummary> {
+    async fn apply_interactions(&self, rows: &[(i64, NormalizedBatch)]) -> StoreResult<ApplySummary> {
         let mut summary = ApplySummary::default();
-        let now = format_ts(batch.received_at);
         let mut tx = self.writer.begin().await?;
-        for item in &batch.interactions {
-            if item.keys.is_empty() {
-                continue;
-            }
-            let customer_id =
-                identity::resolve_customer(&mut tx, item, &batch.connector_id, &now, &mut summary).await?;
-            let interaction = &item.interaction;
-            let inserted: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO interactions (connector_id, dedup_key, customer_id, channel, direction, speaker, at, \
-                 received_at, kind, text, content, inbox_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (connector_id, dedup_key) DO NOTHING RETURNING id",
-            )
-            .bind(&batch.connector_id)
-            .bind(&interaction.dedup_key)
-            .bind(&customer_id)
-            .bind(interaction.channel.as_str())
-            .bind(json(&interaction.direction).trim_matches('"'))
-            .bind(speaker_of(interaction))
-            .bind(format_ts(interaction.at))
-            .bind(&now)
-            .bind(kind_of(interaction))
-            .bind(text_of(interaction))
-            .bind(json(interaction))
-            .bind(inbox_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(interaction_id) = inserted else {
-                summary.duplicates += 1;
-                continue;
-            };
-            summary.stored += 1;
-            if matches!(interaction.content, Content::Message(_) | Content::Call(_)) {
-                attach_to_handoff(&mut tx, interaction_id, &customer_id, item, &batch, &mut summary).await?;
-            }
+        for (inbox_id, batch) in rows {
+            apply_row(&mut tx, *inbox_id, batch, &mut summary).await?;
         }
-        sqlx::query("UPDATE inbox SET processed_at = ? WHERE id = ?")
-            .bind(&now)
-            .bind(inbox_id)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(summary)
     }
@@ -473,45 +435,10 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn commit_brief(&self, commit: BriefCommit) -> StoreResult<()> {
-        let now = format_ts(commit.now);
+    async fn commit_briefs(&self, commits: &[BriefCommit]) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
-        let next_state = if commit.job.is_some() { "queued" } else { "closed" };
-        // Only if no message arrived since the conversation was read (else it is made again).
-        let updated = sqlx::query(
-            "UPDATE handoffs SET brief = ?, version = version + 1, state = ?, \
-             closed_at = CASE WHEN ? = 'closed' THEN ? ELSE closed_at END \
-             WHERE id = ? AND state = 'collecting' AND ready_at <= ? RETURNING version",
-        )
-        .bind(&commit.brief)
-        .bind(next_state)
-        .bind(next_state)
-        .bind(&now)
-        .bind(&commit.handoff_id)
-        .bind(&now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = updated else {
-            return Ok(());
-        };
-        let version: i64 = row.get(0);
-        if let Some(job) = &commit.job {
-            sqlx::query(
-                "INSERT INTO outbox (handoff_id, crm_id, payload, version, next_attempt_at, created_at) \
-                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (handoff_id) DO UPDATE SET payload = excluded.payload, \
-                 version = excluded.version, crm_id = excluded.crm_id",
-            )
-            .bind(&commit.handoff_id)
-            .bind(&job.crm_id)
-            .bind(&job.payload)
-            .bind(version)
-            .bind(&now)
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for entry in &commit.audit {
-            insert_audit(&mut tx, entry).await?;
+        for commit in commits {
+            commit_brief(&mut tx, commit).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -597,6 +524,24 @@ impl Store for SqliteStore {
             .collect())
     }
 
+    async fn outbox_due(&self, crm_id: &str, worker: &str, now: DateTime<Utc>, limit: u32) -> StoreResult<DueJobs> {
+        let now = format_ts(now);
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS count, MIN(next_attempt_at) AS oldest FROM (SELECT next_attempt_at FROM outbox \
+             WHERE crm_id = ? AND next_attempt_at <= ? AND (locked_until IS NULL OR locked_until < ? OR locked_by = ?) \
+             ORDER BY next_attempt_at LIMIT ?)",
+        )
+        .bind(crm_id)
+        .bind(&now)
+        .bind(&now)
+        .bind(worker)
+        .bind(limit)
+        .fetch_one(&self.reader)
+        .await?;
+        let oldest: Option<String> = row.get("oldest");
+        Ok(DueJobs { count: row.get::<i64, _>("count") as u32, oldest: oldest.as_deref().map(parse_ts).transpose()? })
+    }
+
     async fn mark_in_flight(&self, job_ids: &[i64]) -> StoreResult<()> {
         if job_ids.is_empty() {
             return Ok(());
@@ -620,65 +565,36 @@ impl Store for SqliteStore {
             .await?)
     }
 
-    async fn set_crm_contact(
+    async fn set_crm_contacts(
         &self,
-        customer_id: &str,
         crm_id: &str,
-        contact_id: &str,
+        contacts: &[(String, String)],
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO crm_contacts (customer_id, crm_id, contact_id, updated_at) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (customer_id, crm_id) DO UPDATE SET contact_id = excluded.contact_id, updated_at = excluded.updated_at",
-        )
-        .bind(customer_id)
-        .bind(crm_id)
-        .bind(contact_id)
-        .bind(format_ts(now))
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
-    async fn job_delivered(&self, job: &OutboxJob, task_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        let now = format_ts(now);
         let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "UPDATE handoffs SET crm_task_id = ?, crm_id = ?, state = CASE WHEN state = 'queued' THEN 'open' ELSE state END \
-             WHERE id = ?",
-        )
-        .bind(task_id)
-        .bind(&job.crm_id)
-        .bind(&job.handoff_id)
-        .execute(&mut *tx)
-        .await?;
-        let finished = sqlx::query("DELETE FROM outbox WHERE id = ? AND version = ?")
-            .bind(job.id)
-            .bind(job.version)
-            .execute(&mut *tx)
-            .await?;
-        if finished.rows_affected() == 0 {
-            // A newer brief replaced the payload while this one was in flight: deliver it next,
-            // as an update of the task just written.
+        for (customer_id, contact_id) in contacts {
             sqlx::query(
-                "UPDATE outbox SET locked_until = NULL, locked_by = NULL, in_flight = 0, attempts = 0, last_error = NULL \
-                 WHERE id = ?",
+                "INSERT INTO crm_contacts (customer_id, crm_id, contact_id, updated_at) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (customer_id, crm_id) DO UPDATE SET contact_id = excluded.contact_id, \
+                 updated_at = excluded.updated_at",
             )
-            .bind(job.id)
+            .bind(customer_id)
+            .bind(crm_id)
+            .bind(contact_id)
+            .bind(&now)
             .execute(&mut *tx)
             .await?;
         }
-        let event = if job.crm_task_id.is_some() { "task_updated" } else { "task_created" };
-        insert_audit(
-            &mut tx,
-            &AuditEntry {
-                at: now,
-                handoff_id: Some(job.handoff_id.clone()),
-                customer_id: Some(job.customer_id.clone()),
-                event: event.to_owned(),
-                detail: serde_json::json!({"crm": job.crm_id, "task_id": task_id, "version": job.version, "attempts": job.attempts + 1}),
-            },
-        )
-        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn jobs_delivered(&self, delivered: &[(&OutboxJob, String)], now: DateTime<Utc>) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        for (job, task_id) in delivered {
+            job_delivered(&mut tx, job, task_id, now).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -918,6 +834,144 @@ impl Store for SqliteStore {
             dead_letters: row.get(5),
         })
     }
+}
+
+/// One inbox row, inside the caller's transaction: resolve or create customers, store new
+/// interactions (redeliveries are skipped by their dedup key), attach messages to the customer's
+/// open handoff or open one, and mark the row processed.
+async fn apply_row(
+    tx: &mut Transaction<'_, Sqlite>,
+    inbox_id: i64,
+    batch: &NormalizedBatch,
+    summary: &mut ApplySummary,
+) -> StoreResult<()> {
+    let now = format_ts(batch.received_at);
+    for item in &batch.interactions {
+        if item.keys.is_empty() {
+            continue;
+        }
+        let customer_id = identity::resolve_customer(tx, item, &batch.connector_id, &now, summary).await?;
+        let interaction = &item.interaction;
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO interactions (connector_id, dedup_key, customer_id, channel, direction, speaker, at, \
+             received_at, kind, text, content, inbox_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (connector_id, dedup_key) DO NOTHING RETURNING id",
+        )
+        .bind(&batch.connector_id)
+        .bind(&interaction.dedup_key)
+        .bind(&customer_id)
+        .bind(interaction.channel.as_str())
+        .bind(json(&interaction.direction).trim_matches('"'))
+        .bind(speaker_of(interaction))
+        .bind(format_ts(interaction.at))
+        .bind(&now)
+        .bind(kind_of(interaction))
+        .bind(text_of(interaction))
+        .bind(json(interaction))
+        .bind(inbox_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(interaction_id) = inserted else {
+            summary.duplicates += 1;
+            continue;
+        };
+        summary.stored += 1;
+        if matches!(interaction.content, Content::Message(_) | Content::Call(_)) {
+            attach_to_handoff(tx, interaction_id, &customer_id, item, batch, summary).await?;
+        }
+    }
+    sqlx::query("UPDATE inbox SET processed_at = ? WHERE id = ?").bind(&now).bind(inbox_id).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// One brief, inside the caller's transaction: only if no message arrived since the conversation
+/// was read (else it is made again).
+async fn commit_brief(tx: &mut Transaction<'_, Sqlite>, commit: &BriefCommit) -> StoreResult<()> {
+    let now = format_ts(commit.now);
+    let next_state = if commit.job.is_some() { "queued" } else { "closed" };
+    let updated = sqlx::query(
+        "UPDATE handoffs SET brief = ?, version = version + 1, state = ?, \
+         closed_at = CASE WHEN ? = 'closed' THEN ? ELSE closed_at END \
+         WHERE id = ? AND state = 'collecting' AND ready_at <= ? RETURNING version",
+    )
+    .bind(&commit.brief)
+    .bind(next_state)
+    .bind(next_state)
+    .bind(&now)
+    .bind(&commit.handoff_id)
+    .bind(&now)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = updated else {
+        return Ok(());
+    };
+    let version: i64 = row.get(0);
+    if let Some(job) = &commit.job {
+        sqlx::query(
+            "INSERT INTO outbox (handoff_id, crm_id, payload, version, next_attempt_at, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (handoff_id) DO UPDATE SET payload = excluded.payload, \
+             version = excluded.version, crm_id = excluded.crm_id",
+        )
+        .bind(&commit.handoff_id)
+        .bind(&job.crm_id)
+        .bind(&job.payload)
+        .bind(version)
+        .bind(&now)
+        .bind(&now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for entry in &commit.audit {
+        insert_audit(tx, entry).await?;
+    }
+    Ok(())
+}
+
+/// One delivered job, inside the caller's transaction: remember the task, open the handoff, and
+/// finish the job unless a newer brief arrived meanwhile.
+async fn job_delivered(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    job: &OutboxJob,
+    task_id: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE handoffs SET crm_task_id = ?, crm_id = ?, state = CASE WHEN state = 'queued' THEN 'open' ELSE state END \
+         WHERE id = ?",
+    )
+    .bind(task_id)
+    .bind(&job.crm_id)
+    .bind(&job.handoff_id)
+    .execute(&mut **tx)
+    .await?;
+    let finished = sqlx::query("DELETE FROM outbox WHERE id = ? AND version = ?")
+        .bind(job.id)
+        .bind(job.version)
+        .execute(&mut **tx)
+        .await?;
+    if finished.rows_affected() == 0 {
+        // A newer brief replaced the payload while this one was in flight: deliver it next,
+        // as an update of the task just written.
+        sqlx::query(
+            "UPDATE outbox SET locked_until = NULL, locked_by = NULL, in_flight = 0, attempts = 0, last_error = NULL \
+             WHERE id = ?",
+        )
+        .bind(job.id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    let event = if job.crm_task_id.is_some() { "task_updated" } else { "task_created" };
+    insert_audit(
+        tx,
+        &AuditEntry {
+            at: now,
+            handoff_id: Some(job.handoff_id.clone()),
+            customer_id: Some(job.customer_id.clone()),
+            event: event.to_owned(),
+            detail: serde_json::json!({"crm": job.crm_id, "task_id": task_id, "version": job.version, "attempts": job.attempts + 1}),
+        },
+    )
+    .await
 }
 
 #[cfg(test)]

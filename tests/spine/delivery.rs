@@ -157,3 +157,41 @@ async fn a_rejected_task_is_dead_lettered_with_hubspots_message() {
     assert_eq!(mock.report().tasks_created, 0);
     daemon.shutdown().await.unwrap();
 }
+
+/// Handoffs that become ready within `delivery.linger` of each other share their calls: one search for the new
+/// customers, one batch of contacts, one batch of tasks.
+#[tokio::test]
+async fn handoffs_ready_together_share_one_batch_of_each_call() {
+    const CUSTOMERS: usize = 6;
+    let mock = start_mock(MockOptions::default()).await;
+    let mut harness = Harness::new(mock.base_url());
+    harness.linger = "1500ms";
+    let daemon = harness.start().await;
+
+    for customer in 0..CUSTOMERS {
+        let body = text_webhook(
+            &format!("wamid.SHARE{customer}"),
+            &format!("9198200{customer:05}"),
+            "Asha Rao",
+            "Hi, is the 2BHK in Wakad still available? Please call me",
+            now_unix(),
+        );
+        assert_eq!(post_signed(daemon.addr, &body).await, 200);
+        // Ready one after another, well within the linger.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    eventually(WAIT, "a task per customer", || async { Some(()).filter(|_| mock.tasks().len() == CUSTOMERS) }).await;
+
+    let report = mock.report();
+    let calls = |route: &str| report.requests_per_endpoint.get(route).copied().unwrap_or(0);
+    assert_eq!(calls("POST /hubspot/crm/v3/objects/tasks/batch/create"), 1, "{report:#?}");
+    assert_eq!(calls("POST /hubspot/crm/v3/objects/contacts/batch/create"), 1, "{report:#?}");
+    assert_eq!(calls("POST /hubspot/crm/v3/objects/contacts"), 0, "no contact created alone: {report:#?}");
+    assert_eq!(calls("POST /hubspot/crm/v3/objects/contacts/search"), 1, "{report:#?}");
+    assert_eq!((report.contacts_created, report.duplicate_contacts), (CUSTOMERS as u64, 0));
+    // Every task is associated with its own customer's contact.
+    let contacts: std::collections::BTreeSet<_> =
+        mock.tasks().iter().map(|t| t.associations[0].to_id.clone()).collect();
+    assert_eq!(contacts.len(), CUSTOMERS, "{:#?}", mock.tasks());
+    daemon.shutdown().await.unwrap();
+}

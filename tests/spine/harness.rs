@@ -19,6 +19,8 @@ pub struct Harness {
     pub extra_hubspot: String,
     pub owners: Vec<&'static str>,
     pub quiet_period: &'static str,
+    /// `delivery.linger`: `0s` unless a test is about sharing calls, so timings stay those of the quiet period.
+    pub linger: &'static str,
     /// Where the WhatsApp connector's Graph API lives (the send proxy forwards there).
     pub graph_base_url: String,
 }
@@ -31,6 +33,7 @@ impl Harness {
             extra_hubspot: String::new(),
             owners: vec![OWNER_A, OWNER_B],
             quiet_period: "1s",
+            linger: "0s",
             graph_base_url: "http://127.0.0.1:9/graph".to_owned(),
         }
     }
@@ -61,6 +64,7 @@ delivery:
   max_attempts: 4
   retry_min: 200ms
   retry_max: 1s
+  linger: {linger}
 connectors:
   - id: wa-main
     kind: whatsapp_cloud
@@ -79,6 +83,7 @@ connectors:
 "#,
             db = db.display(),
             quiet = self.quiet_period,
+            linger = self.linger,
             crm = self.crm_base_url,
             graph = self.graph_base_url,
             extra = self.extra_hubspot,

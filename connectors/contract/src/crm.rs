@@ -86,7 +86,7 @@ pub struct LiveBudget {
 }
 
 /// Why a CRM call failed, classified so the deliverer knows what to do.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CrmError {
     /// 429: wait (`retry_after` when the vendor said how long) and try again.
@@ -149,6 +149,26 @@ pub trait Crm: Send + Sync {
     async fn find_contacts(&self, keys: &[IdentityKey]) -> Result<Vec<CrmContact>, CrmError>;
 
     async fn create_contact(&self, contact: &NewContact) -> Result<CrmContact, CrmError>;
+
+    /// Create several contacts: one result per input, in input order. Vendors with a batch endpoint override this
+    /// one-by-one default. After a failure that is not about the contact itself (429, 5xx), the rest are not sent
+    /// and carry that error, so the caller backs off once.
+    async fn create_contacts(&self, contacts: &[NewContact]) -> Vec<Result<CrmContact, CrmError>> {
+        let mut results = Vec::with_capacity(contacts.len());
+        for contact in contacts {
+            let result = self.create_contact(contact).await;
+            let stop = match &result {
+                Err(CrmError::Rejected { .. }) | Ok(_) => None,
+                Err(error) => Some(error.clone()),
+            };
+            results.push(result);
+            if let Some(error) = stop {
+                results.resize_with(contacts.len(), || Err(error.clone()));
+                break;
+            }
+        }
+        results
+    }
 
     /// Contacts modified since `cursor` (`None`: from the beginning), one page.
     async fn contacts_changed_since(&self, cursor: Option<&str>) -> Result<ContactPage, CrmError>;

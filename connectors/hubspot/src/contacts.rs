@@ -1,15 +1,20 @@
 //! Contacts: find by phone/email in few searches, create, and the change feed for the cache.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::ops::Range;
 
 use chrono::{DateTime, TimeZone, Utc};
 use handoffd_contract::crm::{ContactPage, CrmContact, CrmError, NewContact};
 use handoffd_contract::identity::IdentityKey;
 
 use crate::client::{Api, Call};
-use crate::wire::{CrmObject, Filter, FilterGroup, ObjectCreate, Page, SearchRequest, Sort, full_name};
+use crate::wire::{
+    BatchInputs, BatchResponse, CreateInput, CrmObject, Filter, FilterGroup, ObjectCreate, Page, SearchRequest, Sort,
+    full_name,
+};
 
 const SEARCH_PATH: &str = "/crm/v3/objects/contacts/search";
+const BATCH_CREATE_PATH: &str = "/crm/v3/objects/contacts/batch/create";
 const PROPERTIES: [&str; 8] = [
     "firstname",
     "lastname",
@@ -85,22 +90,11 @@ pub async fn find(api: &Api, keys: &[IdentityKey]) -> Result<Vec<CrmContact>, Cr
 }
 
 pub async fn create(api: &Api, contact: &NewContact) -> Result<CrmContact, CrmError> {
-    let mut properties = BTreeMap::new();
-    if let Some(name) = contact.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-        // HubSpot has no single name field: first word as first name, the rest as last name.
-        let (first, last) = name.split_once(char::is_whitespace).unwrap_or((name, ""));
-        properties.insert("firstname", first.to_owned());
-        if !last.trim().is_empty() {
-            properties.insert("lastname", last.trim().to_owned());
-        }
-    }
-    if let Some(phone) = &contact.phone {
-        properties.insert("phone", phone.clone());
-    }
-    if let Some(email) = &contact.email {
-        properties.insert("email", email.clone());
-    }
-    let call = Call::write("/crm/v3/objects/contacts", &ObjectCreate { properties }, "create a contact")?;
+    let call = Call::write(
+        "/crm/v3/objects/contacts",
+        &ObjectCreate { properties: properties_of(contact) },
+        "create a contact",
+    )?;
     match api.json::<CrmObject>(&call).await {
         Ok(object) => Ok(to_contact(&object)),
         // A contact with this email exists (created meanwhile, or missed by an earlier search):
@@ -118,6 +112,106 @@ pub async fn create(api: &Api, contact: &NewContact) -> Result<CrmContact, CrmEr
         }
         Err(e) => Err(e),
     }
+}
+
+/// Creates contacts with `/batch/create`, `max_batch` a call; one result per input, in input order.
+///
+/// HubSpot refuses a batch as a whole when one input is wrong (an email another contact has: 409), so a refused
+/// batch is split in halves until the refused input stands alone, and a lone input goes through [`create`], which
+/// answers a 409 with the existing contact. A failed call fails its inputs with the call's error (and the inputs
+/// after it with the same, without sending them: the budget is better spent after the backoff).
+pub async fn create_many(api: &Api, max_batch: usize, contacts: &[NewContact]) -> Vec<Result<CrmContact, CrmError>> {
+    let inputs: Vec<CreateInput> = contacts
+        .iter()
+        .enumerate()
+        .map(|(i, c)| CreateInput {
+            properties: properties_of(c),
+            associations: Vec::new(),
+            object_write_trace_id: i.to_string(),
+        })
+        .collect();
+    let mut results: Vec<Option<Result<CrmContact, CrmError>>> = (0..contacts.len()).map(|_| None).collect();
+    let mut pending: VecDeque<Range<usize>> =
+        (0..inputs.len()).step_by(max_batch.max(1)).map(|s| s..(s + max_batch).min(inputs.len())).collect();
+    while let Some(range) = pending.pop_front() {
+        if range.len() == 1 {
+            results[range.start] = Some(create(api, &contacts[range.start]).await);
+            continue;
+        }
+        let body = BatchInputs { inputs: &inputs[range.clone()] };
+        let call = match Call::write(BATCH_CREATE_PATH, &body, "create contacts") {
+            Ok(call) => call,
+            Err(e) => return fill(results, &e),
+        };
+        match api.json::<BatchResponse>(&call).await {
+            Ok(answer) => {
+                for (i, created) in match_created(&contacts[range.clone()], range.start, &answer.results) {
+                    results[i] = Some(created.ok_or_else(|| {
+                        CrmError::Protocol(format!("HubSpot created a batch of contacts without the one for input {i}"))
+                    }));
+                }
+            }
+            Err(CrmError::Rejected { .. }) => {
+                let middle = range.start + range.len() / 2;
+                pending.push_front(middle..range.end);
+                pending.push_front(range.start..middle);
+            }
+            Err(e) => return fill(results, &e),
+        }
+    }
+    fill(results, &CrmError::Protocol("a contact was neither created nor refused".to_owned()))
+}
+
+/// The results so far, with `error` for every input that has none.
+fn fill(results: Vec<Option<Result<CrmContact, CrmError>>>, error: &CrmError) -> Vec<Result<CrmContact, CrmError>> {
+    results.into_iter().map(|r| r.unwrap_or_else(|| Err(error.clone()))).collect()
+}
+
+/// Which created object belongs to which input (`first` is the index of `inputs[0]`): by the echoed
+/// `objectWriteTraceId`, else by email, else by phone. Results come in no promised order.
+fn match_created(inputs: &[NewContact], first: usize, objects: &[CrmObject]) -> Vec<(usize, Option<CrmContact>)> {
+    let mut unclaimed: Vec<&CrmObject> = objects.iter().collect();
+    let mut take = |found: &dyn Fn(&CrmObject) -> bool| {
+        let at = unclaimed.iter().position(|o| found(o))?;
+        Some(to_contact(unclaimed.swap_remove(at)))
+    };
+    inputs
+        .iter()
+        .enumerate()
+        .map(|(offset, input)| {
+            let trace = (first + offset).to_string();
+            let email = input.email.as_deref().map(str::to_lowercase);
+            let contact = take(&|o| o.object_write_trace_id.as_deref() == Some(trace.as_str()))
+                .or_else(|| {
+                    let email = email.as_deref()?;
+                    take(&|o| o.prop("email").is_some_and(|e| e.eq_ignore_ascii_case(email)))
+                })
+                .or_else(|| {
+                    let phone = input.phone.as_deref()?;
+                    take(&|o| o.prop("phone") == Some(phone))
+                });
+            (first + offset, contact)
+        })
+        .collect()
+}
+
+/// HubSpot has no single name field: first word as first name, the rest as last name.
+fn properties_of(contact: &NewContact) -> BTreeMap<&'static str, String> {
+    let mut properties = BTreeMap::new();
+    if let Some(name) = contact.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        let (first, last) = name.split_once(char::is_whitespace).unwrap_or((name, ""));
+        properties.insert("firstname", first.to_owned());
+        if !last.trim().is_empty() {
+            properties.insert("lastname", last.trim().to_owned());
+        }
+    }
+    if let Some(phone) = &contact.phone {
+        properties.insert("phone", phone.clone());
+    }
+    if let Some(email) = &contact.email {
+        properties.insert("email", email.clone());
+    }
+    properties
 }
 
 /// `Contact already exists. Existing ID: 123` -> `123`.

@@ -114,6 +114,10 @@ impl Crm for Hubspot {
         contacts::create(&self.api, contact).await
     }
 
+    async fn create_contacts(&self, contacts: &[NewContact]) -> Vec<Result<CrmContact, CrmError>> {
+        contacts::create_many(&self.api, self.policy.max_batch, contacts).await
+    }
+
     async fn contacts_changed_since(&self, cursor: Option<&str>) -> Result<ContactPage, CrmError> {
         contacts::changed_since(&self.api, cursor).await
     }

@@ -1,7 +1,8 @@
-//! `POST /crm/v3/objects/contacts`: creates a contact; 409 for an email another contact has. HubSpot allows two
-//! contacts with one phone, so the mock does too, and counts them as duplicates in the report.
+//! `POST /crm/v3/objects/contacts` and `/crm/v3/objects/contacts/batch/create`: create contacts; 409 for an email
+//! another contact has (a batch is refused as a whole, nothing created). HubSpot allows two contacts with one phone,
+//! so the mock does too, and counts them as duplicates in the report.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use axum::Json;
@@ -10,21 +11,29 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use rand::seq::SliceRandom;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::{error, parse_body, scalar_to_string, validation_error};
-use crate::mockcrm::state::{CrmObject, ObjectKind, Shared};
-
-const PHONE_PROPERTIES: [&str; 2] = ["phone", "mobilephone"];
+use super::tasks::{batch_answer, check_size};
+use crate::mockcrm::state::{CrmObject, MockState, ObjectKind, Shared};
 
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct CreateContact {
     properties: BTreeMap<String, Value>,
     /// Accepted for shape; contact associations are not modelled.
     #[serde(default)]
     #[allow(dead_code)]
     associations: Vec<Value>,
+    #[serde(default)]
+    object_write_trace_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Batch {
+    inputs: Vec<CreateContact>,
 }
 
 pub(super) async fn create(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
@@ -32,47 +41,81 @@ pub(super) async fn create(State(shared): State<Arc<Shared>>, body: Bytes) -> Re
         Ok(input) => input,
         Err(invalid) => return invalid.into_response(),
     };
+    let mut state = shared.lock();
+    let properties = match check(&state, &input, &mut HashSet::new()) {
+        Ok(properties) => properties,
+        Err(refusal) => return refusal,
+    };
+    let answer = insert(&mut state, properties, None);
+    (StatusCode::CREATED, Json(answer)).into_response()
+}
+
+pub(super) async fn batch_create(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let batch: Batch = match parse_body(&body) {
+        Ok(batch) => batch,
+        Err(invalid) => return invalid.into_response(),
+    };
+    if let Err(invalid) = check_size(batch.inputs.len()) {
+        return invalid.into_response();
+    }
+    let started = Utc::now();
+    let mut state = shared.lock();
+    let mut emails = HashSet::new();
+    let mut accepted = Vec::with_capacity(batch.inputs.len());
+    for input in &batch.inputs {
+        match check(&state, input, &mut emails) {
+            Ok(properties) => accepted.push((properties, input.object_write_trace_id.clone())),
+            // One refused input refuses the batch: nothing was created.
+            Err(refusal) => return refusal,
+        }
+    }
+    let mut results: Vec<Value> =
+        accepted.into_iter().map(|(properties, trace)| insert(&mut state, properties, trace)).collect();
+    results.shuffle(&mut state.shuffle);
+    batch_answer(StatusCode::CREATED, results, &[], started)
+}
+
+/// The input's properties as strings, or HubSpot's refusal: an unknown owner (400) or an email another contact (or
+/// an earlier input of the batch, `emails`) has (409).
+fn check(
+    state: &MockState,
+    input: &CreateContact,
+    emails: &mut HashSet<String>,
+) -> Result<BTreeMap<String, String>, Response> {
     let properties: BTreeMap<String, String> =
         input.properties.iter().filter_map(|(name, value)| Some((name.clone(), scalar_to_string(value)?))).collect();
-
-    let mut state = shared.lock();
     if let Some(owner) = properties.get("hubspot_owner_id").filter(|owner| !owner.is_empty())
         && !state.is_owner(owner)
     {
-        return validation_error(format!(
+        return Err(validation_error(format!(
             "Property values were not valid: [{{\"isValid\":false,\"message\":\"{owner} is not a valid owner id\",\
              \"error\":\"INVALID_OWNER_ID\",\"name\":\"hubspot_owner_id\"}}]"
-        ));
+        )));
     }
     if let Some(email) = properties.get("email").filter(|email| !email.is_empty()) {
-        let existing = state
-            .contacts
-            .values()
-            .find(|contact| contact.property("email").is_some_and(|known| known.eq_ignore_ascii_case(email)));
-        if let Some(existing) = existing {
-            return error(
+        if let Some(existing) = state.contact_with_email(email) {
+            return Err(error(
                 StatusCode::CONFLICT,
                 "CONFLICT",
-                format!("Contact already exists. Existing ID: {}", existing.id),
-            );
+                format!("Contact already exists. Existing ID: {existing}"),
+            ));
+        }
+        if !emails.insert(email.to_lowercase()) {
+            return Err(validation_error(format!("Duplicate email in batch input: {email}")));
         }
     }
-    let phones: Vec<&String> =
-        PHONE_PROPERTIES.iter().filter_map(|name| properties.get(*name)).filter(|phone| !phone.is_empty()).collect();
-    let shares_a_phone = state.contacts.values().any(|contact| {
-        PHONE_PROPERTIES
-            .iter()
-            .filter_map(|name| contact.property(name))
-            .any(|known| phones.iter().any(|p| *p == known))
-    });
-    if shares_a_phone {
+    Ok(properties)
+}
+
+/// Creates the contact and answers with it, counting a shared phone as a duplicate.
+fn insert(state: &mut MockState, properties: BTreeMap<String, String>, trace: Option<String>) -> Value {
+    let id = state.next_id(ObjectKind::Contacts);
+    let mut contact = CrmObject::new(id, ObjectKind::Contacts, properties, Utc::now());
+    contact.object_write_trace_id = trace;
+    let answer = contact.to_json(ObjectKind::Contacts, None);
+    if state.insert_contact(contact) {
         state.counters.duplicate_contacts += 1;
     }
-
-    let id = state.next_id(ObjectKind::Contacts);
-    let contact = CrmObject::new(id, ObjectKind::Contacts, properties, Utc::now());
-    let answer = contact.to_json(ObjectKind::Contacts, None);
-    state.contacts.insert(id, contact);
     state.counters.contacts_created += 1;
-    (StatusCode::CREATED, Json(answer)).into_response()
+    answer
 }

@@ -25,6 +25,7 @@ pub(crate) fn routes(shared: Arc<Shared>) -> Router<Arc<Shared>> {
     let faults = FaultScope { shared: shared.clone(), vendor: Vendor::HubSpot };
     let api = Router::new()
         .route("/crm/v3/objects/contacts", post(contacts::create))
+        .route("/crm/v3/objects/contacts/batch/create", post(contacts::batch_create))
         .route("/crm/v3/objects/contacts/search", post(search::contacts))
         .route("/crm/v3/objects/contacts/batch/read", post(tasks::batch_read_contacts))
         .route("/crm/v3/owners", get(owners::list))

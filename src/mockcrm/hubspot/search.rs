@@ -3,6 +3,7 @@
 //! Phones are matched as exact strings on `phone` and `mobilephone`, like any other property.
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::Json;
@@ -78,8 +79,9 @@ enum SortSpec {
 enum Condition {
     Eq(String, String),
     Neq(String, String),
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
+    /// The values, and the same lowercased for a lookup that does not scan them per object.
+    In(String, Vec<String>, HashSet<String>),
+    NotIn(String, Vec<String>, HashSet<String>),
     Compare(String, Vec<Ordering>, String),
     Between(String, String, String),
     HasProperty(String),
@@ -208,8 +210,14 @@ fn condition(filter: &Filter) -> Result<Condition, String> {
     Ok(match filter.operator.as_str() {
         "EQ" => Condition::Eq(name, value()?),
         "NEQ" => Condition::Neq(name, value()?),
-        "IN" => Condition::In(name, values()?),
-        "NOT_IN" => Condition::NotIn(name, values()?),
+        "IN" => {
+            let values = values()?;
+            Condition::In(name, values.clone(), lowercased(&values))
+        }
+        "NOT_IN" => {
+            let values = values()?;
+            Condition::NotIn(name, values.clone(), lowercased(&values))
+        }
         "GT" => Condition::Compare(name, vec![Ordering::Greater], value()?),
         "GTE" => Condition::Compare(name, vec![Ordering::Greater, Ordering::Equal], value()?),
         "LT" => Condition::Compare(name, vec![Ordering::Less], value()?),
@@ -231,10 +239,8 @@ fn matches(object: &CrmObject, condition: &Condition) -> bool {
     match condition {
         Condition::Eq(name, wanted) => stored(name).is_some_and(|value| equals(name, value, wanted)),
         Condition::Neq(name, wanted) => !stored(name).is_some_and(|value| equals(name, value, wanted)),
-        Condition::In(name, wanted) => stored(name).is_some_and(|value| wanted.iter().any(|w| equals(name, value, w))),
-        Condition::NotIn(name, wanted) => {
-            !stored(name).is_some_and(|value| wanted.iter().any(|w| equals(name, value, w)))
-        }
+        Condition::In(name, wanted, lower) => stored(name).is_some_and(|value| is_in(name, value, wanted, lower)),
+        Condition::NotIn(name, wanted, lower) => !stored(name).is_some_and(|value| is_in(name, value, wanted, lower)),
         Condition::Compare(name, accepted, wanted) => {
             stored(name).and_then(|value| ordering(name, value, wanted)).is_some_and(|o| accepted.contains(&o))
         }
@@ -282,6 +288,18 @@ pub(super) fn as_millis(text: &str) -> Option<i64> {
     }
     let day = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()?;
     Some(day.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
+}
+
+fn lowercased(values: &[String]) -> HashSet<String> {
+    values.iter().map(|v| v.to_lowercase()).collect()
+}
+
+/// IN: as [`equals`] on each value; text by one set lookup.
+fn is_in(name: &str, stored: &str, wanted: &[String], lower: &HashSet<String>) -> bool {
+    if is_date_property(name) {
+        return wanted.iter().any(|w| equals(name, stored, w));
+    }
+    lower.contains(stored) || lower.contains(&stored.to_lowercase())
 }
 
 /// EQ and IN: exact strings (case aside, as HubSpot), except dates, which compare as instants.

@@ -92,7 +92,7 @@ struct ReadInput {
 
 /// One input's error, in HubSpot's `StandardError` shape.
 #[derive(Debug)]
-struct InputError {
+pub(super) struct InputError {
     category: &'static str,
     message: String,
     context: BTreeMap<String, Vec<String>>,
@@ -231,7 +231,7 @@ fn check_associations(
     Ok(associations)
 }
 
-fn check_size(count: usize) -> Result<(), InvalidInput> {
+pub(super) fn check_size(count: usize) -> Result<(), InvalidInput> {
     if count == 0 {
         return Err(InvalidInput("inputs must contain at least one input".to_owned()));
     }
@@ -242,7 +242,12 @@ fn check_size(count: usize) -> Result<(), InvalidInput> {
 }
 
 /// HubSpot's batch answer: 200/201 when all went well, 207 with `errors[]` otherwise.
-fn batch_answer(ok: StatusCode, results: Vec<Value>, errors: &[InputError], started: DateTime<Utc>) -> Response {
+pub(super) fn batch_answer(
+    ok: StatusCode,
+    results: Vec<Value>,
+    errors: &[InputError],
+    started: DateTime<Utc>,
+) -> Response {
     let mut body = json!({
         "status": "COMPLETE",
         "results": results,
@@ -289,18 +294,14 @@ pub(super) async fn batch_create(State(shared): State<Arc<Shared>>, body: Bytes)
     let now = Utc::now();
     let mut results = Vec::with_capacity(accepted.len());
     for (properties, associations, trace) in accepted {
-        let handoff_id = properties.get("handoffd_handoff_id").filter(|id| !id.is_empty());
-        if let Some(handoff_id) = handoff_id
-            && state.tasks.values().any(|task| task.property("handoffd_handoff_id") == Some(handoff_id.as_str()))
-        {
-            state.counters.duplicate_tasks += 1;
-        }
         let id = state.next_id(ObjectKind::Tasks);
         let mut task = CrmObject::new(id, ObjectKind::Tasks, properties, now);
         task.associations = associations;
         task.object_write_trace_id = trace;
         results.push(task.to_json(ObjectKind::Tasks, None));
-        state.tasks.insert(id, task);
+        if state.insert_task(task) {
+            state.counters.duplicate_tasks += 1;
+        }
         state.counters.tasks_created += 1;
     }
     results.shuffle(&mut state.shuffle);

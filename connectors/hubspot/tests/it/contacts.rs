@@ -1,4 +1,6 @@
-use handoffd_contract::crm::{Crm, NewContact};
+use std::time::Duration;
+
+use handoffd_contract::crm::{Crm, CrmError, NewContact};
 use handoffd_contract::identity::IdentityKey;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_json, body_partial_json, method, path};
@@ -215,4 +217,113 @@ async fn create_contact_conflict_answers_with_the_existing_contact() {
     let new = NewContact { email: Some("rahul@example.in".into()), ..Default::default() };
     let existing = hubspot(&server, json!({})).create_contact(&new).await.unwrap();
     assert_eq!(existing.id, "123");
+}
+
+fn new_contact(phone: &str, email: Option<&str>) -> NewContact {
+    NewContact { name: Some("Asha Rao".into()), phone: Some(phone.into()), email: email.map(Into::into), source: None }
+}
+
+/// A batch answer with `results` in the order given (HubSpot promises none).
+fn batch_created(results: Vec<Value>) -> Value {
+    json!({ "status": "COMPLETE", "results": results, "startedAt": "2026-03-07T10:00:00.000Z",
+            "completedAt": "2026-03-07T10:00:00.100Z" })
+}
+
+#[tokio::test]
+async fn create_contacts_sends_one_batch_and_matches_results_by_trace_id() {
+    let server = MockServer::start().await;
+    let mut second = contact("502", Some("+919820000002"), None, "2026-03-07T10:00:00.000Z");
+    second["objectWriteTraceId"] = json!("1");
+    let mut first = contact("501", Some("+919820000001"), Some("a@example.in"), "2026-03-07T10:00:00.000Z");
+    first["objectWriteTraceId"] = json!("0");
+    // Answered in the other order, and the third result carries no trace id: matched by its phone.
+    let third = contact("503", Some("+919820000003"), None, "2026-03-07T10:00:00.000Z");
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts/batch/create"))
+        .and(body_json(json!({ "inputs": [
+            { "properties": { "firstname": "Asha", "lastname": "Rao", "phone": "+919820000001", "email": "a@example.in" },
+              "associations": [], "objectWriteTraceId": "0" },
+            { "properties": { "firstname": "Asha", "lastname": "Rao", "phone": "+919820000002" },
+              "associations": [], "objectWriteTraceId": "1" },
+            { "properties": { "firstname": "Asha", "lastname": "Rao", "phone": "+919820000003" },
+              "associations": [], "objectWriteTraceId": "2" },
+        ]})))
+        .respond_with(ResponseTemplate::new(201).set_body_json(batch_created(vec![third, second, first])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let inputs = [
+        new_contact("+919820000001", Some("a@example.in")),
+        new_contact("+919820000002", None),
+        new_contact("+919820000003", None),
+    ];
+    let created = hubspot(&server, json!({})).create_contacts(&inputs).await;
+    let ids: Vec<String> = created.into_iter().map(|r| r.unwrap().id).collect();
+    assert_eq!(ids, ["501", "502", "503"]);
+}
+
+#[tokio::test]
+async fn create_contacts_splits_a_refused_batch_and_resolves_the_conflict_alone() {
+    let server = MockServer::start().await;
+    let batch = "/crm/v3/objects/contacts/batch/create";
+    let conflict =
+        || ResponseTemplate::new(409).set_body_json(error_body("Contact already exists. Existing ID: 123", "CONFLICT"));
+    // The batch of two holds the conflicting email: refused whole.
+    Mock::given(method("POST")).and(path(batch)).respond_with(conflict()).expect(1).mount(&server).await;
+    // Alone, each goes to the single create: the first is created, the second's conflict is resolved by a search.
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts"))
+        .and(body_partial_json(json!({ "properties": { "phone": "+919820000001" } })))
+        .respond_with(ResponseTemplate::new(201).set_body_json(contact(
+            "601",
+            Some("+919820000001"),
+            None,
+            "2026-03-07T10:00:00.000Z",
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts"))
+        .and(body_partial_json(json!({ "properties": { "email": "taken@example.in" } })))
+        .respond_with(conflict())
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(SEARCH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "total": 1, "results": [contact("123", None, Some("taken@example.in"), "2026-03-01T10:00:00.000Z")]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let inputs = [new_contact("+919820000001", None), new_contact("+919820000002", Some("taken@example.in"))];
+    let created = hubspot(&server, json!({})).create_contacts(&inputs).await;
+    let ids: Vec<String> = created.into_iter().map(|r| r.unwrap().id).collect();
+    assert_eq!(ids, ["601", "123"]);
+}
+
+#[tokio::test]
+async fn create_contacts_fails_every_input_with_a_rate_limit_and_sends_no_more() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts/batch/create"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", "3")
+                .set_body_json(error_body("You have reached your ten_secondly_rolling limit.", "RATE_LIMITS")),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let inputs: Vec<NewContact> = (0..150).map(|i| new_contact(&format!("+9198200{i:05}"), None)).collect();
+    let created = hubspot(&server, json!({})).create_contacts(&inputs).await;
+    assert_eq!(created.len(), 150);
+    for result in created {
+        match result {
+            Err(CrmError::RateLimited { retry_after, .. }) => assert_eq!(retry_after, Some(Duration::from_secs(3))),
+            other => panic!("expected the rate limit on every input, got {other:?}"),
+        }
+    }
 }
