@@ -23,11 +23,13 @@ pub struct DaemonSetup {
     /// Whether the daemon syncs its CRM identity cache (at start, then every 5 minutes).
     pub crm_sync: bool,
     pub linger: Duration,
+    /// SQLite's `synchronous` mode (`full`, the default, or `normal`).
+    pub synchronous: String,
 }
 
 impl DaemonSetup {
     pub fn db_url(&self) -> String {
-        format!("sqlite://{}", self.state_dir.join("handoffd.db").display())
+        format!("sqlite://{}?synchronous={}", self.state_dir.join("handoffd.db").display(), self.synchronous)
     }
 
     pub fn config_path(&self) -> PathBuf {

@@ -70,6 +70,8 @@ pub struct BenchOptions {
     pub known_customers: usize,
     /// The daemon's `delivery.linger` (the product's default unless a run wants one call per task).
     pub linger: Duration,
+    /// SQLite's `synchronous` mode for the daemon's store: `full` (the product's default) or `normal`.
+    pub synchronous: String,
     /// crash: how many times the daemon is killed.
     pub kills: u32,
     /// How long to wait for the daemon to drain after the load.
@@ -92,6 +94,7 @@ impl BenchOptions {
             handoffs: 100_000,
             known_customers: 200,
             linger: Duration::from_secs(2),
+            synchronous: "full".to_owned(),
             kills: 5,
             drain_timeout: Duration::from_secs(300),
             seed: 1,
@@ -148,6 +151,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
         quiet_period: options.quiet_period,
         crm_sync: options.known_customers > 0,
         linger: options.linger,
+        synchronous: options.synchronous.clone(),
     };
     let db_url = setup.db_url();
     let target = Target {

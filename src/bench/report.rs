@@ -72,7 +72,11 @@ impl BenchReport {
         };
         Self {
             scenario: Some(options.scenario),
-            parameters: format!("{parameters}; quiet period {:?}; seed {}", options.quiet_period, options.seed),
+            parameters: format!(
+                "{parameters}; quiet period {:?}; linger {:?}; {} customers known to the CRM; SQLite synchronous={}; \
+                 seed {}",
+                options.quiet_period, options.linger, options.known_customers, options.synchronous, options.seed
+            ),
             ..Self::default()
         }
     }

@@ -41,6 +41,9 @@ pub struct Args {
     /// The daemon's `delivery.linger` (default 2s, the product's default; 0s sends each task at once).
     #[arg(long)]
     pub linger: Option<humantime::Duration>,
+    /// SQLite's `synchronous` mode for the daemon's store: `full` (the default) or `normal`.
+    #[arg(long, value_parser = ["full", "normal"])]
+    pub synchronous: Option<String>,
     /// crash: how many times to kill -9 the daemon.
     #[arg(long)]
     pub kills: Option<u32>,
@@ -86,6 +89,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(d) = args.linger {
         options.linger = *d;
+    }
+    if let Some(mode) = args.synchronous {
+        options.synchronous = mode;
     }
     if let Some(n) = args.kills {
         options.kills = n;

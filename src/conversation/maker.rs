@@ -15,12 +15,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::deliver::DeliveryPayload;
 use crate::interpret::Interpreter;
-use crate::route::{Router, priority};
+use crate::route::{Rotation, Router, priority};
 use crate::store::{AuditEntry, BriefCommit, HandoffConversation, HandoffRow, NewJob, Store};
 
 use super::assemble::assemble;
 
-const ROUND: u32 = 256;
+const ROUND: u32 = 128;
 /// How often open handoffs past `reopen_after` are looked for.
 const EXPIRY_EVERY: Duration = Duration::from_secs(60);
 /// Longest sleep between looks at the clock, so a handoff made ready by another instance is
@@ -66,12 +66,13 @@ impl HandoffMaker {
     /// Make every handoff that is ready at `now` (one transaction for the round); returns how many were made.
     pub async fn round(&self, now: DateTime<Utc>) -> anyhow::Result<usize> {
         let ready = self.store.ready_handoffs(now, ROUND).await?;
-        let mut commits = Vec::with_capacity(ready.len());
-        for handoff in &ready {
-            commits.push(self.make(handoff, now).await?);
-        }
-        if !commits.is_empty() {
-            self.store.commit_briefs(&commits).await?;
+        if !ready.is_empty() {
+            let mut rotation = self.router.rotation().await?;
+            let mut commits = Vec::with_capacity(ready.len());
+            for handoff in &ready {
+                commits.push(self.make(handoff, now, &mut rotation).await?);
+            }
+            self.store.commit_briefs(&commits, Some((rotation.pool, rotation.used))).await?;
         }
         self.expire(now).await;
         if !ready.is_empty() {
@@ -92,7 +93,12 @@ impl HandoffMaker {
         }
     }
 
-    async fn make(&self, handoff: &HandoffRow, now: DateTime<Utc>) -> anyhow::Result<BriefCommit> {
+    async fn make(
+        &self,
+        handoff: &HandoffRow,
+        now: DateTime<Utc>,
+        rotation: &mut Rotation,
+    ) -> anyhow::Result<BriefCommit> {
         let stored = self.store.handoff_conversation(&handoff.id).await?;
         let conversation = assemble(&stored, now, self.timezone, &self.business_hours);
         let mut audit = Vec::new();
@@ -141,7 +147,7 @@ impl HandoffMaker {
         ));
 
         let job = if brief.actionable {
-            self.router.route(&mut brief, now).await?;
+            self.router.route(&mut brief, now, rotation);
             let owner = brief.recommended_owner.as_ref();
             audit.push(entry(
                 "routed",

@@ -17,6 +17,16 @@ use crate::store::Store;
 
 const POOL: &str = "default";
 
+/// Where a round of routing stands in an owner pool's rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    pub pool: &'static str,
+    /// The stored next position when the round began.
+    pub next: i64,
+    /// Positions handed out since.
+    pub used: u64,
+}
+
 pub struct Router {
     pub owners: Vec<OwnerConfig>,
     pub due: DuePolicy,
@@ -26,10 +36,17 @@ pub struct Router {
 }
 
 impl Router {
-    /// Fill the brief's `recommended_owner` and `due`.
-    pub async fn route(&self, brief: &mut Brief, now: DateTime<Utc>) -> anyhow::Result<()> {
-        let index = self.store.next_in_rotation(POOL, self.owners.len()).await?;
-        let owner = &self.owners[index % self.owners.len()];
+    /// The owner pool's next position in its rotation; a round routes from it on and commits how far it went
+    /// (see [`Store::commit_briefs`]), so a round of briefs costs no extra write.
+    pub async fn rotation(&self) -> anyhow::Result<Rotation> {
+        Ok(Rotation { pool: POOL, next: self.store.rotation_position(POOL).await?, used: 0 })
+    }
+
+    /// Fill the brief's `recommended_owner` (the next in `rotation`) and `due`.
+    pub fn route(&self, brief: &mut Brief, now: DateTime<Utc>, rotation: &mut Rotation) {
+        let position = rotation.next + rotation.used as i64;
+        rotation.used += 1;
+        let owner = &self.owners[position.rem_euclid(self.owners.len() as i64) as usize];
         brief.recommended_owner = Some(OwnerChoice {
             id: owner.id.clone(),
             name: owner.name.clone(),
@@ -37,7 +54,6 @@ impl Router {
             reason: format!("round robin over {} owners", self.owners.len()),
         });
         brief.due = Some(self.due_time(brief, now));
-        Ok(())
     }
 
     fn due_time(&self, brief: &Brief, now: DateTime<Utc>) -> Due {

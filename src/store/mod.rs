@@ -71,16 +71,18 @@ pub trait Store: Send + Sync + 'static {
     /// Record the briefs of ready handoffs and queue (or refresh) their delivery jobs, in one
     /// transaction. A `job` of `None` means nothing to act on: the handoff is closed. A handoff
     /// that received a message since its conversation was read is left collecting.
-    async fn commit_briefs(&self, commits: &[BriefCommit]) -> StoreResult<()>;
+    /// `rotation` (pool, positions handed out) advances that owner pool's round robin in the same
+    /// transaction.
+    async fn commit_briefs(&self, commits: &[BriefCommit], rotation: Option<(&str, u64)>) -> StoreResult<()>;
     async fn commit_brief(&self, commit: BriefCommit) -> StoreResult<()> {
-        self.commit_briefs(std::slice::from_ref(&commit)).await
+        self.commit_briefs(std::slice::from_ref(&commit), None).await
     }
 
     /// Close handoffs whose task has been open longer than `reopen_after`.
     async fn expire_handoffs(&self, opened_before: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<u64>;
 
-    /// Next position in an owner pool's rotation (round robin), persisted.
-    async fn next_in_rotation(&self, pool: &str, pool_size: usize) -> StoreResult<usize>;
+    /// The next position in an owner pool's rotation (round robin), as last committed.
+    async fn rotation_position(&self, pool: &str) -> StoreResult<i64>;
 
     // --- deliver ------------------------------------------------------------------------
 

@@ -291,7 +291,7 @@ impl Store for SqliteStore {
             "SELECT id, connector_id, source, received_at, body FROM inbox WHERE processed_at IS NULL ORDER BY id LIMIT ?",
         )
         .bind(limit)
-        .fetch_all(&self.writer)
+        .fetch_all(&self.reader)
         .await?;
         rows.iter()
             .map(|row| {
@@ -368,14 +368,14 @@ impl Store for SqliteStore {
         )))
         .bind(format_ts(now))
         .bind(limit)
-        .fetch_all(&self.writer)
+        .fetch_all(&self.reader)
         .await?;
         rows.iter().map(handoff_row).collect()
     }
 
     async fn next_ready_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
         let next: Option<String> = sqlx::query_scalar("SELECT MIN(ready_at) FROM handoffs WHERE state = 'collecting'")
-            .fetch_one(&self.writer)
+            .fetch_one(&self.reader)
             .await?;
         next.as_deref().map(parse_ts).transpose()
     }
@@ -383,19 +383,19 @@ impl Store for SqliteStore {
     async fn handoff_conversation(&self, handoff_id: &str) -> StoreResult<HandoffConversation> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE id = ?")))
             .bind(handoff_id)
-            .fetch_optional(&self.writer)
+            .fetch_optional(&self.reader)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("handoff {handoff_id}")))?;
         let handoff = handoff_row(&row)?;
         let customer = sqlx::query("SELECT id, display_name FROM customers WHERE id = ?")
             .bind(&handoff.customer_id)
-            .fetch_one(&self.writer)
+            .fetch_one(&self.reader)
             .await?;
         let keys: Vec<(String, String)> = sqlx::query(
             "SELECT match_key, raw FROM identities WHERE customer_id = ? ORDER BY first_seen_at, match_key",
         )
         .bind(&handoff.customer_id)
-        .fetch_all(&self.writer)
+        .fetch_all(&self.reader)
         .await?
         .iter()
         .map(|row| (row.get::<String, _>(0), row.get::<String, _>(1)))
@@ -404,7 +404,7 @@ impl Store for SqliteStore {
             "SELECT {INTERACTION_COLUMNS} FROM interactions WHERE handoff_id = ? ORDER BY at, id"
         )))
         .bind(handoff_id)
-        .fetch_all(&self.writer)
+        .fetch_all(&self.reader)
         .await?
         .iter()
         .map(stored_interaction)
@@ -416,12 +416,12 @@ impl Store for SqliteStore {
         .bind(&handoff.customer_id)
         .bind(handoff_id)
         .bind(format_ts(handoff.opened_at))
-        .fetch_all(&self.writer)
+        .fetch_all(&self.reader)
         .await?
         .iter()
         .map(stored_interaction)
         .collect::<Result<_, _>>()?;
-        let notes = identity::customer_notes(&self.writer, &handoff.customer_id, &keys).await?;
+        let notes = identity::customer_notes(&self.reader, &handoff.customer_id, &keys).await?;
         Ok(HandoffConversation {
             customer: CustomerRecord {
                 id: customer.get("id"),
@@ -435,10 +435,20 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn commit_briefs(&self, commits: &[BriefCommit]) -> StoreResult<()> {
+    async fn commit_briefs(&self, commits: &[BriefCommit], rotation: Option<(&str, u64)>) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
         for commit in commits {
             commit_brief(&mut tx, commit).await?;
+        }
+        if let Some((pool, used)) = rotation.filter(|(_, used)| *used > 0) {
+            sqlx::query(
+                "INSERT INTO owner_rotation (pool, next_index) VALUES (?, ?) \
+                 ON CONFLICT (pool) DO UPDATE SET next_index = next_index + excluded.next_index",
+            )
+            .bind(pool)
+            .bind(used as i64)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -454,16 +464,12 @@ impl Store for SqliteStore {
         Ok(done.rows_affected())
     }
 
-    async fn next_in_rotation(&self, pool: &str, pool_size: usize) -> StoreResult<usize> {
-        let size = pool_size.max(1) as i64;
-        let index: i64 = sqlx::query_scalar(
-            "INSERT INTO owner_rotation (pool, next_index) VALUES (?, 1) \
-             ON CONFLICT (pool) DO UPDATE SET next_index = next_index + 1 RETURNING next_index - 1",
-        )
-        .bind(pool)
-        .fetch_one(&self.writer)
-        .await?;
-        Ok(index.rem_euclid(size) as usize)
+    async fn rotation_position(&self, pool: &str) -> StoreResult<i64> {
+        let next: Option<i64> = sqlx::query_scalar("SELECT next_index FROM owner_rotation WHERE pool = ?")
+            .bind(pool)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(next.unwrap_or(0))
     }
 
     async fn lease_jobs(
@@ -561,7 +567,7 @@ impl Store for SqliteStore {
         Ok(sqlx::query_scalar("SELECT contact_id FROM crm_contacts WHERE customer_id = ? AND crm_id = ?")
             .bind(customer_id)
             .bind(crm_id)
-            .fetch_optional(&self.writer)
+            .fetch_optional(&self.reader)
             .await?)
     }
 
@@ -713,7 +719,7 @@ impl Store for SqliteStore {
     async fn load_token(&self, connector_id: &str) -> StoreResult<Option<String>> {
         Ok(sqlx::query_scalar("SELECT token FROM oauth_tokens WHERE connector_id = ?")
             .bind(connector_id)
-            .fetch_optional(&self.writer)
+            .fetch_optional(&self.reader)
             .await?)
     }
 
@@ -763,7 +769,7 @@ impl Store for SqliteStore {
     }
 
     async fn customer_keys(&self, customer_id: &str) -> StoreResult<Vec<(String, String)>> {
-        identity::customer_keys(&self.writer, customer_id).await
+        identity::customer_keys(&self.reader, customer_id).await
     }
 
     async fn identity_conflicts(&self, limit: u32) -> StoreResult<Vec<IdentityConflictRow>> {
@@ -810,11 +816,11 @@ impl Store for SqliteStore {
     }
 
     async fn cached_contact(&self, crm_id: &str, contact_id: &str) -> StoreResult<Option<CachedContact>> {
-        identity::cached_contact_by_id(&self.writer, crm_id, contact_id).await
+        identity::cached_contact_by_id(&self.reader, crm_id, contact_id).await
     }
 
     async fn cached_contacts(&self, crm_id: &str, match_keys: &[String]) -> StoreResult<Vec<CachedContact>> {
-        identity::cached_contacts(&self.writer, crm_id, match_keys).await
+        identity::cached_contacts(&self.reader, crm_id, match_keys).await
     }
 
     async fn stage_counts(&self) -> StoreResult<StageCounts> {
