@@ -39,6 +39,8 @@ pub struct HandoffMaker {
     pub handoffs_changed: Arc<Notify>,
     /// Woken when a job is queued.
     pub outbox_changed: Arc<Notify>,
+    /// Webhooks waiting for their commit: they go first.
+    pub ingest: crate::ingest::IngestGauge,
     /// When handoffs were last expired (Unix seconds; 0: never).
     pub last_expiry: std::sync::atomic::AtomicI64,
 }
@@ -72,6 +74,7 @@ impl HandoffMaker {
             for handoff in &ready {
                 commits.push(self.make(handoff, now, &mut rotation).await?);
             }
+            self.ingest.yield_to_ingest().await;
             self.store.commit_briefs(&commits, Some((rotation.pool, rotation.used))).await?;
         }
         self.expire(now).await;
