@@ -70,18 +70,23 @@ pub async fn find(api: &Api, keys: &[IdentityKey]) -> Result<Vec<CrmContact>, Cr
             };
             let page: Page<CrmObject> = api.json(&Call::search(SEARCH_PATH, &request, "search contacts")?).await?;
             groups = request.filter_groups;
-            for object in &page.results {
-                if seen.insert(object.id.clone()) {
-                    found.push(to_contact(object));
-                }
-            }
-            match page.next_after() {
-                Some(next) if !page.results.is_empty() => after = Some(next.to_owned()),
-                _ => break,
+            collect_contacts(&page, &mut seen, &mut found);
+            match page.continue_after() {
+                Some(next) => after = Some(next.to_owned()),
+                None => break,
             }
         }
     }
     Ok(found)
+}
+
+/// The contacts of a search page, each contact once across pages and searches.
+pub fn collect_contacts(page: &Page<CrmObject>, seen: &mut HashSet<String>, found: &mut Vec<CrmContact>) {
+    for object in &page.results {
+        if seen.insert(object.id.clone()) {
+            found.push(to_contact(object));
+        }
+    }
 }
 
 pub async fn create(api: &Api, contact: &NewContact) -> Result<CrmContact, CrmError> {
@@ -121,7 +126,7 @@ pub async fn create(api: &Api, contact: &NewContact) -> Result<CrmContact, CrmEr
 }
 
 /// `Contact already exists. Existing ID: 123` -> `123`.
-fn existing_id(message: &str) -> Option<String> {
+pub fn existing_id(message: &str) -> Option<String> {
     let (_, tail) = message.split_once("Existing ID:")?;
     let id = tail.trim().chars().take_while(char::is_ascii_digit).collect::<String>();
     (!id.is_empty()).then_some(id)
@@ -129,18 +134,23 @@ fn existing_id(message: &str) -> Option<String> {
 
 /// Where the change feed resumes: contacts modified at or after `since_ms`, skipping `after`.
 #[derive(Debug, PartialEq)]
-struct Cursor {
-    since_ms: i64,
-    after: Option<String>,
+pub struct Cursor {
+    pub since_ms: i64,
+    pub after: Option<String>,
 }
 
 impl Cursor {
-    fn parse(text: &str) -> Result<Self, CrmError> {
+    pub fn parse(text: &str) -> Result<Self, CrmError> {
         let invalid = || CrmError::Protocol(format!("invalid HubSpot contact cursor `{text}`"));
         let rest = text.strip_prefix("v1:").ok_or_else(invalid)?;
         let (since, after) = rest.split_once(':').ok_or_else(invalid)?;
         let since_ms = since.parse().map_err(|_| invalid())?;
         Ok(Self { since_ms, after: (!after.is_empty()).then(|| after.to_owned()) })
+    }
+
+    /// The stored cursor, or the start of the feed.
+    pub fn resume(text: Option<&str>) -> Result<Self, CrmError> {
+        Ok(text.map(Self::parse).transpose()?.unwrap_or(Self { since_ms: 0, after: None }))
     }
 
     fn encode(&self) -> String {
@@ -152,7 +162,7 @@ impl Cursor {
 /// query from the last timestamp seen, contacts sharing that millisecond are read again rather
 /// than skipped (the cache sync is idempotent).
 pub async fn changed_since(api: &Api, cursor: Option<&str>) -> Result<ContactPage, CrmError> {
-    let cursor = cursor.map(Cursor::parse).transpose()?.unwrap_or(Cursor { since_ms: 0, after: None });
+    let cursor = Cursor::resume(cursor)?;
     let request = SearchRequest {
         filter_groups: vec![FilterGroup {
             filters: vec![Filter::compare("lastmodifieddate", "GTE", cursor.since_ms.to_string())],
@@ -163,6 +173,12 @@ pub async fn changed_since(api: &Api, cursor: Option<&str>) -> Result<ContactPag
         sorts: vec![Sort { property_name: "lastmodifieddate", direction: "ASCENDING" }],
     };
     let page: Page<CrmObject> = api.json(&Call::search(SEARCH_PATH, &request, "list changed contacts")?).await?;
+    Ok(changes(&cursor, &page))
+}
+
+/// One page of the change feed, read from `cursor`: its contacts (with those merged away) and
+/// where the feed resumes.
+pub fn changes(cursor: &Cursor, page: &Page<CrmObject>) -> ContactPage {
     let mut contacts = Vec::with_capacity(page.results.len());
     for object in &page.results {
         let contact = to_contact(object);
@@ -192,7 +208,7 @@ pub async fn changed_since(api: &Api, cursor: Option<&str>) -> Result<ContactPag
             }
         }
     };
-    Ok(ContactPage { contacts, next_cursor: next_cursor.map(|c| c.encode()) })
+    ContactPage { contacts, next_cursor: next_cursor.map(|c| c.encode()) }
 }
 
 fn merged_away(id: &str, survivor: &str) -> CrmContact {
@@ -207,7 +223,7 @@ fn merged_away(id: &str, survivor: &str) -> CrmContact {
     }
 }
 
-fn to_contact(object: &CrmObject) -> CrmContact {
+pub fn to_contact(object: &CrmObject) -> CrmContact {
     let phones = ["phone", "mobilephone"].iter().filter_map(|p| object.prop(p)).map(str::to_owned).collect();
     CrmContact {
         id: object.id.clone(),
