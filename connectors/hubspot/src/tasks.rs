@@ -331,6 +331,8 @@ pub fn task_state(object: &CrmObject) -> TaskState {
 
 #[cfg(test)]
 mod tests {
+    use handoffd_contract::task::{LabelledFact, TaskText};
+
     use super::*;
 
     #[test]
@@ -340,6 +342,37 @@ mod tests {
         let cut = truncate(&long, 20);
         assert!(cut.chars().count() <= 20, "{cut}");
         assert!(cut.ends_with('…'));
+    }
+
+    proptest::proptest! {
+        /// Whatever the interpreter wrote, HubSpot gets a subject within the limit (cut with an
+        /// ellipsis, never mid-character) and the escaped HTML body.
+        #[test]
+        fn subject_stays_within_the_limit(subject in "\\PC{0,300}|[ a\n]{190,260}", value in "\\PC{0,40}") {
+            let task = TaskWrite {
+                external_key: "h-1".into(),
+                contact_id: "51".into(),
+                owner_id: None,
+                text: TaskText {
+                    subject: subject.clone(),
+                    facts: vec![LabelledFact { label: "Need".into(), value }],
+                    transcript_url: None,
+                },
+                due_at: chrono::DateTime::UNIX_EPOCH,
+                priority: TaskPriority::High,
+                kind: TaskKind::Call,
+            };
+            let properties = content_properties(&task);
+            let sent = &properties["hs_task_subject"];
+            proptest::prop_assert!(sent.chars().count() <= SUBJECT_MAX_CHARS, "{} chars", sent.chars().count());
+            if subject.trim().chars().count() <= SUBJECT_MAX_CHARS {
+                proptest::prop_assert_eq!(sent.as_str(), subject.trim());
+            } else {
+                proptest::prop_assert!(sent.ends_with('…'));
+                proptest::prop_assert!(subject.trim().starts_with(sent.trim_end_matches('…')));
+            }
+            proptest::prop_assert_eq!(&properties["hs_task_body"], &task.text.to_html());
+        }
     }
 
     #[test]
