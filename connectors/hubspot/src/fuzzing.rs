@@ -363,6 +363,13 @@ mod tests {
         assert!(matches!(replay.result, Ok(Parsed::ContactExists { existing_id: Some(ref id) }) if id == "42"));
     }
 
+    // The hubspot_responses fuzz target's first crash, as minimised.
+    #[test]
+    fn fuzz_crash_huge_retry_after() {
+        let replay = run_script("find_contacts\nHTTP 429\nretry-after: 400000000000000000000");
+        assert!(matches!(replay.result, Err(CrmError::RateLimited { retry_after: Some(_), .. })), "{replay:?}");
+    }
+
     #[test]
     fn paging_stops_on_an_empty_page_and_a_repeated_cursor() {
         let page = r#"{"results":[{"id":"52"}],"paging":{"next":{"after":"1"}}}"#;
