@@ -195,14 +195,14 @@ pub fn changes(cursor: &Cursor, page: &Page<CrmObject>) -> ContactPage {
         Some(_) if page.results.is_empty() => None,
         Some(after) => {
             let offset = after.parse::<u64>().unwrap_or(0);
-            if offset + u64::from(PAGE_SIZE) <= SEARCH_CAP {
+            if offset.saturating_add(u64::from(PAGE_SIZE)) <= SEARCH_CAP {
                 Some(Cursor { since_ms: cursor.since_ms, after: Some(after.to_owned()) })
             } else {
                 let last = page.results.iter().rev().find_map(modified_at).map(|t| t.timestamp_millis());
                 // More than 10,000 contacts in one millisecond would loop: step past it.
                 let since_ms = match last {
                     Some(last) if last > cursor.since_ms => last,
-                    _ => cursor.since_ms + 1,
+                    _ => cursor.since_ms.saturating_add(1),
                 };
                 Some(Cursor { since_ms, after: None })
             }
@@ -266,6 +266,30 @@ mod tests {
         let c = Cursor { since_ms: 5, after: None };
         assert_eq!(Cursor::parse(&c.encode()).unwrap(), c);
         assert!(Cursor::parse("garbage").is_err());
+    }
+
+    fn page(json: &str) -> Page<CrmObject> {
+        serde_json::from_str(json).unwrap()
+    }
+
+    // HubSpot's `after` is an offset, but it is HubSpot's text: one past u64 overflowed the
+    // check against the 10,000-result cap.
+    #[test]
+    fn a_huge_paging_offset_restarts_from_the_last_timestamp() {
+        let page = page(
+            r#"{"results":[{"id":"1","properties":{"lastmodifieddate":"1763712000000"}}],
+                "paging":{"next":{"after":"18446744073709551615"}}}"#,
+        );
+        let next = changes(&Cursor { since_ms: 5, after: None }, &page).next_cursor.unwrap();
+        assert_eq!(Cursor::parse(&next).unwrap(), Cursor { since_ms: 1_763_712_000_000, after: None });
+    }
+
+    // A stored cursor at the end of time must not overflow when the feed steps past it.
+    #[test]
+    fn the_feed_cannot_step_past_the_last_millisecond() {
+        let page = page(r#"{"results":[{"id":"1"}],"paging":{"next":{"after":"10000"}}}"#);
+        let next = changes(&Cursor { since_ms: i64::MAX, after: None }, &page).next_cursor.unwrap();
+        assert_eq!(Cursor::parse(&next).unwrap().since_ms, i64::MAX);
     }
 
     #[test]
