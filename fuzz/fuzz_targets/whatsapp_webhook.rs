@@ -11,6 +11,7 @@ fn connector() -> WhatsappCloud {
         app_secret: "fuzz-secret".to_owned(),
         verify_token: "fuzz-token".to_owned(),
         access_token: None,
+        agent_access_tokens: Vec::new(),
         phone_number_id: "106540352242922".to_owned(),
         base_url: "http://127.0.0.1:9/graph".to_owned(),
         default_region: Some("IN".to_owned()),

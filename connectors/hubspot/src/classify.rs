@@ -23,11 +23,16 @@ pub fn api_message(body: &[u8]) -> Option<String> {
     serde_json::from_slice::<ApiError>(body).ok().map(|e| e.message).filter(|m| !m.is_empty())
 }
 
+/// The longest wait taken from `Retry-After`. HubSpot's longest limit, the daily one, resets
+/// within a day; anything longer is a broken answer, and would overflow the deliverer's clock.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// `Retry-After` in seconds (HubSpot and the mock send whole seconds; fractions are accepted).
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     let seconds = value.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0)?;
-    Some(Duration::from_secs_f64(seconds))
+    // Capped before converting: from_secs_f64 panics on values a Duration cannot hold.
+    Some(Duration::from_secs_f64(seconds.min(MAX_RETRY_AFTER.as_secs_f64())))
 }
 
 /// A reqwest error with its causes (its own message is often just "error sending request").
@@ -116,5 +121,17 @@ mod tests {
         assert_eq!(retry_after(&headers(Some("1.5"))), Some(Duration::from_millis(1500)));
         assert_eq!(retry_after(&headers(Some("Wed, 21 Oct 2015 07:28:00 GMT"))), None);
         assert_eq!(retry_after(&headers(None)), None);
+    }
+
+    // Found by the hubspot_responses fuzz target: Duration::from_secs_f64 panicked on a finite
+    // value too large for a Duration.
+    #[test]
+    fn a_huge_retry_after_is_capped_not_a_panic() {
+        for value in ["400000000000000000000", "1e300", "86401"] {
+            assert_eq!(retry_after(&headers(Some(value))), Some(MAX_RETRY_AFTER), "{value}");
+        }
+        assert_eq!(retry_after(&headers(Some("inf"))), None);
+        let limited = status_error(StatusCode::TOO_MANY_REQUESTS, &headers(Some("1e300")), b"{}", "x");
+        assert_eq!(limited.retry_after(), Some(MAX_RETRY_AFTER));
     }
 }

@@ -88,7 +88,7 @@ impl Api {
     /// Sends the call and decodes a 2xx answer as `T`.
     pub async fn json<T: DeserializeOwned>(&self, call: &Call) -> Result<T, CrmError> {
         let (_, body) = self.send(call).await?;
-        serde_json::from_slice(&body).map_err(|e| CrmError::Protocol(format!("{}: {e}", call.what)))
+        decode(&body, call.what)
     }
 
     /// Sends the call; any non-2xx answer is an error.
@@ -102,7 +102,7 @@ impl Api {
             answer = self.attempt(call, &fresh).await?;
         }
         let (status, headers, body) = answer;
-        if status.is_success() { Ok((status, body)) } else { Err(status_error(status, &headers, &body, call.what)) }
+        check(status, &headers, body, call.what)
     }
 
     async fn attempt(&self, call: &Call, token: &str) -> Result<(StatusCode, HeaderMap, Vec<u8>), CrmError> {
@@ -122,4 +122,19 @@ impl Api {
         let body = response.bytes().await.map_err(|e| transport_error(&e, call.effect, call.what))?;
         Ok((status, headers, body.to_vec()))
     }
+}
+
+/// A final answer: its body when the status is 2xx, else the classified error.
+pub fn check(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: Vec<u8>,
+    what: &str,
+) -> Result<(StatusCode, Vec<u8>), CrmError> {
+    if status.is_success() { Ok((status, body)) } else { Err(status_error(status, headers, &body, what)) }
+}
+
+/// A 2xx body as `T`; any other shape is a protocol error.
+pub fn decode<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, CrmError> {
+    serde_json::from_slice(body).map_err(|e| CrmError::Protocol(format!("{what}: {e}")))
 }

@@ -75,18 +75,23 @@ pub async fn find(api: &Api, keys: &[IdentityKey]) -> Result<Vec<CrmContact>, Cr
             };
             let page: Page<CrmObject> = api.json(&Call::search(SEARCH_PATH, &request, "search contacts")?).await?;
             groups = request.filter_groups;
-            for object in &page.results {
-                if seen.insert(object.id.clone()) {
-                    found.push(to_contact(object));
-                }
-            }
-            match page.next_after() {
-                Some(next) if !page.results.is_empty() => after = Some(next.to_owned()),
-                _ => break,
+            collect_contacts(&page, &mut seen, &mut found);
+            match page.continue_after() {
+                Some(next) => after = Some(next.to_owned()),
+                None => break,
             }
         }
     }
     Ok(found)
+}
+
+/// The contacts of a search page, each contact once across pages and searches.
+pub fn collect_contacts(page: &Page<CrmObject>, seen: &mut HashSet<String>, found: &mut Vec<CrmContact>) {
+    for object in &page.results {
+        if seen.insert(object.id.clone()) {
+            found.push(to_contact(object));
+        }
+    }
 }
 
 pub async fn create(api: &Api, contact: &NewContact) -> Result<CrmContact, CrmError> {
@@ -215,7 +220,7 @@ fn properties_of(contact: &NewContact) -> BTreeMap<&'static str, String> {
 }
 
 /// `Contact already exists. Existing ID: 123` -> `123`.
-fn existing_id(message: &str) -> Option<String> {
+pub fn existing_id(message: &str) -> Option<String> {
     let (_, tail) = message.split_once("Existing ID:")?;
     let id = tail.trim().chars().take_while(char::is_ascii_digit).collect::<String>();
     (!id.is_empty()).then_some(id)
@@ -223,18 +228,23 @@ fn existing_id(message: &str) -> Option<String> {
 
 /// Where the change feed resumes: contacts modified at or after `since_ms`, skipping `after`.
 #[derive(Debug, PartialEq)]
-struct Cursor {
-    since_ms: i64,
-    after: Option<String>,
+pub struct Cursor {
+    pub since_ms: i64,
+    pub after: Option<String>,
 }
 
 impl Cursor {
-    fn parse(text: &str) -> Result<Self, CrmError> {
+    pub fn parse(text: &str) -> Result<Self, CrmError> {
         let invalid = || CrmError::Protocol(format!("invalid HubSpot contact cursor `{text}`"));
         let rest = text.strip_prefix("v1:").ok_or_else(invalid)?;
         let (since, after) = rest.split_once(':').ok_or_else(invalid)?;
         let since_ms = since.parse().map_err(|_| invalid())?;
         Ok(Self { since_ms, after: (!after.is_empty()).then(|| after.to_owned()) })
+    }
+
+    /// The stored cursor, or the start of the feed.
+    pub fn resume(text: Option<&str>) -> Result<Self, CrmError> {
+        Ok(text.map(Self::parse).transpose()?.unwrap_or(Self { since_ms: 0, after: None }))
     }
 
     fn encode(&self) -> String {
@@ -246,7 +256,7 @@ impl Cursor {
 /// query from the last timestamp seen, contacts sharing that millisecond are read again rather
 /// than skipped (the cache sync is idempotent).
 pub async fn changed_since(api: &Api, cursor: Option<&str>) -> Result<ContactPage, CrmError> {
-    let cursor = cursor.map(Cursor::parse).transpose()?.unwrap_or(Cursor { since_ms: 0, after: None });
+    let cursor = Cursor::resume(cursor)?;
     let request = SearchRequest {
         filter_groups: vec![FilterGroup {
             filters: vec![Filter::compare("lastmodifieddate", "GTE", cursor.since_ms.to_string())],
@@ -257,6 +267,12 @@ pub async fn changed_since(api: &Api, cursor: Option<&str>) -> Result<ContactPag
         sorts: vec![Sort { property_name: "lastmodifieddate", direction: "ASCENDING" }],
     };
     let page: Page<CrmObject> = api.json(&Call::search(SEARCH_PATH, &request, "list changed contacts")?).await?;
+    Ok(changes(&cursor, &page))
+}
+
+/// One page of the change feed, read from `cursor`: its contacts (with those merged away) and
+/// where the feed resumes.
+pub fn changes(cursor: &Cursor, page: &Page<CrmObject>) -> ContactPage {
     let mut contacts = Vec::with_capacity(page.results.len());
     for object in &page.results {
         let contact = to_contact(object);
@@ -273,20 +289,20 @@ pub async fn changed_since(api: &Api, cursor: Option<&str>) -> Result<ContactPag
         Some(_) if page.results.is_empty() => None,
         Some(after) => {
             let offset = after.parse::<u64>().unwrap_or(0);
-            if offset + u64::from(PAGE_SIZE) <= SEARCH_CAP {
+            if offset.saturating_add(u64::from(PAGE_SIZE)) <= SEARCH_CAP {
                 Some(Cursor { since_ms: cursor.since_ms, after: Some(after.to_owned()) })
             } else {
                 let last = page.results.iter().rev().find_map(modified_at).map(|t| t.timestamp_millis());
                 // More than 10,000 contacts in one millisecond would loop: step past it.
                 let since_ms = match last {
                     Some(last) if last > cursor.since_ms => last,
-                    _ => cursor.since_ms + 1,
+                    _ => cursor.since_ms.saturating_add(1),
                 };
                 Some(Cursor { since_ms, after: None })
             }
         }
     };
-    Ok(ContactPage { contacts, next_cursor: next_cursor.map(|c| c.encode()) })
+    ContactPage { contacts, next_cursor: next_cursor.map(|c| c.encode()) }
 }
 
 fn merged_away(id: &str, survivor: &str) -> CrmContact {
@@ -301,7 +317,7 @@ fn merged_away(id: &str, survivor: &str) -> CrmContact {
     }
 }
 
-fn to_contact(object: &CrmObject) -> CrmContact {
+pub fn to_contact(object: &CrmObject) -> CrmContact {
     let phones = ["phone", "mobilephone"].iter().filter_map(|p| object.prop(p)).map(str::to_owned).collect();
     CrmContact {
         id: object.id.clone(),
@@ -344,6 +360,30 @@ mod tests {
         let c = Cursor { since_ms: 5, after: None };
         assert_eq!(Cursor::parse(&c.encode()).unwrap(), c);
         assert!(Cursor::parse("garbage").is_err());
+    }
+
+    fn page(json: &str) -> Page<CrmObject> {
+        serde_json::from_str(json).unwrap()
+    }
+
+    // HubSpot's `after` is an offset, but it is HubSpot's text: one past u64 overflowed the
+    // check against the 10,000-result cap.
+    #[test]
+    fn a_huge_paging_offset_restarts_from_the_last_timestamp() {
+        let page = page(
+            r#"{"results":[{"id":"1","properties":{"lastmodifieddate":"1763712000000"}}],
+                "paging":{"next":{"after":"18446744073709551615"}}}"#,
+        );
+        let next = changes(&Cursor { since_ms: 5, after: None }, &page).next_cursor.unwrap();
+        assert_eq!(Cursor::parse(&next).unwrap(), Cursor { since_ms: 1_763_712_000_000, after: None });
+    }
+
+    // A stored cursor at the end of time must not overflow when the feed steps past it.
+    #[test]
+    fn the_feed_cannot_step_past_the_last_millisecond() {
+        let page = page(r#"{"results":[{"id":"1"}],"paging":{"next":{"after":"10000"}}}"#);
+        let next = changes(&Cursor { since_ms: i64::MAX, after: None }, &page).next_cursor.unwrap();
+        assert_eq!(Cursor::parse(&next).unwrap().since_ms, i64::MAX);
     }
 
     #[test]

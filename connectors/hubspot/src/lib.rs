@@ -7,12 +7,15 @@
 //! - `oauth`: private-app token or OAuth2 refresh (single-flight, saved to the vault).
 //! - `limits`: published defaults, GCRA limiters, the live budget.
 //! - `contacts`, `tasks`, `owners`: the calls; `wire`: HubSpot's JSON.
+//! - `fuzzing` (hidden): answers replayed through the same code without a network, for fuzzing.
 
 mod classify;
 mod client;
 mod config;
 mod contacts;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod limits;
 mod oauth;
 mod owners;

@@ -14,16 +14,20 @@ pub async fn list(api: &Api) -> Result<Vec<CrmOwner>, CrmError> {
             call = call.query("after", after.clone());
         }
         let page: Page<Owner> = api.json(&call).await?;
-        owners.extend(page.results.iter().map(|o| CrmOwner {
-            id: o.id.clone(),
-            name: full_name(o.first_name.as_deref(), o.last_name.as_deref()),
-            email: o.email.clone(),
-            active: !o.archived,
-        }));
-        match page.next_after() {
-            Some(next) if !page.results.is_empty() && after.as_deref() != Some(next) => after = Some(next.to_owned()),
+        owners.extend(page.results.iter().map(to_owner));
+        match page.continue_after() {
+            Some(next) if after.as_deref() != Some(next) => after = Some(next.to_owned()),
             _ => break,
         }
     }
     Ok(owners)
+}
+
+pub fn to_owner(owner: &Owner) -> CrmOwner {
+    CrmOwner {
+        id: owner.id.clone(),
+        name: full_name(owner.first_name.as_deref(), owner.last_name.as_deref()),
+        email: owner.email.clone(),
+        active: !owner.archived,
+    }
 }

@@ -44,10 +44,8 @@ pub async fn prepare(api: &Api) -> Result<(), CrmError> {
 pub async fn create(api: &Api, max_batch: usize, tasks: &[TaskWrite]) -> Result<Vec<TaskWriteOutcome>, CrmError> {
     let inputs = tasks.iter().map(create_input).collect::<Vec<_>>();
     let keys = tasks.iter().map(|t| t.external_key.clone()).collect::<Vec<_>>();
-    write_in_batches(api, max_batch, "/crm/v3/objects/tasks/batch/create", "create tasks", &inputs, &keys, |o| {
-        o.prop(EXTERNAL_KEY_PROPERTY).or(o.object_write_trace_id.as_deref()).map(str::to_owned)
-    })
-    .await
+    write_in_batches(api, max_batch, "/crm/v3/objects/tasks/batch/create", CREATE_TASKS, &inputs, &keys, created_key)
+        .await
 }
 
 pub async fn update(
@@ -60,27 +58,44 @@ pub async fn update(
         .map(|(id, task)| UpdateInput { id: id.clone(), properties: content_properties(task) })
         .collect::<Vec<_>>();
     let keys = tasks.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>();
-    let mut outcomes =
-        write_in_batches(api, max_batch, "/crm/v3/objects/tasks/batch/update", "update tasks", &inputs, &keys, |o| {
-            Some(o.id.clone())
-        })
-        .await?;
-    // The caller knows tasks by external key: report it, not the matching key (the task id).
-    for (outcome, (_, task)) in outcomes.iter_mut().zip(tasks) {
-        if let TaskWriteOutcome::Written(task_ref) = outcome {
-            task_ref.external_key = Some(task.external_key.clone());
-        }
-    }
+    let mut outcomes = write_in_batches(
+        api,
+        max_batch,
+        "/crm/v3/objects/tasks/batch/update",
+        UPDATE_TASKS,
+        &inputs,
+        &keys,
+        updated_key,
+    )
+    .await?;
+    report_external_keys(&mut outcomes, tasks.iter().map(|(_, task)| &task.external_key));
     Ok(outcomes)
 }
 
+pub const CREATE_TASKS: &str = "create tasks";
+pub const UPDATE_TASKS: &str = "update tasks";
+
+/// The key a batch/create result is matched by: the external key property, else the write trace id.
+pub fn created_key(object: &CrmObject) -> Option<String> {
+    object.prop(EXTERNAL_KEY_PROPERTY).or(object.object_write_trace_id.as_deref()).map(str::to_owned)
+}
+
+/// The key a batch/update result is matched by: the task id.
+pub fn updated_key(object: &CrmObject) -> Option<String> {
+    Some(object.id.clone())
+}
+
+/// Updates are matched by task id, but the caller knows tasks by external key: report that.
+pub fn report_external_keys<'k>(outcomes: &mut [TaskWriteOutcome], external_keys: impl Iterator<Item = &'k String>) {
+    for (outcome, key) in outcomes.iter_mut().zip(external_keys) {
+        if let TaskWriteOutcome::Written(task_ref) = outcome {
+            task_ref.external_key = Some(key.clone());
+        }
+    }
+}
+
 /// Sends `inputs` in batches of `max_batch` and matches each answer to its input by `keys`
-/// (`key_of` reads the key off a result).
-///
-/// A batch HubSpot refuses as a whole (a 4xx such as one unknown owner id) applied nothing, so
-/// it is split in halves and sent again until the refused inputs stand alone: one bad task does
-/// not take the others down. Once a batch has been written, a later failure of any kind is
-/// reported as an unknown outcome, so the deliverer looks the tasks up before writing again.
+/// (`key_of` reads the key off a result); see [`BatchWrite`].
 async fn write_in_batches<T: serde::Serialize>(
     api: &Api,
     max_batch: usize,
@@ -88,49 +103,96 @@ async fn write_in_batches<T: serde::Serialize>(
     what: &'static str,
     inputs: &[T],
     keys: &[String],
-    key_of: impl Fn(&CrmObject) -> Option<String>,
+    key_of: fn(&CrmObject) -> Option<String>,
 ) -> Result<Vec<TaskWriteOutcome>, CrmError> {
-    let mut outcomes: Vec<Option<TaskWriteOutcome>> = vec![None; inputs.len()];
-    let mut pending: VecDeque<Range<usize>> =
-        (0..inputs.len()).step_by(max_batch.max(1)).map(|s| s..(s + max_batch).min(inputs.len())).collect();
-    let mut written_any = false;
-    while let Some(range) = pending.pop_front() {
+    let mut batches = BatchWrite::new(keys, max_batch, what, key_of);
+    while let Some(range) = batches.next_batch() {
         let body = BatchInputs { inputs: &inputs[range.clone()] };
-        match api.json::<BatchResponse>(&Call::write(path, &body, what)?).await {
+        let answer = api.json::<BatchResponse>(&Call::write(path, &body, what)?).await;
+        batches.record(range, answer)?;
+    }
+    Ok(batches.finish())
+}
+
+/// The bookkeeping of a batched write, apart from the HTTP calls (so answers can be replayed).
+///
+/// A batch HubSpot refuses as a whole (a 4xx such as one unknown owner id) applied nothing, so
+/// it is split in halves and sent again until the refused inputs stand alone: one bad task does
+/// not take the others down. Once a batch has been written, a later failure of any kind is
+/// reported as an unknown outcome, so the deliverer looks the tasks up before writing again.
+pub struct BatchWrite<'k> {
+    keys: &'k [String],
+    what: &'static str,
+    key_of: fn(&CrmObject) -> Option<String>,
+    outcomes: Vec<Option<TaskWriteOutcome>>,
+    pending: VecDeque<Range<usize>>,
+    written_any: bool,
+}
+
+impl<'k> BatchWrite<'k> {
+    pub fn new(
+        keys: &'k [String],
+        max_batch: usize,
+        what: &'static str,
+        key_of: fn(&CrmObject) -> Option<String>,
+    ) -> Self {
+        let max_batch = max_batch.max(1);
+        let pending = (0..keys.len()).step_by(max_batch).map(|s| s..(s + max_batch).min(keys.len())).collect();
+        Self { keys, what, key_of, outcomes: vec![None; keys.len()], pending, written_any: false }
+    }
+
+    /// The inputs to send next.
+    pub fn next_batch(&mut self) -> Option<Range<usize>> {
+        self.pending.pop_front()
+    }
+
+    /// Takes HubSpot's answer to the batch `range`; an error ends the write.
+    pub fn record(&mut self, range: Range<usize>, answer: Result<BatchResponse, CrmError>) -> Result<(), CrmError> {
+        match answer {
             Ok(answer) => {
-                written_any = true;
-                let ids =
-                    answer.results.iter().filter_map(|o| Some((key_of(o)?, o.id.clone()))).collect::<HashMap<_, _>>();
+                self.written_any = true;
+                let ids = answer
+                    .results
+                    .iter()
+                    .filter_map(|o| Some(((self.key_of)(o)?, o.id.clone())))
+                    .collect::<HashMap<_, _>>();
                 for i in range {
-                    outcomes[i] = Some(match ids.get(&keys[i]) {
-                        Some(id) => TaskWriteOutcome::Written(TaskRef {
-                            task_id: id.clone(),
-                            external_key: Some(keys[i].clone()),
-                        }),
-                        None => TaskWriteOutcome::Rejected { message: error_for(&keys[i], &answer.errors) },
+                    let key = &self.keys[i];
+                    self.outcomes[i] = Some(match ids.get(key) {
+                        Some(id) => {
+                            TaskWriteOutcome::Written(TaskRef { task_id: id.clone(), external_key: Some(key.clone()) })
+                        }
+                        None => TaskWriteOutcome::Rejected { message: error_for(key, &answer.errors) },
                     });
                 }
             }
             Err(CrmError::Rejected { .. }) if range.len() > 1 => {
                 let middle = range.start + range.len() / 2;
-                pending.push_front(middle..range.end);
-                pending.push_front(range.start..middle);
+                self.pending.push_front(middle..range.end);
+                self.pending.push_front(range.start..middle);
             }
             Err(CrmError::Rejected { status, message }) => {
-                outcomes[range.start] = Some(TaskWriteOutcome::Rejected { message: format!("{message} ({status})") });
+                self.outcomes[range.start] =
+                    Some(TaskWriteOutcome::Rejected { message: format!("{message} ({status})") });
             }
-            Err(e) if written_any => {
+            Err(e) if self.written_any => {
                 return Err(CrmError::OutcomeUnknown(format!(
-                    "{what}: a later batch failed after earlier ones were written: {e}"
+                    "{}: a later batch failed after earlier ones were written: {e}",
+                    self.what
                 )));
             }
             Err(e) => return Err(e),
         }
+        Ok(())
     }
-    Ok(outcomes
-        .into_iter()
-        .map(|o| o.unwrap_or_else(|| TaskWriteOutcome::Rejected { message: "not sent".into() }))
-        .collect())
+
+    /// One outcome per input, in input order.
+    pub fn finish(self) -> Vec<TaskWriteOutcome> {
+        self.outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| TaskWriteOutcome::Rejected { message: "not sent".into() }))
+            .collect()
+    }
 }
 
 /// The message of the 207 error that belongs to `key`: the one whose context names it, else
@@ -218,19 +280,29 @@ pub async fn find_by_external_keys(api: &Api, keys: &[String]) -> Result<Vec<Tas
             };
             let page: Page<CrmObject> =
                 api.json(&Call::search("/crm/v3/objects/tasks/search", &request, "find tasks by handoff id")?).await?;
-            for object in &page.results {
-                let key = object.prop(EXTERNAL_KEY_PROPERTY).map(str::to_owned);
-                if key.as_ref().is_some_and(|k| wanted.contains(k)) && seen.insert(object.id.clone()) {
-                    found.push(TaskRef { task_id: object.id.clone(), external_key: key });
-                }
-            }
-            match page.next_after() {
-                Some(next) if !page.results.is_empty() => after = Some(next.to_owned()),
-                _ => break,
+            collect_found(&page, &wanted, &mut seen, &mut found);
+            match page.continue_after() {
+                Some(next) => after = Some(next.to_owned()),
+                None => break,
             }
         }
     }
     Ok(found)
+}
+
+/// The tasks of a search page that carry one of the `wanted` keys, each task once.
+pub fn collect_found(
+    page: &Page<CrmObject>,
+    wanted: &HashSet<&String>,
+    seen: &mut HashSet<String>,
+    found: &mut Vec<TaskRef>,
+) {
+    for object in &page.results {
+        let key = object.prop(EXTERNAL_KEY_PROPERTY).map(str::to_owned);
+        if key.as_ref().is_some_and(|k| wanted.contains(k)) && seen.insert(object.id.clone()) {
+            found.push(TaskRef { task_id: object.id.clone(), external_key: key });
+        }
+    }
 }
 
 pub async fn states(api: &Api, max_batch: usize, task_ids: &[String]) -> Result<Vec<TaskState>, CrmError> {
@@ -243,18 +315,24 @@ pub async fn states(api: &Api, max_batch: usize, task_ids: &[String]) -> Result<
         let call = Call::read_post("/crm/v3/objects/tasks/batch/read", &request, "read task states")?;
         // A 207 lists ids HubSpot no longer has (deleted tasks): they are absent from the answer.
         let answer: BatchResponse = api.json(&call).await?;
-        states.extend(answer.results.iter().map(|o| TaskState {
-            task_id: o.id.clone(),
-            completed: o.prop("hs_task_status") == Some("COMPLETED"),
-            owner_id: o.prop("hubspot_owner_id").map(str::to_owned),
-            due_at: o.prop("hs_timestamp").and_then(parse_time),
-        }));
+        states.extend(answer.results.iter().map(task_state));
     }
     Ok(states)
 }
 
+pub fn task_state(object: &CrmObject) -> TaskState {
+    TaskState {
+        task_id: object.id.clone(),
+        completed: object.prop("hs_task_status") == Some("COMPLETED"),
+        owner_id: object.prop("hubspot_owner_id").map(str::to_owned),
+        due_at: object.prop("hs_timestamp").and_then(parse_time),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use handoffd_contract::task::{LabelledFact, TaskText};
+
     use super::*;
 
     #[test]
@@ -264,6 +342,37 @@ mod tests {
         let cut = truncate(&long, 20);
         assert!(cut.chars().count() <= 20, "{cut}");
         assert!(cut.ends_with('…'));
+    }
+
+    proptest::proptest! {
+        /// Whatever the interpreter wrote, HubSpot gets a subject within the limit (cut with an
+        /// ellipsis, never mid-character) and the escaped HTML body.
+        #[test]
+        fn subject_stays_within_the_limit(subject in "\\PC{0,300}|[ a\n]{190,260}", value in "\\PC{0,40}") {
+            let task = TaskWrite {
+                external_key: "h-1".into(),
+                contact_id: "51".into(),
+                owner_id: None,
+                text: TaskText {
+                    subject: subject.clone(),
+                    facts: vec![LabelledFact { label: "Need".into(), value }],
+                    transcript_url: None,
+                },
+                due_at: chrono::DateTime::UNIX_EPOCH,
+                priority: TaskPriority::High,
+                kind: TaskKind::Call,
+            };
+            let properties = content_properties(&task);
+            let sent = &properties["hs_task_subject"];
+            proptest::prop_assert!(sent.chars().count() <= SUBJECT_MAX_CHARS, "{} chars", sent.chars().count());
+            if subject.trim().chars().count() <= SUBJECT_MAX_CHARS {
+                proptest::prop_assert_eq!(sent.as_str(), subject.trim());
+            } else {
+                proptest::prop_assert!(sent.ends_with('…'));
+                proptest::prop_assert!(subject.trim().starts_with(sent.trim_end_matches('…')));
+            }
+            proptest::prop_assert_eq!(&properties["hs_task_body"], &task.text.to_html());
+        }
     }
 
     #[test]

@@ -88,6 +88,11 @@ impl<T> Page<T> {
     pub fn next_after(&self) -> Option<&str> {
         self.paging.as_ref().and_then(|p| p.next.as_ref()).map(|n| n.after.as_str())
     }
+
+    /// Where to read the next page from; an empty page ends the listing whatever its paging says.
+    pub fn continue_after(&self) -> Option<&str> {
+        self.next_after().filter(|_| !self.results.is_empty())
+    }
 }
 
 #[derive(Debug, Deserialize)]
