@@ -19,6 +19,9 @@ use super::payload::DeliveryPayload;
 /// A leased job stays ours this long; a crashed worker's jobs are taken over after it.
 const LEASE: Duration = Duration::from_secs(120);
 const IDLE_POLL: Duration = Duration::from_millis(500);
+/// Batches leased per round: one contact search covers two batches of new customers (search has the stricter
+/// limit), while contacts and tasks are still written a batch a call.
+const BATCHES_PER_ROUND: u32 = 2;
 
 pub struct Deliverer {
     pub store: Arc<dyn Store>,
@@ -84,7 +87,8 @@ impl Deliverer {
     /// Deliver one batch of due jobs, unless fewer than a batch are due and the oldest has waited less than the
     /// linger: then more may join it, and the CRM budget goes further.
     pub async fn round(&self) -> anyhow::Result<Round> {
-        let limit = self.batch_size.min(self.crm.limits().max_batch).max(1) as u32;
+        let batch = self.batch_size.min(self.crm.limits().max_batch).max(1) as u32;
+        let limit = batch * BATCHES_PER_ROUND;
         let now = Utc::now();
         if !self.linger.is_zero() {
             let due = self.store.outbox_due(self.crm.id(), &self.worker_id, now, limit).await?;

@@ -27,6 +27,8 @@ const PROPERTIES: [&str; 8] = [
 ];
 /// Values in one `IN` filter (HubSpot's limit for the operator).
 const IN_VALUES: usize = 100;
+/// Filter groups (OR-ed) in one search: HubSpot's maximum.
+const MAX_FILTER_GROUPS: usize = 5;
 /// Results per search page (HubSpot's maximum).
 const PAGE_SIZE: u32 = 100;
 /// HubSpot's search stops at 10,000 results per query, whatever the paging.
@@ -47,23 +49,7 @@ pub async fn find(api: &Api, keys: &[IdentityKey]) -> Result<Vec<CrmContact>, Cr
     }
     let mut found = Vec::new();
     let mut seen = HashSet::new();
-    let chunks = [phones.len(), emails.len(), ids.len()].into_iter().max().unwrap_or(0).div_ceil(IN_VALUES);
-    for chunk in 0..chunks {
-        let part =
-            |values: &[String]| values.iter().skip(chunk * IN_VALUES).take(IN_VALUES).cloned().collect::<Vec<_>>();
-        let (phones, emails, ids) = (part(&phones), part(&emails), part(&ids));
-        // OR-ed groups: one search covers up to 100 phones (both phone properties), 100 emails, 100 ids.
-        let mut groups = Vec::new();
-        if !phones.is_empty() {
-            groups.push(FilterGroup { filters: vec![Filter::is_in("phone", phones.clone())] });
-            groups.push(FilterGroup { filters: vec![Filter::is_in("mobilephone", phones)] });
-        }
-        if !emails.is_empty() {
-            groups.push(FilterGroup { filters: vec![Filter::is_in("email", emails)] });
-        }
-        if !ids.is_empty() {
-            groups.push(FilterGroup { filters: vec![Filter::is_in("hs_object_id", ids)] });
-        }
+    for mut groups in search_groups(&phones, &emails, &ids) {
         let mut after = None;
         loop {
             let request = SearchRequest {
@@ -83,6 +69,33 @@ pub async fn find(api: &Api, keys: &[IdentityKey]) -> Result<Vec<CrmContact>, Cr
         }
     }
     Ok(found)
+}
+
+/// The filter groups of each search: the keys in `IN` chunks of 100, OR-ed, as many to a search as HubSpot takes
+/// (five groups). A chunk of phones needs two groups (`phone`, `mobilephone`), so one search covers 200 phones, or
+/// 100 phones, 100 emails and 100 ids. Searches have their own, stricter limit (4 a second): fewer is faster.
+fn search_groups(phones: &[String], emails: &[String], ids: &[String]) -> Vec<Vec<FilterGroup>> {
+    let mut units: Vec<Vec<FilterGroup>> = Vec::new();
+    for chunk in phones.chunks(IN_VALUES) {
+        units.push(vec![
+            FilterGroup { filters: vec![Filter::is_in("phone", chunk.to_vec())] },
+            FilterGroup { filters: vec![Filter::is_in("mobilephone", chunk.to_vec())] },
+        ]);
+    }
+    for chunk in emails.chunks(IN_VALUES) {
+        units.push(vec![FilterGroup { filters: vec![Filter::is_in("email", chunk.to_vec())] }]);
+    }
+    for chunk in ids.chunks(IN_VALUES) {
+        units.push(vec![FilterGroup { filters: vec![Filter::is_in("hs_object_id", chunk.to_vec())] }]);
+    }
+    let mut searches: Vec<Vec<FilterGroup>> = Vec::new();
+    for unit in units {
+        match searches.last_mut() {
+            Some(search) if search.len() + unit.len() <= MAX_FILTER_GROUPS => search.extend(unit),
+            _ => searches.push(unit),
+        }
+    }
+    searches
 }
 
 /// The contacts of a search page, each contact once across pages and searches.
@@ -352,6 +365,39 @@ fn push_unique(values: &mut Vec<String>, value: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn values(prefix: &str, count: usize) -> Vec<String> {
+        (0..count).map(|i| format!("{prefix}{i}")).collect()
+    }
+
+    #[test]
+    fn one_search_covers_200_phones_and_100_emails() {
+        let searches = search_groups(&values("+91980", 200), &values("e", 100), &[]);
+        assert_eq!(searches.len(), 1);
+        let groups: Vec<(&str, usize)> = searches[0]
+            .iter()
+            .map(|g| (g.filters[0].property_name, g.filters[0].values.as_ref().map_or(0, Vec::len)))
+            .collect();
+        assert_eq!(
+            groups,
+            [("phone", 100), ("mobilephone", 100), ("phone", 100), ("mobilephone", 100), ("email", 100)]
+        );
+    }
+
+    #[test]
+    fn a_chunk_of_phones_keeps_both_of_its_groups_in_one_search() {
+        let searches = search_groups(&values("+91980", 250), &values("e", 50), &values("", 3));
+        let sizes: Vec<usize> = searches.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [4, 4], "{searches:?}");
+        assert!(searches.iter().all(|s| s.len() <= MAX_FILTER_GROUPS));
+        let phones: usize = searches
+            .iter()
+            .flatten()
+            .filter(|g| g.filters[0].property_name == "mobilephone")
+            .map(|g| g.filters[0].values.as_ref().map_or(0, Vec::len))
+            .sum();
+        assert_eq!(phones, 250);
+    }
 
     #[test]
     fn cursor_round_trips() {

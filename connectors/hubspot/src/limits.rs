@@ -47,20 +47,24 @@ pub fn policy(id: &str, overrides: &LimitsConfig) -> Result<RateLimitPolicy, Hub
 
 /// A GCRA quota that never lets more than `requests` through in any `window`, and spends nearly all of it.
 ///
-/// A quota of burst `b` and one new cell every `T` admits at most `b + window / T` calls in
-/// a window, so a burst of `requests` (governor's usual sizing) would allow nearly twice the
-/// limit in HubSpot's rolling window. The burst is kept small (a fortieth: it only absorbs our own
-/// pauses between calls) and the rest is spread evenly; for windows of 20 or more requests one more
-/// cell is held back, so the network's jitter cannot push two windows' calls into one.
-/// 190 per 10 s gives a burst of 4 and 18.5 calls a second: 97% of the limit.
+/// A quota of burst `b` and one new cell every `T` admits `b` calls at once and one per `T` after, so at most
+/// `b - 1 + ceil(window / T)` in any window: a burst of `requests` (governor's usual sizing) would allow nearly
+/// twice the limit in HubSpot's rolling window. The burst is kept small (a fortieth: it only absorbs our own pauses
+/// between calls) and `T` is the window, plus [`JITTER`], over `requests - b + 1`, so that a call the network
+/// delays cannot bring one window's calls into the next. 190 per 10 s: a burst of 4, then one call every 53.7 ms
+/// (98% of the limit); search, 4 per second: one every 262 ms.
 fn quota(requests: u32, window: Duration) -> Quota {
     let burst = (requests / 40).max(1);
-    let margin = u32::from(requests >= 20);
-    let spread = requests.saturating_sub(burst + margin).max(1);
-    let period = (window / spread).max(Duration::from_nanos(1));
+    let spread = (requests - burst + 1).max(1);
+    // Rounded up: a period a nanosecond short would let one call too many into a window.
+    let nanos = (window + JITTER).as_nanos().div_ceil(u128::from(spread)).max(1);
+    let period = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
     let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
     Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN)).allow_burst(burst)
 }
+
+/// How late the network may deliver a call, compared with the one after it, without a window seeing too many.
+const JITTER: Duration = Duration::from_millis(50);
 
 /// The local limiters for one HubSpot account: every call takes a cell from `account`; search
 /// calls also take one from `search` first.
@@ -141,8 +145,14 @@ mod tests {
         for (requests, window) in [(190, 10_000u64), (4, 1_000), (2, 1_000), (250, 10_000)] {
             let window = Duration::from_millis(window);
             let q = quota(requests, window);
-            let admitted = q.burst_size().get() as u128 + window.as_nanos() / q.replenish_interval().as_nanos();
+            // The burst at the window's start, then one per interval: b - 1 + ceil(window / T).
+            let admitted =
+                q.burst_size().get() as u128 - 1 + window.as_nanos().div_ceil(q.replenish_interval().as_nanos());
             assert!(admitted <= requests as u128, "{requests}/{window:?} admits {admitted}");
+            // Calls sent within `window + JITTER` may all arrive within one window when the first is late.
+            let late = q.burst_size().get() as u128 - 1
+                + (window + JITTER).as_nanos().div_ceil(q.replenish_interval().as_nanos());
+            assert!(late <= requests as u128, "{requests}/{window:?} admits {late} when the network delays a call");
         }
     }
 
