@@ -20,9 +20,12 @@ fn task_text() -> impl Strategy<Value = TaskText> {
         .prop_map(|(subject, facts, transcript_url)| TaskText { subject, facts, transcript_url })
 }
 
+/// Facts as `(label, value)` pairs, and the transcript link.
+type Read = (Vec<(String, String)>, Option<String>);
+
 /// The facts and transcript link read back from `to_html`'s output, or why it cannot be read:
 /// only its own tags may appear, and everything between them must be escaped text.
-fn read_html(mut html: &str) -> Result<(Vec<(String, String)>, Option<String>), String> {
+fn read_html(mut html: &str) -> Result<Read, String> {
     let mut facts = Vec::new();
     let mut url = None;
     while !html.is_empty() {
