@@ -84,8 +84,8 @@ impl Deliverer {
         }
     }
 
-    /// Deliver one batch of due jobs, unless fewer than a batch are due and the oldest has waited less than the
-    /// linger: then more may join it, and the CRM budget goes further.
+    /// Deliver one round of due jobs ([`BATCHES_PER_ROUND`] batches at most), unless fewer than that are due and the
+    /// oldest has waited less than the linger: then more may join them, and the CRM budget goes further.
     pub async fn round(&self) -> anyhow::Result<Round> {
         let batch = self.batch_size.min(self.crm.limits().max_batch).max(1) as u32;
         let limit = batch * BATCHES_PER_ROUND;
