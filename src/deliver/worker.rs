@@ -120,17 +120,15 @@ impl Deliverer {
     async fn deliver(&self, jobs: Vec<Leased>) -> anyhow::Result<()> {
         let customers: Vec<(String, &DeliveryPayload)> =
             jobs.iter().map(|l| (l.job.customer_id.clone(), &l.payload)).collect();
-        let mut contacts = match ensure_contacts(self.store.as_ref(), self.crm.as_ref(), &customers).await {
+        let contacts = match ensure_contacts(self.store.as_ref(), self.crm.as_ref(), &customers).await {
             Ok(contacts) => contacts,
             Err(error) => return self.failed(jobs.iter().map(|l| &l.job), &error, false).await,
         };
         // Jobs whose contact could not be had wait (or are dead-lettered) by the CRM's error; the others go on.
         let mut ready = Vec::with_capacity(jobs.len());
         for mut leased in jobs {
-            if let Some(error) = contacts.failed.remove(&leased.job.customer_id) {
-                self.failed(std::iter::once(&leased.job), &error, false).await?;
-                // The customer's other jobs in this round wait on the same error.
-                contacts.failed.insert(leased.job.customer_id.clone(), error);
+            if let Some(error) = contacts.failed.get(&leased.job.customer_id) {
+                self.failed(std::iter::once(&leased.job), error, false).await?;
                 continue;
             }
             if let Some(contact) = contacts.known.get(&leased.job.customer_id) {
