@@ -79,7 +79,6 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
             handoff_phrases: config.conversation.handoff_phrases.iter().map(|p| p.to_lowercase()).collect(),
             inbox_committed,
             handoffs_changed: handoffs_changed.clone(),
-            ingest: inbox.gauge(),
         }
         .run(stop_stages.clone()),
     );
@@ -98,7 +97,6 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
             timezone,
             business_hours: config.business.hours.clone(),
             reopen_after,
-            ingest: inbox.gauge(),
             last_expiry: Default::default(),
             handoffs_changed,
             outbox_changed: outbox_changed.clone(),

@@ -215,6 +215,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
     report.drained = drained.0;
     report.dead_letters = drained.1.dead_letters as u64;
     report.backlog_share = samples.backlog_share(mock_options_limit());
+    samples.write_csv(&state.path().join("samples.csv"));
     let daemon = Arc::try_unwrap(daemon).map_err(|_| anyhow::anyhow!("the daemon is still shared"))?.into_inner();
     report.restarts = daemon.restarts;
     report.peak_rss_kib = daemon.stop().await?;
@@ -307,6 +308,17 @@ struct Sampler {
 struct Samples1s(Vec<(f64, u64, i64)>);
 
 impl Samples1s {
+    /// For a closer look at a kept run (`HANDOFFD_BENCH_KEEP`): one line per second.
+    fn write_csv(&self, path: &std::path::Path) {
+        let mut csv = String::from("seconds,crm_requests,outbox_pending\n");
+        for (secs, requests, pending) in &self.0 {
+            csv.push_str(&format!("{secs:.1},{requests},{pending}\n"));
+        }
+        if let Err(error) = std::fs::write(path, csv) {
+            tracing::warn!(%error, "Could not write the samples.");
+        }
+    }
+
     /// Requests sent while jobs were pending, over what the limit allowed in that time; `None` if the backlog
     /// lasted less than one ten-second window.
     fn backlog_share(&self, per_10s: u32) -> Option<f64> {

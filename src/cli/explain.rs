@@ -342,7 +342,6 @@ mod events {
             handoff_phrases: config.conversation.handoff_phrases.iter().map(|p| p.to_lowercase()).collect(),
             inbox_committed: Arc::new(Notify::new()),
             handoffs_changed: Arc::new(Notify::new()),
-            ingest: Default::default(),
         };
         let maker = Maker { store: store.clone(), interpreter, config, timezone };
 

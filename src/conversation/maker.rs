@@ -39,8 +39,6 @@ pub struct HandoffMaker {
     pub handoffs_changed: Arc<Notify>,
     /// Woken when a job is queued.
     pub outbox_changed: Arc<Notify>,
-    /// Webhooks waiting for their commit: they go first.
-    pub ingest: crate::ingest::IngestGauge,
     /// When handoffs were last expired (Unix seconds; 0: never).
     pub last_expiry: std::sync::atomic::AtomicI64,
 }
@@ -70,11 +68,11 @@ impl HandoffMaker {
         let ready = self.store.ready_handoffs(now, ROUND).await?;
         if !ready.is_empty() {
             let mut rotation = self.router.rotation().await?;
+            let conversations = self.store.handoff_conversations(&ready).await?;
             let mut commits = Vec::with_capacity(ready.len());
-            for handoff in &ready {
-                commits.push(self.make(handoff, now, &mut rotation).await?);
+            for stored in &conversations {
+                commits.push(self.make(stored, now, &mut rotation).await?);
             }
-            self.ingest.yield_to_ingest().await;
             self.store.commit_briefs(&commits, Some((rotation.pool, rotation.used))).await?;
         }
         self.expire(now).await;
@@ -98,12 +96,12 @@ impl HandoffMaker {
 
     async fn make(
         &self,
-        handoff: &HandoffRow,
+        stored: &HandoffConversation,
         now: DateTime<Utc>,
         rotation: &mut Rotation,
     ) -> anyhow::Result<BriefCommit> {
-        let stored = self.store.handoff_conversation(&handoff.id).await?;
-        let conversation = assemble(&stored, now, self.timezone, &self.business_hours);
+        let handoff = &stored.handoff;
+        let conversation = assemble(stored, now, self.timezone, &self.business_hours);
         let mut audit = Vec::new();
         let entry = |event: &str, detail: serde_json::Value| AuditEntry {
             at: now,

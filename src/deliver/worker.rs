@@ -1,13 +1,13 @@
 //! One delivery worker per CRM account: it owns that account's request budget.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use handoffd_contract::crm::{Crm, CrmError, TaskWriteOutcome};
 use handoffd_contract::task::TaskWrite;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::store::{OutboxJob, Store};
@@ -40,7 +40,7 @@ pub struct Deliverer {
 /// What one round did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Round {
-    /// Leased and delivered (or failed) this many jobs.
+    /// Leased this many jobs (their contacts settled, their tasks written next).
     Delivered(usize),
     /// Nothing due.
     Idle,
@@ -55,53 +55,82 @@ struct Leased {
 }
 
 impl Deliverer {
+    /// Two loops: one leases rounds and settles their contacts, the other writes their tasks, a round apart, so
+    /// the account's budget does not sit idle during store work and responses. Contacts are settled one round
+    /// after the other, each stored before the next round leases, so two rounds never create one contact.
     pub async fn run(self, stop: CancellationToken) {
-        loop {
-            let round = match self.round().await {
-                Ok(round) => round,
-                Err(error) => {
-                    tracing::error!(crm = %self.crm.id(), error = %format!("{error:#}"), "A delivery round failed.");
-                    Round::Idle
-                }
-            };
-            let sleep = match round {
-                Round::Delivered(_) if !stop.is_cancelled() => continue,
-                Round::Delivered(_) | Round::Idle => IDLE_POLL,
-                // Not woken by new jobs: the batch waits its linger out whatever arrives meanwhile.
-                Round::Lingering(wait) => {
-                    tokio::select! {
-                        _ = stop.cancelled() => return,
-                        _ = tokio::time::sleep(wait) => {}
+        // One prepared round waits while another is written.
+        let (prepared, mut to_write) = mpsc::channel::<Vec<Leased>>(1);
+        // Jobs prepared or being written: leased to us, but not to be leased again by the next round.
+        let in_hand: std::sync::Mutex<HashSet<i64>> = Default::default();
+        let preparing = async {
+            loop {
+                let busy: Vec<i64> = in_hand.lock().expect("in-hand jobs").iter().copied().collect();
+                let round = match self.prepare(&busy).await {
+                    Ok((round, ready)) => {
+                        if !ready.is_empty() {
+                            in_hand.lock().expect("in-hand jobs").extend(ready.iter().map(|l| l.job.id));
+                            // The writer stops only after this loop: a prepared round is always written.
+                            let _ = prepared.send(ready).await;
+                        }
+                        round
                     }
-                    continue;
+                    Err(error) => {
+                        tracing::error!(crm = %self.crm.id(), error = %format!("{error:#}"), "A delivery round failed.");
+                        Round::Idle
+                    }
+                };
+                let sleep = match round {
+                    _ if stop.is_cancelled() => break,
+                    Round::Delivered(_) => continue,
+                    Round::Idle => IDLE_POLL,
+                    Round::Lingering(wait) => wait,
+                };
+                // New jobs may fill a lingering round: it goes as soon as it is full.
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = self.outbox_changed.notified() => {}
+                    _ = tokio::time::sleep(sleep) => {}
                 }
-            };
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = self.outbox_changed.notified() => {}
-                _ = tokio::time::sleep(sleep) => {}
             }
-        }
+            // The rest waits in the outbox; the writer finishes what was prepared.
+            drop(prepared);
+        };
+        let writing = async {
+            while let Some(jobs) = to_write.recv().await {
+                let ids: Vec<i64> = jobs.iter().map(|l| l.job.id).collect();
+                if let Err(error) = self.write(jobs).await {
+                    // Still leased to us: the next round takes them back.
+                    tracing::error!(crm = %self.crm.id(), error = %format!("{error:#}"), "Writing a round of tasks failed.");
+                }
+                let mut in_hand = in_hand.lock().expect("in-hand jobs");
+                for id in ids {
+                    in_hand.remove(&id);
+                }
+            }
+        };
+        tokio::join!(preparing, writing);
     }
 
-    /// Deliver one round of due jobs ([`BATCHES_PER_ROUND`] batches at most), unless fewer than that are due and the
-    /// oldest has waited less than the linger: then more may join them, and the CRM budget goes further.
-    pub async fn round(&self) -> anyhow::Result<Round> {
+    /// Lease one round of due jobs ([`BATCHES_PER_ROUND`] batches at most, none of `busy`) and settle their
+    /// customers' contacts; returns the jobs ready for their task writes. Unless fewer than a round are due and
+    /// the oldest has waited less than the linger: then more may join them, and the CRM budget goes further.
+    async fn prepare(&self, busy: &[i64]) -> anyhow::Result<(Round, Vec<Leased>)> {
         let batch = self.batch_size.min(self.crm.limits().max_batch).max(1) as u32;
         let limit = batch * BATCHES_PER_ROUND;
         let now = Utc::now();
         if !self.linger.is_zero() {
-            let due = self.store.outbox_due(self.crm.id(), &self.worker_id, now, limit).await?;
-            let Some(oldest) = due.oldest else { return Ok(Round::Idle) };
+            let due = self.store.outbox_due(self.crm.id(), &self.worker_id, busy, now, limit).await?;
+            let Some(oldest) = due.oldest else { return Ok((Round::Idle, Vec::new())) };
             let ripe = oldest + chrono::Duration::from_std(self.linger)?;
             if due.count < limit && ripe > now {
-                return Ok(Round::Lingering((ripe - now).to_std().unwrap_or_default()));
+                return Ok((Round::Lingering((ripe - now).to_std().unwrap_or_default()), Vec::new()));
             }
         }
         let lease_until = now + chrono::Duration::from_std(LEASE)?;
-        let jobs = self.store.lease_jobs(self.crm.id(), &self.worker_id, now, lease_until, limit).await?;
+        let jobs = self.store.lease_jobs(self.crm.id(), &self.worker_id, busy, now, lease_until, limit).await?;
         if jobs.is_empty() {
-            return Ok(Round::Idle);
+            return Ok((Round::Idle, Vec::new()));
         }
         let count = jobs.len();
         let mut leased = Vec::with_capacity(count);
@@ -113,18 +142,21 @@ impl Deliverer {
                 }
             }
         }
-        self.deliver(leased).await?;
-        Ok(Round::Delivered(count))
+        Ok((Round::Delivered(count), self.with_contacts(leased).await?))
     }
 
-    async fn deliver(&self, jobs: Vec<Leased>) -> anyhow::Result<()> {
+    /// Each job's task gets its customer's contact; jobs whose contact could not be had wait (or are
+    /// dead-lettered) by the CRM's error, and are not returned.
+    async fn with_contacts(&self, jobs: Vec<Leased>) -> anyhow::Result<Vec<Leased>> {
         let customers: Vec<(String, &DeliveryPayload)> =
             jobs.iter().map(|l| (l.job.customer_id.clone(), &l.payload)).collect();
         let contacts = match ensure_contacts(self.store.as_ref(), self.crm.as_ref(), &customers).await {
             Ok(contacts) => contacts,
-            Err(error) => return self.failed(jobs.iter().map(|l| &l.job), &error, false).await,
+            Err(error) => {
+                self.failed(jobs.iter().map(|l| &l.job), &error, false).await?;
+                return Ok(Vec::new());
+            }
         };
-        // Jobs whose contact could not be had wait (or are dead-lettered) by the CRM's error; the others go on.
         let mut ready = Vec::with_capacity(jobs.len());
         for mut leased in jobs {
             if let Some(error) = contacts.failed.get(&leased.job.customer_id) {
@@ -136,10 +168,14 @@ impl Deliverer {
             }
             ready.push(leased);
         }
-        if ready.is_empty() {
+        Ok(ready)
+    }
+
+    /// Write a prepared round's tasks: creates and updates in batch calls, each outcome recorded.
+    async fn write(&self, jobs: Vec<Leased>) -> anyhow::Result<()> {
+        if jobs.is_empty() {
             return Ok(());
         }
-        let jobs = ready;
 
         // Jobs whose earlier attempt may have reached the CRM: find their task first.
         let unsure: Vec<String> = jobs

@@ -3,8 +3,6 @@
 //! fsync serves many webhooks, so acknowledging only committed events stays fast.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, oneshot};
 
@@ -19,54 +17,14 @@ type Reply = oneshot::Sender<Result<i64, String>>;
 #[derive(Clone)]
 pub struct InboxWriterHandle {
     queue: mpsc::Sender<(NewInboxEvent, Reply)>,
-    waiting: IngestGauge,
 }
 
 impl InboxWriterHandle {
     /// Commit one raw event; returns its inbox id once it is durable.
     pub async fn commit(&self, event: NewInboxEvent) -> Result<i64, String> {
-        let _waiting = self.waiting.enter();
         let (reply, answer) = oneshot::channel();
         self.queue.send((event, reply)).await.map_err(|_| "the inbox writer has stopped".to_owned())?;
         answer.await.map_err(|_| "the inbox writer has stopped".to_owned())?
-    }
-
-    /// How many webhooks wait for their commit, for the stages that share the database writer.
-    pub fn gauge(&self) -> IngestGauge {
-        self.waiting.clone()
-    }
-}
-
-/// Webhooks waiting for their commit. SQLite has one writer: the stages after ingest let a
-/// waiting webhook's group commit go first (up to [`IngestGauge::MAX_DEFER`]), so a vendor's
-/// acknowledgement is not held behind a round of normalisation. The work is durable in the
-/// inbox meanwhile, and is caught up when the flood eases.
-#[derive(Clone, Debug, Default)]
-pub struct IngestGauge(Arc<AtomicUsize>);
-
-impl IngestGauge {
-    /// Longest a stage defers its write to waiting webhooks, so a sustained flood cannot starve it.
-    pub const MAX_DEFER: Duration = Duration::from_millis(200);
-
-    fn enter(&self) -> GaugeGuard<'_> {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        GaugeGuard(&self.0)
-    }
-
-    /// Wait until no webhook waits for its commit, or [`Self::MAX_DEFER`] has passed.
-    pub async fn yield_to_ingest(&self) {
-        let deadline = tokio::time::Instant::now() + Self::MAX_DEFER;
-        while self.0.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    }
-}
-
-struct GaugeGuard<'a>(&'a AtomicUsize);
-
-impl Drop for GaugeGuard<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -80,7 +38,7 @@ pub struct InboxWriter {
 impl InboxWriter {
     pub fn new(store: Arc<dyn Store>, committed: Arc<Notify>) -> (Self, InboxWriterHandle) {
         let (sender, queue) = mpsc::channel(MAX_BATCH * 4);
-        (Self { store, queue, committed }, InboxWriterHandle { queue: sender, waiting: IngestGauge::default() })
+        (Self { store, queue, committed }, InboxWriterHandle { queue: sender })
     }
 
     /// Runs until every handle is dropped and the queue is drained, so no accepted request is

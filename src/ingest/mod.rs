@@ -4,5 +4,5 @@
 mod inbox_writer;
 mod normalize;
 
-pub use inbox_writer::{InboxWriter, InboxWriterHandle, IngestGauge};
+pub use inbox_writer::{InboxWriter, InboxWriterHandle};
 pub use normalize::{Normalizer, match_keys};

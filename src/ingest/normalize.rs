@@ -44,8 +44,6 @@ pub struct Normalizer {
     pub inbox_committed: Arc<Notify>,
     /// Woken when handoffs may have become ready.
     pub handoffs_changed: Arc<Notify>,
-    /// Webhooks waiting for their commit: they go first.
-    pub ingest: crate::ingest::IngestGauge,
 }
 
 impl Normalizer {
@@ -85,7 +83,6 @@ impl Normalizer {
             }
         }
         if !rows.is_empty() {
-            self.ingest.yield_to_ingest().await;
             let summary = self.store.apply_interactions(&rows).await?;
             metrics::counter!("handoffd_interactions_stored_total").increment(summary.stored as u64);
             metrics::counter!("handoffd_interactions_duplicate_total").increment(summary.duplicates as u64);

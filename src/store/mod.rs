@@ -68,6 +68,9 @@ pub trait Store: Send + Sync + 'static {
     /// A handoff with its customer and its interactions in time order.
     async fn handoff_conversation(&self, handoff_id: &str) -> StoreResult<HandoffConversation>;
 
+    /// [`Store::handoff_conversation`] for a round of handoffs, in their order, with a few queries for all.
+    async fn handoff_conversations(&self, handoffs: &[HandoffRow]) -> StoreResult<Vec<HandoffConversation>>;
+
     /// Record the briefs of ready handoffs and queue (or refresh) their delivery jobs, in one
     /// transaction. A `job` of `None` means nothing to act on: the handoff is closed. A handoff
     /// that received a message since its conversation was read is left collecting.
@@ -86,19 +89,29 @@ pub trait Store: Send + Sync + 'static {
 
     // --- deliver ------------------------------------------------------------------------
 
-    /// Lease up to `limit` due jobs of one CRM account until `lease_until`.
+    /// Lease up to `limit` due jobs of one CRM account until `lease_until`. A job `worker` already holds is
+    /// leased again (its round failed, or the worker's previous life was killed), unless it is in `busy`: the
+    /// jobs of the worker's round still being written.
     async fn lease_jobs(
         &self,
         crm_id: &str,
         worker: &str,
+        busy: &[i64],
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<OutboxJob>>;
 
-    /// How many jobs of one CRM account `worker` could lease now (at most `limit`), and since when the
-    /// oldest of them has been due.
-    async fn outbox_due(&self, crm_id: &str, worker: &str, now: DateTime<Utc>, limit: u32) -> StoreResult<DueJobs>;
+    /// How many jobs of one CRM account `worker` could lease now (at most `limit`, `busy` left out), and since
+    /// when the oldest of them has been due.
+    async fn outbox_due(
+        &self,
+        crm_id: &str,
+        worker: &str,
+        busy: &[i64],
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<DueJobs>;
 
     /// Count an attempt and mark the jobs in flight, committed before the CRM call.
     async fn mark_in_flight(&self, job_ids: &[i64]) -> StoreResult<()>;

@@ -1,8 +1,12 @@
 //! The embedded default store: SQLite in WAL mode.
 //!
-//! SQLite has one writer at a time, so every write goes through a one-connection pool: no
+//! SQLite has one writer at a time per file, so every write goes through a one-connection pool: no
 //! transaction ever waits on a lock upgrade (`SQLITE_BUSY`), and batching (one transaction for
 //! many rows) is what makes it fast. Reads use a separate pool and never block the writer.
+//!
+//! Two files: the inbox (`handoffd-inbox.db` beside `handoffd.db`) has its own writer, so a webhook's
+//! group commit never queues behind a transaction of the stages after it; the pipeline's connections attach
+//! it to read raw events, and record which are normalised in their own file, atomically with the effects.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -15,9 +19,11 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
 use super::*;
 
+mod conversations;
 mod identity;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static INBOX_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite-inbox");
 
 /// How far back a new handoff adopts the customer's unattached AI/agent messages (the AI's
 /// opening message before the customer's first reply).
@@ -26,7 +32,15 @@ const ADOPT_ORPHANS_WITHIN: chrono::Duration = chrono::Duration::hours(24);
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// The inbox's own file and writer (see `migrations/sqlite-inbox`); the pipeline's connections attach it
+    /// as [`INBOX_SCHEMA`] to read it.
+    inbox_writer: SqlitePool,
+    /// No inbox row below this id is unprocessed: where the search for unprocessed rows starts.
+    inbox_low_water: std::sync::atomic::AtomicI64,
 }
+
+/// The name the pipeline's connections give the attached inbox file.
+const INBOX_SCHEMA: &str = "inbox_db";
 
 impl SqliteStore {
     pub async fn open(url: &str) -> Result<Self, StoreError> {
@@ -37,17 +51,71 @@ impl SqliteStore {
             .synchronous(synchronous)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        if let Some(parent) = options.get_filename().parent()
+        let path = options.get_filename().to_owned();
+        if let Some(parent) = path.parent()
             && !parent.as_os_str().is_empty()
         {
             std::fs::create_dir_all(parent)
                 .map_err(|e| StoreError::Corrupt(format!("cannot create `{}`: {e}", parent.display())))?;
         }
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        let inbox_path = inbox_file(&path);
+        let inbox_writer =
+            SqlitePoolOptions::new().max_connections(1).connect_with(options.clone().filename(&inbox_path)).await?;
+        INBOX_MIGRATOR.run(&inbox_writer).await?;
+
+        let attach = |options: SqlitePoolOptions, connect: SqliteConnectOptions| {
+            let inbox_path = inbox_path.clone();
+            options
+                .after_connect(move |connection, _| {
+                    let inbox_path = inbox_path.to_string_lossy().into_owned();
+                    Box::pin(async move {
+                        sqlx::query(sqlx::AssertSqlSafe(format!("ATTACH DATABASE ? AS {INBOX_SCHEMA}")))
+                            .bind(inbox_path)
+                            .execute(connection)
+                            .await?;
+                        Ok(())
+                    })
+                })
+                .connect_with(connect)
+        };
+        let writer = attach(SqlitePoolOptions::new().max_connections(1), options.clone()).await?;
+        move_legacy_inbox(&writer).await?;
         MIGRATOR.run(&writer).await?;
-        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
-        Ok(Self { writer, reader })
+        let reader = attach(SqlitePoolOptions::new().max_connections(4), options.read_only(true)).await?;
+        Ok(Self { writer, reader, inbox_writer, inbox_low_water: Default::default() })
     }
+}
+
+/// `handoffd.db` -> `handoffd-inbox.db`, in the same folder.
+fn inbox_file(path: &std::path::Path) -> std::path::PathBuf {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "handoffd".to_owned());
+    let name = match path.extension() {
+        Some(extension) => format!("{stem}-inbox.{}", extension.to_string_lossy()),
+        None => format!("{stem}-inbox"),
+    };
+    path.with_file_name(name)
+}
+
+/// A store made before the inbox had its own file keeps its raw events in the pipeline's file: copy them to
+/// the inbox file (same ids) before migration 0003 drops that table. Copying again after a crash in between
+/// changes nothing.
+async fn move_legacy_inbox(writer: &SqlitePool) -> Result<(), StoreError> {
+    let legacy: Option<String> =
+        sqlx::query_scalar("SELECT name FROM main.sqlite_master WHERE type = 'table' AND name = 'inbox'")
+            .fetch_optional(writer)
+            .await?;
+    if legacy.is_some() {
+        let moved = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT OR IGNORE INTO {INBOX_SCHEMA}.inbox (id, connector_id, source, received_at, headers, body) \
+             SELECT id, connector_id, source, received_at, headers, body FROM main.inbox"
+        )))
+        .execute(writer)
+        .await?;
+        if moved.rows_affected() > 0 {
+            tracing::info!(rows = moved.rows_affected(), "Moved the inbox's raw events to the inbox's own file.");
+        }
+    }
+    Ok(())
 }
 
 /// `?synchronous=normal` in `store.url` (sqlx does not read it). FULL by default: an
@@ -265,7 +333,7 @@ impl Store for SqliteStore {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.inbox_writer.begin().await?;
         let mut ids = Vec::with_capacity(events.len());
         // One multi-row INSERT per chunk (SQLite binds at most 32766 parameters).
         for chunk in events.chunks(1000) {
@@ -287,12 +355,20 @@ impl Store for SqliteStore {
     }
 
     async fn unprocessed_inbox(&self, limit: u32) -> StoreResult<Vec<InboxEvent>> {
-        let rows = sqlx::query(
-            "SELECT id, connector_id, source, received_at, body FROM inbox WHERE processed_at IS NULL ORDER BY id LIMIT ?",
-        )
+        use std::sync::atomic::Ordering;
+        let low_water = self.inbox_low_water.load(Ordering::Relaxed);
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id, connector_id, source, received_at, body FROM {INBOX_SCHEMA}.inbox i WHERE id >= ? \
+             AND NOT EXISTS (SELECT 1 FROM inbox_processed p WHERE p.inbox_id = i.id) ORDER BY id LIMIT ?"
+        )))
+        .bind(low_water)
         .bind(limit)
         .fetch_all(&self.reader)
         .await?;
+        // Every row below the first unprocessed one is processed (ids only grow, and a processed row stays so).
+        if let Some(first) = rows.first() {
+            self.inbox_low_water.fetch_max(first.get("id"), Ordering::Relaxed);
+        }
         rows.iter()
             .map(|row| {
                 Ok(InboxEvent {
@@ -319,20 +395,16 @@ impl Store for SqliteStore {
     async fn quarantine(&self, inbox_id: i64, reason: &str, now: DateTime<Utc>) -> StoreResult<()> {
         let now = format_ts(now);
         let mut tx = self.writer.begin().await?;
-        sqlx::query(
+        sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO quarantine (inbox_id, connector_id, received_at, reason, body, created_at) \
-             SELECT id, connector_id, received_at, ?, body, ? FROM inbox WHERE id = ?",
-        )
+             SELECT id, connector_id, received_at, ?, body, ? FROM {INBOX_SCHEMA}.inbox WHERE id = ?"
+        )))
         .bind(reason)
         .bind(&now)
         .bind(inbox_id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE inbox SET processed_at = ? WHERE id = ?")
-            .bind(&now)
-            .bind(inbox_id)
-            .execute(&mut *tx)
-            .await?;
+        mark_processed(&mut tx, inbox_id, &now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -386,53 +458,12 @@ impl Store for SqliteStore {
             .fetch_optional(&self.reader)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("handoff {handoff_id}")))?;
-        let handoff = handoff_row(&row)?;
-        let customer = sqlx::query("SELECT id, display_name FROM customers WHERE id = ?")
-            .bind(&handoff.customer_id)
-            .fetch_one(&self.reader)
-            .await?;
-        let keys: Vec<(String, String)> = sqlx::query(
-            "SELECT match_key, raw FROM identities WHERE customer_id = ? ORDER BY first_seen_at, match_key",
-        )
-        .bind(&handoff.customer_id)
-        .fetch_all(&self.reader)
-        .await?
-        .iter()
-        .map(|row| (row.get::<String, _>(0), row.get::<String, _>(1)))
-        .collect();
-        let interactions = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {INTERACTION_COLUMNS} FROM interactions WHERE handoff_id = ? ORDER BY at, id"
-        )))
-        .bind(handoff_id)
-        .fetch_all(&self.reader)
-        .await?
-        .iter()
-        .map(stored_interaction)
-        .collect::<Result<_, _>>()?;
-        let earlier = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {INTERACTION_COLUMNS} FROM interactions WHERE customer_id = ? AND (handoff_id IS NULL OR handoff_id <> ?) \
-             AND speaker IS NOT NULL AND at < ? ORDER BY at DESC, id DESC LIMIT 50"
-        )))
-        .bind(&handoff.customer_id)
-        .bind(handoff_id)
-        .bind(format_ts(handoff.opened_at))
-        .fetch_all(&self.reader)
-        .await?
-        .iter()
-        .map(stored_interaction)
-        .collect::<Result<_, _>>()?;
-        let notes = identity::customer_notes(&self.reader, &handoff.customer_id, &keys).await?;
-        Ok(HandoffConversation {
-            customer: CustomerRecord {
-                id: customer.get("id"),
-                display_name: customer.get("display_name"),
-                keys,
-                notes,
-            },
-            handoff,
-            interactions,
-            earlier,
-        })
+        let mut read = self.handoff_conversations(&[handoff_row(&row)?]).await?;
+        read.pop().ok_or_else(|| StoreError::NotFound(format!("handoff {handoff_id}")))
+    }
+
+    async fn handoff_conversations(&self, handoffs: &[HandoffRow]) -> StoreResult<Vec<HandoffConversation>> {
+        conversations::read(&self.reader, handoffs).await
     }
 
     async fn commit_briefs(&self, commits: &[BriefCommit], rotation: Option<(&str, u64)>) -> StoreResult<()> {
@@ -476,6 +507,7 @@ impl Store for SqliteStore {
         &self,
         crm_id: &str,
         worker: &str,
+        busy: &[i64],
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
@@ -485,7 +517,7 @@ impl Store for SqliteStore {
         let ids: Vec<i64> = sqlx::query_scalar(
             "UPDATE outbox SET locked_until = ?, locked_by = ? WHERE id IN (SELECT id FROM outbox WHERE crm_id = ? \
              AND next_attempt_at <= ? AND (locked_until IS NULL OR locked_until < ? OR locked_by = ?) \
-             ORDER BY next_attempt_at, id LIMIT ?) \
+             AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY next_attempt_at, id LIMIT ?) \
              RETURNING id",
         )
         .bind(format_ts(lease_until))
@@ -493,10 +525,11 @@ impl Store for SqliteStore {
         .bind(crm_id)
         .bind(&now)
         .bind(&now)
-        // Our own leases too: a worker finishes each round's jobs before the next round, so a
-        // job still leased to us was left by a failed round or by our previous life (a crash,
-        // kill -9): take it back now rather than after the lease expires.
+        // Our own leases too, but for the round still being written: a job leased to us and not busy was
+        // left by a failed round or by our previous life (a crash, kill -9): take it back now rather than
+        // after the lease expires.
         .bind(worker)
+        .bind(serde_json::to_string(busy).unwrap_or_else(|_| "[]".to_owned()))
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
@@ -530,17 +563,25 @@ impl Store for SqliteStore {
             .collect())
     }
 
-    async fn outbox_due(&self, crm_id: &str, worker: &str, now: DateTime<Utc>, limit: u32) -> StoreResult<DueJobs> {
+    async fn outbox_due(
+        &self,
+        crm_id: &str,
+        worker: &str,
+        busy: &[i64],
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<DueJobs> {
         let now = format_ts(now);
         let row = sqlx::query(
             "SELECT COUNT(*) AS count, MIN(next_attempt_at) AS oldest FROM (SELECT next_attempt_at FROM outbox \
              WHERE crm_id = ? AND next_attempt_at <= ? AND (locked_until IS NULL OR locked_until < ? OR locked_by = ?) \
-             ORDER BY next_attempt_at LIMIT ?)",
+             AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY next_attempt_at LIMIT ?)",
         )
         .bind(crm_id)
         .bind(&now)
         .bind(&now)
         .bind(worker)
+        .bind(serde_json::to_string(busy).unwrap_or_else(|_| "[]".to_owned()))
         .bind(limit)
         .fetch_one(&self.reader)
         .await?;
@@ -824,16 +865,18 @@ impl Store for SqliteStore {
     }
 
     async fn stage_counts(&self) -> StoreResult<StageCounts> {
-        let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM inbox), (SELECT COUNT(*) FROM inbox WHERE processed_at IS NULL), (SELECT COUNT(*) FROM quarantine), \
-             (SELECT COUNT(*) FROM handoffs WHERE state = 'collecting'), (SELECT COUNT(*) FROM outbox), \
-             (SELECT COUNT(*) FROM dead_letters)",
-        )
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT (SELECT COUNT(*) FROM {INBOX_SCHEMA}.inbox), (SELECT COUNT(*) FROM inbox_processed), \
+             (SELECT COUNT(*) FROM quarantine), (SELECT COUNT(*) FROM handoffs WHERE state = 'collecting'), \
+             (SELECT COUNT(*) FROM outbox), (SELECT COUNT(*) FROM dead_letters)"
+        )))
         .fetch_one(&self.reader)
         .await?;
+        let (total, processed): (i64, i64) = (row.get(0), row.get(1));
         Ok(StageCounts {
-            inbox_total: row.get(0),
-            inbox_unprocessed: row.get(1),
+            inbox_total: total,
+            // Every processed id is an inbox row's (rows are never deleted).
+            inbox_unprocessed: total - processed,
             quarantined: row.get(2),
             handoffs_collecting: row.get(3),
             outbox_pending: row.get(4),
@@ -886,7 +929,17 @@ async fn apply_row(
             attach_to_handoff(tx, interaction_id, &customer_id, item, batch, summary).await?;
         }
     }
-    sqlx::query("UPDATE inbox SET processed_at = ? WHERE id = ?").bind(&now).bind(inbox_id).execute(&mut **tx).await?;
+    mark_processed(tx, inbox_id, &now).await
+}
+
+/// The inbox row's effects are in (or it is quarantined): in the same transaction as them. A row normalised
+/// again (a replay) keeps its first time.
+async fn mark_processed(tx: &mut Transaction<'_, Sqlite>, inbox_id: i64, now: &str) -> StoreResult<()> {
+    sqlx::query("INSERT INTO inbox_processed (inbox_id, processed_at) VALUES (?, ?) ON CONFLICT DO NOTHING")
+        .bind(inbox_id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -991,5 +1044,91 @@ mod tests {
         let (url, mode) = split_synchronous("sqlite://state/h.db?mode=rwc&synchronous=normal").unwrap();
         assert_eq!((url.as_str(), format!("{mode:?}")), ("sqlite://state/h.db?mode=rwc", "Normal".to_owned()));
         assert!(split_synchronous("sqlite://h.db?synchronous=sometimes").is_err());
+    }
+
+    fn event(body: &str) -> NewInboxEvent {
+        NewInboxEvent {
+            connector_id: "wa".into(),
+            source: "webhook".into(),
+            received_at: Utc::now(),
+            headers: "{}".into(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn empty_batch() -> NormalizedBatch {
+        NormalizedBatch {
+            connector_id: "wa".into(),
+            received_at: Utc::now(),
+            quiet_period: chrono::Duration::seconds(1),
+            reopen_after: chrono::Duration::days(7),
+            interactions: Vec::new(),
+        }
+    }
+
+    async fn table_names(pool: &SqlitePool, schema: &str) -> Vec<String> {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT name FROM {schema}.sqlite_master WHERE type = 'table'")))
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_inbox_has_a_file_of_its_own_and_its_processed_rows_are_kept_with_their_effects() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&format!("sqlite://{}", dir.path().join("h.db").display())).await.unwrap();
+        assert!(dir.path().join("h-inbox.db").exists());
+        assert!(!table_names(&store.writer, "main").await.contains(&"inbox".to_owned()));
+        assert!(table_names(&store.inbox_writer, "main").await.contains(&"inbox".to_owned()));
+
+        let ids = store.insert_inbox(&[event("a"), event("b"), event("c")]).await.unwrap();
+        let unprocessed: Vec<i64> = store.unprocessed_inbox(10).await.unwrap().iter().map(|e| e.id).collect();
+        assert_eq!(unprocessed, ids);
+
+        store.apply_interactions(&[(ids[0], empty_batch())]).await.unwrap();
+        store.quarantine(ids[2], "not JSON", Utc::now()).await.unwrap();
+        let left = store.unprocessed_inbox(10).await.unwrap();
+        assert_eq!(left.iter().map(|e| e.id).collect::<Vec<_>>(), vec![ids[1]]);
+        assert_eq!(left[0].body, b"b");
+        assert_eq!(store.list_quarantine(10).await.unwrap()[0].body, b"c", "the body is copied from the inbox file");
+        let counts = store.stage_counts().await.unwrap();
+        assert_eq!((counts.inbox_total, counts.inbox_unprocessed), (3, 1));
+
+        // A row normalised again keeps one record; later rows come after the low-water mark.
+        store.apply_interactions(&[(ids[0], empty_batch()), (ids[1], empty_batch())]).await.unwrap();
+        let later = store.insert_inbox(&[event("d")]).await.unwrap();
+        let unprocessed: Vec<i64> = store.unprocessed_inbox(10).await.unwrap().iter().map(|e| e.id).collect();
+        assert_eq!(unprocessed, later);
+        assert_eq!(store.stage_counts().await.unwrap().inbox_unprocessed, 1);
+    }
+
+    #[tokio::test]
+    async fn a_store_from_before_the_inbox_file_moves_its_raw_events_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let legacy = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(SqliteConnectOptions::new().filename(&path).create_if_missing(true))
+            .await
+            .unwrap();
+        MIGRATOR.run_to(2, &legacy).await.unwrap();
+        for (id, processed_at) in [(7, Some("2026-11-01T00:00:00.000000Z")), (8, None)] {
+            sqlx::query("INSERT INTO inbox (id, connector_id, source, received_at, body, processed_at) VALUES (?, 'wa', 'webhook', '2026-11-01T00:00:00.000000Z', ?, ?)")
+                .bind(id)
+                .bind(format!("body {id}").into_bytes())
+                .bind(processed_at)
+                .execute(&legacy)
+                .await
+                .unwrap();
+        }
+        legacy.close().await;
+
+        let store = SqliteStore::open(&format!("sqlite://{}", path.display())).await.unwrap();
+        assert!(!table_names(&store.writer, "main").await.contains(&"inbox".to_owned()));
+        let left = store.unprocessed_inbox(10).await.unwrap();
+        assert_eq!(left.iter().map(|e| (e.id, e.body.clone())).collect::<Vec<_>>(), vec![(8, b"body 8".to_vec())]);
+        assert_eq!(store.stage_counts().await.unwrap().inbox_total, 2);
+        // Ids go on from the moved rows, never reused.
+        assert_eq!(store.insert_inbox(&[event("new")]).await.unwrap(), vec![9]);
     }
 }

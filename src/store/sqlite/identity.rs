@@ -403,42 +403,6 @@ pub(super) async fn customer_keys(pool: &SqlitePool, customer_id: &str) -> Store
         .collect())
 }
 
-/// Notes for the brief: raw phones, open conflicts, several cached CRM contacts.
-pub(super) async fn customer_notes(
-    pool: &SqlitePool,
-    customer_id: &str,
-    keys: &[(String, String)],
-) -> StoreResult<Vec<String>> {
-    let mut notes = crate::identity::key_notes(keys);
-    let reasons: Vec<String> = sqlx::query_scalar(
-        "SELECT reason FROM identity_conflicts WHERE resolved_at IS NULL AND instr(',' || customers || ',', ?) > 0 \
-         ORDER BY id",
-    )
-    .bind(format!(",{customer_id},"))
-    .fetch_all(pool)
-    .await?;
-    notes.extend(reasons.into_iter().map(|r| format!("identity conflict: {r}")));
-    let match_keys: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
-    if match_keys.is_empty() {
-        return Ok(notes);
-    }
-    let mut query = QueryBuilder::<Sqlite>::new("SELECT DISTINCT crm_id FROM crm_identity_keys WHERE match_key IN (");
-    let mut list = query.separated(", ");
-    for key in &match_keys {
-        list.push_bind(key);
-    }
-    query.push(") ORDER BY crm_id");
-    let crms: Vec<String> = query.build().fetch_all(pool).await?.iter().map(|row| row.get(0)).collect();
-    for crm_id in crms {
-        let cached = cached_contacts(pool, &crm_id, &match_keys).await?;
-        let contacts: Vec<CrmContact> = cached.into_iter().map(|c| c.contact).collect();
-        if let Some((_, Some(conflict))) = crate::identity::pick_contact(&contacts, Default::default(), &crm_id, None) {
-            notes.push(conflict.sentence);
-        }
-    }
-    Ok(notes)
-}
-
 // --- the CRM identity cache ---------------------------------------------------------------
 
 pub(super) async fn write_contacts(

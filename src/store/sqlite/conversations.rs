@@ -1,0 +1,154 @@
+//! A round of handoffs' conversations read with a few queries for all of them, not several per handoff: every
+//! SQLite query costs two thread hops (sqlx runs each connection on a thread of its own), and the maker reads
+//! every ready handoff.
+
+use std::collections::{BTreeSet, HashMap};
+
+use handoffd_contract::crm::CrmContact;
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+
+use super::{INTERACTION_COLUMNS, format_ts, identity, stored_interaction};
+use crate::store::{CustomerRecord, HandoffConversation, HandoffRow, StoreResult, StoredInteraction};
+
+/// The customer's interactions before a handoff kept for its channel history, most recent first.
+const EARLIER_LIMIT: i64 = 50;
+/// Handoffs per set of queries (SQLite binds at most 32,766 parameters).
+const CHUNK: usize = 500;
+
+pub(super) async fn read(pool: &SqlitePool, handoffs: &[HandoffRow]) -> StoreResult<Vec<HandoffConversation>> {
+    let mut read = Vec::with_capacity(handoffs.len());
+    for chunk in handoffs.chunks(CHUNK) {
+        read.extend(read_chunk(pool, chunk).await?);
+    }
+    Ok(read)
+}
+
+async fn read_chunk(pool: &SqlitePool, handoffs: &[HandoffRow]) -> StoreResult<Vec<HandoffConversation>> {
+    let customer_ids: Vec<&str> =
+        handoffs.iter().map(|h| h.customer_id.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
+    let handoff_ids: Vec<&str> = handoffs.iter().map(|h| h.id.as_str()).collect();
+
+    let mut query = QueryBuilder::<Sqlite>::new("SELECT id, display_name FROM customers WHERE id IN (");
+    push_list(&mut query, &customer_ids);
+    let names: HashMap<String, Option<String>> =
+        query.build().fetch_all(pool).await?.iter().map(|row| (row.get("id"), row.get("display_name"))).collect();
+
+    let mut query =
+        QueryBuilder::<Sqlite>::new("SELECT customer_id, match_key, raw FROM identities WHERE customer_id IN (");
+    push_list(&mut query, &customer_ids);
+    query.push(" ORDER BY first_seen_at, match_key");
+    let mut keys: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for row in query.build().fetch_all(pool).await? {
+        keys.entry(row.get("customer_id")).or_default().push((row.get("match_key"), row.get("raw")));
+    }
+
+    let mut query = QueryBuilder::<Sqlite>::new(format!(
+        "SELECT handoff_id AS for_handoff, {INTERACTION_COLUMNS} FROM interactions WHERE handoff_id IN ("
+    ));
+    push_list(&mut query, &handoff_ids);
+    query.push(" ORDER BY at, id");
+    let interactions = grouped(query.build().fetch_all(pool).await?)?;
+
+    // Per handoff: the customer's earlier interactions with a speaker, outside this handoff, before it opened.
+    let qualified: Vec<String> = INTERACTION_COLUMNS.split(", ").map(|c| format!("i.{c}")).collect();
+    let mut query = QueryBuilder::<Sqlite>::new("WITH h (handoff_id, customer_id, opened_at) AS (");
+    query.push_values(handoffs, |mut row, h| {
+        row.push_bind(&h.id).push_bind(&h.customer_id).push_bind(format_ts(h.opened_at));
+    });
+    query.push(format!(
+        ") SELECT for_handoff, {INTERACTION_COLUMNS} FROM (SELECT h.handoff_id AS for_handoff, {}, \
+         ROW_NUMBER() OVER (PARTITION BY h.handoff_id ORDER BY i.at DESC, i.id DESC) AS n \
+         FROM h JOIN interactions i ON i.customer_id = h.customer_id \
+         AND (i.handoff_id IS NULL OR i.handoff_id <> h.handoff_id) AND i.speaker IS NOT NULL AND i.at < h.opened_at) \
+         WHERE n <= {EARLIER_LIMIT} ORDER BY for_handoff, n",
+        qualified.join(", ")
+    ));
+    let earlier = grouped(query.build().fetch_all(pool).await?)?;
+
+    let notes = notes(pool, &customer_ids, &keys).await?;
+    let mut interactions = interactions;
+    let mut earlier = earlier;
+    Ok(handoffs
+        .iter()
+        .map(|handoff| HandoffConversation {
+            customer: CustomerRecord {
+                id: handoff.customer_id.clone(),
+                display_name: names.get(&handoff.customer_id).cloned().flatten(),
+                keys: keys.get(&handoff.customer_id).cloned().unwrap_or_default(),
+                notes: notes.get(&handoff.customer_id).cloned().unwrap_or_default(),
+            },
+            interactions: interactions.remove(&handoff.id).unwrap_or_default(),
+            earlier: earlier.remove(&handoff.id).unwrap_or_default(),
+            handoff: handoff.clone(),
+        })
+        .collect())
+}
+
+/// `?, ?, ...)`: the rest of an `IN (` list.
+fn push_list(query: &mut QueryBuilder<Sqlite>, values: &[&str]) {
+    let mut list = query.separated(", ");
+    for value in values {
+        list.push_bind(value.to_string());
+    }
+    query.push(")");
+}
+
+/// Interactions by the handoff they were read for, in the order read.
+fn grouped(rows: Vec<sqlx::sqlite::SqliteRow>) -> StoreResult<HashMap<String, Vec<StoredInteraction>>> {
+    let mut grouped: HashMap<String, Vec<StoredInteraction>> = HashMap::new();
+    for row in &rows {
+        grouped.entry(row.get("for_handoff")).or_default().push(stored_interaction(row)?);
+    }
+    Ok(grouped)
+}
+
+/// Each customer's notes: raw phones and other key notes, open identity conflicts, and several contacts of one
+/// CRM account claiming the customer.
+async fn notes(
+    pool: &SqlitePool,
+    customer_ids: &[&str],
+    keys: &HashMap<String, Vec<(String, String)>>,
+) -> StoreResult<HashMap<String, Vec<String>>> {
+    let conflicts: Vec<(String, String)> = sqlx::query_as(
+        "SELECT ',' || customers || ',', reason FROM identity_conflicts WHERE resolved_at IS NULL ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let all_keys: Vec<&str> = keys.values().flatten().map(|(k, _)| k.as_str()).collect();
+    let mut accounts_of_key: HashMap<String, BTreeSet<String>> = HashMap::new();
+    if !all_keys.is_empty() {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "SELECT DISTINCT match_key, crm_id FROM crm_identity_keys WHERE match_key IN (",
+        );
+        push_list(&mut query, &all_keys);
+        for row in query.build().fetch_all(pool).await? {
+            accounts_of_key.entry(row.get("match_key")).or_default().insert(row.get("crm_id"));
+        }
+    }
+
+    let mut notes = HashMap::new();
+    for customer_id in customer_ids {
+        let keys = keys.get(*customer_id).map(Vec::as_slice).unwrap_or_default();
+        let mut these = crate::identity::key_notes(keys);
+        let listed = format!(",{customer_id},");
+        these.extend(
+            conflicts
+                .iter()
+                .filter(|(customers, _)| customers.contains(&listed))
+                .map(|(_, reason)| format!("identity conflict: {reason}")),
+        );
+        let match_keys: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
+        let accounts: BTreeSet<&String> = match_keys.iter().filter_map(|k| accounts_of_key.get(k)).flatten().collect();
+        for crm_id in accounts {
+            let cached = identity::cached_contacts(pool, crm_id, &match_keys).await?;
+            let contacts: Vec<CrmContact> = cached.into_iter().map(|c| c.contact).collect();
+            if let Some((_, Some(conflict))) =
+                crate::identity::pick_contact(&contacts, Default::default(), crm_id, None)
+            {
+                these.push(conflict.sentence);
+            }
+        }
+        notes.insert(customer_id.to_string(), these);
+    }
+    Ok(notes)
+}
