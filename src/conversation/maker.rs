@@ -21,6 +21,8 @@ use crate::store::{AuditEntry, BriefCommit, HandoffConversation, HandoffRow, New
 use super::assemble::assemble;
 
 const ROUND: u32 = 128;
+/// Conversations read from the store together (a long conversation holds hundreds of interactions).
+const READ_TOGETHER: usize = 16;
 /// How often open handoffs past `reopen_after` are looked for.
 const EXPIRY_EVERY: Duration = Duration::from_secs(60);
 /// Longest sleep between looks at the clock, so a handoff made ready by another instance is
@@ -68,10 +70,12 @@ impl HandoffMaker {
         let ready = self.store.ready_handoffs(now, ROUND).await?;
         if !ready.is_empty() {
             let mut rotation = self.router.rotation().await?;
-            let conversations = self.store.handoff_conversations(&ready).await?;
             let mut commits = Vec::with_capacity(ready.len());
-            for stored in &conversations {
-                commits.push(self.make(stored, now, &mut rotation).await?);
+            // A few queries per chunk of conversations, and only a chunk of them in memory at once.
+            for chunk in ready.chunks(READ_TOGETHER) {
+                for stored in &self.store.handoff_conversations(chunk).await? {
+                    commits.push(self.make(stored, now, &mut rotation).await?);
+                }
             }
             self.store.commit_briefs(&commits, Some((rotation.pool, rotation.used))).await?;
         }
