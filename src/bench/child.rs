@@ -25,6 +25,9 @@ pub struct DaemonSetup {
     pub linger: Duration,
     /// SQLite's `synchronous` mode (`full`, the default, or `normal`).
     pub synchronous: String,
+    /// Hold delivery back (the CRM account allows one request an hour), so that handoffs pile up ready in the
+    /// outbox; [`DaemonProcess::release_delivery`] restarts the daemon with HubSpot's limits.
+    pub hold_delivery: bool,
 }
 
 impl DaemonSetup {
@@ -74,7 +77,7 @@ connectors:
     base_url: {crm}
     access_token: {token}
     request_timeout: 2s
-"#,
+{hold}"#,
             db = self.db_url(),
             port = self.listen_port,
             quiet = self.quiet_period.as_millis(),
@@ -84,6 +87,7 @@ connectors:
             secret = self.app_secret,
             crm = self.crm_base_url,
             token = crate::mockcrm::DEFAULT_ACCESS_TOKEN,
+            hold = if self.hold_delivery { "    limits: {requests: 1, window: 3600s}\n" } else { "" },
         )
     }
 }
@@ -125,6 +129,18 @@ impl DaemonProcess {
         self.child.kill().await.context("killing the daemon")?;
         self.child = spawn(&self.setup)?;
         self.restarts += 1;
+        self.wait_ready().await
+    }
+
+    /// Ends a held delivery: SIGKILL (a held round waits for the hour), then a new incarnation with HubSpot's
+    /// limits. It takes back the jobs its predecessor had leased at once (same worker id).
+    pub async fn release_delivery(&mut self) -> anyhow::Result<()> {
+        self.sample_rss();
+        self.child.kill().await.context("killing the daemon")?;
+        self.setup.hold_delivery = false;
+        std::fs::write(self.setup.config_path(), self.setup.config_text())
+            .with_context(|| format!("cannot write `{}`", self.setup.config_path().display()))?;
+        self.child = spawn(&self.setup)?;
         self.wait_ready().await
     }
 

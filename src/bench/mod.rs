@@ -152,6 +152,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
         crm_sync: options.known_customers > 0,
         linger: options.linger,
         synchronous: options.synchronous.clone(),
+        hold_delivery: options.scenario == Scenario::Backlog,
     };
     let db_url = setup.db_url();
     let target = Target {
@@ -164,6 +165,8 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
 
     let sampler = Sampler::start(daemon.clone(), store.clone(), &mock);
     let mut report = BenchReport::new(options);
+    // backlog: when held delivery was let go.
+    let mut released_at = None;
     let load = match options.scenario {
         Scenario::Ingest => {
             let flood = load::fixed_rate("flood", options.messages, options.customers, f64::INFINITY);
@@ -193,7 +196,12 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
                 Duration::ZERO,
                 options.seed,
             );
-            load::play(&target, plan, options.concurrency, Clock::FromSend).await
+            let load = load::play(&target, plan, options.concurrency, Clock::FromSend).await;
+            // Every handoff made and queued while delivery was held: then the backlog is let go.
+            wait_made(store.as_ref(), options.drain_timeout).await?;
+            daemon.lock().await.release_delivery().await.context("releasing delivery")?;
+            released_at = Some(started.elapsed());
+            load
         }
         Scenario::Steady | Scenario::Faults => {
             let plan = steady_plan(options);
@@ -214,7 +222,8 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
     report.elapsed = started.elapsed();
     report.drained = drained.0;
     report.dead_letters = drained.1.dead_letters as u64;
-    report.backlog_share = samples.backlog_share(mock_options_limit());
+    let limits = MockOptions::default().limits;
+    report.backlog_share = samples.backlog_share(limits.ten_second_max, limits.search_per_second, released_at);
     samples.write_csv(&state.path().join("samples.csv"));
     let daemon = Arc::try_unwrap(daemon).map_err(|_| anyhow::anyhow!("the daemon is still shared"))?.into_inner();
     report.restarts = daemon.restarts;
@@ -225,10 +234,6 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
     report.set_crm(&mock_report, outcome);
     mock.shutdown().await;
     Ok(report)
-}
-
-fn mock_options_limit() -> u32 {
-    MockOptions::default().limits.ten_second_max
 }
 
 fn steady_plan(options: &BenchOptions) -> Vec<load::Planned> {
@@ -248,6 +253,19 @@ async fn kill_at_random_moments(daemon: Arc<Mutex<DaemonProcess>>, options: Benc
         daemon.lock().await.kill9_and_restart().await.context("restarting after SIGKILL")?;
     }
     Ok(())
+}
+
+/// Polls until every message is normalised and every handoff made (the outbox holds the rest).
+async fn wait_made(store: &dyn crate::store::Store, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let counts = store.stage_counts().await?;
+        if counts.inbox_unprocessed == 0 && counts.handoffs_collecting == 0 {
+            return Ok(());
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the handoffs were not all made in time: {counts:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// Polls until drained (twice in a row, a poll apart) or the timeout; returns whether it drained and the counts.
@@ -303,29 +321,63 @@ struct Sampler {
     handle: tokio::task::JoinHandle<Samples1s>,
 }
 
-/// (seconds since start, CRM requests so far, outbox jobs pending) per second.
+/// Once a second: seconds since start, CRM requests so far, of which searches, outbox jobs pending, of which
+/// no delivery round holds yet.
 #[derive(Debug, Default)]
-struct Samples1s(Vec<(f64, u64, i64)>);
+struct Samples1s(Vec<(f64, u64, u64, i64, i64)>);
 
 impl Samples1s {
     /// For a closer look at a kept run (`HANDOFFD_BENCH_KEEP`): one line per second.
     fn write_csv(&self, path: &std::path::Path) {
-        let mut csv = String::from("seconds,crm_requests,outbox_pending\n");
-        for (secs, requests, pending) in &self.0 {
-            csv.push_str(&format!("{secs:.1},{requests},{pending}\n"));
+        let mut csv = String::from("seconds,crm_requests,searches,outbox_pending,outbox_unleased\n");
+        for (secs, requests, searches, pending, unleased) in &self.0 {
+            csv.push_str(&format!("{secs:.1},{requests},{searches},{pending},{unleased}\n"));
         }
         if let Err(error) = std::fs::write(path, csv) {
             tracing::warn!(%error, "Could not write the samples.");
         }
     }
 
-    /// Requests sent while jobs were pending, over what the limit allowed in that time; `None` if the backlog
-    /// lasted less than one ten-second window.
-    fn backlog_share(&self, per_10s: u32) -> Option<f64> {
-        let busy: Vec<_> = self.0.iter().filter(|(_, _, pending)| *pending > 0).collect();
-        let (first, last) = (busy.first()?, busy.last()?);
-        let secs = last.0 - first.0;
-        (secs >= 10.0).then(|| (last.1 - first.1) as f64 / (secs * f64::from(per_10s) / 10.0))
+    /// The share of the allowed rate used in the seconds that began with handoffs waiting for delivery (jobs in
+    /// the outbox that no delivery round holds), and over the whole time jobs were pending; both from `from` on
+    /// (when held delivery was let go), if given. `None` if the backlog lasted less than one ten-second window.
+    /// Every request counts against the ten-second limit (handoffd's limiter charges searches to it too);
+    /// searches also against the search limit.
+    fn backlog_share(
+        &self,
+        per_10s: u32,
+        searches_per_second: u32,
+        from: Option<Duration>,
+    ) -> Option<report::BacklogShare> {
+        let share = |seconds: &[(f64, u64, u64)]| {
+            let secs: f64 = seconds.iter().map(|s| s.0).sum();
+            let requests: u64 = seconds.iter().map(|s| s.1).sum();
+            let searches: u64 = seconds.iter().map(|s| s.2).sum();
+            let per_second = |count: u64, allowed: f64| count as f64 / (secs * allowed);
+            (
+                secs,
+                per_second(requests, f64::from(per_10s) / 10.0),
+                per_second(searches, f64::from(searches_per_second)),
+            )
+        };
+        let from = from.map_or(0.0, |d| d.as_secs_f64());
+        // Each interval between two samples, with the state at its start.
+        let intervals: Vec<((f64, u64, u64), i64, i64)> = self
+            .0
+            .windows(2)
+            .filter(|w| w[0].0 >= from)
+            .map(|w| ((w[1].0 - w[0].0, w[1].1 - w[0].1, w[1].2 - w[0].2), w[0].3, w[0].4))
+            .collect();
+        let waiting: Vec<_> = intervals.iter().filter(|(_, _, unleased)| *unleased > 0).map(|i| i.0).collect();
+        let pending: Vec<_> = intervals.iter().filter(|(_, pending, _)| *pending > 0).map(|i| i.0).collect();
+        let (secs, requests, searches) = share(&waiting);
+        let (pending_secs, whole, _) = share(&pending);
+        (secs >= 10.0).then_some(report::BacklogShare {
+            requests,
+            searches,
+            seconds: secs,
+            whole_run: (pending_secs >= 10.0).then_some(whole),
+        })
     }
 }
 
@@ -340,16 +392,21 @@ impl Sampler {
             let mut samples = Samples1s::default();
             while !token.is_cancelled() {
                 daemon.lock().await.sample_rss();
-                let requests = match client.get(&report_url).send().await {
+                let (requests, searches) = match client.get(&report_url).send().await {
                     Ok(response) => response
                         .json::<crate::mockcrm::MockReport>()
                         .await
-                        .map(|r| r.requests_per_endpoint.values().sum())
-                        .unwrap_or(0),
-                    Err(_) => 0,
+                        .map(|r| {
+                            let routes = r.requests_per_endpoint.iter();
+                            let searches = routes.filter(|(route, _)| route.ends_with("/search")).map(|(_, n)| n).sum();
+                            (r.requests_per_endpoint.values().sum(), searches)
+                        })
+                        .unwrap_or_default(),
+                    Err(_) => (0, 0),
                 };
-                let pending = store.stage_counts().await.map(|c| c.outbox_pending).unwrap_or(0);
-                samples.0.push((start.elapsed().as_secs_f64(), requests, pending));
+                let (pending, unleased) =
+                    store.stage_counts().await.map(|c| (c.outbox_pending, c.outbox_unleased)).unwrap_or_default();
+                samples.0.push((start.elapsed().as_secs_f64(), requests, searches, pending, unleased));
                 tokio::select! {
                     _ = token.cancelled() => {}
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -363,5 +420,45 @@ impl Sampler {
     async fn stop(self) -> Samples1s {
         self.stop.cancel();
         self.handle.await.unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One sample a second: (requests so far, searches so far, pending, unleased).
+    fn samples(rows: &[(u64, u64, i64, i64)]) -> Samples1s {
+        Samples1s(rows.iter().enumerate().map(|(i, r)| (i as f64, r.0, r.1, r.2, r.3)).collect())
+    }
+
+    #[test]
+    fn the_backlog_share_counts_the_seconds_that_begin_with_handoffs_waiting_after_the_release() {
+        // Until second 5: held (nothing sent, jobs waiting); then 20 s of 19 requests and 3 searches a second with
+        // jobs waiting; then 10 s with the last rounds in hand (nothing unleased), 10 requests a second.
+        let mut rows = vec![(0, 0, 1000, 1000); 6];
+        for second in 1..=20u64 {
+            rows.push((19 * second, 3 * second, 1000, 800));
+        }
+        rows.last_mut().unwrap().3 = 0;
+        for second in 1..=10u64 {
+            rows.push((380 + 10 * second, 60, 200, 0));
+        }
+        let share = samples(&rows).backlog_share(190, 4, Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(share.seconds, 20.0, "{share:?}");
+        assert!((share.requests - 1.0).abs() < 1e-9, "{share:?}");
+        assert!((share.searches - 0.75).abs() < 1e-9, "{share:?}");
+        // While any job was pending: 480 requests in 30 s against 19 a second.
+        let whole = share.whole_run.unwrap();
+        assert!((whole - 480.0 / (30.0 * 19.0)).abs() < 1e-9, "{share:?}");
+        // Counted from the start instead, the held seconds pull it down.
+        let from_start = samples(&rows).backlog_share(190, 4, None).unwrap();
+        assert!(from_start.requests < 0.85, "{from_start:?}");
+    }
+
+    #[test]
+    fn no_backlog_share_for_a_backlog_shorter_than_one_window() {
+        let rows: Vec<_> = (0..8u64).map(|s| (19 * s, 0, 10, 10)).collect();
+        assert!(samples(&rows).backlog_share(190, 4, None).is_none());
     }
 }

@@ -37,8 +37,10 @@ pub struct BenchReport {
     pub requests_by_route: Vec<(String, u64)>,
     pub tasks_created: u64,
     pub responses_429: u64,
+    /// Of those, 429s for a real limit, by HubSpot policy (the others were injected).
+    pub rate_limited: crate::mockcrm::RateLimitedCounts,
     pub max_requests_in_10s: u64,
-    pub backlog_share: Option<f64>,
+    pub backlog_share: Option<BacklogShare>,
     pub duplicates: u64,
     /// Contacts created with a phone another contact already had.
     pub duplicate_contacts: u64,
@@ -51,6 +53,20 @@ pub struct BenchReport {
     pub faults_injected: FaultCounts,
     pub peak_rss_kib: u64,
     pub elapsed: Duration,
+}
+
+/// The share of the CRM's allowed rate a run used while a backlog existed: while handoffs waited for delivery.
+#[derive(Debug, Clone, Copy)]
+pub struct BacklogShare {
+    /// Every request (searches included) over the ten-second limit.
+    pub requests: f64,
+    /// Searches over the search limit.
+    pub searches: f64,
+    /// How long handoffs waited for delivery.
+    pub seconds: f64,
+    /// Every request over the ten-second limit while any job was pending, including the time the stages before
+    /// delivery made handoffs more slowly than it sent them.
+    pub whole_run: Option<f64>,
 }
 
 impl BenchReport {
@@ -98,6 +114,7 @@ impl BenchReport {
         self.requests_by_route = routes;
         self.tasks_created = mock.tasks_created;
         self.responses_429 = mock.responses_429;
+        self.rate_limited = mock.rate_limited.clone();
         self.max_requests_in_10s = mock.max_requests_in_10s_window;
         self.duplicates = outcome.duplicates.max(mock.duplicate_tasks);
         self.duplicate_contacts = mock.duplicate_contacts;
@@ -164,12 +181,27 @@ impl fmt::Display for BenchReport {
                 "  of which task writes".into(),
                 self.task_calls_per_task().map(|c| format!("{c:.3}")).unwrap_or_else(|| "-".into()),
             ),
-            ("429s received".into(), self.responses_429.to_string()),
+            ("429s received".into(), {
+                let limited = &self.rate_limited;
+                format!(
+                    "{} (limits reached: ten-second {}, search {}, daily {})",
+                    self.responses_429, limited.ten_secondly_rolling, limited.secondly, limited.daily
+                )
+            }),
             ("max requests in any 10 s".into(), self.max_requests_in_10s.to_string()),
             (
                 "allowed rate used in backlog".into(),
                 self.backlog_share
-                    .map(|s| format!("{:.1}%", s * 100.0))
+                    .map(|s| {
+                        let whole = s.whole_run.map(|w| format!("{:.1}%", w * 100.0)).unwrap_or_else(|| "-".into());
+                        format!(
+                            "{:.1}% over {:.0} s with handoffs waiting (search: {:.1}% of its own limit); {whole} \
+                             while any job was pending",
+                            s.requests * 100.0,
+                            s.seconds,
+                            s.searches * 100.0
+                        )
+                    })
                     .unwrap_or_else(|| "- (no backlog >= 10 s)".into()),
             ),
             ("tasks created".into(), self.tasks_created.to_string()),

@@ -136,7 +136,7 @@ impl HandoffMaker {
         brief.customer.id = Some(stored.customer.id.clone());
         brief.ended_by = Some(handoff.ended_by.clone().unwrap_or_else(|| "quiet_period".to_owned()));
         // The store sees every channel of the customer; the interpreter only this conversation.
-        let history = crate::identity::channel_history(&stored, now, self.timezone);
+        let history = crate::identity::channel_history(stored, now, self.timezone);
         if !history.is_empty() {
             brief.channel_history = history;
         }
@@ -159,7 +159,7 @@ impl HandoffMaker {
                 serde_json::json!({"owner": owner.map(|o| &o.id), "rule": owner.map(|o| &o.rule),
                     "reason": owner.map(|o| &o.reason), "due": brief.due}),
             ));
-            let payload = self.payload(&brief, &conversation, &stored, handoff);
+            let payload = self.payload(&brief, &conversation, stored, handoff);
             Some(NewJob { crm_id: self.crm_id.clone(), payload: serde_json::to_string(&payload)? })
         } else {
             audit.push(entry("nothing_to_act_on", serde_json::json!({"turns": conversation.turns.len()})));

@@ -3,7 +3,7 @@
 //! all the misses, then one batched create for those the CRM does not know. Found and created
 //! contacts go into the cache at once, so the next delivery for them needs no search.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use handoffd_contract::crm::{Crm, CrmContact, CrmError, NewContact};
@@ -41,36 +41,61 @@ pub async fn ensure_contacts(
     let mut ids = ContactIds::default();
     // Customers whose contact is new to the customer record: remembered in one transaction at the end.
     let mut learned: Vec<(String, String)> = Vec::new();
+    // Each customer once, in the jobs' order.
+    let mut seen = HashSet::new();
+    let customers: Vec<(&String, &DeliveryPayload)> =
+        jobs.iter().filter(|(customer_id, _)| seen.insert(customer_id)).map(|(c, p)| (c, *p)).collect();
+    let customer_ids: Vec<String> = customers.iter().map(|(c, _)| (*c).clone()).collect();
+
+    // A few queries for the whole round, not several per customer: known contacts, then the others' keys and
+    // the cached contacts holding any of them.
+    let known = store.crm_contacts_of(&crm_id, &customer_ids).await.map_err(store_failed)?;
+    let mut unresolved: Vec<(String, &DeliveryPayload)> = Vec::new();
+    for (customer_id, payload) in customers {
+        let Some(contact_id) = known.get(customer_id) else {
+            unresolved.push((customer_id.clone(), payload));
+            continue;
+        };
+        let survivor = follow_merges(store, &crm_id, contact_id.clone()).await?;
+        if survivor != *contact_id {
+            tracing::info!(customer = %customer_id, from = %contact_id, to = %survivor, "The CRM merged the customer's contact; following it to the survivor.");
+            learned.push((customer_id.clone(), survivor.clone()));
+        }
+        ids.known.insert(customer_id.clone(), survivor);
+    }
+    let unresolved_ids: Vec<String> = unresolved.iter().map(|(c, _)| c.clone()).collect();
+    let mut keys_of = if unresolved.is_empty() {
+        HashMap::new()
+    } else {
+        store.keys_of_customers(&unresolved_ids).await.map_err(store_failed)?
+    };
     // Customers not resolved locally, with every match key they are known by.
-    let mut missing: Vec<(String, &DeliveryPayload, Vec<String>)> = Vec::new();
-    for (customer_id, payload) in jobs {
-        if ids.known.contains_key(customer_id) || missing.iter().any(|(c, _, _)| c == customer_id) {
-            continue;
-        }
-        if let Some(contact_id) = store.crm_contact(customer_id, &crm_id).await.map_err(store_failed)? {
-            let survivor = follow_merges(store, &crm_id, contact_id.clone()).await?;
-            if survivor != contact_id {
-                tracing::info!(customer = %customer_id, from = %contact_id, to = %survivor, "The CRM merged the customer's contact; following it to the survivor.");
-                learned.push((customer_id.clone(), survivor.clone()));
-            }
-            ids.known.insert(customer_id.clone(), survivor);
-            continue;
-        }
+    let mut with_keys: Vec<(String, &DeliveryPayload, Vec<String>)> = Vec::with_capacity(unresolved.len());
+    for (customer_id, payload) in unresolved {
         let mut keys: Vec<String> =
-            store.customer_keys(customer_id).await.map_err(store_failed)?.into_iter().map(|(k, _)| k).collect();
+            keys_of.remove(&customer_id).unwrap_or_default().into_iter().map(|(k, _)| k).collect();
         for (key, _) in payload.lookup.iter().flat_map(|k| match_keys(k, None)) {
             if !keys.contains(&key) {
                 keys.push(key);
             }
         }
-        let cached: Vec<CrmContact> =
-            store.cached_contacts(&crm_id, &keys).await.map_err(store_failed)?.into_iter().map(|c| c.contact).collect();
-        match choose(store, &crm_id, customer_id, &cached).await? {
+        with_keys.push((customer_id, payload, keys));
+    }
+    let all_keys: Vec<String> =
+        with_keys.iter().flat_map(|(_, _, keys)| keys.iter().cloned()).collect::<HashSet<_>>().into_iter().collect();
+    let cached = if all_keys.is_empty() {
+        Vec::new()
+    } else {
+        store.cached_contacts(&crm_id, &all_keys).await.map_err(store_failed)?
+    };
+    let mut missing: Vec<(String, &DeliveryPayload, Vec<String>)> = Vec::new();
+    for (customer_id, payload, keys) in with_keys {
+        match choose(store, &crm_id, &customer_id, &claiming(&cached, &keys)).await? {
             Some(contact_id) => {
                 learned.push((customer_id.clone(), contact_id.clone()));
-                ids.known.insert(customer_id.clone(), contact_id);
+                ids.known.insert(customer_id, contact_id);
             }
-            None => missing.push((customer_id.clone(), *payload, keys)),
+            None => missing.push((customer_id, payload, keys)),
         }
     }
     if !missing.is_empty() {
@@ -156,6 +181,25 @@ async fn find_or_create(
         store.cache_contacts(&crm_id, &cache, "created", Utc::now()).await.map_err(store_failed)?;
     }
     Ok(())
+}
+
+/// Of the cached contacts read for a round, those holding any of one customer's `keys` (by contact id), then the
+/// survivors of those the CRM merged, which may hold none of the keys themselves.
+fn claiming(cached: &[CachedContact], keys: &[String]) -> Vec<CrmContact> {
+    let by_id: HashMap<&str, &CachedContact> = cached.iter().map(|c| (c.contact.id.as_str(), c)).collect();
+    let mut holding: Vec<&CachedContact> =
+        cached.iter().filter(|c| c.match_keys.iter().any(|k| keys.contains(k))).collect();
+    holding.sort_by(|a, b| a.contact.id.cmp(&b.contact.id));
+    let mut seen: HashSet<&str> = holding.iter().map(|c| c.contact.id.as_str()).collect();
+    let mut out: Vec<CrmContact> = holding.iter().map(|c| c.contact.clone()).collect();
+    let mut next: Vec<&str> = holding.iter().filter_map(|c| c.contact.merged_into.as_deref()).collect();
+    while let Some(id) = next.pop() {
+        if let Some(survivor) = by_id.get(id).filter(|_| seen.insert(id)) {
+            next.extend(survivor.contact.merged_into.as_deref());
+            out.push(survivor.contact.clone());
+        }
+    }
+    out
 }
 
 /// One contact among those claiming the customer (merges followed); several distinct ones are

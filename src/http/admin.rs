@@ -57,6 +57,7 @@ async fn metrics(State(state): State<AdminState>, headers: HeaderMap) -> Respons
         metrics::gauge!("handoffd_quarantined").set(counts.quarantined as f64);
         metrics::gauge!("handoffd_handoffs_collecting").set(counts.handoffs_collecting as f64);
         metrics::gauge!("handoffd_outbox_pending").set(counts.outbox_pending as f64);
+        metrics::gauge!("handoffd_outbox_unleased").set(counts.outbox_unleased as f64);
         metrics::gauge!("handoffd_dead_letters").set(counts.dead_letters as f64);
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()

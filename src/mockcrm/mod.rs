@@ -33,7 +33,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use faults::{FaultPlan, FaultPlanError};
-pub use report::{MockAssociation, MockReport, MockTaskView};
+pub use report::{MockAssociation, MockReport, MockTaskView, RateLimitedCounts};
 pub use state::{MockOwner, seed_contact_phone};
 
 use state::Shared;

@@ -5,6 +5,7 @@
 //! Each method that moves work from one stage to the next does it in one transaction, so a
 //! crash replays at most the last step.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -118,6 +119,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// The CRM contact known for a customer in a CRM account.
     async fn crm_contact(&self, customer_id: &str, crm_id: &str) -> StoreResult<Option<String>>;
+    /// [`Store::crm_contact`] for several customers: customer id -> contact id, for those that have one.
+    async fn crm_contacts_of(&self, crm_id: &str, customer_ids: &[String]) -> StoreResult<HashMap<String, String>>;
     /// Remember the CRM contact of several customers (customer id, contact id) in one transaction.
     async fn set_crm_contacts(
         &self,
@@ -174,6 +177,8 @@ pub trait Store: Send + Sync + 'static {
     async fn customer_for_key(&self, match_key: &str) -> StoreResult<Option<String>>;
     /// A customer's (match key, raw key) pairs.
     async fn customer_keys(&self, customer_id: &str) -> StoreResult<Vec<(String, String)>>;
+    /// [`Store::customer_keys`] for several customers: customer id -> its (match key, raw key) pairs.
+    async fn keys_of_customers(&self, customer_ids: &[String]) -> StoreResult<HashMap<String, Vec<(String, String)>>>;
     /// Conflicts not resolved yet, most recent first.
     async fn identity_conflicts(&self, limit: u32) -> StoreResult<Vec<IdentityConflictRow>>;
     /// Recorded merges, most recent first.

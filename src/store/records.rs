@@ -174,6 +174,8 @@ pub struct StageCounts {
     pub quarantined: i64,
     pub handoffs_collecting: i64,
     pub outbox_pending: i64,
+    /// Of those, jobs no worker holds: ready handoffs waiting for a delivery round (or retries for their time).
+    pub outbox_unleased: i64,
     pub dead_letters: i64,
 }
 

@@ -21,6 +21,7 @@ use super::*;
 
 mod conversations;
 mod identity;
+mod turns;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static INBOX_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite-inbox");
@@ -37,6 +38,8 @@ pub struct SqliteStore {
     inbox_writer: SqlitePool,
     /// No inbox row below this id is unprocessed: where the search for unprocessed rows starts.
     inbox_low_water: std::sync::atomic::AtomicI64,
+    /// Delivery's writes go before the bulk rounds of the stages before it.
+    turns: turns::WriterTurns,
 }
 
 /// The name the pipeline's connections give the attached inbox file.
@@ -82,7 +85,7 @@ impl SqliteStore {
         move_legacy_inbox(&writer).await?;
         MIGRATOR.run(&writer).await?;
         let reader = attach(SqlitePoolOptions::new().max_connections(4), options.read_only(true)).await?;
-        Ok(Self { writer, reader, inbox_writer, inbox_low_water: Default::default() })
+        Ok(Self { writer, reader, inbox_writer, inbox_low_water: Default::default(), turns: Default::default() })
     }
 }
 
@@ -383,6 +386,7 @@ impl Store for SqliteStore {
     }
 
     async fn apply_interactions(&self, rows: &[(i64, NormalizedBatch)]) -> StoreResult<ApplySummary> {
+        let _turn = self.turns.bulk().await;
         let mut summary = ApplySummary::default();
         let mut tx = self.writer.begin().await?;
         for (inbox_id, batch) in rows {
@@ -467,6 +471,7 @@ impl Store for SqliteStore {
     }
 
     async fn commit_briefs(&self, commits: &[BriefCommit], rotation: Option<(&str, u64)>) -> StoreResult<()> {
+        let _turn = self.turns.bulk().await;
         let mut tx = self.writer.begin().await?;
         for commit in commits {
             commit_brief(&mut tx, commit).await?;
@@ -486,6 +491,7 @@ impl Store for SqliteStore {
     }
 
     async fn expire_handoffs(&self, opened_before: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<u64> {
+        let _turn = self.turns.bulk().await;
         let done =
             sqlx::query("UPDATE handoffs SET state = 'closed', closed_at = ? WHERE state = 'open' AND opened_at < ?")
                 .bind(format_ts(now))
@@ -512,6 +518,7 @@ impl Store for SqliteStore {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<OutboxJob>> {
+        let _turn = self.turns.urgent();
         let now = format_ts(now);
         let mut tx = self.writer.begin().await?;
         let ids: Vec<i64> = sqlx::query_scalar(
@@ -590,6 +597,7 @@ impl Store for SqliteStore {
     }
 
     async fn mark_in_flight(&self, job_ids: &[i64]) -> StoreResult<()> {
+        let _turn = self.turns.urgent();
         if job_ids.is_empty() {
             return Ok(());
         }
@@ -612,12 +620,31 @@ impl Store for SqliteStore {
             .await?)
     }
 
+    async fn crm_contacts_of(&self, crm_id: &str, customer_ids: &[String]) -> StoreResult<HashMap<String, String>> {
+        let mut found = HashMap::new();
+        for chunk in customer_ids.chunks(1000) {
+            let mut query =
+                QueryBuilder::<Sqlite>::new("SELECT customer_id, contact_id FROM crm_contacts WHERE crm_id = ");
+            query.push_bind(crm_id).push(" AND customer_id IN (");
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(id);
+            }
+            query.push(")");
+            for row in query.build().fetch_all(&self.reader).await? {
+                found.insert(row.get("customer_id"), row.get("contact_id"));
+            }
+        }
+        Ok(found)
+    }
+
     async fn set_crm_contacts(
         &self,
         crm_id: &str,
         contacts: &[(String, String)],
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
+        let _turn = self.turns.urgent();
         let now = format_ts(now);
         let mut tx = self.writer.begin().await?;
         for (customer_id, contact_id) in contacts {
@@ -638,6 +665,7 @@ impl Store for SqliteStore {
     }
 
     async fn jobs_delivered(&self, delivered: &[(&OutboxJob, String)], now: DateTime<Utc>) -> StoreResult<()> {
+        let _turn = self.turns.urgent();
         let mut tx = self.writer.begin().await?;
         for (job, task_id) in delivered {
             job_delivered(&mut tx, job, task_id, now).await?;
@@ -654,6 +682,7 @@ impl Store for SqliteStore {
         next_attempt_at: DateTime<Utc>,
         outcome_unknown: bool,
     ) -> StoreResult<()> {
+        let _turn = self.turns.urgent();
         sqlx::query(
             "UPDATE outbox SET locked_until = NULL, locked_by = NULL, next_attempt_at = ?, last_error = ?, in_flight = ?, \
              attempts = ? WHERE id = ?",
@@ -669,6 +698,7 @@ impl Store for SqliteStore {
     }
 
     async fn job_dead(&self, job: &OutboxJob, error: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        let _turn = self.turns.urgent();
         let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO dead_letters (handoff_id, crm_id, payload, version, attempts, last_error, failed_at) \
@@ -813,6 +843,24 @@ impl Store for SqliteStore {
         identity::customer_keys(&self.reader, customer_id).await
     }
 
+    async fn keys_of_customers(&self, customer_ids: &[String]) -> StoreResult<HashMap<String, Vec<(String, String)>>> {
+        let mut keys: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        for chunk in customer_ids.chunks(1000) {
+            let mut query = QueryBuilder::<Sqlite>::new(
+                "SELECT customer_id, match_key, raw FROM identities WHERE customer_id IN (",
+            );
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(id);
+            }
+            query.push(") ORDER BY first_seen_at, match_key");
+            for row in query.build().fetch_all(&self.reader).await? {
+                keys.entry(row.get("customer_id")).or_default().push((row.get("match_key"), row.get("raw")));
+            }
+        }
+        Ok(keys)
+    }
+
     async fn identity_conflicts(&self, limit: u32) -> StoreResult<Vec<IdentityConflictRow>> {
         identity::identity_conflicts(&self.reader, limit).await
     }
@@ -840,6 +888,7 @@ impl Store for SqliteStore {
         next_cursor: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
+        let _turn = self.turns.bulk().await;
         identity::store_sync_page(&self.writer, crm_id, contacts, next_cursor, now).await
     }
 
@@ -850,6 +899,7 @@ impl Store for SqliteStore {
         origin: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
+        let _turn = self.turns.urgent();
         let mut tx = self.writer.begin().await?;
         identity::write_contacts(&mut tx, crm_id, contacts, origin, &format_ts(now)).await?;
         tx.commit().await?;
@@ -868,7 +918,8 @@ impl Store for SqliteStore {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT (SELECT COUNT(*) FROM {INBOX_SCHEMA}.inbox), (SELECT COUNT(*) FROM inbox_processed), \
              (SELECT COUNT(*) FROM quarantine), (SELECT COUNT(*) FROM handoffs WHERE state = 'collecting'), \
-             (SELECT COUNT(*) FROM outbox), (SELECT COUNT(*) FROM dead_letters)"
+             (SELECT COUNT(*) FROM outbox), (SELECT COUNT(*) FROM dead_letters), \
+             (SELECT COUNT(*) FROM outbox WHERE locked_until IS NULL)"
         )))
         .fetch_one(&self.reader)
         .await?;
@@ -881,6 +932,7 @@ impl Store for SqliteStore {
             handoffs_collecting: row.get(3),
             outbox_pending: row.get(4),
             dead_letters: row.get(5),
+            outbox_unleased: row.get(6),
         })
     }
 }

@@ -50,14 +50,14 @@ pub fn policy(id: &str, overrides: &LimitsConfig) -> Result<RateLimitPolicy, Hub
 /// A quota of burst `b` and one new cell every `T` admits `b` calls at once and one per `T` after, so at most
 /// `b - 1 + ceil(window / T)` in any window: a burst of `requests` (governor's usual sizing) would allow nearly
 /// twice the limit in HubSpot's rolling window. The burst is kept small (a fortieth: it only absorbs our own pauses
-/// between calls) and `T` is the window, plus [`JITTER`], over `requests - b + 1`, so that a call the network
-/// delays cannot bring one window's calls into the next. 190 per 10 s: a burst of 4, then one call every 53.7 ms
-/// (98% of the limit); search, 4 per second: one every 262 ms.
-fn quota(requests: u32, window: Duration) -> Quota {
+/// between calls) and `T` is the window, plus `jitter`, over `requests - b + 1`, so that a call the network
+/// delays cannot bring one window's calls into the next. 190 per 10 s with [`JITTER`]: a burst of 4, then one call
+/// every 53.7 ms (98% of the limit); search, 4 per second with [`SEARCH_JITTER`]: one every 275 ms.
+fn quota(requests: u32, window: Duration, jitter: Duration) -> Quota {
     let burst = (requests / 40).max(1);
     let spread = (requests - burst + 1).max(1);
     // Rounded up: a period a nanosecond short would let one call too many into a window.
-    let nanos = (window + JITTER).as_nanos().div_ceil(u128::from(spread)).max(1);
+    let nanos = (window + jitter).as_nanos().div_ceil(u128::from(spread)).max(1);
     let period = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
     let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
     Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN)).allow_burst(burst)
@@ -65,6 +65,9 @@ fn quota(requests: u32, window: Duration) -> Quota {
 
 /// How late the network may deliver a call, compared with the one after it, without a window seeing too many.
 const JITTER: Duration = Duration::from_millis(50);
+/// The same for search, whose one-second window a new-customer backlog keeps full: at 50 ms, 8 of 500 searches
+/// met a 429 on the loaded bench machine (`handoffd bench backlog`); at 100 ms none did.
+const SEARCH_JITTER: Duration = Duration::from_millis(100);
 
 /// The local limiters for one HubSpot account: every call takes a cell from `account`; search
 /// calls also take one from `search` first.
@@ -78,8 +81,8 @@ impl Limiters {
         let search_requests = policy.search_requests.unwrap_or(4);
         let search_window = policy.search_window.unwrap_or(Duration::from_secs(1));
         Self {
-            account: RateLimiter::direct(quota(policy.requests, policy.window)),
-            search: RateLimiter::direct(quota(search_requests, search_window)),
+            account: RateLimiter::direct(quota(policy.requests, policy.window, JITTER)),
+            search: RateLimiter::direct(quota(search_requests, search_window, SEARCH_JITTER)),
         }
     }
 
@@ -142,16 +145,17 @@ mod tests {
 
     #[test]
     fn quota_never_admits_more_than_the_limit_per_window() {
-        for (requests, window) in [(190, 10_000u64), (4, 1_000), (2, 1_000), (250, 10_000)] {
+        let cases = [(190, 10_000u64, JITTER), (4, 1_000, SEARCH_JITTER), (2, 1_000, JITTER), (250, 10_000, JITTER)];
+        for (requests, window, jitter) in cases {
             let window = Duration::from_millis(window);
-            let q = quota(requests, window);
+            let q = quota(requests, window, jitter);
             // The burst at the window's start, then one per interval: b - 1 + ceil(window / T).
             let admitted =
                 q.burst_size().get() as u128 - 1 + window.as_nanos().div_ceil(q.replenish_interval().as_nanos());
             assert!(admitted <= requests as u128, "{requests}/{window:?} admits {admitted}");
             // Calls sent within `window + JITTER` may all arrive within one window when the first is late.
             let late = q.burst_size().get() as u128 - 1
-                + (window + JITTER).as_nanos().div_ceil(q.replenish_interval().as_nanos());
+                + (window + jitter).as_nanos().div_ceil(q.replenish_interval().as_nanos());
             assert!(late <= requests as u128, "{requests}/{window:?} admits {late} when the network delays a call");
         }
     }
@@ -159,7 +163,7 @@ mod tests {
     #[test]
     fn quota_spends_at_least_95_percent_of_hubspots_limit() {
         let window = Duration::from_secs(10);
-        let q = quota(190, window);
+        let q = quota(190, window, JITTER);
         let sustained = window.as_nanos() / q.replenish_interval().as_nanos();
         assert!(sustained * 100 >= 190 * 95, "190 per 10 s sustains only {sustained}");
     }
