@@ -117,9 +117,7 @@ pub trait Store: Send + Sync + 'static {
     /// Count an attempt and mark the jobs in flight, committed before the CRM call.
     async fn mark_in_flight(&self, job_ids: &[i64]) -> StoreResult<()>;
 
-    /// The CRM contact known for a customer in a CRM account.
-    async fn crm_contact(&self, customer_id: &str, crm_id: &str) -> StoreResult<Option<String>>;
-    /// [`Store::crm_contact`] for several customers: customer id -> contact id, for those that have one.
+    /// The CRM contacts known for customers in a CRM account: customer id -> contact id, for those that have one.
     async fn crm_contacts_of(&self, crm_id: &str, customer_ids: &[String]) -> StoreResult<HashMap<String, String>>;
     /// Remember the CRM contact of several customers (customer id, contact id) in one transaction.
     async fn set_crm_contacts(

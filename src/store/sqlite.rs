@@ -612,14 +612,6 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn crm_contact(&self, customer_id: &str, crm_id: &str) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT contact_id FROM crm_contacts WHERE customer_id = ? AND crm_id = ?")
-            .bind(customer_id)
-            .bind(crm_id)
-            .fetch_optional(&self.reader)
-            .await?)
-    }
-
     async fn crm_contacts_of(&self, crm_id: &str, customer_ids: &[String]) -> StoreResult<HashMap<String, String>> {
         let mut found = HashMap::new();
         for chunk in customer_ids.chunks(1000) {
