@@ -106,7 +106,8 @@ impl Api {
     }
 
     async fn attempt(&self, call: &Call, token: &str) -> Result<(StatusCode, HeaderMap, Vec<u8>), CrmError> {
-        self.limiters.wait(call.search).await;
+        // A search's slot is held until its answer has been read.
+        let _slot = self.limiters.wait(call.search).await;
         let url = format!("{}{}", self.base_url, call.path);
         let mut request = self.http.request(call.method.clone(), url).bearer_auth(token).timeout(self.timeout);
         if !call.query.is_empty() {

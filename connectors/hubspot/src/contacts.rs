@@ -1,6 +1,6 @@
 //! Contacts: find by phone/email in few searches, create, and the change feed for the cache.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -134,10 +134,11 @@ pub async fn create(api: &Api, contact: &NewContact) -> Result<CrmContact, CrmEr
 
 /// Creates contacts with `/batch/create`, `max_batch` a call; one result per input, in input order.
 ///
-/// HubSpot refuses a batch as a whole when one input is wrong (an email another contact has: 409), so a refused
-/// batch is split in halves until the refused input stands alone, and a lone input goes through [`create`], which
-/// answers a 409 with the existing contact. A failed call fails its inputs with the call's error (and the inputs
-/// after it with the same, without sending them: the budget is better spent after the backoff).
+/// The batches go out together (a round's two batches cost one answer time, not two), as a wave. HubSpot refuses
+/// a batch as a whole when one input is wrong (an email another contact has: 409), so a refused batch is split in
+/// halves for the next wave until the refused input stands alone, and a lone input goes through [`create`], which
+/// answers a 409 with the existing contact. A failed call fails its inputs with the call's error, and the inputs
+/// of later waves with the same, without sending them: the budget is better spent after the backoff.
 pub async fn create_many(api: &Api, max_batch: usize, contacts: &[NewContact]) -> Vec<Result<CrmContact, CrmError>> {
     let inputs: Vec<CreateInput> = contacts
         .iter()
@@ -149,35 +150,60 @@ pub async fn create_many(api: &Api, max_batch: usize, contacts: &[NewContact]) -
         })
         .collect();
     let mut results: Vec<Option<Result<CrmContact, CrmError>>> = (0..contacts.len()).map(|_| None).collect();
-    let mut pending: VecDeque<Range<usize>> =
+    let mut wave: Vec<Range<usize>> =
         (0..inputs.len()).step_by(max_batch.max(1)).map(|s| s..(s + max_batch).min(inputs.len())).collect();
-    while let Some(range) = pending.pop_front() {
-        if range.len() == 1 {
-            results[range.start] = Some(create(api, &contacts[range.start]).await);
-            continue;
-        }
-        let body = BatchInputs { inputs: &inputs[range.clone()] };
-        let call = match Call::write(BATCH_CREATE_PATH, &body, "create contacts") {
-            Ok(call) => call,
-            Err(e) => return fill(results, &e),
-        };
-        match api.json::<BatchResponse>(&call).await {
-            Ok(answer) => {
-                for (i, created) in match_created(&contacts[range.clone()], range.start, &answer.results) {
-                    results[i] = Some(created.ok_or_else(|| {
-                        CrmError::Protocol(format!("HubSpot created a batch of contacts without the one for input {i}"))
-                    }));
+    while !wave.is_empty() {
+        let calls = wave.iter().map(|range| create_range(api, contacts, &inputs, range.clone()));
+        let answers = futures::future::join_all(calls).await;
+        let mut failure = None;
+        let mut next = Vec::new();
+        for (range, answer) in wave.into_iter().zip(answers) {
+            match answer {
+                Ok(created) => {
+                    for (i, result) in created {
+                        results[i] = Some(result);
+                    }
+                }
+                Err(CrmError::Rejected { .. }) if range.len() > 1 => {
+                    let middle = range.start + range.len() / 2;
+                    next.extend([range.start..middle, middle..range.end]);
+                }
+                Err(e) => {
+                    for i in range {
+                        results[i] = Some(Err(e.clone()));
+                    }
+                    failure.get_or_insert(e);
                 }
             }
-            Err(CrmError::Rejected { .. }) => {
-                let middle = range.start + range.len() / 2;
-                pending.push_front(middle..range.end);
-                pending.push_front(range.start..middle);
-            }
-            Err(e) => return fill(results, &e),
         }
+        if let Some(e) = failure {
+            return fill(results, &e);
+        }
+        wave = next;
     }
     fill(results, &CrmError::Protocol("a contact was neither created nor refused".to_owned()))
+}
+
+/// One call of [`create_many`]: the inputs of `range`, a lone one through [`create`].
+async fn create_range(
+    api: &Api,
+    contacts: &[NewContact],
+    inputs: &[CreateInput],
+    range: Range<usize>,
+) -> Result<Vec<(usize, Result<CrmContact, CrmError>)>, CrmError> {
+    if range.len() == 1 {
+        // A lone input's refusal is its own result, not a reason to split.
+        return Ok(vec![(range.start, create(api, &contacts[range.start]).await)]);
+    }
+    let call = Call::write(BATCH_CREATE_PATH, &BatchInputs { inputs: &inputs[range.clone()] }, "create contacts")?;
+    let answer = api.json::<BatchResponse>(&call).await?;
+    Ok(match_created(&contacts[range.clone()], range.start, &answer.results)
+        .into_iter()
+        .map(|(i, created)| {
+            let missing = || CrmError::Protocol(format!("HubSpot created a batch of contacts without the one for input {i}"));
+            (i, created.ok_or_else(missing))
+        })
+        .collect())
 }
 
 /// The results so far, with `error` for every input that has none.

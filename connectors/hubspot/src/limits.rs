@@ -2,10 +2,11 @@
 //! them, and the budget HubSpot reported on its last answer.
 
 use std::num::NonZeroU32;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use handoffd_contract::crm::{LiveBudget, RateLimitPolicy};
 use reqwest::header::HeaderMap;
 
@@ -50,14 +51,14 @@ pub fn policy(id: &str, overrides: &LimitsConfig) -> Result<RateLimitPolicy, Hub
 /// A quota of burst `b` and one new cell every `T` admits `b` calls at once and one per `T` after, so at most
 /// `b - 1 + ceil(window / T)` in any window: a burst of `requests` (governor's usual sizing) would allow nearly
 /// twice the limit in HubSpot's rolling window. The burst is kept small (a fortieth: it only absorbs our own pauses
-/// between calls) and `T` is the window, plus `jitter`, over `requests - b + 1`, so that a call the network
-/// delays cannot bring one window's calls into the next. 190 per 10 s with [`JITTER`]: a burst of 4, then one call
-/// every 53.7 ms (98% of the limit); search, 4 per second with [`SEARCH_JITTER`]: one every 275 ms.
-fn quota(requests: u32, window: Duration, jitter: Duration) -> Quota {
+/// between calls) and `T` is the window, plus [`JITTER`], over `requests - b + 1`, so that a call the network
+/// delays cannot bring one window's calls into the next. 190 per 10 s: a burst of 4, then one call every 53.7 ms
+/// (98% of the limit).
+fn quota(requests: u32, window: Duration) -> Quota {
     let burst = (requests / 40).max(1);
     let spread = (requests - burst + 1).max(1);
     // Rounded up: a period a nanosecond short would let one call too many into a window.
-    let nanos = (window + jitter).as_nanos().div_ceil(u128::from(spread)).max(1);
+    let nanos = (window + JITTER).as_nanos().div_ceil(u128::from(spread)).max(1);
     let period = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
     let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
     Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN)).allow_burst(burst)
@@ -65,15 +66,59 @@ fn quota(requests: u32, window: Duration, jitter: Duration) -> Quota {
 
 /// How late the network may deliver a call, compared with the one after it, without a window seeing too many.
 const JITTER: Duration = Duration::from_millis(50);
-/// The same for search, whose one-second window a new-customer backlog keeps full: at 50 ms, 8 of 500 searches
-/// met a 429 on the loaded bench machine (`handoffd bench backlog`); at 100 ms none did.
-const SEARCH_JITTER: Duration = Duration::from_millis(100);
+
+/// At most `limit` calls in any `window`, counted the safe way round: a call holds its slot while it is in
+/// flight and for `window` after its answer came.
+///
+/// HubSpot counts a call when it arrives, which is after we sent it and before its answer: so when a call is
+/// sent, every other call that HubSpot may count in the same window is either in flight or was answered less
+/// than `window` ago, and holds a slot. No network delay can put `limit + 1` calls into one of HubSpot's
+/// windows, and no margin is given away to cover it. Search uses this: its one-second window is short against
+/// the delays of a loaded machine, where a send-time spacing needs 100 ms of slack (8 of 500 searches met a 429
+/// with 50 ms) and then spends only 91% of the limit; this one spends `limit` per window plus one answer time.
+pub struct AnswerWindow {
+    slots: Arc<Semaphore>,
+    window: Duration,
+}
+
+impl AnswerWindow {
+    pub fn new(limit: u32, window: Duration) -> Self {
+        Self { slots: Arc::new(Semaphore::new(limit.max(1) as usize)), window }
+    }
+
+    /// Waits for a slot; hold it until the call's answer has been read (or the call has failed).
+    pub async fn acquire(&self) -> WindowSlot {
+        // The semaphore is never closed, so acquiring fails never; a closed one would only mean no limit.
+        let permit = self.slots.clone().acquire_owned().await.ok();
+        WindowSlot { permit, window: self.window }
+    }
+}
+
+/// A call's place in an [`AnswerWindow`]: freed `window` after it is dropped.
+pub struct WindowSlot {
+    permit: Option<OwnedSemaphorePermit>,
+    window: Duration,
+}
+
+impl Drop for WindowSlot {
+    fn drop(&mut self) {
+        let Some(permit) = self.permit.take() else { return };
+        let window = self.window;
+        // Outside a runtime (the process is ending) there is no one left to send a call: free it now.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                tokio::time::sleep(window).await;
+                drop(permit);
+            });
+        }
+    }
+}
 
 /// The local limiters for one HubSpot account: every call takes a cell from `account`; search
-/// calls also take one from `search` first.
+/// calls also take a slot from `search` first, held until their answer.
 pub struct Limiters {
     account: DefaultDirectRateLimiter,
-    search: DefaultDirectRateLimiter,
+    search: AnswerWindow,
 }
 
 impl Limiters {
@@ -81,16 +126,16 @@ impl Limiters {
         let search_requests = policy.search_requests.unwrap_or(4);
         let search_window = policy.search_window.unwrap_or(Duration::from_secs(1));
         Self {
-            account: RateLimiter::direct(quota(policy.requests, policy.window, JITTER)),
-            search: RateLimiter::direct(quota(search_requests, search_window, SEARCH_JITTER)),
+            account: RateLimiter::direct(quota(policy.requests, policy.window)),
+            search: AnswerWindow::new(search_requests, search_window),
         }
     }
 
-    pub async fn wait(&self, search: bool) {
-        if search {
-            self.search.until_ready().await;
-        }
+    /// Waits until the call may be sent; a search's slot comes back, to be held until its answer is read.
+    pub async fn wait(&self, search: bool) -> Option<WindowSlot> {
+        let slot = if search { Some(self.search.acquire().await) } else { None };
         self.account.until_ready().await;
+        slot
     }
 }
 
@@ -145,17 +190,16 @@ mod tests {
 
     #[test]
     fn quota_never_admits_more_than_the_limit_per_window() {
-        let cases = [(190, 10_000u64, JITTER), (4, 1_000, SEARCH_JITTER), (2, 1_000, JITTER), (250, 10_000, JITTER)];
-        for (requests, window, jitter) in cases {
+        for (requests, window) in [(190, 10_000u64), (4, 1_000), (2, 1_000), (250, 10_000)] {
             let window = Duration::from_millis(window);
-            let q = quota(requests, window, jitter);
+            let q = quota(requests, window);
             // The burst at the window's start, then one per interval: b - 1 + ceil(window / T).
             let admitted =
                 q.burst_size().get() as u128 - 1 + window.as_nanos().div_ceil(q.replenish_interval().as_nanos());
             assert!(admitted <= requests as u128, "{requests}/{window:?} admits {admitted}");
             // Calls sent within `window + JITTER` may all arrive within one window when the first is late.
             let late = q.burst_size().get() as u128 - 1
-                + (window + jitter).as_nanos().div_ceil(q.replenish_interval().as_nanos());
+                + (window + JITTER).as_nanos().div_ceil(q.replenish_interval().as_nanos());
             assert!(late <= requests as u128, "{requests}/{window:?} admits {late} when the network delays a call");
         }
     }
@@ -163,9 +207,37 @@ mod tests {
     #[test]
     fn quota_spends_at_least_95_percent_of_hubspots_limit() {
         let window = Duration::from_secs(10);
-        let q = quota(190, window, JITTER);
+        let q = quota(190, window);
         let sustained = window.as_nanos() / q.replenish_interval().as_nanos();
         assert!(sustained * 100 >= 190 * 95, "190 per 10 s sustains only {sustained}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_search_slot_comes_back_a_window_after_its_answer() {
+        let window = AnswerWindow::new(2, Duration::from_secs(1));
+        let start = tokio::time::Instant::now();
+        let first = window.acquire().await;
+        let _second = window.acquire().await;
+        // The first call is answered after 300 ms: its slot is free again at 1.3 s, not at 1 s.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        drop(first);
+        let _third = window.acquire().await;
+        assert_eq!(start.elapsed(), Duration::from_millis(1300));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_search_in_flight_keeps_its_slot() {
+        let window = AnswerWindow::new(1, Duration::from_secs(1));
+        let start = tokio::time::Instant::now();
+        let slow = window.acquire().await;
+        let waiting = tokio::spawn(async move {
+            let _next = window.acquire().await;
+            start.elapsed()
+        });
+        // An answer that takes 5 s: the next search waits for it, then for the window.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        drop(slow);
+        assert_eq!(waiting.await.unwrap(), Duration::from_secs(6));
     }
 
     #[test]

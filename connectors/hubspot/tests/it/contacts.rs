@@ -305,16 +305,56 @@ async fn create_contacts_splits_a_refused_batch_and_resolves_the_conflict_alone(
 }
 
 #[tokio::test]
-async fn create_contacts_fails_every_input_with_a_rate_limit_and_sends_no_more() {
+async fn create_contacts_sends_a_rounds_batches_together() {
     let server = MockServer::start().await;
+    // Each batch answers after 2 s: sent one after the other, two could not take less than 4 s.
     Mock::given(method("POST"))
         .and(path("/crm/v3/objects/contacts/batch/create"))
-        .respond_with(
+        .respond_with(|request: &Request| {
+            let body: Value = serde_json::from_slice(&request.body).unwrap();
+            let results: Vec<Value> = body["inputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|input| {
+                    let trace = input["objectWriteTraceId"].as_str().unwrap();
+                    let mut created = contact(&format!("7{trace}"), None, None, "2026-03-07T10:00:00.000Z");
+                    created["objectWriteTraceId"] = json!(trace);
+                    created
+                })
+                .collect();
+            ResponseTemplate::new(201).set_delay(Duration::from_secs(2)).set_body_json(batch_created(results))
+        })
+        .expect(2)
+        .mount(&server)
+        .await;
+    let inputs: Vec<NewContact> = (0..150).map(|i| new_contact(&format!("+9198200{i:05}"), None)).collect();
+    let started = std::time::Instant::now();
+    let created = hubspot(&server, json!({})).create_contacts(&inputs).await;
+    let took = started.elapsed();
+    let ids: Vec<String> = created.into_iter().map(|r| r.unwrap().id).collect();
+    assert_eq!(ids, (0..150).map(|i| format!("7{i}")).collect::<Vec<_>>());
+    assert!(took < Duration::from_secs(4), "the two batches went one after the other ({took:?})");
+}
+
+#[tokio::test]
+async fn create_contacts_fails_every_input_with_a_rate_limit_and_sends_no_more() {
+    let server = MockServer::start().await;
+    // Two batches go together: the first is refused (a conflict inside it), the second meets the rate limit.
+    // The refused batch is not split and sent again: every input waits for the backoff.
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts/batch/create"))
+        .respond_with(|request: &Request| {
+            let body: Value = serde_json::from_slice(&request.body).unwrap();
+            if body["inputs"][0]["objectWriteTraceId"] == "0" {
+                return ResponseTemplate::new(409)
+                    .set_body_json(error_body("Contact already exists. Existing ID: 123", "CONFLICT"));
+            }
             ResponseTemplate::new(429)
                 .insert_header("Retry-After", "3")
-                .set_body_json(error_body("You have reached your ten_secondly_rolling limit.", "RATE_LIMITS")),
-        )
-        .expect(1)
+                .set_body_json(error_body("You have reached your ten_secondly_rolling limit.", "RATE_LIMITS"))
+        })
+        .expect(2)
         .mount(&server)
         .await;
     let inputs: Vec<NewContact> = (0..150).map(|i| new_contact(&format!("+9198200{i:05}"), None)).collect();
