@@ -45,16 +45,17 @@ pub async fn account(
             .await
             .with_context(|| format!("task {} names handoff {handoff_id}", task.id))?;
         let created: DateTime<Utc> = task.created_at.parse().context("the mock's created_at")?;
+        // The task was made from the messages acknowledged a quiet period before it at least; later ones (a
+        // flood keeps customers talking) only update it, so they say nothing of how fast it came.
         let mut last_before_task = None;
         for stored in &conversation.interactions {
             effected.insert(stored.interaction.dedup_key.clone());
-            if let Some(acked_at) = acked.get(&stored.interaction.dedup_key).filter(|at| **at <= created) {
+            if let Some(acked_at) = acked.get(&stored.interaction.dedup_key).filter(|at| **at + quiet <= created) {
                 last_before_task = last_before_task.max(Some(*acked_at));
             }
         }
         if let Some(last) = last_before_task {
-            let latency = (created - (last + quiet)).to_std().unwrap_or_default();
-            outcome.handoff_latency.push(latency);
+            outcome.handoff_latency.push((created - (last + quiet)).to_std()?);
         }
     }
     let mut lost: Vec<&String> = acked.keys().filter(|wamid| !effected.contains(*wamid)).collect();

@@ -200,7 +200,8 @@ async fn create_range(
     Ok(match_created(&contacts[range.clone()], range.start, &answer.results)
         .into_iter()
         .map(|(i, created)| {
-            let missing = || CrmError::Protocol(format!("HubSpot created a batch of contacts without the one for input {i}"));
+            let missing =
+                || CrmError::Protocol(format!("HubSpot created a batch of contacts without the one for input {i}"));
             (i, created.ok_or_else(missing))
         })
         .collect())
