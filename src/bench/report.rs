@@ -178,7 +178,7 @@ impl fmt::Display for BenchReport {
                     .unwrap_or_else(|| "-".into()),
             ),
             (
-                "  of which task writes".into(),
+                "  once identities are cached (task writes)".into(),
                 self.task_calls_per_task().map(|c| format!("{c:.3}")).unwrap_or_else(|| "-".into()),
             ),
             ("429s received".into(), {
@@ -188,7 +188,7 @@ impl fmt::Display for BenchReport {
                     self.responses_429, limited.ten_secondly_rolling, limited.secondly, limited.daily
                 )
             }),
-            ("max requests in any 10 s".into(), self.max_requests_in_10s.to_string()),
+            ("max requests in any 10 s, searches apart".into(), self.max_requests_in_10s.to_string()),
             (
                 "allowed rate used in backlog".into(),
                 self.backlog_share
