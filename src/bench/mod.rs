@@ -26,6 +26,7 @@ pub use report::BenchReport;
 pub use stats::Samples;
 
 use crate::mockcrm::{FaultPlan, MockCrm, MockHandle, MockOptions};
+use crate::store::{StageCounts, Store};
 use child::{DaemonProcess, DaemonSetup};
 use load::{Clock, Target};
 
@@ -256,33 +257,39 @@ async fn kill_at_random_moments(daemon: Arc<Mutex<DaemonProcess>>, options: Benc
 }
 
 /// Polls until every message is normalised and every handoff made (the outbox holds the rest).
-async fn wait_made(store: &dyn crate::store::Store, timeout: Duration) -> anyhow::Result<()> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let counts = store.stage_counts().await?;
-        if counts.inbox_unprocessed == 0 && counts.handoffs_collecting == 0 {
-            return Ok(());
-        }
-        anyhow::ensure!(Instant::now() < deadline, "the handoffs were not all made in time: {counts:?}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+async fn wait_made(store: &dyn Store, timeout: Duration) -> anyhow::Result<()> {
+    let made = |c: &StageCounts| c.inbox_unprocessed == 0 && c.handoffs_collecting == 0;
+    let (done, counts) = poll_counts(store, timeout, 1, made).await?;
+    anyhow::ensure!(done, "the handoffs were not all made in time: {counts:?}");
+    Ok(())
 }
 
 /// Polls until drained (twice in a row, a poll apart) or the timeout; returns whether it drained and the counts.
-async fn wait_drained(
-    store: &dyn crate::store::Store,
+async fn wait_drained(store: &dyn Store, timeout: Duration) -> anyhow::Result<(bool, StageCounts)> {
+    let (drained, counts) = poll_counts(store, timeout, 2, account::drained).await?;
+    if !drained {
+        tracing::warn!(?counts, "The daemon did not drain in time.");
+    }
+    Ok((drained, counts))
+}
+
+/// Reads the stage counts every 250 ms until `done` holds on `streak` reads in a row or `timeout` has passed;
+/// returns whether it held, and the last counts.
+async fn poll_counts(
+    store: &dyn Store,
     timeout: Duration,
-) -> anyhow::Result<(bool, crate::store::StageCounts)> {
+    streak: u32,
+    done: impl Fn(&StageCounts) -> bool,
+) -> anyhow::Result<(bool, StageCounts)> {
     let deadline = Instant::now() + timeout;
-    let mut streak = 0;
+    let mut held = 0;
     loop {
         let counts = store.stage_counts().await?;
-        streak = if account::drained(&counts) { streak + 1 } else { 0 };
-        if streak >= 2 {
+        held = if done(&counts) { held + 1 } else { 0 };
+        if held >= streak {
             return Ok((true, counts));
         }
         if Instant::now() > deadline {
-            tracing::warn!(?counts, "The daemon did not drain in time.");
             return Ok((false, counts));
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -382,7 +389,7 @@ impl Samples1s {
 }
 
 impl Sampler {
-    fn start(daemon: Arc<Mutex<DaemonProcess>>, store: Arc<dyn crate::store::Store>, mock: &MockHandle) -> Self {
+    fn start(daemon: Arc<Mutex<DaemonProcess>>, store: Arc<dyn Store>, mock: &MockHandle) -> Self {
         let stop = tokio_util::sync::CancellationToken::new();
         let report_url = format!("http://{}/_mock/report", mock.addr());
         let token = stop.clone();

@@ -64,11 +64,8 @@ pub async fn ensure_contacts(
         ids.known.insert(customer_id.clone(), survivor);
     }
     let unresolved_ids: Vec<String> = unresolved.iter().map(|(c, _)| c.clone()).collect();
-    let mut keys_of = if unresolved.is_empty() {
-        HashMap::new()
-    } else {
-        store.keys_of_customers(&unresolved_ids).await.map_err(store_failed)?
-    };
+    // Neither read queries anything for an empty list (a steady round knows all its customers).
+    let mut keys_of = store.keys_of_customers(&unresolved_ids).await.map_err(store_failed)?;
     // Customers not resolved locally, with every match key they are known by.
     let mut with_keys: Vec<(String, &DeliveryPayload, Vec<String>)> = Vec::with_capacity(unresolved.len());
     for (customer_id, payload) in unresolved {
@@ -83,11 +80,7 @@ pub async fn ensure_contacts(
     }
     let all_keys: Vec<String> =
         with_keys.iter().flat_map(|(_, _, keys)| keys.iter().cloned()).collect::<HashSet<_>>().into_iter().collect();
-    let cached = if all_keys.is_empty() {
-        Vec::new()
-    } else {
-        store.cached_contacts(&crm_id, &all_keys).await.map_err(store_failed)?
-    };
+    let cached = store.cached_contacts(&crm_id, &all_keys).await.map_err(store_failed)?;
     let mut missing: Vec<(String, &DeliveryPayload, Vec<String>)> = Vec::new();
     for (customer_id, payload, keys) in with_keys {
         match choose(store, &crm_id, &customer_id, &claiming(&cached, &keys)).await? {

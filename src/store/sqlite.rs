@@ -42,6 +42,15 @@ pub struct SqliteStore {
     turns: turns::WriterTurns,
 }
 
+/// `?, ?, ...)`: the rest of an `IN (` list.
+fn push_list(query: &mut QueryBuilder<Sqlite>, values: &[impl AsRef<str>]) {
+    let mut list = query.separated(", ");
+    for value in values {
+        list.push_bind(value.as_ref().to_owned());
+    }
+    query.push(")");
+}
+
 /// The name the pipeline's connections give the attached inbox file.
 const INBOX_SCHEMA: &str = "inbox_db";
 
@@ -618,11 +627,7 @@ impl Store for SqliteStore {
             let mut query =
                 QueryBuilder::<Sqlite>::new("SELECT customer_id, contact_id FROM crm_contacts WHERE crm_id = ");
             query.push_bind(crm_id).push(" AND customer_id IN (");
-            let mut list = query.separated(", ");
-            for id in chunk {
-                list.push_bind(id);
-            }
-            query.push(")");
+            push_list(&mut query, chunk);
             for row in query.build().fetch_all(&self.reader).await? {
                 found.insert(row.get("customer_id"), row.get("contact_id"));
             }
@@ -841,11 +846,8 @@ impl Store for SqliteStore {
             let mut query = QueryBuilder::<Sqlite>::new(
                 "SELECT customer_id, match_key, raw FROM identities WHERE customer_id IN (",
             );
-            let mut list = query.separated(", ");
-            for id in chunk {
-                list.push_bind(id);
-            }
-            query.push(") ORDER BY first_seen_at, match_key");
+            push_list(&mut query, chunk);
+            query.push(" ORDER BY first_seen_at, match_key");
             for row in query.build().fetch_all(&self.reader).await? {
                 keys.entry(row.get("customer_id")).or_default().push((row.get("match_key"), row.get("raw")));
             }

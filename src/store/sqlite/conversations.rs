@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use handoffd_contract::crm::CrmContact;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
-use super::{INTERACTION_COLUMNS, format_ts, identity, stored_interaction};
+use super::{INTERACTION_COLUMNS, format_ts, identity, push_list, stored_interaction};
 use crate::store::{CustomerRecord, HandoffConversation, HandoffRow, StoreResult, StoredInteraction};
 
 /// The customer's interactions before a handoff kept for its channel history, most recent first.
@@ -82,15 +82,6 @@ async fn read_chunk(pool: &SqlitePool, handoffs: &[HandoffRow]) -> StoreResult<V
             handoff: handoff.clone(),
         })
         .collect())
-}
-
-/// `?, ?, ...)`: the rest of an `IN (` list.
-fn push_list(query: &mut QueryBuilder<Sqlite>, values: &[&str]) {
-    let mut list = query.separated(", ");
-    for value in values {
-        list.push_bind(value.to_string());
-    }
-    query.push(")");
 }
 
 /// Interactions by the handoff they were read for, in the order read.
