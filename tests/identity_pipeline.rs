@@ -119,7 +119,8 @@ async fn customers_of_two_crm_contacts_are_a_listed_conflict_not_a_merge() {
     let handoff = store.ready_handoffs(t0 + chrono::Duration::hours(1), 10).await.unwrap();
     let attached = handoff.iter().find(|h| h.customer_id == conflict.attach_to).expect("a handoff");
     let stored = store.handoff_conversation(&attached.id).await.unwrap();
-    assert!(stored.customer.notes.iter().any(|n| n.starts_with("identity conflict:")), "{:?}", stored.customer.notes);
+    let notes = handoffd::identity::customer_notes(&stored.customer);
+    assert!(notes.iter().any(|n| n.starts_with("identity conflict:")), "{notes:?}");
 }
 
 #[tokio::test]
@@ -195,7 +196,7 @@ async fn a_changed_number_joins_the_same_customer_and_a_raw_phone_is_flagged() {
     let handoffs = store.ready_handoffs(t0 + chrono::Duration::hours(1), 10).await.unwrap();
     let mut notes = Vec::new();
     for handoff in handoffs {
-        notes.extend(store.handoff_conversation(&handoff.id).await.unwrap().customer.notes);
+        notes.extend(handoffd::identity::customer_notes(&store.handoff_conversation(&handoff.id).await.unwrap().customer));
     }
     assert!(notes.iter().any(|n| n.contains("could not be read") && n.contains("phone_raw:")), "{notes:?}");
 
@@ -296,7 +297,7 @@ async fn the_cache_answers_known_contacts_and_two_contacts_for_one_customer_are_
         .into_iter()
         .find(|h| h.customer_id == twin_customer)
         .unwrap();
-    let notes = store.handoff_conversation(&handoff.id).await.unwrap().customer.notes;
+    let notes = handoffd::identity::customer_notes(&store.handoff_conversation(&handoff.id).await.unwrap().customer);
     assert!(
         notes
             .iter()

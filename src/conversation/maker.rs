@@ -142,8 +142,8 @@ impl HandoffMaker {
         if !history.is_empty() {
             brief.channel_history = history;
         }
-        // Raw phones, identity conflicts, several CRM contacts claiming the customer (the store's notes).
-        brief.notes.extend(stored.customer.notes.iter().cloned());
+        // Raw phones, identity conflicts, several CRM contacts claiming the customer.
+        brief.notes.extend(crate::identity::customer_notes(&stored.customer));
         audit.push(entry(
             "classified",
             serde_json::json!({

@@ -26,7 +26,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use contacts::{ContactChoice, ContactConflict, ContactPickRule, contact_match_keys, key_notes, pick_contact};
+pub use contacts::{
+    ContactChoice, ContactConflict, ContactPickRule, contact_match_keys, customer_notes, key_notes, pick_contact,
+};
 pub use history::{HistoryItem, summarize};
 pub use index::{IdentityIndex, KeyMatch, Resolution};
 pub use keys::{NormalizedKey, normalize};

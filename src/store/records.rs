@@ -96,10 +96,11 @@ pub struct CustomerRecord {
     pub display_name: Option<String>,
     /// Raw keys as connectors reported them, with their match keys.
     pub keys: Vec<(String, String)>,
-    /// What the owner should know about this customer's identity, for the brief's `notes`: an
-    /// unreadable phone kept as written, an unresolved identity conflict, several CRM contacts in
-    /// the identity cache claiming the customer (and which one delivery uses).
-    pub notes: Vec<String>,
+    /// The reasons of unresolved identity conflicts that name this customer, oldest first.
+    pub open_conflicts: Vec<String>,
+    /// Per CRM account whose identity cache holds any of the customer's keys (by account id): the cached
+    /// contacts claiming the customer, with the survivors of those the CRM merged.
+    pub cached_contacts: Vec<(String, Vec<CrmContact>)>,
 }
 
 #[derive(Clone, Debug)]

@@ -155,3 +155,42 @@ pub async fn a_customer_timeline_has_its_interactions_handoffs_and_audit(store: 
     assert_eq!(timeline.keys[0].0, "phone:+919820012345");
     assert!(matches!(store.customer_timeline("nobody").await, Err(StoreError::NotFound(_))));
 }
+
+pub async fn a_conversation_carries_its_customers_identity_facts(store: Arc<dyn Store>) {
+    let (customer, handoff) = customer_with_handoff(store.as_ref(), "+919820012345", t0()).await;
+    let bare = store.handoff_conversation(&handoff).await.unwrap().customer;
+    assert!(bare.open_conflicts.is_empty() && bare.cached_contacts.is_empty());
+
+    let mut tx = store.begin().await.unwrap();
+    let sighting = ConflictSighting {
+        customers: vec![customer.clone(), "zz-other".into()],
+        attach_to: customer.clone(),
+        evidence: Vec::new(),
+        reason: "two CRM contacts".into(),
+    };
+    tx.record_conflict(&sighting, t0()).await.unwrap();
+    tx.commit().await.unwrap();
+    let cached = |id: &str| crate::store::CachedContact {
+        contact: handoffd_contract::crm::CrmContact {
+            id: id.into(),
+            name: None,
+            phones: vec!["+919820012345".into()],
+            emails: Vec::new(),
+            owner_id: None,
+            updated_at: None,
+            merged_into: None,
+        },
+        match_keys: vec!["phone:+919820012345".into()],
+    };
+    store.cache_contacts("crm", &[cached("101"), cached("202")], crate::store::ContactOrigin::Sync, t0()).await.unwrap();
+    store.cache_contacts("other-crm", &[cached("9")], crate::store::ContactOrigin::Sync, t0()).await.unwrap();
+
+    let facts = store.handoff_conversation(&handoff).await.unwrap().customer;
+    assert_eq!(facts.open_conflicts, vec!["two CRM contacts".to_owned()]);
+    let accounts: Vec<(&str, Vec<&str>)> = facts
+        .cached_contacts
+        .iter()
+        .map(|(crm, contacts)| (crm.as_str(), contacts.iter().map(|c| c.id.as_str()).collect()))
+        .collect();
+    assert_eq!(accounts, vec![("crm", vec!["101", "202"]), ("other-crm", vec!["9"])], "per account, by id");
+}

@@ -63,6 +63,7 @@ macro_rules! store_conformance_suite {
             identity::a_merge_moves_rows_and_undo_moves_exactly_those_back,
             identity::a_conflict_is_one_row_per_set_of_customers_counted,
             identity::a_customer_timeline_has_its_interactions_handoffs_and_audit,
+            identity::a_conversation_carries_its_customers_identity_facts,
             deliver::a_dead_workers_leases_are_leased_again_and_busy_jobs_are_not,
             deliver::a_delivered_job_finishes_unless_a_newer_brief_arrived,
             deliver::a_retry_releases_the_lease_until_its_time,
