@@ -196,7 +196,9 @@ async fn a_changed_number_joins_the_same_customer_and_a_raw_phone_is_flagged() {
     let handoffs = store.ready_handoffs(t0 + chrono::Duration::hours(1), 10).await.unwrap();
     let mut notes = Vec::new();
     for handoff in handoffs {
-        notes.extend(handoffd::identity::customer_notes(&store.handoff_conversation(&handoff.id).await.unwrap().customer));
+        notes.extend(handoffd::identity::customer_notes(
+            &store.handoff_conversation(&handoff.id).await.unwrap().customer,
+        ));
     }
     assert!(notes.iter().any(|n| n.contains("could not be read") && n.contains("phone_raw:")), "{notes:?}");
 

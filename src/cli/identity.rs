@@ -87,7 +87,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
             }
             Action::Split { merge_id, .. } => {
-                let outcome = crate::identity::resolve::split_merge(store.as_ref(), merge_id, chrono::Utc::now()).await?;
+                let outcome =
+                    crate::identity::resolve::split_merge(store.as_ref(), merge_id, chrono::Utc::now()).await?;
                 println!(
                     "Merge {} is split: customer {} is back with {} key(s), {} interaction(s) and {} handoff(s).",
                     outcome.merge_id,

@@ -63,8 +63,12 @@ pub async fn attach_to_handoff(
     let open = tx.open_handoff_of(arrival.customer_id, MESSAGE_ARRIVED.from, received - arrival.reopen_after).await?;
     let handoff_id = match open {
         Some(id) => {
-            let touch =
-                HandoffTouch { state: MESSAGE_ARRIVED.to, last_activity_at: received, ready_at, ended_by: arrival.end_signal };
+            let touch = HandoffTouch {
+                state: MESSAGE_ARRIVED.to,
+                last_activity_at: received,
+                ready_at,
+                ended_by: arrival.end_signal,
+            };
             tx.touch_handoff(&id, &touch).await?;
             id
         }
@@ -99,7 +103,8 @@ mod tests {
 
     #[test]
     fn every_transition_leaves_its_target_state() {
-        for transition in [MESSAGE_ARRIVED, BRIEFED, NOTHING_TO_ACT_ON, TASK_WRITTEN, DEAD_LETTERED, REPLAYED, EXPIRED] {
+        for transition in [MESSAGE_ARRIVED, BRIEFED, NOTHING_TO_ACT_ON, TASK_WRITTEN, DEAD_LETTERED, REPLAYED, EXPIRED]
+        {
             assert!(!transition.from.is_empty(), "{transition:?} applies to no state");
             if transition != MESSAGE_ARRIVED {
                 assert!(!transition.applies_to(transition.to), "{transition:?} would loop");

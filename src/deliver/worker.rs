@@ -139,7 +139,9 @@ impl Deliverer {
             match serde_json::from_str::<DeliveryPayload>(&job.payload) {
                 Ok(payload) => leased.push(Leased { job, payload }),
                 Err(error) => {
-                    self.store.job_dead(&job, &format!("the stored payload is unreadable: {error}"), DEAD_LETTERED, now).await?
+                    self.store
+                        .job_dead(&job, &format!("the stored payload is unreadable: {error}"), DEAD_LETTERED, now)
+                        .await?
                 }
             }
         }
@@ -262,7 +264,9 @@ impl Deliverer {
                 TaskWriteOutcome::Rejected { message } => {
                     metrics::counter!("handoffd_dead_letters_total", "crm" => self.crm.id().to_owned()).increment(1);
                     tracing::warn!(handoff = %leased.job.handoff_id, %message, "The CRM rejected a task; it is dead-lettered.");
-                    self.store.job_dead(&leased.job, &format!("rejected by the CRM: {message}"), DEAD_LETTERED, now).await?;
+                    self.store
+                        .job_dead(&leased.job, &format!("rejected by the CRM: {message}"), DEAD_LETTERED, now)
+                        .await?;
                 }
             }
         }

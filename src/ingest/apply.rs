@@ -12,7 +12,10 @@ use crate::identity::resolve::resolve_customer;
 use crate::store::{ApplySummary, NewInteraction, NormalizedBatch, PipelineStore, PipelineTx, StoreResult};
 
 /// Apply normalised inbox rows (inbox id, its interactions) in one transaction.
-pub async fn apply_interactions(store: &dyn PipelineStore, rows: &[(i64, NormalizedBatch)]) -> StoreResult<ApplySummary> {
+pub async fn apply_interactions(
+    store: &dyn PipelineStore,
+    rows: &[(i64, NormalizedBatch)],
+) -> StoreResult<ApplySummary> {
     let mut summary = ApplySummary::default();
     let mut tx = store.begin().await?;
     for (inbox_id, batch) in rows {

@@ -137,8 +137,12 @@ pub trait PipelineTx: Send {
     /// Undo a merge's moves: `restore` keys go back to the absorbed customer (those still the survivor's),
     /// with the interactions and handoffs the merge moved; the absorbed customer stands alone again and the
     /// merge is marked undone.
-    async fn undo_merge(&mut self, merge: &StoredMerge, restore: &[String], now: DateTime<Utc>)
-    -> StoreResult<RowsMoved>;
+    async fn undo_merge(
+        &mut self,
+        merge: &StoredMerge,
+        restore: &[String],
+        now: DateTime<Utc>,
+    ) -> StoreResult<RowsMoved>;
 
     // --- interactions and handoffs (conversation) ------------------------------------------
 
@@ -179,8 +183,7 @@ pub trait PipelineTx: Send {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<i64>>;
     /// Queue a handoff's delivery job at `version`, or refresh the one queued (payload, version, CRM).
-    async fn queue_job(&mut self, handoff_id: &str, job: &NewJob, version: i64, now: DateTime<Utc>)
-    -> StoreResult<()>;
+    async fn queue_job(&mut self, handoff_id: &str, job: &NewJob, version: i64, now: DateTime<Utc>) -> StoreResult<()>;
     /// Advance an owner pool's rotation by `used` positions.
     async fn advance_rotation(&mut self, pool: &str, used: u64) -> StoreResult<()>;
     async fn insert_audit(&mut self, entry: &AuditEntry) -> StoreResult<()>;
@@ -277,8 +280,7 @@ pub trait DeadLetterStore: Send + Sync {
     async fn get_dead_letter(&self, id: i64) -> StoreResult<DeadLetter>;
     /// Put a dead letter back in the outbox with a fresh attempt count (marked in flight: the failed attempt
     /// may have landed), and apply `transition` to its handoff.
-    async fn replay_dead_letter(&self, id: i64, transition: HandoffTransition, now: DateTime<Utc>)
-    -> StoreResult<()>;
+    async fn replay_dead_letter(&self, id: i64, transition: HandoffTransition, now: DateTime<Utc>) -> StoreResult<()>;
     async fn drop_dead_letter(&self, id: i64) -> StoreResult<()>;
 }
 

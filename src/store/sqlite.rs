@@ -275,7 +275,6 @@ impl InboxStore for SqliteStore {
             })
             .collect()
     }
-
 }
 
 #[async_trait]

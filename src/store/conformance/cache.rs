@@ -24,7 +24,10 @@ fn contact(id: &str, phone: Option<&str>, merged_into: Option<&str>) -> CachedCo
 
 pub async fn a_sync_page_and_its_cursor_are_stored_together(store: Arc<dyn Store>) {
     assert!(store.crm_sync_state("crm").await.unwrap().is_none(), "never synced");
-    store.store_sync_page("crm", &[contact("1", Some("+911"), None), contact("2", Some("+912"), None)], Some("p2"), t0()).await.unwrap();
+    store
+        .store_sync_page("crm", &[contact("1", Some("+911"), None), contact("2", Some("+912"), None)], Some("p2"), t0())
+        .await
+        .unwrap();
     store.store_sync_page("crm", &[contact("3", Some("+913"), None)], None, t0() + secs(5)).await.unwrap();
     let state = store.crm_sync_state("crm").await.unwrap().unwrap();
     assert_eq!(state.cursor.as_deref(), Some("p2"), "no next page keeps the cursor");
@@ -35,7 +38,15 @@ pub async fn a_sync_page_and_its_cursor_are_stored_together(store: Arc<dyn Store
 }
 
 pub async fn cached_contacts_are_found_by_key_and_followed_to_merge_survivors(store: Arc<dyn Store>) {
-    store.cache_contacts("crm", &[contact("1", Some("+911"), None), contact("9", None, None)], ContactOrigin::Search, t0()).await.unwrap();
+    store
+        .cache_contacts(
+            "crm",
+            &[contact("1", Some("+911"), None), contact("9", None, None)],
+            ContactOrigin::Search,
+            t0(),
+        )
+        .await
+        .unwrap();
     assert_eq!(store.cached_contact("crm", "1").await.unwrap(), Some(contact("1", Some("+911"), None)));
     assert_eq!(store.cached_contact("other", "1").await.unwrap(), None, "per CRM account");
 
@@ -60,8 +71,14 @@ pub async fn cached_contacts_are_found_by_key_and_followed_to_merge_survivors(st
     assert!(store.cached_contacts("crm", &[]).await.unwrap().is_empty());
 
     // A new version of a contact replaces its keys.
-    store.cache_contacts("crm", &[contact("9", Some("+919"), None)], ContactOrigin::Created, t0() + secs(2)).await.unwrap();
+    store
+        .cache_contacts("crm", &[contact("9", Some("+919"), None)], ContactOrigin::Created, t0() + secs(2))
+        .await
+        .unwrap();
     assert_eq!(store.cached_contacts("crm", &["phone:+919".into()]).await.unwrap().len(), 1);
-    store.cache_contacts("crm", &[contact("9", Some("+918"), None)], ContactOrigin::Sync, t0() + secs(3)).await.unwrap();
+    store
+        .cache_contacts("crm", &[contact("9", Some("+918"), None)], ContactOrigin::Sync, t0() + secs(3))
+        .await
+        .unwrap();
     assert!(store.cached_contacts("crm", &["phone:+919".into()]).await.unwrap().is_empty(), "the old key is gone");
 }

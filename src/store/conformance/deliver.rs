@@ -33,7 +33,8 @@ pub async fn a_dead_workers_leases_are_leased_again_and_busy_jobs_are_not(store:
     let due = store.outbox_due("crm", "b", &[], after, 10).await.unwrap();
     assert_eq!(due.count, 2);
     assert_eq!(due.oldest, Some(t0() + secs(120)), "due since the brief queued it");
-    let mut taken: Vec<i64> = store.lease_jobs("crm", "b", &[], after, after + secs(120), 10).await.unwrap().iter().map(|j| j.id).collect();
+    let mut taken: Vec<i64> =
+        store.lease_jobs("crm", "b", &[], after, after + secs(120), 10).await.unwrap().iter().map(|j| j.id).collect();
     taken.sort();
     let mut all = all;
     all.sort();
@@ -44,7 +45,10 @@ pub async fn a_delivered_job_finishes_unless_a_newer_brief_arrived(store: Arc<dy
     let (customer, handoff) = queued_job(store.as_ref(), "+919820012345", t0()).await;
     let now = t0() + secs(200);
     let job = store.lease_jobs("crm", "w", &[], now, now + secs(120), 10).await.unwrap().remove(0);
-    assert_eq!((job.customer_id.as_str(), job.version, job.attempts, job.in_flight, job.crm_task_id.clone()), (customer.as_str(), 1, 0, false, None));
+    assert_eq!(
+        (job.customer_id.as_str(), job.version, job.attempts, job.in_flight, job.crm_task_id.clone()),
+        (customer.as_str(), 1, 0, false, None)
+    );
 
     // A newer brief while the task was being written: the job stays, as an update of the task just written.
     let mut tx = store.begin().await.unwrap();
@@ -75,7 +79,10 @@ pub async fn a_retry_releases_the_lease_until_its_time(store: Arc<dyn Store>) {
     let retry_at = now + secs(30);
     store.job_retry(job.id, 1, "HTTP 503", retry_at, true).await.unwrap();
 
-    assert!(store.lease_jobs("crm", "w", &[], retry_at - secs(1), retry_at + secs(60), 10).await.unwrap().is_empty(), "not before its time");
+    assert!(
+        store.lease_jobs("crm", "w", &[], retry_at - secs(1), retry_at + secs(60), 10).await.unwrap().is_empty(),
+        "not before its time"
+    );
     let again = store.lease_jobs("crm", "other", &[], retry_at, retry_at + secs(60), 10).await.unwrap();
     assert_eq!(again.len(), 1, "the lease was released: any worker may take it");
     assert_eq!((again[0].attempts, again[0].in_flight), (1, true), "its outcome is unknown: look before writing");
@@ -97,7 +104,10 @@ pub async fn dead_letters_are_replayed_and_dropped(store: Arc<dyn Store>) {
     let letters = store.list_dead_letters(10).await.unwrap();
     assert_eq!(letters.len(), 1);
     let letter = store.get_dead_letter(letters[0].id).await.unwrap();
-    assert_eq!((letter.handoff_id.as_str(), letter.last_error.as_str(), letter.failed_at), (handoff.as_str(), "owner 42 does not exist", now));
+    assert_eq!(
+        (letter.handoff_id.as_str(), letter.last_error.as_str(), letter.failed_at),
+        (handoff.as_str(), "owner 42 does not exist", now)
+    );
     assert_eq!(letter.attempts, 2, "the attempts counted, not fewer");
     assert_eq!(letter.payload, "{\"phone\":\"+919820012345\"}");
     assert_eq!(store.handoff_conversation(&handoff).await.unwrap().handoff.state, HandoffState::Failed);
@@ -107,7 +117,11 @@ pub async fn dead_letters_are_replayed_and_dropped(store: Arc<dyn Store>) {
     assert!(store.list_dead_letters(10).await.unwrap().is_empty());
     assert_eq!(store.handoff_conversation(&handoff).await.unwrap().handoff.state, HandoffState::Queued);
     let replayed = store.lease_jobs("crm", "w", &[], now + secs(10), now + secs(60), 10).await.unwrap();
-    assert_eq!((replayed.len(), replayed[0].attempts, replayed[0].in_flight), (1, 0, true), "fresh attempts; look before writing");
+    assert_eq!(
+        (replayed.len(), replayed[0].attempts, replayed[0].in_flight),
+        (1, 0, true),
+        "fresh attempts; look before writing"
+    );
     assert!(matches!(store.replay_dead_letter(letter.id, REPLAYED, now).await, Err(StoreError::NotFound(_))));
 
     store.job_dead(&replayed[0], "again", DEAD_LETTERED, now + secs(20)).await.unwrap();

@@ -18,7 +18,8 @@ pub async fn customers_are_found_by_key_and_keys_stay_where_first_bound(store: A
     tx.name_customer("c1", "Asha").await.unwrap();
     tx.name_customer("c2", "Someone else").await.unwrap();
 
-    let mut owners = tx.customers_by_keys(&["phone:+911".into(), "phone:+912".into(), "phone:+913".into()]).await.unwrap();
+    let mut owners =
+        tx.customers_by_keys(&["phone:+911".into(), "phone:+912".into(), "phone:+913".into()]).await.unwrap();
     owners.sort_by(|a, b| a.match_key.cmp(&b.match_key));
     let pairs: Vec<(&str, &str)> = owners.iter().map(|o| (o.match_key.as_str(), o.customer.id.as_str())).collect();
     assert_eq!(pairs, vec![("phone:+911", "c1"), ("phone:+912", "c2")], "a key bound already stays where it is");
@@ -35,7 +36,11 @@ pub async fn customers_are_found_by_key_and_keys_stay_where_first_bound(store: A
     store.set_crm_contacts("zoho", &[("c1".into(), "z-9".into())], t0()).await.unwrap();
     store.set_crm_contacts("hubspot", &[("c1".into(), "101".into())], t0()).await.unwrap();
     let mut tx = store.begin().await.unwrap();
-    assert_eq!(tx.customer_facts("c1").await.unwrap().crm_contact.as_deref(), Some("hubspot:101"), "the first account's");
+    assert_eq!(
+        tx.customer_facts("c1").await.unwrap().crm_contact.as_deref(),
+        Some("hubspot:101"),
+        "the first account's"
+    );
     drop(tx);
 
     assert_eq!(store.customer_for_key("phone:+912").await.unwrap().as_deref(), Some("c2"));
@@ -79,7 +84,10 @@ pub async fn a_merge_moves_rows_and_undo_moves_exactly_those_back(store: Arc<dyn
     assert_eq!((interactions_of(absorbed.clone()).await, interactions_of(survivor.clone()).await), (0, 2));
     let merges = store.list_merges(10).await.unwrap();
     assert_eq!((merges.len(), merges[0].id, merges[0].undone_at), (1, merge_id, None));
-    assert_eq!((merges[0].survivor_id.as_str(), merges[0].absorbed_id.as_str()), (survivor.as_str(), absorbed.as_str()));
+    assert_eq!(
+        (merges[0].survivor_id.as_str(), merges[0].absorbed_id.as_str()),
+        (survivor.as_str(), absorbed.as_str())
+    );
 
     let mut tx = store.begin().await.unwrap();
     // A key that moved on to another customer since the merge.
@@ -120,10 +128,15 @@ pub async fn a_conflict_is_one_row_per_set_of_customers_counted(store: Arc<dyn S
     };
     let mut tx = store.begin().await.unwrap();
     tx.record_conflict(&sighting, t0()).await.unwrap();
-    tx.record_conflict(&ConflictSighting { attach_to: "c1".into(), ..sighting.clone() }, t0() + secs(60)).await.unwrap();
-    tx.record_conflict(&ConflictSighting { customers: vec!["c3".into(), "c4".into()], ..sighting.clone() }, t0() + secs(30))
+    tx.record_conflict(&ConflictSighting { attach_to: "c1".into(), ..sighting.clone() }, t0() + secs(60))
         .await
         .unwrap();
+    tx.record_conflict(
+        &ConflictSighting { customers: vec!["c3".into(), "c4".into()], ..sighting.clone() },
+        t0() + secs(30),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 
     let conflicts = store.identity_conflicts(10).await.unwrap();
@@ -182,7 +195,10 @@ pub async fn a_conversation_carries_its_customers_identity_facts(store: Arc<dyn 
         },
         match_keys: vec!["phone:+919820012345".into()],
     };
-    store.cache_contacts("crm", &[cached("101"), cached("202")], crate::store::ContactOrigin::Sync, t0()).await.unwrap();
+    store
+        .cache_contacts("crm", &[cached("101"), cached("202")], crate::store::ContactOrigin::Sync, t0())
+        .await
+        .unwrap();
     store.cache_contacts("other-crm", &[cached("9")], crate::store::ContactOrigin::Sync, t0()).await.unwrap();
 
     let facts = store.handoff_conversation(&handoff).await.unwrap().customer;

@@ -17,7 +17,11 @@ pub async fn inbox_commits_events_in_order_and_hands_out_the_unprocessed(store: 
     assert!(later[0] > ids[2], "ids are never reused");
 
     let first_two = store.unprocessed_inbox(2).await.unwrap();
-    assert_eq!(first_two.iter().map(|e| e.id).collect::<Vec<_>>(), ids[..2].to_vec(), "oldest first, at most the limit");
+    assert_eq!(
+        first_two.iter().map(|e| e.id).collect::<Vec<_>>(),
+        ids[..2].to_vec(),
+        "oldest first, at most the limit"
+    );
     let event = &first_two[1];
     assert_eq!((event.connector_id.as_str(), event.source.as_str()), ("wa", "webhook"));
     assert_eq!((event.received_at, event.body.as_slice()), (t0() + secs(1), b"b".as_slice()));
@@ -49,7 +53,10 @@ pub async fn quarantine_entries_are_listed_shown_and_dropped(store: Arc<dyn Stor
     assert_eq!(store.list_quarantine(1).await.unwrap().len(), 1);
     let entry = store.get_quarantine(listed[1].id).await.unwrap();
     assert_eq!(entry.body, b"{broken", "the body is kept as it came");
-    assert_eq!((entry.reason.as_str(), entry.connector_id.as_str(), entry.received_at), ("expected a JSON object", "wa", t0()));
+    assert_eq!(
+        (entry.reason.as_str(), entry.connector_id.as_str(), entry.received_at),
+        ("expected a JSON object", "wa", t0())
+    );
 
     store.drop_quarantine(entry.id).await.unwrap();
     assert!(matches!(store.get_quarantine(entry.id).await, Err(StoreError::NotFound(_))));

@@ -145,9 +145,12 @@ pub(crate) fn batch(interactions: Vec<Interaction>, at: DateTime<Utc>) -> Normal
 pub(crate) async fn customer_with_handoff(store: &dyn Store, phone: &str, at: DateTime<Utc>) -> (String, String) {
     let inbox = store.insert_inbox(&[raw_event(phone, at)]).await.expect("inbox insert");
     let dedup = format!("m-{phone}-{}", at.timestamp());
-    crate::ingest::apply_interactions(store, &[(inbox[0], batch(vec![message(&dedup, phone, Speaker::Customer, at)], at))])
-        .await
-        .expect("apply");
+    crate::ingest::apply_interactions(
+        store,
+        &[(inbox[0], batch(vec![message(&dedup, phone, Speaker::Customer, at)], at))],
+    )
+    .await
+    .expect("apply");
     let customer = store.customer_for_key(&format!("phone:{phone}")).await.expect("lookup").expect("a customer");
     let handoff = store.ready_handoffs(at + Duration::days(1), 100).await.expect("ready handoffs");
     let handoff = handoff.into_iter().find(|h| h.customer_id == customer).expect("the customer's handoff");

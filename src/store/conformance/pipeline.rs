@@ -43,9 +43,8 @@ pub async fn a_transaction_dropped_without_commit_leaves_nothing(store: Arc<dyn 
     assert_eq!(store.unprocessed_inbox(10).await.unwrap().len(), 1, "the row is handed out again");
 
     // The round is replayed as a whole: the interaction is new again, not a duplicate.
-    let summary = crate::ingest::apply_interactions(store.as_ref(), &[(inbox[0], batch(vec![interaction], t0()))])
-        .await
-        .unwrap();
+    let summary =
+        crate::ingest::apply_interactions(store.as_ref(), &[(inbox[0], batch(vec![interaction], t0()))]).await.unwrap();
     assert_eq!((summary.stored, summary.duplicates, summary.customers_created, summary.handoffs_opened), (1, 0, 1, 1));
     assert!(store.unprocessed_inbox(10).await.unwrap().is_empty());
 }
@@ -108,7 +107,8 @@ pub async fn handoffs_are_found_touched_and_adopt_unattached_messages(store: Arc
     let mut old = new_interaction(&stale, "c1", "wa", Some("agent"));
     old.received_at = t0() - Duration::days(2);
     tx.insert_interaction(&old).await.unwrap().unwrap();
-    let reply_id = tx.insert_interaction(&new_interaction(&reply, "c1", "wa", Some("customer"))).await.unwrap().unwrap();
+    let reply_id =
+        tx.insert_interaction(&new_interaction(&reply, "c1", "wa", Some("customer"))).await.unwrap().unwrap();
 
     let open = |at| NewHandoff {
         id: "h1",
@@ -119,11 +119,20 @@ pub async fn handoffs_are_found_touched_and_adopt_unattached_messages(store: Arc
         ended_by: None,
     };
     tx.insert_handoff(&open(t0())).await.unwrap();
-    tx.insert_handoff(&NewHandoff { id: "h-closed", state: HandoffState::Closed, opened_at: t0() + secs(1), ..open(t0()) })
-        .await
-        .unwrap();
+    tx.insert_handoff(&NewHandoff {
+        id: "h-closed",
+        state: HandoffState::Closed,
+        opened_at: t0() + secs(1),
+        ..open(t0())
+    })
+    .await
+    .unwrap();
     tx.insert_handoff(&NewHandoff { id: "h-other", customer_id: "c2", ..open(t0() + secs(2)) }).await.unwrap();
-    assert_eq!(tx.adopt_interactions("h1", "c1", t0() - Duration::hours(24)).await.unwrap(), 2, "the AI's opener and the reply");
+    assert_eq!(
+        tx.adopt_interactions("h1", "c1", t0() - Duration::hours(24)).await.unwrap(),
+        2,
+        "the AI's opener and the reply"
+    );
     tx.attach_interaction(reply_id, "h1").await.unwrap();
 
     let states = MESSAGE_ARRIVED.from;
@@ -185,7 +194,10 @@ pub async fn a_brief_is_recorded_only_for_a_ready_handoff_in_the_from_states(sto
     tx.commit().await.unwrap();
     let jobs = store.lease_jobs("crm", "w", &[], ready_at, ready_at + secs(60), 10).await.unwrap();
     assert_eq!(jobs.len(), 1);
-    assert_eq!((jobs[0].version, jobs[0].payload.as_str(), jobs[0].handoff_id.as_str()), (2, "{\"v\":2}", handoff.as_str()));
+    assert_eq!(
+        (jobs[0].version, jobs[0].payload.as_str(), jobs[0].handoff_id.as_str()),
+        (2, "{\"v\":2}", handoff.as_str())
+    );
 
     // Nothing to act on closes a collecting handoff; no job.
     let (_, other) = customer_with_handoff(store.as_ref(), "+14155552671", t0()).await;

@@ -17,14 +17,25 @@ pub async fn audit_entries_and_tokens_are_kept(store: Arc<dyn Store>) {
     store.audit(entry("routed", Some("h1"), t0())).await.unwrap();
     store.audit(entry("classified", Some("h2"), t0())).await.unwrap();
     let kept = store.audit_for_handoff("h1").await.unwrap();
-    assert_eq!(kept.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(), vec!["classified", "routed"], "in the order written");
-    assert_eq!((kept[1].at, kept[1].customer_id.as_deref(), &kept[1].detail), (t0(), Some("c1"), &serde_json::json!({"event": "routed"})));
+    assert_eq!(
+        kept.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(),
+        vec!["classified", "routed"],
+        "in the order written"
+    );
+    assert_eq!(
+        (kept[1].at, kept[1].customer_id.as_deref(), &kept[1].detail),
+        (t0(), Some("c1"), &serde_json::json!({"event": "routed"}))
+    );
     assert!(store.audit_for_handoff("h3").await.unwrap().is_empty());
 
     assert_eq!(store.load_token("hubspot").await.unwrap(), None);
     store.save_token("hubspot", "{\"a\":1}", t0()).await.unwrap();
     store.save_token("hubspot", "{\"a\":2}", t0() + secs(1)).await.unwrap();
-    assert_eq!(store.load_token("hubspot").await.unwrap().as_deref(), Some("{\"a\":2}"), "a rotated token replaces the old");
+    assert_eq!(
+        store.load_token("hubspot").await.unwrap().as_deref(),
+        Some("{\"a\":2}"),
+        "a rotated token replaces the old"
+    );
 }
 
 pub async fn stage_counts_follow_the_pipeline(store: Arc<dyn Store>) {

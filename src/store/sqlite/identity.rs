@@ -274,11 +274,7 @@ fn cached_contact(row: &sqlx::sqlite::SqliteRow) -> Result<CachedContact, StoreE
     })
 }
 
-async fn cached_contact_by_id(
-    pool: &SqlitePool,
-    crm_id: &str,
-    contact_id: &str,
-) -> StoreResult<Option<CachedContact>> {
+async fn cached_contact_by_id(pool: &SqlitePool, crm_id: &str, contact_id: &str) -> StoreResult<Option<CachedContact>> {
     sqlx::query("SELECT * FROM crm_identities WHERE crm_id = ? AND contact_id = ?")
         .bind(crm_id)
         .bind(contact_id)

@@ -249,12 +249,7 @@ impl DeadLetterStore for SqliteStore {
         dead_letter(&row)
     }
 
-    async fn replay_dead_letter(
-        &self,
-        id: i64,
-        transition: HandoffTransition,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
+    async fn replay_dead_letter(&self, id: i64, transition: HandoffTransition, now: DateTime<Utc>) -> StoreResult<()> {
         let now = format_ts(now);
         let mut tx = self.writer.begin().await?;
         // in_flight = 1: the failed attempt may have reached the CRM, so look before writing.

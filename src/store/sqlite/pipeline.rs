@@ -283,7 +283,8 @@ impl PipelineTx for SqlitePipelineTx<'_> {
     async fn key_owners(&mut self, match_keys: &[String]) -> StoreResult<HashMap<String, String>> {
         let mut owners = HashMap::new();
         for chunk in match_keys.chunks(1000) {
-            let mut query = QueryBuilder::<Sqlite>::new("SELECT match_key, customer_id FROM identities WHERE match_key IN (");
+            let mut query =
+                QueryBuilder::<Sqlite>::new("SELECT match_key, customer_id FROM identities WHERE match_key IN (");
             push_list(&mut query, chunk);
             for row in query.build().fetch_all(&mut *self.tx).await? {
                 owners.insert(row.get(0), row.get(1));
