@@ -10,7 +10,8 @@
 //! - [`interpret`]: the handoff brief (vocabulary, rules, soft time).
 //! - [`route`]: owner and due time.
 //! - [`deliver`]: the outbox to the CRM (limits, retries, batching, external keys).
-//! - [`store`]: the store trait and its databases: every SQL statement lives there.
+//! - [`store`]: one trait per stage that uses it, and its databases: every SQL statement lives there, and no
+//!   rule (the stages drive its transactional primitives).
 //! - [`daemon`]: wires the stages together and owns shutdown.
 //! - [`cli`]: one file per verb.
 //! - [`bench`]: `handoffd bench`, load and exactness scenarios against the mock CRM.

@@ -56,7 +56,7 @@ async fn apply(store: &dyn Store, inbox_id: i64, interaction: Interaction, regio
         reopen_after: chrono::Duration::days(7),
         interactions: vec![NormalizedInteraction { interaction, keys, end_signal: None }],
     };
-    store.apply_interactions(&[(inbox_id, batch)]).await.expect("apply");
+    handoffd::ingest::apply_interactions(store, &[(inbox_id, batch)]).await.expect("apply");
 }
 
 async fn customer_of(store: &dyn Store, key: &str) -> String {
@@ -119,7 +119,8 @@ async fn customers_of_two_crm_contacts_are_a_listed_conflict_not_a_merge() {
     let handoff = store.ready_handoffs(t0 + chrono::Duration::hours(1), 10).await.unwrap();
     let attached = handoff.iter().find(|h| h.customer_id == conflict.attach_to).expect("a handoff");
     let stored = store.handoff_conversation(&attached.id).await.unwrap();
-    assert!(stored.customer.notes.iter().any(|n| n.starts_with("identity conflict:")), "{:?}", stored.customer.notes);
+    let notes = handoffd::identity::customer_notes(&stored.customer);
+    assert!(notes.iter().any(|n| n.starts_with("identity conflict:")), "{notes:?}");
 }
 
 #[tokio::test]
@@ -142,7 +143,7 @@ async fn a_merge_is_recorded_and_split_back() {
     let both = vec![IdentityKey::phone("+1 415 555 2671"), IdentityKey::email("Lucia@Example.mx")];
     apply(store.as_ref(), 3, message("c", both, "same person", t1), None).await;
     assert_eq!(customer_of(store.as_ref(), "vendor:vapi:cust_8f2").await, older, "the oldest customer survives");
-    let merges = store.list_merges(10).await.unwrap();
+    let merges = handoffd::identity::resolve::list_merges(store.as_ref(), 10).await.unwrap();
     assert_eq!(merges.len(), 1);
     assert_eq!((merges[0].survivor_id.as_str(), merges[0].absorbed_id.as_str()), (older.as_str(), newer.as_str()));
     assert!(merges[0].explanation.contains("were seen together"), "{}", merges[0].explanation);
@@ -151,7 +152,7 @@ async fn a_merge_is_recorded_and_split_back() {
         3
     );
 
-    let outcome = store.split_merge(merges[0].id, Utc::now()).await.unwrap();
+    let outcome = handoffd::identity::resolve::split_merge(store.as_ref(), merges[0].id, Utc::now()).await.unwrap();
     assert_eq!(outcome.customer_id, newer);
     let mut restored = outcome.restored_keys.clone();
     restored.sort();
@@ -163,7 +164,10 @@ async fn a_merge_is_recorded_and_split_back() {
     assert_eq!(timeline.merged_into, None);
     assert!(timeline.events.iter().any(|e| e.label == "merge_split"));
     assert!(store.list_merges(10).await.unwrap()[0].undone_at.is_some());
-    assert!(store.split_merge(merges[0].id, Utc::now()).await.is_err(), "a merge splits once");
+    assert!(
+        handoffd::identity::resolve::split_merge(store.as_ref(), merges[0].id, Utc::now()).await.is_err(),
+        "a merge splits once"
+    );
 }
 
 #[tokio::test]
@@ -192,7 +196,9 @@ async fn a_changed_number_joins_the_same_customer_and_a_raw_phone_is_flagged() {
     let handoffs = store.ready_handoffs(t0 + chrono::Duration::hours(1), 10).await.unwrap();
     let mut notes = Vec::new();
     for handoff in handoffs {
-        notes.extend(store.handoff_conversation(&handoff.id).await.unwrap().customer.notes);
+        notes.extend(handoffd::identity::customer_notes(
+            &store.handoff_conversation(&handoff.id).await.unwrap().customer,
+        ));
     }
     assert!(notes.iter().any(|n| n.contains("could not be read") && n.contains("phone_raw:")), "{notes:?}");
 
@@ -293,7 +299,7 @@ async fn the_cache_answers_known_contacts_and_two_contacts_for_one_customer_are_
         .into_iter()
         .find(|h| h.customer_id == twin_customer)
         .unwrap();
-    let notes = store.handoff_conversation(&handoff.id).await.unwrap().customer.notes;
+    let notes = handoffd::identity::customer_notes(&store.handoff_conversation(&handoff.id).await.unwrap().customer);
     assert!(
         notes
             .iter()

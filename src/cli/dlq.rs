@@ -62,7 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&payload)?);
             }
             Action::Replay { id } => {
-                store.replay_dead_letter(id, chrono::Utc::now()).await?;
+                store.replay_dead_letter(id, crate::conversation::lifecycle::REPLAYED, chrono::Utc::now()).await?;
                 println!("Dead letter {id} is back in the outbox; a running daemon delivers it shortly.");
             }
             Action::Drop { id } => {

@@ -426,7 +426,7 @@ mod events {
                 audit: Vec::new(),
                 now: at,
             };
-            self.store.commit_brief(commit).await?;
+            crate::conversation::commit_briefs(self.store.as_ref(), &[commit], None).await?;
             Ok(MadeHandoff { handoff, conversation, brief })
         }
     }

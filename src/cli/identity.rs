@@ -67,7 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
             }
             Action::Merges { limit, .. } => {
-                let merges = store.list_merges(limit).await?;
+                let merges = crate::identity::resolve::list_merges(store.as_ref(), limit).await?;
                 if merges.is_empty() {
                     println!("No merges.");
                 }
@@ -87,7 +87,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
             }
             Action::Split { merge_id, .. } => {
-                let outcome = store.split_merge(merge_id, chrono::Utc::now()).await?;
+                let outcome =
+                    crate::identity::resolve::split_merge(store.as_ref(), merge_id, chrono::Utc::now()).await?;
                 println!(
                     "Merge {} is split: customer {} is back with {} key(s), {} interaction(s) and {} handoff(s).",
                     outcome.merge_id,

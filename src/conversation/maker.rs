@@ -16,9 +16,11 @@ use tokio_util::sync::CancellationToken;
 use crate::deliver::DeliveryPayload;
 use crate::interpret::Interpreter;
 use crate::route::{Rotation, Router, priority};
-use crate::store::{AuditEntry, BriefCommit, HandoffConversation, HandoffRow, NewJob, Store};
+use crate::store::{AuditEntry, BriefCommit, HandoffConversation, HandoffRow, NewJob, PipelineStore};
 
 use super::assemble::assemble;
+use super::commit::commit_briefs;
+use super::lifecycle::EXPIRED;
 
 const ROUND: u32 = 128;
 /// Conversations read from the store together (a long conversation holds hundreds of interactions).
@@ -30,7 +32,7 @@ const EXPIRY_EVERY: Duration = Duration::from_secs(60);
 const MAX_SLEEP: Duration = Duration::from_secs(1);
 
 pub struct HandoffMaker {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn PipelineStore>,
     pub interpreter: Arc<Interpreter>,
     pub router: Router,
     pub crm_id: String,
@@ -77,7 +79,7 @@ impl HandoffMaker {
                     commits.push(self.make(stored, now, &mut rotation).await?);
                 }
             }
-            self.store.commit_briefs(&commits, Some((rotation.pool, rotation.used))).await?;
+            commit_briefs(self.store.as_ref(), &commits, Some((rotation.pool, rotation.used))).await?;
         }
         self.expire(now).await;
         if !ready.is_empty() {
@@ -93,7 +95,7 @@ impl HandoffMaker {
             return;
         }
         self.last_expiry.store(now.timestamp(), std::sync::atomic::Ordering::Relaxed);
-        if let Err(error) = self.store.expire_handoffs(now - self.reopen_after, now).await {
+        if let Err(error) = self.store.expire_handoffs(now - self.reopen_after, EXPIRED, now).await {
             tracing::warn!(%error, "Closing expired handoffs failed.");
         }
     }
@@ -140,8 +142,8 @@ impl HandoffMaker {
         if !history.is_empty() {
             brief.channel_history = history;
         }
-        // Raw phones, identity conflicts, several CRM contacts claiming the customer (the store's notes).
-        brief.notes.extend(stored.customer.notes.iter().cloned());
+        // Raw phones, identity conflicts, several CRM contacts claiming the customer.
+        brief.notes.extend(crate::identity::customer_notes(&stored.customer));
         audit.push(entry(
             "classified",
             serde_json::json!({

@@ -11,7 +11,7 @@ use handoffd_contract::identity::IdentityKey;
 
 use crate::identity::{ContactPickRule, contact_match_keys, pick_contact};
 use crate::ingest::match_keys;
-use crate::store::{AuditEntry, CachedContact, Store};
+use crate::store::{AuditEntry, CachedContact, ContactOrigin, Store};
 
 use super::payload::DeliveryPayload;
 
@@ -129,7 +129,7 @@ async fn find_or_create(
         .map(|contact| CachedContact { match_keys: contact_match_keys(&contact, None), contact })
         .collect();
     if !found.is_empty() {
-        store.cache_contacts(&crm_id, &found, "search", Utc::now()).await.map_err(store_failed)?;
+        store.cache_contacts(&crm_id, &found, ContactOrigin::Search, Utc::now()).await.map_err(store_failed)?;
     }
     let mut to_create: Vec<(String, &DeliveryPayload)> = Vec::new();
     for (customer_id, payload, keys) in missing {
@@ -171,7 +171,7 @@ async fn find_or_create(
         }
     }
     if !cache.is_empty() {
-        store.cache_contacts(&crm_id, &cache, "created", Utc::now()).await.map_err(store_failed)?;
+        store.cache_contacts(&crm_id, &cache, ContactOrigin::Created, Utc::now()).await.map_err(store_failed)?;
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ use handoffd_contract::task::TaskWrite;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use crate::conversation::lifecycle::{DEAD_LETTERED, TASK_WRITTEN};
 use crate::store::{OutboxJob, Store};
 
 use super::backoff::RetryPolicy;
@@ -138,7 +139,9 @@ impl Deliverer {
             match serde_json::from_str::<DeliveryPayload>(&job.payload) {
                 Ok(payload) => leased.push(Leased { job, payload }),
                 Err(error) => {
-                    self.store.job_dead(&job, &format!("the stored payload is unreadable: {error}"), now).await?
+                    self.store
+                        .job_dead(&job, &format!("the stored payload is unreadable: {error}"), DEAD_LETTERED, now)
+                        .await?
                 }
             }
         }
@@ -261,12 +264,14 @@ impl Deliverer {
                 TaskWriteOutcome::Rejected { message } => {
                     metrics::counter!("handoffd_dead_letters_total", "crm" => self.crm.id().to_owned()).increment(1);
                     tracing::warn!(handoff = %leased.job.handoff_id, %message, "The CRM rejected a task; it is dead-lettered.");
-                    self.store.job_dead(&leased.job, &format!("rejected by the CRM: {message}"), now).await?;
+                    self.store
+                        .job_dead(&leased.job, &format!("rejected by the CRM: {message}"), DEAD_LETTERED, now)
+                        .await?;
                 }
             }
         }
         // One transaction for the whole batch: a round costs a few commits, not one per task.
-        self.store.jobs_delivered(&delivered, now).await?;
+        self.store.jobs_delivered(&delivered, TASK_WRITTEN, now).await?;
         metrics::counter!("handoffd_tasks_written_total", "crm" => self.crm.id().to_owned())
             .increment(delivered.len() as u64);
         Ok(())
@@ -291,7 +296,7 @@ impl Deliverer {
             if !retriable || self.retry.exhausted(attempts) {
                 tracing::warn!(handoff = %job.handoff_id, attempts, %error, "A delivery is dead-lettered.");
                 metrics::counter!("handoffd_dead_letters_total", "crm" => self.crm.id().to_owned()).increment(1);
-                self.store.job_dead(job, &error.to_string(), now).await?;
+                self.store.job_dead(job, &error.to_string(), DEAD_LETTERED, now).await?;
             } else {
                 let delay = self.retry.delay(attempts, error.retry_after());
                 tracing::warn!(handoff = %job.handoff_id, attempts, ?delay, %error, "A delivery failed; it will be retried.");

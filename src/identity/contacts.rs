@@ -7,6 +7,7 @@ use handoffd_contract::identity::IdentityKey;
 use serde::{Deserialize, Serialize};
 
 use super::keys::normalize;
+use crate::store::CustomerRecord;
 
 /// How to choose among CRM contacts that claim the same customer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +139,20 @@ pub fn contact_match_keys(contact: &CrmContact, default_region: Option<&str>) ->
 
 /// Notes for the brief about a customer's keys: a phone that could not be read is kept as
 /// written and flagged, never guessed into a number.
+/// What the owner should know about a customer's identity, for the brief's `notes`: an unreadable phone
+/// kept as written, an unresolved identity conflict, several CRM contacts of one account claiming the
+/// customer (and which one delivery uses).
+pub fn customer_notes(customer: &CustomerRecord) -> Vec<String> {
+    let mut notes = key_notes(&customer.keys);
+    notes.extend(customer.open_conflicts.iter().map(|reason| format!("identity conflict: {reason}")));
+    for (crm_id, contacts) in &customer.cached_contacts {
+        if let Some((_, Some(conflict))) = pick_contact(contacts, Default::default(), crm_id, None) {
+            notes.push(conflict.sentence);
+        }
+    }
+    notes
+}
+
 pub fn key_notes(keys: &[(String, String)]) -> Vec<String> {
     let mut notes = Vec::new();
     for (match_key, raw) in keys {

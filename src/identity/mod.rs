@@ -1,12 +1,13 @@
 //! Identity: which customer an interaction belongs to.
 //!
-//! Everything here is pure (no I/O) except [`sync`], the CRM identity cache's sync loop: the store persists keys, customers and merge records,
-//! and calls these functions from the identity stage.
+//! Everything here is pure (no I/O) except [`resolve`], which drives the store's transactional primitives
+//! with these decisions, and [`sync`], the CRM identity cache's sync loop.
 //!
 //! - [`keys`]: turn a raw [`IdentityKey`](handoffd_contract::identity::IdentityKey) into its
 //!   canonical form and the match keys under which it joins others (phone quirks in [`phone`]).
 //! - [`index`]: an in-memory resolver from match key to customer, compact enough for millions.
 //! - [`merge`]: new customer, existing customer, merge (undoable) or conflict.
+//! - [`resolve`]: those decisions carried out in the normalize round's transaction, and merges split.
 //! - [`contacts`]: several CRM contacts claiming one customer: pick one, report the conflict.
 //! - [`history`]: the short channel-history lines of the brief.
 //! - [`sync`]: contacts changed in the CRM -> the store's identity cache, on a cron schedule.
@@ -17,6 +18,7 @@ pub mod index;
 pub mod keys;
 pub mod merge;
 pub mod phone;
+pub mod resolve;
 pub mod sync;
 mod timeline;
 
@@ -24,7 +26,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use contacts::{ContactChoice, ContactConflict, ContactPickRule, contact_match_keys, key_notes, pick_contact};
+pub use contacts::{
+    ContactChoice, ContactConflict, ContactPickRule, contact_match_keys, customer_notes, key_notes, pick_contact,
+};
 pub use history::{HistoryItem, summarize};
 pub use index::{IdentityIndex, KeyMatch, Resolution};
 pub use keys::{NormalizedKey, normalize};

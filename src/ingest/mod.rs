@@ -1,8 +1,10 @@
 //! Ingest: commit raw events durably before the vendor gets its answer (group commit), then
 //! normalise committed events into interactions, customers and handoffs.
 
+mod apply;
 mod inbox_writer;
 mod normalize;
 
+pub use apply::apply_interactions;
 pub use inbox_writer::{InboxWriter, InboxWriterHandle};
 pub use normalize::{Normalizer, match_keys};

@@ -1,6 +1,6 @@
 //! Normalise committed inbox rows: parse each with its connector, resolve identity keys to
-//! match keys, and hand the interactions to the store, which attaches them to customers and
-//! handoffs in one transaction per round of rows. A body that cannot be parsed goes to quarantine.
+//! match keys, and apply the interactions to customers and handoffs in one transaction per round
+//! of rows ([`super::apply_interactions`]). A body that cannot be parsed goes to quarantine.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,7 +83,7 @@ impl Normalizer {
             }
         }
         if !rows.is_empty() {
-            let summary = self.store.apply_interactions(&rows).await?;
+            let summary = super::apply_interactions(self.store.as_ref(), &rows).await?;
             metrics::counter!("handoffd_interactions_stored_total").increment(summary.stored as u64);
             metrics::counter!("handoffd_interactions_duplicate_total").increment(summary.duplicates as u64);
             tracing::debug!(rows = rows.len(), ?summary, "Normalised inbox events.");

@@ -13,7 +13,7 @@ use handoffd_contract::task::TaskPriority;
 
 use crate::config::schema::{DuePolicy, OwnerConfig};
 use crate::interpret::when::BusinessHours;
-use crate::store::Store;
+use crate::store::PipelineStore;
 
 const POOL: &str = "default";
 
@@ -32,12 +32,12 @@ pub struct Router {
     pub due: DuePolicy,
     pub timezone: Tz,
     pub hours: BusinessHours,
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn PipelineStore>,
 }
 
 impl Router {
     /// The owner pool's next position in its rotation; a round routes from it on and commits how far it went
-    /// (see [`Store::commit_briefs`]), so a round of briefs costs no extra write.
+    /// (see [`crate::conversation::commit_briefs`]), so a round of briefs costs no extra write.
     pub async fn rotation(&self) -> anyhow::Result<Rotation> {
         Ok(Rotation { pool: POOL, next: self.store.rotation_position(POOL).await?, used: 0 })
     }

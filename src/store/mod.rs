@@ -1,9 +1,13 @@
 //! The store: every SQL statement of handoffd lives below this folder.
 //!
-//! [`Store`] is what the stages use; `sqlite.rs` implements it for the embedded default, and a
-//! PostgreSQL implementation satisfies the same trait for several instances sharing the work.
-//! Each method that moves work from one stage to the next does it in one transaction, so a
-//! crash replays at most the last step.
+//! One trait per stage that uses the store ([`InboxStore`], [`PipelineStore`] with its
+//! [`PipelineTx`], [`OutboxStore`], ...); [`Store`] is all of them, what [`open`] hands out.
+//! `sqlite.rs` implements them for the embedded default; a PostgreSQL backend implements the same
+//! traits for several instances sharing the work. A backend is only SQL: the rules (which customer
+//! a key belongs to, how a burst attaches to a handoff, which state follows which) live in the
+//! stages and drive a backend through [`PipelineTx`]. Each method that moves work from one stage
+//! to the next does it in one transaction, so a crash replays at most the last step;
+//! [`conformance`] checks every backend against those contracts.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,6 +15,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+#[cfg(any(test, feature = "store-conformance"))]
+pub mod conformance;
 mod records;
 pub mod sqlite;
 mod time;
@@ -33,34 +39,37 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Raw events in, unprocessed ones out (ingest). The inbox has its own file and writer, so a
+/// webhook's group commit never waits for the stages after it.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// Cheap round trip, for `/readyz`.
-    async fn ping(&self) -> StoreResult<()>;
-
-    // --- ingest -------------------------------------------------------------------------
-
+pub trait InboxStore: Send + Sync {
     /// Commit raw events in one transaction (group commit); returns their inbox ids in order.
     async fn insert_inbox(&self, events: &[NewInboxEvent]) -> StoreResult<Vec<i64>>;
 
     /// Inbox rows not yet normalised, oldest first.
     async fn unprocessed_inbox(&self, limit: u32) -> StoreResult<Vec<InboxEvent>>;
+}
 
-    /// Normalise inbox rows (inbox id, its interactions) in one transaction: for each, resolve or
-    /// create customers, store new interactions (redeliveries are skipped by their dedup key),
-    /// attach messages to the customer's open handoff or open one, and mark the row processed.
-    /// One transaction for a round of rows: a flood costs a few commits, not one per webhook.
-    async fn apply_interactions(&self, rows: &[(i64, NormalizedBatch)]) -> StoreResult<ApplySummary>;
-
+/// Signed bodies that could not be parsed (normalize writes them, `handoffd quarantine` reads them).
+#[async_trait]
+pub trait QuarantineStore: Send + Sync {
     /// Keep a signed body that could not be parsed, and mark its inbox row processed.
     async fn quarantine(&self, inbox_id: i64, reason: &str, now: DateTime<Utc>) -> StoreResult<()>;
     async fn list_quarantine(&self, limit: u32) -> StoreResult<Vec<QuarantineEntry>>;
     async fn get_quarantine(&self, id: i64) -> StoreResult<QuarantineEntry>;
     async fn drop_quarantine(&self, id: i64) -> StoreResult<()>;
+}
 
-    // --- conversation -------------------------------------------------------------------
+/// Normalize, identity and conversation: customers, interactions and handoffs. Their rules live in
+/// those stages (`ingest::apply_interactions`, `identity::resolve`, `conversation::lifecycle`),
+/// written once against [`PipelineTx`]; what is here is reads.
+#[async_trait]
+pub trait PipelineStore: Send + Sync {
+    /// A write transaction of the pipeline's tables. A round of rows goes in one transaction: a
+    /// flood costs a few commits, not one per webhook.
+    async fn begin(&self) -> StoreResult<Box<dyn PipelineTx + '_>>;
 
-    /// Handoffs whose burst is over (`ready_at <= now`), oldest first.
+    /// Handoffs whose burst is over (collecting, `ready_at <= now`), oldest first.
     async fn ready_handoffs(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<HandoffRow>>;
 
     /// The earliest `ready_at` of a collecting handoff, to sleep exactly until then.
@@ -69,27 +78,123 @@ pub trait Store: Send + Sync + 'static {
     /// A handoff with its customer and its interactions in time order.
     async fn handoff_conversation(&self, handoff_id: &str) -> StoreResult<HandoffConversation>;
 
-    /// [`Store::handoff_conversation`] for a round of handoffs, in their order, with a few queries for all.
+    /// [`PipelineStore::handoff_conversation`] for a round of handoffs, in their order, with a few queries for all.
     async fn handoff_conversations(&self, handoffs: &[HandoffRow]) -> StoreResult<Vec<HandoffConversation>>;
 
-    /// Record the briefs of ready handoffs and queue (or refresh) their delivery jobs, in one
-    /// transaction. A `job` of `None` means nothing to act on: the handoff is closed. A handoff
-    /// that received a message since its conversation was read is left collecting.
-    /// `rotation` (pool, positions handed out) advances that owner pool's round robin in the same
-    /// transaction.
-    async fn commit_briefs(&self, commits: &[BriefCommit], rotation: Option<(&str, u64)>) -> StoreResult<()>;
-    async fn commit_brief(&self, commit: BriefCommit) -> StoreResult<()> {
-        self.commit_briefs(std::slice::from_ref(&commit), None).await
-    }
-
-    /// Close handoffs whose task has been open longer than `reopen_after`.
-    async fn expire_handoffs(&self, opened_before: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<u64>;
+    /// Apply `transition` to handoffs opened before `opened_before` (handoffs kept open too long);
+    /// returns how many moved.
+    async fn expire_handoffs(
+        &self,
+        opened_before: DateTime<Utc>,
+        transition: HandoffTransition,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
 
     /// The next position in an owner pool's rotation (round robin), as last committed.
     async fn rotation_position(&self, pool: &str) -> StoreResult<i64>;
+}
 
-    // --- deliver ------------------------------------------------------------------------
+/// The transactional primitives the pipeline's rules are written against. Nothing here decides:
+/// each call reads or writes rows as asked. Dropped without [`PipelineTx::commit`], none of its
+/// writes are kept.
+#[async_trait]
+pub trait PipelineTx: Send {
+    // --- customers (identity) ---------------------------------------------------------------
 
+    /// The customers holding any of `match_keys`, one entry per key held.
+    async fn customers_by_keys(&mut self, match_keys: &[String]) -> StoreResult<Vec<KeyOwner>>;
+    /// What the merge rules weigh about a customer.
+    async fn customer_facts(&mut self, customer_id: &str) -> StoreResult<CustomerFacts>;
+    /// Create a customer with the id given.
+    async fn insert_customer(&mut self, id: &str, display_name: Option<&str>, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Bind (match key, raw key) pairs to a customer; a key bound already stays where it is.
+    async fn add_keys(
+        &mut self,
+        customer_id: &str,
+        keys: &[(String, String)],
+        connector_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Give a customer a name, if it has none yet.
+    async fn name_customer(&mut self, customer_id: &str, name: &str) -> StoreResult<()>;
+    /// Record a merge (its record is `identity::MergeRecord` JSON, `evidence` its keys seen together) and move
+    /// every key, interaction and handoff of `absorbed_id` to `survivor_id`, remembering which rows moved;
+    /// returns the merge id.
+    async fn merge_customers(
+        &mut self,
+        survivor_id: &str,
+        absorbed_id: &str,
+        evidence: &[String],
+        record: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<i64>;
+    /// Record customers whose keys met but were not merged: one row per set of customers, counted each time.
+    async fn record_conflict(&mut self, sighting: &ConflictSighting, now: DateTime<Utc>) -> StoreResult<()>;
+    /// One recorded merge.
+    async fn merge(&mut self, merge_id: i64) -> StoreResult<Option<StoredMerge>>;
+    /// match key -> the customer holding it, for those of `match_keys` held.
+    async fn key_owners(&mut self, match_keys: &[String]) -> StoreResult<HashMap<String, String>>;
+    /// Undo a merge's moves: `restore` keys go back to the absorbed customer (those still the survivor's),
+    /// with the interactions and handoffs the merge moved; the absorbed customer stands alone again and the
+    /// merge is marked undone.
+    async fn undo_merge(
+        &mut self,
+        merge: &StoredMerge,
+        restore: &[String],
+        now: DateTime<Utc>,
+    ) -> StoreResult<RowsMoved>;
+
+    // --- interactions and handoffs (conversation) ------------------------------------------
+
+    /// Store an interaction unless its connector stored its dedup key already; its id, or `None` for a
+    /// redelivery.
+    async fn insert_interaction(&mut self, new: &NewInteraction<'_>) -> StoreResult<Option<i64>>;
+    /// The customer's most recently opened handoff in one of `states`, opened after `opened_after`.
+    async fn open_handoff_of(
+        &mut self,
+        customer_id: &str,
+        states: &[HandoffState],
+        opened_after: DateTime<Utc>,
+    ) -> StoreResult<Option<String>>;
+    async fn insert_handoff(&mut self, new: &NewHandoff<'_>) -> StoreResult<()>;
+    async fn touch_handoff(&mut self, handoff_id: &str, touch: &HandoffTouch<'_>) -> StoreResult<()>;
+    /// Attach the customer's unattached interactions that have a speaker, received after `received_after`,
+    /// to a handoff; returns how many.
+    async fn adopt_interactions(
+        &mut self,
+        handoff_id: &str,
+        customer_id: &str,
+        received_after: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    async fn attach_interaction(&mut self, interaction_id: i64, handoff_id: &str) -> StoreResult<()>;
+    /// The inbox row's effects are in (or it is quarantined); a row marked again keeps its first time.
+    async fn mark_processed(&mut self, inbox_id: i64, now: DateTime<Utc>) -> StoreResult<()>;
+
+    // --- briefs (conversation) ---------------------------------------------------------------
+
+    /// Store a handoff's brief and apply `transition`, bumping its version, only if the handoff is in
+    /// `transition.from` and its `ready_at` is not after `now` (no message since its conversation was read);
+    /// the new version, or `None` when it was left alone. A handoff moved to `closed` gets `closed_at`.
+    async fn record_brief(
+        &mut self,
+        handoff_id: &str,
+        brief: &str,
+        transition: HandoffTransition,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>>;
+    /// Queue a handoff's delivery job at `version`, or refresh the one queued (payload, version, CRM).
+    async fn queue_job(&mut self, handoff_id: &str, job: &NewJob, version: i64, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Advance an owner pool's rotation by `used` positions.
+    async fn advance_rotation(&mut self, pool: &str, used: u64) -> StoreResult<()>;
+    async fn insert_audit(&mut self, entry: &AuditEntry) -> StoreResult<()>;
+
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}
+
+/// Delivery: jobs leased per CRM account, written, retried or dead-lettered, and the CRM contact of
+/// each customer.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
     /// Lease up to `limit` due jobs of one CRM account until `lease_until`. A job `worker` already holds is
     /// leased again (its round failed, or the worker's previous life was killed), unless it is in `busy`: the
     /// jobs of the worker's round still being written.
@@ -136,10 +241,15 @@ pub trait Store: Send + Sync + 'static {
         self.set_crm_contacts(crm_id, &[(customer_id.to_owned(), contact_id.to_owned())], now).await
     }
 
-    /// Tasks are in the CRM (job, task id), in one transaction: remember each task id, open the
-    /// handoff, and finish the job unless a newer brief arrived meanwhile (then it stays queued,
-    /// now as an update).
-    async fn jobs_delivered(&self, delivered: &[(&OutboxJob, String)], now: DateTime<Utc>) -> StoreResult<()>;
+    /// Tasks are in the CRM (job, task id), in one transaction: remember each task id, apply `transition` to
+    /// the handoff, and finish the job unless a newer brief arrived meanwhile (then it stays queued, now as an
+    /// update).
+    async fn jobs_delivered(
+        &self,
+        delivered: &[(&OutboxJob, String)],
+        transition: HandoffTransition,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
 
     /// A retriable failure: release the lease and try again at `next_attempt_at`, with
     /// `attempts` made so far.
@@ -152,43 +262,48 @@ pub trait Store: Send + Sync + 'static {
         outcome_unknown: bool,
     ) -> StoreResult<()>;
 
-    /// Give up: move the job to the dead-letter queue with its last error.
-    async fn job_dead(&self, job: &OutboxJob, error: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Give up: move the job to the dead-letter queue with its last error, and apply `transition` to its
+    /// handoff.
+    async fn job_dead(
+        &self,
+        job: &OutboxJob,
+        error: &str,
+        transition: HandoffTransition,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+}
 
+/// Deliveries that exhausted their retries (`handoffd dlq`).
+#[async_trait]
+pub trait DeadLetterStore: Send + Sync {
     async fn list_dead_letters(&self, limit: u32) -> StoreResult<Vec<DeadLetter>>;
     async fn get_dead_letter(&self, id: i64) -> StoreResult<DeadLetter>;
-    /// Put a dead letter back in the outbox with a fresh attempt count.
-    async fn replay_dead_letter(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Put a dead letter back in the outbox with a fresh attempt count (marked in flight: the failed attempt
+    /// may have landed), and apply `transition` to its handoff.
+    async fn replay_dead_letter(&self, id: i64, transition: HandoffTransition, now: DateTime<Utc>) -> StoreResult<()>;
     async fn drop_dead_letter(&self, id: i64) -> StoreResult<()>;
+}
 
-    // --- credentials and audit ----------------------------------------------------------
-
-    async fn load_token(&self, connector_id: &str) -> StoreResult<Option<String>>;
-    async fn save_token(&self, connector_id: &str, token: &str, now: DateTime<Utc>) -> StoreResult<()>;
-
-    async fn audit(&self, entry: AuditEntry) -> StoreResult<()>;
-    async fn audit_for_handoff(&self, handoff_id: &str) -> StoreResult<Vec<AuditEntry>>;
-
-    // --- identity -----------------------------------------------------------------------
-
+/// Customers as `handoffd identity` and `handoffd audit` show them, and delivery reads their keys.
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
     /// The customer a match key belongs to (`phone:+9198...`, `email:...`).
     async fn customer_for_key(&self, match_key: &str) -> StoreResult<Option<String>>;
     /// A customer's (match key, raw key) pairs.
     async fn customer_keys(&self, customer_id: &str) -> StoreResult<Vec<(String, String)>>;
-    /// [`Store::customer_keys`] for several customers: customer id -> its (match key, raw key) pairs.
+    /// [`IdentityStore::customer_keys`] for several customers: customer id -> its (match key, raw key) pairs.
     async fn keys_of_customers(&self, customer_ids: &[String]) -> StoreResult<HashMap<String, Vec<(String, String)>>>;
     /// Conflicts not resolved yet, most recent first.
     async fn identity_conflicts(&self, limit: u32) -> StoreResult<Vec<IdentityConflictRow>>;
-    /// Recorded merges, most recent first.
-    async fn list_merges(&self, limit: u32) -> StoreResult<Vec<MergeRow>>;
-    /// Undo one merge in one transaction: the absorbed customer's keys that are still the
-    /// survivor's go back to it, with the interactions and handoffs the merge moved.
-    async fn split_merge(&self, merge_id: i64, now: DateTime<Utc>) -> StoreResult<SplitOutcome>;
+    /// Recorded merges, most recent first (`identity::resolve::list_merges` explains them).
+    async fn list_merges(&self, limit: u32) -> StoreResult<Vec<StoredMerge>>;
     /// Interactions, handoffs and audit entries of a customer, in time order.
     async fn customer_timeline(&self, customer_id: &str) -> StoreResult<CustomerTimeline>;
+}
 
-    // --- CRM identity cache -------------------------------------------------------------
-
+/// The CRM identity cache: contacts synced, searched or created, by match key.
+#[async_trait]
+pub trait IdentityCacheStore: Send + Sync {
     /// Where the contact sync of a CRM account stands (`None`: never synced).
     async fn crm_sync_state(&self, crm_id: &str) -> StoreResult<Option<CrmSyncState>>;
     /// Store one page of the contact sync and, in the same transaction, advance the cursor to
@@ -200,21 +315,67 @@ pub trait Store: Send + Sync + 'static {
         next_cursor: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
-    /// Cache contacts found by a search or created by handoffd (`origin`: `search`, `created`).
+    /// Cache contacts found by a search or created by handoffd.
     async fn cache_contacts(
         &self,
         crm_id: &str,
         contacts: &[CachedContact],
-        origin: &str,
+        origin: ContactOrigin,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
     /// One cached contact by id.
     async fn cached_contact(&self, crm_id: &str, contact_id: &str) -> StoreResult<Option<CachedContact>>;
     /// Cached contacts holding any of `match_keys`, with the survivors of those the CRM merged.
     async fn cached_contacts(&self, crm_id: &str, match_keys: &[String]) -> StoreResult<Vec<CachedContact>>;
+}
 
+/// The audit trail and the connectors' refreshed credentials.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    async fn audit(&self, entry: AuditEntry) -> StoreResult<()>;
+    async fn audit_for_handoff(&self, handoff_id: &str) -> StoreResult<Vec<AuditEntry>>;
+
+    async fn load_token(&self, connector_id: &str) -> StoreResult<Option<String>>;
+    async fn save_token(&self, connector_id: &str, token: &str, now: DateTime<Utc>) -> StoreResult<()>;
+}
+
+/// Health and counts, for `/readyz`, `/metrics` and the bench.
+#[async_trait]
+pub trait StatusStore: Send + Sync {
+    /// Cheap round trip, for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
     /// Counts per pipeline stage, for metrics and `handoffd status`.
     async fn stage_counts(&self) -> StoreResult<StageCounts>;
+}
+
+/// Every stage's side of one backend: what [`open`] hands out. A stage that needs one side takes
+/// that trait (`Arc<dyn Store>` coerces to any of them).
+pub trait Store:
+    InboxStore
+    + QuarantineStore
+    + PipelineStore
+    + OutboxStore
+    + DeadLetterStore
+    + IdentityStore
+    + IdentityCacheStore
+    + AuditStore
+    + StatusStore
+    + 'static
+{
+}
+
+impl<T> Store for T where
+    T: InboxStore
+        + QuarantineStore
+        + PipelineStore
+        + OutboxStore
+        + DeadLetterStore
+        + IdentityStore
+        + IdentityCacheStore
+        + AuditStore
+        + StatusStore
+        + 'static
+{
 }
 
 /// Open the store a URL names and bring its schema up to date.

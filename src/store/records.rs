@@ -70,7 +70,7 @@ pub struct QuarantineEntry {
 pub struct HandoffRow {
     pub id: String,
     pub customer_id: String,
-    pub state: String,
+    pub state: HandoffState,
     pub opened_at: DateTime<Utc>,
     pub ready_at: DateTime<Utc>,
     pub ended_by: Option<String>,
@@ -96,10 +96,11 @@ pub struct CustomerRecord {
     pub display_name: Option<String>,
     /// Raw keys as connectors reported them, with their match keys.
     pub keys: Vec<(String, String)>,
-    /// What the owner should know about this customer's identity, for the brief's `notes`: an
-    /// unreadable phone kept as written, an unresolved identity conflict, several CRM contacts in
-    /// the identity cache claiming the customer (and which one delivery uses).
-    pub notes: Vec<String>,
+    /// The reasons of unresolved identity conflicts that name this customer, oldest first.
+    pub open_conflicts: Vec<String>,
+    /// Per CRM account whose identity cache holds any of the customer's keys (by account id): the cached
+    /// contacts claiming the customer, with the survivors of those the CRM merged.
+    pub cached_contacts: Vec<(String, Vec<CrmContact>)>,
 }
 
 #[derive(Clone, Debug)]
@@ -222,6 +223,28 @@ pub struct SplitOutcome {
     pub handoffs_moved: u64,
 }
 
+/// Where a cached contact came from: what `crm_identities.origin` holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ContactOrigin {
+    /// The scheduled contact sync.
+    Sync,
+    /// Found by a delivery's search.
+    Search,
+    /// Created by handoffd.
+    Created,
+}
+
+impl ContactOrigin {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Sync => "sync",
+            Self::Search => "search",
+            Self::Created => "created",
+        }
+    }
+}
+
 /// A CRM contact in the identity cache, with the match keys its phones and emails normalise to.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CachedContact {
@@ -269,4 +292,163 @@ pub struct DueJobs {
     pub count: u32,
     /// Since when the oldest has been due; `None` when there are none.
     pub oldest: Option<DateTime<Utc>>,
+}
+
+// --- handoff states ----------------------------------------------------------------------------
+
+/// Where a handoff stands, stored as its [`HandoffState::as_str`] text. Which state follows which is
+/// the conversation stage's rule (`conversation::lifecycle`); the store only applies the
+/// [`HandoffTransition`]s it is given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandoffState {
+    /// Waiting for the quiet period (or an end signal) to end the burst.
+    Collecting,
+    /// Brief made, task in the outbox.
+    Queued,
+    /// Task in the CRM.
+    Open,
+    /// Done, expired, or nothing to act on.
+    Closed,
+    /// Its delivery was dead-lettered.
+    Failed,
+}
+
+impl HandoffState {
+    pub const ALL: [HandoffState; 5] = [Self::Collecting, Self::Queued, Self::Open, Self::Closed, Self::Failed];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Collecting => "collecting",
+            Self::Queued => "queued",
+            Self::Open => "open",
+            Self::Closed => "closed",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, super::StoreError> {
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str() == text)
+            .ok_or_else(|| super::StoreError::Corrupt(format!("unknown handoff state `{text}`")))
+    }
+}
+
+impl std::fmt::Display for HandoffState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A move of a handoff from any of `from` to `to`; a handoff in another state is left alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HandoffTransition {
+    pub from: &'static [HandoffState],
+    pub to: HandoffState,
+}
+
+impl HandoffTransition {
+    pub fn applies_to(&self, state: HandoffState) -> bool {
+        self.from.contains(&state)
+    }
+}
+
+// --- the pipeline's transactional primitives' rows ------------------------------------------
+
+/// A new record id: UUID v7 text, so ids sort by creation in every database.
+pub fn new_record_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// A customer as the identity rules name it: its text id (every table's key) and its number (what
+/// merge records and their sentences call it).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CustomerRef {
+    pub id: String,
+    pub number: i64,
+}
+
+/// A match key and the customer that holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyOwner {
+    pub match_key: String,
+    pub customer: CustomerRef,
+}
+
+/// What the merge rules weigh about a customer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CustomerFacts {
+    pub created_at: Option<DateTime<Utc>>,
+    /// One CRM contact stands for the customer, `crm_id:contact_id`; with several CRM accounts, that of the
+    /// first account by id.
+    pub crm_contact: Option<String>,
+    /// Every match key the customer holds, sorted.
+    pub match_keys: Vec<String>,
+}
+
+/// Customers whose keys met but were not merged, as seen in one interaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConflictSighting {
+    /// Sorted: one conflict per set of customers, however often it recurs.
+    pub customers: Vec<String>,
+    pub attach_to: String,
+    /// (match key, customer id) of this interaction.
+    pub evidence: Vec<(String, String)>,
+    pub reason: String,
+}
+
+/// A recorded merge as stored (`identity::resolve` explains and splits it).
+#[derive(Clone, Debug)]
+pub struct StoredMerge {
+    pub id: i64,
+    pub survivor_id: String,
+    pub absorbed_id: String,
+    /// The keys seen together, as JSON.
+    pub evidence: String,
+    /// The `identity::MergeRecord` JSON; `None` for merges recorded before keys were kept.
+    pub record: Option<String>,
+    pub merged_at: DateTime<Utc>,
+    pub undone_at: Option<DateTime<Utc>>,
+}
+
+/// What a split moved back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RowsMoved {
+    pub interactions: u64,
+    pub handoffs: u64,
+}
+
+/// An interaction to store, with the columns the stages query by.
+#[derive(Clone, Debug)]
+pub struct NewInteraction<'a> {
+    pub connector_id: &'a str,
+    pub inbox_id: i64,
+    pub customer_id: &'a str,
+    /// `customer`, `ai` or `agent`; `None` for statuses and system events.
+    pub speaker: Option<&'a str>,
+    pub kind: String,
+    pub text: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub interaction: &'a Interaction,
+}
+
+/// A handoff opened by a customer's message (or an end signal).
+#[derive(Clone, Debug)]
+pub struct NewHandoff<'a> {
+    pub id: &'a str,
+    pub customer_id: &'a str,
+    pub state: HandoffState,
+    pub opened_at: DateTime<Utc>,
+    pub ready_at: DateTime<Utc>,
+    pub ended_by: Option<&'a str>,
+}
+
+/// A later message in an open handoff.
+#[derive(Clone, Debug)]
+pub struct HandoffTouch<'a> {
+    pub state: HandoffState,
+    pub last_activity_at: DateTime<Utc>,
+    pub ready_at: DateTime<Utc>,
+    pub ended_by: Option<&'a str>,
 }

@@ -65,21 +65,26 @@ async fn read_chunk(pool: &SqlitePool, handoffs: &[HandoffRow]) -> StoreResult<V
     ));
     let earlier = grouped(query.build().fetch_all(pool).await?)?;
 
-    let notes = notes(pool, &customer_ids, &keys).await?;
+    let facts = identity_facts(pool, &customer_ids, &keys).await?;
     let mut interactions = interactions;
     let mut earlier = earlier;
     Ok(handoffs
         .iter()
-        .map(|handoff| HandoffConversation {
-            customer: CustomerRecord {
-                id: handoff.customer_id.clone(),
-                display_name: names.get(&handoff.customer_id).cloned().flatten(),
-                keys: keys.get(&handoff.customer_id).cloned().unwrap_or_default(),
-                notes: notes.get(&handoff.customer_id).cloned().unwrap_or_default(),
-            },
-            interactions: interactions.remove(&handoff.id).unwrap_or_default(),
-            earlier: earlier.remove(&handoff.id).unwrap_or_default(),
-            handoff: handoff.clone(),
+        .map(|handoff| {
+            // Several handoffs of one customer in a round share its facts.
+            let facts = facts.get(&handoff.customer_id).cloned().unwrap_or_default();
+            HandoffConversation {
+                customer: CustomerRecord {
+                    id: handoff.customer_id.clone(),
+                    display_name: names.get(&handoff.customer_id).cloned().flatten(),
+                    keys: keys.get(&handoff.customer_id).cloned().unwrap_or_default(),
+                    open_conflicts: facts.open_conflicts,
+                    cached_contacts: facts.cached_contacts,
+                },
+                interactions: interactions.remove(&handoff.id).unwrap_or_default(),
+                earlier: earlier.remove(&handoff.id).unwrap_or_default(),
+                handoff: handoff.clone(),
+            }
         })
         .collect())
 }
@@ -93,13 +98,13 @@ fn grouped(rows: Vec<sqlx::sqlite::SqliteRow>) -> StoreResult<HashMap<String, Ve
     Ok(grouped)
 }
 
-/// Each customer's notes: raw phones and other key notes, open identity conflicts, and several contacts of one
-/// CRM account claiming the customer.
-async fn notes(
+/// What each customer's notes are made from (`identity::customer_notes`): the unresolved identity conflicts
+/// naming it, and the cached contacts of each CRM account that claim it.
+async fn identity_facts(
     pool: &SqlitePool,
     customer_ids: &[&str],
     keys: &HashMap<String, Vec<(String, String)>>,
-) -> StoreResult<HashMap<String, Vec<String>>> {
+) -> StoreResult<HashMap<String, IdentityFacts>> {
     let conflicts: Vec<(String, String)> = sqlx::query_as(
         "SELECT ',' || customers || ',', reason FROM identity_conflicts WHERE resolved_at IS NULL ORDER BY id",
     )
@@ -117,29 +122,29 @@ async fn notes(
         }
     }
 
-    let mut notes = HashMap::new();
+    let mut facts = HashMap::new();
     for customer_id in customer_ids {
         let keys = keys.get(*customer_id).map(Vec::as_slice).unwrap_or_default();
-        let mut these = crate::identity::key_notes(keys);
         let listed = format!(",{customer_id},");
-        these.extend(
-            conflicts
-                .iter()
-                .filter(|(customers, _)| customers.contains(&listed))
-                .map(|(_, reason)| format!("identity conflict: {reason}")),
-        );
+        let open_conflicts = conflicts
+            .iter()
+            .filter(|(customers, _)| customers.contains(&listed))
+            .map(|(_, reason)| reason.clone())
+            .collect();
         let match_keys: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
         let accounts: BTreeSet<&String> = match_keys.iter().filter_map(|k| accounts_of_key.get(k)).flatten().collect();
+        let mut cached_contacts = Vec::new();
         for crm_id in accounts {
             let cached = identity::cached_contacts(pool, crm_id, &match_keys).await?;
-            let contacts: Vec<CrmContact> = cached.into_iter().map(|c| c.contact).collect();
-            if let Some((_, Some(conflict))) =
-                crate::identity::pick_contact(&contacts, Default::default(), crm_id, None)
-            {
-                these.push(conflict.sentence);
-            }
+            cached_contacts.push((crm_id.clone(), cached.into_iter().map(|c| c.contact).collect()));
         }
-        notes.insert(customer_id.to_string(), these);
+        facts.insert(customer_id.to_string(), IdentityFacts { open_conflicts, cached_contacts });
     }
-    Ok(notes)
+    Ok(facts)
+}
+
+#[derive(Clone, Default)]
+struct IdentityFacts {
+    open_conflicts: Vec<String>,
+    cached_contacts: Vec<(String, Vec<CrmContact>)>,
 }

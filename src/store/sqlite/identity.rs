@@ -1,348 +1,96 @@
-//! Identity in SQLite: customer resolution with `identity::decide`, undoable merges, conflicts,
-//! the CRM identity cache, and the customer timeline.
-//!
-//! `identity::CustomerId` numbers are `customers.rowid`: records and sentences name customers
-//! by them, while every table keeps the customer's text id.
+//! Identity in SQLite: the customers' keys, conflicts and merges as the CLI shows them, the CRM identity
+//! cache, and the customer timeline. Which customer a key belongs to, and when to merge, is decided in
+//! `identity::resolve` (through `PipelineTx`).
 
 use std::collections::{BTreeSet, HashMap};
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use handoffd_contract::crm::CrmContact;
-use handoffd_contract::interaction::Content;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
-use super::{json, new_id};
-use crate::identity::keys::NormalizedKey;
-use crate::identity::{CustomerId, Decision, KnownCustomer, MergeRecord, decide, split};
+use super::{SqliteStore, json, push_list};
 use crate::store::*;
 
-/// Every (match key, raw key) of one interaction: its own keys and, for a system event that
-/// announces new keys (a changed number), those too, so they join the same customer.
-pub(super) fn interaction_keys(item: &NormalizedInteraction) -> Vec<(String, String)> {
-    let mut keys = item.keys.clone();
-    if let Content::System(event) = &item.interaction.content {
-        for key in &event.new_keys {
-            // WhatsApp ids carry their country code: no default region is needed.
-            let normalized = crate::identity::normalize(key, None);
-            let raw = normalized.raw.clone().unwrap_or_else(|| normalized.canonical.clone());
-            for match_key in std::iter::once(normalized.canonical.clone()).chain(normalized.match_keys) {
-                if !keys.iter().any(|(k, _)| *k == match_key) {
-                    keys.push((match_key, raw.clone()));
-                }
+#[async_trait]
+impl IdentityStore for SqliteStore {
+    async fn customer_for_key(&self, match_key: &str) -> StoreResult<Option<String>> {
+        customer_for_key(&self.reader, match_key).await
+    }
+
+    async fn customer_keys(&self, customer_id: &str) -> StoreResult<Vec<(String, String)>> {
+        customer_keys(&self.reader, customer_id).await
+    }
+
+    async fn keys_of_customers(&self, customer_ids: &[String]) -> StoreResult<HashMap<String, Vec<(String, String)>>> {
+        let mut keys: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        for chunk in customer_ids.chunks(1000) {
+            let mut query = QueryBuilder::<Sqlite>::new(
+                "SELECT customer_id, match_key, raw FROM identities WHERE customer_id IN (",
+            );
+            push_list(&mut query, chunk);
+            query.push(" ORDER BY first_seen_at, match_key");
+            for row in query.build().fetch_all(&self.reader).await? {
+                keys.entry(row.get("customer_id")).or_default().push((row.get("match_key"), row.get("raw")));
             }
         }
+        Ok(keys)
     }
-    keys
+
+    async fn identity_conflicts(&self, limit: u32) -> StoreResult<Vec<IdentityConflictRow>> {
+        identity_conflicts(&self.reader, limit).await
+    }
+
+    async fn list_merges(&self, limit: u32) -> StoreResult<Vec<StoredMerge>> {
+        list_merges(&self.reader, limit).await
+    }
+
+    async fn customer_timeline(&self, customer_id: &str) -> StoreResult<CustomerTimeline> {
+        customer_timeline(&self.reader, customer_id).await
+    }
 }
 
-struct Found {
-    text_ids: HashMap<i64, String>,
-    by_key: HashMap<String, CustomerId>,
+#[async_trait]
+impl IdentityCacheStore for SqliteStore {
+    async fn crm_sync_state(&self, crm_id: &str) -> StoreResult<Option<CrmSyncState>> {
+        crm_sync_state(&self.writer, crm_id).await
+    }
+
+    async fn store_sync_page(
+        &self,
+        crm_id: &str,
+        contacts: &[CachedContact],
+        next_cursor: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let _turn = self.turns.bulk().await;
+        store_sync_page(&self.writer, crm_id, contacts, next_cursor, now).await
+    }
+
+    async fn cache_contacts(
+        &self,
+        crm_id: &str,
+        contacts: &[CachedContact],
+        origin: ContactOrigin,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let _turn = self.turns.urgent();
+        let mut tx = self.writer.begin().await?;
+        write_contacts(&mut tx, crm_id, contacts, origin, &format_ts(now)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn cached_contact(&self, crm_id: &str, contact_id: &str) -> StoreResult<Option<CachedContact>> {
+        cached_contact_by_id(&self.reader, crm_id, contact_id).await
+    }
+
+    async fn cached_contacts(&self, crm_id: &str, match_keys: &[String]) -> StoreResult<Vec<CachedContact>> {
+        cached_contacts(&self.reader, crm_id, match_keys).await
+    }
 }
 
-async fn find_customers(tx: &mut Transaction<'_, Sqlite>, keys: &[(String, String)]) -> Result<Found, StoreError> {
-    let mut query = QueryBuilder::<Sqlite>::new(
-        "SELECT i.match_key, c.rowid, c.id FROM identities i JOIN customers c ON c.id = i.customer_id WHERE i.match_key IN (",
-    );
-    let mut list = query.separated(", ");
-    for (match_key, _) in keys {
-        list.push_bind(match_key);
-    }
-    query.push(")");
-    let mut found = Found { text_ids: HashMap::new(), by_key: HashMap::new() };
-    for row in query.build().fetch_all(&mut **tx).await? {
-        let rowid: i64 = row.get(1);
-        found.by_key.insert(row.get(0), CustomerId(rowid));
-        found.text_ids.insert(rowid, row.get(2));
-    }
-    Ok(found)
-}
-
-async fn known_customer(
-    tx: &mut Transaction<'_, Sqlite>,
-    rowid: i64,
-    text_id: &str,
-) -> Result<KnownCustomer, StoreError> {
-    let created: String =
-        sqlx::query_scalar("SELECT created_at FROM customers WHERE id = ?").bind(text_id).fetch_one(&mut **tx).await?;
-    // One CRM contact stands for the customer; with several CRM accounts, the first account's.
-    let crm_contact_id: Option<String> = sqlx::query_scalar(
-        "SELECT crm_id || ':' || contact_id FROM crm_contacts WHERE customer_id = ? ORDER BY crm_id LIMIT 1",
-    )
-    .bind(text_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let keys: Vec<String> =
-        sqlx::query_scalar("SELECT match_key FROM identities WHERE customer_id = ? ORDER BY match_key")
-            .bind(text_id)
-            .fetch_all(&mut **tx)
-            .await?;
-    Ok(KnownCustomer { id: CustomerId(rowid), created_at: parse_ts(&created).ok(), crm_contact_id, keys })
-}
-
-/// Find the customer of one interaction's keys, creating, merging or recording a conflict as
-/// `identity::decide` says. Returns the customer's text id.
-pub(super) async fn resolve_customer(
-    tx: &mut Transaction<'_, Sqlite>,
-    item: &NormalizedInteraction,
-    connector_id: &str,
-    now: &str,
-    summary: &mut ApplySummary,
-) -> Result<String, StoreError> {
-    let keys = interaction_keys(item);
-    let found = find_customers(tx, &keys).await?;
-    // The keys are match keys already: each stands for itself.
-    let normalized: Vec<NormalizedKey> = keys
-        .iter()
-        .map(|(match_key, raw)| NormalizedKey {
-            canonical: match_key.clone(),
-            match_keys: vec![match_key.clone()],
-            raw: Some(raw.clone()),
-            problem: None,
-        })
-        .collect();
-    let mut known = Vec::new();
-    if found.text_ids.len() > 1 {
-        for (rowid, text_id) in &found.text_ids {
-            known.push(known_customer(tx, *rowid, text_id).await?);
-        }
-    }
-    let text_of = |id: CustomerId| found.text_ids.get(&id.0).cloned();
-    let customer_id = match decide(&normalized, |k| found.by_key.get(k).copied(), &known) {
-        Decision::New { .. } => {
-            let id = new_id();
-            sqlx::query("INSERT INTO customers (id, display_name, created_at) VALUES (?, ?, ?)")
-                .bind(&id)
-                .bind(&item.interaction.display_name)
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
-            summary.customers_created += 1;
-            id
-        }
-        Decision::Existing { customer, .. } => text_of(customer).ok_or_else(|| lost(customer))?,
-        Decision::Merge { survivor, merges, .. } => {
-            let survivor_id = text_of(survivor).ok_or_else(|| lost(survivor))?;
-            for record in &merges {
-                let absorbed_id = text_of(record.absorbed).ok_or_else(|| lost(record.absorbed))?;
-                merge_customers(tx, &survivor_id, &absorbed_id, record, now).await?;
-            }
-            survivor_id
-        }
-        Decision::Conflict(conflict) => {
-            let attach_to = text_of(conflict.attach_to).ok_or_else(|| lost(conflict.attach_to))?;
-            let mut customers: Vec<String> = conflict.customers.iter().filter_map(|c| text_of(*c)).collect();
-            customers.sort();
-            let evidence: Vec<(String, String)> =
-                conflict.evidence.iter().filter_map(|(k, c)| Some((k.clone(), text_of(*c)?))).collect();
-            sqlx::query(
-                "INSERT INTO identity_conflicts (customers, attach_to, evidence, reason, first_seen_at, last_seen_at) \
-                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (customers) DO UPDATE SET attach_to = excluded.attach_to, \
-                 evidence = excluded.evidence, reason = excluded.reason, last_seen_at = excluded.last_seen_at, \
-                 times_seen = times_seen + 1",
-            )
-            .bind(customers.join(","))
-            .bind(&attach_to)
-            .bind(json(&evidence))
-            .bind(&conflict.reason)
-            .bind(now)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
-            // On every customer's timeline: each of them may be the one an owner looks up.
-            for customer in &customers {
-                super::insert_audit(
-                    tx,
-                    &AuditEntry {
-                        at: parse_ts(now)?,
-                        handoff_id: None,
-                        customer_id: Some(customer.clone()),
-                        event: "identity_conflict".to_owned(),
-                        detail: serde_json::json!({"customers": customers, "attached_to": attach_to,
-                            "evidence": evidence, "reason": conflict.reason}),
-                    },
-                )
-                .await?;
-            }
-            tracing::warn!(customer = %attach_to, reason = %conflict.reason, "Keys of different customers met; not merged.");
-            attach_to
-        }
-    };
-
-    // Keys already bound stay where they are (a conflict never moves a key).
-    for (match_key, raw) in &keys {
-        sqlx::query(
-            "INSERT INTO identities (match_key, customer_id, raw, connector_id, first_seen_at) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (match_key) DO NOTHING",
-        )
-        .bind(match_key)
-        .bind(&customer_id)
-        .bind(raw)
-        .bind(connector_id)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    }
-    if let Some(name) = &item.interaction.display_name {
-        sqlx::query("UPDATE customers SET display_name = ? WHERE id = ? AND display_name IS NULL")
-            .bind(name)
-            .bind(&customer_id)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(customer_id)
-}
-
-fn lost(id: CustomerId) -> StoreError {
-    StoreError::Corrupt(format!("customer {id} was matched but not read"))
-}
-
-/// Move everything of `absorbed` to `survivor`, remembering which rows moved so a split can
-/// move exactly those back.
-async fn merge_customers(
-    tx: &mut Transaction<'_, Sqlite>,
-    survivor: &str,
-    absorbed: &str,
-    record: &MergeRecord,
-    now: &str,
-) -> Result<(), StoreError> {
-    let merge_id: i64 = sqlx::query_scalar(
-        "INSERT INTO merges (survivor_id, absorbed_id, evidence, merged_at, record) VALUES (?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(survivor)
-    .bind(absorbed)
-    .bind(json(&record.absorbed_evidence.iter().chain(&record.survivor_evidence).collect::<Vec<_>>()))
-    .bind(now)
-    .bind(json(record))
-    .fetch_one(&mut **tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO merge_moves (merge_id, kind, row_ref) SELECT ?, 'interaction', id FROM interactions WHERE customer_id = ?",
-    )
-    .bind(merge_id)
-    .bind(absorbed)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO merge_moves (merge_id, kind, row_ref) SELECT ?, 'handoff', id FROM handoffs WHERE customer_id = ?",
-    )
-    .bind(merge_id)
-    .bind(absorbed)
-    .execute(&mut **tx)
-    .await?;
-    for table in ["identities", "interactions", "handoffs"] {
-        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE {table} SET customer_id = ? WHERE customer_id = ?")))
-            .bind(survivor)
-            .bind(absorbed)
-            .execute(&mut **tx)
-            .await?;
-    }
-    sqlx::query("UPDATE customers SET merged_into = ? WHERE id = ?")
-        .bind(survivor)
-        .bind(absorbed)
-        .execute(&mut **tx)
-        .await?;
-    super::insert_audit(
-        tx,
-        &AuditEntry {
-            at: parse_ts(now)?,
-            handoff_id: None,
-            customer_id: Some(survivor.to_owned()),
-            event: "customers_merged".to_owned(),
-            detail: serde_json::json!({"merge_id": merge_id, "absorbed": absorbed, "explanation": record.explain()}),
-        },
-    )
-    .await?;
-    Ok(())
-}
-
-pub(super) async fn split_merge(pool: &SqlitePool, merge_id: i64, now: DateTime<Utc>) -> StoreResult<SplitOutcome> {
-    let mut tx = pool.begin().await?;
-    let row = sqlx::query("SELECT survivor_id, absorbed_id, record, undone_at FROM merges WHERE id = ?")
-        .bind(merge_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("merge {merge_id}")))?;
-    let survivor_id: String = row.get("survivor_id");
-    let absorbed_id: String = row.get("absorbed_id");
-    if row.get::<Option<String>, _>("undone_at").is_some() {
-        return Err(StoreError::NotFound(format!("merge {merge_id} (it was already split)")));
-    }
-    let record: MergeRecord = match row.get::<Option<String>, _>("record") {
-        Some(text) => serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("merge {merge_id}: {e}")))?,
-        None => return Err(StoreError::NotFound(format!("merge {merge_id} (recorded without the keys it moved)"))),
-    };
-    let mut owners: HashMap<String, String> = HashMap::new();
-    for key in &record.moved_keys {
-        if let Some(owner) = sqlx::query_scalar::<_, String>("SELECT customer_id FROM identities WHERE match_key = ?")
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await?
-        {
-            owners.insert(key.clone(), owner);
-        }
-    }
-    let plan = split(&record, |key| {
-        owners.get(key).map(|owner| if *owner == survivor_id { record.survivor } else { CustomerId(i64::MIN) })
-    });
-    for key in &plan.restore {
-        sqlx::query("UPDATE identities SET customer_id = ? WHERE match_key = ? AND customer_id = ?")
-            .bind(&absorbed_id)
-            .bind(key)
-            .bind(&survivor_id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    let interactions = sqlx::query(
-        "UPDATE interactions SET customer_id = ? WHERE customer_id = ? AND id IN \
-         (SELECT CAST(row_ref AS INTEGER) FROM merge_moves WHERE merge_id = ? AND kind = 'interaction')",
-    )
-    .bind(&absorbed_id)
-    .bind(&survivor_id)
-    .bind(merge_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    let handoffs = sqlx::query(
-        "UPDATE handoffs SET customer_id = ? WHERE customer_id = ? AND id IN \
-         (SELECT row_ref FROM merge_moves WHERE merge_id = ? AND kind = 'handoff')",
-    )
-    .bind(&absorbed_id)
-    .bind(&survivor_id)
-    .bind(merge_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    let now_s = format_ts(now);
-    sqlx::query("UPDATE customers SET merged_into = NULL WHERE id = ?").bind(&absorbed_id).execute(&mut *tx).await?;
-    sqlx::query("UPDATE merges SET undone_at = ? WHERE id = ?").bind(&now_s).bind(merge_id).execute(&mut *tx).await?;
-    let outcome = SplitOutcome {
-        merge_id,
-        customer_id: absorbed_id,
-        survivor_id,
-        restored_keys: plan.restore,
-        skipped_keys: plan.skipped,
-        interactions_moved: interactions,
-        handoffs_moved: handoffs,
-    };
-    for customer in [&outcome.survivor_id, &outcome.customer_id] {
-        super::insert_audit(
-            &mut tx,
-            &AuditEntry {
-                at: now,
-                handoff_id: None,
-                customer_id: Some(customer.clone()),
-                event: "merge_split".to_owned(),
-                detail: serde_json::to_value(&outcome).unwrap_or_default(),
-            },
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(outcome)
-}
-
-pub(super) async fn identity_conflicts(pool: &SqlitePool, limit: u32) -> StoreResult<Vec<IdentityConflictRow>> {
+async fn identity_conflicts(pool: &SqlitePool, limit: u32) -> StoreResult<Vec<IdentityConflictRow>> {
     let rows = sqlx::query(
         "SELECT * FROM identity_conflicts WHERE resolved_at IS NULL ORDER BY last_seen_at DESC, id DESC LIMIT ?",
     )
@@ -366,34 +114,29 @@ pub(super) async fn identity_conflicts(pool: &SqlitePool, limit: u32) -> StoreRe
         .collect()
 }
 
-pub(super) async fn list_merges(pool: &SqlitePool, limit: u32) -> StoreResult<Vec<MergeRow>> {
-    let rows = sqlx::query(
-        "SELECT id, survivor_id, absorbed_id, evidence, record, merged_at, undone_at FROM merges ORDER BY id DESC LIMIT ?",
-    )
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            let explanation = match row.get::<Option<String>, _>("record") {
-                Some(text) => serde_json::from_str::<MergeRecord>(&text)
-                    .map(|r| r.explain())
-                    .map_err(|e| StoreError::Corrupt(format!("merge record: {e}")))?,
-                None => format!("keys seen together: {}", row.get::<String, _>("evidence")),
-            };
-            Ok(MergeRow {
-                id: row.get("id"),
-                survivor_id: row.get("survivor_id"),
-                absorbed_id: row.get("absorbed_id"),
-                explanation,
-                merged_at: parse_ts(row.get("merged_at"))?,
-                undone_at: row.get::<Option<String>, _>("undone_at").as_deref().map(parse_ts).transpose()?,
-            })
-        })
-        .collect()
+async fn list_merges(pool: &SqlitePool, limit: u32) -> StoreResult<Vec<StoredMerge>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {MERGE_COLUMNS} FROM merges ORDER BY id DESC LIMIT ?")))
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(stored_merge).collect()
 }
 
-pub(super) async fn customer_keys(pool: &SqlitePool, customer_id: &str) -> StoreResult<Vec<(String, String)>> {
+pub(super) const MERGE_COLUMNS: &str = "id, survivor_id, absorbed_id, evidence, record, merged_at, undone_at";
+
+pub(super) fn stored_merge(row: &sqlx::sqlite::SqliteRow) -> StoreResult<StoredMerge> {
+    Ok(StoredMerge {
+        id: row.get("id"),
+        survivor_id: row.get("survivor_id"),
+        absorbed_id: row.get("absorbed_id"),
+        evidence: row.get("evidence"),
+        record: row.get("record"),
+        merged_at: parse_ts(row.get("merged_at"))?,
+        undone_at: row.get::<Option<String>, _>("undone_at").as_deref().map(parse_ts).transpose()?,
+    })
+}
+
+async fn customer_keys(pool: &SqlitePool, customer_id: &str) -> StoreResult<Vec<(String, String)>> {
     Ok(sqlx::query("SELECT match_key, raw FROM identities WHERE customer_id = ? ORDER BY first_seen_at, match_key")
         .bind(customer_id)
         .fetch_all(pool)
@@ -405,11 +148,11 @@ pub(super) async fn customer_keys(pool: &SqlitePool, customer_id: &str) -> Store
 
 // --- the CRM identity cache ---------------------------------------------------------------
 
-pub(super) async fn write_contacts(
+async fn write_contacts(
     tx: &mut Transaction<'_, Sqlite>,
     crm_id: &str,
     contacts: &[CachedContact],
-    origin: &str,
+    origin: ContactOrigin,
     now: &str,
 ) -> Result<(), StoreError> {
     for cached in contacts {
@@ -425,7 +168,7 @@ pub(super) async fn write_contacts(
             .bind(crm_id)
             .bind(&contact.id)
             .bind(&contact.merged_into)
-            .bind(origin)
+            .bind(origin.as_str())
             .bind(now)
             .execute(&mut **tx)
             .await?;
@@ -447,7 +190,7 @@ pub(super) async fn write_contacts(
         .bind(&contact.owner_id)
         .bind(contact.updated_at.map(format_ts))
         .bind(&contact.merged_into)
-        .bind(origin)
+        .bind(origin.as_str())
         .bind(now)
         .execute(&mut **tx)
         .await?;
@@ -470,7 +213,7 @@ pub(super) async fn write_contacts(
     Ok(())
 }
 
-pub(super) async fn store_sync_page(
+async fn store_sync_page(
     pool: &SqlitePool,
     crm_id: &str,
     contacts: &[CachedContact],
@@ -479,7 +222,7 @@ pub(super) async fn store_sync_page(
 ) -> StoreResult<()> {
     let now = format_ts(now);
     let mut tx = pool.begin().await?;
-    write_contacts(&mut tx, crm_id, contacts, "sync", &now).await?;
+    write_contacts(&mut tx, crm_id, contacts, ContactOrigin::Sync, &now).await?;
     sqlx::query(
         "INSERT INTO crm_sync_cursors (crm_id, cursor, pages, synced_at) VALUES (?, ?, 1, ?) \
          ON CONFLICT (crm_id) DO UPDATE SET cursor = COALESCE(excluded.cursor, cursor), pages = pages + 1, \
@@ -494,7 +237,7 @@ pub(super) async fn store_sync_page(
     Ok(())
 }
 
-pub(super) async fn crm_sync_state(pool: &SqlitePool, crm_id: &str) -> StoreResult<Option<CrmSyncState>> {
+async fn crm_sync_state(pool: &SqlitePool, crm_id: &str) -> StoreResult<Option<CrmSyncState>> {
     let Some(row) = sqlx::query(
         "SELECT cursor, pages, synced_at, (SELECT COUNT(*) FROM crm_identities WHERE crm_id = ?1) AS contacts \
          FROM crm_sync_cursors WHERE crm_id = ?1",
@@ -531,11 +274,7 @@ fn cached_contact(row: &sqlx::sqlite::SqliteRow) -> Result<CachedContact, StoreE
     })
 }
 
-pub(super) async fn cached_contact_by_id(
-    pool: &SqlitePool,
-    crm_id: &str,
-    contact_id: &str,
-) -> StoreResult<Option<CachedContact>> {
+async fn cached_contact_by_id(pool: &SqlitePool, crm_id: &str, contact_id: &str) -> StoreResult<Option<CachedContact>> {
     sqlx::query("SELECT * FROM crm_identities WHERE crm_id = ? AND contact_id = ?")
         .bind(crm_id)
         .bind(contact_id)
@@ -589,7 +328,7 @@ pub(super) async fn cached_contacts(
 
 // --- the timeline ---------------------------------------------------------------------------
 
-pub(super) async fn customer_timeline(pool: &SqlitePool, customer_id: &str) -> StoreResult<CustomerTimeline> {
+async fn customer_timeline(pool: &SqlitePool, customer_id: &str) -> StoreResult<CustomerTimeline> {
     let customer = sqlx::query("SELECT id, display_name, merged_into FROM customers WHERE id = ?")
         .bind(customer_id)
         .fetch_optional(pool)
@@ -665,7 +404,7 @@ fn shorten(text: &str) -> String {
     if flat.chars().count() <= MAX { flat } else { format!("{}…", flat.chars().take(MAX).collect::<String>()) }
 }
 
-pub(super) async fn customer_for_key(pool: &SqlitePool, match_key: &str) -> StoreResult<Option<String>> {
+async fn customer_for_key(pool: &SqlitePool, match_key: &str) -> StoreResult<Option<String>> {
     Ok(sqlx::query_scalar("SELECT customer_id FROM identities WHERE match_key = ?")
         .bind(match_key)
         .fetch_optional(pool)

@@ -1,0 +1,122 @@
+//! A handoff's life: which state follows which, and how a message attaches to the customer's open handoff
+//! or opens one. The store applies the transitions named here; it decides none of them.
+//!
+//! ```text
+//! (message) ──▶ collecting ──brief, actionable──▶ queued ──task written──▶ open ──reopen_after──▶ closed
+//!                   ▲  └──brief, nothing to act on──▶ closed     └──dead-lettered──▶ failed ──replayed──▶ queued
+//!                   └──── a later message, while collecting, queued or open ────┘
+//! ```
+
+use chrono::{DateTime, Utc};
+
+use crate::store::HandoffState::{Closed, Collecting, Failed, Open, Queued};
+use crate::store::{
+    ApplySummary, HandoffState, HandoffTouch, HandoffTransition, NewHandoff, PipelineTx, StoreResult, new_record_id,
+};
+
+/// A message of the customer's while its handoff is still open (its task not done) brings it back to
+/// collecting: the brief is made again and updates the task.
+pub const MESSAGE_ARRIVED: HandoffTransition = HandoffTransition { from: &[Collecting, Queued, Open], to: Collecting };
+/// A brief with something to act on: its task is queued.
+pub const BRIEFED: HandoffTransition = HandoffTransition { from: &[Collecting], to: Queued };
+/// A brief with nothing to act on closes the handoff.
+pub const NOTHING_TO_ACT_ON: HandoffTransition = HandoffTransition { from: &[Collecting], to: Closed };
+/// The task is in the CRM. A handoff collecting again meanwhile stays collecting.
+pub const TASK_WRITTEN: HandoffTransition = HandoffTransition { from: &[Queued], to: Open };
+/// Its delivery exhausted its retries.
+pub const DEAD_LETTERED: HandoffTransition = HandoffTransition { from: &[Queued], to: Failed };
+/// `handoffd dlq replay` put its job back in the outbox.
+pub const REPLAYED: HandoffTransition = HandoffTransition { from: &[Failed], to: Queued };
+/// Open longer than `conversation.reopen_after`: a later message starts a new handoff.
+pub const EXPIRED: HandoffTransition = HandoffTransition { from: &[Open], to: Closed };
+
+/// How far back a new handoff adopts the customer's unattached AI/agent messages (the AI's
+/// opening message before the customer's first reply).
+pub const ADOPT_ORPHANS_WITHIN: chrono::Duration = chrono::Duration::hours(24);
+
+/// What a stored message brings to the customer's handoffs.
+#[derive(Clone, Copy, Debug)]
+pub struct Arrival<'a> {
+    pub interaction_id: i64,
+    pub customer_id: &'a str,
+    /// Whether the customer spoke (not the AI or an agent).
+    pub from_customer: bool,
+    /// This message ends the conversation at once (handoff marker, call ended).
+    pub end_signal: Option<&'a str>,
+    pub received_at: DateTime<Utc>,
+    pub quiet_period: chrono::Duration,
+    pub reopen_after: chrono::Duration,
+}
+
+/// Attach a stored message to the customer's open handoff, or open one. The AI or an agent writing first
+/// opens nothing: the message is kept, and the customer's reply opens the handoff and adopts it.
+pub async fn attach_to_handoff(
+    tx: &mut dyn PipelineTx,
+    arrival: &Arrival<'_>,
+    summary: &mut ApplySummary,
+) -> StoreResult<()> {
+    let received = arrival.received_at;
+    let ready_at = match arrival.end_signal {
+        Some(_) => received,
+        None => received + arrival.quiet_period,
+    };
+    let open = tx.open_handoff_of(arrival.customer_id, MESSAGE_ARRIVED.from, received - arrival.reopen_after).await?;
+    let handoff_id = match open {
+        Some(id) => {
+            let touch = HandoffTouch {
+                state: MESSAGE_ARRIVED.to,
+                last_activity_at: received,
+                ready_at,
+                ended_by: arrival.end_signal,
+            };
+            tx.touch_handoff(&id, &touch).await?;
+            id
+        }
+        None if arrival.from_customer || arrival.end_signal.is_some() => {
+            let id = new_record_id();
+            tx.insert_handoff(&NewHandoff {
+                id: &id,
+                customer_id: arrival.customer_id,
+                state: HandoffState::Collecting,
+                opened_at: received,
+                ready_at,
+                ended_by: arrival.end_signal,
+            })
+            .await?;
+            tx.adopt_interactions(&id, arrival.customer_id, received - ADOPT_ORPHANS_WITHIN).await?;
+            summary.handoffs_opened += 1;
+            id
+        }
+        None => return Ok(()),
+    };
+    tx.attach_interaction(arrival.interaction_id, &handoff_id).await
+}
+
+/// The transition a brief makes: queued when there is something to act on, else closed.
+pub fn after_brief(actionable: bool) -> HandoffTransition {
+    if actionable { BRIEFED } else { NOTHING_TO_ACT_ON }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_transition_leaves_its_target_state() {
+        for transition in [MESSAGE_ARRIVED, BRIEFED, NOTHING_TO_ACT_ON, TASK_WRITTEN, DEAD_LETTERED, REPLAYED, EXPIRED]
+        {
+            assert!(!transition.from.is_empty(), "{transition:?} applies to no state");
+            if transition != MESSAGE_ARRIVED {
+                assert!(!transition.applies_to(transition.to), "{transition:?} would loop");
+            }
+        }
+    }
+
+    #[test]
+    fn a_closed_or_failed_handoff_takes_no_more_messages() {
+        assert!(!MESSAGE_ARRIVED.applies_to(Closed));
+        assert!(!MESSAGE_ARRIVED.applies_to(Failed));
+        assert_eq!(after_brief(true).to, Queued);
+        assert_eq!(after_brief(false).to, Closed);
+    }
+}
