@@ -1,4 +1,4 @@
-//! `handoffd run`: the daemon, until SIGTERM or Ctrl-C.
+//! `handoffd run`: the daemon, until SIGTERM or Ctrl-C (exit 0), or until a stage fails (exit 1).
 
 use std::process::ExitCode;
 
@@ -14,11 +14,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     crate::telemetry::init();
     let loaded = crate::config::load(&args.config.config)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async {
-        let daemon = crate::daemon::start(&loaded).await?;
-        shutdown_signal().await;
-        daemon.shutdown().await
-    })?;
+    // A stage that fails ends the run with an error: exit 1, and systemd restarts the daemon.
+    runtime.block_on(async { crate::daemon::start(&loaded).await?.run_until(shutdown_signal()).await })?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -4,7 +4,9 @@
 //! and queues the task, all committed together.
 
 mod assemble;
+pub mod brief;
 mod maker;
 
 pub use assemble::assemble;
+pub use brief::{BriefMaker, MadeBrief};
 pub use maker::HandoffMaker;
