@@ -176,7 +176,7 @@ fn a_raw_whatsapp_body_is_explained_as_the_vendor_posted_it() {
     assert!(turns[0].1.starts_with("Hello, is the 2BHK in Wakad"), "{turns:?}");
     // A body carries no receipt time: it counts as received at its latest message, and the
     // handoff is made when the quiet period (90s) after it has passed.
-    assert_eq!(made["ended_by"], "quiet_period");
+    assert_eq!(made["brief"]["ended_by"], "quiet_period");
     assert_eq!(made["conversation"]["now"], "2026-07-14T11:07:10+05:30");
     assert_eq!(made["conversation"]["customer"]["phones"], json!(["+919845012345"]));
 
