@@ -78,6 +78,10 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
         .with_context(|| format!("delivery.crm names `{}`, which is not a configured CRM", config.delivery.crm))?;
     let sync_schedule = config.identity.crm_sync.as_deref().map(crate::identity::sync::parse_schedule).transpose()?;
 
+    let quiet_period = chrono::Duration::from_std(config.conversation.quiet_period.get())?;
+    let reopen_after = chrono::Duration::from_std(config.conversation.reopen_after.get())?;
+    // Everything that can fail is done: from here on no task is left running by an early return.
+    let proxy_http = proxy_client()?;
     let supervisor = Supervisor::new();
     let inbox_committed = Arc::new(Notify::new());
     let handoffs_changed = Arc::new(Notify::new());
@@ -85,8 +89,6 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
     let (writer, inbox) = InboxWriter::new(store.clone(), inbox_committed.clone());
     let writer = supervisor.spawn("inbox_writer", writer.run());
 
-    let quiet_period = chrono::Duration::from_std(config.conversation.quiet_period.get())?;
-    let reopen_after = chrono::Duration::from_std(config.conversation.reopen_after.get())?;
     let normalizer = Normalizer {
         store: store.clone(),
         connectors: connectors.clone(),
@@ -151,7 +153,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
     supervisor.spawn_stage("deliver", |stop| deliverer.run(stop));
 
     let app = router(
-        AppState { store: store.clone(), connectors, inbox, http: proxy_client()?, stages: supervisor.health() },
+        AppState { store: store.clone(), connectors, inbox, http: proxy_http, stages: supervisor.health() },
         config.server.max_body_bytes,
     );
     let stop_server = CancellationToken::new();
