@@ -105,7 +105,11 @@ async fn every_verb_resolves_paths_from_the_configuration_folder() {
         assert!(started.elapsed() < Duration::from_secs(30), "the daemon did not start listening");
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(db.exists(), "`run` made the store beside the configuration");
+    // The listeners are bound before the store is opened: the store follows shortly.
+    while !db.exists() {
+        assert!(started.elapsed() < Duration::from_secs(30), "`run` made no store beside the configuration");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     // A signed body the connector cannot parse is quarantined.
     let body = r#"{"object": "whatsapp_business_account", "entry": "not a list"}"#;
