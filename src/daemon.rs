@@ -1,8 +1,12 @@
 //! Wires the stages together and owns shutdown.
 //!
+//! Start order: bind the listeners, open the store, then start the stages, each a named task
+//! under the [`supervisor`], which notices a stage that ends or panics (`/readyz` turns 503 and
+//! [`RunningDaemon::run_until`] returns the failure, so the process exits non-zero).
+//!
 //! Shutdown order: stop accepting requests and finish the ones in flight (each of them is
 //! answered only after its event is committed), let the inbox writer drain, then stop the
-//! stage loops after their current round, within a deadline.
+//! stage loops after their current round, within a deadline that names the stages it missed.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,10 +16,9 @@ use anyhow::Context;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::config::Loaded;
-use crate::conversation::HandoffMaker;
+use crate::conversation::{BriefMaker, HandoffMaker};
 use crate::deliver::{Deliverer, RetryPolicy, StoreVault};
 use crate::http::{AppState, router};
 use crate::ingest::{InboxWriter, Normalizer};
@@ -25,6 +28,10 @@ use crate::registry::Connectors;
 use crate::route::Router;
 use crate::store::Store;
 
+pub mod supervisor;
+
+use supervisor::{StageHealth, Supervisor};
+
 /// How long the stages get to finish their current round at shutdown.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -33,18 +40,28 @@ pub struct RunningDaemon {
     pub addr: SocketAddr,
     /// The address `admin.listen` is bound to (`/metrics`).
     pub admin_addr: SocketAddr,
-    admin_server: JoinHandle<std::io::Result<()>>,
     pub store: Arc<dyn Store>,
+    supervisor: Supervisor,
     stop_server: CancellationToken,
-    stop_stages: CancellationToken,
-    server: JoinHandle<std::io::Result<()>>,
+    server: JoinHandle<()>,
+    admin_server: JoinHandle<()>,
     writer: JoinHandle<()>,
-    stages: TaskTracker,
 }
 
 pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
     let config = &loaded.config;
-    let store = crate::store::open(&config.store.url).await.context("opening the store")?;
+    // Bound first: an address in use fails the start before any stage has touched the store.
+    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on server.listen `{}`", config.server.listen))?;
+    let addr = listener.local_addr()?;
+    let admin_listener = tokio::net::TcpListener::bind(&config.admin.listen)
+        .await
+        .with_context(|| format!("cannot listen on admin.listen `{}`", config.admin.listen))?;
+    let admin_addr = admin_listener.local_addr()?;
+
+    let store_url = loaded.store_url();
+    let store = crate::store::open(&store_url).await.context("opening the store")?;
 
     let timezone: chrono_tz::Tz =
         config.business.timezone.parse().map_err(|e| anyhow::anyhow!("business.timezone: {e}"))?;
@@ -59,32 +76,32 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
         .get(&config.delivery.crm)
         .cloned()
         .with_context(|| format!("delivery.crm names `{}`, which is not a configured CRM", config.delivery.crm))?;
+    let sync_schedule = config.identity.crm_sync.as_deref().map(crate::identity::sync::parse_schedule).transpose()?;
 
+    let quiet_period = chrono::Duration::from_std(config.conversation.quiet_period.get())?;
+    let reopen_after = chrono::Duration::from_std(config.conversation.reopen_after.get())?;
+    // Everything that can fail is done: from here on no task is left running by an early return.
+    let proxy_http = proxy_client()?;
+    let supervisor = Supervisor::new();
     let inbox_committed = Arc::new(Notify::new());
     let handoffs_changed = Arc::new(Notify::new());
     let outbox_changed = Arc::new(Notify::new());
     let (writer, inbox) = InboxWriter::new(store.clone(), inbox_committed.clone());
-    let writer = tokio::spawn(writer.run());
+    let writer = supervisor.spawn("inbox_writer", writer.run());
 
-    let quiet_period = chrono::Duration::from_std(config.conversation.quiet_period.get())?;
-    let reopen_after = chrono::Duration::from_std(config.conversation.reopen_after.get())?;
-    let stop_stages = CancellationToken::new();
-    let stages = TaskTracker::new();
-    stages.spawn(
-        Normalizer {
-            store: store.clone(),
-            connectors: connectors.clone(),
-            quiet_period,
-            reopen_after,
-            handoff_phrases: config.conversation.handoff_phrases.iter().map(|p| p.to_lowercase()).collect(),
-            inbox_committed,
-            handoffs_changed: handoffs_changed.clone(),
-        }
-        .run(stop_stages.clone()),
-    );
-    stages.spawn(
-        HandoffMaker {
-            store: store.clone(),
+    let normalizer = Normalizer {
+        store: store.clone(),
+        connectors: connectors.clone(),
+        quiet_period,
+        reopen_after,
+        handoff_phrases: config.conversation.handoff_phrases.iter().map(|p| p.to_lowercase()).collect(),
+        inbox_committed,
+        handoffs_changed: handoffs_changed.clone(),
+    };
+    supervisor.spawn_stage("normalize", |stop| normalizer.run(stop));
+    let maker = HandoffMaker {
+        store: store.clone(),
+        briefs: BriefMaker {
             interpreter,
             router: Router {
                 owners: config.routing.owners.clone(),
@@ -93,97 +110,128 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
                 hours,
                 store: store.clone(),
             },
-            crm_id: config.delivery.crm.clone(),
             timezone,
             business_hours: config.business.hours.clone(),
-            reopen_after,
-            last_expiry: Default::default(),
-            handoffs_changed,
-            outbox_changed: outbox_changed.clone(),
-        }
-        .run(stop_stages.clone()),
-    );
-    if let Some(expression) = &config.identity.crm_sync {
-        stages.spawn(
-            crate::identity::sync::CrmSync {
-                store: store.clone(),
-                crm: crm.clone(),
-                schedule: crate::identity::sync::parse_schedule(expression)?,
-                default_region: config
-                    .connectors
-                    .iter()
-                    .find(|c| c.id() == config.delivery.crm)
-                    .and_then(|c| c.default_region())
-                    .map(str::to_owned),
-            }
-            .run(stop_stages.clone()),
-        );
-    }
-    stages.spawn(
-        Deliverer {
+        },
+        crm_id: config.delivery.crm.clone(),
+        reopen_after,
+        last_expiry: Default::default(),
+        handoffs_changed,
+        outbox_changed: outbox_changed.clone(),
+    };
+    supervisor.spawn_stage("make_handoffs", |stop| maker.run(stop));
+    if let Some(schedule) = sync_schedule {
+        let sync = crate::identity::sync::CrmSync {
             store: store.clone(),
-            crm,
-            retry: RetryPolicy {
-                max_attempts: config.delivery.max_attempts,
-                min_delay: config.delivery.retry_min.get(),
-                max_delay: config.delivery.retry_max.get(),
-            },
-            batch_size: config.delivery.batch_size,
-            linger: config.delivery.linger.get(),
-            outbox_changed,
-            // Stable across restarts (not the pid), so a restarted daemon takes back at once the
-            // jobs its killed predecessor had leased; two daemons on one host differ by port.
-            worker_id: format!("{}:{}", hostname(), config.server.listen),
-            prepared: Default::default(),
-        }
-        .run(stop_stages.clone()),
-    );
-    stages.close();
+            crm: crm.clone(),
+            schedule,
+            default_region: config
+                .connectors
+                .iter()
+                .find(|c| c.id() == config.delivery.crm)
+                .and_then(|c| c.default_region())
+                .map(str::to_owned),
+        };
+        supervisor.spawn_stage("crm_sync", |stop| sync.run(stop));
+    }
+    let deliverer = Deliverer {
+        store: store.clone(),
+        crm,
+        retry: RetryPolicy {
+            max_attempts: config.delivery.max_attempts,
+            min_delay: config.delivery.retry_min.get(),
+            max_delay: config.delivery.retry_max.get(),
+        },
+        batch_size: config.delivery.batch_size,
+        linger: config.delivery.linger.get(),
+        outbox_changed,
+        // Stable across restarts (not the pid), so a restarted daemon takes back at once the
+        // jobs its killed predecessor had leased; two daemons on one host differ by port.
+        worker_id: format!("{}:{}", hostname(), config.server.listen),
+        prepared: Default::default(),
+    };
+    supervisor.spawn_stage("deliver", |stop| deliverer.run(stop));
 
-    let listener = tokio::net::TcpListener::bind(&config.server.listen)
-        .await
-        .with_context(|| format!("cannot listen on server.listen `{}`", config.server.listen))?;
-    let addr = listener.local_addr()?;
     let app = router(
-        AppState { store: store.clone(), connectors, inbox, http: proxy_client()? },
+        AppState { store: store.clone(), connectors, inbox, http: proxy_http, stages: supervisor.health() },
         config.server.max_body_bytes,
     );
     let stop_server = CancellationToken::new();
     crate::http::admin::metrics_handle();
-    let server = tokio::spawn(
-        axum::serve(listener, app).with_graceful_shutdown(stop_server.clone().cancelled_owned()).into_future(),
+    let server = supervisor.spawn(
+        "server",
+        serve("server", axum::serve(listener, app).with_graceful_shutdown(stop_server.clone().cancelled_owned())),
     );
-    let admin_listener = tokio::net::TcpListener::bind(&config.admin.listen)
-        .await
-        .with_context(|| format!("cannot listen on admin.listen `{}`", config.admin.listen))?;
-    let admin_addr = admin_listener.local_addr()?;
     let admin = crate::http::admin::router(config.admin.token.clone(), store.clone());
-    let admin_server = tokio::spawn(
-        axum::serve(admin_listener, admin).with_graceful_shutdown(stop_server.clone().cancelled_owned()).into_future(),
+    let admin_server = supervisor.spawn(
+        "admin_server",
+        serve(
+            "admin_server",
+            axum::serve(admin_listener, admin).with_graceful_shutdown(stop_server.clone().cancelled_owned()),
+        ),
     );
-    tracing::info!(%addr, %admin_addr, store = %redact_url(&config.store.url), "handoffd is running.");
-    Ok(RunningDaemon { addr, admin_addr, admin_server, store, stop_server, stop_stages, server, writer, stages })
+    tracing::info!(%addr, %admin_addr, store = %redact_url(&store_url), "handoffd is running.");
+    Ok(RunningDaemon { addr, admin_addr, store, supervisor, stop_server, server, admin_server, writer })
+}
+
+/// A server as a supervised task: an error is logged, and its end is then the supervisor's to report.
+async fn serve(name: &'static str, server: impl std::future::IntoFuture<Output = std::io::Result<()>>) {
+    if let Err(error) = server.into_future().await {
+        tracing::error!(%error, "The `{name}` listener failed.");
+    }
 }
 
 impl RunningDaemon {
+    /// Run a stage of the caller's beside the daemon's own, under the same supervision (tests
+    /// inject stages that end or panic).
+    pub fn spawn_stage<F, Fut>(&self, name: &'static str, stage: F)
+    where
+        F: FnOnce(CancellationToken) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.supervisor.spawn_stage(name, stage);
+    }
+
+    /// Which stages failed, as `/readyz` sees them.
+    pub fn stage_health(&self) -> StageHealth {
+        self.supervisor.health()
+    }
+
+    /// Serve until `signal` (SIGTERM) or until a stage fails, then shut down. A failed stage is
+    /// an error, so the process exits non-zero and systemd (`Restart=on-failure`) restarts it.
+    pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        let health = self.stage_health();
+        let failure = tokio::select! {
+            _ = signal => None,
+            failure = health.first_failure() => Some(failure),
+        };
+        self.shutdown().await?;
+        match failure {
+            Some(failure) => Err(anyhow::anyhow!("{failure}; handoffd stopped so that it can be restarted")),
+            None => Ok(()),
+        }
+    }
+
     /// Stop accepting, finish in-flight work, and return when everything has stopped.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         tracing::info!("Shutting down: no new requests; finishing those in flight.");
+        self.supervisor.begin_shutdown();
         self.stop_server.cancel();
-        self.server.await??;
-        self.admin_server.await??;
+        self.server.await?;
+        self.admin_server.await?;
         // Every request handle is gone with the server: the writer drains and stops.
         self.writer.await?;
-        self.stop_stages.cancel();
-        if tokio::time::timeout(SHUTDOWN_DEADLINE, self.stages.wait()).await.is_err() {
-            tracing::warn!("The pipeline stages did not stop within {SHUTDOWN_DEADLINE:?}; exiting anyway.");
+        if let Err(running) = self.supervisor.shutdown(SHUTDOWN_DEADLINE).await {
+            let names = running.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ");
+            tracing::warn!("The stages {names} did not stop within {SHUTDOWN_DEADLINE:?}; exiting anyway.");
         }
         tracing::info!("handoffd has stopped.");
         Ok(())
     }
 }
 
-fn redact_url(url: &str) -> String {
+/// A store URL fit for logs and error messages: no password.
+pub(crate) fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) if parsed.password().is_some() => {
             let _ = parsed.set_password(Some("***"));

@@ -46,3 +46,32 @@ fn problems_are_printed_one_per_line_with_exit_code_2() {
         "{stdout}"
     );
 }
+
+/// `check` loads the files the configuration names as `run` does, from the configuration's
+/// folder: a configuration copied away from its vocabulary is refused before `run` fails on it.
+#[test]
+fn a_vocabulary_run_cannot_find_is_refused() {
+    let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.yaml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("handoffd.yaml");
+    std::fs::write(&path, &example).unwrap();
+    let line = example.lines().position(|l| l.contains("vocabulary: vocabulary")).unwrap() + 1;
+
+    let (code, stdout) = check(&path);
+    assert_eq!(code, 2, "{stdout}");
+    let expected = format!(
+        "{}:{line}:3: interpret.vocabulary: the vocabulary in `{}` cannot be loaded",
+        path.display(),
+        dir.path().join("vocabulary").display()
+    );
+    assert!(stdout.starts_with(&expected), "{stdout}");
+
+    // Beside the configuration, where the relative path points, it is found.
+    std::os::unix::fs::symlink(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config/vocabulary"),
+        dir.path().join("vocabulary"),
+    )
+    .unwrap();
+    let (code, stdout) = check(&path);
+    assert_eq!(code, 0, "{stdout}");
+}

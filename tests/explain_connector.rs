@@ -161,3 +161,56 @@ fn bad_input_is_named() {
     let error = String::from_utf8_lossy(&output.stderr);
     assert!(error.contains("no connector `wa-typo`") && error.contains("wa-main"), "{error}");
 }
+
+/// A body exactly as WhatsApp posts it (DESIGN.md: `explain --connector ID --input FILE`),
+/// not wrapped in a list of stored events.
+#[test]
+fn a_raw_whatsapp_body_is_explained_as_the_vendor_posted_it() {
+    let out = explain_json("tests/fixtures/explain/whatsapp_raw_body.json");
+    let handoffs = out["handoffs"].as_array().unwrap();
+    assert_eq!(handoffs.len(), 1, "{out:#}");
+    let made = &handoffs[0];
+    let turns = speakers_and_texts(&made["conversation"]);
+    assert_eq!(turns.len(), 2, "{turns:?}");
+    assert!(turns.iter().all(|(speaker, _)| speaker == "customer"), "{turns:?}");
+    assert!(turns[0].1.starts_with("Hello, is the 2BHK in Wakad"), "{turns:?}");
+    // A body carries no receipt time: it counts as received at its latest message, and the
+    // handoff is made when the quiet period (90s) after it has passed.
+    assert_eq!(made["brief"]["ended_by"], "quiet_period");
+    assert_eq!(made["conversation"]["now"], "2026-07-14T11:07:10+05:30");
+    assert_eq!(made["conversation"]["customer"]["phones"], json!(["+919845012345"]));
+
+    let brief = &made["brief"];
+    let intents: Vec<&str> = brief["intents"].as_array().unwrap().iter().map(|i| i["code"].as_str().unwrap()).collect();
+    assert!(intents.contains(&"availability"), "{intents:?}");
+    let budget = brief["do_not_ask"].as_array().unwrap().iter().find(|f| f["fact"] == "budget").expect("budget");
+    assert_eq!(budget["value"], "90 lakh");
+    assert_eq!(budget["turn"], 1);
+    assert!(brief["recommended_owner"]["id"].is_string(), "routed as the daemon routes: {brief:#}");
+
+    // The same body given as the one stored event it becomes prints the same.
+    let body = std::fs::read_to_string(repo().join("tests/fixtures/explain/whatsapp_raw_body.json")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("events.json");
+    let events = json!([{"source": "webhook", "received_at": "2026-07-14T11:05:40+05:30", "body": body}]);
+    std::fs::write(&input, events.to_string()).unwrap();
+    let as_events = explain_json(input.to_str().unwrap());
+    let without_customer_id = |value: &Value| {
+        let mut value = value.clone();
+        value["handoffs"][0]["brief"]["customer"]["id"] = Value::Null;
+        value
+    };
+    assert_eq!(without_customer_id(&as_events), without_customer_id(&out));
+}
+
+#[test]
+fn a_raw_body_the_connector_cannot_parse_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("body.json");
+    std::fs::write(&input, r#"{"object": "whatsapp_business_account", "entry": "not a list"}"#).unwrap();
+    let output = explain(input.to_str().unwrap(), &[]);
+    assert!(!output.status.success());
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(error.contains("connector `wa-main` cannot parse this body"), "{error}");
+    assert!(!error.contains("expected a sequence"), "not read as a list of events: {error}");
+}

@@ -1,13 +1,15 @@
 //! `handoffd explain`: the brief handoffd makes of a conversation.
 //!
-//! Two inputs: a canonical conversation (`--input FILE`), or, with `--connector ID`, the raw
-//! events one customer sent through that connector. Raw events take the daemon's own path in a
-//! scratch SQLite store: parsed by the connector, normalised, attached to handoffs by the
-//! quiet period and end signals, assembled into the canonical conversation and interpreted, so
-//! what is printed is what the daemon would have made (routing and delivery excepted).
+//! Two inputs: a canonical conversation (`--input FILE`), or, with `--connector ID`, what one
+//! customer sent through that connector: a body exactly as the vendor posted it, or a list of
+//! stored events. Those take the daemon's own path in a scratch SQLite store (see `events`):
+//! parsed by the connector, normalised, attached to handoffs by the quiet period and end
+//! signals, and made into briefs by the daemon's own brief maker, so what is printed is what
+//! the daemon stores (delivery excepted).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use handoffd_contract::brief::Brief;
@@ -21,10 +23,11 @@ pub struct Args {
     #[command(flatten)]
     pub config: super::ConfigArg,
     /// The conversation: a canonical `input` object, or a whole eval case holding one. With
-    /// `--connector`: a JSON array of raw events `{source, received_at, body}`.
+    /// `--connector`: a body exactly as the vendor posted it, or a JSON array of stored events
+    /// `{source, received_at, body}`.
     #[arg(long)]
     pub input: PathBuf,
-    /// Read `--input` as raw events received by this connector (its `id` in the configuration).
+    /// Read `--input` as what this connector received (its `id` in the configuration).
     #[arg(long)]
     pub connector: Option<String>,
     /// `json` (the brief, default) or `text` (a readable view with evidence).
@@ -40,12 +43,12 @@ pub enum Format {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let loaded = crate::config::load(&args.config.config)?;
-    let interpreter = Interpreter::load(&loaded.config.interpret, loaded.base_dir())?;
+    let interpreter = Arc::new(Interpreter::load(&loaded.config.interpret, loaded.base_dir())?);
     if let Some(connector) = &args.connector {
-        let events = read_events(&args.input)?;
+        let input = events::read_connector_input(&args.input)?;
         let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
         let replay = runtime
-            .block_on(events::replay(&loaded.config, &interpreter, connector, &events))
+            .block_on(events::replay(&loaded.config, interpreter.clone(), connector, input))
             .with_context(|| format!("`{}`", args.input.display()))?;
         for skipped in &replay.quarantined {
             eprintln!("warning: event [{}] would be quarantined by the daemon: {}", skipped.event, skipped.reason);
@@ -62,11 +65,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     }
                     println!(
                         "Handoff made at {}, ended by {}.",
-                        made.conversation.now.to_rfc3339(),
+                        made.made.conversation.now.to_rfc3339(),
                         made.handoff.ended_by.as_deref().unwrap_or("quiet_period")
                     );
-                    print!("{}", render_turns(&made.conversation));
-                    print!("\n{}", render_text(&made.brief, &interpreter, &made.conversation));
+                    print!("{}", render_turns(&made.made.conversation));
+                    print!("\n{}", render_text(&made.made.brief, &interpreter, &made.made.conversation));
                 }
             }
         }
@@ -100,14 +103,6 @@ pub fn parse_conversation(text: &str) -> anyhow::Result<Conversation> {
         let field = if path == "." { "(top level)".to_owned() } else { format!("{prefix}{path}") };
         anyhow::anyhow!("field `{field}`: {}", error.inner())
     })
-}
-
-/// Read a file of raw events; errors name the event and field at fault (`[2].received_at`).
-pub fn read_events(path: &Path) -> anyhow::Result<Vec<events::RawEvent>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-    let value: Value = serde_json::from_str(&text).with_context(|| format!("`{}`: not valid JSON", path.display()))?;
-    serde_path_to_error::deserialize(value)
-        .map_err(|error| anyhow::anyhow!("`{}`: event field `{}`: {}", path.display(), error.path(), error.inner()))
 }
 
 /// The conversation as interpretation reads it: one line per turn, with time and speaker.
@@ -183,254 +178,7 @@ fn render_text(brief: &Brief, interpreter: &Interpreter, conversation: &Conversa
     out
 }
 
-/// Raw events replayed through the daemon's own stages in a scratch store.
-mod events {
-    use std::path::PathBuf;
-    use std::sync::Arc;
-
-    use anyhow::Context;
-    use chrono::{DateTime, FixedOffset, Utc};
-    use handoffd_contract::brief::Brief;
-    use handoffd_contract::conversation::Conversation;
-    use serde::Deserialize;
-    use serde_json::{Value, json};
-    use tokio::sync::Notify;
-
-    use crate::config::Config;
-    use crate::conversation::assemble;
-    use crate::deliver::StoreVault;
-    use crate::ingest::Normalizer;
-    use crate::interpret::Interpreter;
-    use crate::registry::Connectors;
-    use crate::store::{BriefCommit, HandoffRow, NewInboxEvent, NewJob, Store};
-
-    /// One raw event as a connector received it.
-    #[derive(Debug, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    pub struct RawEvent {
-        /// Which door it came through: a vendor webhook, the turns endpoint, or the send proxy.
-        pub source: EventSource,
-        /// When handoffd received it (RFC 3339): it drives the quiet period, as in the daemon.
-        pub received_at: DateTime<FixedOffset>,
-        /// The body: a JSON value, or a string holding the body byte for byte.
-        pub body: Value,
-    }
-
-    #[derive(Debug, Clone, Copy, Deserialize)]
-    #[serde(rename_all = "snake_case")]
-    pub enum EventSource {
-        Webhook,
-        Turn,
-        ProxiedSend,
-    }
-
-    impl EventSource {
-        fn as_str(self) -> &'static str {
-            match self {
-                Self::Webhook => "webhook",
-                Self::Turn => "turn",
-                Self::ProxiedSend => "proxied_send",
-            }
-        }
-    }
-
-    impl RawEvent {
-        fn body_bytes(&self) -> Vec<u8> {
-            match &self.body {
-                Value::String(raw) => raw.clone().into_bytes(),
-                other => other.to_string().into_bytes(),
-            }
-        }
-    }
-
-    /// One handoff the daemon would have made.
-    pub struct MadeHandoff {
-        pub handoff: HandoffRow,
-        pub conversation: Conversation,
-        pub brief: Brief,
-    }
-
-    /// An event the connector could not parse (the daemon quarantines it).
-    pub struct Quarantined {
-        /// 0-based index in the events file.
-        pub event: usize,
-        pub reason: String,
-    }
-
-    pub struct Replay {
-        pub handoffs: Vec<MadeHandoff>,
-        pub quarantined: Vec<Quarantined>,
-    }
-
-    impl Replay {
-        pub fn json(&self) -> Value {
-            json!({
-                "handoffs": self.handoffs.iter().map(|made| json!({
-                    "ready_at": made.handoff.ready_at.to_rfc3339(),
-                    "ended_by": made.handoff.ended_by,
-                    "conversation": made.conversation,
-                    "brief": made.brief,
-                })).collect::<Vec<_>>(),
-                "quarantined": self.quarantined.iter()
-                    .map(|q| json!({"event": q.event, "reason": q.reason}))
-                    .collect::<Vec<_>>(),
-            })
-        }
-    }
-
-    /// A folder removed when dropped (the scratch store lives there).
-    struct ScratchDir(PathBuf);
-
-    impl ScratchDir {
-        fn new() -> anyhow::Result<Self> {
-            let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
-            let dir = std::env::temp_dir().join(format!("handoffd-explain-{}-{nanos}", std::process::id()));
-            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-            Ok(Self(dir))
-        }
-    }
-
-    impl Drop for ScratchDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
-    /// Feed `events` to the daemon's stages as if they arrived at their `received_at`, making
-    /// each handoff when it becomes ready (before the next event arrives), as the daemon does.
-    pub async fn replay(
-        config: &Config,
-        interpreter: &Interpreter,
-        connector_id: &str,
-        events: &[RawEvent],
-    ) -> anyhow::Result<Replay> {
-        if !config.connectors.iter().any(|c| c.id() == connector_id) {
-            let known: Vec<&str> = config.connectors.iter().map(|c| c.id()).collect();
-            anyhow::bail!("no connector `{connector_id}` is configured (configured: {})", known.join(", "));
-        }
-        let scratch = ScratchDir::new()?;
-        let store = crate::store::open(&format!("sqlite://{}/explain.db", scratch.0.display()))
-            .await
-            .context("opening the scratch store")?;
-        run_events(config, interpreter, connector_id, events, store).await
-    }
-
-    async fn run_events(
-        config: &Config,
-        interpreter: &Interpreter,
-        connector_id: &str,
-        events: &[RawEvent],
-        store: Arc<dyn Store>,
-    ) -> anyhow::Result<Replay> {
-        let connectors = Arc::new(Connectors::build(
-            &config.connectors,
-            Arc::new(StoreVault(store.clone())),
-            reqwest::Client::new(),
-        )?);
-        if events.iter().any(|e| matches!(e.source, EventSource::Webhook))
-            && !connectors.webhooks.contains_key(connector_id)
-        {
-            anyhow::bail!("connector `{connector_id}` does not receive webhooks");
-        }
-        let timezone: chrono_tz::Tz =
-            config.business.timezone.parse().map_err(|e| anyhow::anyhow!("business.timezone: {e}"))?;
-        let normalizer = Normalizer {
-            store: store.clone(),
-            connectors,
-            quiet_period: chrono::Duration::from_std(config.conversation.quiet_period.get())?,
-            reopen_after: chrono::Duration::from_std(config.conversation.reopen_after.get())?,
-            handoff_phrases: config.conversation.handoff_phrases.iter().map(|p| p.to_lowercase()).collect(),
-            inbox_committed: Arc::new(Notify::new()),
-            handoffs_changed: Arc::new(Notify::new()),
-        };
-        let maker = Maker { store: store.clone(), interpreter, config, timezone };
-
-        let mut handoffs = Vec::new();
-        let mut inbox_ids = Vec::new();
-        for event in events {
-            let received_at = event.received_at.with_timezone(&Utc);
-            handoffs.extend(maker.make_ready(received_at).await?);
-            let new = NewInboxEvent {
-                connector_id: connector_id.to_owned(),
-                source: event.source.as_str().to_owned(),
-                received_at,
-                headers: "{}".to_owned(),
-                body: event.body_bytes(),
-            };
-            inbox_ids.extend(store.insert_inbox(&[new]).await?);
-            while normalizer.round().await? > 0 {}
-        }
-        // Every handoff still collecting becomes ready once its quiet period has passed.
-        let last = events.iter().map(|e| e.received_at.with_timezone(&Utc)).max().unwrap_or_else(Utc::now);
-        let quiet_period = chrono::Duration::from_std(config.conversation.quiet_period.get())?;
-        handoffs.extend(maker.make_ready(last + quiet_period + chrono::Duration::seconds(1)).await?);
-
-        let mut quarantined = store
-            .list_quarantine(u32::MAX)
-            .await?
-            .into_iter()
-            .filter_map(|entry| {
-                let event = inbox_ids.iter().position(|id| *id == entry.inbox_id)?;
-                Some(Quarantined { event, reason: entry.reason })
-            })
-            .collect::<Vec<_>>();
-        quarantined.sort_by_key(|q| q.event);
-        Ok(Replay { handoffs, quarantined })
-    }
-
-    /// The handoff maker's steps up to the brief (`src/conversation/maker.rs`), without routing.
-    struct Maker<'a> {
-        store: Arc<dyn Store>,
-        interpreter: &'a Interpreter,
-        config: &'a Config,
-        timezone: chrono_tz::Tz,
-    }
-
-    impl Maker<'_> {
-        async fn make_ready(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<MadeHandoff>> {
-            let mut made = Vec::new();
-            loop {
-                let ready = self.store.ready_handoffs(now, 64).await?;
-                if ready.is_empty() {
-                    return Ok(made);
-                }
-                for handoff in ready {
-                    made.push(self.make(handoff).await?);
-                }
-            }
-        }
-
-        /// Made at `ready_at`: the moment the daemon would have picked the handoff up.
-        async fn make(&self, handoff: HandoffRow) -> anyhow::Result<MadeHandoff> {
-            let at = handoff.ready_at;
-            let stored = self.store.handoff_conversation(&handoff.id).await?;
-            let conversation = assemble(&stored, at, self.timezone, &self.config.business.hours);
-            let mut brief = self
-                .interpreter
-                .interpret(&conversation)
-                .with_context(|| format!("the conversation of the handoff ready at {}", at.to_rfc3339()))?;
-            brief.customer.id = Some(stored.customer.id.clone());
-            brief.ended_by = Some(handoff.ended_by.clone().unwrap_or_else(|| "quiet_period".to_owned()));
-            let history = crate::identity::channel_history(&stored, at, self.timezone);
-            if !history.is_empty() {
-                brief.channel_history = history;
-            }
-            // Committed as the daemon does, so a later burst of the customer reopens this handoff
-            // (an actionable brief is queued) instead of opening a new one.
-            let job =
-                brief.actionable.then(|| NewJob { crm_id: self.config.delivery.crm.clone(), payload: "{}".to_owned() });
-            let commit = BriefCommit {
-                handoff_id: handoff.id.clone(),
-                brief: serde_json::to_string(&brief)?,
-                job,
-                audit: Vec::new(),
-                now: at,
-            };
-            crate::conversation::commit_briefs(self.store.as_ref(), &[commit], None).await?;
-            Ok(MadeHandoff { handoff, conversation, brief })
-        }
-    }
-}
+mod events;
 
 #[cfg(test)]
 mod tests {

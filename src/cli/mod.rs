@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 mod audit;
@@ -50,11 +51,12 @@ enum Command {
     MockCrm(mock_crm::Args),
 }
 
-/// Every verb that reads the configuration takes it the same way.
+/// Every verb that reads the configuration takes it the same way, before or after its own
+/// subcommand (`handoffd dlq --config F list` and `handoffd dlq list --config F`).
 #[derive(Debug, clap::Args)]
 pub struct ConfigArg {
-    /// The YAML configuration file.
-    #[arg(long, short = 'c', env = "HANDOFFD_CONFIG", default_value = "config/example.yaml")]
+    /// The YAML configuration file. Relative paths inside it resolve from its folder.
+    #[arg(long, short = 'c', env = "HANDOFFD_CONFIG", default_value = "config/example.yaml", global = true)]
     pub config: PathBuf,
 }
 
@@ -82,8 +84,22 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Open the store the configuration names (for the verbs that inspect or repair it).
+/// Open the store the configuration names, for the verbs that inspect or repair it. It must
+/// exist already: an admin verb run with the wrong configuration must say so, not create an
+/// empty store and report that it holds nothing.
 async fn store_from_config(arg: &ConfigArg) -> anyhow::Result<std::sync::Arc<dyn crate::store::Store>> {
     let loaded = crate::config::load(&arg.config)?;
-    crate::store::open(&loaded.config.store.url).await
+    let url = loaded.store_url();
+    if let Some(file) = crate::config::paths::sqlite_file(&url)
+        && !file.exists()
+    {
+        anyhow::bail!(
+            "the store `{}` does not exist (store.url `{}` in `{}`, relative to that file's folder); \
+             has `handoffd run` used this configuration yet?",
+            file.display(),
+            loaded.config.store.url,
+            loaded.path.display()
+        );
+    }
+    crate::store::open(&url).await.with_context(|| format!("opening the store `{}`", crate::daemon::redact_url(&url)))
 }

@@ -21,7 +21,7 @@ pub enum Action {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
-    /// One quarantined body, raw, with the reason.
+    /// One quarantined body, raw, with the reason (`id` as in `list` and the daemon's log line).
     Show { id: i64 },
     /// Delete a quarantined body for good.
     Drop { id: i64 },
@@ -50,7 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             Action::Show { id } => {
                 let entry = store.get_quarantine(id).await?;
-                println!("quarantined body {} (inbox {})", entry.id, entry.inbox_id);
+                println!("quarantined body {}", entry.id);
                 println!("connector:  {}", entry.connector_id);
                 println!("received:   {}", entry.received_at.to_rfc3339());
                 println!("reason:     {}", entry.reason);

@@ -1,4 +1,4 @@
-//! `handoffd run`: the daemon, until SIGTERM or Ctrl-C.
+//! `handoffd run`: the daemon, until SIGTERM or Ctrl-C (exit 0), or until a stage fails (exit 1).
 
 use std::process::ExitCode;
 
@@ -15,24 +15,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let loaded = crate::config::load(&args.config.config)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        let daemon = crate::daemon::start(&loaded).await?;
-        shutdown_signal().await;
-        daemon.shutdown().await
+        // Installed before the listeners are bound: a SIGTERM sent as soon as the port answers
+        // must stop the daemon cleanly, not kill it.
+        let signal = shutdown_signal()?;
+        // A stage that fails ends the run with an error: exit 1, and systemd restarts the daemon.
+        crate::daemon::start(&loaded).await?.run_until(signal).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing a SIGTERM handler");
+/// SIGTERM or Ctrl-C, with the handlers registered now.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
+    Ok(async move {
         tokio::select! {
-            _ = ctrl_c => {}
             _ = term.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

@@ -6,13 +6,15 @@
 //!   inside scalar values, every error collected;
 //! - serde (through `serde_path_to_error`): the first structural error, with its key path;
 //! - `validate`: every semantic problem at once;
-//! - `report`: the `file:line:col: key: message` lines `handoffd check` prints.
+//! - `report`: the `file:line:col: key: message` lines `handoffd check` prints;
+//! - `paths`: relative paths (the SQLite file, the vocabulary) resolve from the file's folder.
 
 use std::path::{Path, PathBuf};
 
 pub mod duration;
 pub mod interpolate;
 pub mod locate;
+pub mod paths;
 pub mod report;
 pub mod schema;
 pub mod validate;
@@ -23,7 +25,8 @@ pub use schema::Config;
 
 use locate::SourceMap;
 
-/// A configuration with the file it came from (relative paths inside it resolve from there).
+/// A configuration with the file it came from: relative paths inside it resolve from the file's
+/// folder (see [`paths`]), so every verb finds the same files from any working directory.
 #[derive(Debug)]
 pub struct Loaded {
     pub config: Config,
@@ -33,7 +36,20 @@ pub struct Loaded {
 impl Loaded {
     /// The folder relative paths in the configuration are resolved from.
     pub fn base_dir(&self) -> &Path {
-        self.path.parent().unwrap_or(Path::new("."))
+        match self.path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        }
+    }
+
+    /// A path written in the configuration, resolved from [`Loaded::base_dir`].
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        paths::resolve(self.base_dir(), path)
+    }
+
+    /// `store.url`, its SQLite file resolved from [`Loaded::base_dir`].
+    pub fn store_url(&self) -> String {
+        paths::resolve_store_url(self.base_dir(), &self.config.store.url)
     }
 }
 

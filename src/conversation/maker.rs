@@ -1,11 +1,9 @@
 //! Picks up handoffs whose burst is over and turns each into a brief and a queued task.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use handoffd_contract::brief::Brief;
 use handoffd_contract::crm::NewContact;
 use handoffd_contract::identity::IdentityKey;
@@ -13,12 +11,12 @@ use handoffd_contract::task::{TaskKind, TaskWrite};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::daemon::supervisor::catch_round;
 use crate::deliver::DeliveryPayload;
-use crate::interpret::Interpreter;
-use crate::route::{Rotation, Router, priority};
+use crate::route::{Rotation, priority};
 use crate::store::{AuditEntry, BriefCommit, HandoffConversation, HandoffRow, NewJob, PipelineStore};
 
-use super::assemble::assemble;
+use super::brief::{BriefMaker, MadeBrief};
 use super::commit::commit_briefs;
 use super::lifecycle::EXPIRED;
 
@@ -33,11 +31,9 @@ const MAX_SLEEP: Duration = Duration::from_secs(1);
 
 pub struct HandoffMaker {
     pub store: Arc<dyn PipelineStore>,
-    pub interpreter: Arc<Interpreter>,
-    pub router: Router,
+    /// Conversation to routed brief: the same path `handoffd explain` takes.
+    pub briefs: BriefMaker,
     pub crm_id: String,
-    pub timezone: Tz,
-    pub business_hours: BTreeMap<String, String>,
     pub reopen_after: chrono::Duration,
     /// Woken when interactions arrived (a handoff may be ready sooner).
     pub handoffs_changed: Arc<Notify>,
@@ -50,7 +46,7 @@ pub struct HandoffMaker {
 impl HandoffMaker {
     pub async fn run(self, stop: CancellationToken) {
         loop {
-            match self.round(Utc::now()).await {
+            match catch_round("make_handoffs", self.round(Utc::now())).await {
                 Ok(made) if made > 0 => continue,
                 Ok(_) => {}
                 Err(error) => tracing::error!(error = %format!("{error:#}"), "Making handoffs failed; retrying."),
@@ -71,7 +67,7 @@ impl HandoffMaker {
     pub async fn round(&self, now: DateTime<Utc>) -> anyhow::Result<usize> {
         let ready = self.store.ready_handoffs(now, ROUND).await?;
         if !ready.is_empty() {
-            let mut rotation = self.router.rotation().await?;
+            let mut rotation = self.briefs.router.rotation().await?;
             let mut commits = Vec::with_capacity(ready.len());
             // A few queries per chunk of conversations, and only a chunk of them in memory at once.
             for chunk in ready.chunks(READ_TOGETHER) {
@@ -107,7 +103,6 @@ impl HandoffMaker {
         rotation: &mut Rotation,
     ) -> anyhow::Result<BriefCommit> {
         let handoff = &stored.handoff;
-        let conversation = assemble(stored, now, self.timezone, &self.business_hours);
         let mut audit = Vec::new();
         let entry = |event: &str, detail: serde_json::Value| AuditEntry {
             at: now,
@@ -116,8 +111,8 @@ impl HandoffMaker {
             event: event.to_owned(),
             detail,
         };
-        let mut brief = match self.interpreter.interpret(&conversation) {
-            Ok(brief) => brief,
+        let MadeBrief { conversation, brief } = match self.briefs.make_brief(stored, now, rotation).await {
+            Ok(made) => made,
             Err(error) => {
                 // A conversation the interpreter cannot read must not block the others: close
                 // it with the reason, visible in the audit trail.
@@ -132,18 +127,6 @@ impl HandoffMaker {
                 });
             }
         };
-        if let Some(llm) = self.interpreter.llm() {
-            brief = llm.refine(&conversation, brief).await;
-        }
-        brief.customer.id = Some(stored.customer.id.clone());
-        brief.ended_by = Some(handoff.ended_by.clone().unwrap_or_else(|| "quiet_period".to_owned()));
-        // The store sees every channel of the customer; the interpreter only this conversation.
-        let history = crate::identity::channel_history(stored, now, self.timezone);
-        if !history.is_empty() {
-            brief.channel_history = history;
-        }
-        // Raw phones, identity conflicts, several CRM contacts claiming the customer.
-        brief.notes.extend(crate::identity::customer_notes(&stored.customer));
         audit.push(entry(
             "classified",
             serde_json::json!({
@@ -154,7 +137,6 @@ impl HandoffMaker {
         ));
 
         let job = if brief.actionable {
-            self.router.route(&mut brief, now, rotation);
             let owner = brief.recommended_owner.as_ref();
             audit.push(entry(
                 "routed",
@@ -184,7 +166,7 @@ impl HandoffMaker {
         stored: &HandoffConversation,
         handoff: &HandoffRow,
     ) -> DeliveryPayload {
-        let text = self.interpreter.task_text(brief, conversation);
+        let text = self.briefs.interpreter.task_text(brief, conversation);
         let due_at = brief.due.as_ref().map(|d| d.at.with_timezone(&Utc)).unwrap_or_else(Utc::now);
         let lookup: Vec<IdentityKey> = brief
             .customer

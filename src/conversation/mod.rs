@@ -4,10 +4,12 @@
 //! interpreted and routed, and queues the task, all committed together ([`commit_briefs`]).
 
 mod assemble;
+pub mod brief;
 mod commit;
 pub mod lifecycle;
 mod maker;
 
 pub use assemble::assemble;
+pub use brief::{BriefMaker, MadeBrief};
 pub use commit::commit_briefs;
 pub use maker::HandoffMaker;

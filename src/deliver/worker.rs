@@ -11,6 +11,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::conversation::lifecycle::{DEAD_LETTERED, TASK_WRITTEN};
+use crate::daemon::supervisor::catch_round;
 use crate::store::{OutboxJob, Store};
 
 use super::backoff::RetryPolicy;
@@ -67,7 +68,7 @@ impl Deliverer {
         let preparing = async {
             loop {
                 let busy: Vec<i64> = in_hand.lock().expect("in-hand jobs").iter().copied().collect();
-                let round = match self.prepare(&busy).await {
+                let round = match catch_round("deliver", self.prepare(&busy)).await {
                     Ok((round, ready)) => {
                         if !ready.is_empty() {
                             in_hand.lock().expect("in-hand jobs").extend(ready.iter().map(|l| l.job.id));
@@ -100,7 +101,7 @@ impl Deliverer {
         let writing = async {
             while let Some(jobs) = to_write.recv().await {
                 let ids: Vec<i64> = jobs.iter().map(|l| l.job.id).collect();
-                if let Err(error) = self.write(jobs).await {
+                if let Err(error) = catch_round("deliver", self.write(jobs)).await {
                     // Still leased to us: the next round takes them back.
                     tracing::error!(crm = %self.crm.id(), error = %format!("{error:#}"), "Writing a round of tasks failed.");
                 }

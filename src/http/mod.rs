@@ -11,6 +11,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 
+use crate::daemon::supervisor::StageHealth;
 use crate::ingest::InboxWriterHandle;
 use crate::registry::Connectors;
 use crate::store::Store;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub inbox: InboxWriterHandle,
     /// For the Graph API send proxy (no retries, the vendor's timeouts).
     pub http: reqwest::Client,
+    /// Which pipeline stages failed: one that did makes the daemon not ready.
+    pub stages: StageHealth,
 }
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
@@ -36,13 +39,17 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .with_state(state)
 }
 
-/// Ready when the store answers: a load balancer stops sending webhooks otherwise.
-async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+/// Ready when every stage runs and the store answers: a load balancer stops sending webhooks
+/// otherwise (a webhook accepted while a stage is dead would wait until the restart).
+async fn readyz(State(state): State<AppState>) -> (StatusCode, String) {
+    if let Some(failure) = state.stages.failures().first() {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {failure}"));
+    }
     match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready"),
+        Ok(()) => (StatusCode::OK, "ready".to_owned()),
         Err(error) => {
             tracing::warn!(%error, "Not ready: the store does not answer.");
-            (StatusCode::SERVICE_UNAVAILABLE, "the store does not answer")
+            (StatusCode::SERVICE_UNAVAILABLE, "the store does not answer".to_owned())
         }
     }
 }

@@ -15,6 +15,7 @@ use handoffd_contract::crm::Crm;
 use tokio_util::sync::CancellationToken;
 
 use super::contact_match_keys;
+use crate::daemon::supervisor::catch_round;
 use crate::store::{CachedContact, Store};
 
 /// Pages read in one sync at most: a first sync of a huge CRM continues at the next tick
@@ -45,7 +46,7 @@ pub fn parse_schedule(expression: &str) -> anyhow::Result<cron::Schedule> {
 impl CrmSync {
     pub async fn run(self, stop: CancellationToken) {
         loop {
-            match self.sync_once().await {
+            match catch_round("crm_sync", self.sync_once()).await {
                 Ok(summary) => tracing::info!(
                     crm = %self.crm.id(), pages = summary.pages, contacts = summary.contacts,
                     "Synced the CRM identity cache."

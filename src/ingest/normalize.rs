@@ -11,6 +11,7 @@ use handoffd_contract::interaction::Content;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::daemon::supervisor::catch_round;
 use crate::registry::Connectors;
 use crate::store::{InboxEvent, NormalizedBatch, NormalizedInteraction, Store};
 
@@ -49,7 +50,7 @@ pub struct Normalizer {
 impl Normalizer {
     pub async fn run(self, stop: CancellationToken) {
         loop {
-            match self.round().await {
+            match catch_round("normalize", self.round()).await {
                 Ok(0) => {}
                 Ok(_) => continue,
                 Err(error) => tracing::error!(error = %format!("{error:#}"), "Normalising the inbox failed; retrying."),
@@ -72,13 +73,16 @@ impl Normalizer {
                 Err(reason) => {
                     metrics::counter!("handoffd_quarantined_total", "connector" => event.connector_id.clone())
                         .increment(1);
+                    self.store.quarantine(event.id, &reason, Utc::now()).await?;
+                    // The quarantine entry has the inbox row's id: the one `handoffd quarantine show` takes.
                     tracing::warn!(
-                        inbox_id = event.id,
+                        quarantine_id = event.id,
                         connector = %event.connector_id,
                         %reason,
-                        "A signed event could not be parsed; it is kept in quarantine."
+                        "A signed event from `{}` could not be parsed; it is kept as quarantine entry `{}`.",
+                        event.connector_id,
+                        event.id
                     );
-                    self.store.quarantine(event.id, &reason, Utc::now()).await?;
                 }
             }
         }

@@ -76,15 +76,21 @@ pub struct Interpreter {
 const DEFAULT_VOCABULARY: &str = "vocabulary";
 
 impl Interpreter {
-    /// Load and compile the vocabulary named by `config` (relative to `base_dir`).
+    /// Load and compile the vocabulary named by `config` (relative to `base_dir`, the
+    /// configuration's folder, as every path in it).
     pub fn load(config: &InterpretConfig, base_dir: &Path) -> anyhow::Result<Self> {
-        let dir = base_dir.join(config.vocabulary.as_deref().unwrap_or(Path::new(DEFAULT_VOCABULARY)));
+        let dir = Self::vocabulary_dir(config, base_dir);
         let vocabulary = Vocabulary::load(&dir)?;
         let vendors = vendor::VendorMappings::load(&dir, &config.vendor_analysis)
             .with_context(|| format!("vendor analysis mappings in `{}`", dir.display()))?;
         let window_source = window::load_window_source(&dir)?;
         let llm = config.llm.as_ref().map(|c| llm::LlmAnalyzer::new(c, &vocabulary)).transpose()?;
         Ok(Interpreter { vocabulary, vendors, window_source, llm })
+    }
+
+    /// The vocabulary folder `config` names, resolved from `base_dir`.
+    pub fn vocabulary_dir(config: &InterpretConfig, base_dir: &Path) -> PathBuf {
+        crate::config::paths::resolve(base_dir, config.vocabulary.as_deref().unwrap_or(Path::new(DEFAULT_VOCABULARY)))
     }
 
     /// Use `source` to find requested windows (tests, and the resolver once wired).

@@ -282,9 +282,11 @@ impl QuarantineStore for SqliteStore {
     async fn quarantine(&self, inbox_id: i64, reason: &str, now: DateTime<Utc>) -> StoreResult<()> {
         let now = format_ts(now);
         let mut tx = self.writer.begin().await?;
+        // The entry takes its inbox row's id: one id names the body in the normaliser's log line
+        // and in `handoffd quarantine list|show|drop`.
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO quarantine (inbox_id, connector_id, received_at, reason, body, created_at) \
-             SELECT id, connector_id, received_at, ?, body, ? FROM {INBOX_SCHEMA}.inbox WHERE id = ?"
+            "INSERT INTO quarantine (id, inbox_id, connector_id, received_at, reason, body, created_at) \
+             SELECT id, id, connector_id, received_at, ?, body, ? FROM {INBOX_SCHEMA}.inbox WHERE id = ?"
         )))
         .bind(reason)
         .bind(&now)
@@ -473,6 +475,7 @@ mod tests {
         assert_eq!(left.iter().map(|e| e.id).collect::<Vec<_>>(), vec![ids[1]]);
         assert_eq!(left[0].body, b"b");
         assert_eq!(store.list_quarantine(10).await.unwrap()[0].body, b"c", "the body is copied from the inbox file");
+        assert_eq!(store.get_quarantine(ids[2]).await.unwrap().inbox_id, ids[2], "one id: the inbox row's");
         let counts = store.stage_counts().await.unwrap();
         assert_eq!((counts.inbox_total, counts.inbox_unprocessed), (3, 1));
 

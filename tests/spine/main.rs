@@ -4,7 +4,9 @@
 
 mod delivery;
 mod exact_requests;
+mod explain_parity;
 mod harness;
 mod ingest;
 mod proxy;
 mod restart;
+mod supervision;

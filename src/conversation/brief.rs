@@ -1,0 +1,69 @@
+//! The one path from a ready handoff to its brief, shared by the daemon's handoff maker and
+//! `handoffd explain`, so what explain prints is what the daemon stores (a copy of these steps
+//! in explain once drifted: it missed the store's notes and the LLM refinement).
+//!
+//! The steps, in order: assemble the canonical conversation, interpret it, let the optional LLM
+//! refine it, add what only the store knows (customer id, end signal, channel history across
+//! every channel, identity notes), and route an actionable brief (owner and due time).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use handoffd_contract::brief::Brief;
+use handoffd_contract::conversation::Conversation;
+
+use super::assemble::assemble;
+use crate::interpret::{InterpretError, Interpreter};
+use crate::route::{Rotation, Router};
+use crate::store::HandoffConversation;
+
+/// What a ready handoff becomes: the conversation as interpretation read it and its brief.
+/// The CRM task is rendered from the two together.
+#[derive(Debug, Clone)]
+pub struct MadeBrief {
+    pub conversation: Conversation,
+    pub brief: Brief,
+}
+
+/// Everything the brief of a handoff is made with.
+pub struct BriefMaker {
+    pub interpreter: Arc<Interpreter>,
+    pub router: Router,
+    /// `business.timezone`: the zone the conversation is read in.
+    pub timezone: Tz,
+    /// `business.hours`, as the conversation carries them.
+    pub business_hours: BTreeMap<String, String>,
+}
+
+impl BriefMaker {
+    /// Make the brief of a stored handoff conversation as of `now`. An actionable brief is
+    /// routed: it takes the next owner of `rotation`, which the caller commits with the brief.
+    /// `Err` is a conversation the interpreter cannot read; the caller decides what becomes of it.
+    pub async fn make_brief(
+        &self,
+        stored: &HandoffConversation,
+        now: DateTime<Utc>,
+        rotation: &mut Rotation,
+    ) -> Result<MadeBrief, InterpretError> {
+        let conversation = assemble(stored, now, self.timezone, &self.business_hours);
+        let mut brief = self.interpreter.interpret(&conversation)?;
+        if let Some(llm) = self.interpreter.llm() {
+            brief = llm.refine(&conversation, brief).await;
+        }
+        brief.customer.id = Some(stored.customer.id.clone());
+        brief.ended_by = Some(stored.handoff.ended_by.clone().unwrap_or_else(|| "quiet_period".to_owned()));
+        // The store sees every channel of the customer; the interpreter only this conversation.
+        let history = crate::identity::channel_history(stored, now, self.timezone);
+        if !history.is_empty() {
+            brief.channel_history = history;
+        }
+        // Raw phones, identity conflicts, several CRM contacts claiming the customer.
+        brief.notes.extend(crate::identity::customer_notes(&stored.customer));
+        if brief.actionable {
+            self.router.route(&mut brief, now, rotation);
+        }
+        Ok(MadeBrief { conversation, brief })
+    }
+}

@@ -1,0 +1,256 @@
+//! Named tasks that cannot die quietly.
+//!
+//! Every long-running task of the daemon (the pipeline stages, the inbox writer, the two HTTP
+//! servers) runs under a [`Supervisor`] with a name. A task that ends before shutdown began, or
+//! panics, is logged by name and recorded in [`StageHealth`]: `/readyz` answers 503 from then
+//! on and the daemon shuts down and exits non-zero, so its service manager restarts it. A
+//! panic inside one round of a stage is not that: [`catch_round`] turns it into the round's
+//! error, which the stage logs and retries like any other (the crates.io worker's
+//! `catch_unwind` around each job).
+//!
+//! At shutdown the stages get a deadline; those still running when it passes are named.
+
+use std::any::Any;
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::FutureExt;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+/// How a supervised task failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// It returned while the daemon was not shutting down.
+    Ended,
+    /// It panicked, with the panic's message.
+    Panicked(String),
+}
+
+/// A supervised task that failed, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageFailure {
+    pub stage: &'static str,
+    pub failure: Failure,
+}
+
+impl std::fmt::Display for StageFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.failure {
+            Failure::Ended => write!(f, "the `{}` stage ended on its own", self.stage),
+            Failure::Panicked(message) => write!(f, "the `{}` stage panicked: {message}", self.stage),
+        }
+    }
+}
+
+/// Which supervised tasks failed; shared with `/readyz`.
+#[derive(Clone, Default)]
+pub struct StageHealth {
+    failures: Arc<Mutex<Vec<StageFailure>>>,
+    failed: Arc<Notify>,
+}
+
+impl StageHealth {
+    /// Every failure so far, first first. Empty while all is well.
+    pub fn failures(&self) -> Vec<StageFailure> {
+        self.failures.lock().expect("stage failures").clone()
+    }
+
+    /// The first failure: now if there was one, else when it happens.
+    pub async fn first_failure(&self) -> StageFailure {
+        loop {
+            // Registered before looking, so a failure between the look and the wait is not missed.
+            let notified = self.failed.notified();
+            if let Some(first) = self.failures.lock().expect("stage failures").first().cloned() {
+                return first;
+            }
+            notified.await;
+        }
+    }
+
+    fn record(&self, failure: StageFailure) {
+        self.failures.lock().expect("stage failures").push(failure);
+        self.failed.notify_waiters();
+    }
+}
+
+/// Runs named tasks, notices when one dies, and stops them all with a deadline.
+#[derive(Default)]
+pub struct Supervisor {
+    /// Given to the stages: cancelled when they are to finish their round and return.
+    stop: CancellationToken,
+    /// Set when shutdown begins: from then on a task that ends is doing what it was asked.
+    shutting_down: Arc<AtomicBool>,
+    running: Arc<Mutex<BTreeSet<&'static str>>>,
+    health: StageHealth,
+    tasks: TaskTracker,
+}
+
+impl Supervisor {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// What `/readyz` and the daemon's run loop watch.
+    pub fn health(&self) -> StageHealth {
+        self.health.clone()
+    }
+
+    /// Run a stage: `stage` gets the stop token and returns once it is cancelled.
+    pub fn spawn_stage<F, Fut>(&self, name: &'static str, stage: F) -> JoinHandle<()>
+    where
+        F: FnOnce(CancellationToken) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.spawn(name, stage(self.stop.clone()))
+    }
+
+    /// Run a named task that stops by other means (the inbox writer when its senders are gone,
+    /// a server when its own token is cancelled). Its handle lets shutdown await it in order.
+    pub fn spawn<Fut>(&self, name: &'static str, task: Fut) -> JoinHandle<()>
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.running.lock().expect("running stages").insert(name);
+        let running = self.running.clone();
+        let shutting_down = self.shutting_down.clone();
+        let health = self.health.clone();
+        let span = tracing::info_span!("stage", name);
+        self.tasks.spawn(async move {
+            let outcome = AssertUnwindSafe(task.instrument(span)).catch_unwind().await;
+            running.lock().expect("running stages").remove(name);
+            let failure = match outcome {
+                Ok(()) if shutting_down.load(Ordering::SeqCst) => {
+                    tracing::debug!(stage = name, "The `{name}` stage has stopped.");
+                    return;
+                }
+                Ok(()) => Failure::Ended,
+                Err(panic) => Failure::Panicked(panic_message(panic.as_ref())),
+            };
+            let failure = StageFailure { stage: name, failure };
+            tracing::error!(
+                stage = name,
+                "{failure}; handoffd is not ready any more and shuts down, so that its service manager restarts it."
+            );
+            health.record(failure);
+        })
+    }
+
+    /// From now on a task that ends is stopping as asked, not failing.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    /// Ask the stages to stop and wait for every task up to `deadline`. `Err` names the tasks
+    /// still running when it passed.
+    pub async fn shutdown(self, deadline: Duration) -> Result<(), Vec<&'static str>> {
+        self.begin_shutdown();
+        self.stop.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(deadline, self.tasks.wait()).await.is_ok() {
+            return Ok(());
+        }
+        Err(self.running.lock().expect("running stages").iter().copied().collect())
+    }
+}
+
+/// One round of a stage, with a panic turned into the round's error so that the stage logs it
+/// and retries instead of dying (one bad row must not stop the pipeline).
+pub async fn catch_round<T>(stage: &'static str, round: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    match AssertUnwindSafe(round).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => {
+            metrics::counter!("handoffd_stage_round_panics_total", "stage" => stage).increment(1);
+            Err(anyhow::anyhow!("a round of the `{stage}` stage panicked: {}", panic_message(panic.as_ref())))
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    if let Some(message) = panic.downcast_ref::<&str>() {
+        (*message).to_owned()
+    } else if let Some(message) = panic.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "(a panic without a message)".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    /// A stage loop as the real ones are written: rounds through [`catch_round`], errors logged
+    /// and retried, until stopped.
+    async fn stage_loop(rounds: Arc<AtomicUsize>, stop: CancellationToken) {
+        while !stop.is_cancelled() {
+            let round = catch_round("fake", async {
+                if rounds.fetch_add(1, Ordering::SeqCst) == 0 {
+                    panic!("the first round breaks");
+                }
+                Ok(())
+            });
+            if let Err(error) = round.await {
+                assert!(format!("{error}").contains("`fake` stage panicked: the first round breaks"), "{error}");
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_a_round_is_retried_and_the_stage_lives_on() {
+        let supervisor = Supervisor::new();
+        let rounds = Arc::new(AtomicUsize::new(0));
+        let counted = rounds.clone();
+        supervisor.spawn_stage("fake", move |stop| stage_loop(counted, stop));
+        while rounds.load(Ordering::SeqCst) < 3 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert!(supervisor.health().failures().is_empty(), "{:?}", supervisor.health().failures());
+        assert_eq!(supervisor.shutdown(Duration::from_secs(5)).await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn a_stage_that_ends_is_a_failure_by_name() {
+        let supervisor = Supervisor::new();
+        let health = supervisor.health();
+        supervisor.spawn_stage("steady", |stop| async move { stop.cancelled().await });
+        supervisor.spawn_stage("quitter", |_stop| async {});
+        let failure = tokio::time::timeout(Duration::from_secs(5), health.first_failure()).await.unwrap();
+        assert_eq!(failure, StageFailure { stage: "quitter", failure: Failure::Ended });
+        assert_eq!(health.failures().len(), 1, "the stage still running is well");
+        assert_eq!(supervisor.shutdown(Duration::from_secs(5)).await, Ok(()));
+        assert_eq!(health.failures().len(), 1, "stages that stop at shutdown do not fail");
+    }
+
+    #[tokio::test]
+    async fn a_stage_that_panics_is_a_failure_with_its_message() {
+        let supervisor = Supervisor::new();
+        let health = supervisor.health();
+        supervisor.spawn("writer", async { panic!("disk on fire") });
+        let failure = tokio::time::timeout(Duration::from_secs(5), health.first_failure()).await.unwrap();
+        assert_eq!(failure, StageFailure { stage: "writer", failure: Failure::Panicked("disk on fire".into()) });
+        assert_eq!(failure.to_string(), "the `writer` stage panicked: disk on fire");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_shutdown_past_its_deadline_names_the_stages_still_running() {
+        let supervisor = Supervisor::new();
+        supervisor.spawn_stage("prompt", |stop| async move { stop.cancelled().await });
+        supervisor.spawn_stage("stubborn", |_stop| std::future::pending::<()>());
+        supervisor.spawn_stage("slow", |stop| async move {
+            stop.cancelled().await;
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        });
+        assert_eq!(supervisor.shutdown(Duration::from_secs(30)).await, Err(vec!["slow", "stubborn"]));
+    }
+}
