@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use handoffd_contract::kind::BuildContext;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -52,8 +53,8 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
     let interpreter = Arc::new(Interpreter::load(&config.interpret, loaded.base_dir())?);
 
     let http = reqwest::Client::builder().user_agent(concat!("handoffd/", env!("CARGO_PKG_VERSION"))).build()?;
-    let connectors =
-        Arc::new(Connectors::build(&config.connectors, Arc::new(StoreVault(store.clone())), http.clone())?);
+    let context = BuildContext { vault: Arc::new(StoreVault(store.clone())), http };
+    let connectors = Arc::new(Connectors::build(&config.connectors, &context)?);
     let crm = connectors
         .crms
         .get(&config.delivery.crm)
@@ -145,7 +146,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
         .with_context(|| format!("cannot listen on server.listen `{}`", config.server.listen))?;
     let addr = listener.local_addr()?;
     let app = router(
-        AppState { store: store.clone(), connectors, inbox, http: proxy_client()? },
+        AppState { store: store.clone(), connectors, inbox },
         config.server.max_body_bytes,
     );
     let stop_server = CancellationToken::new();
@@ -195,12 +196,4 @@ fn redact_url(url: &str) -> String {
 
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "host".into())
-}
-
-/// The proxy's client: Meta's answer within 30 s or the bot gets 504; never a retry.
-fn proxy_client() -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?)
 }

@@ -192,6 +192,9 @@ mod events {
     use chrono::{DateTime, FixedOffset, Utc};
     use handoffd_contract::brief::Brief;
     use handoffd_contract::conversation::Conversation;
+    use handoffd_contract::inbox::InboxSource;
+    use handoffd_contract::kind::BuildContext;
+    use handoffd_contract::webhook::Verified;
     use serde::Deserialize;
     use serde_json::{Value, json};
     use tokio::sync::Notify;
@@ -322,11 +325,8 @@ mod events {
         events: &[RawEvent],
         store: Arc<dyn Store>,
     ) -> anyhow::Result<Replay> {
-        let connectors = Arc::new(Connectors::build(
-            &config.connectors,
-            Arc::new(StoreVault(store.clone())),
-            reqwest::Client::new(),
-        )?);
+        let context = BuildContext { vault: Arc::new(StoreVault(store.clone())), http: reqwest::Client::new() };
+        let connectors = Arc::new(Connectors::build(&config.connectors, &context)?);
         if events.iter().any(|e| matches!(e.source, EventSource::Webhook))
             && !connectors.webhooks.contains_key(connector_id)
         {
@@ -350,12 +350,11 @@ mod events {
         for event in events {
             let received_at = event.received_at.with_timezone(&Utc);
             handoffs.extend(maker.make_ready(received_at).await?);
+            // Read from a file the admin chose: the offline tools' door to a verified event.
             let new = NewInboxEvent {
                 connector_id: connector_id.to_owned(),
-                source: event.source.as_str().to_owned(),
-                received_at,
-                headers: "{}".to_owned(),
-                body: event.body_bytes(),
+                source: InboxSource::from_stored(event.source.as_str()),
+                event: Verified::for_offline_tool(event.body_bytes(), received_at),
             };
             inbox_ids.extend(store.insert_inbox(&[new]).await?);
             while normalizer.round().await? > 0 {}
