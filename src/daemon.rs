@@ -145,10 +145,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
         .await
         .with_context(|| format!("cannot listen on server.listen `{}`", config.server.listen))?;
     let addr = listener.local_addr()?;
-    let app = router(
-        AppState { store: store.clone(), connectors, inbox },
-        config.server.max_body_bytes,
-    );
+    let app = router(AppState { store: store.clone(), connectors, inbox }, config.server.max_body_bytes);
     let stop_server = CancellationToken::new();
     crate::http::admin::metrics_handle();
     let server = tokio::spawn(

@@ -90,6 +90,32 @@ const fn same_str(a: &str, b: &str) -> bool {
     true
 }
 
+/// `handoffd demo` posts sample WhatsApp webhooks, signed as Meta signs them, to the first `whatsapp_cloud`
+/// connector of the configuration. Vendor knowledge, so it lives here rather than in the CLI.
+pub struct DemoWebhooks {
+    pub connector_id: String,
+    app_secret: String,
+}
+
+impl DemoWebhooks {
+    pub fn find(configs: &[ConnectorConfig]) -> Option<Self> {
+        configs.iter().find_map(|config| match config {
+            ConnectorConfig::WhatsappCloud(c) => {
+                Some(Self { connector_id: c.id.clone(), app_secret: c.app_secret.clone() })
+            }
+            _ => None,
+        })
+    }
+
+    pub fn signature_header(&self) -> &'static str {
+        handoffd_whatsapp_cloud::signature::SIGNATURE_HEADER
+    }
+
+    pub fn signature(&self, body: &[u8]) -> String {
+        handoffd_whatsapp_cloud::sign(&self.app_secret, body)
+    }
+}
+
 /// A webhook source with what the pipeline needs to know of it.
 pub struct WebhookEntry {
     pub source: Arc<dyn WebhookSource>,
@@ -236,6 +262,39 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("`whatsapp_cloud`") && error.contains("`hubspot`"), "{error}");
+    }
+
+    fn whatsapp() -> Connectors {
+        let configs: Vec<ConnectorConfig> = serde_json::from_value(serde_json::json!([
+            {"kind": "whatsapp_cloud", "id": "wa", "app_secret": "s", "verify_token": "t", "phone_number_id": "1066"},
+        ]))
+        .unwrap();
+        Connectors::build(&configs, &context()).unwrap()
+    }
+
+    #[test]
+    fn an_offline_tool_parses_a_raw_payload_as_the_connectors_webhook_would() {
+        let body = serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{
+            "field": "messages", "value": {"messages": [{"from": "919820011111", "id": "wamid.OFF1",
+            "timestamp": "1764057600", "type": "text", "text": {"body": "hello"}}]}}]}]});
+        let parsed = whatsapp().parse_offline("wa", body.to_string().into_bytes(), chrono::Utc::now()).unwrap();
+        assert_eq!(parsed.interactions.len(), 1);
+        assert_eq!(parsed.interactions[0].dedup_key, "wamid.OFF1");
+        let error = whatsapp().parse_offline("nope", b"{}".to_vec(), chrono::Utc::now()).unwrap_err();
+        assert!(error.contains("`nope`"), "{error}");
+    }
+
+    #[test]
+    fn a_stored_event_goes_to_the_part_that_committed_it() {
+        let connectors = whatsapp();
+        let turn = serde_json::json!({"to": "+919820011111", "at": "2025-11-25T08:35:00Z", "from": "ai", "text": "Hi"});
+        let event = Verified::for_offline_tool(turn.to_string().into_bytes(), chrono::Utc::now());
+        let parsed = connectors.parse_event("wa", &InboxSource::Route("turn".into()), &event).unwrap();
+        assert_eq!(parsed.interactions.len(), 1);
+        // The same body is no webhook body, and a route nobody serves is refused (the row is quarantined).
+        assert!(connectors.parse_event("wa", &InboxSource::Webhook, &event).is_err());
+        let unknown = connectors.parse_event("wa", &InboxSource::Route("sms".into()), &event).unwrap_err();
+        assert!(unknown.contains("`sms`"), "{unknown}");
     }
 
     #[test]

@@ -64,8 +64,14 @@ async fn ask(
     headers: &HeaderMap,
     body: &[u8],
 ) -> RouteAnswer {
-    let request =
-        RawRequest { method, path: uri.path(), query: uri.query().unwrap_or(""), headers, body, received_at: Utc::now() };
+    let request = RawRequest {
+        method,
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        headers,
+        body,
+        received_at: Utc::now(),
+    };
     let inbox: Arc<dyn InboxSink> = Arc::new(state.inbox.clone());
     handler.handle(request, inbox).await
 }

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use handoffd_contract::crm::CrmContact;
 use handoffd_contract::inbox::InboxSource;
-use handoffd_contract::webhook::Verified;
 use handoffd_contract::interaction::Interaction;
+use handoffd_contract::webhook::Verified;
 use serde::{Deserialize, Serialize};
 
 /// A verified event, to be committed before the vendor gets its answer.

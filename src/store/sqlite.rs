@@ -1141,7 +1141,10 @@ mod tests {
         let store = SqliteStore::open(&format!("sqlite://{}", path.display())).await.unwrap();
         assert!(!table_names(&store.writer, "main").await.contains(&"inbox".to_owned()));
         let left = store.unprocessed_inbox(10).await.unwrap();
-        assert_eq!(left.iter().map(|e| (e.id, e.event.body().to_vec())).collect::<Vec<_>>(), vec![(8, b"body 8".to_vec())]);
+        assert_eq!(
+            left.iter().map(|e| (e.id, e.event.body().to_vec())).collect::<Vec<_>>(),
+            vec![(8, b"body 8".to_vec())]
+        );
         assert_eq!(left[0].event.query(), "", "rows from before the query column have none");
         assert_eq!(store.stage_counts().await.unwrap().inbox_total, 2);
         // Ids go on from the moved rows, never reused.

@@ -85,9 +85,8 @@ pub trait Messenger: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<(), MessengerError> {
         let (OutboundMessage::Text { .. }, Some(window)) = (message, self.reply_window()) else { return Ok(()) };
-        let inside = last_inbound_at.is_some_and(|at| {
-            at <= now && chrono::Duration::from_std(window).is_ok_and(|window| now - at < window)
-        });
+        let inside = last_inbound_at
+            .is_some_and(|at| at <= now && chrono::Duration::from_std(window).is_ok_and(|window| now - at < window));
         if inside { Ok(()) } else { Err(MessengerError::OutsideWindow { last_inbound_at }) }
     }
 
@@ -114,7 +113,12 @@ mod tests {
         fn reply_window(&self) -> Option<Duration> {
             Some(Duration::from_secs(24 * 3600))
         }
-        async fn send(&self, _: &OutboundMessage, _: Option<DateTime<Utc>>, _: DateTime<Utc>) -> Result<SentMessage, MessengerError> {
+        async fn send(
+            &self,
+            _: &OutboundMessage,
+            _: Option<DateTime<Utc>>,
+            _: DateTime<Utc>,
+        ) -> Result<SentMessage, MessengerError> {
             unreachable!("not called by these tests")
         }
     }

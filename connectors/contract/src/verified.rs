@@ -43,7 +43,12 @@ impl Verified {
                 (!values.is_empty()).then(|| (name.to_ascii_lowercase(), values.join(", ")))
             })
             .collect();
-        Ok(Self { received_at: request.received_at, query: request.query.to_owned(), headers, body: request.body.to_vec() })
+        Ok(Self {
+            received_at: request.received_at,
+            query: request.query.to_owned(),
+            headers,
+            body: request.body.to_vec(),
+        })
     }
 
     /// An event a connector's own route wrote itself, e.g. a send it forwarded and the vendor
@@ -113,7 +118,14 @@ mod tests {
     use super::*;
 
     fn request<'a>(headers: &'a HeaderMap, body: &'a [u8]) -> RawRequest<'a> {
-        RawRequest { method: &Method::POST, path: "/webhooks/x", query: "a=1&b=2", headers, body, received_at: Utc::now() }
+        RawRequest {
+            method: &Method::POST,
+            path: "/webhooks/x",
+            query: "a=1&b=2",
+            headers,
+            body,
+            received_at: Utc::now(),
+        }
     }
 
     #[test]

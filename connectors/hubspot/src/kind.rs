@@ -12,7 +12,8 @@ pub struct HubspotKind;
 
 impl ConnectorKind for HubspotKind {
     const NAME: &'static str = "hubspot";
-    const BUILDS: Builds = Builds { webhook_source: false, poll_source: false, crm: true, messenger: false, routes: false };
+    const BUILDS: Builds =
+        Builds { webhook_source: false, poll_source: false, crm: true, messenger: false, routes: false };
     type Config = HubspotConfig;
 
     fn id(config: &HubspotConfig) -> &str {

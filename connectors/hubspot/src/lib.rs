@@ -38,9 +38,9 @@ use handoffd_contract::task::{TaskRef, TaskState, TaskWrite};
 pub use config::{HubspotConfig, LimitsConfig, OAuthConfig};
 pub use error::HubspotError;
 pub use kind::HubspotKind;
-pub use validate::validate;
 pub use oauth::REFRESH_MARGIN;
 pub use tasks::SUBJECT_MAX_CHARS;
+pub use validate::validate;
 
 use client::Api;
 use limits::Limiters;

@@ -28,7 +28,9 @@ pub fn validate(config: &HubspotConfig) -> Vec<ConfigProblem> {
     }
     problems.extend(limits::check(&config.limits));
     match (&config.access_token, &config.oauth) {
-        (Some(_), Some(_)) => problems.push(ConfigProblem::at("oauth", "set either `access_token` or `oauth`, not both")),
+        (Some(_), Some(_)) => {
+            problems.push(ConfigProblem::at("oauth", "set either `access_token` or `oauth`, not both"))
+        }
         (None, None) => problems.push(ConfigProblem::block("needs `access_token` (private app) or `oauth`")),
         (Some(token), None) if token.trim().is_empty() => {
             problems.push(ConfigProblem::at("access_token", "must not be empty"))
@@ -87,7 +89,10 @@ mod tests {
             (config(json!({"access_token": "pat", "oauth": oauth})), vec!["oauth"]),
             (config(json!({})), vec![""]),
             (config(json!({"access_token": "  "})), vec!["access_token"]),
-            (config(json!({"oauth": {"client_id": "", "client_secret": "s", "refresh_token": " "}})), vec!["oauth.client_id", "oauth.refresh_token"]),
+            (
+                config(json!({"oauth": {"client_id": "", "client_secret": "s", "refresh_token": " "}})),
+                vec!["oauth.client_id", "oauth.refresh_token"],
+            ),
             (config(json!({"access_token": "pat", "request_timeout": "0s"})), vec!["request_timeout"]),
             (config(json!({"access_token": "pat", "base_url": "not a url"})), vec!["base_url"]),
             (config(json!({"access_token": "pat", "limits": {"max_batch": 500}})), vec!["limits.max_batch"]),

@@ -17,7 +17,8 @@ pub struct WhatsappCloudKind;
 
 impl ConnectorKind for WhatsappCloudKind {
     const NAME: &'static str = "whatsapp_cloud";
-    const BUILDS: Builds = Builds { webhook_source: true, poll_source: false, crm: false, messenger: true, routes: true };
+    const BUILDS: Builds =
+        Builds { webhook_source: true, poll_source: false, crm: false, messenger: true, routes: true };
     type Config = WhatsappCloudConfig;
 
     fn id(config: &WhatsappCloudConfig) -> &str {
@@ -74,7 +75,10 @@ pub fn validate(config: &WhatsappCloudConfig) -> Vec<ConfigProblem> {
     }
     match url::Url::parse(&config.base_url) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
-        _ => problems.push(ConfigProblem::at("base_url", format!("`{}` must be an http:// or https:// URL with a host", config.base_url))),
+        _ => problems.push(ConfigProblem::at(
+            "base_url",
+            format!("`{}` must be an http:// or https:// URL with a host", config.base_url),
+        )),
     }
     if let Some(i) = config.agent_access_tokens.iter().position(|token| token.trim().is_empty()) {
         problems.push(ConfigProblem::at(format!("agent_access_tokens[{i}]"), "must not be empty"));

@@ -26,7 +26,9 @@ pub mod send;
 pub mod signature;
 pub mod turns;
 
-use handoffd_contract::webhook::{Handshake, ParseError, ParsedEvent, RawRequest, Verified, VerifyError, WebhookSource};
+use handoffd_contract::webhook::{
+    Handshake, ParseError, ParsedEvent, RawRequest, Verified, VerifyError, WebhookSource,
+};
 
 pub use config::WhatsappCloudConfig;
 pub use kind::WhatsappCloudKind;

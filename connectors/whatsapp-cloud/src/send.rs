@@ -70,12 +70,15 @@ impl Messenger for WhatsappMessenger {
         now: DateTime<Utc>,
     ) -> Result<SentMessage, MessengerError> {
         self.check_window(message, last_inbound_at, now)?;
-        let token = self.config.access_token.as_deref().filter(|t| !t.trim().is_empty()).ok_or_else(|| {
-            MessengerError::NotConfigured("no `access_token`: set one to send templates".to_owned())
-        })?;
-        let from = self.config.phone_number_ids().next().ok_or_else(|| {
-            MessengerError::NotConfigured("no `phone_number_id` to send from".to_owned())
-        })?;
+        let token =
+            self.config.access_token.as_deref().filter(|t| !t.trim().is_empty()).ok_or_else(|| {
+                MessengerError::NotConfigured("no `access_token`: set one to send templates".to_owned())
+            })?;
+        let from = self
+            .config
+            .phone_number_ids()
+            .next()
+            .ok_or_else(|| MessengerError::NotConfigured("no `phone_number_id` to send from".to_owned()))?;
         let url = format!("{}/{GRAPH_API_VERSION}/{from}/messages", self.config.base_url.trim_end_matches('/'));
         let answer = self
             .http

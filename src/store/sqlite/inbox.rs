@@ -20,9 +20,8 @@ pub(super) async fn insert(inbox_writer: &SqlitePool, events: &[NewInboxEvent]) 
     let mut ids = Vec::with_capacity(events.len());
     // One multi-row INSERT per chunk (SQLite binds at most 32766 parameters).
     for chunk in events.chunks(1000) {
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO inbox (connector_id, source, received_at, query, headers, body) ",
-        );
+        let mut query =
+            QueryBuilder::<Sqlite>::new("INSERT INTO inbox (connector_id, source, received_at, query, headers, body) ");
         query.push_values(chunk, |mut row, new| {
             row.push_bind(&new.connector_id)
                 .push_bind(new.source.as_str().to_owned())
@@ -49,8 +48,7 @@ pub(super) fn event(row: &SqliteRow) -> Result<InboxEvent, StoreError> {
     let id: i64 = row.get("id");
     let headers = parse_headers(row.get("headers"))
         .map_err(|error| StoreError::Corrupt(format!("inbox row {id}: headers: {error}")))?;
-    let event =
-        Verified::from_inbox_row(parse_ts(row.get("received_at"))?, row.get("query"), headers, row.get("body"));
+    let event = Verified::from_inbox_row(parse_ts(row.get("received_at"))?, row.get("query"), headers, row.get("body"));
     Ok(InboxEvent {
         id,
         connector_id: row.get("connector_id"),
@@ -67,8 +65,7 @@ fn headers_json(headers: &[(String, String)]) -> String {
 }
 
 fn parse_headers(text: &str) -> Result<Vec<(String, String)>, String> {
-    let object: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).map_err(|e| e.to_string())?;
     object
         .into_iter()
         .map(|(name, value)| match value {
@@ -106,8 +103,7 @@ mod tests {
             // The store keeps microseconds.
             received_at: Utc::now().trunc_subsecs(6),
         };
-        let verified =
-            Verified::check(&request, &["content-type", "x-retell-timestamp"], |_| Ok(())).expect("checked");
+        let verified = Verified::check(&request, &["content-type", "x-retell-timestamp"], |_| Ok(())).expect("checked");
         let route = InboxSource::Route("turn".to_owned());
         let new = [
             NewInboxEvent { connector_id: "ex".into(), source: InboxSource::Webhook, event: verified.clone() },
@@ -130,7 +126,8 @@ mod tests {
 
     #[test]
     fn kept_headers_read_back_as_written() {
-        let headers = vec![("content-type".to_owned(), "application/json".to_owned()), ("x-a".to_owned(), "1, 2".to_owned())];
+        let headers =
+            vec![("content-type".to_owned(), "application/json".to_owned()), ("x-a".to_owned(), "1, 2".to_owned())];
         let mut back = parse_headers(&headers_json(&headers)).unwrap();
         back.sort();
         assert_eq!(back, headers);

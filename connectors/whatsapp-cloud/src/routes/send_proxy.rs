@@ -117,7 +117,10 @@ impl RouteHandler for SendProxyRoute {
             Ok(bytes) => bytes,
             Err(error) => {
                 tracing::warn!(connector = %self.connector_id(), error = %error.without_url(), "The Graph API's answer broke off.");
-                return RouteAnswer::Respond(text_response(StatusCode::BAD_GATEWAY, "the Graph API's answer broke off"));
+                return RouteAnswer::Respond(text_response(
+                    StatusCode::BAD_GATEWAY,
+                    "the Graph API's answer broke off",
+                ));
             }
         };
         metrics::histogram!("handoffd_proxy_upstream_seconds").record(started.elapsed().as_secs_f64());

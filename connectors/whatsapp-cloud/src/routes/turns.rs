@@ -60,7 +60,6 @@ impl RouteHandler for TurnsRoute {
     }
 
     fn parse(&self, event: &Verified) -> Result<ParsedEvent, ParseError> {
-        crate::turns::parse_turn(event.body())
-            .map(|turn| ParsedEvent { interactions: vec![turn], ignored: Vec::new() })
+        crate::turns::parse_turn(event.body()).map(|turn| ParsedEvent { interactions: vec![turn], ignored: Vec::new() })
     }
 }

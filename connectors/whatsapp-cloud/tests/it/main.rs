@@ -3,14 +3,14 @@
 
 mod fuzz;
 mod handshake;
+mod kind;
+mod messenger;
 mod parse_messages;
 mod parse_statuses;
 mod proxy;
+mod routes;
 mod signature;
 mod turns;
-mod routes;
-mod messenger;
-mod kind;
 
 use chrono::{DateTime, Utc};
 use handoffd_contract::interaction::{Content, Interaction, Message};

@@ -58,12 +58,18 @@ async fn metas_re_engagement_error_reads_as_outside_the_window_and_a_bad_token_a
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(body_partial_json(json!({"type": "text"})))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {"message": "Re-engagement message", "code": 131047}})))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_json(json!({"error": {"message": "Re-engagement message", "code": 131047}})),
+        )
         .mount(&server)
         .await;
     Mock::given(method("POST"))
         .and(body_partial_json(json!({"type": "template"})))
-        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"error": {"message": "Invalid OAuth access token", "code": 190}})))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_json(json!({"error": {"message": "Invalid OAuth access token", "code": 190}})),
+        )
         .mount(&server)
         .await;
     let text = OutboundMessage::Text { to: "+919820011111".into(), text: "hi".into() };

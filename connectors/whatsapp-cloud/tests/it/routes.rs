@@ -83,7 +83,8 @@ async fn a_bad_signature_a_get_or_a_failed_commit_is_not_acknowledged() {
     let inbox = Arc::new(MemoryInbox::default());
     let body = turn_body();
     let mut forged = HeaderMap::new();
-    forged.insert("x-hub-signature-256", HeaderValue::from_str(&handoffd_whatsapp_cloud::sign("other", &body)).unwrap());
+    forged
+        .insert("x-hub-signature-256", HeaderValue::from_str(&handoffd_whatsapp_cloud::sign("other", &body)).unwrap());
     let refused = route.handle(raw(&Method::POST, "/webhooks/wa-main/turns", &forged, &body), inbox.clone()).await;
     assert_eq!(status(refused), StatusCode::UNAUTHORIZED);
     let headers = signed_headers(&body);
@@ -111,7 +112,8 @@ async fn the_proxy_claims_only_its_numbers_and_the_messages_path() {
     let headers = HeaderMap::new();
     let other = route.handle(raw(&Method::POST, "/graph/v23.0/999/messages", &headers, b"{}"), inbox.clone()).await;
     assert!(matches!(other, RouteAnswer::NotMine), "another connector's number");
-    let media = route.handle(raw(&Method::POST, "/graph/v23.0/106600112233/media", &headers, b"{}"), inbox.clone()).await;
+    let media =
+        route.handle(raw(&Method::POST, "/graph/v23.0/106600112233/media", &headers, b"{}"), inbox.clone()).await;
     assert_eq!(status(media), StatusCode::NOT_FOUND);
     assert!(server.received_requests().await.unwrap().is_empty(), "nothing was forwarded");
 }
@@ -130,15 +132,21 @@ async fn an_accepted_agent_send_is_forwarded_unchanged_and_recorded_as_the_agent
         .await;
     let route = proxy_to(&server).await;
     let inbox = Arc::new(MemoryInbox::default());
-    let send = json!({"messaging_product": "whatsapp", "to": "919820011111", "type": "text", "text": {"body": "Arjun here."}})
-        .to_string();
+    let send =
+        json!({"messaging_product": "whatsapp", "to": "919820011111", "type": "text", "text": {"body": "Arjun here."}})
+            .to_string();
     let mut headers = HeaderMap::new();
     headers.insert("authorization", HeaderValue::from_static("Bearer agent-desk"));
-    let answered =
-        route.handle(raw(&Method::POST, "/graph/v23.0/106600112299/messages", &headers, send.as_bytes()), inbox.clone()).await;
+    let answered = route
+        .handle(raw(&Method::POST, "/graph/v23.0/106600112299/messages", &headers, send.as_bytes()), inbox.clone())
+        .await;
     let RouteAnswer::Respond(response) = answered else { panic!("the proxy answers") };
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(response.body()).unwrap(), answer, "Meta's answer, unchanged");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(response.body()).unwrap(),
+        answer,
+        "Meta's answer, unchanged"
+    );
 
     // Recorded off the answer's path.
     let mut recorded = Vec::new();
