@@ -82,3 +82,68 @@ async fn accept(state: &AppState, connector_id: String, request: &RawRequest<'_>
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use handoffd_contract::webhook::{ParseError, ParsedEvent, Verified, VerifyError, WebhookSource};
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::ingest::InboxWriter;
+    use crate::registry::{Connectors, WebhookEntry};
+
+    /// A vendor like Exotel: events by GET, a token in the query, a timestamp header to keep.
+    struct ByGet;
+
+    impl WebhookSource for ByGet {
+        fn id(&self) -> &str {
+            "ex"
+        }
+        fn handshake(&self, _: &RawRequest<'_>) -> Handshake {
+            Handshake::NotAHandshake
+        }
+        fn events_by_get(&self) -> bool {
+            true
+        }
+        fn kept_headers(&self) -> &[&'static str] {
+            &["x-timestamp"]
+        }
+        fn authenticate(&self, request: &RawRequest<'_>) -> Result<(), VerifyError> {
+            request.query.split('&').any(|pair| pair == "token=t0k").then_some(()).ok_or(VerifyError::Mismatch)
+        }
+        fn parse(&self, _: &Verified) -> Result<ParsedEvent, ParseError> {
+            Ok(ParsedEvent::default())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_vendor_that_delivers_by_get_has_its_query_and_kept_headers_stored_once_verified() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::open(&format!("sqlite://{}", dir.path().join("h.db").display())).await.unwrap();
+        let (writer, inbox) = InboxWriter::new(store.clone(), Default::default());
+        tokio::spawn(writer.run());
+        let mut connectors = Connectors::default();
+        connectors.webhooks.insert("ex".into(), WebhookEntry { source: Arc::new(ByGet), default_region: None });
+        let app = crate::http::router(AppState { store: store.clone(), connectors: Arc::new(connectors), inbox }, 1024);
+        let get = |uri: &str| {
+            axum::http::Request::get(uri)
+                .header("x-timestamp", "1764057600")
+                .header("x-other", "no")
+                .body(Body::empty())
+        };
+
+        let refused = app.clone().oneshot(get("/webhooks/ex?CallSid=CA1&token=bad").unwrap()).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        let accepted = app.oneshot(get("/webhooks/ex?CallSid=CA1&token=t0k").unwrap()).await.unwrap();
+        assert_eq!(accepted.status(), StatusCode::OK);
+
+        let rows = store.unprocessed_inbox(10).await.unwrap();
+        assert_eq!(rows.len(), 1, "only the verified request is stored");
+        assert_eq!(rows[0].source, InboxSource::Webhook);
+        assert_eq!(rows[0].event.query(), "CallSid=CA1&token=t0k");
+        assert_eq!(rows[0].event.headers(), [("x-timestamp".to_owned(), "1764057600".to_owned())]);
+    }
+}
