@@ -1,5 +1,5 @@
 //! The one place that lists every connector kind. Adding a vendor touches its crate and one
-//! line of [`connector_kinds!`] below, nothing else: the config's `kind:` dispatch, `handoffd
+//! line of `connector_kinds!` below, nothing else: the config's `kind:` dispatch, `handoffd
 //! check`'s validation, building, webhook and route dispatch and parsing all follow from it.
 
 use std::collections::HashMap;
