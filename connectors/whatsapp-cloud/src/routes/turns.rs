@@ -50,7 +50,12 @@ impl RouteHandler for TurnsRoute {
             }
         };
         match inbox.accept(&self.connector_id, InboxSource::Route(TURN.to_owned()), verified).await {
-            Ok(_) => RouteAnswer::Respond(text_response(StatusCode::OK, "ok")),
+            Ok(_) => {
+                // Counted with the webhooks, as turns are signed the same way.
+                metrics::counter!("handoffd_webhooks_accepted_total", "connector" => self.connector_id.clone())
+                    .increment(1);
+                RouteAnswer::Respond(text_response(StatusCode::OK, "ok"))
+            }
             Err(error) => {
                 // Not acknowledged, so the bot posts it again later: nothing is lost.
                 tracing::error!(connector = %self.connector_id, %error, "Could not commit a turn; answering 503.");
