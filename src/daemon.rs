@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use handoffd_contract::kind::BuildContext;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -69,8 +70,8 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
     let interpreter = Arc::new(Interpreter::load(&config.interpret, loaded.base_dir())?);
 
     let http = reqwest::Client::builder().user_agent(concat!("handoffd/", env!("CARGO_PKG_VERSION"))).build()?;
-    let connectors =
-        Arc::new(Connectors::build(&config.connectors, Arc::new(StoreVault(store.clone())), http.clone())?);
+    let context = BuildContext { vault: Arc::new(StoreVault(store.clone())), http };
+    let connectors = Arc::new(Connectors::build(&config.connectors, &context)?);
     let crm = connectors
         .crms
         .get(&config.delivery.crm)
@@ -81,7 +82,6 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
     let quiet_period = chrono::Duration::from_std(config.conversation.quiet_period.get())?;
     let reopen_after = chrono::Duration::from_std(config.conversation.reopen_after.get())?;
     // Everything that can fail is done: from here on no task is left running by an early return.
-    let proxy_http = proxy_client()?;
     let supervisor = Supervisor::new();
     let inbox_committed = Arc::new(Notify::new());
     let handoffs_changed = Arc::new(Notify::new());
@@ -153,7 +153,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
     supervisor.spawn_stage("deliver", |stop| deliverer.run(stop));
 
     let app = router(
-        AppState { store: store.clone(), connectors, inbox, http: proxy_http, stages: supervisor.health() },
+        AppState { store: store.clone(), connectors, inbox, stages: supervisor.health() },
         config.server.max_body_bytes,
     );
     let stop_server = CancellationToken::new();
@@ -243,12 +243,4 @@ pub(crate) fn redact_url(url: &str) -> String {
 
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "host".into())
-}
-
-/// The proxy's client: Meta's answer within 30 s or the bot gets 504; never a retry.
-fn proxy_client() -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?)
 }

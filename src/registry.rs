@@ -1,51 +1,118 @@
-//! The one place that lists every connector kind. Adding a vendor touches its crate and
-//! this file.
+//! The one place that lists every connector kind. Adding a vendor touches its crate and one
+//! line of `connector_kinds!` below, nothing else: the config's `kind:` dispatch, `handoffd
+//! check`'s validation, building, webhook and route dispatch and parsing all follow from it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use handoffd_contract::auth::TokenVault;
-use handoffd_contract::conversation::Speaker;
 use handoffd_contract::crm::Crm;
-use handoffd_contract::interaction::Content;
-use handoffd_contract::webhook::{ParsedEvent, WebhookSource};
-use handoffd_hubspot::Hubspot;
-use handoffd_whatsapp_cloud::WhatsappCloud;
+use handoffd_contract::inbox::InboxSource;
+use handoffd_contract::kind::{BuildContext, Builds, Built, ConfigProblem, ConnectorKind};
+use handoffd_contract::messenger::Messenger;
+use handoffd_contract::poll::PollSource;
+use handoffd_contract::routes::{RouteHandler, RoutePath};
+use handoffd_contract::webhook::{ParsedEvent, Verified, WebhookSource};
 use serde::Deserialize;
 
 use crate::store::InboxEvent;
 
-/// One entry of `connectors:`, dispatched on `kind`.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ConnectorConfig {
-    WhatsappCloud(handoffd_whatsapp_cloud::WhatsappCloudConfig),
-    Hubspot(handoffd_hubspot::HubspotConfig),
+/// Generates [`ConnectorConfig`] (tagged on `kind:`, its error listing the valid kinds) and
+/// [`KINDS`] from one line per kind: `"kind_name" => Variant(crate::KindType)`.
+macro_rules! connector_kinds {
+    ($($name:literal => $variant:ident($kind:ty)),+ $(,)?) => {
+        /// One entry of `connectors:`, dispatched on `kind`.
+        #[derive(Debug, Deserialize)]
+        #[serde(tag = "kind")]
+        pub enum ConnectorConfig {
+            $(#[serde(rename = $name)] $variant(<$kind as ConnectorKind>::Config),)+
+        }
+
+        /// Every kind, with what it builds.
+        pub const KINDS: &[Kind] = &[$(Kind { name: $name, builds: <$kind as ConnectorKind>::BUILDS }),+];
+
+        // The registry's `kind:` literal is the crate's own name for its kind.
+        $(const _: () = assert!(same_str($name, <$kind as ConnectorKind>::NAME), concat!("`", $name, "` is not the kind's NAME"));)+
+
+        impl ConnectorConfig {
+            pub fn id(&self) -> &str {
+                match self { $(Self::$variant(c) => <$kind as ConnectorKind>::id(c),)+ }
+            }
+
+            pub fn kind(&self) -> &'static str {
+                match self { $(Self::$variant(_) => $name,)+ }
+            }
+
+            pub fn default_region(&self) -> Option<&str> {
+                match self { $(Self::$variant(c) => <$kind as ConnectorKind>::default_region(c),)+ }
+            }
+
+            /// The kind's own problems with this block (keys relative to it). Pure.
+            pub fn validate(&self) -> Vec<ConfigProblem> {
+                match self { $(Self::$variant(c) => <$kind as ConnectorKind>::validate(c),)+ }
+            }
+
+            fn build(&self, context: &BuildContext) -> anyhow::Result<Built> {
+                Ok(match self { $(Self::$variant(c) => <$kind as ConnectorKind>::build(c, context)?,)+ })
+            }
+        }
+    };
 }
 
-/// Kinds that are CRMs (tasks are written there).
-pub const CRM_KINDS: &[&str] = &["hubspot"];
+connector_kinds! {
+    "whatsapp_cloud" => WhatsappCloud(handoffd_whatsapp_cloud::WhatsappCloudKind),
+    "hubspot" => Hubspot(handoffd_hubspot::HubspotKind),
+}
 
-impl ConnectorConfig {
-    pub fn id(&self) -> &str {
-        match self {
-            Self::WhatsappCloud(c) => &c.id,
-            Self::Hubspot(c) => &c.id,
+/// A connector kind: its `kind:` name and the parts it builds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kind {
+    pub name: &'static str,
+    pub builds: Builds,
+}
+
+/// The names of the kinds that build a CRM (what `delivery.crm` may name).
+pub fn crm_kinds() -> impl Iterator<Item = &'static str> {
+    KINDS.iter().filter(|kind| kind.builds.crm).map(|kind| kind.name)
+}
+
+const fn same_str(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
         }
+        i += 1;
+    }
+    true
+}
+
+/// `handoffd demo` posts sample WhatsApp webhooks, signed as Meta signs them, to the first `whatsapp_cloud`
+/// connector of the configuration. Vendor knowledge, so it lives here rather than in the CLI.
+pub struct DemoWebhooks {
+    pub connector_id: String,
+    app_secret: String,
+}
+
+impl DemoWebhooks {
+    pub fn find(configs: &[ConnectorConfig]) -> Option<Self> {
+        configs.iter().find_map(|config| match config {
+            ConnectorConfig::WhatsappCloud(c) => {
+                Some(Self { connector_id: c.id.clone(), app_secret: c.app_secret.clone() })
+            }
+            _ => None,
+        })
     }
 
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::WhatsappCloud(_) => "whatsapp_cloud",
-            Self::Hubspot(_) => "hubspot",
-        }
+    pub fn signature_header(&self) -> &'static str {
+        handoffd_whatsapp_cloud::signature::SIGNATURE_HEADER
     }
 
-    pub fn default_region(&self) -> Option<&str> {
-        match self {
-            Self::WhatsappCloud(c) => c.default_region.as_deref(),
-            Self::Hubspot(c) => c.default_region.as_deref(),
-        }
+    pub fn signature(&self, body: &[u8]) -> String {
+        handoffd_whatsapp_cloud::sign(&self.app_secret, body)
     }
 }
 
@@ -55,35 +122,66 @@ pub struct WebhookEntry {
     pub default_region: Option<String>,
 }
 
+/// A connector's route, with the connector it belongs to.
+#[derive(Clone)]
+pub struct MountedRoute {
+    pub connector_id: String,
+    pub handler: Arc<dyn RouteHandler>,
+}
+
 /// The running connectors, by id.
 #[derive(Default)]
 pub struct Connectors {
     pub webhooks: HashMap<String, WebhookEntry>,
     pub crms: HashMap<String, Arc<dyn Crm>>,
-    /// WhatsApp connectors, for the send proxy and the turns endpoint.
-    pub whatsapp: HashMap<String, Arc<WhatsappCloud>>,
+    pub poll_sources: HashMap<String, Arc<dyn PollSource>>,
+    pub messengers: HashMap<String, Arc<dyn Messenger>>,
+    /// `/webhooks/{id}/{name}` routes: (connector id, name) -> handler.
+    pub webhook_routes: HashMap<(String, String), Arc<dyn RouteHandler>>,
+    /// `/{prefix}/...` routes: prefix -> the connectors serving it, in config order.
+    pub prefix_routes: HashMap<String, Vec<MountedRoute>>,
+    /// Which route parses a stored event: (connector id, event name) -> handler.
+    route_events: HashMap<(String, String), Arc<dyn RouteHandler>>,
+    /// Default regions of every connector, for the phone numbers it reports.
+    regions: HashMap<String, String>,
 }
 
 impl Connectors {
     /// Build every configured connector. Makes no network call.
-    pub fn build(
-        configs: &[ConnectorConfig],
-        vault: Arc<dyn TokenVault>,
-        http: reqwest::Client,
-    ) -> anyhow::Result<Self> {
+    pub fn build(configs: &[ConnectorConfig], context: &BuildContext) -> anyhow::Result<Self> {
         let mut connectors = Self::default();
         for config in configs {
-            let region = config.default_region().map(str::to_owned);
-            match config {
-                ConnectorConfig::WhatsappCloud(c) => {
-                    let whatsapp = Arc::new(WhatsappCloud::new(c.clone()));
-                    connectors.whatsapp.insert(c.id.clone(), whatsapp.clone());
-                    connectors.webhooks.insert(c.id.clone(), WebhookEntry { source: whatsapp, default_region: region });
-                }
-                ConnectorConfig::Hubspot(c) => {
-                    let hubspot = Hubspot::new(c.clone(), vault.clone(), http.clone())
-                        .map_err(|e| anyhow::anyhow!("connector `{}`: {e}", c.id))?;
-                    connectors.crms.insert(c.id.clone(), Arc::new(hubspot));
+            let id = config.id().to_owned();
+            let built = config.build(context)?;
+            if let Some(region) = config.default_region() {
+                connectors.regions.insert(id.clone(), region.to_owned());
+            }
+            if let Some(source) = built.webhook_source {
+                let default_region = config.default_region().map(str::to_owned);
+                connectors.webhooks.insert(id.clone(), WebhookEntry { source, default_region });
+            }
+            if let Some(crm) = built.crm {
+                connectors.crms.insert(id.clone(), crm);
+            }
+            if let Some(poll) = built.poll_source {
+                connectors.poll_sources.insert(id.clone(), poll);
+            }
+            if let Some(messenger) = built.messenger {
+                connectors.messengers.insert(id.clone(), messenger);
+            }
+            for route in built.routes {
+                let event_name = route.handler.event_name().to_owned();
+                connectors.route_events.insert((id.clone(), event_name), route.handler.clone());
+                match route.path {
+                    RoutePath::UnderWebhook(name) => {
+                        connectors.webhook_routes.insert((id.clone(), name.to_owned()), route.handler);
+                    }
+                    RoutePath::Prefix(prefix) => connectors
+                        .prefix_routes
+                        .entry(prefix.to_owned())
+                        .or_default()
+                        .push(MountedRoute { connector_id: id.clone(), handler: route.handler }),
+                    other => anyhow::bail!("connector `{id}`: a route at {other:?} cannot be mounted by this daemon"),
                 }
             }
         }
@@ -91,47 +189,125 @@ impl Connectors {
     }
 
     pub fn default_region(&self, connector_id: &str) -> Option<&str> {
-        self.webhooks.get(connector_id).and_then(|w| w.default_region.as_deref())
+        self.regions.get(connector_id).map(String::as_str)
     }
 
-    /// Parse a committed inbox row with the connector that received it.
+    /// The names of `/webhooks/{id}/{name}` routes, each once.
+    pub fn webhook_route_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.webhook_routes.keys().map(|(_, name)| name.clone()).collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Parse a committed inbox row with the connector part that received it.
     pub fn parse(&self, event: &InboxEvent) -> Result<ParsedEvent, String> {
-        match event.source.as_str() {
-            "webhook" => {
+        self.parse_event(&event.connector_id, &event.source, &event.event)
+    }
+
+    /// Parse a raw vendor payload read from a file, as the connector's webhook would have after
+    /// verifying it: for offline tools (`handoffd explain --connector ID --input FILE`) only.
+    pub fn parse_offline(
+        &self,
+        connector_id: &str,
+        body: Vec<u8>,
+        received_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<ParsedEvent, String> {
+        self.parse_event(connector_id, &InboxSource::Webhook, &Verified::for_offline_tool(body, received_at))
+    }
+
+    fn parse_event(&self, connector_id: &str, source: &InboxSource, event: &Verified) -> Result<ParsedEvent, String> {
+        match source {
+            InboxSource::Webhook => {
                 let entry = self
                     .webhooks
-                    .get(&event.connector_id)
-                    .ok_or_else(|| format!("no webhook connector `{}` is configured", event.connector_id))?;
-                entry.source.parse(&event.body).map_err(|e| e.to_string())
+                    .get(connector_id)
+                    .ok_or_else(|| format!("no webhook connector `{connector_id}` is configured"))?;
+                entry.source.parse(event).map_err(|e| e.to_string())
             }
-            "turn" => handoffd_whatsapp_cloud::parse_turn(&event.body)
-                .map(|turn| ParsedEvent { interactions: vec![turn], ignored: Vec::new() })
-                .map_err(|e| e.to_string()),
-            "proxied_send" => {
-                let send: ProxiedSend = serde_json::from_slice(&event.body).map_err(|e| e.to_string())?;
-                let mut outbound = handoffd_whatsapp_cloud::outbound_from_send(
-                    send.request.as_bytes(),
-                    send.response.as_bytes(),
-                    event.received_at,
-                );
-                if send.agent
-                    && let Some(Content::Message(message)) = outbound.as_mut().map(|o| &mut o.content)
-                {
-                    message.from = Speaker::Agent;
-                }
-                Ok(ParsedEvent { interactions: outbound.into_iter().collect(), ignored: Vec::new() })
+            InboxSource::Route(name) => {
+                let route = self
+                    .route_events
+                    .get(&(connector_id.to_owned(), name.clone()))
+                    .ok_or_else(|| format!("connector `{connector_id}` has no route for inbox source `{name}`"))?;
+                route.parse(event).map_err(|e| e.to_string())
             }
             other => Err(format!("unknown inbox source `{other}`")),
         }
     }
 }
 
-/// A send that went through the Graph API proxy, as stored in the inbox.
-#[derive(Debug, serde::Serialize, Deserialize)]
-pub struct ProxiedSend {
-    pub request: String,
-    pub response: String,
-    /// Sent with one of the connector's `agent_access_tokens`: a human agent, not the AI.
-    #[serde(default)]
-    pub agent: bool,
+#[cfg(test)]
+mod tests {
+    use handoffd_contract::auth::MemoryVault;
+
+    use super::*;
+
+    fn context() -> BuildContext {
+        BuildContext { vault: Arc::new(MemoryVault::default()), http: reqwest::Client::new() }
+    }
+
+    #[test]
+    fn kind_names_are_unique_and_the_crms_are_known() {
+        let mut names: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), KINDS.len());
+        assert_eq!(crm_kinds().collect::<Vec<_>>(), ["hubspot"]);
+    }
+
+    #[test]
+    fn an_unknown_kind_is_refused_with_the_list_of_kinds() {
+        let error = serde_json::from_value::<ConnectorConfig>(serde_json::json!({"kind": "salesforce", "id": "x"}))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("`whatsapp_cloud`") && error.contains("`hubspot`"), "{error}");
+    }
+
+    fn whatsapp() -> Connectors {
+        let configs: Vec<ConnectorConfig> = serde_json::from_value(serde_json::json!([
+            {"kind": "whatsapp_cloud", "id": "wa", "app_secret": "s", "verify_token": "t", "phone_number_id": "1066"},
+        ]))
+        .unwrap();
+        Connectors::build(&configs, &context()).unwrap()
+    }
+
+    #[test]
+    fn an_offline_tool_parses_a_raw_payload_as_the_connectors_webhook_would() {
+        let body = serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{
+            "field": "messages", "value": {"messages": [{"from": "919820011111", "id": "wamid.OFF1",
+            "timestamp": "1764057600", "type": "text", "text": {"body": "hello"}}]}}]}]});
+        let parsed = whatsapp().parse_offline("wa", body.to_string().into_bytes(), chrono::Utc::now()).unwrap();
+        assert_eq!(parsed.interactions.len(), 1);
+        assert_eq!(parsed.interactions[0].dedup_key, "wamid.OFF1");
+        let error = whatsapp().parse_offline("nope", b"{}".to_vec(), chrono::Utc::now()).unwrap_err();
+        assert!(error.contains("`nope`"), "{error}");
+    }
+
+    #[test]
+    fn a_stored_event_goes_to_the_part_that_committed_it() {
+        let connectors = whatsapp();
+        let turn = serde_json::json!({"to": "+919820011111", "at": "2025-11-25T08:35:00Z", "from": "ai", "text": "Hi"});
+        let event = Verified::for_offline_tool(turn.to_string().into_bytes(), chrono::Utc::now());
+        let parsed = connectors.parse_event("wa", &InboxSource::Route("turn".into()), &event).unwrap();
+        assert_eq!(parsed.interactions.len(), 1);
+        // The same body is no webhook body, and a route nobody serves is refused (the row is quarantined).
+        assert!(connectors.parse_event("wa", &InboxSource::Webhook, &event).is_err());
+        let unknown = connectors.parse_event("wa", &InboxSource::Route("sms".into()), &event).unwrap_err();
+        assert!(unknown.contains("`sms`"), "{unknown}");
+    }
+
+    #[test]
+    fn every_kind_builds_what_it_declares() {
+        let configs: Vec<ConnectorConfig> = serde_json::from_value(serde_json::json!([
+            {"kind": "whatsapp_cloud", "id": "wa", "app_secret": "s", "verify_token": "t", "phone_number_id": "1066"},
+            {"kind": "hubspot", "id": "hs", "access_token": "pat"},
+        ]))
+        .unwrap();
+        assert_eq!(configs.len(), KINDS.len(), "one example per kind");
+        for config in &configs {
+            let declared = KINDS.iter().find(|k| k.name == config.kind()).unwrap().builds;
+            assert_eq!(Builds::of(&config.build(&context()).unwrap()), declared, "{}", config.kind());
+        }
+    }
 }

@@ -75,3 +75,40 @@ fn a_vocabulary_run_cannot_find_is_refused() {
     let (code, stdout) = check(&path);
     assert_eq!(code, 0, "{stdout}");
 }
+
+/// HubSpot's own checks run in `check`: before, `check` passed these and `run` refused them
+/// when it built the connector (`limits.max_batch` above HubSpot's 100, a zero timeout).
+#[test]
+fn check_refuses_what_building_hubspot_would_refuse() {
+    let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.yaml")).unwrap();
+    let broken = example.replace(
+        "    access_token: ${HUBSPOT_ACCESS_TOKEN:-mock-hubspot-token}\n",
+        "    access_token: ${HUBSPOT_ACCESS_TOKEN:-mock-hubspot-token}\n    request_timeout: 0s\n    limits:\n      max_batch: 500\n",
+    );
+    assert_ne!(broken, example, "the example still has HubSpot's access_token line");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hubspot.yaml");
+    std::fs::write(&path, &broken).unwrap();
+    // The vocabulary is found beside the configuration, as `run` would look for it.
+    std::os::unix::fs::symlink(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config/vocabulary"),
+        dir.path().join("vocabulary"),
+    )
+    .unwrap();
+    let line = |needle: &str| broken.lines().position(|l| l.contains(needle)).unwrap() + 1;
+
+    let (code, stdout) = check(&path);
+    assert_eq!(code, 2, "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(
+        lines[0].starts_with(&format!("{}:{}:", path.display(), line("request_timeout: 0s")))
+            && lines[0].contains("connectors[1].request_timeout: must be more than zero"),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("{}:{}:", path.display(), line("max_batch: 500")))
+            && lines[1].contains("connectors[1].limits.max_batch: must be between 1 and 100"),
+        "{stdout}"
+    );
+}

@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::config::duration::ConfigDuration;
 use crate::config::process_env;
 use crate::mockcrm::{MockCrm, MockOptions};
-use crate::registry::ConnectorConfig;
+use crate::registry::DemoWebhooks;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -64,15 +64,9 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     loaded.config.store.url = format!("sqlite://{}", state.join("demo.db").display());
     loaded.config.server.listen = "127.0.0.1:0".to_owned();
     loaded.config.conversation.quiet_period = ConfigDuration(*args.quiet_period);
-    let (connector_id, app_secret) = loaded
-        .config
-        .connectors
-        .iter()
-        .find_map(|c| match c {
-            ConnectorConfig::WhatsappCloud(w) => Some((w.id.clone(), w.app_secret.clone())),
-            _ => None,
-        })
+    let webhooks = DemoWebhooks::find(&loaded.config.connectors)
         .context("the configuration has no whatsapp_cloud connector to send the demo through")?;
+    let connector_id = webhooks.connector_id.clone();
 
     let daemon = crate::daemon::start(&loaded).await?;
     println!("handoffd on http://{} (database {})", daemon.addr, state.display());
@@ -84,7 +78,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
             let status = client
                 .post(format!("http://{}/webhooks/{connector_id}", daemon.addr))
                 .header("content-type", "application/json")
-                .header("X-Hub-Signature-256", handoffd_whatsapp_cloud::sign(&app_secret, body.as_bytes()))
+                .header(webhooks.signature_header(), webhooks.signature(body.as_bytes()))
                 .body(body)
                 .send()
                 .await?

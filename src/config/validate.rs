@@ -7,10 +7,7 @@ use std::net::SocketAddr;
 use super::Config;
 use super::locate::SourceMap;
 use super::report::Problem;
-use crate::registry::ConnectorConfig;
-
-/// Connector kinds tasks can be delivered to (`delivery.crm`).
-const CRM_KINDS: &[&str] = &["hubspot", "salesforce", "zoho", "pipedrive"];
+use crate::registry::{self, ConnectorConfig};
 
 /// Keys that hold secrets, under any connector kind (the vendors' own names) or section. An
 /// empty one is a deployment mistake (an unset variable quoted as `"${X}"`), never intended.
@@ -38,6 +35,7 @@ pub fn validate(config: &Config, map: &SourceMap) -> Vec<Problem> {
     connectors(config, &mut found);
     delivery(config, &mut found);
     secrets(&mut found);
+    connector_kinds(config, &mut found);
     found.problems
 }
 
@@ -180,13 +178,21 @@ fn connectors(config: &Config, found: &mut Found<'_>) {
                 format!("`{}` is not an ISO 3166 alpha-2 region with phone numbering, like `IN`", region.value);
             found.add(&region_path, message);
         }
-        if let ConnectorConfig::Hubspot(hubspot) = connector {
-            match (&hubspot.access_token, &hubspot.oauth) {
-                (Some(_), Some(_)) => {
-                    found.add(&format!("connectors[{i}].oauth"), "set either `access_token` or `oauth`, not both")
-                }
-                (None, None) => found.add(&format!("connectors[{i}]"), "needs `access_token` (private app) or `oauth`"),
-                _ => {}
+    }
+}
+
+/// Each kind's own validation of its block (what building it would refuse), at `connectors[i].<key>`. A key
+/// the generic checks above already reported (`base_url`, an empty secret) is not reported twice.
+fn connector_kinds(config: &Config, found: &mut Found<'_>) {
+    for (i, connector) in config.connectors.iter().enumerate() {
+        for problem in connector.validate() {
+            let path = if problem.key.is_empty() {
+                format!("connectors[{i}]")
+            } else {
+                format!("connectors[{i}].{}", problem.key)
+            };
+            if !found.problems.iter().any(|reported| reported.key == path) {
+                found.add(&path, problem.message);
             }
         }
     }
@@ -213,9 +219,13 @@ fn delivery(config: &Config, found: &mut Found<'_>) {
             let ids: Vec<&str> = config.connectors.iter().map(ConnectorConfig::id).collect();
             found.add("delivery.crm", format!("no connector has id `{crm}` (connector ids: {})", ids.join(", ")));
         }
-        Some(connector) if !CRM_KINDS.contains(&connector.kind()) => found.add(
+        Some(connector) if !registry::crm_kinds().any(|kind| kind == connector.kind()) => found.add(
             "delivery.crm",
-            format!("connector `{crm}` is a `{}` connector, not a CRM ({})", connector.kind(), CRM_KINDS.join(", ")),
+            format!(
+                "connector `{crm}` is a `{}` connector, not a CRM ({})",
+                connector.kind(),
+                registry::crm_kinds().collect::<Vec<_>>().join(", ")
+            ),
         ),
         Some(_) => {}
     }

@@ -1,7 +1,8 @@
-//! The HTTP server on `server.listen`: webhooks (vendors reach it), health and readiness.
+//! The HTTP server on `server.listen`: webhooks (vendors reach it), the routes connectors serve
+//! beyond them, health and readiness.
 
 pub mod admin;
-mod proxy;
+mod routes;
 mod webhooks;
 
 use std::sync::Arc;
@@ -22,21 +23,25 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub connectors: Arc<Connectors>,
     pub inbox: InboxWriterHandle,
-    /// For the Graph API send proxy (no retries, the vendor's timeouts).
-    pub http: reqwest::Client,
     /// Which pipeline stages failed: one that did makes the daemon not ready.
     pub stages: StageHealth,
 }
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route("/webhooks/{id}", get(webhooks::handshake).post(webhooks::receive))
-        .route("/webhooks/{id}/turns", axum::routing::post(webhooks::receive_turn))
-        .route("/graph/{*rest}", axum::routing::any(proxy::forward))
-        .layer(DefaultBodyLimit::max(max_body_bytes))
-        .with_state(state)
+        .route("/webhooks/{id}", get(webhooks::handshake).post(webhooks::receive));
+    // The connectors' own routes, each path once however many connectors serve it.
+    for name in state.connectors.webhook_route_names() {
+        router = router.route(&format!("/webhooks/{{id}}/{name}"), routes::under_webhook(name.clone()));
+    }
+    let mut prefixes: Vec<&String> = state.connectors.prefix_routes.keys().collect();
+    prefixes.sort();
+    for prefix in prefixes {
+        router = router.route(&format!("/{prefix}/{{*rest}}"), routes::under_prefix(prefix.clone()));
+    }
+    router.layer(DefaultBodyLimit::max(max_body_bytes)).with_state(state)
 }
 
 /// Ready when every stage runs and the store answers: a load balancer stops sending webhooks

@@ -4,6 +4,9 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
+use handoffd_contract::inbox::{Committed, InboxError, InboxSink, InboxSource};
+use handoffd_contract::webhook::Verified;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::store::{NewInboxEvent, Store};
@@ -25,6 +28,15 @@ impl InboxWriterHandle {
         let (reply, answer) = oneshot::channel();
         self.queue.send((event, reply)).await.map_err(|_| "the inbox writer has stopped".to_owned())?;
         answer.await.map_err(|_| "the inbox writer has stopped".to_owned())?
+    }
+}
+
+/// Connectors' routes commit through the same group commit as webhooks.
+#[async_trait]
+impl InboxSink for InboxWriterHandle {
+    async fn accept(&self, connector_id: &str, source: InboxSource, event: Verified) -> Result<Committed, InboxError> {
+        let new = NewInboxEvent { connector_id: connector_id.to_owned(), source, event };
+        self.commit(new).await.map(|inbox_id| Committed { inbox_id }).map_err(InboxError)
     }
 }
 

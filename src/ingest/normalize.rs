@@ -116,7 +116,7 @@ impl Normalizer {
             .collect();
         Ok(NormalizedBatch {
             connector_id: event.connector_id.clone(),
-            received_at: event.received_at,
+            received_at: event.received_at(),
             quiet_period: self.quiet_period,
             reopen_after: self.reopen_after,
             interactions,

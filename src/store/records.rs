@@ -2,28 +2,35 @@
 
 use chrono::{DateTime, Utc};
 use handoffd_contract::crm::CrmContact;
+use handoffd_contract::inbox::InboxSource;
 use handoffd_contract::interaction::Interaction;
+use handoffd_contract::webhook::Verified;
 use serde::{Deserialize, Serialize};
 
-/// A raw event as it arrived, to be committed before the vendor gets its answer.
+/// A verified event, to be committed before the vendor gets its answer.
 #[derive(Clone, Debug)]
 pub struct NewInboxEvent {
     pub connector_id: String,
-    /// `webhook`, `turn` or `proxied_send`.
-    pub source: String,
-    pub received_at: DateTime<Utc>,
-    /// JSON object of headers worth keeping (never credentials).
-    pub headers: String,
-    pub body: Vec<u8>,
+    /// Which door of the connector it came through (its webhook, or one of its routes).
+    pub source: InboxSource,
+    /// What parsing needs: when it arrived, its query string, the headers its connector keeps, the body.
+    pub event: Verified,
 }
 
+/// A committed inbox row. Its [`Verified`] event is rebuilt by the store alone (the row was verified before
+/// it was written), so reading the inbox is the only way back to a parsable event.
 #[derive(Clone, Debug)]
 pub struct InboxEvent {
     pub id: i64,
     pub connector_id: String,
-    pub source: String,
-    pub received_at: DateTime<Utc>,
-    pub body: Vec<u8>,
+    pub source: InboxSource,
+    pub event: Verified,
+}
+
+impl InboxEvent {
+    pub fn received_at(&self) -> DateTime<Utc> {
+        self.event.received_at()
+    }
 }
 
 /// The interactions one inbox row became, with their identity keys resolved to match keys.

@@ -20,6 +20,7 @@ use super::*;
 
 mod conversations;
 mod identity;
+mod inbox;
 mod outbox;
 mod pipeline;
 mod turns;
@@ -224,36 +225,16 @@ async fn insert_audit(tx: &mut Transaction<'_, Sqlite>, entry: &AuditEntry) -> R
 #[async_trait]
 impl InboxStore for SqliteStore {
     async fn insert_inbox(&self, events: &[NewInboxEvent]) -> StoreResult<Vec<i64>> {
-        if events.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut tx = self.inbox_writer.begin().await?;
-        let mut ids = Vec::with_capacity(events.len());
-        // One multi-row INSERT per chunk (SQLite binds at most 32766 parameters).
-        for chunk in events.chunks(1000) {
-            let mut query =
-                QueryBuilder::<Sqlite>::new("INSERT INTO inbox (connector_id, source, received_at, headers, body) ");
-            query.push_values(chunk, |mut row, event| {
-                row.push_bind(&event.connector_id)
-                    .push_bind(&event.source)
-                    .push_bind(format_ts(event.received_at))
-                    .push_bind(&event.headers)
-                    .push_bind(&event.body);
-            });
-            query.push(" RETURNING id");
-            let rows = query.build().fetch_all(&mut *tx).await?;
-            ids.extend(rows.iter().map(|row| row.get::<i64, _>(0)));
-        }
-        tx.commit().await?;
-        Ok(ids)
+        inbox::insert(&self.inbox_writer, events).await
     }
 
     async fn unprocessed_inbox(&self, limit: u32) -> StoreResult<Vec<InboxEvent>> {
         use std::sync::atomic::Ordering;
         let low_water = self.inbox_low_water.load(Ordering::Relaxed);
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT id, connector_id, source, received_at, body FROM {INBOX_SCHEMA}.inbox i WHERE id >= ? \
-             AND NOT EXISTS (SELECT 1 FROM inbox_processed p WHERE p.inbox_id = i.id) ORDER BY id LIMIT ?"
+            "SELECT {} i WHERE id >= ? \
+             AND NOT EXISTS (SELECT 1 FROM inbox_processed p WHERE p.inbox_id = i.id) ORDER BY id LIMIT ?",
+            inbox::columns()
         )))
         .bind(low_water)
         .bind(limit)
@@ -263,17 +244,7 @@ impl InboxStore for SqliteStore {
         if let Some(first) = rows.first() {
             self.inbox_low_water.fetch_max(first.get("id"), Ordering::Relaxed);
         }
-        rows.iter()
-            .map(|row| {
-                Ok(InboxEvent {
-                    id: row.get("id"),
-                    connector_id: row.get("connector_id"),
-                    source: row.get("source"),
-                    received_at: parse_ts(row.get("received_at"))?,
-                    body: row.get("body"),
-                })
-            })
-            .collect()
+        rows.iter().map(inbox::event).collect()
     }
 }
 
@@ -433,10 +404,8 @@ mod tests {
     fn event(body: &str) -> NewInboxEvent {
         NewInboxEvent {
             connector_id: "wa".into(),
-            source: "webhook".into(),
-            received_at: Utc::now(),
-            headers: "{}".into(),
-            body: body.as_bytes().to_vec(),
+            source: handoffd_contract::inbox::InboxSource::Webhook,
+            event: handoffd_contract::webhook::Verified::for_offline_tool(body.as_bytes().to_vec(), Utc::now()),
         }
     }
 
@@ -473,7 +442,7 @@ mod tests {
         store.quarantine(ids[2], "not JSON", Utc::now()).await.unwrap();
         let left = store.unprocessed_inbox(10).await.unwrap();
         assert_eq!(left.iter().map(|e| e.id).collect::<Vec<_>>(), vec![ids[1]]);
-        assert_eq!(left[0].body, b"b");
+        assert_eq!(left[0].event.body(), b"b");
         assert_eq!(store.list_quarantine(10).await.unwrap()[0].body, b"c", "the body is copied from the inbox file");
         assert_eq!(store.get_quarantine(ids[2]).await.unwrap().inbox_id, ids[2], "one id: the inbox row's");
         let counts = store.stage_counts().await.unwrap();
@@ -511,7 +480,11 @@ mod tests {
         let store = SqliteStore::open(&format!("sqlite://{}", path.display())).await.unwrap();
         assert!(!table_names(&store.writer, "main").await.contains(&"inbox".to_owned()));
         let left = store.unprocessed_inbox(10).await.unwrap();
-        assert_eq!(left.iter().map(|e| (e.id, e.body.clone())).collect::<Vec<_>>(), vec![(8, b"body 8".to_vec())]);
+        assert_eq!(
+            left.iter().map(|e| (e.id, e.event.body().to_vec())).collect::<Vec<_>>(),
+            vec![(8, b"body 8".to_vec())]
+        );
+        assert_eq!(left[0].event.query(), "", "rows from before the query column have none");
         assert_eq!(store.stage_counts().await.unwrap().inbox_total, 2);
         // Ids go on from the moved rows, never reused.
         assert_eq!(store.insert_inbox(&[event("new")]).await.unwrap(), vec![9]);

@@ -1,15 +1,20 @@
-//! The webhook-source side of the contract: verify raw bytes, answer handshakes, parse.
+//! The webhook-source side of the contract: answer handshakes, verify the whole request, parse.
 //!
-//! The daemon calls [`WebhookSource::verify`] on the raw request before anything is stored,
-//! commits the raw body, answers the vendor, and only later calls [`WebhookSource::parse`] on
-//! the stored body. Parsing therefore never sees an unverified body and never delays an ack.
+//! The daemon calls [`WebhookSource::verify`] on the request as it arrived, before anything is
+//! stored. Only a successful verification yields a [`Verified`], and parsing takes nothing
+//! else: an unverified body cannot be parsed by mistake. The daemon commits the verified event
+//! to the inbox, answers the vendor, and only later calls [`WebhookSource::parse`] on the
+//! stored row, so parsing never delays an acknowledgement.
 
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, Method};
 
 use crate::interaction::Interaction;
+pub use crate::verified::Verified;
 
-/// A request as it arrived, before any parsing.
+/// A request as it arrived, before any parsing: everything a vendor may sign. Twilio signs the
+/// URL and the form parameters, Exotel sends its events as GET query parameters, Vapi and
+/// Retell put timestamps in headers.
 #[derive(Debug)]
 pub struct RawRequest<'a> {
     pub method: &'a Method,
@@ -24,6 +29,7 @@ pub struct RawRequest<'a> {
 
 /// The answer to a vendor handshake (a GET that is not an event).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Handshake {
     /// Answer 200 with this body (WhatsApp: the `hub.challenge` value).
     Accept(String),
@@ -70,11 +76,29 @@ pub trait WebhookSource: Send + Sync {
     fn id(&self) -> &str;
 
     /// Answer a vendor handshake (WhatsApp's `hub.mode=subscribe` GET).
-    fn handshake(&self, query: &str) -> Handshake;
+    fn handshake(&self, request: &RawRequest<'_>) -> Handshake;
 
-    /// Check the request's signature (and timestamp window) on the raw bytes.
-    fn verify(&self, request: &RawRequest<'_>) -> Result<(), VerifyError>;
+    /// Whether the vendor delivers events by GET (Exotel's Passthru): a GET that is not a
+    /// handshake is then verified and stored like a POST, instead of answered 400.
+    fn events_by_get(&self) -> bool {
+        false
+    }
 
-    /// Turn a verified, stored body into interactions.
-    fn parse(&self, body: &[u8]) -> Result<ParsedEvent, ParseError>;
+    /// Headers that parsing will need, kept with the body in the inbox (lowercase names; never
+    /// credentials or signatures). The query string and the body are always kept.
+    fn kept_headers(&self) -> &[&'static str] {
+        &["content-type"]
+    }
+
+    /// Check the request's signature, token or timestamp window. Connectors implement this;
+    /// the daemon calls [`WebhookSource::verify`], which alone turns a pass into a [`Verified`].
+    fn authenticate(&self, request: &RawRequest<'_>) -> Result<(), VerifyError>;
+
+    /// Authenticate the request and keep what parsing needs.
+    fn verify(&self, request: &RawRequest<'_>) -> Result<Verified, VerifyError> {
+        Verified::check(request, self.kept_headers(), |request| self.authenticate(request))
+    }
+
+    /// Turn a verified, stored event into interactions.
+    fn parse(&self, event: &Verified) -> Result<ParsedEvent, ParseError>;
 }

@@ -2,6 +2,8 @@
 //!
 //! Layout:
 //! - [`config`]: the `kind: hubspot` config block, with its `limits:` overrides.
+//! - `validate`: every problem of a block, at its key (what `handoffd check` prints and
+//!   [`Hubspot::new`] refuses); `kind`: `kind: hubspot` for the daemon's registry.
 //! - `client`: one account over HTTP (bearer token, limiters, budget headers, no retries).
 //! - `classify`: HubSpot's answers and transport failures as the contract's `CrmError`.
 //! - `oauth`: private-app token or OAuth2 refresh (single-flight, saved to the vault).
@@ -16,10 +18,12 @@ mod contacts;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod kind;
 mod limits;
 mod oauth;
 mod owners;
 mod tasks;
+mod validate;
 mod wire;
 
 use std::sync::Arc;
@@ -33,8 +37,10 @@ use handoffd_contract::task::{TaskRef, TaskState, TaskWrite};
 
 pub use config::{HubspotConfig, LimitsConfig, OAuthConfig};
 pub use error::HubspotError;
+pub use kind::HubspotKind;
 pub use oauth::REFRESH_MARGIN;
 pub use tasks::SUBJECT_MAX_CHARS;
+pub use validate::validate;
 
 use client::Api;
 use limits::Limiters;
@@ -48,26 +54,22 @@ pub struct Hubspot {
 }
 
 impl Hubspot {
-    /// Checks the config and builds the connector; no network call is made here (the stored
-    /// OAuth token is read from `vault` on first use).
+    /// Checks the config with [`validate`] (so it refuses exactly what `handoffd check` reports)
+    /// and builds the connector; no network call is made here (the stored OAuth token is read
+    /// from `vault` on first use).
     pub fn new(config: HubspotConfig, vault: Arc<dyn TokenVault>, http: reqwest::Client) -> Result<Self, HubspotError> {
         let id = config.id.clone();
-        let base_url = config.base_url.trim_end_matches('/').to_owned();
-        url::Url::parse(&base_url).map_err(|e| HubspotError::BaseUrl {
-            id: id.clone(),
-            url: config.base_url.clone(),
-            reason: e.to_string(),
-        })?;
-        if config.request_timeout.is_zero() {
-            return Err(HubspotError::Timeout { id });
+        let problems = validate(&config);
+        if !problems.is_empty() {
+            return Err(HubspotError::Invalid { id, problems });
         }
-        let policy = limits::policy(&id, &config.limits)?;
+        let base_url = validate::api_base(&config);
+        let policy = limits::policy(&config.limits);
         let tokens = match (&config.access_token, &config.oauth) {
-            (Some(token), None) if !token.trim().is_empty() => TokenSource::Fixed(token.trim().to_owned()),
+            (Some(token), _) => TokenSource::Fixed(token.trim().to_owned()),
             (None, Some(oauth)) => {
-                let token_url = oauth2::TokenUrl::new(format!("{base_url}/oauth/v1/token")).map_err(|e| {
-                    HubspotError::BaseUrl { id: id.clone(), url: config.base_url.clone(), reason: e.to_string() }
-                })?;
+                let token_url = validate::token_url(&base_url)
+                    .map_err(|problem| HubspotError::Invalid { id: id.clone(), problems: vec![problem] })?;
                 TokenSource::OAuth(Box::new(OAuthTokens::new(
                     &id,
                     oauth,
@@ -77,7 +79,7 @@ impl Hubspot {
                     config.request_timeout,
                 )))
             }
-            _ => return Err(HubspotError::AuthChoice { id }),
+            (None, None) => unreachable!("`validate` requires `access_token` or `oauth`"),
         };
         let api = Api::new(http, base_url, tokens, Limiters::new(&policy), config.request_timeout);
         Ok(Self { config, policy, api })

@@ -7,43 +7,50 @@ use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use handoffd_contract::crm::{LiveBudget, RateLimitPolicy};
+use handoffd_contract::kind::ConfigProblem;
 use reqwest::header::HeaderMap;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::LimitsConfig;
-use crate::error::HubspotError;
 
 /// HubSpot's largest batch for the CRM object batch endpoints.
 pub const HUBSPOT_MAX_BATCH: usize = 100;
 
 /// HubSpot's published defaults (Professional private app: 190 per 10 s, 650,000 a day; search
-/// 4 per second; batches of 100), with the config's overrides applied and checked.
-pub fn policy(id: &str, overrides: &LimitsConfig) -> Result<RateLimitPolicy, HubspotError> {
-    let bad = |key, reason: &str| HubspotError::Limit { id: id.to_owned(), key, reason: reason.to_owned() };
-    let policy = RateLimitPolicy {
+/// 4 per second; batches of 100), with the config's overrides applied. [`check`] says whether
+/// the overrides make sense; the connector is only built from checked ones.
+pub fn policy(overrides: &LimitsConfig) -> RateLimitPolicy {
+    RateLimitPolicy {
         requests: overrides.requests.unwrap_or(190),
         window: overrides.window.unwrap_or(Duration::from_secs(10)),
         daily: Some(overrides.daily.unwrap_or(650_000)),
         search_requests: Some(overrides.search_requests.unwrap_or(4)),
         search_window: Some(overrides.search_window.unwrap_or(Duration::from_secs(1))),
         max_batch: overrides.max_batch.unwrap_or(HUBSPOT_MAX_BATCH),
-    };
+    }
+}
+
+/// Every problem in the `limits:` overrides, at its key under `limits.`.
+pub fn check(overrides: &LimitsConfig) -> Vec<ConfigProblem> {
+    let policy = policy(overrides);
+    let mut problems = Vec::new();
+    let mut bad = |key: &str, reason: &str| problems.push(ConfigProblem::at(format!("limits.{key}"), reason));
     if policy.requests == 0 {
-        return Err(bad("requests", "must be more than zero"));
+        bad("requests", "must be more than zero");
     }
     if policy.window.is_zero() {
-        return Err(bad("window", "must be more than zero"));
+        bad("window", "must be more than zero");
     }
     if policy.search_requests == Some(0) {
-        return Err(bad("search_requests", "must be more than zero"));
+        bad("search_requests", "must be more than zero");
     }
     if policy.search_window.is_some_and(|w| w.is_zero()) {
-        return Err(bad("search_window", "must be more than zero"));
+        bad("search_window", "must be more than zero");
     }
     if policy.max_batch == 0 || policy.max_batch > HUBSPOT_MAX_BATCH {
-        return Err(bad("max_batch", "must be between 1 and 100 (HubSpot's batch maximum)"));
+        bad("max_batch", "must be between 1 and 100 (HubSpot's batch maximum)");
     }
-    Ok(policy)
+    problems
 }
 
 /// A GCRA quota that never lets more than `requests` through in any `window`, and spends nearly all of it.
@@ -172,7 +179,8 @@ mod tests {
 
     #[test]
     fn defaults_are_hubspots_published_limits() {
-        let p = policy("hs", &LimitsConfig::default()).unwrap();
+        let p = policy(&LimitsConfig::default());
+        assert_eq!(check(&LimitsConfig::default()), vec![]);
         assert_eq!((p.requests, p.window, p.daily, p.max_batch), (190, Duration::from_secs(10), Some(650_000), 100));
         assert_eq!((p.search_requests, p.search_window), (Some(4), Some(Duration::from_secs(1))));
     }
@@ -180,12 +188,13 @@ mod tests {
     #[test]
     fn overrides_apply_and_are_checked() {
         let o = LimitsConfig { requests: Some(250), max_batch: Some(50), ..Default::default() };
-        let p = policy("hs", &o).unwrap();
+        let p = policy(&o);
         assert_eq!((p.requests, p.max_batch), (250, 50));
-        let too_big = LimitsConfig { max_batch: Some(101), ..Default::default() };
-        assert!(matches!(policy("hs", &too_big), Err(HubspotError::Limit { key: "max_batch", .. })));
-        let zero = LimitsConfig { requests: Some(0), ..Default::default() };
-        assert!(matches!(policy("hs", &zero), Err(HubspotError::Limit { key: "requests", .. })));
+        assert_eq!(check(&o), vec![]);
+        let keys = |o: LimitsConfig| check(&o).into_iter().map(|p| p.key).collect::<Vec<_>>();
+        assert_eq!(keys(LimitsConfig { max_batch: Some(101), ..Default::default() }), ["limits.max_batch"]);
+        let zero = LimitsConfig { requests: Some(0), window: Some(Duration::ZERO), ..Default::default() };
+        assert_eq!(keys(zero), ["limits.requests", "limits.window"]);
     }
 
     #[test]

@@ -8,22 +8,32 @@
 //! - `parse/`: webhook bodies into interactions (`message.rs`, `status.rs`).
 //! - [`proxy`]: the send proxy's path and the `ai` turn a Graph API send becomes.
 //! - [`turns`]: the turns endpoint's body.
+//! - [`routes`]: the HTTP routes the connector serves (turns endpoint, send proxy).
+//! - [`send`]: the connector as a messenger (templates, the 24-hour window).
+//! - [`kind`]: `kind: whatsapp_cloud` for the daemon's registry (validation, what it builds).
 //! - `keys`, `render`, `json`: identity keys, readable summaries, lenient JSON readers.
 
 mod config;
 pub mod handshake;
 mod json;
 pub mod keys;
+pub mod kind;
 mod parse;
 pub mod proxy;
 mod render;
+pub mod routes;
+pub mod send;
 pub mod signature;
 pub mod turns;
 
-use handoffd_contract::webhook::{Handshake, ParseError, ParsedEvent, RawRequest, VerifyError, WebhookSource};
+use handoffd_contract::webhook::{
+    Handshake, ParseError, ParsedEvent, RawRequest, Verified, VerifyError, WebhookSource,
+};
 
 pub use config::WhatsappCloudConfig;
+pub use kind::WhatsappCloudKind;
 pub use proxy::{ProxyPath, outbound_from_send, parse_proxy_path};
+pub use routes::send_proxy::parse_proxied_send;
 pub use signature::sign;
 pub use turns::parse_turn;
 
@@ -47,11 +57,6 @@ impl WhatsappCloud {
     pub fn serves_phone_number(&self, phone_number_id: &str) -> bool {
         !phone_number_id.is_empty() && self.config.phone_number_ids().any(|id| id == phone_number_id)
     }
-
-    /// Check a turns-endpoint post: signed like Meta's webhooks, with the same app secret.
-    pub fn verify_turn(&self, request: &RawRequest<'_>) -> Result<(), VerifyError> {
-        signature::verify(&self.config.app_secret, request.headers, request.body)
-    }
 }
 
 impl WebhookSource for WhatsappCloud {
@@ -59,15 +64,15 @@ impl WebhookSource for WhatsappCloud {
         &self.config.id
     }
 
-    fn handshake(&self, query: &str) -> Handshake {
-        handshake::answer(query, &self.config.verify_token)
+    fn handshake(&self, request: &RawRequest<'_>) -> Handshake {
+        handshake::answer(request.query, &self.config.verify_token)
     }
 
-    fn verify(&self, request: &RawRequest<'_>) -> Result<(), VerifyError> {
+    fn authenticate(&self, request: &RawRequest<'_>) -> Result<(), VerifyError> {
         signature::verify(&self.config.app_secret, request.headers, request.body)
     }
 
-    fn parse(&self, body: &[u8]) -> Result<ParsedEvent, ParseError> {
-        parse::parse_body(body)
+    fn parse(&self, event: &Verified) -> Result<ParsedEvent, ParseError> {
+        parse::parse_body(event.body())
     }
 }

@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::{DateTime, FixedOffset, Utc};
-use handoffd_contract::webhook::ParsedEvent;
+use handoffd_contract::inbox::InboxSource;
+use handoffd_contract::kind::BuildContext;
+use handoffd_contract::webhook::Verified;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
@@ -24,7 +26,7 @@ use crate::interpret::Interpreter;
 use crate::interpret::when::BusinessHours;
 use crate::registry::Connectors;
 use crate::route::Router;
-use crate::store::{BriefCommit, HandoffRow, InboxEvent, NewInboxEvent, NewJob, Store};
+use crate::store::{BriefCommit, HandoffRow, NewInboxEvent, NewJob, Store};
 
 /// One raw event as a connector received it.
 #[derive(Debug, Deserialize)]
@@ -163,8 +165,8 @@ pub async fn replay(
     let store = crate::store::open(&format!("sqlite://{}/explain.db", scratch.0.display()))
         .await
         .context("opening the scratch store")?;
-    let connectors =
-        Arc::new(Connectors::build(&config.connectors, Arc::new(StoreVault(store.clone())), reqwest::Client::new())?);
+    let context = BuildContext { vault: Arc::new(StoreVault(store.clone())), http: reqwest::Client::new() };
+    let connectors = Arc::new(Connectors::build(&config.connectors, &context)?);
     let events = match input {
         ConnectorInput::Events(events) => events,
         ConnectorInput::VendorBody(body) => vec![vendor_body_event(&connectors, connector_id, body)?],
@@ -175,7 +177,8 @@ pub async fn replay(
 /// A vendor's body as the one webhook event it is, received when its latest interaction
 /// happened (a body carries no receipt time; the vendor posts as things happen).
 fn vendor_body_event(connectors: &Connectors, connector_id: &str, body: Vec<u8>) -> anyhow::Result<RawEvent> {
-    let parsed = parse_offline(connectors, connector_id, &body).map_err(|reason| {
+    // The body has no receipt time yet: parsed as received now, then dated by its own messages.
+    let parsed = connectors.parse_offline(connector_id, body.clone(), Utc::now()).map_err(|reason| {
         anyhow::anyhow!("connector `{connector_id}` cannot parse this body (the daemon would quarantine it): {reason}")
     })?;
     let received_at =
@@ -187,20 +190,6 @@ fn vendor_body_event(connectors: &Connectors, connector_id: &str, body: Vec<u8>)
         Err(_) => anyhow::bail!("the body is not UTF-8 text"),
     };
     Ok(RawEvent { source: EventSource::Webhook, received_at: received_at.fixed_offset(), body: RawBody(body) })
-}
-
-/// Parse a webhook body with the connector's own parser, offline (no request to verify).
-/// The one place explain calls a webhook parser: when connectors parse verified requests, this
-/// becomes the registry's offline entry point (`parse_offline(connector_id, body)`).
-fn parse_offline(connectors: &Connectors, connector_id: &str, body: &[u8]) -> Result<ParsedEvent, String> {
-    let event = InboxEvent {
-        id: 0,
-        connector_id: connector_id.to_owned(),
-        source: EventSource::Webhook.as_str().to_owned(),
-        received_at: Utc::now(),
-        body: body.to_vec(),
-    };
-    connectors.parse(&event)
 }
 
 async fn run_events(
@@ -251,12 +240,11 @@ async fn run_events(
     for event in events {
         let received_at = event.received_at.with_timezone(&Utc);
         handoffs.extend(maker.make_ready(received_at).await?);
+        // Read from a file the admin chose: the offline tools' door to a verified event.
         let new = NewInboxEvent {
             connector_id: connector_id.to_owned(),
-            source: event.source.as_str().to_owned(),
-            received_at,
-            headers: "{}".to_owned(),
-            body: event.body.bytes(),
+            source: InboxSource::from_stored(event.source.as_str()),
+            event: Verified::for_offline_tool(event.body.bytes(), received_at),
         };
         inbox_ids.extend(store.insert_inbox(&[new]).await?);
         while normalizer.round().await? > 0 {}

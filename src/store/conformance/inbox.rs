@@ -24,7 +24,7 @@ pub async fn inbox_commits_events_in_order_and_hands_out_the_unprocessed(store: 
     );
     let event = &first_two[1];
     assert_eq!((event.connector_id.as_str(), event.source.as_str()), ("wa", "webhook"));
-    assert_eq!((event.received_at, event.body.as_slice()), (t0() + secs(1), b"b".as_slice()));
+    assert_eq!((event.event.received_at(), event.event.body()), (t0() + secs(1), b"b".as_slice()));
     assert_eq!(store.unprocessed_inbox(10).await.unwrap().len(), 4);
 }
 

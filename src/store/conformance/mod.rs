@@ -21,7 +21,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use handoffd_contract::conversation::Speaker;
 use handoffd_contract::identity::IdentityKey;
+use handoffd_contract::inbox::InboxSource;
 use handoffd_contract::interaction::{Channel, Content, Direction, Interaction, Message};
+use handoffd_contract::webhook::Verified;
 
 use super::{NewInboxEvent, NormalizedBatch, NormalizedInteraction, Store};
 
@@ -100,10 +102,8 @@ pub(crate) fn secs(n: i64) -> Duration {
 pub(crate) fn raw_event(body: &str, at: DateTime<Utc>) -> NewInboxEvent {
     NewInboxEvent {
         connector_id: "wa".into(),
-        source: "webhook".into(),
-        received_at: at,
-        headers: "{}".into(),
-        body: body.as_bytes().to_vec(),
+        source: InboxSource::Webhook,
+        event: Verified::produced_by_connector(body.as_bytes().to_vec(), at),
     }
 }
 

@@ -164,9 +164,13 @@ fn exactly_one_of_access_token_and_oauth() {
     };
     let both = json!({ "id": "h", "base_url": server_uri, "access_token": "pat",
                        "oauth": { "client_id": "c", "client_secret": "s", "refresh_token": "r" } });
-    assert!(matches!(build(both), Err(HubspotError::AuthChoice { .. })));
+    let problem_keys = |built: Result<Hubspot, HubspotError>| match built {
+        Err(HubspotError::Invalid { problems, .. }) => problems.into_iter().map(|p| p.key).collect::<Vec<_>>(),
+        other => panic!("expected an invalid config, got {:?}", other.map(|_| "a connector")),
+    };
+    assert_eq!(problem_keys(build(both)), ["oauth"]);
     let neither = json!({ "id": "h", "base_url": server_uri });
-    assert!(matches!(build(neither), Err(HubspotError::AuthChoice { .. })));
+    assert_eq!(problem_keys(build(neither)), [""]);
     let unknown_key = serde_json::from_value::<handoffd_hubspot::HubspotConfig>(json!({
         "id": "h", "access_token": "pat", "limits": { "requets": 5 }
     }));

@@ -1,10 +1,9 @@
 //! `parse` must never panic: not on random bytes, not on a valid body with any node replaced.
 
-use handoffd_contract::webhook::WebhookSource;
 use proptest::prelude::*;
 use serde_json::Value;
 
-use crate::{connector, fixture};
+use crate::{fixture, parse};
 
 const FIXTURES: [&str; 14] = [
     "text_with_referral.json",
@@ -77,7 +76,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-        let _ = connector().parse(&bytes);
+        let _ = parse(&bytes);
     }
 
     #[test]
@@ -89,13 +88,13 @@ proptest! {
         for (target, replacement) in mutations {
             replace_node(&mut body, target, replacement);
         }
-        let _ = connector().parse(body.to_string().as_bytes());
+        let _ = parse(body.to_string().as_bytes());
     }
 
     #[test]
     fn truncated_payloads_never_panic(fixture_index in 0..FIXTURES.len(), cut in any::<usize>()) {
         let bytes = fixture(FIXTURES[fixture_index]);
-        let _ = connector().parse(&bytes[..cut % bytes.len()]);
+        let _ = parse(&bytes[..cut % bytes.len()]);
     }
 }
 

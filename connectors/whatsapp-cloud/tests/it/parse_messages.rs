@@ -3,10 +3,10 @@ use handoffd_contract::identity::IdentityKey;
 use handoffd_contract::interaction::{
     Channel, Content, Direction, Interaction, MediaRef, Message, Modification, Referral, SystemEvent,
 };
-use handoffd_contract::webhook::{ParseError, WebhookSource};
+use handoffd_contract::webhook::ParseError;
 use serde_json::json;
 
-use crate::{connector, message, parse_fixture, unix};
+use crate::{message, parse_fixture, unix};
 
 const T: i64 = 1_764_057_600;
 
@@ -278,12 +278,11 @@ fn every_entry_and_every_change_is_read() {
 
 #[test]
 fn the_envelope_is_checked() {
-    let connector = connector();
-    assert!(matches!(connector.parse(b"not json"), Err(ParseError::Json(_))));
-    assert!(matches!(connector.parse(br#"{"object":"page","entry":[]}"#), Err(ParseError::Shape(_))));
-    assert!(matches!(connector.parse(br#"{"entry":[]}"#), Err(ParseError::Shape(_))));
-    assert!(matches!(connector.parse(br#"{"object":"whatsapp_business_account"}"#), Err(ParseError::Shape(_))));
-    let empty = connector.parse(br#"{"object":"whatsapp_business_account","entry":[]}"#).unwrap();
+    assert!(matches!(crate::parse(b"not json"), Err(ParseError::Json(_))));
+    assert!(matches!(crate::parse(br#"{"object":"page","entry":[]}"#), Err(ParseError::Shape(_))));
+    assert!(matches!(crate::parse(br#"{"entry":[]}"#), Err(ParseError::Shape(_))));
+    assert!(matches!(crate::parse(br#"{"object":"whatsapp_business_account"}"#), Err(ParseError::Shape(_))));
+    let empty = crate::parse(br#"{"object":"whatsapp_business_account","entry":[]}"#).unwrap();
     assert!(empty.interactions.is_empty() && empty.ignored.is_empty());
 }
 
@@ -295,7 +294,7 @@ fn a_broken_item_is_described_and_the_others_still_parse() {
         {"from": "919820011111", "id": "wamid.B", "timestamp": "yesterday", "type": "text"},
         {"from": "919820011111", "id": "wamid.C", "timestamp": 1764057600, "type": "text", "text": {"body": "fine"}}
     ]}}]}]});
-    let event = connector().parse(body.to_string().as_bytes()).unwrap();
+    let event = crate::parse(body.to_string().as_bytes()).unwrap();
     assert_eq!(event.interactions.len(), 1);
     assert_eq!(message(&event.interactions[0]).text.as_deref(), Some("fine"));
     assert_eq!(
