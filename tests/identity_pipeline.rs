@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use handoffd::config::Loaded;
 use handoffd::deliver::DeliveryPayload;
-use handoffd::mockcrm::{MockCrm, MockHandle, MockOptions, seed_contact_phone};
+use handoffd_mocks::{MockCrm, MockHandle, MockOptions, seed_contact_phone};
 use handoffd::store::{NormalizedBatch, NormalizedInteraction, Store};
 use handoffd_contract::conversation::Speaker;
 use handoffd_contract::crm::{CrmContact, NewContact};

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::config::duration::ConfigDuration;
 use crate::config::process_env;
-use crate::mockcrm::{MockCrm, MockOptions};
+use handoffd_mocks::{MockCrm, MockOptions};
 use crate::registry::ConnectorConfig;
 
 #[derive(Debug, clap::Args)]

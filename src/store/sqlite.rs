@@ -913,7 +913,10 @@ impl Store for SqliteStore {
             "SELECT (SELECT COUNT(*) FROM {INBOX_SCHEMA}.inbox), (SELECT COUNT(*) FROM inbox_processed), \
              (SELECT COUNT(*) FROM quarantine), (SELECT COUNT(*) FROM handoffs WHERE state = 'collecting'), \
              (SELECT COUNT(*) FROM outbox), (SELECT COUNT(*) FROM dead_letters), \
-             (SELECT COUNT(*) FROM outbox WHERE locked_until IS NULL)"
+             (SELECT COUNT(*) FROM outbox WHERE locked_until IS NULL), (SELECT COUNT(*) FROM interactions), \
+             (SELECT COUNT(*) FROM handoffs WHERE crm_task_id IS NOT NULL), \
+             (SELECT COUNT(*) FROM interactions WHERE handoff_id IN \
+              (SELECT id FROM handoffs WHERE crm_task_id IS NOT NULL))"
         )))
         .fetch_one(&self.reader)
         .await?;
@@ -927,6 +930,9 @@ impl Store for SqliteStore {
             outbox_pending: row.get(4),
             dead_letters: row.get(5),
             outbox_unleased: row.get(6),
+            interactions: row.get(7),
+            handoffs_with_task: row.get(8),
+            interactions_with_task: row.get(9),
         })
     }
 }
