@@ -10,8 +10,8 @@ use serde_json::json;
 
 use crate::config::duration::ConfigDuration;
 use crate::config::process_env;
-use handoffd_mocks::{MockCrm, MockOptions};
 use crate::registry::ConnectorConfig;
+use handoffd_mocks::{MockCrm, MockOptions};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

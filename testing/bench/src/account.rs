@@ -101,8 +101,11 @@ pub fn account(
         }
     }
     outcome.crm_tasks = seen_handoffs.len() as u64;
-    let mut without: Vec<String> =
-        acks_by_customer.keys().filter(|customer| !customers_with_task.contains(**customer)).map(|c| c.to_string()).collect();
+    let mut without: Vec<String> = acks_by_customer
+        .keys()
+        .filter(|customer| !customers_with_task.contains(**customer))
+        .map(|c| c.to_string())
+        .collect();
     without.sort();
     outcome.customers_without_task = without.into_iter().take(5).collect();
     Ok(outcome)

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::faults::FaultInjector;
-use crate::hubspot::limits::RateLimits;
 use super::report::{Counters, GraphMessage};
 use super::{BatchErrorMode, MockOAuthApp, MockOptions, MockSecret};
+use crate::hubspot::limits::RateLimits;
 
 /// The contact properties that hold phone numbers.
 pub const PHONE_PROPERTIES: [&str; 2] = ["phone", "mobilephone"];

@@ -105,7 +105,9 @@ pub(super) fn lost_answer<'a>(crm: &'a Arc<dyn Crm>, mock: &'a dyn CrmMock) -> C
 
         match write {
             Err(error @ CrmError::OutcomeUnknown(_)) => ensure!(error.is_retriable(), "an unknown outcome must be"),
-            Err(error) => return Err(format!("a write whose answer was lost became `{error}`, not an unknown outcome")),
+            Err(error) => {
+                return Err(format!("a write whose answer was lost became `{error}`, not an unknown outcome"));
+            }
             Ok(outcomes) => return Err(format!("a write whose answer was lost reported {outcomes:?}")),
         }
         let stored = stored_with_key(mock, &task.external_key);
@@ -121,7 +123,12 @@ pub(super) fn lost_answer<'a>(crm: &'a Arc<dyn Crm>, mock: &'a dyn CrmMock) -> C
             .await
             .map_err(|e| format!("the lookup by external key failed: {e}"))?;
         ensure!(found.len() == 1, "the lookup found {found:?}, expected the one task");
-        ensure!(found[0].task_id == stored[0].id, "the lookup found task {}, the CRM holds {}", found[0].task_id, stored[0].id);
+        ensure!(
+            found[0].task_id == stored[0].id,
+            "the lookup found task {}, the CRM holds {}",
+            found[0].task_id,
+            stored[0].id
+        );
         ensure!(
             found[0].external_key.as_deref() == Some(task.external_key.as_str()),
             "the lookup's task carries the key {:?}",

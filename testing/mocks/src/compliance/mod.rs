@@ -97,7 +97,10 @@ impl std::fmt::Debug for Check {
 pub const CHECKS: &[Check] = &[
     Check { name: "set-up can be repeated", run: contacts::prepare_twice },
     Check { name: "contacts are created in batches, one result per input in input order", run: contacts::create_batch },
-    Check { name: "contacts are found by phone and email in one batched search", run: contacts::find_by_phone_and_email },
+    Check {
+        name: "contacts are found by phone and email in one batched search",
+        run: contacts::find_by_phone_and_email,
+    },
     Check { name: "owners are listed", run: contacts::list_owners },
     Check { name: "a task carries its owner, due time, priority, contact and external key", run: tasks::create_one },
     Check { name: "a batch with one refused task writes the others and names the refusal", run: tasks::partial_batch },

@@ -60,17 +60,27 @@ pub(super) fn create_one<'a>(crm: &'a Arc<dyn Crm>, mock: &'a dyn CrmMock) -> Ch
     Box::pin(async move {
         let (contact, owner) = contact_and_owner(crm.as_ref(), mock).await?;
         let task = task_write(&contact, Some(&owner), TaskPriority::High);
-        let outcomes = crm.create_tasks(std::slice::from_ref(&task)).await.map_err(|e| format!("create failed: {e}"))?;
+        let outcomes =
+            crm.create_tasks(std::slice::from_ref(&task)).await.map_err(|e| format!("create failed: {e}"))?;
         ensure!(outcomes.len() == 1, "{} outcomes for one task", outcomes.len());
         let written = written(&outcomes[0], &task)?;
         let stored = stored_with_key(mock, &task.external_key);
         ensure!(stored.len() == 1, "the CRM holds {} tasks for the key, not one", stored.len());
         let stored = &stored[0];
-        ensure!(stored.id == written.task_id, "the outcome names task {}, the CRM holds {}", written.task_id, stored.id);
+        ensure!(
+            stored.id == written.task_id,
+            "the outcome names task {}, the CRM holds {}",
+            written.task_id,
+            stored.id
+        );
         ensure!(stored.owner_id.as_deref() == Some(owner.as_str()), "owner {:?}, expected {owner}", stored.owner_id);
         ensure!(stored.due_at == Some(task.due_at), "due {:?}, expected {}", stored.due_at, task.due_at);
         ensure!(stored.priority == Some(TaskPriority::High), "priority {:?}, expected high", stored.priority);
-        ensure!(stored.contact_ids.contains(&contact), "linked to {:?}, expected contact {contact}", stored.contact_ids);
+        ensure!(
+            stored.contact_ids.contains(&contact),
+            "linked to {:?}, expected contact {contact}",
+            stored.contact_ids
+        );
         ensure!(
             stored.subject.as_deref() == Some(task.text.subject.as_str()),
             "subject {:?}, expected {:?}",
@@ -114,7 +124,8 @@ pub(super) fn update_open<'a>(crm: &'a Arc<dyn Crm>, mock: &'a dyn CrmMock) -> C
     Box::pin(async move {
         let (contact, owner) = contact_and_owner(crm.as_ref(), mock).await?;
         let task = task_write(&contact, Some(&owner), TaskPriority::Low);
-        let outcomes = crm.create_tasks(std::slice::from_ref(&task)).await.map_err(|e| format!("create failed: {e}"))?;
+        let outcomes =
+            crm.create_tasks(std::slice::from_ref(&task)).await.map_err(|e| format!("create failed: {e}"))?;
         let created = written(outcomes.first().ok_or("no outcome for the created task")?, &task)?;
 
         let mut later = task.clone();
@@ -137,7 +148,12 @@ pub(super) fn update_open<'a>(crm: &'a Arc<dyn Crm>, mock: &'a dyn CrmMock) -> C
         let stored = &stored[0];
         ensure!(stored.id == created.task_id, "the update made a new task");
         ensure!(stored.priority == Some(TaskPriority::High), "priority {:?} after the update", stored.priority);
-        ensure!(stored.due_at == Some(later.due_at), "due {:?} after the update, expected {}", stored.due_at, later.due_at);
+        ensure!(
+            stored.due_at == Some(later.due_at),
+            "due {:?} after the update, expected {}",
+            stored.due_at,
+            later.due_at
+        );
         ensure!(stored.subject.as_deref() == Some(later.text.subject.as_str()), "subject {:?}", stored.subject);
         ensure!(stored.contact_ids.contains(&contact), "the update lost the contact link: {:?}", stored.contact_ids);
         Ok(())

@@ -26,7 +26,13 @@ impl CrmMock for HubspotMock {
 
     fn requests_received(&self) -> u64 {
         let state = self.shared.lock();
-        state.counters.requests_per_endpoint.iter().filter(|(route, _)| route.contains(" /hubspot/")).map(|(_, n)| n).sum()
+        state
+            .counters
+            .requests_per_endpoint
+            .iter()
+            .filter(|(route, _)| route.contains(" /hubspot/"))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     fn owner_ids(&self) -> Vec<String> {
