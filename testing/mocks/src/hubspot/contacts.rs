@@ -44,7 +44,7 @@ pub(super) async fn create(State(shared): State<Arc<Shared>>, body: Bytes) -> Re
     let mut state = shared.lock();
     let properties = match check(&state, &input, &mut HashSet::new()) {
         Ok(properties) => properties,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let answer = insert(&mut state, properties, None);
     (StatusCode::CREATED, Json(answer)).into_response()
@@ -66,7 +66,7 @@ pub(super) async fn batch_create(State(shared): State<Arc<Shared>>, body: Bytes)
         match check(&state, input, &mut emails) {
             Ok(properties) => accepted.push((properties, input.object_write_trace_id.clone())),
             // One refused input refuses the batch: nothing was created.
-            Err(refusal) => return refusal,
+            Err(refusal) => return *refusal,
         }
     }
     let mut results: Vec<Value> =
@@ -81,27 +81,27 @@ fn check(
     state: &MockState,
     input: &CreateContact,
     emails: &mut HashSet<String>,
-) -> Result<BTreeMap<String, String>, Response> {
+) -> Result<BTreeMap<String, String>, Box<Response>> {
     let properties: BTreeMap<String, String> =
         input.properties.iter().filter_map(|(name, value)| Some((name.clone(), scalar_to_string(value)?))).collect();
     if let Some(owner) = properties.get("hubspot_owner_id").filter(|owner| !owner.is_empty())
         && !state.is_owner(owner)
     {
-        return Err(validation_error(format!(
+        return Err(Box::new(validation_error(format!(
             "Property values were not valid: [{{\"isValid\":false,\"message\":\"{owner} is not a valid owner id\",\
              \"error\":\"INVALID_OWNER_ID\",\"name\":\"hubspot_owner_id\"}}]"
-        )));
+        ))));
     }
     if let Some(email) = properties.get("email").filter(|email| !email.is_empty()) {
         if let Some(existing) = state.contact_with_email(email) {
-            return Err(error(
+            return Err(Box::new(error(
                 StatusCode::CONFLICT,
                 "CONFLICT",
                 format!("Contact already exists. Existing ID: {existing}"),
-            ));
+            )));
         }
         if !emails.insert(email.to_lowercase()) {
-            return Err(validation_error(format!("Duplicate email in batch input: {email}")));
+            return Err(Box::new(validation_error(format!("Duplicate email in batch input: {email}"))));
         }
     }
     Ok(properties)
