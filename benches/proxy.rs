@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use handoffd::mockcrm::{MockCrm, MockOptions};
+use handoffd_mocks::{MockCrm, MockOptions};
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)

@@ -14,9 +14,11 @@
 //!   rule (the stages drive its transactional primitives).
 //! - [`daemon`]: wires the stages together and owns shutdown.
 //! - [`cli`]: one file per verb.
-//! - [`bench`]: `handoffd bench`, load and exactness scenarios against the mock CRM.
+//!
+//! Test tooling lives beside the daemon, not in it: the mock vendors and the CRM compliance suite in
+//! `testing/mocks` (`handoffd demo` and `handoffd mock-crm` serve them, behind the default `mock` feature), the
+//! benchmark harness in `testing/bench` (`handoffd-bench`), which drives this daemon as a child process.
 
-pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod conversation;
@@ -26,7 +28,6 @@ pub mod http;
 pub mod identity;
 pub mod ingest;
 pub mod interpret;
-pub mod mockcrm;
 pub mod registry;
 pub mod route;
 pub mod store;

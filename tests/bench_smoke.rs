@@ -1,11 +1,12 @@
-//! CI smoke of `handoffd bench`: short `steady`, `faults` and `crash` runs against the real daemon executable.
-//! They fail on any lost or duplicated handoff: those counts are exact, so this is a correctness test. Timings
-//! are printed, never asserted.
+//! CI smoke of `handoffd-bench` (its library, the `testing/bench` crate): short `steady`, `faults` and `crash` runs
+//! against this package's daemon executable. They fail on any lost or duplicated handoff: those counts are exact
+//! (from the daemon's `/metrics` and the mock CRM's tasks), so this is a correctness test. Timings are printed, never
+//! asserted.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use handoffd::bench::{BenchOptions, BenchReport, Scenario};
+use handoffd_bench::{BenchOptions, BenchReport, Scenario};
 
 fn options(scenario: Scenario) -> BenchOptions {
     let vocabulary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/vocabulary");
@@ -26,6 +27,8 @@ fn assert_exact(report: &BenchReport, customers: usize) {
     assert_eq!(report.messages_acked, report.messages_sent, "messages never acknowledged:\n{report}");
     assert_eq!(report.lost, 0, "acknowledged messages reached no task:\n{report}");
     assert_eq!(report.duplicates, 0, "a handoff became two tasks:\n{report}");
+    assert_eq!(report.task_mismatch, 0, "the daemon and the CRM disagree on which handoffs have a task:\n{report}");
+    assert!(report.is_exact(), "{report}");
     assert_eq!(report.dead_letters, 0, "deliveries were dead-lettered:\n{report}");
     // One burst per customer: exactly one task each (later messages update it).
     assert_eq!(report.tasks_created, customers as u64, "{report}");
@@ -34,7 +37,7 @@ fn assert_exact(report: &BenchReport, customers: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steady_loses_and_duplicates_nothing() {
     let options = options(Scenario::Steady);
-    let report = handoffd::bench::run(&options).await.expect("the bench runs");
+    let report = handoffd_bench::run(&options).await.expect("the bench runs");
     assert_exact(&report, options.customers);
     assert_eq!(report.responses_429, 0, "handoffd owns the budget, so it must not be refused:\n{report}");
 }
@@ -45,7 +48,7 @@ async fn faults_including_lost_responses_lose_and_duplicate_nothing() {
     // New customers and a call per task: enough requests for every kind of fault to land, on contacts too.
     options.known_customers = 0;
     options.linger = Duration::ZERO;
-    let report = handoffd::bench::run(&options).await.expect("the bench runs");
+    let report = handoffd_bench::run(&options).await.expect("the bench runs");
     assert_exact(&report, options.customers);
     let faults = &report.faults_injected;
     // Lost responses (written, never answered) and failures that applied nothing (5xx, resets) both happened.
@@ -59,7 +62,7 @@ async fn faults_including_lost_responses_lose_and_duplicate_nothing() {
 async fn kill_9_and_restart_loses_and_duplicates_nothing() {
     let mut options = options(Scenario::Crash);
     options.kills = 2;
-    let report = handoffd::bench::run(&options).await.expect("the bench runs");
+    let report = handoffd_bench::run(&options).await.expect("the bench runs");
     assert_eq!(report.restarts, 2, "{report}");
     assert_exact(&report, options.customers);
 }

@@ -9,13 +9,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use handoffd::config::Loaded;
 use handoffd::deliver::DeliveryPayload;
-use handoffd::mockcrm::{MockCrm, MockHandle, MockOptions, seed_contact_phone};
 use handoffd::store::{NormalizedBatch, NormalizedInteraction, Store};
 use handoffd_contract::conversation::Speaker;
 use handoffd_contract::crm::{CrmContact, NewContact};
 use handoffd_contract::identity::IdentityKey;
 use handoffd_contract::interaction::{Channel, Content, Direction, Interaction, Message, SystemEvent};
 use handoffd_contract::task::{TaskKind, TaskWrite};
+use handoffd_mocks::{MockCrm, MockHandle, MockOptions, seed_contact_phone};
 use serde_json::json;
 
 const APP_SECRET: &str = "test-app-secret";

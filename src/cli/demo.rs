@@ -10,8 +10,8 @@ use serde_json::json;
 
 use crate::config::duration::ConfigDuration;
 use crate::config::process_env;
-use crate::mockcrm::{MockCrm, MockOptions};
 use crate::registry::DemoWebhooks;
+use handoffd_mocks::{MockCrm, MockOptions};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

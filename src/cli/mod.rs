@@ -7,13 +7,14 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 mod audit;
-mod bench;
 mod check;
+#[cfg(feature = "mock")]
 mod demo;
 mod dlq;
 mod eval;
 mod explain;
 mod identity;
+#[cfg(feature = "mock")]
 mod mock_crm;
 mod quarantine;
 mod run;
@@ -30,6 +31,7 @@ enum Command {
     /// Run the daemon.
     Run(run::Args),
     /// See it work with no vendor account: mock CRM, sample conversations, the tasks written.
+    #[cfg(feature = "mock")]
     Demo(demo::Args),
     /// Validate a configuration file and report every problem with file:line:key.
     Check(check::Args),
@@ -45,10 +47,9 @@ enum Command {
     Identity(identity::Args),
     /// A customer's whole timeline across channels, handoffs and decisions.
     Audit(audit::Args),
-    /// Load, latency, CRM budget and exactness: mock CRM + daemon + a named scenario, one table.
-    Bench(bench::Args),
     /// Serve a mock CRM (HubSpot endpoints and limits, faults on demand) for tests, demos and benchmarks.
-    MockCrm(mock_crm::Args),
+    #[cfg(feature = "mock")]
+    MockCrm(handoffd_mocks::cli::Args),
 }
 
 /// Every verb that reads the configuration takes it the same way, before or after its own
@@ -64,6 +65,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
+        #[cfg(feature = "mock")]
         Command::Demo(args) => demo::run(args),
         Command::Check(args) => check::run(args),
         Command::Explain(args) => explain::run(args),
@@ -72,8 +74,8 @@ pub fn main() -> ExitCode {
         Command::Quarantine(args) => quarantine::run(args),
         Command::Identity(args) => identity::run(args),
         Command::Audit(args) => audit::run(args),
+        #[cfg(feature = "mock")]
         Command::MockCrm(args) => mock_crm::run(args),
-        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(code) => code,

@@ -59,6 +59,12 @@ async fn metrics(State(state): State<AdminState>, headers: HeaderMap) -> Respons
         metrics::gauge!("handoffd_outbox_pending").set(counts.outbox_pending as f64);
         metrics::gauge!("handoffd_outbox_unleased").set(counts.outbox_unleased as f64);
         metrics::gauge!("handoffd_dead_letters").set(counts.dead_letters as f64);
+        // What reached the CRM, exact across restarts (a counter starts again at zero): `handoffd-bench` counts
+        // lost messages with these.
+        metrics::gauge!("handoffd_inbox_events").set(counts.inbox_total as f64);
+        metrics::gauge!("handoffd_interactions").set(counts.interactions as f64);
+        metrics::gauge!("handoffd_handoffs_with_task").set(counts.handoffs_with_task as f64);
+        metrics::gauge!("handoffd_interactions_with_task").set(counts.interactions_with_task as f64);
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
 }

@@ -185,6 +185,12 @@ pub struct StageCounts {
     /// Of those, jobs no worker holds: ready handoffs waiting for a delivery round (or retries for their time).
     pub outbox_unleased: i64,
     pub dead_letters: i64,
+    /// Interactions stored (redeliveries deduplicated).
+    pub interactions: i64,
+    /// Handoffs whose task the CRM accepted (its task id is known).
+    pub handoffs_with_task: i64,
+    /// Interactions in those handoffs: what reached a task. With `interactions`, the exact count of what did not.
+    pub interactions_with_task: i64,
 }
 
 // --- identity ------------------------------------------------------------------------------

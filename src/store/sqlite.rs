@@ -359,7 +359,10 @@ impl StatusStore for SqliteStore {
             "SELECT (SELECT COUNT(*) FROM {INBOX_SCHEMA}.inbox), (SELECT COUNT(*) FROM inbox_processed), \
              (SELECT COUNT(*) FROM quarantine), (SELECT COUNT(*) FROM handoffs WHERE state = '{COLLECTING}'), \
              (SELECT COUNT(*) FROM outbox), (SELECT COUNT(*) FROM dead_letters), \
-             (SELECT COUNT(*) FROM outbox WHERE locked_until IS NULL)"
+             (SELECT COUNT(*) FROM outbox WHERE locked_until IS NULL), (SELECT COUNT(*) FROM interactions), \
+             (SELECT COUNT(*) FROM handoffs WHERE crm_task_id IS NOT NULL), \
+             (SELECT COUNT(*) FROM interactions WHERE handoff_id IN \
+              (SELECT id FROM handoffs WHERE crm_task_id IS NOT NULL))"
         )))
         .fetch_one(&self.reader)
         .await?;
@@ -373,6 +376,9 @@ impl StatusStore for SqliteStore {
             outbox_pending: row.get(4),
             dead_letters: row.get(5),
             outbox_unleased: row.get(6),
+            interactions: row.get(7),
+            handoffs_with_task: row.get(8),
+            interactions_with_task: row.get(9),
         })
     }
 }

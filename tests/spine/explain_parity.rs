@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use handoffd::mockcrm::MockOptions;
+use handoffd_mocks::MockOptions;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

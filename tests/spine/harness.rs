@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use handoffd::config::Loaded;
 use handoffd::daemon::RunningDaemon;
-use handoffd::mockcrm::{MockCrm, MockHandle, MockOptions};
+use handoffd_mocks::{MockCrm, MockHandle, MockOptions};
 use serde_json::json;
 
 pub const APP_SECRET: &str = "test-app-secret";

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use handoffd::mockcrm::MockOptions;
+use handoffd_mocks::MockOptions;
 use serde_json::json;
 
 use crate::harness::*;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use handoffd::mockcrm::{FaultPlan, MockOptions};
+use handoffd_mocks::{FaultPlan, MockOptions};
 
 use crate::harness::*;
 

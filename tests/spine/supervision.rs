@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use handoffd::mockcrm::MockOptions;
+use handoffd_mocks::MockOptions;
 
 use crate::harness::*;
 

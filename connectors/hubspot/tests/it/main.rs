@@ -1,5 +1,7 @@
-//! Integration tests against a wiremock server that speaks HubSpot's wire format.
+//! Integration tests against a wiremock server that speaks HubSpot's wire format, and the CRM compliance suite
+//! against the HubSpot mock of `handoffd-mocks`.
 
+mod compliance;
 mod contacts;
 mod errors;
 mod limits;

@@ -1,0 +1,217 @@
+//! The daemon under test as a child process (`handoffd run --config FILE`), so that it can be killed with
+//! SIGKILL and its own memory measured, and so that the bench sees it only as users do: webhooks and `/metrics`.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::process::{Child, Command};
+
+/// What the daemon's configuration is generated from.
+#[derive(Debug, Clone)]
+pub struct DaemonSetup {
+    /// The `handoffd` executable.
+    pub exe: PathBuf,
+    /// The interpretation vocabulary folder (absolute, the config lives in a temp dir).
+    pub vocabulary: PathBuf,
+    pub state_dir: PathBuf,
+    pub listen_port: u16,
+    /// `admin.listen`'s port, where the bench reads `/metrics`.
+    pub admin_port: u16,
+    pub crm_base_url: String,
+    pub app_secret: String,
+    pub quiet_period: Duration,
+    /// Whether the daemon syncs its CRM identity cache (at start, then every 5 minutes).
+    pub crm_sync: bool,
+    pub linger: Duration,
+    /// SQLite's `synchronous` mode (`full`, the default, or `normal`).
+    pub synchronous: String,
+    /// Hold delivery back (the CRM account allows one request an hour), so that handoffs pile up ready in the
+    /// outbox; [`DaemonProcess::release_delivery`] restarts the daemon with HubSpot's limits.
+    pub hold_delivery: bool,
+}
+
+impl DaemonSetup {
+    pub fn db_url(&self) -> String {
+        format!("sqlite://{}?synchronous={}", self.state_dir.join("handoffd.db").display(), self.synchronous)
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.state_dir.join("handoffd.yaml")
+    }
+
+    pub fn config_text(&self) -> String {
+        format!(
+            r#"store:
+  url: {db}
+server:
+  listen: 127.0.0.1:{port}
+admin:
+  listen: 127.0.0.1:{admin_port}
+conversation:
+  quiet_period: {quiet}ms
+business:
+  timezone: Asia/Kolkata
+  hours: {{mon: "09:30-19:30", tue: "09:30-19:30", wed: "09:30-19:30", thu: "09:30-19:30", fri: "09:30-19:30", sat: "10:00-18:00"}}
+interpret:
+  vocabulary: {vocabulary}
+{identity}routing:
+  owners:
+    - id: "75480001"
+    - id: "75480002"
+delivery:
+  crm: hubspot-main
+  max_attempts: 20
+  retry_min: 200ms
+  retry_max: 2s
+  linger: {linger}ms
+connectors:
+  - id: wa-main
+    kind: whatsapp_cloud
+    app_secret: {secret}
+    verify_token: bench-verify-token
+    phone_number_id: "106540352242922"
+    base_url: http://127.0.0.1:9/graph
+    default_region: IN
+  - id: hubspot-main
+    kind: hubspot
+    base_url: {crm}
+    access_token: {token}
+    request_timeout: 2s
+{hold}"#,
+            db = self.db_url(),
+            port = self.listen_port,
+            admin_port = self.admin_port,
+            quiet = self.quiet_period.as_millis(),
+            linger = self.linger.as_millis(),
+            vocabulary = self.vocabulary.display(),
+            identity = if self.crm_sync { "identity:\n  crm_sync: \"0 */5 * * * *\"\n" } else { "" },
+            secret = self.app_secret,
+            crm = self.crm_base_url,
+            token = handoffd_mocks::DEFAULT_ACCESS_TOKEN,
+            hold = if self.hold_delivery { "    limits: {requests: 1, window: 3600s}\n" } else { "" },
+        )
+    }
+}
+
+/// A running daemon child and the highest resident set any of its incarnations reached.
+#[derive(Debug)]
+pub struct DaemonProcess {
+    setup: DaemonSetup,
+    child: Child,
+    peak_rss_kib: u64,
+    pub restarts: u32,
+}
+
+impl DaemonProcess {
+    pub async fn start(setup: DaemonSetup) -> anyhow::Result<Self> {
+        std::fs::write(setup.config_path(), setup.config_text())
+            .with_context(|| format!("cannot write `{}`", setup.config_path().display()))?;
+        let child = spawn(&setup)?;
+        let mut process = Self { setup, child, peak_rss_kib: 0, restarts: 0 };
+        process.wait_ready().await?;
+        Ok(process)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Reads the child's high-water mark of resident memory (`VmHWM`) and keeps the largest seen.
+    pub fn sample_rss(&mut self) -> u64 {
+        if let Some(kib) = self.pid().and_then(peak_rss_kib) {
+            self.peak_rss_kib = self.peak_rss_kib.max(kib);
+        }
+        self.peak_rss_kib
+    }
+
+    /// SIGKILL, no warning, then start a new incarnation on the same database and port.
+    pub async fn kill9_and_restart(&mut self) -> anyhow::Result<()> {
+        self.sample_rss();
+        self.child.kill().await.context("killing the daemon")?;
+        self.child = spawn(&self.setup)?;
+        self.restarts += 1;
+        self.wait_ready().await
+    }
+
+    /// Ends a held delivery: SIGKILL (a held round waits for the hour), then a new incarnation with HubSpot's
+    /// limits. It takes back the jobs its predecessor had leased at once (same worker id).
+    pub async fn release_delivery(&mut self) -> anyhow::Result<()> {
+        self.sample_rss();
+        self.child.kill().await.context("killing the daemon")?;
+        self.setup.hold_delivery = false;
+        std::fs::write(self.setup.config_path(), self.setup.config_text())
+            .with_context(|| format!("cannot write `{}`", self.setup.config_path().display()))?;
+        self.child = spawn(&self.setup)?;
+        self.wait_ready().await
+    }
+
+    /// SIGTERM (a graceful stop), SIGKILL if it has not exited within 40 s; returns the peak RSS in KiB.
+    pub async fn stop(mut self) -> anyhow::Result<u64> {
+        self.sample_rss();
+        if let Some(pid) = self.pid() {
+            let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await;
+        }
+        if tokio::time::timeout(Duration::from_secs(40), self.child.wait()).await.is_err() {
+            self.child.kill().await.context("killing a daemon that ignored SIGTERM")?;
+        }
+        Ok(self.peak_rss_kib)
+    }
+
+    async fn wait_ready(&mut self) -> anyhow::Result<()> {
+        let client = reqwest::Client::new();
+        let url = format!("http://127.0.0.1:{}/readyz", self.setup.listen_port);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(response) = client.get(&url).timeout(Duration::from_secs(2)).send().await
+                && response.status().is_success()
+            {
+                return Ok(());
+            }
+            if let Some(status) = self.child.try_wait()? {
+                anyhow::bail!(
+                    "the daemon exited with {status} before it was ready; see `{}`",
+                    log_path(&self.setup.state_dir).display()
+                );
+            }
+            anyhow::ensure!(tokio::time::Instant::now() < deadline, "the daemon was not ready within 60 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn log_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("daemon.log")
+}
+
+fn spawn(setup: &DaemonSetup) -> anyhow::Result<Child> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path(&setup.state_dir))
+        .context("opening the daemon's log file")?;
+    Command::new(&setup.exe)
+        .arg("run")
+        .arg("--config")
+        .arg(setup.config_path())
+        .env("RUST_LOG", std::env::var("HANDOFFD_BENCH_LOG").unwrap_or_else(|_| "warn".to_owned()))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting `{}`", setup.exe.display()))
+}
+
+/// `VmHWM` of a process, in KiB.
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|line| line.strip_prefix("VmHWM:")?.trim().strip_suffix("kB")?.trim().parse().ok())
+}
+
+/// A port that was free a moment ago (the daemon keeps it across restarts).
+pub fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}

@@ -1,0 +1,478 @@
+//! `handoffd-bench`: starts the mock CRM (in process, from `handoffd-mocks`) and the daemon (the `handoffd`
+//! executable, as a child process), runs a named scenario and reports throughput, latencies, CRM budget, and exact
+//! counts of lost and duplicate handoffs. It sees the daemon from outside only: webhooks in, `/metrics` and the
+//! mock's tasks out; it never opens the daemon's store.
+//!
+//! - [`load`]: the webhook generator.
+//! - `child`: the daemon as a child process (SIGKILL, restart, peak RSS).
+//! - [`metrics`]: the daemon's counts from its `/metrics`.
+//! - `account`: exact lost/duplicate accounting from those counts and the mock's tasks.
+//! - [`report`]: the one table.
+
+mod account;
+mod child;
+pub mod load;
+pub mod metrics;
+pub mod report;
+mod stats;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+pub use report::BenchReport;
+pub use stats::Samples;
+
+use child::{DaemonProcess, DaemonSetup};
+use handoffd_mocks::{FaultPlan, MockCrm, MockHandle, MockOptions};
+use load::{Clock, Target};
+use metrics::{DaemonCounts, MetricsReader};
+
+/// The app secret the generated configuration and the load generator share.
+const APP_SECRET: &str = "bench-app-secret";
+
+/// A named scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// As fast as possible, then at a fixed rate: webhooks/s and acknowledgement latency (acknowledged = committed).
+    Ingest,
+    /// Customers' bursts with realistic gaps against HubSpot's limits.
+    Steady,
+    /// Many ready handoffs at once against 190 requests per 10 s: share of the allowed rate used.
+    Backlog,
+    /// `steady` with 20% mixed CRM faults, lost responses included.
+    Faults,
+    /// `steady` with the daemon killed (SIGKILL) at random moments and restarted, then drained.
+    Crash,
+}
+
+/// Everything a run needs; [`BenchOptions::for_scenario`] gives each scenario's defaults.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub scenario: Scenario,
+    /// The `handoffd` executable to run as the daemon.
+    pub exe: PathBuf,
+    /// The interpretation vocabulary folder.
+    pub vocabulary: PathBuf,
+    /// steady/faults/crash: the window the bursts start in; ingest: length of the fixed-rate phase.
+    pub duration: Duration,
+    pub messages: usize,
+    pub customers: usize,
+    /// ingest: the fixed rate of the second phase, webhooks per second.
+    pub rate: f64,
+    pub concurrency: usize,
+    pub quiet_period: Duration,
+    /// backlog: ready handoffs (one message each).
+    pub handoffs: usize,
+    /// Customers the CRM already holds as contacts (the first ones); the daemon syncs its identity cache from the
+    /// CRM at start, so their deliveries need no contact search or create.
+    pub known_customers: usize,
+    /// The daemon's `delivery.linger` (the product's default unless a run wants one call per task).
+    pub linger: Duration,
+    /// SQLite's `synchronous` mode for the daemon's store: `full` (the product's default) or `normal`.
+    pub synchronous: String,
+    /// crash: how many times the daemon is killed.
+    pub kills: u32,
+    /// How long to wait for the daemon to drain after the load.
+    pub drain_timeout: Duration,
+    pub seed: u64,
+}
+
+impl BenchOptions {
+    pub fn for_scenario(scenario: Scenario, exe: PathBuf, vocabulary: PathBuf) -> Self {
+        let mut options = Self {
+            scenario,
+            exe,
+            vocabulary,
+            duration: Duration::from_secs(20),
+            messages: 1000,
+            customers: 200,
+            rate: 2000.0,
+            concurrency: 32,
+            quiet_period: Duration::from_secs(1),
+            handoffs: 100_000,
+            known_customers: 200,
+            linger: Duration::from_secs(2),
+            synchronous: "full".to_owned(),
+            kills: 5,
+            drain_timeout: Duration::from_secs(300),
+            seed: 1,
+        };
+        match scenario {
+            Scenario::Ingest => {
+                options.messages = 20_000;
+                options.concurrency = 64;
+                options.duration = Duration::from_secs(10);
+            }
+            Scenario::Backlog => {
+                // New customers: contacts are searched and created in batches along with the tasks.
+                options.known_customers = 0;
+                options.concurrency = 64;
+                options.drain_timeout = Duration::from_secs(3600);
+            }
+            // Half known, half new: both contact paths meet the faults and the kills.
+            Scenario::Faults | Scenario::Crash => options.known_customers = 100,
+            Scenario::Steady => {}
+        }
+        options
+    }
+}
+
+/// 20% of CRM requests fail: 5% 429, 5% 5xx, 4% connection resets, 6% lost responses (written, never answered).
+pub fn mixed_faults(seed: u64) -> FaultPlan {
+    FaultPlan {
+        rate_429: 0.05,
+        rate_5xx: 0.05,
+        rate_reset: 0.04,
+        rate_lost: 0.06,
+        lost_hang_ms: 0,
+        seed,
+        ..FaultPlan::default()
+    }
+}
+
+/// Runs one scenario from start to drained (or the drain timeout) and reports it.
+pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
+    let state = StateDir::create(options.seed)?;
+    let mock_options = MockOptions {
+        faults: if options.scenario == Scenario::Faults { mixed_faults(options.seed) } else { FaultPlan::default() },
+        seed_contacts: options.known_customers,
+        ..MockOptions::default()
+    };
+    let mock = MockCrm::start(mock_options, tokio::net::TcpListener::bind("127.0.0.1:0").await?).await;
+    let setup = DaemonSetup {
+        exe: options.exe.clone(),
+        vocabulary: std::path::absolute(&options.vocabulary)?,
+        state_dir: state.path().to_owned(),
+        listen_port: child::free_port()?,
+        admin_port: child::free_port()?,
+        crm_base_url: mock.base_url(),
+        app_secret: APP_SECRET.to_owned(),
+        quiet_period: options.quiet_period,
+        crm_sync: options.known_customers > 0,
+        linger: options.linger,
+        synchronous: options.synchronous.clone(),
+        hold_delivery: options.scenario == Scenario::Backlog,
+    };
+    let daemon_metrics = MetricsReader::new(setup.admin_port);
+    let target = Target {
+        url: format!("http://127.0.0.1:{}/webhooks/wa-main", setup.listen_port),
+        app_secret: APP_SECRET.into(),
+    };
+    let daemon = Arc::new(Mutex::new(DaemonProcess::start(setup).await?));
+    let started = Instant::now();
+
+    let sampler = Sampler::start(daemon.clone(), daemon_metrics.clone(), &mock);
+    let mut report = BenchReport::new(options);
+    // backlog: when held delivery was let go.
+    let mut released_at = None;
+    let load = match options.scenario {
+        Scenario::Ingest => {
+            let flood = load::fixed_rate("flood", options.messages, options.customers, f64::INFINITY);
+            let flood = load::play(&target, flood, options.concurrency, Clock::FromSend).await;
+            let count = (options.rate * options.duration.as_secs_f64()) as usize;
+            let paced = load::fixed_rate("paced", count, options.customers, options.rate);
+            let paced = load::play(&target, paced, options.concurrency.max(256), Clock::FromSchedule).await;
+            report.fixed_rate = Some(report::FixedRate {
+                rate: options.rate,
+                achieved: paced.per_second(),
+                ack_p50: paced.ack_latency.quantile(0.5),
+                ack_p99: paced.ack_latency.quantile(0.99),
+            });
+            let mut flood = flood;
+            flood.sent += paced.sent;
+            flood.retries += paced.retries;
+            flood.acked.extend(paced.acked);
+            // The headline figures stay those of the flood.
+            flood
+        }
+        Scenario::Backlog => {
+            let plan = load::bursts(
+                "backlog",
+                options.handoffs,
+                options.handoffs,
+                Duration::ZERO,
+                Duration::ZERO,
+                options.seed,
+            );
+            let load = load::play(&target, plan, options.concurrency, Clock::FromSend).await;
+            // Every handoff made and queued while delivery was held: then the backlog is let go.
+            wait_made(&daemon_metrics, options.drain_timeout).await?;
+            daemon.lock().await.release_delivery().await.context("releasing delivery")?;
+            released_at = Some(started.elapsed());
+            load
+        }
+        Scenario::Steady | Scenario::Faults => {
+            let plan = steady_plan(options);
+            load::play(&target, plan, options.concurrency, Clock::FromSend).await
+        }
+        Scenario::Crash => {
+            let plan = steady_plan(options);
+            let killer = tokio::spawn(kill_at_random_moments(daemon.clone(), options.clone()));
+            let load = load::play(&target, plan, options.concurrency, Clock::FromSend).await;
+            killer.await.context("the killer task")??;
+            load
+        }
+    };
+    report.set_load(&load);
+
+    let (drained, counts) = wait_drained(&daemon_metrics, options.drain_timeout).await?;
+    let samples = sampler.stop().await;
+    report.elapsed = started.elapsed();
+    report.drained = drained;
+    report.dead_letters = counts.dead_letters as u64;
+    let limits = MockOptions::default().limits;
+    report.backlog_share = samples.backlog_share(limits.ten_second_max, limits.search_per_second, released_at);
+    samples.write_csv(&state.path().join("samples.csv"));
+    let daemon = Arc::try_unwrap(daemon).map_err(|_| anyhow::anyhow!("the daemon is still shared"))?.into_inner();
+    report.restarts = daemon.restarts;
+    report.peak_rss_kib = daemon.stop().await?;
+
+    let mock_report = mock.report();
+    // The counts of the drained daemon: nothing changed them after the last poll but the graceful stop.
+    let outcome = account::account(&counts, &mock.tasks(), &mock.contacts(), &load.acked, options.quiet_period)?;
+    report.set_crm(&mock_report, outcome);
+    mock.shutdown().await;
+    Ok(report)
+}
+
+fn steady_plan(options: &BenchOptions) -> Vec<load::Planned> {
+    load::bursts("steady", options.messages, options.customers, options.duration, options.quiet_period, options.seed)
+}
+
+/// Kills the daemon `kills` times at random moments while the load runs (and the quiet periods end), restarting
+/// it each time.
+async fn kill_at_random_moments(daemon: Arc<Mutex<DaemonProcess>>, options: BenchOptions) -> anyhow::Result<()> {
+    let mut rng = StdRng::seed_from_u64(options.seed ^ 0x6b696c6c);
+    let window = options.duration + options.quiet_period * 2;
+    let mut moments: Vec<Duration> = (0..options.kills).map(|_| window.mul_f64(rng.random_range(0.05..1.0))).collect();
+    moments.sort();
+    let start = Instant::now();
+    for moment in moments {
+        tokio::time::sleep_until(start + moment).await;
+        daemon.lock().await.kill9_and_restart().await.context("restarting after SIGKILL")?;
+    }
+    Ok(())
+}
+
+/// Polls until every message is normalised and every handoff made (the outbox holds the rest).
+async fn wait_made(daemon: &MetricsReader, timeout: Duration) -> anyhow::Result<()> {
+    let (done, counts) = poll_counts(daemon, timeout, 1, DaemonCounts::made).await?;
+    anyhow::ensure!(done, "the handoffs were not all made in time: {counts:?}");
+    Ok(())
+}
+
+/// Polls until drained (twice in a row, a poll apart) or the timeout; returns whether it drained and the counts.
+async fn wait_drained(daemon: &MetricsReader, timeout: Duration) -> anyhow::Result<(bool, DaemonCounts)> {
+    let (drained, counts) = poll_counts(daemon, timeout, 2, DaemonCounts::drained).await?;
+    if !drained {
+        tracing::warn!(?counts, "The daemon did not drain in time.");
+    }
+    Ok((drained, counts))
+}
+
+/// Reads the daemon's counts every 250 ms until `done` holds on `streak` reads in a row or `timeout` has passed;
+/// returns whether it held, and the last counts. A failed scrape (the daemon restarting) breaks the streak; at the
+/// deadline it is the error returned.
+async fn poll_counts(
+    daemon: &MetricsReader,
+    timeout: Duration,
+    streak: u32,
+    done: impl Fn(&DaemonCounts) -> bool,
+) -> anyhow::Result<(bool, DaemonCounts)> {
+    let deadline = Instant::now() + timeout;
+    let mut held = 0;
+    loop {
+        let counts = daemon.read().await;
+        held = match &counts {
+            Ok(counts) if done(counts) => held + 1,
+            _ => 0,
+        };
+        if held >= streak || Instant::now() > deadline {
+            return Ok((held >= streak, counts?));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The run's database, configuration and daemon log; removed when the run ends unless `HANDOFFD_BENCH_KEEP` is set.
+struct StateDir(PathBuf);
+
+impl StateDir {
+    fn create(seed: u64) -> anyhow::Result<Self> {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let dir = std::env::temp_dir().join(format!("handoffd-bench-{}-{seed}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+        Ok(Self(dir))
+    }
+
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for StateDir {
+    fn drop(&mut self) {
+        if std::env::var_os("HANDOFFD_BENCH_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        } else {
+            eprintln!("bench state kept in {}", self.0.display());
+        }
+    }
+}
+
+/// Once a second: the daemon's peak RSS, the CRM requests so far and whether a backlog exists.
+struct Sampler {
+    stop: tokio_util::sync::CancellationToken,
+    handle: tokio::task::JoinHandle<Samples1s>,
+}
+
+/// Once a second: seconds since start, CRM requests so far, of which searches, outbox jobs pending, of which
+/// no delivery round holds yet.
+#[derive(Debug, Default)]
+struct Samples1s(Vec<(f64, u64, u64, i64, i64)>);
+
+impl Samples1s {
+    /// For a closer look at a kept run (`HANDOFFD_BENCH_KEEP`): one line per second.
+    fn write_csv(&self, path: &std::path::Path) {
+        let mut csv = String::from("seconds,crm_requests,searches,outbox_pending,outbox_unleased\n");
+        for (secs, requests, searches, pending, unleased) in &self.0 {
+            csv.push_str(&format!("{secs:.1},{requests},{searches},{pending},{unleased}\n"));
+        }
+        if let Err(error) = std::fs::write(path, csv) {
+            tracing::warn!(%error, "Could not write the samples.");
+        }
+    }
+
+    /// The share of the allowed rate used in the seconds that began with handoffs waiting for delivery (jobs in
+    /// the outbox that no delivery round holds), and over the whole time jobs were pending; both from `from` on
+    /// (when held delivery was let go), if given. `None` if the backlog lasted less than one ten-second window.
+    /// Every request counts against the ten-second limit (handoffd's limiter charges searches to it too);
+    /// searches also against the search limit.
+    fn backlog_share(
+        &self,
+        per_10s: u32,
+        searches_per_second: u32,
+        from: Option<Duration>,
+    ) -> Option<report::BacklogShare> {
+        let share = |seconds: &[(f64, u64, u64)]| {
+            let secs: f64 = seconds.iter().map(|s| s.0).sum();
+            let requests: u64 = seconds.iter().map(|s| s.1).sum();
+            let searches: u64 = seconds.iter().map(|s| s.2).sum();
+            let per_second = |count: u64, allowed: f64| count as f64 / (secs * allowed);
+            (
+                secs,
+                per_second(requests, f64::from(per_10s) / 10.0),
+                per_second(searches, f64::from(searches_per_second)),
+            )
+        };
+        let from = from.map_or(0.0, |d| d.as_secs_f64());
+        // Each interval between two samples, with the state at its start.
+        let intervals: Vec<((f64, u64, u64), i64, i64)> = self
+            .0
+            .windows(2)
+            .filter(|w| w[0].0 >= from)
+            .map(|w| ((w[1].0 - w[0].0, w[1].1 - w[0].1, w[1].2 - w[0].2), w[0].3, w[0].4))
+            .collect();
+        let waiting: Vec<_> = intervals.iter().filter(|(_, _, unleased)| *unleased > 0).map(|i| i.0).collect();
+        let pending: Vec<_> = intervals.iter().filter(|(_, pending, _)| *pending > 0).map(|i| i.0).collect();
+        let (secs, requests, searches) = share(&waiting);
+        let (pending_secs, whole, _) = share(&pending);
+        (secs >= 10.0).then_some(report::BacklogShare {
+            requests,
+            searches,
+            seconds: secs,
+            whole_run: (pending_secs >= 10.0).then_some(whole),
+        })
+    }
+}
+
+impl Sampler {
+    fn start(daemon: Arc<Mutex<DaemonProcess>>, daemon_metrics: MetricsReader, mock: &MockHandle) -> Self {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let report_url = format!("http://{}/_mock/report", mock.addr());
+        let token = stop.clone();
+        let handle = tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let start = Instant::now();
+            let mut samples = Samples1s::default();
+            while !token.is_cancelled() {
+                daemon.lock().await.sample_rss();
+                let (requests, searches) = match client.get(&report_url).send().await {
+                    Ok(response) => response
+                        .json::<handoffd_mocks::MockReport>()
+                        .await
+                        .map(|r| {
+                            let routes = r.requests_per_endpoint.iter();
+                            let searches = routes.filter(|(route, _)| route.ends_with("/search")).map(|(_, n)| n).sum();
+                            (r.requests_per_endpoint.values().sum(), searches)
+                        })
+                        .unwrap_or_default(),
+                    Err(_) => (0, 0),
+                };
+                // A second the daemon could not be read (a restart) has no sample: the next interval spans it.
+                if let Ok(counts) = daemon_metrics.read().await {
+                    let (pending, unleased) = (counts.outbox_pending, counts.outbox_unleased);
+                    samples.0.push((start.elapsed().as_secs_f64(), requests, searches, pending, unleased));
+                }
+                tokio::select! {
+                    _ = token.cancelled() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+            samples
+        });
+        Self { stop, handle }
+    }
+
+    async fn stop(self) -> Samples1s {
+        self.stop.cancel();
+        self.handle.await.unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One sample a second: (requests so far, searches so far, pending, unleased).
+    fn samples(rows: &[(u64, u64, i64, i64)]) -> Samples1s {
+        Samples1s(rows.iter().enumerate().map(|(i, r)| (i as f64, r.0, r.1, r.2, r.3)).collect())
+    }
+
+    #[test]
+    fn the_backlog_share_counts_the_seconds_that_begin_with_handoffs_waiting_after_the_release() {
+        // Until second 5: held (nothing sent, jobs waiting); then 20 s of 19 requests and 3 searches a second with
+        // jobs waiting; then 10 s with the last rounds in hand (nothing unleased), 10 requests a second.
+        let mut rows = vec![(0, 0, 1000, 1000); 6];
+        for second in 1..=20u64 {
+            rows.push((19 * second, 3 * second, 1000, 800));
+        }
+        rows.last_mut().unwrap().3 = 0;
+        for second in 1..=10u64 {
+            rows.push((380 + 10 * second, 60, 200, 0));
+        }
+        let share = samples(&rows).backlog_share(190, 4, Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(share.seconds, 20.0, "{share:?}");
+        assert!((share.requests - 1.0).abs() < 1e-9, "{share:?}");
+        assert!((share.searches - 0.75).abs() < 1e-9, "{share:?}");
+        // While any job was pending: 480 requests in 30 s against 19 a second.
+        let whole = share.whole_run.unwrap();
+        assert!((whole - 480.0 / (30.0 * 19.0)).abs() < 1e-9, "{share:?}");
+        // Counted from the start instead, the held seconds pull it down.
+        let from_start = samples(&rows).backlog_share(190, 4, None).unwrap();
+        assert!(from_start.requests < 0.85, "{from_start:?}");
+    }
+
+    #[test]
+    fn no_backlog_share_for_a_backlog_shorter_than_one_window() {
+        let rows: Vec<_> = (0..8u64).map(|s| (19 * s, 0, 10, 10)).collect();
+        assert!(samples(&rows).backlog_share(190, 4, None).is_none());
+    }
+}

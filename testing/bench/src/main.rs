@@ -1,0 +1,141 @@
+//! `handoffd-bench SCENARIO`: starts the mock CRM and the daemon (`handoffd run --config`, as a child process),
+//! runs the scenario and prints one table. Exit 1 if a message was lost or a handoff duplicated.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use handoffd_bench::{BenchOptions, Scenario};
+
+/// Load, latency, CRM budget and exactness: mock CRM + daemon + a named scenario, one table.
+#[derive(Debug, Parser)]
+#[command(name = "handoffd-bench", version)]
+pub struct Args {
+    /// The scenario to run.
+    #[arg(value_enum)]
+    pub scenario: Scenario,
+    /// steady/faults/crash: the window the customers' bursts start in; ingest: the fixed-rate phase.
+    #[arg(long)]
+    pub duration: Option<humantime::Duration>,
+    /// Messages to send (ingest: the flood; steady/faults/crash: all bursts).
+    #[arg(long)]
+    pub messages: Option<usize>,
+    /// Distinct customers the messages come from.
+    #[arg(long)]
+    pub customers: Option<usize>,
+    /// ingest: webhooks per second in the fixed-rate phase.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Requests in flight at once.
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// The daemon's quiet period (short, so a bench does not wait 90 s).
+    #[arg(long)]
+    pub quiet_period: Option<humantime::Duration>,
+    /// backlog: ready handoffs to create (one message each).
+    #[arg(long)]
+    pub handoffs: Option<usize>,
+    /// Customers already in the CRM (the first ones; the daemon syncs them at start). Default: steady all,
+    /// faults/crash 100, backlog none.
+    #[arg(long)]
+    pub known_customers: Option<usize>,
+    /// The daemon's `delivery.linger` (default 2s, the product's default; 0s sends each task at once).
+    #[arg(long)]
+    pub linger: Option<humantime::Duration>,
+    /// SQLite's `synchronous` mode for the daemon's store: `full` (the default) or `normal`.
+    #[arg(long, value_parser = ["full", "normal"])]
+    pub synchronous: Option<String>,
+    /// crash: how many times to kill -9 the daemon.
+    #[arg(long)]
+    pub kills: Option<u32>,
+    /// How long to wait for the daemon to drain after the load.
+    #[arg(long)]
+    pub drain_timeout: Option<humantime::Duration>,
+    /// Seed of the workload, the faults and the kill moments.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The interpretation vocabulary folder.
+    #[arg(long, default_value = "config/vocabulary")]
+    pub vocabulary: PathBuf,
+    /// The `handoffd` executable to run as the daemon (default: `handoffd` beside this executable).
+    #[arg(long)]
+    pub daemon: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    match run(Args::parse()) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `handoffd` in the folder of this executable: where cargo builds both (`target/release/`).
+fn daemon_beside_this_executable() -> anyhow::Result<PathBuf> {
+    let this = std::env::current_exe().context("finding this executable, to find `handoffd` beside it")?;
+    let daemon = this.with_file_name(format!("handoffd{}", std::env::consts::EXE_SUFFIX));
+    anyhow::ensure!(
+        daemon.is_file(),
+        "no daemon at `{}`: build it (`cargo build --release`) or name it with --daemon",
+        daemon.display()
+    );
+    Ok(daemon)
+}
+
+fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let exe = match args.daemon {
+        Some(path) => path,
+        None => daemon_beside_this_executable()?,
+    };
+    let mut options = BenchOptions::for_scenario(args.scenario, exe, args.vocabulary);
+    if let Some(d) = args.duration {
+        options.duration = *d;
+    }
+    if let Some(n) = args.messages {
+        options.messages = n;
+    }
+    if let Some(n) = args.customers {
+        options.customers = n;
+    }
+    if let Some(r) = args.rate {
+        anyhow::ensure!(r > 0.0, "--rate must be positive");
+        options.rate = r;
+    }
+    if let Some(n) = args.concurrency {
+        options.concurrency = n;
+    }
+    if let Some(q) = args.quiet_period {
+        options.quiet_period = *q;
+    }
+    if let Some(n) = args.handoffs {
+        options.handoffs = n;
+    }
+    if let Some(n) = args.known_customers {
+        options.known_customers = n;
+    }
+    if let Some(d) = args.linger {
+        options.linger = *d;
+    }
+    if let Some(mode) = args.synchronous {
+        options.synchronous = mode;
+    }
+    if let Some(n) = args.kills {
+        options.kills = n;
+    }
+    if let Some(d) = args.drain_timeout {
+        options.drain_timeout = *d;
+    }
+    if let Some(s) = args.seed {
+        options.seed = s;
+    }
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let report = runtime.block_on(handoffd_bench::run(&options))?;
+    print!("{report}");
+    Ok(if report.is_exact() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
