@@ -77,7 +77,13 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
         .get(&config.delivery.crm)
         .cloned()
         .with_context(|| format!("delivery.crm names `{}`, which is not a configured CRM", config.delivery.crm))?;
-    let sync_schedule = config.identity.crm_sync.as_deref().map(crate::identity::sync::parse_schedule).transpose()?;
+    let sync_schedule = config
+        .identity
+        .crm_sync
+        .as_deref()
+        .map(crate::identity::sync::parse_schedule)
+        .transpose()
+        .map_err(|message| anyhow::anyhow!("identity.crm_sync: {message}"))?;
 
     let quiet_period = chrono::Duration::from_std(config.conversation.quiet_period.get())?;
     let reopen_after = chrono::Duration::from_std(config.conversation.reopen_after.get())?;

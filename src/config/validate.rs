@@ -34,6 +34,7 @@ pub fn validate(config: &Config, map: &SourceMap) -> Vec<Problem> {
     routing(config, &mut found);
     connectors(config, &mut found);
     delivery(config, &mut found);
+    identity(config, &mut found);
     secrets(&mut found);
     connector_kinds(config, &mut found);
     found.problems
@@ -99,6 +100,15 @@ fn durations(config: &Config, found: &mut Found<'_>) {
     }
     if delivery.linger.get() > std::time::Duration::from_secs(60) {
         found.add("delivery.linger", "must be at most 60s: a task waits this long for others to share its call");
+    }
+}
+
+/// The CRM sync schedule, parsed as `run` parses it, so `check` refuses what `run` would.
+fn identity(config: &Config, found: &mut Found<'_>) {
+    if let Some(expression) = &config.identity.crm_sync
+        && let Err(error) = crate::identity::sync::parse_schedule(expression)
+    {
+        found.add("identity.crm_sync", error);
     }
 }
 

@@ -38,9 +38,11 @@ pub struct SyncSummary {
 }
 
 /// Parse an `identity.crm_sync` expression, saying which key is wrong.
-pub fn parse_schedule(expression: &str) -> anyhow::Result<cron::Schedule> {
-    cron::Schedule::from_str(expression)
-        .map_err(|e| anyhow::anyhow!("identity.crm_sync `{expression}` is not a cron expression with seconds: {e}"))
+/// `identity.crm_sync` as a schedule; the error names the expression, the caller names the key.
+pub fn parse_schedule(expression: &str) -> Result<cron::Schedule, String> {
+    cron::Schedule::from_str(expression).map_err(|e| {
+        format!("`{expression}` is not a cron expression with seconds (sec min hour day month weekday): {e}")
+    })
 }
 
 impl CrmSync {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use handoffd_mocks::MockOptions;
 
-use crate::harness::*;
+use super::harness::*;
 
 async fn readyz(addr: std::net::SocketAddr) -> (u16, String) {
     let response = reqwest::get(format!("http://{addr}/readyz")).await.unwrap();

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use handoffd_mocks::MockOptions;
 
-use crate::harness::*;
+use super::harness::*;
 
 #[tokio::test]
 async fn handshake_answers_the_challenge_only_with_the_right_token() {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use handoffd_mocks::{FaultPlan, MockOptions};
 
-use crate::harness::*;
+use super::harness::*;
 
 const WAIT: Duration = Duration::from_secs(15);
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use handoffd_mocks::MockOptions;
 use serde_json::json;
 
-use crate::harness::*;
+use super::harness::*;
 
 const GRAPH_PATH: &str = "/graph/v23.0/106540352242922/messages";
 

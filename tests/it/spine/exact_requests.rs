@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::harness::*;
+use super::harness::*;
 
 /// Answers batch/create: first with 429 + `Retry-After: 2`, then 201 echoing the inputs as
 /// HubSpot does (ids assigned, properties returned). Records when each call arrived.

@@ -112,3 +112,28 @@ fn check_refuses_what_building_hubspot_would_refuse() {
         "{stdout}"
     );
 }
+
+/// `run` refuses a CRM sync schedule it cannot parse; `check` names it first, at its line.
+#[test]
+fn check_refuses_a_crm_sync_schedule_run_cannot_parse() {
+    let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.yaml")).unwrap();
+    let broken = example.replace("crm_sync: \"0 */5 * * * *\"", "crm_sync: \"every five minutes\"");
+    assert_ne!(broken, example, "the example still has its crm_sync line");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sync.yaml");
+    std::fs::write(&path, &broken).unwrap();
+    std::os::unix::fs::symlink(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config/vocabulary"),
+        dir.path().join("vocabulary"),
+    )
+    .unwrap();
+    let line = broken.lines().position(|l| l.contains("every five minutes")).unwrap() + 1;
+
+    let (code, stdout) = check(&path);
+    assert_eq!(code, 2, "{stdout}");
+    assert!(
+        stdout.starts_with(&format!("{}:{line}:", path.display()))
+            && stdout.contains("identity.crm_sync: `every five minutes` is not a cron expression"),
+        "{stdout}"
+    );
+}

@@ -1,8 +1,6 @@
 //! Snapshots of the CRM task text for three conversations: what a rep reads in 30 seconds.
 
-mod interpret_common;
-
-use interpret_common::{interpreter, repo};
+use crate::interpret_common::{interpreter, repo};
 
 fn task_for(case: &str) -> String {
     let path = repo().join("tests/interpret_cases").join(case);

@@ -5,7 +5,7 @@
 mod delivery;
 mod exact_requests;
 mod explain_parity;
-mod harness;
+pub mod harness;
 mod ingest;
 mod proxy;
 mod restart;

@@ -1,11 +1,9 @@
 //! The scorer over our own cases (tests/interpret_cases) and, when present, the shared dev set.
 
-mod interpret_common;
-
 use std::path::Path;
 
+use crate::interpret_common::{interpreter, repo, shared_eval};
 use handoffd::interpret::score::{self, Report};
-use interpret_common::{interpreter, repo, shared_eval};
 
 const TARGET: f64 = 0.95;
 

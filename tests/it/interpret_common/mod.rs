@@ -1,7 +1,6 @@
 //! Helpers shared by the interpretation tests.
-#![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use handoffd::interpret::{InterpretConfig, Interpreter};
 use handoffd_contract::conversation::Conversation;
@@ -52,8 +51,4 @@ pub fn codes(findings: &[handoffd_contract::brief::Finding]) -> Vec<&str> {
     let mut codes: Vec<&str> = findings.iter().map(|f| f.code.as_str()).collect();
     codes.sort();
     codes
-}
-
-pub fn path_exists(path: &Path) -> bool {
-    path.exists()
 }

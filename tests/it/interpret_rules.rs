@@ -1,14 +1,12 @@
 //! The rules a keyword matcher gets wrong: negation, contrast, who said it, corrections,
 //! dispositions, errors, vendor analysis and the time-resolver seam.
 
-mod interpret_common;
-
+use crate::interpret_common::{codes, conversation, interpreter};
 use chrono::{DateTime, FixedOffset};
 use chrono_tz::Tz;
 use handoffd::interpret::{FoundWindow, InterpretConfig, InterpretError, Interpreter, WindowSource};
 use handoffd_contract::brief::{Disposition, TimeWindow, UrgencyLevel};
 use handoffd_contract::conversation::{Conversation, Turn};
-use interpret_common::{codes, conversation, interpreter};
 
 const NOW: &str = "2026-06-09T11:00:00+05:30";
 const TZ: &str = "Asia/Kolkata";
@@ -197,7 +195,7 @@ vendor_analysis:
 "#,
     )
     .unwrap();
-    let interpreter = Interpreter::load(&config, &interpret_common::repo()).unwrap();
+    let interpreter = Interpreter::load(&config, &crate::interpret_common::repo()).unwrap();
     let mut conversation = conversation(NOW, TZ, &[("customer", "Just browsing for now.")]);
     conversation.vendor_analysis = serde_json::from_value(serde_json::json!({
         "vendor": "acme_voice",
@@ -240,7 +238,7 @@ fn an_invalid_vendor_mapping_is_rejected_with_its_key() {
         "vocabulary: config/vocabulary\nvendor_analysis:\n  v:\n    fields:\n      temp: {to: urgency, values: {hot: scorching}}\n",
     )
     .unwrap();
-    let error = Interpreter::load(&config, &interpret_common::repo()).unwrap_err();
+    let error = Interpreter::load(&config, &crate::interpret_common::repo()).unwrap_err();
     assert!(format!("{error:#}").contains("vendor_analysis.v.fields.temp.values.hot"), "{error:#}");
 }
 

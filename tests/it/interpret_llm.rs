@@ -1,19 +1,13 @@
 //! The optional LLM analyzer against a wiremock chat endpoint: a good answer refines the brief;
 //! every kind of failure leaves the deterministic brief byte-identical.
 
-mod interpret_common;
-// The end-to-end harness of `tests/spine` (daemon, mock CRM, signed webhooks), reused here.
-#[allow(dead_code)]
-#[path = "spine/harness.rs"]
-mod harness;
-
 use std::time::Duration;
 
+use crate::interpret_common::{conversation, repo};
 use handoffd::interpret::llm::LlmConfig;
 use handoffd::interpret::{InterpretConfig, Interpreter};
 use handoffd_contract::brief::{Brief, UrgencyLevel};
 use handoffd_contract::conversation::Conversation;
-use interpret_common::{conversation, repo};
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -274,8 +268,8 @@ async fn the_daemon_refines_briefs_through_the_configured_endpoint() {
         .respond_with(ResponseTemplate::new(200).set_body_json(completion(&answer)))
         .mount(&llm)
         .await;
-    let mock = harness::start_mock(Default::default()).await;
-    let harness = harness::Harness::new(mock.base_url());
+    let mock = crate::spine::harness::start_mock(Default::default()).await;
+    let harness = crate::spine::harness::Harness::new(mock.base_url());
     let text = harness.config_text().replace(
         "interpret:\n  vocabulary: vocabulary\n",
         &format!(
@@ -288,15 +282,15 @@ async fn the_daemon_refines_briefs_through_the_configured_endpoint() {
     let loaded = handoffd::config::Loaded { config, path: repo().join("config/test.yaml") };
     let daemon = handoffd::daemon::start(&loaded).await.expect("daemon starts");
 
-    let body = harness::text_webhook(
+    let body = crate::spine::harness::text_webhook(
         "wamid.LLM0",
         "919820055555",
         "Asha Verma",
         "Is the corner flat still there? My wife has to see it first before anything.",
-        harness::now_unix(),
+        crate::spine::harness::now_unix(),
     );
-    assert_eq!(harness::post_signed(daemon.addr, &body).await, 200);
-    let tasks = harness::eventually(Duration::from_secs(20), "a task in the CRM", || async {
+    assert_eq!(crate::spine::harness::post_signed(daemon.addr, &body).await, 200);
+    let tasks = crate::spine::harness::eventually(Duration::from_secs(20), "a task in the CRM", || async {
         Some(mock.tasks()).filter(|t| !t.is_empty())
     })
     .await;

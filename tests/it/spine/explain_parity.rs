@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::harness::*;
+use super::harness::*;
 
 /// A chat endpoint that adds what the rules cannot read (the `authority` objection).
 async fn llm_endpoint() -> MockServer {
