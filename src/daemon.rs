@@ -24,9 +24,7 @@ use crate::deliver::{Deliverer, RetryPolicy, StoreVault};
 use crate::http::{AppState, router};
 use crate::ingest::{InboxWriter, Normalizer};
 use crate::interpret::Interpreter;
-use crate::interpret::when::BusinessHours;
 use crate::registry::Connectors;
-use crate::route::Router;
 use crate::store::Store;
 
 pub mod supervisor;
@@ -64,10 +62,8 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
     let store_url = loaded.store_url();
     let store = crate::store::open(&store_url).await.context("opening the store")?;
 
-    let timezone: chrono_tz::Tz =
-        config.business.timezone.parse().map_err(|e| anyhow::anyhow!("business.timezone: {e}"))?;
-    let hours = BusinessHours::parse(&config.business.hours).map_err(|e| anyhow::anyhow!("business.hours: {e}"))?;
     let interpreter = Arc::new(Interpreter::load(&config.interpret, loaded.base_dir())?);
+    let briefs = BriefMaker::from_config(config, interpreter, store.clone())?;
 
     let http = reqwest::Client::builder().user_agent(concat!("handoffd/", env!("CARGO_PKG_VERSION"))).build()?;
     let context = BuildContext { vault: Arc::new(StoreVault(store.clone())), http };
@@ -107,18 +103,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
     supervisor.spawn_stage("normalize", |stop| normalizer.run(stop));
     let maker = HandoffMaker {
         store: store.clone(),
-        briefs: BriefMaker {
-            interpreter,
-            router: Router {
-                owners: config.routing.owners.clone(),
-                due: config.routing.due.clone(),
-                timezone,
-                hours,
-                store: store.clone(),
-            },
-            timezone,
-            business_hours: config.business.hours.clone(),
-        },
+        briefs,
         crm_id: config.delivery.crm.clone(),
         reopen_after,
         last_expiry: Default::default(),

@@ -15,9 +15,11 @@ use handoffd_contract::brief::Brief;
 use handoffd_contract::conversation::Conversation;
 
 use super::assemble::assemble;
+use crate::config::Config;
+use crate::interpret::when::BusinessHours;
 use crate::interpret::{InterpretError, Interpreter};
 use crate::route::{Rotation, Router};
-use crate::store::HandoffConversation;
+use crate::store::{HandoffConversation, PipelineStore};
 
 /// What a ready handoff becomes: the conversation as interpretation read it and its brief.
 /// The CRM task is rendered from the two together.
@@ -38,6 +40,29 @@ pub struct BriefMaker {
 }
 
 impl BriefMaker {
+    /// The brief maker a configuration describes: the daemon and `handoffd explain` build it
+    /// here, so the two cannot be configured apart.
+    pub fn from_config(
+        config: &Config,
+        interpreter: Arc<Interpreter>,
+        store: Arc<dyn PipelineStore>,
+    ) -> anyhow::Result<Self> {
+        let timezone: Tz = config.business.timezone.parse().map_err(|e| anyhow::anyhow!("business.timezone: {e}"))?;
+        let hours = BusinessHours::parse(&config.business.hours).map_err(|e| anyhow::anyhow!("business.hours: {e}"))?;
+        Ok(Self {
+            interpreter,
+            router: Router {
+                owners: config.routing.owners.clone(),
+                due: config.routing.due.clone(),
+                timezone,
+                hours,
+                store,
+            },
+            timezone,
+            business_hours: config.business.hours.clone(),
+        })
+    }
+
     /// Make the brief of a stored handoff conversation as of `now`. An actionable brief is
     /// routed: it takes the next owner of `rotation`, which the caller commits with the brief.
     /// `Err` is a conversation the interpreter cannot read; the caller decides what becomes of it.

@@ -23,9 +23,7 @@ use crate::conversation::{BriefMaker, MadeBrief};
 use crate::deliver::StoreVault;
 use crate::ingest::Normalizer;
 use crate::interpret::Interpreter;
-use crate::interpret::when::BusinessHours;
 use crate::registry::Connectors;
-use crate::route::Router;
 use crate::store::{BriefCommit, HandoffRow, NewInboxEvent, NewJob, Store};
 
 /// One raw event as a connector received it.
@@ -205,9 +203,6 @@ async fn run_events(
     {
         anyhow::bail!("connector `{connector_id}` does not receive webhooks");
     }
-    let timezone: chrono_tz::Tz =
-        config.business.timezone.parse().map_err(|e| anyhow::anyhow!("business.timezone: {e}"))?;
-    let hours = BusinessHours::parse(&config.business.hours).map_err(|e| anyhow::anyhow!("business.hours: {e}"))?;
     let normalizer = Normalizer {
         store: store.clone(),
         connectors,
@@ -221,18 +216,7 @@ async fn run_events(
     let maker = Maker {
         store: store.clone(),
         crm_id: config.delivery.crm.clone(),
-        briefs: BriefMaker {
-            interpreter,
-            router: Router {
-                owners: config.routing.owners.clone(),
-                due: config.routing.due.clone(),
-                timezone,
-                hours,
-                store: store.clone(),
-            },
-            timezone,
-            business_hours: config.business.hours.clone(),
-        },
+        briefs: BriefMaker::from_config(config, interpreter, store.clone())?,
     };
 
     let mut handoffs = Vec::new();
