@@ -222,20 +222,16 @@ impl PipelineTx for SqlitePipelineTx<'_> {
         .bind(record)
         .fetch_one(&mut **tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO merge_moves (merge_id, kind, row_ref) SELECT ?, 'interaction', id FROM interactions WHERE customer_id = ?",
-        )
-        .bind(merge_id)
-        .bind(absorbed_id)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO merge_moves (merge_id, kind, row_ref) SELECT ?, 'handoff', id FROM handoffs WHERE customer_id = ?",
-        )
-        .bind(merge_id)
-        .bind(absorbed_id)
-        .execute(&mut **tx)
-        .await?;
+        // Which rows move, so that a split can give back exactly these.
+        for (kind, table) in [("interaction", "interactions"), ("handoff", "handoffs")] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO merge_moves (merge_id, kind, row_ref) SELECT ?, '{kind}', id FROM {table} WHERE customer_id = ?"
+            )))
+            .bind(merge_id)
+            .bind(absorbed_id)
+            .execute(&mut **tx)
+            .await?;
+        }
         for table in ["identities", "interactions", "handoffs"] {
             sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE {table} SET customer_id = ? WHERE customer_id = ?")))
                 .bind(survivor_id)
