@@ -19,7 +19,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         // must stop the daemon cleanly, not kill it.
         let signal = shutdown_signal()?;
         // A stage that fails ends the run with an error: exit 1, and systemd restarts the daemon.
-        crate::daemon::start(&loaded).await?.run_until(signal).await
+        let manager = crate::daemon::ServiceManager::from_env();
+        crate::daemon::start_with(&loaded, manager).await?.run_until(signal).await
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -3,13 +3,16 @@
 
 pub mod admin;
 mod routes;
+pub mod serve;
 mod webhooks;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::get;
 
 use crate::daemon::supervisor::StageHealth;
@@ -41,7 +44,32 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     for prefix in prefixes {
         router = router.route(&format!("/{prefix}/{{*rest}}"), routes::under_prefix(prefix.clone()));
     }
-    router.layer(DefaultBodyLimit::max(max_body_bytes)).with_state(state)
+    router
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), log_refusals))
+        .with_state(state)
+}
+
+/// Refusals that happen before a handler runs (a body over `server.max_body_bytes`, one that
+/// stalled) are logged once and counted here, like the handlers' own refusals.
+async fn log_refusals(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let reason = match response.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::BAD_REQUEST | StatusCode::REQUEST_TIMEOUT if path.starts_with("/webhooks/") => "bad_body",
+        _ => return response,
+    };
+    // Only a configured connector's id becomes a label value: the set stays bounded.
+    let connector = path
+        .strip_prefix("/webhooks/")
+        .and_then(|rest| rest.split('/').next())
+        .filter(|id| state.connectors.webhooks.contains_key(*id))
+        .unwrap_or("-")
+        .to_owned();
+    metrics::counter!("handoffd_webhooks_refused_total", "connector" => connector.clone(), "reason" => reason).increment(1);
+    tracing::warn!(%connector, %path, status = response.status().as_u16(), reason, "Refused a request.");
+    response
 }
 
 /// Ready when every stage runs and the store answers: a load balancer stops sending webhooks
@@ -49,6 +77,9 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
 async fn readyz(State(state): State<AppState>) -> (StatusCode, String) {
     if let Some(failure) = state.stages.failures().first() {
         return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {failure}"));
+    }
+    if let Some(wedged) = state.stages.wedged() {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {wedged}"));
     }
     match state.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready".to_owned()),
