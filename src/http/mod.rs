@@ -67,7 +67,8 @@ async fn log_refusals(State(state): State<AppState>, request: Request, next: Nex
         .filter(|id| state.connectors.webhooks.contains_key(*id))
         .unwrap_or("-")
         .to_owned();
-    metrics::counter!("handoffd_webhooks_refused_total", "connector" => connector.clone(), "reason" => reason).increment(1);
+    metrics::counter!("handoffd_webhooks_refused_total", "connector" => connector.clone(), "reason" => reason)
+        .increment(1);
     tracing::warn!(%connector, %path, status = response.status().as_u16(), reason, "Refused a request.");
     response
 }

@@ -47,6 +47,10 @@ pub struct ConnectionLimits {
 /// How often a connection looks whether it has been idle too long.
 const IDLE_CHECK: Duration = Duration::from_millis(500);
 
+/// A connection younger than this is not shed: it may not have had the time to send its
+/// request yet (a webhook arriving behind a flood would otherwise be the one shed).
+const GRACE: Duration = Duration::from_millis(250);
+
 /// A request whose body has not moved for this long may be shed to make room at the cap.
 const STALLED: Duration = Duration::from_secs(1);
 
@@ -73,19 +77,19 @@ impl Connections {
     }
 
     /// Closes the connection that has made no progress for longest: one with no request in
-    /// progress first, else one whose request has stalled (its body has not moved for
-    /// [`STALLED`]); `false` when every connection is busy and moving.
+    /// progress (and quiet for at least [`GRACE`]) first, else one whose request has stalled
+    /// (its body has not moved for [`STALLED`]); `false` when every connection is busy, moving
+    /// or new, and the newcomer is refused instead.
     fn shed_one_idle(&self, now_ms: u64) -> bool {
         let open = self.open.lock().expect("connections");
         let live = || open.values().filter(|c| !c.close.is_cancelled());
+        let quiet_for = |c: &&Tracked, at_least: Duration| {
+            now_ms.saturating_sub(c.last_active.load(Ordering::SeqCst)) >= at_least.as_millis() as u64
+        };
         let idlest = live()
-            .filter(|c| c.in_flight.load(Ordering::SeqCst) == 0)
+            .filter(|c| c.in_flight.load(Ordering::SeqCst) == 0 && quiet_for(c, GRACE))
             .min_by_key(|c| c.last_active.load(Ordering::SeqCst))
-            .or_else(|| {
-                live()
-                    .filter(|c| now_ms.saturating_sub(c.last_active.load(Ordering::SeqCst)) >= STALLED.as_millis() as u64)
-                    .min_by_key(|c| c.last_active.load(Ordering::SeqCst))
-            });
+            .or_else(|| live().filter(|c| quiet_for(c, STALLED)).min_by_key(|c| c.last_active.load(Ordering::SeqCst)));
         match idlest {
             Some(connection) => {
                 connection.close.cancel();
@@ -98,7 +102,13 @@ impl Connections {
 
 /// Serve `app` on `listener` until `stop`, then stop accepting, let requests in flight finish and
 /// return once every connection is closed.
-pub async fn serve(name: &'static str, listener: TcpListener, app: Router, limits: ConnectionLimits, stop: CancellationToken) {
+pub async fn serve(
+    name: &'static str,
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    stop: CancellationToken,
+) {
     let connections = Arc::new(Connections::default());
     let tasks = TaskTracker::new();
     let started = Instant::now();
@@ -238,7 +248,9 @@ fn request_id<B>(request: &hyper::Request<B>) -> String {
         .headers()
         .get(REQUEST_ID)
         .and_then(|value| value.to_str().ok())
-        .filter(|id| !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
+        .filter(|id| {
+            !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        })
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
