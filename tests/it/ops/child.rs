@@ -9,8 +9,6 @@ use crate::spine::harness::Harness;
 pub struct Daemon {
     pub child: Child,
     pub port: u16,
-    pub admin_port: u16,
-    pub config: PathBuf,
     log: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -39,7 +37,7 @@ impl Daemon {
     /// Starts `handoffd run`, through `wrapper` (e.g. `prlimit --nofile=1024:1024 --`) when given.
     pub fn start(server_extra: &str, wrapper: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let (config, port, admin_port) = write_config(dir.path(), server_extra);
+        let (config, port, _admin_port) = write_config(dir.path(), server_extra);
         let binary = env!("CARGO_BIN_EXE_handoffd");
         let mut command = match wrapper.split_first() {
             Some((program, args)) => {
@@ -57,7 +55,7 @@ impl Daemon {
             command.env(key, value);
         }
         let child = command.spawn().unwrap();
-        Self { child, port, admin_port, config, log, _dir: dir }
+        Self { child, port, log, _dir: dir }
     }
 
     pub fn wait_listening(&self) {
