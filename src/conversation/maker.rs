@@ -166,7 +166,9 @@ impl HandoffMaker {
         stored: &HandoffConversation,
         handoff: &HandoffRow,
     ) -> DeliveryPayload {
-        let text = self.briefs.interpreter.task_text(brief, conversation);
+        // What a CRM shows must read as it is: no bidi overrides or control characters from
+        // a customer's name or words (HTML is escaped by each CRM's renderer).
+        let text = self.briefs.interpreter.task_text(brief, conversation).without_unsafe_characters();
         let due_at = brief.due.as_ref().map(|d| d.at.with_timezone(&Utc)).unwrap_or_else(Utc::now);
         let lookup: Vec<IdentityKey> = brief
             .customer
@@ -187,7 +189,7 @@ impl HandoffMaker {
                 kind: TaskKind::Call,
             },
             contact: NewContact {
-                name: stored.customer.display_name.clone(),
+                name: stored.customer.display_name.as_deref().map(handoffd_contract::task::strip_unsafe_characters),
                 phone: brief.customer.phones.iter().find(|p| p.starts_with('+')).cloned(),
                 email: brief.customer.emails.first().cloned(),
                 source: brief.source.clone(),
