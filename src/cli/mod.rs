@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 mod audit;
+mod backup;
 mod check;
 #[cfg(feature = "mock")]
 mod demo;
@@ -47,6 +48,8 @@ enum Command {
     Identity(identity::Args),
     /// A customer's whole timeline across channels, handoffs and decisions.
     Audit(audit::Args),
+    /// A consistent copy of the SQLite store into a folder, while the daemon runs.
+    Backup(backup::Args),
     /// Serve a mock CRM (HubSpot endpoints and limits, faults on demand) for tests, demos and benchmarks.
     #[cfg(feature = "mock")]
     MockCrm(handoffd_mocks::cli::Args),
@@ -74,6 +77,7 @@ pub fn main() -> ExitCode {
         Command::Quarantine(args) => quarantine::run(args),
         Command::Identity(args) => identity::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Backup(args) => backup::run(args),
         #[cfg(feature = "mock")]
         Command::MockCrm(args) => mock_crm::run(args),
     };

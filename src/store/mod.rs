@@ -35,6 +35,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("a stored value is corrupt: {0}")]
     Corrupt(String),
+    #[error("not supported by this store: {0}")]
+    Unsupported(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -346,6 +348,13 @@ pub trait StatusStore: Send + Sync {
     async fn ping(&self) -> StoreResult<()>;
     /// Counts per pipeline stage, for metrics and `handoffd status`.
     async fn stage_counts(&self) -> StoreResult<StageCounts>;
+    /// A consistent copy of the store's files into `dir` (which must not hold them yet), made
+    /// while the daemon runs; the files written, to copy back to restore. A backend whose
+    /// server has its own backup tools (PostgreSQL: `pg_dump`) says so instead.
+    async fn backup_into(&self, dir: &std::path::Path) -> StoreResult<Vec<std::path::PathBuf>> {
+        let _ = dir;
+        Err(StoreError::Unsupported("this store is backed up with its own server's tools (e.g. pg_dump)".into()))
+    }
 }
 
 /// Every stage's side of one backend: what [`open`] hands out. A stage that needs one side takes

@@ -353,6 +353,37 @@ impl StatusStore for SqliteStore {
         Ok(())
     }
 
+    /// `VACUUM INTO` each file, the inbox first: an inbox copy older than the pipeline's can only
+    /// hold fewer raw events than the pipeline already applied, and applying one again is a no-op
+    /// (dedup keys), while the other order could restore events marked done that never were.
+    async fn backup_into(&self, dir: &std::path::Path) -> StoreResult<Vec<std::path::PathBuf>> {
+        let files: Vec<(String, String)> =
+            sqlx::query_as("SELECT name, file FROM pragma_database_list").fetch_all(&self.reader).await?;
+        let file_of = |schema: &str| {
+            files.iter().find(|(name, _)| name == schema).map(|(_, file)| std::path::PathBuf::from(file))
+        };
+        let mut written = Vec::new();
+        for schema in [INBOX_SCHEMA, "main"] {
+            let source = file_of(schema).ok_or_else(|| StoreError::NotFound(format!("the `{schema}` database")))?;
+            let name = source
+                .file_name()
+                .ok_or_else(|| StoreError::Corrupt(format!("`{}` has no file name", source.display())))?;
+            let target = dir.join(name);
+            if target.exists() {
+                return Err(StoreError::Unsupported(format!(
+                    "`{}` exists already: back up into an empty folder",
+                    target.display()
+                )));
+            }
+            sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM {schema} INTO ?")))
+                .bind(target.to_string_lossy().into_owned())
+                .execute(&self.reader)
+                .await?;
+            written.push(target);
+        }
+        Ok(written)
+    }
+
     async fn stage_counts(&self) -> StoreResult<StageCounts> {
         const COLLECTING: &str = HandoffState::Collecting.as_str();
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -113,7 +113,10 @@ mod tests {
     fn overrides_and_controls_are_removed_and_text_is_kept() {
         let text = TaskText {
             subject: "Call \u{202E}lahaR\u{202C} before 8 PM".into(),
-            facts: vec![LabelledFact { label: "Need".into(), value: "2BHK\u{2066} in\u{0007} Pune\nline two\tok".into() }],
+            facts: vec![LabelledFact {
+                label: "Need".into(),
+                value: "2BHK\u{2066} in\u{0007} Pune\nline two\tok".into(),
+            }],
             transcript_url: None,
         }
         .without_unsafe_characters();

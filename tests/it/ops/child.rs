@@ -9,6 +9,7 @@ use crate::spine::harness::Harness;
 pub struct Daemon {
     pub child: Child,
     pub port: u16,
+    pub config: PathBuf,
     log: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -55,7 +56,7 @@ impl Daemon {
             command.env(key, value);
         }
         let child = command.spawn().unwrap();
-        Self { child, port, log, _dir: dir }
+        Self { child, port, config, log, _dir: dir }
     }
 
     pub fn wait_listening(&self) {

@@ -19,7 +19,11 @@ const MEDIA_TYPES: [&str; 5] = ["image", "video", "audio", "document", "sticker"
 const MAPPED_FIELDS: [&str; 8] =
     ["from", "from_user_id", "from_parent_user_id", "id", "timestamp", "type", "context", "referral"];
 
-pub(super) fn interaction(message: &Value, contacts: &[Value], received_at: DateTime<Utc>) -> Result<Interaction, String> {
+pub(super) fn interaction(
+    message: &Value,
+    contacts: &[Value],
+    received_at: DateTime<Utc>,
+) -> Result<Interaction, String> {
     let id = text_at(message, &["id"]).ok_or("the message has no `id`")?;
     let at = event_time(message.get("timestamp"), received_at, &format!("message `{id}`"));
     let from = text_at(message, &["from"]);

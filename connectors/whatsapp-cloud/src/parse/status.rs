@@ -9,7 +9,11 @@ use crate::json::{array_at, event_time, str_at, text_at};
 use crate::keys::{WHATSAPP, user_keys};
 use handoffd_contract::identity::IdentityKey;
 
-pub(super) fn interaction(status: &Value, contacts: &[Value], received_at: DateTime<Utc>) -> Result<Interaction, String> {
+pub(super) fn interaction(
+    status: &Value,
+    contacts: &[Value],
+    received_at: DateTime<Utc>,
+) -> Result<Interaction, String> {
     let id = text_at(status, &["id"]).ok_or("the status has no `id`")?;
     let state = text_at(status, &["status"]).ok_or_else(|| format!("the status of `{id}` has no `status`"))?;
     let at = event_time(status.get("timestamp"), received_at, &format!("the `{state}` status of `{id}`"));
