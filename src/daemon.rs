@@ -85,6 +85,8 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
         .get(&config.delivery.crm)
         .cloned()
         .with_context(|| format!("delivery.crm names `{}`, which is not a configured CRM", config.delivery.crm))?;
+    // Every stage's CRM calls are counted and timed (`handoffd_crm_calls_total`).
+    let crm = crate::deliver::MeteredCrm::wrap(crm);
     let sync_schedule = config
         .identity
         .crm_sync

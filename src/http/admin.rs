@@ -48,9 +48,13 @@ async fn metrics(State(state): State<AdminState>, headers: HeaderMap) -> Respons
             given.as_bytes().ct_eq(token.as_bytes()).into()
         });
         if !matches {
+            // Never the token that was sent: it may be a real secret pasted in the wrong place.
+            tracing::warn!(given = if given.is_some() { "a wrong token" } else { "no token" }, "Refused an admin request: 401.");
+            metrics::counter!("handoffd_admin_refused_total").increment(1);
             return (StatusCode::UNAUTHORIZED, "admin.token required").into_response();
         }
     }
+    super::process_metrics::export();
     // Backlog gauges are read at scrape time, so they are right even after a restart.
     if let Ok(counts) = state.store.stage_counts().await {
         metrics::gauge!("handoffd_inbox_unprocessed").set(counts.inbox_unprocessed as f64);

@@ -2,6 +2,7 @@
 //! beyond them, health and readiness.
 
 pub mod admin;
+mod process_metrics;
 mod routes;
 pub mod serve;
 mod webhooks;

@@ -4,5 +4,6 @@
 mod backup;
 mod child;
 mod hostile_clients;
+mod metrics_doc;
 mod service_manager;
 mod systemd_unit;
