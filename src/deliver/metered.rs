@@ -43,7 +43,8 @@ impl MeteredCrm {
             .record(started.elapsed().as_secs_f64());
         let budget = self.inner.live_budget();
         if let Some(left) = budget.window_remaining {
-            metrics::gauge!("handoffd_crm_budget_remaining", "crm" => crm.clone(), "window" => "window").set(left as f64);
+            metrics::gauge!("handoffd_crm_budget_remaining", "crm" => crm.clone(), "window" => "window")
+                .set(left as f64);
         }
         if let Some(left) = budget.daily_remaining {
             metrics::gauge!("handoffd_crm_budget_remaining", "crm" => crm, "window" => "daily").set(left as f64);

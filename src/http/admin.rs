@@ -49,7 +49,10 @@ async fn metrics(State(state): State<AdminState>, headers: HeaderMap) -> Respons
         });
         if !matches {
             // Never the token that was sent: it may be a real secret pasted in the wrong place.
-            tracing::warn!(given = if given.is_some() { "a wrong token" } else { "no token" }, "Refused an admin request: 401.");
+            tracing::warn!(
+                given = if given.is_some() { "a wrong token" } else { "no token" },
+                "Refused an admin request: 401."
+            );
             metrics::counter!("handoffd_admin_refused_total").increment(1);
             return (StatusCode::UNAUTHORIZED, "admin.token required").into_response();
         }

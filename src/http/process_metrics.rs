@@ -16,7 +16,11 @@ pub fn export() {
     metrics::gauge!("process_start_time_seconds").set(start);
     if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
         for (key, name) in [("VmRSS:", "process_resident_memory_bytes"), ("VmSize:", "process_virtual_memory_bytes")] {
-            if let Some(kb) = status.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok()) {
+            if let Some(kb) = status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            {
                 metrics::gauge!(name).set(kb * 1024.0);
             }
         }

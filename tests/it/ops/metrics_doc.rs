@@ -24,7 +24,8 @@ fn recorded() -> BTreeSet<String> {
     rust_files(&root.join("src"), &mut files);
     rust_files(&root.join("connectors"), &mut files);
     // A macro's literal name, or a `process_*` name passed to one as a variable.
-    let pattern = regex::Regex::new(r#"(?:(?:counter|gauge|histogram)!\(\s*|[(,]\s*)"((?:handoffd|process)_[a-z_]+)""#).unwrap();
+    let pattern =
+        regex::Regex::new(r#"(?:(?:counter|gauge|histogram)!\(\s*|[(,]\s*)"((?:handoffd|process)_[a-z_]+)""#).unwrap();
     let mut names = BTreeSet::new();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();

@@ -5,5 +5,6 @@ mod backup;
 mod child;
 mod hostile_clients;
 mod metrics_doc;
+mod secrets_in_logs;
 mod service_manager;
 mod systemd_unit;
