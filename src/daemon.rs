@@ -78,7 +78,11 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
     let briefs = BriefMaker::from_config(config, interpreter, store.clone())?;
 
     let http = reqwest::Client::builder().user_agent(concat!("handoffd/", env!("CARGO_PKG_VERSION"))).build()?;
-    let context = BuildContext { vault: Arc::new(StoreVault(store.clone())), http };
+    let token_keys = config.store.token_keys().map_err(|error| anyhow::anyhow!("store.token_keys: {error}"))?;
+    if token_keys.is_none() {
+        tracing::warn!("store.token_keys is not set: OAuth tokens are stored unencrypted in the store.");
+    }
+    let context = BuildContext { vault: Arc::new(StoreVault::new(store.clone(), token_keys)), http };
     let connectors = Arc::new(Connectors::build(&config.connectors, &context)?);
     let crm = connectors
         .crms

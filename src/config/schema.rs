@@ -63,11 +63,38 @@ pub struct IdentityConfig {
     pub crm_sync: Option<String>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     /// `sqlite://path/to/handoffd.db` (created if missing) or `postgres://...`.
     pub url: String,
+    /// Keys that encrypt the OAuth tokens kept in the store, each base64 of 32 random bytes
+    /// (`openssl rand -base64 32`), best given as `${cred:token_key}` (a systemd credential).
+    /// The first seals; the others only open, for rotation: put a new key first, keep the old
+    /// one second until handoffd has started once, then remove it. Unset: tokens are stored
+    /// unencrypted (a warning says so at start).
+    #[serde(default)]
+    pub token_keys: Vec<String>,
+}
+
+// The URL may carry a password and the keys are secrets: neither reaches a log through `{:?}`.
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("url", &crate::daemon::redact_url(&self.url))
+            .field("token_keys", &format!("<{} redacted>", self.token_keys.len()))
+            .finish()
+    }
+}
+
+impl StoreConfig {
+    /// The token keys, or `None` when none are configured.
+    pub fn token_keys(&self) -> Result<Option<crate::deliver::TokenKeys>, String> {
+        if self.token_keys.is_empty() {
+            return Ok(None);
+        }
+        crate::deliver::TokenKeys::parse(&self.token_keys).map(Some)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]

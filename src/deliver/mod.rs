@@ -14,5 +14,5 @@ pub use backoff::RetryPolicy;
 pub use contacts::ensure_contacts;
 pub use metered::MeteredCrm;
 pub use payload::DeliveryPayload;
-pub use vault::StoreVault;
+pub use vault::{StoreVault, TokenKeys};
 pub use worker::Deliverer;

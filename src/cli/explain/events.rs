@@ -163,7 +163,7 @@ pub async fn replay(
     let store = crate::store::open(&format!("sqlite://{}/explain.db", scratch.0.display()))
         .await
         .context("opening the scratch store")?;
-    let context = BuildContext { vault: Arc::new(StoreVault(store.clone())), http: reqwest::Client::new() };
+    let context = BuildContext { vault: Arc::new(StoreVault::new(store.clone(), None)), http: reqwest::Client::new() };
     let connectors = Arc::new(Connectors::build(&config.connectors, &context)?);
     let events = match input {
         ConnectorInput::Events(events) => events,
