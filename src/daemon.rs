@@ -28,10 +28,13 @@ use crate::registry::Connectors;
 use crate::store::Store;
 
 pub mod notify;
+pub mod reload;
+pub mod shared;
 pub mod supervisor;
 mod watchdog;
 
 pub use notify::ServiceManager;
+use shared::Shared;
 use supervisor::{StageHealth, Supervisor};
 
 /// How long the stages get to finish their current round at shutdown.
@@ -45,6 +48,7 @@ pub struct RunningDaemon {
     pub store: Arc<dyn Store>,
     supervisor: Supervisor,
     manager: ServiceManager,
+    reloader: Arc<reload::Reloader>,
     stop_server: CancellationToken,
     server: JoinHandle<()>,
     admin_server: JoinHandle<()>,
@@ -83,7 +87,7 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
         tracing::warn!("store.token_keys is not set: OAuth tokens are stored unencrypted in the store.");
     }
     let context = BuildContext { vault: Arc::new(StoreVault::new(store.clone(), token_keys)), http };
-    let connectors = Arc::new(Connectors::build(&config.connectors, &context)?);
+    let connectors = Connectors::build(&config.connectors, &context)?;
     let crm = connectors
         .crms
         .get(&config.delivery.crm)
@@ -91,6 +95,19 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
         .with_context(|| format!("delivery.crm names `{}`, which is not a configured CRM", config.delivery.crm))?;
     // Every stage's CRM calls are counted and timed (`handoffd_crm_calls_total`).
     let crm = crate::deliver::MeteredCrm::wrap(crm);
+    // What a reload swaps whole.
+    let connectors = Shared::new(connectors);
+    let briefs = Shared::new(briefs);
+    let reloader = Arc::new(reload::Reloader {
+        path: loaded.path.clone(),
+        running: std::sync::Mutex::new(reload::RestartOnly::of(config)),
+        connectors: connectors.clone(),
+        briefs: briefs.clone(),
+        store: store.clone(),
+        context,
+        manager: manager.clone(),
+        busy: Default::default(),
+    });
     let sync_schedule = config
         .identity
         .crm_sync
@@ -170,7 +187,7 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
     let limits = fit_to_open_files(config.server.connection_limits());
     let server =
         supervisor.spawn("server", crate::http::serve::serve("server", listener, app, limits, stop_server.clone()));
-    let admin = crate::http::admin::router(config.admin.token.clone(), store.clone());
+    let admin = crate::http::admin::router(config.admin.token.clone(), store.clone(), Some(reloader.clone()));
     let admin_server = supervisor.spawn(
         "admin_server",
         crate::http::serve::serve("admin_server", admin_listener, admin, limits, stop_server.clone()),
@@ -181,7 +198,18 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
     }
     tracing::info!(%addr, %admin_addr, store = %redact_url(&store_url), "handoffd is running.");
     manager.ready(&format!("Running: webhooks on {addr}, admin on {admin_addr}"));
-    Ok(RunningDaemon { addr, admin_addr, store, supervisor, manager, stop_server, server, admin_server, writer })
+    Ok(RunningDaemon {
+        addr,
+        admin_addr,
+        store,
+        supervisor,
+        manager,
+        reloader,
+        stop_server,
+        server,
+        admin_server,
+        writer,
+    })
 }
 
 impl RunningDaemon {
@@ -193,6 +221,11 @@ impl RunningDaemon {
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
         self.supervisor.spawn_stage(name, stage);
+    }
+
+    /// What SIGHUP and `handoffd reload` call.
+    pub fn reloader(&self) -> Arc<reload::Reloader> {
+        self.reloader.clone()
     }
 
     /// Which stages failed, as `/readyz` sees them.

@@ -18,6 +18,7 @@ mod identity;
 #[cfg(feature = "mock")]
 mod mock_crm;
 mod quarantine;
+mod reload;
 mod run;
 
 #[derive(Debug, Parser)]
@@ -50,6 +51,8 @@ enum Command {
     Audit(audit::Args),
     /// A consistent copy of the SQLite store into a folder, while the daemon runs.
     Backup(backup::Args),
+    /// Reload the running daemon's configuration (as SIGHUP does) and print the outcome.
+    Reload(reload::Args),
     /// Serve a mock CRM (HubSpot endpoints and limits, faults on demand) for tests, demos and benchmarks.
     #[cfg(feature = "mock")]
     MockCrm(handoffd_mocks::cli::Args),
@@ -78,6 +81,7 @@ pub fn main() -> ExitCode {
         Command::Identity(args) => identity::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Backup(args) => backup::run(args),
+        Command::Reload(args) => reload::run(args),
         #[cfg(feature = "mock")]
         Command::MockCrm(args) => mock_crm::run(args),
     };

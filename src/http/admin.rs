@@ -8,9 +8,10 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use crate::daemon::reload::Reloader;
 use crate::store::Store;
 
 /// The process-wide metrics recorder (installed once, shared by every daemon in the process).
@@ -32,30 +33,59 @@ struct AdminState {
     token: Option<Arc<str>>,
     metrics: PrometheusHandle,
     store: Arc<dyn Store>,
+    reloader: Option<Arc<Reloader>>,
 }
 
-pub fn router(token: Option<String>, store: Arc<dyn Store>) -> Router {
-    let state = AdminState { token: token.map(Arc::from), metrics: metrics_handle(), store };
-    Router::new().route("/metrics", get(metrics)).with_state(state)
+pub fn router(token: Option<String>, store: Arc<dyn Store>, reloader: Option<Arc<Reloader>>) -> Router {
+    let state = AdminState { token: token.map(Arc::from), metrics: metrics_handle(), store, reloader };
+    Router::new().route("/metrics", get(metrics)).route("/admin/reload", post(reload)).with_state(state)
+}
+
+/// `POST /admin/reload`: what SIGHUP does, with the outcome in the answer: 200 and the keys that
+/// wait for a restart, or 422 and every problem of the new configuration.
+async fn reload(State(state): State<AdminState>, headers: HeaderMap) -> Response {
+    if let Some(refused) = refuse_without_token(&state, &headers) {
+        return refused;
+    }
+    let Some(reloader) = &state.reloader else {
+        return (StatusCode::NOT_FOUND, "this server cannot reload").into_response();
+    };
+    match reloader.reload().await {
+        Ok(reloaded) => {
+            let body = serde_json::json!({"reloaded": true, "needs_restart": reloaded.needs_restart});
+            (StatusCode::OK, axum::Json(body)).into_response()
+        }
+        Err(problems) => {
+            let body = serde_json::json!({"reloaded": false, "problems": problems.lines().collect::<Vec<_>>()});
+            (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response()
+        }
+    }
+}
+
+/// `Some(401)` unless the request carries `admin.token` (when one is set).
+fn refuse_without_token(state: &AdminState, headers: &HeaderMap) -> Option<Response> {
+    let token = state.token.as_ref()?;
+    let given =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let matches = given.is_some_and(|given| {
+        use subtle::ConstantTimeEq;
+        given.as_bytes().ct_eq(token.as_bytes()).into()
+    });
+    if matches {
+        return None;
+    }
+    // Never the token that was sent: it may be a real secret pasted in the wrong place.
+    tracing::warn!(
+        given = if given.is_some() { "a wrong token" } else { "no token" },
+        "Refused an admin request: 401."
+    );
+    metrics::counter!("handoffd_admin_refused_total").increment(1);
+    Some((StatusCode::UNAUTHORIZED, "admin.token required").into_response())
 }
 
 async fn metrics(State(state): State<AdminState>, headers: HeaderMap) -> Response {
-    if let Some(token) = &state.token {
-        let given =
-            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-        let matches = given.is_some_and(|given| {
-            use subtle::ConstantTimeEq;
-            given.as_bytes().ct_eq(token.as_bytes()).into()
-        });
-        if !matches {
-            // Never the token that was sent: it may be a real secret pasted in the wrong place.
-            tracing::warn!(
-                given = if given.is_some() { "a wrong token" } else { "no token" },
-                "Refused an admin request: 401."
-            );
-            metrics::counter!("handoffd_admin_refused_total").increment(1);
-            return (StatusCode::UNAUTHORIZED, "admin.token required").into_response();
-        }
+    if let Some(refused) = refuse_without_token(&state, &headers) {
+        return refused;
     }
     super::process_metrics::export();
     // Backlog gauges are read at scrape time, so they are right even after a restart.

@@ -16,6 +16,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::get;
 
+use crate::daemon::shared::Shared;
 use crate::daemon::supervisor::StageHealth;
 use crate::ingest::InboxWriterHandle;
 use crate::registry::Connectors;
@@ -25,7 +26,8 @@ use crate::store::Store;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
-    pub connectors: Arc<Connectors>,
+    /// Swapped whole on reload (new secrets, new connectors of a known kind).
+    pub connectors: Shared<Connectors>,
     pub inbox: InboxWriterHandle,
     /// Which pipeline stages failed: one that did makes the daemon not ready.
     pub stages: StageHealth,
@@ -37,10 +39,12 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/readyz", get(readyz))
         .route("/webhooks/{id}", get(webhooks::handshake).post(webhooks::receive));
     // The connectors' own routes, each path once however many connectors serve it.
-    for name in state.connectors.webhook_route_names() {
+    // Paths are mounted once: a reload that adds a kind with routes of its own needs a restart.
+    let connectors = state.connectors.get();
+    for name in connectors.webhook_route_names() {
         router = router.route(&format!("/webhooks/{{id}}/{name}"), routes::under_webhook(name.clone()));
     }
-    let mut prefixes: Vec<&String> = state.connectors.prefix_routes.keys().collect();
+    let mut prefixes: Vec<&String> = connectors.prefix_routes.keys().collect();
     prefixes.sort();
     for prefix in prefixes {
         router = router.route(&format!("/{prefix}/{{*rest}}"), routes::under_prefix(prefix.clone()));
@@ -65,7 +69,7 @@ async fn log_refusals(State(state): State<AppState>, request: Request, next: Nex
     let connector = path
         .strip_prefix("/webhooks/")
         .and_then(|rest| rest.split('/').next())
-        .filter(|id| state.connectors.webhooks.contains_key(*id))
+        .filter(|id| state.connectors.get().webhooks.contains_key(*id))
         .unwrap_or("-")
         .to_owned();
     metrics::counter!("handoffd_webhooks_refused_total", "connector" => connector.clone(), "reason" => reason)

@@ -20,7 +20,8 @@ pub async fn handshake(
     uri: Uri,
     headers: HeaderMap,
 ) -> (StatusCode, String) {
-    let Some(entry) = state.connectors.webhooks.get(&id) else {
+    let connectors = state.connectors.get();
+    let Some(entry) = connectors.webhooks.get(&id) else {
         return (StatusCode::NOT_FOUND, format!("no connector `{id}`"));
     };
     let request = raw_request(&method, &uri, &headers, b"");
@@ -69,7 +70,8 @@ fn refusal_reason(error: &VerifyError) -> &'static str {
 
 /// Refuse an unverified request (nothing stored), or commit it and answer once it is durable.
 async fn accept(state: &AppState, connector_id: String, request: &RawRequest<'_>) -> (StatusCode, &'static str) {
-    let Some(entry) = state.connectors.webhooks.get(&connector_id) else {
+    let connectors = state.connectors.get();
+    let Some(entry) = connectors.webhooks.get(&connector_id) else {
         return (StatusCode::NOT_FOUND, "no such connector");
     };
     metrics::counter!("handoffd_webhooks_received_total", "connector" => connector_id.clone()).increment(1);
@@ -142,7 +144,12 @@ mod tests {
         let mut connectors = Connectors::default();
         connectors.webhooks.insert("ex".into(), WebhookEntry { source: Arc::new(ByGet), default_region: None });
         let app = crate::http::router(
-            AppState { store: store.clone(), connectors: Arc::new(connectors), inbox, stages: Default::default() },
+            AppState {
+                store: store.clone(),
+                connectors: crate::daemon::shared::Shared::new(connectors),
+                inbox,
+                stages: Default::default(),
+            },
             1024,
         );
         let get = |uri: &str| {

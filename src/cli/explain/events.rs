@@ -205,7 +205,7 @@ async fn run_events(
     }
     let normalizer = Normalizer {
         store: store.clone(),
-        connectors,
+        connectors: crate::daemon::shared::Shared::from_arc(connectors),
         quiet_period: chrono::Duration::from_std(config.conversation.quiet_period.get())?,
         reopen_after: chrono::Duration::from_std(config.conversation.reopen_after.get())?,
         handoff_phrases: config.conversation.handoff_phrases.iter().map(|p| p.to_lowercase()).collect(),

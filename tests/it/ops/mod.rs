@@ -5,6 +5,7 @@ mod backup;
 mod child;
 mod hostile_clients;
 mod metrics_doc;
+mod reload;
 mod secrets_in_logs;
 mod service_manager;
 mod systemd_unit;
