@@ -19,6 +19,7 @@ mod identity;
 mod mock_crm;
 mod quarantine;
 mod reload;
+mod replay;
 mod run;
 
 #[derive(Debug, Parser)]
@@ -53,6 +54,8 @@ enum Command {
     Backup(backup::Args),
     /// Reload the running daemon's configuration (as SIGHUP does) and print the outcome.
     Reload(reload::Args),
+    /// Run stored raw events through the pipeline again, with progress.
+    Replay(replay::Args),
     /// Serve a mock CRM (HubSpot endpoints and limits, faults on demand) for tests, demos and benchmarks.
     #[cfg(feature = "mock")]
     MockCrm(handoffd_mocks::cli::Args),
@@ -82,6 +85,7 @@ pub fn main() -> ExitCode {
         Command::Audit(args) => audit::run(args),
         Command::Backup(args) => backup::run(args),
         Command::Reload(args) => reload::run(args),
+        Command::Replay(args) => replay::run(args),
         #[cfg(feature = "mock")]
         Command::MockCrm(args) => mock_crm::run(args),
     };

@@ -38,7 +38,51 @@ struct AdminState {
 
 pub fn router(token: Option<String>, store: Arc<dyn Store>, reloader: Option<Arc<Reloader>>) -> Router {
     let state = AdminState { token: token.map(Arc::from), metrics: metrics_handle(), store, reloader };
-    Router::new().route("/metrics", get(metrics)).route("/admin/reload", post(reload)).with_state(state)
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/admin/reload", post(reload))
+        .route("/admin/replay", post(replay))
+        .with_state(state)
+}
+
+/// What `POST /admin/replay` takes: which stored raw events to run through the pipeline again.
+#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
+pub struct ReplayRequest {
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    pub connector: Option<String>,
+    #[serde(default)]
+    pub quarantined_only: bool,
+}
+
+impl ReplayRequest {
+    pub fn selection(&self) -> crate::store::InboxSelection {
+        crate::store::InboxSelection {
+            since: self.since,
+            until: self.until,
+            connector_id: self.connector.clone(),
+            quarantined_only: self.quarantined_only,
+        }
+    }
+}
+
+/// `POST /admin/replay`: queue stored raw events again in the running daemon's own store, so its
+/// normaliser (and its view of what is unprocessed) picks them up at once.
+async fn replay(State(state): State<AdminState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if let Some(refused) = refuse_without_token(&state, &headers) {
+        return refused;
+    }
+    let request: ReplayRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => return (StatusCode::BAD_REQUEST, format!("not a replay request: {error}")).into_response(),
+    };
+    match state.store.requeue_inbox(&request.selection()).await {
+        Ok(queued) => {
+            tracing::info!(queued, ?request, "Stored raw events queued again for the pipeline (replay).");
+            (StatusCode::OK, axum::Json(serde_json::json!({"queued": queued}))).into_response()
+        }
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+    }
 }
 
 /// `POST /admin/reload`: what SIGHUP does, with the outcome in the answer: 200 and the keys that

@@ -50,6 +50,27 @@ pub trait InboxStore: Send + Sync {
 
     /// Inbox rows not yet normalised, oldest first.
     async fn unprocessed_inbox(&self, limit: u32) -> StoreResult<Vec<InboxEvent>>;
+
+    /// Mark the selected raw events unprocessed again (`handoffd replay`), quarantined ones
+    /// included (their quarantine entries go: a row that still cannot be parsed is quarantined
+    /// again). Normalising a row twice is a no-op for what it already produced (dedup keys).
+    /// Returns how many rows were queued.
+    async fn requeue_inbox(&self, selection: &InboxSelection) -> StoreResult<u64> {
+        let _ = selection;
+        Err(StoreError::Unsupported("replaying stored events".into()))
+    }
+}
+
+/// Which stored raw events `handoffd replay` runs through the pipeline again.
+#[derive(Clone, Debug, Default)]
+pub struct InboxSelection {
+    /// Received at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Received before.
+    pub until: Option<DateTime<Utc>>,
+    pub connector_id: Option<String>,
+    /// Only the rows that were quarantined.
+    pub quarantined_only: bool,
 }
 
 /// Signed bodies that could not be parsed (normalize writes them, `handoffd quarantine` reads them).

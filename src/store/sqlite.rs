@@ -246,6 +246,42 @@ impl InboxStore for SqliteStore {
         }
         rows.iter().map(inbox::event).collect()
     }
+
+    async fn requeue_inbox(&self, selection: &InboxSelection) -> StoreResult<u64> {
+        use std::sync::atomic::Ordering;
+        let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT id FROM {INBOX_SCHEMA}.inbox WHERE 1 = 1"));
+        if let Some(since) = selection.since {
+            query.push(" AND received_at >= ").push_bind(format_ts(since));
+        }
+        if let Some(until) = selection.until {
+            query.push(" AND received_at < ").push_bind(format_ts(until));
+        }
+        if let Some(connector) = &selection.connector_id {
+            query.push(" AND connector_id = ").push_bind(connector.clone());
+        }
+        if selection.quarantined_only {
+            query.push(" AND id IN (SELECT inbox_id FROM quarantine)");
+        }
+        let mut tx = self.writer.begin().await?;
+        let ids: Vec<i64> = query.build_query_scalar().fetch_all(&mut *tx).await?;
+        for chunk in ids.chunks(500) {
+            for table in ["inbox_processed", "quarantine"] {
+                let mut delete = QueryBuilder::<Sqlite>::new(format!("DELETE FROM {table} WHERE inbox_id IN ("));
+                let mut list = delete.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                delete.push(")");
+                delete.build().execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
+        // The search for unprocessed rows starts below the first one queued again.
+        if let Some(first) = ids.iter().min() {
+            self.inbox_low_water.fetch_min(*first, Ordering::Relaxed);
+        }
+        Ok(ids.len() as u64)
+    }
 }
 
 #[async_trait]

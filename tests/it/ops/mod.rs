@@ -6,6 +6,7 @@ mod child;
 mod hostile_clients;
 mod metrics_doc;
 mod reload;
+mod replay;
 mod secrets_in_logs;
 mod service_manager;
 mod systemd_unit;
