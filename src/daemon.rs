@@ -27,8 +27,14 @@ use crate::interpret::Interpreter;
 use crate::registry::Connectors;
 use crate::store::Store;
 
+pub mod notify;
+pub mod reload;
+pub mod shared;
 pub mod supervisor;
+mod watchdog;
 
+pub use notify::ServiceManager;
+use shared::Shared;
 use supervisor::{StageHealth, Supervisor};
 
 /// How long the stages get to finish their current round at shutdown.
@@ -41,13 +47,22 @@ pub struct RunningDaemon {
     pub admin_addr: SocketAddr,
     pub store: Arc<dyn Store>,
     supervisor: Supervisor,
+    manager: ServiceManager,
+    reloader: Arc<reload::Reloader>,
     stop_server: CancellationToken,
     server: JoinHandle<()>,
     admin_server: JoinHandle<()>,
     writer: JoinHandle<()>,
 }
 
+/// Start without a service manager (tests, `handoffd demo`).
 pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
+    start_with(loaded, ServiceManager::none()).await
+}
+
+/// Start, telling `manager` (systemd) what happens: `READY=1` once the store is migrated and
+/// both listeners are bound, and watchdog pings while no stage is wedged.
+pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Result<RunningDaemon> {
     let config = &loaded.config;
     // Bound first: an address in use fails the start before any stage has touched the store.
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
@@ -60,19 +75,39 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
     let admin_addr = admin_listener.local_addr()?;
 
     let store_url = loaded.store_url();
+    manager.status("Starting: opening the store and running its migrations");
     let store = crate::store::open(&store_url).await.context("opening the store")?;
 
     let interpreter = Arc::new(Interpreter::load(&config.interpret, loaded.base_dir())?);
     let briefs = BriefMaker::from_config(config, interpreter, store.clone())?;
 
     let http = reqwest::Client::builder().user_agent(concat!("handoffd/", env!("CARGO_PKG_VERSION"))).build()?;
-    let context = BuildContext { vault: Arc::new(StoreVault(store.clone())), http };
-    let connectors = Arc::new(Connectors::build(&config.connectors, &context)?);
+    let token_keys = config.store.token_keys().map_err(|error| anyhow::anyhow!("store.token_keys: {error}"))?;
+    if token_keys.is_none() {
+        tracing::warn!("store.token_keys is not set: OAuth tokens are stored unencrypted in the store.");
+    }
+    let context = BuildContext { vault: Arc::new(StoreVault::new(store.clone(), token_keys)), http };
+    let connectors = Connectors::build(&config.connectors, &context)?;
     let crm = connectors
         .crms
         .get(&config.delivery.crm)
         .cloned()
         .with_context(|| format!("delivery.crm names `{}`, which is not a configured CRM", config.delivery.crm))?;
+    // Every stage's CRM calls are counted and timed (`handoffd_crm_calls_total`).
+    let crm = crate::deliver::MeteredCrm::wrap(crm);
+    // What a reload swaps whole.
+    let connectors = Shared::new(connectors);
+    let briefs = Shared::new(briefs);
+    let reloader = Arc::new(reload::Reloader {
+        path: loaded.path.clone(),
+        running: std::sync::Mutex::new(reload::RestartOnly::of(config)),
+        connectors: connectors.clone(),
+        briefs: briefs.clone(),
+        store: store.clone(),
+        context,
+        manager: manager.clone(),
+        busy: Default::default(),
+    });
     let sync_schedule = config
         .identity
         .crm_sync
@@ -84,7 +119,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
     let quiet_period = chrono::Duration::from_std(config.conversation.quiet_period.get())?;
     let reopen_after = chrono::Duration::from_std(config.conversation.reopen_after.get())?;
     // Everything that can fail is done: from here on no task is left running by an early return.
-    let supervisor = Supervisor::new();
+    let supervisor = Supervisor::with_stuck_after(config.service.stuck_after.get());
     let inbox_committed = Arc::new(Notify::new());
     let handoffs_changed = Arc::new(Notify::new());
     let outbox_changed = Arc::new(Notify::new());
@@ -149,27 +184,32 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
     );
     let stop_server = CancellationToken::new();
     crate::http::admin::metrics_handle();
-    let server = supervisor.spawn(
-        "server",
-        serve("server", axum::serve(listener, app).with_graceful_shutdown(stop_server.clone().cancelled_owned())),
-    );
-    let admin = crate::http::admin::router(config.admin.token.clone(), store.clone());
+    let limits = fit_to_open_files(config.server.connection_limits());
+    let server =
+        supervisor.spawn("server", crate::http::serve::serve("server", listener, app, limits, stop_server.clone()));
+    let admin = crate::http::admin::router(config.admin.token.clone(), store.clone(), Some(reloader.clone()));
     let admin_server = supervisor.spawn(
         "admin_server",
-        serve(
-            "admin_server",
-            axum::serve(admin_listener, admin).with_graceful_shutdown(stop_server.clone().cancelled_owned()),
-        ),
+        crate::http::serve::serve("admin_server", admin_listener, admin, limits, stop_server.clone()),
     );
-    tracing::info!(%addr, %admin_addr, store = %redact_url(&store_url), "handoffd is running.");
-    Ok(RunningDaemon { addr, admin_addr, store, supervisor, stop_server, server, admin_server, writer })
-}
-
-/// A server as a supervised task: an error is logged, and its end is then the supervisor's to report.
-async fn serve(name: &'static str, server: impl std::future::IntoFuture<Output = std::io::Result<()>>) {
-    if let Err(error) = server.into_future().await {
-        tracing::error!(%error, "The `{name}` listener failed.");
+    if let Some(interval) = manager.watchdog_interval() {
+        let (manager, health) = (manager.clone(), supervisor.health());
+        supervisor.spawn_stage("watchdog", move |stop| watchdog::run(manager, health, interval, stop));
     }
+    tracing::info!(%addr, %admin_addr, store = %redact_url(&store_url), "handoffd is running.");
+    manager.ready(&format!("Running: webhooks on {addr}, admin on {admin_addr}"));
+    Ok(RunningDaemon {
+        addr,
+        admin_addr,
+        store,
+        supervisor,
+        manager,
+        reloader,
+        stop_server,
+        server,
+        admin_server,
+        writer,
+    })
 }
 
 impl RunningDaemon {
@@ -181,6 +221,11 @@ impl RunningDaemon {
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
         self.supervisor.spawn_stage(name, stage);
+    }
+
+    /// What SIGHUP and `handoffd reload` call.
+    pub fn reloader(&self) -> Arc<reload::Reloader> {
+        self.reloader.clone()
     }
 
     /// Which stages failed, as `/readyz` sees them.
@@ -196,6 +241,9 @@ impl RunningDaemon {
             _ = signal => None,
             failure = health.first_failure() => Some(failure),
         };
+        if let Some(failure) = &failure {
+            self.manager.status(&format!("Failed: {failure}"));
+        }
         self.shutdown().await?;
         match failure {
             Some(failure) => Err(anyhow::anyhow!("{failure}; handoffd stopped so that it can be restarted")),
@@ -206,6 +254,7 @@ impl RunningDaemon {
     /// Stop accepting, finish in-flight work, and return when everything has stopped.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         tracing::info!("Shutting down: no new requests; finishing those in flight.");
+        self.manager.stopping();
         self.supervisor.begin_shutdown();
         self.stop_server.cancel();
         self.server.await?;
@@ -230,6 +279,32 @@ pub(crate) fn redact_url(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// Both listeners' connection caps together must fit the open-file limit, with room for the
+/// databases, the CRM clients and the logs: a cap above it would let idle clients exhaust the
+/// descriptors (`accept: Too many open files`) and stop every webhook.
+fn fit_to_open_files(limits: crate::http::serve::ConnectionLimits) -> crate::http::serve::ConnectionLimits {
+    const RESERVED: usize = 128;
+    let Some(open_files) = open_file_limit() else { return limits };
+    let fits = (open_files.saturating_sub(RESERVED) / 2).max(16);
+    if fits < limits.max_connections {
+        tracing::warn!(
+            configured = limits.max_connections,
+            open_file_limit = open_files,
+            using = fits,
+            "server.max_connections does not fit the open-file limit (LimitNOFILE=); each listener takes at most {fits}."
+        );
+        return crate::http::serve::ConnectionLimits { max_connections: fits, ..limits };
+    }
+    limits
+}
+
+/// The soft `RLIMIT_NOFILE`, read from `/proc/self/limits` (Linux); `None` elsewhere.
+fn open_file_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|line| line.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files").split_whitespace().next()?.parse().ok()
 }
 
 fn hostname() -> String {

@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 mod audit;
+mod backup;
 mod check;
 #[cfg(feature = "mock")]
 mod demo;
@@ -17,6 +18,8 @@ mod identity;
 #[cfg(feature = "mock")]
 mod mock_crm;
 mod quarantine;
+mod reload;
+mod replay;
 mod run;
 
 #[derive(Debug, Parser)]
@@ -47,6 +50,12 @@ enum Command {
     Identity(identity::Args),
     /// A customer's whole timeline across channels, handoffs and decisions.
     Audit(audit::Args),
+    /// A consistent copy of the SQLite store into a folder, while the daemon runs.
+    Backup(backup::Args),
+    /// Reload the running daemon's configuration (as SIGHUP does) and print the outcome.
+    Reload(reload::Args),
+    /// Run stored raw events through the pipeline again, with progress.
+    Replay(replay::Args),
     /// Serve a mock CRM (HubSpot endpoints and limits, faults on demand) for tests, demos and benchmarks.
     #[cfg(feature = "mock")]
     MockCrm(handoffd_mocks::cli::Args),
@@ -74,6 +83,9 @@ pub fn main() -> ExitCode {
         Command::Quarantine(args) => quarantine::run(args),
         Command::Identity(args) => identity::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Backup(args) => backup::run(args),
+        Command::Reload(args) => reload::run(args),
+        Command::Replay(args) => replay::run(args),
         #[cfg(feature = "mock")]
         Command::MockCrm(args) => mock_crm::run(args),
     };

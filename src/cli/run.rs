@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
+use futures::StreamExt;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -18,10 +19,36 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         // Installed before the listeners are bound: a SIGTERM sent as soon as the port answers
         // must stop the daemon cleanly, not kill it.
         let signal = shutdown_signal()?;
+        let hangups = hangup_signals()?;
         // A stage that fails ends the run with an error: exit 1, and systemd restarts the daemon.
-        crate::daemon::start(&loaded).await?.run_until(signal).await
+        let manager = crate::daemon::ServiceManager::from_env();
+        let daemon = crate::daemon::start_with(&loaded, manager).await?;
+        let reloader = daemon.reloader();
+        // SIGHUP (systemd's ExecReload=): reload; the outcome is logged by the reloader.
+        let reloading = tokio::spawn(hangups.for_each(move |()| {
+            let reloader = reloader.clone();
+            async move {
+                let _ = reloader.reload().await;
+            }
+        }));
+        let outcome = daemon.run_until(signal).await;
+        reloading.abort();
+        outcome
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every SIGHUP from now on (registered now, so one sent at start does not kill the process).
+#[cfg(unix)]
+fn hangup_signals() -> anyhow::Result<impl futures::Stream<Item = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let hangup = signal(SignalKind::hangup()).context("installing a SIGHUP handler")?;
+    Ok(futures::stream::unfold(hangup, |mut hangup| async move { hangup.recv().await.map(|()| ((), hangup)) }))
+}
+
+#[cfg(not(unix))]
+fn hangup_signals() -> anyhow::Result<impl futures::Stream<Item = ()> + Send + 'static> {
+    Ok(futures::stream::empty())
 }
 
 /// SIGTERM or Ctrl-C, with the handlers registered now.

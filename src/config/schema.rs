@@ -26,6 +26,29 @@ pub struct Config {
     #[serde(default)]
     pub identity: IdentityConfig,
     pub connectors: Vec<ConnectorConfig>,
+    /// How the daemon behaves as a service (systemd's watchdog).
+    #[serde(default)]
+    pub service: ServiceConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// How long one round of a stage may run before the stage counts as wedged: `/readyz`
+    /// answers 503 and the systemd watchdog pings stop, so systemd restarts the service
+    /// (`WatchdogSec=` in the unit). Default `15m`, longer than any healthy round.
+    #[serde(default = "default_stuck_after")]
+    pub stuck_after: ConfigDuration,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self { stuck_after: default_stuck_after() }
+    }
+}
+
+fn default_stuck_after() -> ConfigDuration {
+    ConfigDuration::from_secs(crate::daemon::supervisor::DEFAULT_STUCK_AFTER.as_secs())
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -40,11 +63,38 @@ pub struct IdentityConfig {
     pub crm_sync: Option<String>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     /// `sqlite://path/to/handoffd.db` (created if missing) or `postgres://...`.
     pub url: String,
+    /// Keys that encrypt the OAuth tokens kept in the store, each base64 of 32 random bytes
+    /// (`openssl rand -base64 32`), best given as `${cred:token_key}` (a systemd credential).
+    /// The first seals; the others only open, for rotation: put a new key first, keep the old
+    /// one second until handoffd has started once, then remove it. Unset: tokens are stored
+    /// unencrypted (a warning says so at start).
+    #[serde(default)]
+    pub token_keys: Vec<String>,
+}
+
+// The URL may carry a password and the keys are secrets: neither reaches a log through `{:?}`.
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("url", &crate::daemon::redact_url(&self.url))
+            .field("token_keys", &format!("<{} redacted>", self.token_keys.len()))
+            .finish()
+    }
+}
+
+impl StoreConfig {
+    /// The token keys, or `None` when none are configured.
+    pub fn token_keys(&self) -> Result<Option<crate::deliver::TokenKeys>, String> {
+        if self.token_keys.is_empty() {
+            return Ok(None);
+        }
+        crate::deliver::TokenKeys::parse(&self.token_keys).map(Some)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -55,6 +105,56 @@ pub struct ServerConfig {
     /// Largest webhook body accepted, in bytes; larger ones get 413.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// Most connections open at once on each listener (`server.listen` and `admin.listen`). At
+    /// the cap a new connection closes the one idle the longest; when none is idle it is
+    /// refused. Lowered at start to fit the process's open-file limit (`LimitNOFILE=`).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// A client must send its request headers within this, or its connection is closed.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout: ConfigDuration,
+    /// A request body that stalls this long fails the request.
+    #[serde(default = "default_body_read_timeout")]
+    pub body_read_timeout: ConfigDuration,
+    /// A keep-alive connection with no request for this long is closed.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout: ConfigDuration,
+    /// Largest request head (request line and headers), in bytes; larger ones get 431.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: usize,
+}
+
+impl ServerConfig {
+    /// The limits every listener applies to its clients.
+    pub fn connection_limits(&self) -> crate::http::serve::ConnectionLimits {
+        crate::http::serve::ConnectionLimits {
+            max_connections: self.max_connections,
+            header_read_timeout: self.header_read_timeout.get(),
+            body_read_timeout: self.body_read_timeout.get(),
+            idle_timeout: self.idle_timeout.get(),
+            max_header_bytes: self.max_header_bytes,
+        }
+    }
+}
+
+fn default_max_connections() -> usize {
+    4096
+}
+
+fn default_header_read_timeout() -> ConfigDuration {
+    ConfigDuration::from_secs(10)
+}
+
+fn default_body_read_timeout() -> ConfigDuration {
+    ConfigDuration::from_secs(15)
+}
+
+fn default_idle_timeout() -> ConfigDuration {
+    ConfigDuration::from_secs(60)
+}
+
+fn default_max_header_bytes() -> usize {
+    32 * 1024
 }
 
 fn default_max_body_bytes() -> usize {

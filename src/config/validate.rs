@@ -52,6 +52,9 @@ impl Found<'_> {
 }
 
 fn store_and_listeners(config: &Config, found: &mut Found<'_>) {
+    if let Err(error) = config.store.token_keys() {
+        found.add("store.token_keys", error);
+    }
     let url = &config.store.url;
     if !["sqlite://", "postgres://", "postgresql://"].iter().any(|scheme| url.starts_with(scheme)) {
         found.add("store.url", "must start with `sqlite://` or `postgres://`");

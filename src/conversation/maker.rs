@@ -19,6 +19,7 @@ use crate::store::{AuditEntry, BriefCommit, HandoffConversation, HandoffRow, New
 use super::brief::{BriefMaker, MadeBrief};
 use super::commit::commit_briefs;
 use super::lifecycle::EXPIRED;
+use crate::daemon::shared::Shared;
 
 const ROUND: u32 = 128;
 /// Conversations read from the store together (a long conversation holds hundreds of interactions).
@@ -32,7 +33,8 @@ const MAX_SLEEP: Duration = Duration::from_secs(1);
 pub struct HandoffMaker {
     pub store: Arc<dyn PipelineStore>,
     /// Conversation to routed brief: the same path `handoffd explain` takes.
-    pub briefs: BriefMaker,
+    /// Swapped whole on reload (vocabulary, rules, routing).
+    pub briefs: Shared<BriefMaker>,
     pub crm_id: String,
     pub reopen_after: chrono::Duration,
     /// Woken when interactions arrived (a handoff may be ready sooner).
@@ -67,12 +69,13 @@ impl HandoffMaker {
     pub async fn round(&self, now: DateTime<Utc>) -> anyhow::Result<usize> {
         let ready = self.store.ready_handoffs(now, ROUND).await?;
         if !ready.is_empty() {
-            let mut rotation = self.briefs.router.rotation().await?;
+            let briefs = self.briefs.get();
+            let mut rotation = briefs.router.rotation().await?;
             let mut commits = Vec::with_capacity(ready.len());
             // A few queries per chunk of conversations, and only a chunk of them in memory at once.
             for chunk in ready.chunks(READ_TOGETHER) {
                 for stored in &self.store.handoff_conversations(chunk).await? {
-                    commits.push(self.make(stored, now, &mut rotation).await?);
+                    commits.push(self.make(&briefs, stored, now, &mut rotation).await?);
                 }
             }
             commit_briefs(self.store.as_ref(), &commits, Some((rotation.pool, rotation.used))).await?;
@@ -98,6 +101,7 @@ impl HandoffMaker {
 
     async fn make(
         &self,
+        briefs: &BriefMaker,
         stored: &HandoffConversation,
         now: DateTime<Utc>,
         rotation: &mut Rotation,
@@ -111,7 +115,7 @@ impl HandoffMaker {
             event: event.to_owned(),
             detail,
         };
-        let MadeBrief { conversation, brief } = match self.briefs.make_brief(stored, now, rotation).await {
+        let MadeBrief { conversation, brief } = match briefs.make_brief(stored, now, rotation).await {
             Ok(made) => made,
             Err(error) => {
                 // A conversation the interpreter cannot read must not block the others: close
@@ -143,7 +147,7 @@ impl HandoffMaker {
                 serde_json::json!({"owner": owner.map(|o| &o.id), "rule": owner.map(|o| &o.rule),
                     "reason": owner.map(|o| &o.reason), "due": brief.due}),
             ));
-            let payload = self.payload(&brief, &conversation, stored, handoff);
+            let payload = self.payload(briefs, &brief, &conversation, stored, handoff);
             Some(NewJob { crm_id: self.crm_id.clone(), payload: serde_json::to_string(&payload)? })
         } else {
             audit.push(entry("nothing_to_act_on", serde_json::json!({"turns": conversation.turns.len()})));
@@ -161,12 +165,15 @@ impl HandoffMaker {
 
     fn payload(
         &self,
+        briefs: &BriefMaker,
         brief: &Brief,
         conversation: &handoffd_contract::conversation::Conversation,
         stored: &HandoffConversation,
         handoff: &HandoffRow,
     ) -> DeliveryPayload {
-        let text = self.briefs.interpreter.task_text(brief, conversation);
+        // What a CRM shows must read as it is: no bidi overrides or control characters from
+        // a customer's name or words (HTML is escaped by each CRM's renderer).
+        let text = briefs.interpreter.task_text(brief, conversation).without_unsafe_characters();
         let due_at = brief.due.as_ref().map(|d| d.at.with_timezone(&Utc)).unwrap_or_else(Utc::now);
         let lookup: Vec<IdentityKey> = brief
             .customer
@@ -187,7 +194,7 @@ impl HandoffMaker {
                 kind: TaskKind::Call,
             },
             contact: NewContact {
-                name: stored.customer.display_name.clone(),
+                name: stored.customer.display_name.as_deref().map(handoffd_contract::task::strip_unsafe_characters),
                 phone: brief.customer.phones.iter().find(|p| p.starts_with('+')).cloned(),
                 email: brief.customer.emails.first().cloned(),
                 source: brief.source.clone(),

@@ -8,15 +8,20 @@
 //! error, which the stage logs and retries like any other (the crates.io worker's
 //! `catch_unwind` around each job).
 //!
+//! A stage whose round has run longer than its stuck-after time is *wedged*: `/readyz` answers
+//! 503 and the systemd watchdog pings stop (see [`watchdog`]), so a stage that hangs on a lock or
+//! a connection that never answers is noticed and restarted, not waited on forever. Rounds are
+//! timed by [`catch_round`] through a task-local the supervisor sets on every task it runs.
+//!
 //! At shutdown the stages get a deadline; those still running when it passes are named.
 
 use std::any::Any;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use tokio::sync::Notify;
@@ -50,11 +55,80 @@ impl std::fmt::Display for StageFailure {
     }
 }
 
-/// Which supervised tasks failed; shared with `/readyz`.
+/// A stage whose current round has run too long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wedged {
+    pub stage: &'static str,
+    pub running_for: Duration,
+}
+
+impl std::fmt::Display for Wedged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the `{}` stage has been in one round for {}s", self.stage, self.running_for.as_secs())
+    }
+}
+
+/// How long a round may run before its stage counts as wedged, unless configured
+/// (`service.stuck_after`): longer than any sane round, a full CRM sync page loop included.
+pub const DEFAULT_STUCK_AFTER: Duration = Duration::from_secs(15 * 60);
+
+/// The rounds in progress, by stage, with when each started.
 #[derive(Clone, Default)]
+struct Rounds(Arc<Mutex<HashMap<&'static str, Instant>>>);
+
+tokio::task_local! {
+    static ROUNDS: Rounds;
+}
+
+/// Ends a round's timing when dropped, whether the round returned, failed or panicked.
+struct RoundTimer {
+    rounds: Rounds,
+    stage: &'static str,
+}
+
+impl Drop for RoundTimer {
+    fn drop(&mut self) {
+        self.rounds.0.lock().expect("rounds").remove(self.stage);
+    }
+}
+
+impl Rounds {
+    fn begin(&self, stage: &'static str) -> RoundTimer {
+        self.0.lock().expect("rounds").insert(stage, Instant::now());
+        RoundTimer { rounds: self.clone(), stage }
+    }
+
+    /// The round running longest, if it has run longer than `stuck_after`.
+    fn wedged(&self, stuck_after: Duration) -> Option<Wedged> {
+        let now = Instant::now();
+        self.0
+            .lock()
+            .expect("rounds")
+            .iter()
+            .map(|(stage, started)| Wedged { stage, running_for: now.duration_since(*started) })
+            .filter(|round| round.running_for > stuck_after)
+            .max_by_key(|round| round.running_for)
+    }
+}
+
+/// Which supervised tasks failed or are wedged; shared with `/readyz` and the watchdog.
+#[derive(Clone)]
 pub struct StageHealth {
     failures: Arc<Mutex<Vec<StageFailure>>>,
     failed: Arc<Notify>,
+    rounds: Rounds,
+    stuck_after: Duration,
+}
+
+impl Default for StageHealth {
+    fn default() -> Self {
+        Self {
+            failures: Default::default(),
+            failed: Default::default(),
+            rounds: Default::default(),
+            stuck_after: DEFAULT_STUCK_AFTER,
+        }
+    }
 }
 
 impl StageHealth {
@@ -73,6 +147,11 @@ impl StageHealth {
             }
             notified.await;
         }
+    }
+
+    /// A stage stuck in a round for longer than the stuck-after time, if any.
+    pub fn wedged(&self) -> Option<Wedged> {
+        self.rounds.wedged(self.stuck_after)
     }
 
     fn record(&self, failure: StageFailure) {
@@ -96,6 +175,12 @@ pub struct Supervisor {
 impl Supervisor {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A supervisor whose stages count as wedged after a round of `stuck_after`.
+    pub fn with_stuck_after(stuck_after: Duration) -> Self {
+        let supervisor = Self::default();
+        Self { health: StageHealth { stuck_after, ..supervisor.health.clone() }, ..supervisor }
     }
 
     /// What `/readyz` and the daemon's run loop watch.
@@ -123,8 +208,9 @@ impl Supervisor {
         let shutting_down = self.shutting_down.clone();
         let health = self.health.clone();
         let span = tracing::info_span!("stage", name);
+        let rounds = self.health.rounds.clone();
         self.tasks.spawn(async move {
-            let outcome = AssertUnwindSafe(task.instrument(span)).catch_unwind().await;
+            let outcome = AssertUnwindSafe(ROUNDS.scope(rounds, task.instrument(span))).catch_unwind().await;
             running.lock().expect("running stages").remove(name);
             let failure = match outcome {
                 Ok(()) if shutting_down.load(Ordering::SeqCst) => {
@@ -164,6 +250,7 @@ impl Supervisor {
 /// One round of a stage, with a panic turned into the round's error so that the stage logs it
 /// and retries instead of dying (one bad row must not stop the pipeline).
 pub async fn catch_round<T>(stage: &'static str, round: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    let _timer = time_round(stage);
     match AssertUnwindSafe(round).catch_unwind().await {
         Ok(result) => result,
         Err(panic) => {
@@ -171,6 +258,13 @@ pub async fn catch_round<T>(stage: &'static str, round: impl Future<Output = any
             Err(anyhow::anyhow!("a round of the `{stage}` stage panicked: {}", panic_message(panic.as_ref())))
         }
     }
+}
+
+/// Times a unit of work of a supervised task that does not go through [`catch_round`] (the inbox
+/// writer's commits) until the returned guard is dropped. Outside a supervised task: nothing.
+#[must_use = "the round is timed until the guard is dropped"]
+pub fn time_round(stage: &'static str) -> Option<impl Drop> {
+    ROUNDS.try_with(|rounds| rounds.begin(stage)).ok()
 }
 
 fn panic_message(panic: &(dyn Any + Send)) -> String {

@@ -5,12 +5,14 @@
 
 mod backoff;
 mod contacts;
+mod metered;
 mod payload;
 mod vault;
 mod worker;
 
 pub use backoff::RetryPolicy;
 pub use contacts::ensure_contacts;
+pub use metered::MeteredCrm;
 pub use payload::DeliveryPayload;
-pub use vault::StoreVault;
+pub use vault::{StoreVault, TokenKeys};
 pub use worker::Deliverer;

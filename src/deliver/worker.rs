@@ -301,6 +301,7 @@ impl Deliverer {
             } else {
                 let delay = self.retry.delay(attempts, error.retry_after());
                 tracing::warn!(handoff = %job.handoff_id, attempts, ?delay, %error, "A delivery failed; it will be retried.");
+                metrics::counter!("handoffd_delivery_retries_total", "crm" => self.crm.id().to_owned()).increment(1);
                 let at = now + chrono::Duration::from_std(delay)?;
                 // A job already unsure stays unsure until a lookup settles it.
                 self.store.job_retry(job.id, attempts, &error.to_string(), at, unknown || job.in_flight).await?;

@@ -8,9 +8,10 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use crate::daemon::reload::Reloader;
 use crate::store::Store;
 
 /// The process-wide metrics recorder (installed once, shared by every daemon in the process).
@@ -32,25 +33,105 @@ struct AdminState {
     token: Option<Arc<str>>,
     metrics: PrometheusHandle,
     store: Arc<dyn Store>,
+    reloader: Option<Arc<Reloader>>,
 }
 
-pub fn router(token: Option<String>, store: Arc<dyn Store>) -> Router {
-    let state = AdminState { token: token.map(Arc::from), metrics: metrics_handle(), store };
-    Router::new().route("/metrics", get(metrics)).with_state(state)
+pub fn router(token: Option<String>, store: Arc<dyn Store>, reloader: Option<Arc<Reloader>>) -> Router {
+    let state = AdminState { token: token.map(Arc::from), metrics: metrics_handle(), store, reloader };
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/admin/reload", post(reload))
+        .route("/admin/replay", post(replay))
+        .with_state(state)
+}
+
+/// What `POST /admin/replay` takes: which stored raw events to run through the pipeline again.
+#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
+pub struct ReplayRequest {
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    pub connector: Option<String>,
+    #[serde(default)]
+    pub quarantined_only: bool,
+}
+
+impl ReplayRequest {
+    pub fn selection(&self) -> crate::store::InboxSelection {
+        crate::store::InboxSelection {
+            since: self.since,
+            until: self.until,
+            connector_id: self.connector.clone(),
+            quarantined_only: self.quarantined_only,
+        }
+    }
+}
+
+/// `POST /admin/replay`: queue stored raw events again in the running daemon's own store, so its
+/// normaliser (and its view of what is unprocessed) picks them up at once.
+async fn replay(State(state): State<AdminState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if let Some(refused) = refuse_without_token(&state, &headers) {
+        return refused;
+    }
+    let request: ReplayRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => return (StatusCode::BAD_REQUEST, format!("not a replay request: {error}")).into_response(),
+    };
+    match state.store.requeue_inbox(&request.selection()).await {
+        Ok(queued) => {
+            tracing::info!(queued, ?request, "Stored raw events queued again for the pipeline (replay).");
+            (StatusCode::OK, axum::Json(serde_json::json!({"queued": queued}))).into_response()
+        }
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+    }
+}
+
+/// `POST /admin/reload`: what SIGHUP does, with the outcome in the answer: 200 and the keys that
+/// wait for a restart, or 422 and every problem of the new configuration.
+async fn reload(State(state): State<AdminState>, headers: HeaderMap) -> Response {
+    if let Some(refused) = refuse_without_token(&state, &headers) {
+        return refused;
+    }
+    let Some(reloader) = &state.reloader else {
+        return (StatusCode::NOT_FOUND, "this server cannot reload").into_response();
+    };
+    match reloader.reload().await {
+        Ok(reloaded) => {
+            let body = serde_json::json!({"reloaded": true, "needs_restart": reloaded.needs_restart});
+            (StatusCode::OK, axum::Json(body)).into_response()
+        }
+        Err(problems) => {
+            let body = serde_json::json!({"reloaded": false, "problems": problems.lines().collect::<Vec<_>>()});
+            (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response()
+        }
+    }
+}
+
+/// `Some(401)` unless the request carries `admin.token` (when one is set).
+fn refuse_without_token(state: &AdminState, headers: &HeaderMap) -> Option<Response> {
+    let token = state.token.as_ref()?;
+    let given =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let matches = given.is_some_and(|given| {
+        use subtle::ConstantTimeEq;
+        given.as_bytes().ct_eq(token.as_bytes()).into()
+    });
+    if matches {
+        return None;
+    }
+    // Never the token that was sent: it may be a real secret pasted in the wrong place.
+    tracing::warn!(
+        given = if given.is_some() { "a wrong token" } else { "no token" },
+        "Refused an admin request: 401."
+    );
+    metrics::counter!("handoffd_admin_refused_total").increment(1);
+    Some((StatusCode::UNAUTHORIZED, "admin.token required").into_response())
 }
 
 async fn metrics(State(state): State<AdminState>, headers: HeaderMap) -> Response {
-    if let Some(token) = &state.token {
-        let given =
-            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-        let matches = given.is_some_and(|given| {
-            use subtle::ConstantTimeEq;
-            given.as_bytes().ct_eq(token.as_bytes()).into()
-        });
-        if !matches {
-            return (StatusCode::UNAUTHORIZED, "admin.token required").into_response();
-        }
+    if let Some(refused) = refuse_without_token(&state, &headers) {
+        return refused;
     }
+    super::process_metrics::export();
     // Backlog gauges are read at scrape time, so they are right even after a restart.
     if let Ok(counts) = state.store.stage_counts().await {
         metrics::gauge!("handoffd_inbox_unprocessed").set(counts.inbox_unprocessed as f64);

@@ -27,7 +27,7 @@ pub fn under_webhook(name: String) -> MethodRouter<AppState> {
               body: Bytes| {
             let name = name.clone();
             async move {
-                let Some(handler) = state.connectors.webhook_routes.get(&(id, name)).cloned() else {
+                let Some(handler) = state.connectors.get().webhook_routes.get(&(id, name)).cloned() else {
                     return (StatusCode::NOT_FOUND, "no such connector").into_response();
                 };
                 match ask(&state, &*handler, &method, &uri, &headers, &body).await {
@@ -44,7 +44,8 @@ pub fn under_prefix(prefix: String) -> MethodRouter<AppState> {
     any(move |State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
         let prefix = prefix.clone();
         async move {
-            for route in state.connectors.prefix_routes.get(&prefix).into_iter().flatten() {
+            let connectors = state.connectors.get();
+            for route in connectors.prefix_routes.get(&prefix).into_iter().flatten() {
                 if let RouteAnswer::Respond(response) =
                     ask(&state, &*route.handler, &method, &uri, &headers, &body).await
                 {

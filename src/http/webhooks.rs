@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use chrono::Utc;
 use handoffd_contract::inbox::InboxSource;
-use handoffd_contract::webhook::{Handshake, RawRequest};
+use handoffd_contract::webhook::{Handshake, RawRequest, VerifyError};
 
 use super::AppState;
 use crate::store::NewInboxEvent;
@@ -20,7 +20,8 @@ pub async fn handshake(
     uri: Uri,
     headers: HeaderMap,
 ) -> (StatusCode, String) {
-    let Some(entry) = state.connectors.webhooks.get(&id) else {
+    let connectors = state.connectors.get();
+    let Some(entry) = connectors.webhooks.get(&id) else {
         return (StatusCode::NOT_FOUND, format!("no connector `{id}`"));
     };
     let request = raw_request(&method, &uri, &headers, b"");
@@ -56,16 +57,31 @@ fn raw_request<'a>(method: &'a Method, uri: &'a Uri, headers: &'a HeaderMap, bod
     RawRequest { method, path: uri.path(), query: uri.query().unwrap_or(""), headers, body, received_at: Utc::now() }
 }
 
+/// The `reason` label of a refusal: a small fixed set, so the metric's series stay bounded.
+fn refusal_reason(error: &VerifyError) -> &'static str {
+    match error {
+        VerifyError::Missing(_) => "missing_signature",
+        VerifyError::Malformed(_) => "malformed_signature",
+        VerifyError::Mismatch => "bad_signature",
+        VerifyError::Stale => "stale",
+        _ => "refused",
+    }
+}
+
 /// Refuse an unverified request (nothing stored), or commit it and answer once it is durable.
 async fn accept(state: &AppState, connector_id: String, request: &RawRequest<'_>) -> (StatusCode, &'static str) {
-    let Some(entry) = state.connectors.webhooks.get(&connector_id) else {
+    let connectors = state.connectors.get();
+    let Some(entry) = connectors.webhooks.get(&connector_id) else {
         return (StatusCode::NOT_FOUND, "no such connector");
     };
+    metrics::counter!("handoffd_webhooks_received_total", "connector" => connector_id.clone()).increment(1);
     let event = match entry.source.verify(request) {
         Ok(event) => event,
         Err(error) => {
-            metrics::counter!("handoffd_webhooks_refused_total", "connector" => connector_id.clone()).increment(1);
-            tracing::warn!(connector = %connector_id, source = "webhook", %error, "Refused a request: bad signature.");
+            let reason = refusal_reason(&error);
+            metrics::counter!("handoffd_webhooks_refused_total", "connector" => connector_id.clone(), "reason" => reason)
+                .increment(1);
+            tracing::warn!(connector = %connector_id, source = "webhook", reason, %error, "Refused a request: 401.");
             return (StatusCode::UNAUTHORIZED, "bad signature");
         }
     };
@@ -128,7 +144,12 @@ mod tests {
         let mut connectors = Connectors::default();
         connectors.webhooks.insert("ex".into(), WebhookEntry { source: Arc::new(ByGet), default_region: None });
         let app = crate::http::router(
-            AppState { store: store.clone(), connectors: Arc::new(connectors), inbox, stages: Default::default() },
+            AppState {
+                store: store.clone(),
+                connectors: crate::daemon::shared::Shared::new(connectors),
+                inbox,
+                stages: Default::default(),
+            },
             1024,
         );
         let get = |uri: &str| {

@@ -59,7 +59,11 @@ impl InboxWriter {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while self.queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
             let (events, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
-            match self.store.insert_inbox(&events).await {
+            // A commit that hangs leaves every webhook unanswered: the watchdog must see it.
+            let committing = crate::daemon::supervisor::time_round("inbox_writer");
+            let committed = self.store.insert_inbox(&events).await;
+            drop(committing);
+            match committed {
                 Ok(ids) => {
                     metrics::counter!("handoffd_inbox_committed_total").increment(ids.len() as u64);
                     for (reply, id) in replies.into_iter().zip(ids) {

@@ -11,6 +11,7 @@ use handoffd_contract::interaction::Content;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::daemon::shared::Shared;
 use crate::daemon::supervisor::catch_round;
 use crate::registry::Connectors;
 use crate::store::{InboxEvent, NormalizedBatch, NormalizedInteraction, Store};
@@ -36,7 +37,7 @@ pub fn match_keys(key: &IdentityKey, default_region: Option<&str>) -> Vec<(Strin
 
 pub struct Normalizer {
     pub store: Arc<dyn Store>,
-    pub connectors: Arc<Connectors>,
+    pub connectors: Shared<Connectors>,
     pub quiet_period: chrono::Duration,
     pub reopen_after: chrono::Duration,
     /// AI phrases that end the conversation at once ("I'm connecting you with our team").
@@ -100,11 +101,12 @@ impl Normalizer {
 
     /// Parse one event with its connector and resolve its identity keys; `Err` is why it could not be parsed.
     fn normalize(&self, event: &InboxEvent) -> Result<NormalizedBatch, String> {
-        let parsed = self.connectors.parse(event)?;
+        let connectors = self.connectors.get();
+        let parsed = connectors.parse(event)?;
         for ignored in &parsed.ignored {
             tracing::debug!(inbox_id = event.id, connector = %event.connector_id, %ignored, "Part of an event was not used.");
         }
-        let region = self.connectors.default_region(&event.connector_id);
+        let region = connectors.default_region(&event.connector_id);
         let interactions = parsed
             .interactions
             .into_iter()

@@ -35,6 +35,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("a stored value is corrupt: {0}")]
     Corrupt(String),
+    #[error("not supported by this store: {0}")]
+    Unsupported(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -48,6 +50,27 @@ pub trait InboxStore: Send + Sync {
 
     /// Inbox rows not yet normalised, oldest first.
     async fn unprocessed_inbox(&self, limit: u32) -> StoreResult<Vec<InboxEvent>>;
+
+    /// Mark the selected raw events unprocessed again (`handoffd replay`), quarantined ones
+    /// included (their quarantine entries go: a row that still cannot be parsed is quarantined
+    /// again). Normalising a row twice is a no-op for what it already produced (dedup keys).
+    /// Returns how many rows were queued.
+    async fn requeue_inbox(&self, selection: &InboxSelection) -> StoreResult<u64> {
+        let _ = selection;
+        Err(StoreError::Unsupported("replaying stored events".into()))
+    }
+}
+
+/// Which stored raw events `handoffd replay` runs through the pipeline again.
+#[derive(Clone, Debug, Default)]
+pub struct InboxSelection {
+    /// Received at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Received before.
+    pub until: Option<DateTime<Utc>>,
+    pub connector_id: Option<String>,
+    /// Only the rows that were quarantined.
+    pub quarantined_only: bool,
 }
 
 /// Signed bodies that could not be parsed (normalize writes them, `handoffd quarantine` reads them).
@@ -346,6 +369,13 @@ pub trait StatusStore: Send + Sync {
     async fn ping(&self) -> StoreResult<()>;
     /// Counts per pipeline stage, for metrics and `handoffd status`.
     async fn stage_counts(&self) -> StoreResult<StageCounts>;
+    /// A consistent copy of the store's files into `dir` (which must not hold them yet), made
+    /// while the daemon runs; the files written, to copy back to restore. A backend whose
+    /// server has its own backup tools (PostgreSQL: `pg_dump`) says so instead.
+    async fn backup_into(&self, dir: &std::path::Path) -> StoreResult<Vec<std::path::PathBuf>> {
+        let _ = dir;
+        Err(StoreError::Unsupported("this store is backed up with its own server's tools (e.g. pg_dump)".into()))
+    }
 }
 
 /// Every stage's side of one backend: what [`open`] hands out. A stage that needs one side takes

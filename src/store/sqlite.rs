@@ -246,6 +246,42 @@ impl InboxStore for SqliteStore {
         }
         rows.iter().map(inbox::event).collect()
     }
+
+    async fn requeue_inbox(&self, selection: &InboxSelection) -> StoreResult<u64> {
+        use std::sync::atomic::Ordering;
+        let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT id FROM {INBOX_SCHEMA}.inbox WHERE 1 = 1"));
+        if let Some(since) = selection.since {
+            query.push(" AND received_at >= ").push_bind(format_ts(since));
+        }
+        if let Some(until) = selection.until {
+            query.push(" AND received_at < ").push_bind(format_ts(until));
+        }
+        if let Some(connector) = &selection.connector_id {
+            query.push(" AND connector_id = ").push_bind(connector.clone());
+        }
+        if selection.quarantined_only {
+            query.push(" AND id IN (SELECT inbox_id FROM quarantine)");
+        }
+        let mut tx = self.writer.begin().await?;
+        let ids: Vec<i64> = query.build_query_scalar().fetch_all(&mut *tx).await?;
+        for chunk in ids.chunks(500) {
+            for table in ["inbox_processed", "quarantine"] {
+                let mut delete = QueryBuilder::<Sqlite>::new(format!("DELETE FROM {table} WHERE inbox_id IN ("));
+                let mut list = delete.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                delete.push(")");
+                delete.build().execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
+        // The search for unprocessed rows starts below the first one queued again.
+        if let Some(first) = ids.iter().min() {
+            self.inbox_low_water.fetch_min(*first, Ordering::Relaxed);
+        }
+        Ok(ids.len() as u64)
+    }
 }
 
 #[async_trait]
@@ -351,6 +387,37 @@ impl StatusStore for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())
+    }
+
+    /// `VACUUM INTO` each file, the inbox first: an inbox copy older than the pipeline's can only
+    /// hold fewer raw events than the pipeline already applied, and applying one again is a no-op
+    /// (dedup keys), while the other order could restore events marked done that never were.
+    async fn backup_into(&self, dir: &std::path::Path) -> StoreResult<Vec<std::path::PathBuf>> {
+        let files: Vec<(String, String)> =
+            sqlx::query_as("SELECT name, file FROM pragma_database_list").fetch_all(&self.reader).await?;
+        let file_of = |schema: &str| {
+            files.iter().find(|(name, _)| name == schema).map(|(_, file)| std::path::PathBuf::from(file))
+        };
+        let mut written = Vec::new();
+        for schema in [INBOX_SCHEMA, "main"] {
+            let source = file_of(schema).ok_or_else(|| StoreError::NotFound(format!("the `{schema}` database")))?;
+            let name = source
+                .file_name()
+                .ok_or_else(|| StoreError::Corrupt(format!("`{}` has no file name", source.display())))?;
+            let target = dir.join(name);
+            if target.exists() {
+                return Err(StoreError::Unsupported(format!(
+                    "`{}` exists already: back up into an empty folder",
+                    target.display()
+                )));
+            }
+            sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM {schema} INTO ?")))
+                .bind(target.to_string_lossy().into_owned())
+                .execute(&self.reader)
+                .await?;
+            written.push(target);
+        }
+        Ok(written)
     }
 
     async fn stage_counts(&self) -> StoreResult<StageCounts> {

@@ -225,7 +225,7 @@ fn hubspot(base_url: &str, store: Arc<dyn Store>) -> Arc<dyn handoffd_contract::
         "id": "hubspot-main", "base_url": base_url, "access_token": "mock-hubspot-token",
     }))
     .expect("hubspot config");
-    let vault = Arc::new(handoffd::deliver::StoreVault(store));
+    let vault = Arc::new(handoffd::deliver::StoreVault::new(store, None));
     Arc::new(handoffd_hubspot::Hubspot::new(config, vault, reqwest::Client::new()).expect("crm"))
 }
 

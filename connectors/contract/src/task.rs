@@ -58,6 +58,38 @@ impl TaskText {
     }
 }
 
+impl TaskText {
+    /// The same text without characters that make a CRM field lie about what it says:
+    /// bidirectional overrides and isolates (a customer's name or message could reverse the
+    /// reading order of what follows it) and control characters other than newline and tab.
+    /// Every CRM gets the text through this, whatever its format.
+    pub fn without_unsafe_characters(self) -> Self {
+        Self {
+            subject: strip_unsafe_characters(&self.subject),
+            facts: self
+                .facts
+                .into_iter()
+                .map(|fact| LabelledFact {
+                    label: strip_unsafe_characters(&fact.label),
+                    value: strip_unsafe_characters(&fact.value),
+                })
+                .collect(),
+            transcript_url: self.transcript_url.map(|url| strip_unsafe_characters(&url)),
+        }
+    }
+}
+
+/// `text` without bidirectional controls (U+202A-U+202E embeddings and overrides, U+2066-U+2069
+/// isolates, U+061C, U+200E/U+200F marks) and without control characters other than `\n` and `\t`.
+pub fn strip_unsafe_characters(text: &str) -> String {
+    text.chars()
+        .filter(|&c| {
+            !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{061C}' | '\u{200E}' | '\u{200F}')
+                && (!c.is_control() || c == '\n' || c == '\t')
+        })
+        .collect()
+}
+
 pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -71,6 +103,27 @@ pub fn escape_html(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_and_controls_are_removed_and_text_is_kept() {
+        let text = TaskText {
+            subject: "Call \u{202E}lahaR\u{202C} before 8 PM".into(),
+            facts: vec![LabelledFact {
+                label: "Need".into(),
+                value: "2BHK\u{2066} in\u{0007} Pune\nline two\tok".into(),
+            }],
+            transcript_url: None,
+        }
+        .without_unsafe_characters();
+        assert_eq!(text.subject, "Call lahaR before 8 PM");
+        assert_eq!(text.facts[0].value, "2BHK in Pune\nline two\tok");
+        assert_eq!(strip_unsafe_characters("नमस्ते ¿qué? 😀"), "नमस्ते ¿qué? 😀", "ordinary text is untouched");
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -41,3 +41,26 @@ pub(crate) fn unix_seconds(value: Option<&Value>) -> Option<DateTime<Utc>> {
     };
     DateTime::from_timestamp(seconds, 0)
 }
+
+/// A message's or status's time: Meta's `timestamp` when it is plausible (after WhatsApp
+/// existed, and not more than a day after we received it), else the time we received it. A
+/// signed event with a broken clock is still the customer's message: it is kept, timed by our
+/// clock, and the repair is logged and counted, never dropped quietly.
+pub(crate) fn event_time(value: Option<&Value>, received_at: DateTime<Utc>, what: &str) -> DateTime<Utc> {
+    // 2009-01-01T00:00:00Z.
+    let earliest = DateTime::from_timestamp(1_230_768_000, 0).unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let latest = received_at + chrono::Duration::days(1);
+    match unix_seconds(value) {
+        Some(at) if at >= earliest && at <= latest => at,
+        other => {
+            let given = value.map(Value::to_string).unwrap_or_else(|| "none".to_owned());
+            let given: String = given.chars().take(40).collect();
+            tracing::warn!(
+                %what, timestamp = %given, parsed = other.is_some(), %received_at,
+                "A WhatsApp event carries an implausible timestamp; it is kept with the time it was received."
+            );
+            metrics::counter!("handoffd_whatsapp_timestamps_repaired_total").increment(1);
+            received_at
+        }
+    }
+}

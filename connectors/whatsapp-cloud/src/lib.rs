@@ -73,6 +73,6 @@ impl WebhookSource for WhatsappCloud {
     }
 
     fn parse(&self, event: &Verified) -> Result<ParsedEvent, ParseError> {
-        parse::parse_body(event.body())
+        parse::parse_body(event.body(), event.received_at())
     }
 }

@@ -163,7 +163,7 @@ pub async fn replay(
     let store = crate::store::open(&format!("sqlite://{}/explain.db", scratch.0.display()))
         .await
         .context("opening the scratch store")?;
-    let context = BuildContext { vault: Arc::new(StoreVault(store.clone())), http: reqwest::Client::new() };
+    let context = BuildContext { vault: Arc::new(StoreVault::new(store.clone(), None)), http: reqwest::Client::new() };
     let connectors = Arc::new(Connectors::build(&config.connectors, &context)?);
     let events = match input {
         ConnectorInput::Events(events) => events,
@@ -205,7 +205,7 @@ async fn run_events(
     }
     let normalizer = Normalizer {
         store: store.clone(),
-        connectors,
+        connectors: crate::daemon::shared::Shared::from_arc(connectors),
         quiet_period: chrono::Duration::from_std(config.conversation.quiet_period.get())?,
         reopen_after: chrono::Duration::from_std(config.conversation.reopen_after.get())?,
         handoff_phrases: config.conversation.handoff_phrases.iter().map(|p| p.to_lowercase()).collect(),

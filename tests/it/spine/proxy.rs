@@ -137,3 +137,36 @@ async fn a_send_with_an_agent_token_is_recorded_as_the_agents_turn() {
     assert!(timeline.iter().any(|s| s.starts_with("ai") && s.contains("Let me check")), "{timeline:?}");
     daemon.shutdown().await.unwrap();
 }
+
+/// Graph reads an `access_token` from the query: a query string on a proxied send is never
+/// forwarded, so a caller cannot send with a token of its choosing (or anything else).
+#[tokio::test]
+async fn the_proxy_forwards_no_query_string() {
+    let graph = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": "919820088888", "wa_id": "919820088888"}],
+            "messages": [{"id": "wamid.QUERY1"}]
+        })))
+        .mount(&graph)
+        .await;
+    let mock = start_mock(MockOptions::default()).await;
+    let mut harness = Harness::new(mock.base_url());
+    harness.graph_base_url = graph.uri();
+    let daemon = harness.start().await;
+    let send = json!({"messaging_product": "whatsapp", "to": "919820088888", "type": "text", "text": {"body": "hi"}});
+    let answer = reqwest::Client::new()
+        .post(format!("http://{}{GRAPH_PATH}?access_token=someone-elses&appsecret_proof=x", daemon.addr))
+        .bearer_auth("bot-token")
+        .json(&send)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let received = graph.received_requests().await.unwrap();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].url.path(), "/v23.0/106540352242922/messages");
+    assert_eq!(received[0].url.query(), None, "no query string reaches Graph");
+    daemon.shutdown().await.unwrap();
+}

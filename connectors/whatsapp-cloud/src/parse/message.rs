@@ -6,7 +6,9 @@ use handoffd_contract::interaction::{
 };
 use serde_json::{Map, Value};
 
-use crate::json::{array_at, str_at, text_at, unix_seconds};
+use chrono::{DateTime, Utc};
+
+use crate::json::{array_at, event_time, str_at, text_at};
 use crate::keys::user_keys;
 use crate::render;
 
@@ -17,10 +19,13 @@ const MEDIA_TYPES: [&str; 5] = ["image", "video", "audio", "document", "sticker"
 const MAPPED_FIELDS: [&str; 8] =
     ["from", "from_user_id", "from_parent_user_id", "id", "timestamp", "type", "context", "referral"];
 
-pub(super) fn interaction(message: &Value, contacts: &[Value]) -> Result<Interaction, String> {
+pub(super) fn interaction(
+    message: &Value,
+    contacts: &[Value],
+    received_at: DateTime<Utc>,
+) -> Result<Interaction, String> {
     let id = text_at(message, &["id"]).ok_or("the message has no `id`")?;
-    let at =
-        unix_seconds(message.get("timestamp")).ok_or_else(|| format!("message `{id}` has no valid `timestamp`"))?;
+    let at = event_time(message.get("timestamp"), received_at, &format!("message `{id}`"));
     let from = text_at(message, &["from"]);
     let from_user_id = text_at(message, &["from_user_id"]);
     let contact = sender_contact(contacts, from, from_user_id);

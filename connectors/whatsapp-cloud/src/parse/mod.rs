@@ -7,6 +7,7 @@
 mod message;
 mod status;
 
+use chrono::{DateTime, Utc};
 use handoffd_contract::webhook::{ParseError, ParsedEvent};
 use serde_json::Value;
 
@@ -15,7 +16,7 @@ use crate::json::{array_at, str_at};
 /// The only `object` a WhatsApp Business Account webhook carries.
 const OBJECT: &str = "whatsapp_business_account";
 
-pub fn parse_body(body: &[u8]) -> Result<ParsedEvent, ParseError> {
+pub fn parse_body(body: &[u8], received_at: DateTime<Utc>) -> Result<ParsedEvent, ParseError> {
     let root: Value = serde_json::from_slice(body).map_err(|error| ParseError::Json(error.to_string()))?;
     match str_at(&root, &["object"]) {
         Some(OBJECT) => {}
@@ -36,7 +37,7 @@ pub fn parse_body(body: &[u8]) -> Result<ParsedEvent, ParseError> {
             let place = format!("entry[{e}].changes[{c}]");
             match str_at(change, &["field"]) {
                 Some("messages") => {
-                    parse_messages_value(change.get("value").unwrap_or(&Value::Null), &place, &mut event)
+                    parse_messages_value(change.get("value").unwrap_or(&Value::Null), &place, received_at, &mut event)
                 }
                 Some(field) => event.ignored.push(format!("{place}: field `{field}` is not handled")),
                 None => event.ignored.push(format!("{place}: no `field`")),
@@ -47,18 +48,18 @@ pub fn parse_body(body: &[u8]) -> Result<ParsedEvent, ParseError> {
 }
 
 /// A `field: messages` value: `metadata`, `contacts[]`, `messages[]` and/or `statuses[]`.
-fn parse_messages_value(value: &Value, place: &str, event: &mut ParsedEvent) {
+fn parse_messages_value(value: &Value, place: &str, received_at: DateTime<Utc>, event: &mut ParsedEvent) {
     let contacts = array_at(value, &["contacts"]);
     let messages = array_at(value, &["messages"]);
     let statuses = array_at(value, &["statuses"]);
     for (i, item) in messages.iter().enumerate() {
-        match message::interaction(item, contacts) {
+        match message::interaction(item, contacts, received_at) {
             Ok(interaction) => event.interactions.push(interaction),
             Err(reason) => event.ignored.push(format!("{place}.messages[{i}]: {reason}")),
         }
     }
     for (i, item) in statuses.iter().enumerate() {
-        match status::interaction(item, contacts) {
+        match status::interaction(item, contacts, received_at) {
             Ok(interaction) => event.interactions.push(interaction),
             Err(reason) => event.ignored.push(format!("{place}.statuses[{i}]: {reason}")),
         }

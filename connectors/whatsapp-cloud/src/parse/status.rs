@@ -3,15 +3,20 @@
 use handoffd_contract::interaction::{Channel, Content, DeliveryStatus, Direction, Interaction, VendorError};
 use serde_json::Value;
 
-use crate::json::{array_at, str_at, text_at, unix_seconds};
+use chrono::{DateTime, Utc};
+
+use crate::json::{array_at, event_time, str_at, text_at};
 use crate::keys::{WHATSAPP, user_keys};
 use handoffd_contract::identity::IdentityKey;
 
-pub(super) fn interaction(status: &Value, contacts: &[Value]) -> Result<Interaction, String> {
+pub(super) fn interaction(
+    status: &Value,
+    contacts: &[Value],
+    received_at: DateTime<Utc>,
+) -> Result<Interaction, String> {
     let id = text_at(status, &["id"]).ok_or("the status has no `id`")?;
     let state = text_at(status, &["status"]).ok_or_else(|| format!("the status of `{id}` has no `status`"))?;
-    let at = unix_seconds(status.get("timestamp"))
-        .ok_or_else(|| format!("the `{state}` status of `{id}` has no valid `timestamp`"))?;
+    let at = event_time(status.get("timestamp"), received_at, &format!("the `{state}` status of `{id}`"));
     let recipient = text_at(status, &["recipient_id"]);
     let recipient_user_id = text_at(status, &["recipient_user_id"]);
     // A group's id is no person's key: name it as a group.

@@ -294,14 +294,28 @@ fn a_broken_item_is_described_and_the_others_still_parse() {
         {"from": "919820011111", "id": "wamid.B", "timestamp": "yesterday", "type": "text"},
         {"from": "919820011111", "id": "wamid.C", "timestamp": 1764057600, "type": "text", "text": {"body": "fine"}}
     ]}}]}]});
+    let before = chrono::Utc::now();
     let event = crate::parse(body.to_string().as_bytes()).unwrap();
-    assert_eq!(event.interactions.len(), 1);
-    assert_eq!(message(&event.interactions[0]).text.as_deref(), Some("fine"));
-    assert_eq!(
-        event.ignored,
-        vec![
-            "entry[0].changes[0].messages[0]: the message has no `id`".to_owned(),
-            "entry[0].changes[0].messages[1]: message `wamid.B` has no valid `timestamp`".to_owned(),
-        ]
-    );
+    assert_eq!(event.interactions.len(), 2);
+    // A message with an unreadable time is kept, timed when it was received.
+    assert_eq!(event.interactions[0].dedup_key, "wamid.B");
+    assert!(event.interactions[0].at >= before, "{:?}", event.interactions[0].at);
+    assert_eq!(message(&event.interactions[1]).text.as_deref(), Some("fine"));
+    assert_eq!(event.ignored, vec!["entry[0].changes[0].messages[0]: the message has no `id`".to_owned()]);
+}
+
+/// Meta signs what it sends, but a timestamp far outside any clock (`-99999999999999`, a year
+/// before WhatsApp, next week) must not drop the message or place it out of its conversation.
+#[test]
+fn a_signed_message_with_an_implausible_timestamp_is_kept_with_the_receive_time() {
+    for timestamp in [json!("-99999999999999"), json!(-99999999999999_i64), json!("86400"), json!("99999999999")] {
+        let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+        "messages": [{"from": "919820011111", "id": "wamid.T", "timestamp": timestamp, "type": "text", "text": {"body": "hi"}}]
+        }}]}]});
+        let before = chrono::Utc::now();
+        let event = crate::parse(body.to_string().as_bytes()).unwrap();
+        assert_eq!(event.interactions.len(), 1, "{timestamp}: {:?}", event.ignored);
+        let at = event.interactions[0].at;
+        assert!(at >= before && at <= chrono::Utc::now(), "{timestamp} gave {at}");
+    }
 }
