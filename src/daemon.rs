@@ -151,7 +151,12 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
     crate::http::admin::metrics_handle();
     let server = supervisor.spawn(
         "server",
-        serve("server", axum::serve(listener, app).with_graceful_shutdown(stop_server.clone().cancelled_owned())),
+        serve(
+            "server",
+            // The peer address reaches connectors that allow only listed sources (Exotel signs nothing).
+            axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                .with_graceful_shutdown(stop_server.clone().cancelled_owned()),
+        ),
     );
     let admin = crate::http::admin::router(config.admin.token.clone(), store.clone());
     let admin_server = supervisor.spawn(
