@@ -1,8 +1,8 @@
 //! StatusCallback (POST, form or JSON) and Passthru (GET query) events into interactions.
 //!
 //! Both carry a `CallSid`. StatusCallback names the outcome in `Status`; Passthru in
-//! `CallStatus`, `DialCallStatus`, or (AgentStream, a voice bot's leg) `Stream[Status]` or a
-//! JSON `Stream` parameter. Only a final status becomes an interaction, keyed
+//! `CallStatus`, `DialCallStatus` (the dialled leg's), or (AgentStream, a voice bot's leg)
+//! `Stream[Status]` or a JSON `Stream` parameter. Only a final status becomes an interaction, keyed
 //! `CallSid:status` like the poller's, so a call seen by a callback and by the poller is
 //! stored once. A Passthru hit in the middle of a flow (no final status yet) is ignored.
 
@@ -33,6 +33,9 @@ pub fn params_of(event: &Verified) -> Result<Params, ParseError> {
     if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
         let value: Value = serde_json::from_slice(body).map_err(|e| ParseError::Json(e.to_string()))?;
         flatten("", &value, &mut pairs);
+    } else if let Some(query) = request_line_query(body) {
+        // A Passthru request written out as `GET https://...?...` or as its URL.
+        pairs.extend(form(query.as_bytes()));
     } else if !body.iter().all(u8::is_ascii_whitespace) {
         std::str::from_utf8(body).map_err(|_| ParseError::Shape("a form body must be UTF-8".into()))?;
         pairs.extend(form(body));
@@ -46,6 +49,17 @@ pub fn params_of(event: &Verified) -> Result<Params, ParseError> {
         flatten("Stream", &value, &mut pairs);
     }
     Ok(Params(pairs))
+}
+
+/// The query of `GET <url>` or of a bare URL (how a Passthru hit is usually written down).
+fn request_line_query(body: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(body).ok()?.trim();
+    let url = text.strip_prefix("GET ").unwrap_or(text).trim();
+    if !(url.starts_with("http://") || url.starts_with("https://") || url.starts_with('/')) {
+        return None;
+    }
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    Some(query.split_whitespace().next().unwrap_or_default())
 }
 
 fn form(encoded: &[u8]) -> impl Iterator<Item = (String, String)> + '_ {
@@ -106,8 +120,18 @@ pub fn parse_time(value: &str, offset: FixedOffset) -> Option<DateTime<Utc>> {
     offset.from_local_datetime(&naive).single().map(|t| t.with_timezone(&Utc))
 }
 
+/// A phone number the customer can be found by. Exotel's Passthru writes `From=+91...` into the
+/// query unencoded, which form decoding turns into a leading space: that `+` is restored.
 pub fn phone_key(number: Option<&str>) -> Option<IdentityKey> {
-    let number = number?.trim();
+    let raw = number?;
+    let trimmed = raw.trim();
+    let restored;
+    let number = if raw.starts_with(' ') && trimmed.starts_with(|c: char| c.is_ascii_digit()) {
+        restored = format!("+{trimmed}");
+        restored.as_str()
+    } else {
+        trimmed
+    };
     let digits = number.chars().filter(char::is_ascii_digit).count();
     (digits >= 6 && number.chars().all(|c| c.is_ascii_digit() || "+-() .".contains(c)))
         .then(|| IdentityKey::phone(number))
@@ -118,7 +142,19 @@ pub fn parse(event: &Verified, offset: FixedOffset) -> Result<ParsedEvent, Parse
     let params = params_of(event)?;
     let call_sid =
         params.get("CallSid").ok_or_else(|| ParseError::Shape("the event has no `CallSid`".into()))?.to_owned();
-    let raw_status = params.first(&["Status", "Stream[Status]", "DialCallStatus", "CallStatus"]);
+    let (direction, customer) = direction_and_customer(
+        params.get("Direction"),
+        params.first(&["From", "CallFrom"]),
+        params.first(&["To", "CallTo"]),
+    );
+    // `DialCallStatus` is the dialled leg's (an agent's, on an inbound call): a caller whose
+    // agent was busy still called, and is someone to call back, so the call counts as
+    // completed; on an outbound dial the dialled leg is the customer.
+    let dial_status = params.get("DialCallStatus");
+    let raw_status = params.first(&["Status", "Stream[Status]", "CallStatus"]).or(match direction {
+        Direction::Inbound => dial_status.filter(|d| final_status(d).is_some()).map(|_| "completed"),
+        Direction::Outbound => dial_status,
+    });
     let Some(status) = raw_status.and_then(final_status) else {
         let shown = raw_status.unwrap_or("no status");
         return Ok(ParsedEvent {
@@ -127,13 +163,9 @@ pub fn parse(event: &Verified, offset: FixedOffset) -> Result<ParsedEvent, Parse
         });
     };
     let answered_by = params.get("AnsweredBy");
-    let (direction, customer) = direction_and_customer(
-        params.get("Direction"),
-        params.first(&["From", "CallFrom"]),
-        params.first(&["To", "CallTo"]),
-    );
     let mut analysis = Map::new();
     for (name, key) in [
+        ("DialCallStatus", "dial_call_status"),
         ("Stream[DisconnectedBy]", "disconnected_by"),
         ("CustomField", "custom_field"),
         ("flow_id", "flow_id"),
