@@ -13,7 +13,8 @@ pub struct ExotelKind;
 
 impl ConnectorKind for ExotelKind {
     const NAME: &'static str = "exotel";
-    const BUILDS: Builds = Builds { webhook_source: true, poll_source: true, crm: false, messenger: false, routes: false };
+    const BUILDS: Builds =
+        Builds { webhook_source: true, poll_source: true, crm: false, messenger: false, routes: false };
     type Config = ExotelConfig;
 
     fn id(config: &ExotelConfig) -> &str {
@@ -56,7 +57,8 @@ pub fn validate(config: &ExotelConfig) -> Vec<ConfigProblem> {
             problems.push(ConfigProblem::at(format!("allowed_sources[{i}]"), message));
         }
     }
-    for (key, value) in [("account_sid", &config.account_sid), ("api_key", &config.api_key), ("api_token", &config.api_token)]
+    for (key, value) in
+        [("account_sid", &config.account_sid), ("api_key", &config.api_key), ("api_token", &config.api_token)]
     {
         if value.trim().is_empty() {
             problems.push(ConfigProblem::at(key, "must not be empty"));

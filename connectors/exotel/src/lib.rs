@@ -20,7 +20,9 @@ pub mod parse;
 pub mod poll;
 
 use chrono::FixedOffset;
-use handoffd_contract::webhook::{Handshake, ParseError, ParsedEvent, RawRequest, Verified, VerifyError, WebhookSource};
+use handoffd_contract::webhook::{
+    Handshake, ParseError, ParsedEvent, RawRequest, Verified, VerifyError, WebhookSource,
+};
 
 pub use access::SourceRange;
 pub use config::ExotelConfig;

@@ -70,7 +70,9 @@ fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
     let name = |key: &str| if prefix.is_empty() { key.to_owned() } else { format!("{prefix}[{key}]") };
     match value {
         Value::Object(map) => map.iter().for_each(|(key, inner)| flatten(&name(key), inner, out)),
-        Value::Array(items) => items.iter().enumerate().for_each(|(i, inner)| flatten(&name(&i.to_string()), inner, out)),
+        Value::Array(items) => {
+            items.iter().enumerate().for_each(|(i, inner)| flatten(&name(&i.to_string()), inner, out))
+        }
         Value::String(s) => out.push((prefix.to_owned(), s.clone())),
         Value::Number(n) => out.push((prefix.to_owned(), n.to_string())),
         Value::Bool(b) => out.push((prefix.to_owned(), b.to_string())),

@@ -209,10 +209,9 @@ impl PollSource for ExotelCalls {
                 _ => PollError::Protocol(message),
             });
         }
-        let page: CallsPage = response
-            .json()
-            .await
-            .map_err(|e| PollError::Protocol(format!("the Call Details API's page is not what Exotel documents: {e}")))?;
+        let page: CallsPage = response.json().await.map_err(|e| {
+            PollError::Protocol(format!("the Call Details API's page is not what Exotel documents: {e}"))
+        })?;
         let mut next = cursor.clone();
         let mut interactions = Vec::new();
         for call in &page.calls {

@@ -13,7 +13,8 @@ pub struct TwilioKind;
 
 impl ConnectorKind for TwilioKind {
     const NAME: &'static str = "twilio";
-    const BUILDS: Builds = Builds { webhook_source: true, poll_source: true, crm: false, messenger: false, routes: false };
+    const BUILDS: Builds =
+        Builds { webhook_source: true, poll_source: true, crm: false, messenger: false, routes: false };
     type Config = TwilioConfig;
 
     fn id(config: &TwilioConfig) -> &str {
@@ -75,7 +76,8 @@ pub fn validate(config: &TwilioConfig) -> Vec<ConfigProblem> {
         )),
     }
     if let Err(error) = humantime::parse_duration(&config.poll_lookback) {
-        problems.push(ConfigProblem::at("poll_lookback", format!("`{}` is not a duration: {error}", config.poll_lookback)));
+        problems
+            .push(ConfigProblem::at("poll_lookback", format!("`{}` is not a duration: {error}", config.poll_lookback)));
     }
     if !(1..=1000).contains(&config.poll_page_size) {
         problems.push(ConfigProblem::at("poll_page_size", "must be between 1 and 1000 (Twilio's limit)"));

@@ -19,7 +19,9 @@ pub mod parse;
 pub mod poll;
 pub mod signature;
 
-use handoffd_contract::webhook::{Handshake, ParseError, ParsedEvent, RawRequest, Verified, VerifyError, WebhookSource};
+use handoffd_contract::webhook::{
+    Handshake, ParseError, ParsedEvent, RawRequest, Verified, VerifyError, WebhookSource,
+};
 
 pub use config::TwilioConfig;
 pub use kind::TwilioKind;

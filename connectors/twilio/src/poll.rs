@@ -124,7 +124,8 @@ impl TwilioCalls {
         if !is_terminal(&call.status) {
             return None;
         }
-        let ended = call.end_time.as_deref().and_then(parse_time).or(call.start_time.as_deref().and_then(parse_time))?;
+        let ended =
+            call.end_time.as_deref().and_then(parse_time).or(call.start_time.as_deref().and_then(parse_time))?;
         let (direction, customer) =
             direction_and_customer(call.direction.as_deref(), call.from.as_deref(), call.to.as_deref());
         let answered_by = call.answered_by.as_deref().filter(|a| !a.is_empty());
@@ -132,7 +133,9 @@ impl TwilioCalls {
         if let Some(by) = answered_by {
             analysis.insert("answered_by".into(), Value::String(by.to_owned()));
         }
-        if let Some(recordings) = call.subresource_uris.as_ref().and_then(|u| u.get("recordings")).and_then(Value::as_str) {
+        if let Some(recordings) =
+            call.subresource_uris.as_ref().and_then(|u| u.get("recordings")).and_then(Value::as_str)
+        {
             // A reference to the call's recordings list; nothing is downloaded.
             analysis.insert("recordings_uri".into(), Value::String(format!("{}{recordings}", self.base_url)));
         }
@@ -147,7 +150,9 @@ impl TwilioCalls {
                 call_id: call.sid.clone(),
                 duration_secs: call.duration.as_deref().and_then(|d| d.parse().ok()),
                 analysis: if analysis.is_empty() { Value::Null } else { Value::Object(analysis) },
-                ended_reason: Some(answered_by.map_or_else(|| call.status.clone(), |by| format!("{} ({by})", call.status))),
+                ended_reason: Some(
+                    answered_by.map_or_else(|| call.status.clone(), |by| format!("{} ({by})", call.status)),
+                ),
                 not_a_handoff: not_a_handoff(&call.status, answered_by),
                 ..Call::default()
             }),
@@ -213,10 +218,12 @@ impl PollSource for TwilioCalls {
         let next = if more {
             Cursor { ended_after: cursor.ended_after, next_page: page.next_page_uri.clone(), newest }
         } else {
-            Cursor { ended_after: newest.map_or(cursor.ended_after, |n| n.max(cursor.ended_after)), ..Cursor::default() }
+            Cursor {
+                ended_after: newest.map_or(cursor.ended_after, |n| n.max(cursor.ended_after)),
+                ..Cursor::default()
+            }
         };
         let next_cursor = serde_json::to_string(&next).map_err(|e| PollError::Protocol(e.to_string()))?;
         Ok(PollPage { interactions, next_cursor: Some(next_cursor), more })
     }
 }
-

@@ -113,11 +113,12 @@ pub enum DigestEncoding {
 impl std::fmt::Debug for SignatureConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::StandardWebhooks { tolerance, .. } => f
-                .debug_struct("StandardWebhooks")
-                .field("tolerance", tolerance)
-                .finish_non_exhaustive(),
-            Self::Hmac { header, algorithm, encoding, signed, prefix, timestamp_header, id_header, tolerance, .. } => f
+            Self::StandardWebhooks { tolerance, .. } => {
+                f.debug_struct("StandardWebhooks").field("tolerance", tolerance).finish_non_exhaustive()
+            }
+            Self::Hmac {
+                header, algorithm, encoding, signed, prefix, timestamp_header, id_header, tolerance, ..
+            } => f
                 .debug_struct("Hmac")
                 .field("header", header)
                 .field("algorithm", algorithm)

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use handoffd_contract::kind::{BuildContext, BuildError, Builds, Built, ConfigProblem, ConnectorKind};
 
+use crate::GenericWebhook;
 use crate::config::{FieldMap, SignatureConfig, WebhookConfig};
 use crate::mapping::channel;
 use crate::signature::{HmacScheme, Scheme, standard_webhooks_key};
-use crate::GenericWebhook;
 
 /// The `webhook` connector kind.
 #[derive(Debug)]
@@ -16,7 +16,8 @@ pub struct WebhookKind;
 
 impl ConnectorKind for WebhookKind {
     const NAME: &'static str = "webhook";
-    const BUILDS: Builds = Builds { webhook_source: true, poll_source: false, crm: false, messenger: false, routes: false };
+    const BUILDS: Builds =
+        Builds { webhook_source: true, poll_source: false, crm: false, messenger: false, routes: false };
     type Config = WebhookConfig;
 
     fn id(config: &WebhookConfig) -> &str {
@@ -32,7 +33,8 @@ impl ConnectorKind for WebhookKind {
     }
 
     fn build(config: &WebhookConfig, _context: &BuildContext) -> Result<Built, BuildError> {
-        let source = GenericWebhook::new(config.clone()).map_err(|message| BuildError { id: config.id.clone(), message })?;
+        let source =
+            GenericWebhook::new(config.clone()).map_err(|message| BuildError { id: config.id.clone(), message })?;
         Ok(Built { webhook_source: Some(Arc::new(source)), ..Built::default() })
     }
 }
@@ -96,10 +98,14 @@ pub fn validate(config: &WebhookConfig) -> Vec<ConfigProblem> {
                 problems.push(ConfigProblem::at("signature.header", format!("`{header}` is not a header name")));
             }
             if !signed.contains("{body}") {
-                problems.push(ConfigProblem::at("signature.signed", "must include `{body}`: an unsigned body could be forged"));
+                problems.push(ConfigProblem::at(
+                    "signature.signed",
+                    "must include `{body}`: an unsigned body could be forged",
+                ));
             }
             if signed.contains("{timestamp}") && timestamp_header.is_none() {
-                problems.push(ConfigProblem::at("signature.signed", "uses `{timestamp}` but no `timestamp_header` is set"));
+                problems
+                    .push(ConfigProblem::at("signature.signed", "uses `{timestamp}` but no `timestamp_header` is set"));
             }
             if signed.contains("{id}") && id_header.is_none() {
                 problems.push(ConfigProblem::at("signature.signed", "uses `{id}` but no `id_header` is set"));
@@ -117,7 +123,8 @@ pub fn validate(config: &WebhookConfig) -> Vec<ConfigProblem> {
             format!("`{}` is none of `voice`, `whatsapp`, `sms`, `webchat`, `email`", config.channel),
         ));
     }
-    problems.extend(validate_fields(&config.fields, matches!(config.signature, SignatureConfig::StandardWebhooks { .. })));
+    problems
+        .extend(validate_fields(&config.fields, matches!(config.signature, SignatureConfig::StandardWebhooks { .. })));
     if let Some(accept) = &config.accept {
         if !is_pointer(&accept.pointer) {
             problems.push(ConfigProblem::at("accept.pointer", format!("`{}` is not a JSON Pointer", accept.pointer)));

@@ -17,7 +17,9 @@ pub mod kind;
 pub mod mapping;
 pub mod signature;
 
-use handoffd_contract::webhook::{Handshake, ParseError, ParsedEvent, RawRequest, Verified, VerifyError, WebhookSource};
+use handoffd_contract::webhook::{
+    Handshake, ParseError, ParsedEvent, RawRequest, Verified, VerifyError, WebhookSource,
+};
 
 pub use config::WebhookConfig;
 pub use kind::WebhookKind;

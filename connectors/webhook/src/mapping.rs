@@ -122,7 +122,7 @@ pub fn parse(config: &WebhookConfig, event: &Verified) -> Result<ParsedEvent, Pa
     }
     if let Some(rule) = &config.accept {
         let kind = payload.pointer(&rule.pointer).and_then(text).unwrap_or_default();
-        if !rule.values.iter().any(|v| *v == kind) {
+        if !rule.values.contains(&kind) {
             return Ok(ParsedEvent {
                 interactions: Vec::new(),
                 ignored: vec![format!("event `{kind}` at `{}` is not one of `accept.values`", rule.pointer)],
@@ -164,7 +164,8 @@ pub fn parse(config: &WebhookConfig, event: &Verified) -> Result<ParsedEvent, Pa
         )));
     }
     let channel_name = text_at(&payload, fields.channel.as_ref()).unwrap_or_else(|| config.channel.clone());
-    let channel = channel(&channel_name).ok_or_else(|| ParseError::Shape(format!("unknown channel `{channel_name}`")))?;
+    let channel =
+        channel(&channel_name).ok_or_else(|| ParseError::Shape(format!("unknown channel `{channel_name}`")))?;
     let when = at(&payload, fields.time.as_ref()).and_then(time).unwrap_or_else(|| event.received_at());
     let name = text_at(&payload, fields.name.as_ref());
     let mut ignored = Vec::new();

@@ -169,7 +169,7 @@ impl HmacScheme {
         let mut signed = Vec::with_capacity(body.len() + 64);
         let mut rest = self.signed.as_str();
         while let Some(start) = rest.find('{') {
-            signed.extend_from_slice(rest[..start].as_bytes());
+            signed.extend_from_slice(&rest.as_bytes()[..start]);
             let after = &rest[start..];
             let (piece, len): (&[u8], usize) = if after.starts_with("{body}") {
                 (body, 6)

@@ -134,8 +134,11 @@ fn parse_local(text: &str) -> Option<DateTime<Utc>> {
     exotel_offset().from_local_datetime(&naive).single().map(|t| t.with_timezone(&Utc))
 }
 
+/// The lower and upper bounds of a `DateCreated` filter, each optional.
+type Bounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// `gte:2026-01-01 00:00:00;lte:2026-01-31 23:59:59` -> the bounds.
-fn date_range(text: &str) -> Option<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)> {
+fn date_range(text: &str) -> Option<Bounds> {
     let (mut gte, mut lte) = (None, None);
     for part in text.split(';') {
         match part.split_once(':') {

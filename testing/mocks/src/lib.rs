@@ -24,12 +24,12 @@ mod basic_auth;
 pub mod cli;
 pub mod compliance;
 mod connection;
+pub mod exotel;
 pub mod faults;
 pub mod hubspot;
 mod middleware;
 pub mod report;
 mod state;
-pub mod exotel;
 pub mod twilio;
 mod whatsapp_cloud;
 

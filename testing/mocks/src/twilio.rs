@@ -72,7 +72,8 @@ impl TwilioCallsMock {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(TwilioState::default()));
-        let shared = Shared { account_sid: account_sid.to_owned(), auth_token: auth_token.to_owned(), state: state.clone() };
+        let shared =
+            Shared { account_sid: account_sid.to_owned(), auth_token: auth_token.to_owned(), state: state.clone() };
         let router = Router::new().route("/2010-04-01/Accounts/{sid}/Calls.json", get(list)).with_state(shared);
         let stop = CancellationToken::new();
         let stopped = stop.clone();

@@ -19,9 +19,8 @@ fn passthru(name: &str) -> Arrived {
 
 #[test]
 fn a_status_callback_form_is_a_finished_call_of_the_number_called() {
-    let parsed = Arrived::post(&fixture("statuscallback_completed.form"), "application/x-www-form-urlencoded")
-        .parse()
-        .unwrap();
+    let parsed =
+        Arrived::post(&fixture("statuscallback_completed.form"), "application/x-www-form-urlencoded").parse().unwrap();
     let interaction = &parsed.interactions[0];
     assert_eq!(interaction.dedup_key, "b6cfaf5f5cef3ca0fc937749ef96d245:completed");
     assert_eq!(interaction.direction, Direction::Outbound);
@@ -99,7 +98,10 @@ fn a_stream_sent_as_one_json_parameter_is_read() {
 #[test]
 fn an_offline_tool_takes_a_passthru_url_or_a_form_body() {
     let connector = connector(serde_json::json!({}));
-    let line = format!("GET https://hooks.example.com/webhooks/ex-main?{}", String::from_utf8(fixture("passthru_agentstream.query")).unwrap());
+    let line = format!(
+        "GET https://hooks.example.com/webhooks/ex-main?{}",
+        String::from_utf8(fixture("passthru_agentstream.query")).unwrap()
+    );
     let parsed = connector.parse(&Verified::for_offline_tool(line.into_bytes(), chrono::Utc::now())).unwrap();
     assert_eq!(parsed.interactions[0].dedup_key, "7a9e41c2b0d3f58e61a2c4d5e6f70812:completed");
     let form = Verified::for_offline_tool(fixture("statuscallback_completed.form"), chrono::Utc::now());

@@ -62,8 +62,12 @@ async fn a_lost_status_callback_is_found_with_the_callbacks_dedup_key() {
     let Content::Call(no_answer_call) = &no_answer.content else { panic!("a call") };
     assert_eq!(no_answer_call.not_a_handoff, Some(NotAHandoff::NoAnswer));
     // The same key as the StatusCallback's for the same call.
-    let callback = Arrived::post(b"CallSid=e01&Status=completed&Direction=outbound-api&To=09876543210",
-        "application/x-www-form-urlencoded").parse().unwrap();
+    let callback = Arrived::post(
+        b"CallSid=e01&Status=completed&Direction=outbound-api&To=09876543210",
+        "application/x-www-form-urlencoded",
+    )
+    .parse()
+    .unwrap();
     assert_eq!(callback.interactions[0].dedup_key, "e01:completed");
 }
 

@@ -39,7 +39,13 @@ impl Posted {
         headers.insert("host", HeaderValue::from_static("hooks.example.com"));
         headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
         headers.insert("content-type", HeaderValue::from_static("application/x-www-form-urlencoded"));
-        Self { method: Method::POST, path: "/webhooks/tw-main".into(), query: String::new(), headers, body: body.to_vec() }
+        Self {
+            method: Method::POST,
+            path: "/webhooks/tw-main".into(),
+            query: String::new(),
+            headers,
+            body: body.to_vec(),
+        }
     }
 
     /// The URL Twilio called.

@@ -39,7 +39,11 @@ fn keys(page: &handoffd_contract::poll::PollPage) -> Vec<String> {
 async fn a_call_whose_callback_was_lost_is_found_with_the_callbacks_dedup_key() {
     let mock = TwilioCallsMock::start(ACCOUNT_SID, AUTH_TOKEN).await.unwrap();
     mock.put(call("CA01", "completed", 60));
-    mock.put(MockTwilioCall { direction: "outbound-api".into(), to: "+919820054321".into(), ..call("CA02", "busy", 20) });
+    mock.put(MockTwilioCall {
+        direction: "outbound-api".into(),
+        to: "+919820054321".into(),
+        ..call("CA02", "busy", 20)
+    });
     mock.put(MockTwilioCall { end_time: None, ..call("CA03", "in-progress", 0) });
     let poller = poller(&mock, 50).await;
 
@@ -105,7 +109,9 @@ async fn errors_are_classified_for_the_host() {
     let poller = poller(&mock, 50).await;
     mock.fail_next(&[429, 503]);
     match poller.poll(None).await {
-        Err(PollError::Unavailable { retry_after, .. }) => assert_eq!(retry_after, Some(std::time::Duration::from_secs(1))),
+        Err(PollError::Unavailable { retry_after, .. }) => {
+            assert_eq!(retry_after, Some(std::time::Duration::from_secs(1)))
+        }
         other => panic!("expected unavailable, got {other:?}"),
     }
     assert!(matches!(poller.poll(None).await, Err(PollError::Unavailable { .. })));
@@ -125,6 +131,7 @@ async fn errors_are_classified_for_the_host() {
     });
     assert!(matches!(poller.poll(Some(&stale_page.to_string())).await, Err(PollError::InvalidCursor(_))));
 
-    let unreachable = TwilioCalls::new(&config(json!({"base_url": "http://127.0.0.1:9"})), reqwest::Client::new()).unwrap();
+    let unreachable =
+        TwilioCalls::new(&config(json!({"base_url": "http://127.0.0.1:9"})), reqwest::Client::new()).unwrap();
     assert!(matches!(unreachable.poll(None).await, Err(PollError::Unavailable { .. })));
 }

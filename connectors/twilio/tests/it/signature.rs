@@ -94,7 +94,8 @@ fn a_signature_over_the_url_with_or_without_its_default_port_verifies() {
 
 #[test]
 fn without_a_proxy_header_both_schemes_are_tried() {
-    let mut posted = Posted::form(&fixture("completed_inbound.form")).signed_for("http://hooks.example.com/webhooks/tw-main");
+    let mut posted =
+        Posted::form(&fixture("completed_inbound.form")).signed_for("http://hooks.example.com/webhooks/tw-main");
     posted.headers.remove("x-forwarded-proto");
     assert!(posted.verify(&connector()).is_ok());
     // A proxy that says `https` rules `http` out.
@@ -189,7 +190,11 @@ fn a_shared_key_signature_is_checked_with_the_key_and_the_named_algorithm() {
     // Without the header the Auth Token is used, as Twilio's SDKs do.
     assert!(Posted::form(&body).signed().verify(&connector).is_ok());
     // No `shared_key` configured, or an algorithm nobody knows: refused, with the reason.
-    assert!(matches!(posted.verify(&self::connector()).unwrap_err(), VerifyError::Malformed(m) if m.contains("shared_key")));
-    posted.headers.insert("x-twilio-webhooks-signature-settings", HeaderValue::from_static("key=KS1,algorithm=HMAC_MD5"));
+    assert!(
+        matches!(posted.verify(&self::connector()).unwrap_err(), VerifyError::Malformed(m) if m.contains("shared_key"))
+    );
+    posted
+        .headers
+        .insert("x-twilio-webhooks-signature-settings", HeaderValue::from_static("key=KS1,algorithm=HMAC_MD5"));
     assert!(matches!(posted.verify(&connector).unwrap_err(), VerifyError::Malformed(m) if m.contains("HMAC_MD5")));
 }
