@@ -19,3 +19,4 @@ mod interpret_rules;
 mod interpret_task;
 mod interpret_when;
 mod spine;
+mod voice_edge;
