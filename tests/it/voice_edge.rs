@@ -77,7 +77,10 @@ async fn twilio_callbacks_are_stored_only_when_signed_for_the_url_called() {
     assert_eq!(post_twilio(addr, completed, None).await, 401, "no signature");
     let forged = reqwest::Client::new()
         .post(&url)
-        .header("x-twilio-signature", sign(Algorithm::HmacSha1, b"another-token", &url, &form_pairs(completed.as_bytes())))
+        .header(
+            "x-twilio-signature",
+            sign(Algorithm::HmacSha1, b"another-token", &url, &form_pairs(completed.as_bytes())),
+        )
         .body(completed)
         .send()
         .await
@@ -133,7 +136,8 @@ async fn standard_webhooks_requests_are_refused_when_stale_and_stored_once_when_
     let (_mock, _harness, daemon) = daemon().await;
     let url = format!("http://{}/webhooks/acme-voice", daemon.addr);
     let key = standard_webhooks_key(WEBHOOK_SECRET).unwrap();
-    let body = r#"{"customer":{"phone":"+919820077001"},"turns":[{"role":"user","text":"Call me back about the loan."}]}"#;
+    let body =
+        r#"{"customer":{"phone":"+919820077001"},"turns":[{"role":"user","text":"Call me back about the loan."}]}"#;
     let send = |timestamp: i64| {
         let signature = standard_webhooks_sign(&key, "msg_e2e_1", timestamp, body.as_bytes());
         reqwest::Client::new()
@@ -157,4 +161,39 @@ async fn standard_webhooks_requests_are_refused_when_stale_and_stored_once_when_
     .await;
     assert_eq!(counts.interactions, 1);
     daemon.shutdown().await.unwrap();
+}
+
+fn explain(connector: &str, input: &str) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_handoffd"))
+        .args(["explain", "--config", "tests/fixtures/explain/voice.yaml", "--connector", connector, "--input", input])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn explain_takes_a_raw_twilio_form_body_and_an_exotel_passthru_request() {
+    for (connector, input, phone) in [
+        ("tw-main", "tests/fixtures/explain/twilio_completed.form", "+14155550199"),
+        ("ex-main", "tests/fixtures/explain/exotel_passthru.txt", "+918888000111"),
+    ] {
+        let output = explain(connector, input);
+        assert!(output.status.success(), "{connector}: {}", String::from_utf8_lossy(&output.stderr));
+        let out: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let brief = &out["handoffs"][0]["brief"];
+        assert_eq!(brief["customer"]["phones"][0], phone, "{connector}: {out:#}");
+        assert_eq!(brief["channel_history"][0]["channel"], "voice", "{connector}");
+        assert_eq!(out["handoffs"][0]["ended_by"], "call_ended", "{connector}");
+    }
+}
+
+#[test]
+fn explain_says_why_a_twilio_body_cannot_be_parsed() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("no_call_sid.form");
+    std::fs::write(&input, "CallStatus=completed&From=%2B14155550199").unwrap();
+    let output = explain("tw-main", input.to_str().unwrap());
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("CallSid") && stderr.contains("quarantine"), "{stderr}");
 }
