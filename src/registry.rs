@@ -305,9 +305,10 @@ mod tests {
         let configs: Vec<ConnectorConfig> = serde_json::from_value(serde_json::json!([
             {"kind": "whatsapp_cloud", "id": "wa", "app_secret": "s", "verify_token": "t", "phone_number_id": "1066"},
             {"kind": "hubspot", "id": "hs", "access_token": "pat"},
-            {"kind": "twilio", "id": "tw", "auth_token": "t", "account_sid": "AC00000000000000000000000000000000"},
+            {"kind": "twilio", "id": "tw", "auth_token": "t", "account_sid": "AC00000000000000000000000000000000",
+             "poll": {}},
             {"kind": "exotel", "id": "ex", "token": "0123456789abcdef", "account_sid": "acme", "api_key": "k",
-             "api_token": "t"},
+             "api_token": "t", "poll": {}},
             {"kind": "webhook", "id": "gw", "signature": {"scheme": "standard_webhooks",
              "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, "fields": {"phone": "/phone"}},
         ]))

@@ -171,19 +171,21 @@ fn explain(connector: &str, input: &str) -> std::process::Output {
         .unwrap()
 }
 
+/// What becomes of a call after parsing (a handoff, or history only) is the pipeline's; here the
+/// raw bodies must go through the connector as the daemon's webhook would, nothing quarantined.
 #[test]
 fn explain_takes_a_raw_twilio_form_body_and_an_exotel_passthru_request() {
-    for (connector, input, phone) in [
-        ("tw-main", "tests/fixtures/explain/twilio_completed.form", "+14155550199"),
-        ("ex-main", "tests/fixtures/explain/exotel_passthru.txt", "+918888000111"),
+    for (connector, input) in [
+        ("tw-main", "tests/fixtures/explain/twilio_completed.form"),
+        ("ex-main", "tests/fixtures/explain/exotel_passthru.txt"),
     ] {
         let output = explain(connector, input);
         assert!(output.status.success(), "{connector}: {}", String::from_utf8_lossy(&output.stderr));
         let out: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-        let brief = &out["handoffs"][0]["brief"];
-        assert_eq!(brief["customer"]["phones"][0], phone, "{connector}: {out:#}");
-        assert_eq!(brief["channel_history"][0]["channel"], "voice", "{connector}");
-        assert_eq!(out["handoffs"][0]["ended_by"], "call_ended", "{connector}");
+        assert_eq!(out["quarantined"], serde_json::json!([]), "{connector}: {out:#}");
+        for handoff in out["handoffs"].as_array().expect("a list of handoffs") {
+            assert_eq!(handoff["conversation"]["channel"], "voice", "{connector}");
+        }
     }
 }
 

@@ -131,41 +131,38 @@ pub struct Call {
     pub analysis: serde_json::Value,
     /// Why the call ended, in the vendor's words.
     pub ended_reason: Option<String>,
-    /// Set when the call cannot be a handoff (nobody answered, a machine did, the customer
-    /// never spoke): it joins the customer's history and is counted, but makes no task.
-    /// `None` when the connector saw nothing that rules a handoff out.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub not_a_handoff: Option<NotAHandoff>,
+    /// What became of the call, read by its connector from the vendor's reason: only a
+    /// connected call can be a handoff; the others join the customer's history and are counted.
+    #[serde(default)]
+    pub outcome: CallOutcome,
 }
 
-/// Why a call is not a handoff, whatever the vendor's own word for it (kept in
-/// [`Call::ended_reason`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// What became of a call, whatever the vendor calls it (Vapi `endedReason`, Retell
+/// `disconnection_reason`, Twilio `CallStatus`, ...).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum NotAHandoff {
-    /// The callee did not pick up.
-    NoAnswer,
+pub enum CallOutcome {
+    /// The customer was on the line (whether or not they spoke: see the turns).
+    #[default]
+    Connected,
+    /// An answering machine or voicemail took the call.
+    Voicemail,
     /// The line was busy.
     Busy,
-    /// The call could not be placed (invalid number, carrier refusal).
+    /// Nobody answered.
+    NoAnswer,
+    /// The call could not be placed or broke before it connected.
     Failed,
-    /// The caller hung up before it was answered, or the call was cancelled.
-    Canceled,
-    /// A voicemail or answering machine took the call.
-    Voicemail,
-    /// The call connected but the customer said nothing.
-    CustomerSilent,
 }
 
-impl NotAHandoff {
+impl CallOutcome {
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::NoAnswer => "no_answer",
-            Self::Busy => "busy",
-            Self::Failed => "failed",
-            Self::Canceled => "canceled",
+            Self::Connected => "connected",
             Self::Voicemail => "voicemail",
-            Self::CustomerSilent => "customer_silent",
+            Self::Busy => "busy",
+            Self::NoAnswer => "no_answer",
+            Self::Failed => "failed",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The `kind: exotel` config block.
 
+use handoffd_contract::poll::PollSettings;
 use serde::Deserialize;
 
 /// `kind: exotel`: one Exotel account's call events and its Call Details API.
@@ -26,13 +27,16 @@ pub struct ExotelConfig {
     /// proxy filter Exotel's addresses).
     #[serde(default)]
     pub allowed_sources: Vec<String>,
-    /// The account SID: the Call Details API path.
-    pub account_sid: String,
-    /// The API key of the Call Details API (Basic authentication user name).
-    pub api_key: String,
-    /// The API token of the Call Details API (Basic authentication password). Not the
-    /// callback `token`.
-    pub api_token: String,
+    /// The account SID: the Call Details API path. Required with `poll`.
+    #[serde(default)]
+    pub account_sid: Option<String>,
+    /// The API key of the Call Details API (Basic authentication user name). Required with `poll`.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// The API token of the Call Details API (Basic authentication password); not the callback
+    /// `token`. Required with `poll`.
+    #[serde(default)]
+    pub api_token: Option<String>,
     /// The API host of the account's cluster: `https://api.exotel.com` (Singapore) or
     /// `https://api.in.exotel.com` (Mumbai).
     #[serde(default = "default_base_url")]
@@ -41,10 +45,12 @@ pub struct ExotelConfig {
     /// zone, `+05:30` for Indian accounts.
     #[serde(default = "default_utc_offset")]
     pub utc_offset: String,
-    /// How far back the poller starts when it has no cursor, as a duration (`24h`); at most
-    /// 31 days (the API's longest range).
-    #[serde(default = "default_poll_lookback")]
-    pub poll_lookback: String,
+    /// Poll the Call Details API for finished calls whose StatusCallback never came (Exotel:
+    /// delivery "may be delayed or fail"): `schedule` (cron with seconds), `look_back` (at most
+    /// 31 days, the API's longest range), `settle` (how long a finished call is left to its
+    /// callback). Absent: no poller.
+    #[serde(default)]
+    pub poll: Option<PollSettings>,
     /// Calls per page of the Call Details API (Exotel allows up to 100).
     #[serde(default = "default_poll_page_size")]
     pub poll_page_size: u32,
@@ -62,10 +68,6 @@ fn default_utc_offset() -> String {
     "+05:30".to_owned()
 }
 
-fn default_poll_lookback() -> String {
-    "24h".to_owned()
-}
-
 fn default_poll_page_size() -> u32 {
     100
 }
@@ -79,7 +81,7 @@ impl std::fmt::Debug for ExotelConfig {
             .field("account_sid", &self.account_sid)
             .field("base_url", &self.base_url)
             .field("utc_offset", &self.utc_offset)
-            .field("poll_lookback", &self.poll_lookback)
+            .field("poll", &self.poll)
             .field("poll_page_size", &self.poll_page_size)
             .field("default_region", &self.default_region)
             .finish_non_exhaustive()

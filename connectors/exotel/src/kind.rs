@@ -1,9 +1,10 @@
 //! `kind: exotel` as the daemon's registry sees it: the config block, its pure validation, and
-//! the parts it builds (a webhook source and the Call Details API poll source).
+//! the parts it builds (a webhook source, and the Call Details API poll source when `poll` is set).
 
 use std::sync::Arc;
 
 use handoffd_contract::kind::{BuildContext, BuildError, Builds, Built, ConfigProblem, ConnectorKind};
+use handoffd_contract::poll::PollSource;
 
 use crate::{Exotel, ExotelCalls, ExotelConfig, SourceRange, parse_offset};
 
@@ -29,11 +30,18 @@ impl ConnectorKind for ExotelKind {
         validate(config)
     }
 
+    /// The poller only when `poll` is set.
     fn build(config: &ExotelConfig, context: &BuildContext) -> Result<Built, BuildError> {
         let error = |message| BuildError { id: config.id.clone(), message };
         let source = Exotel::new(config.clone()).map_err(error)?;
-        let calls = ExotelCalls::new(config, source.offset, context.http.clone()).map_err(error)?;
-        Ok(Built { webhook_source: Some(Arc::new(source)), poll_source: Some(Arc::new(calls)), ..Built::default() })
+        let poll_source = match &config.poll {
+            Some(settings) => {
+                Some(Arc::new(ExotelCalls::new(config, settings, source.offset, context.http.clone()).map_err(error)?)
+                    as Arc<dyn PollSource>)
+            }
+            None => None,
+        };
+        Ok(Built { webhook_source: Some(Arc::new(source)), poll_source, ..Built::default() })
     }
 }
 
@@ -60,8 +68,12 @@ pub fn validate(config: &ExotelConfig) -> Vec<ConfigProblem> {
     for (key, value) in
         [("account_sid", &config.account_sid), ("api_key", &config.api_key), ("api_token", &config.api_token)]
     {
-        if value.trim().is_empty() {
-            problems.push(ConfigProblem::at(key, "must not be empty"));
+        match value {
+            Some(value) if value.trim().is_empty() => problems.push(ConfigProblem::at(key, "must not be empty")),
+            None if config.poll.is_some() => {
+                problems.push(ConfigProblem::at(key, "is required with `poll` (the Call Details API's credentials)"))
+            }
+            _ => {}
         }
     }
     if let Err(message) = parse_offset(&config.utc_offset) {
@@ -74,16 +86,15 @@ pub fn validate(config: &ExotelConfig) -> Vec<ConfigProblem> {
             format!("`{}` must be an http:// or https:// URL with a host", config.base_url),
         )),
     }
-    match humantime::parse_duration(&config.poll_lookback) {
-        Ok(lookback) if lookback > std::time::Duration::from_secs(31 * 86_400) => {
-            problems.push(ConfigProblem::at("poll_lookback", "at most 31 days (the Call Details API's range)"));
-        }
-        Ok(_) => {}
-        Err(error) => problems
-            .push(ConfigProblem::at("poll_lookback", format!("`{}` is not a duration: {error}", config.poll_lookback))),
-    }
     if !(1..=100).contains(&config.poll_page_size) {
         problems.push(ConfigProblem::at("poll_page_size", "must be between 1 and 100 (Exotel's limit)"));
+    }
+    if let Some(poll) = &config.poll {
+        let poll_problems = poll.validate();
+        if poll_problems.is_empty() && poll.look_back() > std::time::Duration::from_secs(31 * 86_400) {
+            problems.push(ConfigProblem::at("poll.look_back", "at most 31 days (the Call Details API's range)"));
+        }
+        problems.extend(poll_problems);
     }
     problems
 }

@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use handoffd_contract::identity::IdentityKey;
-use handoffd_contract::interaction::{Call, Channel, Content, Direction, Interaction, NotAHandoff};
+use handoffd_contract::interaction::{Call, CallOutcome, Channel, Content, Direction, Interaction};
 use handoffd_contract::webhook::{ParseError, ParsedEvent, Verified};
 use serde_json::{Map, Value};
 
@@ -88,15 +88,15 @@ pub fn final_status(status: &str) -> Option<String> {
     matches!(status.as_str(), "completed" | "busy" | "no-answer" | "failed" | "canceled").then_some(status)
 }
 
-/// Why a call with this final status cannot be a handoff.
-pub fn not_a_handoff(status: &str, answered_by: Option<&str>) -> Option<NotAHandoff> {
+/// What became of a call with this final status (`canceled`: the caller gave up before an
+/// answer, so nobody answered).
+pub fn outcome(status: &str, answered_by: Option<&str>) -> CallOutcome {
     match status {
-        "busy" => Some(NotAHandoff::Busy),
-        "no-answer" => Some(NotAHandoff::NoAnswer),
-        "failed" => Some(NotAHandoff::Failed),
-        "canceled" => Some(NotAHandoff::Canceled),
-        _ if answered_by.is_some_and(|by| by.to_ascii_lowercase().contains("machine")) => Some(NotAHandoff::Voicemail),
-        _ => None,
+        "busy" => CallOutcome::Busy,
+        "no-answer" | "canceled" => CallOutcome::NoAnswer,
+        "failed" => CallOutcome::Failed,
+        _ if answered_by.is_some_and(|by| by.to_ascii_lowercase().contains("machine")) => CallOutcome::Voicemail,
+        _ => CallOutcome::Connected,
     }
 }
 
@@ -192,7 +192,7 @@ pub fn parse(event: &Verified, offset: FixedOffset) -> Result<ParsedEvent, Parse
         recording_url: params.first(&["RecordingUrl", "Stream[RecordingUrl]"]).map(str::to_owned),
         analysis: if analysis.is_empty() { Value::Null } else { Value::Object(analysis) },
         ended_reason: Some(raw_status.unwrap_or_default().to_owned()),
-        not_a_handoff: not_a_handoff(&status, answered_by),
+        outcome: outcome(&status, answered_by),
     };
     Ok(ParsedEvent {
         interactions: vec![Interaction {

@@ -14,11 +14,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset, Utc};
 use handoffd_contract::interaction::{Call, Channel, Content, Interaction};
-use handoffd_contract::poll::{PollError, PollPage, PollSource};
+use handoffd_contract::poll::{PollError, PollPage, PollSettings, PollSource};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::parse::{direction_and_customer, final_status, not_a_handoff, parse_time, phone_key};
+use crate::parse::{direction_and_customer, final_status, outcome, parse_time, phone_key};
 
 /// Records whose details settle late ("~5 mins on average", Exotel says) are read again.
 const OVERLAP: chrono::Duration = chrono::Duration::minutes(15);
@@ -83,7 +83,7 @@ pub struct ExotelCalls {
     api_key: String,
     api_token: String,
     page_size: u32,
-    lookback: Duration,
+    settings: PollSettings,
     offset: FixedOffset,
     http: reqwest::Client,
 }
@@ -95,17 +95,22 @@ impl std::fmt::Debug for ExotelCalls {
 }
 
 impl ExotelCalls {
-    pub fn new(config: &crate::ExotelConfig, offset: FixedOffset, http: reqwest::Client) -> Result<Self, String> {
-        let lookback = humantime::parse_duration(&config.poll_lookback)
-            .map_err(|e| format!("`poll_lookback` `{}`: {e}", config.poll_lookback))?;
+    /// The poller of a block with `poll` (and so the API credentials, which validation requires).
+    pub fn new(
+        config: &crate::ExotelConfig,
+        settings: &PollSettings,
+        offset: FixedOffset,
+        http: reqwest::Client,
+    ) -> Result<Self, String> {
+        let required = |value: &Option<String>, key: &str| value.clone().ok_or(format!("`poll` needs `{key}`"));
         Ok(Self {
             id: config.id.clone(),
             base_url: config.base_url.trim_end_matches('/').to_owned(),
-            account_sid: config.account_sid.clone(),
-            api_key: config.api_key.clone(),
-            api_token: config.api_token.clone(),
+            account_sid: required(&config.account_sid, "account_sid")?,
+            api_key: required(&config.api_key, "api_key")?,
+            api_token: required(&config.api_token, "api_token")?,
             page_size: config.poll_page_size,
-            lookback,
+            settings: settings.clone(),
             offset,
             http,
         })
@@ -161,7 +166,7 @@ impl ExotelCalls {
                 recording_url: call.recording_url.clone().filter(|u| !u.is_empty()),
                 analysis: if analysis.is_empty() { Value::Null } else { Value::Object(analysis) },
                 ended_reason: Some(call.status.clone()),
-                not_a_handoff: not_a_handoff(status, answered_by),
+                outcome: outcome(status, answered_by),
                 ..Call::default()
             }),
         }
@@ -174,11 +179,16 @@ impl PollSource for ExotelCalls {
         &self.id
     }
 
+    fn schedule(&self) -> &str {
+        &self.settings.schedule
+    }
+
     async fn poll(&self, cursor: Option<&str>) -> Result<PollPage, PollError> {
         let now = Utc::now();
         let cursor = match cursor {
             None => {
-                let lookback = chrono::Duration::from_std(self.lookback).unwrap_or(MAX_RANGE).min(MAX_RANGE);
+                let lookback =
+                    chrono::Duration::from_std(self.settings.look_back()).unwrap_or(MAX_RANGE).min(MAX_RANGE);
                 Cursor { created_after: now - lookback, ..Cursor::default() }
             }
             Some(text) => serde_json::from_str::<Cursor>(text)
@@ -214,9 +224,14 @@ impl PollSource for ExotelCalls {
         })?;
         let mut next = cursor.clone();
         let mut interactions = Vec::new();
+        let settle = chrono::Duration::from_std(self.settings.settle()).unwrap_or(chrono::Duration::minutes(5));
         for call in &page.calls {
             let created = call.date_created.as_deref().and_then(|t| parse_time(t, self.offset));
-            match final_status(&call.status) {
+            let ended = call.end_time.as_deref().and_then(|t| parse_time(t, self.offset));
+            // A call that ended within `settle` is left to its StatusCallback for now: like a
+            // running call, it holds the cursor so a later pass reads it.
+            let settled = ended.is_none_or(|end| now - end >= settle);
+            match final_status(&call.status).filter(|_| settled) {
                 Some(status) => {
                     interactions.push(self.interaction(call, &status));
                     if let Some(created) = created {

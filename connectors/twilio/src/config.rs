@@ -1,5 +1,6 @@
 //! The `kind: twilio` config block.
 
+use handoffd_contract::poll::PollSettings;
 use serde::Deserialize;
 
 /// `kind: twilio`: one Twilio account's voice status callbacks and its Calls API.
@@ -12,8 +13,10 @@ pub struct TwilioConfig {
     /// The account's Auth Token: Twilio signs every callback with it (`X-Twilio-Signature`,
     /// HMAC-SHA1), and the poller authenticates to the Calls API with it.
     pub auth_token: String,
-    /// The account SID (`AC...`): the Calls API path and the poller's user name.
-    pub account_sid: String,
+    /// The account SID (`AC...`): the Calls API path and the poller's user name. Required
+    /// with `poll`.
+    #[serde(default)]
+    pub account_sid: Option<String>,
     /// The URL Twilio was given for this connector, without its query string, when the daemon
     /// sits behind a proxy that rewrites the host, scheme or path (e.g.
     /// `https://hooks.example.com/twilio`). Twilio signs the URL it called, so without this key
@@ -29,10 +32,11 @@ pub struct TwilioConfig {
     /// The REST API host (the poller reads `{base_url}/2010-04-01/Accounts/{account_sid}/Calls.json`).
     #[serde(default = "default_base_url")]
     pub base_url: String,
-    /// How far back the poller starts when it has no cursor (first run, or a cursor the API no
-    /// longer accepts), as a duration (`24h`, `90m`).
-    #[serde(default = "default_poll_lookback")]
-    pub poll_lookback: String,
+    /// Poll the Calls API for finished calls whose status callback never arrived: `schedule`
+    /// (cron with seconds), `look_back` (where a first or reset poll starts), `settle` (how
+    /// long a finished call is left to its callback). Absent: no poller.
+    #[serde(default)]
+    pub poll: Option<PollSettings>,
     /// Calls per page of the Calls API (Twilio allows up to 1000).
     #[serde(default = "default_poll_page_size")]
     pub poll_page_size: u32,
@@ -43,10 +47,6 @@ pub struct TwilioConfig {
 
 fn default_base_url() -> String {
     "https://api.twilio.com".to_owned()
-}
-
-fn default_poll_lookback() -> String {
-    "24h".to_owned()
 }
 
 fn default_poll_page_size() -> u32 {
@@ -62,7 +62,7 @@ impl std::fmt::Debug for TwilioConfig {
             .field("public_url", &self.public_url)
             .field("shared_key", &self.shared_key.as_ref().map(|_| "***"))
             .field("base_url", &self.base_url)
-            .field("poll_lookback", &self.poll_lookback)
+            .field("poll", &self.poll)
             .field("poll_page_size", &self.poll_page_size)
             .field("default_region", &self.default_region)
             .finish_non_exhaustive()

@@ -1,9 +1,10 @@
 //! `kind: twilio` as the daemon's registry sees it: the config block, its pure validation, and
-//! the parts it builds (a webhook source and the Calls API poll source).
+//! the parts it builds (a webhook source, and the Calls API poll source when `poll` is set).
 
 use std::sync::Arc;
 
 use handoffd_contract::kind::{BuildContext, BuildError, Builds, Built, ConfigProblem, ConnectorKind};
+use handoffd_contract::poll::PollSource;
 
 use crate::{Twilio, TwilioCalls, TwilioConfig};
 
@@ -29,14 +30,16 @@ impl ConnectorKind for TwilioKind {
         validate(config)
     }
 
+    /// The poller only when `poll` is set.
     fn build(config: &TwilioConfig, context: &BuildContext) -> Result<Built, BuildError> {
-        let calls = TwilioCalls::new(config, context.http.clone())
-            .map_err(|message| BuildError { id: config.id.clone(), message })?;
-        Ok(Built {
-            webhook_source: Some(Arc::new(Twilio::new(config.clone()))),
-            poll_source: Some(Arc::new(calls)),
-            ..Built::default()
-        })
+        let poll_source = match &config.poll {
+            Some(settings) => Some(Arc::new(
+                TwilioCalls::new(config, settings, context.http.clone())
+                    .map_err(|message| BuildError { id: config.id.clone(), message })?,
+            ) as Arc<dyn PollSource>),
+            None => None,
+        };
+        Ok(Built { webhook_source: Some(Arc::new(Twilio::new(config.clone()))), poll_source, ..Built::default() })
     }
 }
 
@@ -46,8 +49,14 @@ pub fn validate(config: &TwilioConfig) -> Vec<ConfigProblem> {
     if config.auth_token.trim().is_empty() {
         problems.push(ConfigProblem::at("auth_token", "must not be empty"));
     }
-    if !(config.account_sid.starts_with("AC") && config.account_sid.len() == 34) {
-        problems.push(ConfigProblem::at("account_sid", "must be the account SID: `AC` and 32 hex digits"));
+    match &config.account_sid {
+        Some(sid) if !(sid.starts_with("AC") && sid.len() == 34) => {
+            problems.push(ConfigProblem::at("account_sid", "must be the account SID: `AC` and 32 hex digits"));
+        }
+        None if config.poll.is_some() => {
+            problems.push(ConfigProblem::at("account_sid", "is required with `poll` (the Calls API is per account)"));
+        }
+        _ => {}
     }
     if config.shared_key.as_deref().is_some_and(|key| key.trim().is_empty()) {
         problems.push(ConfigProblem::at("shared_key", "must not be empty when given"));
@@ -75,12 +84,11 @@ pub fn validate(config: &TwilioConfig) -> Vec<ConfigProblem> {
             format!("`{}` must be an http:// or https:// URL with a host", config.base_url),
         )),
     }
-    if let Err(error) = humantime::parse_duration(&config.poll_lookback) {
-        problems
-            .push(ConfigProblem::at("poll_lookback", format!("`{}` is not a duration: {error}", config.poll_lookback)));
-    }
     if !(1..=1000).contains(&config.poll_page_size) {
         problems.push(ConfigProblem::at("poll_page_size", "must be between 1 and 1000 (Twilio's limit)"));
+    }
+    if let Some(poll) = &config.poll {
+        problems.extend(poll.validate());
     }
     problems
 }

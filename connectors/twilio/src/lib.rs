@@ -10,8 +10,11 @@
 //! - [`kind`]: `kind: twilio` for the daemon's registry.
 //!
 //! Dedup: `CallSid:CallStatus`, the same from a callback and from the poller. Only a finished
-//! call is an interaction; `busy`, `no-answer`, `failed`, `canceled` and calls answered by a
-//! machine are marked [`handoffd_contract::interaction::NotAHandoff`].
+//! call is an interaction; its [`handoffd_contract::interaction::CallOutcome`] says whether it
+//! connected (`busy`, `no-answer`, `failed`, `canceled` and calls a machine answered did not).
+//! A status callback carries no transcript, so a connected Twilio call has no customer turn:
+//! the pipeline keeps it in the customer's history; the conversation itself comes from the
+//! voice AI's own connector (Vapi, Retell, `webhook`).
 
 mod config;
 pub mod kind;

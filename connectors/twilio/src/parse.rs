@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use handoffd_contract::identity::IdentityKey;
-use handoffd_contract::interaction::{Call, Channel, Content, Direction, Interaction, NotAHandoff};
+use handoffd_contract::interaction::{Call, CallOutcome, Channel, Content, Direction, Interaction};
 use handoffd_contract::webhook::{ParseError, ParsedEvent, Verified};
 use serde_json::{Map, Value};
 
@@ -55,17 +55,17 @@ pub fn is_terminal(status: &str) -> bool {
     matches!(status, "completed" | "busy" | "no-answer" | "failed" | "canceled")
 }
 
-/// Why a call with this status and answering-machine result cannot be a handoff.
-pub fn not_a_handoff(status: &str, answered_by: Option<&str>) -> Option<NotAHandoff> {
+/// What became of a finished call, from its status and answering-machine result. A call the
+/// caller gave up on before it was answered (`canceled`) is one nobody answered.
+pub fn outcome(status: &str, answered_by: Option<&str>) -> CallOutcome {
     match status {
-        "busy" => Some(NotAHandoff::Busy),
-        "no-answer" => Some(NotAHandoff::NoAnswer),
-        "failed" => Some(NotAHandoff::Failed),
-        "canceled" => Some(NotAHandoff::Canceled),
+        "busy" => CallOutcome::Busy,
+        "no-answer" | "canceled" => CallOutcome::NoAnswer,
+        "failed" => CallOutcome::Failed,
         // Answering machine detection: `machine_start`, `machine_end_beep`, `machine_end_silence`,
         // `machine_end_other`, and `fax`.
-        _ if answered_by.is_some_and(|by| by.starts_with("machine") || by == "fax") => Some(NotAHandoff::Voicemail),
-        _ => None,
+        _ if answered_by.is_some_and(|by| by.starts_with("machine") || by == "fax") => CallOutcome::Voicemail,
+        _ => CallOutcome::Connected,
     }
 }
 
@@ -134,7 +134,7 @@ pub fn parse(event: &Verified) -> Result<ParsedEvent, ParseError> {
         recording_url: params.get("RecordingUrl").map(str::to_owned),
         analysis: if analysis.is_empty() { Value::Null } else { Value::Object(analysis) },
         ended_reason: Some(answered_by.map_or_else(|| status.to_owned(), |by| format!("{status} ({by})"))),
-        not_a_handoff: not_a_handoff(status, answered_by),
+        outcome: outcome(status, answered_by),
     };
     let interaction = Interaction {
         dedup_key: format!("{call_sid}:{status}"),

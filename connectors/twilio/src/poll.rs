@@ -13,11 +13,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use handoffd_contract::interaction::{Call, Channel, Content, Interaction};
-use handoffd_contract::poll::{PollError, PollPage, PollSource};
+use handoffd_contract::poll::{PollError, PollPage, PollSettings, PollSource};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::parse::{direction_and_customer, is_terminal, not_a_handoff, parse_time, phone_key};
+use crate::parse::{direction_and_customer, is_terminal, outcome, parse_time, phone_key};
 
 /// Calls whose record shows up this long after their end are still found.
 const OVERLAP: chrono::Duration = chrono::Duration::minutes(10);
@@ -74,7 +74,7 @@ pub struct TwilioCalls {
     account_sid: String,
     auth_token: String,
     page_size: u32,
-    lookback: Duration,
+    settings: PollSettings,
     http: reqwest::Client,
 }
 
@@ -85,23 +85,28 @@ impl std::fmt::Debug for TwilioCalls {
 }
 
 impl TwilioCalls {
-    pub fn new(config: &crate::TwilioConfig, http: reqwest::Client) -> Result<Self, String> {
-        let lookback = humantime::parse_duration(&config.poll_lookback)
-            .map_err(|e| format!("`poll_lookback` `{}`: {e}", config.poll_lookback))?;
+    /// The poller of a block with `poll` (and so `account_sid`, which validation requires).
+    pub fn new(config: &crate::TwilioConfig, settings: &PollSettings, http: reqwest::Client) -> Result<Self, String> {
+        let account_sid = config.account_sid.clone().ok_or("`poll` needs `account_sid`")?;
         Ok(Self {
             id: config.id.clone(),
             base_url: config.base_url.trim_end_matches('/').to_owned(),
-            account_sid: config.account_sid.clone(),
+            account_sid,
             auth_token: config.auth_token.clone(),
             page_size: config.poll_page_size,
-            lookback,
+            settings: settings.clone(),
             http,
         })
     }
 
     fn start(&self) -> Cursor {
-        let lookback = chrono::Duration::from_std(self.lookback).unwrap_or(chrono::Duration::days(1));
-        Cursor { ended_after: Utc::now() - lookback, ..Cursor::default() }
+        let look_back = chrono::Duration::from_std(self.settings.look_back()).unwrap_or(chrono::Duration::days(1));
+        Cursor { ended_after: Utc::now() - look_back, ..Cursor::default() }
+    }
+
+    /// Calls that ended after this are left to their status callback for now.
+    fn settled_before(&self) -> DateTime<Utc> {
+        Utc::now() - chrono::Duration::from_std(self.settings.settle()).unwrap_or(chrono::Duration::minutes(5))
     }
 
     fn url(&self, cursor: &Cursor) -> String {
@@ -153,7 +158,7 @@ impl TwilioCalls {
                 ended_reason: Some(
                     answered_by.map_or_else(|| call.status.clone(), |by| format!("{} ({by})", call.status)),
                 ),
-                not_a_handoff: not_a_handoff(&call.status, answered_by),
+                outcome: outcome(&call.status, answered_by),
                 ..Call::default()
             }),
         };
@@ -165,6 +170,10 @@ impl TwilioCalls {
 impl PollSource for TwilioCalls {
     fn id(&self) -> &str {
         &self.id
+    }
+
+    fn schedule(&self) -> &str {
+        &self.settings.schedule
     }
 
     async fn poll(&self, cursor: Option<&str>) -> Result<PollPage, PollError> {
@@ -203,11 +212,14 @@ impl PollSource for TwilioCalls {
             .await
             .map_err(|e| PollError::Protocol(format!("the Calls API's page is not what Twilio documents: {e}")))?;
         let floor = cursor.ended_after - OVERLAP;
+        let settled = self.settled_before();
         let mut newest = cursor.newest;
         let mut interactions = Vec::new();
         for call in &page.calls {
             if let Some((interaction, ended)) = self.interaction(call) {
-                if ended < floor {
+                // Too old for this pass, or so recent that its callback may still come: the
+                // cursor does not pass it, so a later pass reads it.
+                if ended < floor || ended > settled {
                     continue;
                 }
                 newest = Some(newest.map_or(ended, |n| n.max(ended)));

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use handoffd_contract::interaction::NotAHandoff;
+use handoffd_contract::interaction::CallOutcome;
 use serde::Deserialize;
 
 /// `kind: webhook`: any vendor that posts JSON, without a connector of its own.
@@ -12,14 +12,15 @@ use serde::Deserialize;
 pub struct WebhookConfig {
     /// The connector id: events arrive on `POST /webhooks/{id}`.
     pub id: String,
-    /// How the vendor signs its requests.
-    pub signature: SignatureConfig,
+    /// How the vendor signs its requests. (Boxed, like `fields`: the block is large and the
+    /// daemon keeps every connector's block in one enum.)
+    pub signature: Box<SignatureConfig>,
     /// The channel the events happened on: `voice` (each event is one call), or `whatsapp`,
     /// `sms`, `webchat`, `email` (each turn is one message).
     #[serde(default = "default_channel")]
     pub channel: String,
     /// Where the canonical fields are in the payload.
-    pub fields: FieldMap,
+    pub fields: Box<FieldMap>,
     /// Only events whose value at `accept.pointer` is one of `accept.values` are recorded;
     /// others are listed as ignored (e.g. a vendor's `call.started`).
     #[serde(default)]
@@ -27,12 +28,13 @@ pub struct WebhookConfig {
     /// The vendor's words for the speakers of turns.
     #[serde(default)]
     pub roles: Roles,
-    /// Vendor values of `fields.ended_reason` that mean the call was no handoff, by reason
-    /// (`no_answer`, `busy`, `failed`, `canceled`, `voicemail`, `customer_silent`), e.g.
-    /// `voicemail: [voicemail, machine_detected]`. Compared case-insensitively. A call whose
-    /// turns hold no customer turn is `customer_silent` whatever its reason.
+    /// Vendor values of `fields.ended_reason` that mean the call did not connect, by outcome
+    /// (`voicemail`, `busy`, `no_answer`, `failed`), e.g. `voicemail: [voicemail,
+    /// machine_detected]`; compared case-insensitively. Any other reason is a connected call.
+    /// Such calls join the customer's history and make no task; so does a connected call with
+    /// no customer turn (map `turns` or `text`, or every call counts as silent).
     #[serde(default)]
-    pub not_a_handoff: HashMap<NotAHandoff, Vec<String>>,
+    pub call_outcomes: HashMap<CallOutcome, Vec<String>>,
     /// ISO 3166 region for numbers written without a country code.
     #[serde(default)]
     pub default_region: Option<String>,

@@ -80,7 +80,7 @@ fn is_pointer(pointer: &str) -> bool {
 /// Every problem in a `webhook` block. Pure: nothing is looked up.
 pub fn validate(config: &WebhookConfig) -> Vec<ConfigProblem> {
     let mut problems = Vec::new();
-    match &config.signature {
+    match config.signature.as_ref() {
         SignatureConfig::StandardWebhooks { secret, .. } => match standard_webhooks_key(secret) {
             Err(message) => problems.push(ConfigProblem::at("signature.secret", message)),
             // The specification asks for 24 to 64 bytes; shorter keys are guessable.
@@ -124,7 +124,7 @@ pub fn validate(config: &WebhookConfig) -> Vec<ConfigProblem> {
         ));
     }
     problems
-        .extend(validate_fields(&config.fields, matches!(config.signature, SignatureConfig::StandardWebhooks { .. })));
+        .extend(validate_fields(&config.fields, matches!(*config.signature, SignatureConfig::StandardWebhooks { .. })));
     if let Some(accept) = &config.accept {
         if !is_pointer(&accept.pointer) {
             problems.push(ConfigProblem::at("accept.pointer", format!("`{}` is not a JSON Pointer", accept.pointer)));

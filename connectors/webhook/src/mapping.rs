@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use handoffd_contract::conversation::Speaker;
 use handoffd_contract::identity::IdentityKey;
-use handoffd_contract::interaction::{Call, CallTurn, Channel, Content, Direction, Interaction, Message, NotAHandoff};
+use handoffd_contract::interaction::{Call, CallOutcome, CallTurn, Channel, Content, Direction, Interaction, Message};
 use handoffd_contract::webhook::{ParseError, ParsedEvent, Verified};
 use serde_json::{Map, Value};
 
@@ -102,16 +102,17 @@ fn turns(config: &WebhookConfig, payload: &Value, skipped: &mut Vec<String>) -> 
     Some(turns)
 }
 
-fn not_a_handoff(config: &WebhookConfig, reason: Option<&str>, turns: Option<&[CallTurn]>) -> Option<NotAHandoff> {
-    let listed = reason.and_then(|reason| {
-        config
-            .not_a_handoff
-            .iter()
-            .find(|(_, values)| values.iter().any(|v| v.eq_ignore_ascii_case(reason.trim())))
-            .map(|(why, _)| *why)
-    });
-    let silent = turns.is_some_and(|turns| !turns.iter().any(|t| t.from == Speaker::Customer));
-    listed.or(silent.then_some(NotAHandoff::CustomerSilent))
+/// The outcome the config lists `reason` under, or a connected call.
+fn outcome(config: &WebhookConfig, reason: Option<&str>) -> CallOutcome {
+    reason
+        .and_then(|reason| {
+            config
+                .call_outcomes
+                .iter()
+                .find(|(_, values)| values.iter().any(|v| v.eq_ignore_ascii_case(reason.trim())))
+                .map(|(outcome, _)| *outcome)
+        })
+        .unwrap_or(CallOutcome::Connected)
 }
 
 /// One verified payload into interactions.
@@ -191,7 +192,7 @@ pub fn parse(config: &WebhookConfig, event: &Verified) -> Result<ParsedEvent, Pa
         let reason = text_at(&payload, fields.ended_reason.as_ref());
         let call = Call {
             call_id: text_at(&payload, fields.call_id.as_ref()).unwrap_or_else(|| dedup_key.clone()),
-            not_a_handoff: not_a_handoff(config, reason.as_deref(), turns.as_deref()),
+            outcome: outcome(config, reason.as_deref()),
             turns: turns.unwrap_or_default(),
             duration_secs: at(&payload, fields.duration.as_ref()).and_then(|v| match v {
                 Value::Number(n) => n.as_f64().map(|f| f.round() as u64),

@@ -1,7 +1,7 @@
 //! StatusCallback and Passthru events into interactions.
 
 use handoffd_contract::identity::IdentityKey;
-use handoffd_contract::interaction::{Call, Content, Direction, NotAHandoff};
+use handoffd_contract::interaction::{Call, CallOutcome, Content, Direction};
 use handoffd_contract::webhook::Verified;
 
 use super::*;
@@ -30,25 +30,25 @@ fn a_status_callback_form_is_a_finished_call_of_the_number_called() {
     let call = call(&parsed);
     assert_eq!(call.duration_secs, Some(241));
     assert!(call.recording_url.as_deref().unwrap().ends_with("b6cfaf5f5cef3ca0fc937749ef96d245.mp3"));
-    assert_eq!(call.not_a_handoff, None);
+    assert_eq!(call.outcome, CallOutcome::Connected);
 }
 
 #[test]
-fn a_json_status_callback_with_no_answer_is_not_a_handoff() {
+fn a_json_status_callback_with_no_answer_did_not_connect() {
     let parsed = Arrived::post(&fixture("statuscallback_no_answer.json"), "application/json").parse().unwrap();
     assert_eq!(parsed.interactions[0].dedup_key, "c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6:no-answer");
-    assert_eq!(call(&parsed).not_a_handoff, Some(NotAHandoff::NoAnswer));
+    assert_eq!(call(&parsed).outcome, CallOutcome::NoAnswer);
     assert_eq!(parsed.interactions[0].keys, [IdentityKey::phone("+919876500011")]);
 }
 
 #[test]
-fn busy_failed_and_canceled_are_not_handoffs() {
+fn busy_failed_and_canceled_calls_did_not_connect() {
     for (status, reason) in
-        [("busy", NotAHandoff::Busy), ("failed", NotAHandoff::Failed), ("canceled", NotAHandoff::Canceled)]
+        [("busy", CallOutcome::Busy), ("failed", CallOutcome::Failed), ("canceled", CallOutcome::NoAnswer)]
     {
         let body = format!("CallSid=S1&Status={status}&Direction=outbound-api&To=09876543210");
         let parsed = Arrived::post(body.as_bytes(), "application/x-www-form-urlencoded").parse().unwrap();
-        assert_eq!(call(&parsed).not_a_handoff, Some(reason), "{status}");
+        assert_eq!(call(&parsed).outcome, reason, "{status}");
     }
 }
 
@@ -79,7 +79,7 @@ fn a_caller_whose_agent_was_busy_still_called() {
     let parsed = passthru("passthru_agent_busy.query").parse().unwrap();
     assert_eq!(parsed.interactions[0].dedup_key, "9c1a63e4d2f5170a83c4e6f708192a34:completed");
     assert_eq!(parsed.interactions[0].keys, [IdentityKey::phone("09812345678")]);
-    assert_eq!(call(&parsed).not_a_handoff, None, "a missed inbound caller is someone to call back");
+    assert_eq!(call(&parsed).outcome, CallOutcome::Connected, "the caller reached the flow");
     assert_eq!(call(&parsed).analysis["dial_call_status"], "busy");
 }
 

@@ -2,8 +2,8 @@
 //! a running call read again once it ends, errors classified.
 
 use chrono::{Duration, Utc};
-use handoffd_contract::interaction::{Content, NotAHandoff};
-use handoffd_contract::poll::{PollError, PollPage, PollSource};
+use handoffd_contract::interaction::{CallOutcome, Content};
+use handoffd_contract::poll::{PollError, PollPage, PollSettings, PollSource};
 use handoffd_exotel::ExotelCalls;
 use handoffd_mocks::exotel::{ExotelCallsMock, MockExotelCall};
 use serde_json::json;
@@ -24,10 +24,18 @@ fn call(sid: &str, status: &str, minutes_ago: i64) -> MockExotelCall {
     }
 }
 
+fn settings(settle: &str) -> PollSettings {
+    PollSettings { look_back: "24h".into(), settle: settle.into(), ..PollSettings::default() }
+}
+
 fn poller(mock: &ExotelCallsMock, page_size: u32) -> ExotelCalls {
+    poller_settling(mock, page_size, "0s")
+}
+
+fn poller_settling(mock: &ExotelCallsMock, page_size: u32, settle: &str) -> ExotelCalls {
     let config = config(json!({"base_url": mock.base_url(), "poll_page_size": page_size}));
     let offset = handoffd_exotel::parse_offset(&config.utc_offset).unwrap();
-    ExotelCalls::new(&config, offset, reqwest::Client::new()).unwrap()
+    ExotelCalls::new(&config, &settings(settle), offset, reqwest::Client::new()).unwrap()
 }
 
 fn keys(page: &PollPage) -> Vec<String> {
@@ -60,7 +68,7 @@ async fn a_lost_status_callback_is_found_with_the_callbacks_dedup_key() {
     assert_eq!(keys(&page), ["e01:completed", "e02:no-answer"]);
     let no_answer = page.interactions.iter().find(|i| i.dedup_key == "e02:no-answer").unwrap();
     let Content::Call(no_answer_call) = &no_answer.content else { panic!("a call") };
-    assert_eq!(no_answer_call.not_a_handoff, Some(NotAHandoff::NoAnswer));
+    assert_eq!(no_answer_call.outcome, CallOutcome::NoAnswer);
     // The same key as the StatusCallback's for the same call.
     let callback = Arrived::post(
         b"CallSid=e01&Status=completed&Direction=outbound-api&To=09876543210",
@@ -102,10 +110,23 @@ async fn errors_are_classified_for_the_host() {
     assert!(poller.poll(None).await.is_ok());
     let wrong_key = config(json!({"base_url": mock.base_url(), "api_token": "wrong"}));
     let offset = handoffd_exotel::parse_offset("+05:30").unwrap();
-    let wrong = ExotelCalls::new(&wrong_key, offset, reqwest::Client::new()).unwrap();
+    let wrong = ExotelCalls::new(&wrong_key, &settings("0s"), offset, reqwest::Client::new()).unwrap();
     assert!(matches!(wrong.poll(None).await, Err(PollError::Auth(_))));
     assert!(matches!(poller.poll(Some("{]")).await, Err(PollError::InvalidCursor(_))));
     let bad_page = json!({"created_after": Utc::now().to_rfc3339(),
         "next_page": format!("/v1/Accounts/{ACCOUNT_SID}/Calls.json?PageSize=2&After=gone")});
     assert!(matches!(poller.poll(Some(&bad_page.to_string())).await, Err(PollError::InvalidCursor(_))));
+}
+
+#[tokio::test]
+async fn a_call_that_ended_within_the_settle_time_holds_the_cursor_until_it_is_read() {
+    let mock = ExotelCallsMock::start(ACCOUNT_SID, API_KEY, API_TOKEN).await.unwrap();
+    mock.put(call("s0", "completed", 120));
+    mock.put(call("s1", "completed", 3));
+    let settling = poller_settling(&mock, 50, "10m");
+    let (seen, cursor, _) = drain(&settling, None).await;
+    assert_eq!(seen, ["s0:completed"], "the call that just ended is left to its callback");
+    let (seen, _, _) = drain(&poller(&mock, 50), cursor).await;
+    assert!(seen.contains(&"s1:completed".to_owned()), "{seen:?}");
+    assert_eq!(settling.schedule(), PollSettings::default().schedule);
 }

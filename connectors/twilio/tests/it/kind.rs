@@ -8,12 +8,17 @@ use serde_json::json;
 use super::*;
 
 #[test]
-fn a_valid_block_has_no_problem_and_builds_a_webhook_and_a_poll_source() {
-    let config = config(json!({"public_url": "https://hooks.example.com/twilio", "shared_key": "k"}));
+fn a_valid_block_builds_a_webhook_source_and_with_poll_a_poll_source() {
+    let config = config(json!({"public_url": "https://hooks.example.com/twilio", "shared_key": "k", "poll": {}}));
     assert!(TwilioKind::validate(&config).is_empty(), "{:?}", TwilioKind::validate(&config));
     let context = BuildContext { vault: std::sync::Arc::new(MemoryVault::default()), http: reqwest::Client::new() };
     let built = TwilioKind::build(&config, &context).unwrap();
     assert_eq!(Builds::of(&built), TwilioKind::BUILDS);
+    // Webhooks only: no account SID needed, no poller built.
+    let webhooks_only: handoffd_twilio::TwilioConfig =
+        serde_json::from_value(json!({"id": "t", "auth_token": "x"})).unwrap();
+    assert!(TwilioKind::validate(&webhooks_only).is_empty());
+    assert!(TwilioKind::build(&webhooks_only, &context).unwrap().poll_source.is_none());
 }
 
 #[test]
@@ -23,15 +28,19 @@ fn every_problem_is_reported_at_its_key() {
         "account_sid": "XX1",
         "public_url": "https://hooks.example.com/twilio?x=1",
         "base_url": "ftp://api",
-        "poll_lookback": "a while",
+        "poll": {"look_back": "a while"},
         "poll_page_size": 0,
         "shared_key": "",
     }));
     let keys: Vec<String> = TwilioKind::validate(&config).into_iter().map(|p| p.key).collect();
     assert_eq!(
         keys,
-        ["auth_token", "account_sid", "shared_key", "public_url", "base_url", "poll_lookback", "poll_page_size"]
+        ["auth_token", "account_sid", "shared_key", "public_url", "base_url", "poll_page_size", "poll.look_back"]
     );
+    let no_sid: handoffd_twilio::TwilioConfig =
+        serde_json::from_value(json!({"id": "t", "auth_token": "x", "poll": {}})).unwrap();
+    let problems = TwilioKind::validate(&no_sid);
+    assert_eq!((problems.len(), problems[0].key.as_str()), (1, "account_sid"));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! are not handoffs, recordings referenced.
 
 use handoffd_contract::identity::IdentityKey;
-use handoffd_contract::interaction::{Content, Direction, NotAHandoff};
+use handoffd_contract::interaction::{CallOutcome, Content, Direction};
 use handoffd_contract::webhook::{ParseError, Verified, WebhookSource};
 use handoffd_twilio::Twilio;
 
@@ -28,25 +28,25 @@ fn a_completed_inbound_call_is_the_callers_with_its_recording_referenced() {
     let call = call(&parsed);
     assert_eq!(call.duration_secs, Some(187));
     assert!(call.recording_url.as_deref().unwrap().ends_with("/Recordings/RE1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f"));
-    assert_eq!(call.not_a_handoff, None, "a completed call answered by a person may be a handoff");
+    assert_eq!(call.outcome, CallOutcome::Connected, "a completed call answered by a person connected");
 }
 
 #[test]
-fn calls_nobody_answered_are_marked_not_a_handoff() {
-    for (fixture_name, reason) in [
-        ("busy_outbound.form", NotAHandoff::Busy),
-        ("no_answer_outbound.form", NotAHandoff::NoAnswer),
-        ("machine_outbound.form", NotAHandoff::Voicemail),
+fn calls_that_did_not_connect_say_why() {
+    for (fixture_name, outcome) in [
+        ("busy_outbound.form", CallOutcome::Busy),
+        ("no_answer_outbound.form", CallOutcome::NoAnswer),
+        ("machine_outbound.form", CallOutcome::Voicemail),
     ] {
         let parsed = parse(&fixture(fixture_name)).unwrap();
-        assert_eq!(call(&parsed).not_a_handoff, Some(reason), "{fixture_name}");
+        assert_eq!(call(&parsed).outcome, outcome, "{fixture_name}");
         // Outbound: the customer is the number called.
         assert_eq!(parsed.interactions[0].keys, [IdentityKey::phone("+919820054321")], "{fixture_name}");
         assert_eq!(parsed.interactions[0].direction, Direction::Outbound);
     }
-    for (status, reason) in [("failed", NotAHandoff::Failed), ("canceled", NotAHandoff::Canceled)] {
+    for (status, outcome) in [("failed", CallOutcome::Failed), ("canceled", CallOutcome::NoAnswer)] {
         let body = format!("CallSid=CA5&CallStatus={status}&Direction=outbound-api&To=%2B919820054321");
-        assert_eq!(call(&parse(body.as_bytes()).unwrap()).not_a_handoff, Some(reason));
+        assert_eq!(call(&parse(body.as_bytes()).unwrap()).outcome, outcome, "{status}");
     }
 }
 

@@ -2,8 +2,8 @@
 //! cursor carried, errors classified.
 
 use chrono::{Duration, Utc};
-use handoffd_contract::interaction::{Content, NotAHandoff};
-use handoffd_contract::poll::{PollError, PollSource};
+use handoffd_contract::interaction::{CallOutcome, Content};
+use handoffd_contract::poll::{PollError, PollSettings, PollSource};
 use handoffd_mocks::twilio::{MockTwilioCall, TwilioCallsMock};
 use handoffd_twilio::TwilioCalls;
 use serde_json::json;
@@ -24,9 +24,17 @@ fn call(sid: &str, status: &str, minutes_ago: i64) -> MockTwilioCall {
     }
 }
 
+fn settings(settle: &str) -> PollSettings {
+    PollSettings { look_back: "24h".into(), settle: settle.into(), ..PollSettings::default() }
+}
+
 async fn poller(mock: &TwilioCallsMock, page_size: u32) -> TwilioCalls {
-    let config = config(json!({"base_url": mock.base_url(), "poll_page_size": page_size, "poll_lookback": "24h"}));
-    TwilioCalls::new(&config, reqwest::Client::new()).unwrap()
+    poller_settling(mock, page_size, "0s")
+}
+
+fn poller_settling(mock: &TwilioCallsMock, page_size: u32, settle: &str) -> TwilioCalls {
+    let config = config(json!({"base_url": mock.base_url(), "poll_page_size": page_size}));
+    TwilioCalls::new(&config, &settings(settle), reqwest::Client::new()).unwrap()
 }
 
 fn keys(page: &handoffd_contract::poll::PollPage) -> Vec<String> {
@@ -52,7 +60,7 @@ async fn a_call_whose_callback_was_lost_is_found_with_the_callbacks_dedup_key() 
     assert!(!first.more);
     let busy = first.interactions.iter().find(|i| i.dedup_key == "CA02:busy").unwrap();
     let Content::Call(busy_call) = &busy.content else { panic!("a call") };
-    assert_eq!(busy_call.not_a_handoff, Some(NotAHandoff::Busy));
+    assert_eq!(busy_call.outcome, CallOutcome::Busy);
     assert_eq!(busy.keys, [handoffd_contract::identity::IdentityKey::phone("+919820054321")]);
 
     // The same key as the status callback for the same call: the two are stored once.
@@ -119,6 +127,7 @@ async fn errors_are_classified_for_the_host() {
 
     let wrong = TwilioCalls::new(
         &config(json!({"base_url": mock.base_url(), "auth_token": "not-the-token"})),
+        &settings("0s"),
         reqwest::Client::new(),
     )
     .unwrap();
@@ -132,6 +141,22 @@ async fn errors_are_classified_for_the_host() {
     assert!(matches!(poller.poll(Some(&stale_page.to_string())).await, Err(PollError::InvalidCursor(_))));
 
     let unreachable =
-        TwilioCalls::new(&config(json!({"base_url": "http://127.0.0.1:9"})), reqwest::Client::new()).unwrap();
+        TwilioCalls::new(&config(json!({"base_url": "http://127.0.0.1:9"})), &settings("0s"), reqwest::Client::new())
+            .unwrap();
     assert!(matches!(unreachable.poll(None).await, Err(PollError::Unavailable { .. })));
+}
+
+#[tokio::test]
+async fn a_call_that_ended_within_the_settle_time_is_left_to_its_callback_and_read_later() {
+    let mock = TwilioCallsMock::start(ACCOUNT_SID, AUTH_TOKEN).await.unwrap();
+    mock.put(call("CA30", "completed", 40));
+    mock.put(call("CA31", "completed", 2));
+    let settling = poller_settling(&mock, 50, "10m");
+    let first = settling.poll(None).await.unwrap();
+    assert_eq!(keys(&first), ["CA30:completed"], "the call that ended 2 minutes ago is not read yet");
+    // Once settled (a poller with no settle time stands for the later pass), it is found from
+    // the stored cursor: the cursor did not pass it.
+    let later = poller_settling(&mock, 50, "0s").poll(first.next_cursor.as_deref()).await.unwrap();
+    assert_eq!(keys(&later), ["CA30:completed", "CA31:completed"], "CA30 again: the overlap, deduplicated");
+    assert_eq!(settling.schedule(), PollSettings::default().schedule);
 }

@@ -4,7 +4,7 @@
 
 use handoffd_contract::conversation::Speaker;
 use handoffd_contract::identity::IdentityKey;
-use handoffd_contract::interaction::{Channel, Content, NotAHandoff};
+use handoffd_contract::interaction::{CallOutcome, Channel, Content};
 use handoffd_contract::webhook::{ParseError, ParsedEvent};
 use handoffd_webhook::signature::{standard_webhooks_key, standard_webhooks_sign};
 
@@ -40,7 +40,7 @@ fields:
 roles:
   customer: [lead]
   ai: [agent]
-not_a_handoff:
+call_outcomes:
   voicemail: [voicemail, answering-machine]
   no_answer: [unanswered]
 default_region: IN
@@ -94,21 +94,26 @@ fn a_vendor_never_seen_before_is_mapped_onto_a_call_by_configuration_alone() {
         "Lead wants a 3BHK in Whitefield around 1.2 Cr; callback after 6 PM tomorrow."
     );
     assert_eq!(call.analysis["structured_data"]["locality"], "Whitefield");
-    assert_eq!(call.not_a_handoff, None);
+    assert_eq!(call.outcome, CallOutcome::Connected);
     assert!(parsed.ignored.iter().any(|i| i.contains("system")), "the unknown role is reported: {:?}", parsed.ignored);
 }
 
 #[test]
-fn a_listed_outcome_or_a_silent_customer_marks_the_call_not_a_handoff() {
+fn a_listed_reason_says_the_call_did_not_connect_and_a_silent_customer_has_no_turn() {
     let voicemail = edited(|p| p["data"]["conversation"]["outcome"] = "Answering-Machine".into());
     let Content::Call(call) = &deliver(PARLANCE, &voicemail).unwrap().interactions[0].content else { panic!() };
-    assert_eq!(call.not_a_handoff, Some(NotAHandoff::Voicemail));
+    assert_eq!(call.outcome, CallOutcome::Voicemail);
+    let unanswered = edited(|p| p["data"]["conversation"]["outcome"] = "unanswered".into());
+    let Content::Call(call) = &deliver(PARLANCE, &unanswered).unwrap().interactions[0].content else { panic!() };
+    assert_eq!(call.outcome, CallOutcome::NoAnswer);
+    // Connected, but the lead never spoke: no customer turn, which the pipeline reads as silent.
     let silent = edited(|p| {
         let script = p["data"]["conversation"]["script"].as_array_mut().unwrap();
         script.retain(|turn| turn["who"] != "lead");
     });
     let Content::Call(call) = &deliver(PARLANCE, &silent).unwrap().interactions[0].content else { panic!() };
-    assert_eq!(call.not_a_handoff, Some(NotAHandoff::CustomerSilent));
+    assert_eq!(call.outcome, CallOutcome::Connected);
+    assert!(call.turns.iter().all(|t| t.from != Speaker::Customer) && !call.turns.is_empty());
 }
 
 #[test]
