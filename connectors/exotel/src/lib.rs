@@ -7,7 +7,7 @@
 //! [`ExotelConfig`]'s docs).
 //!
 //! Layout:
-//! - [`config`]: the `kind: exotel` config block, field by field.
+//! - `config`: the `kind: exotel` config block, field by field ([`ExotelConfig`]).
 //! - [`access`]: the token and the allowlist.
 //! - [`parse`]: events into interactions; which calls are not handoffs.
 //! - [`poll`]: the Call Details API as a poll source.

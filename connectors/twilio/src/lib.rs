@@ -3,7 +3,7 @@
 //! polled for the callbacks that never arrived.
 //!
 //! Layout:
-//! - [`config`]: the `kind: twilio` config block, field by field.
+//! - `config`: the `kind: twilio` config block, field by field ([`TwilioConfig`]).
 //! - [`signature`]: the signed string, the URLs Twilio may have signed, the check.
 //! - [`parse`]: form, JSON and GET callbacks into interactions; which calls are not handoffs.
 //! - [`poll`]: the Calls API as a poll source.
