@@ -198,3 +198,33 @@ fn a_shared_key_signature_is_checked_with_the_key_and_the_named_algorithm() {
         .insert("x-twilio-webhooks-signature-settings", HeaderValue::from_static("key=KS1,algorithm=HMAC_MD5"));
     assert!(matches!(posted.verify(&connector).unwrap_err(), VerifyError::Malformed(m) if m.contains("HMAC_MD5")));
 }
+
+/// A log sink the test reads back.
+#[derive(Clone, Default)]
+struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_refusal_logs_the_urls_that_were_checked_and_never_the_token() {
+    let log = CapturedLog::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish();
+    let mut posted = Posted::form(&fixture("completed_inbound.form")).signed_for("https://voice.example.com/twilio");
+    posted.headers.insert("host", HeaderValue::from_static("handoffd.internal:8080"));
+    let refused = tracing::subscriber::with_default(subscriber, || posted.verify(&connector()));
+    assert_eq!(refused.unwrap_err(), VerifyError::Mismatch);
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("https://handoffd.internal:8080/webhooks/tw-main"), "{text}");
+    assert!(text.contains("public_url"), "the log says what to set: {text}");
+    assert!(!text.contains(AUTH_TOKEN), "{text}");
+}
