@@ -110,6 +110,10 @@ impl Refusal {
 
 /// Check a request's `X-Twilio-Signature` against every URL Twilio may have signed.
 pub fn verify(keys: &Keys<'_>, request: &RawRequest<'_>) -> Result<(), Refusal> {
+    // Twilio sends one signature; two would leave which one to trust to the order of headers.
+    if request.headers.get_all(SIGNATURE_HEADER).iter().nth(1).is_some() {
+        return Err(Refusal::new(VerifyError::Malformed(format!("`{SIGNATURE_HEADER}` is repeated"))));
+    }
     let signature = header(request, SIGNATURE_HEADER)?
         .ok_or_else(|| Refusal::new(VerifyError::Missing(SIGNATURE_HEADER)))?
         .trim()

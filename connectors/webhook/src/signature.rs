@@ -56,7 +56,28 @@ fn header<'a>(request: &'a RawRequest<'_>, name: &str) -> Result<Option<&'a str>
 }
 
 fn required<'a>(request: &'a RawRequest<'_>, name: &'static str) -> Result<&'a str, VerifyError> {
-    header(request, name)?.map(str::trim).filter(|v| !v.is_empty()).ok_or(VerifyError::Missing(name))
+    let value = header(request, name)?.map(str::trim).filter(|v| !v.is_empty()).ok_or(VerifyError::Missing(name))?;
+    // A repeated id or timestamp that disagrees with itself names no one message.
+    let disagrees = request.headers.get_all(name).iter().any(|other| other.to_str().map(str::trim).ok() != Some(value));
+    if disagrees {
+        return Err(VerifyError::Malformed(format!("`{name}` is repeated with different values")));
+    }
+    Ok(value)
+}
+
+/// Every signature of every `webhook-signature` line (a repeated line adds to the list).
+fn signature_list<'a>(request: &'a RawRequest<'_>) -> Result<Vec<&'a str>, VerifyError> {
+    let mut signatures = Vec::new();
+    for line in request.headers.get_all(WEBHOOK_SIGNATURE) {
+        let line = line
+            .to_str()
+            .map_err(|_| VerifyError::Malformed(format!("the `{WEBHOOK_SIGNATURE}` header is not ASCII")))?;
+        signatures.extend(line.split(' ').map(str::trim).filter(|s| !s.is_empty()));
+    }
+    if signatures.is_empty() {
+        return Err(VerifyError::Missing(WEBHOOK_SIGNATURE));
+    }
+    Ok(signatures)
 }
 
 /// A timestamp within `tolerance` of `now`, either way (exactly `tolerance` away is accepted).
@@ -83,7 +104,7 @@ impl Scheme {
             Self::StandardWebhooks { key, tolerance } => {
                 let id = required(request, WEBHOOK_ID)?;
                 let timestamp = required(request, WEBHOOK_TIMESTAMP)?;
-                let signatures = required(request, WEBHOOK_SIGNATURE)?;
+                let signatures = signature_list(request)?;
                 // Integer seconds only, as the specification writes it.
                 let seconds: i64 = timestamp
                     .parse()
@@ -94,7 +115,7 @@ impl Scheme {
                 let expected = standard_webhooks_sign(key, id, seconds, request.body);
                 let expected = expected.as_bytes();
                 let matched = signatures
-                    .split(' ')
+                    .iter()
                     .filter(|candidate| candidate.starts_with("v1,"))
                     .any(|candidate| eq(candidate.as_bytes(), expected));
                 if matched { Ok(()) } else { Err(VerifyError::Mismatch) }

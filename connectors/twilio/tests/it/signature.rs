@@ -137,8 +137,12 @@ fn missing_wrong_and_tampered_signatures_are_refused() {
     assert_eq!(forged.verify(&connector()).unwrap_err(), VerifyError::Mismatch);
     // A parameter changed after signing.
     let mut tampered = Posted::form(&body).signed();
-    tampered.body = String::from_utf8(body).unwrap().replace("CallDuration=187", "CallDuration=9").into_bytes();
+    tampered.body = String::from_utf8(body.clone()).unwrap().replace("CallDuration=187", "CallDuration=9").into_bytes();
     assert_eq!(tampered.verify(&connector()).unwrap_err(), VerifyError::Mismatch);
+    // Two signature headers, one of them right: refused, not picked from.
+    let mut twice = Posted::form(&body).signed();
+    twice.headers.append("x-twilio-signature", HeaderValue::from_static("RSOYDt4T1cUTdK1PDd93/VVr8B8="));
+    assert!(matches!(twice.verify(&connector()).unwrap_err(), VerifyError::Malformed(m) if m.contains("repeated")));
     // A parameter added after signing.
     let mut added = Posted::form(b"CallSid=CA1&CallStatus=completed").signed();
     added.body.extend_from_slice(b"&From=%2B10000000000");

@@ -193,3 +193,26 @@ fn a_config_that_would_sign_nothing_useful_is_refused() {
     );
     assert!(!shown.contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), "{shown}");
 }
+
+#[test]
+fn repeated_headers_add_signatures_but_may_not_disagree_on_the_message() {
+    let connector = standard();
+    let now = at(SPEC_TIMESTAMP);
+    // A second `webhook-signature` line is more of the list.
+    let mut lines = spec_headers("v1,bm9wZQ==", SPEC_TIMESTAMP);
+    lines.append("webhook-signature", HeaderValue::from_static(SPEC_SIGNATURE));
+    assert!(verify(&connector, &lines, SPEC_BODY, now).is_ok());
+    // Two ids or two timestamps: which message was signed is unclear, so it is refused.
+    let mut two_ids = spec_headers(SPEC_SIGNATURE, SPEC_TIMESTAMP);
+    two_ids.append("webhook-id", HeaderValue::from_static("msg_other"));
+    assert!(
+        matches!(verify(&connector, &two_ids, SPEC_BODY, now), Err(VerifyError::Malformed(m)) if m.contains("webhook-id"))
+    );
+    let mut two_times = spec_headers(SPEC_SIGNATURE, SPEC_TIMESTAMP);
+    two_times.append("webhook-timestamp", HeaderValue::from_static("1614265331"));
+    assert!(matches!(verify(&connector, &two_times, SPEC_BODY, now), Err(VerifyError::Malformed(_))));
+    // The same value twice is still one message.
+    let mut same = spec_headers(SPEC_SIGNATURE, SPEC_TIMESTAMP);
+    same.append("webhook-id", HeaderValue::from_static(SPEC_ID));
+    assert!(verify(&connector, &same, SPEC_BODY, now).is_ok());
+}
