@@ -185,6 +185,8 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
     let stop_server = CancellationToken::new();
     crate::http::admin::metrics_handle();
     let limits = fit_to_open_files(config.server.connection_limits());
+    // Each request carries its peer address (`ConnectInfo`), for connectors that allow only
+    // listed sources (Exotel signs nothing).
     let server =
         supervisor.spawn("server", crate::http::serve::serve("server", listener, app, limits, stop_server.clone()));
     let admin = crate::http::admin::router(config.admin.token.clone(), store.clone(), Some(reloader.clone()));

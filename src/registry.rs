@@ -61,6 +61,9 @@ macro_rules! connector_kinds {
 connector_kinds! {
     "whatsapp_cloud" => WhatsappCloud(handoffd_whatsapp_cloud::WhatsappCloudKind),
     "hubspot" => Hubspot(handoffd_hubspot::HubspotKind),
+    "twilio" => Twilio(handoffd_twilio::TwilioKind),
+    "exotel" => Exotel(handoffd_exotel::ExotelKind),
+    "webhook" => Webhook(handoffd_webhook::WebhookKind),
 }
 
 /// A connector kind: its `kind:` name and the parts it builds.
@@ -302,6 +305,12 @@ mod tests {
         let configs: Vec<ConnectorConfig> = serde_json::from_value(serde_json::json!([
             {"kind": "whatsapp_cloud", "id": "wa", "app_secret": "s", "verify_token": "t", "phone_number_id": "1066"},
             {"kind": "hubspot", "id": "hs", "access_token": "pat"},
+            {"kind": "twilio", "id": "tw", "auth_token": "t", "account_sid": "AC00000000000000000000000000000000",
+             "poll": {}},
+            {"kind": "exotel", "id": "ex", "token": "0123456789abcdef", "account_sid": "acme", "api_key": "k",
+             "api_token": "t", "poll": {}},
+            {"kind": "webhook", "id": "gw", "signature": {"scheme": "standard_webhooks",
+             "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, "fields": {"phone": "/phone"}},
         ]))
         .unwrap();
         assert_eq!(configs.len(), KINDS.len(), "one example per kind");

@@ -72,6 +72,7 @@ async fn ask(
         headers,
         body,
         received_at: Utc::now(),
+        peer: None,
     };
     let inbox: Arc<dyn InboxSink> = Arc::new(state.inbox.clone());
     handler.handle(request, inbox).await

@@ -2,9 +2,11 @@
 //! answer. Parsing happens later, on the stored row, so a slow or failing parser never costs an
 //! acknowledgement.
 
+use std::net::SocketAddr;
+
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{Extensions, HeaderMap, Method, StatusCode, Uri};
 use chrono::Utc;
 use handoffd_contract::inbox::InboxSource;
 use handoffd_contract::webhook::{Handshake, RawRequest, VerifyError};
@@ -18,13 +20,14 @@ pub async fn handshake(
     Path(id): Path<String>,
     method: Method,
     uri: Uri,
+    extensions: Extensions,
     headers: HeaderMap,
 ) -> (StatusCode, String) {
     let connectors = state.connectors.get();
     let Some(entry) = connectors.webhooks.get(&id) else {
         return (StatusCode::NOT_FOUND, format!("no connector `{id}`"));
     };
-    let request = raw_request(&method, &uri, &headers, b"");
+    let request = raw_request(&method, &uri, &extensions, &headers, b"");
     match entry.source.handshake(&request) {
         Handshake::Accept(challenge) => {
             tracing::info!(connector = %id, "Answered a webhook subscription handshake.");
@@ -47,14 +50,32 @@ pub async fn receive(
     Path(id): Path<String>,
     method: Method,
     uri: Uri,
+    extensions: Extensions,
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, &'static str) {
-    accept(&state, id, &raw_request(&method, &uri, &headers, &body)).await
+    accept(&state, id, &raw_request(&method, &uri, &extensions, &headers, &body)).await
 }
 
-fn raw_request<'a>(method: &'a Method, uri: &'a Uri, headers: &'a HeaderMap, body: &'a [u8]) -> RawRequest<'a> {
-    RawRequest { method, path: uri.path(), query: uri.query().unwrap_or(""), headers, body, received_at: Utc::now() }
+fn raw_request<'a>(
+    method: &'a Method,
+    uri: &'a Uri,
+    extensions: &Extensions,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+) -> RawRequest<'a> {
+    // Present when the server was started with connect info (the daemon's is); absent in tests
+    // that drive the router directly.
+    let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+    RawRequest {
+        method,
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        headers,
+        body,
+        received_at: Utc::now(),
+        peer,
+    }
 }
 
 /// The `reason` label of a refusal: a small fixed set, so the metric's series stay bounded.

@@ -20,3 +20,4 @@ mod interpret_task;
 mod interpret_when;
 mod ops;
 mod spine;
+mod voice_edge;

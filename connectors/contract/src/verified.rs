@@ -125,6 +125,7 @@ mod tests {
             headers,
             body,
             received_at: Utc::now(),
+            peer: None,
         }
     }
 

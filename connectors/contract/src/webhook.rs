@@ -25,6 +25,10 @@ pub struct RawRequest<'a> {
     pub headers: &'a HeaderMap,
     pub body: &'a [u8],
     pub received_at: DateTime<Utc>,
+    /// The address the request came from, as the server's socket saw it (a reverse proxy's
+    /// address when there is one); `None` when unknown (tests, offline tools). Exotel signs
+    /// nothing, so its connector may allow only listed source addresses.
+    pub peer: Option<std::net::IpAddr>,
 }
 
 /// The answer to a vendor handshake (a GET that is not an event).

@@ -102,6 +102,7 @@ mod tests {
             body: b"Status=completed",
             // The store keeps microseconds.
             received_at: Utc::now().trunc_subsecs(6),
+            peer: None,
         };
         let verified = Verified::check(&request, &["content-type", "x-retell-timestamp"], |_| Ok(())).expect("checked");
         let route = InboxSource::Route("turn".to_owned());

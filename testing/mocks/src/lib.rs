@@ -11,6 +11,8 @@
 //! Layout, one module per vendor and the machinery they share:
 //! - [`hubspot`]: HubSpot's endpoints (one file per endpoint family), its auth/limits gate, its rate limits.
 //! - `whatsapp_cloud`: the Graph API send route.
+//! - [`twilio`], [`exotel`]: the voice vendors' call-record APIs the pollers read, each a server of its own
+//!   (`TwilioCallsMock`, `ExotelCallsMock`), started per test.
 //! - [`compliance`]: the CRM compliance suite, and [`compliance::CrmMock`], what a vendor mock shows it.
 //! - `state`: what the mock holds (contacts, tasks, owners, tokens, counters) behind one mutex.
 //! - [`faults`]: the fault plan and its seeded dice; `middleware`: request counting and fault injection.
@@ -18,14 +20,17 @@
 //! - [`report`]: counters for the report, `/_mock/*` routes.
 //! - [`cli`]: the `handoffd-mocks` command line (also `handoffd mock-crm`).
 
+mod basic_auth;
 pub mod cli;
 pub mod compliance;
 mod connection;
+pub mod exotel;
 pub mod faults;
 pub mod hubspot;
 mod middleware;
 pub mod report;
 mod state;
+pub mod twilio;
 mod whatsapp_cloud;
 
 use std::fmt;

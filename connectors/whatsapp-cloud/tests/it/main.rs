@@ -37,7 +37,7 @@ pub fn connector() -> WhatsappCloud {
 
 /// A request as the daemon hands it over.
 pub fn request<'a>(method: &'a Method, query: &'a str, headers: &'a HeaderMap, body: &'a [u8]) -> RawRequest<'a> {
-    RawRequest { method, path: "/webhooks/wa-main", query, headers, body, received_at: chrono::Utc::now() }
+    RawRequest { method, path: "/webhooks/wa-main", query, headers, body, received_at: chrono::Utc::now(), peer: None }
 }
 
 /// Headers with Meta's signature of `body`.

@@ -57,7 +57,7 @@ fn turn_body() -> Vec<u8> {
 }
 
 fn raw<'a>(method: &'a Method, path: &'a str, headers: &'a HeaderMap, body: &'a [u8]) -> RawRequest<'a> {
-    RawRequest { method, path, query: "", headers, body, received_at: chrono::Utc::now() }
+    RawRequest { method, path, query: "", headers, body, received_at: chrono::Utc::now(), peer: None }
 }
 
 #[tokio::test]

@@ -21,6 +21,7 @@ fn verify_with(header: Option<&str>, body: &[u8]) -> Result<(), VerifyError> {
         headers: &headers,
         body,
         received_at: chrono::Utc::now(),
+        peer: None,
     };
     connector().verify(&request).map(|_| ())
 }
