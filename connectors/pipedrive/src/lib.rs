@@ -1,0 +1,1 @@
+//! Pipedrive connector (in progress).
