@@ -16,7 +16,7 @@
 //! - [`faults`]: the fault plan and its seeded dice; `middleware`: request counting and fault injection.
 //! - `connection`: the accept loop, which can drop a connection without an answer.
 //! - [`report`]: counters for the report, `/_mock/*` routes.
-//! - [`zoho`] (and `pipedrive`): vendors on servers of their own, with their own limits and error shapes;
+//! - [`zoho`], [`pipedrive`]: vendors on servers of their own, with their own limits and error shapes;
 //!   `vendor_faults`: the fault dice in their words; [`recorded`]: the requests they received, for `spec`
 //!   (feature `spec`), which checks them against the vendor's OpenAPI description.
 //! - [`cli`]: the `handoffd-mocks` command line (also `handoffd mock-crm`).
@@ -27,6 +27,7 @@ mod connection;
 pub mod faults;
 pub mod hubspot;
 mod middleware;
+pub mod pipedrive;
 pub mod recorded;
 pub mod report;
 #[cfg(feature = "spec")]
