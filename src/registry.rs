@@ -61,6 +61,8 @@ macro_rules! connector_kinds {
 connector_kinds! {
     "whatsapp_cloud" => WhatsappCloud(handoffd_whatsapp_cloud::WhatsappCloudKind),
     "hubspot" => Hubspot(handoffd_hubspot::HubspotKind),
+    "zoho" => Zoho(handoffd_zoho::ZohoKind),
+    "pipedrive" => Pipedrive(handoffd_pipedrive::PipedriveKind),
 }
 
 /// A connector kind: its `kind:` name and the parts it builds.
@@ -253,7 +255,7 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), KINDS.len());
-        assert_eq!(crm_kinds().collect::<Vec<_>>(), ["hubspot"]);
+        assert_eq!(crm_kinds().collect::<Vec<_>>(), ["hubspot", "zoho", "pipedrive"]);
     }
 
     #[test]
@@ -302,6 +304,8 @@ mod tests {
         let configs: Vec<ConnectorConfig> = serde_json::from_value(serde_json::json!([
             {"kind": "whatsapp_cloud", "id": "wa", "app_secret": "s", "verify_token": "t", "phone_number_id": "1066"},
             {"kind": "hubspot", "id": "hs", "access_token": "pat"},
+            {"kind": "zoho", "id": "zo", "data_centre": "eu", "client_id": "c", "client_secret": "s", "refresh_token": "r"},
+            {"kind": "pipedrive", "id": "pd", "api_token": "t"},
         ]))
         .unwrap();
         assert_eq!(configs.len(), KINDS.len(), "one example per kind");
