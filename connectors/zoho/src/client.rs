@@ -29,13 +29,23 @@ pub struct Call {
     query: Vec<(&'static str, String)>,
     headers: Vec<(&'static str, String)>,
     body: Option<Vec<u8>>,
+    /// A POST that only reads (a query): a lost answer hides no change.
+    read_only: bool,
     /// What the call does, for messages ("upsert tasks").
     what: &'static str,
 }
 
 impl Call {
     pub fn get(path: impl Into<String>, what: &'static str) -> Self {
-        Self { method: Method::GET, path: path.into(), query: Vec::new(), headers: Vec::new(), body: None, what }
+        Self {
+            method: Method::GET,
+            path: path.into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: None,
+            read_only: true,
+            what,
+        }
     }
 
     pub fn write(
@@ -45,7 +55,7 @@ impl Call {
         what: &'static str,
     ) -> Result<Self, CrmError> {
         let body = serde_json::to_vec(body).map_err(|e| CrmError::Protocol(format!("{what}: encoding: {e}")))?;
-        Ok(Self { method, body: Some(body), ..Self::get(path, what) })
+        Ok(Self { method, body: Some(body), read_only: false, ..Self::get(path, what) })
     }
 
     pub fn query(mut self, key: &'static str, value: impl Into<String>) -> Self {
@@ -58,8 +68,14 @@ impl Call {
         self
     }
 
+    /// Marks a POST that changes nothing.
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
+    }
+
     fn is_write(&self) -> bool {
-        self.method != Method::GET
+        !self.read_only
     }
 }
 

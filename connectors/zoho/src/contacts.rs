@@ -1,5 +1,5 @@
-//! Contacts: found by phone and email through the search API (ten conditions a search), created a hundred a
-//! call, and the change feed for the identity cache.
+//! Contacts: found by phone and email through the Query API (a hundred phones and a hundred emails a call),
+//! created a hundred a call, and the change feed for the identity cache.
 
 use std::collections::HashSet;
 
@@ -10,46 +10,59 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use crate::client::{Api, Call};
-use crate::criteria::{Condition, any_of};
+use crate::coql;
 use crate::wire::{Records, lookup_id, text};
 
 const MODULE_PATH: &str = "/crm/v8/Contacts";
-const SEARCH_PATH: &str = "/crm/v8/Contacts/search";
+const COQL_PATH: &str = "/crm/v8/coql";
 const FIELDS: &str = "First_Name,Last_Name,Full_Name,Phone,Mobile,Email,Owner,Modified_Time";
 /// Records per page of a read (Zoho's maximum).
 const PAGE_SIZE: u32 = 200;
 
 pub async fn find(api: &Api, keys: &[IdentityKey]) -> Result<Vec<CrmContact>, CrmError> {
-    let mut conditions = Vec::new();
+    let mut phones = Vec::new();
+    let mut emails = Vec::new();
     let mut ids = Vec::new();
     for key in keys {
-        match key {
-            IdentityKey::Phone { value } => {
-                // Zoho keeps phones as typed, in two fields.
-                conditions.push(Condition::equals("Phone", value.trim()));
-                conditions.push(Condition::equals("Mobile", value.trim()));
-            }
-            IdentityKey::Email { value } => conditions.push(Condition::equals("Email", value.trim())),
-            IdentityKey::Vendor { system, id } if system == "zoho" => ids.push(id.clone()),
-            IdentityKey::Vendor { .. } => {}
+        let (list, value) = match key {
+            IdentityKey::Phone { value } => (&mut phones, value.trim().to_owned()),
+            IdentityKey::Email { value } => (&mut emails, value.trim().to_owned()),
+            IdentityKey::Vendor { system, id } if system == "zoho" => (&mut ids, id.clone()),
+            IdentityKey::Vendor { .. } => continue,
+        };
+        if !list.contains(&value) {
+            list.push(value);
         }
     }
     let mut seen = HashSet::new();
     let mut found = Vec::new();
-    for criteria in any_of(&conditions) {
-        let mut page = 1;
+    // A query per hundred phones and hundred emails: Zoho keeps phones as typed, in two fields.
+    let rounds = phones.len().max(emails.len()).div_ceil(coql::MAX_IN_VALUES);
+    for round in 0..rounds {
+        let chunk = |list: &[String]| -> Vec<String> {
+            list.iter().skip(round * coql::MAX_IN_VALUES).take(coql::MAX_IN_VALUES).cloned().collect()
+        };
+        let (phones, emails) = (chunk(&phones), chunk(&emails));
+        let mut criteria = Vec::new();
+        if !phones.is_empty() {
+            criteria.push(coql::is_in("Phone", &phones));
+            criteria.push(coql::is_in("Mobile", &phones));
+        }
+        if !emails.is_empty() {
+            criteria.push(coql::is_in("Email", &emails));
+        }
+        let Some(criteria) = coql::any_of(criteria) else { continue };
+        let mut offset = 0;
         loop {
-            let call = Call::get(SEARCH_PATH, "search contacts")
-                .query("criteria", criteria.clone())
-                .query("fields", FIELDS)
-                .query("per_page", PAGE_SIZE.to_string())
-                .query("page", page.to_string());
+            let query = coql::select(FIELDS, "Contacts", &criteria, offset);
+            let call =
+                Call::write(Method::POST, COQL_PATH, &json!({ "select_query": query }), "query contacts")?.read_only();
             let Some(records) = api.read::<Records>(&call).await? else { break };
             collect(&records, &mut seen, &mut found);
             if !records.info.as_ref().is_some_and(|info| info.more_records) {
                 break;
             }
-            page += 1;
+            offset += coql::PAGE_SIZE;
         }
     }
     for chunk in ids.chunks(PAGE_SIZE as usize) {

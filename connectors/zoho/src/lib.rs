@@ -14,11 +14,13 @@
 //! - [`config`](ZohoConfig), `validate`, `kind`: the block, its problems, `kind: zoho` for the registry.
 //! - `client`: one organisation over HTTP (the `Zoho-oauthtoken` header, no retries but one after a refused
 //!   token) and the classification of failures; `oauth`: the refresh grant; `limits`: credits and concurrency.
-//! - `contacts`, `tasks`, `owners`: the calls; `criteria`: search criteria and their escaping; `wire`: Zoho's JSON.
+//! - `contacts`, `tasks`, `owners`: the calls; `coql`: Query API queries (contacts by a hundred phones and
+//!   emails a call); `criteria`: search criteria and their escaping (tasks by external key); `wire`: Zoho's JSON.
 
 mod client;
 mod config;
 mod contacts;
+mod coql;
 mod criteria;
 mod kind;
 mod limits;

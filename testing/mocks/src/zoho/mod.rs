@@ -4,10 +4,11 @@
 //! - `gate`: the `Zoho-oauthtoken` check, the concurrency cap and the credits of a rolling 24 hours.
 //! - `records`: insert, update, upsert (`duplicate_check_fields`), read by `ids`, and search (`criteria`,
 //!   `email`, `phone`) on `Contacts` and `Tasks`; `criteria`: the criteria grammar with its escapes.
-//! - `users`: `GET /crm/v8/users`; `oauth`: the token endpoint.
+//! - `coql`: the Query API (`POST /crm/v8/coql`); `users`: `GET /crm/v8/users`; `oauth`: the token endpoint.
 //!
 //! Every API route passes, outermost first: the request log, the gate, faults, the answer time, the handler.
 
+mod coql;
 mod criteria;
 mod gate;
 mod oauth;
@@ -167,6 +168,7 @@ impl ZohoMockServer {
         let zoho = Arc::new(Zoho { options, state: Mutex::new(ZohoState::default()) });
         let api = Router::new()
             .route("/crm/v8/users", get(records::users))
+            .route("/crm/v8/coql", post(coql::query))
             .route("/crm/v8/{module}", get(records::read).post(records::insert).put(records::update))
             .route("/crm/v8/{module}/upsert", post(records::upsert))
             .route("/crm/v8/{module}/search", get(records::search))
