@@ -186,6 +186,7 @@ fn state_of(record: &Map<String, Value>) -> Option<TaskState> {
 
 #[cfg(test)]
 mod tests {
+    use crate::wire::RecordResults;
     use chrono::TimeZone;
     use handoffd_contract::task::{LabelledFact, TaskKind, TaskText};
 
@@ -216,5 +217,25 @@ mod tests {
         assert_eq!(due_from_alarm(alarm), Some(due_at), "{alarm}");
         let update = Value::Object(record_of(&task, "Handoffd_Handoff_Id", false));
         assert!(update.get("Status").is_none() && update.get("Handoffd_Handoff_Id").is_none());
+    }
+
+    #[test]
+    fn per_record_refusals_are_permanent_unless_they_pass_by_themselves() {
+        let answer: RecordResults = serde_json::from_value(json!({"data": [
+            {"code": "SUCCESS", "details": {"id": "1"}, "message": "record added", "status": "success"},
+            {"code": "INVALID_DATA", "details": {"api_name": "Owner"}, "message": "invalid data", "status": "error"},
+        ]}))
+        .unwrap();
+        let sent = vec![Map::new(), json!({"Owner": {"id": "987654321"}}).as_object().unwrap().clone()];
+        let outcomes = outcomes_of(&answer, &sent, ["a", "b"].into_iter()).unwrap();
+        assert!(matches!(&outcomes[0], TaskWriteOutcome::Written(r) if r.task_id == "1"));
+        assert!(matches!(&outcomes[1], TaskWriteOutcome::Rejected { message } if message.contains("987654321")));
+
+        let locked: RecordResults = serde_json::from_value(json!({"data": [
+            {"code": "RECORD_LOCKED", "details": {}, "message": "the record is locked", "status": "error"},
+        ]}))
+        .unwrap();
+        let error = outcomes_of(&locked, &[Map::new()], ["a"].into_iter()).unwrap_err();
+        assert!(error.is_retriable(), "{error}");
     }
 }
