@@ -15,7 +15,7 @@ async fn single_calls_are_paced_under_the_window_and_the_headers_read() {
     let mock = mock(options, RequestLog::default()).await;
     let pipedrive = connector(&mock, json!({"limits": {"requests": 10}}));
     let started = Instant::now();
-    // 15 calls at 10 per 2 s: no 429, and at least 1.4 s (14 gaps of 200 ms).
+    // 15 calls at 10 per 2 s: no 429, and at least 1.4 s (14 gaps of 210 ms).
     let calls = (0..15).map(|_| pipedrive.list_owners());
     for result in futures_join(calls).await {
         result.expect("no call refused");
