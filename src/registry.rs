@@ -64,6 +64,8 @@ connector_kinds! {
     "twilio" => Twilio(handoffd_twilio::TwilioKind),
     "exotel" => Exotel(handoffd_exotel::ExotelKind),
     "webhook" => Webhook(handoffd_webhook::WebhookKind),
+    "zoho" => Zoho(handoffd_zoho::ZohoKind),
+    "pipedrive" => Pipedrive(handoffd_pipedrive::PipedriveKind),
 }
 
 /// A connector kind: its `kind:` name and the parts it builds.
@@ -256,7 +258,7 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), KINDS.len());
-        assert_eq!(crm_kinds().collect::<Vec<_>>(), ["hubspot"]);
+        assert_eq!(crm_kinds().collect::<Vec<_>>(), ["hubspot", "zoho", "pipedrive"]);
     }
 
     #[test]
@@ -311,6 +313,8 @@ mod tests {
              "api_token": "t", "poll": {}},
             {"kind": "webhook", "id": "gw", "signature": {"scheme": "standard_webhooks",
              "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, "fields": {"phone": "/phone"}},
+            {"kind": "zoho", "id": "zo", "data_centre": "eu", "client_id": "c", "client_secret": "s", "refresh_token": "r"},
+            {"kind": "pipedrive", "id": "pd", "api_token": "t"},
         ]))
         .unwrap();
         assert_eq!(configs.len(), KINDS.len(), "one example per kind");

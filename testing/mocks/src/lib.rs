@@ -18,6 +18,9 @@
 //! - [`faults`]: the fault plan and its seeded dice; `middleware`: request counting and fault injection.
 //! - `connection`: the accept loop, which can drop a connection without an answer.
 //! - [`report`]: counters for the report, `/_mock/*` routes.
+//! - [`zoho`], [`pipedrive`]: vendors on servers of their own, with their own limits and error shapes;
+//!   `vendor_faults`: the fault dice in their words; [`recorded`]: the requests they received, for `spec`
+//!   (feature `spec`), which checks them against the vendor's OpenAPI description.
 //! - [`cli`]: the `handoffd-mocks` command line (also `handoffd mock-crm`).
 
 mod basic_auth;
@@ -28,10 +31,16 @@ pub mod exotel;
 pub mod faults;
 pub mod hubspot;
 mod middleware;
+pub mod pipedrive;
+pub mod recorded;
 pub mod report;
+#[cfg(feature = "spec")]
+pub mod spec;
 mod state;
 pub mod twilio;
+mod vendor_faults;
 mod whatsapp_cloud;
+pub mod zoho;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -45,6 +54,7 @@ use tokio_util::sync::CancellationToken;
 pub use faults::{FaultPlan, FaultPlanError};
 pub use report::{FaultCounts, MockAssociation, MockContactView, MockReport, MockTaskView, RateLimitedCounts};
 pub use state::{MockOwner, seed_contact_phone};
+pub use vendor_faults::AnswerTime;
 
 use state::Shared;
 
