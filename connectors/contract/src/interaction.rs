@@ -131,6 +131,40 @@ pub struct Call {
     pub analysis: serde_json::Value,
     /// Why the call ended, in the vendor's words.
     pub ended_reason: Option<String>,
+    /// What became of the call, read by its connector from the vendor's reason: only a
+    /// connected call can be a handoff; the others join the customer's history and are counted.
+    #[serde(default)]
+    pub outcome: CallOutcome,
+}
+
+/// What became of a call, whatever the vendor calls it (Vapi `endedReason`, Retell
+/// `disconnection_reason`, Twilio `CallStatus`, ...).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallOutcome {
+    /// The customer was on the line (whether or not they spoke: see the turns).
+    #[default]
+    Connected,
+    /// An answering machine or voicemail took the call.
+    Voicemail,
+    /// The line was busy.
+    Busy,
+    /// Nobody answered.
+    NoAnswer,
+    /// The call could not be placed or broke before it connected.
+    Failed,
+}
+
+impl CallOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connected => "connected",
+            Self::Voicemail => "voicemail",
+            Self::Busy => "busy",
+            Self::NoAnswer => "no_answer",
+            Self::Failed => "failed",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -11,6 +11,8 @@
 //! Layout, one module per vendor and the machinery they share:
 //! - [`hubspot`]: HubSpot's endpoints (one file per endpoint family), its auth/limits gate, its rate limits.
 //! - `whatsapp_cloud`: the Graph API send route.
+//! - [`vapi`], [`retell`]: the voice vendors' list-calls APIs (servers of their own, `voice`:
+//!   what they share), which the voice pollers read.
 //! - [`compliance`]: the CRM compliance suite, and [`compliance::CrmMock`], what a vendor mock shows it.
 //! - `state`: what the mock holds (contacts, tasks, owners, tokens, counters) behind one mutex.
 //! - [`faults`]: the fault plan and its seeded dice; `middleware`: request counting and fault injection.
@@ -26,6 +28,9 @@ pub mod hubspot;
 mod middleware;
 pub mod report;
 mod state;
+pub mod retell;
+pub mod vapi;
+mod voice;
 mod whatsapp_cloud;
 
 use std::fmt;
@@ -40,6 +45,7 @@ use tokio_util::sync::CancellationToken;
 pub use faults::{FaultPlan, FaultPlanError};
 pub use report::{FaultCounts, MockAssociation, MockContactView, MockReport, MockTaskView, RateLimitedCounts};
 pub use state::{MockOwner, seed_contact_phone};
+pub use voice::VoiceMock;
 
 use state::Shared;
 
