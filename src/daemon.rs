@@ -22,6 +22,7 @@ use crate::config::Loaded;
 use crate::conversation::{BriefMaker, HandoffMaker};
 use crate::deliver::{Deliverer, RetryPolicy, StoreVault};
 use crate::http::{AppState, router};
+use crate::ingest::poll::{Backoff, PollHost, Poller};
 use crate::ingest::{InboxWriter, Normalizer};
 use crate::interpret::Interpreter;
 use crate::registry::Connectors;
@@ -33,6 +34,9 @@ use supervisor::{StageHealth, Supervisor};
 
 /// How long the stages get to finish their current round at shutdown.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(30);
+/// How long a claimed poll cursor stays this instance's: longer than any one poll, short enough
+/// that another instance takes over soon after this one dies.
+const POLL_LEASE: Duration = Duration::from_secs(120);
 
 pub struct RunningDaemon {
     /// The address `server.listen` is bound to (useful with port 0).
@@ -44,6 +48,8 @@ pub struct RunningDaemon {
     stop_server: CancellationToken,
     server: JoinHandle<()>,
     admin_server: JoinHandle<()>,
+    /// The poll host, when a connector polls: it holds an inbox handle, so it stops before the writer.
+    poll_host: Option<JoinHandle<()>>,
     writer: JoinHandle<()>,
 }
 
@@ -81,6 +87,12 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
         .transpose()
         .map_err(|message| anyhow::anyhow!("identity.crm_sync: {message}"))?;
 
+    let pollers = connectors
+        .poll_sources
+        .values()
+        .map(|source| Poller::new(source.clone()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+
     let quiet_period = chrono::Duration::from_std(config.conversation.quiet_period.get())?;
     let reopen_after = chrono::Duration::from_std(config.conversation.reopen_after.get())?;
     // Everything that can fail is done: from here on no task is left running by an early return.
@@ -90,6 +102,20 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
     let outbox_changed = Arc::new(Notify::new());
     let (writer, inbox) = InboxWriter::new(store.clone(), inbox_committed.clone());
     let writer = supervisor.spawn("inbox_writer", writer.run());
+    // The poll host commits through the inbox writer, so it stops with the servers, before the
+    // writer drains.
+    let stop_server = CancellationToken::new();
+    let poll_host = (!pollers.is_empty()).then(|| {
+        let host = PollHost {
+            store: store.clone(),
+            inbox: Arc::new(inbox.clone()),
+            pollers,
+            holder: format!("{}:{}", hostname(), config.server.listen),
+            lease: POLL_LEASE,
+            backoff: Backoff::default(),
+        };
+        supervisor.spawn("poll", host.run(stop_server.clone()))
+    });
 
     let normalizer = Normalizer {
         store: store.clone(),
@@ -147,7 +173,6 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
         AppState { store: store.clone(), connectors, inbox, stages: supervisor.health() },
         config.server.max_body_bytes,
     );
-    let stop_server = CancellationToken::new();
     crate::http::admin::metrics_handle();
     let server = supervisor.spawn(
         "server",
@@ -162,7 +187,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
         ),
     );
     tracing::info!(%addr, %admin_addr, store = %redact_url(&store_url), "handoffd is running.");
-    Ok(RunningDaemon { addr, admin_addr, store, supervisor, stop_server, server, admin_server, writer })
+    Ok(RunningDaemon { addr, admin_addr, store, supervisor, stop_server, server, admin_server, poll_host, writer })
 }
 
 /// A server as a supervised task: an error is logged, and its end is then the supervisor's to report.
@@ -210,6 +235,9 @@ impl RunningDaemon {
         self.stop_server.cancel();
         self.server.await?;
         self.admin_server.await?;
+        if let Some(poll_host) = self.poll_host {
+            poll_host.await?;
+        }
         // Every request handle is gone with the server: the writer drains and stops.
         self.writer.await?;
         if let Err(running) = self.supervisor.shutdown(SHUTDOWN_DEADLINE).await {

@@ -1,6 +1,6 @@
 //! Stored interactions of a handoff -> the canonical conversation interpretation reads.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -10,22 +10,38 @@ use handoffd_contract::interaction::Content;
 use crate::store::{HandoffConversation, StoredInteraction};
 
 /// Build the canonical conversation of a handoff, as of `now`, in the business's zone.
+/// `connector_kinds` names each connector's vendor, which selects its analysis mapping.
 pub fn assemble(
     stored: &HandoffConversation,
     now: DateTime<Utc>,
     timezone: Tz,
     business_hours: &BTreeMap<String, String>,
+    connector_kinds: &BTreeMap<String, String>,
 ) -> Conversation {
     let local = |at: DateTime<Utc>| at.with_timezone(&timezone).fixed_offset();
     let mut turns = Vec::new();
     let mut vendor_analysis = None;
-    for item in &stored.interactions {
+    // A vendor may report one call twice (Retell: ended, then analysed; a poll and a webhook):
+    // the call is read once, from its last report.
+    let last_report: HashMap<(&str, &str), usize> = stored
+        .interactions
+        .iter()
+        .enumerate()
+        .filter_map(|(index, item)| match &item.interaction.content {
+            Content::Call(call) => Some(((item.connector_id.as_str(), call.call_id.as_str()), index)),
+            _ => None,
+        })
+        .collect();
+    for (index, item) in stored.interactions.iter().enumerate() {
         match &item.interaction.content {
             Content::Message(message) => {
                 let Some(text) = readable_text(item) else { continue };
                 turns.push(Turn { at: local(item.at), from: message.from, text });
             }
             Content::Call(call) => {
+                if last_report.get(&(item.connector_id.as_str(), call.call_id.as_str())) != Some(&index) {
+                    continue;
+                }
                 for turn in &call.turns {
                     let offset = turn.offset_secs.map(|s| chrono::Duration::milliseconds((s * 1000.0) as i64));
                     turns.push(Turn {
@@ -35,8 +51,8 @@ pub fn assemble(
                     });
                 }
                 if let Some(fields) = call.analysis.as_object() {
-                    vendor_analysis =
-                        Some(VendorAnalysis { vendor: item.connector_id.clone(), fields: fields.clone() });
+                    let vendor = connector_kinds.get(&item.connector_id).unwrap_or(&item.connector_id).clone();
+                    vendor_analysis = Some(VendorAnalysis { vendor, fields: fields.clone() });
                 }
             }
             Content::Status(_) | Content::System(_) => {}
