@@ -42,10 +42,12 @@ pub fn assemble(
                 if last_report.get(&(item.connector_id.as_str(), call.call_id.as_str())) != Some(&index) {
                     continue;
                 }
+                // A call is reported when it ends; its turns' offsets count from its start.
+                let started = item.at - chrono::Duration::seconds(call.duration_secs.unwrap_or(0) as i64);
                 for turn in &call.turns {
                     let offset = turn.offset_secs.map(|s| chrono::Duration::milliseconds((s * 1000.0) as i64));
                     turns.push(Turn {
-                        at: local(item.at + offset.unwrap_or_default()),
+                        at: local((started + offset.unwrap_or_default()).min(item.at)),
                         from: turn.from,
                         text: turn.text.clone(),
                     });

@@ -115,36 +115,39 @@ impl PollHost {
         let id = poller.source.id().to_owned();
         let mut failures = 0u32;
         loop {
-            let wait = match catch_round("poll", async { Ok(self.round(poller.source.as_ref(), Utc::now()).await) }).await
-            {
-                Ok(Ok(Round::More)) => {
-                    failures = 0;
-                    Duration::ZERO
-                }
-                Ok(Ok(Round::Done | Round::NotHolder)) => {
-                    failures = 0;
-                    until_next(&poller.schedule)
-                }
-                Ok(Err(error)) => {
-                    failures += 1;
-                    let retry_after = match &error {
-                        RoundError::Vendor(PollError::Unavailable { retry_after, .. }) => *retry_after,
-                        _ => None,
-                    };
-                    let wait = self.backoff.wait(failures, retry_after).min(until_next(&poller.schedule).max(self.backoff.first));
-                    metrics::counter!("handoffd_poll_failures_total", "connector" => id.clone()).increment(1);
-                    tracing::warn!(
-                        connector = %id, failures, error = %error, retry_in = ?wait,
-                        "Polling `{id}` failed; it resumes from its stored cursor."
-                    );
-                    wait
-                }
-                Err(panic) => {
-                    failures += 1;
-                    tracing::error!(connector = %id, error = %format!("{panic:#}"), "A poll of `{id}` panicked.");
-                    self.backoff.wait(failures, None)
-                }
-            };
+            let wait =
+                match catch_round("poll", async { Ok(self.round(poller.source.as_ref(), Utc::now()).await) }).await {
+                    Ok(Ok(Round::More)) => {
+                        failures = 0;
+                        Duration::ZERO
+                    }
+                    Ok(Ok(Round::Done | Round::NotHolder)) => {
+                        failures = 0;
+                        until_next(&poller.schedule)
+                    }
+                    Ok(Err(error)) => {
+                        failures += 1;
+                        let retry_after = match &error {
+                            RoundError::Vendor(PollError::Unavailable { retry_after, .. }) => *retry_after,
+                            _ => None,
+                        };
+                        let wait = self
+                            .backoff
+                            .wait(failures, retry_after)
+                            .min(until_next(&poller.schedule).max(self.backoff.first));
+                        metrics::counter!("handoffd_poll_failures_total", "connector" => id.clone()).increment(1);
+                        tracing::warn!(
+                            connector = %id, failures, error = %error, retry_in = ?wait,
+                            "Polling `{id}` failed; it resumes from its stored cursor."
+                        );
+                        wait
+                    }
+                    Err(panic) => {
+                        failures += 1;
+                        tracing::error!(connector = %id, error = %format!("{panic:#}"), "A poll of `{id}` panicked.");
+                        self.backoff.wait(failures, None)
+                    }
+                };
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = tokio::time::sleep(wait) => {}
@@ -156,7 +159,9 @@ impl PollHost {
     pub async fn round(&self, source: &dyn PollSource, now: DateTime<Utc>) -> Result<Round, RoundError> {
         let id = source.id();
         let lease_until = now + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::minutes(5));
-        let Some(claim) = self.store.claim_poll_cursor(id, &self.holder, now, lease_until).await.map_err(anyhow::Error::from)? else {
+        let Some(claim) =
+            self.store.claim_poll_cursor(id, &self.holder, now, lease_until).await.map_err(anyhow::Error::from)?
+        else {
             return Ok(Round::NotHolder);
         };
         record_lag(id, claim.polled_at, now);
@@ -166,7 +171,11 @@ impl PollHost {
                 // Start over from the connector's bounded look-back; dedup keys absorb the overlap.
                 tracing::warn!(connector = %id, reason = %why, "The stored poll cursor of `{id}` was refused; it is reset to the look-back.");
                 metrics::counter!("handoffd_poll_cursor_resets_total", "connector" => id.to_owned()).increment(1);
-                let held = self.store.advance_poll_cursor(id, &self.holder, None, Utc::now()).await.map_err(anyhow::Error::from)?;
+                let held = self
+                    .store
+                    .advance_poll_cursor(id, &self.holder, None, Utc::now())
+                    .await
+                    .map_err(anyhow::Error::from)?;
                 return Ok(if held { Round::More } else { Round::NotHolder });
             }
             Err(error) => return Err(RoundError::Vendor(error)),
@@ -182,7 +191,12 @@ impl PollHost {
         // No next cursor: resume where this poll started.
         let next = page.next_cursor.or(claim.cursor);
         let polled_at = Utc::now();
-        if !self.store.advance_poll_cursor(id, &self.holder, next.as_deref(), polled_at).await.map_err(anyhow::Error::from)? {
+        if !self
+            .store
+            .advance_poll_cursor(id, &self.holder, next.as_deref(), polled_at)
+            .await
+            .map_err(anyhow::Error::from)?
+        {
             tracing::warn!(connector = %id, "The poll cursor of `{id}` was taken over during a poll; its page is kept (dedup absorbs it).");
             return Ok(Round::NotHolder);
         }
@@ -202,11 +216,7 @@ pub fn record_lag(connector_id: &str, polled_at: Option<DateTime<Utc>>, now: Dat
 }
 
 fn until_next(schedule: &cron::Schedule) -> Duration {
-    schedule
-        .upcoming(Utc)
-        .next()
-        .and_then(|at| (at - Utc::now()).to_std().ok())
-        .unwrap_or(Duration::from_secs(300))
+    schedule.upcoming(Utc).next().and_then(|at| (at - Utc::now()).to_std().ok()).unwrap_or(Duration::from_secs(300))
 }
 
 #[cfg(test)]

@@ -112,7 +112,9 @@ fn vendor_facts(brief: &Brief, conversation: &Conversation) -> Vec<LabelledFact>
         .fields
         .iter()
         .filter(|(name, _)| !SUMMARY_FIELDS.contains(&name.as_str()) && !TRANSCRIPT_FIELDS.contains(&name.as_str()))
-        .filter_map(|(name, value)| Some(format!("{}: {}", words(name), shorten(&readable(value)?, VENDOR_VALUE_CHARS))))
+        .filter_map(|(name, value)| {
+            Some(format!("{}: {}", words(name), shorten(&readable(value)?, VENDOR_VALUE_CHARS)))
+        })
         .take(MAX_VENDOR_FIELDS)
         .collect();
     if !data.is_empty() {

@@ -74,9 +74,12 @@ mod tests {
 
     #[test]
     fn the_stored_form_reads_back() {
-        for source in
-            [InboxSource::Webhook, InboxSource::Poll, InboxSource::Route("turn".into()), InboxSource::Route("proxied_send".into())]
-        {
+        for source in [
+            InboxSource::Webhook,
+            InboxSource::Poll,
+            InboxSource::Route("turn".into()),
+            InboxSource::Route("proxied_send".into()),
+        ] {
             assert_eq!(InboxSource::from_stored(source.as_str()), source);
         }
     }

@@ -120,7 +120,8 @@ impl PollSettings {
         }
         for (key, text) in [("poll.look_back", &self.look_back), ("poll.settle", &self.settle)] {
             if let Err(error) = humantime::parse_duration(text.trim()) {
-                problems.push(ConfigProblem::at(key, format!("`{text}` is not a duration like `5m` or `24h`: {error}")));
+                problems
+                    .push(ConfigProblem::at(key, format!("`{text}` is not a duration like `5m` or `24h`: {error}")));
             }
         }
         if problems.is_empty() && self.look_back() <= self.settle() {
@@ -137,7 +138,8 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_bad_values_are_named_by_key() {
         assert!(PollSettings::default().validate().is_empty());
-        let bad = PollSettings { schedule: "every minute".into(), look_back: "1 fortnight".into(), settle: "5m".into() };
+        let bad =
+            PollSettings { schedule: "every minute".into(), look_back: "1 fortnight".into(), settle: "5m".into() };
         let keys: Vec<String> = bad.validate().into_iter().map(|p| p.key).collect();
         assert_eq!(keys, ["poll.schedule", "poll.look_back"]);
         let short = PollSettings { look_back: "1m".into(), ..PollSettings::default() };

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use handoffd_contract::kind::{BuildContext, BuildError, Builds, Built, ConfigProblem, ConnectorKind};
 use handoffd_contract::poll::{PollSettings, PollSource};
 
+use crate::Retell;
 use crate::config::RetellConfig;
 use crate::poll::RetellPoller;
-use crate::Retell;
 
 /// The `retell` connector kind.
 #[derive(Debug)]
@@ -16,7 +16,8 @@ pub struct RetellKind;
 
 impl ConnectorKind for RetellKind {
     const NAME: &'static str = "retell";
-    const BUILDS: Builds = Builds { webhook_source: true, poll_source: true, crm: false, messenger: false, routes: false };
+    const BUILDS: Builds =
+        Builds { webhook_source: true, poll_source: true, crm: false, messenger: false, routes: false };
     type Config = RetellConfig;
 
     fn id(config: &RetellConfig) -> &str {

@@ -59,7 +59,8 @@ impl PollSource for RetellPoller {
             return Err(PollError::InvalidCursor(format!("`{from}` is in the future")));
         }
         let (calls, has_more) = self.list(from).await?;
-        let settled_before = (now - TimeDelta::from_std(self.settle).unwrap_or(TimeDelta::minutes(5))).timestamp_millis();
+        let settled_before =
+            (now - TimeDelta::from_std(self.settle).unwrap_or(TimeDelta::minutes(5))).timestamp_millis();
         let mut next = from;
         let mut interactions = Vec::new();
         for call in &calls {
@@ -73,7 +74,8 @@ impl PollSource for RetellPoller {
                 next = (started - 1).max(from);
                 break;
             }
-            let event = if call.get("call_analysis").is_some_and(Value::is_object) { "call_analyzed" } else { "call_ended" };
+            let event =
+                if call.get("call_analysis").is_some_and(Value::is_object) { "call_analyzed" } else { "call_ended" };
             let found = interaction(call, event, now)
                 .map_err(|e| PollError::Protocol(format!("a call in `list-calls`: {}", e.0)))?;
             interactions.push(found);

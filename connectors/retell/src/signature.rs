@@ -53,9 +53,8 @@ fn parse_header(text: &str) -> Result<(i64, &str), VerifyError> {
     let captures = header_pattern()
         .captures(text)
         .ok_or_else(|| VerifyError::Malformed("expected `v=<unix ms>,d=<hex>`".to_owned()))?;
-    let timestamp_ms: i64 = captures[1]
-        .parse()
-        .map_err(|_| VerifyError::Malformed("the timestamp `v` is out of range".to_owned()))?;
+    let timestamp_ms: i64 =
+        captures[1].parse().map_err(|_| VerifyError::Malformed("the timestamp `v` is out of range".to_owned()))?;
     let digest = captures.get(2).map_or("", |m| m.as_str());
     Ok((timestamp_ms, digest))
 }

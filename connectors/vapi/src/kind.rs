@@ -7,9 +7,9 @@ use base64::Engine;
 use handoffd_contract::kind::{BuildContext, BuildError, Builds, Built, ConfigProblem, ConnectorKind};
 use handoffd_contract::poll::PollSettings;
 
+use crate::Vapi;
 use crate::config::{AuthenticationPlan, VapiConfig};
 use crate::poll::VapiPoller;
-use crate::Vapi;
 
 /// The `vapi` connector kind.
 #[derive(Debug)]
@@ -17,7 +17,8 @@ pub struct VapiKind;
 
 impl ConnectorKind for VapiKind {
     const NAME: &'static str = "vapi";
-    const BUILDS: Builds = Builds { webhook_source: true, poll_source: true, crm: false, messenger: false, routes: false };
+    const BUILDS: Builds =
+        Builds { webhook_source: true, poll_source: true, crm: false, messenger: false, routes: false };
     type Config = VapiConfig;
 
     fn id(config: &VapiConfig) -> &str {
@@ -76,11 +77,15 @@ pub fn validate(config: &VapiConfig) -> Vec<ConfigProblem> {
             } else if plan.secret_is_base64
                 && base64::engine::general_purpose::STANDARD.decode(plan.secret_key.trim()).is_err()
             {
-                problems.push(ConfigProblem::at(format!("{key}.secretKey"), "is not base64, but `secretIsBase64` is true"));
+                problems
+                    .push(ConfigProblem::at(format!("{key}.secretKey"), "is not base64, but `secretIsBase64` is true"));
             }
-            for (name, value) in [("signatureHeader", &plan.signature_header), ("timestampHeader", &plan.timestamp_header)] {
+            for (name, value) in
+                [("signatureHeader", &plan.signature_header), ("timestampHeader", &plan.timestamp_header)]
+            {
                 if http::HeaderName::from_bytes(value.as_bytes()).is_err() {
-                    problems.push(ConfigProblem::at(format!("{key}.{name}"), format!("`{value}` is not a header name")));
+                    problems
+                        .push(ConfigProblem::at(format!("{key}.{name}"), format!("`{value}` is not a header name")));
                 }
             }
             if let Some(format) = &plan.payload_format {

@@ -101,11 +101,7 @@ impl VapiPoller {
             .http
             .get(&url)
             .bearer_auth(&self.api_key)
-            .query(&[
-                ("createdAtGt", stamp(from)),
-                ("createdAtLe", stamp(upper)),
-                ("limit", PAGE_LIMIT.to_string()),
-            ])
+            .query(&[("createdAtGt", stamp(from)), ("createdAtLe", stamp(upper)), ("limit", PAGE_LIMIT.to_string())])
             .send()
             .await
             .map_err(|e| PollError::Unavailable { retry_after: None, message: format!("`GET /call`: {e}") })?;
@@ -128,10 +124,8 @@ impl VapiPoller {
         if !status.is_success() {
             return Err(PollError::Protocol(format!("`GET /call` answered {status}")));
         }
-        let body: Value = response
-            .json()
-            .await
-            .map_err(|e| PollError::Protocol(format!("`GET /call` did not answer JSON: {e}")))?;
+        let body: Value =
+            response.json().await.map_err(|e| PollError::Protocol(format!("`GET /call` did not answer JSON: {e}")))?;
         match body {
             Value::Array(calls) => Ok(calls),
             // Some API versions wrap lists; take the array where it is.

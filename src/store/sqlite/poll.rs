@@ -1,9 +1,9 @@
 //! The pollers' cursors and their leases.
 
 use chrono::{DateTime, Utc};
+use sqlx::Row;
 use sqlx::SqlitePool;
 use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
 
 use crate::store::{PollCursor, StoreError, format_ts, parse_ts};
 

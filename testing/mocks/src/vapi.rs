@@ -41,9 +41,12 @@ async fn list_calls(State(state): State<Arc<Calls>>, headers: HeaderMap, Query(q
             .map(|t| DateTime::parse_from_rfc3339(t).map(|at| at.with_timezone(&Utc)).map_err(|_| ()))
             .transpose()
     };
-    let (Ok(gt), Ok(ge), Ok(lt), Ok(le)) =
-        (parse(&query.created_at_gt), parse(&query.created_at_ge), parse(&query.created_at_lt), parse(&query.created_at_le))
-    else {
+    let (Ok(gt), Ok(ge), Ok(lt), Ok(le)) = (
+        parse(&query.created_at_gt),
+        parse(&query.created_at_ge),
+        parse(&query.created_at_lt),
+        parse(&query.created_at_le),
+    ) else {
         return (StatusCode::BAD_REQUEST, "createdAt filters must be ISO 8601").into_response();
     };
     let mut calls: Vec<Value> = state

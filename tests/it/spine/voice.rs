@@ -56,7 +56,12 @@ fn vapi_call(id: &str, phone: &str) -> (Value, Value) {
     (call, report)
 }
 
-async fn post(addr: std::net::SocketAddr, connector: &str, body: &str, headers: &[(&str, String)]) -> reqwest::StatusCode {
+async fn post(
+    addr: std::net::SocketAddr,
+    connector: &str,
+    body: &str,
+    headers: &[(&str, String)],
+) -> reqwest::StatusCode {
     let mut request = reqwest::Client::new()
         .post(format!("http://{addr}/webhooks/{connector}"))
         .header("content-type", "application/json")
@@ -82,10 +87,15 @@ async fn a_lost_vapi_report_is_found_by_the_poller_and_makes_one_task() {
     vapi.add_call(call);
     let daemon = harness.start().await;
 
-    let tasks = eventually(WAIT, "a task from the polled call", || async { Some(mock.tasks()).filter(|t| !t.is_empty()) }).await;
+    let tasks =
+        eventually(WAIT, "a task from the polled call", || async { Some(mock.tasks()).filter(|t| !t.is_empty()) })
+            .await;
     let body = &tasks[0].properties["hs_task_body"];
     assert!(body.contains("1.2 crore"), "{body}");
-    assert!(body.contains("Call data") && body.contains("lead temperature: warm"), "vendor data as a labelled fact: {body}");
+    assert!(
+        body.contains("Call data") && body.contains("lead temperature: warm"),
+        "vendor data as a labelled fact: {body}"
+    );
     assert!(!body.contains("Thanks for calling"), "never a transcript dump: {body}");
 
     // The report arrives late after all: the same call and message type, stored once.
@@ -115,7 +125,13 @@ async fn a_whatsapp_chat_then_a_call_of_the_same_phone_update_one_task() {
     harness.extra_hubspot = voice_connectors(&vapi.base_url());
     let daemon = harness.start().await;
 
-    let chat = text_webhook("wamid.VOICE1", "919820055555", "Priya Nair", "Hi, I want to know about the 3BHK in Baner", now_unix());
+    let chat = text_webhook(
+        "wamid.VOICE1",
+        "919820055555",
+        "Priya Nair",
+        "Hi, I want to know about the 3BHK in Baner",
+        now_unix(),
+    );
     assert_eq!(post_signed(daemon.addr, &chat).await, 200);
     let first = eventually(WAIT, "the chat's task", || async { Some(mock.tasks()).filter(|t| !t.is_empty()) }).await;
     assert_eq!(first.len(), 1);
@@ -165,7 +181,8 @@ async fn a_voicemail_is_recorded_and_counted_but_makes_no_task() {
         "customer": {"number": "+919820077778"}, "call": {"id": "call-silent-1", "type": "inboundPhoneCall"},
         "artifact": {"messages": [{"role": "bot", "message": "Hello? Are you there?"}]}, "analysis": {}}});
     for report in [voicemail, silent] {
-        let status = post(daemon.addr, "vapi-main", &report.to_string(), &[("x-vapi-secret", VAPI_SECRET.to_owned())]).await;
+        let status =
+            post(daemon.addr, "vapi-main", &report.to_string(), &[("x-vapi-secret", VAPI_SECRET.to_owned())]).await;
         assert_eq!(status, 200);
     }
     let store = daemon.store.clone();

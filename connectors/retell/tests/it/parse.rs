@@ -25,7 +25,12 @@ fn an_analysed_call_has_its_turns_analysis_and_customer() {
     assert_eq!(call.duration_secs, Some(132));
     assert_eq!(call.outcome, CallOutcome::Connected);
     assert_eq!(call.ended_reason.as_deref(), Some("user_hangup"));
-    assert_eq!(call.analysis["call_summary"], json!("Caller has a painful cracked tooth and wants to be seen today; agent promised a callback within the hour."));
+    assert_eq!(
+        call.analysis["call_summary"],
+        json!(
+            "Caller has a painful cracked tooth and wants to be seen today; agent promised a callback within the hour."
+        )
+    );
     assert_eq!(call.analysis["callback_requested"], json!(true), "custom analysis data is merged flat");
     assert_eq!(call.analysis["urgency"], json!("high"));
     assert!(call.analysis.get("custom_analysis_data").is_none());
@@ -69,7 +74,10 @@ fn other_events_are_ignored_and_bad_bodies_are_refused() {
     assert!(matches!(parse_body(b"{", now()), Err(ParseError::Json(_))));
     assert!(matches!(parse_body(br#"{"call": {}}"#, now()), Err(ParseError::Shape(_))));
     assert!(matches!(parse_body(br#"{"event": "call_ended"}"#, now()), Err(ParseError::Shape(_))));
-    assert!(matches!(parse_body(br#"{"event": "call_ended", "call": {"call_status": "ended"}}"#, now()), Err(ParseError::Shape(_))));
+    assert!(matches!(
+        parse_body(br#"{"event": "call_ended", "call": {"call_status": "ended"}}"#, now()),
+        Err(ParseError::Shape(_))
+    ));
     // The transcript text is read when there is no transcript object.
     let text = json!({"event": "call_ended", "call": {"call_id": "t1", "direction": "inbound", "from_number": "+14155550142",
         "transcript": "Agent: Hello.\nUser: I need help\nwith billing."}});

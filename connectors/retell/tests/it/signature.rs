@@ -1,8 +1,8 @@
 //! `x-retell-signature`, with the edge rules of Retell's own SDK verifier.
 
 use handoffd_contract::webhook::{RawRequest, VerifyError};
-use handoffd_retell::signature::{SIGNATURE_HEADER, verify};
 use handoffd_retell::sign;
+use handoffd_retell::signature::{SIGNATURE_HEADER, verify};
 use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, HeaderValue, Method};
 
@@ -17,7 +17,17 @@ fn check(values: &[&str], body: &[u8], at_ms: i64) -> Result<(), VerifyError> {
         headers.append(SIGNATURE_HEADER, HeaderValue::from_str(value).unwrap());
     }
     let received_at = chrono::DateTime::from_timestamp_millis(at_ms).unwrap();
-    verify(KEY, &RawRequest { method: &Method::POST, path: "/webhooks/retell", query: "", headers: &headers, body, received_at })
+    verify(
+        KEY,
+        &RawRequest {
+            method: &Method::POST,
+            path: "/webhooks/retell",
+            query: "",
+            headers: &headers,
+            body,
+            received_at,
+        },
+    )
 }
 
 /// The digest computed here, independently: HMAC-SHA256(api key, body + decimal ms).
@@ -64,7 +74,11 @@ fn the_digest_must_be_lowercase_hex_as_the_sdk_compares_it() {
     let lower = digest(BODY, &ms.to_string());
     assert_eq!(check(&[&format!("v={ms},d={lower}")], BODY, ms), Ok(()));
     assert_eq!(check(&[&format!("v={ms},d={}", lower.to_uppercase())], BODY, ms), Err(VerifyError::Mismatch));
-    assert_eq!(check(&[&format!("v={ms},d={lower} ")], BODY, ms), Err(VerifyError::Mismatch), "the digest is the rest of the header");
+    assert_eq!(
+        check(&[&format!("v={ms},d={lower} ")], BODY, ms),
+        Err(VerifyError::Mismatch),
+        "the digest is the rest of the header"
+    );
 }
 
 #[test]

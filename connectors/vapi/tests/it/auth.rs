@@ -103,13 +103,15 @@ fn every_option_of_the_plan_is_followed() {
         assert_eq!(vapi.authenticate(&request(&h, BODY, now())), Ok(()), "{case}");
     }
     // A base64 secret is used decoded: the same text used raw does not verify.
-    let (vapi, plan) =
-        hmac_plan(json!({"type": "hmac", "secretKey": "c2VjcmV0LWJ5dGVz", "algorithm": "sha256", "secretIsBase64": true}));
+    let (vapi, plan) = hmac_plan(
+        json!({"type": "hmac", "secretKey": "c2VjcmV0LWJ5dGVz", "algorithm": "sha256", "secretIsBase64": true}),
+    );
     let raw = HmacPlan { secret_is_base64: false, ..plan.clone() };
     let h = headers(&[("x-signature", &sign(&raw, BODY, &ts)), ("x-timestamp", &ts)]);
     assert_eq!(vapi.authenticate(&request(&h, BODY, now())), Err(VerifyError::Mismatch));
     // Without the configured prefix the signature is malformed.
-    let (vapi, plan) = hmac_plan(json!({"type": "hmac", "secretKey": "k", "algorithm": "sha1", "signaturePrefix": "sha1="}));
+    let (vapi, plan) =
+        hmac_plan(json!({"type": "hmac", "secretKey": "k", "algorithm": "sha1", "signaturePrefix": "sha1="}));
     let bare = sign(&plan, BODY, &ts).trim_start_matches("sha1=").to_owned();
     let h = headers(&[("x-signature", &bare), ("x-timestamp", &ts)]);
     assert!(matches!(vapi.authenticate(&request(&h, BODY, now())), Err(VerifyError::Malformed(_))));

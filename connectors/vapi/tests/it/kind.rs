@@ -12,7 +12,10 @@ fn problems(block: serde_json::Value) -> Vec<String> {
 #[test]
 fn a_credential_is_required_and_only_one() {
     assert_eq!(problems(json!({"id": "v"})), [""]);
-    assert_eq!(problems(json!({"id": "v", "secret": "a", "authentication_plan": {"type": "bearer", "token": "t"}})), ["secret"]);
+    assert_eq!(
+        problems(json!({"id": "v", "secret": "a", "authentication_plan": {"type": "bearer", "token": "t"}})),
+        ["secret"]
+    );
     assert!(problems(json!({"id": "v", "secret": "a"})).is_empty());
 }
 
@@ -25,7 +28,9 @@ fn plan_options_and_the_poller_are_checked() {
     );
     assert_eq!(problems(json!({"id": "v", "secret": "a", "poll": {}})), ["poll"]);
     assert_eq!(
-        problems(json!({"id": "v", "secret": "a", "api_key": "k", "poll": {"schedule": "soon"}, "base_url": "ftp://x"})),
+        problems(
+            json!({"id": "v", "secret": "a", "api_key": "k", "poll": {"schedule": "soon"}, "base_url": "ftp://x"})
+        ),
         ["base_url", "poll.schedule"]
     );
     // Vapi's own names are the keys; an unknown one is refused by serde.

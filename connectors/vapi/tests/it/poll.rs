@@ -88,7 +88,8 @@ async fn a_full_page_halves_the_window_instead_of_guessing_what_was_left_out() {
         }
     }
     // Calls within the settle time stay for later; every other call is found exactly by its key.
-    let settled = (0..150).filter(|i| from + TimeDelta::seconds(10 * (i + 1) + 5) <= now() - TimeDelta::minutes(5)).count();
+    let settled =
+        (0..150).filter(|i| from + TimeDelta::seconds(10 * (i + 1) + 5) <= now() - TimeDelta::minutes(5)).count();
     assert_eq!(found.len(), settled);
 }
 
