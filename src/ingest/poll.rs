@@ -221,7 +221,140 @@ fn until_next(schedule: &cron::Schedule) -> Duration {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use handoffd_contract::conversation::Speaker;
+    use handoffd_contract::identity::IdentityKey;
+    use handoffd_contract::inbox::{Committed, InboxError};
+    use handoffd_contract::interaction::{Call, CallTurn, Channel, Content, Direction, Interaction};
+    use handoffd_contract::poll::PollPage;
+
     use super::*;
+    use crate::store::Store;
+    use crate::store::sqlite::SqliteStore;
+
+    /// A source that answers from a script and records the cursors it was given.
+    struct Scripted {
+        answers: Mutex<VecDeque<Result<PollPage, PollError>>>,
+        cursors: Mutex<Vec<Option<String>>>,
+    }
+
+    #[async_trait]
+    impl PollSource for Scripted {
+        fn id(&self) -> &str {
+            "voice"
+        }
+
+        async fn poll(&self, cursor: Option<&str>) -> Result<PollPage, PollError> {
+            self.cursors.lock().unwrap().push(cursor.map(str::to_owned));
+            self.answers.lock().unwrap().pop_front().expect("a scripted answer")
+        }
+    }
+
+    /// An inbox that records what was committed, and can refuse.
+    #[derive(Default)]
+    struct Recorded {
+        pages: Mutex<Vec<Vec<Interaction>>>,
+        refuse: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait]
+    impl InboxSink for Recorded {
+        async fn accept(&self, _id: &str, source: InboxSource, event: Verified) -> Result<Committed, InboxError> {
+            assert_eq!(source, InboxSource::Poll);
+            if self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(InboxError("the disk is full".into()));
+            }
+            self.pages.lock().unwrap().push(serde_json::from_slice(event.body()).unwrap());
+            Ok(Committed { inbox_id: 1 })
+        }
+    }
+
+    fn call(id: &str) -> Interaction {
+        Interaction {
+            dedup_key: format!("{id}:end"),
+            channel: Channel::Voice,
+            direction: Direction::Inbound,
+            at: Utc::now(),
+            keys: vec![IdentityKey::phone("+919820012345")],
+            display_name: None,
+            content: Content::Call(Call {
+                call_id: id.into(),
+                turns: vec![CallTurn { from: Speaker::Customer, text: "call me".into(), offset_secs: None }],
+                ..Call::default()
+            }),
+        }
+    }
+
+    fn page(ids: &[&str], next: &str, more: bool) -> Result<PollPage, PollError> {
+        Ok(PollPage { interactions: ids.iter().map(|id| call(id)).collect(), next_cursor: Some(next.into()), more })
+    }
+
+    async fn host(
+        answers: Vec<Result<PollPage, PollError>>,
+    ) -> (PollHost, Arc<Scripted>, Arc<Recorded>, Arc<dyn Store>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?synchronous=normal", dir.path().join("handoffd.db").display());
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).await.unwrap());
+        let source = Arc::new(Scripted { answers: Mutex::new(answers.into()), cursors: Mutex::default() });
+        let inbox = Arc::new(Recorded::default());
+        let host = PollHost {
+            store: store.clone(),
+            inbox: inbox.clone(),
+            pollers: Vec::new(),
+            holder: "a".into(),
+            lease: Duration::from_secs(60),
+            backoff: Backoff::default(),
+        };
+        (host, source, inbox, store, dir)
+    }
+
+    #[tokio::test]
+    async fn a_page_is_committed_before_its_cursor_moves_and_a_failed_commit_moves_nothing() {
+        let (host, source, inbox, store, _dir) =
+            host(vec![page(&["c1", "c2"], "t2", true), page(&["c3"], "t3", false), page(&["c4"], "t4", false)]).await;
+        let now = Utc::now();
+        assert_eq!(host.round(source.as_ref(), now).await.unwrap(), Round::More);
+        assert_eq!(host.round(source.as_ref(), now).await.unwrap(), Round::Done);
+        assert_eq!(inbox.pages.lock().unwrap().iter().map(Vec::len).collect::<Vec<_>>(), [2, 1]);
+        inbox.refuse.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(matches!(host.round(source.as_ref(), now).await, Err(RoundError::Host(_))));
+        let cursors = store.poll_cursors().await.unwrap();
+        assert_eq!(cursors[0].cursor.as_deref(), Some("t3"), "the uncommitted page's cursor is not stored");
+        assert_eq!(*source.cursors.lock().unwrap(), [None, Some("t2".into()), Some("t3".into())]);
+    }
+
+    #[tokio::test]
+    async fn a_refused_cursor_is_reset_and_the_vendors_errors_are_returned() {
+        let (host, source, _inbox, store, _dir) = host(vec![
+            page(&[], "t1", false),
+            Err(PollError::InvalidCursor("expired".into())),
+            Err(PollError::Unavailable { retry_after: Some(Duration::from_secs(30)), message: "503".into() }),
+        ])
+        .await;
+        let now = Utc::now();
+        host.round(source.as_ref(), now).await.unwrap();
+        assert_eq!(host.round(source.as_ref(), now).await.unwrap(), Round::More, "polled again at once from the start");
+        assert_eq!(store.poll_cursors().await.unwrap()[0].cursor, None);
+        let error = host.round(source.as_ref(), now).await.unwrap_err();
+        assert!(matches!(error, RoundError::Vendor(PollError::Unavailable { .. })), "{error}");
+        assert_eq!(*source.cursors.lock().unwrap(), [None, Some("t1".into()), None]);
+    }
+
+    #[tokio::test]
+    async fn another_instances_lease_is_left_alone() {
+        let (host, source, inbox, store, _dir) = host(vec![page(&["c1"], "t1", false)]).await;
+        let now = Utc::now();
+        store.claim_poll_cursor("voice", "b", now, now + chrono::Duration::seconds(60)).await.unwrap().unwrap();
+        assert_eq!(host.round(source.as_ref(), now).await.unwrap(), Round::NotHolder);
+        assert!(source.cursors.lock().unwrap().is_empty(), "the vendor was not asked");
+        assert!(inbox.pages.lock().unwrap().is_empty());
+        // Once b's lease expires, a takes over.
+        let later = now + chrono::Duration::seconds(61);
+        assert_eq!(host.round(source.as_ref(), later).await.unwrap(), Round::Done);
+    }
 
     #[test]
     fn backoff_doubles_within_its_bounds_and_honours_retry_after() {
