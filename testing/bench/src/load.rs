@@ -120,7 +120,10 @@ pub struct Acked {
 #[derive(Debug, Clone)]
 pub struct Target {
     pub url: String,
+    /// The one secret the bench config gives every vendor (Meta's app secret, Vapi's HMAC key,
+    /// Retell's API key).
     pub app_secret: String,
+    pub vendor: crate::Vendor,
 }
 
 /// How latency is measured.
@@ -177,16 +180,13 @@ async fn send_until_acked(
     let mut retries = 0;
     let deadline = Instant::now() + GIVE_UP_AFTER;
     loop {
-        let body = webhook_body(planned);
-        let signature = handoffd_whatsapp_cloud::sign(&target.app_secret, body.as_bytes());
+        let (body, headers) = signed_webhook(target, planned);
         let sent_at = Instant::now();
-        let outcome = client
-            .post(&target.url)
-            .header("content-type", "application/json")
-            .header("X-Hub-Signature-256", signature)
-            .body(body)
-            .send()
-            .await;
+        let mut request = client.post(&target.url).header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let outcome = request.body(body).send().await;
         if let Ok(response) = outcome
             && response.status().is_success()
         {
@@ -199,6 +199,55 @@ async fn send_until_acked(
         }
         tokio::time::sleep(Duration::from_millis((50 * retries).min(1000))).await;
     }
+}
+
+/// The vendor's body for `planned` and the headers that sign it, as the vendor would send them.
+fn signed_webhook(target: &Target, planned: &Planned) -> (String, Vec<(&'static str, String)>) {
+    match target.vendor {
+        crate::Vendor::Whatsapp => {
+            let body = webhook_body(planned);
+            let signature = handoffd_whatsapp_cloud::sign(&target.app_secret, body.as_bytes());
+            (body, vec![("X-Hub-Signature-256", signature)])
+        }
+        crate::Vendor::Vapi => {
+            let body = vapi_report(planned);
+            let plan: handoffd_vapi::HmacPlan =
+                serde_json::from_value(serde_json::json!({"secretKey": target.app_secret, "algorithm": "sha256"}))
+                    .expect("a valid plan");
+            let timestamp = Utc::now().timestamp().to_string();
+            let signature = handoffd_vapi::auth::sign(&plan, body.as_bytes(), &timestamp);
+            (body, vec![("x-signature", signature), ("x-timestamp", timestamp)])
+        }
+        crate::Vendor::Retell => {
+            let body = retell_event(planned);
+            let signature = handoffd_retell::sign(&target.app_secret, body.as_bytes(), Utc::now().timestamp_millis());
+            (body, vec![("x-retell-signature", signature)])
+        }
+    }
+}
+
+fn vapi_report(planned: &Planned) -> String {
+    let now = Utc::now();
+    serde_json::json!({"message": {"type": "end-of-call-report", "endedReason": "customer-ended-call",
+        "startedAt": (now - chrono::TimeDelta::seconds(60)).to_rfc3339(), "endedAt": now.to_rfc3339(),
+        "customer": {"number": format!("+{}", planned.wa_id), "name": planned.name},
+        "call": {"id": planned.wamid, "type": "inboundPhoneCall"},
+        "artifact": {"messages": [
+            {"role": "bot", "message": "Thanks for calling, how can I help?", "secondsFromStart": 1.0},
+            {"role": "user", "message": planned.text, "secondsFromStart": 4.0}]},
+        "analysis": {"summary": planned.text}}})
+    .to_string()
+}
+
+fn retell_event(planned: &Planned) -> String {
+    let now = Utc::now().timestamp_millis();
+    serde_json::json!({"event": "call_ended", "call": {"call_id": planned.wamid, "call_type": "phone_call",
+        "direction": "inbound", "from_number": format!("+{}", planned.wa_id), "to_number": "+14155550100",
+        "call_status": "ended", "start_timestamp": now - 60_000, "end_timestamp": now,
+        "disconnection_reason": "user_hangup",
+        "transcript_object": [{"role": "agent", "content": "Thanks for calling, how can I help?"},
+            {"role": "user", "content": planned.text}]}})
+    .to_string()
 }
 
 fn webhook_body(planned: &Planned) -> String {
