@@ -193,6 +193,17 @@ async fn a_voicemail_is_recorded_and_counted_but_makes_no_task() {
     .await;
     tokio::time::sleep(Duration::from_millis(2000)).await;
     assert!(mock.tasks().is_empty(), "{:?}", mock.tasks());
+    // A signed report that does not parse is kept in quarantine with its reason.
+    let no_call_id = json!({"message": {"type": "end-of-call-report", "call": {}, "artifact": {}, "analysis": {}}});
+    let status = post(daemon.addr, "vapi-main", &no_call_id.to_string(), &[("x-vapi-secret", VAPI_SECRET.to_owned())]).await;
+    assert_eq!(status, 200);
+    let quarantined = eventually(WAIT, "the report in quarantine", || {
+        let store = store.clone();
+        async move { store.list_quarantine(10).await.ok().filter(|q| !q.is_empty()) }
+    })
+    .await;
+    assert_eq!(quarantined[0].connector_id, "vapi-main");
+    assert!(quarantined[0].reason.contains("call.id"), "{:?}", quarantined[0].reason);
     let shown = metrics(daemon.admin_addr).await;
     assert!(shown.contains("handoffd_calls_without_handoff_total{reason=\"voicemail\"}"), "{shown}");
     assert!(shown.contains("handoffd_calls_without_handoff_total{reason=\"customer_silent\"}"), "{shown}");
