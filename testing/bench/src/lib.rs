@@ -47,6 +47,9 @@ pub enum Vendor {
     Vapi,
     /// Retell `call_ended` events, `x-retell-signature`.
     Retell,
+    /// Each customer's messages alternate: a WhatsApp message, then a Vapi call of the same
+    /// phone, and so on (one customer, one handoff, one task).
+    Mixed,
 }
 
 impl Vendor {
@@ -56,6 +59,16 @@ impl Vendor {
             Self::Whatsapp => "wa-main",
             Self::Vapi => "vapi-main",
             Self::Retell => "retell-main",
+            Self::Mixed => "mixed",
+        }
+    }
+
+    /// The vendor that sends the `index`th message of a customer's burst.
+    pub fn for_message(self, index: usize) -> Self {
+        match self {
+            Self::Mixed if index % 2 == 0 => Self::Whatsapp,
+            Self::Mixed => Self::Vapi,
+            fixed => fixed,
         }
     }
 }
@@ -188,7 +201,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
     };
     let daemon_metrics = MetricsReader::new(setup.admin_port);
     let target = Target {
-        url: format!("http://127.0.0.1:{}/webhooks/{}", setup.listen_port, options.vendor.connector_id()),
+        webhooks: format!("http://127.0.0.1:{}/webhooks", setup.listen_port),
         app_secret: APP_SECRET.into(),
         vendor: options.vendor,
     };

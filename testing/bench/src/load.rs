@@ -32,6 +32,8 @@ pub struct Planned {
     pub name: String,
     pub text: &'static str,
     pub at: Duration,
+    /// Which of its customer's messages this is (0 for the first): a mixed workload alternates vendors by it.
+    pub index: usize,
 }
 
 /// `messages` spread over `customers`, each customer one burst starting at a random moment within `spread`,
@@ -60,6 +62,7 @@ pub fn bursts(
                 name: format!("Customer {customer}"),
                 text: TEXTS[(customer + i) % TEXTS.len()],
                 at,
+                index: i,
             });
         }
     }
@@ -77,6 +80,7 @@ pub fn fixed_rate(tag: &str, count: usize, customers: usize, rate: f64) -> Vec<P
             name: format!("Customer {}", n % customers),
             text: TEXTS[n % TEXTS.len()],
             at: Duration::from_secs_f64(n as f64 / rate),
+            index: n / customers,
         })
         .collect()
 }
@@ -119,7 +123,8 @@ pub struct Acked {
 /// Where and how to send.
 #[derive(Debug, Clone)]
 pub struct Target {
-    pub url: String,
+    /// `http://host:port/webhooks`: the connector id follows.
+    pub webhooks: String,
     /// The one secret the bench config gives every vendor (Meta's app secret, Vapi's HMAC key,
     /// Retell's API key).
     pub app_secret: String,
@@ -180,9 +185,11 @@ async fn send_until_acked(
     let mut retries = 0;
     let deadline = Instant::now() + GIVE_UP_AFTER;
     loop {
-        let (body, headers) = signed_webhook(target, planned);
+        let vendor = target.vendor.for_message(planned.index);
+        let (body, headers) = signed_webhook(vendor, &target.app_secret, planned);
         let sent_at = Instant::now();
-        let mut request = client.post(&target.url).header("content-type", "application/json");
+        let url = format!("{}/{}", target.webhooks, vendor.connector_id());
+        let mut request = client.post(&url).header("content-type", "application/json");
         for (name, value) in headers {
             request = request.header(name, value);
         }
@@ -202,17 +209,17 @@ async fn send_until_acked(
 }
 
 /// The vendor's body for `planned` and the headers that sign it, as the vendor would send them.
-fn signed_webhook(target: &Target, planned: &Planned) -> (String, Vec<(&'static str, String)>) {
-    match target.vendor {
-        crate::Vendor::Whatsapp => {
+fn signed_webhook(vendor: crate::Vendor, secret: &str, planned: &Planned) -> (String, Vec<(&'static str, String)>) {
+    match vendor {
+        crate::Vendor::Whatsapp | crate::Vendor::Mixed => {
             let body = webhook_body(planned);
-            let signature = handoffd_whatsapp_cloud::sign(&target.app_secret, body.as_bytes());
+            let signature = handoffd_whatsapp_cloud::sign(secret, body.as_bytes());
             (body, vec![("X-Hub-Signature-256", signature)])
         }
         crate::Vendor::Vapi => {
             let body = vapi_report(planned);
             let plan: handoffd_vapi::HmacPlan =
-                serde_json::from_value(serde_json::json!({"secretKey": target.app_secret, "algorithm": "sha256"}))
+                serde_json::from_value(serde_json::json!({"secretKey": secret, "algorithm": "sha256"}))
                     .expect("a valid plan");
             let timestamp = Utc::now().timestamp().to_string();
             let signature = handoffd_vapi::auth::sign(&plan, body.as_bytes(), &timestamp);
@@ -220,7 +227,7 @@ fn signed_webhook(target: &Target, planned: &Planned) -> (String, Vec<(&'static 
         }
         crate::Vendor::Retell => {
             let body = retell_event(planned);
-            let signature = handoffd_retell::sign(&target.app_secret, body.as_bytes(), Utc::now().timestamp_millis());
+            let signature = handoffd_retell::sign(secret, body.as_bytes(), Utc::now().timestamp_millis());
             (body, vec![("x-retell-signature", signature)])
         }
     }

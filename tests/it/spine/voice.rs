@@ -195,7 +195,8 @@ async fn a_voicemail_is_recorded_and_counted_but_makes_no_task() {
     assert!(mock.tasks().is_empty(), "{:?}", mock.tasks());
     // A signed report that does not parse is kept in quarantine with its reason.
     let no_call_id = json!({"message": {"type": "end-of-call-report", "call": {}, "artifact": {}, "analysis": {}}});
-    let status = post(daemon.addr, "vapi-main", &no_call_id.to_string(), &[("x-vapi-secret", VAPI_SECRET.to_owned())]).await;
+    let status =
+        post(daemon.addr, "vapi-main", &no_call_id.to_string(), &[("x-vapi-secret", VAPI_SECRET.to_owned())]).await;
     assert_eq!(status, 200);
     let quarantined = eventually(WAIT, "the report in quarantine", || {
         let store = store.clone();
