@@ -66,7 +66,7 @@ impl Vendor {
     /// The vendor that sends the `index`th message of a customer's burst.
     pub fn for_message(self, index: usize) -> Self {
         match self {
-            Self::Mixed if index % 2 == 0 => Self::Whatsapp,
+            Self::Mixed if index.is_multiple_of(2) => Self::Whatsapp,
             Self::Mixed => Self::Vapi,
             fixed => fixed,
         }
