@@ -131,10 +131,13 @@ impl PollHost {
                             RoundError::Vendor(PollError::Unavailable { retry_after, .. }) => *retry_after,
                             _ => None,
                         };
+                        // Never later than the next scheduled poll, never sooner than the vendor asked.
                         let wait = self
                             .backoff
-                            .wait(failures, retry_after)
-                            .min(until_next(&poller.schedule).max(self.backoff.first));
+                            .wait(failures, None)
+                            .min(until_next(&poller.schedule).max(self.backoff.first))
+                            .max(retry_after.unwrap_or_default())
+                            .min(self.backoff.most);
                         metrics::counter!("handoffd_poll_failures_total", "connector" => id.clone()).increment(1);
                         tracing::warn!(
                             connector = %id, failures, error = %error, retry_in = ?wait,

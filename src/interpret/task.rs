@@ -112,9 +112,10 @@ fn vendor_facts(brief: &Brief, conversation: &Conversation) -> Vec<LabelledFact>
         .fields
         .iter()
         .filter(|(name, _)| !SUMMARY_FIELDS.contains(&name.as_str()) && !TRANSCRIPT_FIELDS.contains(&name.as_str()))
-        .filter_map(|(name, value)| {
-            Some(format!("{}: {}", words(name), shorten(&readable(value)?, VENDOR_VALUE_CHARS)))
-        })
+        .filter_map(|(name, value)| Some((name, readable(value)?)))
+        // A value already on the brief as a fact not to re-ask is not repeated.
+        .filter(|(_, value)| !brief.do_not_ask.iter().any(|fact| fact.value.eq_ignore_ascii_case(value)))
+        .map(|(name, value)| format!("{}: {}", words(name), shorten(&value, VENDOR_VALUE_CHARS)))
         .take(MAX_VENDOR_FIELDS)
         .collect();
     if !data.is_empty() {

@@ -146,7 +146,7 @@ async fn a_whatsapp_chat_then_a_call_of_the_same_phone_update_one_task() {
             {"role": "user", "content": "Yes, can I visit on Saturday? My budget is 2 crore.", "words": [{"start": 4.0}]}
         ],
         "call_analysis": {"call_summary": "Wants a Saturday visit to the Baner 3BHK; budget 2 crore.",
-            "call_successful": true, "custom_analysis_data": {"visit_day": "Saturday"}}}});
+            "call_successful": true, "custom_analysis_data": {"visit_day": "Saturday", "lead_source": "Instagram ad"}}}});
     let body = call.to_string();
     let signature = handoffd_retell::sign(RETELL_KEY, body.as_bytes(), Utc::now().timestamp_millis());
     assert_eq!(post(daemon.addr, "retell-main", &body, &[("x-retell-signature", signature)]).await, 200);
@@ -155,7 +155,8 @@ async fn a_whatsapp_chat_then_a_call_of_the_same_phone_update_one_task() {
     assert_eq!(post(daemon.addr, "retell-main", &body, &[("x-retell-signature", stale)]).await, 401);
 
     let updated = eventually(WAIT, "the task updated by the call", || async {
-        Some(mock.tasks()).filter(|t| t.len() == 1 && t[0].properties["hs_task_body"].contains("visit day: Saturday"))
+        Some(mock.tasks())
+            .filter(|t| t.len() == 1 && t[0].properties["hs_task_body"].contains("lead source: Instagram ad"))
     })
     .await;
     assert_eq!(updated[0].id, first[0].id, "one customer, one task");
