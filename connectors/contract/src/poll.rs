@@ -110,10 +110,13 @@ impl PollSettings {
     pub fn validate(&self) -> Vec<ConfigProblem> {
         let mut problems = Vec::new();
         if let Err(error) = <cron::Schedule as std::str::FromStr>::from_str(&self.schedule) {
+            // The parser's message repeats the expression with a caret line; its last line says why.
+            let error = error.to_string();
+            let why = error.lines().rfind(|line| !line.trim().is_empty()).unwrap_or_default();
             problems.push(ConfigProblem::at(
                 "poll.schedule",
                 format!(
-                    "`{}` is not a cron expression with seconds (sec min hour day month weekday): {error}",
+                    "`{}` is not a cron expression with seconds (sec min hour day month weekday): {why}",
                     self.schedule
                 ),
             ));
