@@ -114,3 +114,83 @@ fn source_of(interactions: &[StoredInteraction]) -> Option<String> {
     }
     interactions.first().map(|i| i.connector_id.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use handoffd_contract::interaction::{Call, CallTurn, Channel, Direction, Interaction};
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::{CustomerRecord, HandoffRow, HandoffState};
+
+    fn report(connector: &str, dedup: &str, at: DateTime<Utc>, analysis: serde_json::Value) -> StoredInteraction {
+        let turns = vec![
+            CallTurn { from: Speaker::Ai, text: "How can I help?".into(), offset_secs: Some(0.0) },
+            CallTurn { from: Speaker::Customer, text: "Call me back".into(), offset_secs: Some(5.0) },
+        ];
+        let interaction = Interaction {
+            dedup_key: dedup.into(),
+            channel: Channel::Voice,
+            direction: Direction::Inbound,
+            at,
+            keys: Vec::new(),
+            display_name: None,
+            content: Content::Call(Call {
+                call_id: "c1".into(),
+                turns,
+                duration_secs: Some(60),
+                analysis,
+                ..Call::default()
+            }),
+        };
+        StoredInteraction {
+            connector_id: connector.into(),
+            channel: "voice".into(),
+            direction: "inbound".into(),
+            speaker: Some("customer".into()),
+            at,
+            kind: "call".into(),
+            text: None,
+            interaction,
+        }
+    }
+
+    #[test]
+    fn a_call_reported_twice_is_read_once_from_its_last_report_and_mapped_by_its_vendor() {
+        let end = Utc.with_ymd_and_hms(2026, 6, 9, 4, 31, 0).single().unwrap();
+        let stored = HandoffConversation {
+            handoff: HandoffRow {
+                id: "h1".into(),
+                customer_id: "c".into(),
+                state: HandoffState::Collecting,
+                opened_at: end,
+                ready_at: end,
+                ended_by: None,
+                version: 1,
+                crm_task_id: None,
+            },
+            customer: CustomerRecord {
+                id: "c".into(),
+                display_name: None,
+                keys: Vec::new(),
+                open_conflicts: Vec::new(),
+                cached_contacts: Vec::new(),
+            },
+            interactions: vec![
+                report("retell-main", "c1:call_ended", end, serde_json::Value::Null),
+                report("retell-main", "c1:call_analyzed", end, json!({"call_summary": "Wants a callback"})),
+            ],
+            earlier: Vec::new(),
+        };
+        let kinds = BTreeMap::from([("retell-main".to_owned(), "retell".to_owned())]);
+        let conversation = assemble(&stored, end, chrono_tz::Asia::Kolkata, &BTreeMap::new(), &kinds);
+        assert_eq!(conversation.turns.len(), 2, "{:?}", conversation.turns);
+        // Offsets count from the call's start (its end less its duration).
+        assert_eq!(conversation.turns[0].at.to_rfc3339(), "2026-06-09T10:00:00+05:30");
+        assert_eq!(conversation.turns[1].at.to_rfc3339(), "2026-06-09T10:00:05+05:30");
+        let analysis = conversation.vendor_analysis.expect("the last report's analysis");
+        assert_eq!(analysis.vendor, "retell");
+        assert_eq!(analysis.fields["call_summary"], json!("Wants a callback"));
+    }
+}
