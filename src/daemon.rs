@@ -22,6 +22,7 @@ use crate::config::Loaded;
 use crate::conversation::{BriefMaker, HandoffMaker};
 use crate::deliver::{Deliverer, RetryPolicy, StoreVault};
 use crate::http::{AppState, router};
+use crate::ingest::poll::{Backoff, PollHost, Poller};
 use crate::ingest::{InboxWriter, Normalizer};
 use crate::interpret::Interpreter;
 use crate::registry::Connectors;
@@ -39,6 +40,9 @@ use supervisor::{StageHealth, Supervisor};
 
 /// How long the stages get to finish their current round at shutdown.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(30);
+/// How long a claimed poll cursor stays this instance's: longer than any one poll, short enough
+/// that another instance takes over soon after this one dies.
+const POLL_LEASE: Duration = Duration::from_secs(120);
 
 pub struct RunningDaemon {
     /// The address `server.listen` is bound to (useful with port 0).
@@ -52,6 +56,8 @@ pub struct RunningDaemon {
     stop_server: CancellationToken,
     server: JoinHandle<()>,
     admin_server: JoinHandle<()>,
+    /// The poll host, when a connector polls: it holds an inbox handle, so it stops before the writer.
+    poll_host: Option<JoinHandle<()>>,
     writer: JoinHandle<()>,
 }
 
@@ -116,6 +122,14 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
         .transpose()
         .map_err(|message| anyhow::anyhow!("identity.crm_sync: {message}"))?;
 
+    // Pollers are built once: a reload that adds or changes one takes effect at restart.
+    let pollers = connectors
+        .get()
+        .poll_sources
+        .values()
+        .map(|source| Poller::new(source.clone()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+
     let quiet_period = chrono::Duration::from_std(config.conversation.quiet_period.get())?;
     let reopen_after = chrono::Duration::from_std(config.conversation.reopen_after.get())?;
     // Everything that can fail is done: from here on no task is left running by an early return.
@@ -125,6 +139,20 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
     let outbox_changed = Arc::new(Notify::new());
     let (writer, inbox) = InboxWriter::new(store.clone(), inbox_committed.clone());
     let writer = supervisor.spawn("inbox_writer", writer.run());
+    // The poll host commits through the inbox writer, so it stops with the servers, before the
+    // writer drains.
+    let stop_server = CancellationToken::new();
+    let poll_host = (!pollers.is_empty()).then(|| {
+        let host = PollHost {
+            store: store.clone(),
+            inbox: Arc::new(inbox.clone()),
+            pollers,
+            holder: format!("{}:{}", hostname(), config.server.listen),
+            lease: POLL_LEASE,
+            backoff: Backoff::default(),
+        };
+        supervisor.spawn("poll", host.run(stop_server.clone()))
+    });
 
     let normalizer = Normalizer {
         store: store.clone(),
@@ -182,7 +210,6 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
         AppState { store: store.clone(), connectors, inbox, stages: supervisor.health() },
         config.server.max_body_bytes,
     );
-    let stop_server = CancellationToken::new();
     crate::http::admin::metrics_handle();
     let limits = fit_to_open_files(config.server.connection_limits());
     // Each request carries its peer address (`ConnectInfo`), for connectors that allow only
@@ -210,6 +237,7 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
         stop_server,
         server,
         admin_server,
+        poll_host,
         writer,
     })
 }
@@ -261,6 +289,9 @@ impl RunningDaemon {
         self.stop_server.cancel();
         self.server.await?;
         self.admin_server.await?;
+        if let Some(poll_host) = self.poll_host {
+            poll_host.await?;
+        }
         // Every request handle is gone with the server: the writer drains and stops.
         self.writer.await?;
         if let Err(running) = self.supervisor.shutdown(SHUTDOWN_DEADLINE).await {

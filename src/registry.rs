@@ -66,6 +66,8 @@ connector_kinds! {
     "webhook" => Webhook(handoffd_webhook::WebhookKind),
     "zoho" => Zoho(handoffd_zoho::ZohoKind),
     "pipedrive" => Pipedrive(handoffd_pipedrive::PipedriveKind),
+    "vapi" => Vapi(handoffd_vapi::VapiKind),
+    "retell" => Retell(handoffd_retell::RetellKind),
 }
 
 /// A connector kind: its `kind:` name and the parts it builds.
@@ -149,6 +151,8 @@ pub struct Connectors {
     route_events: HashMap<(String, String), Arc<dyn RouteHandler>>,
     /// Default regions of every connector, for the phone numbers it reports.
     regions: HashMap<String, String>,
+    /// The kind of every connector (`vapi`, `retell`, ...), by id.
+    kinds: HashMap<String, &'static str>,
 }
 
 impl Connectors {
@@ -158,6 +162,7 @@ impl Connectors {
         for config in configs {
             let id = config.id().to_owned();
             let built = config.build(context)?;
+            connectors.kinds.insert(id.clone(), config.kind());
             if let Some(region) = config.default_region() {
                 connectors.regions.insert(id.clone(), region.to_owned());
             }
@@ -191,6 +196,11 @@ impl Connectors {
             }
         }
         Ok(connectors)
+    }
+
+    /// The kind of a configured connector.
+    pub fn kind_of(&self, connector_id: &str) -> Option<&'static str> {
+        self.kinds.get(connector_id).copied()
     }
 
     pub fn default_region(&self, connector_id: &str) -> Option<&str> {
@@ -229,6 +239,15 @@ impl Connectors {
                     .get(connector_id)
                     .ok_or_else(|| format!("no webhook connector `{connector_id}` is configured"))?;
                 entry.source.parse(event).map_err(|e| e.to_string())
+            }
+            // A poller's page: the connector's own interactions, stored as it produced them.
+            InboxSource::Poll => {
+                if !self.poll_sources.contains_key(connector_id) {
+                    return Err(format!("no poller `{connector_id}` is configured"));
+                }
+                let interactions = serde_json::from_slice(event.body())
+                    .map_err(|e| format!("a stored poll page of `{connector_id}` does not read back: {e}"))?;
+                Ok(ParsedEvent { interactions, ignored: Vec::new() })
             }
             InboxSource::Route(name) => {
                 let route = self
@@ -303,6 +322,30 @@ mod tests {
     }
 
     #[test]
+    fn a_poll_page_reads_back_as_the_interactions_its_poller_produced() {
+        let configs: Vec<ConnectorConfig> = serde_json::from_value(serde_json::json!([
+            {"kind": "retell", "id": "retell", "api_key": "k", "poll": {}},
+            {"kind": "retell", "id": "no-poll", "api_key": "k"},
+        ]))
+        .unwrap();
+        let connectors = Connectors::build(&configs, &context()).unwrap();
+        assert_eq!(connectors.kind_of("retell"), Some("retell"));
+        let call = handoffd_retell::parse_body(
+            br#"{"event": "call_ended", "call": {"call_id": "c1", "from_number": "+14155550142", "transcript": "User: hi"}}"#,
+            chrono::Utc::now(),
+        )
+        .unwrap()
+        .interactions;
+        let page = Verified::produced_by_connector(serde_json::to_vec(&call).unwrap(), chrono::Utc::now());
+        let parsed = connectors.parse_event("retell", &InboxSource::Poll, &page).unwrap();
+        assert_eq!(parsed.interactions, call);
+        let refused = connectors.parse_event("no-poll", &InboxSource::Poll, &page).unwrap_err();
+        assert!(refused.contains("no poller"), "{refused}");
+        let corrupt = Verified::produced_by_connector(b"{}".to_vec(), chrono::Utc::now());
+        assert!(connectors.parse_event("retell", &InboxSource::Poll, &corrupt).is_err());
+    }
+
+    #[test]
     fn every_kind_builds_what_it_declares() {
         let configs: Vec<ConnectorConfig> = serde_json::from_value(serde_json::json!([
             {"kind": "whatsapp_cloud", "id": "wa", "app_secret": "s", "verify_token": "t", "phone_number_id": "1066"},
@@ -315,6 +358,8 @@ mod tests {
              "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, "fields": {"phone": "/phone"}},
             {"kind": "zoho", "id": "zo", "data_centre": "eu", "client_id": "c", "client_secret": "s", "refresh_token": "r"},
             {"kind": "pipedrive", "id": "pd", "api_token": "t"},
+            {"kind": "vapi", "id": "vapi", "secret": "s", "api_key": "k"},
+            {"kind": "retell", "id": "retell", "api_key": "k", "poll": {}},
         ]))
         .unwrap();
         assert_eq!(configs.len(), KINDS.len(), "one example per kind");

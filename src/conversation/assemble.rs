@@ -1,6 +1,6 @@
 //! Stored interactions of a handoff -> the canonical conversation interpretation reads.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -10,33 +10,51 @@ use handoffd_contract::interaction::Content;
 use crate::store::{HandoffConversation, StoredInteraction};
 
 /// Build the canonical conversation of a handoff, as of `now`, in the business's zone.
+/// `connector_kinds` names each connector's vendor, which selects its analysis mapping.
 pub fn assemble(
     stored: &HandoffConversation,
     now: DateTime<Utc>,
     timezone: Tz,
     business_hours: &BTreeMap<String, String>,
+    connector_kinds: &BTreeMap<String, String>,
 ) -> Conversation {
     let local = |at: DateTime<Utc>| at.with_timezone(&timezone).fixed_offset();
     let mut turns = Vec::new();
     let mut vendor_analysis = None;
-    for item in &stored.interactions {
+    // A vendor may report one call twice (Retell: ended, then analysed; a poll and a webhook):
+    // the call is read once, from its last report.
+    let last_report: HashMap<(&str, &str), usize> = stored
+        .interactions
+        .iter()
+        .enumerate()
+        .filter_map(|(index, item)| match &item.interaction.content {
+            Content::Call(call) => Some(((item.connector_id.as_str(), call.call_id.as_str()), index)),
+            _ => None,
+        })
+        .collect();
+    for (index, item) in stored.interactions.iter().enumerate() {
         match &item.interaction.content {
             Content::Message(message) => {
                 let Some(text) = readable_text(item) else { continue };
                 turns.push(Turn { at: local(item.at), from: message.from, text });
             }
             Content::Call(call) => {
+                if last_report.get(&(item.connector_id.as_str(), call.call_id.as_str())) != Some(&index) {
+                    continue;
+                }
+                // A call is reported when it ends; its turns' offsets count from its start.
+                let started = item.at - chrono::Duration::seconds(call.duration_secs.unwrap_or(0) as i64);
                 for turn in &call.turns {
                     let offset = turn.offset_secs.map(|s| chrono::Duration::milliseconds((s * 1000.0) as i64));
                     turns.push(Turn {
-                        at: local(item.at + offset.unwrap_or_default()),
+                        at: local((started + offset.unwrap_or_default()).min(item.at)),
                         from: turn.from,
                         text: turn.text.clone(),
                     });
                 }
                 if let Some(fields) = call.analysis.as_object() {
-                    vendor_analysis =
-                        Some(VendorAnalysis { vendor: item.connector_id.clone(), fields: fields.clone() });
+                    let vendor = connector_kinds.get(&item.connector_id).unwrap_or(&item.connector_id).clone();
+                    vendor_analysis = Some(VendorAnalysis { vendor, fields: fields.clone() });
                 }
             }
             Content::Status(_) | Content::System(_) => {}
@@ -95,4 +113,84 @@ fn source_of(interactions: &[StoredInteraction]) -> Option<String> {
         }
     }
     interactions.first().map(|i| i.connector_id.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use handoffd_contract::interaction::{Call, CallTurn, Channel, Direction, Interaction};
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::{CustomerRecord, HandoffRow, HandoffState};
+
+    fn report(connector: &str, dedup: &str, at: DateTime<Utc>, analysis: serde_json::Value) -> StoredInteraction {
+        let turns = vec![
+            CallTurn { from: Speaker::Ai, text: "How can I help?".into(), offset_secs: Some(0.0) },
+            CallTurn { from: Speaker::Customer, text: "Call me back".into(), offset_secs: Some(5.0) },
+        ];
+        let interaction = Interaction {
+            dedup_key: dedup.into(),
+            channel: Channel::Voice,
+            direction: Direction::Inbound,
+            at,
+            keys: Vec::new(),
+            display_name: None,
+            content: Content::Call(Call {
+                call_id: "c1".into(),
+                turns,
+                duration_secs: Some(60),
+                analysis,
+                ..Call::default()
+            }),
+        };
+        StoredInteraction {
+            connector_id: connector.into(),
+            channel: "voice".into(),
+            direction: "inbound".into(),
+            speaker: Some("customer".into()),
+            at,
+            kind: "call".into(),
+            text: None,
+            interaction,
+        }
+    }
+
+    #[test]
+    fn a_call_reported_twice_is_read_once_from_its_last_report_and_mapped_by_its_vendor() {
+        let end = Utc.with_ymd_and_hms(2026, 6, 9, 4, 31, 0).single().unwrap();
+        let stored = HandoffConversation {
+            handoff: HandoffRow {
+                id: "h1".into(),
+                customer_id: "c".into(),
+                state: HandoffState::Collecting,
+                opened_at: end,
+                ready_at: end,
+                ended_by: None,
+                version: 1,
+                crm_task_id: None,
+            },
+            customer: CustomerRecord {
+                id: "c".into(),
+                display_name: None,
+                keys: Vec::new(),
+                open_conflicts: Vec::new(),
+                cached_contacts: Vec::new(),
+            },
+            interactions: vec![
+                report("retell-main", "c1:call_ended", end, serde_json::Value::Null),
+                report("retell-main", "c1:call_analyzed", end, json!({"call_summary": "Wants a callback"})),
+            ],
+            earlier: Vec::new(),
+        };
+        let kinds = BTreeMap::from([("retell-main".to_owned(), "retell".to_owned())]);
+        let conversation = assemble(&stored, end, chrono_tz::Asia::Kolkata, &BTreeMap::new(), &kinds);
+        assert_eq!(conversation.turns.len(), 2, "{:?}", conversation.turns);
+        // Offsets count from the call's start (its end less its duration).
+        assert_eq!(conversation.turns[0].at.to_rfc3339(), "2026-06-09T10:00:00+05:30");
+        assert_eq!(conversation.turns[1].at.to_rfc3339(), "2026-06-09T10:00:05+05:30");
+        let analysis = conversation.vendor_analysis.expect("the last report's analysis");
+        assert_eq!(analysis.vendor, "retell");
+        assert_eq!(analysis.fields["call_summary"], json!("Wants a callback"));
+    }
 }

@@ -37,6 +37,9 @@ pub struct BriefMaker {
     pub timezone: Tz,
     /// `business.hours`, as the conversation carries them.
     pub business_hours: BTreeMap<String, String>,
+    /// Each connector's kind by id: a call's vendor analysis is mapped by its vendor (`vapi`,
+    /// `retell`), whatever the connector is called.
+    pub connector_kinds: BTreeMap<String, String>,
 }
 
 impl BriefMaker {
@@ -60,6 +63,11 @@ impl BriefMaker {
             },
             timezone,
             business_hours: config.business.hours.clone(),
+            connector_kinds: config
+                .connectors
+                .iter()
+                .map(|connector| (connector.id().to_owned(), connector.kind().to_owned()))
+                .collect(),
         })
     }
 
@@ -72,7 +80,7 @@ impl BriefMaker {
         now: DateTime<Utc>,
         rotation: &mut Rotation,
     ) -> Result<MadeBrief, InterpretError> {
-        let conversation = assemble(stored, now, self.timezone, &self.business_hours);
+        let conversation = assemble(stored, now, self.timezone, &self.business_hours, &self.connector_kinds);
         let mut brief = self.interpreter.interpret(&conversation)?;
         if let Some(llm) = self.interpreter.llm() {
             brief = llm.refine(&conversation, brief).await;

@@ -8,6 +8,8 @@
 //! ```
 
 use chrono::{DateTime, Utc};
+use handoffd_contract::conversation::Speaker;
+use handoffd_contract::interaction::{Call, CallOutcome};
 
 use crate::store::HandoffState::{Closed, Collecting, Failed, Open, Queued};
 use crate::store::{
@@ -33,6 +35,18 @@ pub const EXPIRED: HandoffTransition = HandoffTransition { from: &[Open], to: Cl
 /// How far back a new handoff adopts the customer's unattached AI/agent messages (the AI's
 /// opening message before the customer's first reply).
 pub const ADOPT_ORPHANS_WITHIN: chrono::Duration = chrono::Duration::hours(24);
+
+/// Why a finished call is no handoff, or `None` when it is one: a call that did not connect
+/// (voicemail, a failed dial, no answer, busy) or in which the customer never spoke has nothing
+/// for a human to follow up. Such a call joins the customer's history and is counted, but opens
+/// or touches no handoff (and is never adopted into one).
+pub fn call_without_handoff(call: &Call) -> Option<&'static str> {
+    match call.outcome {
+        CallOutcome::Connected if call.turns.iter().any(|turn| turn.from == Speaker::Customer) => None,
+        CallOutcome::Connected => Some("customer_silent"),
+        other => Some(other.as_str()),
+    }
+}
 
 /// What a stored message brings to the customer's handoffs.
 #[derive(Clone, Copy, Debug)]

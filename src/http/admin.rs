@@ -147,5 +147,12 @@ async fn metrics(State(state): State<AdminState>, headers: HeaderMap) -> Respons
         metrics::gauge!("handoffd_handoffs_with_task").set(counts.handoffs_with_task as f64);
         metrics::gauge!("handoffd_interactions_with_task").set(counts.interactions_with_task as f64);
     }
+    // Each poller's lag: seconds since its last successful poll, as of this scrape.
+    if let Ok(cursors) = state.store.poll_cursors().await {
+        let now = chrono::Utc::now();
+        for cursor in cursors {
+            crate::ingest::poll::record_lag(&cursor.connector_id, cursor.polled_at, now);
+        }
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
 }

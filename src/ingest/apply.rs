@@ -7,7 +7,7 @@
 use handoffd_contract::conversation::Speaker;
 use handoffd_contract::interaction::{Content, Interaction};
 
-use crate::conversation::lifecycle::{Arrival, attach_to_handoff};
+use crate::conversation::lifecycle::{Arrival, attach_to_handoff, call_without_handoff};
 use crate::identity::resolve::resolve_customer;
 use crate::store::{ApplySummary, NewInteraction, NormalizedBatch, PipelineStore, PipelineTx, StoreResult};
 
@@ -38,7 +38,12 @@ async fn apply_row(
         }
         let customer_id = resolve_customer(tx, item, &batch.connector_id, now, summary).await?;
         let interaction = &item.interaction;
-        let speaker = speaker_of(interaction);
+        let no_handoff = match &interaction.content {
+            Content::Call(call) => call_without_handoff(call),
+            _ => None,
+        };
+        // A call that is no handoff is kept without a speaker, so no later handoff adopts it.
+        let speaker = if no_handoff.is_some() { None } else { speaker_of(interaction) };
         let stored = tx
             .insert_interaction(&NewInteraction {
                 connector_id: &batch.connector_id,
@@ -56,6 +61,11 @@ async fn apply_row(
             continue;
         };
         summary.stored += 1;
+        if let Some(reason) = no_handoff {
+            metrics::counter!("handoffd_calls_without_handoff_total", "reason" => reason).increment(1);
+            tracing::debug!(connector = %batch.connector_id, dedup_key = %interaction.dedup_key, reason, "A call was recorded that is no handoff.");
+            continue;
+        }
         if matches!(interaction.content, Content::Message(_) | Content::Call(_)) {
             let arrival = Arrival {
                 interaction_id,

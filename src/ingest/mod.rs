@@ -1,9 +1,11 @@
 //! Ingest: commit raw events durably before the vendor gets its answer (group commit), then
-//! normalise committed events into interactions, customers and handoffs.
+//! normalise committed events into interactions, customers and handoffs. The poll host runs
+//! the connectors' pollers, whose pages go through the same inbox.
 
 mod apply;
 mod inbox_writer;
 mod normalize;
+pub mod poll;
 
 pub use apply::apply_interactions;
 pub use inbox_writer::{InboxWriter, InboxWriterHandle};

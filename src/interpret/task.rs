@@ -69,6 +69,9 @@ pub fn task_text(brief: &Brief, conversation: &Conversation, tz: Tz) -> TaskText
     let known: Vec<String> =
         brief.do_not_ask.iter().map(|f| format!("{}: {}", f.fact.replace('_', " "), f.value)).collect();
     add("Do not re-ask", join_and(&known));
+    for fact in vendor_facts(brief, conversation) {
+        add(&fact.label, fact.value);
+    }
     add("Action", brief.recommended_action.clone());
     let history: Vec<String> = brief.channel_history.iter().map(|e| e.summary.clone()).collect();
     add("History", history.join(" | "));
@@ -88,6 +91,71 @@ fn short_label(code: &str) -> String {
         "admission_inquiry" => "admission".into(),
         other => other.replace('_', " "),
     }
+}
+
+/// Vendor fields that hold the call's summary, in order of preference.
+const SUMMARY_FIELDS: &[&str] = &["summary", "call_summary"];
+/// At most this many of the vendor's structured fields are shown; a task is read in 30 seconds.
+const MAX_VENDOR_FIELDS: usize = 8;
+const VENDOR_VALUE_CHARS: usize = 120;
+
+/// The voice vendor's own analysis as labelled facts: its summary (unless it already is the
+/// stated need) and its structured data, one `field: value` per field. Never the transcript.
+fn vendor_facts(brief: &Brief, conversation: &Conversation) -> Vec<LabelledFact> {
+    let Some(analysis) = &conversation.vendor_analysis else { return Vec::new() };
+    let mut facts = Vec::new();
+    let summary = SUMMARY_FIELDS.iter().find_map(|name| analysis.fields.get(*name)?.as_str()).map(str::trim);
+    if let Some(summary) = summary.filter(|s| !s.is_empty() && brief.stated_need.as_deref() != Some(*s)) {
+        facts.push(LabelledFact { label: "Call summary".into(), value: shorten(summary, 400) });
+    }
+    let data: Vec<String> = analysis
+        .fields
+        .iter()
+        .filter(|(name, _)| !SUMMARY_FIELDS.contains(&name.as_str()) && !TRANSCRIPT_FIELDS.contains(&name.as_str()))
+        .filter_map(|(name, value)| Some((name, readable(value)?)))
+        // A value already on the brief as a fact not to re-ask is not repeated.
+        .filter(|(_, value)| !brief.do_not_ask.iter().any(|fact| fact.value.eq_ignore_ascii_case(value)))
+        .map(|(name, value)| format!("{}: {}", words(name), shorten(&value, VENDOR_VALUE_CHARS)))
+        .take(MAX_VENDOR_FIELDS)
+        .collect();
+    if !data.is_empty() {
+        facts.push(LabelledFact { label: "Call data".into(), value: data.join("; ") });
+    }
+    facts
+}
+
+/// A vendor value as a person reads it (`yes`/`no`, lists joined); `None` for nothing to show.
+fn readable(value: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::Null => None,
+        Value::Bool(true) => Some("yes".into()),
+        Value::Bool(false) => Some("no".into()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) if s.trim().is_empty() => None,
+        Value::String(s) => Some(s.trim().to_owned()),
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().filter_map(readable).collect();
+            (!parts.is_empty()).then(|| parts.join(", "))
+        }
+        Value::Object(_) => None,
+    }
+}
+
+/// `callbackRequested` / `callback_requested` -> `callback requested`.
+fn words(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c == '_' || c == '-' {
+            out.push(' ');
+        } else if c.is_uppercase() && i > 0 {
+            out.push(' ');
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Vendor fields that carry a link to the transcript or recording, in order of preference.

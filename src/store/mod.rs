@@ -362,6 +362,35 @@ pub trait AuditStore: Send + Sync {
     async fn save_token(&self, connector_id: &str, token: &str, now: DateTime<Utc>) -> StoreResult<()>;
 }
 
+/// The pollers' cursors, each leased to one holder at a time (ingest's poll host). A holder
+/// claims a cursor for a lease, commits each page to the inbox, then advances the cursor while
+/// it still holds the lease; an expired lease may be claimed by another instance.
+#[async_trait]
+pub trait PollCursorStore: Send + Sync {
+    /// Claim `connector_id`'s cursor for `holder` until `lease_until`, when nobody else holds an
+    /// unexpired lease on it (the holder renews its own). `None`: another holder has it.
+    async fn claim_poll_cursor(
+        &self,
+        connector_id: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<PollCursor>>;
+    /// Move the cursor (`None`: start over) and record a successful poll, only while `holder`
+    /// holds the lease; `false` when it no longer does (nothing is written).
+    async fn advance_poll_cursor(
+        &self,
+        connector_id: &str,
+        holder: &str,
+        cursor: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Give the lease up (at shutdown), so another instance need not wait for it to expire.
+    async fn release_poll_cursor(&self, connector_id: &str, holder: &str) -> StoreResult<()>;
+    /// Every cursor, for `/metrics`.
+    async fn poll_cursors(&self) -> StoreResult<Vec<PollCursor>>;
+}
+
 /// Health and counts, for `/readyz`, `/metrics` and the bench.
 #[async_trait]
 pub trait StatusStore: Send + Sync {
@@ -390,6 +419,7 @@ pub trait Store:
     + IdentityCacheStore
     + AuditStore
     + StatusStore
+    + PollCursorStore
     + 'static
 {
 }
@@ -404,6 +434,7 @@ impl<T> Store for T where
         + IdentityCacheStore
         + AuditStore
         + StatusStore
+        + PollCursorStore
         + 'static
 {
 }

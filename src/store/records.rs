@@ -465,3 +465,15 @@ pub struct HandoffTouch<'a> {
     pub ready_at: DateTime<Utc>,
     pub ended_by: Option<&'a str>,
 }
+
+/// A poller's stored position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PollCursor {
+    pub connector_id: String,
+    /// Where the next poll resumes; `None`: the connector's own start (a bounded look-back).
+    pub cursor: Option<String>,
+    pub holder: Option<String>,
+    pub lease_until: Option<DateTime<Utc>>,
+    /// When the last poll succeeded (its page committed, the cursor moved).
+    pub polled_at: Option<DateTime<Utc>>,
+}

@@ -23,6 +23,7 @@ mod identity;
 mod inbox;
 mod outbox;
 mod pipeline;
+mod poll;
 mod turns;
 
 use pipeline::transition_handoff;
@@ -581,4 +582,38 @@ mod conformance {
     }
 
     crate::store_conformance_suite!(backend);
+}
+
+#[async_trait]
+impl PollCursorStore for SqliteStore {
+    async fn claim_poll_cursor(
+        &self,
+        connector_id: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<PollCursor>> {
+        let _turn = self.turns.urgent();
+        poll::claim(&self.writer, connector_id, holder, now, lease_until).await
+    }
+
+    async fn advance_poll_cursor(
+        &self,
+        connector_id: &str,
+        holder: &str,
+        cursor: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let _turn = self.turns.urgent();
+        poll::advance(&self.writer, connector_id, holder, cursor, now).await
+    }
+
+    async fn release_poll_cursor(&self, connector_id: &str, holder: &str) -> StoreResult<()> {
+        let _turn = self.turns.urgent();
+        poll::release(&self.writer, connector_id, holder).await
+    }
+
+    async fn poll_cursors(&self) -> StoreResult<Vec<PollCursor>> {
+        poll::all(&self.reader).await
+    }
 }

@@ -19,7 +19,10 @@ fn example_checks_clean() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.yaml");
     let (code, stdout) = check(&example);
     assert_eq!(code, 0, "{stdout}");
-    assert_eq!(stdout.trim(), format!("ok: {} (2 connectors: wa-main, hubspot-main)", example.display()));
+    assert_eq!(
+        stdout.trim(),
+        format!("ok: {} (4 connectors: wa-main, hubspot-main, vapi-main, retell-main)", example.display())
+    );
 }
 
 #[test]

@@ -88,7 +88,7 @@ fn example_config_loads_and_checks_clean() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.yaml");
     let loaded = config::load_with_env(&path, &|_| None).unwrap_or_else(|e| panic!("{e}"));
     let ids: Vec<&str> = loaded.config.connectors.iter().map(ConnectorConfig::id).collect();
-    assert_eq!(ids, ["wa-main", "hubspot-main"]);
+    assert_eq!(ids, ["wa-main", "hubspot-main", "vapi-main", "retell-main"]);
     // `token: ${HANDOFFD_ADMIN_TOKEN:-}` unset means no token, not an empty one.
     assert!(loaded.config.admin.token.is_none());
     assert_eq!(loaded.base_dir(), path.parent().unwrap());

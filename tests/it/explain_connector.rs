@@ -214,3 +214,44 @@ fn a_raw_body_the_connector_cannot_parse_is_named() {
     assert!(error.contains("connector `wa-main` cannot parse this body"), "{error}");
     assert!(!error.contains("expected a sequence"), "not read as a list of events: {error}");
 }
+
+#[test]
+fn a_raw_vapi_report_is_explained_with_its_vendor_analysis() {
+    let output = Command::new(env!("CARGO_BIN_EXE_handoffd"))
+        .args(["explain", "--config", "config/example.yaml", "--connector", "vapi-main"])
+        .args(["--input", "tests/fixtures/explain/vapi_report.json"])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let out: Value = serde_json::from_slice(&output.stdout).expect("one JSON document on stdout");
+    let made = &out["handoffs"][0];
+    let turns = speakers_and_texts(&made["conversation"]);
+    assert_eq!(turns.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(), ["ai", "customer", "ai"], "{out:#}");
+    assert_eq!(made["conversation"]["channel"], "voice");
+    assert_eq!(made["conversation"]["vendor_analysis"]["vendor"], "vapi", "mapped by the connector's kind: {out:#}");
+    assert_eq!(made["ended_by"], "call_ended", "a call's end ends the conversation at once");
+    let brief = &made["brief"];
+    let facts = brief["do_not_ask"].to_string();
+    assert!(facts.contains("1.5 crore") && facts.contains("Powai"), "vendor data wins where explicit: {brief:#}");
+    assert!(brief["intents"].to_string().contains("callback_request"), "{brief:#}");
+}
+
+#[test]
+fn a_raw_retell_event_is_explained_as_a_call() {
+    let output = Command::new(env!("CARGO_BIN_EXE_handoffd"))
+        .args(["explain", "--config", "config/example.yaml", "--connector", "retell-main"])
+        .args(["--input", "tests/fixtures/explain/retell_call_analyzed.json"])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let out: Value = serde_json::from_slice(&output.stdout).expect("one JSON document on stdout");
+    let made = &out["handoffs"][0];
+    assert_eq!(made["conversation"]["vendor_analysis"]["vendor"], "retell", "{out:#}");
+    assert_eq!(made["conversation"]["customer"]["phones"], json!(["+919812341111"]));
+    assert_eq!(made["ended_by"], "call_ended");
+    // Turns are timed from the call's start: the first one at its start.
+    assert_eq!(made["conversation"]["turns"][0]["at"], "2026-06-09T10:00:00+05:30");
+    assert!(made["brief"]["intents"].to_string().contains("callback_request"), "{out:#}");
+}

@@ -14,6 +14,9 @@ use crate::webhook::Verified;
 pub enum InboxSource {
     /// `/webhooks/{id}`: parsed by the connector's [`crate::webhook::WebhookSource`].
     Webhook,
+    /// A page of the connector's [`crate::poll::PollSource`]: canonical interactions as JSON,
+    /// which the connector produced itself (stored so a page is durable before its cursor moves).
+    Poll,
     /// One of the connector's own routes, named by it (WhatsApp: `turn`, `proxied_send`):
     /// parsed by that route's [`crate::routes::RouteHandler`].
     Route(String),
@@ -24,6 +27,7 @@ impl InboxSource {
     pub fn as_str(&self) -> &str {
         match self {
             Self::Webhook => "webhook",
+            Self::Poll => "poll",
             Self::Route(name) => name,
         }
     }
@@ -33,6 +37,7 @@ impl InboxSource {
     pub fn from_stored(text: &str) -> Self {
         match text {
             "webhook" => Self::Webhook,
+            "poll" => Self::Poll,
             route => Self::Route(route.to_owned()),
         }
     }
@@ -69,9 +74,12 @@ mod tests {
 
     #[test]
     fn the_stored_form_reads_back() {
-        for source in
-            [InboxSource::Webhook, InboxSource::Route("turn".into()), InboxSource::Route("proxied_send".into())]
-        {
+        for source in [
+            InboxSource::Webhook,
+            InboxSource::Poll,
+            InboxSource::Route("turn".into()),
+            InboxSource::Route("proxied_send".into()),
+        ] {
             assert_eq!(InboxSource::from_stored(source.as_str()), source);
         }
     }

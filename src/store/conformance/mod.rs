@@ -32,6 +32,7 @@ pub mod deliver;
 pub mod identity;
 pub mod inbox;
 pub mod pipeline;
+pub mod poll;
 pub mod records;
 
 /// A fresh, empty store, with whatever must outlive it (a temp dir, a scratch database's guard).
@@ -75,6 +76,8 @@ macro_rules! store_conformance_suite {
             cache::cached_contacts_are_found_by_key_and_followed_to_merge_survivors,
             records::audit_entries_and_tokens_are_kept,
             records::stage_counts_follow_the_pipeline,
+            poll::a_cursor_is_leased_to_one_holder_until_its_lease_expires,
+            poll::only_the_holder_advances_the_cursor_and_a_released_one_is_free,
         );
     };
     (@cases $make:path; $($module:ident :: $case:ident),* $(,)?) => {

@@ -74,6 +74,14 @@ connectors:
     phone_number_id: "106540352242922"
     base_url: http://127.0.0.1:9/graph
     default_region: IN
+  - id: vapi-main
+    kind: vapi
+    authentication_plan: {{type: hmac, secretKey: {secret}, algorithm: sha256}}
+    default_region: IN
+  - id: retell-main
+    kind: retell
+    api_key: {secret}
+    default_region: IN
   - id: hubspot-main
     kind: hubspot
     base_url: {crm}

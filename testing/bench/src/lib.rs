@@ -37,6 +37,42 @@ use metrics::{DaemonCounts, MetricsReader};
 /// The app secret the generated configuration and the load generator share.
 const APP_SECRET: &str = "bench-app-secret";
 
+/// The vendor whose webhooks the load generator sends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Vendor {
+    /// WhatsApp Cloud API messages, `X-Hub-Signature-256`.
+    #[default]
+    Whatsapp,
+    /// Vapi end-of-call reports, signed by an HMAC-SHA256 authentication plan (`{timestamp}.{body}`).
+    Vapi,
+    /// Retell `call_ended` events, `x-retell-signature`.
+    Retell,
+    /// Each customer's messages alternate: a WhatsApp message, then a Vapi call of the same
+    /// phone, and so on (one customer, one handoff, one task).
+    Mixed,
+}
+
+impl Vendor {
+    /// The connector id the daemon's bench config gives the vendor.
+    pub fn connector_id(self) -> &'static str {
+        match self {
+            Self::Whatsapp => "wa-main",
+            Self::Vapi => "vapi-main",
+            Self::Retell => "retell-main",
+            Self::Mixed => "mixed",
+        }
+    }
+
+    /// The vendor that sends the `index`th message of a customer's burst.
+    pub fn for_message(self, index: usize) -> Self {
+        match self {
+            Self::Mixed if index.is_multiple_of(2) => Self::Whatsapp,
+            Self::Mixed => Self::Vapi,
+            fixed => fixed,
+        }
+    }
+}
+
 /// A named scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
@@ -56,6 +92,8 @@ pub enum Scenario {
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
     pub scenario: Scenario,
+    /// Whose webhooks are sent (every scenario; `ingest` is the one that compares them).
+    pub vendor: Vendor,
     /// The `handoffd` executable to run as the daemon.
     pub exe: PathBuf,
     /// The interpretation vocabulary folder.
@@ -103,6 +141,7 @@ impl BenchOptions {
             kills: 5,
             drain_timeout: Duration::from_secs(300),
             seed: 1,
+            vendor: Vendor::default(),
         };
         match scenario {
             Scenario::Ingest => {
@@ -162,8 +201,9 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
     };
     let daemon_metrics = MetricsReader::new(setup.admin_port);
     let target = Target {
-        url: format!("http://127.0.0.1:{}/webhooks/wa-main", setup.listen_port),
+        webhooks: format!("http://127.0.0.1:{}/webhooks", setup.listen_port),
         app_secret: APP_SECRET.into(),
+        vendor: options.vendor,
     };
     let daemon = Arc::new(Mutex::new(DaemonProcess::start(setup).await?));
     let started = Instant::now();

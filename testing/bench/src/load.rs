@@ -32,6 +32,8 @@ pub struct Planned {
     pub name: String,
     pub text: &'static str,
     pub at: Duration,
+    /// Which of its customer's messages this is (0 for the first): a mixed workload alternates vendors by it.
+    pub index: usize,
 }
 
 /// `messages` spread over `customers`, each customer one burst starting at a random moment within `spread`,
@@ -60,6 +62,7 @@ pub fn bursts(
                 name: format!("Customer {customer}"),
                 text: TEXTS[(customer + i) % TEXTS.len()],
                 at,
+                index: i,
             });
         }
     }
@@ -77,6 +80,7 @@ pub fn fixed_rate(tag: &str, count: usize, customers: usize, rate: f64) -> Vec<P
             name: format!("Customer {}", n % customers),
             text: TEXTS[n % TEXTS.len()],
             at: Duration::from_secs_f64(n as f64 / rate),
+            index: n / customers,
         })
         .collect()
 }
@@ -119,8 +123,12 @@ pub struct Acked {
 /// Where and how to send.
 #[derive(Debug, Clone)]
 pub struct Target {
-    pub url: String,
+    /// `http://host:port/webhooks`: the connector id follows.
+    pub webhooks: String,
+    /// The one secret the bench config gives every vendor (Meta's app secret, Vapi's HMAC key,
+    /// Retell's API key).
     pub app_secret: String,
+    pub vendor: crate::Vendor,
 }
 
 /// How latency is measured.
@@ -177,16 +185,15 @@ async fn send_until_acked(
     let mut retries = 0;
     let deadline = Instant::now() + GIVE_UP_AFTER;
     loop {
-        let body = webhook_body(planned);
-        let signature = handoffd_whatsapp_cloud::sign(&target.app_secret, body.as_bytes());
+        let vendor = target.vendor.for_message(planned.index);
+        let (body, headers) = signed_webhook(vendor, &target.app_secret, planned);
         let sent_at = Instant::now();
-        let outcome = client
-            .post(&target.url)
-            .header("content-type", "application/json")
-            .header("X-Hub-Signature-256", signature)
-            .body(body)
-            .send()
-            .await;
+        let url = format!("{}/{}", target.webhooks, vendor.connector_id());
+        let mut request = client.post(&url).header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let outcome = request.body(body).send().await;
         if let Ok(response) = outcome
             && response.status().is_success()
         {
@@ -199,6 +206,55 @@ async fn send_until_acked(
         }
         tokio::time::sleep(Duration::from_millis((50 * retries).min(1000))).await;
     }
+}
+
+/// The vendor's body for `planned` and the headers that sign it, as the vendor would send them.
+fn signed_webhook(vendor: crate::Vendor, secret: &str, planned: &Planned) -> (String, Vec<(&'static str, String)>) {
+    match vendor {
+        crate::Vendor::Whatsapp | crate::Vendor::Mixed => {
+            let body = webhook_body(planned);
+            let signature = handoffd_whatsapp_cloud::sign(secret, body.as_bytes());
+            (body, vec![("X-Hub-Signature-256", signature)])
+        }
+        crate::Vendor::Vapi => {
+            let body = vapi_report(planned);
+            let plan: handoffd_vapi::HmacPlan =
+                serde_json::from_value(serde_json::json!({"secretKey": secret, "algorithm": "sha256"}))
+                    .expect("a valid plan");
+            let timestamp = Utc::now().timestamp().to_string();
+            let signature = handoffd_vapi::auth::sign(&plan, body.as_bytes(), &timestamp);
+            (body, vec![("x-signature", signature), ("x-timestamp", timestamp)])
+        }
+        crate::Vendor::Retell => {
+            let body = retell_event(planned);
+            let signature = handoffd_retell::sign(secret, body.as_bytes(), Utc::now().timestamp_millis());
+            (body, vec![("x-retell-signature", signature)])
+        }
+    }
+}
+
+fn vapi_report(planned: &Planned) -> String {
+    let now = Utc::now();
+    serde_json::json!({"message": {"type": "end-of-call-report", "endedReason": "customer-ended-call",
+        "startedAt": (now - chrono::TimeDelta::seconds(60)).to_rfc3339(), "endedAt": now.to_rfc3339(),
+        "customer": {"number": format!("+{}", planned.wa_id), "name": planned.name},
+        "call": {"id": planned.wamid, "type": "inboundPhoneCall"},
+        "artifact": {"messages": [
+            {"role": "bot", "message": "Thanks for calling, how can I help?", "secondsFromStart": 1.0},
+            {"role": "user", "message": planned.text, "secondsFromStart": 4.0}]},
+        "analysis": {"summary": planned.text}}})
+    .to_string()
+}
+
+fn retell_event(planned: &Planned) -> String {
+    let now = Utc::now().timestamp_millis();
+    serde_json::json!({"event": "call_ended", "call": {"call_id": planned.wamid, "call_type": "phone_call",
+        "direction": "inbound", "from_number": format!("+{}", planned.wa_id), "to_number": "+14155550100",
+        "call_status": "ended", "start_timestamp": now - 60_000, "end_timestamp": now,
+        "disconnection_reason": "user_hangup",
+        "transcript_object": [{"role": "agent", "content": "Thanks for calling, how can I help?"},
+            {"role": "user", "content": planned.text}]}})
+    .to_string()
 }
 
 fn webhook_body(planned: &Planned) -> String {

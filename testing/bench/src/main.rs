@@ -30,6 +30,9 @@ pub struct Args {
     /// Requests in flight at once.
     #[arg(long)]
     pub concurrency: Option<usize>,
+    /// Whose webhooks to send: WhatsApp messages, Vapi end-of-call reports or Retell call events.
+    #[arg(long, value_enum, default_value = "whatsapp")]
+    pub vendor: handoffd_bench::Vendor,
     /// The daemon's quiet period (short, so a bench does not wait 90 s).
     #[arg(long)]
     pub quiet_period: Option<humantime::Duration>,
@@ -94,6 +97,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => daemon_beside_this_executable()?,
     };
     let mut options = BenchOptions::for_scenario(args.scenario, exe, args.vocabulary);
+    options.vendor = args.vendor;
     if let Some(d) = args.duration {
         options.duration = *d;
     }

@@ -95,9 +95,14 @@ impl BenchReport {
         Self {
             scenario: Some(options.scenario),
             parameters: format!(
-                "{parameters}; quiet period {:?}; linger {:?}; {} customers known to the CRM; SQLite synchronous={}; \
-                 seed {}",
-                options.quiet_period, options.linger, options.known_customers, options.synchronous, options.seed
+                "{} webhooks; {parameters}; quiet period {:?}; linger {:?}; {} customers known to the CRM; \
+                 SQLite synchronous={}; seed {}",
+                options.vendor.connector_id().trim_end_matches("-main"),
+                options.quiet_period,
+                options.linger,
+                options.known_customers,
+                options.synchronous,
+                options.seed
             ),
             ..Self::default()
         }

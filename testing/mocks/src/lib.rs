@@ -13,6 +13,8 @@
 //! - `whatsapp_cloud`: the Graph API send route.
 //! - [`twilio`], [`exotel`]: the voice vendors' call-record APIs the pollers read, each a server of its own
 //!   (`TwilioCallsMock`, `ExotelCallsMock`), started per test.
+//! - [`vapi`], [`retell`]: the voice vendors' list-calls APIs (servers of their own, `voice`:
+//!   what they share), which the voice pollers read.
 //! - [`compliance`]: the CRM compliance suite, and [`compliance::CrmMock`], what a vendor mock shows it.
 //! - `state`: what the mock holds (contacts, tasks, owners, tokens, counters) behind one mutex.
 //! - [`faults`]: the fault plan and its seeded dice; `middleware`: request counting and fault injection.
@@ -34,11 +36,14 @@ mod middleware;
 pub mod pipedrive;
 pub mod recorded;
 pub mod report;
+pub mod retell;
 #[cfg(feature = "spec")]
 pub mod spec;
 mod state;
 pub mod twilio;
+pub mod vapi;
 mod vendor_faults;
+mod voice;
 mod whatsapp_cloud;
 pub mod zoho;
 
@@ -55,6 +60,7 @@ pub use faults::{FaultPlan, FaultPlanError};
 pub use report::{FaultCounts, MockAssociation, MockContactView, MockReport, MockTaskView, RateLimitedCounts};
 pub use state::{MockOwner, seed_contact_phone};
 pub use vendor_faults::AnswerTime;
+pub use voice::VoiceMock;
 
 use state::Shared;
 

@@ -10,3 +10,4 @@ mod ingest;
 mod proxy;
 mod restart;
 mod supervision;
+mod voice;
