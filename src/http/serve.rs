@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -58,6 +58,8 @@ const STALLED: Duration = Duration::from_secs(1);
 struct Tracked {
     /// Requests being answered now: a connection with none is idle.
     in_flight: Arc<AtomicUsize>,
+    /// Its request's body has not all arrived yet.
+    reading_body: Arc<AtomicBool>,
     /// When it last started or finished a request or received body bytes, in ms since the
     /// listener started.
     last_active: Arc<AtomicU64>,
@@ -77,9 +79,9 @@ impl Connections {
     }
 
     /// Closes the connection that has made no progress for longest: one with no request in
-    /// progress (and quiet for at least [`GRACE`]) first, else one whose request has stalled
-    /// (its body has not moved for [`STALLED`]); `false` when every connection is busy, moving
-    /// or new, and the newcomer is refused instead.
+    /// progress (and quiet for at least [`GRACE`]) first, else one whose request body has
+    /// stalled (not moved for [`STALLED`]; a request whose handler is at work is never shed);
+    /// `false` when every connection is busy, moving or new, and the newcomer is refused.
     fn shed_one_idle(&self, now_ms: u64) -> bool {
         let open = self.open.lock().expect("connections");
         let live = || open.values().filter(|c| !c.close.is_cancelled());
@@ -89,7 +91,12 @@ impl Connections {
         let idlest = live()
             .filter(|c| c.in_flight.load(Ordering::SeqCst) == 0 && quiet_for(c, GRACE))
             .min_by_key(|c| c.last_active.load(Ordering::SeqCst))
-            .or_else(|| live().filter(|c| quiet_for(c, STALLED)).min_by_key(|c| c.last_active.load(Ordering::SeqCst)));
+            .or_else(|| {
+                // A request still waiting for its body, not one whose handler is working.
+                live()
+                    .filter(|c| c.reading_body.load(Ordering::SeqCst) && quiet_for(c, STALLED))
+                    .min_by_key(|c| c.last_active.load(Ordering::SeqCst))
+            });
         match idlest {
             Some(connection) => {
                 connection.close.cancel();
@@ -145,11 +152,13 @@ pub async fn serve(
         let id = connections.next_id.fetch_add(1, Ordering::SeqCst);
         let tracked = Tracked {
             in_flight: Arc::new(AtomicUsize::new(0)),
+            reading_body: Arc::new(AtomicBool::new(false)),
             last_active: Arc::new(AtomicU64::new(started.elapsed().as_millis() as u64)),
             close: CancellationToken::new(),
         };
         let connection = Connection {
             in_flight: tracked.in_flight.clone(),
+            reading_body: tracked.reading_body.clone(),
             last_active: tracked.last_active.clone(),
             shed: tracked.close.clone(),
             stop: stop.clone(),
@@ -171,6 +180,7 @@ pub async fn serve(
 
 struct Connection {
     in_flight: Arc<AtomicUsize>,
+    reading_body: Arc<AtomicBool>,
     last_active: Arc<AtomicU64>,
     /// Cancelled to make room at the cap: close now.
     shed: CancellationToken,
@@ -185,26 +195,31 @@ impl Connection {
         let _ = stream.set_nodelay(true);
         let service = {
             let in_flight = self.in_flight.clone();
+            let reading_body = self.reading_body.clone();
             let last_active = self.last_active.clone();
             let started = self.started;
             let peer = self.peer;
             hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
                 let app = app.clone();
                 let in_flight = in_flight.clone();
+                let reading_body = reading_body.clone();
                 let last_active = last_active.clone();
                 request.extensions_mut().insert(ConnectInfo(peer));
                 last_active.store(started.elapsed().as_millis() as u64, Ordering::SeqCst);
                 in_flight.fetch_add(1, Ordering::SeqCst);
+                reading_body.store(!hyper::body::Body::is_end_stream(request.body()), Ordering::SeqCst);
                 let request_id = request_id(&request);
                 let span = tracing::info_span!("request", id = %request_id, method = %request.method(), path = %request.uri().path());
                 async move {
                     let body_timeout = limits.body_read_timeout;
-                    let progress = Progress { last_active: last_active.clone(), started };
+                    let progress =
+                        Progress { last_active: last_active.clone(), reading_body: reading_body.clone(), started };
                     let request =
                         request.map(|body| axum::body::Body::new(TimedBody::new(body, body_timeout, progress)));
                     let response = app.oneshot(request).instrument(span).await;
                     last_active.store(started.elapsed().as_millis() as u64, Ordering::SeqCst);
                     in_flight.fetch_sub(1, Ordering::SeqCst);
+                    reading_body.store(false, Ordering::SeqCst);
                     let mut response = response.unwrap_or_else(|never| match never {});
                     if let Ok(value) = http::HeaderValue::from_str(&request_id) {
                         response.headers_mut().insert(REQUEST_ID, value);
@@ -267,6 +282,7 @@ struct TimedBody {
 /// Where a body records that it moved, so a slow but moving upload is not shed as stalled.
 struct Progress {
     last_active: Arc<AtomicU64>,
+    reading_body: Arc<AtomicBool>,
     started: Instant,
 }
 
@@ -294,6 +310,9 @@ impl hyper::body::Body for TimedBody {
         match std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
                 this.progress.last_active.store(this.progress.started.elapsed().as_millis() as u64, Ordering::SeqCst);
+                if !matches!(frame, Some(Ok(_))) || this.inner.is_end_stream() {
+                    this.progress.reading_body.store(false, Ordering::SeqCst);
+                }
                 let timeout = this.timeout;
                 this.deadline.as_mut().reset(tokio::time::Instant::now() + timeout);
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))
