@@ -122,10 +122,25 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
                 .find(|c| c.id() == config.delivery.crm)
                 .and_then(|c| c.default_region())
                 .map(str::to_owned),
+            lease: crate::lease::Lease::new(
+                store.clone(),
+                format!("crm_sync:{}", crm.id()),
+                &format!("{}:{}", hostname(), config.server.listen),
+                crate::identity::sync::SYNC_LEASE,
+            ),
         };
         supervisor.spawn_stage("crm_sync", |stop| sync.run(stop));
     }
+    // Stable across restarts (not the pid), so a restarted daemon takes back at once the jobs its killed
+    // predecessor had leased; two daemons on one host differ by port.
+    let worker_id = format!("{}:{}", hostname(), config.server.listen);
     let deliverer = Deliverer {
+        account: crate::lease::Lease::new(
+            store.clone(),
+            format!("crm:{}", crm.id()),
+            &worker_id,
+            crate::deliver::ACCOUNT_LEASE,
+        ),
         store: store.clone(),
         crm,
         retry: RetryPolicy {
@@ -136,9 +151,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
         batch_size: config.delivery.batch_size,
         linger: config.delivery.linger.get(),
         outbox_changed,
-        // Stable across restarts (not the pid), so a restarted daemon takes back at once the
-        // jobs its killed predecessor had leased; two daemons on one host differ by port.
-        worker_id: format!("{}:{}", hostname(), config.server.listen),
+        worker_id,
         prepared: Default::default(),
     };
     supervisor.spawn_stage("deliver", |stop| deliverer.run(stop));

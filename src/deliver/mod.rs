@@ -13,4 +13,4 @@ pub use backoff::RetryPolicy;
 pub use contacts::ensure_contacts;
 pub use payload::DeliveryPayload;
 pub use vault::StoreVault;
-pub use worker::Deliverer;
+pub use worker::{ACCOUNT_LEASE, Deliverer};

@@ -2,8 +2,8 @@
 //!
 //! One trait per stage that uses the store ([`InboxStore`], [`PipelineStore`] with its
 //! [`PipelineTx`], [`OutboxStore`], ...); [`Store`] is all of them, what [`open`] hands out.
-//! `sqlite.rs` implements them for the embedded default; a PostgreSQL backend implements the same
-//! traits for several instances sharing the work. A backend is only SQL: the rules (which customer
+//! `sqlite.rs` implements them for the embedded default; `postgres.rs` implements the same traits for
+//! several instances sharing the work. A backend is only SQL: the rules (which customer
 //! a key belongs to, how a burst attaches to a handoff, which state follows which) live in the
 //! stages and drive a backend through [`PipelineTx`]. Each method that moves work from one stage
 //! to the next does it in one transaction, so a crash replays at most the last step;
@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 
 #[cfg(any(test, feature = "store-conformance"))]
 pub mod conformance;
+pub mod postgres;
 mod records;
 pub mod sqlite;
 mod time;
@@ -348,6 +349,24 @@ pub trait StatusStore: Send + Sync {
     async fn stage_counts(&self) -> StoreResult<StageCounts>;
 }
 
+/// Named leases with an expiry: which instance does work that only one may do at a time (a CRM account's
+/// delivery, so its rate limit stays exact; a scheduled job). Taking a lease is the primitive; when to take,
+/// renew or give it up, and what a takeover means, is the caller's (`crate::lease`).
+#[async_trait]
+pub trait LeaseStore: Send + Sync {
+    /// Take lease `name` for `holder` until `until`, if it is free, expired at `now`, released, or already
+    /// `holder`'s (a renewal).
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<LeaseTake>;
+    /// Give lease `name` up at `now`, if `holder` has it, so the next holder need not wait for it to expire.
+    async fn release_lease(&self, name: &str, holder: &str, now: DateTime<Utc>) -> StoreResult<()>;
+}
+
 /// Every stage's side of one backend: what [`open`] hands out. A stage that needs one side takes
 /// that trait (`Arc<dyn Store>` coerces to any of them).
 pub trait Store:
@@ -360,6 +379,7 @@ pub trait Store:
     + IdentityCacheStore
     + AuditStore
     + StatusStore
+    + LeaseStore
     + 'static
 {
 }
@@ -374,6 +394,7 @@ impl<T> Store for T where
         + IdentityCacheStore
         + AuditStore
         + StatusStore
+        + LeaseStore
         + 'static
 {
 }
@@ -383,7 +404,7 @@ pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        anyhow::bail!("PostgreSQL is not supported yet (store.url `postgres://...`): use `sqlite://...` for now")
+        Ok(Arc::new(postgres::PostgresStore::open(url).await?))
     } else {
         anyhow::bail!("store.url must start with `sqlite://` or `postgres://`")
     }

@@ -21,6 +21,7 @@ use super::*;
 mod conversations;
 mod identity;
 mod inbox;
+mod leases;
 mod outbox;
 mod pipeline;
 mod turns;

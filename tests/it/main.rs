@@ -18,4 +18,5 @@ mod interpret_llm;
 mod interpret_rules;
 mod interpret_task;
 mod interpret_when;
+mod pg_scratch;
 mod spine;
