@@ -19,8 +19,8 @@ use crate::store::{LeaseStore, LeaseTake, StoreResult};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Holding {
     /// Ours. `previous_use_until`: when we took it from another holder, until when that holder may have used
-    /// it (`None`: nobody else had it, or it was ours already).
-    Held { previous_use_until: Option<DateTime<Utc>> },
+    /// it (`None`: nobody else had it). `taken_over`: this call took it from another holder.
+    Held { previous_use_until: Option<DateTime<Utc>>, taken_over: bool },
     /// Another instance's, until then at least.
     Elsewhere { until: DateTime<Utc> },
 }
@@ -70,18 +70,17 @@ impl Lease {
         if let Some(until) = state.until
             && until - now > ttl * 2 / 3
         {
-            return Ok(Holding::Held { previous_use_until: state.previous_use_until });
+            return Ok(Holding::Held { previous_use_until: state.previous_use_until, taken_over: false });
         }
         match self.store.take_lease(&self.name, &self.holder, now, now + ttl).await? {
             LeaseTake::Granted { previous } => {
-                if state.until.is_none_or(|until| until <= now) && previous.is_some() {
-                    tracing::info!(lease = %self.name, previous = ?previous.as_ref().map(|p| &p.0), "Took over a lease.");
-                }
-                if let Some((_, used_until)) = previous {
+                let taken_over = previous.is_some();
+                if let Some((previous, used_until)) = previous {
+                    tracing::info!(lease = %self.name, %previous, "Took a lease over from another holder.");
                     state.previous_use_until = Some(used_until);
                 }
                 state.until = Some(now + ttl);
-                Ok(Holding::Held { previous_use_until: state.previous_use_until })
+                Ok(Holding::Held { previous_use_until: state.previous_use_until, taken_over })
             }
             LeaseTake::Held { until, .. } => {
                 if state.until.take().is_some() {
@@ -138,7 +137,7 @@ mod tests {
         let t0 = t0();
         let a = Lease::new(store.clone(), "crm:hubspot", "a", Duration::from_secs(6));
         let b = Lease::new(store.clone(), "crm:hubspot", "b", Duration::from_secs(6));
-        assert_eq!(a.hold(t0).await.unwrap(), Holding::Held { previous_use_until: None });
+        assert_eq!(a.hold(t0).await.unwrap(), Holding::Held { previous_use_until: None, taken_over: false });
         assert!(matches!(b.hold(t0).await.unwrap(), Holding::Elsewhere { .. }));
         // Renewed by `a` after a third of its time: still `a`'s when its first term would have ended.
         let renewed_at = t0 + chrono::Duration::seconds(3);
@@ -147,7 +146,10 @@ mod tests {
         // `a` dies: its lease lapses, and `b` learns until when `a` may have used it.
         let later = renewed_at + chrono::Duration::seconds(7);
         let expired_at = renewed_at + chrono::Duration::seconds(6);
-        assert_eq!(b.hold(later).await.unwrap(), Holding::Held { previous_use_until: Some(expired_at) });
+        assert_eq!(
+            b.hold(later).await.unwrap(),
+            Holding::Held { previous_use_until: Some(expired_at), taken_over: true }
+        );
         assert!(matches!(a.hold(later).await.unwrap(), Holding::Elsewhere { .. }), "`a` has lost it");
     }
 
@@ -161,12 +163,18 @@ mod tests {
         a.used(t0 + chrono::Duration::seconds(2)).await;
         a.release(t0 + chrono::Duration::seconds(5)).await.unwrap();
         let taken = b.hold(t0 + chrono::Duration::seconds(6)).await.unwrap();
-        assert_eq!(taken, Holding::Held { previous_use_until: Some(t0 + chrono::Duration::seconds(2)) });
+        assert_eq!(
+            taken,
+            Holding::Held { previous_use_until: Some(t0 + chrono::Duration::seconds(2)), taken_over: true }
+        );
 
         // Released without use: the next holder inherits nothing newer than what `b` inherited.
         b.release(t0 + chrono::Duration::seconds(7)).await.unwrap();
         let c = Lease::new(store.clone(), "crm:hubspot", "c", Duration::from_secs(60));
         let taken = c.hold(t0 + chrono::Duration::seconds(8)).await.unwrap();
-        assert_eq!(taken, Holding::Held { previous_use_until: Some(t0 + chrono::Duration::seconds(2)) });
+        assert_eq!(
+            taken,
+            Holding::Held { previous_use_until: Some(t0 + chrono::Duration::seconds(2)), taken_over: true }
+        );
     }
 }

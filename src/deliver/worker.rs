@@ -156,13 +156,27 @@ impl Deliverer {
     /// still in the account's rate window.
     async fn not_our_turn(&self) -> Option<Duration> {
         let now = Utc::now();
-        match self.account.hold(now).await {
-            Ok(Holding::Held { previous_use_until: Some(used) }) => {
+        let holding = self.account.hold(now).await;
+        if let Ok(Holding::Held { taken_over: true, .. }) = holding {
+            // The previous holder is dead or lost the lease: its jobs are ours at once, not when their leases
+            // expire. Those it had in flight are looked up by external key before they are written again.
+            match self.store.release_jobs_of_others(self.crm.id(), &self.worker_id).await {
+                Ok(released) if released > 0 => {
+                    tracing::info!(crm = %self.crm.id(), released, "Took over the jobs the previous holder had leased.")
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(crm = %self.crm.id(), %error, "Taking over the previous holder's jobs failed.")
+                }
+            }
+        }
+        match holding {
+            Ok(Holding::Held { previous_use_until: Some(used), .. }) => {
                 let window = chrono::Duration::from_std(self.crm.limits().window).unwrap_or_default();
                 let free_at = used + window;
                 (free_at > now).then(|| (free_at - now).to_std().unwrap_or_default())
             }
-            Ok(Holding::Held { previous_use_until: None }) => None,
+            Ok(Holding::Held { previous_use_until: None, .. }) => None,
             Ok(Holding::Elsewhere { .. }) => Some(IDLE_POLL),
             Err(error) => {
                 tracing::warn!(lease = %self.account.name(), %error, "Taking the CRM account's lease failed.");

@@ -220,6 +220,10 @@ pub trait OutboxStore: Send + Sync {
         limit: u32,
     ) -> StoreResult<DueJobs>;
 
+    /// Release the leases workers other than `worker` hold on one CRM account's jobs (the account's new lease
+    /// holder takes a dead worker's jobs at once); returns how many.
+    async fn release_jobs_of_others(&self, crm_id: &str, worker: &str) -> StoreResult<u64>;
+
     /// Count an attempt and mark the jobs in flight, committed before the CRM call.
     async fn mark_in_flight(&self, job_ids: &[i64]) -> StoreResult<()>;
 

@@ -39,7 +39,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 
 /// How long a claim on inbox rows or a ready handoff holds: longer than any round takes, short enough that a
 /// killed instance's work is taken over promptly.
-pub const CLAIM_FOR: Duration = Duration::from_secs(15);
+pub const CLAIM_FOR: Duration = Duration::from_secs(10);
 
 pub struct PostgresStore {
     pool: PgPool,

@@ -18,5 +18,6 @@ mod interpret_llm;
 mod interpret_rules;
 mod interpret_task;
 mod interpret_when;
+mod multi_instance;
 mod pg_scratch;
 mod spine;

@@ -87,6 +87,7 @@ macro_rules! store_conformance_suite {
             identity::a_customer_timeline_has_its_interactions_handoffs_and_audit,
             identity::a_conversation_carries_its_customers_identity_facts,
             deliver::a_dead_workers_leases_are_leased_again_and_busy_jobs_are_not,
+            deliver::a_new_account_holder_takes_the_previous_workers_jobs_at_once,
             deliver::a_delivered_job_finishes_unless_a_newer_brief_arrived,
             deliver::a_retry_releases_the_lease_until_its_time,
             deliver::dead_letters_are_replayed_and_dropped,

@@ -80,6 +80,17 @@ impl OutboxStore for PostgresStore {
         Ok(DueJobs { count: row.get::<i64, _>("count") as u32, oldest: row.get("oldest") })
     }
 
+    async fn release_jobs_of_others(&self, crm_id: &str, worker: &str) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE outbox SET locked_until = NULL, locked_by = NULL WHERE crm_id = $1 AND locked_by <> $2",
+        )
+        .bind(crm_id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn mark_in_flight(&self, job_ids: &[i64]) -> StoreResult<()> {
         if job_ids.is_empty() {
             return Ok(());
