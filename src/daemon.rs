@@ -61,6 +61,8 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
 
     let store_url = loaded.store_url();
     let store = crate::store::open(&store_url).await.context("opening the store")?;
+    // Before any stage looks for work, so that no other instance's wake-up is missed.
+    let wakeups = store.subscribe().await.context("listening for the other instances' wake-ups")?;
 
     let interpreter = Arc::new(Interpreter::load(&config.interpret, loaded.base_dir())?);
     let briefs = BriefMaker::from_config(config, interpreter, store.clone())?;
@@ -91,6 +93,14 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
     let (writer, inbox) = InboxWriter::new(store.clone(), inbox_committed.clone());
     let writer = supervisor.spawn("inbox_writer", writer.run());
 
+    if let Some(wakeups) = wakeups {
+        let stages = Wakers {
+            inbox: inbox_committed.clone(),
+            handoffs: handoffs_changed.clone(),
+            outbox: outbox_changed.clone(),
+        };
+        supervisor.spawn_stage("wakeups", |stop| stages.forward(wakeups, stop));
+    }
     let normalizer = Normalizer {
         store: store.clone(),
         connectors: connectors.clone(),
@@ -176,6 +186,38 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<RunningDaemon> {
     );
     tracing::info!(%addr, %admin_addr, store = %redact_url(&store_url), "handoffd is running.");
     Ok(RunningDaemon { addr, admin_addr, store, supervisor, stop_server, server, admin_server, writer })
+}
+
+/// The in-process wake-ups of the stages, woken too by the other instances' commits (PostgreSQL).
+struct Wakers {
+    inbox: Arc<Notify>,
+    handoffs: Arc<Notify>,
+    outbox: Arc<Notify>,
+}
+
+impl Wakers {
+    async fn forward(self, mut wakeups: Box<dyn crate::store::Wakeups>, stop: CancellationToken) {
+        use crate::store::Wakeup;
+        loop {
+            let next = tokio::select! {
+                _ = stop.cancelled() => return,
+                next = wakeups.next() => next,
+            };
+            match next {
+                Ok(Wakeup::Inbox) => self.inbox.notify_one(),
+                Ok(Wakeup::Handoffs) => self.handoffs.notify_one(),
+                Ok(Wakeup::Outbox) => self.outbox.notify_one(),
+                Err(error) => {
+                    // The stages poll meanwhile; the listener reconnects on the next call.
+                    tracing::warn!(%error, "Listening for the other instances' wake-ups failed; retrying.");
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A server as a supervised task: an error is logged, and its end is then the supervisor's to report.

@@ -371,6 +371,45 @@ pub trait LeaseStore: Send + Sync {
     async fn release_lease(&self, name: &str, holder: &str, now: DateTime<Utc>) -> StoreResult<()>;
 }
 
+/// Wake-ups across instances: work committed on one instance wakes the stage that takes it on the others.
+/// Polling stays the fallback (a wake-up lost while a connection is re-established is found by the next poll).
+#[async_trait]
+pub trait WakeupStore: Send + Sync {
+    /// Listen for wake-ups; `None` when no other instance can commit work (SQLite: one instance, whose stages
+    /// wake each other in process). Subscribe before the stages first look for work, so no wake-up is lost.
+    async fn subscribe(&self) -> StoreResult<Option<Box<dyn Wakeups>>>;
+}
+
+/// A subscription to wake-ups.
+#[async_trait]
+pub trait Wakeups: Send {
+    /// The next wake-up (waiting for it; a lost connection is re-established on the next call).
+    async fn next(&mut self) -> StoreResult<Wakeup>;
+}
+
+/// Which work another instance committed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wakeup {
+    /// Raw events in the inbox (normalize).
+    Inbox,
+    /// Interactions stored: a handoff may be ready sooner (conversation).
+    Handoffs,
+    /// Jobs queued in the outbox (deliver).
+    Outbox,
+}
+
+impl Wakeup {
+    pub const ALL: [Wakeup; 3] = [Wakeup::Inbox, Wakeup::Handoffs, Wakeup::Outbox];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Wakeup::Inbox => "inbox",
+            Wakeup::Handoffs => "handoffs",
+            Wakeup::Outbox => "outbox",
+        }
+    }
+}
+
 /// Every stage's side of one backend: what [`open`] hands out. A stage that needs one side takes
 /// that trait (`Arc<dyn Store>` coerces to any of them).
 pub trait Store:
@@ -384,6 +423,7 @@ pub trait Store:
     + AuditStore
     + StatusStore
     + LeaseStore
+    + WakeupStore
     + 'static
 {
 }
@@ -399,6 +439,7 @@ impl<T> Store for T where
         + AuditStore
         + StatusStore
         + LeaseStore
+        + WakeupStore
         + 'static
 {
 }

@@ -32,6 +32,7 @@ mod inbox;
 mod leases;
 mod outbox;
 mod pipeline;
+mod wakeups;
 
 use pipeline::transition_handoff;
 
@@ -46,6 +47,8 @@ pub struct PostgresStore {
     /// This process's name in claims: unique per open, so a restarted instance does not mistake a dead
     /// life's claims for its own (they expire instead).
     instance: String,
+    /// The schema the tables are in: it names the wake-up channels.
+    schema: String,
 }
 
 impl PostgresStore {
@@ -63,7 +66,8 @@ impl PostgresStore {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool, instance: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4()) })
+        let schema: String = sqlx::query_scalar("SELECT current_schema()").fetch_one(&pool).await?;
+        Ok(Self { pool, instance: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4()), schema })
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -392,4 +396,40 @@ mod conformance {
     }
 
     crate::store_conformance_suite!(backend);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::PostgresStore;
+    use crate::store::conformance::{raw_event, t0};
+    use crate::store::{InboxStore, PipelineStore, Wakeup, WakeupStore, Wakeups};
+
+    async fn next(wakeups: &mut Box<dyn Wakeups>) -> Option<Wakeup> {
+        tokio::time::timeout(Duration::from_millis(500), wakeups.next()).await.ok().map(|w| w.expect("a wake-up"))
+    }
+
+    /// Another instance's commit wakes a subscriber; a transaction dropped without commit wakes nobody.
+    #[tokio::test]
+    async fn a_commit_on_one_instance_wakes_the_others() {
+        let Some((one, schema)) = super::scratch::store("a_commit_on_one_instance_wakes_the_others").await else {
+            return;
+        };
+        let other = PostgresStore::connect(schema.options()).await.expect("a second instance");
+        let mut wakeups = other.subscribe().await.unwrap().expect("PostgreSQL has wake-ups");
+        let ids = one.insert_inbox(&[raw_event("a", t0())]).await.unwrap();
+        assert_eq!(next(&mut wakeups).await, Some(Wakeup::Inbox));
+
+        let mut tx = one.begin().await.unwrap();
+        tx.mark_processed(ids[0], t0()).await.unwrap();
+        drop(tx);
+        assert_eq!(next(&mut wakeups).await, None, "nothing was committed");
+        let mut tx = one.begin().await.unwrap();
+        tx.mark_processed(ids[0], t0()).await.unwrap();
+        tx.mark_processed(ids[0], t0()).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(next(&mut wakeups).await, Some(Wakeup::Handoffs));
+        assert_eq!(next(&mut wakeups).await, None, "one wake-up per transaction");
+    }
 }

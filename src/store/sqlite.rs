@@ -250,6 +250,13 @@ impl InboxStore for SqliteStore {
 }
 
 #[async_trait]
+impl WakeupStore for SqliteStore {
+    async fn subscribe(&self) -> StoreResult<Option<Box<dyn Wakeups>>> {
+        Ok(None)
+    }
+}
+
+#[async_trait]
 impl QuarantineStore for SqliteStore {
     async fn quarantine(&self, inbox_id: i64, reason: &str, now: DateTime<Utc>) -> StoreResult<()> {
         let now = format_ts(now);

@@ -38,6 +38,8 @@ impl InboxStore for PostgresStore {
             let rows = query.build().fetch_all(&mut *tx).await?;
             ids.extend(rows.iter().map(|row| row.get::<i64, _>(0)));
         }
+        // The normalisers of the other instances.
+        super::wakeups::notify(&mut tx, &self.schema, crate::store::Wakeup::Inbox).await?;
         tx.commit().await?;
         Ok(ids)
     }

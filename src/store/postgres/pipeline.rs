@@ -26,7 +26,7 @@ impl PipelineStore for PostgresStore {
     async fn begin(&self) -> StoreResult<Box<dyn PipelineTx + '_>> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(PIPELINE_LOCK).execute(&mut *tx).await?;
-        Ok(Box::new(PgPipelineTx { tx }))
+        Ok(Box::new(PgPipelineTx { tx, schema: &self.schema, wake: Vec::new() }))
     }
 
     /// Claims the handoffs it hands out (see `inbox::unprocessed_inbox`): instances brief different
@@ -127,12 +127,23 @@ pub(super) async fn transition_handoff(
 }
 
 /// One pipeline transaction, holding the pipeline's advisory lock until it ends.
-pub(super) struct PgPipelineTx {
+pub(super) struct PgPipelineTx<'a> {
     tx: Transaction<'static, Postgres>,
+    schema: &'a str,
+    /// The other instances' stages to wake when this transaction commits.
+    wake: Vec<Wakeup>,
+}
+
+impl PgPipelineTx<'_> {
+    fn wake(&mut self, wakeup: Wakeup) {
+        if !self.wake.contains(&wakeup) {
+            self.wake.push(wakeup);
+        }
+    }
 }
 
 #[async_trait]
-impl PipelineTx for PgPipelineTx {
+impl PipelineTx for PgPipelineTx<'_> {
     async fn customers_by_keys(&mut self, match_keys: &[String]) -> StoreResult<Vec<KeyOwner>> {
         let rows = sqlx::query(
             "SELECT i.match_key, c.number, c.id FROM identities i JOIN customers c ON c.id = i.customer_id \
@@ -436,6 +447,7 @@ impl PipelineTx for PgPipelineTx {
     }
 
     async fn mark_processed(&mut self, inbox_id: i64, now: DateTime<Utc>) -> StoreResult<()> {
+        self.wake(Wakeup::Handoffs);
         super::mark_processed(&mut self.tx, inbox_id, now).await
     }
 
@@ -474,6 +486,7 @@ impl PipelineTx for PgPipelineTx {
         .bind(now)
         .execute(&mut *self.tx)
         .await?;
+        self.wake(Wakeup::Outbox);
         Ok(())
     }
 
@@ -493,7 +506,10 @@ impl PipelineTx for PgPipelineTx {
         super::insert_audit(&mut self.tx, entry).await
     }
 
-    async fn commit(self: Box<Self>) -> StoreResult<()> {
+    async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        for wakeup in std::mem::take(&mut self.wake) {
+            super::wakeups::notify(&mut self.tx, self.schema, wakeup).await?;
+        }
         self.tx.commit().await?;
         Ok(())
     }
