@@ -49,7 +49,9 @@ impl InboxStore for PostgresStore {
     /// instance's claims lapse.
     async fn unprocessed_inbox(&self, limit: u32) -> StoreResult<Vec<InboxEvent>> {
         let mut tx = self.pool.begin().await?;
-        // Rows being claimed by another instance right now are locked: SKIP LOCKED passes them by.
+        // Rows being claimed by another instance right now are locked: SKIP LOCKED passes them by. A claim
+        // committed between this statement's snapshot and its lock can still be missed: then two instances
+        // normalise one row, which costs time, not correctness (a round applied again changes nothing).
         let ids: Vec<i64> = sqlx::query_scalar(
             "SELECT i.id FROM inbox i LEFT JOIN inbox_claims c ON c.inbox_id = i.id \
              WHERE NOT EXISTS (SELECT 1 FROM inbox_processed p WHERE p.inbox_id = i.id) \
