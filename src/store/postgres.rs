@@ -58,6 +58,9 @@ impl PostgresStore {
     }
 
     pub async fn connect(options: PgConnectOptions) -> Result<Self, StoreError> {
+        // No store transaction waits on anything but the database; one left open (a hung or partitioned
+        // instance) would hold its locks, the pipeline's advisory lock among them, for every instance.
+        let options = options.options([("idle_in_transaction_session_timeout", "30s")]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
@@ -408,6 +411,17 @@ mod tests {
 
     async fn next(wakeups: &mut Box<dyn Wakeups>) -> Option<Wakeup> {
         tokio::time::timeout(Duration::from_millis(500), wakeups.next()).await.ok().map(|w| w.expect("a wake-up"))
+    }
+
+    /// A transaction a hung instance leaves open is ended by the server, with its locks.
+    #[tokio::test]
+    async fn connections_end_transactions_left_idle() {
+        let Some((store, _schema)) = super::scratch::store("connections_end_transactions_left_idle").await else {
+            return;
+        };
+        let timeout: String =
+            sqlx::query_scalar("SHOW idle_in_transaction_session_timeout").fetch_one(store.pool()).await.unwrap();
+        assert_eq!(timeout, "30s");
     }
 
     /// Another instance's commit wakes a subscriber; a transaction dropped without commit wakes nobody.
