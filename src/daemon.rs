@@ -83,6 +83,8 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
     let store_url = loaded.store_url();
     manager.status("Starting: opening the store and running its migrations");
     let store = crate::store::open(&store_url).await.context("opening the store")?;
+    // Before any stage looks for work, so that no other instance's wake-up is missed.
+    let wakeups = store.subscribe().await.context("listening for the other instances' wake-ups")?;
 
     let interpreter = Arc::new(Interpreter::load(&config.interpret, loaded.base_dir())?);
     let briefs = BriefMaker::from_config(config, interpreter, store.clone())?;
@@ -154,6 +156,14 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
         supervisor.spawn("poll", host.run(stop_server.clone()))
     });
 
+    if let Some(wakeups) = wakeups {
+        let stages = Wakers {
+            inbox: inbox_committed.clone(),
+            handoffs: handoffs_changed.clone(),
+            outbox: outbox_changed.clone(),
+        };
+        supervisor.spawn_stage("wakeups", |stop| stages.forward(wakeups, stop));
+    }
     let normalizer = Normalizer {
         store: store.clone(),
         connectors: connectors.clone(),
@@ -185,10 +195,25 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
                 .find(|c| c.id() == config.delivery.crm)
                 .and_then(|c| c.default_region())
                 .map(str::to_owned),
+            lease: crate::lease::Lease::new(
+                store.clone(),
+                format!("crm_sync:{}", crm.id()),
+                &format!("{}:{}", hostname(), config.server.listen),
+                crate::identity::sync::SYNC_LEASE,
+            ),
         };
         supervisor.spawn_stage("crm_sync", |stop| sync.run(stop));
     }
+    // Stable across restarts (not the pid), so a restarted daemon takes back at once the jobs its killed
+    // predecessor had leased; two daemons on one host differ by port.
+    let worker_id = format!("{}:{}", hostname(), config.server.listen);
     let deliverer = Deliverer {
+        account: crate::lease::Lease::new(
+            store.clone(),
+            format!("crm:{}", crm.id()),
+            &worker_id,
+            crate::deliver::ACCOUNT_LEASE,
+        ),
         store: store.clone(),
         crm,
         retry: RetryPolicy {
@@ -199,9 +224,7 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
         batch_size: config.delivery.batch_size,
         linger: config.delivery.linger.get(),
         outbox_changed,
-        // Stable across restarts (not the pid), so a restarted daemon takes back at once the
-        // jobs its killed predecessor had leased; two daemons on one host differ by port.
-        worker_id: format!("{}:{}", hostname(), config.server.listen),
+        worker_id,
         prepared: Default::default(),
     };
     supervisor.spawn_stage("deliver", |stop| deliverer.run(stop));
@@ -240,6 +263,38 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
         poll_host,
         writer,
     })
+}
+
+/// The in-process wake-ups of the stages, woken too by the other instances' commits (PostgreSQL).
+struct Wakers {
+    inbox: Arc<Notify>,
+    handoffs: Arc<Notify>,
+    outbox: Arc<Notify>,
+}
+
+impl Wakers {
+    async fn forward(self, mut wakeups: Box<dyn crate::store::Wakeups>, stop: CancellationToken) {
+        use crate::store::Wakeup;
+        loop {
+            let next = tokio::select! {
+                _ = stop.cancelled() => return,
+                next = wakeups.next() => next,
+            };
+            match next {
+                Ok(Wakeup::Inbox) => self.inbox.notify_one(),
+                Ok(Wakeup::Handoffs) => self.handoffs.notify_one(),
+                Ok(Wakeup::Outbox) => self.outbox.notify_one(),
+                Err(error) => {
+                    // The stages poll meanwhile; the listener reconnects on the next call.
+                    tracing::warn!(%error, "Listening for the other instances' wake-ups failed; retrying.");
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl RunningDaemon {

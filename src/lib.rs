@@ -28,6 +28,7 @@ pub mod http;
 pub mod identity;
 pub mod ingest;
 pub mod interpret;
+pub mod lease;
 pub mod registry;
 pub mod route;
 pub mod store;

@@ -15,4 +15,4 @@ pub use contacts::ensure_contacts;
 pub use metered::MeteredCrm;
 pub use payload::DeliveryPayload;
 pub use vault::{StoreVault, TokenKeys};
-pub use worker::Deliverer;
+pub use worker::{ACCOUNT_LEASE, Deliverer};

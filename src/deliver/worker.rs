@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::conversation::lifecycle::{DEAD_LETTERED, TASK_WRITTEN};
 use crate::daemon::supervisor::catch_round;
+use crate::lease::{Holding, Lease};
 use crate::store::{OutboxJob, Store};
 
 use super::backoff::RetryPolicy;
@@ -21,6 +22,9 @@ use super::payload::DeliveryPayload;
 /// A leased job stays ours this long; a crashed worker's jobs are taken over after it.
 const LEASE: Duration = Duration::from_secs(120);
 const IDLE_POLL: Duration = Duration::from_millis(500);
+/// How long a CRM account's lease lasts unless renewed (a third of the way through): a killed instance's account
+/// is taken over this long after its last renewal at most.
+pub const ACCOUNT_LEASE: Duration = Duration::from_secs(6);
 /// Batches leased per round: one contact search covers two batches of new customers (search has the stricter
 /// limit), while contacts and tasks are still written a batch a call.
 const BATCHES_PER_ROUND: u32 = 2;
@@ -35,6 +39,9 @@ pub struct Deliverer {
     /// Woken when the outbox has new jobs.
     pub outbox_changed: Arc<Notify>,
     pub worker_id: String,
+    /// The CRM account's lease: only its holder delivers for the account, so the account's rate limit and
+    /// batching stay exact when several instances share the store.
+    pub account: Lease,
     /// Whether the CRM's one-time set-up (`Crm::prepare`) has succeeded.
     pub prepared: std::sync::atomic::AtomicBool,
 }
@@ -65,23 +72,33 @@ impl Deliverer {
         let (prepared, mut to_write) = mpsc::channel::<Vec<Leased>>(1);
         // Jobs prepared or being written: leased to us, but not to be leased again by the next round.
         let in_hand: std::sync::Mutex<HashSet<i64>> = Default::default();
+        // The lease is renewed until the last round is written.
+        let written = CancellationToken::new();
         let preparing = async {
             loop {
                 let busy: Vec<i64> = in_hand.lock().expect("in-hand jobs").iter().copied().collect();
-                let round = match catch_round("deliver", self.prepare(&busy)).await {
-                    Ok((round, ready)) => {
-                        if !ready.is_empty() {
-                            in_hand.lock().expect("in-hand jobs").extend(ready.iter().map(|l| l.job.id));
-                            // The writer stops only after this loop: a prepared round is always written.
-                            let _ = prepared.send(ready).await;
+                let turn = self.not_our_turn().await;
+                let round = match turn {
+                    Some(wait) => Round::Lingering(wait),
+                    None => match catch_round("deliver", self.prepare(&busy)).await {
+                        Ok((round, ready)) => {
+                            if !ready.is_empty() {
+                                in_hand.lock().expect("in-hand jobs").extend(ready.iter().map(|l| l.job.id));
+                                // The writer stops only after this loop: a prepared round is always written.
+                                let _ = prepared.send(ready).await;
+                            }
+                            round
                         }
-                        round
-                    }
-                    Err(error) => {
-                        tracing::error!(crm = %self.crm.id(), error = %format!("{error:#}"), "A delivery round failed.");
-                        Round::Idle
-                    }
+                        Err(error) => {
+                            tracing::error!(crm = %self.crm.id(), error = %format!("{error:#}"), "A delivery round failed.");
+                            Round::Idle
+                        }
+                    },
                 };
+                if matches!(round, Round::Delivered(_)) {
+                    // Contacts may have been searched or created: the account's budget was used.
+                    self.account.used(Utc::now()).await;
+                }
                 let sleep = match round {
                     _ if stop.is_cancelled() => break,
                     Round::Delivered(_) => continue,
@@ -105,13 +122,67 @@ impl Deliverer {
                     // Still leased to us: the next round takes them back.
                     tracing::error!(crm = %self.crm.id(), error = %format!("{error:#}"), "Writing a round of tasks failed.");
                 }
+                self.account.used(Utc::now()).await;
                 let mut in_hand = in_hand.lock().expect("in-hand jobs");
                 for id in ids {
                     in_hand.remove(&id);
                 }
             }
+            written.cancel();
         };
-        tokio::join!(preparing, writing);
+        let renewing = async {
+            loop {
+                tokio::select! {
+                    _ = written.cancelled() => break,
+                    _ = tokio::time::sleep(self.account.ttl() / 3) => {}
+                }
+                let now = Utc::now();
+                if self.account.is_held(now).await
+                    && let Err(error) = self.account.hold(now).await
+                {
+                    tracing::warn!(lease = %self.account.name(), %error, "Renewing the CRM account's lease failed.");
+                }
+            }
+        };
+        tokio::join!(preparing, writing, renewing);
+        // Another instance may deliver for the account at once, after the rate window of our last call.
+        if let Err(error) = self.account.release(Utc::now()).await {
+            tracing::warn!(lease = %self.account.name(), %error, "Releasing the CRM account's lease failed; it expires.");
+        }
+    }
+
+    /// `None` when this instance delivers for the account now; otherwise how long to wait before asking again:
+    /// another instance holds the account's lease, or we just took it over and the previous holder's calls are
+    /// still in the account's rate window.
+    async fn not_our_turn(&self) -> Option<Duration> {
+        let now = Utc::now();
+        let holding = self.account.hold(now).await;
+        if let Ok(Holding::Held { taken_over: true, .. }) = holding {
+            // The previous holder is dead or lost the lease: its jobs are ours at once, not when their leases
+            // expire. Those it had in flight are looked up by external key before they are written again.
+            match self.store.release_jobs_of_others(self.crm.id(), &self.worker_id).await {
+                Ok(released) if released > 0 => {
+                    tracing::info!(crm = %self.crm.id(), released, "Took over the jobs the previous holder had leased.")
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(crm = %self.crm.id(), %error, "Taking over the previous holder's jobs failed.")
+                }
+            }
+        }
+        match holding {
+            Ok(Holding::Held { previous_use_until: Some(used), .. }) => {
+                let window = chrono::Duration::from_std(self.crm.limits().window).unwrap_or_default();
+                let free_at = used + window;
+                (free_at > now).then(|| (free_at - now).to_std().unwrap_or_default())
+            }
+            Ok(Holding::Held { previous_use_until: None, .. }) => None,
+            Ok(Holding::Elsewhere { .. }) => Some(IDLE_POLL),
+            Err(error) => {
+                tracing::warn!(lease = %self.account.name(), %error, "Taking the CRM account's lease failed.");
+                Some(IDLE_POLL)
+            }
+        }
     }
 
     /// Lease one round of due jobs ([`BATCHES_PER_ROUND`] batches at most, none of `busy`) and settle their

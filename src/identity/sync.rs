@@ -16,11 +16,15 @@ use tokio_util::sync::CancellationToken;
 
 use super::contact_match_keys;
 use crate::daemon::supervisor::catch_round;
+use crate::lease::{Holding, Lease};
 use crate::store::{CachedContact, Store};
 
 /// Pages read in one sync at most: a first sync of a huge CRM continues at the next tick
 /// rather than holding the loop for hours.
 const MAX_PAGES_PER_SYNC: usize = 10_000;
+/// How long the sync's lease holds: the instance that runs a tick keeps it for the next ones while it lives;
+/// when it dies, another instance takes the sync over at the first tick after this.
+pub const SYNC_LEASE: Duration = Duration::from_secs(600);
 
 pub struct CrmSync {
     pub store: Arc<dyn Store>,
@@ -28,6 +32,8 @@ pub struct CrmSync {
     pub schedule: cron::Schedule,
     /// The CRM connector's `default_region`, for phones typed without a country code.
     pub default_region: Option<String>,
+    /// Exactly one instance runs each tick: the one holding this lease.
+    pub lease: Lease,
 }
 
 /// What one sync read.
@@ -48,14 +54,23 @@ pub fn parse_schedule(expression: &str) -> Result<cron::Schedule, String> {
 impl CrmSync {
     pub async fn run(self, stop: CancellationToken) {
         loop {
-            match catch_round("crm_sync", self.sync_once()).await {
-                Ok(summary) => tracing::info!(
-                    crm = %self.crm.id(), pages = summary.pages, contacts = summary.contacts,
-                    "Synced the CRM identity cache."
-                ),
+            match self.lease.hold(Utc::now()).await {
+                Ok(Holding::Held { .. }) => match catch_round("crm_sync", self.sync_once()).await {
+                    Ok(summary) => tracing::info!(
+                        crm = %self.crm.id(), pages = summary.pages, contacts = summary.contacts,
+                        "Synced the CRM identity cache."
+                    ),
+                    Err(error) => tracing::warn!(
+                        crm = %self.crm.id(), error = %format!("{error:#}"),
+                        "Syncing the CRM identity cache failed; it resumes from its cursor at the next tick."
+                    ),
+                },
+                Ok(Holding::Elsewhere { .. }) => {
+                    tracing::debug!(crm = %self.crm.id(), "Another instance syncs the CRM identity cache.")
+                }
                 Err(error) => tracing::warn!(
-                    crm = %self.crm.id(), error = %format!("{error:#}"),
-                    "Syncing the CRM identity cache failed; it resumes from its cursor at the next tick."
+                    crm = %self.crm.id(), %error,
+                    "Taking the CRM sync's lease failed; the sync waits for the next tick."
                 ),
             }
             let wait = self
@@ -65,9 +80,12 @@ impl CrmSync {
                 .and_then(|at| (at - Utc::now()).to_std().ok())
                 .unwrap_or(Duration::from_secs(300));
             tokio::select! {
-                _ = stop.cancelled() => return,
+                _ = stop.cancelled() => break,
                 _ = tokio::time::sleep(wait) => {}
             }
+        }
+        if let Err(error) = self.lease.release(Utc::now()).await {
+            tracing::warn!(crm = %self.crm.id(), %error, "Releasing the CRM sync's lease failed; it expires.");
         }
     }
 
@@ -191,6 +209,7 @@ mod tests {
             crm: crm.clone(),
             schedule: parse_schedule("0 */5 * * * *").unwrap(),
             default_region: Some("IN".into()),
+            lease: Lease::new(store.clone(), "crm_sync:crm", "test", SYNC_LEASE),
         };
         // Page `b` fails: the pages before it are stored, the cursor stays where `b` starts.
         assert!(sync.sync_once().await.is_err());

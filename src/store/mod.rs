@@ -2,8 +2,8 @@
 //!
 //! One trait per stage that uses the store ([`InboxStore`], [`PipelineStore`] with its
 //! [`PipelineTx`], [`OutboxStore`], ...); [`Store`] is all of them, what [`open`] hands out.
-//! `sqlite.rs` implements them for the embedded default; a PostgreSQL backend implements the same
-//! traits for several instances sharing the work. A backend is only SQL: the rules (which customer
+//! `sqlite.rs` implements them for the embedded default; `postgres.rs` implements the same traits for
+//! several instances sharing the work. A backend is only SQL: the rules (which customer
 //! a key belongs to, how a burst attaches to a handoff, which state follows which) live in the
 //! stages and drive a backend through [`PipelineTx`]. Each method that moves work from one stage
 //! to the next does it in one transaction, so a crash replays at most the last step;
@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 
 #[cfg(any(test, feature = "store-conformance"))]
 pub mod conformance;
+pub mod postgres;
 mod records;
 pub mod sqlite;
 mod time;
@@ -242,6 +243,10 @@ pub trait OutboxStore: Send + Sync {
         limit: u32,
     ) -> StoreResult<DueJobs>;
 
+    /// Release the leases workers other than `worker` hold on one CRM account's jobs (the account's new lease
+    /// holder takes a dead worker's jobs at once); returns how many.
+    async fn release_jobs_of_others(&self, crm_id: &str, worker: &str) -> StoreResult<u64>;
+
     /// Count an attempt and mark the jobs in flight, committed before the CRM call.
     async fn mark_in_flight(&self, job_ids: &[i64]) -> StoreResult<()>;
 
@@ -407,6 +412,63 @@ pub trait StatusStore: Send + Sync {
     }
 }
 
+/// Named leases with an expiry: which instance does work that only one may do at a time (a CRM account's
+/// delivery, so its rate limit stays exact; a scheduled job). Taking a lease is the primitive; when to take,
+/// renew or give it up, and what a takeover means, is the caller's (`crate::lease`).
+#[async_trait]
+pub trait LeaseStore: Send + Sync {
+    /// Take lease `name` for `holder` until `until`, if it is free, expired at `now`, released, or already
+    /// `holder`'s (a renewal).
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<LeaseTake>;
+    /// Give lease `name` up at `now`, if `holder` has it, so the next holder need not wait for it to expire.
+    async fn release_lease(&self, name: &str, holder: &str, now: DateTime<Utc>) -> StoreResult<()>;
+}
+
+/// Wake-ups across instances: work committed on one instance wakes the stage that takes it on the others.
+/// Polling stays the fallback (a wake-up lost while a connection is re-established is found by the next poll).
+#[async_trait]
+pub trait WakeupStore: Send + Sync {
+    /// Listen for wake-ups; `None` when no other instance can commit work (SQLite: one instance, whose stages
+    /// wake each other in process). Subscribe before the stages first look for work, so no wake-up is lost.
+    async fn subscribe(&self) -> StoreResult<Option<Box<dyn Wakeups>>>;
+}
+
+/// A subscription to wake-ups.
+#[async_trait]
+pub trait Wakeups: Send {
+    /// The next wake-up (waiting for it; a lost connection is re-established on the next call).
+    async fn next(&mut self) -> StoreResult<Wakeup>;
+}
+
+/// Which work another instance committed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wakeup {
+    /// Raw events in the inbox (normalize).
+    Inbox,
+    /// Interactions stored: a handoff may be ready sooner (conversation).
+    Handoffs,
+    /// Jobs queued in the outbox (deliver).
+    Outbox,
+}
+
+impl Wakeup {
+    pub const ALL: [Wakeup; 3] = [Wakeup::Inbox, Wakeup::Handoffs, Wakeup::Outbox];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Wakeup::Inbox => "inbox",
+            Wakeup::Handoffs => "handoffs",
+            Wakeup::Outbox => "outbox",
+        }
+    }
+}
+
 /// Every stage's side of one backend: what [`open`] hands out. A stage that needs one side takes
 /// that trait (`Arc<dyn Store>` coerces to any of them).
 pub trait Store:
@@ -420,6 +482,8 @@ pub trait Store:
     + AuditStore
     + StatusStore
     + PollCursorStore
+    + LeaseStore
+    + WakeupStore
     + 'static
 {
 }
@@ -435,6 +499,8 @@ impl<T> Store for T where
         + AuditStore
         + StatusStore
         + PollCursorStore
+        + LeaseStore
+        + WakeupStore
         + 'static
 {
 }
@@ -444,7 +510,7 @@ pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        anyhow::bail!("PostgreSQL is not supported yet (store.url `postgres://...`): use `sqlite://...` for now")
+        Ok(Arc::new(postgres::PostgresStore::open(url).await?))
     } else {
         anyhow::bail!("store.url must start with `sqlite://` or `postgres://`")
     }

@@ -477,3 +477,32 @@ pub struct PollCursor {
     /// When the last poll succeeded (its page committed, the cursor moved).
     pub polled_at: Option<DateTime<Utc>>,
 }
+
+// --- leases ------------------------------------------------------------------------------------
+
+/// What taking a lease gave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LeaseTake {
+    /// The lease is the taker's until the time it asked. `previous` is another holder it passed from, with
+    /// when that holder's lease ended (released or expired): its work may have gone on until then.
+    Granted { previous: Option<(String, DateTime<Utc>)> },
+    /// Another holder has it, until `until`.
+    Held { holder: String, until: DateTime<Utc> },
+}
+
+impl LeaseTake {
+    /// Whether `holder` may take a lease now held by `current` (holder, until): free, expired or its own.
+    /// The rule of the primitive, the same in every backend.
+    pub fn decide(current: Option<(String, DateTime<Utc>)>, holder: &str, now: DateTime<Utc>) -> Self {
+        match current {
+            None => LeaseTake::Granted { previous: None },
+            Some((current, _)) if current == holder => LeaseTake::Granted { previous: None },
+            Some((current, until)) if until <= now => LeaseTake::Granted { previous: Some((current, until)) },
+            Some((current, until)) => LeaseTake::Held { holder: current, until },
+        }
+    }
+
+    pub fn granted(&self) -> bool {
+        matches!(self, LeaseTake::Granted { .. })
+    }
+}

@@ -21,6 +21,7 @@ use super::*;
 mod conversations;
 mod identity;
 mod inbox;
+mod leases;
 mod outbox;
 mod pipeline;
 mod poll;
@@ -282,6 +283,13 @@ impl InboxStore for SqliteStore {
             self.inbox_low_water.fetch_min(*first, Ordering::Relaxed);
         }
         Ok(ids.len() as u64)
+    }
+}
+
+#[async_trait]
+impl WakeupStore for SqliteStore {
+    async fn subscribe(&self) -> StoreResult<Option<Box<dyn Wakeups>>> {
+        Ok(None)
     }
 }
 

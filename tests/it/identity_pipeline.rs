@@ -262,6 +262,12 @@ async fn the_cache_answers_known_contacts_and_two_contacts_for_one_customer_are_
         crm: crm.clone(),
         schedule: handoffd::identity::sync::parse_schedule("0 */5 * * * *").unwrap(),
         default_region: Some("IN".into()),
+        lease: handoffd::lease::Lease::new(
+            store.clone(),
+            "crm_sync:hubspot-main",
+            "test",
+            handoffd::identity::sync::SYNC_LEASE,
+        ),
     };
     let summary = sync.sync_once().await.unwrap();
     assert_eq!(summary.contacts, 6);

@@ -18,6 +18,8 @@ mod interpret_llm;
 mod interpret_rules;
 mod interpret_task;
 mod interpret_when;
+mod multi_instance;
 mod ops;
+mod pg_scratch;
 mod spine;
 mod voice_edge;

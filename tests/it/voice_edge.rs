@@ -49,7 +49,7 @@ fn voice_connectors() -> String {
 /// The mock and the harness (its state folder) live as long as the daemon.
 async fn daemon() -> (handoffd_mocks::MockHandle, Harness, handoffd::daemon::RunningDaemon) {
     let mock = start_mock(MockOptions::default()).await;
-    let mut harness = Harness::new(mock.base_url());
+    let Some(mut harness) = Harness::new(mock.base_url()) else { panic!("SQLite always runs") };
     harness.extra_hubspot = voice_connectors();
     let daemon = harness.start().await;
     (mock, harness, daemon)

@@ -41,6 +41,20 @@ pub async fn a_dead_workers_leases_are_leased_again_and_busy_jobs_are_not(store:
     assert_eq!(taken, all);
 }
 
+pub async fn a_new_account_holder_takes_the_previous_workers_jobs_at_once(store: Arc<dyn Store>) {
+    queued_job(store.as_ref(), "+919820012345", t0()).await;
+    queued_job(store.as_ref(), "+14155552671", t0()).await;
+    let now = t0() + secs(200);
+    let leased = store.lease_jobs("crm", "a", &[], now, now + secs(120), 10).await.unwrap();
+    assert_eq!(leased.len(), 2);
+    assert_eq!(store.release_jobs_of_others("other-crm", "b",).await.unwrap(), 0, "per CRM account");
+    assert_eq!(store.release_jobs_of_others("crm", "a").await.unwrap(), 0, "a worker's own leases stay");
+    assert!(store.lease_jobs("crm", "b", &[], now, now + secs(120), 10).await.unwrap().is_empty());
+    assert_eq!(store.release_jobs_of_others("crm", "b").await.unwrap(), 2);
+    let taken = store.lease_jobs("crm", "b", &[], now + secs(1), now + secs(120), 10).await.unwrap();
+    assert_eq!(taken.len(), 2, "before `a`'s leases would have run out");
+}
+
 pub async fn a_delivered_job_finishes_unless_a_newer_brief_arrived(store: Arc<dyn Store>) {
     let (customer, handoff) = queued_job(store.as_ref(), "+919820012345", t0()).await;
     let now = t0() + secs(200);

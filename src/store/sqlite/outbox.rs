@@ -99,6 +99,17 @@ impl OutboxStore for SqliteStore {
         Ok(DueJobs { count: row.get::<i64, _>("count") as u32, oldest: oldest.as_deref().map(parse_ts).transpose()? })
     }
 
+    async fn release_jobs_of_others(&self, crm_id: &str, worker: &str) -> StoreResult<u64> {
+        let _turn = self.turns.urgent();
+        let done =
+            sqlx::query("UPDATE outbox SET locked_until = NULL, locked_by = NULL WHERE crm_id = ? AND locked_by <> ?")
+                .bind(crm_id)
+                .bind(worker)
+                .execute(&self.writer)
+                .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn mark_in_flight(&self, job_ids: &[i64]) -> StoreResult<()> {
         let _turn = self.turns.urgent();
         if job_ids.is_empty() {

@@ -27,6 +27,8 @@ pub struct DaemonSetup {
     pub linger: Duration,
     /// SQLite's `synchronous` mode (`full`, the default, or `normal`).
     pub synchronous: String,
+    /// `store.url` when not a SQLite file in `state_dir` (a PostgreSQL schema).
+    pub store_url: Option<String>,
     /// Hold delivery back (the CRM account allows one request an hour), so that handoffs pile up ready in the
     /// outbox; [`DaemonProcess::release_delivery`] restarts the daemon with HubSpot's limits.
     pub hold_delivery: bool,
@@ -34,6 +36,9 @@ pub struct DaemonSetup {
 
 impl DaemonSetup {
     pub fn db_url(&self) -> String {
+        if let Some(url) = &self.store_url {
+            return url.clone();
+        }
         format!("sqlite://{}?synchronous={}", self.state_dir.join("handoffd.db").display(), self.synchronous)
     }
 
@@ -44,7 +49,7 @@ impl DaemonSetup {
     pub fn config_text(&self) -> String {
         format!(
             r#"store:
-  url: {db}
+  url: "{db}"
 server:
   listen: 127.0.0.1:{port}
 admin:

@@ -115,6 +115,8 @@ pub struct BenchOptions {
     pub linger: Duration,
     /// SQLite's `synchronous` mode for the daemon's store: `full` (the product's default) or `normal`.
     pub synchronous: String,
+    /// The daemon's `store.url` (`None`: a SQLite file in the run's temp dir).
+    pub store_url: Option<String>,
     /// crash: how many times the daemon is killed.
     pub kills: u32,
     /// How long to wait for the daemon to drain after the load.
@@ -138,6 +140,7 @@ impl BenchOptions {
             known_customers: 200,
             linger: Duration::from_secs(2),
             synchronous: "full".to_owned(),
+            store_url: None,
             kills: 5,
             drain_timeout: Duration::from_secs(300),
             seed: 1,
@@ -197,6 +200,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
         crm_sync: options.known_customers > 0,
         linger: options.linger,
         synchronous: options.synchronous.clone(),
+        store_url: options.store_url.clone(),
         hold_delivery: options.scenario == Scenario::Backlog,
     };
     let daemon_metrics = MetricsReader::new(setup.admin_port);

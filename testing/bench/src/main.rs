@@ -49,6 +49,10 @@ pub struct Args {
     /// SQLite's `synchronous` mode for the daemon's store: `full` (the default) or `normal`.
     #[arg(long, value_parser = ["full", "normal"])]
     pub synchronous: Option<String>,
+    /// The daemon's `store.url` instead of a SQLite file in a temp dir: e.g. a PostgreSQL schema made empty for
+    /// the run, `postgres://postgres@127.0.0.1:5432/test?options[search_path]=bench`.
+    #[arg(long)]
+    pub store_url: Option<String>,
     /// crash: how many times to kill -9 the daemon.
     #[arg(long)]
     pub kills: Option<u32>,
@@ -128,6 +132,9 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(mode) = args.synchronous {
         options.synchronous = mode;
+    }
+    if let Some(url) = args.store_url {
+        options.store_url = Some(url);
     }
     if let Some(n) = args.kills {
         options.kills = n;

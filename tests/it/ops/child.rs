@@ -22,7 +22,8 @@ pub fn free_port() -> u16 {
 pub fn write_config(dir: &Path, server_extra: &str) -> (PathBuf, u16, u16) {
     let (port, admin_port) = (free_port(), free_port());
     // Delivery goes nowhere: these tests are about the front door.
-    let harness = Harness::new("http://127.0.0.1:9".to_owned());
+    let harness = Harness::on(crate::spine::harness::Backend::Sqlite, "http://127.0.0.1:9".to_owned())
+        .expect("SQLite always runs");
     let text = harness
         .config_text()
         .replace(&harness.state_dir.path().display().to_string(), &dir.display().to_string())

@@ -22,7 +22,7 @@ async fn send_burst(addr: std::net::SocketAddr, wa_id: &str, prefix: &str, texts
 #[tokio::test]
 async fn a_burst_becomes_one_task_and_redelivery_is_ignored() {
     let mock = start_mock(MockOptions::default()).await;
-    let harness = Harness::new(mock.base_url());
+    let Some(harness) = Harness::new(mock.base_url()) else { return };
     let daemon = harness.start().await;
 
     let bodies = send_burst(
@@ -78,7 +78,7 @@ async fn a_burst_becomes_one_task_and_redelivery_is_ignored() {
 #[tokio::test]
 async fn a_later_message_updates_the_open_task_instead_of_creating_another() {
     let mock = start_mock(MockOptions::default()).await;
-    let harness = Harness::new(mock.base_url());
+    let Some(harness) = Harness::new(mock.base_url()) else { return };
     let daemon = harness.start().await;
 
     send_burst(daemon.addr, "919820055555", "FIRST", &["I want a demo of your CRM"]).await;
@@ -96,7 +96,7 @@ async fn a_later_message_updates_the_open_task_instead_of_creating_another() {
 #[tokio::test]
 async fn two_customers_are_shared_round_robin() {
     let mock = start_mock(MockOptions::default()).await;
-    let harness = Harness::new(mock.base_url());
+    let Some(harness) = Harness::new(mock.base_url()) else { return };
     let daemon = harness.start().await;
     send_burst(daemon.addr, "919820011111", "C1", &["price of the 2BHK please"]).await;
     send_burst(daemon.addr, "919820022222", "C2", &["price of the 3BHK please"]).await;
@@ -118,7 +118,7 @@ async fn a_lost_response_is_found_again_not_duplicated() {
         ..FaultPlan::default()
     })
     .unwrap();
-    let harness = Harness::new(mock.base_url());
+    let Some(harness) = Harness::new(mock.base_url()) else { return };
     let daemon = harness.start().await;
     send_burst(daemon.addr, "919820033333", "LOST", &["I need a plumber today, urgent"]).await;
 
@@ -140,7 +140,7 @@ async fn a_lost_response_is_found_again_not_duplicated() {
 #[tokio::test]
 async fn a_rejected_task_is_dead_lettered_with_hubspots_message() {
     let mock = start_mock(MockOptions::default()).await;
-    let mut harness = Harness::new(mock.base_url());
+    let Some(mut harness) = Harness::new(mock.base_url()) else { return };
     harness.owners = vec!["99999999"];
     let daemon = harness.start().await;
     send_burst(daemon.addr, "919820044444", "DLQ", &["call me about the price"]).await;
@@ -164,7 +164,7 @@ async fn a_rejected_task_is_dead_lettered_with_hubspots_message() {
 async fn handoffs_ready_together_share_one_batch_of_each_call() {
     const CUSTOMERS: usize = 6;
     let mock = start_mock(MockOptions::default()).await;
-    let mut harness = Harness::new(mock.base_url());
+    let Some(mut harness) = Harness::new(mock.base_url()) else { return };
     harness.linger = "1500ms";
     let daemon = harness.start().await;
 

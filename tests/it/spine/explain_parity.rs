@@ -51,7 +51,7 @@ async fn stored_brief(db: &std::path::Path) -> Option<Value> {
 async fn explain_prints_the_brief_the_daemon_stored_for_the_same_events() {
     let llm = llm_endpoint().await;
     let mock = start_mock(MockOptions::default()).await;
-    let harness = Harness::new(mock.base_url());
+    let Some(harness) = Harness::new(mock.base_url()) else { return };
     let text = harness.config_text().replace(
         "interpret:\n  vocabulary: vocabulary\n",
         &format!("interpret:\n  vocabulary: vocabulary\n  llm: {{base_url: \"{}\", model: test-model}}\n", llm.uri()),

@@ -15,6 +15,10 @@ pub const OWNER_B: &str = "75480002";
 
 pub struct Harness {
     pub state_dir: tempfile::TempDir,
+    /// `store.url`: a SQLite file in `state_dir`, or a scratch PostgreSQL schema (see `super::BACKEND`).
+    pub store_url: String,
+    /// The scratch schema, dropped with the harness.
+    _schema: Option<crate::pg_scratch::Schema>,
     pub crm_base_url: String,
     pub extra_hubspot: String,
     pub owners: Vec<&'static str>,
@@ -25,26 +29,51 @@ pub struct Harness {
     pub graph_base_url: String,
 }
 
+/// Which store the daemons of a test module use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    /// A schema of its own per harness on `HANDOFFD_TEST_POSTGRES_URL`. (Each copy of this file has its own
+    /// `Backend`: this copy's `Postgres` may go unused.)
+    #[allow(dead_code)]
+    Postgres,
+}
+
 impl Harness {
-    pub fn new(crm_base_url: String) -> Self {
-        Self {
-            state_dir: tempfile::tempdir().expect("temp dir"),
+    /// A harness on this module's backend (`super::BACKEND`); `None` when it is PostgreSQL and there is none
+    /// to test against (the test is skipped, and says so).
+    pub fn new(crm_base_url: String) -> Option<Self> {
+        Self::on(super::BACKEND, crm_base_url)
+    }
+
+    pub fn on(backend: Backend, crm_base_url: String) -> Option<Self> {
+        let state_dir = tempfile::tempdir().expect("temp dir");
+        let (store_url, schema) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}", state_dir.path().join("handoffd.db").display()), None),
+            Backend::Postgres => {
+                let schema = crate::pg_scratch::Schema::create(&crate::pg_scratch::url_or_skip("a spine test")?);
+                (schema.store_url(), Some(schema))
+            }
+        };
+        Some(Self {
+            state_dir,
+            store_url,
+            _schema: schema,
             crm_base_url,
             extra_hubspot: String::new(),
             owners: vec![OWNER_A, OWNER_B],
             quiet_period: "1s",
             linger: "0s",
             graph_base_url: "http://127.0.0.1:9/graph".to_owned(),
-        }
+        })
     }
 
     pub fn config_text(&self) -> String {
-        let db = self.state_dir.path().join("handoffd.db");
         let owners: String = self.owners.iter().map(|id| format!("    - id: \"{id}\"\n")).collect();
         format!(
             r#"
 store:
-  url: sqlite://{db}
+  url: "{store_url}"
 server:
   listen: 127.0.0.1:0
 admin:
@@ -81,7 +110,7 @@ connectors:
     request_timeout: 2s
 {extra}
 "#,
-            db = db.display(),
+            store_url = self.store_url,
             quiet = self.quiet_period,
             linger = self.linger,
             crm = self.crm_base_url,

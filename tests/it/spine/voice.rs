@@ -80,7 +80,7 @@ async fn metrics(addr: std::net::SocketAddr) -> String {
 async fn a_lost_vapi_report_is_found_by_the_poller_and_makes_one_task() {
     let mock = start_mock(MockOptions::default()).await;
     let vapi = handoffd_mocks::vapi::start(VAPI_KEY).await.unwrap();
-    let mut harness = Harness::new(mock.base_url());
+    let Some(mut harness) = Harness::new(mock.base_url()) else { panic!("SQLite always runs") };
     harness.extra_hubspot = voice_connectors(&vapi.base_url());
     // The report never reached us: Vapi only has the call.
     let (call, report) = vapi_call("call-lost-1", "+919820012345");
@@ -121,7 +121,7 @@ async fn a_lost_vapi_report_is_found_by_the_poller_and_makes_one_task() {
 async fn a_whatsapp_chat_then_a_call_of_the_same_phone_update_one_task() {
     let mock = start_mock(MockOptions::default()).await;
     let vapi = handoffd_mocks::vapi::start(VAPI_KEY).await.unwrap();
-    let mut harness = Harness::new(mock.base_url());
+    let Some(mut harness) = Harness::new(mock.base_url()) else { panic!("SQLite always runs") };
     harness.extra_hubspot = voice_connectors(&vapi.base_url());
     let daemon = harness.start().await;
 
@@ -170,7 +170,7 @@ async fn a_whatsapp_chat_then_a_call_of_the_same_phone_update_one_task() {
 async fn a_voicemail_is_recorded_and_counted_but_makes_no_task() {
     let mock = start_mock(MockOptions::default()).await;
     let vapi = handoffd_mocks::vapi::start(VAPI_KEY).await.unwrap();
-    let mut harness = Harness::new(mock.base_url());
+    let Some(mut harness) = Harness::new(mock.base_url()) else { panic!("SQLite always runs") };
     harness.extra_hubspot = voice_connectors(&vapi.base_url());
     let daemon = harness.start().await;
 

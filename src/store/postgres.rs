@@ -1,0 +1,481 @@
+//! The shared store: PostgreSQL, for several instances sharing the work behind a load balancer.
+//!
+//! The same traits and the same rows as SQLite (`migrations/postgres` mirrors `migrations/sqlite`), with what
+//! sharing needs:
+//!
+//! - **Ingest on any instance**: the inbox is one table; a group commit is one multi-row `INSERT`.
+//! - **Claims with an expiry**: the inbox rows an instance normalises and the ready handoffs it briefs are
+//!   claimed with `FOR UPDATE SKIP LOCKED` until [`CLAIM_FOR`] from now, so instances split the work instead of
+//!   doing it twice; a killed instance's claims expire and another takes the rows. Outbox jobs already carry a
+//!   lease per worker (`lease_jobs`).
+//! - **One pipeline writer at a time**: identity and conversation read then write (is there a customer with
+//!   this key? then create one), rules written for one writer. Their transactions take one advisory lock, so
+//!   two instances never create the same customer twice; ingest and delivery do not take it.
+//! - **Migrations under an advisory lock**: sqlx's migrator holds `pg_advisory_lock` while it migrates, so
+//!   instances starting together do not race.
+//!
+//! Times are `timestamptz` (microseconds, as the SQLite text), JSON values text, as the stages wrote them.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Postgres, Row, Transaction};
+
+use super::*;
+
+mod conversations;
+mod identity;
+mod inbox;
+mod leases;
+mod outbox;
+mod pipeline;
+mod poll;
+mod wakeups;
+
+use pipeline::transition_handoff;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How long a claim on inbox rows or a ready handoff holds: longer than any round takes, short enough that a
+/// killed instance's work is taken over promptly.
+pub const CLAIM_FOR: Duration = Duration::from_secs(10);
+
+pub struct PostgresStore {
+    pool: PgPool,
+    /// This process's name in claims: unique per open, so a restarted instance does not mistake a dead
+    /// life's claims for its own (they expire instead).
+    instance: String,
+    /// The schema the tables are in: it names the wake-up channels.
+    schema: String,
+}
+
+impl PostgresStore {
+    /// Connect to `store.url` (`postgres://...`; `?options[search_path]=name` picks a schema) and migrate.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::connect(PgConnectOptions::from_str(url)?).await
+    }
+
+    pub async fn connect(options: PgConnectOptions) -> Result<Self, StoreError> {
+        // No store transaction waits on anything but the database; one left open (a hung or partitioned
+        // instance) would hold its locks, the pipeline's advisory lock among them, for every instance.
+        let options = options.options([("idle_in_transaction_session_timeout", "30s")]);
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            // A failover drops every connection: a connection is tested before use, and a broken one replaced.
+            .test_before_acquire(true)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        let schema: String = sqlx::query_scalar("SELECT current_schema()").fetch_one(&pool).await?;
+        Ok(Self { pool, instance: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4()), schema })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+fn claim_for() -> f64 {
+    CLAIM_FOR.as_secs_f64()
+}
+
+fn handoff_row(row: &PgRow) -> Result<HandoffRow, StoreError> {
+    Ok(HandoffRow {
+        id: row.get("id"),
+        customer_id: row.get("customer_id"),
+        state: HandoffState::parse(row.get("state"))?,
+        opened_at: row.get("opened_at"),
+        ready_at: row.get("ready_at"),
+        ended_by: row.get("ended_by"),
+        version: row.get("version"),
+        crm_task_id: row.get("crm_task_id"),
+    })
+}
+
+const HANDOFF_COLUMNS: &str = "id, customer_id, state, opened_at, ready_at, ended_by, version, crm_task_id";
+
+fn stored_interaction(row: &PgRow) -> Result<StoredInteraction, StoreError> {
+    let content: String = row.get("content");
+    Ok(StoredInteraction {
+        connector_id: row.get("connector_id"),
+        channel: row.get("channel"),
+        direction: row.get("direction"),
+        speaker: row.get("speaker"),
+        at: row.get("at"),
+        kind: row.get("kind"),
+        text: row.get("text"),
+        interaction: serde_json::from_str(&content)
+            .map_err(|e| StoreError::Corrupt(format!("interaction content: {e}")))?,
+    })
+}
+
+const INTERACTION_COLUMNS: &str = "connector_id, channel, direction, speaker, at, kind, text, content";
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("records serialise to JSON")
+}
+
+fn dead_letter(row: &PgRow) -> Result<DeadLetter, StoreError> {
+    Ok(DeadLetter {
+        id: row.get("id"),
+        handoff_id: row.get("handoff_id"),
+        crm_id: row.get("crm_id"),
+        payload: row.get("payload"),
+        attempts: row.get::<i64, _>("attempts") as u32,
+        last_error: row.get("last_error"),
+        failed_at: row.get("failed_at"),
+    })
+}
+
+fn quarantine_entry(row: &PgRow) -> Result<QuarantineEntry, StoreError> {
+    Ok(QuarantineEntry {
+        id: row.get("id"),
+        inbox_id: row.get("inbox_id"),
+        connector_id: row.get("connector_id"),
+        received_at: row.get("received_at"),
+        reason: row.get("reason"),
+        body: row.get("body"),
+    })
+}
+
+async fn insert_audit(tx: &mut Transaction<'_, Postgres>, entry: &AuditEntry) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO audit (at, handoff_id, customer_id, event, detail) VALUES ($1, $2, $3, $4, $5)")
+        .bind(entry.at)
+        .bind(&entry.handoff_id)
+        .bind(&entry.customer_id)
+        .bind(&entry.event)
+        .bind(entry.detail.to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The inbox row's effects are in (or it is quarantined), in the same transaction as them; its claim ends.
+async fn mark_processed(tx: &mut Transaction<'_, Postgres>, inbox_id: i64, now: DateTime<Utc>) -> StoreResult<()> {
+    sqlx::query("INSERT INTO inbox_processed (inbox_id, processed_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(inbox_id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM inbox_claims WHERE inbox_id = $1").bind(inbox_id).execute(&mut **tx).await?;
+    Ok(())
+}
+
+#[async_trait]
+impl QuarantineStore for PostgresStore {
+    async fn quarantine(&self, inbox_id: i64, reason: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        // The entry takes its inbox row's id, as on SQLite.
+        sqlx::query(
+            "INSERT INTO quarantine (id, inbox_id, connector_id, received_at, reason, body, created_at) \
+             SELECT id, id, connector_id, received_at, $1, body, $2 FROM inbox WHERE id = $3 ON CONFLICT DO NOTHING",
+        )
+        .bind(reason)
+        .bind(now)
+        .bind(inbox_id)
+        .execute(&mut *tx)
+        .await?;
+        mark_processed(&mut tx, inbox_id, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_quarantine(&self, limit: u32) -> StoreResult<Vec<QuarantineEntry>> {
+        let rows = sqlx::query("SELECT * FROM quarantine ORDER BY id DESC LIMIT $1")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(quarantine_entry).collect()
+    }
+
+    async fn get_quarantine(&self, id: i64) -> StoreResult<QuarantineEntry> {
+        let row = sqlx::query("SELECT * FROM quarantine WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("quarantine entry {id}")))?;
+        quarantine_entry(&row)
+    }
+
+    async fn drop_quarantine(&self, id: i64) -> StoreResult<()> {
+        let done = sqlx::query("DELETE FROM quarantine WHERE id = $1").bind(id).execute(&self.pool).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("quarantine entry {id}")));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AuditStore for PostgresStore {
+    async fn load_token(&self, connector_id: &str) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT token FROM oauth_tokens WHERE connector_id = $1")
+            .bind(connector_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn save_token(&self, connector_id: &str, token: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO oauth_tokens (connector_id, token, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (connector_id) DO UPDATE SET token = excluded.token, updated_at = excluded.updated_at",
+        )
+        .bind(connector_id)
+        .bind(token)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn audit(&self, entry: AuditEntry) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_audit(&mut tx, &entry).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn audit_for_handoff(&self, handoff_id: &str) -> StoreResult<Vec<AuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT at, handoff_id, customer_id, event, detail FROM audit WHERE handoff_id = $1 ORDER BY id",
+        )
+        .bind(handoff_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditEntry {
+                    at: row.get("at"),
+                    handoff_id: row.get("handoff_id"),
+                    customer_id: row.get("customer_id"),
+                    event: row.get("event"),
+                    detail: serde_json::from_str(row.get("detail"))
+                        .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl PollCursorStore for PostgresStore {
+    async fn claim_poll_cursor(
+        &self,
+        connector_id: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<PollCursor>> {
+        poll::claim(&self.pool, connector_id, holder, now, lease_until).await
+    }
+
+    async fn advance_poll_cursor(
+        &self,
+        connector_id: &str,
+        holder: &str,
+        cursor: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        poll::advance(&self.pool, connector_id, holder, cursor, now).await
+    }
+
+    async fn release_poll_cursor(&self, connector_id: &str, holder: &str) -> StoreResult<()> {
+        poll::release(&self.pool, connector_id, holder).await
+    }
+
+    async fn poll_cursors(&self) -> StoreResult<Vec<PollCursor>> {
+        poll::all(&self.pool).await
+    }
+}
+
+#[async_trait]
+impl StatusStore for PostgresStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn stage_counts(&self) -> StoreResult<StageCounts> {
+        const COLLECTING: &str = HandoffState::Collecting.as_str();
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT (SELECT COUNT(*) FROM inbox), (SELECT COUNT(*) FROM inbox_processed), \
+             (SELECT COUNT(*) FROM quarantine), (SELECT COUNT(*) FROM handoffs WHERE state = '{COLLECTING}'), \
+             (SELECT COUNT(*) FROM outbox), (SELECT COUNT(*) FROM dead_letters), \
+             (SELECT COUNT(*) FROM outbox WHERE locked_until IS NULL), (SELECT COUNT(*) FROM interactions), \
+             (SELECT COUNT(*) FROM handoffs WHERE crm_task_id IS NOT NULL), \
+             (SELECT COUNT(*) FROM interactions WHERE handoff_id IN \
+              (SELECT id FROM handoffs WHERE crm_task_id IS NOT NULL))"
+        )))
+        .fetch_one(&self.pool)
+        .await?;
+        let (total, processed): (i64, i64) = (row.get(0), row.get(1));
+        Ok(StageCounts {
+            inbox_total: total,
+            inbox_unprocessed: total - processed,
+            quarantined: row.get(2),
+            handoffs_collecting: row.get(3),
+            outbox_pending: row.get(4),
+            dead_letters: row.get(5),
+            outbox_unleased: row.get(6),
+            interactions: row.get(7),
+            handoffs_with_task: row.get(8),
+            interactions_with_task: row.get(9),
+        })
+    }
+}
+
+/// The store conformance suite on PostgreSQL: each test in a schema of its own, dropped afterwards.
+#[cfg(test)]
+pub(crate) mod scratch {
+    use std::io::Write;
+    use std::str::FromStr;
+    use std::sync::Arc;
+
+    use sqlx::postgres::PgConnectOptions;
+
+    use super::PostgresStore;
+
+    /// The variable naming the PostgreSQL the tests use (`postgres://postgres@127.0.0.1:5432/test`).
+    pub const URL_VAR: &str = "HANDOFFD_TEST_POSTGRES_URL";
+
+    /// The test database's URL, or `None` after saying the test is skipped. Under CI (`CI` set) a missing
+    /// variable fails the test: CI must run the PostgreSQL tests, not skip them quietly.
+    pub fn url_or_skip(test: &str) -> Option<String> {
+        match std::env::var(URL_VAR) {
+            Ok(url) if !url.is_empty() => Some(url),
+            _ => {
+                let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+                assert!(!ci, "{URL_VAR} is not set under CI: the PostgreSQL tests must run there");
+                // Straight to stderr, past the test harness's capture: a skip must be seen.
+                let _ =
+                    writeln!(std::io::stderr(), "SKIPPED {test}: {URL_VAR} is not set (no PostgreSQL to test against)");
+                None
+            }
+        }
+    }
+
+    /// A schema made for one test, dropped with it.
+    pub struct Schema {
+        url: String,
+        pub name: String,
+    }
+
+    impl Schema {
+        pub async fn create(url: &str) -> Self {
+            let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+            let admin = sqlx::PgPool::connect(url).await.expect("the test PostgreSQL accepts connections");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}"))).execute(&admin).await.expect("a schema");
+            admin.close().await;
+            Self { url: url.to_owned(), name }
+        }
+
+        pub fn options(&self) -> PgConnectOptions {
+            // Named after the schema, so that its connections can be told apart when it is dropped.
+            PgConnectOptions::from_str(&self.url)
+                .expect("a PostgreSQL URL")
+                .options([("search_path", &self.name)])
+                .application_name(&self.name)
+        }
+    }
+
+    impl Drop for Schema {
+        fn drop(&mut self) {
+            // Dropped on a thread of its own: the test's runtime may be shutting down.
+            let (url, name) = (self.url.clone(), self.name.clone());
+            let dropped = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                runtime.block_on(async {
+                    let admin = sqlx::PgPool::connect(&url).await.ok()?;
+                    // The test's runtime is blocked in this drop: its connections cannot end their transactions.
+                    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1")
+                        .bind(&name)
+                        .execute(&admin)
+                        .await
+                        .ok()?;
+                    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {name} CASCADE")))
+                        .execute(&admin)
+                        .await
+                        .ok()?;
+                    admin.close().await;
+                    Some(())
+                })
+            })
+            .join();
+            if !matches!(dropped, Ok(Some(()))) {
+                eprintln!("could not drop the test schema {}", self.name);
+            }
+        }
+    }
+
+    /// A fresh store in a fresh schema, or `None` when PostgreSQL tests are skipped.
+    pub async fn store(test: &str) -> Option<(Arc<PostgresStore>, Schema)> {
+        let url = url_or_skip(test)?;
+        let schema = Schema::create(&url).await;
+        let store = PostgresStore::connect(schema.options()).await.expect("the store opens");
+        Some((Arc::new(store), schema))
+    }
+}
+
+/// The store conformance suite on PostgreSQL (`HANDOFFD_TEST_POSTGRES_URL`), a fresh schema per test.
+#[cfg(test)]
+mod conformance {
+    use crate::store::conformance::Backend;
+
+    async fn backend() -> Option<Backend> {
+        let (store, schema) = super::scratch::store("the PostgreSQL store conformance case").await?;
+        Some(Backend::new(store, schema))
+    }
+
+    crate::store_conformance_suite!(backend);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::PostgresStore;
+    use crate::store::conformance::{raw_event, t0};
+    use crate::store::{InboxStore, PipelineStore, Wakeup, WakeupStore, Wakeups};
+
+    async fn next(wakeups: &mut Box<dyn Wakeups>) -> Option<Wakeup> {
+        tokio::time::timeout(Duration::from_millis(500), wakeups.next()).await.ok().map(|w| w.expect("a wake-up"))
+    }
+
+    /// A transaction a hung instance leaves open is ended by the server, with its locks.
+    #[tokio::test]
+    async fn connections_end_transactions_left_idle() {
+        let Some((store, _schema)) = super::scratch::store("connections_end_transactions_left_idle").await else {
+            return;
+        };
+        let timeout: String =
+            sqlx::query_scalar("SHOW idle_in_transaction_session_timeout").fetch_one(store.pool()).await.unwrap();
+        assert_eq!(timeout, "30s");
+    }
+
+    /// Another instance's commit wakes a subscriber; a transaction dropped without commit wakes nobody.
+    #[tokio::test]
+    async fn a_commit_on_one_instance_wakes_the_others() {
+        let Some((one, schema)) = super::scratch::store("a_commit_on_one_instance_wakes_the_others").await else {
+            return;
+        };
+        let other = PostgresStore::connect(schema.options()).await.expect("a second instance");
+        let mut wakeups = other.subscribe().await.unwrap().expect("PostgreSQL has wake-ups");
+        let ids = one.insert_inbox(&[raw_event("a", t0())]).await.unwrap();
+        assert_eq!(next(&mut wakeups).await, Some(Wakeup::Inbox));
+
+        let mut tx = one.begin().await.unwrap();
+        tx.mark_processed(ids[0], t0()).await.unwrap();
+        drop(tx);
+        assert_eq!(next(&mut wakeups).await, None, "nothing was committed");
+        let mut tx = one.begin().await.unwrap();
+        tx.mark_processed(ids[0], t0()).await.unwrap();
+        tx.mark_processed(ids[0], t0()).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(next(&mut wakeups).await, Some(Wakeup::Handoffs));
+        assert_eq!(next(&mut wakeups).await, None, "one wake-up per transaction");
+    }
+}

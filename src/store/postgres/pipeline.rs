@@ -1,0 +1,516 @@
+//! The pipeline's tables on PostgreSQL: ready handoffs claimed per instance, and [`PgPipelineTx`], the
+//! primitives the normalize, identity and conversation rules drive. Only SQL here, as in `sqlite/pipeline.rs`.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, Row, Transaction};
+
+use super::identity::{MERGE_COLUMNS, stored_merge};
+use super::{HANDOFF_COLUMNS, PostgresStore, claim_for, conversations, handoff_row, json};
+use crate::store::*;
+
+/// `collecting` as SQL text, so the partial index `handoffs_ready` serves the reads of ready handoffs.
+const COLLECTING: &str = HandoffState::Collecting.as_str();
+
+/// The advisory lock every pipeline transaction holds (per schema, so schemas sharing a database stay apart).
+/// The identity rules read, then write (no customer holds this key: create one); two instances doing that at
+/// once for the same phone would make two customers. One pipeline writer at a time keeps the rules as they
+/// are written, as SQLite's one writer does; a round is many rows, so this costs a few commits, not one per
+/// webhook. Ingest and delivery never take it.
+const PIPELINE_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':handoffd-pipeline'))";
+
+#[async_trait]
+impl PipelineStore for PostgresStore {
+    async fn begin(&self) -> StoreResult<Box<dyn PipelineTx + '_>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(PIPELINE_LOCK).execute(&mut *tx).await?;
+        Ok(Box::new(PgPipelineTx { tx, schema: &self.schema, wake: Vec::new() }))
+    }
+
+    /// Claims the handoffs it hands out (see `inbox::unprocessed_inbox`): instances brief different
+    /// handoffs, and a killed instance's claims lapse after [`super::CLAIM_FOR`].
+    async fn ready_handoffs(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<HandoffRow>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE handoffs SET claimed_by = $1, claimed_until = clock_timestamp() + make_interval(secs => $2) \
+             WHERE id IN (SELECT id FROM handoffs WHERE state = '{COLLECTING}' AND ready_at <= $3 \
+             AND (claimed_by IS NULL OR claimed_by = $1 OR claimed_until < clock_timestamp()) \
+             ORDER BY ready_at LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING {HANDOFF_COLUMNS}"
+        )))
+        .bind(&self.instance)
+        .bind(claim_for())
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut ready = rows.iter().map(handoff_row).collect::<StoreResult<Vec<_>>>()?;
+        // UPDATE ... RETURNING has no order of its own.
+        ready.sort_by(|a, b| a.ready_at.cmp(&b.ready_at).then_with(|| a.id.cmp(&b.id)));
+        Ok(ready)
+    }
+
+    async fn next_ready_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT MIN(ready_at) FROM handoffs WHERE state = '{COLLECTING}'"
+        )))
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn handoff_conversation(&self, handoff_id: &str) -> StoreResult<HandoffConversation> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE id = $1")))
+            .bind(handoff_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("handoff {handoff_id}")))?;
+        let mut read = self.handoff_conversations(&[handoff_row(&row)?]).await?;
+        read.pop().ok_or_else(|| StoreError::NotFound(format!("handoff {handoff_id}")))
+    }
+
+    async fn handoff_conversations(&self, handoffs: &[HandoffRow]) -> StoreResult<Vec<HandoffConversation>> {
+        conversations::read(&self.pool, handoffs).await
+    }
+
+    async fn expire_handoffs(
+        &self,
+        opened_before: DateTime<Utc>,
+        transition: HandoffTransition,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE handoffs SET state = $1, closed_at = CASE WHEN $2 THEN $3 ELSE closed_at END \
+             WHERE opened_at < $4 AND state = ANY($5)",
+        )
+        .bind(transition.to.as_str())
+        .bind(transition.to == HandoffState::Closed)
+        .bind(now)
+        .bind(opened_before)
+        .bind(states(transition.from))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn rotation_position(&self, pool: &str) -> StoreResult<i64> {
+        let next: Option<i64> = sqlx::query_scalar("SELECT next_index FROM owner_rotation WHERE pool = $1")
+            .bind(pool)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(next.unwrap_or(0))
+    }
+}
+
+fn states(states: &[HandoffState]) -> Vec<String> {
+    states.iter().map(|s| s.as_str().to_owned()).collect()
+}
+
+/// Apply a transition to one handoff, inside the caller's transaction.
+pub(super) async fn transition_handoff(
+    tx: &mut Transaction<'_, Postgres>,
+    handoff_id: &str,
+    transition: HandoffTransition,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE handoffs SET state = $1, closed_at = CASE WHEN $2 THEN $3 ELSE closed_at END \
+         WHERE id = $4 AND state = ANY($5)",
+    )
+    .bind(transition.to.as_str())
+    .bind(transition.to == HandoffState::Closed)
+    .bind(now)
+    .bind(handoff_id)
+    .bind(states(transition.from))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// One pipeline transaction, holding the pipeline's advisory lock until it ends.
+pub(super) struct PgPipelineTx<'a> {
+    tx: Transaction<'static, Postgres>,
+    schema: &'a str,
+    /// The other instances' stages to wake when this transaction commits.
+    wake: Vec<Wakeup>,
+}
+
+impl PgPipelineTx<'_> {
+    fn wake(&mut self, wakeup: Wakeup) {
+        if !self.wake.contains(&wakeup) {
+            self.wake.push(wakeup);
+        }
+    }
+}
+
+#[async_trait]
+impl PipelineTx for PgPipelineTx<'_> {
+    async fn customers_by_keys(&mut self, match_keys: &[String]) -> StoreResult<Vec<KeyOwner>> {
+        let rows = sqlx::query(
+            "SELECT i.match_key, c.number, c.id FROM identities i JOIN customers c ON c.id = i.customer_id \
+             WHERE i.match_key = ANY($1)",
+        )
+        .bind(match_keys)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| KeyOwner { match_key: row.get(0), customer: CustomerRef { number: row.get(1), id: row.get(2) } })
+            .collect())
+    }
+
+    async fn customer_facts(&mut self, customer_id: &str) -> StoreResult<CustomerFacts> {
+        let created: DateTime<Utc> = sqlx::query_scalar("SELECT created_at FROM customers WHERE id = $1")
+            .bind(customer_id)
+            .fetch_optional(&mut *self.tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("customer {customer_id}")))?;
+        let crm_contact: Option<String> = sqlx::query_scalar(
+            "SELECT crm_id || ':' || contact_id FROM crm_contacts WHERE customer_id = $1 ORDER BY crm_id LIMIT 1",
+        )
+        .bind(customer_id)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        let match_keys: Vec<String> =
+            sqlx::query_scalar("SELECT match_key FROM identities WHERE customer_id = $1 ORDER BY match_key")
+                .bind(customer_id)
+                .fetch_all(&mut *self.tx)
+                .await?;
+        Ok(CustomerFacts { created_at: Some(created), crm_contact, match_keys })
+    }
+
+    async fn insert_customer(&mut self, id: &str, display_name: Option<&str>, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("INSERT INTO customers (id, display_name, created_at) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(display_name)
+            .bind(now)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn add_keys(
+        &mut self,
+        customer_id: &str,
+        keys: &[(String, String)],
+        connector_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let (match_keys, raws): (Vec<&str>, Vec<&str>) = keys.iter().map(|(k, r)| (k.as_str(), r.as_str())).unzip();
+        // WITH ORDINALITY keeps the first of a key listed twice, as one INSERT per key would.
+        sqlx::query(
+            "INSERT INTO identities (match_key, customer_id, raw, connector_id, first_seen_at) \
+             SELECT DISTINCT ON (k.match_key) k.match_key, $3, k.raw, $4, $5 \
+             FROM UNNEST($1::TEXT[], $2::TEXT[]) WITH ORDINALITY AS k (match_key, raw, n) \
+             ORDER BY k.match_key, k.n ON CONFLICT (match_key) DO NOTHING",
+        )
+        .bind(&match_keys)
+        .bind(&raws)
+        .bind(customer_id)
+        .bind(connector_id)
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn name_customer(&mut self, customer_id: &str, name: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE customers SET display_name = $1 WHERE id = $2 AND display_name IS NULL")
+            .bind(name)
+            .bind(customer_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn merge_customers(
+        &mut self,
+        survivor_id: &str,
+        absorbed_id: &str,
+        evidence: &[String],
+        record: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        let tx = &mut self.tx;
+        let merge_id: i64 = sqlx::query_scalar(
+            "INSERT INTO merges (survivor_id, absorbed_id, evidence, merged_at, record) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(survivor_id)
+        .bind(absorbed_id)
+        .bind(json(&evidence))
+        .bind(now)
+        .bind(record)
+        .fetch_one(&mut **tx)
+        .await?;
+        // Which rows move, so that a split can give back exactly these.
+        for (kind, table) in [("interaction", "interactions"), ("handoff", "handoffs")] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO merge_moves (merge_id, kind, row_ref) \
+                 SELECT $1, '{kind}', id::TEXT FROM {table} WHERE customer_id = $2"
+            )))
+            .bind(merge_id)
+            .bind(absorbed_id)
+            .execute(&mut **tx)
+            .await?;
+        }
+        for table in ["identities", "interactions", "handoffs"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE {table} SET customer_id = $1 WHERE customer_id = $2")))
+                .bind(survivor_id)
+                .bind(absorbed_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        sqlx::query("UPDATE customers SET merged_into = $1 WHERE id = $2")
+            .bind(survivor_id)
+            .bind(absorbed_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(merge_id)
+    }
+
+    async fn record_conflict(&mut self, sighting: &ConflictSighting, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO identity_conflicts (customers, attach_to, evidence, reason, first_seen_at, last_seen_at) \
+             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (customers) DO UPDATE SET attach_to = excluded.attach_to, \
+             evidence = excluded.evidence, reason = excluded.reason, last_seen_at = excluded.last_seen_at, \
+             times_seen = identity_conflicts.times_seen + 1",
+        )
+        .bind(sighting.customers.join(","))
+        .bind(&sighting.attach_to)
+        .bind(json(&sighting.evidence))
+        .bind(&sighting.reason)
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn merge(&mut self, merge_id: i64) -> StoreResult<Option<StoredMerge>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {MERGE_COLUMNS} FROM merges WHERE id = $1")))
+            .bind(merge_id)
+            .fetch_optional(&mut *self.tx)
+            .await?
+            .as_ref()
+            .map(stored_merge)
+            .transpose()
+    }
+
+    async fn key_owners(&mut self, match_keys: &[String]) -> StoreResult<HashMap<String, String>> {
+        let rows = sqlx::query("SELECT match_key, customer_id FROM identities WHERE match_key = ANY($1)")
+            .bind(match_keys)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    }
+
+    async fn undo_merge(
+        &mut self,
+        merge: &StoredMerge,
+        restore: &[String],
+        now: DateTime<Utc>,
+    ) -> StoreResult<RowsMoved> {
+        let tx = &mut self.tx;
+        let (survivor, absorbed) = (&merge.survivor_id, &merge.absorbed_id);
+        sqlx::query("UPDATE identities SET customer_id = $1 WHERE match_key = ANY($2) AND customer_id = $3")
+            .bind(absorbed)
+            .bind(restore)
+            .bind(survivor)
+            .execute(&mut **tx)
+            .await?;
+        let interactions = sqlx::query(
+            "UPDATE interactions SET customer_id = $1 WHERE customer_id = $2 AND id IN \
+             (SELECT row_ref::BIGINT FROM merge_moves WHERE merge_id = $3 AND kind = 'interaction')",
+        )
+        .bind(absorbed)
+        .bind(survivor)
+        .bind(merge.id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        let handoffs = sqlx::query(
+            "UPDATE handoffs SET customer_id = $1 WHERE customer_id = $2 AND id IN \
+             (SELECT row_ref FROM merge_moves WHERE merge_id = $3 AND kind = 'handoff')",
+        )
+        .bind(absorbed)
+        .bind(survivor)
+        .bind(merge.id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        sqlx::query("UPDATE customers SET merged_into = NULL WHERE id = $1").bind(absorbed).execute(&mut **tx).await?;
+        sqlx::query("UPDATE merges SET undone_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(merge.id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(RowsMoved { interactions, handoffs })
+    }
+
+    async fn insert_interaction(&mut self, new: &NewInteraction<'_>) -> StoreResult<Option<i64>> {
+        let interaction = new.interaction;
+        Ok(sqlx::query_scalar(
+            "INSERT INTO interactions (connector_id, dedup_key, customer_id, channel, direction, speaker, at, \
+             received_at, kind, text, content, inbox_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (connector_id, dedup_key) DO NOTHING RETURNING id",
+        )
+        .bind(new.connector_id)
+        .bind(&interaction.dedup_key)
+        .bind(new.customer_id)
+        .bind(interaction.channel.as_str())
+        .bind(json(&interaction.direction).trim_matches('"'))
+        .bind(new.speaker)
+        .bind(interaction.at)
+        .bind(new.received_at)
+        .bind(&new.kind)
+        .bind(&new.text)
+        .bind(json(interaction))
+        .bind(new.inbox_id)
+        .fetch_optional(&mut *self.tx)
+        .await?)
+    }
+
+    async fn open_handoff_of(
+        &mut self,
+        customer_id: &str,
+        states: &[HandoffState],
+        opened_after: DateTime<Utc>,
+    ) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM handoffs WHERE customer_id = $1 AND state = ANY($2) AND opened_at > $3 \
+             ORDER BY opened_at DESC LIMIT 1",
+        )
+        .bind(customer_id)
+        .bind(self::states(states))
+        .bind(opened_after)
+        .fetch_optional(&mut *self.tx)
+        .await?)
+    }
+
+    async fn insert_handoff(&mut self, new: &NewHandoff<'_>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO handoffs (id, customer_id, state, opened_at, last_activity_at, ready_at, ended_by) \
+             VALUES ($1, $2, $3, $4, $4, $5, $6)",
+        )
+        .bind(new.id)
+        .bind(new.customer_id)
+        .bind(new.state.as_str())
+        .bind(new.opened_at)
+        .bind(new.ready_at)
+        .bind(new.ended_by)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn touch_handoff(&mut self, handoff_id: &str, touch: &HandoffTouch<'_>) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE handoffs SET state = $1, last_activity_at = $2, ready_at = $3, ended_by = $4 WHERE id = $5",
+        )
+        .bind(touch.state.as_str())
+        .bind(touch.last_activity_at)
+        .bind(touch.ready_at)
+        .bind(touch.ended_by)
+        .bind(handoff_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn adopt_interactions(
+        &mut self,
+        handoff_id: &str,
+        customer_id: &str,
+        received_after: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        Ok(sqlx::query(
+            "UPDATE interactions SET handoff_id = $1 WHERE customer_id = $2 AND handoff_id IS NULL \
+             AND speaker IS NOT NULL AND received_at > $3",
+        )
+        .bind(handoff_id)
+        .bind(customer_id)
+        .bind(received_after)
+        .execute(&mut *self.tx)
+        .await?
+        .rows_affected())
+    }
+
+    async fn attach_interaction(&mut self, interaction_id: i64, handoff_id: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE interactions SET handoff_id = $1 WHERE id = $2")
+            .bind(handoff_id)
+            .bind(interaction_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn mark_processed(&mut self, inbox_id: i64, now: DateTime<Utc>) -> StoreResult<()> {
+        self.wake(Wakeup::Handoffs);
+        super::mark_processed(&mut self.tx, inbox_id, now).await
+    }
+
+    async fn record_brief(
+        &mut self,
+        handoff_id: &str,
+        brief: &str,
+        transition: HandoffTransition,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "UPDATE handoffs SET brief = $1, version = version + 1, state = $2, \
+             closed_at = CASE WHEN $3 THEN $4 ELSE closed_at END, claimed_by = NULL, claimed_until = NULL \
+             WHERE id = $5 AND ready_at <= $4 AND state = ANY($6) RETURNING version",
+        )
+        .bind(brief)
+        .bind(transition.to.as_str())
+        .bind(transition.to == HandoffState::Closed)
+        .bind(now)
+        .bind(handoff_id)
+        .bind(states(transition.from))
+        .fetch_optional(&mut *self.tx)
+        .await?)
+    }
+
+    async fn queue_job(&mut self, handoff_id: &str, job: &NewJob, version: i64, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO outbox (handoff_id, crm_id, payload, version, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (handoff_id) DO UPDATE SET payload = excluded.payload, \
+             version = excluded.version, crm_id = excluded.crm_id",
+        )
+        .bind(handoff_id)
+        .bind(&job.crm_id)
+        .bind(&job.payload)
+        .bind(version)
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
+        self.wake(Wakeup::Outbox);
+        Ok(())
+    }
+
+    async fn advance_rotation(&mut self, pool: &str, used: u64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO owner_rotation (pool, next_index) VALUES ($1, $2) \
+             ON CONFLICT (pool) DO UPDATE SET next_index = owner_rotation.next_index + excluded.next_index",
+        )
+        .bind(pool)
+        .bind(used as i64)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_audit(&mut self, entry: &AuditEntry) -> StoreResult<()> {
+        super::insert_audit(&mut self.tx, entry).await
+    }
+
+    async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        for wakeup in std::mem::take(&mut self.wake) {
+            super::wakeups::notify(&mut self.tx, self.schema, wakeup).await?;
+        }
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
