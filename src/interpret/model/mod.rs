@@ -390,7 +390,9 @@ struct Why {
 }
 
 fn explain(head: &Head, label: usize, turns: &[Turn]) -> Why {
-    let mut best: Option<(f32, usize, Vec<(f32, String)>)> = None;
+    // (weight of the turn, its index, its words that weigh for the label)
+    type Weighed = (f32, usize, Vec<(f32, String)>);
+    let mut best: Option<Weighed> = None;
     for (t, turn) in turns.iter().enumerate().filter(|(_, t)| t.from == Speaker::Customer) {
         let mut total = 0.0;
         let mut words: Vec<(f32, String)> = Vec::new();
