@@ -266,7 +266,8 @@ impl Model {
     pub fn check_labels(&self, vocabulary: &Vocabulary) -> anyhow::Result<()> {
         let mut problems = Vec::new();
         for head in &self.heads {
-            let want = head.field.labels(vocabulary);
+            let mut want = head.field.labels(vocabulary);
+            want.sort();
             let mut have = head.labels.clone();
             have.sort();
             if have != want {
@@ -507,6 +508,25 @@ mod tests {
         brief.urgency = Urgency { level: UrgencyLevel::High, reasons: vec![] };
         model.apply(&turns(&[("customer", "too expensive")]), &mut brief);
         assert_eq!(brief.objections[0].evidence, "too expensive");
+    }
+
+    #[test]
+    fn a_model_on_the_vocabularys_labels_passes_and_a_renamed_label_is_named() {
+        let vocabulary = Vocabulary::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/vocabulary")).unwrap();
+        let heads: Vec<Head> = Field::ALL
+            .iter()
+            .map(|f| {
+                let labels = f.labels(&vocabulary);
+                let thresholds = vec![0.5; labels.len()];
+                let zeros = vec![vec![0.0; DIMS]; labels.len()];
+                Head::from_label_major(*f, labels, thresholds, &zeros)
+            })
+            .collect();
+        let mut model = Model { features: FeatureSet { rule_hits: true }, trained_on: String::new(), heads };
+        model.check_labels(&vocabulary).unwrap();
+        model.heads[0].labels[0] = "house_tour".into();
+        let err = model.check_labels(&vocabulary).unwrap_err().to_string();
+        assert!(err.contains("`intents` labels do not match") && err.contains("house_tour"), "{err}");
     }
 
     #[test]
