@@ -1,5 +1,5 @@
 //! Briefs per second on one core for 10-turn conversations (five customer, five AI turns in
-//! four languages). Run: `cargo bench --bench interpret`; prints briefs/s.
+//! four languages), rules and the shipped model. Run: `cargo bench --bench interpret`; prints briefs/s.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -39,8 +39,14 @@ fn conversation() -> Conversation {
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let config = InterpretConfig { vocabulary: Some("config/vocabulary".into()), ..Default::default() };
+    let config = InterpretConfig {
+        vocabulary: Some("config/vocabulary".into()),
+        model: Some("config/model/brief-model.json".into()),
+        ..Default::default()
+    };
     let interpreter = Interpreter::load(&config, &root).expect("the shipped vocabulary loads");
+    assert!(interpreter.model_problem().is_none(), "{:?}", interpreter.model_problem());
+    println!("interpret: {}", interpreter.describe_layers());
     let conversation = conversation();
     // Warm up the regex caches.
     for _ in 0..200 {

@@ -42,9 +42,15 @@ fn named_files(loaded: &Loaded) -> Vec<Problem> {
     let map = std::fs::read_to_string(&loaded.path).ok().and_then(|text| config::locate::SourceMap::scan(&text).ok());
     let at = |key: &str| map.as_ref().and_then(|map| map.nearest(key));
     let mut problems = Vec::new();
-    if let Err(error) = Interpreter::load(&loaded.config.interpret, loaded.base_dir()) {
-        let dir = Interpreter::vocabulary_dir(&loaded.config.interpret, loaded.base_dir());
-        problems.push(Problem::new(
+    match Interpreter::load(&loaded.config.interpret, loaded.base_dir()) {
+        Ok(interpreter) => {
+            if let Some(problem) = interpreter.model_problem() {
+                problems.push(Problem::new(at("interpret.model"), "interpret.model", problem.to_owned()));
+            }
+        }
+        Err(error) => {
+            let dir = Interpreter::vocabulary_dir(&loaded.config.interpret, loaded.base_dir());
+            problems.push(Problem::new(
             at("interpret.vocabulary"),
             "interpret.vocabulary",
             format!(
@@ -52,6 +58,7 @@ fn named_files(loaded: &Loaded) -> Vec<Problem> {
                 dir.display()
             ),
         ));
+        }
     }
     problems
 }

@@ -21,6 +21,7 @@ mod quarantine;
 mod reload;
 mod replay;
 mod run;
+mod train;
 
 #[derive(Debug, Parser)]
 #[command(name = "handoffd", version, about = "Turns AI-to-human handoffs into ready-made CRM tasks.")]
@@ -42,6 +43,8 @@ enum Command {
     Explain(explain::Args),
     /// Score the interpreter on a directory of labelled cases.
     Eval(eval::Args),
+    /// Fit the brief's model on labelled cases (cross-validated against the rules) and write it.
+    Train(train::Args),
     /// Deliveries that exhausted their retries: list, show, replay, drop.
     Dlq(dlq::Args),
     /// Bodies that were signed but could not be parsed: list, show, drop.
@@ -79,6 +82,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Train(args) => train::run(args),
         Command::Dlq(args) => dlq::run(args),
         Command::Quarantine(args) => quarantine::run(args),
         Command::Identity(args) => identity::run(args),

@@ -48,6 +48,26 @@ pub fn window_phrase(window: &TimeWindow, tz: Tz) -> String {
     }
 }
 
+/// How to reach the customer when they said so: the channel they asked for, or a message when
+/// they refused calls; None when a call is fine.
+pub fn reach_by(brief: &Brief) -> Option<&'static str> {
+    let preference = brief.contact_preference.as_ref()?;
+    let channel_name = |c: &str| match c {
+        "email" => Some("email"),
+        "whatsapp" => Some("WhatsApp"),
+        "sms" => Some("text message"),
+        _ => None,
+    };
+    let refuses_calls = preference.avoid.iter().any(|c| c == "call");
+    let first = preference.channels.first().map(String::as_str);
+    match (first, refuses_calls) {
+        (Some("call"), _) => None,
+        (Some(other), _) => channel_name(other),
+        (None, true) => Some("message"),
+        (None, false) => None,
+    }
+}
+
 pub fn recommended_action(brief: &Brief, tz: Tz, window: Option<&FoundWindow>) -> String {
     let name = brief.customer.name.as_deref().and_then(|n| n.split_whitespace().next()).unwrap_or("the customer");
     let when = match (&brief.requested_window, brief.do_not_ask.iter().find(|f| f.fact == "preferred_time")) {
@@ -67,10 +87,21 @@ pub fn recommended_action(brief: &Brief, tz: Tz, window: Option<&FoundWindow>) -
         Disposition::ClosedLost => {
             return format!("Close the lead and do not contact {name} again; log the reason in the CRM.");
         }
-        Disposition::Escalation => format!("Have a supervisor call {name}{when} and apologise first"),
+        Disposition::Escalation => match reach_by(brief) {
+            Some(channel) => {
+                format!("Have a supervisor write to {name} by {channel}{when} (no calls) and apologise first")
+            }
+            None => format!("Have a supervisor call {name}{when} and apologise first"),
+        },
         Disposition::Booked => format!("Prepare for {name}'s booked slot and confirm it{when}"),
-        Disposition::Nurture => format!("Follow up with {name} later without pressure, by their preferred channel"),
-        Disposition::Callback => format!("Call {name}{when}"),
+        Disposition::Nurture => match reach_by(brief) {
+            Some(channel) => format!("Follow up with {name} later by {channel}, without pressure"),
+            None => format!("Follow up with {name} later without pressure"),
+        },
+        Disposition::Callback => match reach_by(brief) {
+            Some(channel) => format!("Write to {name} by {channel}{when}, not a call"),
+            None => format!("Call {name}{when}"),
+        },
     };
     if !topics.is_empty() {
         sentence.push_str(&format!("; open with {}", join_and(&topics)));

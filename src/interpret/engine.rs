@@ -450,6 +450,7 @@ pub fn idle_brief(conversation: &Conversation, turns: &[Turn]) -> Brief {
         disposition: Disposition::Nurture,
         objections: Vec::new(),
         requested_window: None,
+        contact_preference: None,
         promised_next_step: None,
         do_not_ask: Vec::new(),
         recommended_owner: None,

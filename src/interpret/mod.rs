@@ -21,8 +21,10 @@ use handoffd_contract::task::TaskText;
 use serde::Deserialize;
 
 mod action;
+pub mod contact;
 mod engine;
 pub mod llm;
+pub mod model;
 pub mod score;
 mod task;
 pub mod text;
@@ -50,6 +52,11 @@ pub struct InterpretConfig {
     /// [`llm`] for what it may change). Off when absent; any failure keeps the deterministic brief.
     #[serde(default)]
     pub llm: Option<llm::LlmConfig>,
+    /// The trained model file (`handoffd train` writes it) that decides the fields it enables
+    /// beside the rules. Relative paths resolve from the configuration file's folder. When it is
+    /// missing or its labels do not match the vocabulary, `check` fails and the rules run alone.
+    #[serde(default)]
+    pub model: Option<PathBuf>,
 }
 
 /// A conversation the engine cannot interpret, naming the field at fault.
@@ -70,6 +77,12 @@ pub struct Interpreter {
     window_source: Option<Box<dyn WindowSource>>,
     /// The LLM analyzer when `interpret.llm` is configured; the daemon calls it after `interpret`.
     llm: Option<llm::LlmAnalyzer>,
+    /// Phrases of channels the customer asks for or refuses.
+    contact: contact::ContactPhrases,
+    /// The trained model beside the rules, when `interpret.model` names one that loads.
+    model: Option<model::Model>,
+    /// Why the configured model is not used (missing file, labels that do not match the vocabulary).
+    model_problem: Option<String>,
 }
 
 /// The default vocabulary folder when the configuration names none.
@@ -84,8 +97,55 @@ impl Interpreter {
         let vendors = vendor::VendorMappings::load(&dir, &config.vendor_analysis)
             .with_context(|| format!("vendor analysis mappings in `{}`", dir.display()))?;
         let window_source = window::load_window_source(&dir)?;
+        let contact = contact::ContactPhrases::load(&dir)?;
         let llm = config.llm.as_ref().map(|c| llm::LlmAnalyzer::new(c, &vocabulary)).transpose()?;
-        Ok(Interpreter { vocabulary, vendors, window_source, llm })
+        let (model, model_problem) = match &config.model {
+            None => (None, None),
+            Some(path) => {
+                let path = crate::config::paths::resolve(base_dir, path);
+                match model::Model::load(&path, &vocabulary) {
+                    Ok(model) => (Some(model), None),
+                    Err(error) => {
+                        let problem =
+                            format!("the model `{}` is not used, the rules run alone: {error:#}", path.display());
+                        tracing::warn!("{problem}");
+                        (None, Some(problem))
+                    }
+                }
+            }
+        };
+        Ok(Interpreter { vocabulary, vendors, window_source, llm, contact, model, model_problem })
+    }
+
+    /// Why the configured model is not used, if it is not (`check` reports it as an error).
+    pub fn model_problem(&self) -> Option<&str> {
+        self.model_problem.as_deref()
+    }
+
+    /// The trained model in use, if any.
+    pub fn model(&self) -> Option<&model::Model> {
+        self.model.as_ref()
+    }
+
+    /// Drop the trained model: the rules alone (training and comparisons).
+    pub fn without_model(mut self) -> Self {
+        self.model = None;
+        self
+    }
+
+    /// Use `model` beside the rules.
+    pub fn with_model(mut self, model: model::Model) -> Self {
+        self.model = Some(model);
+        self.model_problem = None;
+        self
+    }
+
+    /// What decides the brief, for tools that print scores.
+    pub fn describe_layers(&self) -> String {
+        match &self.model {
+            Some(model) => format!("rules, then the trained model for {}", model.enabled_fields().join(", ")),
+            None => "rules alone".into(),
+        }
     }
 
     /// The vocabulary folder `config` names, resolved from `base_dir`.
@@ -153,6 +213,7 @@ impl Interpreter {
             disposition,
             objections: engine::findings(&hits.objections),
             requested_window: window.as_ref().map(|w| w.window.clone()),
+            contact_preference: self.contact.find(before),
             promised_next_step: engine::promised_next_step(&hits),
             do_not_ask,
             recommended_owner: None,
@@ -165,6 +226,9 @@ impl Interpreter {
         };
         if let Some(found) = &window {
             brief.notes.push(format!("requested window from turn {} by rule `{}`", found.turn, found.rule));
+        }
+        if let Some(model) = &self.model {
+            model.apply(before, &mut brief);
         }
         if let Some(analysis) = &conversation.vendor_analysis {
             self.vendors.apply(analysis, &mut brief);
@@ -181,6 +245,11 @@ impl Interpreter {
         let tz: Tz = conversation.timezone.parse().unwrap_or(chrono_tz::UTC);
         task::task_text(brief, conversation, tz)
     }
+}
+
+/// The turns a brief is made from: those before the handoff.
+pub fn turns_before_handoff(conversation: &Conversation) -> &[Turn] {
+    split_at_handoff(conversation).0
 }
 
 /// The turns before the handoff and the owner's first contact after it.

@@ -12,12 +12,17 @@ const SUBJECT_CHARS: usize = 79;
 
 pub fn task_text(brief: &Brief, conversation: &Conversation, tz: Tz) -> TaskText {
     let name = brief.customer.name.as_deref().and_then(|n| n.split_whitespace().next()).unwrap_or("customer");
-    let verb = match brief.disposition {
-        Disposition::Callback => format!("Call {name}"),
-        Disposition::Escalation => format!("Escalation: call {name}"),
-        Disposition::Booked => format!("Prepare {name}'s booking"),
-        Disposition::Nurture => format!("Nurture {name}"),
-        Disposition::ClosedLost => format!("Close {name}'s lead"),
+    let reach = super::action::reach_by(brief);
+    let verb = match (brief.disposition, reach) {
+        (Disposition::Callback, Some(channel)) => format!("{} {name}", capitalised(channel)),
+        (Disposition::Escalation, Some(channel)) => format!("Escalation: {channel} {name}"),
+        (disposition, _) => match disposition {
+            Disposition::Callback => format!("Call {name}"),
+            Disposition::Escalation => format!("Escalation: call {name}"),
+            Disposition::Booked => format!("Prepare {name}'s booking"),
+            Disposition::Nurture => format!("Nurture {name}"),
+            Disposition::ClosedLost => format!("Close {name}'s lead"),
+        },
     };
     let named = brief.do_not_ask.iter().find(|f| f.fact == "preferred_time").map(|f| f.value.as_str());
     let when = match (&brief.requested_window, named) {
@@ -168,4 +173,10 @@ fn transcript_url(conversation: &Conversation) -> Option<String> {
     TRANSCRIPT_FIELDS
         .iter()
         .find_map(|name| fields.get(*name)?.as_str().filter(|url| url.starts_with("http")).map(str::to_owned))
+}
+
+/// "Email" for "email": a channel as a subject's first word.
+fn capitalised(channel: &str) -> String {
+    let mut chars = channel.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }

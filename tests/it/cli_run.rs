@@ -70,6 +70,7 @@ async fn every_verb_resolves_paths_from_the_configuration_folder() {
     let admin_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     std::os::unix::fs::symlink(concat!(env!("CARGO_MANIFEST_DIR"), "/config/vocabulary"), dir.path().join("vocab"))
         .unwrap();
+    std::os::unix::fs::symlink(concat!(env!("CARGO_MANIFEST_DIR"), "/config/model"), dir.path().join("model")).unwrap();
     let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.yaml")).unwrap();
     let config = example
         .replace("sqlite://../state/handoffd.db", "sqlite://state/h.db")

@@ -75,6 +75,8 @@ fn a_vocabulary_run_cannot_find_is_refused() {
         dir.path().join("vocabulary"),
     )
     .unwrap();
+    std::os::unix::fs::symlink(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/model"), dir.path().join("model"))
+        .unwrap();
     let (code, stdout) = check(&path);
     assert_eq!(code, 0, "{stdout}");
 }
@@ -98,6 +100,8 @@ fn check_refuses_what_building_hubspot_would_refuse() {
         dir.path().join("vocabulary"),
     )
     .unwrap();
+    std::os::unix::fs::symlink(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/model"), dir.path().join("model"))
+        .unwrap();
     let line = |needle: &str| broken.lines().position(|l| l.contains(needle)).unwrap() + 1;
 
     let (code, stdout) = check(&path);
@@ -130,6 +134,8 @@ fn check_refuses_a_crm_sync_schedule_run_cannot_parse() {
         dir.path().join("vocabulary"),
     )
     .unwrap();
+    std::os::unix::fs::symlink(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/model"), dir.path().join("model"))
+        .unwrap();
     let line = broken.lines().position(|l| l.contains("every five minutes")).unwrap() + 1;
 
     let (code, stdout) = check(&path);
@@ -139,4 +145,34 @@ fn check_refuses_a_crm_sync_schedule_run_cannot_parse() {
             && stdout.contains("identity.crm_sync: `every five minutes` is not a cron expression"),
         "{stdout}"
     );
+}
+
+/// A model file that is missing, or whose labels are not the vocabulary's, is a `check` error
+/// naming `interpret.model` and the file; the rules alone still make briefs (see interpret_model).
+#[test]
+fn a_missing_or_mismatched_model_is_refused() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example = std::fs::read_to_string(root.join("config/example.yaml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("handoffd.yaml");
+    std::fs::write(&path, &example).unwrap();
+    std::os::unix::fs::symlink(root.join("config/vocabulary"), dir.path().join("vocabulary")).unwrap();
+    let line = example.lines().position(|l| l.contains("model: model/brief-model.json")).unwrap() + 1;
+
+    let (code, stdout) = check(&path);
+    assert_eq!(code, 2, "{stdout}");
+    let model = dir.path().join("model/brief-model.json");
+    let expected = format!("{}:{line}:3: interpret.model: the model `{}` is not used", path.display(), model.display());
+    assert!(stdout.starts_with(&expected), "{stdout}");
+
+    // A model trained on other labels: one intent renamed.
+    let shipped = std::fs::read_to_string(root.join("config/model/brief-model.json")).unwrap();
+    assert!(shipped.contains("\"site_visit\""));
+    std::fs::create_dir(dir.path().join("model")).unwrap();
+    std::fs::write(&model, shipped.replacen("\"site_visit\"", "\"house_tour\"", 1)).unwrap();
+    let (code, stdout) = check(&path);
+    assert_eq!(code, 2, "{stdout}");
+    assert!(stdout.contains("interpret.model: "), "{stdout}");
+    assert!(stdout.contains("`intents` labels do not match the vocabulary"), "{stdout}");
+    assert!(stdout.contains("house_tour") && stdout.contains("site_visit"), "{stdout}");
 }

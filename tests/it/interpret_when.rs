@@ -718,3 +718,86 @@ fn portuguese_no_before_a_day_is_on_not_not() {
         "{negated:?}"
     );
 }
+
+// --- Times that are not requests (issue 20) ---------------------------------------------
+
+const BOGOTA: &str = "America/Bogota";
+const SAO_PAULO: &str = "America/Sao_Paulo";
+const NEW_YORK: &str = "America/New_York";
+
+#[test]
+fn a_time_the_customer_works_is_not_the_time_they_asked_for() {
+    // Tuesday 2026-06-09; Thursday is 06-11.
+    let w = window_of(
+        &["¿Se puede cambiar para el jueves por la tarde? Por la mañana trabajo."],
+        "2026-06-09T10:00:00-05:00",
+        BOGOTA,
+        &weekday_hours(),
+    );
+    assert_window(w, "2026-06-11T12:00:00-05:00", "2026-06-11T17:00:00-05:00");
+    let w = window_of(
+        &["Pode ser quinta à tarde? De manhã eu trabalho."],
+        "2026-06-09T10:00:00-03:00",
+        SAO_PAULO,
+        &weekday_hours(),
+    );
+    assert_window(w, "2026-06-11T12:00:00-03:00", "2026-06-11T17:00:00-03:00");
+    let w = window_of(
+        &["subah office mein hoon, shaam ko call karo"],
+        "2026-06-09T10:00:00+05:30",
+        KOLKATA,
+        &weekday_hours(),
+    );
+    assert_window(w, "2026-06-09T17:00:00+05:30", "2026-06-09T21:00:00+05:30");
+    assert_eq!(window_of(&["I work till 6"], "2026-06-09T10:00:00-04:00", NEW_YORK, &weekday_hours()), None);
+    assert_eq!(window_of(&["Por la mañana trabajo."], "2026-06-09T08:00:00-05:00", BOGOTA, &weekday_hours()), None);
+}
+
+#[test]
+fn a_negated_day_is_not_requested() {
+    let w =
+        window_of(&["not monday. wednesday afternoon works"], "2026-06-09T10:00:00-04:00", NEW_YORK, &weekday_hours());
+    assert_window(w, "2026-06-10T12:00:00-04:00", "2026-06-10T17:00:00-04:00");
+    assert_eq!(window_of(&["not monday"], "2026-06-09T10:00:00-04:00", NEW_YORK, &weekday_hours()), None);
+}
+
+#[test]
+fn a_decision_deadline_is_not_a_call_time() {
+    let now = "2026-06-09T10:00:00-04:00";
+    assert_eq!(
+        window_of(&["we need to decide by Friday, get back to me quickly"], now, NEW_YORK, &weekday_hours()),
+        None
+    );
+    assert_eq!(
+        window_of(&["Tenemos que decidir antes del viernes, mándeme el folleto"], now, BOGOTA, &weekday_hours()),
+        None
+    );
+    assert_eq!(window_of(&["Friday tak decide karna hai, brochure bhejo"], now, KOLKATA, &weekday_hours()), None);
+    assert_eq!(window_of(&["Preciso decidir até sexta."], now, SAO_PAULO, &weekday_hours()), None);
+    // A named contact keeps the time a request even beside the deadline.
+    let w = window_of(&["call me on Friday morning before we decide"], now, NEW_YORK, &weekday_hours());
+    assert_window(w, "2026-06-12T09:00:00-04:00", "2026-06-12T12:00:00-04:00");
+}
+
+#[test]
+fn a_named_day_wins_over_a_later_bare_today() {
+    // Wednesday 2026-06-10.
+    let w = window_of(
+        &["Can we visit this Saturday morning? Please call me today"],
+        "2026-06-10T10:00:00+05:30",
+        KOLKATA,
+        &weekday_hours(),
+    );
+    assert_window(w, "2026-06-13T09:00:00+05:30", "2026-06-13T12:00:00+05:30");
+    let w =
+        window_of(&["el sábado en la mañana, o llámeme hoy"], "2026-06-10T10:00:00-05:00", BOGOTA, &weekday_hours());
+    assert_window(w, "2026-06-13T09:00:00-05:00", "2026-06-13T12:00:00-05:00");
+    // A today with its own time of day is not bare: it stays the latest request.
+    let w = window_of(
+        &["Saturday morning is fine. Actually call me after 6 pm today"],
+        "2026-06-10T10:00:00+05:30",
+        KOLKATA,
+        &weekday_hours(),
+    );
+    assert_window(w, "2026-06-10T18:00:00+05:30", "2026-06-10T21:00:00+05:30");
+}

@@ -19,6 +19,9 @@ pub struct Brief {
     pub objections: Vec<Finding>,
     /// The time the customer named for the next contact; `None` when they named none.
     pub requested_window: Option<TimeWindow>,
+    /// How the customer wants to be reached ("no calls, email is fine"), or null.
+    #[serde(default)]
+    pub contact_preference: Option<ContactPreference>,
     /// What the AI promised, verbatim-short.
     pub promised_next_step: Option<String>,
     /// Facts the customer already gave: the owner must not ask them again.
@@ -38,6 +41,17 @@ pub struct Brief {
     /// CRM contacts claiming the same phone, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+}
+
+/// The channels a customer asked to be reached on and those they refused, with the phrase.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactPreference {
+    /// Channels they asked for, in the order they named them (`call`, `whatsapp`, `email`, `sms`).
+    pub channels: Vec<String>,
+    /// Channels they refused.
+    pub avoid: Vec<String>,
+    pub evidence: String,
+    pub turn: Option<usize>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -125,6 +125,8 @@ pub(crate) struct Matcher {
     pub acceptance: Vec<String>,
     request_cues: Vec<String>,
     unavailable_cues: Vec<String>,
+    deadline_cues: Vec<String>,
+    contact_cues: Vec<String>,
 }
 
 /// How a mention's clause reads.
@@ -132,8 +134,10 @@ pub(crate) struct Matcher {
 pub(crate) enum ClauseMood {
     /// Asks for or offers the time ("call me ...", "... works", a question, a bare answer).
     Request,
-    /// Says the customer is unavailable then ("I'm busy today").
+    /// Says the customer is unavailable then ("I'm busy today", "por la mañana trabajo").
     Unavailable,
+    /// A deadline for a decision or purchase ("we need to decide by Friday"): a timeline fact.
+    Deadline,
     /// Tells something else ("I land on Friday night").
     Narrative,
 }
@@ -171,6 +175,7 @@ impl Matcher {
         let mut not_negation = Vec::new();
         let (mut not_time_units, mut acceptance) = (Vec::new(), Vec::new());
         let (mut request_cues, mut unavailable_cues) = (Vec::new(), Vec::new());
+        let (mut deadline_cues, mut contact_cues) = (Vec::new(), Vec::new());
         let mut weekday_names = Vec::new();
         let mut raw_templates: Vec<(ClockKind, String, usize, &std::path::Path)> = Vec::new();
 
@@ -219,6 +224,8 @@ impl Matcher {
             acceptance.extend(v.acceptance.iter().map(|p| fold(p)));
             request_cues.extend(v.request_cues.iter().map(|p| fold(p)));
             unavailable_cues.extend(v.unavailable_cues.iter().map(|p| fold(p)));
+            deadline_cues.extend(v.deadline_cues.iter().map(|p| fold(p)));
+            contact_cues.extend(v.contact_cues.iter().map(|p| fold(p)));
             for (kind, list) in [
                 (ClockKind::Between, &v.clock.between),
                 (ClockKind::After, &v.clock.after),
@@ -350,6 +357,8 @@ impl Matcher {
             acceptance,
             request_cues,
             unavailable_cues,
+            deadline_cues,
+            contact_cues,
         })
     }
 
@@ -444,10 +453,18 @@ impl Matcher {
         let own = words(&text[start..end]).count();
         let asks = text[end + after.len()..].trim_start().starts_with('?');
         let has = |cues: &[String]| cues.iter().any(|c| contains_phrase(&context, c));
-        if has(&self.request_cues) || has(&self.corrections) || asks || context.len() <= own + 3 {
+        // A deadline outranks the generic request cues ("need", "can"), but not a named
+        // contact ("call me before you decide on Friday"); an unavailability outranks a bare time.
+        let contact = has(&self.contact_cues);
+        if !contact && has(&self.deadline_cues) {
+            ClauseMood::Deadline
+        } else if has(&self.request_cues) || has(&self.corrections) || asks {
             ClauseMood::Request
         } else if has(&self.unavailable_cues) {
             ClauseMood::Unavailable
+        } else if context.len() <= own + 3 {
+            // A bare time ("Saturday morning") answers the question of when.
+            ClauseMood::Request
         } else {
             ClauseMood::Narrative
         }

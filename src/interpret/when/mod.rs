@@ -99,10 +99,10 @@ impl TimeResolver {
                 let slot = match mood {
                     ClauseMood::Request => &mut requested,
                     ClauseMood::Narrative => &mut told,
-                    ClauseMood::Unavailable => continue,
+                    ClauseMood::Unavailable | ClauseMood::Deadline => continue,
                 };
                 *slot = match slot.take() {
-                    Some(old) if confirms(&found, &old, &ctx) => Some(old),
+                    Some(old) if confirms(&found, &old, &ctx) || vaguer_today(&found, &old, &ctx) => Some(old),
                     _ => Some(found),
                 };
             }
@@ -172,6 +172,19 @@ fn confirms(new: &ResolvedWindow, old: &ResolvedWindow, ctx: &Context<'_>) -> bo
         || (whole_day
             && n.not_before.with_timezone(&tz).date_naive() == o.not_before.with_timezone(&tz).date_naive()
             && n.not_after.with_timezone(&tz).date_naive() == o.not_after.with_timezone(&tz).date_naive())
+}
+
+/// Whether `new` is a bare "today" (its whole business day) after `old` named another day
+/// with a part of it ("visit this Saturday morning? ... call me today"): the named day is the
+/// more specific. A whole other day ("vence amanhã ... renovar hoje") is not more specific.
+fn vaguer_today(new: &ResolvedWindow, old: &ResolvedWindow, ctx: &Context<'_>) -> bool {
+    let tz = ctx.now.timezone();
+    let today = ctx.now.date_naive();
+    let whole_day = |rule: &str| rule.ends_with("business_hours") || rule.ends_with("closed_day_as_named");
+    new.rule.starts_with("today")
+        && whole_day(&new.rule)
+        && !whole_day(&old.rule)
+        && old.window.not_before.with_timezone(&tz).date_naive() != today
 }
 
 fn short(phrase: &str) -> String {

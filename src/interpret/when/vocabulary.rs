@@ -60,6 +60,16 @@ pub struct TimeVocabulary {
     /// "travelling"): a time there is not a request, unless the clause also has a request cue.
     #[serde(default)]
     pub unavailable_cues: Vec<String>,
+    /// Words that make a time a deadline for a decision or a purchase, not a time to be
+    /// contacted ("decide", "renew", "expires", "decidir", "tak"): "we need to decide by Friday"
+    /// is a timeline fact, so a time in such a clause is no window unless the clause also
+    /// names contact (`contact_cues`).
+    #[serde(default)]
+    pub deadline_cues: Vec<String>,
+    /// Words that name contact or a meeting ("call", "visit", "demo", "llamar", "milte"): they
+    /// keep a time a request even beside a deadline cue ("call me before you decide on Friday").
+    #[serde(default)]
+    pub contact_cues: Vec<String>,
     /// Short acceptances ("yes", "ok", "sí", "haan"): a customer turn made of one accepts the
     /// time the AI proposed in the turn before, when the customer named no time themselves.
     #[serde(default)]
@@ -324,6 +334,8 @@ fn validate(path: &Path, v: &TimeVocabulary) -> Result<(), VocabularyError> {
         ("acceptance".into(), &v.acceptance),
         ("request_cues".into(), &v.request_cues),
         ("unavailable_cues".into(), &v.unavailable_cues),
+        ("deadline_cues".into(), &v.deadline_cues),
+        ("contact_cues".into(), &v.contact_cues),
     ]);
     for (key, phrases) in &lists {
         for (i, phrase) in phrases.iter().enumerate() {

@@ -13,6 +13,9 @@ use serde_json::Value;
 
 use super::Interpreter;
 
+pub mod interval;
+pub mod lock;
+
 /// Fields in report order.
 pub const FIELDS: &[&str] =
     &["intents", "urgency", "disposition", "objections", "do_not_ask", "requested_window", "reasked"];
@@ -37,22 +40,21 @@ pub struct Miss {
 
 #[derive(Debug, Default)]
 pub struct Report {
-    /// field -> (sum of scores, cases that label it)
-    pub fields: BTreeMap<&'static str, (f64, usize)>,
+    /// field -> the score of every case that labels it, in case order (kept whole so that
+    /// confidence intervals can be drawn from them).
+    pub fields: BTreeMap<&'static str, Vec<f64>>,
     pub misses: Vec<Miss>,
     pub cases: usize,
 }
 
 impl Report {
     pub fn score(&self, field: &str) -> Option<f64> {
-        self.fields.get(field).filter(|(_, n)| *n > 0).map(|(sum, n)| sum / *n as f64)
+        self.fields.get(field).filter(|v| !v.is_empty()).map(|v| v.iter().sum::<f64>() / v.len() as f64)
     }
 
     pub fn merge(&mut self, other: Report) {
-        for (field, (sum, n)) in other.fields {
-            let entry = self.fields.entry(field).or_default();
-            entry.0 += sum;
-            entry.1 += n;
+        for (field, values) in other.fields {
+            self.fields.entry(field).or_default().extend(values);
         }
         self.misses.extend(other.misses);
         self.cases += other.cases;
@@ -62,7 +64,8 @@ impl Report {
     pub fn table(&self) -> String {
         let mut out = format!("{} cases\n", self.cases);
         for field in FIELDS {
-            if let Some((_, n)) = self.fields.get(field) {
+            if let Some(values) = self.fields.get(field) {
+                let n = values.len();
                 out.push_str(&format!("{field:<18} {:.3}  ({n} cases)\n", self.score(field).unwrap_or(0.0)));
             }
         }
@@ -111,6 +114,25 @@ pub fn score_dir(interpreter: &Interpreter, dir: &Path) -> anyhow::Result<Report
     Ok(report)
 }
 
+/// The case folders of `dir`: `dir` itself when it holds cases, else each sub-folder that does
+/// (the corpus keeps one folder per language slice), named by the folder.
+pub fn slices(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
+    if !case_paths(dir)?.is_empty() {
+        let name = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        return Ok(vec![(name, dir.to_path_buf())]);
+    }
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read `{}`", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() && !case_paths(&path)?.is_empty() {
+            found.push((path.file_name().unwrap_or_default().to_string_lossy().into_owned(), path));
+        }
+    }
+    found.sort();
+    anyhow::ensure!(!found.is_empty(), "`{}` holds no cases (`*.json`), nor folders of them", dir.display());
+    Ok(found)
+}
+
 /// Score one brief against one case's labels.
 pub fn score_case(case: &Case, brief: &Brief, report: &mut Report) -> anyhow::Result<()> {
     report.cases += 1;
@@ -140,9 +162,7 @@ pub fn score_case(case: &Case, brief: &Brief, report: &mut Report) -> anyhow::Re
             }
             other => anyhow::bail!("case `{}`: unknown expect key `{other}`", case.name),
         };
-        let entry = report.fields.entry(field).or_default();
-        entry.0 += score;
-        entry.1 += 1;
+        report.fields.entry(field).or_default().push(score);
         if score < 1.0 {
             report.misses.push(Miss { case: case.name.clone(), field, score, expected: compact(expected), found });
         }

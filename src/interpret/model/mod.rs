@@ -1,0 +1,548 @@
+//! The trained model beside the rules: one linear classifier per label over hashed n-grams of
+//! the conversation (see [`features`]), with what the rules found as features of their own.
+//!
+//! The rules stay the first layer (sales ops extend them in YAML); the model reads their brief
+//! and decides the fields its file enables, each one enabled only where cross-validation on the
+//! training split showed it beat the rules (`handoffd train`). Every label keeps its evidence:
+//! where the rules found the same label their phrase stays; a label only the model found names
+//! the customer turn and the words that weighed most for it.
+//!
+//! Layout: [`features`] (what the model sees), [`train`] (fitting, thresholds, cross-validation),
+//! this file (the model file, its checks against the vocabulary, and applying it to a brief).
+
+use std::cell::RefCell;
+use std::path::Path;
+
+use anyhow::Context;
+use base64::Engine as _;
+use handoffd_contract::brief::{Brief, Disposition, FactValue, Finding, UrgencyLevel};
+use handoffd_contract::conversation::{Speaker, Turn};
+use serde::{Deserialize, Serialize};
+
+use super::Vocabulary;
+use super::text::shorten;
+
+pub mod features;
+pub mod train;
+
+use features::{DIMS, FeatureSet, Features};
+
+/// The model file's format tag; a file with another is refused.
+pub const FORMAT: &str = "handoffd-brief-model/1";
+
+/// Facts the model leaves to the rules: `preferred_time` is listed exactly when the time
+/// resolver found a window (eval/README.md), so it follows the window, not the words.
+pub const RULE_ONLY_FACTS: &[&str] = &["preferred_time"];
+
+/// The brief fields a model may decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    Intents,
+    Objections,
+    DoNotAsk,
+    Urgency,
+    Disposition,
+}
+
+impl Field {
+    pub const ALL: [Field; 5] =
+        [Field::Intents, Field::Objections, Field::DoNotAsk, Field::Urgency, Field::Disposition];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Intents => "intents",
+            Field::Objections => "objections",
+            Field::DoNotAsk => "do_not_ask",
+            Field::Urgency => "urgency",
+            Field::Disposition => "disposition",
+        }
+    }
+
+    /// A set of labels (one binary classifier each) or exactly one of them (softmax).
+    pub fn is_set(self) -> bool {
+        matches!(self, Field::Intents | Field::Objections | Field::DoNotAsk)
+    }
+
+    /// The labels the vocabulary (or the brief's fixed enums) defines for this field.
+    pub fn labels(self, vocabulary: &Vocabulary) -> Vec<String> {
+        let codes = |entries: &[super::vocabulary::Entry]| {
+            let mut codes: Vec<String> = entries.iter().map(|e| e.code.clone()).collect();
+            codes.sort();
+            codes.dedup();
+            codes
+        };
+        match self {
+            Field::Intents => codes(&vocabulary.intents.entries),
+            Field::Objections => codes(&vocabulary.objections.entries),
+            Field::DoNotAsk => codes(&vocabulary.facts.entries)
+                .into_iter()
+                .filter(|c| !RULE_ONLY_FACTS.contains(&c.as_str()))
+                .collect(),
+            Field::Urgency => ["low", "medium", "high"].map(String::from).to_vec(),
+            Field::Disposition => {
+                ["callback", "escalation", "nurture", "closed_lost", "booked"].map(String::from).to_vec()
+            }
+        }
+    }
+}
+
+/// One field's classifiers as stored: weights quantised to i8 per label (label-major, base64),
+/// a scale per label, and for set fields a decision threshold per label.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeadFile {
+    pub field: Field,
+    /// Whether the model decides this field (cross-validation said it beats the rules).
+    pub enabled: bool,
+    pub labels: Vec<String>,
+    #[serde(default)]
+    pub thresholds: Vec<f32>,
+    pub scales: Vec<f32>,
+    pub weights: String,
+}
+
+/// The model file (`interpret.model`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFile {
+    pub format: String,
+    pub bits: u32,
+    pub features: FeatureSet,
+    /// How it was made (corpus, cases, date), for whoever reads the file.
+    pub trained_on: String,
+    pub heads: Vec<HeadFile>,
+}
+
+/// One field's classifiers, ready to score: weights feature-major, so a feature touches one
+/// contiguous row of labels.
+#[derive(Debug, Clone)]
+pub struct Head {
+    pub field: Field,
+    pub enabled: bool,
+    pub labels: Vec<String>,
+    pub thresholds: Vec<f32>,
+    weights: Vec<f32>,
+}
+
+impl Head {
+    /// A head from label-major float weights (`train`).
+    pub fn from_label_major(field: Field, labels: Vec<String>, thresholds: Vec<f32>, label_major: &[Vec<f32>]) -> Self {
+        let n = labels.len();
+        let mut weights = vec![0.0; DIMS * n];
+        for (l, row) in label_major.iter().enumerate() {
+            for (i, w) in row.iter().enumerate() {
+                weights[i * n + l] = *w;
+            }
+        }
+        Head { field, enabled: true, labels, thresholds, weights }
+    }
+
+    fn weight(&self, feature: u32, label: usize) -> f32 {
+        self.weights[feature as usize * self.labels.len() + label]
+    }
+
+    /// Raw scores, one per label.
+    pub fn scores(&self, features: &Features, out: &mut Vec<f32>) {
+        let n = self.labels.len();
+        out.clear();
+        out.resize(n, 0.0);
+        for (i, v) in features {
+            let row = &self.weights[*i as usize * n..(*i as usize + 1) * n];
+            for (o, w) in out.iter_mut().zip(row) {
+                *o += w * v;
+            }
+        }
+    }
+
+    /// Probabilities: a sigmoid per label for set fields, a softmax for one-of fields.
+    pub fn probabilities(&self, features: &Features, out: &mut Vec<f32>) {
+        self.scores(features, out);
+        if self.field.is_set() {
+            out.iter_mut().for_each(|z| *z = sigmoid(*z));
+        } else {
+            softmax(out);
+        }
+    }
+
+    fn to_file(&self) -> HeadFile {
+        let n = self.labels.len();
+        let mut scales = Vec::with_capacity(n);
+        let mut bytes = Vec::with_capacity(n * DIMS);
+        for l in 0..n {
+            let max = (0..DIMS).map(|i| self.weight(i as u32, l).abs()).fold(0.0f32, f32::max);
+            let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+            scales.push(scale);
+            bytes
+                .extend((0..DIMS).map(|i| (self.weight(i as u32, l) / scale).round().clamp(-127.0, 127.0) as i8 as u8));
+        }
+        HeadFile {
+            field: self.field,
+            enabled: self.enabled,
+            labels: self.labels.clone(),
+            thresholds: self.thresholds.clone(),
+            scales,
+            weights: base64::engine::general_purpose::STANDARD.encode(bytes),
+        }
+    }
+
+    fn from_file(file: &HeadFile) -> anyhow::Result<Self> {
+        let n = file.labels.len();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&file.weights)
+            .with_context(|| format!("head `{}`: `weights` is not base64", file.field.name()))?;
+        anyhow::ensure!(
+            bytes.len() == n * DIMS && file.scales.len() == n,
+            "head `{}`: {} weights and {} scales for {n} labels of {DIMS} features",
+            file.field.name(),
+            bytes.len(),
+            file.scales.len()
+        );
+        anyhow::ensure!(
+            !file.field.is_set() || file.thresholds.len() == n,
+            "head `{}`: {} thresholds for {n} labels",
+            file.field.name(),
+            file.thresholds.len()
+        );
+        let mut weights = vec![0.0; DIMS * n];
+        for l in 0..n {
+            for i in 0..DIMS {
+                weights[i * n + l] = f32::from(bytes[l * DIMS + i] as i8) * file.scales[l];
+            }
+        }
+        Ok(Head {
+            field: file.field,
+            enabled: file.enabled,
+            labels: file.labels.clone(),
+            thresholds: file.thresholds.clone(),
+            weights,
+        })
+    }
+}
+
+/// A loaded model.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub features: FeatureSet,
+    pub trained_on: String,
+    pub heads: Vec<Head>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<(Features, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+impl Model {
+    /// Read a model file and check it against the vocabulary: its labels must be exactly the
+    /// vocabulary's, or its weights would answer for codes the rules no longer know (or miss
+    /// new ones).
+    pub fn load(path: &Path, vocabulary: &Vocabulary) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        let file: ModelFile =
+            serde_json::from_str(&text).with_context(|| format!("`{}` is not a model file", path.display()))?;
+        let model = Self::from_file(&file).with_context(|| format!("`{}`", path.display()))?;
+        model.check_labels(vocabulary).with_context(|| format!("`{}`", path.display()))?;
+        Ok(model)
+    }
+
+    pub fn from_file(file: &ModelFile) -> anyhow::Result<Self> {
+        anyhow::ensure!(file.format == FORMAT, "format `{}`, expected `{FORMAT}`", file.format);
+        anyhow::ensure!(file.bits == features::BITS, "{} feature bits, this build reads {}", file.bits, features::BITS);
+        let heads = file.heads.iter().map(Head::from_file).collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Model { features: file.features, trained_on: file.trained_on.clone(), heads })
+    }
+
+    pub fn to_file(&self) -> ModelFile {
+        ModelFile {
+            format: FORMAT.into(),
+            bits: features::BITS,
+            features: self.features,
+            trained_on: self.trained_on.clone(),
+            heads: self.heads.iter().map(Head::to_file).collect(),
+        }
+    }
+
+    /// Every head's labels must be the vocabulary's for its field.
+    pub fn check_labels(&self, vocabulary: &Vocabulary) -> anyhow::Result<()> {
+        let mut problems = Vec::new();
+        for head in &self.heads {
+            let mut want = head.field.labels(vocabulary);
+            want.sort();
+            let mut have = head.labels.clone();
+            have.sort();
+            if have != want {
+                let extra: Vec<&String> = have.iter().filter(|l| !want.contains(l)).collect();
+                let missing: Vec<&String> = want.iter().filter(|l| !have.contains(l)).collect();
+                problems.push(format!(
+                    "`{}` labels do not match the vocabulary (unknown to it: {extra:?}; not in the model: {missing:?})",
+                    head.field.name()
+                ));
+            }
+        }
+        anyhow::ensure!(problems.is_empty(), "{}; retrain with `handoffd train`", problems.join("; "));
+        Ok(())
+    }
+
+    /// The fields this model decides.
+    pub fn enabled_fields(&self) -> Vec<&'static str> {
+        self.heads.iter().filter(|h| h.enabled).map(|h| h.field.name()).collect()
+    }
+
+    /// Decide the enabled fields of `brief` (made by the rules from `turns`).
+    pub fn apply(&self, turns: &[Turn], brief: &mut Brief) {
+        SCRATCH.with(|scratch| {
+            let (features, probabilities) = &mut *scratch.borrow_mut();
+            features::extract(turns, brief, self.features, features);
+            for head in self.heads.iter().filter(|h| h.enabled) {
+                head.probabilities(features, probabilities);
+                decide(head, probabilities, turns, brief);
+            }
+        });
+    }
+}
+
+/// Write the head's decision into the brief, keeping the rules' evidence where they agree.
+fn decide(head: &Head, probabilities: &[f32], turns: &[Turn], brief: &mut Brief) {
+    if head.field.is_set() {
+        let chosen: Vec<usize> = (0..head.labels.len()).filter(|l| probabilities[*l] >= head.thresholds[*l]).collect();
+        match head.field {
+            Field::Intents => brief.intents = set_findings(head, &chosen, turns, &brief.intents),
+            Field::Objections => brief.objections = set_findings(head, &chosen, turns, &brief.objections),
+            Field::DoNotAsk => {
+                let mut kept: Vec<FactValue> = brief
+                    .do_not_ask
+                    .iter()
+                    .filter(|f| {
+                        RULE_ONLY_FACTS.contains(&f.fact.as_str()) || chosen.iter().any(|l| head.labels[*l] == f.fact)
+                    })
+                    .cloned()
+                    .collect();
+                for l in &chosen {
+                    if !kept.iter().any(|f| f.fact == head.labels[*l]) {
+                        let why = explain(head, *l, turns);
+                        kept.push(FactValue { fact: head.labels[*l].clone(), value: why.value, turn: why.turn });
+                    }
+                }
+                brief.do_not_ask = kept;
+            }
+            Field::Urgency | Field::Disposition => unreachable!("one-of fields are not sets"),
+        }
+        return;
+    }
+    let best = (0..head.labels.len()).max_by(|a, b| probabilities[*a].total_cmp(&probabilities[*b])).unwrap_or(0);
+    let label = head.labels[best].as_str();
+    match head.field {
+        Field::Urgency => {
+            let level = match label {
+                "high" => UrgencyLevel::High,
+                "low" => UrgencyLevel::Low,
+                _ => UrgencyLevel::Medium,
+            };
+            if level != brief.urgency.level {
+                let why = explain(head, best, turns);
+                brief
+                    .notes
+                    .push(format!("urgency {label} by the model (the rules said {})", brief.urgency.level.as_str()));
+                brief.urgency.level = level;
+                brief.urgency.reasons = vec![Finding { code: "model".into(), evidence: why.evidence, turn: why.turn }];
+            }
+        }
+        Field::Disposition => {
+            let disposition = match label {
+                "escalation" => Disposition::Escalation,
+                "nurture" => Disposition::Nurture,
+                "closed_lost" => Disposition::ClosedLost,
+                "booked" => Disposition::Booked,
+                _ => Disposition::Callback,
+            };
+            if disposition != brief.disposition {
+                let why = explain(head, best, turns);
+                brief.notes.push(format!(
+                    "disposition {label} by the model (the rules said {}): {}",
+                    brief.disposition.as_str(),
+                    why.evidence
+                ));
+                brief.disposition = disposition;
+            }
+        }
+        _ => unreachable!("set fields are decided above"),
+    }
+}
+
+fn set_findings(head: &Head, chosen: &[usize], turns: &[Turn], rules: &[Finding]) -> Vec<Finding> {
+    chosen
+        .iter()
+        .map(|l| match rules.iter().find(|f| f.code == head.labels[*l]) {
+            Some(rule) => rule.clone(),
+            None => {
+                let why = explain(head, *l, turns);
+                Finding { code: head.labels[*l].clone(), evidence: why.evidence, turn: why.turn }
+            }
+        })
+        .collect()
+}
+
+/// Why the model chose a label: the customer turn whose features weigh most for it, the
+/// words that weigh most in that turn, and the sentence around the heaviest word.
+struct Why {
+    turn: Option<usize>,
+    evidence: String,
+    value: String,
+}
+
+fn explain(head: &Head, label: usize, turns: &[Turn]) -> Why {
+    // (weight of the turn, its index, its words that weigh for the label)
+    type Weighed = (f32, usize, Vec<(f32, String)>);
+    let mut best: Option<Weighed> = None;
+    for (t, turn) in turns.iter().enumerate().filter(|(_, t)| t.from == Speaker::Customer) {
+        let mut total = 0.0;
+        let mut words: Vec<(f32, String)> = Vec::new();
+        features::customer_turn(&turn.text, |i, v, name| {
+            let w = head.weight(i, label) * v;
+            total += w;
+            if !name.is_empty() && w > 0.0 && !words.iter().any(|(_, n)| n == name) {
+                words.push((w, name.to_owned()));
+            }
+        });
+        if best.as_ref().is_none_or(|(b, _, _)| total > *b) {
+            best = Some((total, t, words));
+        }
+    }
+    let Some((_, t, mut words)) = best else {
+        return Why { turn: None, evidence: "model".into(), value: String::new() };
+    };
+    words.sort_by(|a, b| b.0.total_cmp(&a.0));
+    words.truncate(3);
+    let names: Vec<&str> = words.iter().map(|(_, n)| n.as_str()).collect();
+    let text = &turns[t].text;
+    let value = words.first().map_or_else(|| shorten(text, 60), |(_, top)| sentence_with(text, top));
+    Why { turn: Some(t), evidence: format!("\"{}\" (model: {})", shorten(text, 80), names.join(", ")), value }
+}
+
+/// The sentence of `text` holding the folded word `word`, shortened.
+fn sentence_with(text: &str, word: &str) -> String {
+    text.split(super::text::is_sentence_break)
+        .find(|s| features::folded_words(s).0.contains(word))
+        .map_or_else(|| shorten(text, 60), |s| shorten(s.trim(), 60))
+}
+
+pub fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+pub fn softmax(z: &mut [f32]) {
+    let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for v in z.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    z.iter_mut().for_each(|v| *v /= sum);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use handoffd_contract::brief::Urgency;
+
+    fn turns(texts: &[(&str, &str)]) -> Vec<Turn> {
+        texts
+            .iter()
+            .map(|(from, text)| {
+                serde_json::from_value(
+                    serde_json::json!({"at": "2026-06-09T18:00:00+05:30", "from": from, "text": text}),
+                )
+                .unwrap()
+            })
+            .collect()
+    }
+
+    fn empty_brief() -> Brief {
+        serde_json::from_value(serde_json::json!({
+            "customer": {"id": "c", "name": null, "phones": [], "emails": []},
+            "source": null, "channel_history": [], "stated_need": null, "intents": [],
+            "urgency": {"level": "medium", "reasons": []}, "disposition": "callback", "objections": [],
+            "requested_window": null, "promised_next_step": null, "do_not_ask": [], "recommended_owner": null,
+            "recommended_action": "", "due": null, "reasked_facts": [], "actionable": true, "notes": []
+        }))
+        .unwrap()
+    }
+
+    /// An objection head that weighs the word "expensive" and nothing else.
+    fn price_head() -> Head {
+        let mut weights = vec![0.0f32; DIMS];
+        features::customer_turn("expensive", |i, _, name| {
+            if name == "expensive" {
+                weights[i as usize] = 4.0;
+            }
+        });
+        let mut bias = Vec::new();
+        features::extract(&[], &empty_brief(), FeatureSet { rule_hits: false }, &mut bias);
+        weights[bias[0].0 as usize] = -2.0;
+        Head::from_label_major(Field::Objections, vec!["price".into()], vec![0.5], &[weights])
+    }
+
+    #[test]
+    fn a_label_only_the_model_found_names_its_turn_and_words() {
+        let model =
+            Model { features: FeatureSet { rule_hits: false }, trained_on: String::new(), heads: vec![price_head()] };
+        let turns = turns(&[("ai", "The plan is 900 a month."), ("customer", "Hmm, that is expensive for us.")]);
+        let mut brief = empty_brief();
+        model.apply(&turns, &mut brief);
+        assert_eq!(brief.objections.len(), 1, "{:?}", brief.objections);
+        assert_eq!(brief.objections[0].code, "price");
+        assert_eq!(brief.objections[0].turn, Some(1));
+        assert!(brief.objections[0].evidence.contains("model: expensive"), "{}", brief.objections[0].evidence);
+
+        let mut calm = empty_brief();
+        model.apply(&turns[..1], &mut calm);
+        assert!(calm.objections.is_empty());
+    }
+
+    #[test]
+    fn a_rule_finding_the_model_agrees_with_keeps_the_rules_phrase() {
+        let model =
+            Model { features: FeatureSet { rule_hits: false }, trained_on: String::new(), heads: vec![price_head()] };
+        let mut brief = empty_brief();
+        brief.objections.push(Finding { code: "price".into(), evidence: "too expensive".into(), turn: Some(0) });
+        brief.urgency = Urgency { level: UrgencyLevel::High, reasons: vec![] };
+        model.apply(&turns(&[("customer", "too expensive")]), &mut brief);
+        assert_eq!(brief.objections[0].evidence, "too expensive");
+    }
+
+    #[test]
+    fn a_model_on_the_vocabularys_labels_passes_and_a_renamed_label_is_named() {
+        let vocabulary = Vocabulary::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/vocabulary")).unwrap();
+        let heads: Vec<Head> = Field::ALL
+            .iter()
+            .map(|f| {
+                let labels = f.labels(&vocabulary);
+                let thresholds = vec![0.5; labels.len()];
+                let zeros = vec![vec![0.0; DIMS]; labels.len()];
+                Head::from_label_major(*f, labels, thresholds, &zeros)
+            })
+            .collect();
+        let mut model = Model { features: FeatureSet { rule_hits: true }, trained_on: String::new(), heads };
+        model.check_labels(&vocabulary).unwrap();
+        model.heads[0].labels[0] = "house_tour".into();
+        let err = model.check_labels(&vocabulary).unwrap_err().to_string();
+        assert!(err.contains("`intents` labels do not match") && err.contains("house_tour"), "{err}");
+    }
+
+    #[test]
+    fn the_file_form_round_trips_within_quantisation() {
+        let model =
+            Model { features: FeatureSet { rule_hits: true }, trained_on: "t".into(), heads: vec![price_head()] };
+        let back = Model::from_file(&serde_json::from_str(&serde_json::to_string(&model.to_file()).unwrap()).unwrap())
+            .unwrap();
+        let mut a = Vec::new();
+        features::customer_turn("so expensive", |i, v, _| a.push((i, v)));
+        let (mut p, mut q) = (Vec::new(), Vec::new());
+        model.heads[0].probabilities(&a, &mut p);
+        back.heads[0].probabilities(&a, &mut q);
+        assert!((p[0] - q[0]).abs() < 0.02, "{p:?} {q:?}");
+        let mut wrong = model.to_file();
+        wrong.format = "other/1".into();
+        assert!(Model::from_file(&wrong).is_err());
+    }
+}
