@@ -13,11 +13,13 @@
 //! - `whatsapp_cloud`: the Graph API send route.
 //! - [`compliance`]: the CRM compliance suite, and [`compliance::CrmMock`], what a vendor mock shows it.
 //! - `state`: what the mock holds (contacts, tasks, owners, tokens, counters) behind one mutex.
-//! - [`faults`]: the fault plan and its seeded dice; `middleware`: request counting and fault injection.
+//! - [`faults`]: the fault plan and its seeded dice; `middleware`: request counting, the answer delay
+//!   ([`AnswerDelay`]) and fault injection.
 //! - `connection`: the accept loop, which can drop a connection without an answer.
 //! - [`report`]: counters for the report, `/_mock/*` routes.
 //! - [`cli`]: the `handoffd-mocks` command line (also `handoffd mock-crm`).
 
+mod answer_delay;
 pub mod cli;
 pub mod compliance;
 mod connection;
@@ -37,6 +39,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use answer_delay::{AnswerDelay, AnswerDelayError};
 pub use faults::{FaultPlan, FaultPlanError};
 pub use report::{FaultCounts, MockAssociation, MockContactView, MockReport, MockTaskView, RateLimitedCounts};
 pub use state::{MockOwner, seed_contact_phone};
@@ -134,6 +137,9 @@ pub struct MockOptions {
     pub faults: FaultPlan,
     /// Seed of the order in which batch results are shuffled.
     pub seed: u64,
+    /// How long every vendor request waits before it is handled (`None`: it is handled at once). A real portal
+    /// answers in 300-500 ms; benchmarks set this to see what the answer time costs.
+    pub answer_delay: Option<AnswerDelay>,
 }
 
 impl Default for MockOptions {
@@ -148,6 +154,7 @@ impl Default for MockOptions {
             handoff_property_exists: false,
             faults: FaultPlan::default(),
             seed: 0,
+            answer_delay: None,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Layers shared by every vendor route: request counting and fault injection.
+//! Layers shared by every vendor route: request counting, the answer delay and fault injection.
 
 use std::sync::Arc;
 
@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::connection::ConnectionKill;
-use super::faults::{Fault, INJECTED_REJECTION};
+use super::faults::{Fault, INJECTED_REJECTION, UNDOCUMENTED_ANSWER};
 use super::hubspot::error as hubspot_error;
 use super::hubspot::limits::Policy;
 use super::state::Shared;
@@ -29,11 +29,15 @@ pub(crate) struct FaultScope {
     pub vendor: Vendor,
 }
 
-/// Counts each request under its route (`POST /hubspot/crm/v3/objects/tasks/batch/create`).
+/// Counts each request under its route (`POST /hubspot/crm/v3/objects/tasks/batch/create`), then holds it for the
+/// configured answer delay, as a real portal takes its time.
 pub(crate) async fn record_request(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map_or(request.uri().path(), MatchedPath::as_str);
     let endpoint = format!("{} {}", request.method(), route);
     *shared.lock().counters.requests_per_endpoint.entry(endpoint).or_default() += 1;
+    if let Some(delay) = shared.answer_delay {
+        tokio::time::sleep(delay.draw()).await;
+    }
     next.run(request).await
 }
 
@@ -58,6 +62,11 @@ pub(crate) async fn inject_faults(State(scope): State<FaultScope>, request: Requ
         Fault::Rejected => {
             scope.shared.lock().counters.faults_injected.status_400 += 1;
             rejected(scope.vendor)
+        }
+        Fault::Undocumented => {
+            scope.shared.lock().counters.faults_injected.undocumented += 1;
+            // The same for every vendor: no vendor answers a JSON array of strings where the mock sends it.
+            (StatusCode::OK, Json(json!([UNDOCUMENTED_ANSWER]))).into_response()
         }
         Fault::Reset => {
             scope.shared.lock().counters.faults_injected.resets += 1;

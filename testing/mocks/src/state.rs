@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::faults::FaultInjector;
 use super::report::{Counters, GraphMessage};
-use super::{BatchErrorMode, MockOAuthApp, MockOptions, MockSecret};
+use super::{AnswerDelay, BatchErrorMode, MockOAuthApp, MockOptions, MockSecret};
 use crate::hubspot::limits::RateLimits;
 
 /// The contact properties that hold phone numbers.
@@ -299,6 +299,7 @@ pub struct Shared {
     pub access_tokens: Vec<MockSecret>,
     pub oauth: MockOAuthApp,
     pub batch_errors: BatchErrorMode,
+    pub answer_delay: Option<AnswerDelay>,
     state: Mutex<MockState>,
 }
 
@@ -330,6 +331,7 @@ impl Shared {
             access_tokens: options.access_tokens,
             oauth: options.oauth,
             batch_errors: options.batch_errors,
+            answer_delay: options.answer_delay,
             state: Mutex::new(state),
         }
     }
