@@ -61,6 +61,7 @@ macro_rules! connector_kinds {
 connector_kinds! {
     "whatsapp_cloud" => WhatsappCloud(handoffd_whatsapp_cloud::WhatsappCloudKind),
     "hubspot" => Hubspot(handoffd_hubspot::HubspotKind),
+    "salesforce" => Salesforce(handoffd_salesforce::SalesforceKind),
 }
 
 /// A connector kind: its `kind:` name and the parts it builds.
@@ -253,15 +254,18 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), KINDS.len());
-        assert_eq!(crm_kinds().collect::<Vec<_>>(), ["hubspot"]);
+        assert_eq!(crm_kinds().collect::<Vec<_>>(), ["hubspot", "salesforce"]);
     }
 
     #[test]
     fn an_unknown_kind_is_refused_with_the_list_of_kinds() {
-        let error = serde_json::from_value::<ConnectorConfig>(serde_json::json!({"kind": "salesforce", "id": "x"}))
+        let error = serde_json::from_value::<ConnectorConfig>(serde_json::json!({"kind": "dynamics", "id": "x"}))
             .unwrap_err()
             .to_string();
-        assert!(error.contains("`whatsapp_cloud`") && error.contains("`hubspot`"), "{error}");
+        assert!(
+            error.contains("`whatsapp_cloud`") && error.contains("`hubspot`") && error.contains("`salesforce`"),
+            "{error}"
+        );
     }
 
     fn whatsapp() -> Connectors {

@@ -10,6 +10,8 @@
 //!
 //! Layout, one module per vendor and the machinery they share:
 //! - [`hubspot`]: HubSpot's endpoints (one file per endpoint family), its auth/limits gate, its rate limits.
+//! - [`salesforce`]: Salesforce's token endpoint, SOQL, sObject Collections, the org's API allocation (under
+//!   `/salesforce`).
 //! - `whatsapp_cloud`: the Graph API send route.
 //! - [`compliance`]: the CRM compliance suite, and [`compliance::CrmMock`], what a vendor mock shows it.
 //! - `state`: what the mock holds (contacts, tasks, owners, tokens, counters) behind one mutex.
@@ -27,6 +29,7 @@ pub mod faults;
 pub mod hubspot;
 mod middleware;
 pub mod report;
+pub mod salesforce;
 mod state;
 mod whatsapp_cloud;
 
@@ -140,6 +143,8 @@ pub struct MockOptions {
     /// How long every vendor request waits before it is handled (`None`: it is handled at once). A real portal
     /// answers in 300-500 ms; benchmarks set this to see what the answer time costs.
     pub answer_delay: Option<AnswerDelay>,
+    /// The Salesforce org served under `/salesforce`.
+    pub salesforce: salesforce::SalesforceOptions,
 }
 
 impl Default for MockOptions {
@@ -155,6 +160,7 @@ impl Default for MockOptions {
             faults: FaultPlan::default(),
             seed: 0,
             answer_delay: None,
+            salesforce: salesforce::SalesforceOptions::default(),
         }
     }
 }
@@ -179,6 +185,7 @@ impl MockCrm {
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .nest("/hubspot", hubspot::routes(shared.clone()))
+        .nest("/salesforce", salesforce::routes(shared.clone()))
         .merge(whatsapp_cloud::routes(shared.clone()))
         .merge(report::routes())
         .with_state(shared)
@@ -204,6 +211,12 @@ impl MockHandle {
         format!("http://{}/hubspot", self.addr)
     }
 
+    /// Salesforce's login host on the mock (a connector's `base_url`), e.g. `http://127.0.0.1:8090/salesforce/login`;
+    /// its token answers name `http://127.0.0.1:8090/salesforce` as the instance URL.
+    pub fn salesforce_login_url(&self) -> String {
+        format!("http://{}/salesforce/login", self.addr)
+    }
+
     /// The Graph API base URL on the mock, e.g. `http://127.0.0.1:8090/graph`.
     pub fn graph_base_url(&self) -> String {
         format!("http://{}/graph", self.addr)
@@ -227,6 +240,11 @@ impl MockHandle {
     /// HubSpot as the CRM compliance suite sees it (a view: it does not keep the server running).
     pub fn hubspot(&self) -> hubspot::HubspotMock {
         hubspot::HubspotMock { shared: self.shared.clone() }
+    }
+
+    /// Salesforce as the CRM compliance suite sees it (a view: it does not keep the server running).
+    pub fn salesforce(&self) -> salesforce::SalesforceMock {
+        salesforce::SalesforceMock { shared: self.shared.clone() }
     }
 
     /// Replaces the fault plan; the dice are reseeded from the plan's seed.

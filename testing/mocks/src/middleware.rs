@@ -13,6 +13,7 @@ use super::connection::ConnectionKill;
 use super::faults::{Fault, INJECTED_REJECTION, UNDOCUMENTED_ANSWER};
 use super::hubspot::error as hubspot_error;
 use super::hubspot::limits::Policy;
+use super::salesforce::error as salesforce_error;
 use super::state::Shared;
 
 /// Whose error shapes an injected fault uses.
@@ -20,6 +21,7 @@ use super::state::Shared;
 pub(crate) enum Vendor {
     HubSpot,
     Meta,
+    Salesforce,
 }
 
 /// State of the fault layer: the mock, and whose errors to imitate.
@@ -99,6 +101,7 @@ async fn end_without_answer(kill: Option<ConnectionKill>, reset: bool) -> Respon
 
 fn too_many_requests(vendor: Vendor) -> Response {
     match vendor {
+        Vendor::Salesforce => salesforce_error::too_many_requests(),
         Vendor::HubSpot => {
             let mut response = hubspot_error::rate_limited(Policy::TenSecondlyRolling);
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -119,6 +122,7 @@ fn too_many_requests(vendor: Vendor) -> Response {
 /// The vendor's answer to a request it refuses for good: HubSpot's VALIDATION_ERROR, Meta's invalid parameter.
 fn rejected(vendor: Vendor) -> Response {
     match vendor {
+        Vendor::Salesforce => salesforce_error::rejected(),
         Vendor::HubSpot => hubspot_error::validation_error(INJECTED_REJECTION),
         Vendor::Meta => {
             let body = json!({"error": {
@@ -135,6 +139,7 @@ fn rejected(vendor: Vendor) -> Response {
 fn server_error(vendor: Vendor, status: u16) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     match (vendor, status) {
+        (Vendor::Salesforce, _) => salesforce_error::server_error(status),
         // HubSpot's 502s come from its edge, as HTML.
         (Vendor::HubSpot, StatusCode::BAD_GATEWAY) => (
             status,

@@ -212,6 +212,8 @@ pub struct MockState {
     pub shuffle: StdRng,
     pub counters: Counters,
     pub graph_messages: Vec<GraphMessage>,
+    /// The Salesforce org (its own records: it shares only the faults and counters with HubSpot's).
+    pub salesforce: crate::salesforce::org::Org,
 }
 
 impl MockState {
@@ -321,6 +323,7 @@ impl Shared {
             shuffle: StdRng::seed_from_u64(options.seed),
             counters: Counters::default(),
             graph_messages: Vec::new(),
+            salesforce: crate::salesforce::org::Org::new(options.salesforce),
         };
         state.seed_contacts(options.seed_contacts, Utc::now());
         if options.handoff_property_exists {
