@@ -306,6 +306,7 @@ mod tests {
         let configs: Vec<ConnectorConfig> = serde_json::from_value(serde_json::json!([
             {"kind": "whatsapp_cloud", "id": "wa", "app_secret": "s", "verify_token": "t", "phone_number_id": "1066"},
             {"kind": "hubspot", "id": "hs", "access_token": "pat"},
+            {"kind": "salesforce", "id": "sf", "client_id": "c", "client_secret": "s", "refresh_token": "r"},
         ]))
         .unwrap();
         assert_eq!(configs.len(), KINDS.len(), "one example per kind");
