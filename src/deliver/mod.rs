@@ -6,6 +6,7 @@
 mod backoff;
 mod contacts;
 mod payload;
+mod settling;
 mod vault;
 mod worker;
 
