@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use crate::classify::record_error;
-use crate::client::{Api, KEYS_PER_QUERY, id_list};
+use crate::client::{Api, id_list};
 use crate::soql::{in_list, quote, record_id};
 use crate::wire::{PersonRecord, SaveResult, format_datetime, parse_datetime};
 
@@ -22,7 +22,7 @@ const PAGE_SIZE: usize = 200;
 pub async fn find(api: &Api, keys: &[IdentityKey]) -> Result<Vec<CrmContact>, CrmError> {
     let mut found = Vec::new();
     let mut seen = HashSet::new();
-    for chunk in keys.chunks(KEYS_PER_QUERY) {
+    for chunk in query_sized(keys) {
         let Some(condition) = matching(chunk) else { continue };
         for (object, extra) in [("Contact", ""), ("Lead", " AND IsConverted = false")] {
             let soql = format!("SELECT {PERSON_FIELDS} FROM {object} WHERE ({condition}){extra}");
@@ -35,6 +35,37 @@ pub async fn find(api: &Api, keys: &[IdentityKey]) -> Result<Vec<CrmContact>, Cr
         }
     }
     Ok(found)
+}
+
+/// Keys in runs whose query stays under Salesforce's URL limit (16,384 characters, encoded): up to 200 keys a
+/// query when they are phones (a round of new customers is then one query per object), fewer when they are long.
+fn query_sized(keys: &[IdentityKey]) -> Vec<&[IdentityKey]> {
+    const MAX_KEYS: usize = 200;
+    const CONDITION_BUDGET: usize = 12_000;
+    // What a key adds to the URL: its quoted literal, percent-encoded, and a comma; phones appear twice.
+    let cost = |key: &IdentityKey| match key {
+        IdentityKey::Phone { value } => 2 * (encoded_len(&quote(value)) + 3),
+        IdentityKey::Email { value } => encoded_len(&quote(value)) + 3,
+        IdentityKey::Vendor { id, .. } => id.len() + 9,
+    };
+    let mut runs = Vec::new();
+    let (mut start, mut spent) = (0, 0);
+    for (n, key) in keys.iter().enumerate() {
+        let key_cost = cost(key);
+        if n > start && (n - start >= MAX_KEYS || spent + key_cost > CONDITION_BUDGET) {
+            runs.push(&keys[start..n]);
+            (start, spent) = (n, 0);
+        }
+        spent += key_cost;
+    }
+    if start < keys.len() {
+        runs.push(&keys[start..]);
+    }
+    runs
+}
+
+fn encoded_len(text: &str) -> usize {
+    text.chars().map(|c| if c.is_ascii_alphanumeric() || "-._~".contains(c) { 1 } else { 3 * c.len_utf8() }).sum()
 }
 
 /// `Phone IN (...) OR MobilePhone IN (...) OR Email IN (...) OR Id IN (...)` for the keys Salesforce can hold.
@@ -205,6 +236,19 @@ mod tests {
             r"Phone IN ('+919812345678') OR MobilePhone IN ('+919812345678') OR Email IN ('o\'brien@example.com') OR Id IN ('003000000000001AAA')"
         );
         assert_eq!(matching(&[IdentityKey::vendor("hubspot", "1")]), None);
+    }
+
+    #[test]
+    fn a_round_of_phones_is_one_query_and_long_keys_are_split() {
+        let phones: Vec<IdentityKey> = (0..200).map(|n| IdentityKey::phone(format!("+9198{n:08}"))).collect();
+        assert_eq!(query_sized(&phones).len(), 1);
+        let more: Vec<IdentityKey> = (0..450).map(|n| IdentityKey::phone(format!("+9198{n:08}"))).collect();
+        assert_eq!(query_sized(&more).iter().map(|r| r.len()).collect::<Vec<_>>(), [200, 200, 50]);
+        let long: Vec<IdentityKey> =
+            (0..200).map(|n| IdentityKey::email(format!("{}{n}@example.com", "a".repeat(120)))).collect();
+        let runs = query_sized(&long);
+        assert!(runs.len() > 1 && runs.iter().map(|r| r.len()).sum::<usize>() == 200, "{}", runs.len());
+        assert!(query_sized(&[]).is_empty());
     }
 
     #[test]
