@@ -66,6 +66,7 @@ connector_kinds! {
     "webhook" => Webhook(handoffd_webhook::WebhookKind),
     "zoho" => Zoho(handoffd_zoho::ZohoKind),
     "pipedrive" => Pipedrive(handoffd_pipedrive::PipedriveKind),
+    "salesforce" => Salesforce(handoffd_salesforce::SalesforceKind),
 }
 
 /// A connector kind: its `kind:` name and the parts it builds.
@@ -258,15 +259,18 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), KINDS.len());
-        assert_eq!(crm_kinds().collect::<Vec<_>>(), ["hubspot", "zoho", "pipedrive"]);
+        assert_eq!(crm_kinds().collect::<Vec<_>>(), ["hubspot", "zoho", "pipedrive", "salesforce"]);
     }
 
     #[test]
     fn an_unknown_kind_is_refused_with_the_list_of_kinds() {
-        let error = serde_json::from_value::<ConnectorConfig>(serde_json::json!({"kind": "salesforce", "id": "x"}))
+        let error = serde_json::from_value::<ConnectorConfig>(serde_json::json!({"kind": "dynamics", "id": "x"}))
             .unwrap_err()
             .to_string();
-        assert!(error.contains("`whatsapp_cloud`") && error.contains("`hubspot`"), "{error}");
+        assert!(
+            error.contains("`whatsapp_cloud`") && error.contains("`hubspot`") && error.contains("`salesforce`"),
+            "{error}"
+        );
     }
 
     fn whatsapp() -> Connectors {
@@ -315,6 +319,7 @@ mod tests {
              "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, "fields": {"phone": "/phone"}},
             {"kind": "zoho", "id": "zo", "data_centre": "eu", "client_id": "c", "client_secret": "s", "refresh_token": "r"},
             {"kind": "pipedrive", "id": "pd", "api_token": "t"},
+            {"kind": "salesforce", "id": "sf", "client_id": "c", "client_secret": "s", "refresh_token": "r"},
         ]))
         .unwrap();
         assert_eq!(configs.len(), KINDS.len(), "one example per kind");

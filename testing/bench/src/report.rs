@@ -96,8 +96,13 @@ impl BenchReport {
             scenario: Some(options.scenario),
             parameters: format!(
                 "{parameters}; quiet period {:?}; linger {:?}; {} customers known to the CRM; SQLite synchronous={}; \
-                 seed {}",
-                options.quiet_period, options.linger, options.known_customers, options.synchronous, options.seed
+                 CRM answers {}; seed {}",
+                options.quiet_period,
+                options.linger,
+                options.known_customers,
+                options.synchronous,
+                options.answer_delay.map_or("at once".to_owned(), |d| format!("in {d}")),
+                options.seed
             ),
             ..Self::default()
         }
