@@ -26,8 +26,8 @@
 //!   (feature `spec`), which checks them against the vendor's OpenAPI description.
 //! - [`cli`]: the `handoffd-mocks` command line (also `handoffd mock-crm`).
 
-mod basic_auth;
 mod answer_delay;
+mod basic_auth;
 pub mod cli;
 pub mod compliance;
 mod connection;
@@ -38,9 +38,9 @@ mod middleware;
 pub mod pipedrive;
 pub mod recorded;
 pub mod report;
+pub mod salesforce;
 #[cfg(feature = "spec")]
 pub mod spec;
-pub mod salesforce;
 mod state;
 pub mod twilio;
 mod vendor_faults;
