@@ -68,6 +68,7 @@ connector_kinds! {
     "pipedrive" => Pipedrive(handoffd_pipedrive::PipedriveKind),
     "vapi" => Vapi(handoffd_vapi::VapiKind),
     "retell" => Retell(handoffd_retell::RetellKind),
+    "salesforce" => Salesforce(handoffd_salesforce::SalesforceKind),
 }
 
 /// A connector kind: its `kind:` name and the parts it builds.
@@ -277,15 +278,18 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), KINDS.len());
-        assert_eq!(crm_kinds().collect::<Vec<_>>(), ["hubspot", "zoho", "pipedrive"]);
+        assert_eq!(crm_kinds().collect::<Vec<_>>(), ["hubspot", "zoho", "pipedrive", "salesforce"]);
     }
 
     #[test]
     fn an_unknown_kind_is_refused_with_the_list_of_kinds() {
-        let error = serde_json::from_value::<ConnectorConfig>(serde_json::json!({"kind": "salesforce", "id": "x"}))
+        let error = serde_json::from_value::<ConnectorConfig>(serde_json::json!({"kind": "dynamics", "id": "x"}))
             .unwrap_err()
             .to_string();
-        assert!(error.contains("`whatsapp_cloud`") && error.contains("`hubspot`"), "{error}");
+        assert!(
+            error.contains("`whatsapp_cloud`") && error.contains("`hubspot`") && error.contains("`salesforce`"),
+            "{error}"
+        );
     }
 
     fn whatsapp() -> Connectors {
@@ -360,6 +364,7 @@ mod tests {
             {"kind": "pipedrive", "id": "pd", "api_token": "t"},
             {"kind": "vapi", "id": "vapi", "secret": "s", "api_key": "k"},
             {"kind": "retell", "id": "retell", "api_key": "k", "poll": {}},
+            {"kind": "salesforce", "id": "sf", "client_id": "c", "client_secret": "s", "refresh_token": "r"},
         ]))
         .unwrap();
         assert_eq!(configs.len(), KINDS.len(), "one example per kind");

@@ -21,6 +21,7 @@ const SECRET_KEYS: &[&str] = &[
     "auth_token",
     "secret",
     "token",
+    "private_key",
 ];
 
 const DAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri", "sat", "sun"];

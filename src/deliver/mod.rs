@@ -7,6 +7,7 @@ mod backoff;
 mod contacts;
 mod metered;
 mod payload;
+mod settling;
 mod vault;
 mod worker;
 

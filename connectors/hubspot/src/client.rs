@@ -135,7 +135,14 @@ pub fn check(
     if status.is_success() { Ok((status, body)) } else { Err(status_error(status, headers, &body, what)) }
 }
 
-/// A 2xx body as `T`; any other shape is a protocol error.
+/// A 2xx body as `T`; any other shape is a protocol error that carries the body (its start), so whoever reads the
+/// dead letter sees what HubSpot actually sent.
 pub fn decode<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, CrmError> {
-    serde_json::from_slice(body).map_err(|e| CrmError::Protocol(format!("{what}: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        let shown = String::from_utf8_lossy(&body[..body.len().min(BODY_SHOWN)]);
+        CrmError::Protocol(format!("{what}: {e}; the answer was: {shown}"))
+    })
 }
+
+/// How much of an undocumented answer an error message keeps.
+const BODY_SHOWN: usize = 500;

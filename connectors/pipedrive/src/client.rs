@@ -11,6 +11,7 @@
 use std::error::Error as _;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
@@ -79,6 +80,9 @@ pub struct Api {
     daily_tokens: u32,
     spent: Mutex<(Option<NaiveDate>, u32)>,
     reported: Mutex<LiveBudget>,
+    /// Pipedrive's last answer said the company's day is spent (other apps share the budget, so only Pipedrive
+    /// knows), until an answer that is not a 429 says otherwise.
+    day_spent_at_pipedrive: AtomicBool,
     timeout: Duration,
 }
 
@@ -151,6 +155,7 @@ impl Api {
             daily_tokens: limits.daily_tokens.unwrap_or(DEFAULT_DAILY_TOKENS),
             spent: Mutex::new((None, 0)),
             reported: Mutex::new(LiveBudget::default()),
+            day_spent_at_pipedrive: AtomicBool::new(false),
             timeout,
         }
     }
@@ -159,7 +164,9 @@ impl Api {
     /// here where Pipedrive did not say.
     pub fn budget(&self) -> LiveBudget {
         let mut budget = self.reported.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if budget.daily_remaining.is_none() {
+        if self.day_spent_at_pipedrive.load(Ordering::Relaxed) {
+            budget.daily_remaining = Some(0);
+        } else if budget.daily_remaining.is_none() {
             let spent = self.spent.lock().unwrap_or_else(|e| e.into_inner());
             let today = Utc::now().date_naive();
             let used = if spent.0 == Some(today) { spent.1 } else { 0 };
@@ -188,6 +195,13 @@ impl Api {
             tracing::info!("Pipedrive refused the access token for {}; retrying once with a new one.", call.what);
             let fresh = oauth.replace(&token).await?;
             (status, headers, body) = self.attempt(call, &fresh).await?;
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            if is_daily_budget_spent(&headers) {
+                self.day_spent_at_pipedrive.store(true, Ordering::Relaxed);
+            }
+        } else {
+            self.day_spent_at_pipedrive.store(false, Ordering::Relaxed);
         }
         if status.is_success() { Ok(body) } else { Err(status_error(status, &headers, &body, call.what)) }
     }
@@ -246,6 +260,16 @@ impl Api {
         }
     }
 }
+
+/// Whether a 429 is the daily budget's, not the 2-second window's: Pipedrive says no requests are left today, or
+/// asks for a wait no burst window needs.
+fn is_daily_budget_spent(headers: &HeaderMap) -> bool {
+    let left = headers.get("x-daily-requests-left").and_then(|v| v.to_str().ok()?.trim().parse::<u32>().ok());
+    left == Some(0) || retry_after(headers).is_some_and(|wait| wait > LONGEST_BURST_WAIT)
+}
+
+/// Longer than any wait the 2-second windows ask for.
+const LONGEST_BURST_WAIT: Duration = Duration::from_secs(60);
 
 fn until_utc_midnight() -> Duration {
     let now = Utc::now();
@@ -308,6 +332,18 @@ mod tests {
             status_error(StatusCode::BAD_REQUEST, &HeaderMap::new(), br#"{"success":false,"error":"bad"}"#, "x");
         assert!(matches!(refused, CrmError::Rejected { status: 400, ref message } if message == "bad"));
         assert!(matches!(status_error(StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"", "x"), CrmError::Unavailable(_)));
+    }
+
+    #[test]
+    fn a_429_of_the_day_is_told_from_one_of_the_window() {
+        let mut window = HeaderMap::new();
+        window.insert("x-ratelimit-reset", "2".parse().unwrap());
+        assert!(!is_daily_budget_spent(&window));
+        let mut day = HeaderMap::new();
+        day.insert(RETRY_AFTER, "36000".parse().unwrap());
+        assert!(is_daily_budget_spent(&day));
+        window.insert("x-daily-requests-left", "0".parse().unwrap());
+        assert!(is_daily_budget_spent(&window));
     }
 
     #[test]

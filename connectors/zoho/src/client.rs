@@ -129,11 +129,18 @@ impl Api {
 
     async fn send(&self, call: &Call) -> Result<(StatusCode, HeaderMap, Vec<u8>), CrmError> {
         let token = self.tokens.bearer().await?;
-        let answer = self.attempt(call, &token).await?;
+        let mut answer = self.attempt(call, &token).await?;
         if answer.0 == StatusCode::UNAUTHORIZED && is_token_refusal(&answer.2) {
             tracing::info!("Zoho refused the access token for {}; retrying once with a new one.", call.what);
             let fresh = self.tokens.replace(&token).await?;
-            return self.attempt(call, &fresh).await;
+            answer = self.attempt(call, &fresh).await?;
+        }
+        // Other integrations of the organisation spend the same credits: only Zoho knows they are gone, and only
+        // its next answer says they are back.
+        if answer.0 == StatusCode::TOO_MANY_REQUESTS && is_credits_spent(&answer.2) {
+            self.limits.credits_spent_at_zoho(true);
+        } else if answer.0 != StatusCode::TOO_MANY_REQUESTS {
+            self.limits.credits_spent_at_zoho(false);
         }
         Ok(answer)
     }
@@ -163,6 +170,15 @@ impl Api {
         Ok((status, headers, body.to_vec()))
     }
 }
+
+/// Whether a 429 says the organisation's credits are spent (not the concurrency cap, `TOO_MANY_REQUESTS`).
+fn is_credits_spent(body: &[u8]) -> bool {
+    serde_json::from_slice::<ApiError>(body).is_ok_and(|e| e.code == "LIMIT_EXCEEDED")
+}
+
+/// How long to wait when Zoho says the credits are spent without saying until when: its window is a rolling
+/// 24 hours, so some of them come back at any moment, and one probing call in this time costs little.
+const CREDITS_PROBE: Duration = Duration::from_secs(10 * 60);
 
 /// Whether a 401 is about the access token (expired or revoked), which a new one cures; a missing scope is not.
 fn is_token_refusal(body: &[u8]) -> bool {
@@ -208,7 +224,10 @@ pub fn status_error(status: StatusCode, headers: &HeaderMap, body: &[u8], what: 
         Err(_) => excerpt(body),
     };
     match status.as_u16() {
-        429 => CrmError::RateLimited { retry_after: retry_after(headers), message },
+        429 => {
+            let fallback = is_credits_spent(body).then_some(CREDITS_PROBE);
+            CrmError::RateLimited { retry_after: retry_after(headers).or(fallback), message }
+        }
         401 | 403 => CrmError::Auth(format!("{what}: {status}: {message}")),
         400..=499 => CrmError::Rejected { status: status.as_u16(), message },
         _ => CrmError::Unavailable(format!("{what}: {status}: {message}")),
@@ -237,6 +256,12 @@ mod tests {
             br#"{"code":"INVALID_DATA","details":{"api_name":"Owner"},"message":"invalid data","status":"error"}"#;
         let error = status_error(StatusCode::BAD_REQUEST, &HeaderMap::new(), invalid, "x");
         assert!(matches!(&error, CrmError::Rejected { status: 400, message } if message.contains("Owner")), "{error}");
+        let spent = br#"{"code":"LIMIT_EXCEEDED","details":{},"message":"credits exhausted","status":"error"}"#;
+        let error = status_error(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new(), spent, "x");
+        assert!(matches!(error, CrmError::RateLimited { .. }), "{error}");
+        assert_eq!(error.retry_after(), Some(CREDITS_PROBE), "spent credits come with a time to wait");
+        let error = status_error(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new(), limited, "x");
+        assert_eq!(error.retry_after(), None, "the concurrency cap says no time");
         let error = status_error(StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"<html>", "x");
         assert!(matches!(error, CrmError::Unavailable(_)));
     }

@@ -6,6 +6,7 @@
 //! rate limit that lasts until the oldest credit leaves the window, so the deliverer pauses and drops nothing.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,6 +40,8 @@ pub struct Limits {
     credits: u32,
     /// When each credit of the last 24 hours was spent, oldest first.
     spent: Mutex<VecDeque<Instant>>,
+    /// Zoho's last answer said the organisation's credits are spent (others may have spent them).
+    spent_at_zoho: AtomicBool,
 }
 
 impl Limits {
@@ -49,6 +52,7 @@ impl Limits {
             concurrency,
             credits: config.credits_per_day.unwrap_or(DEFAULT_CREDITS),
             spent: Mutex::new(VecDeque::new()),
+            spent_at_zoho: AtomicBool::new(false),
         }
     }
 
@@ -78,7 +82,16 @@ impl Limits {
         Ok(())
     }
 
+    /// What Zoho's last answer said of the organisation's credits: spent (a 429 `LIMIT_EXCEEDED`) or not.
+    pub fn credits_spent_at_zoho(&self, spent: bool) {
+        self.spent_at_zoho.store(spent, Ordering::Relaxed);
+    }
+
     pub fn budget(&self) -> LiveBudget {
+        if self.spent_at_zoho.load(Ordering::Relaxed) {
+            let window_remaining = u32::try_from(self.in_flight.available_permits()).unwrap_or(self.concurrency);
+            return LiveBudget { window_remaining: Some(window_remaining), daily_remaining: Some(0) };
+        }
         let now = Instant::now();
         let spent = self.spent.lock().unwrap_or_else(|e| e.into_inner());
         let used = spent.iter().filter(|at| now.saturating_duration_since(**at) < DAY).count();
@@ -105,6 +118,16 @@ mod tests {
         assert_eq!(refused.retry_after(), Some(DAY - Duration::from_secs(7200)));
         assert!(refused.is_retriable());
         limits.spend(2, start + DAY).unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn credits_spent_elsewhere_read_as_none_left_until_zoho_says_otherwise() {
+        let limits = Limits::new(&LimitsConfig::default());
+        limits.spend(1, Instant::now()).unwrap();
+        limits.credits_spent_at_zoho(true);
+        assert_eq!(limits.budget().daily_remaining, Some(0));
+        limits.credits_spent_at_zoho(false);
+        assert_eq!(limits.budget().daily_remaining, Some(DEFAULT_CREDITS - 1));
     }
 
     #[tokio::test(start_paused = true)]

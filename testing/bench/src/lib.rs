@@ -30,7 +30,7 @@ pub use report::BenchReport;
 pub use stats::Samples;
 
 use child::{DaemonProcess, DaemonSetup};
-use handoffd_mocks::{FaultPlan, MockCrm, MockHandle, MockOptions};
+use handoffd_mocks::{AnswerDelay, FaultPlan, MockCrm, MockHandle, MockOptions};
 use load::{Clock, Target};
 use metrics::{DaemonCounts, MetricsReader};
 
@@ -122,6 +122,8 @@ pub struct BenchOptions {
     /// How long to wait for the daemon to drain after the load.
     pub drain_timeout: Duration,
     pub seed: u64,
+    /// How long the mock CRM takes to answer each call (`None`: at once); a real portal takes 300-500 ms.
+    pub answer_delay: Option<AnswerDelay>,
 }
 
 impl BenchOptions {
@@ -145,6 +147,7 @@ impl BenchOptions {
             drain_timeout: Duration::from_secs(300),
             seed: 1,
             vendor: Vendor::default(),
+            answer_delay: None,
         };
         match scenario {
             Scenario::Ingest => {
@@ -185,6 +188,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
     let mock_options = MockOptions {
         faults: if options.scenario == Scenario::Faults { mixed_faults(options.seed) } else { FaultPlan::default() },
         seed_contacts: options.known_customers,
+        answer_delay: options.answer_delay,
         ..MockOptions::default()
     };
     let mock = MockCrm::start(mock_options, tokio::net::TcpListener::bind("127.0.0.1:0").await?).await;

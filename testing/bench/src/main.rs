@@ -59,6 +59,10 @@ pub struct Args {
     /// How long to wait for the daemon to drain after the load.
     #[arg(long)]
     pub drain_timeout: Option<humantime::Duration>,
+    /// How long the mock CRM takes to answer each call: a duration (`400ms`) or a range drawn from evenly
+    /// (`300ms-500ms`, what a real portal takes). Default: at once.
+    #[arg(long, value_parser = handoffd_mocks::AnswerDelay::parse)]
+    pub answer_delay: Option<handoffd_mocks::AnswerDelay>,
     /// Seed of the workload, the faults and the kill moments.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -145,6 +149,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(s) = args.seed {
         options.seed = s;
     }
+    options.answer_delay = args.answer_delay;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let report = runtime.block_on(handoffd_bench::run(&options))?;
     print!("{report}");

@@ -96,12 +96,13 @@ impl BenchReport {
             scenario: Some(options.scenario),
             parameters: format!(
                 "{} webhooks; {parameters}; quiet period {:?}; linger {:?}; {} customers known to the CRM; \
-                 SQLite synchronous={}; seed {}",
+                 SQLite synchronous={}; CRM answers {}; seed {}",
                 options.vendor.connector_id().trim_end_matches("-main"),
                 options.quiet_period,
                 options.linger,
                 options.known_customers,
                 options.synchronous,
+                options.answer_delay.map_or("at once".to_owned(), |d| format!("in {d}")),
                 options.seed
             ),
             ..Self::default()

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::{BatchErrorMode, FaultPlan, MockCrm, MockLimits, MockOAuthApp, MockOptions, MockSecret};
+use crate::{AnswerDelay, BatchErrorMode, FaultPlan, MockCrm, MockLimits, MockOAuthApp, MockOptions, MockSecret};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -54,6 +54,10 @@ pub struct Args {
     /// Seed of the order of batch results.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// How long every vendor request waits before it is answered: a duration (`400ms`) or a range drawn from
+    /// evenly (`300ms-500ms`), as a real portal takes its time. Default: at once.
+    #[arg(long, value_parser = AnswerDelay::parse)]
+    pub answer_delay: Option<AnswerDelay>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -79,6 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         handoff_property_exists: args.with_handoff_property,
         faults,
         seed: args.seed,
+        answer_delay: args.answer_delay,
         ..MockOptions::default()
     };
     let runtime = tokio::runtime::Runtime::new().context("could not start the async runtime")?;
@@ -88,6 +93,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("could not listen on {}", args.listen))?;
         let mock = MockCrm::start(options, listener).await;
         eprintln!("Mock CRM listening on http://{}", mock.addr());
+        if let Some(delay) = args.answer_delay {
+            eprintln!("  every vendor request is answered after {delay}");
+        }
         eprintln!("  HubSpot base_url: {}", mock.base_url());
         eprintln!("  Graph base_url:   {}", mock.graph_base_url());
         eprintln!(

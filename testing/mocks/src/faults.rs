@@ -6,7 +6,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-/// Which faults to inject. Rates are shares of requests (0.0 to 1.0); the five failure rates are exclusive
+/// Which faults to inject. Rates are shares of requests (0.0 to 1.0); the six failure rates are exclusive
 /// outcomes of one draw, so their sum must not exceed 1. A delay is drawn separately and can come with any outcome.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -22,6 +22,9 @@ pub struct FaultPlan {
     /// Share answered 400 with the vendor's validation error, whose message contains [`INJECTED_REJECTION`]
     /// (before any work is done): a request the vendor refuses for good.
     pub rate_400: f64,
+    /// Share answered 200 with a body no vendor documents (a JSON array holding [`UNDOCUMENTED_ANSWER`]), before
+    /// any work is done: the connector must report it, body included, and not crash.
+    pub rate_undocumented: f64,
     /// For lost responses: hold the connection open this long before closing it, to outlast a client timeout.
     pub lost_hang_ms: u64,
     /// Share of requests delayed by `delay_ms` before they are handled.
@@ -37,6 +40,9 @@ pub struct FaultPlan {
 /// What the message of an injected 400 contains, so a test can check the connector passed the vendor's message on.
 pub const INJECTED_REJECTION: &str = "the mock refused this request on purpose (fault rate_400)";
 
+/// What the body of an injected undocumented answer holds, so a test can check the connector kept the body.
+pub const UNDOCUMENTED_ANSWER: &str = "an answer in a shape no vendor documents (fault rate_undocumented)";
+
 /// A fault plan that cannot be applied.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("invalid fault plan: {0}")]
@@ -51,6 +57,7 @@ impl FaultPlan {
             ("rate_reset", self.rate_reset),
             ("rate_lost", self.rate_lost),
             ("rate_400", self.rate_400),
+            ("rate_undocumented", self.rate_undocumented),
             ("rate_delay", self.rate_delay),
         ];
         for (name, rate) in rates {
@@ -58,10 +65,12 @@ impl FaultPlan {
                 return Err(FaultPlanError(format!("`{name}` is {rate}, expected a share between 0 and 1")));
             }
         }
-        let exclusive = self.rate_429 + self.rate_5xx + self.rate_reset + self.rate_lost + self.rate_400;
+        let exclusive =
+            self.rate_429 + self.rate_5xx + self.rate_reset + self.rate_lost + self.rate_400 + self.rate_undocumented;
         if exclusive > 1.0 + 1e-9 {
             return Err(FaultPlanError(format!(
-                "rate_429 + rate_5xx + rate_reset + rate_lost + rate_400 is {exclusive}, which exceeds 1"
+                "rate_429 + rate_5xx + rate_reset + rate_lost + rate_400 + rate_undocumented is {exclusive}, which \
+                 exceeds 1"
             )));
         }
         Ok(())
@@ -92,6 +101,7 @@ fn parse_pairs(text: &str) -> Result<FaultPlan, FaultPlanError> {
             "reset" => plan.rate_reset = parse_rate(key, value)?,
             "lost" => plan.rate_lost = parse_rate(key, value)?,
             "400" => plan.rate_400 = parse_rate(key, value)?,
+            "undocumented" => plan.rate_undocumented = parse_rate(key, value)?,
             "lost_hang" => plan.lost_hang_ms = parse_millis(key, value)?,
             "delay" => {
                 let (rate, delay) = value.split_once(':').ok_or_else(|| {
@@ -109,7 +119,7 @@ fn parse_pairs(text: &str) -> Result<FaultPlan, FaultPlanError> {
             }
             other => {
                 return Err(FaultPlanError(format!(
-                    "unknown fault `{other}`; expected one of: 429, 5xx, reset, lost, 400, lost_hang, delay, seed, paths"
+                    "unknown fault `{other}`; expected one of: 429, 5xx, reset, lost, 400, undocumented, lost_hang, delay, seed, paths"
                 )));
             }
         }
@@ -142,6 +152,8 @@ pub(crate) enum Fault {
     LostResponse { hang: Duration },
     /// Answered 400 before any work.
     Rejected,
+    /// Answered 200 with an undocumented body before any work.
+    Undocumented,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,8 +187,14 @@ impl FaultInjector {
     pub(crate) fn decide(&mut self, path: &str) -> FaultDecision {
         let plan = &self.plan;
         let targeted = plan.paths.is_empty() || plan.paths.iter().any(|p| path.contains(p.as_str()));
-        let anything =
-            plan.rate_429 + plan.rate_5xx + plan.rate_reset + plan.rate_lost + plan.rate_400 + plan.rate_delay > 0.0;
+        let anything = plan.rate_429
+            + plan.rate_5xx
+            + plan.rate_reset
+            + plan.rate_lost
+            + plan.rate_400
+            + plan.rate_undocumented
+            + plan.rate_delay
+            > 0.0;
         if !targeted || !anything {
             return FaultDecision { fault: Fault::None, delay: None };
         }
@@ -191,6 +209,7 @@ impl FaultInjector {
             (plan.rate_lost, Fault::LostResponse { hang: Duration::from_millis(plan.lost_hang_ms) }),
             // Last, so that plans without it roll the same sequence as before it existed.
             (plan.rate_400, Fault::Rejected),
+            (plan.rate_undocumented, Fault::Undocumented),
         ];
         let mut upper = 0.0;
         let mut fault = Fault::None;

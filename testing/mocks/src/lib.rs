@@ -10,6 +10,8 @@
 //!
 //! Layout, one module per vendor and the machinery they share:
 //! - [`hubspot`]: HubSpot's endpoints (one file per endpoint family), its auth/limits gate, its rate limits.
+//! - [`salesforce`]: Salesforce's token endpoint, SOQL, sObject Collections, the org's API allocation (under
+//!   `/salesforce`).
 //! - `whatsapp_cloud`: the Graph API send route.
 //! - [`twilio`], [`exotel`]: the voice vendors' call-record APIs the pollers read, each a server of its own
 //!   (`TwilioCallsMock`, `ExotelCallsMock`), started per test.
@@ -17,7 +19,8 @@
 //!   what they share), which the voice pollers read.
 //! - [`compliance`]: the CRM compliance suite, and [`compliance::CrmMock`], what a vendor mock shows it.
 //! - `state`: what the mock holds (contacts, tasks, owners, tokens, counters) behind one mutex.
-//! - [`faults`]: the fault plan and its seeded dice; `middleware`: request counting and fault injection.
+//! - [`faults`]: the fault plan and its seeded dice; `middleware`: request counting, the answer delay
+//!   ([`AnswerDelay`]) and fault injection.
 //! - `connection`: the accept loop, which can drop a connection without an answer.
 //! - [`report`]: counters for the report, `/_mock/*` routes.
 //! - [`zoho`], [`pipedrive`]: vendors on servers of their own, with their own limits and error shapes;
@@ -25,6 +28,7 @@
 //!   (feature `spec`), which checks them against the vendor's OpenAPI description.
 //! - [`cli`]: the `handoffd-mocks` command line (also `handoffd mock-crm`).
 
+mod answer_delay;
 mod basic_auth;
 pub mod cli;
 pub mod compliance;
@@ -37,6 +41,7 @@ pub mod pipedrive;
 pub mod recorded;
 pub mod report;
 pub mod retell;
+pub mod salesforce;
 #[cfg(feature = "spec")]
 pub mod spec;
 mod state;
@@ -56,6 +61,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use answer_delay::{AnswerDelay, AnswerDelayError};
 pub use faults::{FaultPlan, FaultPlanError};
 pub use report::{FaultCounts, MockAssociation, MockContactView, MockReport, MockTaskView, RateLimitedCounts};
 pub use state::{MockOwner, seed_contact_phone};
@@ -155,6 +161,11 @@ pub struct MockOptions {
     pub faults: FaultPlan,
     /// Seed of the order in which batch results are shuffled.
     pub seed: u64,
+    /// How long every vendor request waits before it is handled (`None`: it is handled at once). A real portal
+    /// answers in 300-500 ms; benchmarks set this to see what the answer time costs.
+    pub answer_delay: Option<AnswerDelay>,
+    /// The Salesforce org served under `/salesforce`.
+    pub salesforce: salesforce::SalesforceOptions,
 }
 
 impl Default for MockOptions {
@@ -169,6 +180,8 @@ impl Default for MockOptions {
             handoff_property_exists: false,
             faults: FaultPlan::default(),
             seed: 0,
+            answer_delay: None,
+            salesforce: salesforce::SalesforceOptions::default(),
         }
     }
 }
@@ -193,6 +206,7 @@ impl MockCrm {
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .nest("/hubspot", hubspot::routes(shared.clone()))
+        .nest("/salesforce", salesforce::routes(shared.clone()))
         .merge(whatsapp_cloud::routes(shared.clone()))
         .merge(report::routes())
         .with_state(shared)
@@ -218,6 +232,12 @@ impl MockHandle {
         format!("http://{}/hubspot", self.addr)
     }
 
+    /// Salesforce's login host on the mock (a connector's `base_url`), e.g. `http://127.0.0.1:8090/salesforce/login`;
+    /// its token answers name `http://127.0.0.1:8090/salesforce` as the instance URL.
+    pub fn salesforce_login_url(&self) -> String {
+        format!("http://{}/salesforce/login", self.addr)
+    }
+
     /// The Graph API base URL on the mock, e.g. `http://127.0.0.1:8090/graph`.
     pub fn graph_base_url(&self) -> String {
         format!("http://{}/graph", self.addr)
@@ -241,6 +261,11 @@ impl MockHandle {
     /// HubSpot as the CRM compliance suite sees it (a view: it does not keep the server running).
     pub fn hubspot(&self) -> hubspot::HubspotMock {
         hubspot::HubspotMock { shared: self.shared.clone() }
+    }
+
+    /// Salesforce as the CRM compliance suite sees it (a view: it does not keep the server running).
+    pub fn salesforce(&self) -> salesforce::SalesforceMock {
+        salesforce::SalesforceMock { shared: self.shared.clone() }
     }
 
     /// Replaces the fault plan; the dice are reseeded from the plan's seed.

@@ -1,4 +1,4 @@
-//! Layers shared by every vendor route: request counting and fault injection.
+//! Layers shared by every vendor route: request counting, the answer delay and fault injection.
 
 use std::sync::Arc;
 
@@ -10,9 +10,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::connection::ConnectionKill;
-use super::faults::{Fault, INJECTED_REJECTION};
+use super::faults::{Fault, INJECTED_REJECTION, UNDOCUMENTED_ANSWER};
 use super::hubspot::error as hubspot_error;
 use super::hubspot::limits::Policy;
+use super::salesforce::error as salesforce_error;
 use super::state::Shared;
 
 /// Whose error shapes an injected fault uses.
@@ -20,6 +21,7 @@ use super::state::Shared;
 pub(crate) enum Vendor {
     HubSpot,
     Meta,
+    Salesforce,
 }
 
 /// State of the fault layer: the mock, and whose errors to imitate.
@@ -29,11 +31,15 @@ pub(crate) struct FaultScope {
     pub vendor: Vendor,
 }
 
-/// Counts each request under its route (`POST /hubspot/crm/v3/objects/tasks/batch/create`).
+/// Counts each request under its route (`POST /hubspot/crm/v3/objects/tasks/batch/create`), then holds it for the
+/// configured answer delay, as a real portal takes its time.
 pub(crate) async fn record_request(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map_or(request.uri().path(), MatchedPath::as_str);
     let endpoint = format!("{} {}", request.method(), route);
     *shared.lock().counters.requests_per_endpoint.entry(endpoint).or_default() += 1;
+    if let Some(delay) = shared.answer_delay {
+        tokio::time::sleep(delay.draw()).await;
+    }
     next.run(request).await
 }
 
@@ -58,6 +64,11 @@ pub(crate) async fn inject_faults(State(scope): State<FaultScope>, request: Requ
         Fault::Rejected => {
             scope.shared.lock().counters.faults_injected.status_400 += 1;
             rejected(scope.vendor)
+        }
+        Fault::Undocumented => {
+            scope.shared.lock().counters.faults_injected.undocumented += 1;
+            // The same for every vendor: no vendor answers a JSON array of strings where the mock sends it.
+            (StatusCode::OK, Json(json!([UNDOCUMENTED_ANSWER]))).into_response()
         }
         Fault::Reset => {
             scope.shared.lock().counters.faults_injected.resets += 1;
@@ -90,6 +101,7 @@ async fn end_without_answer(kill: Option<ConnectionKill>, reset: bool) -> Respon
 
 fn too_many_requests(vendor: Vendor) -> Response {
     match vendor {
+        Vendor::Salesforce => salesforce_error::too_many_requests(),
         Vendor::HubSpot => {
             let mut response = hubspot_error::rate_limited(Policy::TenSecondlyRolling);
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -110,6 +122,7 @@ fn too_many_requests(vendor: Vendor) -> Response {
 /// The vendor's answer to a request it refuses for good: HubSpot's VALIDATION_ERROR, Meta's invalid parameter.
 fn rejected(vendor: Vendor) -> Response {
     match vendor {
+        Vendor::Salesforce => salesforce_error::rejected(),
         Vendor::HubSpot => hubspot_error::validation_error(INJECTED_REJECTION),
         Vendor::Meta => {
             let body = json!({"error": {
@@ -126,6 +139,7 @@ fn rejected(vendor: Vendor) -> Response {
 fn server_error(vendor: Vendor, status: u16) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     match (vendor, status) {
+        (Vendor::Salesforce, _) => salesforce_error::server_error(status),
         // HubSpot's 502s come from its edge, as HTML.
         (Vendor::HubSpot, StatusCode::BAD_GATEWAY) => (
             status,

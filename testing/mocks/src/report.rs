@@ -46,6 +46,8 @@ pub struct FaultCounts {
     pub lost_responses: u64,
     #[serde(default)]
     pub status_400: u64,
+    #[serde(default)]
+    pub undocumented: u64,
     pub delays: u64,
 }
 

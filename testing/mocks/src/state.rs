@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::faults::FaultInjector;
 use super::report::{Counters, GraphMessage};
-use super::{BatchErrorMode, MockOAuthApp, MockOptions, MockSecret};
+use super::{AnswerDelay, BatchErrorMode, MockOAuthApp, MockOptions, MockSecret};
 use crate::hubspot::limits::RateLimits;
 
 /// The contact properties that hold phone numbers.
@@ -212,6 +212,8 @@ pub struct MockState {
     pub shuffle: StdRng,
     pub counters: Counters,
     pub graph_messages: Vec<GraphMessage>,
+    /// The Salesforce org (its own records: it shares only the faults and counters with HubSpot's).
+    pub salesforce: crate::salesforce::org::Org,
 }
 
 impl MockState {
@@ -299,6 +301,7 @@ pub struct Shared {
     pub access_tokens: Vec<MockSecret>,
     pub oauth: MockOAuthApp,
     pub batch_errors: BatchErrorMode,
+    pub answer_delay: Option<AnswerDelay>,
     state: Mutex<MockState>,
 }
 
@@ -320,6 +323,7 @@ impl Shared {
             shuffle: StdRng::seed_from_u64(options.seed),
             counters: Counters::default(),
             graph_messages: Vec::new(),
+            salesforce: crate::salesforce::org::Org::new(options.salesforce),
         };
         state.seed_contacts(options.seed_contacts, Utc::now());
         if options.handoff_property_exists {
@@ -330,6 +334,7 @@ impl Shared {
             access_tokens: options.access_tokens,
             oauth: options.oauth,
             batch_errors: options.batch_errors,
+            answer_delay: options.answer_delay,
             state: Mutex::new(state),
         }
     }

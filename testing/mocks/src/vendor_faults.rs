@@ -9,7 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::connection::ConnectionKill;
-use crate::faults::{Fault, FaultInjector, FaultPlan};
+use crate::faults::{Fault, FaultInjector, FaultPlan, UNDOCUMENTED_ANSWER};
 
 /// How a vendor words the faults the dice pick.
 pub(crate) trait FaultAnswers: Send + Sync + 'static {
@@ -50,6 +50,9 @@ pub(crate) async fn inject(State(switch): State<FaultSwitch>, request: Request, 
             switch.answers.server_error(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         }
         Fault::Rejected => switch.answers.rejected(),
+        // A 200 in no shape the vendor documents: neither its envelope nor its error body, so a connector that
+        // trusts the status alone misreads it.
+        Fault::Undocumented => (StatusCode::OK, axum::Json(serde_json::json!([UNDOCUMENTED_ANSWER]))).into_response(),
         Fault::Reset => end_without_answer(kill, true).await,
         Fault::LostResponse { hang } => {
             // The work is done; only its answer is lost.

@@ -11,17 +11,23 @@ use handoffd_contract::identity::IdentityKey;
 use handoffd_contract::task::{TaskRef, TaskState, TaskWrite};
 use handoffd_hubspot::{Hubspot, HubspotConfig};
 use handoffd_mocks::compliance;
-use handoffd_mocks::{DEFAULT_ACCESS_TOKEN, MockCrm, MockHandle, MockOptions};
+use handoffd_mocks::{MockCrm, MockHandle, MockOAuthApp, MockOptions};
 use serde_json::json;
 
-/// A mock with HubSpot's defaults and a connector for it; the handle keeps the mock running.
+/// A mock with HubSpot's defaults and a connector for it, on OAuth (the suite expires access tokens); the handle
+/// keeps the mock running.
 async fn fresh() -> (Arc<dyn Crm>, handoffd_mocks::hubspot::HubspotMock, MockHandle) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("an ephemeral port");
     let mock = MockCrm::start(MockOptions::default(), listener).await;
+    let app = MockOAuthApp::default();
     let config: HubspotConfig = serde_json::from_value(json!({
         "id": "hubspot-compliance",
         "base_url": mock.base_url(),
-        "access_token": DEFAULT_ACCESS_TOKEN,
+        "oauth": {
+            "client_id": app.client_id,
+            "client_secret": app.client_secret.0,
+            "refresh_token": app.refresh_token.0,
+        },
         // A lost answer must be noticed quickly; the mock closes the connection at once anyway.
         "request_timeout": "5s",
     }))
@@ -54,6 +60,25 @@ async fn the_suite_catches_a_connector_that_writes_again_after_a_lost_answer() {
     let check = compliance::CHECKS.iter().find(|c| c.name.starts_with("a lost answer")).expect("the check is listed");
     let failure = (check.run)(&crm, &mock).await.expect_err("writing twice must fail the check");
     assert!(failure.contains("must not write again"), "{failure}");
+}
+
+/// The suite can fail: a connector on a private app's token never refreshes, so the expired-token check says so
+/// instead of passing.
+#[tokio::test]
+async fn the_suite_catches_a_connector_that_cannot_refresh() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("an ephemeral port");
+    let mock = MockCrm::start(MockOptions::default(), listener).await;
+    let config: HubspotConfig = serde_json::from_value(json!({
+        "id": "hubspot-private-app",
+        "base_url": mock.base_url(),
+        "access_token": handoffd_mocks::DEFAULT_ACCESS_TOKEN,
+    }))
+    .expect("the config parses");
+    let hubspot = Hubspot::new(config, Arc::new(MemoryVault::default()), reqwest::Client::new()).expect("it builds");
+    let crm: Arc<dyn Crm> = Arc::new(hubspot);
+    let check = compliance::CHECKS.iter().find(|c| c.name.starts_with("an expired access token")).expect("listed");
+    let failure = (check.run)(&crm, &mock.hubspot()).await.expect_err("a token that never expires cannot pass");
+    assert!(failure.contains("nothing can expire"), "{failure}");
 }
 
 /// HubSpot's connector with one bug added: a task write whose outcome is unknown is sent once more.

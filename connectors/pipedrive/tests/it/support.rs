@@ -32,7 +32,12 @@ pub fn connector(mock: &PipedriveHandle, extra: Value) -> Pipedrive {
 }
 
 pub async fn fresh_with(log: RequestLog) -> (Arc<dyn Crm>, PipedriveMock, PipedriveHandle) {
+    fresh_with_extra(log, json!({})).await
+}
+
+/// A fresh mock and a connector with `extra` config keys (see [`connector`]).
+pub async fn fresh_with_extra(log: RequestLog, extra: Value) -> (Arc<dyn Crm>, PipedriveMock, PipedriveHandle) {
     let mock = mock(PipedriveMockOptions::default(), log).await;
-    let crm: Arc<dyn Crm> = Arc::new(connector(&mock, json!({})));
+    let crm: Arc<dyn Crm> = Arc::new(connector(&mock, extra));
     (crm, mock.view(), mock)
 }

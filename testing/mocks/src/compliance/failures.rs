@@ -9,7 +9,7 @@ use handoffd_contract::task::TaskPriority;
 
 use super::tasks::{contact_and_owner, stored_with_key, task_write, written};
 use super::{CheckFuture, CrmMock, ensure, unique};
-use crate::faults::{FaultPlan, INJECTED_REJECTION};
+use crate::faults::{FaultPlan, INJECTED_REJECTION, UNDOCUMENTED_ANSWER};
 
 /// What the mock sends as `Retry-After` with an injected 429.
 const INJECTED_RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -141,6 +141,40 @@ pub(super) fn lost_answer<'a>(crm: &'a Arc<dyn Crm>, mock: &'a dyn CrmMock) -> C
             .map_err(|e| format!("updating the found task failed: {e}"))?;
         ensure!(matches!(outcomes.as_slice(), [TaskWriteOutcome::Written(_)]), "updating the found task: {outcomes:?}");
         ensure!(stored_with_key(mock, &task.external_key).len() == 1, "the task was written twice");
+        Ok(())
+    })
+}
+
+pub(super) fn undocumented_answer<'a>(crm: &'a Arc<dyn Crm>, mock: &'a dyn CrmMock) -> CheckFuture<'a> {
+    Box::pin(async move {
+        let (contact, owner) = contact_and_owner(crm.as_ref(), mock).await?;
+        let task = task_write(&contact, Some(&owner), TaskPriority::High);
+        let outcomes =
+            crm.create_tasks(std::slice::from_ref(&task)).await.map_err(|e| format!("create failed: {e}"))?;
+        let created = written(outcomes.first().ok_or("no outcome for the created task")?, &task)?;
+
+        mock.set_faults(FaultPlan { rate_undocumented: 1.0, ..FaultPlan::default() });
+        let owners = crm.list_owners().await;
+        let states = crm.task_states(std::slice::from_ref(&created.task_id)).await;
+        let found = crm.find_tasks_by_external_keys(std::slice::from_ref(&task.external_key)).await;
+        mock.set_faults(FaultPlan::default());
+
+        let errors = [
+            ("listing owners", owners.map(|o| format!("{o:?}"))),
+            ("reading task states", states.map(|s| format!("{s:?}"))),
+            ("finding tasks by external key", found.map(|f| format!("{f:?}"))),
+        ];
+        for (call, result) in errors {
+            let error = match result {
+                Ok(answer) => return Err(format!("{call}: an undocumented answer was read as {answer}")),
+                Err(error) => error,
+            };
+            ensure!(matches!(error, CrmError::Protocol(_)), "{call}: an undocumented answer became `{error}`");
+            // What an admin reads in the dead letter: the body as it came, not only the parser's complaint.
+            ensure!(error.to_string().contains(UNDOCUMENTED_ANSWER), "{call}: the body was not kept: {error}");
+        }
+        // Nothing is stuck afterwards.
+        crm.list_owners().await.map_err(|e| format!("listing owners after the undocumented answers: {e}"))?;
         Ok(())
     })
 }

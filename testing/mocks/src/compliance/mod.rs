@@ -16,8 +16,12 @@
 //! - `tasks`: a task's owner, due time, priority and contact; a batch with one refused input; an update in place;
 //!   task states read in a batch.
 //! - `failures`: 429 with `Retry-After`, 5xx, a permanent 400 with the vendor's message, a lost answer found again
-//!   by its external key and never written twice.
+//!   by its external key and never written twice, an answer in a shape the vendor never documented.
+//! - `budget`: an expired access token refreshed once and the call sent again; the daily budget spent: calls are
+//!   refused as retriable with a time to wait, nothing is written or dropped, and the same write goes through once
+//!   the budget is back.
 
+mod budget;
 mod contacts;
 mod failures;
 mod tasks;
@@ -71,6 +75,16 @@ pub trait CrmMock: Send + Sync {
     fn tasks(&self) -> Vec<MockedTask>;
     /// Marks a task done as its owner would in the CRM's own interface; `false` if there is no such task.
     fn complete_task(&self, task_id: &str) -> bool;
+    /// Access tokens the vendor's token endpoint has issued so far.
+    fn tokens_issued(&self) -> u64;
+    /// Makes every access token issued so far expire now: the next call with one is refused as the vendor refuses
+    /// an expired token.
+    fn expire_access_tokens(&self);
+    /// Spends the account's whole daily (or 24-hour) request budget: calls are refused as the vendor refuses them
+    /// when it is spent, until [`CrmMock::reset_daily_budget`].
+    fn exhaust_daily_budget(&self);
+    /// A fresh daily budget, as when the vendor's day (or rolling 24 hours) moves on.
+    fn reset_daily_budget(&self);
 }
 
 /// What a check returns: `Err` says what the connector did wrong.
@@ -110,6 +124,15 @@ pub const CHECKS: &[Check] = &[
     Check { name: "a 5xx is reported retriable and writes nothing", run: failures::server_error },
     Check { name: "a 400 is reported permanent with the vendor's message", run: failures::rejected },
     Check { name: "a lost answer is found again by external key, never written twice", run: failures::lost_answer },
+    Check {
+        name: "an answer in an undocumented shape is a protocol error that keeps the body",
+        run: failures::undocumented_answer,
+    },
+    Check { name: "an expired access token is refreshed once and the call sent again", run: budget::expired_token },
+    Check {
+        name: "a spent daily budget pauses calls with a time to wait, and drops nothing",
+        run: budget::daily_budget_spent,
+    },
 ];
 
 /// Runs every check on a fresh subject from `fresh` and returns the failures as `name: what went wrong` lines.

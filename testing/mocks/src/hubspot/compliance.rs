@@ -1,6 +1,7 @@
 //! The HubSpot mock as the compliance suite sees it: tasks and contacts in the contract's terms.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use handoffd_contract::task::TaskPriority;
@@ -81,6 +82,26 @@ impl CrmMock for HubspotMock {
         task.properties.insert("hs_task_status".to_owned(), "COMPLETED".to_owned());
         task.touch(ObjectKind::Tasks, Utc::now());
         true
+    }
+
+    fn tokens_issued(&self) -> u64 {
+        self.shared.lock().counters.oauth_tokens_issued
+    }
+
+    fn expire_access_tokens(&self) {
+        // A second ago, so the gate answers EXPIRED_AUTHENTICATION (private-app tokens never expire).
+        let past = Instant::now().checked_sub(Duration::from_secs(1)).unwrap_or_else(Instant::now);
+        for token in self.shared.lock().issued_tokens.values_mut() {
+            token.expires_at = past;
+        }
+    }
+
+    fn exhaust_daily_budget(&self) {
+        self.shared.lock().limits.set_daily_exhausted(true);
+    }
+
+    fn reset_daily_budget(&self) {
+        self.shared.lock().limits.set_daily_exhausted(false);
     }
 }
 

@@ -98,11 +98,29 @@ pub struct RateLimits {
     pub max_received_in_10s: u64,
     /// Most search requests any account sent in a rolling second (refused ones included).
     pub max_search_received_in_1s: u64,
+    /// Set by the compliance suite: every account has spent its daily budget until this is cleared.
+    daily_exhausted: bool,
 }
 
 impl RateLimits {
     pub fn new(limits: MockLimits) -> Self {
-        Self { limits, accounts: HashMap::new(), max_received_in_10s: 0, max_search_received_in_1s: 0 }
+        Self {
+            limits,
+            accounts: HashMap::new(),
+            max_received_in_10s: 0,
+            max_search_received_in_1s: 0,
+            daily_exhausted: false,
+        }
+    }
+
+    /// Spends every account's daily budget (`true`), or gives every account a fresh one (`false`), as the next UTC
+    /// day would.
+    pub fn set_daily_exhausted(&mut self, exhausted: bool) {
+        self.daily_exhausted = exhausted;
+        let used = if exhausted { self.limits.daily_max } else { 0 };
+        for usage in self.accounts.values_mut() {
+            usage.daily_used = used;
+        }
     }
 
     /// Counts one request of `account` arriving at `now` and decides whether it may proceed.
@@ -116,6 +134,9 @@ impl RateLimits {
         if usage.day != Some(today) {
             usage.day = Some(today);
             usage.daily_used = 0;
+        }
+        if self.daily_exhausted {
+            usage.daily_used = usage.daily_used.max(limits.daily_max);
         }
         for window in [&mut usage.accepted, &mut usage.received] {
             prune(window, now, TEN_SECONDS);

@@ -74,7 +74,11 @@ pub(super) async fn auth_and_limits(State(pipedrive): State<Arc<Pipedrive>>, req
             (state.window.len(), options.requests_per_window)
         };
         if state.tokens_spent + cost > options.daily_tokens {
-            return limited("Daily token budget exhausted", seconds_until_midnight());
+            let mut refused = limited("Daily token budget exhausted", seconds_until_midnight());
+            if api_token.is_some() {
+                set(refused.headers_mut(), "x-daily-requests-left", options.daily_tokens - state.tokens_spent);
+            }
+            return refused;
         }
         if window_len >= window_max {
             return limited("Request over limit", 1);
@@ -144,10 +148,11 @@ pub(super) async fn token(State(pipedrive): State<Arc<Pipedrive>>, headers: Head
         return refused("invalid_grant", "Invalid refresh token");
     }
     let access_token = format!("{}:{}", options.users.first().map_or(0, |u| u.id), uuid::Uuid::new_v4().simple());
-    pipedrive
-        .lock()
-        .tokens
-        .insert(access_token.clone(), Instant::now() + Duration::from_secs(options.token_lifetime_secs));
+    {
+        let mut state = pipedrive.lock();
+        state.tokens.insert(access_token.clone(), Instant::now() + Duration::from_secs(options.token_lifetime_secs));
+        state.tokens_issued += 1;
+    }
     Json(json!({
         "access_token": access_token,
         "token_type": "Bearer",

@@ -94,7 +94,10 @@ pub(crate) struct PipedriveState {
     pub persons: BTreeMap<u64, Value>,
     pub activities: BTreeMap<u64, Value>,
     next_id: u64,
+    /// OAuth access token to when it expires.
     pub tokens: HashMap<String, Instant>,
+    /// OAuth access tokens the token endpoint has issued.
+    pub tokens_issued: u64,
     pub window: VecDeque<Instant>,
     pub search_window: VecDeque<Instant>,
     pub day: Option<NaiveDate>,
@@ -221,10 +224,14 @@ impl PipedriveHandle {
 
     /// Makes every OAuth access token issued so far expire now.
     pub fn expire_tokens(&self) {
-        let now = Instant::now();
-        for expiry in self.pipedrive.lock().tokens.values_mut() {
-            *expiry = now;
-        }
+        expire_all(&self.pipedrive);
+    }
+}
+
+fn expire_all(pipedrive: &Pipedrive) {
+    let now = Instant::now();
+    for expiry in pipedrive.lock().tokens.values_mut() {
+        *expiry = now;
     }
 }
 
@@ -328,5 +335,26 @@ impl CrmMock for PipedriveMock {
         activity["done"] = json!(true);
         activity["update_time"] = json!(api::v2_time(chrono::Utc::now()));
         true
+    }
+
+    fn tokens_issued(&self) -> u64 {
+        // OAuth only: an API token is never issued by the token endpoint (nor does it expire).
+        self.pipedrive.lock().tokens_issued
+    }
+
+    fn expire_access_tokens(&self) {
+        expire_all(&self.pipedrive);
+    }
+
+    fn exhaust_daily_budget(&self) {
+        // The company's tokens for the current UTC day, all spent.
+        let mut state = self.pipedrive.lock();
+        state.day = Some(chrono::Utc::now().date_naive());
+        state.tokens_spent = self.pipedrive.options.daily_tokens;
+    }
+
+    fn reset_daily_budget(&self) {
+        // As at UTC midnight: a new day's tokens.
+        self.pipedrive.lock().tokens_spent = 0;
     }
 }

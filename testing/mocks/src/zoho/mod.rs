@@ -107,6 +107,8 @@ pub(crate) struct ZohoState {
     next_id: u64,
     /// Access token to when it expires.
     pub tokens: HashMap<String, Instant>,
+    /// Access tokens the token endpoint has issued.
+    pub tokens_issued: u64,
     pub in_flight: usize,
     /// When each credit of the last 24 hours was spent.
     pub credits: std::collections::VecDeque<Instant>,
@@ -228,10 +230,14 @@ impl ZohoHandle {
 
     /// Makes every access token issued so far expire now, as an hour's wait would.
     pub fn expire_tokens(&self) {
-        let now = Instant::now();
-        for expiry in self.zoho.lock().tokens.values_mut() {
-            *expiry = now;
-        }
+        expire_all(&self.zoho);
+    }
+}
+
+fn expire_all(zoho: &Zoho) {
+    let now = Instant::now();
+    for expiry in zoho.lock().tokens.values_mut() {
+        *expiry = now;
     }
 }
 
@@ -318,6 +324,28 @@ impl CrmMock for ZohoMock {
         task.insert("Status".into(), json!("Completed"));
         task.insert("Modified_Time".into(), json!(zoho_time(Utc::now())));
         true
+    }
+
+    fn tokens_issued(&self) -> u64 {
+        self.zoho.lock().tokens_issued
+    }
+
+    fn expire_access_tokens(&self) {
+        expire_all(&self.zoho);
+    }
+
+    fn exhaust_daily_budget(&self) {
+        // Zoho counts credits over a rolling 24 hours: the whole allowance spent just now.
+        let now = Instant::now();
+        let mut state = self.zoho.lock();
+        let spent = state.credits.len() as u64;
+        let left = self.zoho.options.credits_per_day.saturating_sub(spent);
+        state.credits.extend(std::iter::repeat_n(now, usize::try_from(left).unwrap_or(usize::MAX)));
+    }
+
+    fn reset_daily_budget(&self) {
+        // 24 hours on, every credit spent has rolled out of the window.
+        self.zoho.lock().credits.clear();
     }
 }
 

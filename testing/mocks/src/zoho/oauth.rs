@@ -30,7 +30,11 @@ pub(super) async fn token(State(zoho): State<Arc<Zoho>>, RawQuery(query): RawQue
         return Json(json!({"error": "invalid_code"})).into_response();
     }
     let access_token = format!("1000.{}", uuid::Uuid::new_v4().simple());
-    zoho.lock().tokens.insert(access_token.clone(), Instant::now() + Duration::from_secs(options.token_lifetime_secs));
+    {
+        let mut state = zoho.lock();
+        state.tokens.insert(access_token.clone(), Instant::now() + Duration::from_secs(options.token_lifetime_secs));
+        state.tokens_issued += 1;
+    }
     Json(json!({
         "access_token": access_token,
         "scope": "ZohoCRM.modules.ALL ZohoCRM.users.READ",
