@@ -79,9 +79,10 @@ impl Connections {
     }
 
     /// Closes the connection that has made no progress for longest: one with no request in
-    /// progress (and quiet for at least [`GRACE`]) first, else one whose request body has
-    /// stalled (not moved for [`STALLED`]; a request whose handler is at work is never shed);
-    /// `false` when every connection is busy, moving or new, and the newcomer is refused.
+    /// progress and quiet for at least [`GRACE`] first, else one whose request body has stalled
+    /// (not moved for [`STALLED`]; a request whose handler is at work is never shed), else the
+    /// oldest idle one however young; `false` when every connection has a request in progress,
+    /// and the newcomer is refused.
     fn shed_one_idle(&self, now_ms: u64) -> bool {
         let open = self.open.lock().expect("connections");
         let live = || open.values().filter(|c| !c.close.is_cancelled());
@@ -95,6 +96,14 @@ impl Connections {
                 // A request still waiting for its body, not one whose handler is working.
                 live()
                     .filter(|c| c.reading_body.load(Ordering::SeqCst) && quiet_for(c, STALLED))
+                    .min_by_key(|c| c.last_active.load(Ordering::SeqCst))
+            })
+            .or_else(|| {
+                // Every idle connection is young (a flood accepted in one burst): the oldest of them
+                // still goes before the newcomer is refused, which would turn away a webhook
+                // arriving behind the flood.
+                live()
+                    .filter(|c| c.in_flight.load(Ordering::SeqCst) == 0)
                     .min_by_key(|c| c.last_active.load(Ordering::SeqCst))
             });
         match idlest {
