@@ -204,7 +204,10 @@ async fn a_failover_drops_every_connection_and_nothing_acknowledged_is_lost() {
     let during = client
         .post(format!("http://{addr}/webhooks/wa-main"))
         .header("content-type", "application/json")
-        .header("X-Hub-Signature-256", handoffd_whatsapp_cloud::sign(crate::spine::harness::APP_SECRET, body.as_bytes()))
+        .header(
+            "X-Hub-Signature-256",
+            handoffd_whatsapp_cloud::sign(crate::spine::harness::APP_SECRET, body.as_bytes()),
+        )
         .body(body.clone())
         .timeout(Duration::from_secs(60))
         .send()
