@@ -285,7 +285,8 @@ impl Wakers {
                 Ok(Wakeup::Handoffs) => self.handoffs.notify_one(),
                 Ok(Wakeup::Outbox) => self.outbox.notify_one(),
                 Err(error) => {
-                    // The stages poll meanwhile; the listener reconnects on the next call.
+                    // The stages poll meanwhile; the listener reconnects on the next call, then wakes every stage
+                    // once (wake-ups notified while no connection listened are gone).
                     tracing::warn!(%error, "Listening for the other instances' wake-ups failed; retrying.");
                     tokio::select! {
                         _ = stop.cancelled() => return,

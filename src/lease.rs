@@ -80,12 +80,14 @@ impl Lease {
                     state.previous_use_until = Some(used_until);
                 }
                 state.until = Some(now + ttl);
+                self.show_held(true);
                 Ok(Holding::Held { previous_use_until: state.previous_use_until, taken_over })
             }
             LeaseTake::Held { until, .. } => {
                 if state.until.take().is_some() {
                     tracing::warn!(lease = %self.name, "Lost a lease (it expired before it was renewed).");
                 }
+                self.show_held(false);
                 Ok(Holding::Elsewhere { until })
             }
         }
@@ -110,7 +112,14 @@ impl Lease {
         }
         // Never used in this life: the previous holder's use still counts.
         let used_until = state.last_used.or(state.previous_use_until).unwrap_or(DateTime::UNIX_EPOCH).min(now);
+        self.show_held(false);
         self.store.release_lease(&self.name, &self.holder, used_until).await
+    }
+
+    /// Which instance holds which lease, for the admin's dashboards and for the bench, which kills the holder of
+    /// the CRM account's lease to time a takeover (it never opens the store).
+    fn show_held(&self, held: bool) {
+        metrics::gauge!("handoffd_lease_held", "lease" => self.name.clone()).set(if held { 1.0 } else { 0.0 });
     }
 }
 

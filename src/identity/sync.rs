@@ -230,4 +230,52 @@ mod tests {
         );
         assert!(parse_schedule("every five minutes").is_err());
     }
+
+    /// Two instances on one PostgreSQL store, each with its own connection to the CRM: only the lease holder syncs;
+    /// when it stops, the other takes the sync over at its next tick and resumes from the holder's cursor (the
+    /// cursor and the cache are rows of the shared store, not the instance's).
+    #[tokio::test]
+    async fn on_postgres_one_instance_syncs_and_the_other_resumes_from_its_cursor() {
+        let Some((store, _schema)) = crate::store::postgres::scratch::store("one_instance_syncs").await else {
+            return;
+        };
+        let store: Arc<dyn Store> = store;
+        let instance = |who: &str| {
+            let crm = Arc::new(PagedCrm { fail_at: Mutex::new(Some("b".into())), asked: Mutex::new(vec![]) });
+            let sync = CrmSync {
+                store: store.clone(),
+                crm: crm.clone(),
+                // Every second: both instances tick many times while the test waits.
+                schedule: parse_schedule("* * * * * *").unwrap(),
+                default_region: Some("IN".into()),
+                lease: Lease::new(store.clone(), "crm_sync:crm", who, SYNC_LEASE),
+            };
+            (sync, crm)
+        };
+        let (first, first_crm) = instance("a");
+        let (second, second_crm) = instance("b");
+        let (stop_first, stop_second) = (CancellationToken::new(), CancellationToken::new());
+        let first = tokio::spawn(first.run(stop_first.clone()));
+        // Started a moment later, so that the first holds the lease.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let second = tokio::spawn(second.run(stop_second.clone()));
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert!(second_crm.asked.lock().unwrap().is_empty(), "only the holder syncs");
+        // The holder's first sync failed at page `b`; its next ticks resumed there and kept `b`.
+        let asked = first_crm.asked.lock().unwrap().clone();
+        assert_eq!(asked[..3], [None, Some("a".into()), Some("b".into())], "{asked:?}");
+
+        // The holder stops (its lease is given back): the other syncs at its next tick, from the shared cursor.
+        stop_first.cancel();
+        first.await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let taken_over = second_crm.asked.lock().unwrap().clone();
+        assert_eq!(taken_over.first(), Some(&Some("b".to_owned())), "resumed from the cursor: {taken_over:?}");
+        stop_second.cancel();
+        second.await.unwrap();
+        let state = store.crm_sync_state("crm").await.unwrap().unwrap();
+        assert_eq!(state.cursor.as_deref(), Some("b"));
+        let cached = store.cached_contacts("crm", &["phone:+919820012345".into()]).await.unwrap();
+        assert_eq!(cached.len(), 1, "the cache the first instance filled is the second's");
+    }
 }

@@ -456,6 +456,38 @@ mod tests {
         assert_eq!(timeout, "30s");
     }
 
+    /// A failover ends every session: the listening one is re-established and subscribed again, wakes every stage
+    /// once (what was notified meanwhile is gone), and the next commit wakes it as before.
+    #[tokio::test]
+    async fn a_lost_listening_connection_listens_again_and_wakes_every_stage() {
+        let Some((one, schema)) = super::scratch::store("a_lost_listening_connection_listens_again").await else {
+            return;
+        };
+        let other = PostgresStore::connect(schema.options()).await.expect("a second instance");
+        let mut wakeups = other.subscribe().await.unwrap().expect("PostgreSQL has wake-ups");
+        // Every session of this schema's but the one asking (both stores name theirs after the schema).
+        let ended: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&schema.name)
+        .fetch_all(one.pool())
+        .await
+        .unwrap();
+        assert!(!ended.is_empty(), "the listening session was among them");
+        let mut woken = std::collections::BTreeSet::new();
+        while woken.len() < Wakeup::ALL.len() {
+            let wakeup = tokio::time::timeout(Duration::from_secs(10), wakeups.next())
+                .await
+                .expect("woken after the connection was lost")
+                .expect("listening again");
+            woken.insert(wakeup.as_str());
+        }
+        assert_eq!(next(&mut wakeups).await, None, "once");
+        one.insert_inbox(&[raw_event("after", t0())]).await.expect("the pool replaced its connections");
+        assert_eq!(next(&mut wakeups).await, Some(Wakeup::Inbox), "subscribed again");
+    }
+
     /// Another instance's commit wakes a subscriber; a transaction dropped without commit wakes nobody.
     #[tokio::test]
     async fn a_commit_on_one_instance_wakes_the_others() {

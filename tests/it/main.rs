@@ -20,6 +20,7 @@ mod interpret_task;
 mod interpret_when;
 mod multi_instance;
 mod ops;
+mod pg_failover;
 mod pg_scratch;
 mod spine;
 mod voice_edge;

@@ -1,7 +1,7 @@
 //! The daemon under test as a child process (`handoffd run --config FILE`), so that it can be killed with
 //! SIGKILL and its own memory measured, and so that the bench sees it only as users do: webhooks and `/metrics`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -11,6 +11,9 @@ use tokio::process::{Child, Command};
 /// What the daemon's configuration is generated from.
 #[derive(Debug, Clone)]
 pub struct DaemonSetup {
+    /// The instance's name among several sharing one PostgreSQL store (`a`, `b`, ...): it names its
+    /// configuration and log files.
+    pub name: String,
     /// The `handoffd` executable.
     pub exe: PathBuf,
     /// The interpretation vocabulary folder (absolute, the config lives in a temp dir).
@@ -30,7 +33,7 @@ pub struct DaemonSetup {
     /// `store.url` when not a SQLite file in `state_dir` (a PostgreSQL schema).
     pub store_url: Option<String>,
     /// Hold delivery back (the CRM account allows one request an hour), so that handoffs pile up ready in the
-    /// outbox; [`DaemonProcess::release_delivery`] restarts the daemon with HubSpot's limits.
+    /// outbox; [`DaemonProcess::start_released`] restarts the daemon with HubSpot's limits.
     pub hold_delivery: bool,
 }
 
@@ -43,7 +46,7 @@ impl DaemonSetup {
     }
 
     pub fn config_path(&self) -> PathBuf {
-        self.state_dir.join("handoffd.yaml")
+        self.state_dir.join(format!("handoffd-{}.yaml", self.name))
     }
 
     pub fn config_text(&self) -> String {
@@ -131,6 +134,12 @@ impl DaemonProcess {
         self.child.id()
     }
 
+    /// SIGKILL, no warning and no restart (a machine lost): the other instances must take its work over.
+    pub async fn kill9(&mut self) -> anyhow::Result<()> {
+        self.sample_rss();
+        self.child.kill().await.context("killing the daemon")
+    }
+
     /// Reads the child's high-water mark of resident memory (`VmHWM`) and keeps the largest seen.
     pub fn sample_rss(&mut self) -> u64 {
         if let Some(kib) = self.pid().and_then(peak_rss_kib) {
@@ -148,11 +157,10 @@ impl DaemonProcess {
         self.wait_ready().await
     }
 
-    /// Ends a held delivery: SIGKILL (a held round waits for the hour), then a new incarnation with HubSpot's
-    /// limits. It takes back the jobs its predecessor had leased at once (same worker id).
-    pub async fn release_delivery(&mut self) -> anyhow::Result<()> {
-        self.sample_rss();
-        self.child.kill().await.context("killing the daemon")?;
+    /// Ends a held delivery, once every instance was killed ([`DaemonProcess::kill9`]: a held round waits for the
+    /// hour, and none may deliver on the held limits while another starts on HubSpot's): a new incarnation with
+    /// HubSpot's limits. It takes back the jobs its predecessor had leased at once (same worker id).
+    pub async fn start_released(&mut self) -> anyhow::Result<()> {
         self.setup.hold_delivery = false;
         std::fs::write(self.setup.config_path(), self.setup.config_text())
             .with_context(|| format!("cannot write `{}`", self.setup.config_path().display()))?;
@@ -185,7 +193,7 @@ impl DaemonProcess {
             if let Some(status) = self.child.try_wait()? {
                 anyhow::bail!(
                     "the daemon exited with {status} before it was ready; see `{}`",
-                    log_path(&self.setup.state_dir).display()
+                    log_path(&self.setup).display()
                 );
             }
             anyhow::ensure!(tokio::time::Instant::now() < deadline, "the daemon was not ready within 60 s");
@@ -194,15 +202,15 @@ impl DaemonProcess {
     }
 }
 
-fn log_path(state_dir: &Path) -> PathBuf {
-    state_dir.join("daemon.log")
+fn log_path(setup: &DaemonSetup) -> PathBuf {
+    setup.state_dir.join(format!("daemon-{}.log", setup.name))
 }
 
 fn spawn(setup: &DaemonSetup) -> anyhow::Result<Child> {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(log_path(&setup.state_dir))
+        .open(log_path(setup))
         .context("opening the daemon's log file")?;
     Command::new(&setup.exe)
         .arg("run")

@@ -11,9 +11,11 @@
 
 mod account;
 mod child;
+mod fleet;
 pub mod load;
 pub mod metrics;
 pub mod report;
+mod schema;
 mod stats;
 
 use std::path::PathBuf;
@@ -29,7 +31,8 @@ use tokio::time::Instant;
 pub use report::BenchReport;
 pub use stats::Samples;
 
-use child::{DaemonProcess, DaemonSetup};
+use child::DaemonSetup;
+use fleet::Fleet;
 use handoffd_mocks::{AnswerDelay, FaultPlan, MockCrm, MockHandle, MockOptions};
 use load::{Clock, Target};
 use metrics::{DaemonCounts, MetricsReader};
@@ -86,6 +89,10 @@ pub enum Scenario {
     Faults,
     /// `steady` with the daemon killed (SIGKILL) at random moments and restarted, then drained.
     Crash,
+    /// `backlog` on several instances (`--instances`, default 3) sharing PostgreSQL: once the backlog drains at full
+    /// rate, the instance holding the CRM account's lease is killed (SIGKILL, not restarted); the time until
+    /// another instance's first request reaches the CRM is the takeover time.
+    Takeover,
 }
 
 /// Everything a run needs; [`BenchOptions::for_scenario`] gives each scenario's defaults.
@@ -115,8 +122,13 @@ pub struct BenchOptions {
     pub linger: Duration,
     /// SQLite's `synchronous` mode for the daemon's store: `full` (the product's default) or `normal`.
     pub synchronous: String,
-    /// The daemon's `store.url` (`None`: a SQLite file in the run's temp dir).
+    /// The daemon's store (`None`: a SQLite file in the run's temp dir). A `postgres://` URL names a server: each
+    /// run makes a schema of its own there and drops it at the end.
     pub store_url: Option<String>,
+    /// Daemons sharing the store (PostgreSQL only above one), webhooks spread over them.
+    pub instances: usize,
+    /// takeover: how long the backlog drains before the lease holder is killed.
+    pub kill_after: Duration,
     /// crash: how many times the daemon is killed.
     pub kills: u32,
     /// How long to wait for the daemon to drain after the load.
@@ -143,6 +155,8 @@ impl BenchOptions {
             linger: Duration::from_secs(2),
             synchronous: "full".to_owned(),
             store_url: None,
+            instances: 1,
+            kill_after: Duration::from_secs(20),
             kills: 5,
             drain_timeout: Duration::from_secs(300),
             seed: 1,
@@ -155,11 +169,16 @@ impl BenchOptions {
                 options.concurrency = 64;
                 options.duration = Duration::from_secs(10);
             }
-            Scenario::Backlog => {
+            Scenario::Backlog | Scenario::Takeover => {
                 // New customers: contacts are searched and created in batches along with the tasks.
                 options.known_customers = 0;
                 options.concurrency = 64;
                 options.drain_timeout = Duration::from_secs(3600);
+                if scenario == Scenario::Takeover {
+                    // Enough to drain for a minute around the kill.
+                    options.handoffs = 20_000;
+                    options.instances = 3;
+                }
             }
             // Half known, half new: both contact paths meet the faults and the kills.
             Scenario::Faults | Scenario::Crash => options.known_customers = 100,
@@ -185,6 +204,36 @@ pub fn mixed_faults(seed: u64) -> FaultPlan {
 /// Runs one scenario from start to drained (or the drain timeout) and reports it.
 pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
     let state = StateDir::create(options.seed)?;
+    let postgres = options.store_url.as_deref().filter(|url| schema::is_postgres(url));
+    anyhow::ensure!(options.instances >= 1, "--instances must be at least 1");
+    anyhow::ensure!(
+        options.instances == 1 || postgres.is_some(),
+        "{} instances need a shared store: give --store postgres://...",
+        options.instances
+    );
+    anyhow::ensure!(
+        options.scenario != Scenario::Takeover || options.instances >= 2,
+        "takeover needs another instance to take over: --instances 2 or more"
+    );
+    let run_schema = match postgres {
+        Some(server) => Some(schema::RunSchema::create(server, options.seed).await?),
+        None => None,
+    };
+    let store_url = match &run_schema {
+        Some(schema) => Some(schema.store_url()),
+        None => options.store_url.clone(),
+    };
+    let outcome = run_on(options, &state, store_url).await;
+    if let Some(schema) = run_schema {
+        // After the daemons stopped (they did, unless the run failed: then their connections end with them).
+        if let Err(error) = schema.drop_unless_kept().await {
+            tracing::warn!(error = %format!("{error:#}"), "Could not drop the run's schema.");
+        }
+    }
+    outcome
+}
+
+async fn run_on(options: &BenchOptions, state: &StateDir, store_url: Option<String>) -> anyhow::Result<BenchReport> {
     let mock_options = MockOptions {
         faults: if options.scenario == Scenario::Faults { mixed_faults(options.seed) } else { FaultPlan::default() },
         seed_contacts: options.known_customers,
@@ -192,31 +241,37 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
         ..MockOptions::default()
     };
     let mock = MockCrm::start(mock_options, tokio::net::TcpListener::bind("127.0.0.1:0").await?).await;
-    let setup = DaemonSetup {
-        exe: options.exe.clone(),
-        vocabulary: std::path::absolute(&options.vocabulary)?,
-        state_dir: state.path().to_owned(),
-        listen_port: child::free_port()?,
-        admin_port: child::free_port()?,
-        crm_base_url: mock.base_url(),
-        app_secret: APP_SECRET.to_owned(),
-        quiet_period: options.quiet_period,
-        crm_sync: options.known_customers > 0,
-        linger: options.linger,
-        synchronous: options.synchronous.clone(),
-        store_url: options.store_url.clone(),
-        hold_delivery: options.scenario == Scenario::Backlog,
-    };
-    let daemon_metrics = MetricsReader::new(setup.admin_port);
+    let held = matches!(options.scenario, Scenario::Backlog | Scenario::Takeover);
+    let mut setups = Vec::with_capacity(options.instances);
+    for index in 0..options.instances {
+        setups.push(DaemonSetup {
+            name: instance_name(index),
+            exe: options.exe.clone(),
+            vocabulary: std::path::absolute(&options.vocabulary)?,
+            state_dir: state.path().to_owned(),
+            listen_port: child::free_port()?,
+            admin_port: child::free_port()?,
+            crm_base_url: mock.base_url(),
+            app_secret: APP_SECRET.to_owned(),
+            quiet_period: options.quiet_period,
+            crm_sync: options.known_customers > 0,
+            linger: options.linger,
+            synchronous: options.synchronous.clone(),
+            store_url: store_url.clone(),
+            hold_delivery: held,
+        });
+    }
+    let admin_ports: Vec<u16> = setups.iter().map(|s| s.admin_port).collect();
+    let daemon_metrics = MetricsReader::new(&admin_ports);
     let target = Target {
-        webhooks: format!("http://127.0.0.1:{}/webhooks", setup.listen_port),
+        webhooks: setups.iter().map(|s| format!("http://127.0.0.1:{}/webhooks", s.listen_port)).collect(),
         app_secret: APP_SECRET.into(),
         vendor: options.vendor,
     };
-    let daemon = Arc::new(Mutex::new(DaemonProcess::start(setup).await?));
+    let fleet = Arc::new(Mutex::new(Fleet::start(setups).await?));
     let started = Instant::now();
 
-    let sampler = Sampler::start(daemon.clone(), daemon_metrics.clone(), &mock);
+    let sampler = Sampler::start(fleet.clone(), daemon_metrics.clone(), &mock);
     let mut report = BenchReport::new(options);
     // backlog: when held delivery was let go.
     let mut released_at = None;
@@ -240,7 +295,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
             // The headline figures stay those of the flood.
             flood
         }
-        Scenario::Backlog => {
+        Scenario::Backlog | Scenario::Takeover => {
             let plan = load::bursts(
                 "backlog",
                 options.handoffs,
@@ -252,8 +307,14 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
             let load = load::play(&target, plan, options.concurrency, Clock::FromSend).await;
             // Every handoff made and queued while delivery was held: then the backlog is let go.
             wait_made(&daemon_metrics, options.drain_timeout).await?;
-            daemon.lock().await.release_delivery().await.context("releasing delivery")?;
-            released_at = Some(started.elapsed());
+            fleet.lock().await.release_delivery().await.context("releasing delivery")?;
+            // The share is counted from the first request after the release: the restart that lets the backlog go
+            // is the bench's (new limits), and the killed holder's lease must lapse first on PostgreSQL.
+            released_at = Some(first_request_after(&mock, started).await);
+            if options.scenario == Scenario::Takeover {
+                tokio::time::sleep(options.kill_after).await;
+                report.takeover = Some(kill_the_holder(&fleet, &daemon_metrics, &mock).await?);
+            }
             load
         }
         Scenario::Steady | Scenario::Faults => {
@@ -262,7 +323,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
         }
         Scenario::Crash => {
             let plan = steady_plan(options);
-            let killer = tokio::spawn(kill_at_random_moments(daemon.clone(), options.clone()));
+            let killer = tokio::spawn(kill_at_random_moments(fleet.clone(), options.clone()));
             let load = load::play(&target, plan, options.concurrency, Clock::FromSend).await;
             killer.await.context("the killer task")??;
             load
@@ -278,9 +339,9 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
     let limits = MockOptions::default().limits;
     report.backlog_share = samples.backlog_share(limits.ten_second_max, limits.search_per_second, released_at);
     samples.write_csv(&state.path().join("samples.csv"));
-    let daemon = Arc::try_unwrap(daemon).map_err(|_| anyhow::anyhow!("the daemon is still shared"))?.into_inner();
-    report.restarts = daemon.restarts;
-    report.peak_rss_kib = daemon.stop().await?;
+    let fleet = Arc::try_unwrap(fleet).map_err(|_| anyhow::anyhow!("the daemons are still shared"))?.into_inner();
+    report.restarts = fleet.restarts();
+    report.peak_rss_kib = fleet.stop().await?;
 
     let mock_report = mock.report();
     // The counts of the drained daemon: nothing changed them after the last poll but the graceful stop.
@@ -290,13 +351,56 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
     Ok(report)
 }
 
+/// `a`, `b`, `c`, ...: the names of the instances in their files.
+fn instance_name(index: usize) -> String {
+    char::from(b'a' + (index % 26) as u8).to_string()
+}
+
+/// The CRM requests the mock has seen so far.
+fn crm_requests(mock: &MockHandle) -> u64 {
+    mock.report().requests_per_endpoint.values().sum()
+}
+
+/// When (since `started`) the CRM first sees a request after now; waits for it.
+async fn first_request_after(mock: &MockHandle, started: Instant) -> Duration {
+    let before = crm_requests(mock);
+    while crm_requests(mock) == before {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    started.elapsed()
+}
+
+/// Kills the instance holding the CRM account's lease (SIGKILL, no restart) and times how long until the CRM sees
+/// a request from another instance.
+async fn kill_the_holder(
+    fleet: &Mutex<Fleet>,
+    metrics: &MetricsReader,
+    mock: &MockHandle,
+) -> anyhow::Result<report::Takeover> {
+    let lease = "crm:hubspot-main";
+    let holder = metrics.lease_holder(lease).await.context("no instance says it holds the CRM account's lease")?;
+    let killed_at = Instant::now();
+    fleet.lock().await.instances[holder].kill9().await?;
+    // A request the dead holder sent just before the kill may still be arriving: count from a moment later.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let before = crm_requests(mock);
+    let deadline = killed_at + Duration::from_secs(120);
+    while crm_requests(mock) == before {
+        anyhow::ensure!(Instant::now() < deadline, "no instance delivered within 120 s of the holder's death");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let seconds = killed_at.elapsed().as_secs_f64();
+    let new_holder = metrics.lease_holder(lease).await;
+    Ok(report::Takeover { killed: instance_name(holder), seconds, new_holder: new_holder.map(instance_name) })
+}
+
 fn steady_plan(options: &BenchOptions) -> Vec<load::Planned> {
     load::bursts("steady", options.messages, options.customers, options.duration, options.quiet_period, options.seed)
 }
 
 /// Kills the daemon `kills` times at random moments while the load runs (and the quiet periods end), restarting
 /// it each time.
-async fn kill_at_random_moments(daemon: Arc<Mutex<DaemonProcess>>, options: BenchOptions) -> anyhow::Result<()> {
+async fn kill_at_random_moments(fleet: Arc<Mutex<Fleet>>, options: BenchOptions) -> anyhow::Result<()> {
     let mut rng = StdRng::seed_from_u64(options.seed ^ 0x6b696c6c);
     let window = options.duration + options.quiet_period * 2;
     let mut moments: Vec<Duration> = (0..options.kills).map(|_| window.mul_f64(rng.random_range(0.05..1.0))).collect();
@@ -304,7 +408,10 @@ async fn kill_at_random_moments(daemon: Arc<Mutex<DaemonProcess>>, options: Benc
     let start = Instant::now();
     for moment in moments {
         tokio::time::sleep_until(start + moment).await;
-        daemon.lock().await.kill9_and_restart().await.context("restarting after SIGKILL")?;
+        // With several instances, a different one each time.
+        let mut fleet = fleet.lock().await;
+        let index = rng.random_range(0..fleet.instances.len());
+        fleet.instances[index].kill9_and_restart().await.context("restarting after SIGKILL")?;
     }
     Ok(())
 }
@@ -442,7 +549,7 @@ impl Samples1s {
 }
 
 impl Sampler {
-    fn start(daemon: Arc<Mutex<DaemonProcess>>, daemon_metrics: MetricsReader, mock: &MockHandle) -> Self {
+    fn start(fleet: Arc<Mutex<Fleet>>, daemon_metrics: MetricsReader, mock: &MockHandle) -> Self {
         let stop = tokio_util::sync::CancellationToken::new();
         let report_url = format!("http://{}/_mock/report", mock.addr());
         let token = stop.clone();
@@ -451,7 +558,7 @@ impl Sampler {
             let start = Instant::now();
             let mut samples = Samples1s::default();
             while !token.is_cancelled() {
-                daemon.lock().await.sample_rss();
+                fleet.lock().await.sample_rss();
                 let (requests, searches) = match client.get(&report_url).send().await {
                     Ok(response) => response
                         .json::<handoffd_mocks::MockReport>()

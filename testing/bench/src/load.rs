@@ -123,8 +123,9 @@ pub struct Acked {
 /// Where and how to send.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// `http://host:port/webhooks`: the connector id follows.
-    pub webhooks: String,
+    /// `http://host:port/webhooks` of each instance: the connector id follows. Messages are spread over them in
+    /// turn, as a load balancer would, and a message re-sent goes to the next (so a killed instance is avoided).
+    pub webhooks: Vec<String>,
     /// The one secret the bench config gives every vendor (Meta's app secret, Vapi's HMAC key,
     /// Retell's API key).
     pub app_secret: String,
@@ -152,13 +153,13 @@ pub async fn play(target: &Target, plan: Vec<Planned>, concurrency: usize, clock
     let shared = Arc::new(Mutex::new(LoadResult { sent: plan.len(), ..LoadResult::default() }));
     let start = Instant::now();
     let mut handles = Vec::with_capacity(plan.len());
-    for planned in plan {
+    for (number, planned) in plan.into_iter().enumerate() {
         let (client, permits, shared, target) = (client.clone(), permits.clone(), shared.clone(), target.clone());
         handles.push(tokio::spawn(async move {
             let scheduled = start + planned.at;
             tokio::time::sleep_until(scheduled).await;
             let _permit = permits.acquire_owned().await.expect("the semaphore is never closed");
-            let (latency, retries) = send_until_acked(&client, &target, &planned, scheduled, clock).await;
+            let (latency, retries) = send_until_acked(&client, &target, number, &planned, scheduled, clock).await;
             let mut result = shared.lock().expect("no panics while holding the lock");
             result.retries += retries;
             if let Some(latency) = latency {
@@ -178,6 +179,7 @@ pub async fn play(target: &Target, plan: Vec<Planned>, concurrency: usize, clock
 async fn send_until_acked(
     client: &reqwest::Client,
     target: &Target,
+    number: usize,
     planned: &Planned,
     scheduled: Instant,
     clock: Clock,
@@ -188,7 +190,8 @@ async fn send_until_acked(
         let vendor = target.vendor.for_message(planned.index);
         let (body, headers) = signed_webhook(vendor, &target.app_secret, planned);
         let sent_at = Instant::now();
-        let url = format!("{}/{}", target.webhooks, vendor.connector_id());
+        let instance = &target.webhooks[(number + retries as usize) % target.webhooks.len()];
+        let url = format!("{instance}/{}", vendor.connector_id());
         let mut request = client.post(&url).header("content-type", "application/json");
         for (name, value) in headers {
             request = request.header(name, value);

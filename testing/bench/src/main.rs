@@ -49,10 +49,17 @@ pub struct Args {
     /// SQLite's `synchronous` mode for the daemon's store: `full` (the default) or `normal`.
     #[arg(long, value_parser = ["full", "normal"])]
     pub synchronous: Option<String>,
-    /// The daemon's `store.url` instead of a SQLite file in a temp dir: e.g. a PostgreSQL schema made empty for
-    /// the run, `postgres://postgres@127.0.0.1:5432/test?options[search_path]=bench`.
+    /// The daemon's store instead of a SQLite file in a temp dir. A PostgreSQL server
+    /// (`postgres://postgres@127.0.0.1:5432/test`) gets a schema of its own for the run, dropped at the end.
+    #[arg(long, alias = "store-url")]
+    pub store: Option<String>,
+    /// Daemons sharing the store (a `postgres://` one), on loopback ports of their own; webhooks are spread over
+    /// them. Default 1 (takeover: 3).
     #[arg(long)]
-    pub store_url: Option<String>,
+    pub instances: Option<usize>,
+    /// takeover: how long the backlog drains before the lease holder is killed (default 20s).
+    #[arg(long)]
+    pub kill_after: Option<humantime::Duration>,
     /// crash: how many times to kill -9 the daemon.
     #[arg(long)]
     pub kills: Option<u32>,
@@ -137,8 +144,14 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(mode) = args.synchronous {
         options.synchronous = mode;
     }
-    if let Some(url) = args.store_url {
+    if let Some(url) = args.store {
         options.store_url = Some(url);
+    }
+    if let Some(n) = args.instances {
+        options.instances = n;
+    }
+    if let Some(d) = args.kill_after {
+        options.kill_after = *d;
     }
     if let Some(n) = args.kills {
         options.kills = n;

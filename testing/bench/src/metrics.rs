@@ -64,31 +64,66 @@ impl DaemonCounts {
     }
 }
 
-/// Scrapes one daemon's `/metrics`.
+/// Scrapes the daemons' `/metrics`. Their gauges are read from the one store they share, so any live instance
+/// gives the same counts: the first that answers does.
 #[derive(Debug, Clone)]
 pub struct MetricsReader {
-    url: String,
+    urls: Vec<String>,
     client: reqwest::Client,
 }
 
 impl MetricsReader {
-    /// For a daemon whose `admin.listen` is `127.0.0.1:{admin_port}`.
-    pub fn new(admin_port: u16) -> Self {
-        Self { url: format!("http://127.0.0.1:{admin_port}/metrics"), client: reqwest::Client::new() }
+    /// For daemons whose `admin.listen` is `127.0.0.1:{port}`, one port each.
+    pub fn new(admin_ports: &[u16]) -> Self {
+        let urls = admin_ports.iter().map(|port| format!("http://127.0.0.1:{port}/metrics")).collect();
+        Self { urls, client: reqwest::Client::new() }
     }
 
     pub async fn read(&self) -> anyhow::Result<DaemonCounts> {
+        let mut last_error = anyhow::anyhow!("no daemon to scrape");
+        for index in 0..self.urls.len() {
+            match self.exposition(index).await {
+                Ok(text) => return DaemonCounts::parse(&text),
+                Err(error) => last_error = error,
+            }
+        }
+        Err(last_error)
+    }
+
+    /// The `index`th daemon's exposition.
+    pub async fn exposition(&self, index: usize) -> anyhow::Result<String> {
+        let url = &self.urls[index];
         let response = self
             .client
-            .get(&self.url)
+            .get(url)
             .timeout(Duration::from_secs(10))
             .send()
             .await
-            .with_context(|| format!("scraping `{}`", self.url))?;
-        anyhow::ensure!(response.status().is_success(), "`{}` answered {}", self.url, response.status());
-        let text = response.text().await.with_context(|| format!("reading `{}`", self.url))?;
-        DaemonCounts::parse(&text)
+            .with_context(|| format!("scraping `{url}`"))?;
+        anyhow::ensure!(response.status().is_success(), "`{url}` answered {}", response.status());
+        response.text().await.with_context(|| format!("reading `{url}`"))
     }
+
+    /// Which daemon says it holds lease `lease` (`handoffd_lease_held{lease="..."} 1`), if one does.
+    pub async fn lease_holder(&self, lease: &str) -> Option<usize> {
+        for index in 0..self.urls.len() {
+            if let Ok(text) = self.exposition(index).await
+                && holds_lease(&text, lease)
+            {
+                return Some(index);
+            }
+        }
+        None
+    }
+}
+
+/// Whether an exposition says its daemon holds `lease`.
+pub fn holds_lease(exposition: &str, lease: &str) -> bool {
+    let series = format!("handoffd_lease_held{{lease=\"{lease}\"}}");
+    exposition.lines().any(|line| {
+        let mut parts = line.split_whitespace();
+        parts.next() == Some(series.as_str()) && parts.next().and_then(|v| v.parse::<f64>().ok()) == Some(1.0)
+    })
 }
 
 #[cfg(test)]
@@ -109,5 +144,14 @@ mod tests {
         let missing = exposition.replace("handoffd_interactions_with_task 995\n", "");
         let error = DaemonCounts::parse(&missing).expect_err("a gauge is missing").to_string();
         assert!(error.contains("handoffd_interactions_with_task"), "{error}");
+    }
+
+    #[test]
+    fn the_lease_holder_says_1_and_the_others_0() {
+        let holder = "handoffd_lease_held{lease=\"crm:hubspot-main\"} 1\nhandoffd_lease_held{lease=\"crm_sync:hubspot-main\"} 0\n";
+        assert!(holds_lease(holder, "crm:hubspot-main"));
+        assert!(!holds_lease(holder, "crm_sync:hubspot-main"));
+        assert!(!holds_lease(holder, "crm:other"));
+        assert!(!holds_lease("handoffd_lease_held{lease=\"crm:hubspot-main\"} 0\n", "crm:hubspot-main"));
     }
 }

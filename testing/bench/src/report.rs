@@ -40,6 +40,8 @@ pub struct BenchReport {
     pub rate_limited: RateLimitedCounts,
     pub max_requests_in_10s: u64,
     pub backlog_share: Option<BacklogShare>,
+    /// takeover: the holder's death and the next request from another instance.
+    pub takeover: Option<Takeover>,
     pub duplicates: u64,
     /// Contacts created with a phone another contact already had.
     pub duplicate_contacts: u64,
@@ -75,6 +77,17 @@ pub struct BacklogShare {
     pub whole_run: Option<f64>,
 }
 
+/// A CRM account's lease taken over after its holder was killed.
+#[derive(Debug, Clone)]
+pub struct Takeover {
+    /// The instance killed (it held the lease).
+    pub killed: String,
+    /// From the SIGKILL to the CRM's next request (from another instance).
+    pub seconds: f64,
+    /// The instance that says it holds the lease then.
+    pub new_holder: Option<String>,
+}
+
 impl BenchReport {
     pub fn new(options: &BenchOptions) -> Self {
         let parameters = match options.scenario {
@@ -83,6 +96,10 @@ impl BenchReport {
                 options.messages, options.concurrency, options.rate, options.duration, options.customers
             ),
             Scenario::Backlog => format!("{} handoffs at concurrency {}", options.handoffs, options.concurrency),
+            Scenario::Takeover => format!(
+                "{} handoffs at concurrency {}, the lease holder killed {:?} into the drain",
+                options.handoffs, options.concurrency, options.kill_after
+            ),
             _ => format!(
                 "{} messages, {} customers, bursts within {:?}, concurrency {}{}",
                 options.messages,
@@ -96,12 +113,12 @@ impl BenchReport {
             scenario: Some(options.scenario),
             parameters: format!(
                 "{} webhooks; {parameters}; quiet period {:?}; linger {:?}; {} customers known to the CRM; \
-                 SQLite synchronous={}; CRM answers {}; seed {}",
+                 {}; CRM answers {}; seed {}",
                 options.vendor.connector_id().trim_end_matches("-main"),
                 options.quiet_period,
                 options.linger,
                 options.known_customers,
-                options.synchronous,
+                store_description(options),
                 options.answer_delay.map_or("at once".to_owned(), |d| format!("in {d}")),
                 options.seed
             ),
@@ -170,6 +187,17 @@ impl BenchReport {
     }
 }
 
+/// The store and the instances on it, without the URL (it may hold a password).
+fn store_description(options: &BenchOptions) -> String {
+    match options.store_url.as_deref() {
+        Some(url) if super::schema::is_postgres(url) => {
+            format!("PostgreSQL (a schema per run), {} instance(s)", options.instances)
+        }
+        Some(_) => "the store of --store".to_owned(),
+        None => format!("SQLite synchronous={}", options.synchronous),
+    }
+}
+
 fn ms(d: Option<Duration>) -> String {
     d.map(|d| format!("{:.1} ms", d.as_secs_f64() * 1000.0)).unwrap_or_else(|| "-".into())
 }
@@ -223,6 +251,16 @@ impl fmt::Display for BenchReport {
                         )
                     })
                     .unwrap_or_else(|| "- (no backlog >= 10 s)".into()),
+            ),
+            (
+                "lease takeover after SIGKILL".into(),
+                self.takeover
+                    .as_ref()
+                    .map(|t| {
+                        let new_holder = t.new_holder.as_deref().unwrap_or("?");
+                        format!("{:.1} s (holder `{}` killed; `{new_holder}` delivers)", t.seconds, t.killed)
+                    })
+                    .unwrap_or_else(|| "-".into()),
             ),
             ("tasks created".into(), self.tasks_created.to_string()),
             (
