@@ -75,9 +75,14 @@ pub fn assemble(
             emails.push(email.to_owned());
         }
     }
+    // The daemon knows the business's zone apart from the customer's: the phone's area code
+    // counts within the business's own country too.
+    let customer_timezone = crate::interpret::clock::zone_of_phones(phones.iter().map(String::as_str), timezone)
+        .map(|z| z.name().to_owned());
     Conversation {
         now: local(now),
         timezone: timezone.name().to_owned(),
+        customer_timezone,
         business_hours: business_hours.clone(),
         customer: ConversationCustomer { name: stored.customer.display_name.clone(), phones, emails },
         channel: stored.interactions.first().map(|i| i.channel.clone()).unwrap_or_else(|| "whatsapp".to_owned()),
