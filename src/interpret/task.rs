@@ -23,6 +23,9 @@ const NEED_FACTS: &[&str] = &[
     "order_id",
 ];
 const NEED_FACTS_SHOWN: usize = 4;
+/// Facts that picture what the customer wants (a timeline or a payment method alone does not).
+const PICTURE_FACTS: &[&str] =
+    &["unit_type", "course", "location", "budget", "company_size", "issue_details", "patient_details", "order_id"];
 
 pub fn task_text(brief: &Brief, conversation: &Conversation, clocks: Clocks) -> TaskText {
     let name = brief.customer.name.as_deref().and_then(|n| n.split_whitespace().next()).unwrap_or("customer");
@@ -77,6 +80,10 @@ pub fn task_text(brief: &Brief, conversation: &Conversation, clocks: Clocks) -> 
             near |= reason.code != "named_day";
             continue;
         }
+        // "tomorrow" as a cue of its own, when the near window already says it.
+        if reason.code == "near_time" && brief.urgency.reasons.iter().any(|r| r.code == "near_window") {
+            continue;
+        }
         let quoted = format!("\"{}\"", reason.evidence);
         if why.len() < 3 && !why.contains(&quoted) {
             why.push(quoted);
@@ -128,15 +135,34 @@ pub fn task_text(brief: &Brief, conversation: &Conversation, clocks: Clocks) -> 
 
 /// The need in the customer's terms: what they asked for (the intents) and the facts that
 /// picture it ("the price and a site visit: 3BHK, Baner, 1.2 crore"); the customer's own
-/// sentence when neither was recognised.
+/// sentence where no fact pictures what they want ("12 rooms for a wedding"). A call back is
+/// left to the subject and the action, which say it already.
 fn need(brief: &Brief) -> String {
-    let asks: Vec<String> = brief.intents.iter().map(|f| need_label(&f.code)).collect();
+    let asks: Vec<String> =
+        brief.intents.iter().filter(|f| f.code != "callback_request").map(|f| need_label(&f.code)).collect();
+    let pictured = brief.do_not_ask.iter().any(|f| PICTURE_FACTS.contains(&f.fact.as_str()));
+    // A sentence that voices an objection ("I have to ask my husband") is not the need.
+    let said = brief.stated_need.as_deref().map(str::trim).filter(|s| {
+        !s.is_empty() && !brief.objections.iter().any(|o| !o.evidence.is_empty() && s.contains(o.evidence.as_str()))
+    });
+    if let (false, Some(said)) = (pictured, said) {
+        return match asks.is_empty() {
+            true => format!("\"{said}\""),
+            false => format!("{}: \"{said}\"", capitalised(&join_and(&asks))),
+        };
+    }
     let mut values: Vec<String> = Vec::new();
     for fact in NEED_FACTS {
         if let Some(found) = brief.do_not_ask.iter().find(|f| f.fact == *fact) {
             let value = fact_value(&found.value);
-            if !value.is_empty() && !values.iter().any(|v| v.eq_ignore_ascii_case(&value)) {
-                values.push(value);
+            if !value.is_empty() && !values.iter().any(|v| v.contains(&value)) {
+                // A bare number or date says more with its name.
+                values.push(match *fact {
+                    "budget" => format!("budget {value}"),
+                    "order_id" => format!("order {value}"),
+                    "timeline" => format!("timeline {value}"),
+                    _ => value,
+                });
             }
         }
     }
@@ -290,4 +316,18 @@ fn transcript_url(conversation: &Conversation) -> Option<String> {
 fn capitalised(channel: &str) -> String {
     let mut chars = channel.chars();
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fact_value;
+
+    #[test]
+    fn a_fact_value_ends_with_its_sentence() {
+        assert_eq!(fact_value("Saturday morning? Please call me after 6 pm"), "Saturday morning");
+        assert_eq!(fact_value("1.2 crore. We can stretch"), "1.2 crore");
+        assert_eq!(fact_value("3BHK, "), "3BHK");
+        assert_eq!(fact_value("Baner!"), "Baner");
+        assert_eq!(fact_value("Pulsar 150"), "Pulsar 150");
+    }
 }
