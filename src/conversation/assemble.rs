@@ -96,6 +96,11 @@ pub fn assemble(
 /// What a person reads of a message; media without a caption is shown as its kind.
 fn readable_text(item: &StoredInteraction) -> Option<String> {
     let Content::Message(message) = &item.interaction.content else { return None };
+    // A reaction or an unreadable message is history, not a turn: a handoff holding only such
+    // messages (stored before they stopped opening one) has no customer turn and makes no task.
+    if crate::conversation::lifecycle::message_without_handoff(message).is_some() {
+        return None;
+    }
     match (&message.text, message.media.first()) {
         (Some(text), _) if !text.trim().is_empty() => Some(text.clone()),
         (_, Some(media)) => Some(format!("[{}]", media.kind)),

@@ -9,6 +9,7 @@ mod exact_requests;
 mod explain_parity;
 pub mod harness;
 mod ingest;
+mod not_actionable;
 mod proxy;
 mod restart;
 mod supervision;
