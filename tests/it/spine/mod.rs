@@ -4,6 +4,7 @@
 //!
 //! The pipeline's tests run on both backends: here on SQLite, and again in [`on_postgres`].
 
+mod customer_clock;
 mod delivery;
 mod exact_requests;
 mod explain_parity;
