@@ -75,9 +75,14 @@ pub fn assemble(
             emails.push(email.to_owned());
         }
     }
+    // The daemon knows the business's zone apart from the customer's: the phone's area code
+    // counts within the business's own country too.
+    let customer_timezone = crate::interpret::clock::zone_of_phones(phones.iter().map(String::as_str), timezone)
+        .map(|z| z.name().to_owned());
     Conversation {
         now: local(now),
         timezone: timezone.name().to_owned(),
+        customer_timezone,
         business_hours: business_hours.clone(),
         customer: ConversationCustomer { name: stored.customer.display_name.clone(), phones, emails },
         channel: stored.interactions.first().map(|i| i.channel.clone()).unwrap_or_else(|| "whatsapp".to_owned()),
@@ -91,6 +96,11 @@ pub fn assemble(
 /// What a person reads of a message; media without a caption is shown as its kind.
 fn readable_text(item: &StoredInteraction) -> Option<String> {
     let Content::Message(message) = &item.interaction.content else { return None };
+    // A reaction or an unreadable message is history, not a turn: a handoff holding only such
+    // messages (stored before they stopped opening one) has no customer turn and makes no task.
+    if crate::conversation::lifecycle::message_without_handoff(message).is_some() {
+        return None;
+    }
     match (&message.text, message.media.first()) {
         (Some(text), _) if !text.trim().is_empty() => Some(text.clone()),
         (_, Some(media)) => Some(format!("[{}]", media.kind)),

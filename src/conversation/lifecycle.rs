@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use handoffd_contract::conversation::Speaker;
-use handoffd_contract::interaction::{Call, CallOutcome};
+use handoffd_contract::interaction::{Call, CallOutcome, Message};
 
 use crate::store::HandoffState::{Closed, Collecting, Failed, Open, Queued};
 use crate::store::{
@@ -45,6 +45,26 @@ pub fn call_without_handoff(call: &Call) -> Option<&'static str> {
         CallOutcome::Connected if call.turns.iter().any(|turn| turn.from == Speaker::Customer) => None,
         CallOutcome::Connected => Some("customer_silent"),
         other => Some(other.as_str()),
+    }
+}
+
+/// Why a customer's message is no handoff, or `None` when it may be one: a lone emoji reaction
+/// (to a business message, or taking one back), a message type the vendor could not deliver
+/// (WhatsApp `unsupported`, nothing readable) or a system notice carries no request for a human.
+/// Like a call without a handoff, it joins the customer's history and is counted, but opens or
+/// touches no handoff (and is never adopted into one). The AI's and agents' messages are not
+/// judged here: they never open a handoff on their own.
+pub fn message_without_handoff(message: &Message) -> Option<&'static str> {
+    if message.from != Speaker::Customer {
+        return None;
+    }
+    match message.kind.as_str() {
+        "reaction" => Some("reaction"),
+        "unsupported" if message.text.as_deref().is_none_or(|t| t.trim().is_empty()) && message.media.is_empty() => {
+            Some("unsupported")
+        }
+        "system" => Some("system"),
+        _ => None,
     }
 }
 
@@ -124,6 +144,30 @@ mod tests {
                 assert!(!transition.applies_to(transition.to), "{transition:?} would loop");
             }
         }
+    }
+
+    #[test]
+    fn reactions_unreadable_messages_and_notices_are_no_handoff() {
+        let message = |kind: &str, text: Option<&str>, from: Speaker| Message {
+            from,
+            kind: kind.into(),
+            text: text.map(str::to_owned),
+            ..Message::default()
+        };
+        assert_eq!(
+            message_without_handoff(&message("reaction", Some("Reacted 👍 to a message"), Speaker::Customer)),
+            Some("reaction")
+        );
+        assert_eq!(message_without_handoff(&message("unsupported", None, Speaker::Customer)), Some("unsupported"));
+        assert_eq!(
+            message_without_handoff(&message("system", Some("changed number"), Speaker::Customer)),
+            Some("system")
+        );
+        // What a person can read is a message: text, a newer type with a body, a button.
+        assert_eq!(message_without_handoff(&message("text", Some("👍"), Speaker::Customer)), None);
+        assert_eq!(message_without_handoff(&message("poll_vote", Some("Voted: Saturday"), Speaker::Customer)), None);
+        assert_eq!(message_without_handoff(&message("unsupported", Some("Saturday works"), Speaker::Customer)), None);
+        assert_eq!(message_without_handoff(&message("reaction", Some("Reacted 👍"), Speaker::Ai)), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use handoffd_contract::conversation::Speaker;
 use handoffd_contract::interaction::{Content, Interaction};
 
-use crate::conversation::lifecycle::{Arrival, attach_to_handoff, call_without_handoff};
+use crate::conversation::lifecycle::{Arrival, attach_to_handoff, call_without_handoff, message_without_handoff};
 use crate::identity::resolve::resolve_customer;
 use crate::store::{ApplySummary, NewInteraction, NormalizedBatch, PipelineStore, PipelineTx, StoreResult};
 
@@ -40,9 +40,10 @@ async fn apply_row(
         let interaction = &item.interaction;
         let no_handoff = match &interaction.content {
             Content::Call(call) => call_without_handoff(call),
+            Content::Message(message) => message_without_handoff(message),
             _ => None,
         };
-        // A call that is no handoff is kept without a speaker, so no later handoff adopts it.
+        // A call or message that is no handoff is kept without a speaker, so no later handoff adopts it.
         let speaker = if no_handoff.is_some() { None } else { speaker_of(interaction) };
         let stored = tx
             .insert_interaction(&NewInteraction {
@@ -62,8 +63,12 @@ async fn apply_row(
         };
         summary.stored += 1;
         if let Some(reason) = no_handoff {
-            metrics::counter!("handoffd_calls_without_handoff_total", "reason" => reason).increment(1);
-            tracing::debug!(connector = %batch.connector_id, dedup_key = %interaction.dedup_key, reason, "A call was recorded that is no handoff.");
+            if matches!(interaction.content, Content::Call(_)) {
+                metrics::counter!("handoffd_calls_without_handoff_total", "reason" => reason).increment(1);
+            } else {
+                metrics::counter!("handoffd_messages_without_handoff_total", "reason" => reason).increment(1);
+            }
+            tracing::debug!(connector = %batch.connector_id, dedup_key = %interaction.dedup_key, reason, "An event was recorded that is no handoff.");
             continue;
         }
         if matches!(interaction.content, Content::Message(_) | Content::Call(_)) {

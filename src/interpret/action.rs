@@ -37,15 +37,56 @@ pub fn label(code: &str) -> String {
     text.to_owned()
 }
 
-/// "Sat 13 Jun 09:00-12:00" in the customer's zone.
-pub fn window_phrase(window: &TimeWindow, tz: Tz) -> String {
+/// The two clocks a task is read with: the owner's (the business's zone, where the rep works)
+/// and the customer's (where the window was asked for).
+#[derive(Clone, Copy, Debug)]
+pub struct Clocks {
+    pub owner: Tz,
+    pub customer: Tz,
+}
+
+impl Clocks {
+    /// One clock for both: a local customer.
+    pub fn same(tz: Tz) -> Self {
+        Clocks { owner: tz, customer: tz }
+    }
+}
+
+/// "Sat 13 Jun 09:00-12:00" on the owner's clock; when the customer's clock differs, both with
+/// their zones: "Sat 13 Jun 17:30-20:30 IST (customer: Sat 09:00-12:00 BRT)".
+pub fn window_phrase(window: &TimeWindow, clocks: Clocks) -> String {
+    let owner = span(window, clocks.owner, true);
+    if clocks.customer == clocks.owner {
+        return owner;
+    }
+    format!(
+        "{owner} {} (customer: {} {})",
+        zone_label(window, clocks.owner),
+        span(window, clocks.customer, false),
+        zone_label(window, clocks.customer)
+    )
+}
+
+fn span(window: &TimeWindow, tz: Tz, with_date: bool) -> String {
     let from = window.not_before.with_timezone(&tz);
     let to = window.not_after.with_timezone(&tz);
+    let day = if with_date { "%a %-d %b" } else { "%a" };
     if from.date_naive() == to.date_naive() {
-        format!("{} {}-{}", from.format("%a %-d %b"), from.format("%H:%M"), to.format("%H:%M"))
+        format!("{} {}-{}", from.format(day), from.format("%H:%M"), to.format("%H:%M"))
     } else {
-        format!("{} to {}", from.format("%a %-d %b %H:%M"), to.format("%a %-d %b %H:%M"))
+        format!("{} {} to {} {}", from.format(day), from.format("%H:%M"), to.format(day), to.format("%H:%M"))
     }
+}
+
+/// The zone's abbreviation at the window's start ("IST", "EDT"), or its city where the tz
+/// database has only an offset ("-03" reads as "Sao Paulo time").
+fn zone_label(window: &TimeWindow, tz: Tz) -> String {
+    let abbreviation = window.not_before.with_timezone(&tz).format("%Z").to_string();
+    if abbreviation.chars().all(|c| c.is_ascii_alphabetic()) {
+        return abbreviation;
+    }
+    let city = tz.name().rsplit('/').next().unwrap_or(tz.name()).replace('_', " ");
+    format!("{city} time")
 }
 
 /// How to reach the customer when they said so: the channel they asked for, or a message when
@@ -68,18 +109,32 @@ pub fn reach_by(brief: &Brief) -> Option<&'static str> {
     }
 }
 
-pub fn recommended_action(brief: &Brief, tz: Tz, window: Option<&FoundWindow>) -> String {
+pub fn recommended_action(brief: &Brief, clocks: Clocks, window: Option<&FoundWindow>) -> String {
+    let _ = window;
+    action_sentence(brief, clocks, true)
+}
+
+/// The action as the task shows it: the window and the facts not to re-ask have lines of their
+/// own there, so the sentence does not repeat them.
+pub fn task_action(brief: &Brief) -> String {
+    action_sentence(brief, Clocks::same(chrono_tz::UTC), false)
+}
+
+fn action_sentence(brief: &Brief, clocks: Clocks, whole: bool) -> String {
     let name = brief.customer.name.as_deref().and_then(|n| n.split_whitespace().next()).unwrap_or("the customer");
     let when = match (&brief.requested_window, brief.do_not_ask.iter().find(|f| f.fact == "preferred_time")) {
-        (Some(w), _) => format!(" {}", window_phrase(w, tz)),
+        _ if !whole => String::new(),
+        (Some(w), _) => format!(" {}", window_phrase(w, clocks)),
         (None, Some(named)) => format!(" at the time they named (\"{}\")", named.value),
         (None, None) => String::new(),
     };
-    let _ = window;
+    let escalation = brief.disposition == Disposition::Escalation;
     let topics: Vec<String> = brief
         .intents
         .iter()
         .filter(|f| !matches!(f.code.as_str(), "callback_request" | "not_interested"))
+        // An escalation already says "apologise first": the complaint is not opened with twice.
+        .filter(|f| !(escalation && f.code == "complaint"))
         .take(3)
         .map(|f| label(&f.code))
         .collect();
@@ -111,7 +166,7 @@ pub fn recommended_action(brief: &Brief, tz: Tz, window: Option<&FoundWindow>) -
     }
     let facts: Vec<&str> =
         brief.do_not_ask.iter().filter(|f| f.fact != "preferred_time").map(|f| f.fact.as_str()).take(4).collect();
-    if !facts.is_empty() {
+    if whole && !facts.is_empty() {
         sentence.push_str(&format!(
             "; do not re-ask {}",
             join_and(&facts.iter().map(|f| f.replace('_', " ")).collect::<Vec<_>>())

@@ -460,8 +460,10 @@ pub fn merge(mut brief: Brief, answer: Answer, conversation: &Conversation, mode
         ));
     }
     if !changes.is_empty() {
-        let tz: Tz = conversation.timezone.parse().unwrap_or(chrono_tz::UTC);
-        brief.recommended_action = super::action::recommended_action(&brief, tz, None);
+        let owner: Tz = conversation.timezone.parse().unwrap_or(chrono_tz::UTC);
+        let customer = super::clock::customer_clock(conversation, owner).map(|c| c.zone).unwrap_or(owner);
+        let clocks = super::action::Clocks { owner, customer };
+        brief.recommended_action = super::action::recommended_action(&brief, clocks, None);
         brief.notes.push(format!("llm: refined by `{model}`: {}", changes.join(", ")));
     }
     brief

@@ -21,6 +21,7 @@ use handoffd_contract::task::TaskText;
 use serde::Deserialize;
 
 mod action;
+pub mod clock;
 pub mod contact;
 mod engine;
 pub mod llm;
@@ -187,11 +188,13 @@ impl Interpreter {
         }
 
         let hits = engine::scan(&self.vocabulary, before);
+        // The window is read on the customer's clock; hours stay the business's (`tz`).
+        let clock = clock::customer_clock(conversation, tz)?;
         let window = match &self.window_source {
-            Some(source) => source.requested_window(conversation, before, tz)?,
+            Some(source) => source.requested_window(conversation, before, clock.zone)?,
             None => None,
         };
-        let near = window.as_ref().is_some_and(|w| engine::window_is_near(w, conversation.now, tz));
+        let near = window.as_ref().is_some_and(|w| engine::window_is_near(w, conversation.now, clock.zone));
         let intents = engine::settled_intents(&hits);
         let closed = engine::is_closed(&hits, &intents);
         let urgency = engine::urgency(&hits, &intents, closed.as_ref(), window.as_ref(), near);
@@ -227,6 +230,7 @@ impl Interpreter {
         if let Some(found) = &window {
             brief.notes.push(format!("requested window from turn {} by rule `{}`", found.turn, found.rule));
         }
+        brief.notes.extend(clock.note(tz));
         if let Some(model) = &self.model {
             model.apply(before, &mut brief);
         }
@@ -236,14 +240,18 @@ impl Interpreter {
         if brief.disposition == Disposition::ClosedLost {
             brief.notes.push("closed lost: no follow-up call is wanted".into());
         }
-        brief.recommended_action = action::recommended_action(&brief, tz, window.as_ref());
+        let clocks = action::Clocks { owner: tz, customer: clock.zone };
+        brief.recommended_action = action::recommended_action(&brief, clocks, window.as_ref());
         Ok(brief)
     }
 
     /// The CRM task text of a brief.
+    /// Times are shown in the owner's zone (the business's), with the customer's local time
+    /// beside them when their clock differs.
     pub fn task_text(&self, brief: &Brief, conversation: &Conversation) -> TaskText {
-        let tz: Tz = conversation.timezone.parse().unwrap_or(chrono_tz::UTC);
-        task::task_text(brief, conversation, tz)
+        let owner: Tz = conversation.timezone.parse().unwrap_or(chrono_tz::UTC);
+        let customer = clock::customer_clock(conversation, owner).map(|c| c.zone).unwrap_or(owner);
+        task::task_text(brief, conversation, action::Clocks { owner, customer })
     }
 }
 

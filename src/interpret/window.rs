@@ -54,8 +54,21 @@ impl WindowSource for super::when::TimeResolver {
             .enumerate()
             .map(|(index, turn)| WindowTurn { index, from: turn.from, text: &turn.text })
             .collect();
-        Ok(super::when::TimeResolver::requested_window(self, &window_turns, conversation.now, tz, &hours).map(
-            |found| FoundWindow { window: found.window, evidence: found.evidence, turn: found.turn, rule: found.rule },
-        ))
+        // `tz` is the customer's clock; the hours are the business's, in the conversation's zone.
+        let business: Tz = conversation.timezone.parse().unwrap_or(tz);
+        Ok(super::when::TimeResolver::requested_window_of_customer(
+            self,
+            &window_turns,
+            conversation.now,
+            tz,
+            business,
+            &hours,
+        )
+        .map(|found| FoundWindow {
+            window: found.window,
+            evidence: found.evidence,
+            turn: found.turn,
+            rule: found.rule,
+        }))
     }
 }

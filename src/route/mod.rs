@@ -59,14 +59,19 @@ impl Router {
     fn due_time(&self, brief: &Brief, now: DateTime<Utc>) -> Due {
         let local_now = now.with_timezone(&self.timezone);
         if let Some(window) = &brief.requested_window {
-            let start = window.not_before.with_timezone(&self.timezone);
-            let at = if start > local_now { start } else { local_now };
+            // The customer's window, met in the business's hours: the first open moment in it.
+            // When the business is closed all through it (a customer abroad asking for their
+            // Sunday morning), the window's start: the customer asked for it.
+            let start = window.not_before.with_timezone(&self.timezone).max(local_now);
+            let end = window.not_after.with_timezone(&self.timezone);
+            let open = self.hours.next_open(start);
+            let (at, closed) = if open < end { (open, "") } else { (start, "; the business is closed then") };
             return Due {
                 at: at.fixed_offset(),
                 reason: format!(
-                    "the customer asked for {} to {}",
-                    window.not_before.format("%a %d %b %H:%M"),
-                    window.not_after.format("%H:%M")
+                    "the customer asked for {} to {}{closed}",
+                    window.not_before.with_timezone(&self.timezone).format("%a %d %b %H:%M"),
+                    end.format("%H:%M")
                 ),
             };
         }

@@ -12,6 +12,7 @@ mod identity_flow;
 mod identity_keys;
 mod identity_pipeline;
 mod interpret_cli;
+mod interpret_clock;
 mod interpret_common;
 mod interpret_eval;
 mod interpret_llm;

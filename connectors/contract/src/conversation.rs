@@ -22,8 +22,13 @@ pub enum Speaker {
 pub struct Conversation {
     /// The moment the handoff is made (RFC 3339 with offset).
     pub now: DateTime<FixedOffset>,
-    /// IANA zone of the customer / business, e.g. `Asia/Kolkata`.
+    /// IANA zone of the customer / business, e.g. `Asia/Kolkata`: business hours are read in it.
     pub timezone: String,
+    /// The customer's own zone when it is not `timezone` (a +55 customer of a business in
+    /// India): the window the customer names is read in it. Absent, it comes from the customer's
+    /// phone when that is in another country than `timezone`, else it is `timezone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_timezone: Option<String>,
     /// Opening hours per day (`mon`..`sun` -> `"09:30-19:30"`); a missing day is closed.
     #[serde(default)]
     pub business_hours: BTreeMap<String, String>,

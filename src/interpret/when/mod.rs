@@ -90,7 +90,22 @@ impl TimeResolver {
         tz: chrono_tz::Tz,
         hours: &BusinessHours,
     ) -> Option<ResolvedWindow> {
-        let ctx = Context { now: now.with_timezone(&tz), hours };
+        self.requested_window_of_customer(turns, now, tz, tz, hours)
+    }
+
+    /// As [`Self::requested_window`], for a customer whose clock (`customer`) is not the
+    /// business's (`business`, the zone `hours` are in): the customer's days and parts of the day
+    /// are read on their clock; a whole day they name is the business's opening hours of that
+    /// date (a day the business is closed is kept as named, on the customer's clock).
+    pub fn requested_window_of_customer(
+        &self,
+        turns: &[WindowTurn<'_>],
+        now: DateTime<FixedOffset>,
+        customer: chrono_tz::Tz,
+        business: chrono_tz::Tz,
+        hours: &BusinessHours,
+    ) -> Option<ResolvedWindow> {
+        let ctx = Context { now: now.with_timezone(&customer), hours, business };
         // The latest time asked for wins; a time only told in passing ("I land on Friday
         // night") counts when nothing was asked for.
         let (mut requested, mut told): (Option<ResolvedWindow>, Option<ResolvedWindow>) = (None, None);

@@ -17,8 +17,11 @@ const CLOSED_DAY: (u32, u32) = (9 * 60, 17 * 60);
 
 /// What resolving needs to know about the moment and the business.
 pub(crate) struct Context<'a> {
+    /// Now on the customer's clock: days and parts of the day are theirs.
     pub now: DateTime<Tz>,
     pub hours: &'a BusinessHours,
+    /// The zone `hours` are in (the customer's own zone for a local customer).
+    pub business: Tz,
 }
 
 /// A resolved window with the name of the convention that made it.
@@ -181,6 +184,14 @@ fn on_date(ctx: &Context<'_>, m: &Mention, date: NaiveDate) -> Option<Placed> {
     }
     if end <= start {
         return None;
+    }
+    let whole_open_day = part.is_none() && start_clock.is_none() && end_clock.is_none();
+    if whole_open_day && ctx.business != ctx.tz() && ctx.hours.is_open_on(date.weekday()) {
+        // The business's hours of that date, on the customer's clock.
+        let tz = ctx.tz();
+        let open = local_instant(ctx.business, date, start, Edge::Start).with_timezone(&tz);
+        let close = local_instant(ctx.business, date, end, Edge::End).with_timezone(&tz);
+        return Some(Placed { start: open, end: close, rule: rule.join("+") });
     }
     let start_at = if start_is_now { ctx.now } else { ctx.at(date, start, Edge::Start) };
     Some(Placed { start: start_at, end: ctx.at(date, end, Edge::End), rule: rule.join("+") })

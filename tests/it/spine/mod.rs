@@ -4,11 +4,13 @@
 //!
 //! The pipeline's tests run on both backends: here on SQLite, and again in [`on_postgres`].
 
+mod customer_clock;
 mod delivery;
 mod exact_requests;
 mod explain_parity;
 pub mod harness;
 mod ingest;
+mod not_actionable;
 mod proxy;
 mod restart;
 mod supervision;

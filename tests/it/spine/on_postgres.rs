@@ -14,5 +14,7 @@ mod exact_requests;
 mod harness;
 #[path = "ingest.rs"]
 mod ingest;
+#[path = "not_actionable.rs"]
+mod not_actionable;
 #[path = "restart.rs"]
 mod restart;

@@ -1,0 +1,252 @@
+//! The customer's own clock: the zone a requested window is read in.
+//!
+//! A customer asking for "amanhã de manhã" means their morning, not the business's. The zone
+//! comes from, in order:
+//! 1. the conversation's `customer_timezone`, when it names one (the daemon fills it from the
+//!    customer's phone, see [`zone_of_phones`]);
+//! 2. the customer's phone, when its country is not the country of the conversation's
+//!    `timezone` (a +55 customer of a business in India): the number's zone, from its country
+//!    where the country has one zone (or one most of it lives in) and from its area code where
+//!    the country has several and the number carries one (US, CA, BR, MX, AU landlines, the
+//!    Canaries, the Azores);
+//! 3. the conversation's `timezone`, the business's zone (today's behaviour).
+//!
+//! Within the business's own country rule 2 keeps the conversation's `timezone`: a canonical
+//! conversation's `timezone` is "the customer / business" zone, and whoever wrote it knew more
+//! than an area code does. The daemon, which knows the business's zone apart from the
+//! customer's, applies the area code in the same country too (`assemble`).
+//!
+//! Business hours and closed days stay the business's: a whole day the customer names is the
+//! business's opening hours of that date, shown on the customer's clock.
+
+mod phone_zones;
+
+use chrono_tz::Tz;
+use handoffd_contract::conversation::Conversation;
+
+use super::InterpretError;
+use phone_zones::{AREA_ZONES, CALLING_CODES, ZONE_REGIONS};
+
+/// Where the customer's zone came from, for the brief's notes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ZoneSource {
+    /// The conversation's `customer_timezone`.
+    Stated,
+    /// The customer's phone number: its country, or its area code.
+    Phone { phone: String, by: PhoneZoneBy },
+    /// The conversation's `timezone`.
+    Business,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PhoneZoneBy {
+    Country,
+    AreaCode,
+}
+
+/// The zone a conversation's requested window is read in, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CustomerClock {
+    pub zone: Tz,
+    pub source: ZoneSource,
+}
+
+impl CustomerClock {
+    /// A note for the brief when the customer's clock is not the business's, else `None`.
+    pub fn note(&self, business: Tz) -> Option<String> {
+        if self.zone == business {
+            return None;
+        }
+        Some(match &self.source {
+            ZoneSource::Stated => format!("the customer's time is read in `{}` (stated)", self.zone.name()),
+            ZoneSource::Phone { phone, by } => format!(
+                "the customer's time is read in `{}`, from the {} of {phone}",
+                self.zone.name(),
+                match by {
+                    PhoneZoneBy::Country => "country",
+                    PhoneZoneBy::AreaCode => "area code",
+                }
+            ),
+            ZoneSource::Business => return None,
+        })
+    }
+}
+
+/// The customer's clock of a conversation whose business zone is `business` (its `timezone`).
+pub fn customer_clock(conversation: &Conversation, business: Tz) -> Result<CustomerClock, InterpretError> {
+    if let Some(name) = &conversation.customer_timezone {
+        let zone: Tz = name.parse().map_err(|_| InterpretError::Field {
+            field: "customer_timezone",
+            message: format!("unknown time zone `{name}` (expected an IANA name such as `America/Sao_Paulo`)"),
+        })?;
+        return Ok(CustomerClock { zone, source: ZoneSource::Stated });
+    }
+    let business_region = region_of(business.name());
+    for phone in &conversation.customer.phones {
+        let Some(found) = phone_zone(phone) else { continue };
+        let same_country = business_region.is_some_and(|region| found.regions.contains(&region));
+        if !same_country && found.zone != business {
+            return Ok(CustomerClock {
+                zone: found.zone,
+                source: ZoneSource::Phone { phone: phone.clone(), by: found.by },
+            });
+        }
+        break;
+    }
+    Ok(CustomerClock { zone: business, source: ZoneSource::Business })
+}
+
+/// The zone of the first of `phones` that names one, when it is not `business`: what the
+/// daemon, knowing the business's zone apart from the customer's, sets as the conversation's
+/// `customer_timezone` (area codes count within the business's own country too).
+pub fn zone_of_phones<'a>(phones: impl IntoIterator<Item = &'a str>, business: Tz) -> Option<Tz> {
+    let zone = phones.into_iter().find_map(phone_zone)?.zone;
+    (zone != business).then_some(zone)
+}
+
+/// What a phone number says about where its owner lives.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PhoneZone {
+    pub zone: Tz,
+    pub by: PhoneZoneBy,
+    /// The regions (ISO 3166) its calling code serves.
+    pub regions: &'static [&'static str],
+}
+
+/// The zone of an international number (`+` and digits; spaces, dashes and brackets are
+/// ignored), or `None` when the number is not international or its zone is not known (a
+/// mobile in a country of several zones).
+pub fn phone_zone(phone: &str) -> Option<PhoneZone> {
+    let rest = phone.trim().strip_prefix('+')?;
+    let mut digits = String::with_capacity(rest.len());
+    for c in rest.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            ' ' | '-' | '.' | '(' | ')' => {}
+            _ => return None,
+        }
+    }
+    // Calling codes are prefix-free: at most one of the first 1 to 3 digits is one.
+    let (code, regions, country_zone) = (1..=3.min(digits.len()))
+        .find_map(|n| CALLING_CODES.iter().find(|(cc, _, _)| *cc == &digits[..n]))
+        .map(|(cc, regions, zone)| (*cc, *regions, *zone))?;
+    let area = (code.len() + 1..=digits.len().min(MAX_PREFIX)).rev().find_map(|n| {
+        AREA_ZONES.binary_search_by(|(prefix, _)| prefix.cmp(&&digits[..n])).ok().map(|i| AREA_ZONES[i].1)
+    });
+    let (name, by) = match area {
+        Some("") => (country_zone?, PhoneZoneBy::Country),
+        Some(zone) => (zone, PhoneZoneBy::AreaCode),
+        None => (country_zone?, PhoneZoneBy::Country),
+    };
+    Some(PhoneZone { zone: name.parse().ok()?, by, regions })
+}
+
+/// The longest prefix in [`AREA_ZONES`].
+const MAX_PREFIX: usize = 10;
+
+/// The ISO 3166 region of an IANA zone, when the tz database names one.
+pub fn region_of(zone: &str) -> Option<&'static str> {
+    ZONE_REGIONS.binary_search_by(|(name, _)| name.cmp(&zone)).ok().map(|i| ZONE_REGIONS[i].1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zone(phone: &str) -> Option<(String, PhoneZoneBy)> {
+        phone_zone(phone).map(|z| (z.zone.name().to_owned(), z.by))
+    }
+
+    #[test]
+    fn the_tables_are_sorted_for_binary_search() {
+        assert!(AREA_ZONES.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(ZONE_REGIONS.windows(2).all(|w| w[0].0 <= w[1].0));
+        assert!(AREA_ZONES.iter().all(|(p, _)| p.len() <= MAX_PREFIX));
+        for (_, _, zone) in CALLING_CODES {
+            if let Some(zone) = zone {
+                assert!(zone.parse::<Tz>().is_ok(), "{zone}");
+            }
+        }
+        for (_, zone) in AREA_ZONES.iter().filter(|(_, z)| !z.is_empty()) {
+            assert!(zone.parse::<Tz>().is_ok(), "{zone}");
+        }
+    }
+
+    #[test]
+    fn one_zone_countries_by_their_calling_code() {
+        use PhoneZoneBy::*;
+        assert_eq!(zone("+91 98200 12345"), Some(("Asia/Kolkata".into(), Country)));
+        assert_eq!(zone("+971 50 123 4567"), Some(("Asia/Dubai".into(), Country)));
+        assert_eq!(zone("+65 9123 4567"), Some(("Asia/Singapore".into(), Country)));
+        assert_eq!(zone("+54 9 11 2345-6789"), Some(("America/Argentina/Buenos_Aires".into(), Country)));
+        assert_eq!(zone("+57 310 123 4567"), Some(("America/Bogota".into(), Country)));
+        assert_eq!(zone("+51 912 345 678"), Some(("America/Lima".into(), Country)));
+        assert_eq!(zone("+44 7911 123456"), Some(("Europe/London".into(), Country)));
+        // Spain's and Portugal's mobiles: the mainland, where most of each country lives.
+        assert_eq!(zone("+34 622 507 381"), Some(("Europe/Madrid".into(), Country)));
+        assert_eq!(zone("+351 919 226 540"), Some(("Europe/Lisbon".into(), Country)));
+    }
+
+    #[test]
+    fn several_zone_countries_by_area_code() {
+        use PhoneZoneBy::*;
+        assert_eq!(zone("+1 212 555 0134"), Some(("America/New_York".into(), AreaCode)));
+        assert_eq!(zone("+1 (415) 555-0134"), Some(("America/Los_Angeles".into(), AreaCode)));
+        assert_eq!(zone("+1 416 555 0134"), Some(("America/Toronto".into(), AreaCode)));
+        assert_eq!(zone("+55 11 91234-5678"), Some(("America/Sao_Paulo".into(), AreaCode)));
+        assert_eq!(zone("+55 92 99123-4567"), Some(("America/Manaus".into(), AreaCode)));
+        assert_eq!(zone("+55 81 99712-4480"), Some(("America/Recife".into(), AreaCode)));
+        assert_eq!(zone("+52 664 281 5590"), Some(("America/Tijuana".into(), AreaCode)));
+        assert_eq!(zone("+52 55 1234 5678"), Some(("America/Mexico_City".into(), AreaCode)));
+        assert_eq!(zone("+61 7 3123 4567"), Some(("Australia/Brisbane".into(), AreaCode)));
+        assert_eq!(zone("+61 2 9123 4567"), Some(("Australia/Sydney".into(), AreaCode)));
+        assert_eq!(zone("+34 928 123 456"), Some(("Atlantic/Canary".into(), AreaCode)));
+        assert_eq!(zone("+351 296 123 456"), Some(("Atlantic/Azores".into(), AreaCode)));
+    }
+
+    #[test]
+    fn numbers_that_name_no_zone() {
+        // An Australian mobile can be anywhere in a country of five zones.
+        assert_eq!(zone("+61 408 555 912"), None);
+        // Not international: the country is unknown.
+        assert_eq!(zone("98200 12345"), None);
+        assert_eq!(zone("+91 98200 abc"), None);
+        assert_eq!(zone("+"), None);
+    }
+
+    fn conversation(timezone: &str, phone: &str, stated: Option<&str>) -> Conversation {
+        serde_json::from_value(serde_json::json!({
+            "now": "2026-06-13T18:25:00+05:30", "timezone": timezone, "channel": "whatsapp",
+            "customer": {"phones": [phone]}, "turns": [], "customer_timezone": stated
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_foreign_phone_wins_over_the_business_zone_and_a_local_one_does_not() {
+        let kolkata: Tz = "Asia/Kolkata".parse().unwrap();
+        let clock = customer_clock(&conversation("Asia/Kolkata", "+55 11 91234-5678", None), kolkata).unwrap();
+        assert_eq!(clock.zone.name(), "America/Sao_Paulo");
+        assert!(clock.note(kolkata).unwrap().contains("area code of +55 11 91234-5678"), "{:?}", clock.note(kolkata));
+        let clock = customer_clock(&conversation("Asia/Kolkata", "+91 98200 12345", None), kolkata).unwrap();
+        assert_eq!((clock.zone, clock.source), (kolkata, ZoneSource::Business));
+        // In the business's own country, the conversation's zone stands.
+        let recife: Tz = "America/Recife".parse().unwrap();
+        let clock = customer_clock(&conversation("America/Recife", "+55 92 99123-4567", None), recife).unwrap();
+        assert_eq!(clock.zone, recife);
+        // A stated zone wins; an unknown one is an error naming the field.
+        let clock =
+            customer_clock(&conversation("Asia/Kolkata", "+91 98200 12345", Some("Europe/Lisbon")), kolkata).unwrap();
+        assert_eq!((clock.zone.name(), clock.source), ("Europe/Lisbon", ZoneSource::Stated));
+        let error = customer_clock(&conversation("Asia/Kolkata", "+91 1", Some("Mars/Olympus")), kolkata).unwrap_err();
+        assert!(error.to_string().contains("customer_timezone"), "{error}");
+    }
+
+    #[test]
+    fn the_daemon_reads_area_codes_in_its_own_country_too() {
+        let new_york: Tz = "America/New_York".parse().unwrap();
+        assert_eq!(zone_of_phones(["+1 415 555 0134"], new_york).map(|z| z.name()), Some("America/Los_Angeles"));
+        assert_eq!(zone_of_phones(["+1 212 555 0134"], new_york), None);
+        assert_eq!(zone_of_phones(["9820012345", "+61 408 555 912"], new_york), None);
+    }
+}
