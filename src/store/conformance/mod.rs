@@ -194,7 +194,8 @@ pub(crate) async fn queued_job(store: &dyn Store, phone: &str, at: DateTime<Utc>
         job: Some(super::NewJob { crm_id: "crm".into(), payload: format!("{{\"phone\":\"{phone}\"}}") }),
         audit: Vec::new(),
         now: at + secs(120),
+        assignment: None,
     };
-    crate::conversation::commit_briefs(store, &[commit], None).await.expect("commit brief");
+    crate::conversation::commit_briefs(store, &[commit], &[]).await.expect("commit brief");
     (customer, handoff)
 }

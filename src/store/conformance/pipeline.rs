@@ -243,7 +243,7 @@ pub async fn rotation_advances_by_the_positions_handed_out(store: Arc<dyn Store>
     tx.advance_rotation("sales", 2).await.unwrap();
     drop(tx);
     assert_eq!(store.rotation_position("sales").await.unwrap(), 3, "an uncommitted round hands out nothing");
-    crate::conversation::commit_briefs(store.as_ref(), &[], Some(("sales", 4))).await.unwrap();
+    crate::conversation::commit_briefs(store.as_ref(), &[], &[("sales".to_owned(), 4)]).await.unwrap();
     assert_eq!(store.rotation_position("sales").await.unwrap(), 7);
     assert_eq!(store.rotation_position("support").await.unwrap(), 0, "pools are apart");
 }
