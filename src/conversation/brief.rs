@@ -54,7 +54,7 @@ impl BriefMaker {
         let timezone: Tz = config.business.timezone.parse().map_err(|e| anyhow::anyhow!("business.timezone: {e}"))?;
         Ok(Self {
             interpreter,
-            router: Router::from_config(config, store)?,
+            router: Router::from_config(config, Some(store))?,
             timezone,
             business_hours: config.business.hours.clone(),
             connector_kinds: config

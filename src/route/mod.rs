@@ -29,7 +29,7 @@ use handoffd_contract::task::TaskPriority;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::config::schema::{DuePolicy, RuleConfig, Strategy};
+use crate::config::schema::{BusinessConfig, DuePolicy, RoutingConfig, RuleConfig, Strategy};
 use crate::interpret::when::BusinessHours;
 use crate::store::PipelineStore;
 use due::Calendar;
@@ -94,23 +94,34 @@ pub struct Router {
     pub due: DuePolicy,
     pub timezone: Tz,
     pub hours: BusinessHours,
-    pub store: Arc<dyn PipelineStore>,
+    /// Where rotations, open handoffs and synced owners are read; `None` (explain of a canonical
+    /// conversation, benchmarks) routes as if nothing was ever handed out.
+    pub store: Option<Arc<dyn PipelineStore>>,
     /// The CRM account whose owners and contacts routing reads (`delivery.crm`).
     pub crm_id: String,
 }
 
 impl Router {
     /// The router a configuration describes (validated: what it refuses, `check` reported).
-    pub fn from_config(config: &Config, store: Arc<dyn PipelineStore>) -> anyhow::Result<Self> {
-        let routing = &config.routing;
-        let timezone: Tz = config.business.timezone.parse().map_err(|e| anyhow::anyhow!("business.timezone: {e}"))?;
-        let hours = BusinessHours::parse(&config.business.hours).map_err(|e| anyhow::anyhow!("business.hours: {e}"))?;
+    pub fn from_config(config: &Config, store: Option<Arc<dyn PipelineStore>>) -> anyhow::Result<Self> {
+        Self::new(&config.routing, &config.business, &config.delivery.crm, store)
+    }
+
+    /// [`Router::from_config`] from its sections.
+    pub fn new(
+        routing: &RoutingConfig,
+        business: &BusinessConfig,
+        crm_id: &str,
+        store: Option<Arc<dyn PipelineStore>>,
+    ) -> anyhow::Result<Self> {
+        let timezone: Tz = business.timezone.parse().map_err(|e| anyhow::anyhow!("business.timezone: {e}"))?;
+        let hours = BusinessHours::parse(&business.hours).map_err(|e| anyhow::anyhow!("business.hours: {e}"))?;
         let owners = routing
             .owners
             .iter()
             .enumerate()
             .map(|(i, owner)| {
-                Owner::from_config(owner, timezone, &config.business.hours, &routing.holidays)
+                Owner::from_config(owner, timezone, &business.hours, &routing.holidays)
                     .map_err(|e| anyhow::anyhow!("routing.owners[{i}]: {e}"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
@@ -145,18 +156,19 @@ impl Router {
             timezone,
             hours,
             store,
-            crm_id: config.delivery.crm.clone(),
+            crm_id: crm_id.to_owned(),
         })
     }
 
     /// What a round of routing reads from the store: rotations, open handoffs, synced owners.
     pub async fn round(&self) -> anyhow::Result<RoutingRound> {
+        let Some(store) = &self.store else { return Ok(RoutingRound::default()) };
         let mut positions = BTreeMap::new();
         for pool in self.pools.keys() {
-            positions.insert(pool.clone(), self.store.rotation_position(pool).await?);
+            positions.insert(pool.clone(), store.rotation_position(pool).await?);
         }
-        let open = self.store.open_handoffs_by_owner().await?;
-        let synced = self.store.crm_owners(&self.crm_id).await?;
+        let open = store.open_handoffs_by_owner().await?;
+        let synced = store.crm_owners(&self.crm_id).await?;
         let directory = (!synced.is_empty()).then(|| OwnerDirectory::new(synced));
         Ok(RoutingRound { positions, used: BTreeMap::new(), open, directory })
     }
@@ -313,3 +325,6 @@ pub fn priority(level: UrgencyLevel) -> TaskPriority {
         UrgencyLevel::Low => TaskPriority::Low,
     }
 }
+
+#[cfg(test)]
+mod tests;
