@@ -145,7 +145,7 @@ impl HandoffMaker {
             let owner = brief.recommended_owner.as_ref();
             audit.push(entry(
                 "routed",
-                serde_json::json!({"owner": owner.map(|o| &o.id), "rule": owner.map(|o| &o.rule),
+                serde_json::json!({"owner": owner.map(|o| &o.id), "rule": routing.as_ref().map(|d| &d.rule),
                     "reason": owner.map(|o| &o.reason), "due": brief.due, "decision": routing}),
             ));
             let payload = self.payload(briefs, &brief, &conversation, stored, handoff);

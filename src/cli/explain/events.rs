@@ -121,6 +121,7 @@ impl Replay {
                 "ended_by": made.handoff.ended_by,
                 "conversation": made.made.conversation,
                 "brief": made.made.brief,
+                "routing": made.made.routing,
             })).collect::<Vec<_>>(),
             "quarantined": self.quarantined.iter()
                 .map(|q| json!({"event": q.event, "reason": q.reason}))
