@@ -88,6 +88,17 @@ fn named_files(loaded: &Loaded) -> Vec<Problem> {
             if let Some(problem) = interpreter.model_problem() {
                 problems.push(Problem::new(at("interpret.model"), "interpret.model", problem.to_owned()));
             }
+            // Rules name intents by the vocabulary's codes: one it does not have would never match.
+            let codes = interpreter.intent_codes();
+            for (i, rule) in loaded.config.routing.rules.iter().enumerate() {
+                for (j, intent) in rule.when.intent.iter().flatten().enumerate() {
+                    if !codes.contains(&intent.as_str()) {
+                        let key = format!("routing.rules[{i}].when.intent[{j}]");
+                        let message = format!("`{intent}` is not an intent of the vocabulary ({})", codes.join(", "));
+                        problems.push(Problem::new(at(&key), key, message));
+                    }
+                }
+            }
         }
         Err(error) => {
             let dir = Interpreter::vocabulary_dir(&loaded.config.interpret, loaded.base_dir());

@@ -275,7 +275,9 @@ pub struct OwnerConfig {
     #[serde(default)]
     pub name: Option<String>,
     /// Working hours in the `business.hours` format (`mon: "09:30-13:00,14:00-19:30"`; days left
-    /// out are off). Default `business.hours`.
+    /// out are off; a shift may run past midnight, `sat: "22:00-02:00"`). Outside them the owner is
+    /// off shift and gets no task. Unset: never off shift (days off and holidays still count), and
+    /// due times follow `business.hours`.
     #[serde(default)]
     pub hours: Option<BTreeMap<String, String>>,
     /// IANA time zone the hours are in. Default `business.timezone`.

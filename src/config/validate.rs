@@ -206,7 +206,7 @@ fn routing(config: &Config, found: &mut Found<'_>) {
             .map(|o| {
                 crate::route::owners::Owner::from_config(o, business_tz, &config.business.hours, &routing.holidays)
                     .ok()
-                    .map(|owner| owner.hours.ever_open())
+                    .map(|owner| owner.ever_on_shift())
             })
             .collect();
         if let Some(shifts) = shifts

@@ -26,7 +26,11 @@ pub struct Owner {
     /// The CRM id written in the configuration, if any.
     pub configured_id: Option<String>,
     pub name: Option<String>,
+    /// The owner's working hours: their own, else the business's (due times are clipped into these).
     pub hours: BusinessHours,
+    /// Whether the owner has hours of their own. Without them the owner is never off shift (as
+    /// before owners had hours): only days off, holidays and capacity keep them from a task.
+    pub keeps_hours: bool,
     pub timezone: Tz,
     /// Out-of-office ranges as instants, `[from, to)`.
     pub away: Vec<(DateTime<Utc>, DateTime<Utc>)>,
@@ -66,6 +70,7 @@ impl Owner {
             configured_id: config.id.clone(),
             name: config.name.clone(),
             hours,
+            keeps_hours: config.hours.is_some(),
             timezone,
             away,
             holidays,
@@ -81,6 +86,11 @@ impl Owner {
         self.name.as_deref().unwrap_or(&self.key)
     }
 
+    /// Whether the owner can ever be on shift (an owner without hours of their own always can).
+    pub fn ever_on_shift(&self) -> bool {
+        !self.keeps_hours || self.hours.ever_open()
+    }
+
     /// `None` when the owner is working at `now`; otherwise why not, e.g. "off shift until
     /// Mon 09:30 Asia/Kolkata", "away until 2026-12-08", "public holiday 2026-01-26 (IN)".
     pub fn unavailable(&self, now: DateTime<Utc>) -> Option<String> {
@@ -94,6 +104,9 @@ impl Owner {
                 local.date_naive(),
                 self.region.as_deref().unwrap_or("region")
             ));
+        }
+        if !self.keeps_hours {
+            return None;
         }
         if !self.hours.ever_open() {
             return Some("no working hours".to_owned());
