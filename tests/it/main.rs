@@ -22,5 +22,6 @@ mod multi_instance;
 mod ops;
 mod pg_scratch;
 mod route_check;
+mod route_owners;
 mod spine;
 mod voice_edge;
