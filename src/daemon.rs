@@ -124,6 +124,11 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
         .transpose()
         .map_err(|message| anyhow::anyhow!("identity.crm_sync: {message}"))?;
 
+    let owner_sync_schedule = crate::route::sync::parse_schedule(
+        config.routing.owner_sync.as_deref().unwrap_or(crate::route::sync::DEFAULT_SCHEDULE),
+    )
+    .map_err(|message| anyhow::anyhow!("routing.owner_sync: {message}"))?;
+
     // Pollers are built once: a reload that adds or changes one takes effect at restart.
     let pollers = connectors
         .get()
@@ -174,6 +179,19 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
         handoffs_changed: handoffs_changed.clone(),
     };
     supervisor.spawn_stage("normalize", |stop| normalizer.run(stop));
+    let owner_sync = crate::route::sync::OwnerSync {
+        store: store.clone(),
+        crm: crm.clone(),
+        crm_id: config.delivery.crm.clone(),
+        router: briefs.clone(),
+        schedule: owner_sync_schedule,
+        lease: crate::lease::Lease::new(
+            store.clone(),
+            format!("owner_sync:{}", config.delivery.crm),
+            &format!("{}:{}", hostname(), config.server.listen),
+            crate::route::sync::OWNER_SYNC_LEASE,
+        ),
+    };
     let maker = HandoffMaker {
         store: store.clone(),
         briefs,
@@ -184,6 +202,7 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
         outbox_changed: outbox_changed.clone(),
     };
     supervisor.spawn_stage("make_handoffs", |stop| maker.run(stop));
+    supervisor.spawn_stage("owner_sync", |stop| owner_sync.run(stop));
     if let Some(schedule) = sync_schedule {
         let sync = crate::identity::sync::CrmSync {
             store: store.clone(),

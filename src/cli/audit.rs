@@ -1,5 +1,7 @@
 //! `handoffd audit --customer KEY`: a customer's whole timeline (interactions on every channel,
-//! handoffs, audit events) in time order.
+//! handoffs, audit events) in time order. `handoffd audit --handoff ID`: one handoff's chain, read
+//! as sentences: classified as X because Y, routed by rule R to O (others out because ...), task T
+//! created at t, then whatever later entries say (any kind is printed, known or not).
 
 use std::process::ExitCode;
 
@@ -14,8 +16,11 @@ pub struct Args {
     pub config: super::ConfigArg,
     /// The customer: a phone (`+919820012345`, `09820012345` with `--region IN`), an email,
     /// a match key (`vendor:whatsapp:9198...`) or the store's customer id.
+    #[arg(long, required_unless_present = "handoff", conflicts_with = "handoff")]
+    pub customer: Option<String>,
+    /// One handoff's audit chain, by its id.
     #[arg(long)]
-    pub customer: String,
+    pub handoff: Option<String>,
     /// Region for a phone written without a country code.
     #[arg(long)]
     pub region: Option<String>,
@@ -28,8 +33,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let store = store_from_config(&args.config).await?;
-        let Some(customer_id) = find_customer(store.as_ref(), &args.customer, args.region.as_deref()).await? else {
-            eprintln!("No customer is known by `{}`.", args.customer);
+        if let Some(handoff) = &args.handoff {
+            let entries = store.audit_for_handoff(handoff).await?;
+            if entries.is_empty() {
+                eprintln!("No audit entry names the handoff `{handoff}`.");
+                return Ok(ExitCode::FAILURE);
+            }
+            if args.json {
+                let json: Vec<serde_json::Value> = entries
+                    .iter()
+                    .map(|e| serde_json::json!({"at": e.at, "event": e.event, "sentence": sentence(e), "detail": e.detail}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&json)?);
+            } else {
+                println!("handoff {handoff}");
+                for entry in &entries {
+                    println!("{}\t{}", entry.at.format("%Y-%m-%d %H:%M:%S"), sentence(entry));
+                }
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        let given = args.customer.as_deref().unwrap_or_default();
+        let Some(customer_id) = find_customer(store.as_ref(), given, args.region.as_deref()).await? else {
+            eprintln!("No customer is known by `{given}`.");
             return Ok(ExitCode::FAILURE);
         };
         let timeline = store.customer_timeline(&customer_id).await?;
@@ -58,6 +84,72 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// One audit entry as a sentence. The kinds routing and delivery write read as prose; any other
+/// kind (the SLA watcher's `reminded`, `reassigned`, `completed`, ...) prints as `kind: detail`.
+pub fn sentence(entry: &crate::store::AuditEntry) -> String {
+    let detail = &entry.detail;
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".to_owned(),
+        other => other.to_string(),
+    };
+    let list = |v: &serde_json::Value| {
+        v.as_array().map(|items| items.iter().map(text).collect::<Vec<_>>().join(", ")).unwrap_or_default()
+    };
+    match entry.event.as_str() {
+        "classified" => {
+            let reasons: Vec<String> = detail["reasons"]
+                .as_array()
+                .map(|rs| rs.iter().map(|r| format!("{} (\"{}\")", text(&r["code"]), text(&r["evidence"]))).collect())
+                .unwrap_or_default();
+            format!(
+                "classified as {} urgency, {}, intents [{}]{}",
+                text(&detail["urgency"]),
+                text(&detail["disposition"]),
+                list(&detail["intents"]),
+                if reasons.is_empty() { String::new() } else { format!(" because {}", reasons.join("; ")) }
+            )
+        }
+        "routed" => {
+            let decision = &detail["decision"];
+            let out: Vec<String> = decision["pools"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|pool| pool["candidates"].as_array().cloned().unwrap_or_default())
+                .filter(|c| c["excluded"].is_string())
+                .map(|c| format!("{}: {}", text(&c["owner"]), text(&c["excluded"])))
+                .collect();
+            let owner = match decision["owner"].as_object() {
+                Some(owner) => format!(
+                    "{} [{}] from pool `{}` ({})",
+                    owner.get("name").filter(|n| n.is_string()).map(text).unwrap_or_else(|| text(&owner["key"])),
+                    text(&owner["id"]),
+                    text(&owner["pool"]),
+                    text(&owner["tie_break"])
+                ),
+                None if decision.is_object() => format!("nobody: UNASSIGNED ({})", text(&decision["unassigned"])),
+                None => text(&detail["owner"]),
+            };
+            let mut line = format!("routed by rule `{}` to {owner}", text(&detail["rule"]));
+            if !out.is_empty() {
+                line.push_str(&format!("; others out because {}", out.join("; ")));
+            }
+            if detail["due"].is_object() {
+                line.push_str(&format!("; due {} ({})", text(&detail["due"]["at"]), text(&detail["due"]["reason"])));
+            }
+            line
+        }
+        "task_created" | "task_updated" => format!(
+            "task {} {} in CRM `{}`",
+            text(&detail["task_id"]),
+            if entry.event == "task_created" { "created" } else { "updated" },
+            text(&detail["crm"])
+        ),
+        other => format!("{other}: {detail}"),
+    }
 }
 
 /// The customer a key names: its match keys, tried in turn, then a customer id as given.

@@ -33,6 +33,10 @@ pub struct Args {
     /// `json` (the brief, default) or `text` (a readable view with evidence).
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
+    /// With `--format json` and `--input`: print `{brief, routing}`, the routing decision (every
+    /// pool tried, every candidate and why each was out) beside the brief. Text always shows it.
+    #[arg(long)]
+    pub routing: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -70,16 +74,37 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     );
                     print!("{}", render_turns(&made.made.conversation));
                     print!("\n{}", render_text(&made.made.brief, &interpreter, &made.made.conversation));
+                    if let Some(routing) = &made.made.routing {
+                        print!("\n{}", render_routing(routing));
+                    }
                 }
             }
         }
         return Ok(ExitCode::SUCCESS);
     }
     let conversation = read_conversation(&args.input)?;
-    let brief = interpreter.interpret(&conversation).with_context(|| format!("`{}`", args.input.display()))?;
+    let mut brief = interpreter.interpret(&conversation).with_context(|| format!("`{}`", args.input.display()))?;
+    // Routed as the daemon routes, against no store: every rotation at its start, nobody's
+    // handoffs open, owners as configured (`--connector` replays read a scratch store instead).
+    let routing = if brief.actionable {
+        let router = crate::route::Router::from_config(&loaded.config, None)?;
+        let facts = crate::route::RouteFacts { channel: Some(conversation.channel.clone()), ..Default::default() };
+        let now = conversation.now.with_timezone(&chrono::Utc);
+        Some(router.route(&mut brief, &facts, now, &mut crate::route::RoutingRound::default()))
+    } else {
+        None
+    };
     match args.format {
+        Format::Json if args.routing => {
+            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"brief": brief, "routing": routing}))?)
+        }
         Format::Json => println!("{}", serde_json::to_string_pretty(&brief)?),
-        Format::Text => print!("{}", render_text(&brief, &interpreter, &conversation)),
+        Format::Text => {
+            print!("{}", render_text(&brief, &interpreter, &conversation));
+            if let Some(routing) = &routing {
+                print!("\n{}", render_routing(routing));
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -175,6 +200,43 @@ fn render_text(brief: &Brief, interpreter: &Interpreter, conversation: &Conversa
         out.push_str(&format!("  {}: {}\n", fact.label, fact.value));
     }
     section(&mut out, "Notes", brief.notes.clone());
+    out
+}
+
+/// The routing decision as an admin reads it: the rule, each pool tried with every candidate and
+/// why each was out, the tie-break, and the due time with its reason.
+pub fn render_routing(decision: &crate::route::RouteDecision) -> String {
+    let mut out = format!(
+        "Routing: rule `{}`{}\n",
+        decision.rule,
+        if decision.confirm { " (confirm to the customer)" } else { "" }
+    );
+    for pool in &decision.pools {
+        out.push_str(&format!("  pool `{}` ({}):\n", pool.pool, pool.strategy.as_str()));
+        for (i, candidate) in pool.candidates.iter().enumerate() {
+            let id = candidate.id.as_deref().map(|id| format!(" [{id}]")).unwrap_or_default();
+            let verdict = match (&candidate.excluded, pool.chosen == Some(i)) {
+                (_, true) => "CHOSEN".to_owned(),
+                (Some(why), _) => format!("out: {why}"),
+                (None, false) => "available".to_owned(),
+            };
+            out.push_str(&format!("    - {}{id}: {verdict}\n", candidate.owner));
+        }
+        out.push_str(&format!("    => {}\n", pool.tie_break));
+    }
+    match (&decision.owner, &decision.unassigned) {
+        (Some(owner), _) => out.push_str(&format!(
+            "  owner: {} [{}] from pool `{}`\n",
+            owner.name.as_deref().unwrap_or(&owner.key),
+            owner.id,
+            owner.pool
+        )),
+        (None, Some(why)) => out.push_str(&format!("  owner: UNASSIGNED ({why})\n")),
+        (None, None) => {}
+    }
+    if let Some(due) = &decision.due {
+        out.push_str(&format!("  due: {} ({})\n", due.at.to_rfc3339(), due.reason));
+    }
     out
 }
 

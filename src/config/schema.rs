@@ -233,20 +233,163 @@ pub struct BusinessConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingConfig {
-    /// The owners tasks are shared among, in round-robin order.
+    /// Everyone a task can go to. With no `pools` and no `rules`, they form one pool (`default`)
+    /// shared round robin.
     pub owners: Vec<OwnerConfig>,
+    /// Pool name -> the owners in it, each by `email` or `id` as written under `owners`.
+    #[serde(default)]
+    pub pools: BTreeMap<String, Vec<String>>,
+    /// In order; the first rule whose `when` matches the brief picks the pool and the strategy.
+    #[serde(default)]
+    pub rules: Vec<RuleConfig>,
+    /// The pool a brief goes to when no rule matches, or when a rule's pool (and its fallback) has
+    /// nobody available. Unset: `default` when that pool exists (the implicit one included).
+    #[serde(default)]
+    pub default_pool: Option<String>,
     /// How soon a task is due, per urgency, when the customer named no time.
     #[serde(default)]
     pub due: DuePolicy,
+    /// Public holidays per region (ISO 3166 code, as an owner's `region`): `IN: [2026-01-26, ...]`.
+    /// An owner is off all day on a holiday of their region.
+    #[serde(default)]
+    pub holidays: BTreeMap<String, Vec<String>>,
+    /// Pool name -> the manager (email or CRM id) who hears of that pool's escalations.
+    #[serde(default)]
+    pub managers: BTreeMap<String, String>,
+    /// When owners' emails are resolved to CRM ids again through the CRM's owners API, as a cron
+    /// expression with seconds. Default hourly (`0 0 * * * *`); the first sync runs at start. On
+    /// several instances only the holder of the `owner_sync` lease runs it.
+    #[serde(default)]
+    pub owner_sync: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OwnerConfig {
-    /// The owner's user id in the CRM (HubSpot `hubspot_owner_id`).
-    pub id: String,
+    /// The owner's login email in the CRM; resolved to the CRM's owner id through its owners API.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// The owner's user id in the CRM (HubSpot `hubspot_owner_id`), instead of (or beside) `email`.
+    #[serde(default)]
+    pub id: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
+    /// Working hours in the `business.hours` format (`mon: "09:30-13:00,14:00-19:30"`; days left
+    /// out are off; a shift may run past midnight, `sat: "22:00-02:00"`). Outside them the owner is
+    /// off shift and gets no task. Unset: never off shift (days off and holidays still count), and
+    /// due times follow `business.hours`.
+    #[serde(default)]
+    pub hours: Option<BTreeMap<String, String>>,
+    /// IANA time zone the hours are in. Default `business.timezone`.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// Days off and out-of-office ranges, each `{from, to}`: dates (`2026-12-01`, whole days in
+    /// the owner's time zone, both included) or RFC 3339 instants.
+    #[serde(default)]
+    pub away: Vec<AwayConfig>,
+    /// Languages the owner speaks (codes as the vocabulary's folders: `en`, `hi`, ...).
+    #[serde(default)]
+    pub languages: Vec<String>,
+    /// Free-form skills a rule can require (`enterprise`, `dental`, ...).
+    #[serde(default)]
+    pub skills: Vec<String>,
+    /// Most open handoffs at once; an owner at capacity takes no new ones. Unset: no limit.
+    #[serde(default)]
+    pub capacity: Option<u32>,
+    /// The region whose `routing.holidays` the owner keeps (ISO 3166, e.g. `IN`).
+    #[serde(default)]
+    pub region: Option<String>,
+}
+
+impl OwnerConfig {
+    /// How pools and rules name this owner: the email when given, else the id.
+    pub fn key(&self) -> &str {
+        self.email.as_deref().or(self.id.as_deref()).unwrap_or("")
+    }
+
+    /// Whether `name` (a pool member or a manager) refers to this owner.
+    pub fn is_named(&self, name: &str) -> bool {
+        self.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(name)) || self.id.as_deref() == Some(name)
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwayConfig {
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// Shown in the brief's `recommended_owner.rule` and in the audit.
+    pub name: String,
+    /// All given keys must match (each a list: any of its values). Empty: matches every brief.
+    #[serde(default)]
+    pub when: RuleWhen,
+    /// The pool this rule hands tasks to.
+    pub pool: String,
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// Where the task goes when nobody in `pool` is available (then `default_pool`).
+    #[serde(default)]
+    pub fallback_pool: Option<String>,
+    /// Only owners with every one of these skills.
+    #[serde(default)]
+    pub skills: Vec<String>,
+    /// Only owners who speak one of these languages.
+    #[serde(default)]
+    pub languages: Vec<String>,
+    /// Tell the customer who will act and when, once the task exists (the confirmation step).
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleWhen {
+    /// Intent codes (the vocabulary's); matches when the brief has any of them.
+    #[serde(default)]
+    pub intent: Option<Vec<String>>,
+    /// `high`, `medium`, `low`.
+    #[serde(default)]
+    pub urgency: Option<Vec<String>>,
+    /// `callback`, `escalation`, `nurture`, `closed_lost`, `booked`.
+    #[serde(default)]
+    pub disposition: Option<Vec<String>>,
+    /// The conversation's channel: `whatsapp`, `voice`, `sms`, `webchat`, `email`.
+    #[serde(default)]
+    pub channel: Option<Vec<String>>,
+    /// The brief's `source`, e.g. `meta_lead_ad`.
+    #[serde(default)]
+    pub source: Option<Vec<String>>,
+    /// The conversation's language (vocabulary folder codes).
+    #[serde(default)]
+    pub language: Option<Vec<String>>,
+}
+
+/// How a rule picks among the available owners of its pool.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// The CRM contact's current owner when in the pool and available; else round robin.
+    Sticky,
+    /// Each pool's turn is kept in the store: fair across restarts and instances.
+    #[default]
+    RoundRobin,
+    /// The owner with the fewest open handoffs (ties: the pool's order).
+    LeastOpenTasks,
+}
+
+impl Strategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sticky => "sticky",
+            Self::RoundRobin => "round_robin",
+            Self::LeastOpenTasks => "least_open_tasks",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]

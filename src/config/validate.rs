@@ -152,19 +152,144 @@ fn parse_hours(text: &str) -> Result<(u32, u32), String> {
 }
 
 fn routing(config: &Config, found: &mut Found<'_>) {
-    let owners = &config.routing.owners;
+    use crate::route::owners::{holiday_problems, owner_problems};
+    let routing = &config.routing;
+    let owners = &routing.owners;
     if owners.is_empty() {
         found.add("routing.owners", "needs at least one owner");
     }
-    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let (mut ids, mut emails): (HashMap<&str, usize>, HashMap<String, usize>) = Default::default();
     for (i, owner) in owners.iter().enumerate() {
-        let path = format!("routing.owners[{i}].id");
-        if owner.id.trim().is_empty() {
-            found.add(&path, "must not be empty");
-        } else if let Some(first) = seen.insert(&owner.id, i) {
-            found.add(&path, format!("`{}` is already the id of `routing.owners[{first}]`", owner.id));
+        for (key, message) in owner_problems(owner, &routing.holidays) {
+            let path =
+                if key.is_empty() { format!("routing.owners[{i}]") } else { format!("routing.owners[{i}].{key}") };
+            found.add(&path, message);
+        }
+        if let Some(id) = owner.id.as_deref().filter(|id| !id.trim().is_empty())
+            && let Some(first) = ids.insert(id, i)
+        {
+            found.add(
+                &format!("routing.owners[{i}].id"),
+                format!("`{id}` is already the id of `routing.owners[{first}]`"),
+            );
+        }
+        if let Some(email) = owner.email.as_deref().filter(|e| !e.trim().is_empty())
+            && let Some(first) = emails.insert(email.trim().to_ascii_lowercase(), i)
+        {
+            found.add(
+                &format!("routing.owners[{i}].email"),
+                format!("`{email}` is already the email of `routing.owners[{first}]`"),
+            );
         }
     }
+    for (region, i, message) in holiday_problems(&routing.holidays) {
+        found.add(&format!("routing.holidays.{region}[{i}]"), message);
+    }
+    let is_owner = |name: &str| owners.iter().any(|o| o.is_named(name));
+    let business_tz = business_timezone(config);
+    for (pool, members) in &routing.pools {
+        if members.is_empty() {
+            found.add(&format!("routing.pools.{pool}"), "has no owners");
+        }
+        for (j, member) in members.iter().enumerate() {
+            if !is_owner(member) {
+                found.add(
+                    &format!("routing.pools.{pool}[{j}]"),
+                    format!("`{member}` is not the email or id of any owner under `routing.owners`"),
+                );
+            }
+        }
+        // Shifts are checked only when they parse (their own errors are reported above).
+        let shifts: Option<Vec<bool>> = members
+            .iter()
+            .filter_map(|m| owners.iter().find(|o| o.is_named(m)))
+            .map(|o| {
+                crate::route::owners::Owner::from_config(o, business_tz, &config.business.hours, &routing.holidays)
+                    .ok()
+                    .map(|owner| owner.ever_on_shift())
+            })
+            .collect();
+        if let Some(shifts) = shifts
+            && !members.is_empty()
+            && !shifts.is_empty()
+            && shifts.iter().all(|open| !open)
+        {
+            found.add(&format!("routing.pools.{pool}"), "nobody in this pool is ever on shift (no working hours)");
+        }
+    }
+    let pools: Vec<&str> = if routing.pools.is_empty() {
+        vec![crate::route::IMPLICIT_POOL]
+    } else {
+        routing.pools.keys().map(String::as_str).collect()
+    };
+    let known_pool = |name: &str| pools.contains(&name);
+    let unknown_pool = |name: &str| format!("`{name}` is not a pool under `routing.pools` ({})", pools.join(", "));
+    let mut rule_names: HashMap<&str, usize> = HashMap::new();
+    for (i, rule) in routing.rules.iter().enumerate() {
+        if let Some(first) = rule_names.insert(&rule.name, i) {
+            found.add(
+                &format!("routing.rules[{i}].name"),
+                format!("`{}` is already the name of `routing.rules[{first}]`", rule.name),
+            );
+        }
+        if !known_pool(&rule.pool) {
+            found.add(&format!("routing.rules[{i}].pool"), unknown_pool(&rule.pool));
+        }
+        if let Some(fallback) = &rule.fallback_pool
+            && !known_pool(fallback)
+        {
+            found.add(&format!("routing.rules[{i}].fallback_pool"), unknown_pool(fallback));
+        }
+        let when = &rule.when;
+        for (key, values, allowed) in [
+            ("urgency", &when.urgency, &["high", "medium", "low"][..]),
+            ("disposition", &when.disposition, &["callback", "escalation", "nurture", "closed_lost", "booked"][..]),
+            ("channel", &when.channel, &["whatsapp", "voice", "sms", "webchat", "email", "crm"][..]),
+        ] {
+            for (j, value) in values.iter().flatten().enumerate() {
+                if !allowed.contains(&value.as_str()) {
+                    found.add(
+                        &format!("routing.rules[{i}].when.{key}[{j}]"),
+                        format!("`{value}` is not one of {}", allowed.join(", ")),
+                    );
+                }
+            }
+        }
+        if !rule.skills.is_empty() && known_pool(&rule.pool) {
+            let members: Vec<&crate::config::schema::OwnerConfig> = match routing.pools.get(&rule.pool) {
+                Some(names) => names.iter().filter_map(|m| owners.iter().find(|o| o.is_named(m))).collect(),
+                None => owners.iter().collect(),
+            };
+            let skilled = members
+                .iter()
+                .any(|o| rule.skills.iter().all(|s| o.skills.iter().any(|have| have.eq_ignore_ascii_case(s))));
+            if !skilled {
+                found.add(
+                    &format!("routing.rules[{i}].skills"),
+                    format!("nobody in pool `{}` has every one of {}", rule.pool, rule.skills.join(", ")),
+                );
+            }
+        }
+    }
+    if let Some(default) = &routing.default_pool
+        && !known_pool(default)
+    {
+        found.add("routing.default_pool", unknown_pool(default));
+    }
+    for pool in routing.managers.keys() {
+        if !known_pool(pool) {
+            found.add(&format!("routing.managers.{pool}"), unknown_pool(pool));
+        }
+    }
+    if let Some(expression) = &routing.owner_sync
+        && let Err(error) = crate::route::sync::parse_schedule(expression)
+    {
+        found.add("routing.owner_sync", error);
+    }
+}
+
+fn business_timezone(config: &Config) -> chrono_tz::Tz {
+    config.business.timezone.parse().unwrap_or(chrono_tz::UTC)
 }
 
 fn connectors(config: &Config, found: &mut Found<'_>) {

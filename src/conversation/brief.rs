@@ -16,9 +16,8 @@ use handoffd_contract::conversation::Conversation;
 
 use super::assemble::assemble;
 use crate::config::Config;
-use crate::interpret::when::BusinessHours;
 use crate::interpret::{InterpretError, Interpreter};
-use crate::route::{Rotation, Router};
+use crate::route::{RouteDecision, RouteFacts, Router, RoutingRound};
 use crate::store::{HandoffConversation, PipelineStore};
 
 /// What a ready handoff becomes: the conversation as interpretation read it and its brief.
@@ -27,6 +26,8 @@ use crate::store::{HandoffConversation, PipelineStore};
 pub struct MadeBrief {
     pub conversation: Conversation,
     pub brief: Brief,
+    /// Who gets the task and why (every candidate weighed), for an actionable brief.
+    pub routing: Option<RouteDecision>,
 }
 
 /// Everything the brief of a handoff is made with.
@@ -51,16 +52,9 @@ impl BriefMaker {
         store: Arc<dyn PipelineStore>,
     ) -> anyhow::Result<Self> {
         let timezone: Tz = config.business.timezone.parse().map_err(|e| anyhow::anyhow!("business.timezone: {e}"))?;
-        let hours = BusinessHours::parse(&config.business.hours).map_err(|e| anyhow::anyhow!("business.hours: {e}"))?;
         Ok(Self {
             interpreter,
-            router: Router {
-                owners: config.routing.owners.clone(),
-                due: config.routing.due.clone(),
-                timezone,
-                hours,
-                store,
-            },
+            router: Router::from_config(config, Some(store))?,
             timezone,
             business_hours: config.business.hours.clone(),
             connector_kinds: config
@@ -72,13 +66,14 @@ impl BriefMaker {
     }
 
     /// Make the brief of a stored handoff conversation as of `now`. An actionable brief is
-    /// routed: it takes the next owner of `rotation`, which the caller commits with the brief.
+    /// routed against `round` (rotations, open handoffs, the CRM's owners), which the caller commits
+    /// with the brief.
     /// `Err` is a conversation the interpreter cannot read; the caller decides what becomes of it.
     pub async fn make_brief(
         &self,
         stored: &HandoffConversation,
         now: DateTime<Utc>,
-        rotation: &mut Rotation,
+        round: &mut RoutingRound,
     ) -> Result<MadeBrief, InterpretError> {
         let conversation = assemble(stored, now, self.timezone, &self.business_hours, &self.connector_kinds);
         let mut brief = self.interpreter.interpret(&conversation)?;
@@ -94,9 +89,14 @@ impl BriefMaker {
         }
         // Raw phones, identity conflicts, several CRM contacts claiming the customer.
         brief.notes.extend(crate::identity::customer_notes(&stored.customer));
-        if brief.actionable {
-            self.router.route(&mut brief, now, rotation);
-        }
-        Ok(MadeBrief { conversation, brief })
+        let routing = brief.actionable.then(|| {
+            let facts = RouteFacts {
+                channel: Some(conversation.channel.clone()),
+                language: None,
+                contact_owner: crate::route::contact_owner(&stored.customer, &self.router.crm_id),
+            };
+            self.router.route(&mut brief, &facts, now, round)
+        });
+        Ok(MadeBrief { conversation, brief, routing })
     }
 }

@@ -7,12 +7,13 @@ use super::lifecycle::after_brief;
 
 /// Record the briefs of ready handoffs and queue their delivery jobs, in one transaction. A `job` of `None`
 /// means nothing to act on: the handoff is closed. A handoff that received a message since its conversation
-/// was read is left collecting (it is made again). `rotation` (pool, positions handed out) advances that
-/// owner pool's round robin in the same transaction.
+/// was read is left collecting (it is made again). `rotations` (pool, positions handed out) advance those
+/// owner pools' round robins in the same transaction, and each routed brief's owner is recorded (open
+/// handoffs per owner decide `least_open_tasks` and capacity).
 pub async fn commit_briefs(
     store: &dyn PipelineStore,
     commits: &[BriefCommit],
-    rotation: Option<(&str, u64)>,
+    rotations: &[(String, u64)],
 ) -> StoreResult<()> {
     let mut tx = store.begin().await?;
     for commit in commits {
@@ -23,12 +24,16 @@ pub async fn commit_briefs(
         if let Some(job) = &commit.job {
             tx.queue_job(&commit.handoff_id, job, version, commit.now).await?;
         }
+        if let Some(assignment) = &commit.assignment {
+            let (owner, pool) = (assignment.owner_id.as_deref(), assignment.pool.as_deref());
+            tx.assign_owner(&commit.handoff_id, owner, pool, commit.now).await?;
+        }
         for entry in &commit.audit {
             tx.insert_audit(entry).await?;
         }
     }
-    if let Some((pool, used)) = rotation.filter(|(_, used)| *used > 0) {
-        tx.advance_rotation(pool, used).await?;
+    for (pool, used) in rotations.iter().filter(|(_, used)| *used > 0) {
+        tx.advance_rotation(pool, *used).await?;
     }
     tx.commit().await
 }

@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::daemon::supervisor::catch_round;
 use crate::deliver::DeliveryPayload;
-use crate::route::{Rotation, priority};
-use crate::store::{AuditEntry, BriefCommit, HandoffConversation, HandoffRow, NewJob, PipelineStore};
+use crate::route::{RoutingRound, priority};
+use crate::store::{Assignment, AuditEntry, BriefCommit, HandoffConversation, HandoffRow, NewJob, PipelineStore};
 
 use super::brief::{BriefMaker, MadeBrief};
 use super::commit::commit_briefs;
@@ -70,15 +70,15 @@ impl HandoffMaker {
         let ready = self.store.ready_handoffs(now, ROUND).await?;
         if !ready.is_empty() {
             let briefs = self.briefs.get();
-            let mut rotation = briefs.router.rotation().await?;
+            let mut round = briefs.router.round().await?;
             let mut commits = Vec::with_capacity(ready.len());
             // A few queries per chunk of conversations, and only a chunk of them in memory at once.
             for chunk in ready.chunks(READ_TOGETHER) {
                 for stored in &self.store.handoff_conversations(chunk).await? {
-                    commits.push(self.make(&briefs, stored, now, &mut rotation).await?);
+                    commits.push(self.make(&briefs, stored, now, &mut round).await?);
                 }
             }
-            commit_briefs(self.store.as_ref(), &commits, Some((rotation.pool, rotation.used))).await?;
+            commit_briefs(self.store.as_ref(), &commits, &round.advances()).await?;
         }
         self.expire(now).await;
         if !ready.is_empty() {
@@ -104,7 +104,7 @@ impl HandoffMaker {
         briefs: &BriefMaker,
         stored: &HandoffConversation,
         now: DateTime<Utc>,
-        rotation: &mut Rotation,
+        round: &mut RoutingRound,
     ) -> anyhow::Result<BriefCommit> {
         let handoff = &stored.handoff;
         let mut audit = Vec::new();
@@ -115,7 +115,7 @@ impl HandoffMaker {
             event: event.to_owned(),
             detail,
         };
-        let MadeBrief { conversation, brief } = match briefs.make_brief(stored, now, rotation).await {
+        let MadeBrief { conversation, brief, routing } = match briefs.make_brief(stored, now, round).await {
             Ok(made) => made,
             Err(error) => {
                 // A conversation the interpreter cannot read must not block the others: close
@@ -128,6 +128,7 @@ impl HandoffMaker {
                     job: None,
                     audit,
                     now,
+                    assignment: None,
                 });
             }
         };
@@ -144,8 +145,8 @@ impl HandoffMaker {
             let owner = brief.recommended_owner.as_ref();
             audit.push(entry(
                 "routed",
-                serde_json::json!({"owner": owner.map(|o| &o.id), "rule": owner.map(|o| &o.rule),
-                    "reason": owner.map(|o| &o.reason), "due": brief.due}),
+                serde_json::json!({"owner": owner.map(|o| &o.id), "rule": routing.as_ref().map(|d| &d.rule),
+                    "reason": owner.map(|o| &o.reason), "due": brief.due, "decision": routing}),
             ));
             let payload = self.payload(briefs, &brief, &conversation, stored, handoff);
             Some(NewJob { crm_id: self.crm_id.clone(), payload: serde_json::to_string(&payload)? })
@@ -160,7 +161,18 @@ impl HandoffMaker {
             queued = job.is_some(),
             "Made a handoff brief."
         );
-        Ok(BriefCommit { handoff_id: handoff.id.clone(), brief: serde_json::to_string(&brief)?, job, audit, now })
+        let assignment = routing.as_ref().map(|decision| Assignment {
+            owner_id: decision.owner.as_ref().map(|o| o.id.clone()),
+            pool: decision.owner.as_ref().map(|o| o.pool.clone()),
+        });
+        Ok(BriefCommit {
+            handoff_id: handoff.id.clone(),
+            brief: serde_json::to_string(&brief)?,
+            job,
+            audit,
+            now,
+            assignment,
+        })
     }
 
     fn payload(

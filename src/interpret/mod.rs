@@ -149,6 +149,11 @@ impl Interpreter {
         }
     }
 
+    /// The intent codes of the vocabulary (what routing rules may name in `when.intent`).
+    pub fn intent_codes(&self) -> Vec<&str> {
+        self.vocabulary.intents.entries.iter().map(|entry| entry.code.as_str()).collect()
+    }
+
     /// The vocabulary folder `config` names, resolved from `base_dir`.
     pub fn vocabulary_dir(config: &InterpretConfig, base_dir: &Path) -> PathBuf {
         crate::config::paths::resolve(base_dir, config.vocabulary.as_deref().unwrap_or(Path::new(DEFAULT_VOCABULARY)))

@@ -128,6 +128,12 @@ pub fn task_text(brief: &Brief, conversation: &Conversation, clocks: Clocks) -> 
         add(&fact.label, fact.value);
     }
     add("Action", task_action(brief));
+    // Routing found nobody: the task is still written, and says so where a rep looks first.
+    if brief.recommended_owner.is_none()
+        && let Some(why) = brief.notes.iter().find(|n| n.starts_with("Unassigned:"))
+    {
+        add("Owner", why.clone());
+    }
     let history: Vec<String> = brief.channel_history.iter().map(|e| e.summary.clone()).collect();
     add("History", history.join(" | "));
     TaskText { subject, facts, transcript_url: transcript_url(conversation) }

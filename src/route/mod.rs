@@ -1,96 +1,321 @@
 //! Route: who owns the task and when it is due.
 //!
-//! First cut: one owner pool shared round robin (the rotation is persisted, so a restart does
-//! not send the next three tasks to the same person), due time from the customer's requested
-//! window or else from the urgency policy in business time.
+//! Layout:
+//! - [`owners`]: owners parsed from the configuration, their shifts, days off and holidays, and
+//!   their CRM ids (resolved from the owners the CRM lists);
+//! - [`rules`]: the first rule whose `when` matches the brief picks a pool and a strategy;
+//! - [`strategy`]: one pool tried: every member weighed, then sticky, round robin or least open;
+//! - [`due`]: the due time, clipped into the chosen owner's working time;
+//! - [`sync`]: the CRM's owners fetched on a schedule and kept in the store.
+//!
+//! A decision never drops a task: when the rule's pool, its fallback and the default pool have
+//! nobody available, the brief goes out unassigned and says so. Every decision keeps each
+//! candidate and why they were out, for the audit and `explain`.
 
+pub mod due;
+pub mod owners;
+pub mod rules;
+pub mod strategy;
+pub mod sync;
+
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use handoffd_contract::brief::{Brief, Due, OwnerChoice, UrgencyLevel};
 use handoffd_contract::task::TaskPriority;
+use serde::Serialize;
 
-use crate::config::schema::{DuePolicy, OwnerConfig};
+use crate::config::Config;
+use crate::config::schema::{BusinessConfig, DuePolicy, RoutingConfig, RuleConfig, Strategy};
 use crate::interpret::when::BusinessHours;
 use crate::store::PipelineStore;
+use due::Calendar;
+use owners::{Owner, OwnerDirectory};
+pub use rules::RouteFacts;
+pub use strategy::{Candidate, RoutingRound};
+use strategy::{Filters, PoolAttempt, try_pool};
 
-const POOL: &str = "default";
+/// The pool every owner is in when the configuration names no pools.
+pub const IMPLICIT_POOL: &str = "default";
+/// The rule name a decision carries when no rule matched.
+pub const NO_RULE: &str = "default_pool";
 
-/// Where a round of routing stands in an owner pool's rotation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rotation {
-    pub pool: &'static str,
-    /// The stored next position when the round began.
-    pub next: i64,
-    /// Positions handed out since.
-    pub used: u64,
+/// Who gets a task and why: what the audit records and `explain` shows.
+#[derive(Clone, Debug, Serialize)]
+pub struct RouteDecision {
+    /// The matched rule's name, or `default_pool` when none matched.
+    pub rule: String,
+    /// Every pool tried, in order (the rule's, its fallback, the default), each with its candidates.
+    pub pools: Vec<PoolAttempt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<ChosenOwner>,
+    /// Why nobody got it, when nobody did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unassigned: Option<String>,
+    /// The rule asks for a confirmation to the customer once the task exists.
+    pub confirm: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due: Option<Due>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ChosenOwner {
+    /// The CRM owner id the task is written with.
+    pub id: String,
+    /// Email or id, as the configuration names the owner.
+    pub key: String,
+    pub name: Option<String>,
+    pub pool: String,
+    pub tie_break: String,
+}
+
+impl RouteDecision {
+    /// One line per excluded candidate, "owner: why", for the brief's reason and the audit.
+    pub fn exclusions(&self) -> Vec<String> {
+        self.pools
+            .iter()
+            .flat_map(|pool| pool.candidates.iter())
+            .filter_map(|c| c.excluded.as_ref().map(|why| format!("{}: {why}", c.owner)))
+            .collect()
+    }
 }
 
 pub struct Router {
-    pub owners: Vec<OwnerConfig>,
+    pub owners: Vec<Owner>,
+    /// Pool name -> indexes into `owners`, in the configured order (round robin goes this way).
+    pub pools: BTreeMap<String, Vec<usize>>,
+    pub rules: Vec<RuleConfig>,
+    pub default_pool: Option<String>,
+    /// Pool name -> manager (email or id), for the SLA watcher's escalations.
+    pub managers: BTreeMap<String, String>,
     pub due: DuePolicy,
     pub timezone: Tz,
     pub hours: BusinessHours,
-    pub store: Arc<dyn PipelineStore>,
+    /// Where rotations, open handoffs and synced owners are read; `None` (explain of a canonical
+    /// conversation, benchmarks) routes as if nothing was ever handed out.
+    pub store: Option<Arc<dyn PipelineStore>>,
+    /// The CRM account whose owners and contacts routing reads (`delivery.crm`).
+    pub crm_id: String,
 }
 
 impl Router {
-    /// The owner pool's next position in its rotation; a round routes from it on and commits how far it went
-    /// (see [`crate::conversation::commit_briefs`]), so a round of briefs costs no extra write.
-    pub async fn rotation(&self) -> anyhow::Result<Rotation> {
-        Ok(Rotation { pool: POOL, next: self.store.rotation_position(POOL).await?, used: 0 })
+    /// The router a configuration describes (validated: what it refuses, `check` reported).
+    pub fn from_config(config: &Config, store: Option<Arc<dyn PipelineStore>>) -> anyhow::Result<Self> {
+        Self::new(&config.routing, &config.business, &config.delivery.crm, store)
     }
 
-    /// Fill the brief's `recommended_owner` (the next in `rotation`) and `due`.
-    pub fn route(&self, brief: &mut Brief, now: DateTime<Utc>, rotation: &mut Rotation) {
-        let position = rotation.next + rotation.used as i64;
-        rotation.used += 1;
-        let owner = &self.owners[position.rem_euclid(self.owners.len() as i64) as usize];
-        brief.recommended_owner = Some(OwnerChoice {
-            id: owner.id.clone(),
-            name: owner.name.clone(),
-            rule: POOL.to_owned(),
-            reason: format!("round robin over {} owners", self.owners.len()),
-        });
-        brief.due = Some(self.due_time(brief, now));
-    }
-
-    fn due_time(&self, brief: &Brief, now: DateTime<Utc>) -> Due {
-        let local_now = now.with_timezone(&self.timezone);
-        if let Some(window) = &brief.requested_window {
-            // The customer's window, met in the business's hours: the first open moment in it.
-            // When the business is closed all through it (a customer abroad asking for their
-            // Sunday morning), the window's start: the customer asked for it.
-            let start = window.not_before.with_timezone(&self.timezone).max(local_now);
-            let end = window.not_after.with_timezone(&self.timezone);
-            let open = self.hours.next_open(start);
-            let (at, closed) = if open < end { (open, "") } else { (start, "; the business is closed then") };
-            return Due {
-                at: at.fixed_offset(),
-                reason: format!(
-                    "the customer asked for {} to {}{closed}",
-                    window.not_before.with_timezone(&self.timezone).format("%a %d %b %H:%M"),
-                    end.format("%H:%M")
-                ),
-            };
+    /// [`Router::from_config`] from its sections.
+    pub fn new(
+        routing: &RoutingConfig,
+        business: &BusinessConfig,
+        crm_id: &str,
+        store: Option<Arc<dyn PipelineStore>>,
+    ) -> anyhow::Result<Self> {
+        let timezone: Tz = business.timezone.parse().map_err(|e| anyhow::anyhow!("business.timezone: {e}"))?;
+        let hours = BusinessHours::parse(&business.hours).map_err(|e| anyhow::anyhow!("business.hours: {e}"))?;
+        let owners = routing
+            .owners
+            .iter()
+            .enumerate()
+            .map(|(i, owner)| {
+                Owner::from_config(owner, timezone, &business.hours, &routing.holidays)
+                    .map_err(|e| anyhow::anyhow!("routing.owners[{i}]: {e}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut pools = BTreeMap::new();
+        if routing.pools.is_empty() {
+            pools.insert(IMPLICIT_POOL.to_owned(), (0..owners.len()).collect());
         }
-        let (level, within) = match brief.urgency.level {
-            UrgencyLevel::High => ("high", self.due.high),
-            UrgencyLevel::Medium => ("medium", self.due.medium),
-            UrgencyLevel::Low => ("low", self.due.low),
-        };
-        let within_chrono = chrono::Duration::from_std(within.get()).unwrap_or(chrono::Duration::hours(4));
-        // Minutes and hours run in business time ("within 30 business minutes"); days are
-        // calendar days, landing on the next opening ("2d" is the day after tomorrow, not 48
-        // opening hours later).
-        let at = if within_chrono < chrono::Duration::days(1) {
-            self.hours.add_business_time(local_now, within_chrono)
-        } else {
-            self.hours.next_open(local_now + within_chrono)
-        };
-        Due { at: at.fixed_offset(), reason: format!("{level} urgency: within {within:?} of business time") }
+        for (name, members) in &routing.pools {
+            let indexes = members
+                .iter()
+                .map(|member| {
+                    routing
+                        .owners
+                        .iter()
+                        .position(|o| o.is_named(member))
+                        .with_context(|| format!("routing.pools.{name}: `{member}` is not under routing.owners"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            pools.insert(name.clone(), indexes);
+        }
+        let default_pool = routing
+            .default_pool
+            .clone()
+            .or_else(|| pools.contains_key(IMPLICIT_POOL).then(|| IMPLICIT_POOL.to_owned()));
+        Ok(Router {
+            owners,
+            pools,
+            rules: routing.rules.clone(),
+            default_pool,
+            managers: routing.managers.clone(),
+            due: routing.due.clone(),
+            timezone,
+            hours,
+            store,
+            crm_id: crm_id.to_owned(),
+        })
     }
+
+    /// What a round of routing reads from the store: rotations, open handoffs, synced owners.
+    pub async fn round(&self) -> anyhow::Result<RoutingRound> {
+        let Some(store) = &self.store else { return Ok(RoutingRound::default()) };
+        let mut positions = BTreeMap::new();
+        for pool in self.pools.keys() {
+            positions.insert(pool.clone(), store.rotation_position(pool).await?);
+        }
+        let open = store.open_handoffs_by_owner().await?;
+        let synced = store.crm_owners(&self.crm_id).await?;
+        let directory = (!synced.is_empty()).then(|| OwnerDirectory::new(synced));
+        Ok(RoutingRound { positions, used: BTreeMap::new(), open, directory })
+    }
+
+    /// Decide who gets the brief's task and when it is due, and write both on the brief
+    /// (`recommended_owner`, `due`; an unassigned task gets a note saying so).
+    pub fn route(
+        &self,
+        brief: &mut Brief,
+        facts: &RouteFacts,
+        now: DateTime<Utc>,
+        round: &mut RoutingRound,
+    ) -> RouteDecision {
+        let mut decision = self.decide(brief, facts, now, round);
+        let owner = decision.owner.as_ref().and_then(|chosen| self.owners.iter().find(|o| o.key == chosen.key));
+        let calendar = match owner {
+            Some(owner) => Calendar::Owner(owner),
+            None => Calendar::Business { hours: &self.hours, timezone: self.timezone },
+        };
+        let due = due::due_time(&self.due, brief, now, &calendar);
+        brief.due = Some(due.clone());
+        decision.due = Some(due);
+        match &decision.owner {
+            Some(chosen) => {
+                let excluded = decision.exclusions();
+                let mut reason = format!("pool `{}`: {}", chosen.pool, chosen.tie_break);
+                if !excluded.is_empty() {
+                    reason.push_str(&format!("; not available: {}", excluded.join("; ")));
+                }
+                brief.recommended_owner = Some(OwnerChoice {
+                    id: chosen.id.clone(),
+                    name: chosen.name.clone(),
+                    rule: decision.rule.clone(),
+                    reason,
+                });
+            }
+            None => {
+                brief.recommended_owner = None;
+                let why = decision.unassigned.clone().unwrap_or_default();
+                brief.notes.push(format!("Unassigned: {why}. Assign an owner by hand."));
+            }
+        }
+        decision
+    }
+
+    /// [`Router::route`] without writing on the brief.
+    pub fn decide(
+        &self,
+        brief: &Brief,
+        facts: &RouteFacts,
+        now: DateTime<Utc>,
+        round: &mut RoutingRound,
+    ) -> RouteDecision {
+        let matched = rules::first_match(&self.rules, brief, facts).map(|(_, rule)| rule);
+        let (rule_name, confirm) = matched.map(|r| (r.name.clone(), r.confirm)).unwrap_or((NO_RULE.to_owned(), false));
+        let mut plan: Vec<(&str, Strategy, Filters<'_>)> = Vec::new();
+        if let Some(rule) = matched {
+            let filters = Filters { skills: &rule.skills, languages: &rule.languages, exclude: &[] };
+            plan.push((&rule.pool, rule.strategy, filters));
+            if let Some(fallback) = &rule.fallback_pool {
+                plan.push((fallback, rule.strategy, filters));
+            }
+        }
+        // The default pool takes anyone available: a rule's skill filter is for its own pools.
+        if let Some(default) = &self.default_pool {
+            plan.push((default, Strategy::RoundRobin, Filters::default()));
+        }
+        self.follow(rule_name, confirm, &plan, facts.contact_owner.as_deref(), now, round)
+    }
+
+    /// The next available owner of `pool` other than `exclude` (emails or ids), for a task moved
+    /// off its owner (the SLA watcher's reassignment): the one with the fewest open handoffs, then
+    /// the default pool's. Reads the store; nothing is written.
+    pub async fn reassign(&self, pool: &str, exclude: &[String], now: DateTime<Utc>) -> anyhow::Result<RouteDecision> {
+        let mut round = self.round().await?;
+        Ok(self.reassign_in(pool, exclude, now, &mut round))
+    }
+
+    /// [`Router::reassign`] against a round already read.
+    pub fn reassign_in(
+        &self,
+        pool: &str,
+        exclude: &[String],
+        now: DateTime<Utc>,
+        round: &mut RoutingRound,
+    ) -> RouteDecision {
+        let filters = Filters { exclude, ..Filters::default() };
+        let mut plan = vec![(pool, Strategy::LeastOpenTasks, filters)];
+        if let Some(default) = self.default_pool.as_deref().filter(|d| *d != pool) {
+            plan.push((default, Strategy::LeastOpenTasks, filters));
+        }
+        self.follow("reassign".to_owned(), false, &plan, None, now, round)
+    }
+
+    fn follow(
+        &self,
+        rule: String,
+        confirm: bool,
+        plan: &[(&str, Strategy, Filters<'_>)],
+        sticky_owner: Option<&str>,
+        now: DateTime<Utc>,
+        round: &mut RoutingRound,
+    ) -> RouteDecision {
+        let mut decision = RouteDecision { rule, pools: Vec::new(), owner: None, unassigned: None, confirm, due: None };
+        let mut seen: Vec<&str> = Vec::new();
+        for &(pool, strategy, filters) in plan {
+            if seen.contains(&pool) {
+                continue;
+            }
+            seen.push(pool);
+            let members = self.pools.get(pool).map(Vec::as_slice).unwrap_or(&[]);
+            let attempt = try_pool(pool, members, &self.owners, strategy, filters, sticky_owner, now, round);
+            if let Some(c) = attempt.chosen {
+                let owner = self.owners.iter().find(|o| o.key == attempt.candidates[c].owner);
+                decision.owner = Some(ChosenOwner {
+                    id: attempt.candidates[c].id.clone().unwrap_or_default(),
+                    key: attempt.candidates[c].owner.clone(),
+                    name: owner.and_then(|o| o.name.clone()),
+                    pool: pool.to_owned(),
+                    tie_break: attempt.tie_break.clone(),
+                });
+                decision.pools.push(attempt);
+                return decision;
+            }
+            decision.pools.push(attempt);
+        }
+        let tried: Vec<String> = decision.pools.iter().map(|p| p.tie_break.clone()).collect();
+        decision.unassigned = Some(if tried.is_empty() {
+            "no rule matched and there is no default pool".to_owned()
+        } else {
+            tried.join("; ")
+        });
+        decision
+    }
+}
+
+/// The contact's current owner in the CRM `crm_id`, from the identity cache: among the cached
+/// contacts claiming the customer, the most recently updated one that has an owner.
+pub fn contact_owner(customer: &crate::store::CustomerRecord, crm_id: &str) -> Option<String> {
+    customer
+        .cached_contacts
+        .iter()
+        .filter(|(account, _)| account == crm_id)
+        .flat_map(|(_, contacts)| contacts.iter())
+        .filter(|c| c.owner_id.is_some() && c.merged_into.is_none())
+        .max_by_key(|c| c.updated_at)
+        .and_then(|c| c.owner_id.clone())
 }
 
 pub fn priority(level: UrgencyLevel) -> TaskPriority {
@@ -100,3 +325,6 @@ pub fn priority(level: UrgencyLevel) -> TaskPriority {
         UrgencyLevel::Low => TaskPriority::Low,
     }
 }
+
+#[cfg(test)]
+mod tests;

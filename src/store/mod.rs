@@ -116,6 +116,20 @@ pub trait PipelineStore: Send + Sync {
 
     /// The next position in an owner pool's rotation (round robin), as last committed.
     async fn rotation_position(&self, pool: &str) -> StoreResult<i64>;
+
+    /// Handoffs still to act on (queued or open) per CRM owner id they were assigned to.
+    async fn open_handoffs_by_owner(&self) -> StoreResult<HashMap<String, u32>>;
+
+    /// The CRM's owners as last synced (empty: never synced).
+    async fn crm_owners(&self, crm_id: &str) -> StoreResult<Vec<handoffd_contract::crm::CrmOwner>>;
+
+    /// Replace the stored owners of `crm_id` with `owners`, in one transaction.
+    async fn replace_crm_owners(
+        &self,
+        crm_id: &str,
+        owners: &[handoffd_contract::crm::CrmOwner],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
 }
 
 /// The transactional primitives the pipeline's rules are written against. Nothing here decides:
@@ -210,6 +224,14 @@ pub trait PipelineTx: Send {
     async fn queue_job(&mut self, handoff_id: &str, job: &NewJob, version: i64, now: DateTime<Utc>) -> StoreResult<()>;
     /// Advance an owner pool's rotation by `used` positions.
     async fn advance_rotation(&mut self, pool: &str, used: u64) -> StoreResult<()>;
+    /// Record who a handoff's task goes to (`None`: unassigned), replacing an earlier assignment.
+    async fn assign_owner(
+        &mut self,
+        handoff_id: &str,
+        owner_id: Option<&str>,
+        pool: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
     async fn insert_audit(&mut self, entry: &AuditEntry) -> StoreResult<()>;
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;

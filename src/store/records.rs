@@ -129,6 +129,15 @@ pub struct BriefCommit {
     pub job: Option<NewJob>,
     pub audit: Vec<AuditEntry>,
     pub now: DateTime<Utc>,
+    /// Who the task goes to, when the brief was routed.
+    pub assignment: Option<Assignment>,
+}
+
+/// A routed handoff's owner (the CRM owner id; `None` when it went out unassigned) and pool.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Assignment {
+    pub owner_id: Option<String>,
+    pub pool: Option<String>,
 }
 
 #[derive(Clone, Debug)]

@@ -23,5 +23,7 @@ mod multi_instance;
 mod ops;
 mod pg_failover;
 mod pg_scratch;
+mod route_check;
+mod route_owners;
 mod spine;
 mod voice_edge;

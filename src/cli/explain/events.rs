@@ -121,6 +121,7 @@ impl Replay {
                 "ended_by": made.handoff.ended_by,
                 "conversation": made.made.conversation,
                 "brief": made.made.brief,
+                "routing": made.made.routing,
             })).collect::<Vec<_>>(),
             "quarantined": self.quarantined.iter()
                 .map(|q| json!({"event": q.event, "reason": q.reason}))
@@ -276,10 +277,10 @@ impl Maker {
     async fn make(&self, handoff: HandoffRow) -> anyhow::Result<MadeHandoff> {
         let at = handoff.ready_at;
         let stored = self.store.handoff_conversation(&handoff.id).await?;
-        let mut rotation = self.briefs.router.rotation().await?;
+        let mut round = self.briefs.router.round().await?;
         let made = self
             .briefs
-            .make_brief(&stored, at, &mut rotation)
+            .make_brief(&stored, at, &mut round)
             .await
             .with_context(|| format!("the conversation of the handoff ready at {}", at.to_rfc3339()))?;
         // Committed as the daemon does, so a later burst of the customer reopens this handoff
@@ -291,13 +292,13 @@ impl Maker {
             job,
             audit: Vec::new(),
             now: at,
+            assignment: made.routing.as_ref().map(|decision| crate::store::Assignment {
+                owner_id: decision.owner.as_ref().map(|o| o.id.clone()),
+                pool: decision.owner.as_ref().map(|o| o.pool.clone()),
+            }),
         };
-        crate::conversation::commit_briefs(
-            self.store.as_ref(),
-            std::slice::from_ref(&commit),
-            Some((rotation.pool, rotation.used)),
-        )
-        .await?;
+        crate::conversation::commit_briefs(self.store.as_ref(), std::slice::from_ref(&commit), &round.advances())
+            .await?;
         Ok(MadeHandoff { handoff, made })
     }
 }

@@ -24,6 +24,16 @@ impl BusinessHours {
     /// `mon`..`sun` (full English names are accepted too); a missing day, or the value
     /// `closed`, is closed.
     pub fn parse(map: &BTreeMap<String, String>) -> Result<Self, String> {
+        Self::parse_with(map, false)
+    }
+
+    /// [`BusinessHours::parse`] for an owner's shifts, which may run past midnight: `sat:
+    /// "22:00-06:00"` is Saturday 22:00 to Sunday 06:00 (the night's end belongs to Sunday).
+    pub fn parse_shifts(map: &BTreeMap<String, String>) -> Result<Self, String> {
+        Self::parse_with(map, true)
+    }
+
+    fn parse_with(map: &BTreeMap<String, String>, overnight: bool) -> Result<Self, String> {
         let mut days: [Vec<(u32, u32)>; 7] = Default::default();
         for (key, value) in map {
             let key_lower = key.trim().to_ascii_lowercase();
@@ -45,15 +55,25 @@ impl BusinessHours {
                 let open = parse_clock(open).map_err(|e| format!("business hours `{key}`: {e}"))?;
                 let close = parse_clock(close).map_err(|e| format!("business hours `{key}`: {e}"))?;
                 if close <= open {
-                    return Err(format!("business hours `{key}`: `{part}` closes before it opens"));
+                    if !overnight || close == open {
+                        return Err(format!("business hours `{key}`: `{part}` closes before it opens"));
+                    }
+                    // A night shift: the evening on this day, the early hours on the next.
+                    days[index].push((open, 24 * 60));
+                    if close > 0 {
+                        days[(index + 1) % 7].push((0, close));
+                    }
+                    continue;
                 }
                 intervals.push((open, close));
             }
+            days[index].extend(intervals);
+        }
+        for (index, intervals) in days.iter_mut().enumerate() {
             intervals.sort_unstable();
             if intervals.windows(2).any(|w| w[1].0 < w[0].1) {
-                return Err(format!("business hours `{key}`: intervals overlap"));
+                return Err(format!("business hours `{}`: intervals overlap", DAY_KEYS[index]));
             }
-            days[index] = intervals;
         }
         Ok(BusinessHours { days })
     }
@@ -95,6 +115,16 @@ impl BusinessHours {
             }
         }
         at
+    }
+
+    /// Whether any day opens at all.
+    pub fn ever_open(&self) -> bool {
+        self.days.iter().any(|day| !day.is_empty())
+    }
+
+    /// Whether `at` falls inside an opening interval.
+    pub fn is_open_at(&self, at: DateTime<Tz>) -> bool {
+        self.ever_open() && self.next_open(at) == at
     }
 
     /// `from` plus `d` of open business time: the clock only runs while the business is open.
@@ -176,6 +206,27 @@ mod tests {
         assert_eq!(h.add_business_time(friday, Duration::minutes(30)), local(tz, 2026, 6, 15, 9, 40));
         assert_eq!(h.next_open(local(tz, 2026, 6, 13, 12, 0)), local(tz, 2026, 6, 15, 9, 30));
         assert_eq!(h.next_open(friday), friday);
+    }
+
+    #[test]
+    fn night_shifts_run_past_midnight() {
+        let map = [("sat".to_string(), "22:00-06:00".to_string())].into();
+        assert!(BusinessHours::parse(&map).is_err(), "business hours stay within a day");
+        let h = BusinessHours::parse_shifts(&map).unwrap();
+        let tz: Tz = "Asia/Kolkata".parse().unwrap();
+        // Saturday 2026-06-13 23:00 and Sunday 05:59 are on shift; Sunday 06:00 is not.
+        assert!(h.is_open_at(local(tz, 2026, 6, 13, 23, 0)));
+        assert!(h.is_open_at(local(tz, 2026, 6, 14, 5, 59)));
+        assert!(!h.is_open_at(local(tz, 2026, 6, 14, 6, 0)));
+        assert!(!h.is_open_at(local(tz, 2026, 6, 13, 21, 59)));
+        // Two hours of work from Saturday 23:00 cross midnight.
+        assert_eq!(
+            h.add_business_time(local(tz, 2026, 6, 13, 23, 0), Duration::hours(2)),
+            local(tz, 2026, 6, 14, 1, 0)
+        );
+        let sunday_clash =
+            [("sat".to_string(), "22:00-06:00".to_string()), ("sun".to_string(), "05:00-09:00".to_string())];
+        assert!(BusinessHours::parse_shifts(&sunday_clash.into()).unwrap_err().contains("overlap"));
     }
 
     #[test]

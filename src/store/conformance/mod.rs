@@ -82,6 +82,7 @@ macro_rules! store_conformance_suite {
             pipeline::a_brief_is_recorded_only_for_a_ready_handoff_in_the_from_states,
             pipeline::transitions_move_only_handoffs_in_their_from_states,
             pipeline::rotation_advances_by_the_positions_handed_out,
+            pipeline::assignments_count_open_handoffs_and_owners_are_replaced_whole,
             identity::customers_are_found_by_key_and_keys_stay_where_first_bound,
             identity::a_merge_moves_rows_and_undo_moves_exactly_those_back,
             identity::a_conflict_is_one_row_per_set_of_customers_counted,
@@ -194,7 +195,8 @@ pub(crate) async fn queued_job(store: &dyn Store, phone: &str, at: DateTime<Utc>
         job: Some(super::NewJob { crm_id: "crm".into(), payload: format!("{{\"phone\":\"{phone}\"}}") }),
         audit: Vec::new(),
         now: at + secs(120),
+        assignment: None,
     };
-    crate::conversation::commit_briefs(store, &[commit], None).await.expect("commit brief");
+    crate::conversation::commit_briefs(store, &[commit], &[]).await.expect("commit brief");
     (customer, handoff)
 }

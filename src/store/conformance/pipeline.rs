@@ -243,7 +243,43 @@ pub async fn rotation_advances_by_the_positions_handed_out(store: Arc<dyn Store>
     tx.advance_rotation("sales", 2).await.unwrap();
     drop(tx);
     assert_eq!(store.rotation_position("sales").await.unwrap(), 3, "an uncommitted round hands out nothing");
-    crate::conversation::commit_briefs(store.as_ref(), &[], Some(("sales", 4))).await.unwrap();
+    crate::conversation::commit_briefs(store.as_ref(), &[], &[("sales".to_owned(), 4)]).await.unwrap();
     assert_eq!(store.rotation_position("sales").await.unwrap(), 7);
     assert_eq!(store.rotation_position("support").await.unwrap(), 0, "pools are apart");
+}
+
+pub async fn assignments_count_open_handoffs_and_owners_are_replaced_whole(store: Arc<dyn Store>) {
+    use handoffd_contract::crm::CrmOwner;
+    let at = t0();
+    let (_, first) = super::queued_job(store.as_ref(), "+919820000101", at).await;
+    let (_, second) = super::queued_job(store.as_ref(), "+919820000102", at).await;
+    let (_, third) = super::queued_job(store.as_ref(), "+919820000103", at).await;
+    let mut tx = store.begin().await.unwrap();
+    tx.assign_owner(&first, Some("7"), Some("sales"), at).await.unwrap();
+    tx.assign_owner(&second, Some("7"), Some("sales"), at).await.unwrap();
+    tx.assign_owner(&third, None, None, at).await.unwrap();
+    tx.commit().await.unwrap();
+    let open = store.open_handoffs_by_owner().await.unwrap();
+    assert_eq!(open, std::collections::HashMap::from([("7".to_owned(), 2)]), "unassigned handoffs count for nobody");
+    // Reassigned: the later assignment replaces the earlier one.
+    let mut tx = store.begin().await.unwrap();
+    tx.assign_owner(&second, Some("8"), Some("sales"), at).await.unwrap();
+    tx.commit().await.unwrap();
+    let open = store.open_handoffs_by_owner().await.unwrap();
+    assert_eq!((open.get("7"), open.get("8")), (Some(&1), Some(&1)));
+
+    assert!(store.crm_owners("crm").await.unwrap().is_empty(), "never synced");
+    let owner = |id: &str, email: &str, active: bool| CrmOwner {
+        id: id.into(),
+        name: Some(format!("Owner {id}")),
+        email: Some(email.into()),
+        active,
+    };
+    store.replace_crm_owners("crm", &[owner("7", "Asha@X.in", true), owner("8", "b@x.in", false)], at).await.unwrap();
+    store.replace_crm_owners("other", &[owner("1", "c@x.in", true)], at).await.unwrap();
+    let listed = store.crm_owners("crm").await.unwrap();
+    assert_eq!(listed, [owner("7", "asha@x.in", true), owner("8", "b@x.in", false)], "emails kept lowercased");
+    store.replace_crm_owners("crm", &[owner("8", "b@x.in", true)], at).await.unwrap();
+    assert_eq!(store.crm_owners("crm").await.unwrap(), [owner("8", "b@x.in", true)], "a deleted owner is gone");
+    assert_eq!(store.crm_owners("other").await.unwrap().len(), 1, "accounts are apart");
 }

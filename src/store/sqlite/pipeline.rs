@@ -12,6 +12,7 @@ use tokio::sync::MutexGuard;
 use super::identity::{MERGE_COLUMNS, stored_merge};
 use super::{HANDOFF_COLUMNS, SqliteStore, conversations, handoff_row, json, push_list};
 use crate::store::*;
+use handoffd_contract::crm::CrmOwner;
 
 /// `collecting` as SQL text: the reads of ready handoffs name it literally, so SQLite can use the partial
 /// index `handoffs_ready` (a bound parameter cannot prove the index's condition).
@@ -83,6 +84,46 @@ impl PipelineStore for SqliteStore {
             .fetch_optional(&self.reader)
             .await?;
         Ok(next.unwrap_or(0))
+    }
+
+    async fn open_handoffs_by_owner(&self) -> StoreResult<HashMap<String, u32>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT o.owner_id, COUNT(*) FROM handoff_owners o JOIN handoffs h ON h.id = o.handoff_id \
+             WHERE o.owner_id IS NOT NULL AND h.state IN ('queued', 'open') GROUP BY o.owner_id",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows.into_iter().map(|(owner, count)| (owner, count as u32)).collect())
+    }
+
+    async fn crm_owners(&self, crm_id: &str) -> StoreResult<Vec<CrmOwner>> {
+        let rows: Vec<(String, Option<String>, Option<String>, bool)> =
+            sqlx::query_as("SELECT owner_id, name, email, active FROM crm_owners WHERE crm_id = ? ORDER BY owner_id")
+                .bind(crm_id)
+                .fetch_all(&self.reader)
+                .await?;
+        Ok(rows.into_iter().map(|(id, name, email, active)| CrmOwner { id, name, email, active }).collect())
+    }
+
+    async fn replace_crm_owners(&self, crm_id: &str, owners: &[CrmOwner], now: DateTime<Utc>) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("DELETE FROM crm_owners WHERE crm_id = ?").bind(crm_id).execute(&mut *tx).await?;
+        for owner in owners {
+            sqlx::query(
+                "INSERT INTO crm_owners (crm_id, owner_id, email, name, active, synced_at) VALUES (?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (crm_id, owner_id) DO NOTHING",
+            )
+            .bind(crm_id)
+            .bind(&owner.id)
+            .bind(owner.email.as_deref().map(str::to_ascii_lowercase))
+            .bind(&owner.name)
+            .bind(owner.active)
+            .bind(format_ts(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }
 
@@ -476,6 +517,27 @@ impl PipelineTx for SqlitePipelineTx<'_> {
         )
         .bind(pool)
         .bind(used as i64)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn assign_owner(
+        &mut self,
+        handoff_id: &str,
+        owner_id: Option<&str>,
+        pool: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO handoff_owners (handoff_id, owner_id, pool, assigned_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (handoff_id) DO UPDATE SET owner_id = excluded.owner_id, pool = excluded.pool, \
+             assigned_at = excluded.assigned_at",
+        )
+        .bind(handoff_id)
+        .bind(owner_id)
+        .bind(pool)
+        .bind(format_ts(now))
         .execute(&mut *self.tx)
         .await?;
         Ok(())

@@ -140,8 +140,10 @@ async fn a_lost_response_is_found_again_not_duplicated() {
 #[tokio::test]
 async fn a_rejected_task_is_dead_lettered_with_hubspots_message() {
     let mock = start_mock(MockOptions::default()).await;
-    let Some(mut harness) = Harness::new(mock.base_url()) else { return };
-    harness.owners = vec!["99999999"];
+    // HubSpot refuses every task write for good (a 400 with its validation message).
+    let refuse = FaultPlan { rate_400: 1.0, paths: vec!["objects/tasks/batch".into()], ..FaultPlan::default() };
+    mock.set_faults(refuse).unwrap();
+    let Some(harness) = Harness::new(mock.base_url()) else { return };
     let daemon = harness.start().await;
     send_burst(daemon.addr, "919820044444", "DLQ", &["call me about the price"]).await;
 
@@ -152,9 +154,42 @@ async fn a_rejected_task_is_dead_lettered_with_hubspots_message() {
     })
     .await;
     assert_eq!(dead.len(), 1);
-    assert!(dead[0].last_error.contains("99999999"), "HubSpot's message names the owner: {}", dead[0].last_error);
+    assert!(
+        dead[0].last_error.contains(handoffd_mocks::faults::INJECTED_REJECTION),
+        "HubSpot's message is kept: {}",
+        dead[0].last_error
+    );
     assert!(dead[0].attempts <= 1, "a 4xx is not retried: {:?}", dead[0]);
     assert_eq!(mock.report().tasks_created, 0);
+    daemon.shutdown().await.unwrap();
+}
+
+/// An owner the CRM does not list (found at the owner sync the daemon runs at start) gets no task: with
+/// nobody else in the pool the task is still written, unassigned, saying so, and the audit says why.
+#[tokio::test]
+async fn an_owner_the_crm_does_not_know_is_passed_over_and_the_task_still_written() {
+    let mock = start_mock(MockOptions::default()).await;
+    let Some(mut harness) = Harness::new(mock.base_url()) else { return };
+    harness.owners = vec!["99999999"];
+    let daemon = harness.start().await;
+    // The sync at start lists the mock's owners before the handoff is routed.
+    let store = daemon.store.clone();
+    eventually(WAIT, "the CRM's owners synced", || {
+        let store = store.clone();
+        async move { store.crm_owners("hubspot-main").await.ok().filter(|o| !o.is_empty()) }
+    })
+    .await;
+    send_burst(daemon.addr, "919820044445", "Nobody", &["call me about the price"]).await;
+
+    let tasks = eventually(WAIT, "the task", || async { Some(mock.tasks()).filter(|t| !t.is_empty()) }).await;
+    let props = &tasks[0].properties;
+    assert!(!props.contains_key("hubspot_owner_id") || props["hubspot_owner_id"].is_empty(), "{props:?}");
+    assert!(props["hs_task_body"].contains("Unassigned: nobody in pool `default` is available"), "{props:?}");
+    let audit = daemon.store.audit_for_handoff(&props["handoffd_handoff_id"]).await.unwrap();
+    let routed = audit.iter().find(|a| a.event == "routed").expect("a routed entry");
+    let candidate = &routed.detail["decision"]["pools"][0]["candidates"][0];
+    assert_eq!(candidate["owner"], "99999999");
+    assert_eq!(candidate["excluded"], "unknown in the CRM: no user with id `99999999`");
     daemon.shutdown().await.unwrap();
 }
 
