@@ -15,6 +15,8 @@ use crate::config::schema::{DuePolicy, OwnerConfig};
 use crate::interpret::when::BusinessHours;
 use crate::store::PipelineStore;
 
+pub mod backtest;
+
 const POOL: &str = "default";
 
 /// Where a round of routing stands in an owner pool's rotation.
