@@ -60,13 +60,26 @@ const RUNNING_OWNERS: &str = r#"  owners:
     - {id: u1, name: Asha}
     - {id: u2, name: Ravi}"#;
 
-/// The customers of the fixture: (phone, name, what they wrote, when, made into a brief by the maker?).
-const HISTORY: &[(&str, &str, &str, (u32, u32, u32), bool)] = &[
-    ("+919820000004", "Dev", "Hi, I want to buy the 2BHK flat, please call me", (29, 11, 0), true),
-    ("+919820000001", "Priya", "I want to book a test drive for the Civic, please call me", (30, 10, 0), true),
-    ("+919820000002", "Kabir", "Please send me the price of the annual gym plan and call me", (30, 11, 0), true),
-    ("+919820000003", "Meera", "I need a plumber, the kitchen pipe is leaking, please call", (30, 12, 0), true),
-    ("+919820000005", "Tara", "I want to buy solar panels for my house, call me please", (30, 13, 0), false),
+/// A customer of the fixture: what they wrote, when (day of November, hour, minute in IST), and whether
+/// the handoff maker made it into a brief.
+struct Past {
+    phone: &'static str,
+    name: &'static str,
+    text: &'static str,
+    at: (u32, u32, u32),
+    made: bool,
+}
+
+const fn past(phone: &'static str, name: &'static str, text: &'static str, at: (u32, u32, u32), made: bool) -> Past {
+    Past { phone, name, text, at, made }
+}
+
+const HISTORY: &[Past] = &[
+    past("+919820000004", "Dev", "Hi, I want to buy the 2BHK flat, please call me", (29, 11, 0), true),
+    past("+919820000001", "Priya", "I want to book a test drive for the Civic, please call me", (30, 10, 0), true),
+    past("+919820000002", "Kabir", "Please send me the price of the annual gym plan and call me", (30, 11, 0), true),
+    past("+919820000003", "Meera", "I need a plumber, the kitchen pipe is leaking, please call", (30, 12, 0), true),
+    past("+919820000005", "Tara", "I want to buy solar panels for my house, call me please", (30, 13, 0), false),
 ];
 
 struct Fixture {
@@ -105,7 +118,7 @@ async fn fixture() -> Fixture {
         last_expiry: Default::default(),
     };
     let mut handoffs = Vec::new();
-    for (i, (phone, name, text, (d, h, mi), made)) in HISTORY.iter().enumerate() {
+    for (i, Past { phone, name, text, at: (d, h, mi), made }) in HISTORY.iter().enumerate() {
         let at = ist(*d, *h, *mi);
         let interaction = Interaction {
             dedup_key: format!("m{i}"),
@@ -205,7 +218,7 @@ async fn a_candidate_that_moves_handoffs_is_diffed_in_text_and_json_and_nothing_
     assert!(
         out.starts_with(&format!(
             "Backtest of `{rules_arg}` on 5 handoffs routed from Sat 2026-11-28 05:30 IST to Tue 2026-12-01 05:30 IST \
-             (5 routing decisions replayed, 1 conversations interpreted again)."
+             (5 routing decisions replayed, 1 conversation interpreted again)."
         )),
         "{out}"
     );

@@ -147,10 +147,10 @@ impl Report {
             self.rules,
             self.handoffs,
             self.decisions,
-            if self.reinterpreted > 0 {
-                format!(", {} conversations interpreted again", self.reinterpreted)
-            } else {
-                String::new()
+            match self.reinterpreted {
+                0 => String::new(),
+                1 => ", 1 conversation interpreted again".to_owned(),
+                n => format!(", {n} conversations interpreted again"),
             },
         );
         if !self.not_replayed.is_empty() {
@@ -227,4 +227,65 @@ impl Report {
 
 fn count_or_none(n: usize) -> String {
     if n == 0 { "none".to_owned() } else { n.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(hour: u32) -> DateTime<Utc> {
+        use chrono::TimeZone;
+        Utc.with_ymd_and_hms(2026, 11, 30, hour, 0, 0).unwrap()
+    }
+
+    /// Today's router never leaves a handoff unassigned, so the text of one is checked here.
+    #[test]
+    fn unassigned_and_unreplayed_handoffs_are_listed_with_their_reasons() {
+        let customer = Customer { id: "c1".into(), name: None, key: Some("phone:+919820000001".into()) };
+        let unassigned = Assignment { owner: None, name: None, rule: "vip".into(), due: Some(at(6)) };
+        let report = Report {
+            rules: "next.yaml".into(),
+            period: Period { since: at(0), until: at(12) },
+            handoffs: 1,
+            decisions: 2,
+            not_replayed: vec![NotReplayed {
+                handoff: "h2".into(),
+                customer: Customer { id: "c2".into(), name: Some("Asha".into()), key: None },
+                reason: "its stored brief is unreadable: EOF".into(),
+            }],
+            load: vec![OwnerLoad { owner: None, name: None, before: 0, after: 1 }],
+            unassigned: vec![Flagged {
+                handoff: "h1".into(),
+                customer: customer.clone(),
+                routed_at: at(4),
+                assignment: unassigned.clone(),
+            }],
+            sla_at_risk: SlaAtRisk {
+                before: 0,
+                after: 1,
+                handoffs: vec![AtRisk {
+                    handoff: "h1".into(),
+                    customer,
+                    assignment: unassigned,
+                    reason: "nobody owns it".into(),
+                }],
+            },
+            ..Default::default()
+        };
+        let text = report.to_text(chrono_tz::Asia::Kolkata);
+        for line in [
+            "Backtest of `next.yaml` on 1 handoffs routed from Mon 2026-11-30 05:30 IST to Mon 2026-11-30 17:30 IST (2 routing decisions replayed).",
+            "Not replayed: 1",
+            "  h2  Asha: its stored brief is unreadable: EOF",
+            "  (unassigned)       0      1      +1",
+            "Assignments that change: none",
+            "Would land off shift: none",
+            "Would be unassigned: 1",
+            "  h1  phone:+919820000001  (rule vip) at Mon 2026-11-30 09:30 IST",
+            "SLA at risk: 0 before, 1 after",
+            "  h1  phone:+919820000001  unassigned: nobody owns it",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing `{line}` in:\n{text}");
+        }
+    }
 }
