@@ -311,6 +311,35 @@ async fn the_running_rules_replayed_change_nothing_but_the_unrouted_handoff() {
     assert_eq!(changes[0]["handoff"], fixture.handoff("Tara"));
     assert_eq!(report["sla_at_risk"]["before"], 0);
     assert_eq!(report["sla_at_risk"]["after"], 0);
+
+    // The candidate's rotation starts at the owner the period's first decision went to (Asha), not at the
+    // stored position: with two owners added around the running two, Dev and Priya keep theirs.
+    let rules = fixture.dir.join("four.yaml");
+    std::fs::write(
+        &rules,
+        "routing:\n  owners:\n    - {id: u3, name: Maya}\n    - {id: u4, name: Zoe}\n    - {id: u1, name: Asha}\n    - {id: u2, name: Ravi}\n",
+    )
+    .unwrap();
+    let (code, out, err) = handoffd(
+        &fixture.config,
+        &[&["backtest", "--rules", rules.to_str().unwrap(), "--format", "json"][..], &PERIOD[..]].concat(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let moved: Vec<(&str, Option<&str>, &str)> = report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["handoff"].as_str().unwrap(), c["before"]["owner"].as_str(), c["after"]["owner"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        moved,
+        vec![
+            (fixture.handoff("Kabir"), Some("u1"), "u3"),
+            (fixture.handoff("Meera"), Some("u2"), "u4"),
+            (fixture.handoff("Tara"), None, "u1"),
+        ]
+    );
 }
 
 #[tokio::test]
