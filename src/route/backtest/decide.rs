@@ -94,7 +94,8 @@ pub fn assess(router: &Router, owner: Option<&str>, at: DateTime<Utc>, due: Opti
         unassigned: owner.is_none(),
         // Today every owner works the business's hours.
         off_shift: owner.is_some() && !on_shift(at),
-        due_outside_hours: due.is_some_and(|due| !on_shift(due)),
+        // A due time at the closing minute is the shift's last moment, not outside it.
+        due_outside_hours: due.is_some_and(|due| !on_shift(due) && !on_shift(due - chrono::Duration::seconds(1))),
     }
 }
 
