@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 mod audit;
+mod backtest;
 mod backup;
 mod check;
 #[cfg(feature = "mock")]
@@ -53,6 +54,8 @@ enum Command {
     Identity(identity::Args),
     /// A customer's whole timeline across channels, handoffs and decisions.
     Audit(audit::Args),
+    /// Replay a past period's routing through candidate rules and show what would change (never writes).
+    Backtest(backtest::Args),
     /// A consistent copy of the SQLite store into a folder, while the daemon runs.
     Backup(backup::Args),
     /// Reload the running daemon's configuration (as SIGHUP does) and print the outcome.
@@ -87,6 +90,7 @@ pub fn main() -> ExitCode {
         Command::Quarantine(args) => quarantine::run(args),
         Command::Identity(args) => identity::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Backtest(args) => backtest::run(args),
         Command::Backup(args) => backup::run(args),
         Command::Reload(args) => reload::run(args),
         Command::Replay(args) => replay::run(args),

@@ -75,6 +75,18 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigRe
 /// Interpolate, parse and validate configuration text. Stops after the stage that found
 /// problems: interpolation and validation report all of theirs, serde its first.
 pub fn parse(text: &str, env: EnvLookup<'_>) -> Result<Config, Vec<Problem>> {
+    let (config, map) = deserialize::<Config>(text, env)?;
+    let problems = validate::validate(&config, &map);
+    if problems.is_empty() { Ok(config) } else { Err(problems) }
+}
+
+/// Interpolate and deserialize configuration text into `T` (a whole configuration, or a file holding one
+/// section of it, such as the candidate rules of `handoffd backtest`), with the map of where each key is
+/// written. Interpolation reports all of its problems, serde its first; nothing is validated.
+pub fn deserialize<T: serde::de::DeserializeOwned>(
+    text: &str,
+    env: EnvLookup<'_>,
+) -> Result<(T, SourceMap), Vec<Problem>> {
     let written = SourceMap::scan(text).map_err(|p| vec![p])?;
     let resolved = interpolate::interpolate(text, &written, env)?;
     // Interpolation keeps every key on its line, so this map names the same lines as the file.
@@ -86,9 +98,8 @@ pub fn parse(text: &str, env: EnvLookup<'_>) -> Result<Config, Vec<Problem>> {
             e.into_inner()
         })
     });
-    let config: Config = parsed.map_err(|e| vec![structural(&e, error_path.as_deref(), &map)])?;
-    let problems = validate::validate(&config, &map);
-    if problems.is_empty() { Ok(config) } else { Err(problems) }
+    let value: T = parsed.map_err(|e| vec![structural(&e, error_path.as_deref(), &map)])?;
+    Ok((value, map))
 }
 
 /// A serde error as a problem at its key. Connector configs are buffered by serde to read

@@ -38,6 +38,8 @@ pub use rules::RouteFacts;
 pub use strategy::{Candidate, RoutingRound};
 use strategy::{Filters, PoolAttempt, try_pool};
 
+pub mod backtest;
+
 /// The pool every owner is in when the configuration names no pools.
 pub const IMPLICIT_POOL: &str = "default";
 /// The rule name a decision carries when no rule matched.

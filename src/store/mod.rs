@@ -17,11 +17,13 @@ use chrono::{DateTime, Utc};
 
 #[cfg(any(test, feature = "store-conformance"))]
 pub mod conformance;
+mod history;
 pub mod postgres;
 mod records;
 pub mod sqlite;
 mod time;
 
+pub use history::*;
 pub use records::*;
 pub use time::{format_ts, parse_ts};
 
@@ -506,6 +508,7 @@ pub trait Store:
     + PollCursorStore
     + LeaseStore
     + WakeupStore
+    + HistoryStore
     + 'static
 {
 }
@@ -523,6 +526,7 @@ impl<T> Store for T where
         + PollCursorStore
         + LeaseStore
         + WakeupStore
+        + HistoryStore
         + 'static
 {
 }

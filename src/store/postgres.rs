@@ -27,6 +27,7 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 use super::*;
 
 mod conversations;
+mod history;
 mod identity;
 mod inbox;
 mod leases;

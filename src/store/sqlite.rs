@@ -19,6 +19,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 use super::*;
 
 mod conversations;
+mod history;
 mod identity;
 mod inbox;
 mod leases;

@@ -3,6 +3,7 @@
 //! pipeline end to end against the bundled mock vendors. `bench_smoke` stays a binary of its
 //! own: it runs the daemon as a child process for minutes and is run on its own while tuning.
 
+mod backtest;
 mod cli_run;
 mod config_check_cli;
 mod config_interpolate;

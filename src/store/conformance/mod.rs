@@ -30,6 +30,7 @@ use super::{NewInboxEvent, NormalizedBatch, NormalizedInteraction, Store};
 
 pub mod cache;
 pub mod deliver;
+pub mod history;
 pub mod identity;
 pub mod inbox;
 pub mod leases;
@@ -96,6 +97,7 @@ macro_rules! store_conformance_suite {
             deliver::crm_contacts_of_customers_are_remembered,
             cache::a_sync_page_and_its_cursor_are_stored_together,
             cache::cached_contacts_are_found_by_key_and_followed_to_merge_survivors,
+            history::routing_decisions_of_a_period_are_read_in_order_with_their_handoffs,
             records::audit_entries_and_tokens_are_kept,
             records::stage_counts_follow_the_pipeline,
             poll::a_cursor_is_leased_to_one_holder_until_its_lease_expires,
