@@ -34,6 +34,7 @@ mod outbox;
 mod pipeline;
 mod poll;
 mod wakeups;
+mod watch;
 
 use pipeline::transition_handoff;
 
