@@ -16,3 +16,5 @@ mod harness;
 mod ingest;
 #[path = "restart.rs"]
 mod restart;
+#[path = "watch.rs"]
+mod watch;
