@@ -21,5 +21,8 @@ pub mod manager;
 pub mod reassign;
 mod watcher;
 
+#[cfg(test)]
+mod tests;
+
 pub use reassign::{Reassigner, RouterReassigner};
 pub use watcher::{CheckSummary, SlaWatcher};
