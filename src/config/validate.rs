@@ -162,7 +162,10 @@ fn sla(config: &Config, found: &mut Found<'_>) {
                     messenger(config, found, &format!("{path}.messenger"), &whatsapp.messenger);
                     let digits = whatsapp.to.strip_prefix('+').unwrap_or("");
                     if digits.len() < 8 || !digits.chars().all(|c| c.is_ascii_digit()) {
-                        found.add(&format!("{path}.to"), format!("`{}` is not an E.164 number like `+919820012345`", whatsapp.to));
+                        found.add(
+                            &format!("{path}.to"),
+                            format!("`{}` is not an E.164 number like `+919820012345`", whatsapp.to),
+                        );
                     }
                     not_blank(found, &format!("{path}.template"), &whatsapp.template);
                     not_blank(found, &format!("{path}.language"), &whatsapp.language);

@@ -120,9 +120,16 @@ mod tests {
 
     #[test]
     fn every_transition_leaves_its_target_state() {
-        for transition in
-            [MESSAGE_ARRIVED, BRIEFED, NOTHING_TO_ACT_ON, TASK_WRITTEN, DEAD_LETTERED, REPLAYED, EXPIRED, TASK_COMPLETED]
-        {
+        for transition in [
+            MESSAGE_ARRIVED,
+            BRIEFED,
+            NOTHING_TO_ACT_ON,
+            TASK_WRITTEN,
+            DEAD_LETTERED,
+            REPLAYED,
+            EXPIRED,
+            TASK_COMPLETED,
+        ] {
             assert!(!transition.from.is_empty(), "{transition:?} applies to no state");
             if transition != MESSAGE_ARRIVED {
                 assert!(!transition.applies_to(transition.to), "{transition:?} would loop");

@@ -9,8 +9,8 @@ use handoffd_contract::interaction::{Content, Interaction};
 
 use crate::conversation::lifecycle::{Arrival, attach_to_handoff, call_without_handoff};
 use crate::identity::resolve::resolve_customer;
-use crate::watch::consent::{Consent, consent_in};
 use crate::store::{ApplySummary, NewInteraction, NormalizedBatch, PipelineStore, PipelineTx, StoreResult};
+use crate::watch::consent::{Consent, consent_in};
 
 /// Apply normalised inbox rows (inbox id, its interactions) in one transaction.
 pub async fn apply_interactions(

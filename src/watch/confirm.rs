@@ -133,7 +133,9 @@ fn template_parameters(
                 .as_deref()
                 .and_then(|id| watcher.reassigner.owner_name(id))
                 .unwrap_or_else(|| "Our team".to_owned()),
-            ConfirmParameter::Due => payload.task.due_at.with_timezone(&timezone).format("%a %-d %b, %H:%M").to_string(),
+            ConfirmParameter::Due => {
+                payload.task.due_at.with_timezone(&timezone).format("%a %-d %b, %H:%M").to_string()
+            }
             ConfirmParameter::CustomerName => payload.contact.name.clone().unwrap_or_else(|| "there".to_owned()),
         })
         .collect()

@@ -45,11 +45,7 @@ mod tests {
     }
 
     fn ladder() -> Vec<LadderStep> {
-        vec![
-            step(20, LadderAction::Remind),
-            step(60, LadderAction::Reassign),
-            step(120, LadderAction::NotifyManager),
-        ]
+        vec![step(20, LadderAction::Remind), step(60, LadderAction::Reassign), step(120, LadderAction::NotifyManager)]
     }
 
     #[test]

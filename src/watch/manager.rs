@@ -71,11 +71,7 @@ pub async fn post(
         .await
         .with_context(|| format!("posting to the manager's webhook `{}`", redact(&webhook.url)))?;
     let status = response.status();
-    anyhow::ensure!(
-        status.is_success(),
-        "the manager's webhook `{}` answered {status}",
-        redact(&webhook.url)
-    );
+    anyhow::ensure!(status.is_success(), "the manager's webhook `{}` answered {status}", redact(&webhook.url));
     Ok(status.as_u16())
 }
 

@@ -82,7 +82,10 @@ impl Crm for CountingCrm {
             .iter()
             .map(|(id, task)| {
                 stored.insert(id.clone(), task.clone());
-                TaskWriteOutcome::Written(TaskRef { task_id: id.clone(), external_key: Some(task.external_key.clone()) })
+                TaskWriteOutcome::Written(TaskRef {
+                    task_id: id.clone(),
+                    external_key: Some(task.external_key.clone()),
+                })
             })
             .collect())
     }
@@ -141,16 +144,17 @@ async fn open_tasks(store: &dyn Store, crm: &CountingCrm, count: usize) {
     let now = written_at;
     let jobs = store.lease_jobs("crm", "w", &[], now, now + chrono::Duration::minutes(5), count as u32).await.unwrap();
     assert_eq!(jobs.len(), count);
-    let mut tasks = crm.tasks.lock().unwrap();
-    let delivered: Vec<_> = jobs
-        .iter()
-        .enumerate()
-        .map(|(i, job)| {
-            let payload: DeliveryPayload = serde_json::from_str(&job.payload).unwrap();
-            tasks.insert(format!("task-{i}"), payload.task);
-            (job, format!("task-{i}"))
-        })
-        .collect();
+    let delivered: Vec<_> = {
+        let mut tasks = crm.tasks.lock().unwrap();
+        jobs.iter()
+            .enumerate()
+            .map(|(i, job)| {
+                let payload: DeliveryPayload = serde_json::from_str(&job.payload).unwrap();
+                tasks.insert(format!("task-{i}"), payload.task);
+                (job, format!("task-{i}"))
+            })
+            .collect()
+    };
     store.jobs_delivered(&delivered, TASK_WRITTEN, now).await.unwrap();
 }
 
@@ -175,7 +179,14 @@ fn watcher(store: Arc<dyn Store>, crm: Arc<CountingCrm>, ladder: Vec<LadderStep>
 }
 
 fn step(minutes: u64, action: LadderAction) -> LadderStep {
-    LadderStep { after: ConfigDuration::from_secs(minutes * 60), action, note: None, manager: None, webhook: None, whatsapp: None }
+    LadderStep {
+        after: ConfigDuration::from_secs(minutes * 60),
+        action,
+        note: None,
+        manager: None,
+        webhook: None,
+        whatsapp: None,
+    }
 }
 
 async fn store() -> (Arc<dyn Store>, tempfile::TempDir) {

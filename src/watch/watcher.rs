@@ -139,7 +139,12 @@ impl SlaWatcher {
         Ok(summary)
     }
 
-    async fn check_page(&self, page: &[WatchedTask], now: DateTime<Utc>, summary: &mut CheckSummary) -> anyhow::Result<()> {
+    async fn check_page(
+        &self,
+        page: &[WatchedTask],
+        now: DateTime<Utc>,
+        summary: &mut CheckSummary,
+    ) -> anyhow::Result<()> {
         let ids: Vec<String> = page.iter().map(|task| task.task_id.clone()).collect();
         self.counted_call("task_states", summary);
         let states = self.crm.task_states(&ids).await;
@@ -342,7 +347,11 @@ impl SlaWatcher {
                     }
                 }
                 Ok(outcomes) => {
-                    tracing::warn!(got = outcomes.len(), sent = chunk.len(), "The CRM answered an update with the wrong number of outcomes.");
+                    tracing::warn!(
+                        got = outcomes.len(),
+                        sent = chunk.len(),
+                        "The CRM answered an update with the wrong number of outcomes."
+                    );
                     chunk.iter_mut().for_each(|e| e.failed = true);
                 }
                 Err(error) => {
@@ -422,7 +431,12 @@ impl SlaWatcher {
     }
 
     /// Record the steps that ran, once (a compare-and-set on the steps done).
-    async fn record(&self, escalation: Escalation<'_>, now: DateTime<Utc>, summary: &mut CheckSummary) -> anyhow::Result<()> {
+    async fn record(
+        &self,
+        escalation: Escalation<'_>,
+        now: DateTime<Utc>,
+        summary: &mut CheckSummary,
+    ) -> anyhow::Result<()> {
         if escalation.failed {
             return Ok(());
         }

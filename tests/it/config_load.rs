@@ -360,7 +360,11 @@ fn the_sla_ladder_and_confirmation_are_checked_at_their_lines() {
         // `after: 30m` and the step's `action` are on neighbouring lines.
         let line = line_of(&case, needle) + usize::from(key == "sla.ladder[1].action");
         assert_has(&lines, &format!("{file}:{line}:"));
-        assert!(lines.iter().any(|l| l.starts_with(&format!("{file}:{line}:")) && l.contains(&format!(": {key}: "))), "{key} at line {line} in:\n{}", lines.join("\n"));
+        assert!(
+            lines.iter().any(|l| l.starts_with(&format!("{file}:{line}:")) && l.contains(&format!(": {key}: "))),
+            "{key} at line {line} in:\n{}",
+            lines.join("\n")
+        );
     }
     assert_eq!(lines.len(), 10, "{lines:#?}");
 }

@@ -121,16 +121,14 @@ impl WatchStore for PostgresStore {
 
     async fn settle_confirmation(&self, settled: &ConfirmationSettled) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE confirmations SET state = $1, message_id = $2, detail = $3, at = $4 WHERE handoff_id = $5",
-        )
-        .bind(settled.state.as_str())
-        .bind(&settled.message_id)
-        .bind(&settled.detail)
-        .bind(settled.audit.at)
-        .bind(&settled.handoff_id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE confirmations SET state = $1, message_id = $2, detail = $3, at = $4 WHERE handoff_id = $5")
+            .bind(settled.state.as_str())
+            .bind(&settled.message_id)
+            .bind(&settled.detail)
+            .bind(settled.audit.at)
+            .bind(&settled.handoff_id)
+            .execute(&mut *tx)
+            .await?;
         super::insert_audit(&mut tx, &settled.audit).await?;
         tx.commit().await?;
         Ok(())

@@ -201,4 +201,3 @@ pub(super) async fn set_opt_out(
     }
     Ok(())
 }
-

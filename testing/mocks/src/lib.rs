@@ -63,7 +63,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use answer_delay::{AnswerDelay, AnswerDelayError};
 pub use faults::{FaultPlan, FaultPlanError};
-pub use report::{FaultCounts, GraphMessage, MockAssociation, MockContactView, MockReport, MockTaskView, RateLimitedCounts};
+pub use report::{
+    FaultCounts, GraphMessage, MockAssociation, MockContactView, MockReport, MockTaskView, RateLimitedCounts,
+};
 pub use state::{MockOwner, seed_contact_phone};
 pub use vendor_faults::AnswerTime;
 pub use voice::VoiceMock;

@@ -87,7 +87,13 @@ async fn customer_task(
 ) -> handoffd_mocks::MockTaskView {
     let before = mock.tasks().len();
     for (i, text) in texts.iter().enumerate() {
-        let body = text_webhook(&format!("wamid.W{wa_id}{i}{}", uuid::Uuid::new_v4().simple()), wa_id, "Rahul Mehta", text, now_unix());
+        let body = text_webhook(
+            &format!("wamid.W{wa_id}{i}{}", uuid::Uuid::new_v4().simple()),
+            wa_id,
+            "Rahul Mehta",
+            text,
+            now_unix(),
+        );
         assert_eq!(post_signed(daemon.addr, &body).await, 200);
     }
     eventually(WAIT, "the customer's task", || async {
@@ -122,8 +128,7 @@ async fn completed_tasks_close_overdue_ones_climb_the_ladder_once_and_customers_
 
     let done = customer_task(&daemon, &mock, "919820000001", &["Please call me about the 3BHK in Baner"]).await;
     let late = customer_task(&daemon, &mock, "919820000002", &["I want a site visit for the 2BHK, call me"]).await;
-    let quiet =
-        customer_task(&daemon, &mock, "919820000003", &["Call me about the 1BHK price", "STOP"]).await;
+    let quiet = customer_task(&daemon, &mock, "919820000003", &["Call me about the 1BHK price", "STOP"]).await;
     let handoff = |task: &handoffd_mocks::MockTaskView| task.properties["handoffd_handoff_id"].clone();
     let sla = sla(&format!("{}/sla", manager.uri()));
 
