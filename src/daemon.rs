@@ -236,6 +236,7 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
             http: context_http.clone(),
             timezone,
             account: account.clone(),
+            takes_lease: false,
         };
         supervisor.spawn_stage("sla_watch", |stop| watcher.run(stop));
     }

@@ -171,6 +171,7 @@ fn watcher(store: Arc<dyn Store>, crm: Arc<CountingCrm>, ladder: Vec<LadderStep>
         }))),
         store,
         crm,
+        takes_lease: true,
         sla: SlaConfig { check_every: ConfigDuration::from_secs(60), ladder, confirm: None },
         messengers: HashMap::new(),
         http: reqwest::Client::new(),

@@ -53,6 +53,10 @@ pub struct SlaWatcher {
     pub timezone: Tz,
     /// The CRM account's lease, shared with delivery: only its holder calls the CRM.
     pub account: Arc<Lease>,
+    /// Whether the watcher may take the account's lease itself. In the daemon it may not: delivery takes it, so
+    /// that a takeover from a dead instance is seen by delivery (which then takes back that instance's jobs at
+    /// once), and the watcher checks while delivery holds it. An instance with no delivery (tests) takes it.
+    pub takes_lease: bool,
 }
 
 /// What one check did.
@@ -106,6 +110,9 @@ impl SlaWatcher {
     /// Whether this instance may call the CRM account now: it holds the account's lease (taking it if free),
     /// and the previous holder's calls are out of the rate window.
     pub async fn our_turn(&self, now: DateTime<Utc>) -> bool {
+        if !self.takes_lease && !self.account.is_held(now).await {
+            return false;
+        }
         match self.account.hold(now).await {
             Ok(Holding::Held { previous_use_until: Some(used), .. }) => {
                 let window = chrono::Duration::from_std(self.crm.limits().window).unwrap_or_default();

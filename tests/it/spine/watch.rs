@@ -62,6 +62,7 @@ fn watcher(daemon: &handoffd::daemon::RunningDaemon, harness: &Harness, sla: Sla
         account: Arc::new(Lease::new(daemon.store.clone(), "crm:hubspot-main", who, Duration::from_secs(60))),
         crm,
         sla,
+        takes_lease: true,
         reassigner: Arc::new(RouterReassigner(Arc::new(handoffd::route::Router {
             owners: config.routing.owners.clone(),
             due: config.routing.due.clone(),
@@ -96,11 +97,19 @@ async fn customer_task(
         );
         assert_eq!(post_signed(daemon.addr, &body).await, 200);
     }
-    eventually(WAIT, "the customer's task", || async {
+    let task = eventually(WAIT, "the customer's task", || async {
         let tasks = mock.tasks();
         (tasks.len() > before).then(|| tasks[before].clone())
     })
-    .await
+    .await;
+    // The CRM answers before the daemon records the task: wait for the record too.
+    let handoff = task.properties["handoffd_handoff_id"].clone();
+    eventually(WAIT, "the task recorded", || async {
+        let audit = daemon.store.audit_for_handoff(&handoff).await.unwrap();
+        audit.iter().any(|entry| entry.event == "task_created").then_some(())
+    })
+    .await;
+    task
 }
 
 fn due_of(task: &handoffd_mocks::MockTaskView) -> DateTime<Utc> {
@@ -224,4 +233,23 @@ async fn only_the_holder_of_the_crm_accounts_lease_checks() {
     // Released at shutdown: this instance takes it, after the previous holder's rate window.
     let after = Utc::now() + chrono::Duration::seconds(11);
     assert!(other.our_turn(after).await);
+}
+
+#[tokio::test]
+async fn the_daemons_own_watcher_closes_a_handoff_whose_task_is_done() {
+    let mock = start_mock(MockOptions::default()).await;
+    let Some(mut harness) = Harness::new(mock.base_url()) else { return };
+    // A top-level key after the connectors' list: the daemon runs its watcher every 10 s (the shortest allowed).
+    harness.extra_hubspot = "sla:\n  check_every: 10s\n".to_owned();
+    let daemon = harness.start().await;
+    let task = customer_task(&daemon, &mock, "919820000011", &["Please call me about the 2BHK"]).await;
+    assert!(mock.hubspot().complete_task(&task.id));
+    let handoff = task.properties["handoffd_handoff_id"].clone();
+    eventually(Duration::from_secs(40), "the handoff closed by the daemon's watcher", || async {
+        let audit = daemon.store.audit_for_handoff(&handoff).await.unwrap();
+        audit.iter().any(|entry| entry.event == "task_completed").then_some(())
+    })
+    .await;
+    assert!(requests(&mock, READ) >= 1);
+    daemon.shutdown().await.unwrap();
 }
