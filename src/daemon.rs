@@ -94,6 +94,7 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
     if token_keys.is_none() {
         tracing::warn!("store.token_keys is not set: OAuth tokens are stored unencrypted in the store.");
     }
+    let context_http = http.clone();
     let context = BuildContext { vault: Arc::new(StoreVault::new(store.clone(), token_keys)), http };
     let connectors = Connectors::build(&config.connectors, &context)?;
     let crm = connectors
@@ -139,6 +140,10 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
 
     let quiet_period = chrono::Duration::from_std(config.conversation.quiet_period.get())?;
     let reopen_after = chrono::Duration::from_std(config.conversation.reopen_after.get())?;
+    let timezone: chrono_tz::Tz =
+        config.business.timezone.parse().map_err(|e| anyhow::anyhow!("business.timezone: {e}"))?;
+    let business_hours = crate::interpret::when::BusinessHours::parse(&config.business.hours)
+        .map_err(|e| anyhow::anyhow!("business.hours: {e}"))?;
     // Everything that can fail is done: from here on no task is left running by an early return.
     let supervisor = Supervisor::with_stuck_after(config.service.stuck_after.get());
     let inbox_committed = Arc::new(Notify::new());
@@ -226,13 +231,36 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
     // Stable across restarts (not the pid), so a restarted daemon takes back at once the jobs its killed
     // predecessor had leased; two daemons on one host differ by port.
     let worker_id = format!("{}:{}", hostname(), config.server.listen);
+    // Delivery and the SLA watcher share the account's lease: the instance that holds it makes all of the
+    // account's calls, so its rate limit stays exact.
+    let account = Arc::new(crate::lease::Lease::new(
+        store.clone(),
+        format!("crm:{}", crm.id()),
+        &worker_id,
+        crate::deliver::ACCOUNT_LEASE,
+    ));
+    if let Some(sla) = &config.sla {
+        let watcher = crate::watch::SlaWatcher {
+            store: store.clone(),
+            crm: crm.clone(),
+            sla: sla.clone(),
+            reassigner: Arc::new(crate::watch::RouterReassigner(Arc::new(crate::route::Router {
+                owners: config.routing.owners.clone(),
+                due: config.routing.due.clone(),
+                timezone,
+                hours: business_hours,
+                store: store.clone(),
+            }))),
+            messengers: connectors.get().messengers.clone(),
+            http: context_http.clone(),
+            timezone,
+            account: account.clone(),
+            takes_lease: false,
+        };
+        supervisor.spawn_stage("sla_watch", |stop| watcher.run(stop));
+    }
     let deliverer = Deliverer {
-        account: crate::lease::Lease::new(
-            store.clone(),
-            format!("crm:{}", crm.id()),
-            &worker_id,
-            crate::deliver::ACCOUNT_LEASE,
-        ),
+        account,
         store: store.clone(),
         crm,
         retry: RetryPolicy {

@@ -33,3 +33,4 @@ pub mod registry;
 pub mod route;
 pub mod store;
 pub mod telemetry;
+pub mod watch;

@@ -83,6 +83,11 @@ pub fn crm_kinds() -> impl Iterator<Item = &'static str> {
     KINDS.iter().filter(|kind| kind.builds.crm).map(|kind| kind.name)
 }
 
+/// The names of the kinds that build a messenger (what `sla.confirm.messenger` and a manager's WhatsApp may name).
+pub fn messenger_kinds() -> impl Iterator<Item = &'static str> {
+    KINDS.iter().filter(|kind| kind.builds.messenger).map(|kind| kind.name)
+}
+
 const fn same_str(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     if a.len() != b.len() {

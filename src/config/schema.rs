@@ -22,6 +22,10 @@ pub struct Config {
     pub interpret: crate::interpret::InterpretConfig,
     pub routing: RoutingConfig,
     pub delivery: DeliveryConfig,
+    /// The SLA watcher: open handoffs' tasks read from the CRM, the escalation ladder, confirmations to customers.
+    /// Unset: no watcher (a handoff stays open until `conversation.reopen_after`).
+    #[serde(default)]
+    pub sla: Option<SlaConfig>,
     /// Identity reconciliation: how the CRM identity cache is kept fresh.
     #[serde(default)]
     pub identity: IdentityConfig,
@@ -463,4 +467,122 @@ fn default_retry_max() -> ConfigDuration {
 
 fn default_batch_size() -> usize {
     100
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaConfig {
+    /// How often the watcher reads the state of open handoffs' tasks from the CRM (in batches, through the
+    /// delivery CRM's own rate limiter). Default `5m`; at least `10s`.
+    #[serde(default = "default_check_every")]
+    pub check_every: ConfigDuration,
+    /// What happens to a task still open past its due time: steps in order of `after`, each run once per
+    /// handoff.
+    #[serde(default)]
+    pub ladder: Vec<LadderStep>,
+    /// A WhatsApp template telling the customer what happens next, sent once per handoff after its task exists
+    /// (never to a customer who sent STOP). Unset: no confirmation.
+    #[serde(default)]
+    pub confirm: Option<ConfirmConfig>,
+}
+
+fn default_check_every() -> ConfigDuration {
+    ConfigDuration::from_secs(300)
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LadderStep {
+    /// How long past the task's due time the step runs, e.g. `20m`.
+    pub after: ConfigDuration,
+    /// `remind` (raise the task's priority to high and add a note), `reassign` (to the next available owner of
+    /// the task's pool) or `notify_manager` (a signed webhook POST and/or a WhatsApp template).
+    pub action: LadderAction,
+    /// `remind`: the note added to the task; `{minutes}` is replaced by the minutes past due.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// `notify_manager`: the manager's name, for the audit trail and the message.
+    #[serde(default)]
+    pub manager: Option<String>,
+    /// `notify_manager`: a URL that receives a JSON POST signed with `X-Handoffd-Signature`.
+    #[serde(default)]
+    pub webhook: Option<ManagerWebhook>,
+    /// `notify_manager`: an approved WhatsApp template sent to the manager through a messenger connector.
+    #[serde(default)]
+    pub whatsapp: Option<ManagerWhatsapp>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LadderAction {
+    Remind,
+    Reassign,
+    NotifyManager,
+}
+
+impl LadderAction {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Remind => "remind",
+            Self::Reassign => "reassign",
+            Self::NotifyManager => "notify_manager",
+        }
+    }
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagerWebhook {
+    /// Where the POST goes (http or https).
+    pub url: String,
+    /// Signs the body: `X-Handoffd-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
+    pub secret: String,
+}
+
+// The secret never reaches a log through `{:?}`.
+impl std::fmt::Debug for ManagerWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManagerWebhook").field("url", &self.url).field("secret", &"<redacted>").finish()
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagerWhatsapp {
+    /// The id of the messenger connector (`whatsapp_cloud`) that sends it.
+    pub messenger: String,
+    /// The manager's number, E.164 (`+919820012345`).
+    pub to: String,
+    /// The approved template's name; its body parameters are the owner's name, the customer's name and the
+    /// minutes past due, in that order.
+    pub template: String,
+    /// The template's language code, e.g. `en_US`.
+    pub language: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmConfig {
+    /// The id of the messenger connector (`whatsapp_cloud`) that sends it.
+    pub messenger: String,
+    /// The approved template's name, e.g. `callback_confirmation` ("{{1}} from our team will call you {{2}}").
+    pub template: String,
+    /// The template's language code, e.g. `en_US`.
+    pub language: String,
+    /// The template's body parameters, in order: `owner_name`, `due` (the due time in the business's time zone,
+    /// e.g. "Sat 5 Dec, 10:00") or `customer_name`. Default `[owner_name, due]`.
+    #[serde(default = "default_confirm_parameters")]
+    pub parameters: Vec<ConfirmParameter>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfirmParameter {
+    OwnerName,
+    Due,
+    CustomerName,
+}
+
+fn default_confirm_parameters() -> Vec<ConfirmParameter> {
+    vec![ConfirmParameter::OwnerName, ConfirmParameter::Due]
 }

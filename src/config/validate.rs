@@ -36,6 +36,7 @@ pub fn validate(config: &Config, map: &SourceMap) -> Vec<Problem> {
     connectors(config, &mut found);
     delivery(config, &mut found);
     identity(config, &mut found);
+    sla(config, &mut found);
     secrets(&mut found);
     connector_kinds(config, &mut found);
     found.problems
@@ -113,6 +114,91 @@ fn identity(config: &Config, found: &mut Found<'_>) {
         && let Err(error) = crate::identity::sync::parse_schedule(expression)
     {
         found.add("identity.crm_sync", error);
+    }
+}
+
+/// The SLA watcher's ladder and confirmation: what `run` would refuse or could never do.
+fn sla(config: &Config, found: &mut Found<'_>) {
+    let Some(sla) = &config.sla else { return };
+    if sla.check_every.get() < std::time::Duration::from_secs(10) {
+        found.add("sla.check_every", "must be at least 10s: each check reads every open task from the CRM");
+    }
+    let mut previous: Option<std::time::Duration> = None;
+    for (i, step) in sla.ladder.iter().enumerate() {
+        let path = format!("sla.ladder[{i}]");
+        if previous.is_some_and(|previous| step.after.get() <= previous) {
+            found.add(&format!("{path}.after"), "must be later than the step before it (steps run in order)");
+        }
+        previous = Some(step.after.get());
+        use super::schema::LadderAction;
+        let misplaced: &[(&str, bool)] = &[
+            ("note", step.note.is_some() && step.action != LadderAction::Remind),
+            ("webhook", step.webhook.is_some() && step.action != LadderAction::NotifyManager),
+            ("whatsapp", step.whatsapp.is_some() && step.action != LadderAction::NotifyManager),
+            ("manager", step.manager.is_some() && step.action != LadderAction::NotifyManager),
+        ];
+        for (key, wrong) in misplaced {
+            if *wrong {
+                found.add(&format!("{path}.{key}"), format!("does not apply to action `{}`", step.action.as_str()));
+            }
+        }
+        match step.action {
+            LadderAction::Remind => {}
+            LadderAction::Reassign if config.routing.owners.len() < 2 => {
+                found.add(&format!("{path}.action"), "`reassign` needs at least two owners in `routing.owners`")
+            }
+            LadderAction::Reassign => {}
+            LadderAction::NotifyManager => {
+                if step.webhook.is_none() && step.whatsapp.is_none() {
+                    found.add(&format!("{path}.action"), "`notify_manager` needs a `webhook`, a `whatsapp`, or both");
+                }
+                if let Some(webhook) = &step.webhook
+                    && let Err(message) = check_base_url(&webhook.url)
+                {
+                    found.add(&format!("{path}.webhook.url"), message);
+                }
+                if let Some(whatsapp) = &step.whatsapp {
+                    let path = format!("{path}.whatsapp");
+                    messenger(config, found, &format!("{path}.messenger"), &whatsapp.messenger);
+                    let digits = whatsapp.to.strip_prefix('+').unwrap_or("");
+                    if digits.len() < 8 || !digits.chars().all(|c| c.is_ascii_digit()) {
+                        found.add(
+                            &format!("{path}.to"),
+                            format!("`{}` is not an E.164 number like `+919820012345`", whatsapp.to),
+                        );
+                    }
+                    not_blank(found, &format!("{path}.template"), &whatsapp.template);
+                    not_blank(found, &format!("{path}.language"), &whatsapp.language);
+                }
+            }
+        }
+    }
+    if let Some(confirm) = &sla.confirm {
+        messenger(config, found, "sla.confirm.messenger", &confirm.messenger);
+        not_blank(found, "sla.confirm.template", &confirm.template);
+        not_blank(found, "sla.confirm.language", &confirm.language);
+    }
+}
+
+/// `id` names a connector that can message customers.
+fn messenger(config: &Config, found: &mut Found<'_>, path: &str, id: &str) {
+    match config.connectors.iter().find(|c| c.id() == id) {
+        None => found.add(path, format!("no connector has id `{id}`")),
+        Some(connector) if !registry::messenger_kinds().any(|kind| kind == connector.kind()) => found.add(
+            path,
+            format!(
+                "connector `{id}` is a `{}` connector, which cannot send messages ({} can)",
+                connector.kind(),
+                registry::messenger_kinds().collect::<Vec<_>>().join(", ")
+            ),
+        ),
+        Some(_) => {}
+    }
+}
+
+fn not_blank(found: &mut Found<'_>, path: &str, value: &str) {
+    if value.trim().is_empty() {
+        found.add(path, "must not be empty");
     }
 }
 

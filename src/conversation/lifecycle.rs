@@ -2,7 +2,8 @@
 //! or opens one. The store applies the transitions named here; it decides none of them.
 //!
 //! ```text
-//! (message) ──▶ collecting ──brief, actionable──▶ queued ──task written──▶ open ──reopen_after──▶ closed
+//! (message) ──▶ collecting ──brief, actionable──▶ queued ──task written──▶ open ──reopen_after, or the CRM
+//!                                                                                 reports the task done──▶ closed
 //!                   ▲  └──brief, nothing to act on──▶ closed     └──dead-lettered──▶ failed ──replayed──▶ queued
 //!                   └──── a later message, while collecting, queued or open ────┘
 //! ```
@@ -29,6 +30,8 @@ pub const TASK_WRITTEN: HandoffTransition = HandoffTransition { from: &[Queued],
 pub const DEAD_LETTERED: HandoffTransition = HandoffTransition { from: &[Queued], to: Failed };
 /// `handoffd dlq replay` put its job back in the outbox.
 pub const REPLAYED: HandoffTransition = HandoffTransition { from: &[Failed], to: Queued };
+/// The CRM reports the task completed (the SLA watcher): a later message starts a new handoff.
+pub const TASK_COMPLETED: HandoffTransition = HandoffTransition { from: &[Open], to: Closed };
 /// Open longer than `conversation.reopen_after`: a later message starts a new handoff.
 pub const EXPIRED: HandoffTransition = HandoffTransition { from: &[Open], to: Closed };
 
@@ -137,8 +140,16 @@ mod tests {
 
     #[test]
     fn every_transition_leaves_its_target_state() {
-        for transition in [MESSAGE_ARRIVED, BRIEFED, NOTHING_TO_ACT_ON, TASK_WRITTEN, DEAD_LETTERED, REPLAYED, EXPIRED]
-        {
+        for transition in [
+            MESSAGE_ARRIVED,
+            BRIEFED,
+            NOTHING_TO_ACT_ON,
+            TASK_WRITTEN,
+            DEAD_LETTERED,
+            REPLAYED,
+            EXPIRED,
+            TASK_COMPLETED,
+        ] {
             assert!(!transition.from.is_empty(), "{transition:?} applies to no state");
             if transition != MESSAGE_ARRIVED {
                 assert!(!transition.applies_to(transition.to), "{transition:?} would loop");

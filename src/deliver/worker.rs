@@ -49,7 +49,7 @@ pub struct Deliverer {
     pub worker_id: String,
     /// The CRM account's lease: only its holder delivers for the account, so the account's rate limit and
     /// batching stay exact when several instances share the store.
-    pub account: Lease,
+    pub account: Arc<Lease>,
     /// Whether the CRM's one-time set-up (`Crm::prepare`) has succeeded; rounds in flight wait for one another's
     /// attempt rather than each making it.
     pub prepared: tokio::sync::Mutex<bool>,

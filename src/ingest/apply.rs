@@ -10,6 +10,7 @@ use handoffd_contract::interaction::{Content, Interaction};
 use crate::conversation::lifecycle::{Arrival, attach_to_handoff, call_without_handoff, message_without_handoff};
 use crate::identity::resolve::resolve_customer;
 use crate::store::{ApplySummary, NewInteraction, NormalizedBatch, PipelineStore, PipelineTx, StoreResult};
+use crate::watch::consent::{Consent, consent_in};
 
 /// Apply normalised inbox rows (inbox id, its interactions) in one transaction.
 pub async fn apply_interactions(
@@ -62,6 +63,12 @@ async fn apply_row(
             continue;
         };
         summary.stored += 1;
+        // STOP / START from the customer: whether confirmations may be sent (the watch stage's rule).
+        if let (Some("customer"), Content::Message(message)) = (speaker, &interaction.content)
+            && let Some(consent) = message.text.as_deref().and_then(consent_in)
+        {
+            tx.set_opt_out(&customer_id, consent == Consent::OptOut, interaction_id, interaction.at).await?;
+        }
         if let Some(reason) = no_handoff {
             if matches!(interaction.content, Content::Call(_)) {
                 metrics::counter!("handoffd_calls_without_handoff_total", "reason" => reason).increment(1);

@@ -236,6 +236,18 @@ pub trait PipelineTx: Send {
     ) -> StoreResult<()>;
     async fn insert_audit(&mut self, entry: &AuditEntry) -> StoreResult<()>;
 
+    // --- consent (watch) ----------------------------------------------------------------------
+
+    /// Record that a customer asked not to be messaged (`opted_out`, by interaction `interaction_id`), or
+    /// asked to be messaged again (the record goes).
+    async fn set_opt_out(
+        &mut self,
+        customer_id: &str,
+        opted_out: bool,
+        interaction_id: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
 
@@ -420,6 +432,48 @@ pub trait PollCursorStore: Send + Sync {
     async fn poll_cursors(&self) -> StoreResult<Vec<PollCursor>>;
 }
 
+/// The SLA watcher (`crate::watch`): open handoffs' tasks, the escalation ladder's progress, confirmations to
+/// customers. Which step runs when, and what it does, is the watcher's; the store keeps each step once.
+#[async_trait]
+pub trait WatchStore: Send + Sync {
+    /// Tasks of CRM account `crm_id` whose handoff is open and which the CRM has not reported completed, in
+    /// handoff id order after `after` (a page), at most `limit`.
+    async fn watched_tasks(&self, crm_id: &str, after: Option<&str>, limit: u32) -> StoreResult<Vec<WatchedTask>>;
+
+    /// The CRM reported these tasks completed (handoff id, its audit entry): in one transaction, each is marked
+    /// completed, `transition` is applied to its handoff, and its entry is audited.
+    async fn tasks_completed(
+        &self,
+        completed: &[(String, AuditEntry)],
+        transition: HandoffTransition,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// Record ladder steps that ran for one handoff, only if its count of steps done is still
+    /// `record.steps_before` (so each step is recorded once, whichever instance ran it): the new count, the
+    /// payload the task was written with (when it changed) and the audit entries, in one transaction. Whether it
+    /// was recorded.
+    async fn record_escalation(&self, record: &EscalationRecord) -> StoreResult<bool>;
+
+    /// Claim the confirmation of a handoff before sending it; `false` when it was claimed (or settled) before.
+    async fn claim_confirmation(
+        &self,
+        handoff_id: &str,
+        customer_id: &str,
+        messenger_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// What became of a claimed confirmation, with its audit entry, in one transaction.
+    async fn settle_confirmation(&self, settled: &ConfirmationSettled) -> StoreResult<()>;
+
+    /// Give a claim up when the send surely did not happen (the vendor was unavailable): it is tried again.
+    async fn release_confirmation(&self, handoff_id: &str) -> StoreResult<()>;
+
+    /// Whether the customer asked not to be messaged.
+    async fn opted_out(&self, customer_id: &str) -> StoreResult<bool>;
+}
+
 /// Health and counts, for `/readyz`, `/metrics` and the bench.
 #[async_trait]
 pub trait StatusStore: Send + Sync {
@@ -509,6 +563,7 @@ pub trait Store:
     + LeaseStore
     + WakeupStore
     + HistoryStore
+    + WatchStore
     + 'static
 {
 }
@@ -527,6 +582,7 @@ impl<T> Store for T where
         + LeaseStore
         + WakeupStore
         + HistoryStore
+        + WatchStore
         + 'static
 {
 }

@@ -35,6 +35,7 @@ mod outbox;
 mod pipeline;
 mod poll;
 mod wakeups;
+mod watch;
 
 use pipeline::transition_handoff;
 

@@ -515,3 +515,82 @@ impl LeaseTake {
         matches!(self, LeaseTake::Granted { .. })
     }
 }
+
+// --- the SLA watcher ---------------------------------------------------------------------------
+
+/// An open handoff's task in the CRM, as the SLA watcher reads it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WatchedTask {
+    pub handoff_id: String,
+    pub customer_id: String,
+    pub crm_id: String,
+    pub task_id: String,
+    /// The delivery payload the task was last written with (JSON).
+    pub payload: String,
+    pub written_at: DateTime<Utc>,
+    /// Ladder steps already run for it.
+    pub steps_done: u32,
+    /// The customer's contact in the CRM account, when known.
+    pub contact_id: Option<String>,
+    /// Where the customer's confirmation of this handoff stands (`None`: not tried yet).
+    pub confirmation: Option<ConfirmationState>,
+    /// The customer's last message, for the messenger's reply window.
+    pub last_inbound_at: Option<DateTime<Utc>>,
+}
+
+/// Ladder steps that ran for one handoff, to record once.
+#[derive(Clone, Debug)]
+pub struct EscalationRecord {
+    pub handoff_id: String,
+    /// The count of steps done when the steps were decided.
+    pub steps_before: u32,
+    pub steps_after: u32,
+    /// The payload the task was written with by the steps, when they wrote it.
+    pub payload: Option<String>,
+    pub audit: Vec<AuditEntry>,
+    pub now: DateTime<Utc>,
+}
+
+/// Where a customer's confirmation of a handoff stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfirmationState {
+    /// Claimed before the send: the send is under way, or its outcome was lost (never sent again).
+    Sending,
+    Sent,
+    /// Not sent, and never will be (the customer opted out, no address to send to).
+    Skipped,
+    /// The vendor refused it (unknown template, bad number).
+    Refused,
+}
+
+impl ConfirmationState {
+    pub const ALL: [ConfirmationState; 4] = [Self::Sending, Self::Sent, Self::Skipped, Self::Refused];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Sending => "sending",
+            Self::Sent => "sent",
+            Self::Skipped => "skipped",
+            Self::Refused => "refused",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, super::StoreError> {
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str() == text)
+            .ok_or_else(|| super::StoreError::Corrupt(format!("unknown confirmation state `{text}`")))
+    }
+}
+
+/// What became of a confirmation.
+#[derive(Clone, Debug)]
+pub struct ConfirmationSettled {
+    pub handoff_id: String,
+    pub state: ConfirmationState,
+    /// The vendor's id of the message sent.
+    pub message_id: Option<String>,
+    pub detail: String,
+    pub audit: AuditEntry,
+}

@@ -27,6 +27,7 @@ mod outbox;
 mod pipeline;
 mod poll;
 mod turns;
+mod watch;
 
 use pipeline::transition_handoff;
 

@@ -324,3 +324,47 @@ fn interpolation_env_is_injected_not_global() {
     let ConnectorConfig::Hubspot(hubspot) = &loaded.config.connectors[1] else { panic!("not hubspot") };
     assert_eq!(hubspot.access_token.as_deref(), Some("from-closure"));
 }
+
+#[test]
+fn the_sla_ladder_and_confirmation_are_checked_at_their_lines() {
+    let valid = format!(
+        "{BASE}sla:\n  check_every: 2m\n  ladder:\n    - after: 20m\n      action: remind\n    - after: 1h\n      action: reassign\n    \
+         - after: 2h\n      action: notify_manager\n      webhook: {{url: \"https://hooks.example.com/sla\", secret: hk}}\n      \
+         whatsapp: {{messenger: wa, to: \"+919820012345\", template: sla_alert, language: en}}\n  \
+         confirm: {{messenger: wa, template: callback_confirmation, language: en, parameters: [owner_name, due]}}\n"
+    );
+    let loaded = load(&write(&valid)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.config.sla.unwrap().ladder.len(), 3);
+
+    let text = format!(
+        "{BASE}sla:\n  check_every: 5s\n  ladder:\n    - after: 1h\n      action: remind\n      webhook: {{url: \"https://h.example.com\", secret: s}}\n    \
+         - after: 30m\n      action: notify_manager\n    - after: 2h\n      action: notify_manager\n      \
+         webhook: {{url: \"ftp://h.example.com\", secret: ''}}\n      whatsapp: {{messenger: hs, to: \"98200\", template: t, language: en}}\n  \
+         confirm: {{messenger: nope, template: ' ', language: en}}\n"
+    );
+    let case = write(&text);
+    let lines = report(&case);
+    let file = case.path.display();
+    for (needle, key) in [
+        ("check_every: 5s", "sla.check_every"),
+        ("webhook: {url: \"https://h.example.com\"", "sla.ladder[0].webhook"),
+        ("after: 30m", "sla.ladder[1].after"),
+        ("after: 30m", "sla.ladder[1].action"),
+        ("ftp://", "sla.ladder[2].webhook.url"),
+        ("ftp://", "sla.ladder[2].webhook.secret"),
+        ("messenger: hs", "sla.ladder[2].whatsapp.messenger"),
+        ("messenger: hs", "sla.ladder[2].whatsapp.to"),
+        ("messenger: nope", "sla.confirm.messenger"),
+        ("messenger: nope", "sla.confirm.template"),
+    ] {
+        // `after: 30m` and the step's `action` are on neighbouring lines.
+        let line = line_of(&case, needle) + usize::from(key == "sla.ladder[1].action");
+        assert_has(&lines, &format!("{file}:{line}:"));
+        assert!(
+            lines.iter().any(|l| l.starts_with(&format!("{file}:{line}:")) && l.contains(&format!(": {key}: "))),
+            "{key} at line {line} in:\n{}",
+            lines.join("\n")
+        );
+    }
+    assert_eq!(lines.len(), 10, "{lines:#?}");
+}

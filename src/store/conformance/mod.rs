@@ -37,6 +37,7 @@ pub mod leases;
 pub mod pipeline;
 pub mod poll;
 pub mod records;
+pub mod watch;
 
 /// A fresh, empty store, with whatever must outlive it (a temp dir, a scratch database's guard).
 pub struct Backend {
@@ -103,6 +104,9 @@ macro_rules! store_conformance_suite {
             poll::a_cursor_is_leased_to_one_holder_until_its_lease_expires,
             poll::only_the_holder_advances_the_cursor_and_a_released_one_is_free,
             leases::a_lease_has_one_holder_until_it_expires_or_is_released,
+            watch::a_written_task_is_watched_until_the_crm_reports_it_completed,
+            watch::ladder_steps_are_recorded_once,
+            watch::confirmations_are_claimed_once_and_opt_outs_are_kept,
         );
     };
     (@cases $make:path; $($module:ident :: $case:ident),* $(,)?) => {

@@ -290,6 +290,7 @@ async fn job_delivered(
         .execute(&mut **tx)
         .await?;
     super::transition_handoff(tx, &job.handoff_id, transition, now).await?;
+    super::watch::watch_task(tx, job, task_id, now).await?;
     let finished = sqlx::query("DELETE FROM outbox WHERE id = $1 AND version = $2")
         .bind(job.id)
         .bind(job.version)

@@ -568,6 +568,16 @@ impl PipelineTx for PgPipelineTx<'_> {
         super::insert_audit(&mut self.tx, entry).await
     }
 
+    async fn set_opt_out(
+        &mut self,
+        customer_id: &str,
+        opted_out: bool,
+        interaction_id: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        super::watch::set_opt_out(&mut self.tx, customer_id, opted_out, interaction_id, at).await
+    }
+
     async fn commit(mut self: Box<Self>) -> StoreResult<()> {
         for wakeup in std::mem::take(&mut self.wake) {
             super::wakeups::notify(&mut self.tx, self.schema, wakeup).await?;

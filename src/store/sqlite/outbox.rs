@@ -314,6 +314,7 @@ async fn job_delivered(
         .execute(&mut **tx)
         .await?;
     super::transition_handoff(tx, &job.handoff_id, transition, &format_ts(now)).await?;
+    super::watch::watch_task(tx, job, task_id, now).await?;
     let finished = sqlx::query("DELETE FROM outbox WHERE id = ? AND version = ?")
         .bind(job.id)
         .bind(job.version)

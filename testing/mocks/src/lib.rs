@@ -63,7 +63,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use answer_delay::{AnswerDelay, AnswerDelayError};
 pub use faults::{FaultPlan, FaultPlanError};
-pub use report::{FaultCounts, MockAssociation, MockContactView, MockReport, MockTaskView, RateLimitedCounts};
+pub use report::{
+    FaultCounts, GraphMessage, MockAssociation, MockContactView, MockReport, MockTaskView, RateLimitedCounts,
+};
 pub use state::{MockOwner, seed_contact_phone};
 pub use vendor_faults::AnswerTime;
 pub use voice::VoiceMock;
@@ -251,6 +253,11 @@ impl MockHandle {
     /// Every task, with its properties and associations, in creation order.
     pub fn tasks(&self) -> Vec<MockTaskView> {
         self.shared.lock().task_views()
+    }
+
+    /// Every message the Graph API send route accepted, in order.
+    pub fn whatsapp_messages(&self) -> Vec<GraphMessage> {
+        self.shared.lock().graph_messages.clone()
     }
 
     /// Every contact, with its properties, in id order.

@@ -57,6 +57,15 @@ pub struct GraphMessage {
     pub phone_number_id: String,
     pub to: String,
     pub wamid: String,
+    /// `text` or `template` (Meta's `type`).
+    #[serde(default)]
+    pub kind: String,
+    /// A template's name.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// A template's body parameters, in order.
+    #[serde(default)]
+    pub parameters: Vec<String>,
 }
 
 /// The mock's report.

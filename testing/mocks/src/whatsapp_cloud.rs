@@ -49,7 +49,24 @@ async fn send(
     };
     let wa_id: String = to.chars().filter(char::is_ascii_digit).collect();
     let wamid = format!("wamid.MOCK{}", uuid::Uuid::new_v4().simple().to_string().to_uppercase());
-    shared.lock().graph_messages.push(GraphMessage { phone_number_id, to: to.to_owned(), wamid: wamid.clone() });
+    let template = message.get("template");
+    let parameters = template
+        .and_then(|t| t.get("components"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|component| component.get("type").and_then(Value::as_str) == Some("body"))
+        .flat_map(|component| component.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default())
+        .filter_map(|parameter| parameter.get("text").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    shared.lock().graph_messages.push(GraphMessage {
+        phone_number_id,
+        to: to.to_owned(),
+        wamid: wamid.clone(),
+        kind: message.get("type").and_then(Value::as_str).unwrap_or("text").to_owned(),
+        template: template.and_then(|t| t.get("name")).and_then(Value::as_str).map(str::to_owned),
+        parameters,
+    });
     Json(json!({
         "messaging_product": "whatsapp",
         "contacts": [{ "input": to, "wa_id": wa_id }],

@@ -15,6 +15,7 @@ mod proxy;
 mod restart;
 mod supervision;
 mod voice;
+mod watch;
 
 /// The store of this module's daemons.
 const BACKEND: harness::Backend = harness::Backend::Sqlite;

@@ -18,3 +18,5 @@ mod ingest;
 mod not_actionable;
 #[path = "restart.rs"]
 mod restart;
+#[path = "watch.rs"]
+mod watch;

@@ -1,0 +1,129 @@
+//! The SLA watcher's rows: tasks watched once written, completed tasks closing their handoffs, ladder steps
+//! recorded once, confirmations claimed once, opt-outs.
+
+use std::sync::Arc;
+
+use super::{queued_job, secs, t0};
+use crate::conversation::lifecycle::{TASK_COMPLETED, TASK_WRITTEN};
+use crate::store::{
+    AuditEntry, ConfirmationSettled, ConfirmationState, EscalationRecord, HandoffState, OutboxJob, Store,
+};
+
+/// A handoff whose task `task-<n>` the CRM holds; returns (customer id, handoff id, its job as delivered).
+async fn delivered(store: &dyn Store, phone: &str, task: &str) -> (String, String, OutboxJob) {
+    let (customer, handoff) = queued_job(store, phone, t0()).await;
+    let now = t0() + secs(200);
+    let job = store.lease_jobs("crm", "w", &[], now, now + secs(60), 10).await.unwrap().remove(0);
+    store.set_crm_contact(&customer, "crm", &format!("contact-{task}"), now).await.unwrap();
+    store.jobs_delivered(&[(&job, task.to_owned())], TASK_WRITTEN, now).await.unwrap();
+    (customer, handoff, job)
+}
+
+fn entry(handoff: &str, event: &str) -> AuditEntry {
+    AuditEntry {
+        at: t0() + secs(300),
+        handoff_id: Some(handoff.to_owned()),
+        customer_id: None,
+        event: event.to_owned(),
+        detail: serde_json::json!({}),
+    }
+}
+
+pub async fn a_written_task_is_watched_until_the_crm_reports_it_completed(store: Arc<dyn Store>) {
+    let (customer, first, job) = delivered(store.as_ref(), "+919820012345", "task-1").await;
+    let (_, second, _) = delivered(store.as_ref(), "+14155552671", "task-2").await;
+    let watched = store.watched_tasks("crm", None, 10).await.unwrap();
+    assert_eq!(watched.len(), 2);
+    let mut ids = vec![first.clone(), second.clone()];
+    ids.sort();
+    assert_eq!(watched.iter().map(|t| t.handoff_id.clone()).collect::<Vec<_>>(), ids, "in handoff id order");
+    let task = watched.iter().find(|t| t.handoff_id == first).unwrap();
+    assert_eq!(
+        (task.customer_id.as_str(), task.task_id.as_str(), task.payload.as_str(), task.steps_done),
+        (customer.as_str(), "task-1", job.payload.as_str(), 0)
+    );
+    assert_eq!(task.contact_id.as_deref(), Some("contact-task-1"));
+    assert_eq!(task.confirmation, None);
+    assert_eq!(task.last_inbound_at, Some(t0()), "the customer's message");
+    assert!(store.watched_tasks("other-crm", None, 10).await.unwrap().is_empty(), "per CRM account");
+    let page = store.watched_tasks("crm", None, 1).await.unwrap();
+    assert_eq!(page.len(), 1, "at most the limit");
+    let next = store.watched_tasks("crm", Some(&page[0].handoff_id), 10).await.unwrap();
+    assert_eq!(next.len(), 1, "the page after");
+    assert_ne!(next[0].handoff_id, page[0].handoff_id);
+
+    let now = t0() + secs(300);
+    let completed = vec![(first.clone(), entry(&first, "task_completed"))];
+    store.tasks_completed(&completed, TASK_COMPLETED, now).await.unwrap();
+    store.tasks_completed(&completed, TASK_COMPLETED, now).await.unwrap();
+    let handoff = store.handoff_conversation(&first).await.unwrap().handoff;
+    assert_eq!(handoff.state, HandoffState::Closed);
+    let audit = store.audit_for_handoff(&first).await.unwrap();
+    assert_eq!(audit.iter().filter(|a| a.event == "task_completed").count(), 1, "audited once: {audit:#?}");
+    let watched = store.watched_tasks("crm", None, 10).await.unwrap();
+    assert_eq!(watched.iter().map(|t| t.handoff_id.as_str()).collect::<Vec<_>>(), [second.as_str()]);
+}
+
+pub async fn ladder_steps_are_recorded_once(store: Arc<dyn Store>) {
+    let (_, handoff, _) = delivered(store.as_ref(), "+919820012345", "task-1").await;
+    let record = |before: u32, after: u32, payload: Option<&str>| EscalationRecord {
+        handoff_id: handoff.clone(),
+        steps_before: before,
+        steps_after: after,
+        payload: payload.map(str::to_owned),
+        audit: vec![entry(&handoff, &format!("step_{after}"))],
+        now: t0() + secs(400),
+    };
+    assert!(store.record_escalation(&record(0, 2, Some("{\"v\":\"reminded\"}"))).await.unwrap());
+    assert!(!store.record_escalation(&record(0, 1, None)).await.unwrap(), "another instance's steps, recorded");
+    let task = store.watched_tasks("crm", None, 10).await.unwrap().remove(0);
+    assert_eq!((task.steps_done, task.payload.as_str()), (2, "{\"v\":\"reminded\"}"));
+    assert!(store.record_escalation(&record(2, 3, None)).await.unwrap());
+    let task = store.watched_tasks("crm", None, 10).await.unwrap().remove(0);
+    assert_eq!((task.steps_done, task.payload.as_str()), (3, "{\"v\":\"reminded\"}"), "no payload: kept");
+    let audit = store.audit_for_handoff(&handoff).await.unwrap();
+    let steps: Vec<&str> = audit.iter().map(|a| a.event.as_str()).filter(|e| e.starts_with("step_")).collect();
+    assert_eq!(steps, ["step_2", "step_3"], "only the recorded steps are audited");
+}
+
+pub async fn confirmations_are_claimed_once_and_opt_outs_are_kept(store: Arc<dyn Store>) {
+    let (customer, handoff, _) = delivered(store.as_ref(), "+919820012345", "task-1").await;
+    let now = t0() + secs(300);
+    assert!(store.claim_confirmation(&handoff, &customer, "wa", now).await.unwrap());
+    assert!(!store.claim_confirmation(&handoff, &customer, "wa", now).await.unwrap(), "claimed once");
+    let task = store.watched_tasks("crm", None, 10).await.unwrap().remove(0);
+    assert_eq!(task.confirmation, Some(ConfirmationState::Sending));
+    store.release_confirmation(&handoff).await.unwrap();
+    assert_eq!(store.watched_tasks("crm", None, 10).await.unwrap()[0].confirmation, None, "released");
+    assert!(store.claim_confirmation(&handoff, &customer, "wa", now).await.unwrap(), "claimed again");
+    store
+        .settle_confirmation(&ConfirmationSettled {
+            handoff_id: handoff.clone(),
+            state: ConfirmationState::Sent,
+            message_id: Some("wamid.1".into()),
+            detail: String::new(),
+            audit: entry(&handoff, "confirmation_sent"),
+        })
+        .await
+        .unwrap();
+    store.release_confirmation(&handoff).await.unwrap();
+    let task = store.watched_tasks("crm", None, 10).await.unwrap().remove(0);
+    assert_eq!(task.confirmation, Some(ConfirmationState::Sent), "a settled confirmation is never released");
+    let audit = store.audit_for_handoff(&handoff).await.unwrap();
+    assert!(audit.iter().any(|a| a.event == "confirmation_sent"));
+
+    assert!(!store.opted_out(&customer).await.unwrap());
+    let mut tx = store.begin().await.unwrap();
+    tx.set_opt_out(&customer, true, 1, now).await.unwrap();
+    tx.set_opt_out(&customer, true, 2, now).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(store.opted_out(&customer).await.unwrap());
+    let mut tx = store.begin().await.unwrap();
+    tx.set_opt_out(&customer, false, 3, now).await.unwrap();
+    drop(tx);
+    assert!(store.opted_out(&customer).await.unwrap(), "a transaction dropped keeps the opt-out");
+    let mut tx = store.begin().await.unwrap();
+    tx.set_opt_out(&customer, false, 3, now).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(!store.opted_out(&customer).await.unwrap(), "opted back in");
+}
