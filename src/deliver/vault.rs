@@ -181,7 +181,13 @@ mod tests {
     async fn tokens_stored_plain_or_under_an_old_key_are_sealed_again_under_the_first() {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::store::open(&format!("sqlite://{}", dir.path().join("v.db").display())).await.unwrap();
-        let token = StoredToken { access_token: "a-1".into(), refresh_token: Some("r-1".into()), expires_at: None };
+        let token = StoredToken {
+            access_token: "a-1".into(),
+            refresh_token: Some("r-1".into()),
+            expires_at: None,
+            instance_url: None,
+            scope: None,
+        };
         StoreVault::new(store.clone(), None).save("crm", &token).await.unwrap();
         assert!(store.load_token("crm").await.unwrap().unwrap().contains("r-1"), "plain before keys are set");
 
