@@ -21,5 +21,6 @@ mod interpret_when;
 mod multi_instance;
 mod ops;
 mod pg_scratch;
+mod shared_tokens;
 mod spine;
 mod voice_edge;
