@@ -14,9 +14,11 @@
 
 mod grant;
 mod http;
+mod scopes;
 mod shared;
 
 pub use grant::{Grant, RefreshGrant};
 pub use http::{TokenHttp, TokenHttpError, describe, retry_after};
 pub use oauth2::TokenUrl;
+pub use scopes::{NeededScope, require_scopes};
 pub use shared::{REFRESH_MARGIN, SharedToken, is_fresh};

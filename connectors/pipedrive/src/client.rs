@@ -145,6 +145,17 @@ struct ApiError {
 }
 
 impl Api {
+    /// `Err` naming the scopes an OAuth token lacks (an API token has none to check).
+    pub async fn check_scopes(&self) -> Result<(), CrmError> {
+        match &self.auth {
+            Auth::ApiToken(_) => Ok(()),
+            Auth::OAuth(oauth) => {
+                let granted = oauth.current().await?.scope;
+                handoffd_oauth::require_scopes("Pipedrive", granted.as_deref(), &crate::oauth::NEEDED_SCOPES)
+            }
+        }
+    }
+
     pub fn new(http: reqwest::Client, base_url: String, auth: Auth, limits: &LimitsConfig, timeout: Duration) -> Self {
         Self {
             http,

@@ -111,7 +111,9 @@ impl Crm for Pipedrive {
     }
 
     /// Reads the activity priority options once (their ids differ per company).
+    /// The token's scopes (a missing one is one clear error naming it), then the activity priorities.
     async fn prepare(&self) -> Result<(), CrmError> {
+        self.api.check_scopes().await?;
         self.priorities.load(&self.api).await.map(|_| ())
     }
 

@@ -80,6 +80,11 @@ impl Call {
 }
 
 impl Api {
+    /// The scopes the current token was granted, as the token answer listed them.
+    pub async fn granted_scope(&self) -> Result<Option<String>, CrmError> {
+        Ok(self.tokens.current().await?.scope)
+    }
+
     pub fn new(
         http: reqwest::Client,
         base_url: String,

@@ -104,6 +104,12 @@ impl Crm for Zoho {
         self.api.budget()
     }
 
+    /// The token's scopes, before the first write: a missing one is one clear error naming it.
+    async fn prepare(&self) -> Result<(), CrmError> {
+        let granted = self.api.granted_scope().await?;
+        handoffd_oauth::require_scopes("Zoho", granted.as_deref(), &oauth::NEEDED_SCOPES)
+    }
+
     async fn find_contacts(&self, keys: &[IdentityKey]) -> Result<Vec<CrmContact>, CrmError> {
         contacts::find(&self.api, keys).await
     }

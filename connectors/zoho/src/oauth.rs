@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use handoffd_contract::auth::TokenVault;
 use handoffd_oauth::TokenUrl;
-use handoffd_oauth::{RefreshGrant, SharedToken};
+use handoffd_oauth::{NeededScope, RefreshGrant, SharedToken};
 
 use crate::config::ZohoConfig;
 
@@ -24,3 +24,17 @@ pub fn tokens(
     let grant = RefreshGrant::new("Zoho", &config.client_id, &config.client_secret, token_url, true, http, timeout);
     SharedToken::new(&config.id, "Zoho", Box::new(grant), vault, Some(config.refresh_token.clone()))
 }
+
+/// The scopes the connector's calls need (Zoho's v8 scope list; COQL needs its own scope beside the module's).
+pub const NEEDED_SCOPES: [NeededScope; 4] = [
+    NeededScope {
+        any_of: &["ZohoCRM.modules.ALL", "ZohoCRM.modules.contacts.ALL"],
+        for_what: "finding and creating contacts",
+    },
+    NeededScope {
+        any_of: &["ZohoCRM.modules.ALL", "ZohoCRM.modules.tasks.ALL"],
+        for_what: "writing and reading tasks",
+    },
+    NeededScope { any_of: &["ZohoCRM.coql.READ"], for_what: "finding contacts by phone or email (COQL)" },
+    NeededScope { any_of: &["ZohoCRM.users.ALL", "ZohoCRM.users.READ"], for_what: "listing users as task owners" },
+];

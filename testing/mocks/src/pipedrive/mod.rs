@@ -57,6 +57,8 @@ pub struct PipedriveMockOptions {
     pub client_secret: String,
     pub refresh_token: String,
     pub token_lifetime_secs: u64,
+    /// The scopes every OAuth token is granted (comma-separated, as Pipedrive lists them).
+    pub scope: String,
     pub users: Vec<PipedriveUser>,
     /// Requests per 2-second window (Essential plan with an API token: 20).
     pub requests_per_window: usize,
@@ -76,6 +78,7 @@ impl Default for PipedriveMockOptions {
             client_secret: "mock-pipedrive-secret".into(),
             refresh_token: "mock-pipedrive-refresh".into(),
             token_lifetime_secs: 3599,
+            scope: "base,contacts:full,activities:full,users:read,search:read".into(),
             users: PipedriveUser::defaults(),
             requests_per_window: 20,
             searches_per_window: 10,

@@ -69,6 +69,8 @@ pub struct ZohoMockOptions {
     pub refresh_token: String,
     /// Lifetime of issued access tokens (Zoho: 3600 s).
     pub token_lifetime_secs: u64,
+    /// The scopes every token is granted (space-separated), as the token answer lists them.
+    pub scope: String,
     pub users: Vec<ZohoUser>,
     /// The unique Tasks field that upserts check for duplicates.
     pub external_key_field: String,
@@ -87,6 +89,7 @@ impl Default for ZohoMockOptions {
             client_secret: "mock-zoho-secret".into(),
             refresh_token: "1000.mock-zoho-refresh".into(),
             token_lifetime_secs: 3600,
+            scope: "ZohoCRM.modules.ALL ZohoCRM.coql.READ ZohoCRM.users.READ".into(),
             users: ZohoUser::defaults(),
             external_key_field: "Handoffd_Handoff_Id".into(),
             credits_per_day: 50_000,
