@@ -5,16 +5,29 @@
 //! Two passes: the pure validation every verb runs, then the files the configuration names,
 //! loaded as `run` loads them (relative paths from the configuration's folder), so a
 //! configuration `check` accepts does not fail `run` on a missing vocabulary.
+//!
+//! `--online` then asks each CRM what `run` will need from it: a token (refreshed through the store's vault, as
+//! `run` does, so a rotated refresh token is kept), the scopes the connector needs (a missing one is named), the
+//! set-up before the first write, and the owners routing can pick from.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use handoffd_contract::kind::BuildContext;
 
 use crate::config::{self, ConfigReport, Loaded, Problem};
+use crate::deliver::StoreVault;
 use crate::interpret::Interpreter;
+use crate::registry::Connectors;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub config: super::ConfigArg,
+    /// Also call each CRM: credentials, the token's scopes, the set-up before the first write, its owners.
+    #[arg(long)]
+    pub online: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -25,6 +38,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             if problems.is_empty() {
                 let ids: Vec<&str> = loaded.config.connectors.iter().map(|c| c.id()).collect();
                 println!("ok: {} ({} connectors: {})", path.display(), ids.len(), ids.join(", "));
+                if args.online {
+                    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+                    return runtime.block_on(online(&loaded));
+                }
                 return Ok(ExitCode::SUCCESS);
             }
             ConfigReport::new(path, problems)
@@ -33,6 +50,40 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     println!("{report}");
     Ok(ExitCode::from(2))
+}
+
+/// Each CRM asked for what `run` needs from it; one line per CRM, exit 2 when any fails.
+async fn online(loaded: &Loaded) -> anyhow::Result<ExitCode> {
+    let config = &loaded.config;
+    let store_url = loaded.store_url();
+    let store = crate::store::open(&store_url)
+        .await
+        .with_context(|| format!("opening the store `{}`", crate::daemon::redact_url(&store_url)))?;
+    let token_keys = config.store.token_keys().map_err(|error| anyhow::anyhow!("store.token_keys: {error}"))?;
+    let http = reqwest::Client::builder().user_agent(concat!("handoffd/", env!("CARGO_PKG_VERSION"))).build()?;
+    let context = BuildContext { vault: Arc::new(StoreVault::new(store, token_keys)), http };
+    let connectors = Connectors::build(&config.connectors, &context)?;
+    let mut ids: Vec<&String> = connectors.crms.keys().collect();
+    ids.sort();
+    let mut failed = false;
+    for id in ids {
+        let crm = &connectors.crms[id];
+        let checked = async {
+            crm.prepare().await.context("credentials, scopes and set-up")?;
+            crm.list_owners().await.context("listing owners")
+        };
+        match checked.await {
+            Ok(owners) => {
+                let active = owners.iter().filter(|o| o.active).count();
+                println!("ok: crm `{id}`: credentials, scopes and set-up checked; {active} active owners");
+            }
+            Err(error) => {
+                failed = true;
+                println!("error: crm `{id}`: {error:#}");
+            }
+        }
+    }
+    Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }
 
 /// Problems with the files the configuration names, each at the key that names it.
