@@ -65,7 +65,6 @@ pub use answer_delay::{AnswerDelay, AnswerDelayError};
 pub use faults::{FaultPlan, FaultPlanError};
 pub use report::{FaultCounts, MockAssociation, MockContactView, MockReport, MockTaskView, RateLimitedCounts};
 pub use state::{MockOwner, seed_contact_phone};
-pub use vendor_faults::AnswerTime;
 pub use voice::VoiceMock;
 
 use state::Shared;
