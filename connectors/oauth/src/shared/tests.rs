@@ -47,12 +47,10 @@ fn client(vendor: &Arc<Rotating>, vault: &Arc<MemoryVault>) -> SharedToken {
     SharedToken::new("crm", "Mock", Box::new(Client(vendor.clone())), vault.clone(), Some("r0".into()))
 }
 
-fn expire(vault: &MemoryVault) -> impl Future<Output = ()> {
-    async move {
-        let mut token = vault.load("crm").await.unwrap().unwrap();
-        token.expires_at = Some(Utc::now() - chrono::Duration::seconds(1));
-        vault.save("crm", &token).await.unwrap();
-    }
+async fn expire(vault: &MemoryVault) {
+    let mut token = vault.load("crm").await.unwrap().unwrap();
+    token.expires_at = Some(Utc::now() - chrono::Duration::seconds(1));
+    vault.save("crm", &token).await.unwrap();
 }
 
 #[tokio::test]
