@@ -5,18 +5,28 @@
 //! Two passes: the pure validation every verb runs, then the files the configuration names,
 //! loaded as `run` loads them (relative paths from the configuration's folder), so a
 //! configuration `check` accepts does not fail `run` on a missing vocabulary.
+//!
+//! `--online` then asks each CRM what `run` will need from it: a token (refreshed through the store's vault, as
+//! `run` does, so a rotated refresh token is kept), the scopes the connector needs (a missing one is named), the
+//! set-up before the first write, and the owners routing can pick from.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use handoffd_contract::kind::BuildContext;
 
 use crate::config::{self, ConfigReport, Loaded, Problem};
+use crate::deliver::StoreVault;
 use crate::interpret::Interpreter;
+use crate::registry::Connectors;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub config: super::ConfigArg,
-    /// Also ask the CRM (`delivery.crm`): every owner under `routing.owners` must be a known,
-    /// active user there (by email or id).
+    /// Also call each CRM: credentials, the token's scopes, the set-up before the first write, its
+    /// owners; every owner under `routing.owners` must be a known, active user of `delivery.crm`.
     #[arg(long)]
     pub online: bool,
 }
@@ -27,7 +37,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(loaded) => {
             let mut problems = named_files(&loaded);
             if problems.is_empty() && args.online {
-                problems = online(&loaded)?;
+                let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+                let checked = runtime.block_on(online(&loaded))?;
+                problems = checked.owners;
+                if problems.is_empty() && checked.failed {
+                    return Ok(ExitCode::from(2));
+                }
             }
             if problems.is_empty() {
                 let ids: Vec<&str> = loaded.config.connectors.iter().map(|c| c.id()).collect();
@@ -42,38 +57,62 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(2))
 }
 
-/// The owners the CRM does not know or knows as inactive, each at its `routing.owners[i]` key.
-/// `Err` is a CRM that could not be asked (an unreachable host, a refused token).
-fn online(loaded: &Loaded) -> anyhow::Result<Vec<Problem>> {
-    use anyhow::Context;
+/// What `--online` found: whether a CRM failed its checks (each printed on its own line), and the
+/// owners `delivery.crm` does not know or knows as inactive, each at its `routing.owners[i]` key.
+struct Online {
+    failed: bool,
+    owners: Vec<Problem>,
+}
+
+/// Each CRM asked for what `run` needs from it; one line per CRM.
+async fn online(loaded: &Loaded) -> anyhow::Result<Online> {
     let config = &loaded.config;
+    let store_url = loaded.store_url();
+    let store = crate::store::open(&store_url)
+        .await
+        .with_context(|| format!("opening the store `{}`", crate::daemon::redact_url(&store_url)))?;
+    let token_keys = config.store.token_keys().map_err(|error| anyhow::anyhow!("store.token_keys: {error}"))?;
+    let http = reqwest::Client::builder().user_agent(concat!("handoffd/", env!("CARGO_PKG_VERSION"))).build()?;
+    let context = BuildContext { vault: Arc::new(StoreVault::new(store, token_keys)), http };
+    let connectors = Connectors::build(&config.connectors, &context)?;
+    let mut ids: Vec<&String> = connectors.crms.keys().collect();
+    ids.sort();
+    let mut found = Online { failed: false, owners: Vec::new() };
+    for id in ids {
+        let crm = &connectors.crms[id];
+        let checked = async {
+            crm.prepare().await.context("credentials, scopes and set-up")?;
+            crm.list_owners().await.context("listing owners")
+        };
+        match checked.await {
+            Ok(owners) => {
+                let active = owners.iter().filter(|o| o.active).count();
+                println!("ok: crm `{id}`: credentials, scopes and set-up checked; {active} active owners");
+                if *id == config.delivery.crm {
+                    found.owners = unknown_owners(loaded, &owners)?;
+                }
+            }
+            Err(error) => {
+                found.failed = true;
+                println!("error: crm `{id}`: {error:#}");
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The owners under `routing.owners` that `listed` (the CRM's users) does not hold as active.
+fn unknown_owners(loaded: &Loaded, listed: &[handoffd_contract::crm::CrmOwner]) -> anyhow::Result<Vec<Problem>> {
     let map = std::fs::read_to_string(&loaded.path).ok().and_then(|text| config::locate::SourceMap::scan(&text).ok());
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    // A scratch store holds what the connectors keep (OAuth tokens) for this one check.
-    let scratch = std::env::temp_dir().join(format!("handoffd-check-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&scratch).context("creating a scratch folder")?;
-    let result = runtime.block_on(async {
-        let store = crate::store::open(&format!("sqlite://{}/check.db", scratch.display())).await?;
-        let http = reqwest::Client::builder().user_agent(concat!("handoffd/", env!("CARGO_PKG_VERSION"))).build()?;
-        let vault = std::sync::Arc::new(crate::deliver::StoreVault::new(store.clone(), None));
-        let context = handoffd_contract::kind::BuildContext { vault, http };
-        let connectors = crate::registry::Connectors::build(&config.connectors, &context)?;
-        let crm = connectors
-            .crms
-            .get(&config.delivery.crm)
-            .with_context(|| format!("delivery.crm `{}`", config.delivery.crm))?;
-        let listed = crm.list_owners().await.with_context(|| format!("listing the owners of CRM `{}`", crm.id()))?;
-        let router = crate::route::Router::from_config(config, None)?;
-        anyhow::Ok(crate::route::sync::unresolved(&router, &listed))
-    });
-    let _ = std::fs::remove_dir_all(&scratch);
-    Ok(result?
+    let router = crate::route::Router::from_config(&loaded.config, None)?;
+    Ok(crate::route::sync::unresolved(&router, listed)
         .into_iter()
         .map(|(i, key, why)| {
             let path = format!("routing.owners[{i}].{key}");
             Problem::new(map.as_ref().and_then(|m| m.nearest(&path)), path, why)
         })
         .collect())
+}
 }
 
 /// Problems with the files the configuration names, each at the key that names it.

@@ -9,8 +9,12 @@
 //! Rotation: put the new key first and keep the old one after it; every token read under an
 //! older key (or stored before encryption was turned on) is sealed again under the first key at
 //! once, so after one start (each CRM connector loads its token at start) the old key can go.
+//!
+//! Instances sharing the store share the tokens: the right to refresh one is a lease in the store
+//! (`oauth-refresh:<connector id>`), so one instance refreshes while the others wait and read what it saved.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine;
@@ -20,7 +24,7 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use handoffd_contract::auth::{StoredToken, TokenVault};
 use sha2::{Digest, Sha256};
 
-use crate::store::Store;
+use crate::store::{LeaseTake, Store};
 
 const PREFIX: &str = "enc:v1:";
 
@@ -146,6 +150,27 @@ impl TokenVault for StoreVault {
         let text = serde_json::to_string(token).map_err(|e| e.to_string())?;
         self.write(connector_id, &text).await
     }
+
+    async fn begin_refresh(&self, connector_id: &str, holder: &str, hold: Duration) -> Result<bool, String> {
+        let now = chrono::Utc::now();
+        let until = now + chrono::Duration::from_std(hold).map_err(|e| e.to_string())?;
+        match self.store.take_lease(&refresh_lease(connector_id), holder, now, until).await {
+            Ok(LeaseTake::Granted { .. }) => Ok(true),
+            Ok(LeaseTake::Held { .. }) => Ok(false),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn end_refresh(&self, connector_id: &str, holder: &str) -> Result<(), String> {
+        self.store
+            .release_lease(&refresh_lease(connector_id), holder, chrono::Utc::now())
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn refresh_lease(connector_id: &str) -> String {
+    format!("oauth-refresh:{connector_id}")
 }
 
 #[cfg(test)]
@@ -181,7 +206,13 @@ mod tests {
     async fn tokens_stored_plain_or_under_an_old_key_are_sealed_again_under_the_first() {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::store::open(&format!("sqlite://{}", dir.path().join("v.db").display())).await.unwrap();
-        let token = StoredToken { access_token: "a-1".into(), refresh_token: Some("r-1".into()), expires_at: None };
+        let token = StoredToken {
+            access_token: "a-1".into(),
+            refresh_token: Some("r-1".into()),
+            expires_at: None,
+            instance_url: None,
+            scope: None,
+        };
         StoreVault::new(store.clone(), None).save("crm", &token).await.unwrap();
         assert!(store.load_token("crm").await.unwrap().unwrap().contains("r-1"), "plain before keys are set");
 

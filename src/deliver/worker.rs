@@ -390,14 +390,21 @@ impl Deliverer {
         if let CrmError::RateLimited { .. } = error {
             metrics::counter!("handoffd_crm_rate_limited_total", "crm" => self.crm.id().to_owned()).increment(1);
         }
+        // A rate limit (the window's or the day's budget) says when to come back, not that the job failed; refused
+        // credentials (a revoked token, a missing scope) wait for an admin, at the slowest pace. Neither spends the
+        // job's attempts, so a long stop never dead-letters what was merely waiting.
+        let counts = !matches!(error, CrmError::RateLimited { .. } | CrmError::Auth(_));
         for job in jobs {
-            let attempts = job.attempts + 1;
-            if !retriable || self.retry.exhausted(attempts) {
+            let attempts = if counts { job.attempts + 1 } else { job.attempts };
+            if !retriable || (counts && self.retry.exhausted(attempts)) {
                 tracing::warn!(handoff = %job.handoff_id, attempts, %error, "A delivery is dead-lettered.");
                 metrics::counter!("handoffd_dead_letters_total", "crm" => self.crm.id().to_owned()).increment(1);
                 self.store.job_dead(job, &error.to_string(), DEAD_LETTERED, now).await?;
             } else {
-                let delay = self.retry.delay(attempts, error.retry_after());
+                let delay = match error {
+                    CrmError::Auth(_) => self.retry.max_delay,
+                    _ => self.retry.delay(attempts.max(1), error.retry_after()),
+                };
                 tracing::warn!(handoff = %job.handoff_id, attempts, ?delay, %error, "A delivery failed; it will be retried.");
                 metrics::counter!("handoffd_delivery_retries_total", "crm" => self.crm.id().to_owned()).increment(1);
                 let at = now + chrono::Duration::from_std(delay)?;

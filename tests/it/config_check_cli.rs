@@ -176,3 +176,63 @@ fn a_missing_or_mismatched_model_is_refused() {
     assert!(stdout.contains("`intents` labels do not match the vocabulary"), "{stdout}");
     assert!(stdout.contains("house_tour") && stdout.contains("site_visit"), "{stdout}");
 }
+
+/// `check --online` calls each CRM as `run` would: the HubSpot mock passes, a Zoho token lacking the COQL scope
+/// is named, and the exit code says something is wrong.
+#[tokio::test(flavor = "multi_thread")]
+async fn online_checks_each_crm_and_names_a_missing_scope() {
+    use handoffd_mocks::zoho::{ZohoMockOptions, ZohoMockServer};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hubspot = handoffd_mocks::MockCrm::start(handoffd_mocks::MockOptions::default(), listener).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let zoho_options =
+        ZohoMockOptions { scope: "ZohoCRM.modules.ALL ZohoCRM.users.READ".into(), ..ZohoMockOptions::default() };
+    let zoho = ZohoMockServer::start(zoho_options.clone(), listener, Default::default()).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.yaml")).unwrap();
+    let mut config = example.replace(
+        "url: sqlite://../state/handoffd.db",
+        &format!("url: sqlite://{}", dir.path().join("handoffd.db").display()),
+    );
+    config.push_str(&format!(
+        "\n  - id: zoho-main\n    kind: zoho\n    data_centre: in\n    base_url: {url}\n    accounts_url: {url}\n    \
+         client_id: {}\n    client_secret: {}\n    refresh_token: {}\n",
+        zoho_options.client_id,
+        zoho_options.client_secret,
+        zoho_options.refresh_token,
+        url = zoho.base_url(),
+    ));
+    let path = dir.path().join("online.yaml");
+    std::fs::write(&path, &config).unwrap();
+    // The vocabulary and model resolve from the configuration's folder.
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    for entry in std::fs::read_dir(&base).unwrap() {
+        let entry = entry.unwrap();
+        let target = dir.path().join(entry.file_name());
+        if !target.exists() {
+            std::os::unix::fs::symlink(entry.path(), target).unwrap();
+        }
+    }
+
+    let hubspot_url = hubspot.base_url();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_handoffd"))
+            .args(["check", "--online", "--config"])
+            .arg(&path)
+            .env_remove("HANDOFFD_CONFIG")
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .env("HUBSPOT_BASE_URL", hubspot_url)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stdout.contains("ok: crm `hubspot-main`: credentials, scopes and set-up checked;"), "{stdout}{stderr}");
+    let zoho_line = stdout.lines().find(|l| l.starts_with("error: crm `zoho-main`")).expect(&stdout);
+    assert!(zoho_line.contains("`ZohoCRM.coql.READ`"), "{zoho_line}");
+}

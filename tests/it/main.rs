@@ -26,5 +26,6 @@ mod pg_failover;
 mod pg_scratch;
 mod route_check;
 mod route_owners;
+mod shared_tokens;
 mod spine;
 mod voice_edge;

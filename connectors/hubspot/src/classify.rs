@@ -18,11 +18,6 @@ pub enum Effect {
     Write,
 }
 
-/// HubSpot's `message` from its JSON error body.
-pub fn api_message(body: &[u8]) -> Option<String> {
-    serde_json::from_slice::<ApiError>(body).ok().map(|e| e.message).filter(|m| !m.is_empty())
-}
-
 /// The longest wait taken from `Retry-After`. HubSpot's longest limit, the daily one, resets
 /// within a day; anything longer is a broken answer, and would overflow the deliverer's clock.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);

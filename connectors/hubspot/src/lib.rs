@@ -44,7 +44,7 @@ pub use validate::validate;
 
 use client::Api;
 use limits::Limiters;
-use oauth::{OAuthTokens, TokenSource};
+use oauth::TokenSource;
 
 /// One HubSpot portal, as a [`Crm`].
 pub struct Hubspot {
@@ -70,14 +70,7 @@ impl Hubspot {
             (None, Some(oauth)) => {
                 let token_url = validate::token_url(&base_url)
                     .map_err(|problem| HubspotError::Invalid { id: id.clone(), problems: vec![problem] })?;
-                TokenSource::OAuth(Box::new(OAuthTokens::new(
-                    &id,
-                    oauth,
-                    token_url,
-                    vault,
-                    http.clone(),
-                    config.request_timeout,
-                )))
+                TokenSource::oauth(&id, oauth, token_url, vault, http.clone(), config.request_timeout)
             }
             (None, None) => unreachable!("`validate` requires `access_token` or `oauth`"),
         };

@@ -57,8 +57,8 @@ pub(crate) fn api_base(config: &HubspotConfig) -> String {
 }
 
 /// Where OAuth tokens are refreshed: `{base_url}/oauth/v1/token`.
-pub(crate) fn token_url(base_url: &str) -> Result<oauth2::TokenUrl, ConfigProblem> {
-    oauth2::TokenUrl::new(format!("{base_url}/oauth/v1/token"))
+pub(crate) fn token_url(base_url: &str) -> Result<handoffd_oauth::TokenUrl, ConfigProblem> {
+    handoffd_oauth::TokenUrl::new(format!("{base_url}/oauth/v1/token"))
         .map_err(|e| ConfigProblem::at("base_url", format!("`{base_url}` gives no OAuth token URL: {e}")))
 }
 

@@ -24,7 +24,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::LimitsConfig;
-use crate::oauth::OAuthTokens;
+use handoffd_oauth::SharedToken;
 
 /// Pipedrive's rate-limit window.
 pub const WINDOW: Duration = Duration::from_secs(2);
@@ -68,7 +68,7 @@ pub fn policy(config: &LimitsConfig) -> RateLimitPolicy {
 
 pub enum Auth {
     ApiToken(String),
-    OAuth(Box<OAuthTokens>),
+    OAuth(Box<SharedToken>),
 }
 
 pub struct Api {
@@ -145,6 +145,17 @@ struct ApiError {
 }
 
 impl Api {
+    /// `Err` naming the scopes an OAuth token lacks (an API token has none to check).
+    pub async fn check_scopes(&self) -> Result<(), CrmError> {
+        match &self.auth {
+            Auth::ApiToken(_) => Ok(()),
+            Auth::OAuth(oauth) => {
+                let granted = oauth.current().await?.scope;
+                handoffd_oauth::require_scopes("Pipedrive", granted.as_deref(), &crate::oauth::NEEDED_SCOPES)
+            }
+        }
+    }
+
     pub fn new(http: reqwest::Client, base_url: String, auth: Auth, limits: &LimitsConfig, timeout: Duration) -> Self {
         Self {
             http,
@@ -186,14 +197,14 @@ impl Api {
     async fn send(&self, call: &Call) -> Result<Vec<u8>, CrmError> {
         let token = match &self.auth {
             Auth::ApiToken(token) => token.clone(),
-            Auth::OAuth(oauth) => oauth.bearer().await?,
+            Auth::OAuth(oauth) => oauth.current().await?.access_token,
         };
         let (mut status, mut headers, mut body) = self.attempt(call, &token).await?;
         if status == StatusCode::UNAUTHORIZED
             && let Auth::OAuth(oauth) = &self.auth
         {
             tracing::info!("Pipedrive refused the access token for {}; retrying once with a new one.", call.what);
-            let fresh = oauth.replace(&token).await?;
+            let fresh = oauth.replace(&token).await?.access_token;
             (status, headers, body) = self.attempt(call, &fresh).await?;
         }
         if status == StatusCode::TOO_MANY_REQUESTS {

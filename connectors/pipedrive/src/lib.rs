@@ -35,7 +35,6 @@ pub use kind::PipedriveKind;
 
 use activities::Priorities;
 use client::{Api, Auth};
-use oauth::OAuthTokens;
 
 /// Why a `kind: pipedrive` connector could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -70,11 +69,11 @@ impl Pipedrive {
             (Some(token), _) => Auth::ApiToken(token.trim().to_owned()),
             (None, Some(oauth)) => {
                 let url = format!("{}/oauth/token", config.oauth_url.trim_end_matches('/'));
-                let token_url = oauth2::TokenUrl::new(url)
+                let token_url = handoffd_oauth::TokenUrl::new(url)
                     .map_err(|e| invalid(vec![ConfigProblem::at("oauth_url", format!("gives no token URL: {e}"))]))?;
-                Auth::OAuth(Box::new(OAuthTokens::new(
+                Auth::OAuth(Box::new(oauth::tokens(
                     &config.id,
-                    (&oauth.client_id, &oauth.client_secret, &oauth.refresh_token),
+                    oauth,
                     token_url,
                     vault,
                     http.clone(),
@@ -112,7 +111,9 @@ impl Crm for Pipedrive {
     }
 
     /// Reads the activity priority options once (their ids differ per company).
+    /// The token's scopes (a missing one is one clear error naming it), then the activity priorities.
     async fn prepare(&self) -> Result<(), CrmError> {
+        self.api.check_scopes().await?;
         self.priorities.load(&self.api).await.map(|_| ())
     }
 

@@ -2,21 +2,22 @@
 //!
 //! Both are a form POST to `{login host}/services/oauth2/token`, answered with an access token and the org's
 //! instance URL. They are sent here rather than through the `oauth2` crate: it has no JWT bearer grant and does
-//! not keep the answer's `instance_url`. Salesforce gives no expiry, so a session is used until it is refused
-//! (401 `INVALID_SESSION_ID`), then replaced once; replacements are single-flight, and a rotated refresh token is
-//! saved to the vault so a restart does not use a dead one.
+//! not keep the answer's `instance_url`. What is done with the answer (kept in the vault for every instance on
+//! the store, replaced by one caller at a time, a rotated refresh token saved before anyone else may refresh) is
+//! handoffd-oauth's [`SharedToken`]. Salesforce gives no expiry, so a session is used until it is refused
+//! (401 `INVALID_SESSION_ID`), then replaced once.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use chrono::Utc;
 use handoffd_contract::auth::{StoredToken, TokenVault};
 use handoffd_contract::crm::CrmError;
+use handoffd_oauth::{SharedToken, describe, retry_after};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
-use tokio::sync::Mutex;
 
-use crate::classify::{describe, retry_after};
 use crate::wire::{OAuthError, TokenAnswer};
 
 /// The scopes that allow REST API calls: `api`, or `full` which includes it.
@@ -47,6 +48,14 @@ impl Session {
             if scopes.is_empty() { "none".to_owned() } else { scopes.join(" ") }
         )))
     }
+
+    fn from_token(token: StoredToken) -> Option<Self> {
+        Some(Self {
+            instance_url: token.instance_url?,
+            scopes: token.scope.map(|s| s.split_whitespace().map(str::to_owned).collect()),
+            access_token: token.access_token,
+        })
+    }
 }
 
 /// How tokens are obtained.
@@ -56,31 +65,7 @@ pub enum Grant {
 }
 
 pub struct Auth {
-    connector_id: String,
-    /// The login host, also the JWT's audience.
-    login_url: String,
-    client_id: String,
-    grant: Grant,
-    http: reqwest::Client,
-    timeout: Duration,
-    vault: Arc<dyn TokenVault>,
-    state: Mutex<AuthState>,
-}
-
-#[derive(Default)]
-struct AuthState {
-    /// Whether the vault has been read (once, for a rotated refresh token).
-    loaded: bool,
-    rotated_refresh_token: Option<String>,
-    session: Option<Arc<Session>>,
-}
-
-#[derive(Serialize)]
-struct Claims<'a> {
-    iss: &'a str,
-    sub: &'a str,
-    aud: &'a str,
-    exp: i64,
+    tokens: SharedToken,
 }
 
 impl Auth {
@@ -93,59 +78,70 @@ impl Auth {
         timeout: Duration,
         vault: Arc<dyn TokenVault>,
     ) -> Self {
-        Self {
-            connector_id: connector_id.to_owned(),
+        let configured_refresh_token = match &grant {
+            Grant::Refresh { refresh_token, .. } => Some(refresh_token.clone()),
+            Grant::Jwt { .. } => None,
+        };
+        let endpoint = TokenEndpoint {
             login_url: login_url.trim_end_matches('/').to_owned(),
             client_id: client_id.to_owned(),
             grant,
             http,
             timeout,
-            vault,
-            state: Mutex::new(AuthState::default()),
+        };
+        Self {
+            tokens: SharedToken::new(connector_id, "Salesforce", Box::new(endpoint), vault, configured_refresh_token),
         }
     }
 
     /// The current session, fetching one if there is none.
     pub async fn session(&self) -> Result<Arc<Session>, CrmError> {
-        let mut state = self.state.lock().await;
-        if let Some(session) = &state.session {
-            return Ok(session.clone());
+        let token = self.tokens.current().await?;
+        let access = token.access_token.clone();
+        match Session::from_token(token) {
+            Some(session) => Ok(Arc::new(session)),
+            // Stored by a version that did not keep the instance URL: a new session has one.
+            None => self.replace(&access).await,
         }
-        self.fetch(&mut state).await
     }
 
-    /// After `rejected` was refused: a new session, unless another caller replaced it meanwhile.
+    /// After `rejected` was refused: a new session, unless another caller (or instance) replaced it meanwhile.
     pub async fn replace(&self, rejected: &str) -> Result<Arc<Session>, CrmError> {
-        let mut state = self.state.lock().await;
-        if let Some(session) = &state.session
-            && session.access_token != rejected
-        {
-            return Ok(session.clone());
-        }
-        state.session = None;
-        self.fetch(&mut state).await
+        let token = self.tokens.replace(rejected).await?;
+        Session::from_token(token)
+            .map(Arc::new)
+            .ok_or_else(|| CrmError::Protocol("the token answer had no instance_url".into()))
     }
+}
 
-    async fn fetch(&self, state: &mut AuthState) -> Result<Arc<Session>, CrmError> {
+/// `{login host}/services/oauth2/token`, with either grant.
+struct TokenEndpoint {
+    /// The login host, also the JWT's audience.
+    login_url: String,
+    client_id: String,
+    grant: Grant,
+    http: reqwest::Client,
+    timeout: Duration,
+}
+
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    exp: i64,
+}
+
+#[async_trait]
+impl handoffd_oauth::Grant for TokenEndpoint {
+    async fn mint(&self, refresh_token: Option<&str>) -> Result<StoredToken, CrmError> {
         let form: Vec<(&str, String)> = match &self.grant {
-            Grant::Refresh { client_secret, refresh_token } => {
-                if !state.loaded {
-                    match self.vault.load(&self.connector_id).await {
-                        Ok(stored) => state.rotated_refresh_token = stored.and_then(|t| t.refresh_token),
-                        Err(e) => {
-                            tracing::warn!("Could not load the stored Salesforce token of `{}`: {e}", self.connector_id)
-                        }
-                    }
-                    state.loaded = true;
-                }
-                let refresh_token = state.rotated_refresh_token.clone().unwrap_or_else(|| refresh_token.clone());
-                vec![
-                    ("grant_type", "refresh_token".to_owned()),
-                    ("client_id", self.client_id.clone()),
-                    ("client_secret", client_secret.clone()),
-                    ("refresh_token", refresh_token),
-                ]
-            }
+            Grant::Refresh { client_secret, refresh_token: configured } => vec![
+                ("grant_type", "refresh_token".to_owned()),
+                ("client_id", self.client_id.clone()),
+                ("client_secret", client_secret.clone()),
+                ("refresh_token", refresh_token.unwrap_or(configured).to_owned()),
+            ],
             Grant::Jwt { username, key } => {
                 let claims = Claims {
                     iss: &self.client_id,
@@ -158,28 +154,18 @@ impl Auth {
                 vec![("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer".to_owned()), ("assertion", assertion)]
             }
         };
-        tracing::debug!("Requesting a Salesforce session for `{}`.", self.connector_id);
         let answer = self.token_request(&form).await?;
-        if let (Grant::Refresh { .. }, Some(rotated)) = (&self.grant, &answer.refresh_token) {
-            let stored = StoredToken {
-                access_token: answer.access_token.clone(),
-                refresh_token: Some(rotated.clone()),
-                expires_at: None,
-            };
-            if let Err(e) = self.vault.save(&self.connector_id, &stored).await {
-                tracing::error!("Could not save the rotated Salesforce refresh token of `{}`: {e}", self.connector_id);
-            }
-            state.rotated_refresh_token = Some(rotated.clone());
-        }
-        let session = Arc::new(Session {
+        Ok(StoredToken {
             access_token: answer.access_token,
-            instance_url: answer.instance_url.trim_end_matches('/').to_owned(),
-            scopes: answer.scope.map(|s| s.split_whitespace().map(str::to_owned).collect()),
-        });
-        state.session = Some(session.clone());
-        Ok(session)
+            refresh_token: answer.refresh_token,
+            expires_at: None,
+            instance_url: Some(answer.instance_url.trim_end_matches('/').to_owned()),
+            scope: answer.scope,
+        })
     }
+}
 
+impl TokenEndpoint {
     async fn token_request(&self, form: &[(&str, String)]) -> Result<TokenAnswer, CrmError> {
         let url = format!("{}/services/oauth2/token", self.login_url);
         let response = self

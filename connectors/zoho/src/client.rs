@@ -11,13 +11,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::limits::Limits;
-use crate::oauth::OAuthTokens;
 use crate::wire::{ApiError, RecordResults};
+use handoffd_oauth::SharedToken;
 
 pub struct Api {
     http: reqwest::Client,
     base_url: String,
-    tokens: OAuthTokens,
+    tokens: SharedToken,
     limits: Limits,
     timeout: Duration,
 }
@@ -80,10 +80,15 @@ impl Call {
 }
 
 impl Api {
+    /// The scopes the current token was granted, as the token answer listed them.
+    pub async fn granted_scope(&self) -> Result<Option<String>, CrmError> {
+        Ok(self.tokens.current().await?.scope)
+    }
+
     pub fn new(
         http: reqwest::Client,
         base_url: String,
-        tokens: OAuthTokens,
+        tokens: SharedToken,
         limits: Limits,
         timeout: Duration,
     ) -> Self {
@@ -128,11 +133,11 @@ impl Api {
     }
 
     async fn send(&self, call: &Call) -> Result<(StatusCode, HeaderMap, Vec<u8>), CrmError> {
-        let token = self.tokens.bearer().await?;
+        let token = self.tokens.current().await?.access_token;
         let mut answer = self.attempt(call, &token).await?;
         if answer.0 == StatusCode::UNAUTHORIZED && is_token_refusal(&answer.2) {
             tracing::info!("Zoho refused the access token for {}; retrying once with a new one.", call.what);
-            let fresh = self.tokens.replace(&token).await?;
+            let fresh = self.tokens.replace(&token).await?.access_token;
             answer = self.attempt(call, &fresh).await?;
         }
         // Other integrations of the organisation spend the same credits: only Zoho knows they are gone, and only

@@ -47,7 +47,6 @@ pub use validate::{DATA_CENTRES, validate};
 
 use client::Api;
 use limits::Limits;
-use oauth::OAuthTokens;
 
 /// Why a `kind: zoho` connector could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -73,16 +72,10 @@ impl Zoho {
         if !problems.is_empty() {
             return Err(invalid(problems));
         }
-        let token_url = oauth2::TokenUrl::new(format!("{}/oauth/v2/token", validate::accounts_base(&config)))
-            .map_err(|e| invalid(vec![ConfigProblem::at("accounts_url", format!("gives no token URL: {e}"))]))?;
-        let tokens = OAuthTokens::new(
-            &config.id,
-            (&config.client_id, &config.client_secret, &config.refresh_token),
-            token_url,
-            vault,
-            http.clone(),
-            config.request_timeout,
-        );
+        let token_url =
+            handoffd_oauth::TokenUrl::new(format!("{}/oauth/v2/token", validate::accounts_base(&config)))
+                .map_err(|e| invalid(vec![ConfigProblem::at("accounts_url", format!("gives no token URL: {e}"))]))?;
+        let tokens = oauth::tokens(&config, token_url, vault, http.clone(), config.request_timeout);
         let policy = limits::policy(&config.limits);
         let api =
             Api::new(http, validate::api_base(&config), tokens, Limits::new(&config.limits), config.request_timeout);
@@ -109,6 +102,12 @@ impl Crm for Zoho {
 
     fn live_budget(&self) -> LiveBudget {
         self.api.budget()
+    }
+
+    /// The token's scopes, before the first write: a missing one is one clear error naming it.
+    async fn prepare(&self) -> Result<(), CrmError> {
+        let granted = self.api.granted_scope().await?;
+        handoffd_oauth::require_scopes("Zoho", granted.as_deref(), &oauth::NEEDED_SCOPES)
     }
 
     async fn find_contacts(&self, keys: &[IdentityKey]) -> Result<Vec<CrmContact>, CrmError> {

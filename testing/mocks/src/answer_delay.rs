@@ -46,6 +46,13 @@ impl AnswerDelay {
         Ok(Self { min, max })
     }
 
+    /// Waits one request's time (`None`: answers at once). Every mock takes its answer time through here.
+    pub async fn wait(delay: Option<Self>) {
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay.draw()).await;
+        }
+    }
+
     /// One request's wait.
     pub fn draw(&self) -> Duration {
         if self.min == self.max {

@@ -72,6 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             client_secret: MockSecret(args.oauth_client_secret),
             refresh_token: MockSecret(args.oauth_refresh_token),
             expires_in_secs: args.oauth_expires_in,
+            rotate_refresh_tokens: false,
         },
         seed_contacts: args.seed_contacts,
         limits: MockLimits {

@@ -67,7 +67,6 @@ pub use report::{
     FaultCounts, GraphMessage, MockAssociation, MockContactView, MockReport, MockTaskView, RateLimitedCounts,
 };
 pub use state::{MockOwner, seed_contact_phone};
-pub use vendor_faults::AnswerTime;
 pub use voice::VoiceMock;
 
 use state::Shared;
@@ -102,6 +101,9 @@ pub struct MockOAuthApp {
     pub refresh_token: MockSecret,
     /// Lifetime of issued access tokens, in seconds (HubSpot: 1800). Short values exercise proactive refresh.
     pub expires_in_secs: u64,
+    /// Each refresh answers with a new refresh token and refuses the one it was given from then on (as
+    /// vendors that rotate refresh tokens do), to test that clients sharing tokens never spend one twice.
+    pub rotate_refresh_tokens: bool,
 }
 
 impl Default for MockOAuthApp {
@@ -111,6 +113,7 @@ impl Default for MockOAuthApp {
             client_secret: "mock-client-secret".into(),
             refresh_token: "mock-refresh-token".into(),
             expires_in_secs: 1800,
+            rotate_refresh_tokens: false,
         }
     }
 }

@@ -37,9 +37,7 @@ pub(crate) async fn record_request(State(shared): State<Arc<Shared>>, request: R
     let route = request.extensions().get::<MatchedPath>().map_or(request.uri().path(), MatchedPath::as_str);
     let endpoint = format!("{} {}", request.method(), route);
     *shared.lock().counters.requests_per_endpoint.entry(endpoint).or_default() += 1;
-    if let Some(delay) = shared.answer_delay {
-        tokio::time::sleep(delay.draw()).await;
-    }
+    crate::AnswerDelay::wait(shared.answer_delay).await;
     next.run(request).await
 }
 

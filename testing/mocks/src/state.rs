@@ -206,6 +206,11 @@ pub struct MockState {
     /// Custom properties created through the properties API, by object type and name.
     pub custom_properties: BTreeMap<(ObjectKind, String), Value>,
     pub issued_tokens: HashMap<String, IssuedToken>,
+    /// The refresh token the OAuth app accepts now, once one was rotated (`None`: the configured one).
+    pub current_refresh_token: Option<String>,
+    /// Refresh tokens given up by rotation, and how often one was offered again (a client that lost a rotation).
+    pub spent_refresh_tokens: HashSet<String>,
+    pub spent_refresh_tokens_offered: u64,
     pub limits: RateLimits,
     pub faults: FaultInjector,
     /// Shuffles batch results: HubSpot does not promise input order.
@@ -318,6 +323,9 @@ impl Shared {
             owners: options.owners,
             custom_properties: BTreeMap::new(),
             issued_tokens: HashMap::new(),
+            current_refresh_token: None,
+            spent_refresh_tokens: HashSet::new(),
+            spent_refresh_tokens_offered: 0,
             limits: RateLimits::new(options.limits),
             faults: FaultInjector::new(options.faults),
             shuffle: StdRng::seed_from_u64(options.seed),

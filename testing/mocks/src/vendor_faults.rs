@@ -74,24 +74,3 @@ async fn end_without_answer(kill: Option<ConnectionKill>, reset: bool) -> Respon
     }
     std::future::pending::<Response>().await
 }
-
-/// The answer time of a real portal, for benchmarks: each call waits a time drawn evenly from the range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct AnswerTime {
-    pub min_ms: u64,
-    pub max_ms: u64,
-}
-
-impl AnswerTime {
-    pub(crate) async fn wait(self) {
-        if self.max_ms == 0 {
-            return;
-        }
-        let ms = if self.max_ms > self.min_ms {
-            rand::Rng::random_range(&mut rand::rng(), self.min_ms..=self.max_ms)
-        } else {
-            self.max_ms
-        };
-        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-    }
-}

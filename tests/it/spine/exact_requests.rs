@@ -1,5 +1,6 @@
-//! The exact HubSpot requests the spine makes, against wiremock; and a 429 whose `Retry-After`
-//! is respected before the task is written.
+//! The exact HubSpot requests the spine makes, against wiremock; a 429 whose `Retry-After` is respected before
+//! the task is written; and more 429s in a row than `delivery.max_attempts` still end in the task, not a dead
+//! letter (a rate limit is a wait, not a failed attempt).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -10,10 +11,12 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::harness::*;
 
-/// Answers batch/create: first with 429 + `Retry-After: 2`, then 201 echoing the inputs as
+/// Answers batch/create: first `limited` times with 429 + `Retry-After`, then 201 echoing the inputs as
 /// HubSpot does (ids assigned, properties returned). Records when each call arrived.
 struct BatchCreate {
     calls: Arc<Mutex<Vec<(Instant, Value)>>>,
+    limited: usize,
+    retry_after: &'static str,
 }
 
 impl Respond for BatchCreate {
@@ -21,8 +24,8 @@ impl Respond for BatchCreate {
         let body: Value = serde_json::from_slice(&request.body).expect("JSON body");
         let mut calls = self.calls.lock().unwrap();
         calls.push((Instant::now(), body.clone()));
-        if calls.len() == 1 {
-            return ResponseTemplate::new(429).insert_header("Retry-After", "2").set_body_json(json!({
+        if calls.len() <= self.limited {
+            return ResponseTemplate::new(429).insert_header("Retry-After", self.retry_after).set_body_json(json!({
                 "status": "error", "message": "You have reached your ten_secondly_rolling limit.",
                 "errorType": "RATE_LIMIT", "correlationId": "3f1c7e3a-1111-4b59-9f0e-5a0f0c1d2e3f",
                 "policyName": "TEN_SECONDLY_ROLLING"
@@ -45,8 +48,8 @@ impl Respond for BatchCreate {
     }
 }
 
-#[tokio::test]
-async fn the_task_request_is_exact_and_a_429_retry_after_is_respected() {
+/// HubSpot on wiremock: no contact yet, one created, and batch/create answered by `batch_create`.
+async fn hubspot_with(batch_create: BatchCreate) -> MockServer {
     let hubspot = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/crm/v3/properties/tasks/handoffd_handoff_id"))
@@ -69,12 +72,18 @@ async fn the_task_request_is_exact_and_a_429_retry_after_is_respected() {
         .expect(1)
         .mount(&hubspot)
         .await;
-    let calls = Arc::new(Mutex::new(Vec::new()));
     Mock::given(method("POST"))
         .and(path("/crm/v3/objects/tasks/batch/create"))
-        .respond_with(BatchCreate { calls: calls.clone() })
+        .respond_with(batch_create)
         .mount(&hubspot)
         .await;
+    hubspot
+}
+
+#[tokio::test]
+async fn the_task_request_is_exact_and_a_429_retry_after_is_respected() {
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let hubspot = hubspot_with(BatchCreate { calls: calls.clone(), limited: 1, retry_after: "2" }).await;
 
     let Some(mut harness) = Harness::new(hubspot.uri()) else { return };
     harness.owners = vec![OWNER_A];
@@ -118,4 +127,33 @@ async fn the_task_request_is_exact_and_a_429_retry_after_is_respected() {
         input["associations"],
         json!([{"to": {"id": "5101"}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 204}]}])
     );
+}
+
+#[tokio::test]
+async fn more_429s_than_max_attempts_still_end_in_the_task() {
+    // The harness allows 4 attempts; HubSpot refuses six times in a row for its rate limit.
+    const LIMITED: usize = 6;
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let hubspot = hubspot_with(BatchCreate { calls: calls.clone(), limited: LIMITED, retry_after: "0" }).await;
+    let Some(mut harness) = Harness::new(hubspot.uri()) else { return };
+    harness.owners = vec![OWNER_A];
+    let daemon = harness.start().await;
+    let body =
+        text_webhook("wamid.LIMITED1", "919820012346", "Rahul Mehta", "Please call me about the flat", now_unix());
+    assert_eq!(post_signed(daemon.addr, &body).await, 200);
+
+    let store = daemon.store.clone();
+    eventually(Duration::from_secs(30), "the job finished", || {
+        let store = store.clone();
+        let calls = calls.clone();
+        async move {
+            let written = calls.lock().unwrap().len() > LIMITED;
+            store.stage_counts().await.ok().filter(|c| written && c.outbox_pending == 0)
+        }
+    })
+    .await;
+    let dead = daemon.store.list_dead_letters(10).await.unwrap();
+    daemon.shutdown().await.unwrap();
+    assert!(dead.is_empty(), "a rate-limited job was dead-lettered: {dead:?}");
+    assert_eq!(calls.lock().unwrap().len(), LIMITED + 1, "six refusals, then one write");
 }

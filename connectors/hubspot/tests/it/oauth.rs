@@ -75,6 +75,8 @@ async fn a_stored_token_near_expiry_is_refreshed_before_use() {
         access_token: "at-dying".into(),
         refresh_token: Some(REFRESH_TOKEN.into()),
         expires_at: Some(Utc::now() + chrono::Duration::minutes(2)),
+        instance_url: None,
+        scope: None,
     };
     vault.save("hubspot-main", &stored).await.unwrap();
     hubspot_with_vault(&server, oauth(), vault.clone()).list_owners().await.unwrap();
@@ -91,6 +93,8 @@ async fn a_stored_token_with_time_left_is_used_without_refresh() {
         access_token: "at-stored".into(),
         refresh_token: Some(REFRESH_TOKEN.into()),
         expires_at: Some(Utc::now() + chrono::Duration::minutes(25)),
+        instance_url: None,
+        scope: None,
     };
     vault.save("hubspot-main", &stored).await.unwrap();
     hubspot_with_vault(&server, oauth(), vault).list_owners().await.unwrap();
@@ -113,6 +117,8 @@ async fn unauthorized_refreshes_once_and_retries() {
         access_token: "at-revoked".into(),
         refresh_token: Some(REFRESH_TOKEN.into()),
         expires_at: Some(Utc::now() + chrono::Duration::minutes(25)),
+        instance_url: None,
+        scope: None,
     };
     vault.save("hubspot-main", &stored).await.unwrap();
     hubspot_with_vault(&server, oauth(), vault).list_owners().await.unwrap();

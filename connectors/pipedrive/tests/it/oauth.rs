@@ -35,3 +35,25 @@ async fn an_api_token_goes_in_its_header_never_in_the_url() {
     assert!(request.headers.iter().any(|(n, _)| n == "x-api-token"));
     assert!(!request.query.as_deref().unwrap_or_default().contains("api_token"), "{:?}", request.query);
 }
+
+#[tokio::test]
+async fn a_token_without_a_needed_scope_is_refused_before_the_first_write_naming_it() {
+    let options =
+        PipedriveMockOptions { scope: "base,contacts:full,activities:full,users:read".into(), ..Default::default() };
+    let mock = mock(options.clone(), RequestLog::default()).await;
+    let oauth = json!({"client_id": options.client_id, "client_secret": options.client_secret, "refresh_token": options.refresh_token});
+    let error = connector(&mock, json!({ "oauth": oauth })).prepare().await.expect_err("search:read is missing");
+    assert!(
+        matches!(&error, handoffd_contract::crm::CrmError::Auth(m) if m.contains("`search:read`") && m.contains("finding persons")),
+        "{error}"
+    );
+    // With every scope, prepare goes through.
+    let mock = mock_all_scopes().await;
+    let options = PipedriveMockOptions::default();
+    let oauth = json!({"client_id": options.client_id, "client_secret": options.client_secret, "refresh_token": options.refresh_token});
+    connector(&mock, json!({ "oauth": oauth })).prepare().await.expect("every scope granted");
+}
+
+async fn mock_all_scopes() -> handoffd_mocks::pipedrive::PipedriveHandle {
+    mock(PipedriveMockOptions::default(), RequestLog::default()).await
+}

@@ -37,3 +37,18 @@ async fn a_refused_refresh_token_is_an_auth_error_with_zohos_reason() {
     assert!(matches!(&error, CrmError::Auth(m) if m.contains("invalid_code")), "{error}");
     assert!(!error.is_retriable());
 }
+
+#[tokio::test]
+async fn a_token_without_a_needed_scope_is_refused_before_the_first_write_naming_it() {
+    let options =
+        ZohoMockOptions { scope: "ZohoCRM.modules.ALL ZohoCRM.users.READ".into(), ..ZohoMockOptions::default() };
+    let mock = mock(options, RequestLog::default()).await;
+    let error = connector(&mock).prepare().await.expect_err("ZohoCRM.coql.READ is missing");
+    assert!(matches!(&error, CrmError::Auth(m) if m.contains("`ZohoCRM.coql.READ`")), "{error}");
+    let mock = mock_default().await;
+    connector(&mock).prepare().await.expect("every scope granted");
+}
+
+async fn mock_default() -> handoffd_mocks::zoho::ZohoHandle {
+    mock(ZohoMockOptions::default(), RequestLog::default()).await
+}

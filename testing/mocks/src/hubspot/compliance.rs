@@ -16,6 +16,20 @@ pub struct HubspotMock {
     pub(crate) shared: Arc<Shared>,
 }
 
+impl HubspotMock {
+    /// How often a refresh token the app had already rotated away was offered again (a client sharing tokens
+    /// that lost a rotation); see `MockOAuthApp::rotate_refresh_tokens`.
+    pub fn spent_refresh_tokens_offered(&self) -> u64 {
+        self.shared.lock().spent_refresh_tokens_offered
+    }
+
+    /// The refresh token the app accepts now.
+    pub fn current_refresh_token(&self) -> String {
+        let state = self.shared.lock();
+        state.current_refresh_token.clone().unwrap_or_else(|| self.shared.oauth.refresh_token.0.clone())
+    }
+}
+
 impl CrmMock for HubspotMock {
     fn vendor(&self) -> &'static str {
         "HubSpot"

@@ -1,5 +1,5 @@
 //! `POST /oauth/v1/token` with the refresh_token grant. HubSpot's refresh tokens do not rotate: the answer
-//! carries the same one back.
+//! carries the same one back, unless the app is set to rotate them (`MockOAuthApp::rotate_refresh_tokens`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,24 +27,35 @@ pub(super) async fn token(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
     if field("client_secret") != Some(app.client_secret.0.as_str()) {
         return refused("BAD_CLIENT_SECRET", "missing or invalid client secret");
     }
-    if field("refresh_token") != Some(app.refresh_token.0.as_str()) {
+    let mut state = shared.lock();
+    let accepted = state.current_refresh_token.clone().unwrap_or_else(|| app.refresh_token.0.clone());
+    if field("refresh_token") != Some(accepted.as_str()) {
+        if field("refresh_token").is_some_and(|offered| state.spent_refresh_tokens.contains(offered)) {
+            state.spent_refresh_tokens_offered += 1;
+        }
         return refused("BAD_REFRESH_TOKEN", "missing or invalid refresh token");
     }
+    let refresh_token = if app.rotate_refresh_tokens {
+        let next = format!("mock-rotated-{}", uuid::Uuid::new_v4().simple());
+        state.current_refresh_token = Some(next.clone());
+        state.spent_refresh_tokens.insert(accepted);
+        next
+    } else {
+        accepted
+    };
     let access_token = format!("mock-oauth-{}", uuid::Uuid::new_v4().simple());
     let issued = IssuedToken {
         // One account per app: a new token does not get a fresh rate-limit window.
         account: format!("oauth-app-{}", app.client_id),
         expires_at: Instant::now() + Duration::from_secs(app.expires_in_secs),
     };
-    {
-        let mut state = shared.lock();
-        state.issued_tokens.insert(access_token.clone(), issued);
-        state.counters.oauth_tokens_issued += 1;
-    }
+    state.issued_tokens.insert(access_token.clone(), issued);
+    state.counters.oauth_tokens_issued += 1;
+    drop(state);
     Json(json!({
         "token_type": "bearer",
         "access_token": access_token,
-        "refresh_token": app.refresh_token.0,
+        "refresh_token": refresh_token,
         "expires_in": app.expires_in_secs,
     }))
     .into_response()

@@ -157,7 +157,7 @@ pub(super) async fn token(State(pipedrive): State<Arc<Pipedrive>>, headers: Head
         "access_token": access_token,
         "token_type": "Bearer",
         "refresh_token": options.refresh_token,
-        "scope": "base,contacts:full,activities:full,users:read,search:read",
+        "scope": options.scope,
         "expires_in": options.token_lifetime_secs,
         "api_domain": "https://mock.pipedrive.com",
     }))

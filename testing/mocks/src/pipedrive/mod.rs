@@ -26,10 +26,11 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::AnswerDelay;
 use crate::compliance::{CrmMock, MockedContact, MockedTask};
 use crate::faults::{FaultPlan, INJECTED_REJECTION};
 use crate::recorded::{RequestLog, record};
-use crate::vendor_faults::{AnswerTime, FaultAnswers, FaultSwitch, inject};
+use crate::vendor_faults::{FaultAnswers, FaultSwitch, inject};
 
 /// A Pipedrive user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +58,8 @@ pub struct PipedriveMockOptions {
     pub client_secret: String,
     pub refresh_token: String,
     pub token_lifetime_secs: u64,
+    /// The scopes every OAuth token is granted (comma-separated, as Pipedrive lists them).
+    pub scope: String,
     pub users: Vec<PipedriveUser>,
     /// Requests per 2-second window (Essential plan with an API token: 20).
     pub requests_per_window: usize,
@@ -65,7 +68,8 @@ pub struct PipedriveMockOptions {
     /// The company's tokens per UTC day.
     pub daily_tokens: u64,
     pub faults: FaultPlan,
-    pub answer_time: AnswerTime,
+    /// How long each API call takes to answer (`None`: at once), as a real portal takes 300-500 ms.
+    pub answer_delay: Option<AnswerDelay>,
 }
 
 impl Default for PipedriveMockOptions {
@@ -76,12 +80,13 @@ impl Default for PipedriveMockOptions {
             client_secret: "mock-pipedrive-secret".into(),
             refresh_token: "mock-pipedrive-refresh".into(),
             token_lifetime_secs: 3599,
+            scope: "base,contacts:full,activities:full,users:read,search:read".into(),
             users: PipedriveUser::defaults(),
             requests_per_window: 20,
             searches_per_window: 10,
             daily_tokens: 30_000,
             faults: FaultPlan::default(),
-            answer_time: AnswerTime::default(),
+            answer_delay: None,
         }
     }
 }
@@ -164,7 +169,7 @@ impl PipedriveMockServer {
     pub async fn start(options: PipedriveMockOptions, listener: TcpListener, log: RequestLog) -> PipedriveHandle {
         let addr = listener.local_addr().expect("a bound TCP listener has a local address");
         let faults = FaultSwitch::new(options.faults.clone(), Arc::new(PipedriveFaults));
-        let answer_time = options.answer_time;
+        let answer_delay = options.answer_delay;
         let pipedrive = Arc::new(Pipedrive { options, state: Mutex::new(PipedriveState::default()) });
         let api = Router::new()
             .route("/v1/users", get(api::users))
@@ -176,7 +181,7 @@ impl PipedriveMockServer {
             .route("/api/v2/activities", post(api::create_activity).get(api::list_activities))
             .route("/api/v2/activities/{id}", patch(api::update_activity))
             .route_layer(from_fn(move |request, next: axum::middleware::Next| async move {
-                answer_time.wait().await;
+                AnswerDelay::wait(answer_delay).await;
                 next.run(request).await
             }))
             .route_layer(from_fn_with_state(faults.clone(), inject))

@@ -30,10 +30,11 @@ use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::AnswerDelay;
 use crate::compliance::{CrmMock, MockedContact, MockedTask};
 use crate::faults::{FaultPlan, INJECTED_REJECTION};
 use crate::recorded::{RequestLog, record};
-use crate::vendor_faults::{AnswerTime, FaultAnswers, FaultSwitch, inject};
+use crate::vendor_faults::{FaultAnswers, FaultSwitch, inject};
 
 /// A Zoho user tasks can be assigned to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +70,8 @@ pub struct ZohoMockOptions {
     pub refresh_token: String,
     /// Lifetime of issued access tokens (Zoho: 3600 s).
     pub token_lifetime_secs: u64,
+    /// The scopes every token is granted (space-separated), as the token answer lists them.
+    pub scope: String,
     pub users: Vec<ZohoUser>,
     /// The unique Tasks field that upserts check for duplicates.
     pub external_key_field: String,
@@ -77,7 +80,8 @@ pub struct ZohoMockOptions {
     /// Calls in flight at once.
     pub concurrency: usize,
     pub faults: FaultPlan,
-    pub answer_time: AnswerTime,
+    /// How long each API call takes to answer (`None`: at once), as a real portal takes 300-500 ms.
+    pub answer_delay: Option<AnswerDelay>,
 }
 
 impl Default for ZohoMockOptions {
@@ -87,12 +91,13 @@ impl Default for ZohoMockOptions {
             client_secret: "mock-zoho-secret".into(),
             refresh_token: "1000.mock-zoho-refresh".into(),
             token_lifetime_secs: 3600,
+            scope: "ZohoCRM.modules.ALL ZohoCRM.coql.READ ZohoCRM.users.READ".into(),
             users: ZohoUser::defaults(),
             external_key_field: "Handoffd_Handoff_Id".into(),
             credits_per_day: 50_000,
             concurrency: 10,
             faults: FaultPlan::default(),
-            answer_time: AnswerTime::default(),
+            answer_delay: None,
         }
     }
 }
@@ -166,7 +171,7 @@ impl ZohoMockServer {
     pub async fn start(options: ZohoMockOptions, listener: TcpListener, log: RequestLog) -> ZohoHandle {
         let addr = listener.local_addr().expect("a bound TCP listener has a local address");
         let faults = FaultSwitch::new(options.faults.clone(), Arc::new(ZohoFaults));
-        let answer_time = options.answer_time;
+        let answer_delay = options.answer_delay;
         let zoho = Arc::new(Zoho { options, state: Mutex::new(ZohoState::default()) });
         let api = Router::new()
             .route("/crm/v8/users", get(records::users))
@@ -175,7 +180,7 @@ impl ZohoMockServer {
             .route("/crm/v8/{module}/upsert", post(records::upsert))
             .route("/crm/v8/{module}/search", get(records::search))
             .route_layer(from_fn(move |request, next: axum::middleware::Next| async move {
-                answer_time.wait().await;
+                AnswerDelay::wait(answer_delay).await;
                 next.run(request).await
             }))
             .route_layer(from_fn_with_state(faults.clone(), inject))

@@ -37,7 +37,7 @@ pub(super) async fn token(State(zoho): State<Arc<Zoho>>, RawQuery(query): RawQue
     }
     Json(json!({
         "access_token": access_token,
-        "scope": "ZohoCRM.modules.ALL ZohoCRM.users.READ",
+        "scope": options.scope,
         "api_domain": "https://www.zohoapis.com",
         "token_type": "Bearer",
         "expires_in": options.token_lifetime_secs,
