@@ -199,6 +199,11 @@ impl Connectors {
         Ok(connectors)
     }
 
+    /// Every configured connector's id, in no order.
+    pub fn ids(&self) -> impl Iterator<Item = &String> {
+        self.kinds.keys()
+    }
+
     /// The kind of a configured connector.
     pub fn kind_of(&self, connector_id: &str) -> Option<&'static str> {
         self.kinds.get(connector_id).copied()

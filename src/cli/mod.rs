@@ -6,9 +6,12 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+mod admin_client;
 mod audit;
 mod backup;
 mod check;
+mod config_hash;
+mod connector;
 #[cfg(feature = "mock")]
 mod demo;
 mod dlq;
@@ -51,8 +54,12 @@ enum Command {
     Quarantine(quarantine::Args),
     /// Identity conflicts and merges: list them, split a merge.
     Identity(identity::Args),
-    /// A customer's whole timeline across channels, handoffs and decisions.
+    /// A customer's whole timeline across channels, handoffs and decisions, or one handoff's decisions.
     Audit(audit::Args),
+    /// The running daemon's connectors: list, pause, resume, poll now.
+    Connector(connector::Args),
+    /// The configuration file's SHA-256, and the running daemon's (exit 3 when they differ).
+    ConfigHash(config_hash::Args),
     /// A consistent copy of the SQLite store into a folder, while the daemon runs.
     Backup(backup::Args),
     /// Reload the running daemon's configuration (as SIGHUP does) and print the outcome.
@@ -87,6 +94,8 @@ pub fn main() -> ExitCode {
         Command::Quarantine(args) => quarantine::run(args),
         Command::Identity(args) => identity::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Connector(args) => connector::run(args),
+        Command::ConfigHash(args) => config_hash::run(args),
         Command::Backup(args) => backup::run(args),
         Command::Reload(args) => reload::run(args),
         Command::Replay(args) => replay::run(args),
