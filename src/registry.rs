@@ -21,7 +21,7 @@ use crate::store::InboxEvent;
 macro_rules! connector_kinds {
     ($($name:literal => $variant:ident($kind:ty)),+ $(,)?) => {
         /// One entry of `connectors:`, dispatched on `kind`.
-        #[derive(Debug, Deserialize)]
+        #[derive(Debug, Deserialize, schemars::JsonSchema)]
         #[serde(tag = "kind")]
         pub enum ConnectorConfig {
             $(#[serde(rename = $name)] $variant(<$kind as ConnectorKind>::Config),)+

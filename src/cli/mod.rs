@@ -24,6 +24,7 @@ mod quarantine;
 mod reload;
 mod replay;
 mod run;
+mod schema;
 mod train;
 
 #[derive(Debug, Parser)]
@@ -62,6 +63,8 @@ enum Command {
     ConfigHash(config_hash::Args),
     /// A consistent copy of the SQLite store into a folder, while the daemon runs.
     Backup(backup::Args),
+    /// Print the configuration's JSON Schema (for editors: see the README).
+    Schema(schema::Args),
     /// Reload the running daemon's configuration (as SIGHUP does) and print the outcome.
     Reload(reload::Args),
     /// Run stored raw events through the pipeline again, with progress.
@@ -98,6 +101,7 @@ pub fn main() -> ExitCode {
         Command::ConfigHash(args) => config_hash::run(args),
         Command::Backup(args) => backup::run(args),
         Command::Reload(args) => reload::run(args),
+        Command::Schema(args) => schema::run(args),
         Command::Replay(args) => replay::run(args),
         #[cfg(feature = "mock")]
         Command::MockCrm(args) => mock_crm::run(args),

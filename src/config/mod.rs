@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 pub mod duration;
 pub mod interpolate;
+pub mod json_schema;
 pub mod locate;
 pub mod paths;
 pub mod report;

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::config::duration::ConfigDuration;
 use crate::registry::ConnectorConfig;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub store: StoreConfig,
@@ -31,7 +31,7 @@ pub struct Config {
     pub service: ServiceConfig,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceConfig {
     /// How long one round of a stage may run before the stage counts as wedged: `/readyz`
@@ -51,7 +51,7 @@ fn default_stuck_after() -> ConfigDuration {
     ConfigDuration::from_secs(crate::daemon::supervisor::DEFAULT_STUCK_AFTER.as_secs())
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityConfig {
     /// When to sync contacts changed in the delivery CRM into the local identity cache, as a
@@ -63,7 +63,7 @@ pub struct IdentityConfig {
     pub crm_sync: Option<String>,
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     /// `sqlite://path/to/handoffd.db` (created if missing) or `postgres://...`.
@@ -97,7 +97,7 @@ impl StoreConfig {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// `host:port` vendors reach: webhooks, `/healthz`, `/readyz`.
@@ -161,7 +161,7 @@ fn default_max_body_bytes() -> usize {
     1024 * 1024
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
     /// `host:port` for `/metrics` and the admin API; loopback unless `token` is set.
@@ -182,7 +182,7 @@ fn default_admin_listen() -> String {
     "127.0.0.1:9464".to_owned()
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConversationConfig {
     /// How long the customer must be quiet before a burst becomes a handoff.
@@ -221,7 +221,7 @@ fn default_reopen_after() -> ConfigDuration {
     ConfigDuration::from_secs(7 * 24 * 3600)
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BusinessConfig {
     /// IANA time zone the business works in, e.g. `Asia/Kolkata`.
@@ -230,7 +230,7 @@ pub struct BusinessConfig {
     pub hours: BTreeMap<String, String>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingConfig {
     /// The owners tasks are shared among, in round-robin order.
@@ -240,7 +240,7 @@ pub struct RoutingConfig {
     pub due: DuePolicy,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OwnerConfig {
     /// The owner's user id in the CRM (HubSpot `hubspot_owner_id`).
@@ -249,7 +249,7 @@ pub struct OwnerConfig {
     pub name: Option<String>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DuePolicy {
     /// Business time to act on a high-urgency handoff.
@@ -279,7 +279,7 @@ fn default_due_low() -> ConfigDuration {
     ConfigDuration::from_secs(2 * 24 * 3600)
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryConfig {
     /// The id of the CRM connector tasks are written to.

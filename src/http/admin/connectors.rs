@@ -50,16 +50,18 @@ fn refuse_unpausable(state: &AdminState, id: &str) -> Option<Response> {
         return Some((StatusCode::NOT_FOUND, format!("no connector `{id}` is configured")).into_response());
     };
     if !view.pausable {
-        return Some((
-            StatusCode::CONFLICT,
-            format!(
-                "`{id}` ({}) cannot be paused: a webhook source's events are stored and acknowledged as they come \
+        return Some(
+            (
+                StatusCode::CONFLICT,
+                format!(
+                    "`{id}` ({}) cannot be paused: a webhook source's events are stored and acknowledged as they come \
                  (refusing them would make the vendor retry and give up); pause the delivery CRM `{}` to hold back \
                  what they produce",
-                view.kind, state.delivery_crm
-            ),
-        )
-            .into_response());
+                    view.kind, state.delivery_crm
+                ),
+            )
+                .into_response(),
+        );
     }
     None
 }
