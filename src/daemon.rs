@@ -28,6 +28,7 @@ use crate::interpret::Interpreter;
 use crate::registry::Connectors;
 use crate::store::Store;
 
+pub mod controls;
 pub mod notify;
 pub mod reload;
 pub mod shared;
@@ -116,6 +117,10 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
         context,
         manager: manager.clone(),
         busy: Default::default(),
+        // The file as it is now: the caller parsed it a moment ago (a reload hashes the bytes it parses).
+        config_sha256: std::sync::Mutex::new(
+            std::fs::read(&loaded.path).map(|bytes| crate::config::file_sha256(&bytes)).unwrap_or_default(),
+        ),
     });
     let sync_schedule = config
         .identity
@@ -154,6 +159,7 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
     // The poll host commits through the inbox writer, so it stops with the servers, before the
     // writer drains.
     let stop_server = CancellationToken::new();
+    let controls = crate::daemon::controls::Controls::default();
     let poll_host = (!pollers.is_empty()).then(|| {
         let host = PollHost {
             store: store.clone(),
@@ -162,6 +168,7 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
             holder: format!("{}:{}", hostname(), config.server.listen),
             lease: POLL_LEASE,
             backoff: Backoff::default(),
+            controls: controls.clone(),
         };
         supervisor.spawn("poll", host.run(stop_server.clone()))
     });
@@ -273,9 +280,11 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
         outbox_changed,
         worker_id,
         prepared: Default::default(),
+        controls: controls.clone(),
     };
     supervisor.spawn_stage("deliver", |stop| deliverer.run(stop));
 
+    let admin_connectors = connectors.clone();
     let app = router(
         AppState { store: store.clone(), connectors, inbox, stages: supervisor.health() },
         config.server.max_body_bytes,
@@ -286,7 +295,14 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
     // listed sources (Exotel signs nothing).
     let server =
         supervisor.spawn("server", crate::http::serve::serve("server", listener, app, limits, stop_server.clone()));
-    let admin = crate::http::admin::router(config.admin.token.clone(), store.clone(), Some(reloader.clone()));
+    let admin = crate::http::admin::router(crate::http::admin::Admin {
+        token: config.admin.token.clone(),
+        store: store.clone(),
+        reloader: Some(reloader.clone()),
+        connectors: admin_connectors,
+        controls,
+        delivery_crm: config.delivery.crm.clone(),
+    });
     let admin_server = supervisor.spawn(
         "admin_server",
         crate::http::serve::serve("admin_server", admin_listener, admin, limits, stop_server.clone()),

@@ -21,7 +21,7 @@ use crate::store::InboxEvent;
 macro_rules! connector_kinds {
     ($($name:literal => $variant:ident($kind:ty)),+ $(,)?) => {
         /// One entry of `connectors:`, dispatched on `kind`.
-        #[derive(Debug, Deserialize)]
+        #[derive(Debug, Deserialize, schemars::JsonSchema)]
         #[serde(tag = "kind")]
         pub enum ConnectorConfig {
             $(#[serde(rename = $name)] $variant(<$kind as ConnectorKind>::Config),)+
@@ -202,6 +202,11 @@ impl Connectors {
             }
         }
         Ok(connectors)
+    }
+
+    /// Every configured connector's id, in no order.
+    pub fn ids(&self) -> impl Iterator<Item = &String> {
+        self.kinds.keys()
     }
 
     /// The kind of a configured connector.

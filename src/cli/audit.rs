@@ -1,24 +1,29 @@
 //! `handoffd audit --customer KEY`: a customer's whole timeline (interactions on every channel,
-//! handoffs, audit events) in time order. `handoffd audit --handoff ID`: one handoff's chain, read
-//! as sentences: classified as X because Y, routed by rule R to O (others out because ...), task T
-//! created at t, then whatever later entries say (any kind is printed, known or not).
+//! handoffs, audit events) in time order; `handoffd audit --handoff ID`: the decisions recorded
+//! for one handoff. Through the running daemon's admin API or, when none runs, the store.
+//!
+//! A handoff's entries read as sentences: classified as X because Y, routed by rule R to O (others
+//! out because ...), task T created at t; any other kind (the SLA watcher's `reminded`,
+//! `reassigned`, `completed`, ...) prints as `kind: detail`, so a stage that adds events needs
+//! nothing here.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
-use handoffd_contract::identity::IdentityKey;
 
-use super::store_from_config;
+use super::admin_client::{Via, connect, segment};
+use crate::store::{AuditEntry, CustomerTimeline};
 
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("subject").required(true).args(["customer", "handoff"])))]
 pub struct Args {
     #[command(flatten)]
     pub config: super::ConfigArg,
     /// The customer: a phone (`+919820012345`, `09820012345` with `--region IN`), an email,
     /// a match key (`vendor:whatsapp:9198...`) or the store's customer id.
-    #[arg(long, required_unless_present = "handoff", conflicts_with = "handoff")]
+    #[arg(long)]
     pub customer: Option<String>,
-    /// One handoff's audit chain, by its id.
+    /// A handoff id: the audit entries recorded for it (classified, routed, task written, ...).
     #[arg(long)]
     pub handoff: Option<String>,
     /// Region for a phone written without a country code.
@@ -32,33 +37,15 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        let store = store_from_config(&args.config).await?;
+        let via = connect(&args.config).await?;
         if let Some(handoff) = &args.handoff {
-            let entries = store.audit_for_handoff(handoff).await?;
-            if entries.is_empty() {
-                eprintln!("No audit entry names the handoff `{handoff}`.");
-                return Ok(ExitCode::FAILURE);
-            }
-            if args.json {
-                let json: Vec<serde_json::Value> = entries
-                    .iter()
-                    .map(|e| serde_json::json!({"at": e.at, "event": e.event, "sentence": sentence(e), "detail": e.detail}))
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&json)?);
-            } else {
-                println!("handoff {handoff}");
-                for entry in &entries {
-                    println!("{}\t{}", entry.at.format("%Y-%m-%d %H:%M:%S"), sentence(entry));
-                }
-            }
-            return Ok(ExitCode::SUCCESS);
+            return print_handoff(&via, handoff, args.json).await;
         }
         let given = args.customer.as_deref().unwrap_or_default();
-        let Some(customer_id) = find_customer(store.as_ref(), given, args.region.as_deref()).await? else {
+        let Some(timeline) = timeline(&via, given, args.region.as_deref()).await? else {
             eprintln!("No customer is known by `{given}`.");
             return Ok(ExitCode::FAILURE);
         };
-        let timeline = store.customer_timeline(&customer_id).await?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&timeline)?);
             return Ok(ExitCode::SUCCESS);
@@ -86,9 +73,51 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
+async fn timeline(via: &Via, given: &str, region: Option<&str>) -> anyhow::Result<Option<CustomerTimeline>> {
+    match via {
+        Via::Daemon(api) => {
+            let mut path = format!("/admin/audit/customers/{}", segment(given));
+            if let Some(region) = region {
+                path.push_str(&format!("?region={}", segment(region)));
+            }
+            api.get_optional(&path).await
+        }
+        Via::Store(store) => {
+            let Some(customer) = crate::identity::lookup::find_customer(store.as_ref(), given, region).await? else {
+                return Ok(None);
+            };
+            Ok(Some(store.customer_timeline(&customer).await?))
+        }
+    }
+}
+
+async fn print_handoff(via: &Via, handoff: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let entries: Vec<AuditEntry> = match via {
+        Via::Daemon(api) => api.get(&format!("/admin/audit/handoffs/{}", segment(handoff))).await?,
+        Via::Store(store) => store.audit_for_handoff(handoff).await?,
+    };
+    if json {
+        let json: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|e| serde_json::json!({"at": e.at, "event": e.event, "sentence": sentence(e), "detail": e.detail}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&json)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if entries.is_empty() {
+        eprintln!("No audit entry is recorded for handoff `{handoff}`.");
+        return Ok(ExitCode::FAILURE);
+    }
+    println!("handoff {handoff}");
+    for entry in &entries {
+        println!("{}\t{}", entry.at.format("%Y-%m-%d %H:%M:%S"), sentence(entry));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// One audit entry as a sentence. The kinds routing and delivery write read as prose; any other
 /// kind (the SLA watcher's `reminded`, `reassigned`, `completed`, ...) prints as `kind: detail`.
-pub fn sentence(entry: &crate::store::AuditEntry) -> String {
+pub fn sentence(entry: &AuditEntry) -> String {
     let detail = &entry.detail;
     let text = |v: &serde_json::Value| match v {
         serde_json::Value::String(s) => s.clone(),
@@ -152,33 +181,3 @@ pub fn sentence(entry: &crate::store::AuditEntry) -> String {
     }
 }
 
-/// The customer a key names: its match keys, tried in turn, then a customer id as given.
-async fn find_customer(
-    store: &dyn crate::store::Store,
-    given: &str,
-    region: Option<&str>,
-) -> anyhow::Result<Option<String>> {
-    let given = given.trim();
-    let key = if given.contains(':') && !given.starts_with('+') {
-        None
-    } else if given.contains('@') {
-        Some(IdentityKey::email(given))
-    } else {
-        Some(IdentityKey::phone(given))
-    };
-    let candidates: Vec<String> = match &key {
-        Some(key) => crate::ingest::match_keys(key, region).into_iter().map(|(k, _)| k).collect(),
-        None => vec![given.to_owned()],
-    };
-    for candidate in &candidates {
-        if let Some(customer) = store.customer_for_key(candidate).await? {
-            return Ok(Some(customer));
-        }
-    }
-    // A customer id (a UUID) as `identity conflicts` prints it.
-    match store.customer_timeline(given).await {
-        Ok(_) => Ok(Some(given.to_owned())),
-        Err(crate::store::StoreError::NotFound(_)) => Ok(None),
-        Err(error) => Err(error.into()),
-    }
-}

@@ -1,10 +1,12 @@
-//! `handoffd dlq list|show|replay|drop`: deliveries that exhausted their retries.
+//! `handoffd dlq list|show|replay|drop`: deliveries that exhausted their retries, through the
+//! running daemon's admin API or, when none runs, the store.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::store_from_config;
+use super::admin_client::{Via, connect};
+use crate::http::admin::wire::DeadLetterView;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -32,10 +34,15 @@ pub enum Action {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        let store = store_from_config(&args.config).await?;
+        let via = connect(&args.config).await?;
         match args.action {
             Action::List { limit } => {
-                let letters = store.list_dead_letters(limit).await?;
+                let letters: Vec<DeadLetterView> = match &via {
+                    Via::Daemon(api) => api.get(&format!("/admin/dead-letters?limit={limit}")).await?,
+                    Via::Store(store) => {
+                        store.list_dead_letters(limit).await?.into_iter().map(DeadLetterView::brief).collect()
+                    }
+                };
                 if letters.is_empty() {
                     println!("The dead-letter queue is empty.");
                 }
@@ -51,22 +58,38 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
             }
             Action::Show { id } => {
-                let letter = store.get_dead_letter(id).await?;
-                let payload: serde_json::Value = serde_json::from_str(&letter.payload).unwrap_or_default();
+                let letter: DeadLetterView = match &via {
+                    Via::Daemon(api) => api.get(&format!("/admin/dead-letters/{id}")).await?,
+                    Via::Store(store) => DeadLetterView::full(store.get_dead_letter(id).await?),
+                };
                 println!("dead letter {}", letter.id);
                 println!("handoff:    {}", letter.handoff_id);
                 println!("crm:        {}", letter.crm_id);
                 println!("failed at:  {}", letter.failed_at.to_rfc3339());
                 println!("attempts:   {}", letter.attempts);
                 println!("last error: {}", letter.last_error);
-                println!("{}", serde_json::to_string_pretty(&payload)?);
+                println!("{}", serde_json::to_string_pretty(&letter.payload)?);
             }
             Action::Replay { id } => {
-                store.replay_dead_letter(id, crate::conversation::lifecycle::REPLAYED, chrono::Utc::now()).await?;
+                match &via {
+                    Via::Daemon(api) => {
+                        api.send(reqwest::Method::POST, &format!("/admin/dead-letters/{id}/replay")).await?;
+                    }
+                    Via::Store(store) => {
+                        store
+                            .replay_dead_letter(id, crate::conversation::lifecycle::REPLAYED, chrono::Utc::now())
+                            .await?
+                    }
+                }
                 println!("Dead letter {id} is back in the outbox; a running daemon delivers it shortly.");
             }
             Action::Drop { id } => {
-                store.drop_dead_letter(id).await?;
+                match &via {
+                    Via::Daemon(api) => {
+                        api.send(reqwest::Method::DELETE, &format!("/admin/dead-letters/{id}")).await?;
+                    }
+                    Via::Store(store) => store.drop_dead_letter(id).await?,
+                }
                 println!("Dead letter {id} is dropped.");
             }
         }

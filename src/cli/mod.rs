@@ -6,10 +6,13 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+mod admin_client;
 mod audit;
 mod backtest;
 mod backup;
 mod check;
+mod config_hash;
+mod connector;
 #[cfg(feature = "mock")]
 mod demo;
 mod dlq;
@@ -22,6 +25,7 @@ mod quarantine;
 mod reload;
 mod replay;
 mod run;
+mod schema;
 mod train;
 
 #[derive(Debug, Parser)]
@@ -52,12 +56,18 @@ enum Command {
     Quarantine(quarantine::Args),
     /// Identity conflicts and merges: list them, split a merge.
     Identity(identity::Args),
-    /// A customer's whole timeline across channels, handoffs and decisions.
+    /// A customer's whole timeline across channels, handoffs and decisions, or one handoff's decisions.
     Audit(audit::Args),
     /// Replay a past period's routing through candidate rules and show what would change (never writes).
     Backtest(backtest::Args),
+    /// The running daemon's connectors: list, pause, resume, poll now.
+    Connector(connector::Args),
+    /// The configuration file's SHA-256, and the running daemon's (exit 3 when they differ).
+    ConfigHash(config_hash::Args),
     /// A consistent copy of the SQLite store into a folder, while the daemon runs.
     Backup(backup::Args),
+    /// Print the configuration's JSON Schema (for editors: see the README).
+    Schema(schema::Args),
     /// Reload the running daemon's configuration (as SIGHUP does) and print the outcome.
     Reload(reload::Args),
     /// Run stored raw events through the pipeline again, with progress.
@@ -91,8 +101,11 @@ pub fn main() -> ExitCode {
         Command::Identity(args) => identity::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Backtest(args) => backtest::run(args),
+        Command::Connector(args) => connector::run(args),
+        Command::ConfigHash(args) => config_hash::run(args),
         Command::Backup(args) => backup::run(args),
         Command::Reload(args) => reload::run(args),
+        Command::Schema(args) => schema::run(args),
         Command::Replay(args) => replay::run(args),
         #[cfg(feature = "mock")]
         Command::MockCrm(args) => mock_crm::run(args),

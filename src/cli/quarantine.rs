@@ -1,10 +1,12 @@
-//! `handoffd quarantine list|show|drop`: bodies that were signed but could not be parsed.
+//! `handoffd quarantine list|show|drop`: bodies that were signed but could not be parsed, through
+//! the running daemon's admin API or, when none runs, the store.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::store_from_config;
+use super::admin_client::{Via, connect};
+use crate::http::admin::wire::QuarantineView;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -30,10 +32,15 @@ pub enum Action {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        let store = store_from_config(&args.config).await?;
+        let via = connect(&args.config).await?;
         match args.action {
             Action::List { limit } => {
-                let entries = store.list_quarantine(limit).await?;
+                let entries: Vec<QuarantineView> = match &via {
+                    Via::Daemon(api) => api.get(&format!("/admin/quarantine?limit={limit}")).await?,
+                    Via::Store(store) => {
+                        store.list_quarantine(limit).await?.into_iter().map(QuarantineView::brief).collect()
+                    }
+                };
                 if entries.is_empty() {
                     println!("The quarantine is empty.");
                 }
@@ -43,21 +50,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         entry.id,
                         entry.received_at.format("%Y-%m-%d %H:%M:%S"),
                         entry.connector_id,
-                        entry.body.len(),
+                        entry.bytes,
                         entry.reason
                     );
                 }
             }
             Action::Show { id } => {
-                let entry = store.get_quarantine(id).await?;
+                let entry: QuarantineView = match &via {
+                    Via::Daemon(api) => api.get(&format!("/admin/quarantine/{id}")).await?,
+                    Via::Store(store) => QuarantineView::full(store.get_quarantine(id).await?),
+                };
                 println!("quarantined body {}", entry.id);
                 println!("connector:  {}", entry.connector_id);
                 println!("received:   {}", entry.received_at.to_rfc3339());
                 println!("reason:     {}", entry.reason);
-                println!("{}", String::from_utf8_lossy(&entry.body));
+                println!("{}", entry.body);
             }
             Action::Drop { id } => {
-                store.drop_quarantine(id).await?;
+                match &via {
+                    Via::Daemon(api) => {
+                        api.send(reqwest::Method::DELETE, &format!("/admin/quarantine/{id}")).await?;
+                    }
+                    Via::Store(store) => store.drop_quarantine(id).await?,
+                }
                 println!("Quarantined body {id} is dropped.");
             }
         }

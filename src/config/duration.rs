@@ -24,6 +24,20 @@ impl fmt::Debug for ConfigDuration {
     }
 }
 
+/// In the schema: a string such as `90s` (what the loader parses with `humantime`).
+impl schemars::JsonSchema for ConfigDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A duration such as `90s`, `30m`, `4h`, `7d` or `1h 30m`.",
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for ConfigDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 pub mod duration;
 pub mod interpolate;
+pub mod json_schema;
 pub mod locate;
 pub mod paths;
 pub mod report;
@@ -66,10 +67,25 @@ pub fn process_env(name: &str) -> Option<String> {
 
 /// [`load`] with an explicit environment, reporting every problem found.
 pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigReport> {
+    load_hashed(path, env).map(|(loaded, _)| loaded)
+}
+
+/// [`load_with_env`], with the [`file_sha256`] of the very bytes that were parsed (what the admin
+/// API reports as the running configuration's hash).
+pub fn load_hashed(path: &Path, env: EnvLookup<'_>) -> Result<(Loaded, String), ConfigReport> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigReport::new(path, vec![Problem::new(None, "", format!("cannot read the file: {e}"))]))?;
     let config = parse(&text, env).map_err(|problems| ConfigReport::new(path, problems))?;
-    Ok(Loaded { config, path: path.to_owned() })
+    Ok((Loaded { config, path: path.to_owned() }, file_sha256(text.as_bytes())))
+}
+
+/// The hash that identifies a configuration: SHA-256 (hex) of the file's bytes as written, before
+/// interpolation. So a secret taken from `${ENV}` or a credential never enters it (its value can
+/// change without changing the hash; a reload is what applies it), and an admin can compare it
+/// with `sha256sum` of the file on disk. The vocabulary and model files it names are not in it.
+pub fn file_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// Interpolate, parse and validate configuration text. Stops after the stage that found

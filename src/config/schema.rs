@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::config::duration::ConfigDuration;
 use crate::registry::ConnectorConfig;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub store: StoreConfig,
@@ -35,7 +35,7 @@ pub struct Config {
     pub service: ServiceConfig,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceConfig {
     /// How long one round of a stage may run before the stage counts as wedged: `/readyz`
@@ -55,7 +55,7 @@ fn default_stuck_after() -> ConfigDuration {
     ConfigDuration::from_secs(crate::daemon::supervisor::DEFAULT_STUCK_AFTER.as_secs())
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityConfig {
     /// When to sync contacts changed in the delivery CRM into the local identity cache, as a
@@ -67,7 +67,7 @@ pub struct IdentityConfig {
     pub crm_sync: Option<String>,
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     /// `sqlite://path/to/handoffd.db` (created if missing) or `postgres://...`.
@@ -101,7 +101,7 @@ impl StoreConfig {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// `host:port` vendors reach: webhooks, `/healthz`, `/readyz`.
@@ -165,7 +165,7 @@ fn default_max_body_bytes() -> usize {
     1024 * 1024
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
     /// `host:port` for `/metrics` and the admin API; loopback unless `token` is set.
@@ -186,7 +186,7 @@ fn default_admin_listen() -> String {
     "127.0.0.1:9464".to_owned()
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConversationConfig {
     /// How long the customer must be quiet before a burst becomes a handoff.
@@ -225,7 +225,7 @@ fn default_reopen_after() -> ConfigDuration {
     ConfigDuration::from_secs(7 * 24 * 3600)
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BusinessConfig {
     /// IANA time zone the business works in, e.g. `Asia/Kolkata`.
@@ -234,7 +234,7 @@ pub struct BusinessConfig {
     pub hours: BTreeMap<String, String>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingConfig {
     /// Everyone a task can go to. With no `pools` and no `rules`, they form one pool (`default`)
@@ -267,7 +267,7 @@ pub struct RoutingConfig {
     pub owner_sync: Option<String>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OwnerConfig {
     /// The owner's login email in the CRM; resolved to the CRM's owner id through its owners API.
@@ -396,7 +396,7 @@ impl Strategy {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DuePolicy {
     /// Business time to act on a high-urgency handoff.
@@ -426,7 +426,7 @@ fn default_due_low() -> ConfigDuration {
     ConfigDuration::from_secs(2 * 24 * 3600)
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryConfig {
     /// The id of the CRM connector tasks are written to.

@@ -34,6 +34,8 @@ pub struct Reloader {
     pub(super) manager: ServiceManager,
     /// One reload at a time.
     pub(super) busy: tokio::sync::Mutex<()>,
+    /// [`crate::config::file_sha256`] of the configuration running now.
+    pub(super) config_sha256: std::sync::Mutex<String>,
 }
 
 /// What a successful reload left for a restart.
@@ -97,7 +99,8 @@ impl Reloader {
     }
 
     async fn build_and_swap(&self) -> Result<Reloaded, String> {
-        let loaded: Loaded = crate::config::load(&self.path).map_err(|report| format!("{report:#}"))?;
+        let (loaded, sha256): (Loaded, String) = crate::config::load_hashed(&self.path, &crate::config::process_env)
+            .map_err(|report| format!("{report:#}"))?;
         let config = &loaded.config;
         let interpreter = Interpreter::load(&config.interpret, loaded.base_dir())
             .map_err(|error| format!("{}: interpret: {error:#}", self.path.display()))?;
@@ -110,6 +113,12 @@ impl Reloader {
         // Everything is built: swap both together.
         self.briefs.replace(briefs);
         self.connectors.replace(connectors);
+        *self.config_sha256.lock().expect("config hash") = sha256;
         Ok(Reloaded { needs_restart })
+    }
+
+    /// The configuration running now: its file and [`crate::config::file_sha256`].
+    pub fn config_file(&self) -> (std::path::PathBuf, String) {
+        (self.path.clone(), self.config_sha256.lock().expect("config hash").clone())
     }
 }

@@ -53,6 +53,8 @@ pub struct Deliverer {
     /// Whether the CRM's one-time set-up (`Crm::prepare`) has succeeded; rounds in flight wait for one another's
     /// attempt rather than each making it.
     pub prepared: tokio::sync::Mutex<bool>,
+    /// Pauses from the admin API: a paused CRM gets no calls, and its jobs wait in the outbox.
+    pub controls: crate::daemon::controls::Controls,
 }
 
 /// What one lease did.
@@ -97,6 +99,17 @@ impl Deliverer {
                 tokio::select! {
                     _ = rounds.join_next() => {}
                     _ = stop.cancelled() => {}
+                }
+                continue;
+            }
+            if this.controls.is_paused(this.crm.id()) {
+                // Rounds in hand finish; nothing new is leased until resumed.
+                tracing::info!(crm = %this.crm.id(), "Delivery to `{}` is paused; jobs wait in the outbox.", this.crm.id());
+                tokio::select! {
+                    _ = stop.cancelled() => {}
+                    _ = this.controls.wait_resumed(this.crm.id()) => {
+                        tracing::info!(crm = %this.crm.id(), "Delivery to `{}` is resumed.", this.crm.id());
+                    }
                 }
                 continue;
             }

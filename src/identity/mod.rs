@@ -16,6 +16,7 @@ pub mod contacts;
 pub mod history;
 pub mod index;
 pub mod keys;
+pub mod lookup;
 pub mod merge;
 pub mod phone;
 pub mod resolve;

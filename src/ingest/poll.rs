@@ -91,6 +91,9 @@ pub struct PollHost {
     /// How long a claimed cursor stays this instance's without renewal.
     pub lease: Duration,
     pub backoff: Backoff,
+    /// Pauses and poll-now requests from the admin API: a paused poller leaves its cursor
+    /// where it is until resumed.
+    pub controls: crate::daemon::controls::Controls,
 }
 
 impl PollHost {
@@ -114,7 +117,16 @@ impl PollHost {
         let poller = &self.pollers[index];
         let id = poller.source.id().to_owned();
         let mut failures = 0u32;
+        let poll_now = self.controls.poll_signal(&id);
         loop {
+            if self.controls.is_paused(&id) {
+                tracing::info!(connector = %id, "The poller `{id}` is paused; its cursor stays where it is.");
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = self.controls.wait_resumed(&id) => {}
+                }
+                tracing::info!(connector = %id, "The poller `{id}` is resumed.");
+            }
             let wait =
                 match catch_round("poll", async { Ok(self.round(poller.source.as_ref(), Utc::now()).await) }).await {
                     Ok(Ok(Round::More)) => {
@@ -154,6 +166,8 @@ impl PollHost {
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = tokio::time::sleep(wait) => {}
+                // An admin asked for a poll now (`handoffd connector poll ID`).
+                _ = poll_now.notified() => {}
             }
         }
     }
@@ -310,6 +324,7 @@ mod tests {
             holder: "a".into(),
             lease: Duration::from_secs(60),
             backoff: Backoff::default(),
+            controls: Default::default(),
         };
         (host, source, inbox, store, dir)
     }
@@ -357,6 +372,34 @@ mod tests {
         // Once b's lease expires, a takes over.
         let later = now + chrono::Duration::seconds(61);
         assert_eq!(host.round(source.as_ref(), later).await.unwrap(), Round::Done);
+    }
+
+    #[tokio::test]
+    async fn a_paused_poller_does_not_poll_until_resumed_and_polls_at_once_when_asked() {
+        let answers = (0..3).map(|i| page(&[], &format!("t{i}"), false)).collect();
+        let (mut host, source, _inbox, _store, _dir) = host(answers).await;
+        host.pollers = vec![Poller::new(source.clone()).unwrap()];
+        let controls = host.controls.clone();
+        controls.pause("voice");
+        let stop = CancellationToken::new();
+        let running = tokio::spawn(host.run(stop.clone()));
+        let polls = || source.cursors.lock().unwrap().len();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(polls(), 0, "paused from the start: the vendor is not asked");
+        controls.resume("voice");
+        let waited = std::time::Instant::now();
+        while polls() < 1 && waited.elapsed() < Duration::from_secs(5) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(polls(), 1, "resumed: polled once, then waits for its schedule (every five minutes)");
+        controls.poll_now("voice");
+        while polls() < 2 && waited.elapsed() < Duration::from_secs(5) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(polls(), 2, "polled when asked, not at the schedule");
+        assert_eq!(*source.cursors.lock().unwrap(), [None, Some("t0".into())], "from the stored cursor");
+        stop.cancel();
+        running.await.unwrap();
     }
 
     #[test]

@@ -32,7 +32,7 @@ use super::Vocabulary;
 use crate::config::duration::ConfigDuration;
 
 /// `interpret.llm`: an OpenAI-compatible chat endpoint that may refine the brief. Off when absent.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LlmConfig {
     /// Base URL of the endpoint, without `/v1` (`https://api.openai.com`, `http://127.0.0.1:11434`).

@@ -38,7 +38,7 @@ pub use window::{FoundWindow, WindowSource};
 pub mod when;
 
 /// `interpret:`: where the vocabulary lives and how the brief is made.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InterpretConfig {
     /// Folder of vocabulary YAML files (intents, objections, facts, time expressions per

@@ -285,7 +285,7 @@ pub struct CrmSyncState {
 }
 
 /// One line of a customer's timeline.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TimelineEvent {
     pub at: DateTime<Utc>,
     /// `interaction`, `handoff` or `audit`.
@@ -296,7 +296,7 @@ pub struct TimelineEvent {
 }
 
 /// Everything that happened to one customer, in time order.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CustomerTimeline {
     pub customer_id: String,
     pub display_name: Option<String>,

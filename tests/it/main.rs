@@ -8,6 +8,7 @@ mod cli_run;
 mod config_check_cli;
 mod config_interpolate;
 mod config_load;
+mod config_schema;
 mod explain_connector;
 mod identity_flow;
 mod identity_keys;

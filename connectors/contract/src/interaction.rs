@@ -139,7 +139,7 @@ pub struct Call {
 
 /// What became of a call, whatever the vendor calls it (Vapi `endedReason`, Retell
 /// `disconnection_reason`, Twilio `CallStatus`, ...).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CallOutcome {
     /// The customer was on the line (whether or not they spoke: see the turns).

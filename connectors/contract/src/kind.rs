@@ -22,7 +22,7 @@ pub trait ConnectorKind: 'static {
     /// named by `delivery.crm`).
     const BUILDS: Builds;
     /// The kind's config block: serde with `deny_unknown_fields`, a doc comment per key.
-    type Config: DeserializeOwned + Debug + Send + Sync + 'static;
+    type Config: DeserializeOwned + schemars::JsonSchema + Debug + Send + Sync + 'static;
 
     /// The connector id (`id:`), used in its webhook path.
     fn id(config: &Self::Config) -> &str;

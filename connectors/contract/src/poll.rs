@@ -59,7 +59,7 @@ pub trait PollSource: Send + Sync {
 }
 
 /// The `poll:` block a connector with a poller takes (the same keys on every such kind).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PollSettings {
     /// When to poll, as a cron expression with seconds (`sec min hour day month weekday`);

@@ -12,7 +12,7 @@ use serde::Deserialize;
 /// Exotel dashboard user) can post events until the token is changed, and the body is not
 /// protected in transit beyond what HTTPS gives. Serve the endpoint over HTTPS only, keep the
 /// token long and random, and set `allowed_sources` to Exotel's published addresses.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExotelConfig {
     /// The connector id: events arrive on `/webhooks/{id}` (POST for StatusCallback, GET for

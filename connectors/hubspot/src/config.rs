@@ -3,7 +3,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 /// `kind: hubspot`: one HubSpot portal (account).
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HubspotConfig {
     /// The connector id, named by `delivery.crm`.
@@ -40,7 +40,7 @@ pub struct HubspotConfig {
 ///   search_window: 1s
 ///   max_batch: 100       # inputs per batch call (HubSpot's own maximum is 100)
 /// ```
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Requests allowed per `window` for the account (default 190).
@@ -63,7 +63,7 @@ pub struct LimitsConfig {
     pub max_batch: Option<usize>,
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OAuthConfig {
     /// The public app's client id.
@@ -118,7 +118,7 @@ mod tests {
 
     /// The daemon reads this block through a `kind:`-tagged enum: the tag must not trip
     /// `deny_unknown_fields`, and durations are strings.
-    #[derive(Deserialize)]
+    #[derive(Deserialize, schemars::JsonSchema)]
     #[serde(tag = "kind", rename_all = "snake_case")]
     enum Tagged {
         Hubspot(HubspotConfig),

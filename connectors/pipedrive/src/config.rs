@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer};
 ///   base_url: https://acme.pipedrive.com   # the company domain (default https://api.pipedrive.com)
 ///   api_token: ${PIPEDRIVE_API_TOKEN}      # or `oauth: {client_id, client_secret, refresh_token}`
 /// ```
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PipedriveConfig {
     /// The connector id, named by `delivery.crm`.
@@ -55,7 +55,7 @@ pub struct PipedriveConfig {
 ///   search_requests: 10   # search endpoints, per 2-second window
 ///   daily_tokens: 30000   # the company's daily token budget (30,000 x plan multiplier x seats)
 /// ```
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Requests per 2-second window for this token (default 20).
@@ -69,7 +69,7 @@ pub struct LimitsConfig {
     pub daily_tokens: Option<u32>,
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OAuthConfig {
     /// The app's client id.

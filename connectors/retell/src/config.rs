@@ -7,7 +7,7 @@ use serde::Deserialize;
 pub const DEFAULT_BASE_URL: &str = "https://api.retellai.com";
 
 /// One Retell workspace sending call webhooks.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetellConfig {
     /// The connector id: Retell's webhook URL is `https://<host>/webhooks/<id>`.

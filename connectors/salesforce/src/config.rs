@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 /// `kind: salesforce`: one Salesforce org, reached through a connected app.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SalesforceConfig {
     /// The connector id, named by `delivery.crm`.
@@ -49,7 +49,7 @@ pub struct SalesforceConfig {
 }
 
 /// The JWT bearer flow's user and key.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JwtConfig {
     /// The Salesforce username the tokens act as (the integration user).
@@ -67,7 +67,7 @@ pub struct JwtConfig {
 ///   concurrent: 25    # calls in flight at once
 ///   max_batch: 200    # records per sObject Collections call (Salesforce's maximum is 200)
 /// ```
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// API requests per rolling 24 hours (default 100000, an Enterprise org's base allocation).
@@ -136,7 +136,7 @@ impl std::fmt::Debug for JwtConfig {
 mod tests {
     use super::*;
 
-    #[derive(Deserialize)]
+    #[derive(Deserialize, schemars::JsonSchema)]
     #[serde(tag = "kind", rename_all = "snake_case")]
     enum Tagged {
         Salesforce(SalesforceConfig),

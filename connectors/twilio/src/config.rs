@@ -4,7 +4,7 @@ use handoffd_contract::poll::PollSettings;
 use serde::Deserialize;
 
 /// `kind: twilio`: one Twilio account's voice status callbacks and its Calls API.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TwilioConfig {
     /// The connector id: callbacks arrive on `/webhooks/{id}` (give Twilio that URL as the

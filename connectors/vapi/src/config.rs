@@ -8,7 +8,7 @@ use serde::Deserialize;
 pub const DEFAULT_BASE_URL: &str = "https://api.vapi.ai";
 
 /// One Vapi organisation (or one assistant's server URL) sending end-of-call reports.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VapiConfig {
     /// The connector id: Vapi's server URL is `https://<host>/webhooks/<id>`.
@@ -43,7 +43,7 @@ fn default_base_url() -> String {
 
 /// Vapi's credential plans for server URLs (OAuth 2.0 plans authenticate Vapi to a token
 /// endpoint, which handoffd does not serve, so they are not offered).
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum AuthenticationPlan {
     Hmac(HmacPlan),
@@ -51,7 +51,7 @@ pub enum AuthenticationPlan {
 }
 
 /// Vapi's `HMACAuthenticationPlan`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HmacPlan {
     /// The HMAC key.
@@ -87,7 +87,7 @@ pub struct HmacPlan {
     pub secret_is_base64: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HmacAlgorithm {
     Sha256,
@@ -95,7 +95,7 @@ pub enum HmacAlgorithm {
     Sha1,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SignatureEncoding {
     #[default]
@@ -104,7 +104,7 @@ pub enum SignatureEncoding {
 }
 
 /// Vapi's `BearerAuthenticationPlan`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct BearerPlan {
     /// The token Vapi sends.

@@ -7,7 +7,7 @@ use handoffd_contract::interaction::CallOutcome;
 use serde::Deserialize;
 
 /// `kind: webhook`: any vendor that posts JSON, without a connector of its own.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
     /// The connector id: events arrive on `POST /webhooks/{id}`.
@@ -45,7 +45,7 @@ fn default_channel() -> String {
 }
 
 /// `scheme: standard_webhooks` or `scheme: hmac`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "scheme", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SignatureConfig {
     /// The Standard Webhooks specification: `webhook-id`, `webhook-timestamp` and
@@ -96,7 +96,7 @@ fn default_signed() -> String {
     "{body}".to_owned()
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HmacAlgorithm {
     Sha1,
@@ -104,7 +104,7 @@ pub enum HmacAlgorithm {
     Sha512,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DigestEncoding {
     Hex,
@@ -138,7 +138,7 @@ impl std::fmt::Debug for SignatureConfig {
 /// JSON Pointers (`/call/customer/number`) into the payload. Every field is optional except
 /// what makes an event identifiable: `dedup_key` (unless Standard Webhooks' `webhook-id` is
 /// used), and at least one of `phone` and `email`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FieldMap {
     /// The event's stable id, one pointer or several (their values joined with `:`, e.g. a
@@ -205,7 +205,7 @@ fn default_turn_text() -> String {
 }
 
 /// One JSON Pointer or several.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Pointers {
     One(String),
@@ -221,7 +221,7 @@ impl Pointers {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptRule {
     /// Where the event type is.
@@ -231,7 +231,7 @@ pub struct AcceptRule {
 }
 
 /// The vendor's words for each speaker, compared case-insensitively.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Roles {
     #[serde(default = "default_customer_roles")]

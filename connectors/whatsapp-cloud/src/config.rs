@@ -1,7 +1,7 @@
 use serde::Deserialize;
 
 /// `kind: whatsapp_cloud`: one WhatsApp Business Account's webhook and Graph API access.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WhatsappCloudConfig {
     /// The connector id: webhooks arrive on `/webhooks/{id}`.

@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer};
 ///   client_secret: ${ZOHO_CLIENT_SECRET}
 ///   refresh_token: ${ZOHO_REFRESH_TOKEN}
 /// ```
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ZohoConfig {
     /// The connector id, named by `delivery.crm`.
@@ -58,7 +58,7 @@ pub struct ZohoConfig {
 ///   concurrency: 10          # calls in flight at once (Free 5, Standard 10, Professional 15, Enterprise 20, Ultimate 25)
 ///   max_batch: 100           # records per insert, update or upsert (Zoho's own maximum)
 /// ```
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// API credits in a rolling 24 hours (default 50000). The connector stops calling, and reports a rate limit
@@ -113,7 +113,7 @@ impl std::fmt::Debug for ZohoConfig {
 mod tests {
     use super::*;
 
-    #[derive(Deserialize)]
+    #[derive(Deserialize, schemars::JsonSchema)]
     #[serde(tag = "kind", rename_all = "snake_case")]
     enum Tagged {
         Zoho(ZohoConfig),

@@ -38,8 +38,19 @@ pub fn write_config(dir: &Path, server_extra: &str) -> (PathBuf, u16, u16) {
 impl Daemon {
     /// Starts `handoffd run`, through `wrapper` (e.g. `prlimit --nofile=1024:1024 --`) when given.
     pub fn start(server_extra: &str, wrapper: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_edited(server_extra, wrapper, env, |text| text)
+    }
+
+    /// [`Daemon::start`] on the configuration as `edit` rewrites it.
+    pub fn start_edited(
+        server_extra: &str,
+        wrapper: &[&str],
+        env: &[(&str, &str)],
+        edit: impl FnOnce(String) -> String,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (config, port, _admin_port) = write_config(dir.path(), server_extra);
+        std::fs::write(&config, edit(std::fs::read_to_string(&config).unwrap())).unwrap();
         let binary = env!("CARGO_BIN_EXE_handoffd");
         let mut command = match wrapper.split_first() {
             Some((program, args)) => {
@@ -82,6 +93,11 @@ impl Daemon {
 
     /// SIGTERM, wait, and return the log.
     pub fn stop(mut self) -> (std::process::ExitStatus, String) {
+        self.terminate()
+    }
+
+    /// [`Daemon::stop`], keeping its folder (configuration, store, log) for what comes after.
+    pub fn terminate(&mut self) -> (std::process::ExitStatus, String) {
         let _ = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status();
         let stopping = Instant::now();
         let exit = loop {

@@ -1,6 +1,7 @@
 //! The daemon as IT admins run it: under systemd (notify, watchdog, the unit's hardening) and
 //! in front of clients that are slow or hostile.
 
+mod admin_api;
 mod backup;
 mod child;
 mod hostile_clients;

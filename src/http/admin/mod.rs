@@ -1,18 +1,33 @@
-//! The admin server on `admin.listen` (loopback by default): `/metrics` in Prometheus format,
-//! behind `admin.token` when one is set. The daemon refuses a non-loopback address without a
-//! token (checked by the configuration's validation).
+//! The admin server on `admin.listen` (loopback by default): `/metrics` in Prometheus format and
+//! the admin API, behind `admin.token` when one is set. The daemon refuses a non-loopback address
+//! without a token (checked by the configuration's validation).
+//!
+//! - here: the router, the token check, `/metrics`, reload and replay;
+//! - [`queues`]: dead letters and quarantined bodies (list, show, replay, drop);
+//! - [`audit`]: the audit trail of a handoff, a customer's timeline;
+//! - [`connectors`]: pause, resume, poll now, and the running configuration's hash;
+//! - [`wire`]: the answers' JSON, shared with the CLI that reads them.
 
 use std::sync::{Arc, OnceLock};
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use crate::daemon::controls::Controls;
 use crate::daemon::reload::Reloader;
-use crate::store::Store;
+use crate::daemon::shared::Shared;
+use crate::registry::Connectors;
+use crate::store::{Store, StoreError};
+
+mod audit;
+mod connectors;
+mod queues;
+pub mod wire;
 
 /// The process-wide metrics recorder (installed once, shared by every daemon in the process).
 pub fn metrics_handle() -> PrometheusHandle {
@@ -28,21 +43,76 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// What the admin server needs of the running daemon.
+pub struct Admin {
+    /// `admin.token`.
+    pub token: Option<String>,
+    pub store: Arc<dyn Store>,
+    pub reloader: Option<Arc<Reloader>>,
+    pub connectors: Shared<Connectors>,
+    pub controls: Controls,
+    /// `delivery.crm`: the connector a pause stops delivering to.
+    pub delivery_crm: String,
+}
+
 #[derive(Clone)]
 struct AdminState {
     token: Option<Arc<str>>,
     metrics: PrometheusHandle,
     store: Arc<dyn Store>,
     reloader: Option<Arc<Reloader>>,
+    connectors: Shared<Connectors>,
+    controls: Controls,
+    delivery_crm: Arc<str>,
 }
 
-pub fn router(token: Option<String>, store: Arc<dyn Store>, reloader: Option<Arc<Reloader>>) -> Router {
-    let state = AdminState { token: token.map(Arc::from), metrics: metrics_handle(), store, reloader };
+pub fn router(admin: Admin) -> Router {
+    let state = AdminState {
+        token: admin.token.map(Arc::from),
+        metrics: metrics_handle(),
+        store: admin.store,
+        reloader: admin.reloader,
+        connectors: admin.connectors,
+        controls: admin.controls,
+        delivery_crm: admin.delivery_crm.into(),
+    };
     Router::new()
         .route("/metrics", get(metrics))
         .route("/admin/reload", post(reload))
         .route("/admin/replay", post(replay))
+        .route("/admin/dead-letters", get(queues::list_dead_letters))
+        .route("/admin/dead-letters/{id}", get(queues::show_dead_letter).delete(queues::drop_dead_letter))
+        .route("/admin/dead-letters/{id}/replay", post(queues::replay_dead_letter))
+        .route("/admin/quarantine", get(queues::list_quarantine))
+        .route("/admin/quarantine/{id}", get(queues::show_quarantine).delete(queues::drop_quarantine))
+        .route("/admin/audit/handoffs/{id}", get(audit::of_handoff))
+        .route("/admin/audit/customers/{key}", get(audit::of_customer))
+        .route("/admin/connectors", get(connectors::list))
+        .route("/admin/connectors/{id}/pause", post(connectors::pause))
+        .route("/admin/connectors/{id}/resume", post(connectors::resume))
+        .route("/admin/connectors/{id}/poll", post(connectors::poll_now))
+        .route("/admin/config", get(connectors::config_file))
+        // Every route, `/metrics` included, needs the token (when one is set).
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state)
+}
+
+async fn require_token(State(state): State<AdminState>, request: Request, next: Next) -> Response {
+    match refuse_without_token(&state, request.headers(), request.uri().path()) {
+        Some(refused) => refused,
+        None => next.run(request).await,
+    }
+}
+
+/// A store error as an answer: 404 for what does not exist, 500 (logged) otherwise.
+fn store_failure(error: StoreError) -> Response {
+    match error {
+        StoreError::NotFound(what) => (StatusCode::NOT_FOUND, format!("not found: {what}")).into_response(),
+        error => {
+            tracing::error!(%error, "An admin request failed in the store.");
+            (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response()
+        }
+    }
 }
 
 /// What `POST /admin/replay` takes: which stored raw events to run through the pipeline again.
@@ -68,10 +138,7 @@ impl ReplayRequest {
 
 /// `POST /admin/replay`: queue stored raw events again in the running daemon's own store, so its
 /// normaliser (and its view of what is unprocessed) picks them up at once.
-async fn replay(State(state): State<AdminState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    if let Some(refused) = refuse_without_token(&state, &headers) {
-        return refused;
-    }
+async fn replay(State(state): State<AdminState>, body: axum::body::Bytes) -> Response {
     let request: ReplayRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(error) => return (StatusCode::BAD_REQUEST, format!("not a replay request: {error}")).into_response(),
@@ -81,16 +148,13 @@ async fn replay(State(state): State<AdminState>, headers: HeaderMap, body: axum:
             tracing::info!(queued, ?request, "Stored raw events queued again for the pipeline (replay).");
             (StatusCode::OK, axum::Json(serde_json::json!({"queued": queued}))).into_response()
         }
-        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+        Err(error) => store_failure(error),
     }
 }
 
 /// `POST /admin/reload`: what SIGHUP does, with the outcome in the answer: 200 and the keys that
 /// wait for a restart, or 422 and every problem of the new configuration.
-async fn reload(State(state): State<AdminState>, headers: HeaderMap) -> Response {
-    if let Some(refused) = refuse_without_token(&state, &headers) {
-        return refused;
-    }
+async fn reload(State(state): State<AdminState>) -> Response {
     let Some(reloader) = &state.reloader else {
         return (StatusCode::NOT_FOUND, "this server cannot reload").into_response();
     };
@@ -107,7 +171,7 @@ async fn reload(State(state): State<AdminState>, headers: HeaderMap) -> Response
 }
 
 /// `Some(401)` unless the request carries `admin.token` (when one is set).
-fn refuse_without_token(state: &AdminState, headers: &HeaderMap) -> Option<Response> {
+fn refuse_without_token(state: &AdminState, headers: &HeaderMap, path: &str) -> Option<Response> {
     let token = state.token.as_ref()?;
     let given =
         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
@@ -121,16 +185,14 @@ fn refuse_without_token(state: &AdminState, headers: &HeaderMap) -> Option<Respo
     // Never the token that was sent: it may be a real secret pasted in the wrong place.
     tracing::warn!(
         given = if given.is_some() { "a wrong token" } else { "no token" },
+        path,
         "Refused an admin request: 401."
     );
     metrics::counter!("handoffd_admin_refused_total").increment(1);
     Some((StatusCode::UNAUTHORIZED, "admin.token required").into_response())
 }
 
-async fn metrics(State(state): State<AdminState>, headers: HeaderMap) -> Response {
-    if let Some(refused) = refuse_without_token(&state, &headers) {
-        return refused;
-    }
+async fn metrics(State(state): State<AdminState>) -> Response {
     super::process_metrics::export();
     // Backlog gauges are read at scrape time, so they are right even after a restart.
     if let Ok(counts) = state.store.stage_counts().await {
