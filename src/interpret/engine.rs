@@ -83,11 +83,18 @@ fn collect(
         return;
     }
     category.find(&folded.text, scratch);
+    // (code, end) of the matches taken in this turn: one phrase matched by two patterns of a
+    // code is one finding, not two (two would outweigh a sentence that says more).
+    let mut taken: Vec<(&str, usize)> = Vec::new();
     for m in scratch.iter() {
         let entry = &category.entries[m.entry];
+        if taken.iter().any(|(code, end)| *code == entry.code && m.start < *end) {
+            continue;
+        }
         if !accepted(vocabulary, category, folded, m) {
             continue;
         }
+        taken.push((entry.code.as_str(), m.end));
         let (vs, ve) = m.value.unwrap_or((m.start, m.end));
         out.push(Hit {
             code: entry.code.clone(),
