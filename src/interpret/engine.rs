@@ -83,11 +83,18 @@ fn collect(
         return;
     }
     category.find(&folded.text, scratch);
+    // (code, end) of the matches taken in this turn: one phrase matched by two patterns of a
+    // code is one finding, not two (two would outweigh a sentence that says more).
+    let mut taken: Vec<(&str, usize)> = Vec::new();
     for m in scratch.iter() {
         let entry = &category.entries[m.entry];
+        if taken.iter().any(|(code, end)| *code == entry.code && m.start < *end) {
+            continue;
+        }
         if !accepted(vocabulary, category, folded, m) {
             continue;
         }
+        taken.push((entry.code.as_str(), m.end));
         let (vs, ve) = m.value.unwrap_or((m.start, m.end));
         out.push(Hit {
             code: entry.code.clone(),
@@ -373,6 +380,10 @@ pub fn reasked(vocabulary: &Vocabulary, do_not_ask: &[FactValue], after: &[(usiz
                 if !do_not_ask.iter().any(|f| f.fact == entry.code) || out.iter().any(|r| r.fact == entry.code) {
                     continue;
                 }
+                let given = do_not_ask.iter().find(|f| f.fact == entry.code);
+                if given.is_some_and(|f| confirms_value(part, &entry.code, &f.value)) {
+                    continue;
+                }
                 if let Some(m) = ask.find(part.as_bytes()) {
                     let evidence = folded.original_span(start + m.start(), start + m.end());
                     out.push(Reask {
@@ -385,6 +396,22 @@ pub fn reasked(vocabulary: &Vocabulary, do_not_ask: &[FactValue], after: &[(usiz
         }
     }
     out
+}
+
+/// Whether an agent's sentence (folded) states the value of a fact rather than asking for it:
+/// it quotes the customer's value (a place, a model, a date: "which part of Baner?" narrows
+/// what was given), or, for a fact whose value is a number (a budget, a team's size), it names
+/// a number of its own, as a confirmation in other units does ("so about 120 lakh?" for "1.2
+/// crore"). Descriptions are not values: "have you tried the reset?" asks again what the
+/// customer did.
+fn confirms_value(sentence: &str, fact: &str, value: &str) -> bool {
+    const DESCRIPTIONS: &[&str] = &["tried_self_service", "issue_details", "patient_details", "preferred_time"];
+    let value = super::text::fold(value.trim());
+    let quoted = value.chars().filter(|c| c.is_alphanumeric()).count() >= 3 && sentence.contains(value.as_str());
+    if quoted && !DESCRIPTIONS.contains(&fact) {
+        return true;
+    }
+    matches!(fact, "budget" | "company_size") && sentence.bytes().any(|b| b.is_ascii_digit())
 }
 
 /// Sentences with their byte offsets (a `?` ends one, so "right?" tags only its own question).

@@ -207,10 +207,6 @@ impl Interpreter {
         let named_time = do_not_ask.iter().any(|f| f.fact == "preferred_time");
         let (disposition, why) =
             engine::disposition(&hits, &intents, closed.as_ref(), &urgency, named_time, first_customer);
-        let after_turns: Vec<(usize, &Turn)> =
-            after.iter().enumerate().map(|(i, turn)| (before.len() + i, turn)).collect();
-        let reasked_facts = engine::reasked(&self.vocabulary, &do_not_ask, &after_turns);
-
         let mut brief = Brief {
             customer: engine::customer(conversation),
             source: conversation.source.clone(),
@@ -227,7 +223,7 @@ impl Interpreter {
             recommended_owner: None,
             recommended_action: String::new(),
             due: None,
-            reasked_facts,
+            reasked_facts: Vec::new(),
             actionable: true,
             ended_by: None,
             notes: vec![format!("disposition {}: {why}", disposition.as_str())],
@@ -242,6 +238,11 @@ impl Interpreter {
         if let Some(analysis) = &conversation.vendor_analysis {
             self.vendors.apply(analysis, &mut brief);
         }
+        // Re-asks are read against the final do_not_ask: a fact the model or the vendor's
+        // analysis found was given as much as one the rules found.
+        let after_turns: Vec<(usize, &Turn)> =
+            after.iter().enumerate().map(|(i, turn)| (before.len() + i, turn)).collect();
+        brief.reasked_facts = engine::reasked(&self.vocabulary, &brief.do_not_ask, &after_turns);
         if brief.disposition == Disposition::ClosedLost {
             brief.notes.push("closed lost: no follow-up call is wanted".into());
         }

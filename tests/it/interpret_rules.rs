@@ -252,3 +252,124 @@ fn accents_and_common_misspellings_are_tolerated() {
     let brief = brief(&[("customer", "Pls send the broucher and tell me hw much for the 2BHK")]);
     assert_eq!(codes(&brief.intents), vec!["brochure_request", "pricing"]);
 }
+
+/// The facts an agent asked again after the handoff, sorted.
+fn reasked_after(before: &[(&str, &str)], after: &[(&str, &str)]) -> Vec<String> {
+    let turns: Vec<(&str, &str)> = before.iter().chain(after).copied().collect();
+    let mut conversation = conversation(NOW, TZ, &turns);
+    conversation.handoff_at = Some(conversation.turns[before.len() - 1].at);
+    let brief = interpreter().interpret(&conversation).unwrap();
+    let mut facts: Vec<String> = brief.reasked_facts.iter().map(|r| r.fact.clone()).collect();
+    facts.sort();
+    facts
+}
+
+#[test]
+fn a_reask_in_other_words_is_found_in_every_language() {
+    let given = [("customer", "Looking for a 3BHK, my budget is 95 lakh."), ("ai", "Noted, our team will call.")];
+    for ask in [
+        "How much were you planning to spend on the flat?",
+        "Aap kitna tak kharch kar sakte ho?",
+        "¿Hasta cuánto podría pagar?",
+        "Quanto você pretende investir?",
+    ] {
+        assert_eq!(reasked_after(&given, &[("agent", ask)]), vec!["budget"], "{ask}");
+    }
+    let given = [("customer", "We live in Riverton and want a 3BHK."), ("ai", "Thanks!")];
+    assert_eq!(reasked_after(&given, &[("agent", "Where are you located?")]), vec!["location"]);
+    // Naming what the customer already did asks it again: a description is not a value.
+    let given = [("customer", "No internet since morning. I reset the router already."), ("ai", "Sorry!")];
+    assert_eq!(reasked_after(&given, &[("agent", "Did you reset the router?")]), vec!["tried_self_service"]);
+}
+
+#[test]
+fn a_confirmation_in_other_units_or_a_narrower_question_is_no_reask() {
+    let given = [("customer", "Looking for a 3BHK, my budget is 1.1 crore."), ("ai", "Noted, our team will call.")];
+    // The value in other units: the agent states it, so the budget is confirmed, not asked.
+    assert!(reasked_after(&given, &[("agent", "So your budget is around 110 lakh?")]).is_empty());
+    let given = [("customer", "We live in Riverton and want a 3BHK."), ("ai", "Thanks!")];
+    // A narrower question about the place the customer gave.
+    assert!(reasked_after(&given, &[("agent", "Which part of Riverton would suit you?")]).is_empty());
+    // A question split over two turns counts once.
+    let split = reasked_after(&given, &[("agent", "One thing..."), ("agent", "which area are you looking in?")]);
+    assert_eq!(split, vec!["location"]);
+}
+
+#[test]
+fn a_price_asked_in_other_words_is_pricing() {
+    for text in [
+        "What's the monthly on the premium plan?",
+        "Is there a delivery charge?",
+        "¿En cuánto está el departamento de dos recámaras?",
+        "Quanto tá a mensalidade do plano família?",
+    ] {
+        let brief = brief(&[("customer", text)]);
+        assert!(codes(&brief.intents).contains(&"pricing"), "{text}: {:?}", brief.intents);
+    }
+}
+
+#[test]
+fn asking_to_lower_or_match_a_price_is_negotiation() {
+    for text in [
+        "The other shop quoted 40. Can you match it?",
+        "Is there a student discount?",
+        "¿Me lo pueden dejar en 300?",
+        "Se eu pagar à vista rola um desconto?",
+    ] {
+        let brief = brief(&[("customer", text)]);
+        assert!(codes(&brief.intents).contains(&"negotiation"), "{text}: {:?}", brief.intents);
+    }
+}
+
+#[test]
+fn a_service_failure_in_other_words_is_a_support_issue() {
+    for text in [
+        "I've been charged twice for the same order.",
+        "The app keeps logging me out since yesterday.",
+        "Me volvieron a cobrar el mes de marzo.",
+        "Meu pedido ainda não chegou.",
+        "Paise kat gaye lekin recharge nahi hua.",
+    ] {
+        let brief = brief(&[("customer", text)]);
+        assert!(codes(&brief.intents).contains(&"support_issue"), "{text}: {:?}", brief.intents);
+    }
+    // A question about charges is a price question, not a failure.
+    let brief = brief(&[("customer", "What are the charges for a second line?")]);
+    assert!(!codes(&brief.intents).contains(&"support_issue"), "{:?}", brief.intents);
+}
+
+#[test]
+fn putting_it_off_without_a_time_is_nurture_and_a_failure_still_pending_is_not() {
+    for text in [
+        "Thanks for the numbers, I'll think about it.",
+        "Gracias, por ahora no.",
+        "Ainda não. Vou ver com calma.",
+        "Theek hai, soch ke bataunga.",
+    ] {
+        let brief = brief(&[("ai", "The annual plan is 240 with two free months."), ("customer", text)]);
+        assert_eq!(brief.disposition, Disposition::Nurture, "{text}");
+        assert_eq!(brief.urgency.level, UrgencyLevel::Low, "{text}");
+    }
+    // "not yet" about a refund is a pending failure, not a brush-off.
+    let brief = brief(&[("customer", "Meu reembolso ainda não caiu na conta, já faz dez dias.")]);
+    assert_ne!(brief.disposition, Disposition::Nurture);
+}
+
+#[test]
+fn a_slot_the_ai_confirmed_in_other_words_is_booked() {
+    for ai in [
+        "Booked for Friday at 4:15 pm with Dr Rao.",
+        "Hecho: tu cita queda movida al jueves a las 10:00.",
+        "Agendado para amanhã às 9h, até lá!",
+        "Saturday 11 baje ka slot kar diya hai.",
+    ] {
+        let brief = brief(&[("customer", "Can I come in on Friday afternoon?"), ("ai", ai), ("customer", "Thanks")]);
+        assert_eq!(brief.disposition, Disposition::Booked, "{ai}");
+    }
+}
+
+#[test]
+fn take_us_off_closes_the_lead() {
+    let brief = brief(&[("customer", "We've decided to keep renting. You can take us off your list.")]);
+    assert_eq!(brief.disposition, Disposition::ClosedLost);
+}

@@ -98,6 +98,12 @@ pub struct HeadFile {
     pub labels: Vec<String>,
     #[serde(default)]
     pub thresholds: Vec<f32>,
+    /// Set fields: per label, the probability a label the rules found needs to stay (at or
+    /// below its threshold: the rules' finding counts as evidence). One-of fields: one value,
+    /// the probability the model's choice needs to replace the rules'. Absent in older files:
+    /// the thresholds, and 0 (the model always decides).
+    #[serde(default)]
+    pub keep: Vec<f32>,
     pub scales: Vec<f32>,
     pub weights: String,
 }
@@ -122,12 +128,20 @@ pub struct Head {
     pub enabled: bool,
     pub labels: Vec<String>,
     pub thresholds: Vec<f32>,
+    /// See [`HeadFile::keep`].
+    pub keep: Vec<f32>,
     weights: Vec<f32>,
 }
 
 impl Head {
     /// A head from label-major float weights (`train`).
-    pub fn from_label_major(field: Field, labels: Vec<String>, thresholds: Vec<f32>, label_major: &[Vec<f32>]) -> Self {
+    pub fn from_label_major(
+        field: Field,
+        labels: Vec<String>,
+        thresholds: Vec<f32>,
+        keep: Vec<f32>,
+        label_major: &[Vec<f32>],
+    ) -> Self {
         let n = labels.len();
         let mut weights = vec![0.0; DIMS * n];
         for (l, row) in label_major.iter().enumerate() {
@@ -135,7 +149,7 @@ impl Head {
                 weights[i * n + l] = *w;
             }
         }
-        Head { field, enabled: true, labels, thresholds, weights }
+        Head { field, enabled: true, labels, thresholds, keep, weights }
     }
 
     fn weight(&self, feature: u32, label: usize) -> f32 {
@@ -181,6 +195,7 @@ impl Head {
             enabled: self.enabled,
             labels: self.labels.clone(),
             thresholds: self.thresholds.clone(),
+            keep: self.keep.clone(),
             scales,
             weights: base64::engine::general_purpose::STANDARD.encode(bytes),
         }
@@ -204,6 +219,17 @@ impl Head {
             file.field.name(),
             file.thresholds.len()
         );
+        let keep = match (file.keep.is_empty(), file.field.is_set()) {
+            (true, true) => file.thresholds.clone(),
+            (true, false) => vec![0.0],
+            (false, _) => file.keep.clone(),
+        };
+        anyhow::ensure!(
+            keep.len() == if file.field.is_set() { n } else { 1 },
+            "head `{}`: {} `keep` values",
+            file.field.name(),
+            keep.len()
+        );
         let mut weights = vec![0.0; DIMS * n];
         for l in 0..n {
             for i in 0..DIMS {
@@ -215,6 +241,7 @@ impl Head {
             enabled: file.enabled,
             labels: file.labels.clone(),
             thresholds: file.thresholds.clone(),
+            keep,
             weights,
         })
     }
@@ -304,7 +331,18 @@ impl Model {
 /// Write the head's decision into the brief, keeping the rules' evidence where they agree.
 fn decide(head: &Head, probabilities: &[f32], turns: &[Turn], brief: &mut Brief) {
     if head.field.is_set() {
-        let chosen: Vec<usize> = (0..head.labels.len()).filter(|l| probabilities[*l] >= head.thresholds[*l]).collect();
+        let by_rules = |label: &str| match head.field {
+            Field::Intents => brief.intents.iter().any(|f| f.code == label),
+            Field::Objections => brief.objections.iter().any(|f| f.code == label),
+            Field::DoNotAsk => brief.do_not_ask.iter().any(|f| f.fact == label),
+            Field::Urgency | Field::Disposition => false,
+        };
+        let chosen: Vec<usize> = (0..head.labels.len())
+            .filter(|l| {
+                let p = probabilities[*l];
+                p >= head.thresholds[*l] || (p >= head.keep[*l] && by_rules(&head.labels[*l]))
+            })
+            .collect();
         match head.field {
             Field::Intents => brief.intents = set_findings(head, &chosen, turns, &brief.intents),
             Field::Objections => brief.objections = set_findings(head, &chosen, turns, &brief.objections),
@@ -330,6 +368,10 @@ fn decide(head: &Head, probabilities: &[f32], turns: &[Turn], brief: &mut Brief)
         return;
     }
     let best = (0..head.labels.len()).max_by(|a, b| probabilities[*a].total_cmp(&probabilities[*b])).unwrap_or(0);
+    if probabilities[best] < head.keep[0] {
+        // Not sure enough to overrule the rules.
+        return;
+    }
     let label = head.labels[best].as_str();
     match head.field {
         Field::Urgency => {
@@ -477,15 +519,23 @@ mod tests {
             }
         });
         let mut bias = Vec::new();
-        features::extract(&[], &empty_brief(), FeatureSet { rule_hits: false }, &mut bias);
+        features::extract(
+            &[],
+            &empty_brief(),
+            FeatureSet { rule_hits: false, context: false, shapes: false },
+            &mut bias,
+        );
         weights[bias[0].0 as usize] = -2.0;
-        Head::from_label_major(Field::Objections, vec!["price".into()], vec![0.5], &[weights])
+        Head::from_label_major(Field::Objections, vec!["price".into()], vec![0.5], vec![0.5], &[weights])
     }
 
     #[test]
     fn a_label_only_the_model_found_names_its_turn_and_words() {
-        let model =
-            Model { features: FeatureSet { rule_hits: false }, trained_on: String::new(), heads: vec![price_head()] };
+        let model = Model {
+            features: FeatureSet { rule_hits: false, context: false, shapes: false },
+            trained_on: String::new(),
+            heads: vec![price_head()],
+        };
         let turns = turns(&[("ai", "The plan is 900 a month."), ("customer", "Hmm, that is expensive for us.")]);
         let mut brief = empty_brief();
         model.apply(&turns, &mut brief);
@@ -501,8 +551,11 @@ mod tests {
 
     #[test]
     fn a_rule_finding_the_model_agrees_with_keeps_the_rules_phrase() {
-        let model =
-            Model { features: FeatureSet { rule_hits: false }, trained_on: String::new(), heads: vec![price_head()] };
+        let model = Model {
+            features: FeatureSet { rule_hits: false, context: false, shapes: false },
+            trained_on: String::new(),
+            heads: vec![price_head()],
+        };
         let mut brief = empty_brief();
         brief.objections.push(Finding { code: "price".into(), evidence: "too expensive".into(), turn: Some(0) });
         brief.urgency = Urgency { level: UrgencyLevel::High, reasons: vec![] };
@@ -518,11 +571,16 @@ mod tests {
             .map(|f| {
                 let labels = f.labels(&vocabulary);
                 let thresholds = vec![0.5; labels.len()];
+                let keep = if f.is_set() { thresholds.clone() } else { vec![0.0] };
                 let zeros = vec![vec![0.0; DIMS]; labels.len()];
-                Head::from_label_major(*f, labels, thresholds, &zeros)
+                Head::from_label_major(*f, labels, thresholds, keep, &zeros)
             })
             .collect();
-        let mut model = Model { features: FeatureSet { rule_hits: true }, trained_on: String::new(), heads };
+        let mut model = Model {
+            features: FeatureSet { rule_hits: true, context: false, shapes: false },
+            trained_on: String::new(),
+            heads,
+        };
         model.check_labels(&vocabulary).unwrap();
         model.heads[0].labels[0] = "house_tour".into();
         let err = model.check_labels(&vocabulary).unwrap_err().to_string();
@@ -531,8 +589,11 @@ mod tests {
 
     #[test]
     fn the_file_form_round_trips_within_quantisation() {
-        let model =
-            Model { features: FeatureSet { rule_hits: true }, trained_on: "t".into(), heads: vec![price_head()] };
+        let model = Model {
+            features: FeatureSet { rule_hits: true, context: false, shapes: false },
+            trained_on: "t".into(),
+            heads: vec![price_head()],
+        };
         let back = Model::from_file(&serde_json::from_str(&serde_json::to_string(&model.to_file()).unwrap()).unwrap())
             .unwrap();
         let mut a = Vec::new();

@@ -40,11 +40,13 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    pub fn new(slice: String, case: Case, turns: Vec<Turn>, rules: Brief) -> Self {
+    /// `context`: whether the features include the turns around the customer's
+    /// ([`FeatureSet::context`]).
+    pub fn new(slice: String, case: Case, turns: Vec<Turn>, rules: Brief, context: bool) -> Self {
         let mut alone = Vec::new();
-        features::extract(&turns, &rules, FeatureSet { rule_hits: false }, &mut alone);
+        features::extract(&turns, &rules, FeatureSet { rule_hits: false, context, shapes: context }, &mut alone);
         let mut with_rules = Vec::new();
-        features::extract(&turns, &rules, FeatureSet { rule_hits: true }, &mut with_rules);
+        features::extract(&turns, &rules, FeatureSet { rule_hits: true, context, shapes: context }, &mut with_rules);
         Prepared { slice, case, turns, rules, alone: merged(alone), with_rules: merged(with_rules) }
     }
 
@@ -124,19 +126,30 @@ fn predict(field: Field, weights: &[Vec<f32>], x: &Features) -> Vec<f32> {
     z
 }
 
-/// Per-label thresholds that maximise the mean per-case F1 of the field (the metric the
-/// evaluation uses: an empty answer to an empty label set scores 1), by coordinate ascent.
-fn tune_thresholds(probabilities: &[Vec<f32>], targets: &[Vec<f32>], n_labels: usize) -> Vec<f32> {
-    let mut thresholds = vec![0.5f32; n_labels];
-    let mean_f1 = |thresholds: &[f32]| -> f64 {
-        let total: f64 = probabilities
+/// One out-of-fold prediction of the inner cross-validation: the model's probabilities, the
+/// case's targets, and which labels the rules found.
+struct Scored {
+    probabilities: Vec<f32>,
+    targets: Vec<f32>,
+    by_rules: Vec<bool>,
+}
+
+/// Per-label thresholds (`thresholds`: to add a label; `keep`: for a label the rules found to
+/// stay) that maximise the mean per-case F1 of the field (the metric the evaluation uses: an
+/// empty answer to an empty label set scores 1), by coordinate ascent from the rules' answer.
+fn tune_thresholds(scored: &[Scored], n_labels: usize) -> (Vec<f32>, Vec<f32>) {
+    // Start where the model adds nothing and keeps what the rules found: the rules' own score.
+    let mut thresholds = vec![1.01f32; n_labels];
+    let mut keep = vec![0.0f32; n_labels];
+    let mean_f1 = |thresholds: &[f32], keep: &[f32]| -> f64 {
+        let total: f64 = scored
             .iter()
-            .zip(targets)
-            .map(|(p, y)| {
+            .map(|s| {
                 let (mut hits, mut found, mut want) = (0.0, 0.0, 0.0);
                 for l in 0..n_labels {
-                    let chosen = p[l] >= thresholds[l];
-                    let wanted = y[l] > 0.5;
+                    let p = s.probabilities[l];
+                    let chosen = p >= thresholds[l] || (s.by_rules[l] && p >= keep[l]);
+                    let wanted = s.targets[l] > 0.5;
                     found += f64::from(u8::from(chosen));
                     want += f64::from(u8::from(wanted));
                     hits += f64::from(u8::from(chosen && wanted));
@@ -144,22 +157,57 @@ fn tune_thresholds(probabilities: &[Vec<f32>], targets: &[Vec<f32>], n_labels: u
                 if found == 0.0 && want == 0.0 { 1.0 } else { 2.0 * hits / (found + want) }
             })
             .sum();
-        total / probabilities.len().max(1) as f64
+        total / scored.len().max(1) as f64
     };
     for _ in 0..2 {
         for l in 0..n_labels {
-            let mut best = (mean_f1(&thresholds), thresholds[l]);
-            for t in THRESHOLDS {
+            let mut best = (mean_f1(&thresholds, &keep), thresholds[l]);
+            for t in THRESHOLDS.into_iter().chain([1.01]) {
                 thresholds[l] = t;
-                let score = mean_f1(&thresholds);
+                let score = mean_f1(&thresholds, &keep);
                 if score > best.0 + 1e-9 {
                     best = (score, t);
                 }
             }
             thresholds[l] = best.1;
+            let mut best = (mean_f1(&thresholds, &keep), keep[l]);
+            for t in [0.0].into_iter().chain(THRESHOLDS) {
+                keep[l] = t;
+                let score = mean_f1(&thresholds, &keep);
+                if score > best.0 + 1e-9 {
+                    best = (score, t);
+                }
+            }
+            keep[l] = best.1;
         }
     }
-    thresholds
+    (thresholds, keep)
+}
+
+/// For a one-of field: the probability the model's choice needs to replace the rules' label,
+/// the one that maximises accuracy (0: the model always decides; above 1: never).
+fn tune_override(scored: &[Scored]) -> f32 {
+    let accuracy = |at: f32| -> usize {
+        scored
+            .iter()
+            .filter(|s| {
+                let best = (0..s.probabilities.len())
+                    .max_by(|a, b| s.probabilities[*a].total_cmp(&s.probabilities[*b]))
+                    .unwrap_or(0);
+                let chosen =
+                    if s.probabilities[best] >= at { best } else { s.by_rules.iter().position(|r| *r).unwrap_or(best) };
+                s.targets[chosen] > 0.5
+            })
+            .count()
+    };
+    let mut best = (accuracy(1.01), 1.01);
+    for at in [0.0].into_iter().chain(THRESHOLDS).chain([0.95]) {
+        let n = accuracy(at);
+        if n > best.0 {
+            best = (n, at);
+        }
+    }
+    best.1
 }
 
 /// The fold of each case: by slice, in name order, round robin, so every fold holds every
@@ -191,30 +239,36 @@ pub fn fit_model(
         let labels = field.labels(vocabulary);
         let examples: Vec<(usize, Vec<f32>)> =
             train.iter().filter_map(|i| data[*i].targets(field, &labels).map(|y| (*i, y))).collect();
-        let thresholds = if field.is_set() {
-            let mut probabilities = Vec::with_capacity(examples.len());
-            let mut targets = Vec::with_capacity(examples.len());
-            for f in 0..INNER_FOLDS {
-                let fit_on: Vec<(&Features, Vec<f32>)> = examples
-                    .iter()
-                    .enumerate()
-                    .filter(|(n, _)| n % INNER_FOLDS != f)
-                    .map(|(_, (i, y))| (data[*i].features(set), y.clone()))
-                    .collect();
-                let weights = fit(field, labels.len(), &fit_on, f as u64);
-                for (_, (i, y)) in examples.iter().enumerate().filter(|(n, _)| n % INNER_FOLDS == f) {
-                    probabilities.push(predict(field, &weights, data[*i].features(set)));
-                    targets.push(y.clone());
-                }
+        let by_rules = |i: usize| {
+            let found = brief_labels(&data[i].rules, field);
+            labels.iter().map(|l| found.contains(l)).collect::<Vec<bool>>()
+        };
+        let mut scored = Vec::with_capacity(examples.len());
+        for f in 0..INNER_FOLDS {
+            let fit_on: Vec<(&Features, Vec<f32>)> = examples
+                .iter()
+                .enumerate()
+                .filter(|(n, _)| n % INNER_FOLDS != f)
+                .map(|(_, (i, y))| (data[*i].features(set), y.clone()))
+                .collect();
+            let weights = fit(field, labels.len(), &fit_on, f as u64);
+            for (_, (i, y)) in examples.iter().enumerate().filter(|(n, _)| n % INNER_FOLDS == f) {
+                scored.push(Scored {
+                    probabilities: predict(field, &weights, data[*i].features(set)),
+                    targets: y.clone(),
+                    by_rules: by_rules(*i),
+                });
             }
-            tune_thresholds(&probabilities, &targets, labels.len())
+        }
+        let (thresholds, keep) = if field.is_set() {
+            tune_thresholds(&scored, labels.len())
         } else {
-            Vec::new()
+            (Vec::new(), vec![tune_override(&scored)])
         };
         let all: Vec<(&Features, Vec<f32>)> =
             examples.iter().map(|(i, y)| (data[*i].features(set), y.clone())).collect();
         let weights = fit(field, labels.len(), &all, 99);
-        heads.push(Head::from_label_major(field, labels, thresholds, &weights));
+        heads.push(Head::from_label_major(field, labels, thresholds, keep, &weights));
     }
     Model { features: set, trained_on, heads }
 }
@@ -226,26 +280,108 @@ pub fn brief_with(model: &Model, case: &Prepared) -> Brief {
     brief
 }
 
+/// What k-fold cross-validation found: a report per layering (`rules`, `model` alone, `both`
+/// the model with the rules' findings as features), and each case's out-of-fold briefs (for
+/// the per-label figures).
+pub struct CrossValidation {
+    pub reports: BTreeMap<&'static str, Report>,
+    /// Per case of `data`: the rules' brief is `data[i].rules`; this is `both`'s.
+    pub both: Vec<Brief>,
+}
+
 /// Reports of the three layerings under k-fold cross-validation: `rules`, `model` (alone),
 /// `both` (the model with the rules' findings as features).
 pub fn cross_validate(
     vocabulary: &Vocabulary,
     data: &[Prepared],
     k: usize,
-) -> anyhow::Result<BTreeMap<&'static str, Report>> {
+    context: bool,
+) -> anyhow::Result<CrossValidation> {
     let fold = folds(data, k);
     let mut reports: BTreeMap<&'static str, Report> = BTreeMap::new();
+    let mut both_briefs: Vec<Option<Brief>> = vec![None; data.len()];
     for f in 0..k {
         let train: Vec<usize> = (0..data.len()).filter(|i| fold[*i] != f).collect();
-        let alone = fit_model(vocabulary, data, &train, FeatureSet { rule_hits: false }, String::new());
-        let both = fit_model(vocabulary, data, &train, FeatureSet { rule_hits: true }, String::new());
-        for case in (0..data.len()).filter(|i| fold[*i] == f).map(|i| &data[i]) {
+        let alone = fit_model(
+            vocabulary,
+            data,
+            &train,
+            FeatureSet { rule_hits: false, context, shapes: context },
+            String::new(),
+        );
+        let both = fit_model(
+            vocabulary,
+            data,
+            &train,
+            FeatureSet { rule_hits: true, context, shapes: context },
+            String::new(),
+        );
+        for i in (0..data.len()).filter(|i| fold[*i] == f) {
+            let case = &data[i];
             score::score_case(&case.case, &case.rules, reports.entry("rules").or_default())?;
             score::score_case(&case.case, &brief_with(&alone, case), reports.entry("model").or_default())?;
-            score::score_case(&case.case, &brief_with(&both, case), reports.entry("both").or_default())?;
+            let brief = brief_with(&both, case);
+            score::score_case(&case.case, &brief, reports.entry("both").or_default())?;
+            both_briefs[i] = Some(brief);
         }
     }
-    Ok(reports)
+    let both = both_briefs.into_iter().map(|b| b.expect("every case is in one fold")).collect();
+    Ok(CrossValidation { reports, both })
+}
+
+/// Counts of one label: found and expected, found but not expected, expected but not found.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LabelCounts {
+    pub hits: u32,
+    pub extra: u32,
+    pub missed: u32,
+}
+
+impl LabelCounts {
+    pub fn f1(&self) -> f64 {
+        let denominator = 2 * self.hits + self.extra + self.missed;
+        if denominator == 0 { 1.0 } else { 2.0 * f64::from(self.hits) / f64::from(denominator) }
+    }
+}
+
+/// The labels a brief gives for a field (one label for one-of fields).
+pub fn brief_labels(brief: &Brief, field: Field) -> Vec<String> {
+    match field {
+        Field::Intents => brief.intents.iter().map(|f| f.code.clone()).collect(),
+        Field::Objections => brief.objections.iter().map(|f| f.code.clone()).collect(),
+        Field::DoNotAsk => brief.do_not_ask.iter().map(|f| f.fact.clone()).collect(),
+        Field::Urgency => vec![brief.urgency.level.as_str().to_owned()],
+        Field::Disposition => vec![brief.disposition.as_str().to_owned()],
+    }
+}
+
+/// Per (field, label, slice) counts of `briefs` against the cases' labels. A one-of field
+/// counts its one label like a set of one, so a confusion shows as one miss and one extra.
+pub fn label_counts<'a>(
+    data: &[Prepared],
+    briefs: impl Iterator<Item = &'a Brief>,
+) -> BTreeMap<(&'static str, String, String), LabelCounts> {
+    let mut out: BTreeMap<(&'static str, String, String), LabelCounts> = BTreeMap::new();
+    for (case, brief) in data.iter().zip(briefs) {
+        for field in Field::ALL {
+            let Some(expected) = case.case.expect.get(field.name()) else { continue };
+            let want: Vec<String> = match expected {
+                serde_json::Value::Array(items) => items.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+                serde_json::Value::String(s) => vec![s.clone()],
+                _ => continue,
+            };
+            let got = brief_labels(brief, field);
+            let key = |label: &String| (field.name(), label.clone(), case.slice.clone());
+            for label in &want {
+                let counts = out.entry(key(label)).or_default();
+                if got.contains(label) { counts.hits += 1 } else { counts.missed += 1 }
+            }
+            for label in got.iter().filter(|l| !want.contains(l)) {
+                out.entry(key(label)).or_default().extra += 1;
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -255,11 +391,44 @@ mod tests {
     #[test]
     fn thresholds_follow_the_metric() {
         // Label 0 is right whenever its probability passes 0.6; label 1 never occurs.
-        let probabilities = vec![vec![0.7, 0.3], vec![0.65, 0.2], vec![0.4, 0.45], vec![0.55, 0.1]];
-        let targets = vec![vec![1.0, 0.0], vec![1.0, 0.0], vec![0.0, 0.0], vec![0.0, 0.0]];
-        let t = tune_thresholds(&probabilities, &targets, 2);
+        let probabilities = [vec![0.7, 0.3], vec![0.65, 0.2], vec![0.4, 0.45], vec![0.55, 0.1]];
+        let targets = [vec![1.0, 0.0], vec![1.0, 0.0], vec![0.0, 0.0], vec![0.0, 0.0]];
+        let scored: Vec<Scored> = probabilities
+            .iter()
+            .zip(&targets)
+            .map(|(p, y)| Scored { probabilities: p.clone(), targets: y.clone(), by_rules: vec![false, false] })
+            .collect();
+        let (t, _) = tune_thresholds(&scored, 2);
         assert!(t[0] > 0.55 && t[0] <= 0.65, "{t:?}");
         assert!(t[1] > 0.45, "{t:?}");
+    }
+
+    #[test]
+    fn a_rule_finding_stays_unless_the_model_is_sure_it_is_wrong() {
+        // The rules found label 0 in every case; it is right where the model gives it 0.2 or
+        // more, wrong where the model gives it 0.05.
+        let cases = [(0.3, 1.0), (0.25, 1.0), (0.2, 1.0), (0.05, 0.0), (0.04, 0.0)];
+        let scored: Vec<Scored> = cases
+            .iter()
+            .map(|(p, y)| Scored { probabilities: vec![*p], targets: vec![*y], by_rules: vec![true] })
+            .collect();
+        let (t, keep) = tune_thresholds(&scored, 1);
+        assert!(keep[0] > 0.05 && keep[0] <= 0.2, "{keep:?}");
+        assert!(t[0] > 0.3, "the model alone never adds it: {t:?}");
+    }
+
+    #[test]
+    fn the_model_overrules_a_one_of_label_only_when_sure() {
+        // Labels (low, high); the rules said low each time. The model is right when sure (0.9),
+        // wrong when hesitant (0.55).
+        let case = |p_high: f32, high: bool| Scored {
+            probabilities: vec![1.0 - p_high, p_high],
+            targets: if high { vec![0.0, 1.0] } else { vec![1.0, 0.0] },
+            by_rules: vec![true, false],
+        };
+        let scored = [case(0.9, true), case(0.92, true), case(0.55, false), case(0.6, false)];
+        let at = tune_override(&scored);
+        assert!(at > 0.6 && at <= 0.9, "{at}");
     }
 
     #[test]
