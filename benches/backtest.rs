@@ -100,9 +100,10 @@ async fn main() {
                         "due": {"at": (h.ready_at + Duration::hours(4)).to_rfc3339(), "reason": "medium"}}),
                 }],
                 now,
+                assignment: None,
             })
             .collect();
-        handoffd::conversation::commit_briefs(store.as_ref(), &commits, None).await.expect("commit");
+        handoffd::conversation::commit_briefs(store.as_ref(), &commits, &[]).await.expect("commit");
     }
     println!("history: {HANDOFFS} routed handoffs written in {:.1?}", written.elapsed());
 

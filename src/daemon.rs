@@ -147,8 +147,6 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
     let reopen_after = chrono::Duration::from_std(config.conversation.reopen_after.get())?;
     let timezone: chrono_tz::Tz =
         config.business.timezone.parse().map_err(|e| anyhow::anyhow!("business.timezone: {e}"))?;
-    let business_hours = crate::interpret::when::BusinessHours::parse(&config.business.hours)
-        .map_err(|e| anyhow::anyhow!("business.hours: {e}"))?;
     // Everything that can fail is done: from here on no task is left running by an early return.
     let supervisor = Supervisor::with_stuck_after(config.service.stuck_after.get());
     let inbox_committed = Arc::new(Notify::new());
@@ -251,13 +249,12 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
             store: store.clone(),
             crm: crm.clone(),
             sla: sla.clone(),
-            reassigner: Arc::new(crate::watch::RouterReassigner(Arc::new(crate::route::Router {
-                owners: config.routing.owners.clone(),
-                due: config.routing.due.clone(),
-                timezone,
-                hours: business_hours,
-                store: store.clone(),
-            }))),
+            // Built from the configuration the daemon started with: a reload changes routing for new
+            // handoffs, and the watcher's reassignments follow at the next start.
+            reassigner: Arc::new(crate::watch::RouterReassigner(Arc::new(crate::route::Router::from_config(
+                config,
+                Some(store.clone()),
+            )?))),
             messengers: connectors.get().messengers.clone(),
             http: context_http.clone(),
             timezone,

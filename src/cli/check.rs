@@ -113,7 +113,6 @@ fn unknown_owners(loaded: &Loaded, listed: &[handoffd_contract::crm::CrmOwner]) 
         })
         .collect())
 }
-}
 
 /// Problems with the files the configuration names, each at the key that names it.
 fn named_files(loaded: &Loaded) -> Vec<Problem> {

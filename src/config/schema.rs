@@ -317,14 +317,14 @@ impl OwnerConfig {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AwayConfig {
     pub from: String,
     pub to: String,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
     /// Shown in the brief's `recommended_owner.rule` and in the audit.
@@ -350,7 +350,7 @@ pub struct RuleConfig {
     pub confirm: bool,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleWhen {
     /// Intent codes (the vocabulary's); matches when the brief has any of them.
@@ -374,7 +374,7 @@ pub struct RuleWhen {
 }
 
 /// How a rule picks among the available owners of its pool.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
     /// The CRM contact's current owner when in the pool and available; else round robin.
@@ -469,7 +469,7 @@ fn default_batch_size() -> usize {
     100
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlaConfig {
     /// How often the watcher reads the state of open handoffs' tasks from the CRM (in batches, through the
@@ -490,7 +490,7 @@ fn default_check_every() -> ConfigDuration {
     ConfigDuration::from_secs(300)
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LadderStep {
     /// How long past the task's due time the step runs, e.g. `20m`.
@@ -512,7 +512,7 @@ pub struct LadderStep {
     pub whatsapp: Option<ManagerWhatsapp>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LadderAction {
     Remind,
@@ -530,7 +530,7 @@ impl LadderAction {
     }
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManagerWebhook {
     /// Where the POST goes (http or https).
@@ -546,7 +546,7 @@ impl std::fmt::Debug for ManagerWebhook {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManagerWhatsapp {
     /// The id of the messenger connector (`whatsapp_cloud`) that sends it.
@@ -560,7 +560,7 @@ pub struct ManagerWhatsapp {
     pub language: String,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmConfig {
     /// The id of the messenger connector (`whatsapp_cloud`) that sends it.
@@ -575,7 +575,7 @@ pub struct ConfirmConfig {
     pub parameters: Vec<ConfirmParameter>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConfirmParameter {
     OwnerName,

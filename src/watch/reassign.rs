@@ -1,50 +1,60 @@
 //! The seam between the escalation ladder and routing: who takes a task its owner let pass its due time.
 //!
-//! The ladder needs one question answered, so the seam is one method. Today's adapter, [`RouterReassigner`],
-//! answers it over `crate::route::Router`'s owner list (round robin, one pool); routing's own
-//! `Router::reassign` (pools, shifts, capacity) replaces the adapter, not the ladder.
+//! The ladder needs one question answered, so the seam is one method. [`RouterReassigner`] answers it with
+//! routing's own [`Router::reassign`]: the pool's available owners (on shift, not away, under capacity,
+//! known to the CRM), the fewest open handoffs first, then the default pool's.
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use handoffd_contract::brief::OwnerChoice;
 
 use crate::route::Router;
 
 /// Picks another owner for a task.
+#[async_trait]
 pub trait Reassigner: Send + Sync {
     /// The next available owner of `pool` at `now`, none of `exclude` (the current owner first); `None` when
     /// nobody else can take it.
-    fn reassign(&self, pool: &str, exclude: &[String], now: DateTime<Utc>) -> Option<OwnerChoice>;
+    async fn reassign(&self, pool: &str, exclude: &[String], now: DateTime<Utc>) -> Option<OwnerChoice>;
 
     /// An owner's name, for messages and the audit trail.
     fn owner_name(&self, owner_id: &str) -> Option<String>;
 }
 
-/// [`Reassigner`] over today's router: the owners in their round-robin order, starting after the current owner.
+/// [`Reassigner`] over the router the daemon routes with.
 pub struct RouterReassigner(pub Arc<Router>);
 
+#[async_trait]
 impl Reassigner for RouterReassigner {
-    fn reassign(&self, pool: &str, exclude: &[String], _now: DateTime<Utc>) -> Option<OwnerChoice> {
-        let owners = &self.0.owners;
-        // After the current owner in the rotation, so a pool's late tasks spread over it instead of all
-        // landing on its first owner.
-        let start = exclude
-            .first()
-            .and_then(|current| owners.iter().position(|owner| &owner.id == current))
-            .map_or(0, |i| i + 1);
-        let owner = (0..owners.len())
-            .map(|offset| &owners[(start + offset) % owners.len()])
-            .find(|owner| !exclude.contains(&owner.id))?;
+    async fn reassign(&self, pool: &str, exclude: &[String], now: DateTime<Utc>) -> Option<OwnerChoice> {
+        let decision = match self.0.reassign(pool, exclude, now).await {
+            Ok(decision) => decision,
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "Could not read the routing state to reassign a task.");
+                return None;
+            }
+        };
+        let chosen = decision.owner.as_ref()?;
+        let excluded = decision.exclusions();
+        let mut reason = format!("pool `{}`: {}", chosen.pool, chosen.tie_break);
+        if !excluded.is_empty() {
+            reason.push_str(&format!("; not available: {}", excluded.join("; ")));
+        }
         Some(OwnerChoice {
-            id: owner.id.clone(),
-            name: owner.name.clone(),
-            rule: pool.to_owned(),
-            reason: format!("next in the rotation of {} owners after the task's owner", owners.len()),
+            id: if chosen.id.is_empty() { chosen.key.clone() } else { chosen.id.clone() },
+            name: chosen.name.clone(),
+            rule: decision.rule.clone(),
+            reason,
         })
     }
 
     fn owner_name(&self, owner_id: &str) -> Option<String> {
-        self.0.owners.iter().find(|owner| owner.id == owner_id).and_then(|owner| owner.name.clone())
+        self.0
+            .owners
+            .iter()
+            .find(|o| o.key == owner_id || o.configured_id.as_deref() == Some(owner_id))
+            .and_then(|owner| owner.name.clone())
     }
 }

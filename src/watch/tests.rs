@@ -15,7 +15,7 @@ use handoffd_contract::task::{TaskKind, TaskPriority, TaskRef, TaskState, TaskTe
 
 use super::{RouterReassigner, SlaWatcher};
 use crate::config::duration::ConfigDuration;
-use crate::config::schema::{LadderAction, LadderStep, OwnerConfig, SlaConfig};
+use crate::config::schema::{BusinessConfig, LadderAction, LadderStep, RoutingConfig, SlaConfig};
 use crate::conversation::lifecycle::TASK_WRITTEN;
 use crate::deliver::DeliveryPayload;
 use crate::lease::Lease;
@@ -137,9 +137,10 @@ async fn open_tasks(store: &dyn Store, crm: &CountingCrm, count: usize) {
             job: Some(NewJob { crm_id: "crm".into(), payload: serde_json::to_string(&payload).unwrap() }),
             audit: vec![],
             now: written_at,
+            assignment: None,
         };
         // Briefed one by one: the next customer's handoff is then the one ready.
-        crate::conversation::commit_briefs(store, &[commit], None).await.unwrap();
+        crate::conversation::commit_briefs(store, &[commit], &[]).await.unwrap();
     }
     let now = written_at;
     let jobs = store.lease_jobs("crm", "w", &[], now, now + chrono::Duration::minutes(5), count as u32).await.unwrap();
@@ -159,16 +160,12 @@ async fn open_tasks(store: &dyn Store, crm: &CountingCrm, count: usize) {
 }
 
 fn watcher(store: Arc<dyn Store>, crm: Arc<CountingCrm>, ladder: Vec<LadderStep>) -> SlaWatcher {
-    let owners = ["o1", "o2"].map(|id| OwnerConfig { id: id.into(), name: Some(format!("Owner {id}")) }).to_vec();
+    let routing: RoutingConfig =
+        serde_saphyr::from_str("owners: [{id: o1, name: Owner o1}, {id: o2, name: Owner o2}]").unwrap();
+    let business = BusinessConfig { timezone: "Asia/Kolkata".into(), hours: Default::default() };
     SlaWatcher {
         account: Arc::new(Lease::new(store.clone(), "crm:crm", "test", Duration::from_secs(60))),
-        reassigner: Arc::new(RouterReassigner(Arc::new(crate::route::Router {
-            owners,
-            due: Default::default(),
-            timezone: chrono_tz::Asia::Kolkata,
-            hours: crate::interpret::when::BusinessHours::parse(&Default::default()).unwrap(),
-            store: store.clone(),
-        }))),
+        reassigner: Arc::new(RouterReassigner(Arc::new(crate::route::Router::new(&routing, &business, "crm", Some(store.clone())).unwrap()))),
         store,
         crm,
         takes_lease: true,

@@ -186,7 +186,7 @@ impl SlaWatcher {
             let due_at = state.due_at.unwrap_or(payload.task.due_at);
             let steps = due_steps(&self.sla.ladder, task.steps_done, due_at, now);
             if !steps.is_empty() {
-                escalations.push(self.decide(task, state, payload, due_at, steps, now));
+                escalations.push(self.decide(task, state, payload, due_at, steps, now).await);
             }
         }
         if !completed.is_empty() {
@@ -214,7 +214,7 @@ impl SlaWatcher {
     }
 
     /// Decide what the due steps do to one task, from the stored task and the CRM's state alone.
-    fn decide<'a>(
+    async fn decide<'a>(
         &self,
         task: &'a WatchedTask,
         state: &TaskState,
@@ -261,7 +261,7 @@ impl SlaWatcher {
                 }
                 LadderAction::Reassign => {
                     let exclude: Vec<String> = owner.iter().cloned().collect();
-                    match self.reassigner.reassign(POOL, &exclude, now) {
+                    match self.reassigner.reassign(POOL, &exclude, now).await {
                         Some(choice) => {
                             let new_label = self.owner_label(Some(&choice.id));
                             audit.push(entry(

@@ -38,7 +38,7 @@ impl Reinterpreter {
     pub async fn reread(&self, handoff: &HandoffRow) -> anyhow::Result<Reread> {
         let mut stored = self.store.handoff_conversations(std::slice::from_ref(handoff)).await?;
         let Some(stored) = stored.pop() else { return Ok(Reread::Failed("its conversation is not stored".into())) };
-        let mut scratch = self.maker.router.rotation().await?;
+        let mut scratch = self.maker.router.round().await?;
         Ok(match self.maker.make_brief(&stored, handoff.ready_at, &mut scratch).await {
             Ok(made) if made.brief.actionable => Reread::Actionable(Box::new(made.brief)),
             Ok(_) => Reread::NothingToActOn,

@@ -29,6 +29,7 @@ pub async fn routing_decisions_of_a_period_are_read_in_order_with_their_handoffs
             job: job(),
             audit: vec![routed(&a, &a_customer, "u1", t0() + secs(120))],
             now: t0() + secs(120),
+            assignment: None,
         },
         // Routed twice (briefed again after a later message): both decisions are read.
         BriefCommit {
@@ -40,6 +41,7 @@ pub async fn routing_decisions_of_a_period_are_read_in_order_with_their_handoffs
                 routed(&b, &b_customer, "u1", t0() + secs(3721)),
             ],
             now: t0() + secs(3720),
+            assignment: None,
         },
         // An interpretation that failed leaves the brief `null` and no decision.
         BriefCommit {
@@ -48,9 +50,10 @@ pub async fn routing_decisions_of_a_period_are_read_in_order_with_their_handoffs
             job: None,
             audit: Vec::new(),
             now: t0() + secs(7500),
+            assignment: None,
         },
     ];
-    crate::conversation::commit_briefs(store.as_ref(), &commits, None).await.unwrap();
+    crate::conversation::commit_briefs(store.as_ref(), &commits, &[]).await.unwrap();
 
     let (since, until) = (t0(), t0() + chrono::Duration::days(1));
     let read = store.recorded_decisions(since, until, 0, 10).await.unwrap();
