@@ -52,7 +52,10 @@ async fn two_instances_share_rotating_tokens(url: &str) {
     let mock = rotating_mock().await;
     let hubspot = mock.hubspot();
     let store_a: Arc<dyn Store> = handoffd::store::open(url).await.unwrap();
-    let store_b: Arc<dyn Store> = handoffd::store::open(url).await.unwrap();
+    // Several instances share PostgreSQL; SQLite is one instance's (two vaults over one store stand for two
+    // clients in it).
+    let store_b: Arc<dyn Store> =
+        if url.starts_with("sqlite:") { store_a.clone() } else { handoffd::store::open(url).await.unwrap() };
     let vault_a = Arc::new(StoreVault::new(store_a.clone(), Some(keys())));
     let vault_b = Arc::new(StoreVault::new(store_b, Some(keys())));
     let a = client(&mock, vault_a.clone());
@@ -86,7 +89,7 @@ async fn two_instances_share_rotating_tokens(url: &str) {
     assert_eq!(hubspot.spent_refresh_tokens_offered(), 0, "no instance offered a refresh token already rotated away");
 
     // A restarted instance (configured with the first, long spent refresh token) uses the store's.
-    let restarted = client(&mock, Arc::new(StoreVault::new(handoffd::store::open(url).await.unwrap(), Some(keys()))));
+    let restarted = client(&mock, Arc::new(StoreVault::new(store_a.clone(), Some(keys()))));
     restarted.list_owners().await.expect("the stored access token");
     assert_eq!(hubspot.tokens_issued(), 5, "no refresh at restart");
     hubspot.expire_access_tokens();

@@ -111,9 +111,20 @@ impl SharedToken {
                 state.token = Some(token.clone());
                 return Ok(token);
             }
-            let granted = self.vault.begin_refresh(&self.connector_id, &self.holder, self.hold).await.map_err(|e| {
-                CrmError::Unavailable(format!("could not coordinate the {} token refresh: {e}", self.vendor))
-            })?;
+            let granted = match self.vault.begin_refresh(&self.connector_id, &self.holder, self.hold).await {
+                Ok(granted) => granted,
+                // A busy store (SQLite's lock) is waited out like another holder; a store that stays down is not.
+                Err(e) if tokio::time::Instant::now() >= give_up => {
+                    return Err(CrmError::Unavailable(format!(
+                        "could not coordinate the {} token refresh: {e}",
+                        self.vendor
+                    )));
+                }
+                Err(e) => {
+                    tracing::warn!(connector = %self.connector_id, "Could not take the {} refresh right yet: {e}", self.vendor);
+                    false
+                }
+            };
             if !granted {
                 if tokio::time::Instant::now() >= give_up {
                     return Err(CrmError::Unavailable(format!(
