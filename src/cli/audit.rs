@@ -180,4 +180,3 @@ pub fn sentence(entry: &AuditEntry) -> String {
         other => format!("{other}: {detail}"),
     }
 }
-

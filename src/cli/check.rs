@@ -40,6 +40,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
                 let checked = runtime.block_on(online(&loaded))?;
                 problems = checked.owners;
+                if problems.is_empty() {
+                    checked.passed.iter().for_each(|line| println!("{line}"));
+                }
                 if problems.is_empty() && checked.failed {
                     return Ok(ExitCode::from(2));
                 }
@@ -62,9 +65,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 struct Online {
     failed: bool,
     owners: Vec<Problem>,
+    /// One line per CRM that passed, printed when no owner is refused (the refusals are the report then).
+    passed: Vec<String>,
 }
 
-/// Each CRM asked for what `run` needs from it; one line per CRM.
+/// Each CRM asked for what `run` needs from it; a failed one is printed at once.
 async fn online(loaded: &Loaded) -> anyhow::Result<Online> {
     let config = &loaded.config;
     let store_url = loaded.store_url();
@@ -77,7 +82,7 @@ async fn online(loaded: &Loaded) -> anyhow::Result<Online> {
     let connectors = Connectors::build(&config.connectors, &context)?;
     let mut ids: Vec<&String> = connectors.crms.keys().collect();
     ids.sort();
-    let mut found = Online { failed: false, owners: Vec::new() };
+    let mut found = Online { failed: false, owners: Vec::new(), passed: Vec::new() };
     for id in ids {
         let crm = &connectors.crms[id];
         let checked = async {
@@ -87,7 +92,9 @@ async fn online(loaded: &Loaded) -> anyhow::Result<Online> {
         match checked.await {
             Ok(owners) => {
                 let active = owners.iter().filter(|o| o.active).count();
-                println!("ok: crm `{id}`: credentials, scopes and set-up checked; {active} active owners");
+                found
+                    .passed
+                    .push(format!("ok: crm `{id}`: credentials, scopes and set-up checked; {active} active owners"));
                 if *id == config.delivery.crm {
                     found.owners = unknown_owners(loaded, &owners)?;
                 }

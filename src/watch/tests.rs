@@ -165,7 +165,9 @@ fn watcher(store: Arc<dyn Store>, crm: Arc<CountingCrm>, ladder: Vec<LadderStep>
     let business = BusinessConfig { timezone: "Asia/Kolkata".into(), hours: Default::default() };
     SlaWatcher {
         account: Arc::new(Lease::new(store.clone(), "crm:crm", "test", Duration::from_secs(60))),
-        reassigner: Arc::new(RouterReassigner(Arc::new(crate::route::Router::new(&routing, &business, "crm", Some(store.clone())).unwrap()))),
+        reassigner: Arc::new(RouterReassigner(Arc::new(
+            crate::route::Router::new(&routing, &business, "crm", Some(store.clone())).unwrap(),
+        ))),
         store,
         crm,
         takes_lease: true,

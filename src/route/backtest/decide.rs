@@ -68,7 +68,7 @@ impl Rotations {
                     let owner = &router.owners[i];
                     owner.key == first || owner.configured_id.as_deref() == Some(first)
                 };
-                if let Some(index) = members.iter().position(|i| named(i)) {
+                if let Some(index) = members.iter().position(named) {
                     round.positions.insert(pool.clone(), index as i64);
                 }
             }
@@ -95,25 +95,20 @@ pub fn decide(router: &Router, brief: &Brief, at: DateTime<Utc>, rotations: &mut
     if let Some(chosen) = &decision.owner {
         *rotations.round.open.entry(chosen.key.clone()).or_insert(0) += 1;
     }
-    let owner = decision.owner.as_ref().map(|o| OwnerRef {
-        id: if o.id.is_empty() { o.key.clone() } else { o.id.clone() },
-        name: o.name.clone(),
-    });
+    let owner = decision
+        .owner
+        .as_ref()
+        .map(|o| OwnerRef { id: if o.id.is_empty() { o.key.clone() } else { o.id.clone() }, name: o.name.clone() });
     let due = decision.due.as_ref().map(|d| d.at.with_timezone(&Utc));
     let flags = assess(router, owner.as_ref().map(|o| o.id.as_str()), at, due);
-    let reason = routed
-        .recommended_owner
-        .map(|o| o.reason)
-        .or(decision.unassigned.clone())
-        .unwrap_or_default();
+    let reason = routed.recommended_owner.map(|o| o.reason).or(decision.unassigned.clone()).unwrap_or_default();
     Decision { owner, rule: decision.rule, reason, due, flags }
 }
 
 /// The flags of a decision already made (a recorded one), judged by `router`'s owners and calendars.
 pub fn assess(router: &Router, owner: Option<&str>, at: DateTime<Utc>, due: Option<DateTime<Utc>>) -> Flags {
-    let owner_on_shift = |id: &str, instant: DateTime<Utc>| {
-        find(router, id).is_none_or(|o| o.unavailable(instant).is_none())
-    };
+    let owner_on_shift =
+        |id: &str, instant: DateTime<Utc>| find(router, id).is_none_or(|o| o.unavailable(instant).is_none());
     // A due time at the closing minute is the shift's last moment, not outside it.
     let anyone_on_shift = |instant: DateTime<Utc>| {
         router.owners.iter().any(|o| {
@@ -128,7 +123,10 @@ pub fn assess(router: &Router, owner: Option<&str>, at: DateTime<Utc>, due: Opti
 }
 
 fn find<'a>(router: &'a Router, id: &str) -> Option<&'a crate::route::owners::Owner> {
-    router.owners.iter().find(|o| o.key == id || o.configured_id.as_deref() == Some(id) || o.email.as_deref() == Some(id))
+    router
+        .owners
+        .iter()
+        .find(|o| o.key == id || o.configured_id.as_deref() == Some(id) || o.email.as_deref() == Some(id))
 }
 
 /// The latest due time `router`'s urgency policy allows for `brief` routed at `at`: its due time with the

@@ -63,13 +63,9 @@ fn watcher(daemon: &handoffd::daemon::RunningDaemon, harness: &Harness, sla: Sla
         crm,
         sla,
         takes_lease: true,
-        reassigner: Arc::new(RouterReassigner(Arc::new(handoffd::route::Router {
-            owners: config.routing.owners.clone(),
-            due: config.routing.due.clone(),
-            timezone,
-            hours: handoffd::interpret::when::BusinessHours::parse(&config.business.hours).unwrap(),
-            store: daemon.store.clone(),
-        }))),
+        reassigner: Arc::new(RouterReassigner(Arc::new(
+            handoffd::route::Router::from_config(config, Some(daemon.store.clone())).expect("router"),
+        ))),
         messengers: connectors.messengers.clone(),
         http: reqwest::Client::new(),
         timezone,
