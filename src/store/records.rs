@@ -536,6 +536,8 @@ pub struct WatchedTask {
     pub confirmation: Option<ConfirmationState>,
     /// The customer's last message, for the messenger's reply window.
     pub last_inbound_at: Option<DateTime<Utc>>,
+    /// The owner pool routing (or the last reassignment) gave the handoff to.
+    pub pool: Option<String>,
 }
 
 /// Ladder steps that ran for one handoff, to record once.
@@ -547,6 +549,9 @@ pub struct EscalationRecord {
     pub steps_after: u32,
     /// The payload the task was written with by the steps, when they wrote it.
     pub payload: Option<String>,
+    /// The owner (id) and pool a `reassign` step moved the handoff to: its assignment is replaced, so open
+    /// handoffs per owner (capacity, `least_open_tasks`) follow the task.
+    pub reassigned: Option<(String, String)>,
     pub audit: Vec<AuditEntry>,
     pub now: DateTime<Utc>,
 }

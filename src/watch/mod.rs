@@ -24,5 +24,5 @@ mod watcher;
 #[cfg(test)]
 mod tests;
 
-pub use reassign::{Reassigner, RouterReassigner};
+pub use reassign::{Reassigner, Reassignment, RouterReassigner};
 pub use watcher::{CheckSummary, SlaWatcher};

@@ -12,12 +12,19 @@ use handoffd_contract::brief::OwnerChoice;
 
 use crate::route::Router;
 
+/// Another owner for a task, and the pool they were found in (the task's own, or the default pool).
+#[derive(Clone, Debug)]
+pub struct Reassignment {
+    pub owner: OwnerChoice,
+    pub pool: String,
+}
+
 /// Picks another owner for a task.
 #[async_trait]
 pub trait Reassigner: Send + Sync {
     /// The next available owner of `pool` at `now`, none of `exclude` (the current owner first); `None` when
     /// nobody else can take it.
-    async fn reassign(&self, pool: &str, exclude: &[String], now: DateTime<Utc>) -> Option<OwnerChoice>;
+    async fn reassign(&self, pool: &str, exclude: &[String], now: DateTime<Utc>) -> Option<Reassignment>;
 
     /// An owner's name, for messages and the audit trail.
     fn owner_name(&self, owner_id: &str) -> Option<String>;
@@ -28,7 +35,7 @@ pub struct RouterReassigner(pub Arc<Router>);
 
 #[async_trait]
 impl Reassigner for RouterReassigner {
-    async fn reassign(&self, pool: &str, exclude: &[String], now: DateTime<Utc>) -> Option<OwnerChoice> {
+    async fn reassign(&self, pool: &str, exclude: &[String], now: DateTime<Utc>) -> Option<Reassignment> {
         let decision = match self.0.reassign(pool, exclude, now).await {
             Ok(decision) => decision,
             Err(error) => {
@@ -42,12 +49,13 @@ impl Reassigner for RouterReassigner {
         if !excluded.is_empty() {
             reason.push_str(&format!("; not available: {}", excluded.join("; ")));
         }
-        Some(OwnerChoice {
+        let owner = OwnerChoice {
             id: if chosen.id.is_empty() { chosen.key.clone() } else { chosen.id.clone() },
             name: chosen.name.clone(),
             rule: decision.rule.clone(),
             reason,
-        })
+        };
+        Some(Reassignment { owner, pool: chosen.pool.clone() })
     }
 
     fn owner_name(&self, owner_id: &str) -> Option<String> {

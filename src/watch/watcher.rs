@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use super::confirm::Confirmed;
 use super::ladder::{due_steps, minutes_past_due};
 use super::manager::{self, ManagerNotice};
-use super::reassign::Reassigner;
+use super::reassign::{Reassigner, Reassignment};
 use crate::config::schema::{LadderAction, LadderStep, SlaConfig};
 use crate::conversation::lifecycle::TASK_COMPLETED;
 use crate::daemon::supervisor::catch_round;
@@ -35,8 +35,8 @@ use crate::store::{AuditEntry, EscalationRecord, Store, WatchedTask};
 
 /// The most task ids read in one call, whatever the CRM allows (HubSpot's batch read takes 100).
 const MAX_READ_BATCH: usize = 100;
-/// The pool a task is reassigned in: today's routing has one.
-const POOL: &str = "default";
+/// The pool a task is reassigned in when routing recorded none: the implicit pool of a configuration without pools.
+const POOL: &str = crate::route::IMPLICIT_POOL;
 /// The label of the note a reminder adds to the task.
 const REMINDER_LABEL: &str = "SLA reminder";
 
@@ -83,6 +83,8 @@ struct Escalation<'a> {
     notices: Vec<(usize, ManagerNotice)>,
     /// An effect failed: not recorded, run again at the next check.
     failed: bool,
+    /// The owner and pool a `reassign` step moved the task to.
+    reassigned: Option<(String, String)>,
 }
 
 impl SlaWatcher {
@@ -228,6 +230,7 @@ impl SlaWatcher {
         let mut rewrite = false;
         let mut audit = Vec::new();
         let mut notices = Vec::new();
+        let mut reassigned = None;
         let entry = |event: &str, detail: serde_json::Value| AuditEntry {
             at: now,
             handoff_id: Some(task.handoff_id.clone()),
@@ -261,8 +264,11 @@ impl SlaWatcher {
                 }
                 LadderAction::Reassign => {
                     let exclude: Vec<String> = owner.iter().cloned().collect();
-                    match self.reassigner.reassign(POOL, &exclude, now).await {
-                        Some(choice) => {
+                    // The pool routing gave the handoff to; a handoff routed before pools were recorded, the
+                    // implicit one (routing falls back to the default pool either way).
+                    let pool = task.pool.as_deref().unwrap_or(POOL);
+                    match self.reassigner.reassign(pool, &exclude, now).await {
+                        Some(Reassignment { owner: choice, pool: found_in }) => {
                             let new_label = self.owner_label(Some(&choice.id));
                             audit.push(entry(
                                 "sla_reassigned",
@@ -275,13 +281,14 @@ impl SlaWatcher {
                                 }),
                             ));
                             payload.task.owner_id = Some(choice.id.clone());
+                            reassigned = Some((choice.id.clone(), found_in));
                             owner = Some(choice.id);
                             rewrite = true;
                         }
                         None => audit.push(entry(
                             "sla_reassign_skipped",
                             json!({
-                                "summary": format!("no other owner of pool `{POOL}` is available; the task stays with {owner_label}"),
+                                "summary": format!("no other owner of pool `{pool}` is available; the task stays with {owner_label}"),
                                 "step": index, "owner_id": owner, "minutes_past_due": minutes,
                             }),
                         )),
@@ -310,7 +317,7 @@ impl SlaWatcher {
         if rewrite {
             payload.task.contact_id = task.contact_id.clone().unwrap_or_default();
         }
-        Escalation { task, steps, rewritten: rewrite.then_some(payload), audit, notices, failed: false }
+        Escalation { task, steps, rewritten: rewrite.then_some(payload), audit, notices, failed: false, reassigned }
     }
 
     fn owner_label(&self, owner_id: Option<&str>) -> String {
@@ -454,6 +461,7 @@ impl SlaWatcher {
             steps_before: task.steps_done,
             steps_after,
             payload: escalation.rewritten.as_ref().map(serde_json::to_string).transpose()?,
+            reassigned: escalation.reassigned,
             audit: escalation.audit,
             now,
         };

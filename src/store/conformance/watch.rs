@@ -71,6 +71,7 @@ pub async fn ladder_steps_are_recorded_once(store: Arc<dyn Store>) {
         steps_before: before,
         steps_after: after,
         payload: payload.map(str::to_owned),
+        reassigned: None,
         audit: vec![entry(&handoff, &format!("step_{after}"))],
         now: t0() + secs(400),
     };
@@ -84,6 +85,17 @@ pub async fn ladder_steps_are_recorded_once(store: Arc<dyn Store>) {
     let audit = store.audit_for_handoff(&handoff).await.unwrap();
     let steps: Vec<&str> = audit.iter().map(|a| a.event.as_str()).filter(|e| e.starts_with("step_")).collect();
     assert_eq!(steps, ["step_2", "step_3"], "only the recorded steps are audited");
+    assert_eq!(store.watched_tasks("crm", None, 10).await.unwrap()[0].pool, None, "routed before pools were kept");
+
+    // A reassignment replaces the handoff's owner and pool: open handoffs per owner follow the task.
+    let moved = EscalationRecord { reassigned: Some(("o2".into(), "sales".into())), ..record(3, 4, None) };
+    assert!(store.record_escalation(&moved).await.unwrap());
+    assert_eq!(store.watched_tasks("crm", None, 10).await.unwrap()[0].pool.as_deref(), Some("sales"));
+    assert_eq!(store.open_handoffs_by_owner().await.unwrap().get("o2"), Some(&1));
+    // Not recorded (another instance's steps): nor is the reassignment.
+    let lost = EscalationRecord { reassigned: Some(("o3".into(), "sales".into())), ..record(3, 4, None) };
+    assert!(!store.record_escalation(&lost).await.unwrap());
+    assert_eq!(store.open_handoffs_by_owner().await.unwrap().get("o3"), None);
 }
 
 pub async fn confirmations_are_claimed_once_and_opt_outs_are_kept(store: Arc<dyn Store>) {

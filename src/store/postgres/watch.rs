@@ -16,8 +16,9 @@ impl WatchStore for PostgresStore {
             "SELECT w.handoff_id, h.customer_id, w.crm_id, w.task_id, w.payload, w.written_at, w.steps_done, \
              cc.contact_id, c.state AS confirmation, \
              (SELECT MAX(i.at) FROM interactions i WHERE i.customer_id = h.customer_id AND i.speaker = 'customer') \
-               AS last_inbound_at \
+               AS last_inbound_at, ho.pool \
              FROM watched_tasks w JOIN handoffs h ON h.id = w.handoff_id \
+             LEFT JOIN handoff_owners ho ON ho.handoff_id = w.handoff_id \
              LEFT JOIN crm_contacts cc ON cc.customer_id = h.customer_id AND cc.crm_id = w.crm_id \
              LEFT JOIN confirmations c ON c.handoff_id = w.handoff_id \
              WHERE w.crm_id = $1 AND w.completed_at IS NULL AND h.state = $2 AND w.handoff_id > $3 \
@@ -45,6 +46,7 @@ impl WatchStore for PostgresStore {
                         .map(|state| ConfirmationState::parse(&state))
                         .transpose()?,
                     last_inbound_at: row.get("last_inbound_at"),
+                    pool: row.get("pool"),
                 })
             })
             .collect()
@@ -90,6 +92,19 @@ impl WatchStore for PostgresStore {
         .await?;
         if updated.rows_affected() == 0 {
             return Ok(false);
+        }
+        if let Some((owner_id, pool)) = &record.reassigned {
+            sqlx::query(
+                "INSERT INTO handoff_owners (handoff_id, owner_id, pool, assigned_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (handoff_id) DO UPDATE SET owner_id = excluded.owner_id, pool = excluded.pool, \
+                 assigned_at = excluded.assigned_at",
+            )
+            .bind(&record.handoff_id)
+            .bind(owner_id)
+            .bind(pool)
+            .bind(record.now)
+            .execute(&mut *tx)
+            .await?;
         }
         for entry in &record.audit {
             super::insert_audit(&mut tx, entry).await?;

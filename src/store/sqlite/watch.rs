@@ -15,8 +15,9 @@ impl WatchStore for SqliteStore {
             "SELECT w.handoff_id, h.customer_id, w.crm_id, w.task_id, w.payload, w.written_at, w.steps_done, \
              cc.contact_id, c.state AS confirmation, \
              (SELECT MAX(i.at) FROM interactions i WHERE i.customer_id = h.customer_id AND i.speaker = 'customer') \
-               AS last_inbound_at \
+               AS last_inbound_at, ho.pool \
              FROM watched_tasks w JOIN handoffs h ON h.id = w.handoff_id \
+             LEFT JOIN handoff_owners ho ON ho.handoff_id = w.handoff_id \
              LEFT JOIN crm_contacts cc ON cc.customer_id = h.customer_id AND cc.crm_id = w.crm_id \
              LEFT JOIN confirmations c ON c.handoff_id = w.handoff_id \
              WHERE w.crm_id = ? AND w.completed_at IS NULL AND h.state = ? AND w.handoff_id > ? \
@@ -47,6 +48,7 @@ impl WatchStore for SqliteStore {
                         .get::<Option<String>, _>("last_inbound_at")
                         .map(|at| parse_ts(&at))
                         .transpose()?,
+                    pool: row.get("pool"),
                 })
             })
             .collect()
@@ -92,6 +94,19 @@ impl WatchStore for SqliteStore {
         query.push(" AND steps_done = ").push_bind(record.steps_before as i64);
         if query.build().execute(&mut *tx).await?.rows_affected() == 0 {
             return Ok(false);
+        }
+        if let Some((owner_id, pool)) = &record.reassigned {
+            sqlx::query(
+                "INSERT INTO handoff_owners (handoff_id, owner_id, pool, assigned_at) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (handoff_id) DO UPDATE SET owner_id = excluded.owner_id, pool = excluded.pool, \
+                 assigned_at = excluded.assigned_at",
+            )
+            .bind(&record.handoff_id)
+            .bind(owner_id)
+            .bind(pool)
+            .bind(format_ts(record.now))
+            .execute(&mut *tx)
+            .await?;
         }
         for entry in &record.audit {
             super::insert_audit(&mut tx, entry).await?;
