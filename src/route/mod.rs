@@ -83,6 +83,17 @@ impl RouteDecision {
             .filter_map(|c| c.excluded.as_ref().map(|why| format!("{}: {why}", c.owner)))
             .collect()
     }
+
+    /// Why the chosen owner got it: the pool and tie-break, then who was not available and why.
+    pub fn owner_reason(&self) -> Option<String> {
+        let chosen = self.owner.as_ref()?;
+        let excluded = self.exclusions();
+        let mut reason = format!("pool `{}`: {}", chosen.pool, chosen.tie_break);
+        if !excluded.is_empty() {
+            reason.push_str(&format!("; not available: {}", excluded.join("; ")));
+        }
+        Some(reason)
+    }
 }
 
 pub struct Router {
@@ -195,16 +206,11 @@ impl Router {
         decision.due = Some(due);
         match &decision.owner {
             Some(chosen) => {
-                let excluded = decision.exclusions();
-                let mut reason = format!("pool `{}`: {}", chosen.pool, chosen.tie_break);
-                if !excluded.is_empty() {
-                    reason.push_str(&format!("; not available: {}", excluded.join("; ")));
-                }
                 brief.recommended_owner = Some(OwnerChoice {
                     id: chosen.id.clone(),
                     name: chosen.name.clone(),
                     rule: decision.rule.clone(),
-                    reason,
+                    reason: decision.owner_reason().unwrap_or_default(),
                 });
             }
             None => {

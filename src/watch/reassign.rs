@@ -44,11 +44,7 @@ impl Reassigner for RouterReassigner {
             }
         };
         let chosen = decision.owner.as_ref()?;
-        let excluded = decision.exclusions();
-        let mut reason = format!("pool `{}`: {}", chosen.pool, chosen.tie_break);
-        if !excluded.is_empty() {
-            reason.push_str(&format!("; not available: {}", excluded.join("; ")));
-        }
+        let reason = decision.owner_reason()?;
         let owner = OwnerChoice {
             id: if chosen.id.is_empty() { chosen.key.clone() } else { chosen.id.clone() },
             name: chosen.name.clone(),
