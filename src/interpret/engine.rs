@@ -70,6 +70,11 @@ pub fn scan(vocabulary: &Vocabulary, turns: &[Turn]) -> Hits {
     hits
 }
 
+/// The intents a turn's words carry, whoever said it (for the offers a customer accepts).
+pub fn collect_intents(vocabulary: &Vocabulary, folded: &Folded<'_>, turn: usize, out: &mut Vec<Hit>) {
+    collect(vocabulary, &vocabulary.intents, folded, turn, &mut Vec::new(), out, true);
+}
+
 fn collect(
     vocabulary: &Vocabulary,
     category: &Category,

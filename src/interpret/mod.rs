@@ -26,6 +26,7 @@ pub mod contact;
 mod engine;
 pub mod llm;
 pub mod model;
+mod offer;
 pub mod score;
 mod task;
 pub mod text;
@@ -192,7 +193,8 @@ impl Interpreter {
             return Ok(engine::idle_brief(conversation, before));
         }
 
-        let hits = engine::scan(&self.vocabulary, before);
+        let mut hits = engine::scan(&self.vocabulary, before);
+        offer::add_accepted_offers(&self.vocabulary, before, &mut hits);
         // The window is read on the customer's clock; hours stay the business's (`tz`).
         let clock = clock::customer_clock(conversation, tz)?;
         let window = match &self.window_source {

@@ -71,6 +71,14 @@ struct LanguageFile {
     /// Phrases that state a need ("I need", "busco", "chahiye"): the stated need prefers them.
     #[serde(default)]
     need_words: Vec<String>,
+    /// How a customer's reply says yes to what the AI just offered ("yes", "haan", "claro",
+    /// "pode ser"), matched at the start of the reply.
+    #[serde(default)]
+    accept_replies: Vec<String>,
+    /// Intents a customer takes on by accepting the AI's offer of them (a visit, a demo, a
+    /// brochure). `callback_request` never: a call the AI offered is not one the customer asked for.
+    #[serde(default)]
+    offer_intents: Vec<String>,
     /// Named pattern fragments, used in patterns as `{name}`.
     #[serde(default)]
     macros: BTreeMap<String, String>,
@@ -197,6 +205,9 @@ pub struct Vocabulary {
     pub contrast: HashSet<String>,
     pub confirm_tags: Option<Regex>,
     pub need_words: Option<Regex>,
+    /// A reply that accepts the AI's offer, anchored at the start of the folded reply.
+    pub accept_replies: Option<Regex>,
+    pub offer_intents: HashSet<String>,
 }
 
 /// Raw entries of one category, with where each came from (for error messages).
@@ -229,6 +240,8 @@ impl Vocabulary {
                 language.contrast.extend(file.contrast);
                 language.confirm_tags.extend(file.confirm_tags);
                 language.need_words.extend(file.need_words);
+                language.accept_replies.extend(file.accept_replies);
+                language.offer_intents.extend(file.offer_intents);
                 for (name, body) in file.macros {
                     if let Some(previous) = language.macros.insert(name.clone(), body) {
                         let _ = previous;
@@ -279,10 +292,29 @@ impl Vocabulary {
             .map_err(|message| VocabularyError::Invalid { path: dir.into(), key: "confirm_tags".into(), message })?;
         let need_words = compile_alternatives(&language.need_words, macros)
             .map_err(|message| VocabularyError::Invalid { path: dir.into(), key: "need_words".into(), message })?;
+        // Anchored at the reply's start, after any spaces or punctuation ("...yes", "- ok").
+        let anchored: Vec<String> = language.accept_replies.iter().map(|p| format!(r"^[\s.,!\-]*(?:{p})")).collect();
+        let accept_replies = compile_alternatives(&anchored, macros).map_err(|message| VocabularyError::Invalid {
+            path: dir.into(),
+            key: "accept_replies".into(),
+            message,
+        })?;
+        let intents = compile_category(intents, macros)?;
+        if let Some(code) =
+            language.offer_intents.iter().find(|c| *c == "callback_request" || !Self::knows(&intents, c))
+        {
+            return Err(VocabularyError::Invalid {
+                path: dir.into(),
+                key: "offer_intents".into(),
+                message: format!("`{code}` is not an intent a customer can take on by accepting an offer"),
+            });
+        }
         Ok(Vocabulary {
             need_words,
+            accept_replies,
+            offer_intents: language.offer_intents.into_iter().collect(),
             languages,
-            intents: compile_category(intents, macros)?,
+            intents,
             objections: compile_category(objections, macros)?,
             facts: compile_category(facts, macros)?,
             signals: compile_category(signals, macros)?,
@@ -456,5 +488,20 @@ mod tests {
         assert_eq!(found[0].start, 0);
         assert_eq!(found.len(), 1);
         assert_eq!(vocabulary.intents.entries[found[0].entry].code, "not_interested");
+    }
+
+    #[test]
+    fn an_offered_call_or_an_unknown_intent_cannot_be_taken_on_by_a_yes() {
+        for (codes, named) in [("[demo, callback_request]", "callback_request"), ("[demo, fitting]", "fitting")] {
+            let dir = tempfile::tempdir().unwrap();
+            write(
+                dir.path(),
+                "en/intents.yaml",
+                "demo:\n  patterns: ['demo']\ncallback_request:\n  patterns: ['call me']\n",
+            );
+            write(dir.path(), "en/language.yaml", &format!("offer_intents: {codes}\n"));
+            let error = Vocabulary::load(dir.path()).unwrap_err().to_string();
+            assert!(error.contains("offer_intents") && error.contains(named), "{error}");
+        }
     }
 }

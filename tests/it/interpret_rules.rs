@@ -53,13 +53,42 @@ fn not_busy_now_is_not_a_brush_off() {
 #[test]
 fn what_the_ai_says_is_not_what_the_customer_wants() {
     let brief = brief(&[
-        ("ai", "Our 3BHK is 1.2 crore; we also offer EMI and a free site visit. Shall I book a demo?"),
+        ("ai", "Our 3BHK is 1.2 crore; we also offer EMI and a free site visit. Which area suits you?"),
         ("customer", "Ok."),
         ("ai", "Great, our manager will call you tomorrow."),
     ]);
     assert!(brief.intents.is_empty(), "{:?}", brief.intents);
     assert!(brief.do_not_ask.is_empty(), "{:?}", brief.do_not_ask);
     assert_eq!(brief.promised_next_step.as_deref(), Some("Great, our manager will call you tomorrow."));
+}
+
+#[test]
+fn an_offer_the_customer_accepts_is_their_intent_and_one_they_refuse_is_not() {
+    let offer = "The 3BHK starts at 1.2 crore. Would you like to visit the site this weekend?";
+    for (reply, wanted) in [
+        ("Yes, Saturday morning works", true),
+        ("This Sunday afternoon can.", true),
+        ("No, not now. Just send the price list.", false),
+        ("My husband decides, call me next week", false),
+    ] {
+        let brief = brief(&[("ai", offer), ("customer", reply)]);
+        assert_eq!(codes(&brief.intents).contains(&"site_visit"), wanted, "{reply}: {:?}", brief.intents);
+    }
+    for (offer, reply, code) in [
+        ("Kya aap site visit plan karna chahenge?", "haan ji, Sunday ko aa jayenge", "site_visit"),
+        ("¿Le agendo una demo para el jueves?", "Sí, dale", "demo"),
+        ("Quer que eu envie o catálogo?", "pode ser, manda aí", "brochure_request"),
+        ("Shall I book a demo for you?", "👍", "demo"),
+    ] {
+        let brief = brief(&[("ai", offer), ("customer", reply)]);
+        assert!(codes(&brief.intents).contains(&code), "{reply}: {:?}", brief.intents);
+        let found = brief.intents.iter().find(|f| f.code == code).unwrap();
+        assert_eq!(found.turn, Some(1), "the intent is the customer's reply's");
+        assert!(found.evidence.contains("yes to the AI's"), "{}", found.evidence);
+    }
+    // A call the AI offered is not a call the customer asked for.
+    let call = brief(&[("ai", "Shall I have our advisor call you back?"), ("customer", "Yes please")]);
+    assert!(!codes(&call.intents).contains(&"callback_request"), "{:?}", call.intents);
 }
 
 #[test]
@@ -372,4 +401,37 @@ fn a_slot_the_ai_confirmed_in_other_words_is_booked() {
 fn take_us_off_closes_the_lead() {
     let brief = brief(&[("customer", "We've decided to keep renting. You can take us off your list.")]);
     assert_eq!(brief.disposition, Disposition::ClosedLost);
+}
+
+/// One customer line per language for the ways people ask a price, move an appointment, say
+/// they are ready to buy, or give their horizon: each must be found by the rules alone.
+#[test]
+fn common_ways_to_ask_move_buy_and_give_a_horizon_are_read_in_every_language() {
+    let rules = crate::interpret_common::interpreter().without_model();
+    let cases: &[(&str, &str, &str)] = &[
+        ("intent", "pricing", "Could you email me a quotation for 40 desks?"),
+        ("intent", "pricing", "5 kilowatt ka quote chahiye, EMI kitni banegi?"),
+        ("intent", "pricing", "¿Me pasan una cotización para la mudanza?"),
+        ("intent", "pricing", "quero um orçamento do sistema pra 60 funcionários"),
+        ("intent", "reschedule", "Can we push the demo to Thursday? Something came up"),
+        ("intent", "reschedule", "kal ka visit Wednesday ko shift kar sakte hai?"),
+        ("intent", "reschedule", "tengo cita el martes, ¿la pueden pasar para el viernes?"),
+        ("intent", "reschedule", "tenho consulta segunda, dá pra passar pra quarta?"),
+        ("intent", "purchase_ready", "I just want faster internet. Upgrade me today."),
+        ("intent", "purchase_ready", "aaj hi renew karna hai, link bhejo"),
+        ("intent", "purchase_ready", "si me lo dejan en 500 lo cerramos hoy"),
+        ("intent", "purchase_ready", "se tiver nota fiscal fecho agora no pix"),
+        ("fact", "timeline", "We need band seven by August for the visa"),
+        ("fact", "timeline", "abhi nahi, do teen mahine baad sochenge"),
+        ("fact", "timeline", "la mudanza es para el 15 de diciembre"),
+        ("fact", "timeline", "queria começar na turma de fevereiro"),
+    ];
+    for (kind, code, text) in cases {
+        let brief = rules.interpret(&conversation(NOW, TZ, &[("customer", text)])).unwrap();
+        let found: Vec<&str> = match *kind {
+            "intent" => codes(&brief.intents),
+            _ => brief.do_not_ask.iter().map(|f| f.fact.as_str()).collect(),
+        };
+        assert!(found.contains(code), "{text:?} should give {code}, found {found:?}");
+    }
 }
