@@ -458,7 +458,8 @@ impl Matcher {
         let contact = has(&self.contact_cues);
         if !contact && has(&self.deadline_cues) {
             ClauseMood::Deadline
-        } else if has(&self.request_cues) || has(&self.corrections) || asks {
+        } else if contact || has(&self.request_cues) || has(&self.corrections) || asks {
+            // A named contact ("test drive", "call") asks for the time as much as "can" does.
             ClauseMood::Request
         } else if has(&self.unavailable_cues) {
             ClauseMood::Unavailable

@@ -106,23 +106,22 @@ impl TimeResolver {
         hours: &BusinessHours,
     ) -> Option<ResolvedWindow> {
         let ctx = Context { now: now.with_timezone(&customer), hours, business };
-        // The latest time asked for wins; a time only told in passing ("I land on Friday
-        // night") counts when nothing was asked for.
-        let (mut requested, mut told): (Option<ResolvedWindow>, Option<ResolvedWindow>) = (None, None);
+        // The latest time asked for wins. A time only told in passing ("I land on Friday
+        // night", "my wedding is on Saturday", "since your update on Monday") is no request,
+        // even when nothing else was asked for: a window must be one the customer named.
+        let mut requested: Option<ResolvedWindow> = None;
         for turn in turns.iter().filter(|t| t.from == Speaker::Customer) {
             for (found, mood) in self.windows_in(turn, &ctx, "") {
-                let slot = match mood {
-                    ClauseMood::Request => &mut requested,
-                    ClauseMood::Narrative => &mut told,
-                    ClauseMood::Unavailable | ClauseMood::Deadline => continue,
-                };
-                *slot = match slot.take() {
+                if mood != ClauseMood::Request {
+                    continue;
+                }
+                requested = match requested.take() {
                     Some(old) if confirms(&found, &old, &ctx) || vaguer_today(&found, &old, &ctx) => Some(old),
                     _ => Some(found),
                 };
             }
         }
-        requested.or(told).or_else(|| self.accepted_proposal(turns, &ctx))
+        requested.or_else(|| self.accepted_proposal(turns, &ctx))
     }
 
     /// Every window named in one turn, in order, with how its clause reads.
