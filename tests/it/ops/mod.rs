@@ -2,6 +2,7 @@
 //! in front of clients that are slow or hostile.
 
 mod admin_api;
+mod backfill;
 mod backup;
 mod child;
 mod hostile_clients;
