@@ -7,6 +7,7 @@ mod backup;
 mod child;
 mod hostile_clients;
 mod metrics_doc;
+mod redaction;
 mod reload;
 mod replay;
 mod secrets_in_logs;
