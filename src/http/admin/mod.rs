@@ -29,6 +29,9 @@ mod connectors;
 mod queues;
 pub mod wire;
 
+/// Every other `_seconds` histogram's buckets: a CRM call or a proxied send, 5 ms to 30 s.
+const DURATION_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
 /// `handoffd_handoff_latency_seconds`' buckets: the quiet period ends, then a brief, a delivery
 /// round (its linger) and the CRM's answer; minutes mean a backlog or a paused CRM.
 const HANDOFF_LATENCY_BUCKETS: &[f64] = &[0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0];
@@ -38,14 +41,16 @@ pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            // The handoff latency is a real histogram (buckets from a second to an hour), so that
-            // alerts and dashboards can aggregate it across instances; the rest keep the exporter's
-            // default summaries.
+            // Real Prometheus histograms (buckets), so that dashboards and alerts can aggregate them
+            // across instances with `histogram_quantile`; the handoff latency has buckets of its own.
             let recorder = PrometheusBuilder::new()
-                .set_buckets_for_metric(
-                    metrics_exporter_prometheus::Matcher::Full("handoffd_handoff_latency_seconds".to_owned()),
-                    HANDOFF_LATENCY_BUCKETS,
-                )
+                .set_buckets(DURATION_BUCKETS)
+                .and_then(|builder| {
+                    builder.set_buckets_for_metric(
+                        metrics_exporter_prometheus::Matcher::Full("handoffd_handoff_latency_seconds".to_owned()),
+                        HANDOFF_LATENCY_BUCKETS,
+                    )
+                })
                 .expect("the buckets are not empty")
                 .build_recorder();
             let handle = recorder.handle();
