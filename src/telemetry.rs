@@ -85,10 +85,12 @@ struct RedactingLine {
 impl Write for RedactingLine {
     fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
         let mut stderr = std::io::stderr().lock();
-        if !self.redact.phones && !(self.redact.text && self.json) {
-            stderr.write_all(line)?;
-        } else {
+        // Text in the human format is redacted field by field as it is formatted; the rest here.
+        let rewrites = self.redact.phones || (self.redact.text && self.json);
+        if rewrites {
             stderr.write_all(redact_line(&String::from_utf8_lossy(line), self.redact, self.json).as_bytes())?;
+        } else {
+            stderr.write_all(line)?;
         }
         // The whole line was taken, whatever its redacted length.
         Ok(line.len())

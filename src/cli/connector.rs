@@ -65,7 +65,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         let outcome: ControlOutcome = api.post(&format!("/admin/connectors/{}/{verb}", segment(id))).await?;
         match (outcome.state.as_str(), outcome.changed) {
-            ("paused", true) => println!("`{id}` is paused until `handoffd connector resume {id}` (kept in the store)."),
+            ("paused", true) => {
+                println!("`{id}` is paused until `handoffd connector resume {id}` (kept in the store).")
+            }
             ("paused", false) => println!("`{id}` was paused already."),
             ("resumed", true) => println!("`{id}` is resumed."),
             ("resumed", false) => println!("`{id}` was not paused."),

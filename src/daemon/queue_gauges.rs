@@ -18,13 +18,13 @@ pub const REFRESH_EVERY: Duration = Duration::from_secs(15);
 /// Refresh the gauges now, then every [`REFRESH_EVERY`] until `stop`.
 pub async fn run(store: Arc<dyn StatusStore>, stop: CancellationToken) {
     loop {
-        match crate::daemon::supervisor::catch_round("queue_gauges", async {
-            Ok(store.queue_ages(Utc::now()).await?)
-        })
-        .await
+        match crate::daemon::supervisor::catch_round("queue_gauges", async { Ok(store.queue_ages(Utc::now()).await?) })
+            .await
         {
             Ok(queues) => record(&queues, Utc::now()),
-            Err(error) => tracing::warn!(error = %format!("{error:#}"), "The queue gauges could not be read from the store; they keep their last values."),
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "The queue gauges could not be read from the store; they keep their last values.")
+            }
         }
         tokio::select! {
             _ = stop.cancelled() => return,

@@ -46,10 +46,11 @@ pub async fn backfill(
     let mut cursor = source.cursor_since(since).ok_or_else(|| BackfillError::Unsupported(id.clone()))?;
     let mut done = Progress { reached: Some(since), ..Progress::default() };
     loop {
-        let page = source
-            .poll(Some(&cursor))
-            .await
-            .map_err(|error| BackfillError::Vendor { connector: id.clone(), pages: done.pages, error })?;
+        let page = source.poll(Some(&cursor)).await.map_err(|error| BackfillError::Vendor {
+            connector: id.clone(),
+            pages: done.pages,
+            error,
+        })?;
         let found = page.interactions.len() as u64;
         if found > 0 {
             let body = serde_json::to_vec(&page.interactions)

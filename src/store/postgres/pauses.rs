@@ -5,7 +5,12 @@ use sqlx::PgPool;
 
 use crate::store::StoreError;
 
-pub(super) async fn set(pool: &PgPool, connector_id: &str, paused: bool, now: DateTime<Utc>) -> Result<bool, StoreError> {
+pub(super) async fn set(
+    pool: &PgPool,
+    connector_id: &str,
+    paused: bool,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
     let changed = if paused {
         sqlx::query(
             "INSERT INTO connector_pauses (connector_id, paused_at) VALUES ($1, $2) ON CONFLICT (connector_id) DO NOTHING",

@@ -26,7 +26,7 @@ async fn log_of_a_run(redact: &str, format: &str) -> String {
     log
 }
 
-fn leaks<'a>(log: &'a str) -> Vec<&'a str> {
+fn leaks(log: &str) -> Vec<&str> {
     let text_words = TEXTS.iter().flat_map(|t| t.split_whitespace()).filter(|w| ["quokka", "zebra"].contains(w));
     let needles: Vec<&str> = PHONES.iter().copied().chain(text_words).collect();
     log.lines().filter(|line| needles.iter().any(|needle| line.contains(needle))).collect()

@@ -56,8 +56,11 @@ fn the_packaged_configuration_is_the_example_with_the_store_in_var_lib() {
     let read = |path: &str| std::fs::read_to_string(root.join(path)).unwrap();
     let (example, packaged) = (read("config/example.yaml"), read("systemd/handoffd.yaml"));
     let from_store = |text: &str| text[text.find("\nstore:").expect("a store block")..].to_owned();
-    let expected = from_store(&example)
-        .replacen("url: sqlite://../state/handoffd.db", "url: sqlite:///var/lib/handoffd/handoffd.db", 1);
+    let expected = from_store(&example).replacen(
+        "url: sqlite://../state/handoffd.db",
+        "url: sqlite:///var/lib/handoffd/handoffd.db",
+        1,
+    );
     assert_eq!(from_store(&packaged), expected, "systemd/handoffd.yaml drifted from config/example.yaml");
     // The package's paths are the unit's.
     assert!(read("systemd/handoffd.service").contains("--config /etc/handoffd/handoffd.yaml"));
