@@ -146,13 +146,9 @@ mod tests {
         assert!(controls.paused().is_empty());
     }
 
-    #[tokio::test]
-    async fn a_pause_in_the_store_reaches_another_instance_and_outlives_a_restart() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("handoffd.db").display());
-        let store: std::sync::Arc<dyn crate::store::Store> =
-            std::sync::Arc::new(crate::store::sqlite::SqliteStore::open(&url).await.unwrap());
-        // Instance a pauses through its admin API (which writes the store); instance b follows the store.
+    /// Instance `a` pauses through its admin API (which writes the store); instance `b` follows
+    /// the store; a restarted instance loads the pause before its stages run.
+    async fn a_pause_reaches_another_instance_and_outlives_a_restart(store: std::sync::Arc<dyn crate::store::Store>) {
         let (a, b) = (Controls::default(), Controls::default());
         let stop = CancellationToken::new();
         let following = tokio::spawn(b.clone().follow_store(store.clone(), stop.clone()));
@@ -165,7 +161,6 @@ mod tests {
         })
         .await
         .expect("b sees a's pause within a refresh");
-        // A restart: a new instance loads the pause before its stages run.
         let restarted = Controls::default();
         restarted.load(store.as_ref()).await.unwrap();
         assert_eq!(restarted.paused(), ["voice"]);
@@ -173,6 +168,22 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(30), b.wait_resumed("voice")).await.expect("b sees the resume");
         stop.cancel();
         following.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_pause_in_sqlite_reaches_another_instance_and_outlives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("handoffd.db").display());
+        let store = crate::store::sqlite::SqliteStore::open(&url).await.unwrap();
+        a_pause_reaches_another_instance_and_outlives_a_restart(std::sync::Arc::new(store)).await;
+    }
+
+    #[tokio::test]
+    async fn a_pause_in_postgres_reaches_another_instance_and_outlives_a_restart() {
+        let Some((store, _schema)) = crate::store::postgres::scratch::store("pauses_follow_the_store").await else {
+            return;
+        };
+        a_pause_reaches_another_instance_and_outlives_a_restart(store).await;
     }
 
     #[tokio::test]

@@ -398,12 +398,14 @@ impl AuditStore for SqliteStore {
 impl StatusStore for SqliteStore {
     async fn queue_ages(&self, now: DateTime<Utc>) -> StoreResult<Vec<crate::store::QueueAge>> {
         const COLLECTING: &str = HandoffState::Collecting.as_str();
+        // Rows below the normaliser's low-water mark are all processed: a healthy inbox costs a few probes.
+        let low_water = self.inbox_low_water.load(std::sync::atomic::Ordering::Relaxed);
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT (SELECT COUNT(*) FROM {INBOX_SCHEMA}.inbox i WHERE i.id > \
-               (SELECT COALESCE(MAX(id), 0) FROM {INBOX_SCHEMA}.inbox) - ?1 \
+               (SELECT COALESCE(MAX(id), 0) FROM {INBOX_SCHEMA}.inbox) - ?1 AND i.id >= ?3 \
                AND NOT EXISTS (SELECT 1 FROM inbox_processed p WHERE p.inbox_id = i.id)), \
              (SELECT MIN(i.received_at) FROM {INBOX_SCHEMA}.inbox i WHERE i.id > \
-               (SELECT COALESCE(MAX(id), 0) FROM {INBOX_SCHEMA}.inbox) - ?1 \
+               (SELECT COALESCE(MAX(id), 0) FROM {INBOX_SCHEMA}.inbox) - ?1 AND i.id >= ?3 \
                AND NOT EXISTS (SELECT 1 FROM inbox_processed p WHERE p.inbox_id = i.id)), \
              (SELECT COUNT(*) FROM handoffs WHERE state = '{COLLECTING}' AND ready_at <= ?2), \
              (SELECT MIN(ready_at) FROM handoffs WHERE state = '{COLLECTING}' AND ready_at <= ?2), \
@@ -411,6 +413,7 @@ impl StatusStore for SqliteStore {
         )))
         .bind(crate::store::QUEUE_INBOX_WINDOW)
         .bind(format_ts(now))
+        .bind(low_water)
         .fetch_one(&self.reader)
         .await?;
         let at = |index: usize| -> StoreResult<Option<DateTime<Utc>>> {
