@@ -30,6 +30,7 @@ use crate::store::Store;
 
 pub mod controls;
 pub mod notify;
+pub mod queue_gauges;
 pub mod reload;
 pub mod shared;
 pub mod supervisor;
@@ -147,6 +148,9 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
     let reopen_after = chrono::Duration::from_std(config.conversation.reopen_after.get())?;
     let timezone: chrono_tz::Tz =
         config.business.timezone.parse().map_err(|e| anyhow::anyhow!("business.timezone: {e}"))?;
+    let controls = crate::daemon::controls::Controls::default();
+    // Pauses kept in the store hold from the first round of every stage.
+    controls.load(store.as_ref()).await.context("reading the paused connectors")?;
     // Everything that can fail is done: from here on no task is left running by an early return.
     let supervisor = Supervisor::with_stuck_after(config.service.stuck_after.get());
     let inbox_committed = Arc::new(Notify::new());
@@ -157,7 +161,6 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
     // The poll host commits through the inbox writer, so it stops with the servers, before the
     // writer drains.
     let stop_server = CancellationToken::new();
-    let controls = crate::daemon::controls::Controls::default();
     let poll_host = (!pollers.is_empty()).then(|| {
         let host = PollHost {
             store: store.clone(),
@@ -189,6 +192,14 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
         handoffs_changed: handoffs_changed.clone(),
     };
     supervisor.spawn_stage("normalize", |stop| normalizer.run(stop));
+    supervisor.spawn_stage("queue_gauges", {
+        let store = store.clone();
+        move |stop| queue_gauges::run(store, stop)
+    });
+    supervisor.spawn_stage("pauses", {
+        let (controls, store) = (controls.clone(), store.clone());
+        move |stop| controls.follow_store(store, stop)
+    });
     let owner_sync = crate::route::sync::OwnerSync {
         store: store.clone(),
         crm: crm.clone(),
@@ -282,6 +293,7 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
     supervisor.spawn_stage("deliver", |stop| deliverer.run(stop));
 
     let admin_connectors = connectors.clone();
+    let admin_inbox = inbox.clone();
     let app = router(
         AppState { store: store.clone(), connectors, inbox, stages: supervisor.health() },
         config.server.max_body_bytes,
@@ -299,6 +311,7 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
         connectors: admin_connectors,
         controls,
         delivery_crm: config.delivery.crm.clone(),
+        inbox: Some(Arc::new(admin_inbox)),
     });
     let admin_server = supervisor.spawn(
         "admin_server",

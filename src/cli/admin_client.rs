@@ -126,6 +126,22 @@ impl AdminClient {
         Ok(Some(answer.json().await.with_context(|| format!("the answer to GET {path}"))?))
     }
 
+    /// POST a JSON body, and read the JSON answer (an answer other than 2xx is an error).
+    pub async fn post_body<T: DeserializeOwned>(&self, path: &str, body: Vec<u8>) -> anyhow::Result<T> {
+        let answer = self
+            .request(reqwest::Method::POST, path)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("POST {path} on the daemon's admin API"))?;
+        if !answer.status().is_success() {
+            let status = answer.status();
+            anyhow::bail!("{} (the daemon answered {status} to POST {path})", answer.text().await.unwrap_or_default());
+        }
+        answer.json().await.with_context(|| format!("the answer to POST {path}"))
+    }
+
     pub async fn post<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         self.send(reqwest::Method::POST, path).await?.json().await.with_context(|| format!("the answer to POST {path}"))
     }

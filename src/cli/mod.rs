@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod admin_client;
 mod audit;
+mod backfill;
 mod backtest;
 mod backup;
 mod check;
@@ -72,6 +73,8 @@ enum Command {
     Reload(reload::Args),
     /// Run stored raw events through the pipeline again, with progress.
     Replay(replay::Args),
+    /// Read a vendor's history through its poller from a given time (`--since 30d`), with progress.
+    Backfill(backfill::Args),
     /// Serve a mock CRM (HubSpot endpoints and limits, faults on demand) for tests, demos and benchmarks.
     #[cfg(feature = "mock")]
     MockCrm(handoffd_mocks::cli::Args),
@@ -107,6 +110,7 @@ pub fn main() -> ExitCode {
         Command::Reload(args) => reload::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Backfill(args) => backfill::run(args),
         #[cfg(feature = "mock")]
         Command::MockCrm(args) => mock_crm::run(args),
     };

@@ -12,8 +12,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    crate::telemetry::init();
+    // The configuration first: it says what the log may hold (`log.redact`). Its errors go to
+    // standard error through `main`, which needs no logger.
     let loaded = crate::config::load(&args.config.config)?;
+    crate::telemetry::init_with(loaded.config.log.redact);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         // Installed before the listeners are bound: a SIGTERM sent as soon as the port answers

@@ -33,6 +33,33 @@ pub struct Config {
     /// How the daemon behaves as a service (systemd's watchdog).
     #[serde(default)]
     pub service: ServiceConfig,
+    /// What the daemon's log lines may hold.
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// Personal data replaced in every log line, at every level, in both formats (fields and
+    /// messages). Secrets from the configuration never reach a log line regardless. Applied at
+    /// start (a reload leaves it for the next restart).
+    #[serde(default)]
+    pub redact: RedactConfig,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedactConfig {
+    /// Replace phone numbers (any run of 10 to 15 digits, with or without a leading `+`: E.164
+    /// numbers, WhatsApp ids, national numbers) with `[phone]`. Errs on the side of hiding: a
+    /// 10-digit Unix time is hidden too. Default `false`.
+    #[serde(default)]
+    pub phones: bool,
+    /// Replace message text (the values of the fields that carry what a customer, the AI or an
+    /// agent said: `text`, `body`, `transcript`, `evidence`, ...) with `[text]`. Default `false`.
+    #[serde(default)]
+    pub text: bool,
 }
 
 #[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]

@@ -60,6 +60,7 @@ impl RestartOnly {
             ("delivery", format!("{:?}", config.delivery)),
             ("identity", format!("{:?}", config.identity)),
             ("service", format!("{:?}", config.service)),
+            ("log", format!("{:?}", config.log)),
             ("conversation", format!("{:?}", config.conversation)),
             ("connectors[delivery.crm]", format!("{crm:?}")),
         ])

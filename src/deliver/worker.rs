@@ -371,6 +371,12 @@ impl Deliverer {
                         crm = %self.crm.id(),
                         "Wrote the task to the CRM."
                     );
+                    // From the end of the burst (quiet period or end signal) to the task written.
+                    if let Some(ready_at) = leased.job.ready_at {
+                        let latency = (now - ready_at).num_milliseconds().max(0) as f64 / 1000.0;
+                        metrics::histogram!("handoffd_handoff_latency_seconds", "crm" => self.crm.id().to_owned())
+                            .record(latency);
+                    }
                     delivered.push((&leased.job, task.task_id));
                 }
                 TaskWriteOutcome::Rejected { message } => {

@@ -63,6 +63,13 @@ async fn apply_row(
             continue;
         };
         summary.stored += 1;
+        // What was stored, for tracing a message through the pipeline at debug level. Phones and text go
+        // in fields (`keys`, `text`) so that `log.redact` finds them.
+        tracing::debug!(
+            connector = %batch.connector_id, dedup_key = %interaction.dedup_key, customer = %customer_id,
+            keys = ?item.keys, text = text_of(interaction).as_deref().unwrap_or_default(),
+            "Stored an interaction."
+        );
         // STOP / START from the customer: whether confirmations may be sent (the watch stage's rule).
         if let (Some("customer"), Content::Message(message)) = (speaker, &interaction.content)
             && let Some(consent) = message.text.as_deref().and_then(consent_in)

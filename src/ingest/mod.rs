@@ -1,8 +1,10 @@
 //! Ingest: commit raw events durably before the vendor gets its answer (group commit), then
 //! normalise committed events into interactions, customers and handoffs. The poll host runs
-//! the connectors' pollers, whose pages go through the same inbox.
+//! the connectors' pollers, whose pages go through the same inbox; a backfill walks a poller
+//! further back, through the same inbox.
 
 mod apply;
+pub mod backfill;
 mod inbox_writer;
 mod normalize;
 pub mod poll;

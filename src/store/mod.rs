@@ -432,6 +432,16 @@ pub trait PollCursorStore: Send + Sync {
     async fn poll_cursors(&self) -> StoreResult<Vec<PollCursor>>;
 }
 
+/// Connectors an admin paused (`handoffd connector pause ID`): kept in the store so that a pause
+/// survives a restart and reaches every instance (each reads them on a short schedule).
+#[async_trait]
+pub trait ConnectorPauseStore: Send + Sync {
+    /// Pause (`true`) or resume (`false`) `connector_id`; `false` when it was so already.
+    async fn set_connector_paused(&self, connector_id: &str, paused: bool, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// The paused connectors, sorted.
+    async fn paused_connectors(&self) -> StoreResult<Vec<String>>;
+}
+
 /// The SLA watcher (`crate::watch`): open handoffs' tasks, the escalation ladder's progress, confirmations to
 /// customers. Which step runs when, and what it does, is the watcher's; the store keeps each step once.
 #[async_trait]
@@ -474,6 +484,20 @@ pub trait WatchStore: Send + Sync {
     async fn opted_out(&self, customer_id: &str) -> StoreResult<bool>;
 }
 
+/// How many of the newest inbox rows [`StatusStore::queue_ages`] looks at.
+pub const QUEUE_INBOX_WINDOW: i64 = 100_000;
+
+/// One stage's queue (a bounded `stage` label: `inbox`, `handoffs`, `outbox`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueueAge {
+    pub stage: &'static str,
+    /// Rows waiting: raw events not yet normalised; handoffs whose quiet period is over but
+    /// whose brief is not made; deliveries not yet written.
+    pub depth: i64,
+    /// When the oldest of them started waiting (received; quiet period over; queued).
+    pub oldest: Option<DateTime<Utc>>,
+}
+
 /// Health and counts, for `/readyz`, `/metrics` and the bench.
 #[async_trait]
 pub trait StatusStore: Send + Sync {
@@ -481,6 +505,11 @@ pub trait StatusStore: Send + Sync {
     async fn ping(&self) -> StoreResult<()>;
     /// Counts per pipeline stage, for metrics and `handoffd status`.
     async fn stage_counts(&self) -> StoreResult<StageCounts>;
+    /// Each stage's queue as of `now`: how much waits and since when the oldest has waited
+    /// (`handoffd_queue_depth`, `handoffd_queue_oldest_age_seconds`). Cheap: indexed, and the
+    /// inbox is looked at through its newest [`QUEUE_INBOX_WINDOW`] rows only (older rows are
+    /// normalised in all but a broken pipeline, which the window's own age shows).
+    async fn queue_ages(&self, now: DateTime<Utc>) -> StoreResult<Vec<QueueAge>>;
     /// A consistent copy of the store's files into `dir` (which must not hold them yet), made
     /// while the daemon runs; the files written, to copy back to restore. A backend whose
     /// server has its own backup tools (PostgreSQL: `pg_dump`) says so instead.
@@ -560,6 +589,7 @@ pub trait Store:
     + AuditStore
     + StatusStore
     + PollCursorStore
+    + ConnectorPauseStore
     + LeaseStore
     + WakeupStore
     + HistoryStore
@@ -579,6 +609,7 @@ impl<T> Store for T where
         + AuditStore
         + StatusStore
         + PollCursorStore
+        + ConnectorPauseStore
         + LeaseStore
         + WakeupStore
         + HistoryStore

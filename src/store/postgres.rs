@@ -32,6 +32,7 @@ mod identity;
 mod inbox;
 mod leases;
 mod outbox;
+mod pauses;
 mod pipeline;
 mod poll;
 mod wakeups;
@@ -296,6 +297,28 @@ impl PollCursorStore for PostgresStore {
 
 #[async_trait]
 impl StatusStore for PostgresStore {
+    async fn queue_ages(&self, now: DateTime<Utc>) -> StoreResult<Vec<crate::store::QueueAge>> {
+        const COLLECTING: &str = HandoffState::Collecting.as_str();
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "WITH waiting AS (SELECT i.received_at FROM inbox i WHERE i.id > \
+               (SELECT COALESCE(MAX(id), 0) FROM inbox) - $1 \
+               AND NOT EXISTS (SELECT 1 FROM inbox_processed p WHERE p.inbox_id = i.id)) \
+             SELECT (SELECT COUNT(*) FROM waiting), (SELECT MIN(received_at) FROM waiting), \
+             (SELECT COUNT(*) FROM handoffs WHERE state = '{COLLECTING}' AND ready_at <= $2), \
+             (SELECT MIN(ready_at) FROM handoffs WHERE state = '{COLLECTING}' AND ready_at <= $2), \
+             (SELECT COUNT(*) FROM outbox), (SELECT MIN(created_at) FROM outbox)"
+        )))
+        .bind(crate::store::QUEUE_INBOX_WINDOW)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(vec![
+            crate::store::QueueAge { stage: "inbox", depth: row.get(0), oldest: row.get(1) },
+            crate::store::QueueAge { stage: "handoffs", depth: row.get(2), oldest: row.get(3) },
+            crate::store::QueueAge { stage: "outbox", depth: row.get(4), oldest: row.get(5) },
+        ])
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -511,5 +534,16 @@ mod tests {
         tx.commit().await.unwrap();
         assert_eq!(next(&mut wakeups).await, Some(Wakeup::Handoffs));
         assert_eq!(next(&mut wakeups).await, None, "one wake-up per transaction");
+    }
+}
+
+#[async_trait]
+impl crate::store::ConnectorPauseStore for PostgresStore {
+    async fn set_connector_paused(&self, connector_id: &str, paused: bool, now: DateTime<Utc>) -> StoreResult<bool> {
+        pauses::set(&self.pool, connector_id, paused, now).await
+    }
+
+    async fn paused_connectors(&self) -> StoreResult<Vec<String>> {
+        pauses::all(&self.pool).await
     }
 }

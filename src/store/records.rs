@@ -161,6 +161,9 @@ pub struct OutboxJob {
     pub in_flight: bool,
     /// The task already in the CRM for this handoff: update it instead of creating one.
     pub crm_task_id: Option<String>,
+    /// When the handoff's burst ended (quiet period over or end signal): the start of its
+    /// handoff latency (`handoffd_handoff_latency_seconds`).
+    pub ready_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug)]

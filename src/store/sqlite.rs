@@ -24,6 +24,7 @@ mod identity;
 mod inbox;
 mod leases;
 mod outbox;
+mod pauses;
 mod pipeline;
 mod poll;
 mod turns;
@@ -395,6 +396,36 @@ impl AuditStore for SqliteStore {
 
 #[async_trait]
 impl StatusStore for SqliteStore {
+    async fn queue_ages(&self, now: DateTime<Utc>) -> StoreResult<Vec<crate::store::QueueAge>> {
+        const COLLECTING: &str = HandoffState::Collecting.as_str();
+        // Rows below the normaliser's low-water mark are all processed: a healthy inbox costs a few probes.
+        let low_water = self.inbox_low_water.load(std::sync::atomic::Ordering::Relaxed);
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT (SELECT COUNT(*) FROM {INBOX_SCHEMA}.inbox i WHERE i.id > \
+               (SELECT COALESCE(MAX(id), 0) FROM {INBOX_SCHEMA}.inbox) - ?1 AND i.id >= ?3 \
+               AND NOT EXISTS (SELECT 1 FROM inbox_processed p WHERE p.inbox_id = i.id)), \
+             (SELECT MIN(i.received_at) FROM {INBOX_SCHEMA}.inbox i WHERE i.id > \
+               (SELECT COALESCE(MAX(id), 0) FROM {INBOX_SCHEMA}.inbox) - ?1 AND i.id >= ?3 \
+               AND NOT EXISTS (SELECT 1 FROM inbox_processed p WHERE p.inbox_id = i.id)), \
+             (SELECT COUNT(*) FROM handoffs WHERE state = '{COLLECTING}' AND ready_at <= ?2), \
+             (SELECT MIN(ready_at) FROM handoffs WHERE state = '{COLLECTING}' AND ready_at <= ?2), \
+             (SELECT COUNT(*) FROM outbox), (SELECT MIN(created_at) FROM outbox)"
+        )))
+        .bind(crate::store::QUEUE_INBOX_WINDOW)
+        .bind(format_ts(now))
+        .bind(low_water)
+        .fetch_one(&self.reader)
+        .await?;
+        let at = |index: usize| -> StoreResult<Option<DateTime<Utc>>> {
+            row.get::<Option<String>, _>(index).as_deref().map(parse_ts).transpose()
+        };
+        Ok(vec![
+            crate::store::QueueAge { stage: "inbox", depth: row.get(0), oldest: at(1)? },
+            crate::store::QueueAge { stage: "handoffs", depth: row.get(2), oldest: at(3)? },
+            crate::store::QueueAge { stage: "outbox", depth: row.get(4), oldest: at(5)? },
+        ])
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())
@@ -625,5 +656,17 @@ impl PollCursorStore for SqliteStore {
 
     async fn poll_cursors(&self) -> StoreResult<Vec<PollCursor>> {
         poll::all(&self.reader).await
+    }
+}
+
+#[async_trait]
+impl crate::store::ConnectorPauseStore for SqliteStore {
+    async fn set_connector_paused(&self, connector_id: &str, paused: bool, now: DateTime<Utc>) -> StoreResult<bool> {
+        let _turn = self.turns.urgent();
+        pauses::set(&self.writer, connector_id, paused, now).await
+    }
+
+    async fn paused_connectors(&self) -> StoreResult<Vec<String>> {
+        pauses::all(&self.reader).await
     }
 }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::interaction::Interaction;
@@ -56,6 +57,22 @@ pub trait PollSource: Send + Sync {
     /// What changed since `cursor` (`None`: the connector's own starting point, a bounded
     /// look-back from now).
     async fn poll(&self, cursor: Option<&str>) -> Result<PollPage, PollError>;
+
+    /// The cursor from which a poll reads everything since `at` (a backfill's `--since`, older
+    /// than the look-back a `None` cursor starts from). `None`: this source cannot start from a
+    /// given time, and `handoffd backfill` refuses it. The host never stores this cursor as the
+    /// scheduled poller's own: a backfill walks its own cursor.
+    fn cursor_since(&self, at: DateTime<Utc>) -> Option<String> {
+        let _ = at;
+        None
+    }
+
+    /// The instant a cursor (one this source returned) has read up to, so a backfill knows when
+    /// it has passed its `--until`. `None`: unknown (the backfill runs until the source has no more).
+    fn cursor_reached(&self, cursor: &str) -> Option<DateTime<Utc>> {
+        let _ = cursor;
+        None
+    }
 }
 
 /// The `poll:` block a connector with a poller takes (the same keys on every such kind).

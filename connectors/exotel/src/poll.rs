@@ -264,4 +264,14 @@ impl PollSource for ExotelCalls {
         let next_cursor = serde_json::to_string(&next).map_err(|e| PollError::Protocol(e.to_string()))?;
         Ok(PollPage { interactions, next_cursor: Some(next_cursor), more })
     }
+
+    /// A pass over the calls created since `at` (the Call Details API reaches back 30 days at most).
+    fn cursor_since(&self, at: DateTime<Utc>) -> Option<String> {
+        serde_json::to_string(&Cursor { created_after: at.max(Utc::now() - MAX_RANGE), ..Cursor::default() }).ok()
+    }
+
+    /// Known between passes only (a pass's pages share one range).
+    fn cursor_reached(&self, cursor: &str) -> Option<DateTime<Utc>> {
+        serde_json::from_str::<Cursor>(cursor).ok().filter(|c| c.next_page.is_none()).map(|c| c.created_after)
+    }
 }

@@ -86,6 +86,15 @@ impl PollSource for RetellPoller {
         let next = if all_taken && has_more { (next - 1).max(from) } else { next };
         Ok(PollPage { interactions, next_cursor: Some(next.to_string()), more: all_taken && has_more && next > from })
     }
+
+    /// Calls started after `at`: the cursor is that instant in Unix milliseconds.
+    fn cursor_since(&self, at: DateTime<Utc>) -> Option<String> {
+        Some(at.timestamp_millis().to_string())
+    }
+
+    fn cursor_reached(&self, cursor: &str) -> Option<DateTime<Utc>> {
+        cursor.trim().parse::<i64>().ok().and_then(DateTime::from_timestamp_millis)
+    }
 }
 
 impl RetellPoller {

@@ -238,4 +238,14 @@ impl PollSource for TwilioCalls {
         let next_cursor = serde_json::to_string(&next).map_err(|e| PollError::Protocol(e.to_string()))?;
         Ok(PollPage { interactions, next_cursor: Some(next_cursor), more })
     }
+
+    /// A pass over the calls that ended since `at`.
+    fn cursor_since(&self, at: DateTime<Utc>) -> Option<String> {
+        serde_json::to_string(&Cursor { ended_after: at, ..Cursor::default() }).ok()
+    }
+
+    /// Known between passes only: the pages of one pass are in Twilio's order, not by end time.
+    fn cursor_reached(&self, cursor: &str) -> Option<DateTime<Utc>> {
+        serde_json::from_str::<Cursor>(cursor).ok().filter(|c| c.next_page.is_none()).map(|c| c.ended_after)
+    }
 }

@@ -92,6 +92,15 @@ impl PollSource for VapiPoller {
         }
         Ok(PollPage { interactions, next_cursor: Some(stamp(next)), more: upper < now && next == upper })
     }
+
+    /// Calls created after `at`: the cursor is that instant.
+    fn cursor_since(&self, at: DateTime<Utc>) -> Option<String> {
+        Some(stamp(at))
+    }
+
+    fn cursor_reached(&self, cursor: &str) -> Option<DateTime<Utc>> {
+        DateTime::parse_from_rfc3339(cursor).ok().map(|at| at.with_timezone(&Utc))
+    }
 }
 
 impl VapiPoller {

@@ -70,8 +70,13 @@ pub(super) async fn pause(State(state): State<AdminState>, Path(id): Path<String
     if let Some(refused) = refuse_unpausable(&state, &id) {
         return refused;
     }
-    let changed = state.controls.pause(&id);
-    tracing::warn!(connector = %id, "The connector `{id}` is paused (admin API); it stays paused until resumed or restarted.");
+    // The store first: the pause outlives a restart and reaches the other instances.
+    let changed = match state.store.set_connector_paused(&id, true, chrono::Utc::now()).await {
+        Ok(changed) => changed,
+        Err(error) => return super::store_failure(error),
+    };
+    state.controls.pause(&id);
+    tracing::warn!(connector = %id, "The connector `{id}` is paused (admin API); it stays paused, across restarts and on every instance, until resumed.");
     Json(ControlOutcome { connector: id, state: "paused".into(), changed }).into_response()
 }
 
@@ -79,7 +84,11 @@ pub(super) async fn resume(State(state): State<AdminState>, Path(id): Path<Strin
     if let Some(refused) = refuse_unpausable(&state, &id) {
         return refused;
     }
-    let changed = state.controls.resume(&id);
+    let changed = match state.store.set_connector_paused(&id, false, chrono::Utc::now()).await {
+        Ok(changed) => changed,
+        Err(error) => return super::store_failure(error),
+    };
+    state.controls.resume(&id);
     tracing::info!(connector = %id, "The connector `{id}` is resumed (admin API).");
     Json(ControlOutcome { connector: id, state: "resumed".into(), changed }).into_response()
 }
@@ -103,4 +112,41 @@ pub(super) async fn config_file(State(state): State<AdminState>) -> Response {
     };
     let (path, sha256) = reloader.config_file();
     Json(ConfigFileView { path: path.display().to_string(), sha256 }).into_response()
+}
+
+/// The largest backfill page the admin API takes (a page of 200 calls with long transcripts).
+pub(super) const BACKFILL_PAGE_LIMIT: usize = 64 * 1024 * 1024;
+
+/// `POST /admin/connectors/{id}/backfill`: one page of a backfill (`handoffd backfill` walks the
+/// vendor and posts each page: the interactions as the connector's poller produced them),
+/// committed through this daemon's inbox like a scheduled poll's page, so its normaliser takes
+/// it at once and dedup keys absorb what it already has.
+pub(super) async fn backfill_page(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    if !state.connectors.get().poll_sources.contains_key(&id) {
+        return (StatusCode::NOT_FOUND, format!("no poller `{id}` is configured")).into_response();
+    }
+    let Some(inbox) = &state.inbox else {
+        return (StatusCode::NOT_FOUND, "this server has no inbox").into_response();
+    };
+    // Checked before it is committed: a page that does not read back would only be quarantined.
+    let interactions = match serde_json::from_slice::<Vec<handoffd_contract::interaction::Interaction>>(&body) {
+        Ok(interactions) => interactions.len(),
+        Err(error) => return (StatusCode::BAD_REQUEST, format!("not a page of interactions: {error}")).into_response(),
+    };
+    let event = handoffd_contract::webhook::Verified::produced_by_connector(body.to_vec(), chrono::Utc::now());
+    match inbox.accept(&id, handoffd_contract::inbox::InboxSource::Poll, event).await {
+        Ok(committed) => {
+            tracing::info!(connector = %id, interactions, inbox_id = committed.inbox_id, "A backfill page of `{id}` was committed (admin API).");
+            metrics::counter!("handoffd_backfill_interactions_total", "connector" => id).increment(interactions as u64);
+            Json(serde_json::json!({"inbox_id": committed.inbox_id, "interactions": interactions})).into_response()
+        }
+        Err(error) => {
+            tracing::error!(connector = %id, error = %error.0, "A backfill page could not be committed.");
+            (StatusCode::SERVICE_UNAVAILABLE, error.0).into_response()
+        }
+    }
 }

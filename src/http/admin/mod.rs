@@ -5,7 +5,7 @@
 //! - here: the router, the token check, `/metrics`, reload and replay;
 //! - [`queues`]: dead letters and quarantined bodies (list, show, replay, drop);
 //! - [`audit`]: the audit trail of a handoff, a customer's timeline;
-//! - [`connectors`]: pause, resume, poll now, and the running configuration's hash;
+//! - [`connectors`]: pause, resume, poll now, backfill pages, and the running configuration's hash;
 //! - [`wire`]: the answers' JSON, shared with the CLI that reads them.
 
 use std::sync::{Arc, OnceLock};
@@ -29,12 +29,30 @@ mod connectors;
 mod queues;
 pub mod wire;
 
+/// Every other `_seconds` histogram's buckets: a CRM call or a proxied send, 5 ms to 30 s.
+const DURATION_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// `handoffd_handoff_latency_seconds`' buckets: the quiet period ends, then a brief, a delivery
+/// round (its linger) and the CRM's answer; minutes mean a backlog or a paused CRM.
+const HANDOFF_LATENCY_BUCKETS: &[f64] = &[0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0];
+
 /// The process-wide metrics recorder (installed once, shared by every daemon in the process).
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            // Real Prometheus histograms (buckets), so that dashboards and alerts can aggregate them
+            // across instances with `histogram_quantile`; the handoff latency has buckets of its own.
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(DURATION_BUCKETS)
+                .and_then(|builder| {
+                    builder.set_buckets_for_metric(
+                        metrics_exporter_prometheus::Matcher::Full("handoffd_handoff_latency_seconds".to_owned()),
+                        HANDOFF_LATENCY_BUCKETS,
+                    )
+                })
+                .expect("the buckets are not empty")
+                .build_recorder();
             let handle = recorder.handle();
             // Fails only when another recorder is installed: then ours just stays empty.
             let _ = metrics::set_global_recorder(recorder);
@@ -53,6 +71,8 @@ pub struct Admin {
     pub controls: Controls,
     /// `delivery.crm`: the connector a pause stops delivering to.
     pub delivery_crm: String,
+    /// The daemon's inbox (its group commit), for backfill pages.
+    pub inbox: Option<Arc<dyn handoffd_contract::inbox::InboxSink>>,
 }
 
 #[derive(Clone)]
@@ -64,6 +84,7 @@ struct AdminState {
     connectors: Shared<Connectors>,
     controls: Controls,
     delivery_crm: Arc<str>,
+    inbox: Option<Arc<dyn handoffd_contract::inbox::InboxSink>>,
 }
 
 pub fn router(admin: Admin) -> Router {
@@ -75,6 +96,7 @@ pub fn router(admin: Admin) -> Router {
         connectors: admin.connectors,
         controls: admin.controls,
         delivery_crm: admin.delivery_crm.into(),
+        inbox: admin.inbox,
     };
     Router::new()
         .route("/metrics", get(metrics))
@@ -91,6 +113,11 @@ pub fn router(admin: Admin) -> Router {
         .route("/admin/connectors/{id}/pause", post(connectors::pause))
         .route("/admin/connectors/{id}/resume", post(connectors::resume))
         .route("/admin/connectors/{id}/poll", post(connectors::poll_now))
+        .route(
+            "/admin/connectors/{id}/backfill",
+            post(connectors::backfill_page)
+                .layer(axum::extract::DefaultBodyLimit::max(connectors::BACKFILL_PAGE_LIMIT)),
+        )
         .route("/admin/config", get(connectors::config_file))
         // Every route, `/metrics` included, needs the token (when one is set).
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), require_token))

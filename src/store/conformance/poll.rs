@@ -37,3 +37,14 @@ pub async fn only_the_holder_advances_the_cursor_and_a_released_one_is_free(stor
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].polled_at, Some(t0() + secs(63)));
 }
+
+pub async fn a_pause_is_kept_until_resumed_and_seen_by_every_reader(store: Arc<dyn Store>) {
+    assert!(store.paused_connectors().await.unwrap().is_empty());
+    assert!(store.set_connector_paused("vapi", true, t0()).await.unwrap());
+    assert!(!store.set_connector_paused("vapi", true, t0() + secs(1)).await.unwrap(), "paused already");
+    assert!(store.set_connector_paused("hubspot", true, t0()).await.unwrap());
+    assert_eq!(store.paused_connectors().await.unwrap(), ["hubspot", "vapi"]);
+    assert!(store.set_connector_paused("vapi", false, t0() + secs(2)).await.unwrap());
+    assert!(!store.set_connector_paused("vapi", false, t0() + secs(3)).await.unwrap(), "not paused");
+    assert_eq!(store.paused_connectors().await.unwrap(), ["hubspot"]);
+}

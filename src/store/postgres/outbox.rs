@@ -32,7 +32,7 @@ impl OutboxStore for PostgresStore {
              (SELECT id FROM outbox WHERE {LEASABLE} ORDER BY next_attempt_at, id LIMIT $6 FOR UPDATE SKIP LOCKED) \
              RETURNING id, handoff_id, crm_id, payload, version, attempts, in_flight, next_attempt_at) \
              SELECT l.id, l.handoff_id, h.customer_id, l.crm_id, l.payload, l.version, l.attempts, l.in_flight, \
-             h.crm_task_id FROM leased l JOIN handoffs h ON h.id = l.handoff_id ORDER BY l.next_attempt_at, l.id"
+             h.crm_task_id, h.ready_at FROM leased l JOIN handoffs h ON h.id = l.handoff_id ORDER BY l.next_attempt_at, l.id"
         )))
         .bind(crm_id)
         .bind(now)
@@ -54,6 +54,7 @@ impl OutboxStore for PostgresStore {
                 attempts: row.get::<i64, _>("attempts") as u32,
                 in_flight: row.get("in_flight"),
                 crm_task_id: row.get("crm_task_id"),
+                ready_at: row.get("ready_at"),
             })
             .collect())
     }

@@ -48,7 +48,7 @@ impl OutboxStore for SqliteStore {
         }
         let mut query = QueryBuilder::<Sqlite>::new(
             "SELECT o.id, o.handoff_id, h.customer_id, o.crm_id, o.payload, o.version, o.attempts, o.in_flight, \
-             h.crm_task_id FROM outbox o JOIN handoffs h ON h.id = o.handoff_id WHERE o.id IN (",
+             h.crm_task_id, h.ready_at FROM outbox o JOIN handoffs h ON h.id = o.handoff_id WHERE o.id IN (",
         );
         let mut list = query.separated(", ");
         for id in &ids {
@@ -69,6 +69,7 @@ impl OutboxStore for SqliteStore {
                 attempts: row.get::<i64, _>("attempts") as u32,
                 in_flight: row.get::<i64, _>("in_flight") != 0,
                 crm_task_id: row.get("crm_task_id"),
+                ready_at: row.get::<Option<String>, _>("ready_at").as_deref().and_then(|t| parse_ts(t).ok()),
             })
             .collect())
     }

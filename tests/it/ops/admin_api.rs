@@ -1,6 +1,6 @@
 //! The admin API and the verbs that use it (issue 24, item 5): dead letters, quarantine, audit,
-//! pause/resume, the configuration's hash; through the running daemon, and through the store once
-//! it has stopped; a wrong token refused and logged without the token.
+//! pause/resume (kept in the store), the configuration's hash; through the running daemon, and
+//! through the store once it has stopped; a wrong token refused and logged without the token.
 
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -70,6 +70,7 @@ async fn admin_verbs_go_through_the_daemon_while_it_runs_and_through_the_store_a
     assert_eq!((counts.outbox_pending, counts.dead_letters), (1, 0), "nothing leaves a paused CRM's outbox");
 
     // Resumed: the CRM is unreachable, so the job exhausts its retries and becomes a dead letter.
+    assert_eq!(store.paused_connectors().await.unwrap(), ["hubspot-main"], "the pause is in the store");
     let resumed = handoffd(&daemon.config, &["connector", "resume", "hubspot-main"]);
     assert!(text(&resumed.stdout).contains("is resumed"), "{}", text(&resumed.stdout));
     eventually(Duration::from_secs(30), "a dead letter", || async {
@@ -122,6 +123,11 @@ async fn admin_verbs_go_through_the_daemon_while_it_runs_and_through_the_store_a
     let offline = handoffd(&daemon.config, &["dlq", "list"]);
     assert!(offline.status.success(), "{}", text(&offline.stderr));
     assert!(text(&offline.stderr).contains("is not running on admin.listen"), "{}", text(&offline.stderr));
+    // A pause is kept in the store: with no daemon running it is written there, for the next start.
     let offline_pause = handoffd(&daemon.config, &["connector", "pause", "hubspot-main"]);
-    assert!(!offline_pause.status.success(), "a pause needs the running daemon");
+    assert!(offline_pause.status.success(), "{}", text(&offline_pause.stderr));
+    assert!(text(&offline_pause.stdout).contains("is paused (in the store)"), "{}", text(&offline_pause.stdout));
+    assert_eq!(store.paused_connectors().await.unwrap(), ["hubspot-main"], "kept for the next start");
+    let offline_webhook = handoffd(&daemon.config, &["connector", "pause", "wa-main"]);
+    assert!(!offline_webhook.status.success(), "a webhook source is not paused, daemon or not");
 }

@@ -2,10 +2,12 @@
 //! in front of clients that are slow or hostile.
 
 mod admin_api;
+mod backfill;
 mod backup;
 mod child;
 mod hostile_clients;
 mod metrics_doc;
+mod redaction;
 mod reload;
 mod replay;
 mod secrets_in_logs;

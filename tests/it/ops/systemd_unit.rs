@@ -48,3 +48,21 @@ fn the_unit_is_hardened_to_an_exposure_of_at_most_1_5() {
     println!("systemd-analyze security --offline=yes: exposure {score}");
     assert!(score <= 1.5, "exposure {score} > 1.5:\n{text}");
 }
+
+/// The .deb's configuration is the example's, with the store in the service's state directory.
+#[test]
+fn the_packaged_configuration_is_the_example_with_the_store_in_var_lib() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |path: &str| std::fs::read_to_string(root.join(path)).unwrap();
+    let (example, packaged) = (read("config/example.yaml"), read("systemd/handoffd.yaml"));
+    let from_store = |text: &str| text[text.find("\nstore:").expect("a store block")..].to_owned();
+    let expected = from_store(&example).replacen(
+        "url: sqlite://../state/handoffd.db",
+        "url: sqlite:///var/lib/handoffd/handoffd.db",
+        1,
+    );
+    assert_eq!(from_store(&packaged), expected, "systemd/handoffd.yaml drifted from config/example.yaml");
+    // The package's paths are the unit's.
+    assert!(read("systemd/handoffd.service").contains("--config /etc/handoffd/handoffd.yaml"));
+    assert!(read("Cargo.toml").contains(r#"["systemd/handoffd.yaml", "etc/handoffd/handoffd.yaml", "644"]"#));
+}

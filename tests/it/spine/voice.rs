@@ -111,6 +111,9 @@ async fn a_lost_vapi_report_is_found_by_the_poller_and_makes_one_task() {
     assert!(vapi.list_requests() >= 2, "the poller runs on its schedule");
     let shown = metrics(daemon.admin_addr).await;
     assert!(shown.contains("handoffd_poller_lag_seconds{connector=\"vapi-main\"}"), "{shown}");
+    // The task written is timed from the end of the call (its end signal), as a histogram with buckets.
+    assert!(shown.contains("handoffd_handoff_latency_seconds_bucket{crm=\"hubspot-main\",le=\"3600\"}"), "{shown}");
+    assert!(shown.contains("handoffd_queue_oldest_age_seconds{stage=\"outbox\"}"), "{shown}");
     // A wrong secret is refused and nothing is stored.
     assert_eq!(post(daemon.addr, "vapi-main", &text, &[("x-vapi-secret", "guess".to_owned())]).await, 401);
     assert_eq!(daemon.store.stage_counts().await.unwrap().inbox_total, counts.inbox_total);

@@ -130,3 +130,15 @@ async fn a_call_that_ended_within_the_settle_time_holds_the_cursor_until_it_is_r
     assert!(seen.contains(&"s1:completed".to_owned()), "{seen:?}");
     assert_eq!(settling.schedule(), PollSettings::default().schedule);
 }
+
+#[tokio::test]
+async fn a_backfill_cursor_reaches_calls_older_than_the_look_back() {
+    let mock = ExotelCallsMock::start(ACCOUNT_SID, API_KEY, API_TOKEN).await.unwrap();
+    mock.put(call("e10d", "completed", 10 * 24 * 60));
+    let poller = poller(&mock, 50);
+    assert!(poller.poll(None).await.unwrap().interactions.is_empty(), "older than the 24 h look-back");
+    let since = Utc::now() - Duration::days(20);
+    let (seen, cursor, _) = drain(&poller, poller.cursor_since(since)).await;
+    assert_eq!(seen, ["e10d:completed"]);
+    assert!(poller.cursor_reached(&cursor.unwrap()).expect("between passes") > since);
+}

@@ -86,3 +86,17 @@ async fn errors_are_classified() {
     assert!(matches!(poller(&mock, "key_1").poll(None).await, Err(PollError::Unavailable { .. })));
     assert!(matches!(poller(&mock, "key_1").poll(Some("yesterday")).await, Err(PollError::InvalidCursor(_))));
 }
+
+#[tokio::test]
+async fn a_backfill_cursor_reaches_calls_older_than_the_look_back() {
+    let mock = handoffd_mocks::retell::start("key_retell").await.unwrap();
+    mock.add_call(call("r-10d", 10 * 24 * 60, "ended", Some(10 * 24 * 60 - 2), true));
+    let poller = poller(&mock, "key_retell");
+    assert!(poller.poll(None).await.unwrap().interactions.is_empty(), "older than the 1 h look-back");
+    let since = now() - TimeDelta::days(20);
+    let cursor = poller.cursor_since(since).expect("Retell backfills");
+    assert_eq!(poller.cursor_reached(&cursor).map(|at| at.timestamp_millis()), Some(since.timestamp_millis()));
+    let page = poller.poll(Some(&cursor)).await.unwrap();
+    assert_eq!(page.interactions.len(), 1);
+    assert!(poller.cursor_reached(page.next_cursor.as_deref().unwrap()).unwrap() > since);
+}

@@ -160,3 +160,17 @@ async fn a_call_that_ended_within_the_settle_time_is_left_to_its_callback_and_re
     assert_eq!(keys(&later), ["CA30:completed", "CA31:completed"], "CA30 again: the overlap, deduplicated");
     assert_eq!(settling.schedule(), PollSettings::default().schedule);
 }
+
+#[tokio::test]
+async fn a_backfill_cursor_reaches_calls_older_than_the_look_back() {
+    let mock = TwilioCallsMock::start(ACCOUNT_SID, AUTH_TOKEN).await.unwrap();
+    mock.put(call("CA10D", "completed", 10 * 24 * 60));
+    let poller = poller(&mock, 50).await;
+    assert!(poller.poll(None).await.unwrap().interactions.is_empty(), "older than the 24 h look-back");
+    let since = Utc::now() - Duration::days(20);
+    let cursor = poller.cursor_since(since).expect("Twilio backfills");
+    let page = poller.poll(Some(&cursor)).await.unwrap();
+    assert_eq!(keys(&page), ["CA10D:completed"]);
+    let reached = poller.cursor_reached(page.next_cursor.as_deref().unwrap()).expect("between passes");
+    assert!(reached > since, "the walk moved on to the call's end");
+}
