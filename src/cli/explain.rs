@@ -209,7 +209,11 @@ pub fn render_routing(decision: &crate::route::RouteDecision) -> String {
     let mut out = format!(
         "Routing: rule `{}`{}\n",
         decision.rule,
-        if decision.confirm { " (confirm to the customer)" } else { "" }
+        match decision.confirm {
+            Some(true) => " (confirm to the customer)",
+            Some(false) => " (no confirmation to the customer)",
+            None => "",
+        }
     );
     for pool in &decision.pools {
         out.push_str(&format!("  pool `{}` ({}):\n", pool.pool, pool.strategy.as_str()));

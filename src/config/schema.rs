@@ -345,9 +345,11 @@ pub struct RuleConfig {
     /// Only owners who speak one of these languages.
     #[serde(default)]
     pub languages: Vec<String>,
-    /// Tell the customer who will act and when, once the task exists (the confirmation step).
+    /// Whether the customer gets the confirmation (`sla.confirm`'s template: who will act and when) once the
+    /// task exists: `true` confirms this rule's handoffs, `false` never does; unset, `sla.confirm` decides
+    /// (set: every handoff is confirmed). `true` needs `sla.confirm`, which names the template.
     #[serde(default)]
-    pub confirm: bool,
+    pub confirm: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]

@@ -341,6 +341,12 @@ fn routing(config: &Config, found: &mut Found<'_>) {
                 }
             }
         }
+        if rule.confirm == Some(true) && config.sla.as_ref().and_then(|sla| sla.confirm.as_ref()).is_none() {
+            found.add(
+                &format!("routing.rules[{i}].confirm"),
+                "`true` needs `sla.confirm` (the messenger and template the confirmation is sent with)",
+            );
+        }
         if !rule.skills.is_empty() && known_pool(&rule.pool) {
             let members: Vec<&crate::config::schema::OwnerConfig> = match routing.pools.get(&rule.pool) {
                 Some(names) => names.iter().filter_map(|m| owners.iter().find(|o| o.is_named(m))).collect(),

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::daemon::supervisor::catch_round;
 use crate::deliver::DeliveryPayload;
 use crate::route::{RoutingRound, priority};
-use crate::store::{Assignment, AuditEntry, BriefCommit, HandoffConversation, HandoffRow, NewJob, PipelineStore};
+use crate::store::{AuditEntry, BriefCommit, HandoffConversation, HandoffRow, KeptEscalation, NewJob, PipelineStore};
 
 use super::brief::{BriefMaker, MadeBrief};
 use super::commit::commit_briefs;
@@ -71,11 +71,14 @@ impl HandoffMaker {
         if !ready.is_empty() {
             let briefs = self.briefs.get();
             let mut round = briefs.router.round().await?;
+            let ids: Vec<String> = ready.iter().map(|h| h.id.clone()).collect();
+            let kept = self.store.kept_escalations(&ids).await?;
             let mut commits = Vec::with_capacity(ready.len());
             // A few queries per chunk of conversations, and only a chunk of them in memory at once.
             for chunk in ready.chunks(READ_TOGETHER) {
                 for stored in &self.store.handoff_conversations(chunk).await? {
-                    commits.push(self.make(&briefs, stored, now, &mut round).await?);
+                    let kept = kept.get(&stored.handoff.id);
+                    commits.push(self.make(&briefs, stored, kept, now, &mut round).await?);
                 }
             }
             commit_briefs(self.store.as_ref(), &commits, &round.advances()).await?;
@@ -103,6 +106,7 @@ impl HandoffMaker {
         &self,
         briefs: &BriefMaker,
         stored: &HandoffConversation,
+        kept: Option<&KeptEscalation>,
         now: DateTime<Utc>,
         round: &mut RoutingRound,
     ) -> anyhow::Result<BriefCommit> {
@@ -148,7 +152,10 @@ impl HandoffMaker {
                 serde_json::json!({"owner": owner.map(|o| &o.id), "rule": routing.as_ref().map(|d| &d.rule),
                     "reason": owner.map(|o| &o.reason), "due": brief.due, "decision": routing}),
             ));
-            let payload = self.payload(briefs, &brief, &conversation, stored, handoff);
+            let mut payload = self.payload(briefs, &brief, &conversation, stored, handoff);
+            if let Some(kept) = kept {
+                audit.push(entry("escalation_kept", keep_escalation(&mut payload, kept)));
+            }
             Some(NewJob { crm_id: self.crm_id.clone(), payload: serde_json::to_string(&payload)? })
         } else {
             audit.push(entry("nothing_to_act_on", serde_json::json!({"turns": conversation.turns.len()})));
@@ -161,9 +168,13 @@ impl HandoffMaker {
             queued = job.is_some(),
             "Made a handoff brief."
         );
-        let assignment = routing.as_ref().map(|decision| Assignment {
-            owner_id: decision.owner.as_ref().map(|o| o.id.clone()),
-            pool: decision.owner.as_ref().map(|o| o.pool.clone()),
+        let assignment = routing.as_ref().map(|decision| {
+            let mut assignment = decision.assignment();
+            // The watcher moved the task: the handoff stays with that owner (open handoffs per owner follow it).
+            if let Some((owner, pool)) = kept.and_then(|k| k.owner.clone()) {
+                (assignment.owner_id, assignment.pool) = (Some(owner), Some(pool));
+            }
+            assignment
         });
         Ok(BriefCommit {
             handoff_id: handoff.id.clone(),
@@ -214,4 +225,26 @@ impl HandoffMaker {
             lookup,
         }
     }
+}
+
+/// A later brief's task keeps what the SLA watcher changed on the handoff's task: the owner a reassignment moved
+/// it to, and a raised priority (a brief of higher urgency may raise it further). The audit entry's detail.
+fn keep_escalation(payload: &mut DeliveryPayload, kept: &KeptEscalation) -> serde_json::Value {
+    let routed_owner = payload.task.owner_id.clone();
+    let routed_priority = payload.task.priority;
+    if let Some((owner, _)) = &kept.owner {
+        payload.task.owner_id = Some(owner.clone());
+    }
+    if let Some(priority) = kept.priority {
+        payload.task.priority = payload.task.priority.max(priority);
+    }
+    serde_json::json!({
+        "summary": format!(
+            "the task keeps the SLA watcher's changes: owner {}, priority {:?}",
+            payload.task.owner_id.as_deref().unwrap_or("(unassigned)"),
+            payload.task.priority
+        ),
+        "routed_owner": routed_owner, "owner": payload.task.owner_id,
+        "routed_priority": routed_priority, "priority": payload.task.priority,
+    })
 }

@@ -57,8 +57,10 @@ pub struct RouteDecision {
     /// Why nobody got it, when nobody did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unassigned: Option<String>,
-    /// The rule asks for a confirmation to the customer once the task exists.
-    pub confirm: bool,
+    /// The matched rule's `confirm` flag: `Some(true)` confirm to the customer once the task exists,
+    /// `Some(false)` never; `None` (no rule matched, or it set no flag): `sla.confirm` decides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub due: Option<Due>,
 }
@@ -82,6 +84,15 @@ impl RouteDecision {
             .flat_map(|pool| pool.candidates.iter())
             .filter_map(|c| c.excluded.as_ref().map(|why| format!("{}: {why}", c.owner)))
             .collect()
+    }
+
+    /// What the store keeps of the decision with the handoff: the owner, the pool and the rule's `confirm`.
+    pub fn assignment(&self) -> crate::store::Assignment {
+        crate::store::Assignment {
+            owner_id: self.owner.as_ref().map(|o| o.id.clone()),
+            pool: self.owner.as_ref().map(|o| o.pool.clone()),
+            confirm: self.confirm,
+        }
     }
 
     /// Why the chosen owner got it: the pool and tie-break, then who was not available and why.
@@ -231,7 +242,7 @@ impl Router {
         round: &mut RoutingRound,
     ) -> RouteDecision {
         let matched = rules::first_match(&self.rules, brief, facts).map(|(_, rule)| rule);
-        let (rule_name, confirm) = matched.map(|r| (r.name.clone(), r.confirm)).unwrap_or((NO_RULE.to_owned(), false));
+        let (rule_name, confirm) = matched.map(|r| (r.name.clone(), r.confirm)).unwrap_or((NO_RULE.to_owned(), None));
         let mut plan: Vec<(&str, Strategy, Filters<'_>)> = Vec::new();
         if let Some(rule) = matched {
             let filters = Filters { skills: &rule.skills, languages: &rule.languages, exclude: &[] };
@@ -268,13 +279,13 @@ impl Router {
         if let Some(default) = self.default_pool.as_deref().filter(|d| *d != pool) {
             plan.push((default, Strategy::LeastOpenTasks, filters));
         }
-        self.follow("reassign".to_owned(), false, &plan, None, now, round)
+        self.follow("reassign".to_owned(), None, &plan, None, now, round)
     }
 
     fn follow(
         &self,
         rule: String,
-        confirm: bool,
+        confirm: Option<bool>,
         plan: &[(&str, Strategy, Filters<'_>)],
         sticky_owner: Option<&str>,
         now: DateTime<Utc>,

@@ -89,7 +89,7 @@ fn sticky_keeps_the_contacts_owner_unless_off_shift() {
     let mut round = RoutingRound::default();
     let decision = router.decide(&brief(serde_json::json!({})), &voice("2"), monday_morning(), &mut round);
     assert_eq!(decision.owner.as_ref().unwrap().id, "2");
-    assert!(decision.confirm, "the rule's confirm flag rides on the decision");
+    assert_eq!(decision.confirm, Some(true), "the rule's confirm flag rides on the decision");
     assert!(decision.owner.unwrap().tie_break.starts_with("sticky: `2` owns the contact"));
 
     // The contact's owner works nights only: round robin in the pool instead, and the reason says so.

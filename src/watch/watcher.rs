@@ -85,6 +85,8 @@ struct Escalation<'a> {
     failed: bool,
     /// The owner and pool a `reassign` step moved the task to.
     reassigned: Option<(String, String)>,
+    /// The priority a `remind` step raised the task to.
+    raised_priority: Option<TaskPriority>,
 }
 
 impl SlaWatcher {
@@ -181,6 +183,7 @@ impl SlaWatcher {
                 }
             };
             if let Some(confirm) = &self.sla.confirm
+                && confirms(task.confirm)
                 && self.confirm(confirm, task, &payload, now).await? == Confirmed::Sent
             {
                 summary.confirmations_sent += 1;
@@ -231,6 +234,7 @@ impl SlaWatcher {
         let mut audit = Vec::new();
         let mut notices = Vec::new();
         let mut reassigned = None;
+        let mut raised_priority = None;
         let entry = |event: &str, detail: serde_json::Value| AuditEntry {
             at: now,
             handoff_id: Some(task.handoff_id.clone()),
@@ -249,6 +253,7 @@ impl SlaWatcher {
                         .unwrap_or("Past due by {minutes} min: please act on this task now.")
                         .replace("{minutes}", &minutes.to_string());
                     payload.task.priority = TaskPriority::High;
+                    raised_priority = Some(TaskPriority::High);
                     let fact = LabelledFact { label: REMINDER_LABEL.to_owned(), value: note.clone() };
                     payload.task.text.facts.retain(|f| f.label != REMINDER_LABEL);
                     payload.task.text.facts.insert(0, fact);
@@ -317,7 +322,16 @@ impl SlaWatcher {
         if rewrite {
             payload.task.contact_id = task.contact_id.clone().unwrap_or_default();
         }
-        Escalation { task, steps, rewritten: rewrite.then_some(payload), audit, notices, failed: false, reassigned }
+        Escalation {
+            task,
+            steps,
+            rewritten: rewrite.then_some(payload),
+            audit,
+            notices,
+            failed: false,
+            reassigned,
+            raised_priority,
+        }
     }
 
     fn owner_label(&self, owner_id: Option<&str>) -> String {
@@ -462,6 +476,7 @@ impl SlaWatcher {
             steps_after,
             payload: escalation.rewritten.as_ref().map(serde_json::to_string).transpose()?,
             reassigned: escalation.reassigned,
+            raised_priority: escalation.raised_priority,
             audit: escalation.audit,
             now,
         };
@@ -476,6 +491,13 @@ impl SlaWatcher {
         }
         Ok(())
     }
+}
+
+/// Whether a handoff's customer gets the confirmation, `sla.confirm` being set (it names the template): the
+/// matched rule's `confirm` flag when it set one, else yes (`sla.confirm` is the default for handoffs routed
+/// without a rule, by a rule without the flag, or before the flag was kept).
+fn confirms(rule_flag: Option<bool>) -> bool {
+    rule_flag.unwrap_or(true)
 }
 
 fn completed_audit(task: &WatchedTask, state: &TaskState, now: DateTime<Utc>) -> AuditEntry {

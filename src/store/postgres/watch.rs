@@ -16,7 +16,7 @@ impl WatchStore for PostgresStore {
             "SELECT w.handoff_id, h.customer_id, w.crm_id, w.task_id, w.payload, w.written_at, w.steps_done, \
              cc.contact_id, c.state AS confirmation, \
              (SELECT MAX(i.at) FROM interactions i WHERE i.customer_id = h.customer_id AND i.speaker = 'customer') \
-               AS last_inbound_at, ho.pool \
+               AS last_inbound_at, ho.pool, ho.confirm \
              FROM watched_tasks w JOIN handoffs h ON h.id = w.handoff_id \
              LEFT JOIN handoff_owners ho ON ho.handoff_id = w.handoff_id \
              LEFT JOIN crm_contacts cc ON cc.customer_id = h.customer_id AND cc.crm_id = w.crm_id \
@@ -47,6 +47,7 @@ impl WatchStore for PostgresStore {
                         .transpose()?,
                     last_inbound_at: row.get("last_inbound_at"),
                     pool: row.get("pool"),
+                    confirm: row.get("confirm"),
                 })
             })
             .collect()
@@ -80,7 +81,9 @@ impl WatchStore for PostgresStore {
     async fn record_escalation(&self, record: &EscalationRecord) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         let updated = sqlx::query(
-            "UPDATE watched_tasks SET steps_done = $1, checked_at = $2, payload = COALESCE($3, payload) \
+            "UPDATE watched_tasks SET steps_done = $1, checked_at = $2, payload = COALESCE($3, payload), \
+             escalated_owner_id = COALESCE($6, escalated_owner_id), escalated_pool = COALESCE($7, escalated_pool), \
+             escalated_priority = COALESCE($8, escalated_priority) \
              WHERE handoff_id = $4 AND steps_done = $5",
         )
         .bind(i64::from(record.steps_after))
@@ -88,6 +91,9 @@ impl WatchStore for PostgresStore {
         .bind(&record.payload)
         .bind(&record.handoff_id)
         .bind(i64::from(record.steps_before))
+        .bind(record.reassigned.as_ref().map(|(owner, _)| owner))
+        .bind(record.reassigned.as_ref().map(|(_, pool)| pool))
+        .bind(record.raised_priority.map(priority_column))
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {

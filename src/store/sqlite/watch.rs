@@ -15,7 +15,7 @@ impl WatchStore for SqliteStore {
             "SELECT w.handoff_id, h.customer_id, w.crm_id, w.task_id, w.payload, w.written_at, w.steps_done, \
              cc.contact_id, c.state AS confirmation, \
              (SELECT MAX(i.at) FROM interactions i WHERE i.customer_id = h.customer_id AND i.speaker = 'customer') \
-               AS last_inbound_at, ho.pool \
+               AS last_inbound_at, ho.pool, ho.confirm \
              FROM watched_tasks w JOIN handoffs h ON h.id = w.handoff_id \
              LEFT JOIN handoff_owners ho ON ho.handoff_id = w.handoff_id \
              LEFT JOIN crm_contacts cc ON cc.customer_id = h.customer_id AND cc.crm_id = w.crm_id \
@@ -49,6 +49,7 @@ impl WatchStore for SqliteStore {
                         .map(|at| parse_ts(&at))
                         .transpose()?,
                     pool: row.get("pool"),
+                    confirm: row.get("confirm"),
                 })
             })
             .collect()
@@ -89,6 +90,13 @@ impl WatchStore for SqliteStore {
         query.push(", checked_at = ").push_bind(format_ts(record.now));
         if let Some(payload) = &record.payload {
             query.push(", payload = ").push_bind(payload.clone());
+        }
+        if let Some((owner_id, pool)) = &record.reassigned {
+            query.push(", escalated_owner_id = ").push_bind(owner_id.clone());
+            query.push(", escalated_pool = ").push_bind(pool.clone());
+        }
+        if let Some(priority) = record.raised_priority {
+            query.push(", escalated_priority = ").push_bind(priority_column(priority));
         }
         query.push(" WHERE handoff_id = ").push_bind(record.handoff_id.clone());
         query.push(" AND steps_done = ").push_bind(record.steps_before as i64);
