@@ -88,7 +88,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // handoffs open, owners as configured (`--connector` replays read a scratch store instead).
     let routing = if brief.actionable {
         let router = crate::route::Router::from_config(&loaded.config, None)?;
-        let facts = crate::route::RouteFacts { channel: Some(conversation.channel.clone()), ..Default::default() };
+        let facts = crate::route::RouteFacts {
+            channel: Some(conversation.channel.clone()),
+            language: brief.language.clone(),
+            ..Default::default()
+        };
         let now = conversation.now.with_timezone(&chrono::Utc);
         Some(router.route(&mut brief, &facts, now, &mut crate::route::RoutingRound::default()))
     } else {

@@ -30,6 +30,17 @@ pub struct MadeBrief {
     pub routing: Option<RouteDecision>,
 }
 
+/// Why a handoff's brief could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum BriefError {
+    /// The conversation cannot be read: it never will be (the caller closes the handoff, with the reason).
+    #[error(transparent)]
+    Interpret(#[from] InterpretError),
+    /// Routing could not read or take its state in the store: the round is tried again.
+    #[error("routing: {0:#}")]
+    Routing(anyhow::Error),
+}
+
 /// Everything the brief of a handoff is made with.
 pub struct BriefMaker {
     pub interpreter: Arc<Interpreter>,
@@ -68,13 +79,14 @@ impl BriefMaker {
     /// Make the brief of a stored handoff conversation as of `now`. An actionable brief is
     /// routed against `round` (rotations, open handoffs, the CRM's owners), which the caller commits
     /// with the brief.
-    /// `Err` is a conversation the interpreter cannot read; the caller decides what becomes of it.
+    /// `Err` is a conversation the interpreter cannot read (the caller decides what becomes of it), or
+    /// routing's store failing (the round is tried again).
     pub async fn make_brief(
         &self,
         stored: &HandoffConversation,
         now: DateTime<Utc>,
         round: &mut RoutingRound,
-    ) -> Result<MadeBrief, InterpretError> {
+    ) -> Result<MadeBrief, BriefError> {
         let conversation = assemble(stored, now, self.timezone, &self.business_hours, &self.connector_kinds);
         let mut brief = self.interpreter.interpret(&conversation)?;
         if let Some(llm) = self.interpreter.llm() {
@@ -89,14 +101,16 @@ impl BriefMaker {
         }
         // Raw phones, identity conflicts, several CRM contacts claiming the customer.
         brief.notes.extend(crate::identity::customer_notes(&stored.customer));
-        let routing = brief.actionable.then(|| {
+        let routing = if brief.actionable {
             let facts = RouteFacts {
                 channel: Some(conversation.channel.clone()),
-                language: None,
+                language: brief.language.clone(),
                 contact_owner: crate::route::contact_owner(&stored.customer, &self.router.crm_id),
             };
-            self.router.route(&mut brief, &facts, now, round)
-        });
+            Some(self.router.route_claiming(&mut brief, &facts, now, round).await.map_err(BriefError::Routing)?)
+        } else {
+            None
+        };
         Ok(MadeBrief { conversation, brief, routing })
     }
 }

@@ -71,6 +71,8 @@ impl HandoffMaker {
         if !ready.is_empty() {
             let briefs = self.briefs.get();
             let mut round = briefs.router.round().await?;
+            // Several instances may route at once: each round-robin turn is taken in the store as it is handed out.
+            round.claims_turns = true;
             let ids: Vec<String> = ready.iter().map(|h| h.id.clone()).collect();
             let kept = self.store.kept_escalations(&ids).await?;
             let mut commits = Vec::with_capacity(ready.len());
@@ -121,7 +123,8 @@ impl HandoffMaker {
         };
         let MadeBrief { conversation, brief, routing } = match briefs.make_brief(stored, now, round).await {
             Ok(made) => made,
-            Err(error) => {
+            Err(super::brief::BriefError::Routing(error)) => return Err(error),
+            Err(super::brief::BriefError::Interpret(error)) => {
                 // A conversation the interpreter cannot read must not block the others: close
                 // it with the reason, visible in the audit trail.
                 tracing::error!(handoff = %handoff.id, %error, "The conversation could not be interpreted.");

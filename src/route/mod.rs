@@ -42,6 +42,9 @@ pub mod backtest;
 
 /// The pool every owner is in when the configuration names no pools.
 pub const IMPLICIT_POOL: &str = "default";
+/// How many times [`Router::route_claiming`] decides a brief again when other instances keep taking the
+/// pool's turns first.
+const CLAIM_ATTEMPTS: usize = 32;
 /// The rule name a decision carries when no rule matched.
 pub const NO_RULE: &str = "default_pool";
 
@@ -194,7 +197,7 @@ impl Router {
         let open = store.open_handoffs_by_owner().await?;
         let synced = store.crm_owners(&self.crm_id).await?;
         let directory = (!synced.is_empty()).then(|| OwnerDirectory::new(synced));
-        Ok(RoutingRound { positions, used: BTreeMap::new(), open, directory })
+        Ok(RoutingRound { positions, used: BTreeMap::new(), open, directory, claims_turns: false })
     }
 
     /// Decide who gets the brief's task and when it is due, and write both on the brief
@@ -206,7 +209,59 @@ impl Router {
         now: DateTime<Utc>,
         round: &mut RoutingRound,
     ) -> RouteDecision {
-        let mut decision = self.decide(brief, facts, now, round);
+        let decision = self.decide(brief, facts, now, round);
+        self.write_on(brief, decision, now)
+    }
+
+    /// [`Router::route`], taking a round robin's turn in the store when `round.claims_turns`: a
+    /// compare-and-set on the pool's position, committed at once. When another instance took turns
+    /// first, the round learns the pool's new position and the brief is decided again, so no turn is
+    /// handed out twice. (A crash before the brief is committed skips the turn taken: an owner misses
+    /// one turn, nobody gets two.)
+    pub async fn route_claiming(
+        &self,
+        brief: &mut Brief,
+        facts: &RouteFacts,
+        now: DateTime<Utc>,
+        round: &mut RoutingRound,
+    ) -> anyhow::Result<RouteDecision> {
+        let store = match &self.store {
+            Some(store) if round.claims_turns => store,
+            _ => return Ok(self.route(brief, facts, now, round)),
+        };
+        for _ in 0..CLAIM_ATTEMPTS {
+            let decision = self.decide(brief, facts, now, round);
+            let Some((pool, (start, used), owner_id)) = decision.owner.as_ref().and_then(|chosen| {
+                let attempt = decision.pools.iter().find(|p| p.pool == chosen.pool)?;
+                Some((chosen.pool.clone(), attempt.turn?, chosen.id.clone()))
+            }) else {
+                return Ok(self.write_on(brief, decision, now));
+            };
+            // The turn is out of the round's pending advances either way: taken now, or given back.
+            if let Some(pending) = round.used.get_mut(&pool) {
+                *pending = pending.saturating_sub(used);
+            }
+            let pending = round.used.get(&pool).copied().unwrap_or(0) as i64;
+            match store.claim_rotation(&pool, start, start + used as i64).await? {
+                crate::store::RotationClaim::Taken => {
+                    round.positions.insert(pool, start + used as i64 - pending);
+                    return Ok(self.write_on(brief, decision, now));
+                }
+                crate::store::RotationClaim::Moved { current } => {
+                    if let Some(open) = round.open.get_mut(&owner_id) {
+                        *open = open.saturating_sub(1);
+                    }
+                    round.positions.insert(pool.clone(), current - pending);
+                    tracing::debug!(pool = %pool, current, "Another instance took the pool's turn first; routing again.");
+                }
+            }
+        }
+        anyhow::bail!("could not take a round-robin turn in {CLAIM_ATTEMPTS} attempts: other instances kept taking them")
+    }
+
+    /// Write a decision on the brief: the due time in the chosen owner's calendar, the owner, or the
+    /// note that nobody got it.
+    fn write_on(&self, brief: &mut Brief, mut decision: RouteDecision, now: DateTime<Utc>) -> RouteDecision {
         let owner = decision.owner.as_ref().and_then(|chosen| self.owners.iter().find(|o| o.key == chosen.key));
         let calendar = match owner {
             Some(owner) => Calendar::Owner(owner),
