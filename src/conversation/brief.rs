@@ -44,7 +44,8 @@ pub enum BriefError {
 /// Everything the brief of a handoff is made with.
 pub struct BriefMaker {
     pub interpreter: Arc<Interpreter>,
-    pub router: Router,
+    /// Shared with the SLA watcher's reassignments, which follow a reload with it.
+    pub router: Arc<Router>,
     /// `business.timezone`: the zone the conversation is read in.
     pub timezone: Tz,
     /// `business.hours`, as the conversation carries them.
@@ -65,7 +66,7 @@ impl BriefMaker {
         let timezone: Tz = config.business.timezone.parse().map_err(|e| anyhow::anyhow!("business.timezone: {e}"))?;
         Ok(Self {
             interpreter,
-            router: Router::from_config(config, Some(store))?,
+            router: Arc::new(Router::from_config(config, Some(store))?),
             timezone,
             business_hours: config.business.hours.clone(),
             connector_kinds: config

@@ -110,6 +110,16 @@ impl RouteDecision {
     }
 }
 
+/// A pool's manager (`routing.managers`), as the SLA watcher reaches them.
+#[derive(Clone, Debug)]
+pub struct PoolManager {
+    /// Email or id, as `routing.managers` names them.
+    pub key: String,
+    pub name: Option<String>,
+    pub webhook: Option<crate::config::schema::ManagerWebhook>,
+    pub phone: Option<String>,
+}
+
 pub struct Router {
     pub owners: Vec<Owner>,
     /// Pool name -> indexes into `owners`, in the configured order (round robin goes this way).
@@ -311,6 +321,19 @@ impl Router {
             plan.push((default, Strategy::RoundRobin, Filters::default()));
         }
         self.follow(rule_name, confirm, &plan, facts.contact_owner.as_deref(), now, round)
+    }
+
+    /// The manager of `pool` (`routing.managers`), with how their owner entry says to reach them.
+    pub fn manager_of(&self, pool: &str) -> Option<PoolManager> {
+        let key = self.managers.get(pool)?;
+        let owner = self.owners.iter().find(|o| o.key.eq_ignore_ascii_case(key) || o.configured_id.as_deref() == Some(key));
+        let notify = owner.and_then(|o| o.notify.as_ref());
+        Some(PoolManager {
+            key: key.clone(),
+            name: owner.and_then(|o| o.name.clone()),
+            webhook: notify.and_then(|n| n.webhook.clone()),
+            phone: notify.and_then(|n| n.phone.clone()),
+        })
     }
 
     /// The next available owner of `pool` other than `exclude` (emails or ids), for a task moved

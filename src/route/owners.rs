@@ -42,6 +42,8 @@ pub struct Owner {
     pub languages: Vec<String>,
     pub skills: Vec<String>,
     pub capacity: Option<u32>,
+    /// How the owner is reached as a pool's manager.
+    pub notify: Option<crate::config::schema::OwnerNotify>,
 }
 
 impl Owner {
@@ -80,6 +82,7 @@ impl Owner {
             languages: config.languages.clone(),
             skills: config.skills.clone(),
             capacity: config.capacity,
+            notify: config.notify.clone(),
         })
     }
 

@@ -63,7 +63,7 @@ fn watcher(daemon: &handoffd::daemon::RunningDaemon, harness: &Harness, sla: Sla
         crm,
         sla,
         takes_lease: true,
-        reassigner: Arc::new(RouterReassigner(Arc::new(
+        reassigner: Arc::new(RouterReassigner::fixed(Arc::new(
             handoffd::route::Router::from_config(config, Some(daemon.store.clone())).expect("router"),
         ))),
         messengers: connectors.messengers.clone(),
