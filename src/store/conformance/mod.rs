@@ -109,6 +109,7 @@ macro_rules! store_conformance_suite {
             watch::ladder_steps_are_recorded_once,
             watch::the_watchers_owner_and_priority_are_kept_and_a_rules_confirm_is_routed_with_the_handoff,
             watch::confirmations_are_claimed_once_and_opt_outs_are_kept,
+            watch::opt_outs_follow_a_customer_merge,
         );
     };
     (@cases $make:path; $($module:ident :: $case:ident),* $(,)?) => {

@@ -191,3 +191,46 @@ pub async fn confirmations_are_claimed_once_and_opt_outs_are_kept(store: Arc<dyn
     tx.commit().await.unwrap();
     assert!(!store.opted_out(&customer).await.unwrap(), "opted back in");
 }
+
+/// A STOP sent under either of two customers identity later merges applies to the merged customer; START from
+/// the merged customer lifts both; undoing the merge gives each its own consent back.
+pub async fn opt_outs_follow_a_customer_merge(store: Arc<dyn Store>) {
+    let (survivor, _) = super::customer_with_handoff(store.as_ref(), "+919820012345", t0()).await;
+    let (absorbed, _) = super::customer_with_handoff(store.as_ref(), "+14155552671", t0() + secs(1)).await;
+    let (third, _) = super::customer_with_handoff(store.as_ref(), "+447911123456", t0() + secs(2)).await;
+    let now = t0() + secs(10);
+    let mut tx = store.begin().await.unwrap();
+    tx.set_opt_out(&absorbed, true, 1, now).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(!store.opted_out(&survivor).await.unwrap(), "not merged yet");
+
+    let mut tx = store.begin().await.unwrap();
+    let merge_id = tx.merge_customers(&survivor, &absorbed, &[], "{}", now + secs(1)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(store.opted_out(&survivor).await.unwrap(), "the absorbed customer's STOP applies to the merged one");
+    // A merge of the merged customer into another: the STOP follows again.
+    let mut tx = store.begin().await.unwrap();
+    let second = tx.merge_customers(&third, &survivor, &[], "{}", now + secs(2)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(store.opted_out(&third).await.unwrap(), "merges of merges");
+
+    let mut tx = store.begin().await.unwrap();
+    tx.set_opt_out(&third, false, 2, now + secs(3)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(!store.opted_out(&third).await.unwrap(), "START from the merged customer lifts the STOP");
+
+    let mut tx = store.begin().await.unwrap();
+    tx.set_opt_out(&survivor, true, 3, now + secs(4)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(store.opted_out(&third).await.unwrap(), "a STOP under the other customer counts as well");
+    // Undone merges carry nothing over.
+    for merge in [second, merge_id] {
+        let mut tx = store.begin().await.unwrap();
+        let stored = tx.merge(merge).await.unwrap().unwrap();
+        tx.undo_merge(&stored, &[], now + secs(5)).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    assert!(!store.opted_out(&third).await.unwrap(), "the merge that carried the STOP is undone");
+    assert!(store.opted_out(&survivor).await.unwrap());
+    assert!(!store.opted_out(&absorbed).await.unwrap(), "its STOP was lifted by START while merged");
+}

@@ -165,13 +165,19 @@ impl WatchStore for PostgresStore {
     }
 
     async fn opted_out(&self, customer_id: &str) -> StoreResult<bool> {
-        let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM opt_outs WHERE customer_id = $1")
-            .bind(customer_id)
+        let found: Option<i32> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "WITH RECURSIVE {MERGED} SELECT 1 FROM opt_outs WHERE customer_id IN (SELECT id FROM merged) LIMIT 1"
+        )))
+        .bind(customer_id)
             .fetch_optional(&self.pool)
             .await?;
         Ok(found.is_some())
     }
 }
+
+/// The customer bound to `$1` and every customer merged into it (see the SQLite store's `MERGED`).
+const MERGED: &str = "merged(id) AS (SELECT $1::TEXT UNION \
+     SELECT m.absorbed_id FROM merges m JOIN merged ON m.survivor_id = merged.id WHERE m.undone_at IS NULL)";
 
 /// A task written for a handoff is watched from now on (in the delivery's transaction); a task written again
 /// (an update after a newer brief) keeps its ladder's progress.
@@ -216,7 +222,13 @@ pub(super) async fn set_opt_out(
         .execute(&mut **tx)
         .await?;
     } else {
-        sqlx::query("DELETE FROM opt_outs WHERE customer_id = $1").bind(customer_id).execute(&mut **tx).await?;
+        // START from the merged customer lifts a STOP sent under any customer merged into it.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "WITH RECURSIVE {MERGED} DELETE FROM opt_outs WHERE customer_id IN (SELECT id FROM merged)"
+        )))
+        .bind(customer_id)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }

@@ -169,13 +169,20 @@ impl WatchStore for SqliteStore {
     }
 
     async fn opted_out(&self, customer_id: &str) -> StoreResult<bool> {
-        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM opt_outs WHERE customer_id = ?")
-            .bind(customer_id)
+        let found: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "WITH RECURSIVE {MERGED} SELECT 1 FROM opt_outs WHERE customer_id IN (SELECT id FROM merged) LIMIT 1"
+        )))
+        .bind(customer_id)
             .fetch_optional(&self.reader)
             .await?;
         Ok(found.is_some())
     }
 }
+
+/// The customer bound to the first parameter and every customer merged into it (merges not undone, merges of
+/// merges too): a consent given under any of them is the merged customer's.
+const MERGED: &str = "merged(id) AS (SELECT ? UNION \
+     SELECT m.absorbed_id FROM merges m JOIN merged ON m.survivor_id = merged.id WHERE m.undone_at IS NULL)";
 
 /// A task written for a handoff is watched from now on (in the delivery's transaction); a task written again
 /// (an update after a newer brief) keeps its ladder's progress.
@@ -220,7 +227,13 @@ pub(super) async fn set_opt_out(
         .execute(&mut **tx)
         .await?;
     } else {
-        sqlx::query("DELETE FROM opt_outs WHERE customer_id = ?").bind(customer_id).execute(&mut **tx).await?;
+        // START from the merged customer lifts a STOP sent under any customer merged into it.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "WITH RECURSIVE {MERGED} DELETE FROM opt_outs WHERE customer_id IN (SELECT id FROM merged)"
+        )))
+        .bind(customer_id)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }
