@@ -251,3 +251,40 @@ fn keep_escalation(payload: &mut DeliveryPayload, kept: &KeptEscalation) -> serd
         "routed_priority": routed_priority, "priority": payload.task.priority,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use handoffd_contract::task::{TaskKind, TaskPriority, TaskText, TaskWrite};
+
+    use super::*;
+
+    fn payload(owner: &str, priority: TaskPriority) -> DeliveryPayload {
+        DeliveryPayload {
+            task: TaskWrite {
+                external_key: "h1".into(),
+                contact_id: String::new(),
+                owner_id: Some(owner.into()),
+                text: TaskText { subject: "Call".into(), facts: vec![], transcript_url: None },
+                due_at: Utc::now(),
+                priority,
+                kind: TaskKind::Call,
+            },
+            contact: NewContact::default(),
+            lookup: vec![],
+        }
+    }
+
+    #[test]
+    fn a_later_brief_keeps_the_watchers_owner_and_raised_priority() {
+        let kept = KeptEscalation { owner: Some(("o2".into(), "sales".into())), priority: Some(TaskPriority::High) };
+        let mut routed = payload("o1", TaskPriority::Low);
+        let detail = keep_escalation(&mut routed, &kept);
+        assert_eq!((routed.task.owner_id.as_deref(), routed.task.priority), (Some("o2"), TaskPriority::High));
+        assert_eq!((detail["routed_owner"].as_str(), detail["owner"].as_str()), (Some("o1"), Some("o2")));
+        // Only a reminder ran: the routed owner stands; a raised priority is never lowered, nor a higher one.
+        let reminded = KeptEscalation { owner: None, priority: Some(TaskPriority::Medium) };
+        let mut urgent = payload("o1", TaskPriority::High);
+        keep_escalation(&mut urgent, &reminded);
+        assert_eq!((urgent.task.owner_id.as_deref(), urgent.task.priority), (Some("o1"), TaskPriority::High));
+    }
+}
