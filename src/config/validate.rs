@@ -208,10 +208,8 @@ fn unreachable_managers(config: &Config, step: &super::schema::LadderStep) -> Ve
                 .and_then(|manager| routing.owners.iter().find(|o| o.is_named(manager)))
                 .and_then(|owner| owner.notify.as_ref());
             let webhook = step.webhook.is_some() || notify.is_some_and(|n| n.webhook.is_some());
-            let whatsapp = step
-                .whatsapp
-                .as_ref()
-                .is_some_and(|w| w.to.is_some() || notify.is_some_and(|n| n.phone.is_some()));
+            let whatsapp =
+                step.whatsapp.as_ref().is_some_and(|w| w.to.is_some() || notify.is_some_and(|n| n.phone.is_some()));
             !webhook && !whatsapp
         })
         .collect()

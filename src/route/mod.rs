@@ -266,7 +266,9 @@ impl Router {
                 }
             }
         }
-        anyhow::bail!("could not take a round-robin turn in {CLAIM_ATTEMPTS} attempts: other instances kept taking them")
+        anyhow::bail!(
+            "could not take a round-robin turn in {CLAIM_ATTEMPTS} attempts: other instances kept taking them"
+        )
     }
 
     /// Write a decision on the brief: the due time in the chosen owner's calendar, the owner, or the
@@ -326,7 +328,8 @@ impl Router {
     /// The manager of `pool` (`routing.managers`), with how their owner entry says to reach them.
     pub fn manager_of(&self, pool: &str) -> Option<PoolManager> {
         let key = self.managers.get(pool)?;
-        let owner = self.owners.iter().find(|o| o.key.eq_ignore_ascii_case(key) || o.configured_id.as_deref() == Some(key));
+        let owner =
+            self.owners.iter().find(|o| o.key.eq_ignore_ascii_case(key) || o.configured_id.as_deref() == Some(key));
         let notify = owner.and_then(|o| o.notify.as_ref());
         Some(PoolManager {
             key: key.clone(),

@@ -236,8 +236,10 @@ async fn concurrent_routers_on_postgres_never_hand_out_the_same_turn() {
                 let mut round = router.round().await.unwrap();
                 round.claims_turns = true;
                 let mut routed = brief(serde_json::json!({}));
-                let decision =
-                    router.route_claiming(&mut routed, &RouteFacts::default(), monday_morning(), &mut round).await.unwrap();
+                let decision = router
+                    .route_claiming(&mut routed, &RouteFacts::default(), monday_morning(), &mut round)
+                    .await
+                    .unwrap();
                 let chosen = decision.owner.clone().expect("sales has owners on shift");
                 let attempt = decision.pools.iter().find(|p| p.pool == chosen.pool).unwrap();
                 taken.push((attempt.turn.expect("round robin takes a turn").0, chosen.id));

@@ -1,12 +1,12 @@
 //! The rows the stages exchange through the store.
 
+use super::{StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use handoffd_contract::crm::CrmContact;
 use handoffd_contract::inbox::InboxSource;
 use handoffd_contract::interaction::Interaction;
 use handoffd_contract::webhook::Verified;
 use serde::{Deserialize, Serialize};
-use super::{StoreError, StoreResult};
 
 /// A verified event, to be committed before the vendor gets its answer.
 #[derive(Clone, Debug)]

@@ -312,7 +312,8 @@ async fn a_rules_confirm_flag_decides_the_confirmation_across_restarts() {
     let messenger = Arc::new(RecordingMessenger::default());
     let with_confirm = |store: Arc<dyn Store>| {
         let mut watcher = watcher(store, crm.clone(), vec![]);
-        watcher.sla.confirm = Some(serde_saphyr::from_str("{messenger: wa, template: callback_confirmation, language: en}").unwrap());
+        watcher.sla.confirm =
+            Some(serde_saphyr::from_str("{messenger: wa, template: callback_confirmation, language: en}").unwrap());
         watcher.messengers.insert("wa".into(), messenger.clone());
         watcher
     };
@@ -367,11 +368,20 @@ async fn notify_manager_reaches_the_pools_manager_then_the_steps_webhook() {
         let handoff = tasks.iter().find(|t| t.pool.as_deref() == Some(pool)).unwrap().handoff_id.clone();
         let store = store.clone();
         async move {
-            store.audit_for_handoff(&handoff).await.unwrap().into_iter().find(|a| a.event == "sla_manager_notified").unwrap()
+            store
+                .audit_for_handoff(&handoff)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|a| a.event == "sla_manager_notified")
+                .unwrap()
         }
     };
     let sales = audit_of("sales").await.detail;
-    assert_eq!((sales["manager"].as_str(), sales["webhook_from"].as_str()), (Some("Priya"), Some("routing.managers.sales")));
+    assert_eq!(
+        (sales["manager"].as_str(), sales["webhook_from"].as_str()),
+        (Some("Priya"), Some("routing.managers.sales"))
+    );
     assert!(sales["summary"].as_str().unwrap().starts_with("manager Priya of pool `sales` notified"), "{sales}");
     let support = audit_of("support").await.detail;
     assert_eq!(

@@ -27,11 +27,11 @@ use super::ladder::{due_steps, minutes_past_due};
 use super::manager::{self, ManagerNotice};
 use super::reassign::{Reassigner, Reassignment};
 use crate::config::schema::{LadderAction, LadderStep, ManagerWebhook, SlaConfig};
-use crate::route::PoolManager;
 use crate::conversation::lifecycle::TASK_COMPLETED;
 use crate::daemon::supervisor::catch_round;
 use crate::deliver::DeliveryPayload;
 use crate::lease::{Holding, Lease};
+use crate::route::PoolManager;
 use crate::store::{AuditEntry, EscalationRecord, Store, WatchedTask};
 
 /// The most task ids read in one call, whatever the CRM allows (HubSpot's batch read takes 100).
@@ -302,27 +302,28 @@ impl SlaWatcher {
                 }
                 LadderAction::NotifyManager => {
                     // The manager of the pool the handoff is in now (a reassignment in this same check moved it).
-                    let pool = reassigned.as_ref().map(|(_, pool)| pool.as_str()).or(task.pool.as_deref()).unwrap_or(POOL);
+                    let pool =
+                        reassigned.as_ref().map(|(_, pool)| pool.as_str()).or(task.pool.as_deref()).unwrap_or(POOL);
                     let targets = ManagerTargets::of(self.reassigner.manager_of(pool), step, pool, index);
                     notices.push((
-                    index,
-                    ManagerNotice {
-                        event: "sla.escalated",
-                        handoff_id: task.handoff_id.clone(),
-                        crm: task.crm_id.clone(),
-                        task_id: task.task_id.clone(),
-                        subject: payload.task.text.subject.clone(),
-                        owner_id: owner.clone(),
-                        owner_name: owner.as_deref().and_then(|id| self.reassigner.owner_name(id)),
-                        manager: targets.manager.clone(),
-                        customer_name: payload.contact.name.clone(),
-                        customer_phone: payload.contact.phone.clone(),
-                        due_at,
-                        minutes_past_due: minutes,
-                        step: index,
-                    },
-                    targets,
-                ));
+                        index,
+                        ManagerNotice {
+                            event: "sla.escalated",
+                            handoff_id: task.handoff_id.clone(),
+                            crm: task.crm_id.clone(),
+                            task_id: task.task_id.clone(),
+                            subject: payload.task.text.subject.clone(),
+                            owner_id: owner.clone(),
+                            owner_name: owner.as_deref().and_then(|id| self.reassigner.owner_name(id)),
+                            manager: targets.manager.clone(),
+                            customer_name: payload.contact.name.clone(),
+                            customer_phone: payload.contact.phone.clone(),
+                            due_at,
+                            minutes_past_due: minutes,
+                            step: index,
+                        },
+                        targets,
+                    ));
                 }
             }
         }

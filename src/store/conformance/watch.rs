@@ -128,7 +128,13 @@ pub async fn the_watchers_owner_and_priority_are_kept_and_a_rules_confirm_is_rou
     assert_eq!(kept[&handoff].priority, Some(TaskPriority::High), "a later step keeps the raised priority");
     // A later brief's task written again (an update) keeps what the watcher changed.
     store.jobs_delivered(&[(&job, "task-1".to_owned())], TASK_WRITTEN, now).await.unwrap();
-    assert_eq!(store.kept_escalations(std::slice::from_ref(&handoff)).await.unwrap()[&handoff].owner.as_ref().map(|o| o.0.as_str()), Some("o2"));
+    assert_eq!(
+        store.kept_escalations(std::slice::from_ref(&handoff)).await.unwrap()[&handoff]
+            .owner
+            .as_ref()
+            .map(|o| o.0.as_str()),
+        Some("o2")
+    );
 
     // The rule's confirm flag travels with the routing; unset stays unset (`sla.confirm` decides).
     let confirm = |handoff: &str, confirm: Option<bool>| {
@@ -147,7 +153,10 @@ pub async fn the_watchers_owner_and_priority_are_kept_and_a_rules_confirm_is_rou
     let flag = |id: &str| watched.iter().find(|t| t.handoff_id == id).unwrap().confirm;
     assert_eq!((flag(&handoff), flag(&other)), (Some(false), Some(true)));
     confirm(&other, None).await;
-    assert_eq!(store.watched_tasks("crm", None, 10).await.unwrap().iter().find(|t| t.handoff_id == other).unwrap().confirm, None);
+    assert_eq!(
+        store.watched_tasks("crm", None, 10).await.unwrap().iter().find(|t| t.handoff_id == other).unwrap().confirm,
+        None
+    );
 }
 
 pub async fn confirmations_are_claimed_once_and_opt_outs_are_kept(store: Arc<dyn Store>) {

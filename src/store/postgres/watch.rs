@@ -169,8 +169,8 @@ impl WatchStore for PostgresStore {
             "WITH RECURSIVE {MERGED} SELECT 1 FROM opt_outs WHERE customer_id IN (SELECT id FROM merged) LIMIT 1"
         )))
         .bind(customer_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(found.is_some())
     }
 }

@@ -173,8 +173,8 @@ impl WatchStore for SqliteStore {
             "WITH RECURSIVE {MERGED} SELECT 1 FROM opt_outs WHERE customer_id IN (SELECT id FROM merged) LIMIT 1"
         )))
         .bind(customer_id)
-            .fetch_optional(&self.reader)
-            .await?;
+        .fetch_optional(&self.reader)
+        .await?;
         Ok(found.is_some())
     }
 }
