@@ -121,7 +121,7 @@ impl HandoffMaker {
             event: event.to_owned(),
             detail,
         };
-        let MadeBrief { conversation, brief, routing } = match briefs.make_brief(stored, now, round).await {
+        let MadeBrief { conversation, mut brief, routing } = match briefs.make_brief(stored, now, round).await {
             Ok(made) => made,
             Err(super::brief::BriefError::Routing(error)) => return Err(error),
             Err(super::brief::BriefError::Interpret(error)) => {
@@ -155,6 +155,21 @@ impl HandoffMaker {
                 serde_json::json!({"owner": owner.map(|o| &o.id), "rule": routing.as_ref().map(|d| &d.rule),
                     "reason": owner.map(|o| &o.reason), "due": brief.due, "decision": routing}),
             ));
+            // The task's text names the owner it keeps, not the one routing would have picked.
+            if let Some((owner, _)) = kept.and_then(|k| k.owner.as_ref()) {
+                let name = briefs
+                    .router
+                    .owners
+                    .iter()
+                    .find(|o| o.key == *owner || o.configured_id.as_deref() == Some(owner))
+                    .and_then(|o| o.name.clone());
+                brief.recommended_owner = Some(handoffd_contract::brief::OwnerChoice {
+                    id: owner.clone(),
+                    name,
+                    rule: "sla_reassign".to_owned(),
+                    reason: "kept: the SLA watcher reassigned this handoff's task".to_owned(),
+                });
+            }
             let mut payload = self.payload(briefs, &brief, &conversation, stored, handoff);
             if let Some(kept) = kept {
                 audit.push(entry("escalation_kept", keep_escalation(&mut payload, kept)));
