@@ -85,8 +85,13 @@ fn main() {
             active: i % 50 != 7,
         }));
     let open = (0..OWNERS).map(|i| (format!("{}", 1000 + i), (i % 45) as u32)).collect();
-    let mut round =
-        RoutingRound { positions: BTreeMap::new(), used: BTreeMap::new(), open, directory: Some(directory) };
+    let mut round = RoutingRound {
+        positions: BTreeMap::new(),
+        used: BTreeMap::new(),
+        open,
+        directory: Some(directory),
+        claims_turns: false,
+    };
     let briefs: Vec<Brief> = INTENTS
         .iter()
         .flat_map(|intent| ["high", "medium", "low"].map(|urgency| brief(intent, urgency)))

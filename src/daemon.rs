@@ -213,6 +213,7 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
             crate::route::sync::OWNER_SYNC_LEASE,
         ),
     };
+    let briefs_for_watch = briefs.clone();
     let maker = HandoffMaker {
         store: store.clone(),
         briefs,
@@ -260,12 +261,12 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
             store: store.clone(),
             crm: crm.clone(),
             sla: sla.clone(),
-            // Built from the configuration the daemon started with: a reload changes routing for new
-            // handoffs, and the watcher's reassignments follow at the next start.
-            reassigner: Arc::new(crate::watch::RouterReassigner(Arc::new(crate::route::Router::from_config(
-                config,
-                Some(store.clone()),
-            )?))),
+            // The router new handoffs are routed with, read afresh at each reassignment: a reload's routing
+            // reaches the watcher at once.
+            reassigner: Arc::new(crate::watch::RouterReassigner::following({
+                let briefs = briefs_for_watch.clone();
+                move || briefs.get().router.clone()
+            })),
             messengers: connectors.get().messengers.clone(),
             http: context_http.clone(),
             timezone,

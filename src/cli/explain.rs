@@ -88,7 +88,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // handoffs open, owners as configured (`--connector` replays read a scratch store instead).
     let routing = if brief.actionable {
         let router = crate::route::Router::from_config(&loaded.config, None)?;
-        let facts = crate::route::RouteFacts { channel: Some(conversation.channel.clone()), ..Default::default() };
+        let facts = crate::route::RouteFacts {
+            channel: Some(conversation.channel.clone()),
+            language: brief.language.clone(),
+            ..Default::default()
+        };
         let now = conversation.now.with_timezone(&chrono::Utc);
         Some(router.route(&mut brief, &facts, now, &mut crate::route::RoutingRound::default()))
     } else {
@@ -209,7 +213,11 @@ pub fn render_routing(decision: &crate::route::RouteDecision) -> String {
     let mut out = format!(
         "Routing: rule `{}`{}\n",
         decision.rule,
-        if decision.confirm { " (confirm to the customer)" } else { "" }
+        match decision.confirm {
+            Some(true) => " (confirm to the customer)",
+            Some(false) => " (no confirmation to the customer)",
+            None => "",
+        }
     );
     for pool in &decision.pools {
         out.push_str(&format!("  pool `{}` ({}):\n", pool.pool, pool.strategy.as_str()));

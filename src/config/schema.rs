@@ -284,7 +284,8 @@ pub struct RoutingConfig {
     /// An owner is off all day on a holiday of their region.
     #[serde(default)]
     pub holidays: BTreeMap<String, Vec<String>>,
-    /// Pool name -> the manager (email or CRM id) who hears of that pool's escalations.
+    /// Pool name -> the manager who hears of that pool's escalations: an owner under `owners` (by `email` or
+    /// `id`), reached through their `notify` (then through what the `notify_manager` step names).
     #[serde(default)]
     pub managers: BTreeMap<String, String>,
     /// When owners' emails are resolved to CRM ids again through the CRM's owners API, as a cron
@@ -330,6 +331,23 @@ pub struct OwnerConfig {
     /// The region whose `routing.holidays` the owner keeps (ISO 3166, e.g. `IN`).
     #[serde(default)]
     pub region: Option<String>,
+    /// How this owner hears of escalations as a pool's manager (`routing.managers`): the SLA watcher's
+    /// `notify_manager` step reaches them here before what the step itself names.
+    #[serde(default)]
+    pub notify: Option<OwnerNotify>,
+}
+
+/// Where a manager is reached.
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerNotify {
+    /// A URL that receives the signed JSON POST (as a ladder step's `webhook`).
+    #[serde(default)]
+    pub webhook: Option<ManagerWebhook>,
+    /// The manager's WhatsApp number, E.164 (`+919820012345`): the `notify_manager` step's `whatsapp` template
+    /// goes here.
+    #[serde(default)]
+    pub phone: Option<String>,
 }
 
 impl OwnerConfig {
@@ -372,9 +390,11 @@ pub struct RuleConfig {
     /// Only owners who speak one of these languages.
     #[serde(default)]
     pub languages: Vec<String>,
-    /// Tell the customer who will act and when, once the task exists (the confirmation step).
+    /// Whether the customer gets the confirmation (`sla.confirm`'s template: who will act and when) once the
+    /// task exists: `true` confirms this rule's handoffs, `false` never does; unset, `sla.confirm` decides
+    /// (set: every handoff is confirmed). `true` needs `sla.confirm`, which names the template.
     #[serde(default)]
-    pub confirm: bool,
+    pub confirm: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -528,7 +548,8 @@ pub struct LadderStep {
     /// `remind`: the note added to the task; `{minutes}` is replaced by the minutes past due.
     #[serde(default)]
     pub note: Option<String>,
-    /// `notify_manager`: the manager's name, for the audit trail and the message.
+    /// `notify_manager`: the manager's name, for the audit trail and the message, when the pool has no manager
+    /// under `routing.managers`.
     #[serde(default)]
     pub manager: Option<String>,
     /// `notify_manager`: a URL that receives a JSON POST signed with `X-Handoffd-Signature`.
@@ -578,8 +599,9 @@ impl std::fmt::Debug for ManagerWebhook {
 pub struct ManagerWhatsapp {
     /// The id of the messenger connector (`whatsapp_cloud`) that sends it.
     pub messenger: String,
-    /// The manager's number, E.164 (`+919820012345`).
-    pub to: String,
+    /// The number, E.164 (`+919820012345`), for pools whose manager has no `notify.phone`.
+    #[serde(default)]
+    pub to: Option<String>,
     /// The approved template's name; its body parameters are the owner's name, the customer's name and the
     /// minutes past due, in that order.
     pub template: String,

@@ -149,8 +149,15 @@ fn sla(config: &Config, found: &mut Found<'_>) {
             }
             LadderAction::Reassign => {}
             LadderAction::NotifyManager => {
-                if step.webhook.is_none() && step.whatsapp.is_none() {
-                    found.add(&format!("{path}.action"), "`notify_manager` needs a `webhook`, a `whatsapp`, or both");
+                for pool in unreachable_managers(config, step) {
+                    found.add(
+                        &format!("{path}.action"),
+                        format!(
+                            "`notify_manager` cannot reach pool `{pool}`'s manager: give the step a `webhook` or a \
+                             `whatsapp` with `to`, or the pool a manager (`routing.managers.{pool}`) whose owner entry \
+                             has `notify.webhook` (or `notify.phone` and a step `whatsapp`)"
+                        ),
+                    );
                 }
                 if let Some(webhook) = &step.webhook
                     && let Err(message) = check_base_url(&webhook.url)
@@ -160,12 +167,8 @@ fn sla(config: &Config, found: &mut Found<'_>) {
                 if let Some(whatsapp) = &step.whatsapp {
                     let path = format!("{path}.whatsapp");
                     messenger(config, found, &format!("{path}.messenger"), &whatsapp.messenger);
-                    let digits = whatsapp.to.strip_prefix('+').unwrap_or("");
-                    if digits.len() < 8 || !digits.chars().all(|c| c.is_ascii_digit()) {
-                        found.add(
-                            &format!("{path}.to"),
-                            format!("`{}` is not an E.164 number like `+919820012345`", whatsapp.to),
-                        );
+                    if let Some(problem) = whatsapp.to.as_deref().and_then(e164_problem) {
+                        found.add(&format!("{path}.to"), problem);
                     }
                     not_blank(found, &format!("{path}.template"), &whatsapp.template);
                     not_blank(found, &format!("{path}.language"), &whatsapp.language);
@@ -178,6 +181,38 @@ fn sla(config: &Config, found: &mut Found<'_>) {
         not_blank(found, "sla.confirm.template", &confirm.template);
         not_blank(found, "sla.confirm.language", &confirm.language);
     }
+}
+
+/// `None` for an E.164 number like `+919820012345`, else why not.
+fn e164_problem(number: &str) -> Option<String> {
+    let digits = number.strip_prefix('+').unwrap_or("");
+    (digits.len() < 8 || !digits.chars().all(|c| c.is_ascii_digit()))
+        .then(|| format!("`{number}` is not an E.164 number like `+919820012345`"))
+}
+
+/// The pools a `notify_manager` step could reach nobody for: neither the pool's manager (their owner entry's
+/// `notify`) nor the step itself names a webhook, or a number for the step's WhatsApp template.
+fn unreachable_managers(config: &Config, step: &super::schema::LadderStep) -> Vec<String> {
+    let routing = &config.routing;
+    let pools: Vec<String> = if routing.pools.is_empty() {
+        vec![crate::route::IMPLICIT_POOL.to_owned()]
+    } else {
+        routing.pools.keys().cloned().collect()
+    };
+    pools
+        .into_iter()
+        .filter(|pool| {
+            let notify = routing
+                .managers
+                .get(pool)
+                .and_then(|manager| routing.owners.iter().find(|o| o.is_named(manager)))
+                .and_then(|owner| owner.notify.as_ref());
+            let webhook = step.webhook.is_some() || notify.is_some_and(|n| n.webhook.is_some());
+            let whatsapp =
+                step.whatsapp.as_ref().is_some_and(|w| w.to.is_some() || notify.is_some_and(|n| n.phone.is_some()));
+            !webhook && !whatsapp
+        })
+        .collect()
 }
 
 /// `id` names a connector that can message customers.
@@ -246,6 +281,16 @@ fn routing(config: &Config, found: &mut Found<'_>) {
     }
     let (mut ids, mut emails): (HashMap<&str, usize>, HashMap<String, usize>) = Default::default();
     for (i, owner) in owners.iter().enumerate() {
+        if let Some(notify) = &owner.notify {
+            if let Some(problem) = notify.phone.as_deref().and_then(e164_problem) {
+                found.add(&format!("routing.owners[{i}].notify.phone"), problem);
+            }
+            if let Some(webhook) = &notify.webhook
+                && let Err(message) = check_base_url(&webhook.url)
+            {
+                found.add(&format!("routing.owners[{i}].notify.webhook.url"), message);
+            }
+        }
         for (key, message) in owner_problems(owner, &routing.holidays) {
             let path =
                 if key.is_empty() { format!("routing.owners[{i}]") } else { format!("routing.owners[{i}].{key}") };
@@ -341,6 +386,12 @@ fn routing(config: &Config, found: &mut Found<'_>) {
                 }
             }
         }
+        if rule.confirm == Some(true) && config.sla.as_ref().and_then(|sla| sla.confirm.as_ref()).is_none() {
+            found.add(
+                &format!("routing.rules[{i}].confirm"),
+                "`true` needs `sla.confirm` (the messenger and template the confirmation is sent with)",
+            );
+        }
         if !rule.skills.is_empty() && known_pool(&rule.pool) {
             let members: Vec<&crate::config::schema::OwnerConfig> = match routing.pools.get(&rule.pool) {
                 Some(names) => names.iter().filter_map(|m| owners.iter().find(|o| o.is_named(m))).collect(),
@@ -362,9 +413,14 @@ fn routing(config: &Config, found: &mut Found<'_>) {
     {
         found.add("routing.default_pool", unknown_pool(default));
     }
-    for pool in routing.managers.keys() {
+    for (pool, manager) in &routing.managers {
         if !known_pool(pool) {
             found.add(&format!("routing.managers.{pool}"), unknown_pool(pool));
+        } else if !is_owner(manager) {
+            found.add(
+                &format!("routing.managers.{pool}"),
+                format!("`{manager}` is not under `routing.owners` (a manager is reached through their owner entry's `notify`)"),
+            );
         }
     }
     if let Some(expression) = &routing.owner_sync

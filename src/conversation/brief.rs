@@ -30,10 +30,22 @@ pub struct MadeBrief {
     pub routing: Option<RouteDecision>,
 }
 
+/// Why a handoff's brief could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum BriefError {
+    /// The conversation cannot be read: it never will be (the caller closes the handoff, with the reason).
+    #[error(transparent)]
+    Interpret(#[from] InterpretError),
+    /// Routing could not read or take its state in the store: the round is tried again.
+    #[error("routing: {0:#}")]
+    Routing(anyhow::Error),
+}
+
 /// Everything the brief of a handoff is made with.
 pub struct BriefMaker {
     pub interpreter: Arc<Interpreter>,
-    pub router: Router,
+    /// Shared with the SLA watcher's reassignments, which follow a reload with it.
+    pub router: Arc<Router>,
     /// `business.timezone`: the zone the conversation is read in.
     pub timezone: Tz,
     /// `business.hours`, as the conversation carries them.
@@ -54,7 +66,7 @@ impl BriefMaker {
         let timezone: Tz = config.business.timezone.parse().map_err(|e| anyhow::anyhow!("business.timezone: {e}"))?;
         Ok(Self {
             interpreter,
-            router: Router::from_config(config, Some(store))?,
+            router: Arc::new(Router::from_config(config, Some(store))?),
             timezone,
             business_hours: config.business.hours.clone(),
             connector_kinds: config
@@ -68,13 +80,14 @@ impl BriefMaker {
     /// Make the brief of a stored handoff conversation as of `now`. An actionable brief is
     /// routed against `round` (rotations, open handoffs, the CRM's owners), which the caller commits
     /// with the brief.
-    /// `Err` is a conversation the interpreter cannot read; the caller decides what becomes of it.
+    /// `Err` is a conversation the interpreter cannot read (the caller decides what becomes of it), or
+    /// routing's store failing (the round is tried again).
     pub async fn make_brief(
         &self,
         stored: &HandoffConversation,
         now: DateTime<Utc>,
         round: &mut RoutingRound,
-    ) -> Result<MadeBrief, InterpretError> {
+    ) -> Result<MadeBrief, BriefError> {
         let conversation = assemble(stored, now, self.timezone, &self.business_hours, &self.connector_kinds);
         let mut brief = self.interpreter.interpret(&conversation)?;
         if let Some(llm) = self.interpreter.llm() {
@@ -89,14 +102,16 @@ impl BriefMaker {
         }
         // Raw phones, identity conflicts, several CRM contacts claiming the customer.
         brief.notes.extend(crate::identity::customer_notes(&stored.customer));
-        let routing = brief.actionable.then(|| {
+        let routing = if brief.actionable {
             let facts = RouteFacts {
                 channel: Some(conversation.channel.clone()),
-                language: None,
+                language: brief.language.clone(),
                 contact_owner: crate::route::contact_owner(&stored.customer, &self.router.crm_id),
             };
-            self.router.route(&mut brief, &facts, now, round)
-        });
+            Some(self.router.route_claiming(&mut brief, &facts, now, round).await.map_err(BriefError::Routing)?)
+        } else {
+            None
+        };
         Ok(MadeBrief { conversation, brief, routing })
     }
 }

@@ -25,8 +25,7 @@ pub async fn commit_briefs(
             tx.queue_job(&commit.handoff_id, job, version, commit.now).await?;
         }
         if let Some(assignment) = &commit.assignment {
-            let (owner, pool) = (assignment.owner_id.as_deref(), assignment.pool.as_deref());
-            tx.assign_owner(&commit.handoff_id, owner, pool, commit.now).await?;
+            tx.assign_owner(&commit.handoff_id, assignment, commit.now).await?;
         }
         for entry in &commit.audit {
             tx.insert_audit(entry).await?;

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::daemon::supervisor::catch_round;
 use crate::deliver::DeliveryPayload;
 use crate::route::{RoutingRound, priority};
-use crate::store::{Assignment, AuditEntry, BriefCommit, HandoffConversation, HandoffRow, NewJob, PipelineStore};
+use crate::store::{AuditEntry, BriefCommit, HandoffConversation, HandoffRow, KeptEscalation, NewJob, PipelineStore};
 
 use super::brief::{BriefMaker, MadeBrief};
 use super::commit::commit_briefs;
@@ -71,11 +71,16 @@ impl HandoffMaker {
         if !ready.is_empty() {
             let briefs = self.briefs.get();
             let mut round = briefs.router.round().await?;
+            // Several instances may route at once: each round-robin turn is taken in the store as it is handed out.
+            round.claims_turns = true;
+            let ids: Vec<String> = ready.iter().map(|h| h.id.clone()).collect();
+            let kept = self.store.kept_escalations(&ids).await?;
             let mut commits = Vec::with_capacity(ready.len());
             // A few queries per chunk of conversations, and only a chunk of them in memory at once.
             for chunk in ready.chunks(READ_TOGETHER) {
                 for stored in &self.store.handoff_conversations(chunk).await? {
-                    commits.push(self.make(&briefs, stored, now, &mut round).await?);
+                    let kept = kept.get(&stored.handoff.id);
+                    commits.push(self.make(&briefs, stored, kept, now, &mut round).await?);
                 }
             }
             commit_briefs(self.store.as_ref(), &commits, &round.advances()).await?;
@@ -103,6 +108,7 @@ impl HandoffMaker {
         &self,
         briefs: &BriefMaker,
         stored: &HandoffConversation,
+        kept: Option<&KeptEscalation>,
         now: DateTime<Utc>,
         round: &mut RoutingRound,
     ) -> anyhow::Result<BriefCommit> {
@@ -115,9 +121,10 @@ impl HandoffMaker {
             event: event.to_owned(),
             detail,
         };
-        let MadeBrief { conversation, brief, routing } = match briefs.make_brief(stored, now, round).await {
+        let MadeBrief { conversation, mut brief, routing } = match briefs.make_brief(stored, now, round).await {
             Ok(made) => made,
-            Err(error) => {
+            Err(super::brief::BriefError::Routing(error)) => return Err(error),
+            Err(super::brief::BriefError::Interpret(error)) => {
                 // A conversation the interpreter cannot read must not block the others: close
                 // it with the reason, visible in the audit trail.
                 tracing::error!(handoff = %handoff.id, %error, "The conversation could not be interpreted.");
@@ -148,7 +155,25 @@ impl HandoffMaker {
                 serde_json::json!({"owner": owner.map(|o| &o.id), "rule": routing.as_ref().map(|d| &d.rule),
                     "reason": owner.map(|o| &o.reason), "due": brief.due, "decision": routing}),
             ));
-            let payload = self.payload(briefs, &brief, &conversation, stored, handoff);
+            // The task's text names the owner it keeps, not the one routing would have picked.
+            if let Some((owner, _)) = kept.and_then(|k| k.owner.as_ref()) {
+                let name = briefs
+                    .router
+                    .owners
+                    .iter()
+                    .find(|o| o.key == *owner || o.configured_id.as_deref() == Some(owner))
+                    .and_then(|o| o.name.clone());
+                brief.recommended_owner = Some(handoffd_contract::brief::OwnerChoice {
+                    id: owner.clone(),
+                    name,
+                    rule: "sla_reassign".to_owned(),
+                    reason: "kept: the SLA watcher reassigned this handoff's task".to_owned(),
+                });
+            }
+            let mut payload = self.payload(briefs, &brief, &conversation, stored, handoff);
+            if let Some(kept) = kept {
+                audit.push(entry("escalation_kept", keep_escalation(&mut payload, kept)));
+            }
             Some(NewJob { crm_id: self.crm_id.clone(), payload: serde_json::to_string(&payload)? })
         } else {
             audit.push(entry("nothing_to_act_on", serde_json::json!({"turns": conversation.turns.len()})));
@@ -161,9 +186,13 @@ impl HandoffMaker {
             queued = job.is_some(),
             "Made a handoff brief."
         );
-        let assignment = routing.as_ref().map(|decision| Assignment {
-            owner_id: decision.owner.as_ref().map(|o| o.id.clone()),
-            pool: decision.owner.as_ref().map(|o| o.pool.clone()),
+        let assignment = routing.as_ref().map(|decision| {
+            let mut assignment = decision.assignment();
+            // The watcher moved the task: the handoff stays with that owner (open handoffs per owner follow it).
+            if let Some((owner, pool)) = kept.and_then(|k| k.owner.clone()) {
+                (assignment.owner_id, assignment.pool) = (Some(owner), Some(pool));
+            }
+            assignment
         });
         Ok(BriefCommit {
             handoff_id: handoff.id.clone(),
@@ -213,5 +242,64 @@ impl HandoffMaker {
             },
             lookup,
         }
+    }
+}
+
+/// A later brief's task keeps what the SLA watcher changed on the handoff's task: the owner a reassignment moved
+/// it to, and a raised priority (a brief of higher urgency may raise it further). The audit entry's detail.
+fn keep_escalation(payload: &mut DeliveryPayload, kept: &KeptEscalation) -> serde_json::Value {
+    let routed_owner = payload.task.owner_id.clone();
+    let routed_priority = payload.task.priority;
+    if let Some((owner, _)) = &kept.owner {
+        payload.task.owner_id = Some(owner.clone());
+    }
+    if let Some(priority) = kept.priority {
+        payload.task.priority = payload.task.priority.max(priority);
+    }
+    serde_json::json!({
+        "summary": format!(
+            "the task keeps the SLA watcher's changes: owner {}, priority {:?}",
+            payload.task.owner_id.as_deref().unwrap_or("(unassigned)"),
+            payload.task.priority
+        ),
+        "routed_owner": routed_owner, "owner": payload.task.owner_id,
+        "routed_priority": routed_priority, "priority": payload.task.priority,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use handoffd_contract::task::{TaskKind, TaskPriority, TaskText, TaskWrite};
+
+    use super::*;
+
+    fn payload(owner: &str, priority: TaskPriority) -> DeliveryPayload {
+        DeliveryPayload {
+            task: TaskWrite {
+                external_key: "h1".into(),
+                contact_id: String::new(),
+                owner_id: Some(owner.into()),
+                text: TaskText { subject: "Call".into(), facts: vec![], transcript_url: None },
+                due_at: Utc::now(),
+                priority,
+                kind: TaskKind::Call,
+            },
+            contact: NewContact::default(),
+            lookup: vec![],
+        }
+    }
+
+    #[test]
+    fn a_later_brief_keeps_the_watchers_owner_and_raised_priority() {
+        let kept = KeptEscalation { owner: Some(("o2".into(), "sales".into())), priority: Some(TaskPriority::High) };
+        let mut routed = payload("o1", TaskPriority::Low);
+        let detail = keep_escalation(&mut routed, &kept);
+        assert_eq!((routed.task.owner_id.as_deref(), routed.task.priority), (Some("o2"), TaskPriority::High));
+        assert_eq!((detail["routed_owner"].as_str(), detail["owner"].as_str()), (Some("o1"), Some("o2")));
+        // Only a reminder ran: the routed owner stands; a raised priority is never lowered, nor a higher one.
+        let reminded = KeptEscalation { owner: None, priority: Some(TaskPriority::Medium) };
+        let mut urgent = payload("o1", TaskPriority::High);
+        keep_escalation(&mut urgent, &reminded);
+        assert_eq!((urgent.task.owner_id.as_deref(), urgent.task.priority), (Some("o1"), TaskPriority::High));
     }
 }

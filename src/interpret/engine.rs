@@ -492,5 +492,6 @@ pub fn idle_brief(conversation: &Conversation, turns: &[Turn]) -> Brief {
         actionable: false,
         ended_by: None,
         notes: vec!["no customer turn before the handoff".into()],
+        language: None,
     }
 }

@@ -24,6 +24,7 @@ mod action;
 pub mod clock;
 pub mod contact;
 mod engine;
+pub mod language;
 pub mod llm;
 pub mod model;
 mod offer;
@@ -229,6 +230,7 @@ impl Interpreter {
             actionable: true,
             ended_by: None,
             notes: vec![format!("disposition {}: {why}", disposition.as_str())],
+            language: language::detect(before),
         };
         if let Some(found) = &window {
             brief.notes.push(format!("requested window from turn {} by rule `{}`", found.turn, found.rule));

@@ -163,6 +163,27 @@ mod tests {
     }
 
     #[test]
+    fn holidays_and_days_off_inside_a_span_do_not_count_as_working_time() {
+        // Mon-Fri 09:30-19:30 IST, region IN; Monday 2026-06-15 is a (test) holiday.
+        let config: OwnerConfig = serde_saphyr::from_str(
+            "{id: '1', name: Asha, timezone: Asia/Kolkata, region: IN, hours: {mon: '09:30-19:30', \
+             tue: '09:30-19:30', wed: '09:30-19:30', thu: '09:30-19:30', fri: '09:30-19:30'}}",
+        )
+        .unwrap();
+        let holidays = BTreeMap::from([("IN".to_owned(), vec!["2026-06-15".to_owned()])]);
+        let asha = Owner::from_config(&config, chrono_tz::UTC, &BTreeMap::new(), &holidays).unwrap();
+        let medium = brief(serde_json::json!({"urgency": {"level": "medium", "reasons": []}}));
+        // Friday 17:30 + 4 working hours: 2 on Friday, the holiday Monday skipped, 2 on Tuesday.
+        let due = due_time(&DuePolicy::default(), &medium, at("2026-06-12T17:30:00+05:30"), &Calendar::Owner(&asha));
+        assert_eq!(due.at, at("2026-06-16T11:30:00+05:30"));
+        // An away range in the middle of the span counts the same way: Tuesday 10:00-12:00 away.
+        let mut away = asha.clone();
+        away.away.push((at("2026-06-16T10:00:00+05:30"), at("2026-06-16T12:00:00+05:30")));
+        let due = due_time(&DuePolicy::default(), &medium, at("2026-06-12T17:30:00+05:30"), &Calendar::Owner(&away));
+        assert_eq!(due.at, at("2026-06-16T13:30:00+05:30"), "30 min before the range, 90 after it");
+    }
+
+    #[test]
     fn a_window_wins_and_is_clipped_into_the_shift_when_it_fits() {
         let asha = owner();
         let window = |from: &str, to: &str| {

@@ -42,6 +42,9 @@ pub mod backtest;
 
 /// The pool every owner is in when the configuration names no pools.
 pub const IMPLICIT_POOL: &str = "default";
+/// How many times [`Router::route_claiming`] decides a brief again when other instances keep taking the
+/// pool's turns first.
+const CLAIM_ATTEMPTS: usize = 32;
 /// The rule name a decision carries when no rule matched.
 pub const NO_RULE: &str = "default_pool";
 
@@ -57,8 +60,10 @@ pub struct RouteDecision {
     /// Why nobody got it, when nobody did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unassigned: Option<String>,
-    /// The rule asks for a confirmation to the customer once the task exists.
-    pub confirm: bool,
+    /// The matched rule's `confirm` flag: `Some(true)` confirm to the customer once the task exists,
+    /// `Some(false)` never; `None` (no rule matched, or it set no flag): `sla.confirm` decides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub due: Option<Due>,
 }
@@ -84,6 +89,15 @@ impl RouteDecision {
             .collect()
     }
 
+    /// What the store keeps of the decision with the handoff: the owner, the pool and the rule's `confirm`.
+    pub fn assignment(&self) -> crate::store::Assignment {
+        crate::store::Assignment {
+            owner_id: self.owner.as_ref().map(|o| o.id.clone()),
+            pool: self.owner.as_ref().map(|o| o.pool.clone()),
+            confirm: self.confirm,
+        }
+    }
+
     /// Why the chosen owner got it: the pool and tie-break, then who was not available and why.
     pub fn owner_reason(&self) -> Option<String> {
         let chosen = self.owner.as_ref()?;
@@ -94,6 +108,16 @@ impl RouteDecision {
         }
         Some(reason)
     }
+}
+
+/// A pool's manager (`routing.managers`), as the SLA watcher reaches them.
+#[derive(Clone, Debug)]
+pub struct PoolManager {
+    /// Email or id, as `routing.managers` names them.
+    pub key: String,
+    pub name: Option<String>,
+    pub webhook: Option<crate::config::schema::ManagerWebhook>,
+    pub phone: Option<String>,
 }
 
 pub struct Router {
@@ -183,7 +207,7 @@ impl Router {
         let open = store.open_handoffs_by_owner().await?;
         let synced = store.crm_owners(&self.crm_id).await?;
         let directory = (!synced.is_empty()).then(|| OwnerDirectory::new(synced));
-        Ok(RoutingRound { positions, used: BTreeMap::new(), open, directory })
+        Ok(RoutingRound { positions, used: BTreeMap::new(), open, directory, claims_turns: false })
     }
 
     /// Decide who gets the brief's task and when it is due, and write both on the brief
@@ -195,7 +219,61 @@ impl Router {
         now: DateTime<Utc>,
         round: &mut RoutingRound,
     ) -> RouteDecision {
-        let mut decision = self.decide(brief, facts, now, round);
+        let decision = self.decide(brief, facts, now, round);
+        self.write_on(brief, decision, now)
+    }
+
+    /// [`Router::route`], taking a round robin's turn in the store when `round.claims_turns`: a
+    /// compare-and-set on the pool's position, committed at once. When another instance took turns
+    /// first, the round learns the pool's new position and the brief is decided again, so no turn is
+    /// handed out twice. (A crash before the brief is committed skips the turn taken: an owner misses
+    /// one turn, nobody gets two.)
+    pub async fn route_claiming(
+        &self,
+        brief: &mut Brief,
+        facts: &RouteFacts,
+        now: DateTime<Utc>,
+        round: &mut RoutingRound,
+    ) -> anyhow::Result<RouteDecision> {
+        let store = match &self.store {
+            Some(store) if round.claims_turns => store,
+            _ => return Ok(self.route(brief, facts, now, round)),
+        };
+        for _ in 0..CLAIM_ATTEMPTS {
+            let decision = self.decide(brief, facts, now, round);
+            let Some((pool, (start, used), owner_id)) = decision.owner.as_ref().and_then(|chosen| {
+                let attempt = decision.pools.iter().find(|p| p.pool == chosen.pool)?;
+                Some((chosen.pool.clone(), attempt.turn?, chosen.id.clone()))
+            }) else {
+                return Ok(self.write_on(brief, decision, now));
+            };
+            // The turn is out of the round's pending advances either way: taken now, or given back.
+            if let Some(pending) = round.used.get_mut(&pool) {
+                *pending = pending.saturating_sub(used);
+            }
+            let pending = round.used.get(&pool).copied().unwrap_or(0) as i64;
+            match store.claim_rotation(&pool, start, start + used as i64).await? {
+                crate::store::RotationClaim::Taken => {
+                    round.positions.insert(pool, start + used as i64 - pending);
+                    return Ok(self.write_on(brief, decision, now));
+                }
+                crate::store::RotationClaim::Moved { current } => {
+                    if let Some(open) = round.open.get_mut(&owner_id) {
+                        *open = open.saturating_sub(1);
+                    }
+                    round.positions.insert(pool.clone(), current - pending);
+                    tracing::debug!(pool = %pool, current, "Another instance took the pool's turn first; routing again.");
+                }
+            }
+        }
+        anyhow::bail!(
+            "could not take a round-robin turn in {CLAIM_ATTEMPTS} attempts: other instances kept taking them"
+        )
+    }
+
+    /// Write a decision on the brief: the due time in the chosen owner's calendar, the owner, or the
+    /// note that nobody got it.
+    fn write_on(&self, brief: &mut Brief, mut decision: RouteDecision, now: DateTime<Utc>) -> RouteDecision {
         let owner = decision.owner.as_ref().and_then(|chosen| self.owners.iter().find(|o| o.key == chosen.key));
         let calendar = match owner {
             Some(owner) => Calendar::Owner(owner),
@@ -231,7 +309,7 @@ impl Router {
         round: &mut RoutingRound,
     ) -> RouteDecision {
         let matched = rules::first_match(&self.rules, brief, facts).map(|(_, rule)| rule);
-        let (rule_name, confirm) = matched.map(|r| (r.name.clone(), r.confirm)).unwrap_or((NO_RULE.to_owned(), false));
+        let (rule_name, confirm) = matched.map(|r| (r.name.clone(), r.confirm)).unwrap_or((NO_RULE.to_owned(), None));
         let mut plan: Vec<(&str, Strategy, Filters<'_>)> = Vec::new();
         if let Some(rule) = matched {
             let filters = Filters { skills: &rule.skills, languages: &rule.languages, exclude: &[] };
@@ -245,6 +323,20 @@ impl Router {
             plan.push((default, Strategy::RoundRobin, Filters::default()));
         }
         self.follow(rule_name, confirm, &plan, facts.contact_owner.as_deref(), now, round)
+    }
+
+    /// The manager of `pool` (`routing.managers`), with how their owner entry says to reach them.
+    pub fn manager_of(&self, pool: &str) -> Option<PoolManager> {
+        let key = self.managers.get(pool)?;
+        let owner =
+            self.owners.iter().find(|o| o.key.eq_ignore_ascii_case(key) || o.configured_id.as_deref() == Some(key));
+        let notify = owner.and_then(|o| o.notify.as_ref());
+        Some(PoolManager {
+            key: key.clone(),
+            name: owner.and_then(|o| o.name.clone()),
+            webhook: notify.and_then(|n| n.webhook.clone()),
+            phone: notify.and_then(|n| n.phone.clone()),
+        })
     }
 
     /// The next available owner of `pool` other than `exclude` (emails or ids), for a task moved
@@ -268,13 +360,13 @@ impl Router {
         if let Some(default) = self.default_pool.as_deref().filter(|d| *d != pool) {
             plan.push((default, Strategy::LeastOpenTasks, filters));
         }
-        self.follow("reassign".to_owned(), false, &plan, None, now, round)
+        self.follow("reassign".to_owned(), None, &plan, None, now, round)
     }
 
     fn follow(
         &self,
         rule: String,
-        confirm: bool,
+        confirm: Option<bool>,
         plan: &[(&str, Strategy, Filters<'_>)],
         sticky_owner: Option<&str>,
         now: DateTime<Utc>,

@@ -16,6 +16,8 @@ use crate::interpret::when::BusinessHours;
 
 /// How far [`Owner::next_working`] looks ahead before giving up (a long leave plus holidays).
 const LOOKAHEAD_STEPS: usize = 64;
+/// How many calendar days [`Owner::add_working_time`] walks before giving up.
+const LOOKAHEAD_DAYS: usize = 400;
 
 /// One owner, parsed and ready to answer "available now?".
 #[derive(Clone, Debug)]
@@ -40,6 +42,8 @@ pub struct Owner {
     pub languages: Vec<String>,
     pub skills: Vec<String>,
     pub capacity: Option<u32>,
+    /// How the owner is reached as a pool's manager.
+    pub notify: Option<crate::config::schema::OwnerNotify>,
 }
 
 impl Owner {
@@ -78,6 +82,7 @@ impl Owner {
             languages: config.languages.clone(),
             skills: config.skills.clone(),
             capacity: config.capacity,
+            notify: config.notify.clone(),
         })
     }
 
@@ -141,15 +146,48 @@ impl Owner {
         at
     }
 
-    /// `from` plus `d` of the owner's working time (hours only; a holiday or away range that the
-    /// result falls into pushes it to the next working instant).
+    /// `from` plus `d` of the owner's working time. The clock runs only inside the owner's hours and
+    /// stops on holidays of their region and inside away ranges, also on those in the middle of a span
+    /// (a `4h` due time started on Friday evening does not spend Monday's holiday).
     pub fn add_working_time(&self, from: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
-        let start = self.next_working(from).with_timezone(&self.timezone);
-        let at = self.hours.add_business_time(start, d).with_timezone(&Utc);
-        // Exactly at a shift's end is still inside it; only a day off moves the time.
-        let day_off = self.away.iter().any(|(from, to)| *from <= at && at < *to)
-            || self.holidays.contains(&at.with_timezone(&self.timezone).date_naive());
-        if day_off { self.next_working(at) } else { at }
+        let start = self.next_working(from);
+        if d <= Duration::zero() || !self.hours.ever_open() {
+            return if d <= Duration::zero() { start } else { self.next_working(start + d) };
+        }
+        let mut left = d;
+        let mut date = start.with_timezone(&self.timezone).date_naive();
+        for _ in 0..LOOKAHEAD_DAYS {
+            if !self.holidays.contains(&date) {
+                for (open, close) in self.hours.intervals_on(self.timezone, date) {
+                    let (open, close) = (open.with_timezone(&Utc).max(start), close.with_timezone(&Utc));
+                    for (from, to) in self.outside_away(open, close) {
+                        if left <= to - from {
+                            return from + left;
+                        }
+                        left -= to - from;
+                    }
+                }
+            }
+            date += Duration::days(1);
+        }
+        // Nothing ahead within the look-ahead (a leave longer than it): plain elapsed time.
+        self.next_working(start + d)
+    }
+
+    /// The parts of `[from, to)` outside every away range, in order.
+    fn outside_away(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        let mut parts = vec![(from, to)];
+        for &(away_from, away_to) in &self.away {
+            parts = parts
+                .into_iter()
+                .flat_map(|(a, b)| {
+                    [(a, b.min(away_from)), (a.max(away_to), b)].into_iter().filter(|(x, y)| x < y).collect::<Vec<_>>()
+                })
+                .collect();
+        }
+        parts.retain(|(a, b)| a < b);
+        parts.sort();
+        parts
     }
 
     /// "09:30 Asia/Kolkata" today, "Mon 09:30 Asia/Kolkata" on a later day within a week, else

@@ -28,7 +28,13 @@ pub fn matches(when: &RuleWhen, brief: &Brief, facts: &RouteFacts) -> bool {
         && any(&when.disposition, &[brief.disposition.as_str()])
         && any(&when.channel, facts.channel.as_deref().as_slice())
         && any(&when.source, brief.source.as_deref().as_slice())
-        && any(&when.language, facts.language.as_deref().as_slice())
+        && match (&when.language, facts.language.as_deref()) {
+            (None, _) => true,
+            (Some(wanted), Some(language)) => {
+                wanted.iter().any(|w| crate::interpret::language::same_language(w, language))
+            }
+            (Some(_), None) => false,
+        }
 }
 
 /// The first rule that matches, with its index.

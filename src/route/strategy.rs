@@ -21,6 +21,10 @@ pub struct RoutingRound {
     pub open: HashMap<String, u32>,
     /// `None`: the CRM's owners were never synced.
     pub directory: Option<OwnerDirectory>,
+    /// Take each round-robin turn in the store as it is handed out ([`super::Router::route_claiming`]), so
+    /// instances routing at once never hand out the same turn. Off (the default), the turns handed out are
+    /// committed with the round's briefs (`advances`): what `explain` and the backtest's scratch rounds do.
+    pub claims_turns: bool,
 }
 
 impl RoutingRound {
@@ -58,6 +62,9 @@ pub struct PoolAttempt {
     pub chosen: Option<usize>,
     /// How the choice among the available was made, or why there was none.
     pub tie_break: String,
+    /// A round robin's turn: the pool's position it started from and how many positions it took.
+    #[serde(skip)]
+    pub turn: Option<(i64, u64)>,
 }
 
 /// Filters a rule adds to availability.
@@ -86,7 +93,7 @@ pub fn try_pool(
     let candidates: Vec<Candidate> = members.iter().map(|&i| weigh(&owners[i], filters, now, round)).collect();
     let available: Vec<usize> = (0..candidates.len()).filter(|&c| candidates[c].excluded.is_none()).collect();
     let mut attempt =
-        PoolAttempt { pool: pool.to_owned(), strategy, candidates, chosen: None, tie_break: String::new() };
+        PoolAttempt { pool: pool.to_owned(), strategy, candidates, chosen: None, tie_break: String::new(), turn: None };
     if members.is_empty() {
         attempt.tie_break = format!("pool `{pool}` has no members");
         return attempt;
@@ -134,6 +141,7 @@ pub fn try_pool(
                     (0..n).find(|k| available.contains(&((start + k).rem_euclid(n) as usize))).expect("available");
                 let chosen = (start + skip).rem_euclid(n) as usize;
                 *round.used.entry(pool.to_owned()).or_default() += skip as u64 + 1;
+                attempt.turn = Some((start, skip as u64 + 1));
                 attempt.chosen = Some(chosen);
                 attempt.tie_break = format!(
                     "{sticky_note}round robin: turn {} of {n}{}",
@@ -164,7 +172,10 @@ fn weigh(owner: &Owner, filters: Filters<'_>, now: DateTime<Utc>, round: &Routin
     {
         Some(format!("missing skill `{skill}`"))
     } else if !filters.languages.is_empty()
-        && !filters.languages.iter().any(|l| owner.languages.iter().any(|o| o.eq_ignore_ascii_case(l)))
+        && !filters
+            .languages
+            .iter()
+            .any(|l| owner.languages.iter().any(|o| crate::interpret::language::same_language(o, l)))
     {
         Some(format!("speaks none of {}", filters.languages.join(", ")))
     } else {

@@ -119,8 +119,17 @@ pub trait PipelineStore: Send + Sync {
     /// The next position in an owner pool's rotation (round robin), as last committed.
     async fn rotation_position(&self, pool: &str) -> StoreResult<i64>;
 
+    /// Take turns of a pool's rotation: move its position from `expected` to `next` only if it is still at
+    /// `expected` (a compare-and-set, committed at once), so two instances routing at the same instant never
+    /// hand out the same turn. [`RotationClaim::Moved`] carries the position another router moved it to.
+    async fn claim_rotation(&self, pool: &str, expected: i64, next: i64) -> StoreResult<RotationClaim>;
+
     /// Handoffs still to act on (queued or open) per CRM owner id they were assigned to.
     async fn open_handoffs_by_owner(&self) -> StoreResult<HashMap<String, u32>>;
+
+    /// What the SLA watcher changed on these handoffs' tasks (a reassignment, a raised priority), for those it
+    /// changed: a later brief's task update keeps it.
+    async fn kept_escalations(&self, handoff_ids: &[String]) -> StoreResult<HashMap<String, KeptEscalation>>;
 
     /// The CRM's owners as last synced (empty: never synced).
     async fn crm_owners(&self, crm_id: &str) -> StoreResult<Vec<handoffd_contract::crm::CrmOwner>>;
@@ -226,14 +235,9 @@ pub trait PipelineTx: Send {
     async fn queue_job(&mut self, handoff_id: &str, job: &NewJob, version: i64, now: DateTime<Utc>) -> StoreResult<()>;
     /// Advance an owner pool's rotation by `used` positions.
     async fn advance_rotation(&mut self, pool: &str, used: u64) -> StoreResult<()>;
-    /// Record who a handoff's task goes to (`None`: unassigned), replacing an earlier assignment.
-    async fn assign_owner(
-        &mut self,
-        handoff_id: &str,
-        owner_id: Option<&str>,
-        pool: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()>;
+    /// Record who a handoff's task goes to (`None`: unassigned), in which pool, and the matched rule's
+    /// `confirm` flag, replacing an earlier assignment.
+    async fn assign_owner(&mut self, handoff_id: &str, assignment: &Assignment, now: DateTime<Utc>) -> StoreResult<()>;
     async fn insert_audit(&mut self, entry: &AuditEntry) -> StoreResult<()>;
 
     // --- consent (watch) ----------------------------------------------------------------------

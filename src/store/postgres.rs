@@ -535,6 +535,22 @@ mod tests {
         assert_eq!(next(&mut wakeups).await, Some(Wakeup::Handoffs));
         assert_eq!(next(&mut wakeups).await, None, "one wake-up per transaction");
     }
+
+    /// The backtest reads routing decisions by event and time: the audit has an index on both, in that order.
+    #[tokio::test]
+    async fn the_audit_is_indexed_by_event_and_time() {
+        let Some((store, schema)) = super::scratch::store("the_audit_is_indexed_by_event_and_time").await else {
+            return;
+        };
+        let definition: String = sqlx::query_scalar(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'audit' AND indexname = 'audit_event_at'",
+        )
+        .bind(&schema.name)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        assert!(definition.ends_with("(event, at)"), "{definition}");
+    }
 }
 
 #[async_trait]

@@ -1,5 +1,6 @@
 //! The rows the stages exchange through the store.
 
+use super::{StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use handoffd_contract::crm::CrmContact;
 use handoffd_contract::inbox::InboxSource;
@@ -138,6 +139,27 @@ pub struct BriefCommit {
 pub struct Assignment {
     pub owner_id: Option<String>,
     pub pool: Option<String>,
+    /// The matched rule's `confirm` flag (`None`: no rule matched, or the rule set none): whether the SLA
+    /// watcher confirms the handoff to its customer, kept with the routing so a restart decides the same.
+    pub confirm: Option<bool>,
+}
+
+/// The outcome of [`super::PipelineStore::claim_rotation`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RotationClaim {
+    /// The turns are this router's.
+    Taken,
+    /// Another router took turns first: the pool's position is now `current`.
+    Moved { current: i64 },
+}
+
+/// What the SLA watcher changed on a handoff's task, which a later brief's update of the same handoff keeps.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeptEscalation {
+    /// The owner (CRM id) and pool a `reassign` step moved the task to.
+    pub owner: Option<(String, String)>,
+    /// The priority a `remind` step raised the task to.
+    pub priority: Option<handoffd_contract::task::TaskPriority>,
 }
 
 #[derive(Clone, Debug)]
@@ -541,6 +563,8 @@ pub struct WatchedTask {
     pub last_inbound_at: Option<DateTime<Utc>>,
     /// The owner pool routing (or the last reassignment) gave the handoff to.
     pub pool: Option<String>,
+    /// The matched rule's `confirm` flag, as routed (`None`: `sla.confirm` decides).
+    pub confirm: Option<bool>,
 }
 
 /// Ladder steps that ran for one handoff, to record once.
@@ -555,6 +579,8 @@ pub struct EscalationRecord {
     /// The owner (id) and pool a `reassign` step moved the handoff to: its assignment is replaced, so open
     /// handoffs per owner (capacity, `least_open_tasks`) follow the task.
     pub reassigned: Option<(String, String)>,
+    /// The priority a `remind` step raised the task to: kept by later briefs' updates, as the owner is.
+    pub raised_priority: Option<handoffd_contract::task::TaskPriority>,
     pub audit: Vec<AuditEntry>,
     pub now: DateTime<Utc>,
 }
@@ -601,4 +627,34 @@ pub struct ConfirmationSettled {
     pub message_id: Option<String>,
     pub detail: String,
     pub audit: AuditEntry,
+}
+
+/// A [`KeptEscalation`] from its stored columns (both backends store them alike).
+pub(crate) fn kept_escalation(
+    handoff_id: String,
+    owner_id: Option<String>,
+    pool: Option<String>,
+    priority: Option<String>,
+) -> StoreResult<(String, KeptEscalation)> {
+    use handoffd_contract::task::TaskPriority;
+    let priority = priority
+        .map(|p| match p.as_str() {
+            "low" => Ok(TaskPriority::Low),
+            "medium" => Ok(TaskPriority::Medium),
+            "high" => Ok(TaskPriority::High),
+            other => Err(StoreError::Corrupt(format!("watched_tasks.escalated_priority `{other}`"))),
+        })
+        .transpose()?;
+    let owner = owner_id.map(|id| (id, pool.unwrap_or_default()));
+    Ok((handoff_id, KeptEscalation { owner, priority }))
+}
+
+/// How a priority is stored (`watched_tasks.escalated_priority`).
+pub(crate) fn priority_column(priority: handoffd_contract::task::TaskPriority) -> &'static str {
+    use handoffd_contract::task::TaskPriority;
+    match priority {
+        TaskPriority::Low => "low",
+        TaskPriority::Medium => "medium",
+        TaskPriority::High => "high",
+    }
 }

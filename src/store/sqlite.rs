@@ -541,6 +541,23 @@ mod tests {
             .unwrap()
     }
 
+    /// The backtest reads routing decisions by event and time: the plan uses the index, not a scan of the audit.
+    #[tokio::test]
+    async fn the_backtest_reads_the_audit_by_its_event_and_time_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&format!("sqlite://{}", dir.path().join("h.db").display())).await.unwrap();
+        let plan: Vec<String> = sqlx::query(
+            "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM audit WHERE event = 'routed' AND at >= '2026' AND at < '2027'",
+        )
+        .fetch_all(&store.reader)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get::<String, _>("detail"))
+        .collect();
+        assert!(plan.iter().any(|step| step.contains("audit_event_at")), "{plan:?}");
+    }
+
     #[tokio::test]
     async fn the_inbox_has_a_file_of_its_own_and_its_processed_rows_are_kept_with_their_effects() {
         let dir = tempfile::tempdir().unwrap();

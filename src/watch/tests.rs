@@ -117,6 +117,16 @@ fn t0() -> DateTime<Utc> {
 
 /// `count` handoffs whose tasks (`task-<i>`, due at `t0`, owner `o1`) are in `crm`.
 async fn open_tasks(store: &dyn Store, crm: &CountingCrm, count: usize) {
+    open_routed_tasks(store, crm, count, |_| None).await
+}
+
+/// [`open_tasks`], each handoff routed as `routed(i)` says (owner, pool, the rule's `confirm`).
+async fn open_routed_tasks(
+    store: &dyn Store,
+    crm: &CountingCrm,
+    count: usize,
+    routed: impl Fn(usize) -> Option<crate::store::Assignment>,
+) {
     let written_at = t0() - chrono::Duration::hours(1);
     for i in 0..count {
         let (_, handoff) =
@@ -130,14 +140,15 @@ async fn open_tasks(store: &dyn Store, crm: &CountingCrm, count: usize) {
             priority: TaskPriority::Medium,
             kind: TaskKind::Call,
         };
-        let payload = DeliveryPayload { task, contact: NewContact::default(), lookup: vec![] };
+        let contact = NewContact { phone: Some(format!("+9198200{i:05}")), ..NewContact::default() };
+        let payload = DeliveryPayload { task, contact, lookup: vec![] };
         let commit = BriefCommit {
             handoff_id: handoff,
             brief: "{}".into(),
             job: Some(NewJob { crm_id: "crm".into(), payload: serde_json::to_string(&payload).unwrap() }),
             audit: vec![],
             now: written_at,
-            assignment: None,
+            assignment: routed(i),
         };
         // Briefed one by one: the next customer's handoff is then the one ready.
         crate::conversation::commit_briefs(store, &[commit], &[]).await.unwrap();
@@ -165,7 +176,7 @@ fn watcher(store: Arc<dyn Store>, crm: Arc<CountingCrm>, ladder: Vec<LadderStep>
     let business = BusinessConfig { timezone: "Asia/Kolkata".into(), hours: Default::default() };
     SlaWatcher {
         account: Arc::new(Lease::new(store.clone(), "crm:crm", "test", Duration::from_secs(60))),
-        reassigner: Arc::new(RouterReassigner(Arc::new(
+        reassigner: Arc::new(RouterReassigner::fixed(Arc::new(
             crate::route::Router::new(&routing, &business, "crm", Some(store.clone())).unwrap(),
         ))),
         store,
@@ -241,4 +252,165 @@ async fn the_ladder_runs_each_step_at_its_time_and_a_completed_task_stops_it() {
     assert_eq!(reassigned.text.facts.len(), 1, "the reminder's note is kept, once");
     let after = watcher.check(at(600)).await.unwrap();
     assert_eq!((after.watched, after.steps), (1, 0), "the ladder is climbed; the completed task is not read");
+}
+
+/// A messenger that records what it sends.
+#[derive(Default)]
+struct RecordingMessenger {
+    sent: Mutex<Vec<handoffd_contract::messenger::OutboundMessage>>,
+}
+
+#[async_trait]
+impl handoffd_contract::messenger::Messenger for RecordingMessenger {
+    fn id(&self) -> &str {
+        "wa"
+    }
+    fn reply_window(&self) -> Option<Duration> {
+        Some(Duration::from_secs(24 * 3600))
+    }
+    async fn send(
+        &self,
+        message: &handoffd_contract::messenger::OutboundMessage,
+        _: Option<DateTime<Utc>>,
+        _: DateTime<Utc>,
+    ) -> Result<handoffd_contract::messenger::SentMessage, handoffd_contract::messenger::MessengerError> {
+        let mut sent = self.sent.lock().unwrap();
+        sent.push(message.clone());
+        Ok(handoffd_contract::messenger::SentMessage { message_id: format!("wamid.{}", sent.len()) })
+    }
+}
+
+fn sent_to(messenger: &RecordingMessenger) -> Vec<String> {
+    use handoffd_contract::messenger::OutboundMessage;
+    let mut to: Vec<String> = messenger
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|m| match m {
+            OutboundMessage::Template(t) => t.to.clone(),
+            OutboundMessage::Text { to, .. } => to.clone(),
+            _ => String::new(),
+        })
+        .collect();
+    to.sort();
+    to
+}
+
+fn routed(pool: &str, confirm: Option<bool>) -> Option<crate::store::Assignment> {
+    Some(crate::store::Assignment { owner_id: Some("o1".into()), pool: Some(pool.into()), confirm })
+}
+
+/// A rule's `confirm: false` keeps its customers from the confirmation `sla.confirm` sends the others; `true` and
+/// no flag get it. The flag is read from the store with the handoff's routing: a restarted watcher decides alike.
+#[tokio::test]
+async fn a_rules_confirm_flag_decides_the_confirmation_across_restarts() {
+    let (store, _dir) = store().await;
+    let crm = Arc::new(CountingCrm::default());
+    let flags = [Some(true), Some(false), None];
+    open_routed_tasks(store.as_ref(), &crm, 3, |i| routed("default", flags[i])).await;
+    let messenger = Arc::new(RecordingMessenger::default());
+    let with_confirm = |store: Arc<dyn Store>| {
+        let mut watcher = watcher(store, crm.clone(), vec![]);
+        watcher.sla.confirm =
+            Some(serde_saphyr::from_str("{messenger: wa, template: callback_confirmation, language: en}").unwrap());
+        watcher.messengers.insert("wa".into(), messenger.clone());
+        watcher
+    };
+    let first = with_confirm(store.clone());
+    let soon = t0() - chrono::Duration::minutes(50);
+    assert_eq!(first.check(soon).await.unwrap().confirmations_sent, 2);
+    assert_eq!(sent_to(&messenger), ["+919820000000", "+919820000002"], "the rule that said `false` is not confirmed");
+    let restarted = with_confirm(store.clone());
+    assert_eq!(restarted.check(soon + chrono::Duration::minutes(1)).await.unwrap().confirmations_sent, 0);
+    assert_eq!(messenger.sent.lock().unwrap().len(), 2, "nobody twice, and `false` still means no");
+}
+
+/// `notify_manager` reaches the manager of the handoff's pool through their owner entry's `notify` (here a
+/// webhook), and falls back to what the step names for a pool without a manager; the audit says who and how.
+#[tokio::test]
+async fn notify_manager_reaches_the_pools_manager_then_the_steps_webhook() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let (store, _dir) = store().await;
+    let crm = Arc::new(CountingCrm::default());
+    open_routed_tasks(store.as_ref(), &crm, 2, |i| routed(if i == 0 { "sales" } else { "support" }, None)).await;
+    let (priyas, fallback) = (MockServer::start().await, MockServer::start().await);
+    for server in [&priyas, &fallback] {
+        Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(server).await;
+    }
+    let routing: RoutingConfig = serde_saphyr::from_str(&format!(
+        "owners: [{{id: o1}}, {{id: o2}}, {{id: o9, name: Priya, notify: {{webhook: {{url: '{}/p', secret: s}}}}}}]\n\
+         pools: {{sales: [o1, o2], support: [o1]}}\nmanagers: {{sales: o9}}\n",
+        priyas.uri()
+    ))
+    .unwrap();
+    let business = BusinessConfig { timezone: "Asia/Kolkata".into(), hours: Default::default() };
+    let router = crate::route::Router::new(&routing, &business, "crm", Some(store.clone())).unwrap();
+    let step: LadderStep = serde_saphyr::from_str(&format!(
+        "{{after: 20m, action: notify_manager, manager: Duty desk, webhook: {{url: '{}/f', secret: s}}}}",
+        fallback.uri()
+    ))
+    .unwrap();
+    let mut watcher = watcher(store.clone(), crm.clone(), vec![step]);
+    watcher.reassigner = Arc::new(RouterReassigner::fixed(Arc::new(router)));
+    assert_eq!(watcher.check(t0() + chrono::Duration::minutes(25)).await.unwrap().steps, 2);
+
+    async fn posts(server: &MockServer) -> Vec<serde_json::Value> {
+        server.received_requests().await.unwrap().iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect()
+    }
+    let (to_priya, to_desk) = (posts(&priyas).await, posts(&fallback).await);
+    assert_eq!((to_priya.len(), to_desk.len()), (1, 1), "{to_priya:?} {to_desk:?}");
+    assert_eq!(to_priya[0]["manager"], "Priya");
+    assert_eq!(to_desk[0]["manager"], "Duty desk");
+    let tasks = store.watched_tasks("crm", None, 10).await.unwrap();
+    let audit_of = |pool: &str| {
+        let handoff = tasks.iter().find(|t| t.pool.as_deref() == Some(pool)).unwrap().handoff_id.clone();
+        let store = store.clone();
+        async move {
+            store
+                .audit_for_handoff(&handoff)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|a| a.event == "sla_manager_notified")
+                .unwrap()
+        }
+    };
+    let sales = audit_of("sales").await.detail;
+    assert_eq!(
+        (sales["manager"].as_str(), sales["webhook_from"].as_str()),
+        (Some("Priya"), Some("routing.managers.sales"))
+    );
+    assert!(sales["summary"].as_str().unwrap().starts_with("manager Priya of pool `sales` notified"), "{sales}");
+    let support = audit_of("support").await.detail;
+    assert_eq!(
+        (support["manager"].as_str(), support["webhook_from"].as_str()),
+        (Some("Duty desk"), Some("sla.ladder[0].webhook"))
+    );
+}
+
+/// The watcher asks whatever router is current: a reload that swaps routing reaches its reassignments at once.
+#[tokio::test]
+async fn reassignments_follow_a_swapped_router() {
+    let (store, _dir) = store().await;
+    let crm = Arc::new(CountingCrm::default());
+    open_tasks(store.as_ref(), &crm, 1).await;
+    let business = BusinessConfig { timezone: "Asia/Kolkata".into(), hours: Default::default() };
+    let router = |yaml: &str| {
+        let routing: RoutingConfig = serde_saphyr::from_str(yaml).unwrap();
+        crate::route::Router::new(&routing, &business, "crm", Some(store.clone())).unwrap()
+    };
+    let shared = crate::daemon::shared::Shared::new(router("owners: [{id: o1}, {id: o2, name: Before}]"));
+    let mut watcher = watcher(store.clone(), crm.clone(), vec![step(60, LadderAction::Reassign)]);
+    watcher.reassigner = Arc::new(RouterReassigner::following({
+        let shared = shared.clone();
+        move || shared.get()
+    }));
+    assert_eq!(watcher.reassigner.owner_name("o2").as_deref(), Some("Before"));
+    // The reload: o2 left, o3 joined.
+    shared.replace(router("owners: [{id: o1}, {id: o3, name: After}]"));
+    assert_eq!(watcher.check(t0() + chrono::Duration::minutes(61)).await.unwrap().steps, 1);
+    assert_eq!(crm.tasks.lock().unwrap()["task-0"].owner_id.as_deref(), Some("o3"), "the reloaded router's owner");
+    assert_eq!(watcher.reassigner.owner_name("o3").as_deref(), Some("After"));
 }

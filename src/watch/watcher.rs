@@ -26,11 +26,12 @@ use super::confirm::Confirmed;
 use super::ladder::{due_steps, minutes_past_due};
 use super::manager::{self, ManagerNotice};
 use super::reassign::{Reassigner, Reassignment};
-use crate::config::schema::{LadderAction, LadderStep, SlaConfig};
+use crate::config::schema::{LadderAction, LadderStep, ManagerWebhook, SlaConfig};
 use crate::conversation::lifecycle::TASK_COMPLETED;
 use crate::daemon::supervisor::catch_round;
 use crate::deliver::DeliveryPayload;
 use crate::lease::{Holding, Lease};
+use crate::route::PoolManager;
 use crate::store::{AuditEntry, EscalationRecord, Store, WatchedTask};
 
 /// The most task ids read in one call, whatever the CRM allows (HubSpot's batch read takes 100).
@@ -79,12 +80,14 @@ struct Escalation<'a> {
     /// The task as the steps rewrite it, when they do.
     rewritten: Option<DeliveryPayload>,
     audit: Vec<AuditEntry>,
-    /// `notify_manager` steps, with the notice each sends.
-    notices: Vec<(usize, ManagerNotice)>,
+    /// `notify_manager` steps, with the notice each sends and where.
+    notices: Vec<(usize, ManagerNotice, ManagerTargets)>,
     /// An effect failed: not recorded, run again at the next check.
     failed: bool,
     /// The owner and pool a `reassign` step moved the task to.
     reassigned: Option<(String, String)>,
+    /// The priority a `remind` step raised the task to.
+    raised_priority: Option<TaskPriority>,
 }
 
 impl SlaWatcher {
@@ -181,6 +184,7 @@ impl SlaWatcher {
                 }
             };
             if let Some(confirm) = &self.sla.confirm
+                && confirms(task.confirm)
                 && self.confirm(confirm, task, &payload, now).await? == Confirmed::Sent
             {
                 summary.confirmations_sent += 1;
@@ -231,6 +235,7 @@ impl SlaWatcher {
         let mut audit = Vec::new();
         let mut notices = Vec::new();
         let mut reassigned = None;
+        let mut raised_priority = None;
         let entry = |event: &str, detail: serde_json::Value| AuditEntry {
             at: now,
             handoff_id: Some(task.handoff_id.clone()),
@@ -249,6 +254,7 @@ impl SlaWatcher {
                         .unwrap_or("Past due by {minutes} min: please act on this task now.")
                         .replace("{minutes}", &minutes.to_string());
                     payload.task.priority = TaskPriority::High;
+                    raised_priority = Some(TaskPriority::High);
                     let fact = LabelledFact { label: REMINDER_LABEL.to_owned(), value: note.clone() };
                     payload.task.text.facts.retain(|f| f.label != REMINDER_LABEL);
                     payload.task.text.facts.insert(0, fact);
@@ -294,30 +300,46 @@ impl SlaWatcher {
                         )),
                     }
                 }
-                LadderAction::NotifyManager => notices.push((
-                    index,
-                    ManagerNotice {
-                        event: "sla.escalated",
-                        handoff_id: task.handoff_id.clone(),
-                        crm: task.crm_id.clone(),
-                        task_id: task.task_id.clone(),
-                        subject: payload.task.text.subject.clone(),
-                        owner_id: owner.clone(),
-                        owner_name: owner.as_deref().and_then(|id| self.reassigner.owner_name(id)),
-                        manager: step.manager.clone(),
-                        customer_name: payload.contact.name.clone(),
-                        customer_phone: payload.contact.phone.clone(),
-                        due_at,
-                        minutes_past_due: minutes,
-                        step: index,
-                    },
-                )),
+                LadderAction::NotifyManager => {
+                    // The manager of the pool the handoff is in now (a reassignment in this same check moved it).
+                    let pool =
+                        reassigned.as_ref().map(|(_, pool)| pool.as_str()).or(task.pool.as_deref()).unwrap_or(POOL);
+                    let targets = ManagerTargets::of(self.reassigner.manager_of(pool), step, pool, index);
+                    notices.push((
+                        index,
+                        ManagerNotice {
+                            event: "sla.escalated",
+                            handoff_id: task.handoff_id.clone(),
+                            crm: task.crm_id.clone(),
+                            task_id: task.task_id.clone(),
+                            subject: payload.task.text.subject.clone(),
+                            owner_id: owner.clone(),
+                            owner_name: owner.as_deref().and_then(|id| self.reassigner.owner_name(id)),
+                            manager: targets.manager.clone(),
+                            customer_name: payload.contact.name.clone(),
+                            customer_phone: payload.contact.phone.clone(),
+                            due_at,
+                            minutes_past_due: minutes,
+                            step: index,
+                        },
+                        targets,
+                    ));
+                }
             }
         }
         if rewrite {
             payload.task.contact_id = task.contact_id.clone().unwrap_or_default();
         }
-        Escalation { task, steps, rewritten: rewrite.then_some(payload), audit, notices, failed: false, reassigned }
+        Escalation {
+            task,
+            steps,
+            rewritten: rewrite.then_some(payload),
+            audit,
+            notices,
+            failed: false,
+            reassigned,
+            raised_priority,
+        }
     }
 
     fn owner_label(&self, owner_id: Option<&str>) -> String {
@@ -381,13 +403,14 @@ impl SlaWatcher {
         if escalation.failed {
             return;
         }
-        for (index, notice) in &escalation.notices {
+        for (index, notice, targets) in &escalation.notices {
             let step = &self.sla.ladder[*index];
             let mut sent = serde_json::Map::new();
-            if let Some(webhook) = &step.webhook {
+            if let Some(webhook) = &targets.webhook {
                 match manager::post(&self.http, webhook, notice, now).await {
                     Ok(status) => {
                         sent.insert("webhook_status".into(), json!(status));
+                        sent.insert("webhook_from".into(), json!(targets.webhook_from));
                     }
                     Err(error) => {
                         tracing::warn!(handoff = %notice.handoff_id, error = %format!("{error:#}"), "Notifying a manager failed; the next check tries again.");
@@ -396,14 +419,14 @@ impl SlaWatcher {
                     }
                 }
             }
-            if let Some(whatsapp) = &step.whatsapp {
+            if let (Some(whatsapp), Some(to)) = (&step.whatsapp, &targets.whatsapp_to) {
                 let Some(messenger) = self.messengers.get(&whatsapp.messenger) else {
                     tracing::warn!(messenger = %whatsapp.messenger, "A manager's WhatsApp names no messenger.");
                     escalation.failed = true;
                     return;
                 };
                 let message = OutboundMessage::Template(TemplateMessage {
-                    to: whatsapp.to.clone(),
+                    to: to.clone(),
                     name: whatsapp.template.clone(),
                     language: whatsapp.language.clone(),
                     body_parameters: vec![
@@ -415,6 +438,8 @@ impl SlaWatcher {
                 match messenger.send(&message, None, now).await {
                     Ok(message) => {
                         sent.insert("whatsapp_message_id".into(), json!(message.message_id));
+                        sent.insert("whatsapp_to".into(), json!(to));
+                        sent.insert("whatsapp_from".into(), json!(targets.whatsapp_from));
                     }
                     Err(error) => {
                         tracing::warn!(handoff = %notice.handoff_id, %error, "Messaging a manager failed; the next check tries again.");
@@ -423,17 +448,21 @@ impl SlaWatcher {
                     }
                 }
             }
-            let manager = step.manager.clone().unwrap_or_else(|| "the pool's manager".to_owned());
-            sent.insert(
-                "summary".into(),
-                json!(format!(
-                    "manager {manager} notified: {} {} min past due",
+            let manager = targets.manager.clone().unwrap_or_else(|| "the pool's manager".to_owned());
+            let summary = if sent.is_empty() {
+                format!("manager {manager} of pool `{}` could not be reached: no webhook or number", targets.pool)
+            } else {
+                format!(
+                    "manager {manager} of pool `{}` notified: {} {} min past due",
+                    targets.pool,
                     self.owner_label(notice.owner_id.as_deref()),
                     notice.minutes_past_due
-                )),
-            );
+                )
+            };
+            sent.insert("summary".into(), json!(summary));
             sent.insert("step".into(), json!(index));
-            sent.insert("manager".into(), json!(step.manager));
+            sent.insert("manager".into(), json!(targets.manager));
+            sent.insert("pool".into(), json!(targets.pool));
             escalation.audit.push(AuditEntry {
                 at: now,
                 handoff_id: Some(notice.handoff_id.clone()),
@@ -462,6 +491,7 @@ impl SlaWatcher {
             steps_after,
             payload: escalation.rewritten.as_ref().map(serde_json::to_string).transpose()?,
             reassigned: escalation.reassigned,
+            raised_priority: escalation.raised_priority,
             audit: escalation.audit,
             now,
         };
@@ -476,6 +506,47 @@ impl SlaWatcher {
         }
         Ok(())
     }
+}
+
+/// Whom a `notify_manager` step reaches for one handoff: the manager of the handoff's pool (`routing.managers`)
+/// through their owner entry's `notify`, else what the step names (its `webhook`, its `whatsapp.to`).
+struct ManagerTargets {
+    pool: String,
+    /// The pool manager's name (or key), else the step's `manager`.
+    manager: Option<String>,
+    webhook: Option<ManagerWebhook>,
+    /// Which configuration key the webhook came from, for the audit.
+    webhook_from: String,
+    whatsapp_to: Option<String>,
+    whatsapp_from: String,
+}
+
+impl ManagerTargets {
+    fn of(pool_manager: Option<PoolManager>, step: &LadderStep, pool: &str, index: usize) -> Self {
+        let manager_key = format!("routing.managers.{pool}");
+        let step_key = format!("sla.ladder[{index}]");
+        let (manager, webhook, phone) = match pool_manager {
+            Some(m) => (Some(m.name.clone().unwrap_or_else(|| m.key.clone())), m.webhook, m.phone),
+            None => (step.manager.clone(), None, None),
+        };
+        let (webhook, webhook_from) = match webhook {
+            Some(webhook) => (Some(webhook), manager_key.clone()),
+            None => (step.webhook.clone(), format!("{step_key}.webhook")),
+        };
+        let (whatsapp_to, whatsapp_from) = match (phone, &step.whatsapp) {
+            (_, None) => (None, String::new()),
+            (Some(phone), Some(_)) => (Some(phone), manager_key),
+            (None, Some(whatsapp)) => (whatsapp.to.clone(), format!("{step_key}.whatsapp.to")),
+        };
+        Self { pool: pool.to_owned(), manager, webhook, webhook_from, whatsapp_to, whatsapp_from }
+    }
+}
+
+/// Whether a handoff's customer gets the confirmation, `sla.confirm` being set (it names the template): the
+/// matched rule's `confirm` flag when it set one, else yes (`sla.confirm` is the default for handoffs routed
+/// without a rule, by a rule without the flag, or before the flag was kept).
+fn confirms(rule_flag: Option<bool>) -> bool {
+    rule_flag.unwrap_or(true)
 }
 
 fn completed_audit(task: &WatchedTask, state: &TaskState, now: DateTime<Utc>) -> AuditEntry {

@@ -368,3 +368,40 @@ fn the_sla_ladder_and_confirmation_are_checked_at_their_lines() {
     }
     assert_eq!(lines.len(), 10, "{lines:#?}");
 }
+
+#[test]
+fn a_pools_manager_is_an_owner_reached_through_notify() {
+    let owners = "    - id: \"1002\"\n";
+    let with_manager = |notify: &str, manager: &str, step: &str| {
+        BASE.replace(
+            owners,
+            &format!(
+                "    - id: \"1002\"\n      name: Priya\n{notify}  pools:\n    sales: [\"1001\", \"1002\"]\n  managers:\n    sales: \"{manager}\"\n"
+            ),
+        ) + &format!("sla:\n  ladder:\n    - after: 2h\n      action: notify_manager\n{step}")
+    };
+    // The manager's own webhook is enough: the step need not name one.
+    let valid = with_manager(
+        "      notify: {webhook: {url: \"https://hooks.example.com/priya\", secret: hk}, phone: \"+919820012345\"}\n",
+        "1002",
+        "",
+    );
+    load(&write(&valid)).unwrap_or_else(|e| panic!("{e}"));
+
+    let case = write(&with_manager("      notify: {phone: \"98200\"}\n", "priya@example.com", ""));
+    let lines = report(&case);
+    let file = case.path.display();
+    for (needle, key) in [
+        ("phone: \"98200\"", "routing.owners[1].notify.phone"),
+        ("sales: \"priya@example.com\"", "routing.managers.sales"),
+        ("action: notify_manager", "sla.ladder[0].action"),
+    ] {
+        let line = line_of(&case, needle);
+        assert!(
+            lines.iter().any(|l| l.starts_with(&format!("{file}:{line}:")) && l.contains(&format!(": {key}: "))),
+            "{key} at line {line} in:\n{}",
+            lines.join("\n")
+        );
+    }
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+}

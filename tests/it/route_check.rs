@@ -117,7 +117,8 @@ async fn check_online_refuses_an_email_the_crm_does_not_know() {
             "    - email: vikram.shah@example.com\n      name: Vikram Shah",
         )
         .replace("[\"75480001\", \"75480002\"]", "[asha.rao@example.com, vikram.shah@example.com]")
-        .replace("visits: [\"75480001\"]", "visits: [asha.rao@example.com]");
+        .replace("visits: [\"75480001\"]", "visits: [asha.rao@example.com]")
+        .replace("sales: \"75480001\"", "sales: asha.rao@example.com");
     assert!(text.contains(&base), "the example's HubSpot base_url is replaced");
     // Offline, both emails are fine: nothing can tell.
     let offline = text.clone();

@@ -37,6 +37,11 @@ pub struct Brief {
     /// What ended the conversation: `quiet_period`, `handoff_marker`, `call_ended`, ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_by: Option<String>,
+    /// The language the customer wrote or spoke in, as the vocabulary's folders name them: `en`, `hi`
+    /// (Hindi and Hinglish, Hindi in Latin letters), `es`, `pt`; `None` when their turns are too short to
+    /// tell. Routing rules match it (`when.language`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
     /// Things the owner should know about the data itself (an unparseable phone kept raw, two
     /// CRM contacts claiming the same phone, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -292,10 +292,7 @@ impl Maker {
             job,
             audit: Vec::new(),
             now: at,
-            assignment: made.routing.as_ref().map(|decision| crate::store::Assignment {
-                owner_id: decision.owner.as_ref().map(|o| o.id.clone()),
-                pool: decision.owner.as_ref().map(|o| o.pool.clone()),
-            }),
+            assignment: made.routing.as_ref().map(crate::route::RouteDecision::assignment),
         };
         crate::conversation::commit_briefs(self.store.as_ref(), std::slice::from_ref(&commit), &round.advances())
             .await?;

@@ -95,7 +95,11 @@ impl BusinessHours {
     }
 
     /// The opening intervals of one calendar day as instants (DST-correct).
-    fn intervals_on(&self, tz: Tz, date: NaiveDate) -> impl Iterator<Item = (DateTime<Tz>, DateTime<Tz>)> + '_ {
+    pub(crate) fn intervals_on(
+        &self,
+        tz: Tz,
+        date: NaiveDate,
+    ) -> impl Iterator<Item = (DateTime<Tz>, DateTime<Tz>)> + '_ {
         self.days[date.weekday().num_days_from_monday() as usize].iter().map(move |&(open, close)| {
             (local_instant(tz, date, open, Edge::Start), local_instant(tz, date, close, Edge::End))
         })

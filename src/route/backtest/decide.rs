@@ -84,6 +84,7 @@ pub fn decide(router: &Router, brief: &Brief, at: DateTime<Utc>, rotations: &mut
     routed.due = None;
     let facts = RouteFacts {
         channel: brief.channel_history.last().map(|event| event.channel.clone()),
+        language: brief.language.clone(),
         ..RouteFacts::default()
     };
     let decision = router.route(&mut routed, &facts, at, &mut rotations.round);

@@ -85,6 +85,7 @@ macro_rules! store_conformance_suite {
             pipeline::transitions_move_only_handoffs_in_their_from_states,
             pipeline::rotation_advances_by_the_positions_handed_out,
             pipeline::assignments_count_open_handoffs_and_owners_are_replaced_whole,
+            pipeline::rotation_turns_are_taken_by_compare_and_set,
             identity::customers_are_found_by_key_and_keys_stay_where_first_bound,
             identity::a_merge_moves_rows_and_undo_moves_exactly_those_back,
             identity::a_conflict_is_one_row_per_set_of_customers_counted,
@@ -108,7 +109,9 @@ macro_rules! store_conformance_suite {
             leases::a_lease_has_one_holder_until_it_expires_or_is_released,
             watch::a_written_task_is_watched_until_the_crm_reports_it_completed,
             watch::ladder_steps_are_recorded_once,
+            watch::the_watchers_owner_and_priority_are_kept_and_a_rules_confirm_is_routed_with_the_handoff,
             watch::confirmations_are_claimed_once_and_opt_outs_are_kept,
+            watch::opt_outs_follow_a_customer_merge,
         );
     };
     (@cases $make:path; $($module:ident :: $case:ident),* $(,)?) => {

@@ -7,7 +7,7 @@ use handoffd_contract::conversation::Speaker;
 
 use super::{batch, customer_with_handoff, message, raw_event, secs, t0};
 use crate::conversation::lifecycle::{self, BRIEFED, EXPIRED, MESSAGE_ARRIVED, NOTHING_TO_ACT_ON};
-use crate::store::{HandoffState, HandoffTouch, NewHandoff, NewInteraction, NewJob, Store};
+use crate::store::{Assignment, HandoffState, HandoffTouch, NewHandoff, NewInteraction, NewJob, RotationClaim, Store};
 
 fn new_interaction<'a>(
     interaction: &'a handoffd_contract::interaction::Interaction,
@@ -248,22 +248,39 @@ pub async fn rotation_advances_by_the_positions_handed_out(store: Arc<dyn Store>
     assert_eq!(store.rotation_position("support").await.unwrap(), 0, "pools are apart");
 }
 
+/// Taking turns is a compare-and-set: a router whose view of the rotation is stale takes nothing and learns the
+/// position, and the rounds' additive advances still add up with it.
+pub async fn rotation_turns_are_taken_by_compare_and_set(store: Arc<dyn Store>) {
+    assert_eq!(store.claim_rotation("sales", 0, 1).await.unwrap(), RotationClaim::Taken, "a new pool starts at 0");
+    assert_eq!(store.claim_rotation("sales", 0, 1).await.unwrap(), RotationClaim::Moved { current: 1 }, "taken");
+    assert_eq!(store.claim_rotation("sales", 1, 3).await.unwrap(), RotationClaim::Taken, "several turns at once");
+    assert_eq!(store.rotation_position("sales").await.unwrap(), 3);
+    assert_eq!(store.claim_rotation("support", 5, 6).await.unwrap(), RotationClaim::Moved { current: 0 });
+    crate::conversation::commit_briefs(store.as_ref(), &[], &[("sales".to_owned(), 2)]).await.unwrap();
+    assert_eq!(store.claim_rotation("sales", 3, 4).await.unwrap(), RotationClaim::Moved { current: 5 });
+}
+
 pub async fn assignments_count_open_handoffs_and_owners_are_replaced_whole(store: Arc<dyn Store>) {
     use handoffd_contract::crm::CrmOwner;
     let at = t0();
     let (_, first) = super::queued_job(store.as_ref(), "+919820000101", at).await;
     let (_, second) = super::queued_job(store.as_ref(), "+919820000102", at).await;
     let (_, third) = super::queued_job(store.as_ref(), "+919820000103", at).await;
+    let assigned = |owner: Option<&str>, pool: Option<&str>| Assignment {
+        owner_id: owner.map(str::to_owned),
+        pool: pool.map(str::to_owned),
+        confirm: None,
+    };
     let mut tx = store.begin().await.unwrap();
-    tx.assign_owner(&first, Some("7"), Some("sales"), at).await.unwrap();
-    tx.assign_owner(&second, Some("7"), Some("sales"), at).await.unwrap();
-    tx.assign_owner(&third, None, None, at).await.unwrap();
+    tx.assign_owner(&first, &assigned(Some("7"), Some("sales")), at).await.unwrap();
+    tx.assign_owner(&second, &assigned(Some("7"), Some("sales")), at).await.unwrap();
+    tx.assign_owner(&third, &assigned(None, None), at).await.unwrap();
     tx.commit().await.unwrap();
     let open = store.open_handoffs_by_owner().await.unwrap();
     assert_eq!(open, std::collections::HashMap::from([("7".to_owned(), 2)]), "unassigned handoffs count for nobody");
     // Reassigned: the later assignment replaces the earlier one.
     let mut tx = store.begin().await.unwrap();
-    tx.assign_owner(&second, Some("8"), Some("sales"), at).await.unwrap();
+    tx.assign_owner(&second, &assigned(Some("8"), Some("sales")), at).await.unwrap();
     tx.commit().await.unwrap();
     let open = store.open_handoffs_by_owner().await.unwrap();
     assert_eq!((open.get("7"), open.get("8")), (Some(&1), Some(&1)));

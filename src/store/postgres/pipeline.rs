@@ -101,6 +101,47 @@ impl PipelineStore for PostgresStore {
         Ok(next.unwrap_or(0))
     }
 
+    async fn claim_rotation(&self, pool: &str, expected: i64, next: i64) -> StoreResult<RotationClaim> {
+        sqlx::query("INSERT INTO owner_rotation (pool, next_index) VALUES ($1, 0) ON CONFLICT (pool) DO NOTHING")
+            .bind(pool)
+            .execute(&self.pool)
+            .await?;
+        // One statement: the row lock makes two routers' updates queue, and the second sees the first's position
+        // (READ COMMITTED re-reads the row before applying its WHERE), so it changes nothing and learns where the
+        // rotation is now.
+        let current: i64 = sqlx::query_scalar(
+            "WITH taken AS (UPDATE owner_rotation SET next_index = $2 WHERE pool = $1 AND next_index = $3 \
+             RETURNING next_index) \
+             SELECT COALESCE((SELECT -1 FROM taken), (SELECT next_index FROM owner_rotation WHERE pool = $1))",
+        )
+        .bind(pool)
+        .bind(next)
+        .bind(expected)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(if current == -1 { RotationClaim::Taken } else { RotationClaim::Moved { current } })
+    }
+
+    async fn kept_escalations(&self, handoff_ids: &[String]) -> StoreResult<HashMap<String, KeptEscalation>> {
+        let rows = sqlx::query(
+            "SELECT handoff_id, escalated_owner_id, escalated_pool, escalated_priority FROM watched_tasks \
+             WHERE (escalated_owner_id IS NOT NULL OR escalated_priority IS NOT NULL) AND handoff_id = ANY($1)",
+        )
+        .bind(handoff_ids)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                kept_escalation(
+                    row.get("handoff_id"),
+                    row.get("escalated_owner_id"),
+                    row.get("escalated_pool"),
+                    row.get("escalated_priority"),
+                )
+            })
+            .collect()
+    }
+
     async fn open_handoffs_by_owner(&self) -> StoreResult<HashMap<String, u32>> {
         let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT o.owner_id, COUNT(*) FROM handoff_owners o JOIN handoffs h ON h.id = o.handoff_id \
@@ -543,22 +584,17 @@ impl PipelineTx for PgPipelineTx<'_> {
         Ok(())
     }
 
-    async fn assign_owner(
-        &mut self,
-        handoff_id: &str,
-        owner_id: Option<&str>,
-        pool: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
+    async fn assign_owner(&mut self, handoff_id: &str, assignment: &Assignment, now: DateTime<Utc>) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO handoff_owners (handoff_id, owner_id, pool, assigned_at) VALUES ($1, $2, $3, $4) \
+            "INSERT INTO handoff_owners (handoff_id, owner_id, pool, assigned_at, confirm) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (handoff_id) DO UPDATE SET owner_id = excluded.owner_id, pool = excluded.pool, \
-             assigned_at = excluded.assigned_at",
+             assigned_at = excluded.assigned_at, confirm = excluded.confirm",
         )
         .bind(handoff_id)
-        .bind(owner_id)
-        .bind(pool)
+        .bind(&assignment.owner_id)
+        .bind(&assignment.pool)
         .bind(now)
+        .bind(assignment.confirm)
         .execute(&mut *self.tx)
         .await?;
         Ok(())

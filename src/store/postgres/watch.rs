@@ -16,7 +16,7 @@ impl WatchStore for PostgresStore {
             "SELECT w.handoff_id, h.customer_id, w.crm_id, w.task_id, w.payload, w.written_at, w.steps_done, \
              cc.contact_id, c.state AS confirmation, \
              (SELECT MAX(i.at) FROM interactions i WHERE i.customer_id = h.customer_id AND i.speaker = 'customer') \
-               AS last_inbound_at, ho.pool \
+               AS last_inbound_at, ho.pool, ho.confirm \
              FROM watched_tasks w JOIN handoffs h ON h.id = w.handoff_id \
              LEFT JOIN handoff_owners ho ON ho.handoff_id = w.handoff_id \
              LEFT JOIN crm_contacts cc ON cc.customer_id = h.customer_id AND cc.crm_id = w.crm_id \
@@ -47,6 +47,7 @@ impl WatchStore for PostgresStore {
                         .transpose()?,
                     last_inbound_at: row.get("last_inbound_at"),
                     pool: row.get("pool"),
+                    confirm: row.get("confirm"),
                 })
             })
             .collect()
@@ -80,7 +81,9 @@ impl WatchStore for PostgresStore {
     async fn record_escalation(&self, record: &EscalationRecord) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         let updated = sqlx::query(
-            "UPDATE watched_tasks SET steps_done = $1, checked_at = $2, payload = COALESCE($3, payload) \
+            "UPDATE watched_tasks SET steps_done = $1, checked_at = $2, payload = COALESCE($3, payload), \
+             escalated_owner_id = COALESCE($6, escalated_owner_id), escalated_pool = COALESCE($7, escalated_pool), \
+             escalated_priority = COALESCE($8, escalated_priority) \
              WHERE handoff_id = $4 AND steps_done = $5",
         )
         .bind(i64::from(record.steps_after))
@@ -88,6 +91,9 @@ impl WatchStore for PostgresStore {
         .bind(&record.payload)
         .bind(&record.handoff_id)
         .bind(i64::from(record.steps_before))
+        .bind(record.reassigned.as_ref().map(|(owner, _)| owner))
+        .bind(record.reassigned.as_ref().map(|(_, pool)| pool))
+        .bind(record.raised_priority.map(priority_column))
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
@@ -159,13 +165,19 @@ impl WatchStore for PostgresStore {
     }
 
     async fn opted_out(&self, customer_id: &str) -> StoreResult<bool> {
-        let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM opt_outs WHERE customer_id = $1")
-            .bind(customer_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let found: Option<i32> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "WITH RECURSIVE {MERGED} SELECT 1 FROM opt_outs WHERE customer_id IN (SELECT id FROM merged) LIMIT 1"
+        )))
+        .bind(customer_id)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(found.is_some())
     }
 }
+
+/// The customer bound to `$1` and every customer merged into it (see the SQLite store's `MERGED`).
+const MERGED: &str = "merged(id) AS (SELECT $1::TEXT UNION \
+     SELECT m.absorbed_id FROM merges m JOIN merged ON m.survivor_id = merged.id WHERE m.undone_at IS NULL)";
 
 /// A task written for a handoff is watched from now on (in the delivery's transaction); a task written again
 /// (an update after a newer brief) keeps its ladder's progress.
@@ -210,7 +222,13 @@ pub(super) async fn set_opt_out(
         .execute(&mut **tx)
         .await?;
     } else {
-        sqlx::query("DELETE FROM opt_outs WHERE customer_id = $1").bind(customer_id).execute(&mut **tx).await?;
+        // START from the merged customer lifts a STOP sent under any customer merged into it.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "WITH RECURSIVE {MERGED} DELETE FROM opt_outs WHERE customer_id IN (SELECT id FROM merged)"
+        )))
+        .bind(customer_id)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }

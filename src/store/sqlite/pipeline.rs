@@ -86,6 +86,58 @@ impl PipelineStore for SqliteStore {
         Ok(next.unwrap_or(0))
     }
 
+    async fn claim_rotation(&self, pool: &str, expected: i64, next: i64) -> StoreResult<RotationClaim> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("INSERT INTO owner_rotation (pool, next_index) VALUES (?, 0) ON CONFLICT (pool) DO NOTHING")
+            .bind(pool)
+            .execute(&mut *tx)
+            .await?;
+        let taken = sqlx::query("UPDATE owner_rotation SET next_index = ? WHERE pool = ? AND next_index = ?")
+            .bind(next)
+            .bind(pool)
+            .bind(expected)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        let claim = if taken {
+            RotationClaim::Taken
+        } else {
+            let current: i64 = sqlx::query_scalar("SELECT next_index FROM owner_rotation WHERE pool = ?")
+                .bind(pool)
+                .fetch_one(&mut *tx)
+                .await?;
+            RotationClaim::Moved { current }
+        };
+        tx.commit().await?;
+        Ok(claim)
+    }
+
+    async fn kept_escalations(&self, handoff_ids: &[String]) -> StoreResult<HashMap<String, KeptEscalation>> {
+        let mut kept = HashMap::new();
+        for chunk in handoff_ids.chunks(500) {
+            let mut query = QueryBuilder::<Sqlite>::new(
+                "SELECT handoff_id, escalated_owner_id, escalated_pool, escalated_priority FROM watched_tasks \
+                 WHERE (escalated_owner_id IS NOT NULL OR escalated_priority IS NOT NULL) AND handoff_id IN (",
+            );
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(id);
+            }
+            query.push(")");
+            for row in query.build().fetch_all(&self.reader).await? {
+                let (handoff_id, escalation) = kept_escalation(
+                    row.get("handoff_id"),
+                    row.get("escalated_owner_id"),
+                    row.get("escalated_pool"),
+                    row.get("escalated_priority"),
+                )?;
+                kept.insert(handoff_id, escalation);
+            }
+        }
+        Ok(kept)
+    }
+
     async fn open_handoffs_by_owner(&self) -> StoreResult<HashMap<String, u32>> {
         let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT o.owner_id, COUNT(*) FROM handoff_owners o JOIN handoffs h ON h.id = o.handoff_id \
@@ -522,22 +574,17 @@ impl PipelineTx for SqlitePipelineTx<'_> {
         Ok(())
     }
 
-    async fn assign_owner(
-        &mut self,
-        handoff_id: &str,
-        owner_id: Option<&str>,
-        pool: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
+    async fn assign_owner(&mut self, handoff_id: &str, assignment: &Assignment, now: DateTime<Utc>) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO handoff_owners (handoff_id, owner_id, pool, assigned_at) VALUES (?, ?, ?, ?) \
+            "INSERT INTO handoff_owners (handoff_id, owner_id, pool, assigned_at, confirm) VALUES (?, ?, ?, ?, ?) \
              ON CONFLICT (handoff_id) DO UPDATE SET owner_id = excluded.owner_id, pool = excluded.pool, \
-             assigned_at = excluded.assigned_at",
+             assigned_at = excluded.assigned_at, confirm = excluded.confirm",
         )
         .bind(handoff_id)
-        .bind(owner_id)
-        .bind(pool)
+        .bind(&assignment.owner_id)
+        .bind(&assignment.pool)
         .bind(format_ts(now))
+        .bind(assignment.confirm)
         .execute(&mut *self.tx)
         .await?;
         Ok(())

@@ -15,7 +15,7 @@ impl WatchStore for SqliteStore {
             "SELECT w.handoff_id, h.customer_id, w.crm_id, w.task_id, w.payload, w.written_at, w.steps_done, \
              cc.contact_id, c.state AS confirmation, \
              (SELECT MAX(i.at) FROM interactions i WHERE i.customer_id = h.customer_id AND i.speaker = 'customer') \
-               AS last_inbound_at, ho.pool \
+               AS last_inbound_at, ho.pool, ho.confirm \
              FROM watched_tasks w JOIN handoffs h ON h.id = w.handoff_id \
              LEFT JOIN handoff_owners ho ON ho.handoff_id = w.handoff_id \
              LEFT JOIN crm_contacts cc ON cc.customer_id = h.customer_id AND cc.crm_id = w.crm_id \
@@ -49,6 +49,7 @@ impl WatchStore for SqliteStore {
                         .map(|at| parse_ts(&at))
                         .transpose()?,
                     pool: row.get("pool"),
+                    confirm: row.get("confirm"),
                 })
             })
             .collect()
@@ -89,6 +90,13 @@ impl WatchStore for SqliteStore {
         query.push(", checked_at = ").push_bind(format_ts(record.now));
         if let Some(payload) = &record.payload {
             query.push(", payload = ").push_bind(payload.clone());
+        }
+        if let Some((owner_id, pool)) = &record.reassigned {
+            query.push(", escalated_owner_id = ").push_bind(owner_id.clone());
+            query.push(", escalated_pool = ").push_bind(pool.clone());
+        }
+        if let Some(priority) = record.raised_priority {
+            query.push(", escalated_priority = ").push_bind(priority_column(priority));
         }
         query.push(" WHERE handoff_id = ").push_bind(record.handoff_id.clone());
         query.push(" AND steps_done = ").push_bind(record.steps_before as i64);
@@ -161,13 +169,20 @@ impl WatchStore for SqliteStore {
     }
 
     async fn opted_out(&self, customer_id: &str) -> StoreResult<bool> {
-        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM opt_outs WHERE customer_id = ?")
-            .bind(customer_id)
-            .fetch_optional(&self.reader)
-            .await?;
+        let found: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "WITH RECURSIVE {MERGED} SELECT 1 FROM opt_outs WHERE customer_id IN (SELECT id FROM merged) LIMIT 1"
+        )))
+        .bind(customer_id)
+        .fetch_optional(&self.reader)
+        .await?;
         Ok(found.is_some())
     }
 }
+
+/// The customer bound to the first parameter and every customer merged into it (merges not undone, merges of
+/// merges too): a consent given under any of them is the merged customer's.
+const MERGED: &str = "merged(id) AS (SELECT ? UNION \
+     SELECT m.absorbed_id FROM merges m JOIN merged ON m.survivor_id = merged.id WHERE m.undone_at IS NULL)";
 
 /// A task written for a handoff is watched from now on (in the delivery's transaction); a task written again
 /// (an update after a newer brief) keeps its ladder's progress.
@@ -212,7 +227,13 @@ pub(super) async fn set_opt_out(
         .execute(&mut **tx)
         .await?;
     } else {
-        sqlx::query("DELETE FROM opt_outs WHERE customer_id = ?").bind(customer_id).execute(&mut **tx).await?;
+        // START from the merged customer lifts a STOP sent under any customer merged into it.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "WITH RECURSIVE {MERGED} DELETE FROM opt_outs WHERE customer_id IN (SELECT id FROM merged)"
+        )))
+        .bind(customer_id)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }

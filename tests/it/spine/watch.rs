@@ -63,7 +63,7 @@ fn watcher(daemon: &handoffd::daemon::RunningDaemon, harness: &Harness, sla: Sla
         crm,
         sla,
         takes_lease: true,
-        reassigner: Arc::new(RouterReassigner(Arc::new(
+        reassigner: Arc::new(RouterReassigner::fixed(Arc::new(
             handoffd::route::Router::from_config(config, Some(daemon.store.clone())).expect("router"),
         ))),
         messengers: connectors.messengers.clone(),
@@ -209,6 +209,28 @@ async fn completed_tasks_close_overdue_ones_climb_the_ladder_once_and_customers_
     }
     let late_audit = daemon.store.audit_for_handoff(&handoff(&late)).await.unwrap();
     assert_eq!(events(&late_audit).iter().filter(|e| **e == "sla_manager_notified").count(), 1);
+
+    // The reassigned customer writes again: the handoff's task is updated from the new brief, and keeps the owner
+    // the watcher moved it to and the priority the reminder raised.
+    let reassigned_to = rewritten.properties["hubspot_owner_id"].clone();
+    let updates_before = events(&late_audit).iter().filter(|e| **e == "task_updated").count();
+    let body = text_webhook(
+        &format!("wamid.Wlate{}", uuid::Uuid::new_v4().simple()),
+        "919820000002",
+        "Rahul Mehta",
+        "Also, is covered parking included?",
+        now_unix(),
+    );
+    assert_eq!(post_signed(daemon.addr, &body).await, 200);
+    let late_audit = eventually(WAIT, "the late task updated from the new brief", || async {
+        let audit = daemon.store.audit_for_handoff(&handoff(&late)).await.unwrap();
+        (events(&audit).iter().filter(|e| **e == "task_updated").count() > updates_before).then_some(audit)
+    })
+    .await;
+    assert!(events(&late_audit).contains(&"escalation_kept"), "{:?}", events(&late_audit));
+    let updated = mock.tasks().into_iter().find(|t| t.id == late.id).unwrap();
+    assert_eq!(updated.properties["hubspot_owner_id"], reassigned_to, "the watcher's owner stays");
+    assert_eq!(updated.properties["hs_task_priority"], "HIGH", "the raised priority stays");
 
     // The completed handoff is closed: the customer's next message starts a new handoff, with a task of its own.
     let next = customer_task(&daemon, &mock, "919820000001", &["One more question about the Baner flat"]).await;
