@@ -55,6 +55,10 @@ pub struct Deliverer {
     pub prepared: tokio::sync::Mutex<bool>,
     /// Pauses from the admin API: a paused CRM gets no calls, and its jobs wait in the outbox.
     pub controls: crate::daemon::controls::Controls,
+    /// The previous holder's last use of the account (see [`Holding::Held`]) for which the CRM's limiter has been
+    /// told that the previous holder may have spent its budget: from then on we call at the limiter's pace
+    /// instead of waiting a whole rate window after that use.
+    pub preset_after: tokio::sync::Mutex<Option<chrono::DateTime<Utc>>>,
 }
 
 /// What one lease did.
@@ -166,8 +170,8 @@ impl Deliverer {
     }
 
     /// `None` when this instance delivers for the account now; otherwise how long to wait before asking again:
-    /// another instance holds the account's lease, or we just took it over and the previous holder's calls are
-    /// still in the account's rate window.
+    /// another instance holds the account's lease, or we just took it over from a connector whose limiter cannot
+    /// be preset ([`Crm::assume_budget_spent`]) and the previous holder's calls are still in the rate window.
     async fn not_our_turn(&self) -> Option<Duration> {
         let now = Utc::now();
         let holding = self.account.hold(now).await;
@@ -186,6 +190,20 @@ impl Deliverer {
         }
         match holding {
             Ok(Holding::Held { previous_use_until: Some(used), .. }) => {
+                if used > now {
+                    // The previous holder's use reaches into the future only on a skewed clock: wait for it.
+                    return Some((used - now).to_std().unwrap_or_default());
+                }
+                let mut preset_after = self.preset_after.lock().await;
+                if *preset_after == Some(used) {
+                    return None;
+                }
+                // The connector's limiter continues from the previous holder's spent budget: no window to wait.
+                if self.crm.assume_budget_spent().await {
+                    tracing::info!(crm = %self.crm.id(), previous_use_until = %used, "Took the CRM account over; its limiter counts the previous holder's budget as spent.");
+                    *preset_after = Some(used);
+                    return None;
+                }
                 let window = chrono::Duration::from_std(self.crm.limits().window).unwrap_or_default();
                 let free_at = used + window;
                 (free_at > now).then(|| (free_at - now).to_std().unwrap_or_default())
