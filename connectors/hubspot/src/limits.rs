@@ -95,11 +95,21 @@ impl AnswerWindow {
         Self { slots: Arc::new(Semaphore::new(limit as usize)), limit, window }
     }
 
-    /// Counts every slot as used by a call answered now (once our own calls in flight are answered): the next
-    /// call goes `window` from now. What a new holder of the account assumes of the previous holder's calls.
-    pub async fn spend_all(&self) {
-        let permit = self.slots.clone().acquire_many_owned(self.limit).await.ok();
-        drop(WindowSlot { permit, window: self.window });
+    /// Counts every free slot as used by a call answered now (a slot in use is freed a window after its own
+    /// answer, later still): no call goes before `window` from now. What a new holder of the account assumes
+    /// of the previous holder's calls.
+    pub fn spend_all(&self) {
+        loop {
+            let free = self.slots.available_permits().min(self.limit as usize) as u32;
+            if free == 0 {
+                return;
+            }
+            // Another call may take a slot in between: then try again with what is left.
+            if let Ok(permit) = self.slots.clone().try_acquire_many_owned(free) {
+                drop(WindowSlot { permit: Some(permit), window: self.window });
+                return;
+            }
+        }
     }
 
     /// Waits for a slot; hold it until the call's answer has been read (or the call has failed).
@@ -163,7 +173,7 @@ impl Limiters {
     pub async fn assume_spent(&self) {
         // The burst is at most the quota's own, so this cannot fail; waiting for it takes our own calls' cells.
         let _ = self.account.until_n_ready(self.burst).await;
-        self.search.spend_all().await;
+        self.search.spend_all();
     }
 
     /// Waits until the call may be sent; a search's slot comes back, to be held until its answer is read.
@@ -307,10 +317,13 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(300)).await;
             drop(ours);
         });
-        window.spend_all().await;
-        assert_eq!(start.elapsed(), Duration::from_millis(300), "waits for our own answer");
+        window.spend_all();
+        // The three free slots are held a window from now; ours a window from its answer.
         let _next = window.acquire().await;
-        assert_eq!(start.elapsed(), Duration::from_millis(1300), "then a whole window for every slot");
+        assert_eq!(start.elapsed(), Duration::from_secs(1), "no search before a window has passed");
+        let (_b, _c) = (window.acquire().await, window.acquire().await);
+        let _last = window.acquire().await;
+        assert_eq!(start.elapsed(), Duration::from_millis(1300), "our own search counts from its answer");
         answered.await.unwrap();
     }
 
