@@ -290,6 +290,7 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
         worker_id,
         prepared: Default::default(),
         controls: controls.clone(),
+        preset_after: Default::default(),
     };
     supervisor.spawn_stage("deliver", |stop| deliverer.run(stop));
 

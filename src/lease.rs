@@ -4,8 +4,9 @@
 //!
 //! A lease is held for [`Lease::ttl`] and renewed well before it ends; a killed instance's lease expires and
 //! another instance takes it. The lease also says until when its previous holder may have used what it
-//! guards (its last use when released, its expiry when it died): a CRM account's new holder waits one rate
-//! window after that, so a takeover never doubles the rate.
+//! guards (its last use when released, its expiry when it died): a CRM account's new holder starts its
+//! limiter with the burst spent from then (or, for a connector that cannot, waits one rate window after it), so
+//! a takeover never doubles the rate.
 
 use std::sync::Arc;
 use std::time::Duration;

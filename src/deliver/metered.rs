@@ -75,6 +75,10 @@ impl Crm for MeteredCrm {
         self.inner.live_budget()
     }
 
+    async fn assume_budget_spent(&self) -> bool {
+        self.inner.assume_budget_spent().await
+    }
+
     async fn prepare(&self) -> Result<(), CrmError> {
         metered!(self, "prepare", self.inner.prepare())
     }

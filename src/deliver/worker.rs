@@ -55,6 +55,10 @@ pub struct Deliverer {
     pub prepared: tokio::sync::Mutex<bool>,
     /// Pauses from the admin API: a paused CRM gets no calls, and its jobs wait in the outbox.
     pub controls: crate::daemon::controls::Controls,
+    /// The previous holder's last use of the account (see [`Holding::Held`]) for which the CRM's limiter has been
+    /// told that the previous holder may have spent its budget: from then on we call at the limiter's pace
+    /// instead of waiting a whole rate window after that use.
+    pub preset_after: tokio::sync::Mutex<Option<chrono::DateTime<Utc>>>,
 }
 
 /// What one lease did.
@@ -166,8 +170,8 @@ impl Deliverer {
     }
 
     /// `None` when this instance delivers for the account now; otherwise how long to wait before asking again:
-    /// another instance holds the account's lease, or we just took it over and the previous holder's calls are
-    /// still in the account's rate window.
+    /// another instance holds the account's lease, or we just took it over from a connector whose limiter cannot
+    /// be preset ([`Crm::assume_budget_spent`]) and the previous holder's calls are still in the rate window.
     async fn not_our_turn(&self) -> Option<Duration> {
         let now = Utc::now();
         let holding = self.account.hold(now).await;
@@ -186,6 +190,20 @@ impl Deliverer {
         }
         match holding {
             Ok(Holding::Held { previous_use_until: Some(used), .. }) => {
+                if used > now {
+                    // The previous holder's use reaches into the future only on a skewed clock: wait for it.
+                    return Some((used - now).to_std().unwrap_or_default());
+                }
+                let mut preset_after = self.preset_after.lock().await;
+                if *preset_after == Some(used) {
+                    return None;
+                }
+                // The connector's limiter continues from the previous holder's spent budget: no window to wait.
+                if self.crm.assume_budget_spent().await {
+                    tracing::info!(crm = %self.crm.id(), previous_use_until = %used, "Took the CRM account over; its limiter counts the previous holder's budget as spent.");
+                    *preset_after = Some(used);
+                    return None;
+                }
                 let window = chrono::Duration::from_std(self.crm.limits().window).unwrap_or_default();
                 let free_at = used + window;
                 (free_at > now).then(|| (free_at - now).to_std().unwrap_or_default())
@@ -432,5 +450,120 @@ impl Deliverer {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use handoffd_contract::crm::{ContactPage, CrmContact, CrmOwner, LiveBudget, NewContact, RateLimitPolicy};
+    use handoffd_contract::identity::IdentityKey;
+    use handoffd_contract::task::{TaskRef, TaskState};
+
+    use super::*;
+    use crate::store::LeaseStore;
+    use crate::store::sqlite::SqliteStore;
+
+    /// A CRM that takes no call: it only says whether its limiter can be preset, and counts the presets.
+    struct Presettable {
+        can_preset: bool,
+        presets: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl Crm for Presettable {
+        fn id(&self) -> &str {
+            "hubspot-main"
+        }
+        fn limits(&self) -> RateLimitPolicy {
+            RateLimitPolicy {
+                requests: 190,
+                window: Duration::from_secs(10),
+                daily: None,
+                search_requests: Some(4),
+                search_window: Some(Duration::from_secs(1)),
+                max_batch: 100,
+            }
+        }
+        fn live_budget(&self) -> LiveBudget {
+            LiveBudget::default()
+        }
+        async fn assume_budget_spent(&self) -> bool {
+            self.presets.fetch_add(1, Ordering::SeqCst);
+            self.can_preset
+        }
+        async fn find_contacts(&self, _: &[IdentityKey]) -> Result<Vec<CrmContact>, CrmError> {
+            unreachable!("no call in a takeover")
+        }
+        async fn create_contact(&self, _: &NewContact) -> Result<CrmContact, CrmError> {
+            unreachable!("no call in a takeover")
+        }
+        async fn contacts_changed_since(&self, _: Option<&str>) -> Result<ContactPage, CrmError> {
+            unreachable!("no call in a takeover")
+        }
+        async fn list_owners(&self) -> Result<Vec<CrmOwner>, CrmError> {
+            unreachable!("no call in a takeover")
+        }
+        async fn create_tasks(&self, _: &[TaskWrite]) -> Result<Vec<TaskWriteOutcome>, CrmError> {
+            unreachable!("no call in a takeover")
+        }
+        async fn update_tasks(&self, _: &[(String, TaskWrite)]) -> Result<Vec<TaskWriteOutcome>, CrmError> {
+            unreachable!("no call in a takeover")
+        }
+        async fn find_tasks_by_external_keys(&self, _: &[String]) -> Result<Vec<TaskRef>, CrmError> {
+            unreachable!("no call in a takeover")
+        }
+        async fn task_states(&self, _: &[String]) -> Result<Vec<TaskState>, CrmError> {
+            unreachable!("no call in a takeover")
+        }
+    }
+
+    /// A deliverer about to take the account over from a holder that died: its lease lapsed a second ago.
+    async fn taking_over(crm: Arc<Presettable>) -> (Deliverer, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?synchronous=normal", dir.path().join("h.db").display());
+        let store = Arc::new(SqliteStore::open(&url).await.unwrap());
+        let now = Utc::now();
+        let dead = store.take_lease("crm:hubspot-main", "dead", now - chrono::Duration::seconds(20), now).await;
+        assert!(dead.unwrap().granted());
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let deliverer = Deliverer {
+            store: store.clone(),
+            crm,
+            retry: RetryPolicy {
+                max_attempts: 3,
+                min_delay: Duration::from_secs(1),
+                max_delay: Duration::from_secs(10),
+            },
+            batch_size: 100,
+            linger: Duration::ZERO,
+            outbox_changed: Default::default(),
+            worker_id: "b".into(),
+            account: Arc::new(Lease::new(store, "crm:hubspot-main", "b", ACCOUNT_LEASE)),
+            prepared: Default::default(),
+            controls: Default::default(),
+            preset_after: Default::default(),
+        };
+        (deliverer, dir)
+    }
+
+    #[tokio::test]
+    async fn a_new_holder_whose_limiter_is_preset_delivers_at_once() {
+        let crm = Arc::new(Presettable { can_preset: true, presets: AtomicUsize::new(0) });
+        let (deliverer, _dir) = taking_over(crm.clone()).await;
+        assert_eq!(deliverer.not_our_turn().await, None, "no rate window to wait");
+        assert_eq!(deliverer.not_our_turn().await, None);
+        assert_eq!(crm.presets.load(Ordering::SeqCst), 1, "the limiter is preset once per takeover");
+    }
+
+    #[tokio::test]
+    async fn a_new_holder_whose_limiter_cannot_be_preset_waits_a_window_after_the_lapse() {
+        let crm = Arc::new(Presettable { can_preset: false, presets: AtomicUsize::new(0) });
+        let (deliverer, _dir) = taking_over(crm).await;
+        let wait = deliverer.not_our_turn().await.expect("a wait");
+        // Ten seconds after the lapse, less the time this test took to get here (generous on a busy machine).
+        assert!(wait > Duration::from_secs(5) && wait <= Duration::from_secs(10), "{wait:?}");
     }
 }

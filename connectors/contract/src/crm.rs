@@ -138,6 +138,16 @@ pub trait Crm: Send + Sync {
     /// The budget the vendor reported on its last answer.
     fn live_budget(&self) -> LiveBudget;
 
+    /// Another instance held this account until a moment now past (it was killed, or it stopped) and may have
+    /// spent the account's whole budget by then. Make the limiter count its burst as spent now, and say `true`:
+    /// the previous holder's calls were a sequence that the same limiter allowed, so calls that continue from a
+    /// spent burst stay within the vendor's limit in every window, and nobody need wait a whole window. A
+    /// connector whose limiter cannot be preset says `false` (the default): the caller then waits one rate
+    /// window after the previous holder's last use.
+    async fn assume_budget_spent(&self) -> bool {
+        false
+    }
+
     /// One-time set-up before the first write (e.g. create the custom property that holds
     /// the external key). Safe to call at every start.
     async fn prepare(&self) -> Result<(), CrmError> {

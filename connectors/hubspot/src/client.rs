@@ -81,6 +81,11 @@ impl Api {
         Self { http, base_url, tokens, limiters, budget: BudgetTracker::default(), timeout }
     }
 
+    /// See [`Limiters::assume_spent`].
+    pub async fn assume_budget_spent(&self) {
+        self.limiters.assume_spent().await;
+    }
+
     pub fn budget(&self) -> LiveBudget {
         self.budget.current()
     }

@@ -100,6 +100,11 @@ impl Crm for Hubspot {
         self.api.budget()
     }
 
+    async fn assume_budget_spent(&self) -> bool {
+        self.api.assume_budget_spent().await;
+        true
+    }
+
     async fn prepare(&self) -> Result<(), CrmError> {
         tasks::prepare(&self.api).await
     }

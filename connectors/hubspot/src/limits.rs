@@ -85,12 +85,31 @@ const JITTER: Duration = Duration::from_millis(50);
 /// with 50 ms) and then spends only 91% of the limit; this one spends `limit` per window plus one answer time.
 pub struct AnswerWindow {
     slots: Arc<Semaphore>,
+    limit: u32,
     window: Duration,
 }
 
 impl AnswerWindow {
     pub fn new(limit: u32, window: Duration) -> Self {
-        Self { slots: Arc::new(Semaphore::new(limit.max(1) as usize)), window }
+        let limit = limit.max(1);
+        Self { slots: Arc::new(Semaphore::new(limit as usize)), limit, window }
+    }
+
+    /// Counts every free slot as used by a call answered now (a slot in use is freed a window after its own
+    /// answer, later still): no call goes before `window` from now. What a new holder of the account assumes
+    /// of the previous holder's calls.
+    pub fn spend_all(&self) {
+        loop {
+            let free = self.slots.available_permits().min(self.limit as usize) as u32;
+            if free == 0 {
+                return;
+            }
+            // Another call may take a slot in between: then try again with what is left.
+            if let Ok(permit) = self.slots.clone().try_acquire_many_owned(free) {
+                drop(WindowSlot { permit: Some(permit), window: self.window });
+                return;
+            }
+        }
     }
 
     /// Waits for a slot; hold it until the call's answer has been read (or the call has failed).
@@ -125,6 +144,8 @@ impl Drop for WindowSlot {
 /// calls also take a slot from `search` first, held until their answer.
 pub struct Limiters {
     account: DefaultDirectRateLimiter,
+    /// The account quota's burst: what [`Limiters::assume_spent`] takes at once.
+    burst: NonZeroU32,
     search: AnswerWindow,
 }
 
@@ -132,10 +153,27 @@ impl Limiters {
     pub fn new(policy: &RateLimitPolicy) -> Self {
         let search_requests = policy.search_requests.unwrap_or(4);
         let search_window = policy.search_window.unwrap_or(Duration::from_secs(1));
+        let quota = quota(policy.requests, policy.window);
         Self {
-            account: RateLimiter::direct(quota(policy.requests, policy.window)),
+            account: RateLimiter::direct(quota),
+            burst: quota.burst_size(),
             search: AnswerWindow::new(search_requests, search_window),
         }
+    }
+
+    /// Takes over the account from a holder whose calls ended before now: the whole burst is taken from the
+    /// account quota now, and every search slot is held as if answered now.
+    ///
+    /// Why this keeps every window within the limit without waiting a window: the previous holder's calls were
+    /// admitted by the same GCRA quota, so its state at its last call was at most "burst spent then". A GCRA
+    /// whose state is later (more spent) admits only what the one limiter would have admitted after those
+    /// calls, and that limiter never lets more than the limit into a window (see [`quota`]). Searches are
+    /// held until a window after their answer; a killed holder's searches were sent before its lease lapsed, and
+    /// the caller waits for that lapse (the same assumption as waiting one window after it).
+    pub async fn assume_spent(&self) {
+        // The burst is at most the quota's own, so this cannot fail; waiting for it takes our own calls' cells.
+        let _ = self.account.until_n_ready(self.burst).await;
+        self.search.spend_all();
     }
 
     /// Waits until the call may be sent; a search's slot comes back, to be held until its answer is read.
@@ -247,6 +285,46 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(5)).await;
         drop(slow);
         assert_eq!(waiting.await.unwrap(), Duration::from_secs(6));
+    }
+
+    #[tokio::test]
+    async fn a_takeover_counts_the_whole_burst_as_spent() {
+        // A slow quota (one cell every 25 s after a burst of 10), so no cell comes back while the test runs.
+        let policy = RateLimitPolicy {
+            requests: 400,
+            window: Duration::from_secs(10_000),
+            daily: None,
+            search_requests: Some(4),
+            search_window: Some(Duration::from_secs(1)),
+            max_batch: 100,
+        };
+        let fresh = Limiters::new(&policy);
+        assert_eq!(fresh.burst.get(), 10);
+        assert!(fresh.account.check_n(fresh.burst).is_ok(), "a fresh limiter has its burst");
+
+        let taken_over = Limiters::new(&policy);
+        taken_over.assume_spent().await;
+        assert!(taken_over.account.check().is_err(), "not one call before the next cell");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_takeover_holds_every_search_slot_for_a_window() {
+        let window = AnswerWindow::new(4, Duration::from_secs(1));
+        let start = tokio::time::Instant::now();
+        // One search of ours still in flight: it is answered after 300 ms, and counted from then.
+        let ours = window.acquire().await;
+        let answered = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            drop(ours);
+        });
+        window.spend_all();
+        // The three free slots are held a window from now; ours a window from its answer.
+        let _next = window.acquire().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(1), "no search before a window has passed");
+        let (_b, _c) = (window.acquire().await, window.acquire().await);
+        let _last = window.acquire().await;
+        assert_eq!(start.elapsed(), Duration::from_millis(1300), "our own search counts from its answer");
+        answered.await.unwrap();
     }
 
     #[test]
