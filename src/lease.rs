@@ -188,3 +188,27 @@ mod tests {
         );
     }
 }
+
+/// The longest rate window a new holder of a CRM account waits out after the previous holder's last call.
+const LONGEST_WINDOW_TO_WAIT: Duration = Duration::from_secs(60);
+
+/// How long a new holder of a CRM account waits after the previous holder's last call before calling, when its
+/// limiter cannot continue from the previous holder's budget: the account's rate window when it is short (two
+/// holders inside one 10 s window could double the rate), nothing when the window is a day (Salesforce's and
+/// Zoho's daily allocations are counted by the vendor, read back from every answer, and stop delivery when spent:
+/// a takeover cannot double them, and waiting out a day would stop delivery for a day).
+pub fn takeover_wait(window: Duration) -> Duration {
+    if window <= LONGEST_WINDOW_TO_WAIT { window } else { Duration::ZERO }
+}
+
+#[cfg(test)]
+mod takeover_tests {
+    use super::*;
+
+    #[test]
+    fn a_short_window_is_waited_out_and_a_daily_allocation_is_not() {
+        assert_eq!(takeover_wait(Duration::from_secs(10)), Duration::from_secs(10));
+        assert_eq!(takeover_wait(Duration::from_secs(2)), Duration::from_secs(2));
+        assert_eq!(takeover_wait(Duration::from_secs(24 * 3600)), Duration::ZERO);
+    }
+}

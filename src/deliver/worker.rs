@@ -204,8 +204,8 @@ impl Deliverer {
                     *preset_after = Some(used);
                     return None;
                 }
-                let window = chrono::Duration::from_std(self.crm.limits().window).unwrap_or_default();
-                let free_at = used + window;
+                let wait = crate::lease::takeover_wait(self.crm.limits().window);
+                let free_at = used + chrono::Duration::from_std(wait).unwrap_or_default();
                 (free_at > now).then(|| (free_at - now).to_std().unwrap_or_default())
             }
             Ok(Holding::Held { previous_use_until: None, .. }) => None,
@@ -470,6 +470,8 @@ mod tests {
     struct Presettable {
         can_preset: bool,
         presets: AtomicUsize,
+        /// The account's rate window (HubSpot's 10 s; Salesforce's and Zoho's allocations are a day's).
+        window: Duration,
     }
 
     #[async_trait]
@@ -480,7 +482,7 @@ mod tests {
         fn limits(&self) -> RateLimitPolicy {
             RateLimitPolicy {
                 requests: 190,
-                window: Duration::from_secs(10),
+                window: self.window,
                 daily: None,
                 search_requests: Some(4),
                 search_window: Some(Duration::from_secs(1)),
@@ -551,7 +553,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_new_holder_whose_limiter_is_preset_delivers_at_once() {
-        let crm = Arc::new(Presettable { can_preset: true, presets: AtomicUsize::new(0) });
+        let crm =
+            Arc::new(Presettable { can_preset: true, presets: AtomicUsize::new(0), window: Duration::from_secs(10) });
         let (deliverer, _dir) = taking_over(crm.clone()).await;
         assert_eq!(deliverer.not_our_turn().await, None, "no rate window to wait");
         assert_eq!(deliverer.not_our_turn().await, None);
@@ -560,10 +563,19 @@ mod tests {
 
     #[tokio::test]
     async fn a_new_holder_whose_limiter_cannot_be_preset_waits_a_window_after_the_lapse() {
-        let crm = Arc::new(Presettable { can_preset: false, presets: AtomicUsize::new(0) });
+        let crm =
+            Arc::new(Presettable { can_preset: false, presets: AtomicUsize::new(0), window: Duration::from_secs(10) });
         let (deliverer, _dir) = taking_over(crm).await;
         let wait = deliverer.not_our_turn().await.expect("a wait");
         // Ten seconds after the lapse, less the time this test took to get here (generous on a busy machine).
         assert!(wait > Duration::from_secs(5) && wait <= Duration::from_secs(10), "{wait:?}");
+    }
+
+    #[tokio::test]
+    async fn a_new_holder_of_an_account_counted_by_the_day_does_not_wait_a_day() {
+        let day = Duration::from_secs(24 * 3600);
+        let crm = Arc::new(Presettable { can_preset: false, presets: AtomicUsize::new(0), window: day });
+        let (deliverer, _dir) = taking_over(crm).await;
+        assert_eq!(deliverer.not_our_turn().await, None, "a daily allocation is the vendor's to count");
     }
 }

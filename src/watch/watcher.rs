@@ -120,8 +120,8 @@ impl SlaWatcher {
         }
         match self.account.hold(now).await {
             Ok(Holding::Held { previous_use_until: Some(used), .. }) => {
-                let window = chrono::Duration::from_std(self.crm.limits().window).unwrap_or_default();
-                used + window <= now
+                let wait = crate::lease::takeover_wait(self.crm.limits().window);
+                used + chrono::Duration::from_std(wait).unwrap_or_default() <= now
             }
             Ok(Holding::Held { previous_use_until: None, .. }) => true,
             Ok(Holding::Elsewhere { .. }) => false,
