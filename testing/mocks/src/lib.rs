@@ -34,6 +34,7 @@ pub mod cli;
 pub mod compliance;
 mod connection;
 pub mod exotel;
+mod load;
 pub mod faults;
 pub mod hubspot;
 mod middleware;
@@ -63,6 +64,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use answer_delay::{AnswerDelay, AnswerDelayError};
 pub use faults::{FaultPlan, FaultPlanError};
+pub use load::MockLoad;
 pub use report::{
     FaultCounts, GraphMessage, MockAssociation, MockContactView, MockReport, MockTaskView, RateLimitedCounts,
 };
@@ -271,6 +273,11 @@ impl MockHandle {
     /// HubSpot as the CRM compliance suite sees it (a view: it does not keep the server running).
     pub fn hubspot(&self) -> hubspot::HubspotMock {
         hubspot::HubspotMock { shared: self.shared.clone() }
+    }
+
+    /// The load Salesforce's gate saw (its API routes; the token endpoint apart).
+    pub fn salesforce_load(&self) -> MockLoad {
+        self.shared.lock().salesforce.load.snapshot()
     }
 
     /// Salesforce as the CRM compliance suite sees it (a view: it does not keep the server running).
