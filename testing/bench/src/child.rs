@@ -132,16 +132,33 @@ impl DaemonProcess {
     /// Pauses delivery to the CRM through the admin API (until the process restarts): how delivery is held for a
     /// CRM whose limiter refuses rather than waits once its budget is spent.
     async fn pause_crm(&self) -> anyhow::Result<()> {
+        self.control_crm("pause").await
+    }
+
+    /// Ends a held delivery paused through the admin API: resumed in place. (A restart would make the new
+    /// incarnation take the account's lease over, and a taken-over account waits one rate window of the vendor's
+    /// before its first call: a day for Salesforce and Zoho, whose windows are their daily allocations.)
+    pub async fn resume_crm(&mut self) -> anyhow::Result<()> {
+        self.setup.hold_delivery = false;
+        self.control_crm("resume").await
+    }
+
+    async fn control_crm(&self, action: &str) -> anyhow::Result<()> {
         let url =
-            format!("http://127.0.0.1:{}/admin/connectors/{}/pause", self.setup.admin_port, self.setup.crm.id);
+            format!("http://127.0.0.1:{}/admin/connectors/{}/{action}", self.setup.admin_port, self.setup.crm.id);
         let response = reqwest::Client::new()
             .post(&url)
             .timeout(Duration::from_secs(10))
             .send()
             .await
-            .with_context(|| format!("pausing the CRM at `{url}`"))?;
+            .with_context(|| format!("asking `{url}`"))?;
         anyhow::ensure!(response.status().is_success(), "`{url}` answered {}", response.status());
         Ok(())
+    }
+
+    /// Whether delivery is held by pausing the CRM (not by limits).
+    pub fn held_by_pause(&self) -> bool {
+        self.setup.hold_delivery && self.setup.crm.holding_limits().is_none()
     }
 
     pub fn pid(&self) -> Option<u32> {

@@ -42,6 +42,12 @@ const PIPEDRIVE_REQUESTS_PER_2S: usize = 20;
 const PIPEDRIVE_SEARCHES_PER_2S: usize = 10;
 const PIPEDRIVE_TOKENS_PER_SEAT: u64 = 30_000;
 
+/// How long a call may take before its answer counts as lost: the connectors' own default. The mocks run in the
+/// bench's process and hold one lock per vendor, so a debug build on a busy machine answers a batch write in
+/// seconds at times; a shorter timeout would turn those into lost answers, lookups and updates that a portal
+/// answering in 300-500 ms would not cause.
+const CALL_TIMEOUT: &str = "30s";
+
 /// What the bench's mock of the CRM is told, besides the vendor.
 #[derive(Debug, Clone)]
 pub struct CrmSetup {
@@ -159,7 +165,7 @@ impl CrmUnderTest {
                 let org = handoffd_mocks::salesforce::SalesforceOptions::default();
                 format!(
                     "  - id: salesforce-main\n    kind: salesforce\n    base_url: {}\n    client_id: {}\n    \
-                     client_secret: {}\n    refresh_token: {}\n    request_timeout: 5s\n",
+                     client_secret: {}\n    refresh_token: {}\n    request_timeout: {CALL_TIMEOUT}\n",
                     self.hub.salesforce_login_url(),
                     org.client_id,
                     org.client_secret.0,
@@ -171,7 +177,7 @@ impl CrmUnderTest {
                 let url = self.zoho.as_ref().map(ZohoHandle::base_url).unwrap_or_default();
                 format!(
                     "  - id: zoho-main\n    kind: zoho\n    base_url: {url}\n    accounts_url: {url}\n    client_id: {}\n    \
-                     client_secret: {}\n    refresh_token: {}\n    request_timeout: 5s\n    \
+                     client_secret: {}\n    refresh_token: {}\n    request_timeout: {CALL_TIMEOUT}\n    \
                      limits: {{credits_per_day: {ZOHO_CREDITS_PER_DAY}, concurrency: {ZOHO_CONCURRENCY}}}\n",
                     zoho.client_id, zoho.client_secret, zoho.refresh_token
                 )
@@ -181,7 +187,7 @@ impl CrmUnderTest {
                 let daily = self.pipedrive_daily_tokens();
                 format!(
                     "  - id: pipedrive-main\n    kind: pipedrive\n    base_url: {url}\n    api_token: {}\n    \
-                     request_timeout: 5s\n    limits: {{requests: {PIPEDRIVE_REQUESTS_PER_2S}, search_requests: \
+                     request_timeout: {CALL_TIMEOUT}\n    limits: {{requests: {PIPEDRIVE_REQUESTS_PER_2S}, search_requests: \
                      {PIPEDRIVE_SEARCHES_PER_2S}, daily_tokens: {daily}}}\n",
                     PipedriveMockOptions::default().api_token
                 )

@@ -633,6 +633,18 @@ mod tests {
     }
 
     #[test]
+    fn against_a_concurrency_cap_the_share_is_the_calls_in_flight_over_the_cap() {
+        // One call in flight all the time (the helper's busy seconds), jobs waiting throughout.
+        let rows: Vec<_> = (0..12u64).map(|s| (s, 0, 10, 10)).collect();
+        let share = samples(&rows).backlog_share(Allowance::InFlight { cap: 4.0 }, None).unwrap();
+        assert!((share.requests - 0.25).abs() < 1e-9, "{share:?}");
+        assert!((share.in_flight - 1.0).abs() < 1e-9, "{share:?}");
+        // No short-term limit: no share, the calls in flight still counted.
+        let none = samples(&rows).backlog_share(Allowance::None, None).unwrap();
+        assert!(none.requests.is_nan() && (none.in_flight - 1.0).abs() < 1e-9, "{none:?}");
+    }
+
+    #[test]
     fn no_backlog_share_for_a_backlog_shorter_than_one_window() {
         let rows: Vec<_> = (0..8u64).map(|s| (19 * s, 0, 10, 10)).collect();
         assert!(samples(&rows).backlog_share(HUBSPOT, None).is_none());

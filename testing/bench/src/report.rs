@@ -206,13 +206,13 @@ fn store_description(options: &BenchOptions) -> String {
     }
 }
 
-/// Whether a `METHOD path` route writes tasks: HubSpot's batch create and update, Salesforce's upsert and update
-/// of Task records, Zoho's Tasks upsert and update, Pipedrive's activity create and update.
+/// Whether a `METHOD path` route writes tasks: HubSpot's batch create and update, Salesforce's upsert (the only
+/// upsert the connector sends is of Tasks) and update of Task records, Zoho's Tasks upsert and update, Pipedrive's activity create and update.
 fn is_task_write(route: &str) -> bool {
     let reads = route.starts_with("GET ");
     route.contains("/objects/tasks/batch/create")
         || route.contains("/objects/tasks/batch/update")
-        || route.contains("/composite/sobjects/Task/")
+        || route.contains("/composite/sobjects/{object}/")
         || (route.starts_with("PATCH ") && route.ends_with("/composite/sobjects"))
         || (!reads && route.contains("/crm/v8/Tasks"))
         || (!reads && route.contains("/api/v2/activities"))

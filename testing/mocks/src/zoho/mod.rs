@@ -123,6 +123,8 @@ pub(crate) struct ZohoState {
     pub credits: std::collections::VecDeque<Instant>,
     /// What the benchmark reads of the load.
     pub load: crate::load::LoadCounts,
+    /// Tasks by their external key (unique), kept by every write.
+    pub task_keys: HashMap<String, u64>,
 }
 
 impl ZohoState {
