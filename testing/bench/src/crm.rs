@@ -21,7 +21,7 @@ use handoffd_mocks::recorded::RequestLog;
 use handoffd_mocks::zoho::{ZohoHandle, ZohoMockOptions, ZohoMockServer};
 use handoffd_mocks::{
     AnswerDelay, FaultPlan, MockAssociation, MockContactView, MockCrm, MockHandle, MockLoad, MockOptions, MockReport,
-    MockTaskView, RateLimitedCounts,
+    MockTaskView,
 };
 
 /// The CRM vendor a run delivers to.
@@ -271,7 +271,6 @@ impl CrmUnderTest {
             contacts_created: (contacts.len() - self.known_customers.min(contacts.len())) as u64,
             duplicate_contacts: phones.values().map(|n| n - 1).sum(),
             responses_429: load.refused_for_limits,
-            rate_limited: RateLimitedCounts { daily: load.refused_for_limits, ..RateLimitedCounts::default() },
             max_requests_in_10s_window: load.max_in_window,
             ..MockReport::default()
         };

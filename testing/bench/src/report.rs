@@ -274,7 +274,9 @@ impl fmt::Display for BenchReport {
                 "  once identities are cached (task writes)".into(),
                 self.task_calls_per_task().map(|c| format!("{c:.3}")).unwrap_or_else(|| "-".into()),
             ),
-            ("429s received".into(), {
+            ("429s received".into(), if self.crm != "hubspot" && !self.crm.is_empty() {
+                format!("{} (calls the CRM refused for a limit: its budget, window or calls in flight)", self.responses_429)
+            } else {
                 let limited = &self.rate_limited;
                 format!(
                     "{} (limits reached: ten-second {}, search {}, daily {})",
