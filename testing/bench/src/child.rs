@@ -144,8 +144,7 @@ impl DaemonProcess {
     }
 
     async fn control_crm(&self, action: &str) -> anyhow::Result<()> {
-        let url =
-            format!("http://127.0.0.1:{}/admin/connectors/{}/{action}", self.setup.admin_port, self.setup.crm.id);
+        let url = format!("http://127.0.0.1:{}/admin/connectors/{}/{action}", self.setup.admin_port, self.setup.crm.id);
         let response = reqwest::Client::new()
             .post(&url)
             .timeout(Duration::from_secs(10))

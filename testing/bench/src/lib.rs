@@ -33,8 +33,8 @@ pub use report::BenchReport;
 pub use stats::Samples;
 
 use child::DaemonSetup;
-use fleet::Fleet;
 use crm::{Allowance, CrmSetup, CrmUnderTest, CrmVendor};
+use fleet::Fleet;
 use handoffd_mocks::{AnswerDelay, FaultPlan};
 use load::{Clock, Target};
 use metrics::{DaemonCounts, MetricsReader};
@@ -574,7 +574,8 @@ impl Sampler {
                 // In process: the mock's gate counts calls as they arrive.
                 let load = mock.load();
                 // Pipedrive counts searches apart from its window: only the other calls count against it.
-                let requests = if mock.vendor == CrmVendor::Pipedrive { load.calls - load.searches } else { load.calls };
+                let requests =
+                    if mock.vendor == CrmVendor::Pipedrive { load.calls - load.searches } else { load.calls };
                 // A second the daemon could not be read (a restart) has no sample: the next interval spans it.
                 if let Ok(counts) = daemon_metrics.read().await {
                     let (pending, unleased) = (counts.outbox_pending, counts.outbox_unleased);

@@ -4,9 +4,9 @@ use std::fmt;
 use std::time::Duration;
 
 use super::account::Outcome;
+use super::crm::Allowance;
 use super::load::LoadResult;
 use super::{BenchOptions, Scenario};
-use super::crm::Allowance;
 use handoffd_mocks::{FaultCounts, MockLoad, MockReport, RateLimitedCounts};
 
 /// The second phase of `ingest`.
@@ -175,12 +175,8 @@ impl BenchReport {
 
     /// Task writes (batch create and update) per task created: the cost once identities are cached.
     pub fn task_calls_per_task(&self) -> Option<f64> {
-        let writes: u64 = self
-            .requests_by_route
-            .iter()
-            .filter(|(route, _)| is_task_write(route))
-            .map(|(_, count)| count)
-            .sum();
+        let writes: u64 =
+            self.requests_by_route.iter().filter(|(route, _)| is_task_write(route)).map(|(_, count)| count).sum();
         (self.tasks_created > 0).then(|| writes as f64 / self.tasks_created as f64)
     }
 
@@ -220,7 +216,8 @@ fn is_task_write(route: &str) -> bool {
 
 /// The backlog's share of the CRM's allowance, in words.
 fn share_text(s: BacklogShare) -> String {
-    let whole = s.whole_run.filter(|w| w.is_finite()).map(|w| format!("{:.1}%", w * 100.0)).unwrap_or_else(|| "-".into());
+    let whole =
+        s.whole_run.filter(|w| w.is_finite()).map(|w| format!("{:.1}%", w * 100.0)).unwrap_or_else(|| "-".into());
     match s.allowance {
         Allowance::Rate { per_second, searches_per_second } => format!(
             "{:.1}% of {per_second}/s over {:.0} s with handoffs waiting (search: {:.1}% of its own {searches_per_second}/s); \
@@ -274,15 +271,21 @@ impl fmt::Display for BenchReport {
                 "  once identities are cached (task writes)".into(),
                 self.task_calls_per_task().map(|c| format!("{c:.3}")).unwrap_or_else(|| "-".into()),
             ),
-            ("429s received".into(), if self.crm != "hubspot" && !self.crm.is_empty() {
-                format!("{} (calls the CRM refused for a limit: its budget, window or calls in flight)", self.responses_429)
-            } else {
-                let limited = &self.rate_limited;
-                format!(
-                    "{} (limits reached: ten-second {}, search {}, daily {})",
-                    self.responses_429, limited.ten_secondly_rolling, limited.secondly, limited.daily
-                )
-            }),
+            (
+                "429s received".into(),
+                if self.crm != "hubspot" && !self.crm.is_empty() {
+                    format!(
+                        "{} (calls the CRM refused for a limit: its budget, window or calls in flight)",
+                        self.responses_429
+                    )
+                } else {
+                    let limited = &self.rate_limited;
+                    format!(
+                        "{} (limits reached: ten-second {}, search {}, daily {})",
+                        self.responses_429, limited.ten_secondly_rolling, limited.secondly, limited.daily
+                    )
+                },
+            ),
             (
                 "peak against the CRM's short-term limit".into(),
                 match self.crm.as_str() {

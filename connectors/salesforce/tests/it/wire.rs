@@ -96,8 +96,7 @@ async fn a_round_of_two_hundred_customers_is_looked_up_in_one_call() {
     let org = SalesforceOptions { seed_contacts: 150, ..SalesforceOptions::default() };
     let (crm, mock, _keep) = start(with_org(org), json!({})).await;
     crm.list_owners().await.expect("owners");
-    let keys: Vec<IdentityKey> =
-        (0..200).map(|n| IdentityKey::phone(handoffd_mocks::seed_contact_phone(n))).collect();
+    let keys: Vec<IdentityKey> = (0..200).map(|n| IdentityKey::phone(handoffd_mocks::seed_contact_phone(n))).collect();
     let (before, _) = mock.api_usage();
     let found = crm.find_contacts(&keys).await.expect("the lookup");
     let (after, _) = mock.api_usage();

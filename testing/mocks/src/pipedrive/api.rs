@@ -37,9 +37,10 @@ fn user_json(pipedrive: &Pipedrive, id: u64) -> Value {
 /// `count` persons with seeded phones (the benchmark's known customers), changed a second apart.
 pub(super) fn seed_persons(state: &mut super::PipedriveState, count: usize, owner: Option<&super::PipedriveUser>) {
     let now = Utc::now();
-    let owner = owner.map_or(Value::Null, |u| {
-        json!({"id": u.id, "name": u.name, "email": u.email, "has_pic": 0, "active_flag": true, "value": u.id})
-    });
+    let owner = owner.map_or(
+        Value::Null,
+        |u| json!({"id": u.id, "name": u.name, "email": u.email, "has_pic": 0, "active_flag": true, "value": u.id}),
+    );
     for index in 0..count {
         let id = state.next_id();
         let at = v1_time(now - chrono::Duration::seconds((count - index) as i64));

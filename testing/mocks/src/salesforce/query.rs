@@ -51,14 +51,24 @@ const MAX_QUERIES: usize = 5;
 
 /// `POST /composite`: each query subrequest answered as the query resource would, in order; the mock serves
 /// queries only (the connector sends nothing else through it).
-pub(super) async fn composite(State(shared): State<Arc<Shared>>, Path(version): Path<String>, body: axum::body::Bytes) -> Response {
+pub(super) async fn composite(
+    State(shared): State<Arc<Shared>>,
+    Path(version): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
     let body: CompositeBody = match serde_json::from_slice(&body) {
         Ok(body) => body,
-        Err(e) => return error::error(StatusCode::BAD_REQUEST, "JSON_PARSER_ERROR", format!("Cannot deserialize: {e}")),
+        Err(e) => {
+            return error::error(StatusCode::BAD_REQUEST, "JSON_PARSER_ERROR", format!("Cannot deserialize: {e}"));
+        }
     };
     let requests = body.composite_request;
     if requests.is_empty() || requests.len() > MAX_SUBREQUESTS {
-        return error::error(StatusCode::BAD_REQUEST, "INVALID_FIELD", "compositeRequest: between 1 and 25 subrequests");
+        return error::error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_FIELD",
+            "compositeRequest: between 1 and 25 subrequests",
+        );
     }
     if requests.len() > MAX_QUERIES {
         return error::error(StatusCode::BAD_REQUEST, "INVALID_FIELD", "A composite request takes at most 5 queries");
@@ -71,7 +81,11 @@ pub(super) async fn composite(State(shared): State<Arc<Shared>>, Path(version): 
         });
         let response = match soql {
             Some(soql) => run(&shared, &version, &soql),
-            None => error::error(StatusCode::BAD_REQUEST, "INVALID_URL", format!("the mock serves query subrequests only: {}", sub.url)),
+            None => error::error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_URL",
+                format!("the mock serves query subrequests only: {}", sub.url),
+            ),
         };
         let status = response.status().as_u16();
         let bytes = match axum::body::to_bytes(response.into_body(), usize::MAX).await {
@@ -79,7 +93,8 @@ pub(super) async fn composite(State(shared): State<Arc<Shared>>, Path(version): 
             Err(e) => return error::error(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN_EXCEPTION", e.to_string()),
         };
         let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        answers.push(json!({"body": body, "httpHeaders": {}, "httpStatusCode": status, "referenceId": sub.reference_id}));
+        answers
+            .push(json!({"body": body, "httpHeaders": {}, "httpStatusCode": status, "referenceId": sub.reference_id}));
     }
     Json(json!({"compositeResponse": answers})).into_response()
 }
