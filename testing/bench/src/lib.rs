@@ -499,6 +499,9 @@ struct Sampler {
     handle: tokio::task::JoinHandle<Samples1s>,
 }
 
+/// Between two samples: its length in seconds, CRM requests, of which searches, and seconds of calls in flight.
+type Interval = (f64, u64, u64, f64);
+
 /// Once a second: seconds since start, CRM requests so far, of which searches, outbox jobs pending, of which
 /// no delivery round holds yet, and the seconds of CRM calls in flight so far (summed over the calls).
 #[derive(Debug, Default)]
@@ -524,7 +527,7 @@ impl Samples1s {
     /// concurrency cap (Zoho), the share is the average number of calls in flight over the cap. Salesforce has
     /// neither over seconds: its share is not a number (`NaN`), the calls in flight are still given.
     fn backlog_share(&self, allowance: Allowance, from: Option<Duration>) -> Option<report::BacklogShare> {
-        let share = |seconds: &[(f64, u64, u64, f64)]| {
+        let share = |seconds: &[Interval]| {
             let secs: f64 = seconds.iter().map(|s| s.0).sum();
             let requests: u64 = seconds.iter().map(|s| s.1).sum();
             let searches: u64 = seconds.iter().map(|s| s.2).sum();
@@ -541,7 +544,7 @@ impl Samples1s {
         };
         let from = from.map_or(0.0, |d| d.as_secs_f64());
         // Each interval between two samples, with the state at its start.
-        let intervals: Vec<((f64, u64, u64, f64), i64, i64)> = self
+        let intervals: Vec<(Interval, i64, i64)> = self
             .0
             .windows(2)
             .filter(|w| w[0].0 >= from)
