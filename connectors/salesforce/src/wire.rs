@@ -58,6 +58,22 @@ pub struct QueryPage<T> {
     pub next_records_url: Option<String>,
 }
 
+/// A Composite call's answer: one entry per subrequest, in order.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompositeAnswer {
+    pub composite_response: Vec<CompositeSubanswer>,
+}
+
+/// One subrequest's answer: its status and its body (a query page, or Salesforce's error array).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompositeSubanswer {
+    #[serde(default)]
+    pub body: serde_json::Value,
+    pub http_status_code: u16,
+}
+
 /// The result of one record of an sObject Collections write, in input order.
 #[derive(Debug, Deserialize)]
 pub struct SaveResult {

@@ -1,4 +1,4 @@
-//! Contacts: found by phone and email through the Query API (a hundred phones and a hundred emails a call),
+//! Contacts: found by phone and email through the Query API (two hundred phones and two hundred emails a call),
 //! created a hundred a call, and the change feed for the identity cache.
 
 use std::collections::HashSet;
@@ -36,20 +36,21 @@ pub async fn find(api: &Api, keys: &[IdentityKey]) -> Result<Vec<CrmContact>, Cr
     }
     let mut seen = HashSet::new();
     let mut found = Vec::new();
-    // A query per hundred phones and hundred emails: Zoho keeps phones as typed, in two fields.
-    let rounds = phones.len().max(emails.len()).div_ceil(coql::MAX_IN_VALUES);
+    // A query per two hundred phones and two hundred emails (a delivery round's customers): each field's values
+    // in `in` lists of a hundred, six criteria of COQL's 25. Zoho keeps phones as typed, in two fields.
+    let rounds = phones.len().max(emails.len()).div_ceil(coql::KEYS_PER_QUERY);
     for round in 0..rounds {
         let chunk = |list: &[String]| -> Vec<String> {
-            list.iter().skip(round * coql::MAX_IN_VALUES).take(coql::MAX_IN_VALUES).cloned().collect()
+            list.iter().skip(round * coql::KEYS_PER_QUERY).take(coql::KEYS_PER_QUERY).cloned().collect()
         };
         let (phones, emails) = (chunk(&phones), chunk(&emails));
         let mut criteria = Vec::new();
-        if !phones.is_empty() {
-            criteria.push(coql::is_in("Phone", &phones));
-            criteria.push(coql::is_in("Mobile", &phones));
+        for part in phones.chunks(coql::MAX_IN_VALUES) {
+            criteria.push(coql::is_in("Phone", part));
+            criteria.push(coql::is_in("Mobile", part));
         }
-        if !emails.is_empty() {
-            criteria.push(coql::is_in("Email", &emails));
+        for part in emails.chunks(coql::MAX_IN_VALUES) {
+            criteria.push(coql::is_in("Email", part));
         }
         let Some(criteria) = coql::any_of(criteria) else { continue };
         let mut offset = 0;

@@ -1,12 +1,15 @@
-//! Zoho's Query API (`POST /crm/v8/coql`): one query finds a hundred phones (in `Phone` or `Mobile`) and a
+//! Zoho's Query API (`POST /crm/v8/coql`): one query finds two hundred phones (in `Phone` or `Mobile`) and two
 //! hundred emails, where the search API takes ten conditions, so finding the contacts of a round of handoffs costs
-//! one call instead of twenty.
+//! one call instead of forty.
 //!
 //! COQL's rules kept here: `in` takes at most 100 values; more than two criteria are grouped in pairs
 //! (`((A or B) or C)`); a quote inside a value is doubled; `limit` 200 keeps a query at one credit.
 
 /// Values in one `in` (Zoho's maximum).
 pub const MAX_IN_VALUES: usize = 100;
+/// Phones (and emails) one query looks for: two `in` lists per field, so a query has at most six criteria of the
+/// 25 COQL allows in a `where`, and a delivery round of 200 customers is one call.
+pub const KEYS_PER_QUERY: usize = 2 * MAX_IN_VALUES;
 /// Rows a query returns at the cost of one credit.
 pub const PAGE_SIZE: usize = 200;
 

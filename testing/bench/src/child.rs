@@ -22,7 +22,8 @@ pub struct DaemonSetup {
     pub listen_port: u16,
     /// `admin.listen`'s port, where the bench reads `/metrics`.
     pub admin_port: u16,
-    pub crm_base_url: String,
+    /// The CRM: its connector block, its id and the owners routing assigns.
+    pub crm: crate::crm::DaemonCrm,
     pub app_secret: String,
     pub quiet_period: Duration,
     /// Whether the daemon syncs its CRM identity cache (at start, then every 5 minutes).
@@ -32,8 +33,9 @@ pub struct DaemonSetup {
     pub synchronous: String,
     /// `store.url` when not a SQLite file in `state_dir` (a PostgreSQL schema).
     pub store_url: Option<String>,
-    /// Hold delivery back (the CRM account allows one request an hour), so that handoffs pile up ready in the
-    /// outbox; [`DaemonProcess::start_released`] restarts the daemon with HubSpot's limits.
+    /// Hold delivery back (HubSpot's account allows one request an hour; the other CRMs are paused through the
+    /// admin API once the daemon is ready), so that handoffs pile up ready in the outbox;
+    /// [`DaemonProcess::start_released`] restarts the daemon with the CRM's own limits, unpaused.
     pub hold_delivery: bool,
 }
 
@@ -66,10 +68,8 @@ interpret:
   vocabulary: {vocabulary}
 {identity}routing:
   owners:
-    - id: "75480001"
-    - id: "75480002"
-delivery:
-  crm: hubspot-main
+{owners}delivery:
+  crm: {crm_id}
   max_attempts: 20
   retry_min: 200ms
   retry_max: 2s
@@ -90,12 +90,7 @@ connectors:
     kind: retell
     api_key: {secret}
     default_region: IN
-  - id: hubspot-main
-    kind: hubspot
-    base_url: {crm}
-    access_token: {token}
-    request_timeout: 2s
-{hold}"#,
+{connector}{hold}"#,
             db = self.db_url(),
             port = self.listen_port,
             admin_port = self.admin_port,
@@ -104,9 +99,10 @@ connectors:
             vocabulary = self.vocabulary.display(),
             identity = if self.crm_sync { "identity:\n  crm_sync: \"0 */5 * * * *\"\n" } else { "" },
             secret = self.app_secret,
-            crm = self.crm_base_url,
-            token = handoffd_mocks::DEFAULT_ACCESS_TOKEN,
-            hold = if self.hold_delivery { "    limits: {requests: 1, window: 3600s}\n" } else { "" },
+            owners = self.crm.owners.iter().map(|id| format!("    - id: \"{id}\"\n")).collect::<String>(),
+            crm_id = self.crm.id,
+            connector = self.crm.connector,
+            hold = if self.hold_delivery { self.crm.holding_limits().unwrap_or_default() } else { "" },
         )
     }
 }
@@ -127,7 +123,41 @@ impl DaemonProcess {
         let child = spawn(&setup)?;
         let mut process = Self { setup, child, peak_rss_kib: 0, restarts: 0 };
         process.wait_ready().await?;
+        if process.setup.hold_delivery && process.setup.crm.holding_limits().is_none() {
+            process.pause_crm().await?;
+        }
         Ok(process)
+    }
+
+    /// Pauses delivery to the CRM through the admin API (until the process restarts): how delivery is held for a
+    /// CRM whose limiter refuses rather than waits once its budget is spent.
+    async fn pause_crm(&self) -> anyhow::Result<()> {
+        self.control_crm("pause").await
+    }
+
+    /// Ends a held delivery paused through the admin API: resumed in place. (A restart would make the new
+    /// incarnation take the account's lease over, and a taken-over account waits one rate window of the vendor's
+    /// before its first call: a day for Salesforce and Zoho, whose windows are their daily allocations.)
+    pub async fn resume_crm(&mut self) -> anyhow::Result<()> {
+        self.setup.hold_delivery = false;
+        self.control_crm("resume").await
+    }
+
+    async fn control_crm(&self, action: &str) -> anyhow::Result<()> {
+        let url = format!("http://127.0.0.1:{}/admin/connectors/{}/{action}", self.setup.admin_port, self.setup.crm.id);
+        let response = reqwest::Client::new()
+            .post(&url)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .with_context(|| format!("asking `{url}`"))?;
+        anyhow::ensure!(response.status().is_success(), "`{url}` answered {}", response.status());
+        Ok(())
+    }
+
+    /// Whether delivery is held by pausing the CRM (not by limits).
+    pub fn held_by_pause(&self) -> bool {
+        self.setup.hold_delivery && self.setup.crm.holding_limits().is_none()
     }
 
     pub fn pid(&self) -> Option<u32> {

@@ -29,9 +29,16 @@ impl Fleet {
         self.instances.iter().map(|i| i.restarts).sum()
     }
 
-    /// Ends a held delivery on every instance: all are killed before any starts again with HubSpot's limits, so no
+    /// Ends a held delivery on every instance. A CRM paused through the admin API is resumed in place; HubSpot's
+    /// held limits end by a restart: all instances are killed before any starts again with HubSpot's limits, so no
     /// instance delivers on the held limits beside one on the real ones.
     pub async fn release_delivery(&mut self) -> anyhow::Result<()> {
+        if self.instances.iter().all(DaemonProcess::held_by_pause) {
+            for instance in &mut self.instances {
+                instance.resume_crm().await.context("resuming the CRM")?;
+            }
+            return Ok(());
+        }
         for instance in &mut self.instances {
             instance.kill9().await?;
         }

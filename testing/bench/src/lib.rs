@@ -11,6 +11,7 @@
 
 mod account;
 mod child;
+pub mod crm;
 mod fleet;
 pub mod load;
 pub mod metrics;
@@ -32,8 +33,9 @@ pub use report::BenchReport;
 pub use stats::Samples;
 
 use child::DaemonSetup;
+use crm::{Allowance, CrmSetup, CrmUnderTest, CrmVendor};
 use fleet::Fleet;
-use handoffd_mocks::{AnswerDelay, FaultPlan, MockCrm, MockHandle, MockOptions};
+use handoffd_mocks::{AnswerDelay, FaultPlan};
 use load::{Clock, Target};
 use metrics::{DaemonCounts, MetricsReader};
 
@@ -136,6 +138,10 @@ pub struct BenchOptions {
     pub seed: u64,
     /// How long the mock CRM takes to answer each call (`None`: at once); a real portal takes 300-500 ms.
     pub answer_delay: Option<AnswerDelay>,
+    /// The CRM delivered to, against its mock with the vendor's limits.
+    pub crm: CrmVendor,
+    /// Pipedrive: seats of the company, which size its daily token budget (30,000 tokens a seat).
+    pub pipedrive_seats: u64,
 }
 
 impl BenchOptions {
@@ -162,6 +168,8 @@ impl BenchOptions {
             seed: 1,
             vendor: Vendor::default(),
             answer_delay: None,
+            crm: CrmVendor::default(),
+            pipedrive_seats: 1,
         };
         match scenario {
             Scenario::Ingest => {
@@ -234,13 +242,14 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
 }
 
 async fn run_on(options: &BenchOptions, state: &StateDir, store_url: Option<String>) -> anyhow::Result<BenchReport> {
-    let mock_options = MockOptions {
+    let crm_setup = CrmSetup {
         faults: if options.scenario == Scenario::Faults { mixed_faults(options.seed) } else { FaultPlan::default() },
-        seed_contacts: options.known_customers,
+        known_customers: options.known_customers,
         answer_delay: options.answer_delay,
-        ..MockOptions::default()
+        pipedrive_seats: options.pipedrive_seats,
     };
-    let mock = MockCrm::start(mock_options, tokio::net::TcpListener::bind("127.0.0.1:0").await?).await;
+    let mock = Arc::new(CrmUnderTest::start(options.crm, &crm_setup).await?);
+    let daemon_crm = mock.daemon_crm();
     let held = matches!(options.scenario, Scenario::Backlog | Scenario::Takeover);
     let mut setups = Vec::with_capacity(options.instances);
     for index in 0..options.instances {
@@ -251,7 +260,7 @@ async fn run_on(options: &BenchOptions, state: &StateDir, store_url: Option<Stri
             state_dir: state.path().to_owned(),
             listen_port: child::free_port()?,
             admin_port: child::free_port()?,
-            crm_base_url: mock.base_url(),
+            crm: daemon_crm.clone(),
             app_secret: APP_SECRET.to_owned(),
             quiet_period: options.quiet_period,
             crm_sync: options.known_customers > 0,
@@ -271,7 +280,7 @@ async fn run_on(options: &BenchOptions, state: &StateDir, store_url: Option<Stri
     let fleet = Arc::new(Mutex::new(Fleet::start(setups).await?));
     let started = Instant::now();
 
-    let sampler = Sampler::start(fleet.clone(), daemon_metrics.clone(), &mock);
+    let sampler = Sampler::start(fleet.clone(), daemon_metrics.clone(), mock.clone());
     let mut report = BenchReport::new(options);
     // backlog: when held delivery was let go.
     let mut released_at = None;
@@ -313,7 +322,8 @@ async fn run_on(options: &BenchOptions, state: &StateDir, store_url: Option<Stri
             released_at = Some(first_request_after(&mock, started).await);
             if options.scenario == Scenario::Takeover {
                 tokio::time::sleep(options.kill_after).await;
-                report.takeover = Some(kill_the_holder(&fleet, &daemon_metrics, &mock).await?);
+                let lease = format!("crm:{}", daemon_crm.id);
+                report.takeover = Some(kill_the_holder(&fleet, &daemon_metrics, &mock, &lease).await?);
             }
             load
         }
@@ -336,17 +346,18 @@ async fn run_on(options: &BenchOptions, state: &StateDir, store_url: Option<Stri
     report.elapsed = started.elapsed();
     report.drained = drained;
     report.dead_letters = counts.dead_letters as u64;
-    let limits = MockOptions::default().limits;
-    report.backlog_share = samples.backlog_share(limits.ten_second_max, limits.search_per_second, released_at);
+    report.backlog_share = samples.backlog_share(mock.allowance(), released_at);
     samples.write_csv(&state.path().join("samples.csv"));
     let fleet = Arc::try_unwrap(fleet).map_err(|_| anyhow::anyhow!("the daemons are still shared"))?.into_inner();
     report.restarts = fleet.restarts();
     report.peak_rss_kib = fleet.stop().await?;
 
     let mock_report = mock.report();
+    report.crm_load = Some(mock.load());
     // The counts of the drained daemon: nothing changed them after the last poll but the graceful stop.
     let outcome = account::account(&counts, &mock.tasks(), &mock.contacts(), &load.acked, options.quiet_period)?;
     report.set_crm(&mock_report, outcome);
+    let mock = Arc::try_unwrap(mock).map_err(|_| anyhow::anyhow!("the mock CRM is still shared"))?;
     mock.shutdown().await;
     Ok(report)
 }
@@ -357,12 +368,12 @@ fn instance_name(index: usize) -> String {
 }
 
 /// The CRM requests the mock has seen so far.
-fn crm_requests(mock: &MockHandle) -> u64 {
-    mock.report().requests_per_endpoint.values().sum()
+fn crm_requests(mock: &CrmUnderTest) -> u64 {
+    mock.requests()
 }
 
 /// When (since `started`) the CRM first sees a request after now; waits for it.
-async fn first_request_after(mock: &MockHandle, started: Instant) -> Duration {
+async fn first_request_after(mock: &CrmUnderTest, started: Instant) -> Duration {
     let before = crm_requests(mock);
     while crm_requests(mock) == before {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -375,9 +386,9 @@ async fn first_request_after(mock: &MockHandle, started: Instant) -> Duration {
 async fn kill_the_holder(
     fleet: &Mutex<Fleet>,
     metrics: &MetricsReader,
-    mock: &MockHandle,
+    mock: &CrmUnderTest,
+    lease: &str,
 ) -> anyhow::Result<report::Takeover> {
-    let lease = "crm:hubspot-main";
     let holder = metrics.lease_holder(lease).await.context("no instance says it holds the CRM account's lease")?;
     let killed_at = Instant::now();
     fleet.lock().await.instances[holder].kill9().await?;
@@ -488,17 +499,20 @@ struct Sampler {
     handle: tokio::task::JoinHandle<Samples1s>,
 }
 
+/// Between two samples: its length in seconds, CRM requests, of which searches, and seconds of calls in flight.
+type Interval = (f64, u64, u64, f64);
+
 /// Once a second: seconds since start, CRM requests so far, of which searches, outbox jobs pending, of which
-/// no delivery round holds yet.
+/// no delivery round holds yet, and the seconds of CRM calls in flight so far (summed over the calls).
 #[derive(Debug, Default)]
-struct Samples1s(Vec<(f64, u64, u64, i64, i64)>);
+struct Samples1s(Vec<(f64, u64, u64, i64, i64, f64)>);
 
 impl Samples1s {
     /// For a closer look at a kept run (`HANDOFFD_BENCH_KEEP`): one line per second.
     fn write_csv(&self, path: &std::path::Path) {
-        let mut csv = String::from("seconds,crm_requests,searches,outbox_pending,outbox_unleased\n");
-        for (secs, requests, searches, pending, unleased) in &self.0 {
-            csv.push_str(&format!("{secs:.1},{requests},{searches},{pending},{unleased}\n"));
+        let mut csv = String::from("seconds,crm_requests,searches,outbox_pending,outbox_unleased,busy_seconds\n");
+        for (secs, requests, searches, pending, unleased, busy) in &self.0 {
+            csv.push_str(&format!("{secs:.1},{requests},{searches},{pending},{unleased},{busy:.2}\n"));
         }
         if let Err(error) = std::fs::write(path, csv) {
             tracing::warn!(%error, "Could not write the samples.");
@@ -508,73 +522,68 @@ impl Samples1s {
     /// The share of the allowed rate used in the seconds that began with handoffs waiting for delivery (jobs in
     /// the outbox that no delivery round holds), and over the whole time jobs were pending; both from `from` on
     /// (when held delivery was let go), if given. `None` if the backlog lasted less than one ten-second window.
-    /// Every request counts against the ten-second limit (handoffd's limiter charges searches to it too);
-    /// searches also against the search limit.
-    fn backlog_share(
-        &self,
-        per_10s: u32,
-        searches_per_second: u32,
-        from: Option<Duration>,
-    ) -> Option<report::BacklogShare> {
-        let share = |seconds: &[(f64, u64, u64)]| {
+    /// Against a rate (HubSpot, Pipedrive), every request counts against the window's limit (handoffd's limiter
+    /// charges searches to HubSpot's ten seconds too), and searches against the search limit. Against a
+    /// concurrency cap (Zoho), the share is the average number of calls in flight over the cap. Salesforce has
+    /// neither over seconds: its share is not a number (`NaN`), the calls in flight are still given.
+    fn backlog_share(&self, allowance: Allowance, from: Option<Duration>) -> Option<report::BacklogShare> {
+        let share = |seconds: &[Interval]| {
             let secs: f64 = seconds.iter().map(|s| s.0).sum();
             let requests: u64 = seconds.iter().map(|s| s.1).sum();
             let searches: u64 = seconds.iter().map(|s| s.2).sum();
+            let busy: f64 = seconds.iter().map(|s| s.3).sum();
             let per_second = |count: u64, allowed: f64| count as f64 / (secs * allowed);
-            (
-                secs,
-                per_second(requests, f64::from(per_10s) / 10.0),
-                per_second(searches, f64::from(searches_per_second)),
-            )
+            let (requests_share, searches_share) = match allowance {
+                Allowance::Rate { per_second: rate, searches_per_second } => {
+                    (per_second(requests, rate), per_second(searches, searches_per_second))
+                }
+                Allowance::InFlight { cap } => (busy / (secs * cap), f64::NAN),
+                Allowance::None => (f64::NAN, f64::NAN),
+            };
+            (secs, requests_share, searches_share, busy / secs)
         };
         let from = from.map_or(0.0, |d| d.as_secs_f64());
         // Each interval between two samples, with the state at its start.
-        let intervals: Vec<((f64, u64, u64), i64, i64)> = self
+        let intervals: Vec<(Interval, i64, i64)> = self
             .0
             .windows(2)
             .filter(|w| w[0].0 >= from)
-            .map(|w| ((w[1].0 - w[0].0, w[1].1 - w[0].1, w[1].2 - w[0].2), w[0].3, w[0].4))
+            .map(|w| ((w[1].0 - w[0].0, w[1].1 - w[0].1, w[1].2 - w[0].2, w[1].5 - w[0].5), w[0].3, w[0].4))
             .collect();
         let waiting: Vec<_> = intervals.iter().filter(|(_, _, unleased)| *unleased > 0).map(|i| i.0).collect();
         let pending: Vec<_> = intervals.iter().filter(|(_, pending, _)| *pending > 0).map(|i| i.0).collect();
-        let (secs, requests, searches) = share(&waiting);
-        let (pending_secs, whole, _) = share(&pending);
+        let (secs, requests, searches, in_flight) = share(&waiting);
+        let (pending_secs, whole, _, _) = share(&pending);
         (secs >= 10.0).then_some(report::BacklogShare {
             requests,
             searches,
             seconds: secs,
             whole_run: (pending_secs >= 10.0).then_some(whole),
+            in_flight,
+            allowance,
         })
     }
 }
 
 impl Sampler {
-    fn start(fleet: Arc<Mutex<Fleet>>, daemon_metrics: MetricsReader, mock: &MockHandle) -> Self {
+    fn start(fleet: Arc<Mutex<Fleet>>, daemon_metrics: MetricsReader, mock: Arc<CrmUnderTest>) -> Self {
         let stop = tokio_util::sync::CancellationToken::new();
-        let report_url = format!("http://{}/_mock/report", mock.addr());
         let token = stop.clone();
         let handle = tokio::spawn(async move {
-            let client = reqwest::Client::new();
             let start = Instant::now();
             let mut samples = Samples1s::default();
             while !token.is_cancelled() {
                 fleet.lock().await.sample_rss();
-                let (requests, searches) = match client.get(&report_url).send().await {
-                    Ok(response) => response
-                        .json::<handoffd_mocks::MockReport>()
-                        .await
-                        .map(|r| {
-                            let routes = r.requests_per_endpoint.iter();
-                            let searches = routes.filter(|(route, _)| route.ends_with("/search")).map(|(_, n)| n).sum();
-                            (r.requests_per_endpoint.values().sum(), searches)
-                        })
-                        .unwrap_or_default(),
-                    Err(_) => (0, 0),
-                };
+                // In process: the mock's gate counts calls as they arrive.
+                let load = mock.load();
+                // Pipedrive counts searches apart from its window: only the other calls count against it.
+                let requests =
+                    if mock.vendor == CrmVendor::Pipedrive { load.calls - load.searches } else { load.calls };
                 // A second the daemon could not be read (a restart) has no sample: the next interval spans it.
                 if let Ok(counts) = daemon_metrics.read().await {
                     let (pending, unleased) = (counts.outbox_pending, counts.outbox_unleased);
-                    samples.0.push((start.elapsed().as_secs_f64(), requests, searches, pending, unleased));
+                    let at = start.elapsed().as_secs_f64();
+                    samples.0.push((at, requests, load.searches, pending, unleased, load.busy_secs));
                 }
                 tokio::select! {
                     _ = token.cancelled() => {}
@@ -596,10 +605,12 @@ impl Sampler {
 mod tests {
     use super::*;
 
-    /// One sample a second: (requests so far, searches so far, pending, unleased).
+    /// One sample a second: (requests so far, searches so far, pending, unleased); one call in flight at all times.
     fn samples(rows: &[(u64, u64, i64, i64)]) -> Samples1s {
-        Samples1s(rows.iter().enumerate().map(|(i, r)| (i as f64, r.0, r.1, r.2, r.3)).collect())
+        Samples1s(rows.iter().enumerate().map(|(i, r)| (i as f64, r.0, r.1, r.2, r.3, i as f64)).collect())
     }
+
+    const HUBSPOT: Allowance = Allowance::Rate { per_second: 19.0, searches_per_second: 4.0 };
 
     #[test]
     fn the_backlog_share_counts_the_seconds_that_begin_with_handoffs_waiting_after_the_release() {
@@ -613,7 +624,7 @@ mod tests {
         for second in 1..=10u64 {
             rows.push((380 + 10 * second, 60, 200, 0));
         }
-        let share = samples(&rows).backlog_share(190, 4, Some(Duration::from_secs(5))).unwrap();
+        let share = samples(&rows).backlog_share(HUBSPOT, Some(Duration::from_secs(5))).unwrap();
         assert_eq!(share.seconds, 20.0, "{share:?}");
         assert!((share.requests - 1.0).abs() < 1e-9, "{share:?}");
         assert!((share.searches - 0.75).abs() < 1e-9, "{share:?}");
@@ -621,13 +632,25 @@ mod tests {
         let whole = share.whole_run.unwrap();
         assert!((whole - 480.0 / (30.0 * 19.0)).abs() < 1e-9, "{share:?}");
         // Counted from the start instead, the held seconds pull it down.
-        let from_start = samples(&rows).backlog_share(190, 4, None).unwrap();
+        let from_start = samples(&rows).backlog_share(HUBSPOT, None).unwrap();
         assert!(from_start.requests < 0.85, "{from_start:?}");
+    }
+
+    #[test]
+    fn against_a_concurrency_cap_the_share_is_the_calls_in_flight_over_the_cap() {
+        // One call in flight all the time (the helper's busy seconds), jobs waiting throughout.
+        let rows: Vec<_> = (0..12u64).map(|s| (s, 0, 10, 10)).collect();
+        let share = samples(&rows).backlog_share(Allowance::InFlight { cap: 4.0 }, None).unwrap();
+        assert!((share.requests - 0.25).abs() < 1e-9, "{share:?}");
+        assert!((share.in_flight - 1.0).abs() < 1e-9, "{share:?}");
+        // No short-term limit: no share, the calls in flight still counted.
+        let none = samples(&rows).backlog_share(Allowance::None, None).unwrap();
+        assert!(none.requests.is_nan() && (none.in_flight - 1.0).abs() < 1e-9, "{none:?}");
     }
 
     #[test]
     fn no_backlog_share_for_a_backlog_shorter_than_one_window() {
         let rows: Vec<_> = (0..8u64).map(|s| (19 * s, 0, 10, 10)).collect();
-        assert!(samples(&rows).backlog_share(190, 4, None).is_none());
+        assert!(samples(&rows).backlog_share(HUBSPOT, None).is_none());
     }
 }

@@ -70,6 +70,12 @@ pub struct Args {
     /// (`300ms-500ms`, what a real portal takes). Default: at once.
     #[arg(long, value_parser = handoffd_mocks::AnswerDelay::parse)]
     pub answer_delay: Option<handoffd_mocks::AnswerDelay>,
+    /// The CRM tasks are delivered to, against its mock with the vendor's own limits (see PERFORMANCE.md).
+    #[arg(long, value_enum, default_value = "hubspot")]
+    pub crm: handoffd_bench::crm::CrmVendor,
+    /// Pipedrive: seats of the company; its daily budget is 30,000 tokens a seat (the Lite plan's multiplier 1).
+    #[arg(long, default_value_t = 1)]
+    pub pipedrive_seats: u64,
     /// Seed of the workload, the faults and the kill moments.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -163,6 +169,9 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         options.seed = s;
     }
     options.answer_delay = args.answer_delay;
+    options.crm = args.crm;
+    anyhow::ensure!(args.pipedrive_seats >= 1, "--pipedrive-seats must be at least 1");
+    options.pipedrive_seats = args.pipedrive_seats;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let report = runtime.block_on(handoffd_bench::run(&options))?;
     print!("{report}");

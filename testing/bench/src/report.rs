@@ -4,9 +4,10 @@ use std::fmt;
 use std::time::Duration;
 
 use super::account::Outcome;
+use super::crm::Allowance;
 use super::load::LoadResult;
 use super::{BenchOptions, Scenario};
-use handoffd_mocks::{FaultCounts, MockReport, RateLimitedCounts};
+use handoffd_mocks::{FaultCounts, MockLoad, MockReport, RateLimitedCounts};
 
 /// The second phase of `ingest`.
 #[derive(Debug, Clone)]
@@ -61,6 +62,10 @@ pub struct BenchReport {
     pub faults_injected: FaultCounts,
     pub peak_rss_kib: u64,
     pub elapsed: Duration,
+    /// The CRM's name in the table's title.
+    pub crm: String,
+    /// What the CRM's mock saw of the load on its limits.
+    pub crm_load: Option<MockLoad>,
 }
 
 /// The share of the CRM's allowed rate a run used while a backlog existed: while handoffs waited for delivery.
@@ -72,6 +77,10 @@ pub struct BacklogShare {
     pub searches: f64,
     /// How long handoffs waited for delivery.
     pub seconds: f64,
+    /// The average number of CRM calls in flight then.
+    pub in_flight: f64,
+    /// What the shares are of.
+    pub allowance: Allowance,
     /// Every request over the ten-second limit while any job was pending, including the time the stages before
     /// delivery made handoffs more slowly than it sent them.
     pub whole_run: Option<f64>,
@@ -122,6 +131,7 @@ impl BenchReport {
                 options.answer_delay.map_or("at once".to_owned(), |d| format!("in {d}")),
                 options.seed
             ),
+            crm: format!("{:?}", options.crm).to_lowercase(),
             ..Self::default()
         }
     }
@@ -165,14 +175,8 @@ impl BenchReport {
 
     /// Task writes (batch create and update) per task created: the cost once identities are cached.
     pub fn task_calls_per_task(&self) -> Option<f64> {
-        let writes: u64 = self
-            .requests_by_route
-            .iter()
-            .filter(|(route, _)| {
-                route.contains("/objects/tasks/batch/create") || route.contains("/objects/tasks/batch/update")
-            })
-            .map(|(_, count)| count)
-            .sum();
+        let writes: u64 =
+            self.requests_by_route.iter().filter(|(route, _)| is_task_write(route)).map(|(_, count)| count).sum();
         (self.tasks_created > 0).then(|| writes as f64 / self.tasks_created as f64)
     }
 
@@ -198,6 +202,44 @@ fn store_description(options: &BenchOptions) -> String {
     }
 }
 
+/// Whether a `METHOD path` route writes tasks: HubSpot's batch create and update, Salesforce's upsert (the only
+/// upsert the connector sends is of Tasks) and update of Task records, Zoho's Tasks upsert and update, Pipedrive's activity create and update.
+fn is_task_write(route: &str) -> bool {
+    let reads = route.starts_with("GET ");
+    route.contains("/objects/tasks/batch/create")
+        || route.contains("/objects/tasks/batch/update")
+        || route.contains("/composite/sobjects/{object}/")
+        || (route.starts_with("PATCH ") && route.ends_with("/composite/sobjects"))
+        || (!reads && route.contains("/crm/v8/Tasks"))
+        || (!reads && route.contains("/api/v2/activities"))
+}
+
+/// The backlog's share of the CRM's allowance, in words.
+fn share_text(s: BacklogShare) -> String {
+    let whole =
+        s.whole_run.filter(|w| w.is_finite()).map(|w| format!("{:.1}%", w * 100.0)).unwrap_or_else(|| "-".into());
+    match s.allowance {
+        Allowance::Rate { per_second, searches_per_second } => format!(
+            "{:.1}% of {per_second}/s over {:.0} s with handoffs waiting (search: {:.1}% of its own {searches_per_second}/s); \
+             {whole} while any job was pending",
+            s.requests * 100.0,
+            s.seconds,
+            s.searches * 100.0
+        ),
+        Allowance::InFlight { cap } => format!(
+            "{:.1}% of {cap} calls in flight over {:.0} s with handoffs waiting ({:.1} in flight on average); {whole} \
+             while any job was pending",
+            s.requests * 100.0,
+            s.seconds,
+            s.in_flight
+        ),
+        Allowance::None => format!(
+            "no short-term limit ({:.1} calls in flight on average over {:.0} s with handoffs waiting)",
+            s.in_flight, s.seconds
+        ),
+    }
+}
+
 fn ms(d: Option<Duration>) -> String {
     d.map(|d| format!("{:.1} ms", d.as_secs_f64() * 1000.0)).unwrap_or_else(|| "-".into())
 }
@@ -206,7 +248,7 @@ impl fmt::Display for BenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let scenario = self.scenario.map(|s| format!("{s:?}").to_lowercase()).unwrap_or_default();
         let build = if cfg!(debug_assertions) { "debug build" } else { "release build" };
-        writeln!(f, "handoffd-bench {scenario} ({build}): {}", self.parameters)?;
+        writeln!(f, "handoffd-bench {scenario} --crm {} ({build}): {}", self.crm, self.parameters)?;
         let mut rows: Vec<(String, String)> = vec![
             ("webhooks/s accepted".into(), format!("{:.0}", self.webhooks_per_sec)),
             ("ack latency p50 / p99".into(), format!("{} / {}", ms(self.ack_p50), ms(self.ack_p99))),
@@ -229,28 +271,36 @@ impl fmt::Display for BenchReport {
                 "  once identities are cached (task writes)".into(),
                 self.task_calls_per_task().map(|c| format!("{c:.3}")).unwrap_or_else(|| "-".into()),
             ),
-            ("429s received".into(), {
-                let limited = &self.rate_limited;
-                format!(
-                    "{} (limits reached: ten-second {}, search {}, daily {})",
-                    self.responses_429, limited.ten_secondly_rolling, limited.secondly, limited.daily
-                )
-            }),
-            ("max requests in any 10 s, searches apart".into(), self.max_requests_in_10s.to_string()),
+            (
+                "429s received".into(),
+                if self.crm != "hubspot" && !self.crm.is_empty() {
+                    format!(
+                        "{} (calls the CRM refused for a limit: its budget, window or calls in flight)",
+                        self.responses_429
+                    )
+                } else {
+                    let limited = &self.rate_limited;
+                    format!(
+                        "{} (limits reached: ten-second {}, search {}, daily {})",
+                        self.responses_429, limited.ten_secondly_rolling, limited.secondly, limited.daily
+                    )
+                },
+            ),
+            (
+                "peak against the CRM's short-term limit".into(),
+                match self.crm.as_str() {
+                    "hubspot" => format!("{} requests in 10 s, searches apart (limit 190)", self.max_requests_in_10s),
+                    "pipedrive" => format!("{} requests in 2 s, searches apart (limit 20)", self.max_requests_in_10s),
+                    _ => self
+                        .crm_load
+                        .as_ref()
+                        .map(|load| format!("{} calls in flight at once", load.max_in_flight))
+                        .unwrap_or_else(|| "-".into()),
+                },
+            ),
             (
                 "allowed rate used in backlog".into(),
-                self.backlog_share
-                    .map(|s| {
-                        let whole = s.whole_run.map(|w| format!("{:.1}%", w * 100.0)).unwrap_or_else(|| "-".into());
-                        format!(
-                            "{:.1}% over {:.0} s with handoffs waiting (search: {:.1}% of its own limit); {whole} \
-                             while any job was pending",
-                            s.requests * 100.0,
-                            s.seconds,
-                            s.searches * 100.0
-                        )
-                    })
-                    .unwrap_or_else(|| "- (no backlog >= 10 s)".into()),
+                self.backlog_share.map(share_text).unwrap_or_else(|| "- (no backlog >= 10 s)".into()),
             ),
             (
                 "lease takeover after SIGKILL".into(),

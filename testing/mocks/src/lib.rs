@@ -36,6 +36,7 @@ mod connection;
 pub mod exotel;
 pub mod faults;
 pub mod hubspot;
+mod load;
 mod middleware;
 pub mod pipedrive;
 pub mod recorded;
@@ -63,6 +64,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use answer_delay::{AnswerDelay, AnswerDelayError};
 pub use faults::{FaultPlan, FaultPlanError};
+pub use load::MockLoad;
 pub use report::{
     FaultCounts, GraphMessage, MockAssociation, MockContactView, MockReport, MockTaskView, RateLimitedCounts,
 };
@@ -271,6 +273,11 @@ impl MockHandle {
     /// HubSpot as the CRM compliance suite sees it (a view: it does not keep the server running).
     pub fn hubspot(&self) -> hubspot::HubspotMock {
         hubspot::HubspotMock { shared: self.shared.clone() }
+    }
+
+    /// The load Salesforce's gate saw (its API routes; the token endpoint apart).
+    pub fn salesforce_load(&self) -> MockLoad {
+        self.shared.lock().salesforce.load.snapshot()
     }
 
     /// Salesforce as the CRM compliance suite sees it (a view: it does not keep the server running).

@@ -91,6 +91,20 @@ async fn a_quote_in_a_key_stays_inside_its_literal() {
 }
 
 #[tokio::test]
+async fn a_round_of_two_hundred_customers_is_looked_up_in_one_call() {
+    // 150 customers the org knows as Contacts, 50 it does not: Contact and Lead queries in one Composite call.
+    let org = SalesforceOptions { seed_contacts: 150, ..SalesforceOptions::default() };
+    let (crm, mock, _keep) = start(with_org(org), json!({})).await;
+    crm.list_owners().await.expect("owners");
+    let keys: Vec<IdentityKey> = (0..200).map(|n| IdentityKey::phone(handoffd_mocks::seed_contact_phone(n))).collect();
+    let (before, _) = mock.api_usage();
+    let found = crm.find_contacts(&keys).await.expect("the lookup");
+    let (after, _) = mock.api_usage();
+    assert_eq!(after - before, 1, "one call against the allocation for the whole round");
+    assert_eq!(found.len(), 150);
+}
+
+#[tokio::test]
 async fn the_live_budget_is_the_orgs_allocation_left() {
     let (crm, mock, _keep) = fresh().await;
     crm.list_owners().await.expect("owners");

@@ -66,3 +66,17 @@ async fn a_backlog_of_new_customers_costs_three_calls_a_hundred_tasks() {
     assert_eq!(calls, 3 * CUSTOMERS.div_ceil(round), "one lookup, one contact insert, one task upsert a round");
     assert!(per_task <= 0.03, "{per_task} calls per task");
 }
+
+#[tokio::test]
+async fn a_round_of_two_hundred_phones_is_one_query() {
+    // 150 of the round's customers are known to Zoho, 50 are not: one COQL call finds the 150.
+    let log = RequestLog::default();
+    let mock = mock(ZohoMockOptions { seed_contacts: 150, ..ZohoMockOptions::default() }, log.clone()).await;
+    let zoho = connector(&mock);
+    zoho.list_owners().await.expect("owners");
+    let keys: Vec<IdentityKey> = (0..200).map(|n| IdentityKey::phone(handoffd_mocks::seed_contact_phone(n))).collect();
+    let before = api_calls(&log);
+    let found = zoho.find_contacts(&keys).await.expect("the lookup");
+    assert_eq!(api_calls(&log) - before, 1, "one query for the whole round");
+    assert_eq!(found.len(), 150);
+}

@@ -59,6 +59,8 @@ pub struct MockedTask {
     /// The contacts the task is associated with.
     pub contact_ids: Vec<String>,
     pub completed: bool,
+    /// When the CRM created the task (the benchmark's handoff latency ends there).
+    pub created_at: Option<DateTime<Utc>>,
 }
 
 /// What a vendor mock shows the compliance suite: its state, its request count, and its fault switch.

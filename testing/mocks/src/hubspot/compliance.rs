@@ -86,6 +86,7 @@ impl CrmMock for HubspotMock {
                 },
                 contact_ids: task.associations.iter().map(|association| association.to_id.clone()).collect(),
                 completed: task.property("hs_task_status") == Some("COMPLETED"),
+                created_at: Some(task.created_at),
             })
             .collect()
     }

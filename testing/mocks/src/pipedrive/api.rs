@@ -34,6 +34,25 @@ fn user_json(pipedrive: &Pipedrive, id: u64) -> Value {
     )
 }
 
+/// `count` persons with seeded phones (the benchmark's known customers), changed a second apart.
+pub(super) fn seed_persons(state: &mut super::PipedriveState, count: usize, owner: Option<&super::PipedriveUser>) {
+    let now = Utc::now();
+    let owner = owner.map_or(
+        Value::Null,
+        |u| json!({"id": u.id, "name": u.name, "email": u.email, "has_pic": 0, "active_flag": true, "value": u.id}),
+    );
+    for index in 0..count {
+        let id = state.next_id();
+        let at = v1_time(now - chrono::Duration::seconds((count - index) as i64));
+        let phone = json!([{"value": crate::seed_contact_phone(index), "primary": true, "label": "mobile"}]);
+        let person = json!({
+            "id": id, "name": format!("Known {}", index + 1), "phone": phone, "email": [], "owner_id": owner,
+            "add_time": at, "update_time": at, "visible_to": "3", "active_flag": true,
+        });
+        state.persons.insert(id, person);
+    }
+}
+
 pub(super) async fn users(State(pipedrive): State<Arc<Pipedrive>>) -> Response {
     let users: Vec<Value> = pipedrive
         .options

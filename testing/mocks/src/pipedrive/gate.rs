@@ -46,10 +46,14 @@ pub(super) async fn auth_and_limits(State(pipedrive): State<Arc<Pipedrive>>, req
         .map(str::to_owned);
     let is_search = request.uri().path().ends_with("/search");
     let cost = cost(request.method().as_str(), request.uri().path());
-    let (limit, remaining, daily_left) = {
+    let admitted = {
         let mut guard = pipedrive.lock();
         // A plain reference lets the two windows be borrowed apart.
         let state = &mut *guard;
+        state.load.calls += 1;
+        if is_search {
+            state.load.searches += 1;
+        }
         let authorised = match (&api_token, &bearer) {
             (Some(token), _) => *token == options.api_token,
             (None, Some(token)) => state.tokens.get(token).is_some_and(|expires| *expires > now),
@@ -74,6 +78,7 @@ pub(super) async fn auth_and_limits(State(pipedrive): State<Arc<Pipedrive>>, req
             (state.window.len(), options.requests_per_window)
         };
         if state.tokens_spent + cost > options.daily_tokens {
+            state.load.refused_for_limits += 1;
             let mut refused = limited("Daily token budget exhausted", seconds_until_midnight());
             if api_token.is_some() {
                 set(refused.headers_mut(), "x-daily-requests-left", options.daily_tokens - state.tokens_spent);
@@ -81,18 +86,24 @@ pub(super) async fn auth_and_limits(State(pipedrive): State<Arc<Pipedrive>>, req
             return refused;
         }
         if window_len >= window_max {
+            state.load.refused_for_limits += 1;
             return limited("Request over limit", 1);
         }
         if is_search {
             state.search_window.push_back(now);
         } else {
             state.window.push_back(now);
+            state.load.max_in_window = state.load.max_in_window.max(state.window.len());
         }
+        let since = state.load.admitted();
         state.tokens_spent += cost;
         let remaining = window_max - window_len - 1;
-        (window_max, remaining, options.daily_tokens - state.tokens_spent)
+        (window_max, remaining, options.daily_tokens - state.tokens_spent, since)
     };
-    let mut response = next.run(request).await;
+    let (limit, remaining, daily_left, since) = admitted;
+    let response = next.run(request).await;
+    pipedrive.lock().load.answered(since);
+    let mut response = response;
     let headers = response.headers_mut();
     set(headers, "x-ratelimit-limit", limit as u64);
     set(headers, "x-ratelimit-remaining", remaining as u64);

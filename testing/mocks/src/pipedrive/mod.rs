@@ -70,6 +70,9 @@ pub struct PipedriveMockOptions {
     pub faults: FaultPlan,
     /// How long each API call takes to answer (`None`: at once), as a real portal takes 300-500 ms.
     pub answer_delay: Option<AnswerDelay>,
+    /// Persons created at start, with the phones [`crate::seed_contact_phone`] gives (the benchmark's known
+    /// customers).
+    pub seed_contacts: usize,
 }
 
 impl Default for PipedriveMockOptions {
@@ -87,6 +90,7 @@ impl Default for PipedriveMockOptions {
             daily_tokens: 30_000,
             faults: FaultPlan::default(),
             answer_delay: None,
+            seed_contacts: 0,
         }
     }
 }
@@ -107,6 +111,8 @@ pub(crate) struct PipedriveState {
     pub search_window: VecDeque<Instant>,
     pub day: Option<NaiveDate>,
     pub tokens_spent: u64,
+    /// What the benchmark reads of the load.
+    pub load: crate::load::LoadCounts,
 }
 
 impl PipedriveState {
@@ -170,7 +176,9 @@ impl PipedriveMockServer {
         let addr = listener.local_addr().expect("a bound TCP listener has a local address");
         let faults = FaultSwitch::new(options.faults.clone(), Arc::new(PipedriveFaults));
         let answer_delay = options.answer_delay;
-        let pipedrive = Arc::new(Pipedrive { options, state: Mutex::new(PipedriveState::default()) });
+        let mut state = PipedriveState::default();
+        api::seed_persons(&mut state, options.seed_contacts, options.users.first());
+        let pipedrive = Arc::new(Pipedrive { options, state: Mutex::new(state) });
         let api = Router::new()
             .route("/v1/users", get(api::users))
             .route("/v1/activityFields", get(api::activity_fields))
@@ -230,6 +238,16 @@ impl PipedriveHandle {
     /// Makes every OAuth access token issued so far expire now.
     pub fn expire_tokens(&self) {
         expire_all(&self.pipedrive);
+    }
+
+    /// The load the gate saw so far.
+    pub fn load(&self) -> crate::MockLoad {
+        self.pipedrive.lock().load.snapshot()
+    }
+
+    /// Tokens of the day's budget spent so far.
+    pub fn tokens_spent(&self) -> u64 {
+        self.pipedrive.lock().tokens_spent
     }
 }
 
@@ -327,6 +345,10 @@ impl CrmMock for PipedriveMock {
                     },
                     contact_ids: activity["person_id"].as_u64().map(|id| id.to_string()).into_iter().collect(),
                     completed: activity["done"].as_bool() == Some(true),
+                    created_at: activity["add_time"]
+                        .as_str()
+                        .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+                        .map(|at| at.to_utc()),
                 }
             })
             .collect()

@@ -93,6 +93,7 @@ impl CrmMock for SalesforceMock {
                 },
                 contact_ids: text(task, "WhoId").into_iter().collect(),
                 completed: task.get("IsClosed") == Some(&Value::Bool(true)),
+                created_at: text(task, "CreatedDate").and_then(|at| parse_datetime(&at)),
             })
             .collect()
     }

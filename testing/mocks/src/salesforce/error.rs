@@ -19,6 +19,11 @@ pub fn allocation_spent() -> Response {
     error(StatusCode::FORBIDDEN, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
 }
 
+/// Salesforce's answer when the org already has its cap of long-running requests (20 s or more) in flight.
+pub fn concurrent_limit() -> Response {
+    error(StatusCode::FORBIDDEN, "REQUEST_LIMIT_EXCEEDED", "ConcurrentPerOrgLongTxn Limit exceeded.")
+}
+
 pub fn malformed_query(message: &str) -> Response {
     error(StatusCode::BAD_REQUEST, "MALFORMED_QUERY", message)
 }

@@ -6,8 +6,8 @@
 //! - `org`: what the org holds; `soql`: the SOQL the mock understands; `gate`: session and allocation.
 //! - `oauth`, `query`, `sobjects`: the endpoints; `error`: error arrays; `compliance`: [`SalesforceMock`].
 //!
-//! API routes pass, outermost first: request counting (and the answer delay), the session and allocation gate,
-//! faults, then the handler. The token endpoint has no gate, but does get faults.
+//! API routes pass, outermost first: calls in flight and the long-running cap, request counting (and the answer
+//! delay), the session and allocation gate, faults, then the handler. The token endpoint has no gate, but does get faults.
 
 mod compliance;
 pub(crate) mod error;
@@ -50,6 +50,12 @@ pub struct SalesforceOptions {
     pub daily_max: u64,
     /// The Task's External ID field (`None`: the org has none, so upserts on it fail).
     pub external_id_field: Option<String>,
+    /// Contacts created at start, with the phones [`crate::seed_contact_phone`] gives (the benchmark's known
+    /// customers).
+    pub seed_contacts: usize,
+    /// Long-running requests (in flight 20 s or more) the org allows at once (Salesforce: 25 in production and
+    /// Developer Edition orgs, 5 in trials).
+    pub long_running_max: usize,
 }
 
 impl Default for SalesforceOptions {
@@ -64,6 +70,8 @@ impl Default for SalesforceOptions {
             users: MockSalesforceUser::defaults(),
             daily_max: 100_000,
             external_id_field: Some("Handoffd_Handoff_Id__c".to_owned()),
+            seed_contacts: 0,
+            long_running_max: 25,
         }
     }
 }
@@ -72,12 +80,14 @@ pub(crate) fn routes(shared: Arc<Shared>) -> Router<Arc<Shared>> {
     let faults = FaultScope { shared: shared.clone(), vendor: Vendor::Salesforce };
     let api = Router::new()
         .route("/services/data/{version}/query", get(query::query))
+        .route("/services/data/{version}/composite", post(query::composite))
         .route("/services/data/{version}/sobjects/{object}/describe", get(sobjects::describe))
         .route("/services/data/{version}/composite/sobjects", post(sobjects::create).patch(sobjects::update))
         .route("/services/data/{version}/composite/sobjects/{object}/{field}", patch(sobjects::upsert))
         .route_layer(from_fn_with_state(faults.clone(), inject_faults))
         .route_layer(from_fn_with_state(shared.clone(), gate::session_and_allocation))
-        .route_layer(from_fn_with_state(shared.clone(), record_request));
+        .route_layer(from_fn_with_state(shared.clone(), record_request))
+        .route_layer(from_fn_with_state(shared.clone(), gate::concurrency));
     let login = Router::new()
         .route("/login/services/oauth2/token", post(oauth::token))
         .route_layer(from_fn_with_state(faults, inject_faults))

@@ -160,6 +160,11 @@ pub struct Org {
     pub api_used: u64,
     /// Set by the compliance suite: the allocation is spent until cleared.
     pub allocation_spent: bool,
+    /// The calls in flight, by a number of their own, and when each arrived (for the long-running cap).
+    pub in_flight_since: HashMap<u64, std::time::Instant>,
+    pub next_call: u64,
+    /// What the benchmark reads of the load.
+    pub load: crate::load::LoadCounts,
 }
 
 /// Salesforce's datetime form: `2026-12-05T10:00:00.000+0000`.
@@ -177,6 +182,9 @@ impl Org {
             tokens_issued: 0,
             api_used: 0,
             allocation_spent: false,
+            in_flight_since: HashMap::new(),
+            next_call: 0,
+            load: crate::load::LoadCounts::default(),
             options,
         };
         for user in org.options.users.clone() {
@@ -193,7 +201,30 @@ impl Org {
             });
             org.records.entry(SObject::User).or_default().insert(user.id.clone(), object(record));
         }
+        org.seed_contacts();
         org
+    }
+
+    /// The known customers: `seed_contacts` Contacts, each with a seeded phone, modified a second apart so the
+    /// change feed has an order.
+    fn seed_contacts(&mut self) {
+        let count = self.options.seed_contacts;
+        let owner = self.api_user();
+        let now = Utc::now();
+        for index in 0..count {
+            let id = self.new_id(SObject::Contact);
+            let modified = sf_datetime(now - chrono::Duration::seconds((count - index) as i64));
+            let record = json!({
+                "Id": id,
+                "LastName": format!("Known {}", index + 1),
+                "Name": format!("Known {}", index + 1),
+                "Phone": crate::seed_contact_phone(index),
+                "OwnerId": owner,
+                "CreatedDate": modified,
+                "LastModifiedDate": modified,
+            });
+            self.records.entry(SObject::Contact).or_default().insert(id, object(record));
+        }
     }
 
     /// A new record id for `object`: its prefix, a counter, and an 18-character checksum-like suffix.

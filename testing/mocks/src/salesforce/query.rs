@@ -1,4 +1,6 @@
-//! `GET /services/data/{version}/query?q=SOQL`: the mock's SOQL over its records, in one page.
+//! `GET /services/data/{version}/query?q=SOQL`: the mock's SOQL over its records, in one page; and
+//! `POST /services/data/{version}/composite` with query subrequests (Salesforce counts the whole composite request
+//! as one call against the allocation; up to 25 subrequests, at most 5 of them queries).
 
 use std::sync::Arc;
 
@@ -25,7 +27,81 @@ pub(super) async fn query(
     UrlQuery(params): UrlQuery<QueryParams>,
 ) -> Response {
     let Some(text) = params.q else { return error::malformed_query("the q parameter is required") };
-    let parsed = match soql::parse(&text) {
+    run(&shared, &version, &text)
+}
+
+/// The composite request's body, as far as the mock reads it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct CompositeBody {
+    composite_request: Vec<Subrequest>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Subrequest {
+    method: String,
+    url: String,
+    reference_id: String,
+}
+
+/// Salesforce's caps on one composite request.
+const MAX_SUBREQUESTS: usize = 25;
+const MAX_QUERIES: usize = 5;
+
+/// `POST /composite`: each query subrequest answered as the query resource would, in order; the mock serves
+/// queries only (the connector sends nothing else through it).
+pub(super) async fn composite(
+    State(shared): State<Arc<Shared>>,
+    Path(version): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let body: CompositeBody = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(e) => {
+            return error::error(StatusCode::BAD_REQUEST, "JSON_PARSER_ERROR", format!("Cannot deserialize: {e}"));
+        }
+    };
+    let requests = body.composite_request;
+    if requests.is_empty() || requests.len() > MAX_SUBREQUESTS {
+        return error::error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_FIELD",
+            "compositeRequest: between 1 and 25 subrequests",
+        );
+    }
+    if requests.len() > MAX_QUERIES {
+        return error::error(StatusCode::BAD_REQUEST, "INVALID_FIELD", "A composite request takes at most 5 queries");
+    }
+    let prefix = format!("/services/data/{version}/query?");
+    let mut answers = Vec::with_capacity(requests.len());
+    for sub in requests {
+        let soql = sub.url.strip_prefix(&prefix).filter(|_| sub.method.eq_ignore_ascii_case("GET")).and_then(|query| {
+            url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "q").map(|(_, v)| v.into_owned())
+        });
+        let response = match soql {
+            Some(soql) => run(&shared, &version, &soql),
+            None => error::error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_URL",
+                format!("the mock serves query subrequests only: {}", sub.url),
+            ),
+        };
+        let status = response.status().as_u16();
+        let bytes = match axum::body::to_bytes(response.into_body(), usize::MAX).await {
+            Ok(bytes) => bytes,
+            Err(e) => return error::error(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN_EXCEPTION", e.to_string()),
+        };
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        answers
+            .push(json!({"body": body, "httpHeaders": {}, "httpStatusCode": status, "referenceId": sub.reference_id}));
+    }
+    Json(json!({"compositeResponse": answers})).into_response()
+}
+
+/// One SOQL query over the org's records, as the query resource answers it.
+fn run(shared: &Shared, version: &str, text: &str) -> Response {
+    let parsed = match soql::parse(text) {
         Ok(parsed) => parsed,
         Err(message) => return error::malformed_query(&message),
     };

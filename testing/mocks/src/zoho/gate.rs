@@ -14,12 +14,13 @@ use super::{Zoho, error};
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Leaves the in-flight count when the call is answered (or dropped).
-struct InFlight(Arc<Zoho>);
+struct InFlight(Arc<Zoho>, Instant);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
         let mut state = self.0.lock();
         state.in_flight = state.in_flight.saturating_sub(1);
+        state.load.answered(self.1);
     }
 }
 
@@ -32,8 +33,13 @@ pub(super) async fn auth_and_limits(State(zoho): State<Arc<Zoho>>, request: Requ
         .and_then(|v| v.strip_prefix("Zoho-oauthtoken "))
         .map(str::trim)
         .map(str::to_owned);
+    let is_search = request.uri().path().ends_with("/search") || request.uri().path().ends_with("/coql");
     let in_flight = {
         let mut state = zoho.lock();
+        state.load.calls += 1;
+        if is_search {
+            state.load.searches += 1;
+        }
         let Some(token) = token else {
             return error(StatusCode::UNAUTHORIZED, "AUTHENTICATION_FAILURE", "Authentication failed", json!({}));
         };
@@ -45,6 +51,7 @@ pub(super) async fn auth_and_limits(State(zoho): State<Arc<Zoho>>, request: Requ
             state.credits.pop_front();
         }
         if state.credits.len() as u64 >= zoho.options.credits_per_day {
+            state.load.refused_for_limits += 1;
             return error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "LIMIT_EXCEEDED",
@@ -53,6 +60,7 @@ pub(super) async fn auth_and_limits(State(zoho): State<Arc<Zoho>>, request: Requ
             );
         }
         if state.in_flight >= zoho.options.concurrency {
+            state.load.refused_for_limits += 1;
             return error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "TOO_MANY_REQUESTS",
@@ -62,7 +70,8 @@ pub(super) async fn auth_and_limits(State(zoho): State<Arc<Zoho>>, request: Requ
         }
         state.credits.push_back(now);
         state.in_flight += 1;
-        InFlight(zoho.clone())
+        let since = state.load.admitted();
+        InFlight(zoho.clone(), since)
     };
     let response = next.run(request).await;
     drop(in_flight);

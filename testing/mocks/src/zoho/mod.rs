@@ -82,6 +82,9 @@ pub struct ZohoMockOptions {
     pub faults: FaultPlan,
     /// How long each API call takes to answer (`None`: at once), as a real portal takes 300-500 ms.
     pub answer_delay: Option<AnswerDelay>,
+    /// Contacts created at start, with the phones [`crate::seed_contact_phone`] gives (the benchmark's known
+    /// customers).
+    pub seed_contacts: usize,
 }
 
 impl Default for ZohoMockOptions {
@@ -98,6 +101,7 @@ impl Default for ZohoMockOptions {
             concurrency: 10,
             faults: FaultPlan::default(),
             answer_delay: None,
+            seed_contacts: 0,
         }
     }
 }
@@ -117,12 +121,37 @@ pub(crate) struct ZohoState {
     pub in_flight: usize,
     /// When each credit of the last 24 hours was spent.
     pub credits: std::collections::VecDeque<Instant>,
+    /// What the benchmark reads of the load.
+    pub load: crate::load::LoadCounts,
+    /// Tasks by their external key (unique), kept by every write.
+    pub task_keys: HashMap<String, u64>,
 }
 
 impl ZohoState {
     pub fn next_id(&mut self) -> u64 {
         self.next_id += 1;
         5_725_767_000_001_000_000 + self.next_id
+    }
+
+    /// `count` Contacts with seeded phones, modified a second apart so the change feed has an order.
+    fn seed_contacts(&mut self, count: usize, owner: Option<&ZohoUser>) {
+        let now = Utc::now();
+        for index in 0..count {
+            let id = self.next_id();
+            let at = zoho_time(now - chrono::Duration::seconds((count - index) as i64));
+            let owner = owner.map(|u| json!({"name": u.full_name, "id": u.id})).unwrap_or(Value::Null);
+            let record = json!({
+                "id": id.to_string(),
+                "Last_Name": format!("Known {}", index + 1),
+                "Phone": crate::seed_contact_phone(index),
+                "Owner": owner,
+                "Created_Time": at,
+                "Modified_Time": at,
+            });
+            if let Value::Object(record) = record {
+                self.modules.entry("Contacts".to_owned()).or_default().insert(id, record);
+            }
+        }
     }
 }
 
@@ -172,7 +201,9 @@ impl ZohoMockServer {
         let addr = listener.local_addr().expect("a bound TCP listener has a local address");
         let faults = FaultSwitch::new(options.faults.clone(), Arc::new(ZohoFaults));
         let answer_delay = options.answer_delay;
-        let zoho = Arc::new(Zoho { options, state: Mutex::new(ZohoState::default()) });
+        let mut state = ZohoState::default();
+        state.seed_contacts(options.seed_contacts, options.users.first());
+        let zoho = Arc::new(Zoho { options, state: Mutex::new(state) });
         let api = Router::new()
             .route("/crm/v8/users", get(records::users))
             .route("/crm/v8/coql", post(coql::query))
@@ -236,6 +267,11 @@ impl ZohoHandle {
     /// Makes every access token issued so far expire now, as an hour's wait would.
     pub fn expire_tokens(&self) {
         expire_all(&self.zoho);
+    }
+
+    /// The load the gate saw so far.
+    pub fn load(&self) -> crate::MockLoad {
+        self.zoho.lock().load.snapshot()
     }
 }
 
@@ -317,6 +353,9 @@ impl CrmMock for ZohoMock {
                     .into_iter()
                     .collect(),
                 completed: text(record, "Status").as_deref() == Some("Completed"),
+                created_at: text(record, "Created_Time")
+                    .and_then(|at| DateTime::parse_from_rfc3339(&at).ok())
+                    .map(|at| at.to_utc()),
             })
             .collect()
     }
