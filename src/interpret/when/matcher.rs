@@ -108,7 +108,11 @@ struct Template {
 /// The compiled vocabulary.
 pub(crate) struct Matcher {
     finder: Regex,
-    /// Capture group index -> what it means.
+    /// The finder's alternatives as patterns of their own, in the same order: searching a
+    /// match of the finder with it says which alternative matched (the pattern id), as the
+    /// finder's captures would, without the cost of captures over this many groups.
+    alternative_finder: regex_automata::meta::Regex,
+    /// Alternative (capture group, pattern id) index -> what it means.
     alternatives: Vec<Alternative>,
     literals: HashMap<String, Literal>,
     templates: Vec<Template>,
@@ -331,17 +335,20 @@ impl Matcher {
             groups.push(format!("({})", alternation(&literal_phrases)));
             alternatives.push(Alternative::Literal);
         }
+        let invalid = |e: String| VocabularyError::Invalid {
+            path: loaded.languages[0].1.clone(),
+            key: "(all)".into(),
+            message: format!("the vocabulary does not compile: {e}"),
+        };
         let finder = regex::RegexBuilder::new(&format!("(?-u){}", groups.join("|")))
             // A larger lazy-DFA cache keeps the many alternatives from falling back to the NFA.
-            .dfa_size_limit(32 << 20)
+            .dfa_size_limit(FINDER_DFA_BYTES)
             .build()
-            .map_err(|e| VocabularyError::Invalid {
-                path: loaded.languages[0].1.clone(),
-                key: "(all)".into(),
-                message: format!("the vocabulary does not compile: {e}"),
-            })?;
+            .map_err(|e| invalid(e.to_string()))?;
+        let alternative_finder = alternative_finder(&groups).map_err(|e| invalid(e.to_string()))?;
         Ok(Matcher {
             finder,
+            alternative_finder,
             alternatives,
             literals,
             templates,
@@ -366,13 +373,15 @@ impl Matcher {
     pub fn tokens(&self, folded: &Folded) -> Vec<Token> {
         let text = folded.text.as_str();
         let mut out = Vec::new();
-        // The DFA finds the matches; captures (slow with this many groups) run on the match only.
+        // The DFA finds the matches; which alternative matched is read on the match only.
         for found in self.finder.find_iter(text) {
-            let Some(caps) = self.finder.captures(found.as_str()) else { continue };
-            let Some((index, m)) = caps.iter().skip(1).enumerate().find_map(|(i, m)| m.map(|m| (i, m))) else {
-                continue;
+            let Some(which) = self.alternative_finder.find(found.as_str()) else { continue };
+            let index = which.pattern().as_usize();
+            let m = Span {
+                start: found.start() + which.start(),
+                end: found.start() + which.end(),
+                text: &found.as_str()[which.range()],
             };
-            let m = Span { start: found.start() + m.start(), end: found.start() + m.end(), text: m.as_str() };
             let kind = match self.alternatives[index] {
                 Alternative::Ignore => continue,
                 Alternative::Literal => {
@@ -497,6 +506,30 @@ impl Matcher {
             && !after.trim_start().starts_with([',', '.', ';', '!', '?'])
             && next.is_some_and(|w| self.negation_after.iter().any(|n| n == w))
     }
+}
+
+/// The lazy DFA cache of the finder and of [`Matcher::alternative_finder`].
+const FINDER_DFA_BYTES: usize = 32 << 20;
+
+/// One pattern per alternative (`groups`, each a capture group of the finder), configured as
+/// `regex` configures the finder, so that a search of a text finds what the finder's captures
+/// would: the leftmost-first match, and as its pattern the first alternative that takes part
+/// (alternation and multiple patterns share leftmost-first priority, and every group is a
+/// whole alternative, so the group's span is the match's).
+fn alternative_finder(groups: &[String]) -> Result<regex_automata::meta::Regex, regex_automata::meta::BuildError> {
+    use regex_automata::meta;
+    let patterns: Vec<String> = groups.iter().map(|g| format!("(?-u){g}")).collect();
+    meta::Builder::new()
+        .configure(
+            meta::Config::new()
+                // `regex`'s defaults for a `&str` regex, and the finder's cache.
+                .nfa_size_limit(Some(10 * (1 << 20)))
+                .hybrid_cache_capacity(FINDER_DFA_BYTES)
+                .utf8_empty(true)
+                // Only the pattern id and the span are read.
+                .which_captures(regex_automata::nfa::thompson::WhichCaptures::Implicit),
+        )
+        .build_many(&patterns)
 }
 
 const CLAUSE_ENDS: [char; 6] = ['.', ';', '!', '?', ',', '\n'];
