@@ -120,17 +120,19 @@ pub(crate) struct Matcher {
     am: Vec<String>,
     pm: Vec<String>,
     /// Per language, words that make its relative days past ones.
-    past_markers: Vec<Vec<String>>,
+    past_markers: Vec<PhraseIndex>,
     negation_before: Vec<String>,
     negation_after: Vec<String>,
     not_negation: Vec<String>,
     pub corrections: Vec<String>,
     not_time_units: Vec<String>,
     pub acceptance: Vec<String>,
-    request_cues: Vec<String>,
-    unavailable_cues: Vec<String>,
-    deadline_cues: Vec<String>,
-    contact_cues: Vec<String>,
+    request_cues: PhraseIndex,
+    unavailable_cues: PhraseIndex,
+    deadline_cues: PhraseIndex,
+    contact_cues: PhraseIndex,
+    /// [`Self::corrections`], indexed as a cue.
+    correction_cues: PhraseIndex,
 }
 
 /// How a mention's clause reads.
@@ -217,7 +219,7 @@ impl Matcher {
             am.extend(v.clock.am.iter().map(|p| fold(p)));
             pm.extend(v.clock.pm.iter().map(|p| fold(p)));
             clock_words.extend(v.clock.clock_words.iter().map(|p| fold(p)));
-            past_markers.push(v.modifiers.past_markers.iter().map(|p| fold(p)).collect());
+            past_markers.push(PhraseIndex::new(v.modifiers.past_markers.iter().map(|p| fold(p))));
             past_before.extend(v.modifiers.past_before.iter().map(|p| fold(p)));
             past_after.extend(v.modifiers.past_after.iter().map(|p| fold(p)));
             negation_before.extend(v.modifiers.negation_before.iter().map(|p| fold(p)));
@@ -356,16 +358,17 @@ impl Matcher {
             am,
             pm,
             past_markers,
+            correction_cues: PhraseIndex::new(corrections.iter().cloned()),
             negation_before,
             negation_after,
             not_negation,
             corrections,
             not_time_units,
             acceptance,
-            request_cues,
-            unavailable_cues,
-            deadline_cues,
-            contact_cues,
+            request_cues: PhraseIndex::new(request_cues),
+            unavailable_cues: PhraseIndex::new(unavailable_cues),
+            deadline_cues: PhraseIndex::new(deadline_cues),
+            contact_cues: PhraseIndex::new(contact_cues),
         })
     }
 
@@ -449,9 +452,7 @@ impl Matcher {
         let before: Vec<&str> = words(clause_before(text, start)).collect();
         let before = &before[before.len().saturating_sub(2)..];
         let after: Vec<&str> = words(clause_after(text, end)).take(4).collect();
-        languages.iter().any(|&l| {
-            self.past_markers[l].iter().any(|marker| contains_phrase(before, marker) || contains_phrase(&after, marker))
-        })
+        languages.iter().any(|&l| self.past_markers[l].found_in(before) || self.past_markers[l].found_in(&after))
     }
 
     /// How the clause(s) around `start..end` read.
@@ -461,13 +462,13 @@ impl Matcher {
         let context: Vec<&str> = words(before).chain(words(&text[start..end])).chain(words(after)).collect();
         let own = words(&text[start..end]).count();
         let asks = text[end + after.len()..].trim_start().starts_with('?');
-        let has = |cues: &[String]| cues.iter().any(|c| contains_phrase(&context, c));
+        let has = |cues: &PhraseIndex| cues.found_in(&context);
         // A deadline outranks the generic request cues ("need", "can"), but not a named
         // contact ("call me before you decide on Friday"); an unavailability outranks a bare time.
         let contact = has(&self.contact_cues);
         if !contact && has(&self.deadline_cues) {
             ClauseMood::Deadline
-        } else if has(&self.request_cues) || has(&self.corrections) || asks {
+        } else if has(&self.request_cues) || has(&self.correction_cues) || asks {
             ClauseMood::Request
         } else if has(&self.unavailable_cues) {
             ClauseMood::Unavailable
@@ -568,10 +569,36 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '\'')).filter(|w| !w.is_empty())
 }
 
-/// Whether `phrase` (words separated by single spaces) occurs in `words`.
-fn contains_phrase(words: &[&str], phrase: &str) -> bool {
-    let wanted: Vec<&str> = phrase.split(' ').collect();
-    words.windows(wanted.len()).any(|w| w == wanted.as_slice())
+/// Phrases (words separated by single spaces) filed under their first word, so that whether a
+/// list of words holds one of them reads each word once, not every phrase (hundreds of cues)
+/// at every word.
+#[derive(Debug, Default)]
+struct PhraseIndex {
+    /// First word -> the phrases starting with it, each split into its words.
+    by_first: HashMap<String, Vec<Vec<String>>>,
+}
+
+impl PhraseIndex {
+    fn new(phrases: impl IntoIterator<Item = String>) -> Self {
+        let mut by_first: HashMap<String, Vec<Vec<String>>> = HashMap::new();
+        for phrase in phrases {
+            let words: Vec<String> = phrase.split(' ').map(str::to_owned).collect();
+            by_first.entry(words[0].clone()).or_default().push(words);
+        }
+        PhraseIndex { by_first }
+    }
+
+    /// Whether one of the phrases occurs in `words` (as consecutive words).
+    fn found_in(&self, words: &[&str]) -> bool {
+        if self.by_first.is_empty() {
+            return false;
+        }
+        words.iter().enumerate().any(|(i, word)| {
+            self.by_first.get(*word).is_some_and(|phrases| {
+                phrases.iter().any(|p| p.len() <= words.len() - i && p.iter().zip(&words[i..]).all(|(a, b)| a == b))
+            })
+        })
+    }
 }
 
 fn weekday(index: usize) -> Weekday {
