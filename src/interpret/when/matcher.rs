@@ -347,7 +347,7 @@ impl Matcher {
             .dfa_size_limit(FINDER_DFA_BYTES)
             .build()
             .map_err(|e| invalid(e.to_string()))?;
-        let alternative_finder = alternative_finder(&groups).map_err(|e| invalid(e.to_string()))?;
+        let alternative_finder = alternative_finder(&groups).map_err(invalid)?;
         Ok(Matcher {
             finder,
             alternative_finder,
@@ -517,7 +517,7 @@ const FINDER_DFA_BYTES: usize = 32 << 20;
 /// would: the leftmost-first match, and as its pattern the first alternative that takes part
 /// (alternation and multiple patterns share leftmost-first priority, and every group is a
 /// whole alternative, so the group's span is the match's).
-fn alternative_finder(groups: &[String]) -> Result<regex_automata::meta::Regex, regex_automata::meta::BuildError> {
+fn alternative_finder(groups: &[String]) -> Result<regex_automata::meta::Regex, String> {
     use regex_automata::meta;
     let patterns: Vec<String> = groups.iter().map(|g| format!("(?-u){g}")).collect();
     meta::Builder::new()
@@ -531,6 +531,7 @@ fn alternative_finder(groups: &[String]) -> Result<regex_automata::meta::Regex, 
                 .which_captures(regex_automata::nfa::thompson::WhichCaptures::Implicit),
         )
         .build_many(&patterns)
+        .map_err(|e| e.to_string())
 }
 
 const CLAUSE_ENDS: [char; 6] = ['.', ';', '!', '?', ',', '\n'];
