@@ -1,5 +1,9 @@
 //! Briefs per second on one core for 10-turn conversations (five customer, five AI turns in
 //! four languages), rules and the shipped model. Run: `cargo bench --bench interpret`; prints briefs/s.
+//!
+//! With `HANDOFFD_BENCH_BRIEFS=N` it makes exactly N briefs after one warm-up brief and prints
+//! nothing timed: the run to give `valgrind --tool=callgrind`, whose instruction counts are
+//! repeatable on a busy machine (per brief: the difference of two runs over the difference of N).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -48,6 +52,14 @@ fn main() {
     assert!(interpreter.model_problem().is_none(), "{:?}", interpreter.model_problem());
     println!("interpret: {}", interpreter.describe_layers());
     let conversation = conversation();
+    if let Some(briefs) = fixed_count() {
+        std::hint::black_box(interpreter.interpret(&conversation).unwrap());
+        for _ in 0..briefs {
+            std::hint::black_box(interpreter.interpret(std::hint::black_box(&conversation)).unwrap());
+        }
+        println!("interpret: {briefs} briefs after one warm-up brief");
+        return;
+    }
     // Warm up the regex caches.
     for _ in 0..200 {
         std::hint::black_box(interpreter.interpret(&conversation).unwrap());
@@ -91,6 +103,12 @@ fn main() {
         brief.intents.len(),
         brief.do_not_ask.len()
     );
+}
+
+/// `HANDOFFD_BENCH_BRIEFS`: a fixed number of briefs to make, for an instruction-count profile.
+fn fixed_count() -> Option<u64> {
+    let value = std::env::var("HANDOFFD_BENCH_BRIEFS").ok()?;
+    Some(value.parse().unwrap_or_else(|_| panic!("HANDOFFD_BENCH_BRIEFS={value:?} is not a count")))
 }
 
 /// Time this thread spent on a CPU (Linux `schedstat`): the honest "one core" figure on a

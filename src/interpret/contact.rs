@@ -29,6 +29,11 @@ struct PhrasesFile {
 struct Phrase {
     channel: String,
     regex: Regex,
+    /// For a `{channel}` phrase, the channel's index in [`ContactPhrases::channel_words`]:
+    /// its regex cannot match a text that names none of the channel's words.
+    needs_channel: Option<usize>,
+    /// The phrase's own words: each is a substring of any text its regex matches.
+    needs_words: Vec<String>,
 }
 
 /// The compiled phrases.
@@ -36,6 +41,11 @@ struct Phrase {
 pub struct ContactPhrases {
     avoid: Vec<Phrase>,
     prefer: Vec<Phrase>,
+    /// Per channel, the first word of each of its names (folded): a text holding none of them
+    /// as a substring names the channel in no phrase. Most turns name no channel, and over two
+    /// hundred regexes would otherwise each read every turn; these necessary conditions are
+    /// checked first, and the regex alone decides.
+    channel_words: Vec<Vec<String>>,
 }
 
 impl ContactPhrases {
@@ -53,14 +63,25 @@ impl ContactPhrases {
             let mut out = Vec::new();
             for template in templates {
                 anyhow::ensure!(template.contains("{channel}") || !template.is_empty(), "empty phrase in `{FILE}`");
-                for (channel, words) in &file.channels {
+                let needs_words: Vec<String> = fold(template)
+                    .replace("{channel}", " ")
+                    .split(' ')
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                for (index, (channel, words)) in file.channels.iter().enumerate() {
                     let names: Vec<String> = words.iter().map(|w| regex::escape(&fold(w))).collect();
                     let alternatives = format!("(?:{})", names.join("|"));
                     let body =
                         regex::escape(&fold(template)).replace(r"\{channel\}", &alternatives).replace(' ', r"\s+");
                     let regex = Regex::new(&format!(r"(?:^|[^\w']){body}(?:$|[^\w])"))
                         .with_context(|| format!("`{FILE}`: phrase `{template}`"))?;
-                    out.push(Phrase { channel: channel.clone(), regex });
+                    out.push(Phrase {
+                        channel: channel.clone(),
+                        regex,
+                        needs_channel: template.contains("{channel}").then_some(index),
+                        needs_words: needs_words.clone(),
+                    });
                     if !template.contains("{channel}") {
                         break;
                     }
@@ -68,7 +89,12 @@ impl ContactPhrases {
             }
             Ok(out)
         };
-        Ok(ContactPhrases { avoid: compile(&file.avoid)?, prefer: compile(&file.prefer)? })
+        let channel_words = file
+            .channels
+            .values()
+            .map(|words| words.iter().filter_map(|w| fold(w).split(' ').next().map(str::to_owned)).collect())
+            .collect();
+        Ok(ContactPhrases { avoid: compile(&file.avoid)?, prefer: compile(&file.prefer)?, channel_words })
     }
 
     /// The customer's preference, from every customer turn (a later turn adds to the earlier).
@@ -76,12 +102,16 @@ impl ContactPhrases {
         let mut found: Option<ContactPreference> = None;
         for (index, turn) in turns.iter().enumerate().filter(|(_, t)| t.from == Speaker::Customer) {
             let text = fold(&turn.text);
-            let avoid: Vec<&Phrase> = self.avoid.iter().filter(|p| p.regex.is_match(&text)).collect();
-            let prefer: Vec<&Phrase> = self
-                .prefer
-                .iter()
-                .filter(|p| p.regex.is_match(&text) && !avoid.iter().any(|a| a.channel == p.channel))
-                .collect();
+            let named: Vec<bool> =
+                self.channel_words.iter().map(|words| words.iter().any(|w| text.contains(w.as_str()))).collect();
+            let matches = |p: &Phrase| {
+                p.needs_channel.is_none_or(|c| named[c])
+                    && p.needs_words.iter().all(|w| text.contains(w.as_str()))
+                    && p.regex.is_match(&text)
+            };
+            let avoid: Vec<&Phrase> = self.avoid.iter().filter(|p| matches(p)).collect();
+            let prefer: Vec<&Phrase> =
+                self.prefer.iter().filter(|p| matches(p) && !avoid.iter().any(|a| a.channel == p.channel)).collect();
             if avoid.is_empty() && prefer.is_empty() {
                 continue;
             }

@@ -108,7 +108,11 @@ struct Template {
 /// The compiled vocabulary.
 pub(crate) struct Matcher {
     finder: Regex,
-    /// Capture group index -> what it means.
+    /// The finder's alternatives as patterns of their own, in the same order: searching a
+    /// match of the finder with it says which alternative matched (the pattern id), as the
+    /// finder's captures would, without the cost of captures over this many groups.
+    alternative_finder: regex_automata::meta::Regex,
+    /// Alternative (capture group, pattern id) index -> what it means.
     alternatives: Vec<Alternative>,
     literals: HashMap<String, Literal>,
     templates: Vec<Template>,
@@ -116,17 +120,19 @@ pub(crate) struct Matcher {
     am: Vec<String>,
     pm: Vec<String>,
     /// Per language, words that make its relative days past ones.
-    past_markers: Vec<Vec<String>>,
+    past_markers: Vec<PhraseIndex>,
     negation_before: Vec<String>,
     negation_after: Vec<String>,
     not_negation: Vec<String>,
     pub corrections: Vec<String>,
     not_time_units: Vec<String>,
     pub acceptance: Vec<String>,
-    request_cues: Vec<String>,
-    unavailable_cues: Vec<String>,
-    deadline_cues: Vec<String>,
-    contact_cues: Vec<String>,
+    request_cues: PhraseIndex,
+    unavailable_cues: PhraseIndex,
+    deadline_cues: PhraseIndex,
+    contact_cues: PhraseIndex,
+    /// [`Self::corrections`], indexed as a cue.
+    correction_cues: PhraseIndex,
 }
 
 /// How a mention's clause reads.
@@ -213,7 +219,7 @@ impl Matcher {
             am.extend(v.clock.am.iter().map(|p| fold(p)));
             pm.extend(v.clock.pm.iter().map(|p| fold(p)));
             clock_words.extend(v.clock.clock_words.iter().map(|p| fold(p)));
-            past_markers.push(v.modifiers.past_markers.iter().map(|p| fold(p)).collect());
+            past_markers.push(PhraseIndex::new(v.modifiers.past_markers.iter().map(|p| fold(p))));
             past_before.extend(v.modifiers.past_before.iter().map(|p| fold(p)));
             past_after.extend(v.modifiers.past_after.iter().map(|p| fold(p)));
             negation_before.extend(v.modifiers.negation_before.iter().map(|p| fold(p)));
@@ -331,17 +337,20 @@ impl Matcher {
             groups.push(format!("({})", alternation(&literal_phrases)));
             alternatives.push(Alternative::Literal);
         }
+        let invalid = |e: String| VocabularyError::Invalid {
+            path: loaded.languages[0].1.clone(),
+            key: "(all)".into(),
+            message: format!("the vocabulary does not compile: {e}"),
+        };
         let finder = regex::RegexBuilder::new(&format!("(?-u){}", groups.join("|")))
             // A larger lazy-DFA cache keeps the many alternatives from falling back to the NFA.
-            .dfa_size_limit(32 << 20)
+            .dfa_size_limit(FINDER_DFA_BYTES)
             .build()
-            .map_err(|e| VocabularyError::Invalid {
-                path: loaded.languages[0].1.clone(),
-                key: "(all)".into(),
-                message: format!("the vocabulary does not compile: {e}"),
-            })?;
+            .map_err(|e| invalid(e.to_string()))?;
+        let alternative_finder = alternative_finder(&groups).map_err(invalid)?;
         Ok(Matcher {
             finder,
+            alternative_finder,
             alternatives,
             literals,
             templates,
@@ -349,16 +358,17 @@ impl Matcher {
             am,
             pm,
             past_markers,
+            correction_cues: PhraseIndex::new(corrections.iter().cloned()),
             negation_before,
             negation_after,
             not_negation,
             corrections,
             not_time_units,
             acceptance,
-            request_cues,
-            unavailable_cues,
-            deadline_cues,
-            contact_cues,
+            request_cues: PhraseIndex::new(request_cues),
+            unavailable_cues: PhraseIndex::new(unavailable_cues),
+            deadline_cues: PhraseIndex::new(deadline_cues),
+            contact_cues: PhraseIndex::new(contact_cues),
         })
     }
 
@@ -366,13 +376,15 @@ impl Matcher {
     pub fn tokens(&self, folded: &Folded) -> Vec<Token> {
         let text = folded.text.as_str();
         let mut out = Vec::new();
-        // The DFA finds the matches; captures (slow with this many groups) run on the match only.
+        // The DFA finds the matches; which alternative matched is read on the match only.
         for found in self.finder.find_iter(text) {
-            let Some(caps) = self.finder.captures(found.as_str()) else { continue };
-            let Some((index, m)) = caps.iter().skip(1).enumerate().find_map(|(i, m)| m.map(|m| (i, m))) else {
-                continue;
+            let Some(which) = self.alternative_finder.find(found.as_str()) else { continue };
+            let index = which.pattern().as_usize();
+            let m = Span {
+                start: found.start() + which.start(),
+                end: found.start() + which.end(),
+                text: &found.as_str()[which.range()],
             };
-            let m = Span { start: found.start() + m.start(), end: found.start() + m.end(), text: m.as_str() };
             let kind = match self.alternatives[index] {
                 Alternative::Ignore => continue,
                 Alternative::Literal => {
@@ -440,9 +452,7 @@ impl Matcher {
         let before: Vec<&str> = words(clause_before(text, start)).collect();
         let before = &before[before.len().saturating_sub(2)..];
         let after: Vec<&str> = words(clause_after(text, end)).take(4).collect();
-        languages.iter().any(|&l| {
-            self.past_markers[l].iter().any(|marker| contains_phrase(before, marker) || contains_phrase(&after, marker))
-        })
+        languages.iter().any(|&l| self.past_markers[l].found_in(before) || self.past_markers[l].found_in(&after))
     }
 
     /// How the clause(s) around `start..end` read.
@@ -452,13 +462,13 @@ impl Matcher {
         let context: Vec<&str> = words(before).chain(words(&text[start..end])).chain(words(after)).collect();
         let own = words(&text[start..end]).count();
         let asks = text[end + after.len()..].trim_start().starts_with('?');
-        let has = |cues: &[String]| cues.iter().any(|c| contains_phrase(&context, c));
+        let has = |cues: &PhraseIndex| cues.found_in(&context);
         // A deadline outranks the generic request cues ("need", "can"), but not a named
         // contact ("call me before you decide on Friday"); an unavailability outranks a bare time.
         let contact = has(&self.contact_cues);
         if !contact && has(&self.deadline_cues) {
             ClauseMood::Deadline
-        } else if contact || has(&self.request_cues) || has(&self.corrections) || asks {
+        } else if contact || has(&self.request_cues) || has(&self.correction_cues) || asks {
             // A named contact ("test drive", "call") asks for the time as much as "can" does.
             ClauseMood::Request
         } else if has(&self.unavailable_cues) {
@@ -500,6 +510,31 @@ impl Matcher {
     }
 }
 
+/// The lazy DFA cache of the finder and of [`Matcher::alternative_finder`].
+const FINDER_DFA_BYTES: usize = 32 << 20;
+
+/// One pattern per alternative (`groups`, each a capture group of the finder), configured as
+/// `regex` configures the finder, so that a search of a text finds what the finder's captures
+/// would: the leftmost-first match, and as its pattern the first alternative that takes part
+/// (alternation and multiple patterns share leftmost-first priority, and every group is a
+/// whole alternative, so the group's span is the match's).
+fn alternative_finder(groups: &[String]) -> Result<regex_automata::meta::Regex, String> {
+    use regex_automata::meta;
+    let patterns: Vec<String> = groups.iter().map(|g| format!("(?-u){g}")).collect();
+    meta::Builder::new()
+        .configure(
+            meta::Config::new()
+                // `regex`'s defaults for a `&str` regex, and the finder's cache.
+                .nfa_size_limit(Some(10 * (1 << 20)))
+                .hybrid_cache_capacity(FINDER_DFA_BYTES)
+                .utf8_empty(true)
+                // Only the pattern id and the span are read.
+                .which_captures(regex_automata::nfa::thompson::WhichCaptures::Implicit),
+        )
+        .build_many(&patterns)
+        .map_err(|e| e.to_string())
+}
+
 const CLAUSE_ENDS: [char; 6] = ['.', ';', '!', '?', ',', '\n'];
 
 /// A match placed back in the whole folded text.
@@ -536,10 +571,36 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '\'')).filter(|w| !w.is_empty())
 }
 
-/// Whether `phrase` (words separated by single spaces) occurs in `words`.
-fn contains_phrase(words: &[&str], phrase: &str) -> bool {
-    let wanted: Vec<&str> = phrase.split(' ').collect();
-    words.windows(wanted.len()).any(|w| w == wanted.as_slice())
+/// Phrases (words separated by single spaces) filed under their first word, so that whether a
+/// list of words holds one of them reads each word once, not every phrase (hundreds of cues)
+/// at every word.
+#[derive(Debug, Default)]
+struct PhraseIndex {
+    /// First word -> the phrases starting with it, each split into its words.
+    by_first: HashMap<String, Vec<Vec<String>>>,
+}
+
+impl PhraseIndex {
+    fn new(phrases: impl IntoIterator<Item = String>) -> Self {
+        let mut by_first: HashMap<String, Vec<Vec<String>>> = HashMap::new();
+        for phrase in phrases {
+            let words: Vec<String> = phrase.split(' ').map(str::to_owned).collect();
+            by_first.entry(words[0].clone()).or_default().push(words);
+        }
+        PhraseIndex { by_first }
+    }
+
+    /// Whether one of the phrases occurs in `words` (as consecutive words).
+    fn found_in(&self, words: &[&str]) -> bool {
+        if self.by_first.is_empty() {
+            return false;
+        }
+        words.iter().enumerate().any(|(i, word)| {
+            self.by_first.get(*word).is_some_and(|phrases| {
+                phrases.iter().any(|p| p.len() <= words.len() - i && p.iter().zip(&words[i..]).all(|(a, b)| a == b))
+            })
+        })
+    }
 }
 
 fn weekday(index: usize) -> Weekday {
