@@ -335,6 +335,38 @@ pub fn disposition(
     (Disposition::Callback, "a human must get back to the customer".into())
 }
 
+/// Makes the brief's parts agree where the conventions tie them (`eval/README.md`), after the
+/// rules, the model and a vendor's analysis have each had their say:
+/// - urgency follows the disposition: a customer who closed the door or put it off with no
+///   committed time is low, one who needs a senior is high (anger, a failure), and a callback or
+///   a booking is never low. The disposition is read from the whole conversation (and by the
+///   model where it decides), while urgency's cues are single phrases, so the disposition wins;
+/// - a property visit is `site_visit` and nothing else: every other visit is
+///   `appointment_booking`, so the two never describe one request.
+pub fn reconcile(brief: &mut Brief) {
+    let level = brief.urgency.level;
+    let wanted = match brief.disposition {
+        Disposition::ClosedLost | Disposition::Nurture => UrgencyLevel::Low,
+        Disposition::Escalation => UrgencyLevel::High,
+        Disposition::Callback | Disposition::Booked if level == UrgencyLevel::Low => UrgencyLevel::Medium,
+        Disposition::Callback | Disposition::Booked => level,
+    };
+    if wanted != level {
+        brief.notes.push(format!(
+            "urgency {} from the disposition {} (the cues said {})",
+            wanted.as_str(),
+            brief.disposition.as_str(),
+            level.as_str()
+        ));
+        // The cues quoted so far argued for the other level; the disposition's own reason is
+        // on the brief's disposition line, so none is quoted here.
+        brief.urgency = Urgency { level: wanted, reasons: Vec::new() };
+    }
+    if brief.intents.iter().any(|f| f.code == "site_visit") {
+        brief.intents.retain(|f| f.code != "appointment_booking");
+    }
+}
+
 /// The customer's sentence that carries the most of what they want: the most intents and facts
 /// (a call request is about contact, not need), a sentence that says "need/want" first, then
 /// the earliest.
@@ -493,5 +525,71 @@ pub fn idle_brief(conversation: &Conversation, turns: &[Turn]) -> Brief {
         ended_by: None,
         notes: vec!["no customer turn before the handoff".into()],
         language: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn brief(disposition: Disposition, level: UrgencyLevel, intents: &[&str]) -> Brief {
+        let conversation: Conversation = serde_json::from_value(serde_json::json!({
+            "now": "2026-06-09T18:25:00+05:30", "timezone": "Asia/Kolkata", "channel": "whatsapp", "turns": []
+        }))
+        .expect("a conversation");
+        let mut brief = idle_brief(&conversation, &[]);
+        brief.disposition = disposition;
+        let cue = Finding { code: "near_time".into(), evidence: "tomorrow".into(), turn: Some(0) };
+        brief.urgency = Urgency { level, reasons: vec![cue] };
+        brief.intents =
+            intents.iter().map(|code| Finding { code: (*code).into(), evidence: "x".into(), turn: Some(0) }).collect();
+        brief
+    }
+
+    #[test]
+    fn urgency_follows_the_disposition_where_the_conventions_tie_them() {
+        let cases = [
+            (Disposition::ClosedLost, UrgencyLevel::Medium, UrgencyLevel::Low),
+            (Disposition::ClosedLost, UrgencyLevel::High, UrgencyLevel::Low),
+            (Disposition::Nurture, UrgencyLevel::High, UrgencyLevel::Low),
+            (Disposition::Nurture, UrgencyLevel::Medium, UrgencyLevel::Low),
+            (Disposition::Escalation, UrgencyLevel::Medium, UrgencyLevel::High),
+            (Disposition::Escalation, UrgencyLevel::Low, UrgencyLevel::High),
+            (Disposition::Callback, UrgencyLevel::Low, UrgencyLevel::Medium),
+            (Disposition::Booked, UrgencyLevel::Low, UrgencyLevel::Medium),
+        ];
+        for (disposition, before, after) in cases {
+            let mut b = brief(disposition, before, &[]);
+            reconcile(&mut b);
+            assert_eq!(b.urgency.level, after, "{disposition:?} with {before:?}");
+            // The cue argued for the old level: it is not quoted for the new one.
+            assert!(b.urgency.reasons.is_empty(), "{disposition:?}: {:?}", b.urgency.reasons);
+            assert!(b.notes.iter().any(|n| n.contains("from the disposition")), "{:?}", b.notes);
+        }
+    }
+
+    #[test]
+    fn a_callback_or_booking_keeps_its_own_urgency_and_reasons() {
+        for (disposition, level) in [
+            (Disposition::Callback, UrgencyLevel::High),
+            (Disposition::Callback, UrgencyLevel::Medium),
+            (Disposition::Booked, UrgencyLevel::High),
+        ] {
+            let mut b = brief(disposition, level, &[]);
+            reconcile(&mut b);
+            assert_eq!(b.urgency.level, level);
+            assert_eq!(b.urgency.reasons.len(), 1, "the cue stays quoted");
+        }
+    }
+
+    #[test]
+    fn a_property_visit_is_not_also_an_appointment() {
+        let mut b = brief(Disposition::Callback, UrgencyLevel::High, &["site_visit", "appointment_booking", "pricing"]);
+        reconcile(&mut b);
+        let codes: Vec<&str> = b.intents.iter().map(|f| f.code.as_str()).collect();
+        assert_eq!(codes, ["site_visit", "pricing"]);
+        let mut b = brief(Disposition::Callback, UrgencyLevel::High, &["appointment_booking"]);
+        reconcile(&mut b);
+        assert_eq!(b.intents.len(), 1, "an appointment alone stays");
     }
 }

@@ -242,6 +242,8 @@ impl Interpreter {
         if let Some(analysis) = &conversation.vendor_analysis {
             self.vendors.apply(analysis, &mut brief);
         }
+        // The rules, the model and the vendor each decided a part; make the parts agree.
+        engine::reconcile(&mut brief);
         // Re-asks are read against the final do_not_ask: a fact the model or the vendor's
         // analysis found was given as much as one the rules found.
         let after_turns: Vec<(usize, &Turn)> =

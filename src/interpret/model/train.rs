@@ -277,6 +277,8 @@ pub fn fit_model(
 pub fn brief_with(model: &Model, case: &Prepared) -> Brief {
     let mut brief = case.rules.clone();
     model.apply(&case.turns, &mut brief);
+    // As `Interpreter::interpret` does after the model: the parts made to agree.
+    crate::interpret::engine::reconcile(&mut brief);
     brief
 }
 
