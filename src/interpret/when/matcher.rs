@@ -430,6 +430,14 @@ impl Matcher {
             if hour > 24 || (meridiem != Meridiem::Unknown && !(1..=12).contains(&hour)) {
                 return None;
             }
+            // A marker glued to a number word is part of another word: Hindi "saath" (with) is
+            // not "saat h" (7h); digits may carry one ("7h", "6pm").
+            if is_word
+                && let (Some(h), Some(x)) = (caps.name(&format!("h{n}")), caps.name(&format!("x{n}")))
+                && h.end() == x.start()
+            {
+                return None;
+            }
             let bare = marker.is_none() && caps.name(&format!("m{n}")).is_none();
             // "at one point": a number word needs a marker unless a template says "after/before".
             if is_word && bare && template.kind == ClockKind::At {
@@ -455,8 +463,9 @@ impl Matcher {
         languages.iter().any(|&l| self.past_markers[l].found_in(before) || self.past_markers[l].found_in(&after))
     }
 
-    /// How the clause(s) around `start..end` read.
-    pub fn mood(&self, text: &str, start: usize, end: usize) -> ClauseMood {
+    /// How the clause(s) around `start..end` read, and whether a cue or a question mark said
+    /// so (`false` for a time that only reads as a request because it stands nearly alone).
+    pub fn mood(&self, text: &str, start: usize, end: usize) -> (ClauseMood, bool) {
         let before = clause_before(text, start);
         let after = clause_after(text, end);
         let context: Vec<&str> = words(before).chain(words(&text[start..end])).chain(words(after)).collect();
@@ -467,17 +476,17 @@ impl Matcher {
         // contact ("call me before you decide on Friday"); an unavailability outranks a bare time.
         let contact = has(&self.contact_cues);
         if !contact && has(&self.deadline_cues) {
-            ClauseMood::Deadline
+            (ClauseMood::Deadline, true)
         } else if contact || has(&self.request_cues) || has(&self.correction_cues) || asks {
             // A named contact ("test drive", "call") asks for the time as much as "can" does.
-            ClauseMood::Request
+            (ClauseMood::Request, true)
         } else if has(&self.unavailable_cues) {
-            ClauseMood::Unavailable
+            (ClauseMood::Unavailable, true)
         } else if context.len() <= own + 3 {
             // A bare time ("Saturday morning") answers the question of when.
-            ClauseMood::Request
+            (ClauseMood::Request, false)
         } else {
-            ClauseMood::Narrative
+            (ClauseMood::Narrative, false)
         }
     }
 

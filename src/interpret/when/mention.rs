@@ -19,6 +19,9 @@ pub(crate) struct Mention {
     pub end: Option<(ClockKind, ClockTime)>,
     /// Folded byte range covering every token of the mention.
     pub span: (usize, usize),
+    /// Cancelled by a negation ("not next week", "mornings no"): no request, but its day still
+    /// tells which day a following time of day belongs to ("tomorrow, mornings no; evening").
+    pub negated: bool,
 }
 
 impl Mention {
@@ -27,8 +30,31 @@ impl Mention {
     pub fn is_request(&self) -> bool {
         self.day.is_some()
             || self.start.is_some()
-            || self.end.is_some()
+            // An end alone ("I'm in the office till 7") says until when the customer is taken,
+            // not when to call; "before N" and ranges do ask for a time.
+            || matches!(self.end, Some((ClockKind::Before | ClockKind::Between, _)))
             || (self.part.is_some() && self.standalone_part)
+    }
+
+    /// Whether the mention is only an end ("till 10"): it closes the window named just before
+    /// it, or tells until when the customer is taken.
+    pub fn is_end_only(&self) -> bool {
+        self.day.is_none()
+            && self.part.is_none()
+            && self.start.is_none()
+            && matches!(self.end, Some((ClockKind::Until, _)))
+    }
+
+    /// Whether the mention is a day and nothing else ("on Monday").
+    pub fn is_day_only(&self) -> bool {
+        self.day.is_some() && self.part.is_none() && self.start.is_none() && self.end.is_none()
+    }
+
+    /// Whether the mention names a time of day but no day ("after 5", "evening"), so that it
+    /// belongs to the day named just before it. An end alone ("free till 11") does not: it
+    /// closes a window already named or tells when the customer is taken.
+    pub fn lacks_day(&self) -> bool {
+        self.day.is_none() && (self.part.is_some() || self.is_request())
     }
 
     /// Adds `token` if it fits; `false` when it starts a new mention.
@@ -95,7 +121,7 @@ fn combine_days(a: DayRef, b: DayRef) -> Option<DayRef> {
 
 /// Whether the text between two tokens makes them separate mentions.
 fn separated(matcher: &Matcher, gap: &str) -> bool {
-    if gap.len() > MAX_GAP {
+    if gap.len() > MAX_GAP || ends_sentence(gap) {
         return true;
     }
     let words: Vec<&str> = gap.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
@@ -105,7 +131,21 @@ fn separated(matcher: &Matcher, gap: &str) -> bool {
     })
 }
 
-/// The mentions of one folded text, in order, negated ones left out.
+/// Whether `gap` holds the end of a sentence: a time in the next sentence is another
+/// statement ("Mornings I'm at work. But tomorrow after three"), though it may borrow this
+/// one's day (see `TimeResolver`). A full stop counts when a space or the end follows it, so
+/// "5.30" and "a.m." are not sentence ends.
+fn ends_sentence(gap: &str) -> bool {
+    let bytes = gap.as_bytes();
+    bytes.iter().enumerate().any(|(i, b)| match b {
+        b'?' | b'!' | b';' | b'\n' => true,
+        b'.' => bytes.get(i + 1).is_none_or(|next| next.is_ascii_whitespace()),
+        _ => false,
+    })
+}
+
+/// The mentions of one folded text, in order, negated ones marked; mentions that name no time
+/// on their own are kept too (they may borrow a day named before them).
 pub(crate) fn mentions(matcher: &Matcher, text: &str, tokens: &[Token]) -> Vec<Mention> {
     let mut out: Vec<Mention> = Vec::new();
     let mut current: Option<Mention> = None;
@@ -121,6 +161,8 @@ pub(crate) fn mentions(matcher: &Matcher, text: &str, tokens: &[Token]) -> Vec<M
         current = Some(mention);
     }
     out.extend(current);
-    out.retain(|m| m.is_request() && !matcher.is_negated(text, m.span.0, m.span.1));
+    for m in &mut out {
+        m.negated = matcher.is_negated(text, m.span.0, m.span.1);
+    }
     out
 }

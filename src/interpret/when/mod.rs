@@ -28,7 +28,8 @@ pub use hours::BusinessHours;
 pub use vocabulary::VocabularyError;
 
 use fold::Folded;
-use matcher::{ClauseMood, Matcher};
+use matcher::{ClauseMood, DayRef, Matcher};
+use mention::Mention;
 use resolve::{Context, Placed};
 
 /// Evidence longer than this is cut: the brief quotes short.
@@ -110,10 +111,31 @@ impl TimeResolver {
         // night", "my wedding is on Saturday", "since your update on Monday") is no request,
         // even when nothing else was asked for: a window must be one the customer named.
         let mut requested: Option<ResolvedWindow> = None;
-        for turn in turns.iter().filter(|t| t.from == Speaker::Customer) {
-            for (found, mood) in self.windows_in(turn, &ctx, "") {
+        // The day a time of day without one belongs to: the last one named in the same turn,
+        // else in the customer's previous turn ("tomorrow?" ... "after 5 please").
+        let mut previous_day = None;
+        for (at, turn) in turns.iter().enumerate().filter(|(_, t)| t.from == Speaker::Customer) {
+            let mut day = previous_day;
+            let found_in_turn = self.windows_in(turn, &ctx, "", &mut day);
+            previous_day = day.filter(|_| found_in_turn.named_day);
+            // The AI's slots offered just before, read only when needed.
+            let mut offered: Option<Vec<ResolvedWindow>> = None;
+            for (found, mood) in found_in_turn.windows {
                 if mood != ClauseMood::Request {
                     continue;
+                }
+                if requested.is_some() && found.rule.ends_with("at_n") {
+                    // Picking one of the slots the AI offered ("a las 16, perfecto") books the
+                    // AI's slot; the window stays the one the customer named before.
+                    let offered = offered.get_or_insert_with(|| match at.checked_sub(1).map(|i| &turns[i]) {
+                        Some(proposal) if proposal.from == Speaker::Ai => {
+                            self.windows_in(proposal, &ctx, "", &mut None).windows.into_iter().map(|(w, _)| w).collect()
+                        }
+                        _ => Vec::new(),
+                    });
+                    if offered.iter().any(|o| o.window == found.window) {
+                        continue;
+                    }
                 }
                 requested = match requested.take() {
                     Some(old) if confirms(&found, &old, &ctx) || vaguer_today(&found, &old, &ctx) => Some(old),
@@ -124,31 +146,97 @@ impl TimeResolver {
         requested.or_else(|| self.accepted_proposal(turns, &ctx))
     }
 
-    /// Every window named in one turn, in order, with how its clause reads.
+    /// Every window named in one turn, in order, with how its clause reads. A time of day
+    /// without a day takes `day` (the last day named before it); `day` ends as the last day
+    /// the turn asked for or refused ("Tomorrow, but mornings no. Evening is fine").
     fn windows_in(
         &self,
         turn: &WindowTurn<'_>,
         ctx: &Context<'_>,
         rule_prefix: &str,
-    ) -> Vec<(ResolvedWindow, ClauseMood)> {
+        day: &mut Option<DayRef>,
+    ) -> TurnWindows {
+        let mut out = TurnWindows { windows: Vec::new(), named_day: false };
         let folded = Folded::new(turn.text);
         let tokens = self.matcher.tokens(&folded);
         if tokens.is_empty() {
-            return Vec::new();
+            return out;
         }
-        mention::mentions(&self.matcher, &folded.text, &tokens)
-            .iter()
-            .filter_map(|m| {
-                let Placed { start, end, rule } = resolve::place(ctx, m)?;
-                let window = ResolvedWindow {
-                    window: TimeWindow { not_before: start.fixed_offset(), not_after: end.fixed_offset() },
-                    evidence: short(folded.original(turn.text, m.span.0, m.span.1)),
-                    turn: turn.index,
-                    rule: format!("{rule_prefix}{rule}"),
-                };
-                (start <= end).then(|| (window, self.matcher.mood(&folded.text, m.span.0, m.span.1)))
-            })
-            .collect()
+        // The mention just before, when it asked for a time of day on no day ("Só de tarde."):
+        // a day alone right after it is the day of that time ("Na segunda.").
+        let mut timed_before: Option<(Mention, String)> = None;
+        // The window just before, when it has a start and no end ("after 8?"): an end alone
+        // right after it closes it ("I'm free till 10").
+        let mut open_before: Option<(Mention, String, usize)> = None;
+        for mut m in mention::mentions(&self.matcher, &folded.text, &tokens) {
+            let (mood, cued) = self.matcher.mood(&folded.text, m.span.0, m.span.1);
+            let asked = mood == ClauseMood::Request && !m.negated;
+            let (timed, open) = (timed_before.take(), open_before.take());
+            if m.is_end_only() {
+                if asked
+                    && let Some((opened, prefix, at)) = open
+                {
+                    let closed = Mention { end: m.end, span: (opened.span.0, m.span.1), ..opened };
+                    if let Some(window) = self.window_of(turn, ctx, &folded, &closed, &prefix) {
+                        out.windows[at].0 = window;
+                    }
+                }
+                continue;
+            }
+            let mut prefix = rule_prefix.to_string();
+            let own_day = m.day.is_some();
+            // A part of the day alone ("subah meetings hain") borrows a day only when a cue asks for it.
+            let borrows = m.lacks_day() && (cued || m.start.is_some() || m.end.is_some() || m.standalone_part);
+            if borrows && let Some(named) = *day {
+                m.day = Some(named);
+                prefix.push_str("day_named_before+");
+            } else if own_day && (m.negated || matches!(mood, ClauseMood::Request | ClauseMood::Unavailable)) {
+                // A day only told in passing ("my wedding is on Saturday", "it expires
+                // tomorrow") lends nothing.
+                *day = m.day;
+                out.named_day = true;
+            }
+            if own_day
+                && asked
+                && m.is_day_only()
+                && let Some((timed, _)) = timed
+            {
+                m = Mention { day: m.day, span: (timed.span.0, m.span.1), ..timed };
+                prefix.push_str("day_named_after+");
+            }
+            if m.negated || !m.is_request() {
+                continue;
+            }
+            let Some(window) = self.window_of(turn, ctx, &folded, &m, &prefix) else { continue };
+            if asked {
+                if m.day.is_none() {
+                    timed_before = Some((m.clone(), prefix.clone()));
+                }
+                if m.start.is_some() && m.end.is_none() {
+                    open_before = Some((m.clone(), prefix.clone(), out.windows.len()));
+                }
+            }
+            out.windows.push((window, mood));
+        }
+        out
+    }
+
+    /// The window of one mention of `turn`, or `None` when it cannot be placed.
+    fn window_of(
+        &self,
+        turn: &WindowTurn<'_>,
+        ctx: &Context<'_>,
+        folded: &Folded,
+        m: &Mention,
+        rule_prefix: &str,
+    ) -> Option<ResolvedWindow> {
+        let Placed { start, end, rule } = resolve::place(ctx, m)?;
+        (start <= end).then(|| ResolvedWindow {
+            window: TimeWindow { not_before: start.fixed_offset(), not_after: end.fixed_offset() },
+            evidence: short(folded.original(turn.text, m.span.0, m.span.1)),
+            turn: turn.index,
+            rule: format!("{rule_prefix}{rule}"),
+        })
     }
 
     /// The AI's proposed time, when the customer's last short reply accepts it.
@@ -158,7 +246,7 @@ impl TimeResolver {
             if proposal.from != Speaker::Ai || reply.from != Speaker::Customer || !self.is_acceptance(reply.text) {
                 return None;
             }
-            self.windows_in(proposal, ctx, "accepted_ai_proposal+").pop().map(|(window, _)| window)
+            self.windows_in(proposal, ctx, "accepted_ai_proposal+", &mut None).windows.pop().map(|(window, _)| window)
         })
     }
 
@@ -174,6 +262,12 @@ impl TimeResolver {
             words.len() >= n && words[..n].join(" ") == *a
         })
     }
+}
+
+/// The windows of one turn, and whether it named a day a later turn's time of day may take.
+struct TurnWindows {
+    windows: Vec<(ResolvedWindow, ClauseMood)>,
+    named_day: bool,
 }
 
 /// Whether `new` only repeats `old` more loosely: it spans all of it ("this weekend" after

@@ -155,9 +155,10 @@ fn on_date(ctx: &Context<'_>, m: &Mention, date: NaiveDate) -> Option<Placed> {
             start = s;
             start_is_now = false;
             // "Saturday morning after 10" stays in the morning; otherwise until 21:00, or
-            // 23:00 from 21:00 on.
+            // 23:00 from 21:00 on. An afternoon beside the time only says pm ("after three in
+            // the afternoon" is "after 3 pm").
             end = match part {
-                Some(p @ (Part::Morning | Part::Afternoon)) if s < p.bounds().1 => p.bounds().1,
+                Some(p @ Part::Morning) if s < p.bounds().1 => p.bounds().1,
                 _ if s >= EVENING_END => LATE_END,
                 _ => EVENING_END,
             };
