@@ -422,7 +422,9 @@ fn a_wider_confirmation_keeps_the_narrower_window() {
 }
 
 #[test]
-fn ai_turns_do_not_name_the_window_but_an_accepted_proposal_does() {
+fn ai_turns_do_not_name_the_window_nor_does_a_yes_to_their_proposal() {
+    // The window is the one the customer named: the training corpus labels a bare yes to the
+    // AI's slot null (issue 20).
     let now = rfc("2026-06-09T10:00:00+05:30");
     let tz: Tz = KOLKATA.parse().unwrap();
     let turns = [
@@ -430,12 +432,10 @@ fn ai_turns_do_not_name_the_window_but_an_accepted_proposal_does() {
         WindowTurn { index: 1, from: Speaker::Ai, text: "Can our consultant call you on Thursday at 3 pm?" },
     ];
     assert_eq!(resolver().requested_window(&turns, now, tz, &weekday_hours()), None);
-    let accepted = [turns[0], turns[1], WindowTurn { index: 2, from: Speaker::Customer, text: "Yes please" }];
-    let w = resolver().requested_window(&accepted, now, tz, &weekday_hours());
-    let w = assert_window(w, "2026-06-11T15:00:00+05:30", "2026-06-11T16:00:00+05:30");
-    assert_eq!((w.turn, w.rule.as_str()), (1, "accepted_ai_proposal+weekday+at_n"));
-    let refused = [turns[0], turns[1], WindowTurn { index: 2, from: Speaker::Customer, text: "No, not a good time" }];
-    assert_eq!(resolver().requested_window(&refused, now, tz, &weekday_hours()), None);
+    for reply in ["Yes please", "ok", "sim, pode ser", "haan theek hai"] {
+        let accepted = [turns[0], turns[1], WindowTurn { index: 2, from: Speaker::Customer, text: reply }];
+        assert_eq!(resolver().requested_window(&accepted, now, tz, &weekday_hours()), None, "{reply}");
+    }
 }
 
 #[test]
@@ -800,4 +800,116 @@ fn a_named_day_wins_over_a_later_bare_today() {
         &weekday_hours(),
     );
     assert_window(w, "2026-06-10T18:00:00+05:30", "2026-06-10T21:00:00+05:30");
+}
+
+// --- A time of day and the day named around it (issue 20) --------------------------------
+
+/// Tuesday 2026-06-09 10:00 IST, Mon-Fri 09:00-18:00, Sat 10:00-14:00: the customer's turns.
+fn on_a_tuesday_morning(customer: &[&str]) -> Option<ResolvedWindow> {
+    window_of(customer, "2026-06-09T10:00:00+05:30", KOLKATA, &weekday_hours())
+}
+
+#[test]
+fn a_sentence_ends_a_time_so_an_unavailable_part_of_day_does_not_bind_the_next_one() {
+    let w = on_a_tuesday_morning(&["Mornings I'm stuck at the site, no way. But Friday after four is fine."]);
+    assert_window(w, "2026-06-12T16:00:00+05:30", "2026-06-12T21:00:00+05:30");
+}
+
+#[test]
+fn a_time_of_day_without_a_day_takes_the_day_named_just_before() {
+    // In the same turn, and in the customer's previous turn, in every language.
+    let cases: [(&[&str], &str, &str); 5] = [
+        (&["Could we do Friday? Ideally after 4."], "2026-06-12T16:00:00+05:30", "2026-06-12T21:00:00+05:30"),
+        (&["do you have space on Thursday?", "after 5 please"], "2026-06-11T17:00:00+05:30", "2026-06-11T21:00:00+05:30"),
+        (&["parso free ho?", "shaam ko 6 ke baad"], "2026-06-11T18:00:00+05:30", "2026-06-11T21:00:00+05:30"),
+        (&["¿tienen hueco el viernes?", "por la tarde porfa"], "2026-06-12T12:00:00+05:30", "2026-06-12T17:00:00+05:30"),
+        (&["amanhã dá?", "depois das 4"], "2026-06-10T16:00:00+05:30", "2026-06-10T21:00:00+05:30"),
+    ];
+    for (turns, not_before, not_after) in cases {
+        let w = assert_window(on_a_tuesday_morning(turns), not_before, not_after);
+        assert!(w.rule.starts_with("day_named_before+"), "{turns:?}: rule {}", w.rule);
+    }
+    // Only a day asked for or refused lends itself; one told in passing does not.
+    let w = on_a_tuesday_morning(&["my sister's engagement is on Friday, busy all day", "can you call after 5 today"]);
+    assert_window(w, "2026-06-09T17:00:00+05:30", "2026-06-09T21:00:00+05:30");
+}
+
+#[test]
+fn a_refused_part_of_the_day_lends_its_day_to_the_one_asked_for() {
+    let w = on_a_tuesday_morning(&["Thursday, but afternoons no, I teach. Evening is fine"]);
+    assert_window(w, "2026-06-11T17:00:00+05:30", "2026-06-11T21:00:00+05:30");
+}
+
+#[test]
+fn a_day_refused_after_the_one_asked_for_does_not_replace_it() {
+    for (text, not_before, not_after) in [
+        ("saturday morning works, sunday not possible", "2026-06-13T09:00:00+05:30", "2026-06-13T12:00:00+05:30"),
+        ("pode ser sexta, quinta não", "2026-06-12T09:00:00+05:30", "2026-06-12T18:00:00+05:30"),
+        ("el jueves en la tarde, el miércoles no", "2026-06-11T12:00:00+05:30", "2026-06-11T17:00:00+05:30"),
+    ] {
+        assert_window(on_a_tuesday_morning(&[text]), not_before, not_after);
+    }
+}
+
+#[test]
+fn a_day_alone_right_after_a_time_of_day_is_that_times_day() {
+    let w = on_a_tuesday_morning(&["Só de manhã. Na quarta."]);
+    assert_window(w, "2026-06-10T09:00:00+05:30", "2026-06-10T12:00:00+05:30");
+}
+
+#[test]
+fn an_end_alone_closes_the_window_before_it_or_tells_when_the_customer_is_taken() {
+    let w = on_a_tuesday_morning(&["ring me tomorrow after 7? free till 10"]);
+    assert_window(w, "2026-06-10T19:00:00+05:30", "2026-06-10T22:00:00+05:30");
+    let w = on_a_tuesday_morning(&["any chance Thursday after 6pm? I'm at the office till 5.30"]);
+    assert_window(w, "2026-06-11T18:00:00+05:30", "2026-06-11T21:00:00+05:30");
+}
+
+#[test]
+fn picking_a_slot_the_ai_offered_keeps_the_window_the_customer_named() {
+    let now = rfc("2026-06-09T10:00:00+05:30");
+    let tz: Tz = KOLKATA.parse().unwrap();
+    let turns = [
+        WindowTurn { index: 0, from: Speaker::Customer, text: "Can you do Friday afternoon?" },
+        WindowTurn { index: 1, from: Speaker::Ai, text: "We have Friday at 3 pm or 4 pm." },
+        WindowTurn { index: 2, from: Speaker::Customer, text: "3 pm then" },
+    ];
+    let w = resolver().requested_window(&turns, now, tz, &weekday_hours());
+    assert_window(w, "2026-06-12T12:00:00+05:30", "2026-06-12T17:00:00+05:30");
+}
+
+#[test]
+fn an_afternoon_beside_an_after_time_only_says_pm() {
+    for text in ["sábado depois das duas da tarde", "saturday after 2 in the afternoon"] {
+        assert_window(on_a_tuesday_morning(&[text]), "2026-06-13T14:00:00+05:30", "2026-06-13T21:00:00+05:30");
+    }
+    // A morning still bounds its time.
+    let w = on_a_tuesday_morning(&["saturday morning after 10"]);
+    assert_window(w, "2026-06-13T10:00:00+05:30", "2026-06-13T12:00:00+05:30");
+}
+
+#[test]
+fn a_booking_called_off_or_a_purchase_date_is_no_window() {
+    for text in [
+        "please cancel my fitting on Thursday at 4",
+        "quiero cancelar la cita del lunes",
+        "kal 11 baje wali demo cancel karna hai",
+        "I want to order it today",
+        "quero fechar hoje, pago no pix",
+    ] {
+        assert_eq!(on_a_tuesday_morning(&[text]), None, "{text}");
+    }
+}
+
+#[test]
+fn vocabulary_words_of_issue_20() {
+    // "arvo" and "sat" (Australian and chat English); a greeting and a class schedule are no time.
+    let w = on_a_tuesday_morning(&["sat arvo suits me"]);
+    assert_window(w, "2026-06-13T12:00:00+05:30", "2026-06-13T17:00:00+05:30");
+    for text in ["Sat sri akal ji", "do you have a weekend batch?"] {
+        assert_eq!(on_a_tuesday_morning(&[text]), None, "{text}");
+    }
+    // Hindi "saath" (with) is no "saat h" (7h).
+    let w = on_a_tuesday_morning(&["sunday subah aayenge, family ke saath"]);
+    assert_window(w, "2026-06-14T09:00:00+05:30", "2026-06-14T12:00:00+05:30");
 }

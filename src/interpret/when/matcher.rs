@@ -126,11 +126,11 @@ pub(crate) struct Matcher {
     not_negation: Vec<String>,
     pub corrections: Vec<String>,
     not_time_units: Vec<String>,
-    pub acceptance: Vec<String>,
     request_cues: PhraseIndex,
     unavailable_cues: PhraseIndex,
     deadline_cues: PhraseIndex,
     contact_cues: PhraseIndex,
+    cancel_cues: PhraseIndex,
     /// [`Self::corrections`], indexed as a cue.
     correction_cues: PhraseIndex,
 }
@@ -146,6 +146,8 @@ pub(crate) enum ClauseMood {
     Deadline,
     /// Tells something else ("I land on Friday night").
     Narrative,
+    /// Calls a booking off ("cancel my cleaning tomorrow at 9").
+    Cancelled,
 }
 
 /// A vocabulary phrase as a regex: words separated by any run of spaces or hyphens, with
@@ -179,9 +181,9 @@ impl Matcher {
         let (mut past_before, mut past_after) = (Vec::new(), Vec::new());
         let (mut negation_before, mut negation_after, mut corrections) = (Vec::new(), Vec::new(), Vec::new());
         let mut not_negation = Vec::new();
-        let (mut not_time_units, mut acceptance) = (Vec::new(), Vec::new());
+        let mut not_time_units = Vec::new();
         let (mut request_cues, mut unavailable_cues) = (Vec::new(), Vec::new());
-        let (mut deadline_cues, mut contact_cues) = (Vec::new(), Vec::new());
+        let (mut deadline_cues, mut contact_cues, mut cancel_cues) = (Vec::new(), Vec::new(), Vec::new());
         let mut weekday_names = Vec::new();
         let mut raw_templates: Vec<(ClockKind, String, usize, &std::path::Path)> = Vec::new();
 
@@ -227,11 +229,11 @@ impl Matcher {
             not_negation.extend(v.modifiers.not_negation.iter().map(|p| fold(p)));
             corrections.extend(v.modifiers.corrections.iter().map(|p| fold(p)));
             not_time_units.extend(v.modifiers.not_time_units.iter().map(|p| fold(p)));
-            acceptance.extend(v.acceptance.iter().map(|p| fold(p)));
             request_cues.extend(v.request_cues.iter().map(|p| fold(p)));
             unavailable_cues.extend(v.unavailable_cues.iter().map(|p| fold(p)));
             deadline_cues.extend(v.deadline_cues.iter().map(|p| fold(p)));
             contact_cues.extend(v.contact_cues.iter().map(|p| fold(p)));
+            cancel_cues.extend(v.cancel_cues.iter().map(|p| fold(p)));
             for (kind, list) in [
                 (ClockKind::Between, &v.clock.between),
                 (ClockKind::After, &v.clock.after),
@@ -364,11 +366,11 @@ impl Matcher {
             not_negation,
             corrections,
             not_time_units,
-            acceptance,
             request_cues: PhraseIndex::new(request_cues),
             unavailable_cues: PhraseIndex::new(unavailable_cues),
             deadline_cues: PhraseIndex::new(deadline_cues),
             contact_cues: PhraseIndex::new(contact_cues),
+            cancel_cues: PhraseIndex::new(cancel_cues),
         })
     }
 
@@ -475,7 +477,9 @@ impl Matcher {
         // A deadline outranks the generic request cues ("need", "can"), but not a named
         // contact ("call me before you decide on Friday"); an unavailability outranks a bare time.
         let contact = has(&self.contact_cues);
-        if !contact && has(&self.deadline_cues) {
+        if has(&self.cancel_cues) {
+            (ClauseMood::Cancelled, true)
+        } else if !contact && has(&self.deadline_cues) {
             (ClauseMood::Deadline, true)
         } else if contact || has(&self.request_cues) || has(&self.correction_cues) || asks {
             // A named contact ("test drive", "call") asks for the time as much as "can" does.
