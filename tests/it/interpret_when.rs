@@ -913,3 +913,41 @@ fn vocabulary_words_of_issue_20() {
     let w = on_a_tuesday_morning(&["sunday subah aayenge, family ke saath"]);
     assert_window(w, "2026-06-14T09:00:00+05:30", "2026-06-14T12:00:00+05:30");
 }
+
+#[test]
+fn the_night_of_another_day_is_its_evening_and_tonight_starts_at_six() {
+    let w = on_a_tuesday_morning(&["quinta à noite dá?"]);
+    assert_window(w, "2026-06-11T17:00:00+05:30", "2026-06-11T21:00:00+05:30");
+    let w = on_a_tuesday_morning(&["pode me ligar hoje à noite?"]);
+    assert_window(w, "2026-06-09T18:00:00+05:30", "2026-06-09T21:00:00+05:30");
+}
+
+#[test]
+fn before_a_time_with_its_part_of_the_day_starts_now() {
+    // "de la noche" says pm; "before N" still runs from now.
+    let w = on_a_tuesday_morning(&["que me llamen hoy antes de las ocho de la noche"]);
+    assert_window(w, "2026-06-09T10:00:00+05:30", "2026-06-09T20:00:00+05:30");
+}
+
+#[test]
+fn a_part_of_the_day_refused_before_a_time_asked_for_is_not_part_of_it() {
+    let w = on_a_tuesday_morning(&["mornings I'm at work so Thursday after 3 would be best"]);
+    assert_window(w, "2026-06-11T15:00:00+05:30", "2026-06-11T21:00:00+05:30");
+}
+
+#[test]
+fn a_day_named_alone_in_the_next_turn_is_the_day_of_the_time_asked_for() {
+    let w = on_a_tuesday_morning(&["evenings after 8 suit me", "Wednesday would be great"]);
+    assert_window(w, "2026-06-10T20:00:00+05:30", "2026-06-10T21:00:00+05:30");
+    // A clock time alone (an address, a count) waits for no day.
+    let w = on_a_tuesday_morning(&["is the flat at 8 Rose Lane still free?", "can we see it on Saturday?"]);
+    assert_window(w, "2026-06-13T10:00:00+05:30", "2026-06-13T14:00:00+05:30");
+}
+
+#[test]
+fn portuguese_salary_day_and_midday() {
+    let w = on_a_tuesday_morning(&["me liga depois que cair o salário"]);
+    assert_window(w, "2026-07-01T09:00:00+05:30", "2026-07-01T18:00:00+05:30");
+    let w = on_a_tuesday_morning(&["alguém pode me ligar amanhã entre meio dia e uma?"]);
+    assert_window(w, "2026-06-10T12:00:00+05:30", "2026-06-10T13:00:00+05:30");
+}

@@ -494,6 +494,11 @@ impl Matcher {
         }
     }
 
+    /// Whether `words` say the customer is taken ("I'm at work", "tô em reunião").
+    pub fn says_unavailable(&self, words: &[&str]) -> bool {
+        self.unavailable_cues.found_in(words)
+    }
+
     /// Whether the next word after `end` is one of `words`.
     fn followed_by(&self, text: &str, end: usize, words: &[String]) -> bool {
         let rest = text[end..].trim_start_matches([' ', '-']);

@@ -125,6 +125,12 @@ fn separated(matcher: &Matcher, gap: &str) -> bool {
         return true;
     }
     let words: Vec<&str> = gap.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    // "mornings I'm at work so Friday after 3": the part of the day before the unavailability
+    // is the time refused, not part of the one asked for after it.
+    let cue_words: Vec<&str> = gap.split(|c: char| !(c.is_ascii_alphanumeric() || c == '\'')).filter(|w| !w.is_empty()).collect();
+    if matcher.says_unavailable(&cue_words) {
+        return true;
+    }
     matcher.corrections.iter().any(|c| {
         let n = c.split(' ').count();
         words.windows(n).any(|w| w.join(" ") == *c)

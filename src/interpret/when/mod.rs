@@ -28,7 +28,7 @@ pub use hours::BusinessHours;
 pub use vocabulary::VocabularyError;
 
 use fold::Folded;
-use matcher::{ClauseMood, DayRef, Matcher};
+use matcher::{ClauseMood, ClockKind, DayRef, Matcher};
 use mention::Mention;
 use resolve::{Context, Placed};
 
@@ -110,11 +110,11 @@ impl TimeResolver {
         let mut requested: Option<ResolvedWindow> = None;
         // The day a time of day without one belongs to: the last one named in the same turn,
         // else in the customer's previous turn ("tomorrow?" ... "after 5 please").
-        let mut previous_day = None;
+        // Likewise a time of day asked for on no day takes a day named alone right after it,
+        // in the same turn or the next ("evenings after 8 suit me" ... "Tuesday would be great").
+        let mut previous = Carried::default();
         for (at, turn) in turns.iter().enumerate().filter(|(_, t)| t.from == Speaker::Customer) {
-            let mut day = previous_day;
-            let found_in_turn = self.windows_in(turn, &ctx, "", &mut day);
-            previous_day = day.filter(|_| found_in_turn.named_day);
+            let found_in_turn = self.windows_in(turn, &ctx, "", &mut previous);
             // The AI's slots offered just before, read only when needed.
             let mut offered: Option<Vec<ResolvedWindow>> = None;
             for (found, mood) in found_in_turn.windows {
@@ -126,7 +126,8 @@ impl TimeResolver {
                     // AI's slot; the window stays the one the customer named before.
                     let offered = offered.get_or_insert_with(|| match at.checked_sub(1).map(|i| &turns[i]) {
                         Some(proposal) if proposal.from == Speaker::Ai => {
-                            self.windows_in(proposal, &ctx, "", &mut None).windows.into_iter().map(|(w, _)| w).collect()
+                            let windows = self.windows_in(proposal, &ctx, "", &mut Carried::default()).windows;
+                            windows.into_iter().map(|(w, _)| w).collect()
                         }
                         _ => Vec::new(),
                     });
@@ -144,24 +145,26 @@ impl TimeResolver {
     }
 
     /// Every window named in one turn, in order, with how its clause reads. A time of day
-    /// without a day takes `day` (the last day named before it); `day` ends as the last day
-    /// the turn asked for or refused ("Tomorrow, but mornings no. Evening is fine").
+    /// without a day takes the last day named before it (`carried` holds the previous turn's);
+    /// `carried` ends as what this turn leaves to the next: the last day it asked for or
+    /// refused ("Tomorrow, but mornings no. Evening is fine"), and its last mention when that
+    /// asked for a time of day on no day.
     fn windows_in(
         &self,
         turn: &WindowTurn<'_>,
         ctx: &Context<'_>,
         rule_prefix: &str,
-        day: &mut Option<DayRef>,
+        carried: &mut Carried,
     ) -> TurnWindows {
-        let mut out = TurnWindows { windows: Vec::new(), named_day: false };
+        let mut out = TurnWindows { windows: Vec::new() };
         let folded = Folded::new(turn.text);
         let tokens = self.matcher.tokens(&folded);
-        if tokens.is_empty() {
-            return out;
-        }
+        let mut day = carried.day.take();
+        let mut named_day = false;
         // The mention just before, when it asked for a time of day on no day ("Só de tarde."):
         // a day alone right after it is the day of that time ("Na segunda.").
-        let mut timed_before: Option<(Mention, String)> = None;
+        // (The third field says whether it is this turn's, whose text the evidence may span.)
+        let mut timed_before: Option<(Mention, String, bool)> = carried.timed.take().map(|(m, p)| (m, p, false));
         // The window just before, when it has a start and no end ("after 8?"): an end alone
         // right after it closes it ("I'm free till 10").
         let mut open_before: Option<(Mention, String, usize)> = None;
@@ -184,21 +187,22 @@ impl TimeResolver {
             let own_day = m.day.is_some();
             // A part of the day alone ("subah meetings hain") borrows a day only when a cue asks for it.
             let borrows = m.lacks_day() && (cued || m.start.is_some() || m.end.is_some() || m.standalone_part);
-            if borrows && let Some(named) = *day {
+            if borrows && let Some(named) = day {
                 m.day = Some(named);
                 prefix.push_str("day_named_before+");
             } else if own_day && (m.negated || matches!(mood, ClauseMood::Request | ClauseMood::Unavailable)) {
                 // A day only told in passing ("my wedding is on Saturday", "it expires
                 // tomorrow") lends nothing.
-                *day = m.day;
-                out.named_day = true;
+                day = m.day;
+                named_day = true;
             }
             if own_day
                 && asked
                 && m.is_day_only()
-                && let Some((timed, _)) = timed
+                && let Some((timed, _, this_turn)) = timed
             {
-                m = Mention { day: m.day, span: (timed.span.0, m.span.1), ..timed };
+                let span = if this_turn { (timed.span.0, m.span.1) } else { m.span };
+                m = Mention { day: m.day, span, ..timed };
                 prefix.push_str("day_named_after+");
             }
             if m.negated || !m.is_request() {
@@ -206,8 +210,9 @@ impl TimeResolver {
             }
             let Some(window) = self.window_of(turn, ctx, &folded, &m, &prefix) else { continue };
             if asked {
-                if m.day.is_none() {
-                    timed_before = Some((m.clone(), prefix.clone()));
+                // A clock time alone ("at 8", often an address or a count) waits for no day.
+                if m.day.is_none() && (m.part.is_some() || !matches!(m.start, Some((ClockKind::At, _)))) {
+                    timed_before = Some((m.clone(), prefix.clone(), true));
                 }
                 if m.start.is_some() && m.end.is_none() {
                     open_before = Some((m.clone(), prefix.clone(), out.windows.len()));
@@ -215,6 +220,10 @@ impl TimeResolver {
             }
             out.windows.push((window, mood));
         }
+        *carried = Carried {
+            day: day.filter(|_| named_day),
+            timed: timed_before.filter(|t| t.2).map(|(m, p, _)| (m, p)),
+        };
         out
     }
 
@@ -237,10 +246,17 @@ impl TimeResolver {
     }
 }
 
-/// The windows of one turn, and whether it named a day a later turn's time of day may take.
+/// The windows of one turn, each with how its clause reads.
 struct TurnWindows {
     windows: Vec<(ResolvedWindow, ClauseMood)>,
-    named_day: bool,
+}
+
+/// What one customer turn leaves to the next: the day it named (asked for or refused), and its
+/// last mention when that asked for a time of day on no day.
+#[derive(Default)]
+struct Carried {
+    day: Option<DayRef>,
+    timed: Option<(Mention, String)>,
 }
 
 /// Whether `new` only repeats `old` more loosely: it spans all of it ("this weekend" after

@@ -104,11 +104,14 @@ fn end_minutes(t: ClockTime, part: Option<Part>, start: Option<u32>) -> u32 {
 
 /// The window of `m` on one date; `None` when it makes no sense (ends before it starts).
 fn on_date(ctx: &Context<'_>, m: &Mention, date: NaiveDate) -> Option<Placed> {
-    let part = match m.day {
-        Some(DayRef::Tonight) => Some(Part::Night),
-        _ => m.part,
-    };
     let is_today = date == ctx.today();
+    let part = match (m.day, m.part) {
+        (Some(DayRef::Tonight), _) => Some(Part::Night),
+        // The night of another day is its evening ("quarta à noite" is 17:00-21:00); only
+        // tonight starts at 18:00 (eval/README.md, and how the training corpus reads it).
+        (_, Some(Part::Night)) if !is_today => Some(Part::Evening),
+        (_, part) => part,
+    };
     let mut rule = Vec::new();
     // A range's start inherits its end's am/pm: "between 9 and 11 pm".
     let start_time = match (m.start, m.end) {
@@ -169,8 +172,9 @@ fn on_date(ctx: &Context<'_>, m: &Mention, date: NaiveDate) -> Option<Placed> {
     if let Some(e) = end_clock {
         end = e;
         if m.start.is_none() {
-            // "before N": from now, or the day's opening (the part's start if one was named).
-            if part.is_none() {
+            // "before N": from now, or the day's opening; a part of the day beside it only says
+            // am or pm ("antes de las ocho de la noche"), except tonight's, which starts at 18:00.
+            if m.day != Some(DayRef::Tonight) {
                 let ((open, _), _) = ctx.whole_day(date);
                 start = open;
                 if is_today && ctx.now_minutes() > open {
