@@ -561,7 +561,8 @@ fn sales_ops_can_add_a_language_without_rust_changes() {
         "Europe/Paris".parse().unwrap(),
         &weekday_hours(),
     );
-    assert_window(w, "2026-06-13T10:00:00+02:00", "2026-06-13T12:00:00+02:00");
+    // "après 10h" in the morning is "after 10 am": until 21:00 (eval/README.md, issue 20).
+    assert_window(w, "2026-06-13T10:00:00+02:00", "2026-06-13T21:00:00+02:00");
 }
 
 // --- Properties -------------------------------------------------------------------------
@@ -883,9 +884,9 @@ fn an_afternoon_beside_an_after_time_only_says_pm() {
     for text in ["sábado depois das duas da tarde", "saturday after 2 in the afternoon"] {
         assert_window(on_a_tuesday_morning(&[text]), "2026-06-13T14:00:00+05:30", "2026-06-13T21:00:00+05:30");
     }
-    // A morning still bounds its time.
+    // So does a morning: "after 10 am" runs to 21:00.
     let w = on_a_tuesday_morning(&["saturday morning after 10"]);
-    assert_window(w, "2026-06-13T10:00:00+05:30", "2026-06-13T12:00:00+05:30");
+    assert_window(w, "2026-06-13T10:00:00+05:30", "2026-06-13T21:00:00+05:30");
 }
 
 #[test]
@@ -950,4 +951,71 @@ fn portuguese_salary_day_and_midday() {
     assert_window(w, "2026-07-01T09:00:00+05:30", "2026-07-01T18:00:00+05:30");
     let w = on_a_tuesday_morning(&["alguém pode me ligar amanhã entre meio dia e uma?"]);
     assert_window(w, "2026-06-10T12:00:00+05:30", "2026-06-10T13:00:00+05:30");
+}
+
+#[test]
+fn an_hour_of_today_whose_morning_is_over_is_the_evening_one() {
+    let w = window_of(&["aaj 8 baje ke baad call karna"], "2026-06-09T17:00:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-09T20:00:00+05:30", "2026-06-09T21:00:00+05:30");
+}
+
+#[test]
+fn a_part_of_the_day_and_a_time_in_the_next_clause_are_two_statements() {
+    // The morning is when stock arrives, not the am of "after 4".
+    let w = on_a_tuesday_morning(&["kal 4 baje ke baad call karo, subah godown mein hota hoon"]);
+    assert_window(w, "2026-06-10T16:00:00+05:30", "2026-06-10T21:00:00+05:30");
+    // And "after 12" is when the customer leaves, not part of the morning asked for.
+    let w = on_a_tuesday_morning(&["parso subah aa jao, 12 ke baad main bahar rehta hoon"]);
+    assert_window(w, "2026-06-11T09:00:00+05:30", "2026-06-11T12:00:00+05:30");
+}
+
+#[test]
+fn hinglish_requests_and_hours() {
+    for (text, not_before, not_after) in [
+        ("kal shaam aake dekh lete hain", "2026-06-10T17:00:00+05:30", "2026-06-10T21:00:00+05:30"),
+        ("mechanic ko Thursday ko bhej do", "2026-06-11T09:00:00+05:30", "2026-06-11T18:00:00+05:30"),
+        ("kal subah dus se baarah ke beech call karna", "2026-06-10T10:00:00+05:30", "2026-06-10T12:00:00+05:30"),
+    ] {
+        assert_window(on_a_tuesday_morning(&[text]), not_before, not_after);
+    }
+    // "aaj ka rate" is today's price, and "har baar bolte ho kal aayenge" a promise reported.
+    for text in ["aaj ka rate kya hai?", "har baar bolte ho kal aayenge"] {
+        assert_eq!(on_a_tuesday_morning(&[text]), None, "{text}");
+    }
+}
+
+#[test]
+fn after_8_or_9_is_the_evening_and_after_10_the_morning() {
+    let w = on_a_tuesday_morning(&["tomorrow, after 9 please"]);
+    assert_window(w, "2026-06-10T21:00:00+05:30", "2026-06-10T23:00:00+05:30");
+    let w = on_a_tuesday_morning(&["tomorrow after 10 please"]);
+    assert_window(w, "2026-06-10T10:00:00+05:30", "2026-06-10T21:00:00+05:30");
+}
+
+#[test]
+fn a_start_after_an_end_alone_is_another_statement() {
+    let w = on_a_tuesday_morning(&["I'm in the office till 6 tomorrow, ring me after 7"]);
+    assert_window(w, "2026-06-10T19:00:00+05:30", "2026-06-10T21:00:00+05:30");
+    let w = on_a_tuesday_morning(&["I'm home from 3 today"]);
+    assert_window(w, "2026-06-09T15:00:00+05:30", "2026-06-09T21:00:00+05:30");
+}
+
+#[test]
+fn except_since_and_generic_days_are_no_window() {
+    let w = on_a_tuesday_morning(&["next week, any day except Monday"]);
+    assert_window(w, "2026-06-15T00:00:00+05:30", "2026-06-21T23:59:00+05:30");
+    let w = on_a_tuesday_morning(&["no reply since Friday, call me today"]);
+    assert_window(w, "2026-06-09T09:00:00+05:30", "2026-06-09T18:00:00+05:30");
+    for text in ["what's the price for a Saturday?", "I need the suit for a wedding on Saturday", "es para la boda del sábado"] {
+        assert_eq!(on_a_tuesday_morning(&[text]), None, "{text}");
+    }
+}
+
+#[test]
+fn a_busy_period_told_after_the_window_does_not_replace_it() {
+    let w = on_a_tuesday_morning(&["call me after the 1st, month end is hectic"]);
+    assert_window(w, "2026-07-01T09:00:00+05:30", "2026-07-01T18:00:00+05:30");
+    // Coming over to sign is a visit, not only a deadline.
+    let w = on_a_tuesday_morning(&["I will come Monday to sign if the price is right"]);
+    assert_window(w, "2026-06-15T09:00:00+05:30", "2026-06-15T18:00:00+05:30");
 }

@@ -79,7 +79,9 @@ impl Mention {
             }
             TokenKind::Clock { kind, first, second } => match kind {
                 ClockKind::After | ClockKind::At => {
-                    if self.start.is_some() {
+                    // "in office till 7, call me after 8": a start after an end alone is
+                    // another statement.
+                    if self.start.is_some() || matches!(self.end, Some((ClockKind::Until, _))) {
                         return false;
                     }
                     self.start = Some((kind, first));
@@ -157,7 +159,18 @@ pub(crate) fn mentions(matcher: &Matcher, text: &str, tokens: &[Token]) -> Vec<M
     let mut current: Option<Mention> = None;
     for token in tokens {
         if let Some(mention) = current.as_mut() {
-            if !separated(matcher, &text[mention.span.1..token.start]) && mention.absorb(token) {
+            let gap = &text[mention.span.1..token.start];
+            // "call after 3, mornings are a rush", "mornings, after 12 I leave": a part of the day
+            // and a clock time in the next clause are two statements, not a time and its am or
+            // pm (the second still takes the first's day).
+            let timed = mention.start.is_some() || mention.end.is_some();
+            let next_clause_time = gap.contains(',')
+                && match token.kind {
+                    TokenKind::Part { .. } => timed,
+                    TokenKind::Clock { .. } => mention.part.is_some() && !timed,
+                    TokenKind::Day(_) => false,
+                };
+            if !separated(matcher, gap) && !next_clause_time && mention.absorb(token) {
                 continue;
             }
             out.extend(current.take());

@@ -123,7 +123,25 @@ fn on_date(ctx: &Context<'_>, m: &Mention, date: NaiveDate) -> Option<Placed> {
         }
         (s, _) => s.map(|s| s.1),
     };
-    let start_clock = start_time.map(|t| minutes_of(t, part));
+    let start_clock = start_time.map(|t| {
+        let s = minutes_of(t, part);
+        let later = s + 12 * 60;
+        let open_ended = matches!(m.start, Some((ClockKind::After | ClockKind::At, _)));
+        // "Call me after 8" is the evening's 8 (and 9): nobody asks for a call after 8 am,
+        // and the training corpus reads every such "after 8" and "after 9" as pm; "after 10"
+        // and "after 11" stay in the morning.
+        let after_dinner = matches!(m.start, Some((ClockKind::After, _))) && matches!(t.hour, 8 | 9);
+        if after_dinner && part.is_none() && t.meridiem == Meridiem::Unknown {
+            return later;
+        }
+        // "aaj 8 baje ke baad" said at 17:00: the morning's 8 is over, so it is 20:00.
+        if open_ended && is_today && part.is_none() && t.meridiem == Meridiem::Unknown && s < ctx.now_minutes() && later < 24 * 60
+        {
+            later
+        } else {
+            s
+        }
+    });
     let end_clock = m.end.map(|(_, t)| end_minutes(t, part, start_clock));
     let (mut start, mut end);
     let mut start_is_now = false;
@@ -157,14 +175,10 @@ fn on_date(ctx: &Context<'_>, m: &Mention, date: NaiveDate) -> Option<Placed> {
         (Some(_), Some(s)) => {
             start = s;
             start_is_now = false;
-            // "Saturday morning after 10" stays in the morning; otherwise until 21:00, or
-            // 23:00 from 21:00 on. An afternoon beside the time only says pm ("after three in
-            // the afternoon" is "after 3 pm").
-            end = match part {
-                Some(p @ Part::Morning) if s < p.bounds().1 => p.bounds().1,
-                _ if s >= EVENING_END => LATE_END,
-                _ => EVENING_END,
-            };
+            // Until 21:00, or 23:00 from 21:00 on. A part of the day beside the time only says
+            // am or pm ("subah das baje ke baad" is "after 10 am", "depois das três da tarde"
+            // "after 3 pm"), as the training corpus reads it.
+            end = if s >= EVENING_END { LATE_END } else { EVENING_END };
             rule.push("after_n");
         }
         _ => {}
