@@ -1019,3 +1019,24 @@ fn a_busy_period_told_after_the_window_does_not_replace_it() {
     let w = on_a_tuesday_morning(&["I will come Monday to sign if the price is right"]);
     assert_window(w, "2026-06-15T09:00:00+05:30", "2026-06-15T18:00:00+05:30");
 }
+
+#[test]
+fn the_next_weekday_after_the_one_refused_is_a_week_later() {
+    for turns in [
+        &["sí pero este sábado no puedo", "el siguiente sábado en la mañana"][..],
+        &["is sat nahi ho payega", "agle sat aa jayenge, subah"][..],
+    ] {
+        assert_window(on_a_tuesday_morning(turns), "2026-06-20T09:00:00+05:30", "2026-06-20T12:00:00+05:30");
+    }
+    // Without a Saturday named before, the next Saturday is the coming one.
+    let w = on_a_tuesday_morning(&["can we do next Saturday?"]);
+    assert_window(w, "2026-06-13T10:00:00+05:30", "2026-06-13T14:00:00+05:30");
+}
+
+#[test]
+fn spanish_requests_in_other_words() {
+    let w = on_a_tuesday_morning(&["llamadme el lunes por la mañana y lo hablamos"]);
+    assert_window(w, "2026-06-15T09:00:00+05:30", "2026-06-15T12:00:00+05:30");
+    let w = on_a_tuesday_morning(&["llámenme después del mediodía, ahorita estoy atendiendo"]);
+    assert_window(w, "2026-06-09T12:00:00+05:30", "2026-06-09T21:00:00+05:30");
+}

@@ -19,6 +19,8 @@ pub(crate) enum DayRef {
     Weekday(Weekday),
     /// A weekday of next week ("next week Tuesday", "martes de la próxima semana").
     NextWeekday(Weekday),
+    /// The weekday a week after its coming one ("este sábado no ... el siguiente sábado").
+    FollowingWeekday(Weekday),
     ThisWeekend,
     NextWeek,
     EndOfMonth,
@@ -123,6 +125,8 @@ pub(crate) struct Matcher {
     past_markers: Vec<PhraseIndex>,
     negation_before: Vec<String>,
     negation_after: Vec<String>,
+    following_before: Vec<String>,
+    following_after: Vec<String>,
     not_negation: Vec<String>,
     pub corrections: Vec<String>,
     not_time_units: Vec<String>,
@@ -181,6 +185,7 @@ impl Matcher {
         let (mut past_before, mut past_after) = (Vec::new(), Vec::new());
         let (mut negation_before, mut negation_after, mut corrections) = (Vec::new(), Vec::new(), Vec::new());
         let mut not_negation = Vec::new();
+        let (mut following_before, mut following_after) = (Vec::new(), Vec::new());
         let mut not_time_units = Vec::new();
         let (mut request_cues, mut unavailable_cues) = (Vec::new(), Vec::new());
         let (mut deadline_cues, mut contact_cues, mut cancel_cues) = (Vec::new(), Vec::new(), Vec::new());
@@ -226,6 +231,8 @@ impl Matcher {
             past_after.extend(v.modifiers.past_after.iter().map(|p| fold(p)));
             negation_before.extend(v.modifiers.negation_before.iter().map(|p| fold(p)));
             negation_after.extend(v.modifiers.negation_after.iter().map(|p| fold(p)));
+            following_before.extend(v.modifiers.following_before.iter().map(|p| fold(p)));
+            following_after.extend(v.modifiers.following_after.iter().map(|p| fold(p)));
             not_negation.extend(v.modifiers.not_negation.iter().map(|p| fold(p)));
             corrections.extend(v.modifiers.corrections.iter().map(|p| fold(p)));
             not_time_units.extend(v.modifiers.not_time_units.iter().map(|p| fold(p)));
@@ -363,6 +370,8 @@ impl Matcher {
             correction_cues: PhraseIndex::new(corrections.iter().cloned()),
             negation_before,
             negation_after,
+            following_before,
+            following_after,
             not_negation,
             corrections,
             not_time_units,
@@ -492,6 +501,21 @@ impl Matcher {
         } else {
             (ClauseMood::Narrative, false)
         }
+    }
+
+    /// Whether the weekday at `start..end` is called the next one ("el siguiente sábado",
+    /// "sábado que vem").
+    pub fn is_following(&self, text: &str, start: usize, end: usize) -> bool {
+        let before = clause_before(text, start).trim_end();
+        let after = text[end..].trim_start();
+        let ends_with_word = |w: &String| {
+            before.ends_with(w.as_str())
+                && before[..before.len() - w.len()].chars().next_back().is_none_or(|c| !c.is_ascii_alphanumeric())
+        };
+        let starts_with_word = |w: &String| {
+            after.starts_with(w.as_str()) && after[w.len()..].chars().next().is_none_or(|c| !c.is_ascii_alphanumeric())
+        };
+        self.following_before.iter().any(ends_with_word) || self.following_after.iter().any(starts_with_word)
     }
 
     /// Whether `words` say the customer is taken ("I'm at work", "tô em reunião").

@@ -22,6 +22,8 @@ pub(crate) struct Mention {
     /// Cancelled by a negation ("not next week", "mornings no"): no request, but its day still
     /// tells which day a following time of day belongs to ("tomorrow, mornings no; evening").
     pub negated: bool,
+    /// The weekday is called the next one ("el siguiente sábado"): see `DayRef::FollowingWeekday`.
+    pub following: bool,
 }
 
 impl Mention {
@@ -182,6 +184,14 @@ pub(crate) fn mentions(matcher: &Matcher, text: &str, tokens: &[Token]) -> Vec<M
     out.extend(current);
     for m in &mut out {
         m.negated = matcher.is_negated(text, m.span.0, m.span.1);
+    }
+    for token in tokens {
+        if let TokenKind::Day(DayRef::Weekday(_)) = token.kind
+            && matcher.is_following(text, token.start, token.end)
+            && let Some(m) = out.iter_mut().find(|m| m.span.0 <= token.start && token.end <= m.span.1)
+        {
+            m.following = true;
+        }
     }
     out
 }

@@ -185,6 +185,13 @@ impl TimeResolver {
             }
             let mut prefix = rule_prefix.to_string();
             let own_day = m.day.is_some();
+            // "este sábado no puedo ... el siguiente sábado": the next one after the one named.
+            if m.following
+                && let (Some(DayRef::Weekday(w)), Some(DayRef::Weekday(named))) = (m.day, day)
+                && w == named
+            {
+                m.day = Some(DayRef::FollowingWeekday(w));
+            }
             // A part of the day alone ("subah meetings hain") borrows a day only when a cue asks for it.
             let borrows = m.lacks_day() && (cued || m.start.is_some() || m.end.is_some() || m.standalone_part);
             if borrows && let Some(named) = day {

@@ -219,6 +219,11 @@ fn on_date(ctx: &Context<'_>, m: &Mention, date: NaiveDate) -> Option<Placed> {
 /// The date of a weekday this week if today or later and its window is not over, else
 /// next week's.
 fn upcoming(ctx: &Context<'_>, m: &Mention, weekday: Weekday) -> Option<(Placed, &'static str)> {
+    let date = upcoming_date(ctx, m, weekday);
+    on_date(ctx, m, date).map(|p| (p, "weekday"))
+}
+
+fn upcoming_date(ctx: &Context<'_>, m: &Mention, weekday: Weekday) -> NaiveDate {
     let today = ctx.today();
     let monday = today - Duration::days(today.weekday().num_days_from_monday() as i64);
     let this_week = monday + Duration::days(weekday.num_days_from_monday() as i64);
@@ -226,9 +231,9 @@ fn upcoming(ctx: &Context<'_>, m: &Mention, weekday: Weekday) -> Option<(Placed,
         && let Some(placed) = on_date(ctx, m, this_week)
         && placed.end > ctx.now
     {
-        return Some((placed, "weekday"));
+        return this_week;
     }
-    on_date(ctx, m, this_week + Duration::days(7)).map(|p| (p, "weekday"))
+    this_week + Duration::days(7)
 }
 
 /// Several days as one window: from the start of the first to the end of the last.
@@ -285,6 +290,9 @@ pub(crate) fn place(ctx: &Context<'_>, m: &Mention) -> Option<Placed> {
             on_date(ctx, m, today + Duration::days(2)).map(|p| with("day_after_tomorrow", p))
         }
         Some(DayRef::Weekday(w)) => upcoming(ctx, m, w).map(|(p, label)| with(label, p)),
+        Some(DayRef::FollowingWeekday(w)) => {
+            on_date(ctx, m, upcoming_date(ctx, m, w) + Duration::days(7)).map(|p| with("following_weekday", p))
+        }
         Some(DayRef::NextWeekday(w)) => {
             let next_monday = today + Duration::days(7 - today.weekday().num_days_from_monday() as i64);
             on_date(ctx, m, next_monday + Duration::days(w.num_days_from_monday() as i64))

@@ -250,6 +250,13 @@ pub struct Modifiers {
     /// A negation before them still does ("não no sábado").
     #[serde(default)]
     pub not_negation: Vec<String>,
+    /// Right before a weekday, "the next one" ("el siguiente sábado", "agle sat"): after the
+    /// customer named that weekday ("este sábado no puedo"), it is the one a week later.
+    #[serde(default)]
+    pub following_before: Vec<String>,
+    /// Right after a weekday, the same ("sábado que vem", "el sábado siguiente").
+    #[serde(default)]
+    pub following_after: Vec<String>,
     /// Between two time expressions, starts a new one even when they could combine
     /// ("Monday... actually Wednesday").
     #[serde(default)]
@@ -333,6 +340,8 @@ fn validate(path: &Path, v: &TimeVocabulary) -> Result<(), VocabularyError> {
         ("modifiers.negation_before".into(), &v.modifiers.negation_before),
         ("modifiers.negation_after".into(), &v.modifiers.negation_after),
         ("modifiers.not_negation".into(), &v.modifiers.not_negation),
+        ("modifiers.following_before".into(), &v.modifiers.following_before),
+        ("modifiers.following_after".into(), &v.modifiers.following_after),
         ("modifiers.corrections".into(), &v.modifiers.corrections),
         ("modifiers.not_time_units".into(), &v.modifiers.not_time_units),
         ("ignore".into(), &v.ignore),
