@@ -1040,3 +1040,13 @@ fn spanish_requests_in_other_words() {
     let w = on_a_tuesday_morning(&["llámenme después del mediodía, ahorita estoy atendiendo"]);
     assert_window(w, "2026-06-09T12:00:00+05:30", "2026-06-09T21:00:00+05:30");
 }
+
+#[test]
+fn saturday_or_sunday_side_by_side_is_the_weekend() {
+    for text in ["this weekend, saturday or sunday, whichever", "sábado ou domingo, tanto faz"] {
+        assert_window(on_a_tuesday_morning(&[text]), "2026-06-13T10:00:00+05:30", "2026-06-13T14:00:00+05:30");
+    }
+    // Across a clause they are two statements, and the latest wins.
+    let w = on_a_tuesday_morning(&["Saturday we have guests, Sunday works"]);
+    assert_window(w, "2026-06-14T09:00:00+05:30", "2026-06-14T17:00:00+05:30");
+}

@@ -119,6 +119,9 @@ fn combine_days(a: DayRef, b: DayRef) -> Option<DayRef> {
             Some(Weekday(w))
         }
         (Today, Tonight) | (Tonight, Today) => Some(Tonight),
+        // "Saturday or Sunday, both fine": the coming weekend.
+        (Weekday(chrono::Weekday::Sat), Weekday(chrono::Weekday::Sun))
+        | (Weekday(chrono::Weekday::Sun), Weekday(chrono::Weekday::Sat)) => Some(ThisWeekend),
         _ => None,
     }
 }
@@ -139,6 +142,13 @@ fn separated(matcher: &Matcher, gap: &str) -> bool {
         let n = c.split(' ').count();
         words.windows(n).any(|w| w.join(" ") == *c)
     })
+}
+
+/// Whether two expressions stand side by side: at most one short joining word between them
+/// ("or", "o", "ou", "ya", "y", "e", "/").
+fn side_by_side(gap: &str) -> bool {
+    let words: Vec<&str> = gap.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    !gap.contains([',', '.', ';', '!', '?']) && words.len() <= 1 && words.iter().all(|w| w.len() <= 3)
 }
 
 /// Whether `gap` holds the end of a sentence: a time in the next sentence is another
@@ -172,7 +182,19 @@ pub(crate) fn mentions(matcher: &Matcher, text: &str, tokens: &[Token]) -> Vec<M
                     TokenKind::Clock { .. } => mention.part.is_some() && !timed,
                     TokenKind::Day(_) => false,
                 };
-            if !separated(matcher, gap) && !next_clause_time && mention.absorb(token) {
+            // "next week, any day except Monday": a day refused on its own is not part of the
+            // time before it.
+            let refused_day =
+                matches!(token.kind, TokenKind::Day(_)) && matcher.is_negated(text, token.start, token.end);
+            // Saturday and Sunday make the weekend only side by side ("Saturday or Sunday",
+            // "sábado/domingo"), not across a clause ("Saturday I work, Sunday we come").
+            let far_weekend_days = matches!(
+                (mention.day, token.kind),
+                (Some(DayRef::Weekday(a)), TokenKind::Day(DayRef::Weekday(b)))
+                    if a != b && [a, b].iter().all(|d| matches!(d, chrono::Weekday::Sat | chrono::Weekday::Sun))
+            ) && !side_by_side(gap);
+            if !separated(matcher, gap) && !next_clause_time && !refused_day && !far_weekend_days && mention.absorb(token)
+            {
                 continue;
             }
             out.extend(current.take());
