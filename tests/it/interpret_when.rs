@@ -821,9 +821,17 @@ fn a_time_of_day_without_a_day_takes_the_day_named_just_before() {
     // In the same turn, and in the customer's previous turn, in every language.
     let cases: [(&[&str], &str, &str); 5] = [
         (&["Could we do Friday? Ideally after 4."], "2026-06-12T16:00:00+05:30", "2026-06-12T21:00:00+05:30"),
-        (&["do you have space on Thursday?", "after 5 please"], "2026-06-11T17:00:00+05:30", "2026-06-11T21:00:00+05:30"),
+        (
+            &["do you have space on Thursday?", "after 5 please"],
+            "2026-06-11T17:00:00+05:30",
+            "2026-06-11T21:00:00+05:30",
+        ),
         (&["parso free ho?", "shaam ko 6 ke baad"], "2026-06-11T18:00:00+05:30", "2026-06-11T21:00:00+05:30"),
-        (&["¿tienen hueco el viernes?", "por la tarde porfa"], "2026-06-12T12:00:00+05:30", "2026-06-12T17:00:00+05:30"),
+        (
+            &["¿tienen hueco el viernes?", "por la tarde porfa"],
+            "2026-06-12T12:00:00+05:30",
+            "2026-06-12T17:00:00+05:30",
+        ),
         (&["amanhã dá?", "depois das 4"], "2026-06-10T16:00:00+05:30", "2026-06-10T21:00:00+05:30"),
     ];
     for (turns, not_before, not_after) in cases {
@@ -1006,7 +1014,9 @@ fn except_since_and_generic_days_are_no_window() {
     assert_window(w, "2026-06-15T00:00:00+05:30", "2026-06-21T23:59:00+05:30");
     let w = on_a_tuesday_morning(&["no reply since Friday, call me today"]);
     assert_window(w, "2026-06-09T09:00:00+05:30", "2026-06-09T18:00:00+05:30");
-    for text in ["what's the price for a Saturday?", "I need the suit for a wedding on Saturday", "es para la boda del sábado"] {
+    for text in
+        ["what's the price for a Saturday?", "I need the suit for a wedding on Saturday", "es para la boda del sábado"]
+    {
         assert_eq!(on_a_tuesday_morning(&[text]), None, "{text}");
     }
 }
@@ -1049,4 +1059,11 @@ fn saturday_or_sunday_side_by_side_is_the_weekend() {
     // Across a clause they are two statements, and the latest wins.
     let w = on_a_tuesday_morning(&["Saturday we have guests, Sunday works"]);
     assert_window(w, "2026-06-14T09:00:00+05:30", "2026-06-14T17:00:00+05:30");
+}
+
+#[test]
+fn an_end_before_the_start_is_when_the_customer_is_taken() {
+    let w =
+        on_a_tuesday_morning(&["can I see it tomorrow evening?", "actually make it after 7, I have a class till 6:30"]);
+    assert_window(w, "2026-06-10T19:00:00+05:30", "2026-06-10T21:00:00+05:30");
 }

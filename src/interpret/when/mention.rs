@@ -134,7 +134,8 @@ fn separated(matcher: &Matcher, gap: &str) -> bool {
     let words: Vec<&str> = gap.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
     // "mornings I'm at work so Friday after 3": the part of the day before the unavailability
     // is the time refused, not part of the one asked for after it.
-    let cue_words: Vec<&str> = gap.split(|c: char| !(c.is_ascii_alphanumeric() || c == '\'')).filter(|w| !w.is_empty()).collect();
+    let cue_words: Vec<&str> =
+        gap.split(|c: char| !(c.is_ascii_alphanumeric() || c == '\'')).filter(|w| !w.is_empty()).collect();
     if matcher.says_unavailable(&cue_words) {
         return true;
     }
@@ -193,7 +194,11 @@ pub(crate) fn mentions(matcher: &Matcher, text: &str, tokens: &[Token]) -> Vec<M
                 (Some(DayRef::Weekday(a)), TokenKind::Day(DayRef::Weekday(b)))
                     if a != b && [a, b].iter().all(|d| matches!(d, chrono::Weekday::Sat | chrono::Weekday::Sun))
             ) && !side_by_side(gap);
-            if !separated(matcher, gap) && !next_clause_time && !refused_day && !far_weekend_days && mention.absorb(token)
+            if !separated(matcher, gap)
+                && !next_clause_time
+                && !refused_day
+                && !far_weekend_days
+                && mention.absorb(token)
             {
                 continue;
             }

@@ -173,9 +173,7 @@ impl TimeResolver {
             let asked = mood == ClauseMood::Request && !m.negated;
             let (timed, open) = (timed_before.take(), open_before.take());
             if m.is_end_only() {
-                if asked
-                    && let Some((opened, prefix, at)) = open
-                {
+                if asked && let Some((opened, prefix, at)) = open {
                     let closed = Mention { end: m.end, span: (opened.span.0, m.span.1), ..opened };
                     if let Some(window) = self.window_of(turn, ctx, &folded, &closed, &prefix) {
                         out.windows[at].0 = window;
@@ -215,7 +213,14 @@ impl TimeResolver {
             if m.negated || !m.is_request() {
                 continue;
             }
-            let Some(window) = self.window_of(turn, ctx, &folded, &m, &prefix) else { continue };
+            let placed = self.window_of(turn, ctx, &folded, &m, &prefix).or_else(|| {
+                // "after 7, I have a meeting till 6:30": an end before the start is when the
+                // customer is taken, not the window's end.
+                let open = Mention { end: None, ..m.clone() };
+                let told_apart = matches!((m.start, m.end), (Some((ClockKind::After, _)), Some((ClockKind::Until, _))));
+                told_apart.then(|| self.window_of(turn, ctx, &folded, &open, &prefix)).flatten()
+            });
+            let Some(window) = placed else { continue };
             if asked {
                 // A clock time alone ("at 8", often an address or a count) waits for no day.
                 if m.day.is_none() && (m.part.is_some() || !matches!(m.start, Some((ClockKind::At, _)))) {
@@ -227,10 +232,8 @@ impl TimeResolver {
             }
             out.windows.push((window, mood));
         }
-        *carried = Carried {
-            day: day.filter(|_| named_day),
-            timed: timed_before.filter(|t| t.2).map(|(m, p, _)| (m, p)),
-        };
+        *carried =
+            Carried { day: day.filter(|_| named_day), timed: timed_before.filter(|t| t.2).map(|(m, p, _)| (m, p)) };
         out
     }
 

@@ -135,7 +135,12 @@ fn on_date(ctx: &Context<'_>, m: &Mention, date: NaiveDate) -> Option<Placed> {
             return later;
         }
         // "aaj 8 baje ke baad" said at 17:00: the morning's 8 is over, so it is 20:00.
-        if open_ended && is_today && part.is_none() && t.meridiem == Meridiem::Unknown && s < ctx.now_minutes() && later < 24 * 60
+        if open_ended
+            && is_today
+            && part.is_none()
+            && t.meridiem == Meridiem::Unknown
+            && s < ctx.now_minutes()
+            && later < 24 * 60
         {
             later
         } else {
