@@ -1067,3 +1067,24 @@ fn an_end_before_the_start_is_when_the_customer_is_taken() {
         on_a_tuesday_morning(&["can I see it tomorrow evening?", "actually make it after 7, I have a class till 6:30"]);
     assert_window(w, "2026-06-10T19:00:00+05:30", "2026-06-10T21:00:00+05:30");
 }
+
+#[test]
+fn a_request_word_after_a_negation_is_refused() {
+    let w = on_a_tuesday_morning(&["tem amanhã à tarde? de manhã eu não consigo sair do trabalho"]);
+    assert_window(w, "2026-06-10T12:00:00+05:30", "2026-06-10T17:00:00+05:30");
+}
+
+#[test]
+fn more_spanish_and_portuguese_requests() {
+    for (text, not_before, not_after) in [
+        ("mañana lo paso a ver", "2026-06-10T09:00:00+05:30", "2026-06-10T18:00:00+05:30"),
+        ("que me llame a la noche, ahora estoy en la obra", "2026-06-09T18:00:00+05:30", "2026-06-09T21:00:00+05:30"),
+        (
+            "esta semana não, na próxima semana qualquer dia serve",
+            "2026-06-15T00:00:00+05:30",
+            "2026-06-21T23:59:00+05:30",
+        ),
+    ] {
+        assert_window(on_a_tuesday_morning(&[text]), not_before, not_after);
+    }
+}

@@ -483,6 +483,13 @@ impl Matcher {
         let own = words(&text[start..end]).count();
         let asks = text[end + after.len()..].trim_start().starts_with('?');
         let has = |cues: &PhraseIndex| cues.found_in(&context);
+        // A request word right after a negation is refused: "não consigo", "no puedo".
+        let unrefused: Vec<&str> = context
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i == 0 || !self.negation_before.iter().any(|n| n == context[i - 1]))
+            .map(|(_, w)| *w)
+            .collect();
         // A deadline outranks the generic request cues ("need", "can"), but not a named
         // contact ("call me before you decide on Friday"); an unavailability outranks a bare time.
         let contact = has(&self.contact_cues);
@@ -490,7 +497,7 @@ impl Matcher {
             (ClauseMood::Cancelled, true)
         } else if !contact && has(&self.deadline_cues) {
             (ClauseMood::Deadline, true)
-        } else if contact || has(&self.request_cues) || has(&self.correction_cues) || asks {
+        } else if contact || self.request_cues.found_in(&unrefused) || has(&self.correction_cues) || asks {
             // A named contact ("test drive", "call") asks for the time as much as "can" does.
             (ClauseMood::Request, true)
         } else if has(&self.unavailable_cues) {
