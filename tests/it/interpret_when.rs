@@ -1088,3 +1088,20 @@ fn more_spanish_and_portuguese_requests() {
         assert_window(on_a_tuesday_morning(&[text]), not_before, not_after);
     }
 }
+
+#[test]
+fn a_bare_hour_after_a_day_and_its_part_reads_that_part() {
+    // "4" after "tomorrow evening" is 16:00 read in the evening's sense, not the business
+    // default; an hour the part cannot read ("4" in the morning) keeps its own reading.
+    let w = on_a_tuesday_morning(&["tomorrow evening? after 7 ideally"]);
+    assert_window(w, "2026-06-10T19:00:00+05:30", "2026-06-10T21:00:00+05:30");
+    let w = on_a_tuesday_morning(&["kal subah?", "4 baje ke baad"]);
+    assert_window(w, "2026-06-10T16:00:00+05:30", "2026-06-10T21:00:00+05:30");
+}
+
+#[test]
+fn renewing_today_and_asking_for_a_call_is_a_call_today() {
+    let w = on_a_tuesday_morning(&["meu plano vence amanhã e quero renovar hoje. Pode me ligar?"]);
+    assert_window(w, "2026-06-09T09:00:00+05:30", "2026-06-09T18:00:00+05:30");
+    assert_eq!(on_a_tuesday_morning(&["quero renovar hoje, pago no pix"]), None);
+}

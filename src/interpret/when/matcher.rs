@@ -36,6 +36,16 @@ pub(crate) enum Part {
 }
 
 impl Part {
+    /// Whether the part can say am or pm of a bare `hour` ("9" in the morning, "4" in the
+    /// afternoon): not of an hour outside it ("4" after "tomorrow morning" is no 04:00).
+    pub fn reads_hour(self, hour: u32) -> bool {
+        match self {
+            Part::Morning => (6..=11).contains(&hour),
+            Part::Afternoon => hour == 12 || (1..=6).contains(&hour),
+            Part::Evening | Part::Night => (4..=11).contains(&hour),
+        }
+    }
+
     /// The default window of the part, minutes since midnight (eval/README.md).
     pub fn bounds(self) -> (u32, u32) {
         match self {
@@ -523,6 +533,11 @@ impl Matcher {
             after.starts_with(w.as_str()) && after[w.len()..].chars().next().is_none_or(|c| !c.is_ascii_alphanumeric())
         };
         self.following_before.iter().any(ends_with_word) || self.following_after.iter().any(starts_with_word)
+    }
+
+    /// Whether `text` names contact anywhere ("can you call me?").
+    pub fn names_contact(&self, text: &str) -> bool {
+        self.contact_cues.found_in(&words(text).collect::<Vec<_>>())
     }
 
     /// Whether `words` say the customer is taken ("I'm at work", "tô em reunião").

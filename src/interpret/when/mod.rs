@@ -28,7 +28,7 @@ pub use hours::BusinessHours;
 pub use vocabulary::VocabularyError;
 
 use fold::Folded;
-use matcher::{ClauseMood, ClockKind, DayRef, Matcher};
+use matcher::{ClauseMood, ClockKind, DayRef, Matcher, Part};
 use mention::Mention;
 use resolve::{Context, Placed};
 
@@ -160,6 +160,9 @@ impl TimeResolver {
         let folded = Folded::new(turn.text);
         let tokens = self.matcher.tokens(&folded);
         let mut day = carried.day.take();
+        // The part of the day named with that day, which says am or pm of a bare hour after it
+        // ("Amanhã de manhã? Depois das 9." is after 9 am).
+        let mut day_part = carried.part.take();
         let mut named_day = false;
         // The mention just before, when it asked for a time of day on no day ("Só de tarde."):
         // a day alone right after it is the day of that time ("Na segunda.").
@@ -169,7 +172,13 @@ impl TimeResolver {
         // right after it closes it ("I'm free till 10").
         let mut open_before: Option<(Mention, String, usize)> = None;
         for mut m in mention::mentions(&self.matcher, &folded.text, &tokens) {
-            let (mood, cued) = self.matcher.mood(&folded.text, m.span.0, m.span.1);
+            let (mut mood, cued) = self.matcher.mood(&folded.text, m.span.0, m.span.1);
+            if mood == ClauseMood::Deadline && m.day == Some(DayRef::Today) && self.matcher.names_contact(&folded.text)
+            {
+                // "It expires tomorrow and I want to renew today. Can you call me?": the call
+                // is for today.
+                mood = ClauseMood::Request;
+            }
             let asked = mood == ClauseMood::Request && !m.negated;
             let (timed, open) = (timed_before.take(), open_before.take());
             if m.is_end_only() {
@@ -194,11 +203,19 @@ impl TimeResolver {
             let borrows = m.lacks_day() && (cued || m.start.is_some() || m.end.is_some() || m.standalone_part);
             if borrows && let Some(named) = day {
                 m.day = Some(named);
+                if m.part.is_none()
+                    && let Some(part) = day_part
+                    && let Some((_, t)) = m.start.or(m.end)
+                    && part.reads_hour(t.hour)
+                {
+                    m.part = Some(part);
+                }
                 prefix.push_str("day_named_before+");
             } else if own_day && (m.negated || matches!(mood, ClauseMood::Request | ClauseMood::Unavailable)) {
                 // A day only told in passing ("my wedding is on Saturday", "it expires
                 // tomorrow") lends nothing.
                 day = m.day;
+                day_part = if m.negated { None } else { m.part };
                 named_day = true;
             }
             if own_day
@@ -232,8 +249,11 @@ impl TimeResolver {
             }
             out.windows.push((window, mood));
         }
-        *carried =
-            Carried { day: day.filter(|_| named_day), timed: timed_before.filter(|t| t.2).map(|(m, p, _)| (m, p)) };
+        *carried = Carried {
+            day: day.filter(|_| named_day),
+            part: day_part.filter(|_| named_day),
+            timed: timed_before.filter(|t| t.2).map(|(m, p, _)| (m, p)),
+        };
         out
     }
 
@@ -266,6 +286,7 @@ struct TurnWindows {
 #[derive(Default)]
 struct Carried {
     day: Option<DayRef>,
+    part: Option<Part>,
     timed: Option<(Mention, String)>,
 }
 
