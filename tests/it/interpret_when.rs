@@ -422,7 +422,9 @@ fn a_wider_confirmation_keeps_the_narrower_window() {
 }
 
 #[test]
-fn ai_turns_do_not_name_the_window_but_an_accepted_proposal_does() {
+fn ai_turns_do_not_name_the_window_nor_does_a_yes_to_their_proposal() {
+    // The window is the one the customer named: the training corpus labels a bare yes to the
+    // AI's slot null (issue 20).
     let now = rfc("2026-06-09T10:00:00+05:30");
     let tz: Tz = KOLKATA.parse().unwrap();
     let turns = [
@@ -430,12 +432,10 @@ fn ai_turns_do_not_name_the_window_but_an_accepted_proposal_does() {
         WindowTurn { index: 1, from: Speaker::Ai, text: "Can our consultant call you on Thursday at 3 pm?" },
     ];
     assert_eq!(resolver().requested_window(&turns, now, tz, &weekday_hours()), None);
-    let accepted = [turns[0], turns[1], WindowTurn { index: 2, from: Speaker::Customer, text: "Yes please" }];
-    let w = resolver().requested_window(&accepted, now, tz, &weekday_hours());
-    let w = assert_window(w, "2026-06-11T15:00:00+05:30", "2026-06-11T16:00:00+05:30");
-    assert_eq!((w.turn, w.rule.as_str()), (1, "accepted_ai_proposal+weekday+at_n"));
-    let refused = [turns[0], turns[1], WindowTurn { index: 2, from: Speaker::Customer, text: "No, not a good time" }];
-    assert_eq!(resolver().requested_window(&refused, now, tz, &weekday_hours()), None);
+    for reply in ["Yes please", "ok", "sim, pode ser", "haan theek hai"] {
+        let accepted = [turns[0], turns[1], WindowTurn { index: 2, from: Speaker::Customer, text: reply }];
+        assert_eq!(resolver().requested_window(&accepted, now, tz, &weekday_hours()), None, "{reply}");
+    }
 }
 
 #[test]
@@ -561,7 +561,8 @@ fn sales_ops_can_add_a_language_without_rust_changes() {
         "Europe/Paris".parse().unwrap(),
         &weekday_hours(),
     );
-    assert_window(w, "2026-06-13T10:00:00+02:00", "2026-06-13T12:00:00+02:00");
+    // "après 10h" in the morning is "after 10 am": until 21:00 (eval/README.md, issue 20).
+    assert_window(w, "2026-06-13T10:00:00+02:00", "2026-06-13T21:00:00+02:00");
 }
 
 // --- Properties -------------------------------------------------------------------------
@@ -800,4 +801,307 @@ fn a_named_day_wins_over_a_later_bare_today() {
         &weekday_hours(),
     );
     assert_window(w, "2026-06-10T18:00:00+05:30", "2026-06-10T21:00:00+05:30");
+}
+
+// --- A time of day and the day named around it (issue 20) --------------------------------
+
+/// Tuesday 2026-06-09 10:00 IST, Mon-Fri 09:00-18:00, Sat 10:00-14:00: the customer's turns.
+fn on_a_tuesday_morning(customer: &[&str]) -> Option<ResolvedWindow> {
+    window_of(customer, "2026-06-09T10:00:00+05:30", KOLKATA, &weekday_hours())
+}
+
+#[test]
+fn a_sentence_ends_a_time_so_an_unavailable_part_of_day_does_not_bind_the_next_one() {
+    let w = on_a_tuesday_morning(&["Mornings I'm stuck at the site, no way. But Friday after four is fine."]);
+    assert_window(w, "2026-06-12T16:00:00+05:30", "2026-06-12T21:00:00+05:30");
+}
+
+#[test]
+fn a_time_of_day_without_a_day_takes_the_day_named_just_before() {
+    // In the same turn, and in the customer's previous turn, in every language.
+    let cases: [(&[&str], &str, &str); 5] = [
+        (&["Could we do Friday? Ideally after 4."], "2026-06-12T16:00:00+05:30", "2026-06-12T21:00:00+05:30"),
+        (
+            &["do you have space on Thursday?", "after 5 please"],
+            "2026-06-11T17:00:00+05:30",
+            "2026-06-11T21:00:00+05:30",
+        ),
+        (&["parso free ho?", "shaam ko 6 ke baad"], "2026-06-11T18:00:00+05:30", "2026-06-11T21:00:00+05:30"),
+        (
+            &["¿tienen hueco el viernes?", "por la tarde porfa"],
+            "2026-06-12T12:00:00+05:30",
+            "2026-06-12T17:00:00+05:30",
+        ),
+        (&["amanhã dá?", "depois das 4"], "2026-06-10T16:00:00+05:30", "2026-06-10T21:00:00+05:30"),
+    ];
+    for (turns, not_before, not_after) in cases {
+        let w = assert_window(on_a_tuesday_morning(turns), not_before, not_after);
+        assert!(w.rule.starts_with("day_named_before+"), "{turns:?}: rule {}", w.rule);
+    }
+    // Only a day asked for or refused lends itself; one told in passing does not.
+    let w = on_a_tuesday_morning(&["my sister's engagement is on Friday, busy all day", "can you call after 5 today"]);
+    assert_window(w, "2026-06-09T17:00:00+05:30", "2026-06-09T21:00:00+05:30");
+}
+
+#[test]
+fn a_refused_part_of_the_day_lends_its_day_to_the_one_asked_for() {
+    let w = on_a_tuesday_morning(&["Thursday, but afternoons no, I teach. Evening is fine"]);
+    assert_window(w, "2026-06-11T17:00:00+05:30", "2026-06-11T21:00:00+05:30");
+}
+
+#[test]
+fn a_day_refused_after_the_one_asked_for_does_not_replace_it() {
+    for (text, not_before, not_after) in [
+        ("saturday morning works, sunday not possible", "2026-06-13T09:00:00+05:30", "2026-06-13T12:00:00+05:30"),
+        ("pode ser sexta, quinta não", "2026-06-12T09:00:00+05:30", "2026-06-12T18:00:00+05:30"),
+        ("el jueves en la tarde, el miércoles no", "2026-06-11T12:00:00+05:30", "2026-06-11T17:00:00+05:30"),
+    ] {
+        assert_window(on_a_tuesday_morning(&[text]), not_before, not_after);
+    }
+}
+
+#[test]
+fn a_day_alone_right_after_a_time_of_day_is_that_times_day() {
+    let w = on_a_tuesday_morning(&["Só de manhã. Na quarta."]);
+    assert_window(w, "2026-06-10T09:00:00+05:30", "2026-06-10T12:00:00+05:30");
+}
+
+#[test]
+fn an_end_alone_closes_the_window_before_it_or_tells_when_the_customer_is_taken() {
+    let w = on_a_tuesday_morning(&["ring me tomorrow after 7? free till 10"]);
+    assert_window(w, "2026-06-10T19:00:00+05:30", "2026-06-10T22:00:00+05:30");
+    let w = on_a_tuesday_morning(&["any chance Thursday after 6pm? I'm at the office till 5.30"]);
+    assert_window(w, "2026-06-11T18:00:00+05:30", "2026-06-11T21:00:00+05:30");
+}
+
+#[test]
+fn picking_a_slot_the_ai_offered_keeps_the_window_the_customer_named() {
+    let now = rfc("2026-06-09T10:00:00+05:30");
+    let tz: Tz = KOLKATA.parse().unwrap();
+    let turns = [
+        WindowTurn { index: 0, from: Speaker::Customer, text: "Can you do Friday afternoon?" },
+        WindowTurn { index: 1, from: Speaker::Ai, text: "We have Friday at 3 pm or 4 pm." },
+        WindowTurn { index: 2, from: Speaker::Customer, text: "3 pm then" },
+    ];
+    let w = resolver().requested_window(&turns, now, tz, &weekday_hours());
+    assert_window(w, "2026-06-12T12:00:00+05:30", "2026-06-12T17:00:00+05:30");
+}
+
+#[test]
+fn an_afternoon_beside_an_after_time_only_says_pm() {
+    for text in ["sábado depois das duas da tarde", "saturday after 2 in the afternoon"] {
+        assert_window(on_a_tuesday_morning(&[text]), "2026-06-13T14:00:00+05:30", "2026-06-13T21:00:00+05:30");
+    }
+    // So does a morning: "after 10 am" runs to 21:00.
+    let w = on_a_tuesday_morning(&["saturday morning after 10"]);
+    assert_window(w, "2026-06-13T10:00:00+05:30", "2026-06-13T21:00:00+05:30");
+}
+
+#[test]
+fn a_booking_called_off_or_a_purchase_date_is_no_window() {
+    for text in [
+        "please cancel my fitting on Thursday at 4",
+        "quiero cancelar la cita del lunes",
+        "kal 11 baje wali demo cancel karna hai",
+        "I want to order it today",
+        "quero fechar hoje, pago no pix",
+    ] {
+        assert_eq!(on_a_tuesday_morning(&[text]), None, "{text}");
+    }
+}
+
+#[test]
+fn vocabulary_words_of_issue_20() {
+    // "arvo" and "sat" (Australian and chat English); a greeting and a class schedule are no time.
+    let w = on_a_tuesday_morning(&["sat arvo suits me"]);
+    assert_window(w, "2026-06-13T12:00:00+05:30", "2026-06-13T17:00:00+05:30");
+    for text in ["Sat sri akal ji", "do you have a weekend batch?"] {
+        assert_eq!(on_a_tuesday_morning(&[text]), None, "{text}");
+    }
+    // Hindi "saath" (with) is no "saat h" (7h).
+    let w = on_a_tuesday_morning(&["sunday subah aayenge, family ke saath"]);
+    assert_window(w, "2026-06-14T09:00:00+05:30", "2026-06-14T12:00:00+05:30");
+}
+
+#[test]
+fn the_night_of_another_day_is_its_evening_and_tonight_starts_at_six() {
+    let w = on_a_tuesday_morning(&["quinta à noite dá?"]);
+    assert_window(w, "2026-06-11T17:00:00+05:30", "2026-06-11T21:00:00+05:30");
+    let w = on_a_tuesday_morning(&["pode me ligar hoje à noite?"]);
+    assert_window(w, "2026-06-09T18:00:00+05:30", "2026-06-09T21:00:00+05:30");
+}
+
+#[test]
+fn before_a_time_with_its_part_of_the_day_starts_now() {
+    // "de la noche" says pm; "before N" still runs from now.
+    let w = on_a_tuesday_morning(&["que me llamen hoy antes de las ocho de la noche"]);
+    assert_window(w, "2026-06-09T10:00:00+05:30", "2026-06-09T20:00:00+05:30");
+}
+
+#[test]
+fn a_part_of_the_day_refused_before_a_time_asked_for_is_not_part_of_it() {
+    let w = on_a_tuesday_morning(&["mornings I'm at work so Thursday after 3 would be best"]);
+    assert_window(w, "2026-06-11T15:00:00+05:30", "2026-06-11T21:00:00+05:30");
+}
+
+#[test]
+fn a_day_named_alone_in_the_next_turn_is_the_day_of_the_time_asked_for() {
+    let w = on_a_tuesday_morning(&["evenings after 8 suit me", "Wednesday would be great"]);
+    assert_window(w, "2026-06-10T20:00:00+05:30", "2026-06-10T21:00:00+05:30");
+    // A clock time alone (an address, a count) waits for no day.
+    let w = on_a_tuesday_morning(&["is the flat at 8 Rose Lane still free?", "can we see it on Saturday?"]);
+    assert_window(w, "2026-06-13T10:00:00+05:30", "2026-06-13T14:00:00+05:30");
+}
+
+#[test]
+fn portuguese_salary_day_and_midday() {
+    let w = on_a_tuesday_morning(&["me liga depois que cair o salário"]);
+    assert_window(w, "2026-07-01T09:00:00+05:30", "2026-07-01T18:00:00+05:30");
+    let w = on_a_tuesday_morning(&["alguém pode me ligar amanhã entre meio dia e uma?"]);
+    assert_window(w, "2026-06-10T12:00:00+05:30", "2026-06-10T13:00:00+05:30");
+}
+
+#[test]
+fn an_hour_of_today_whose_morning_is_over_is_the_evening_one() {
+    let w = window_of(&["aaj 8 baje ke baad call karna"], "2026-06-09T17:00:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-09T20:00:00+05:30", "2026-06-09T21:00:00+05:30");
+}
+
+#[test]
+fn a_part_of_the_day_and_a_time_in_the_next_clause_are_two_statements() {
+    // The morning is when stock arrives, not the am of "after 4".
+    let w = on_a_tuesday_morning(&["kal 4 baje ke baad call karo, subah godown mein hota hoon"]);
+    assert_window(w, "2026-06-10T16:00:00+05:30", "2026-06-10T21:00:00+05:30");
+    // And "after 12" is when the customer leaves, not part of the morning asked for.
+    let w = on_a_tuesday_morning(&["parso subah aa jao, 12 ke baad main bahar rehta hoon"]);
+    assert_window(w, "2026-06-11T09:00:00+05:30", "2026-06-11T12:00:00+05:30");
+}
+
+#[test]
+fn hinglish_requests_and_hours() {
+    for (text, not_before, not_after) in [
+        ("kal shaam aake dekh lete hain", "2026-06-10T17:00:00+05:30", "2026-06-10T21:00:00+05:30"),
+        ("mechanic ko Thursday ko bhej do", "2026-06-11T09:00:00+05:30", "2026-06-11T18:00:00+05:30"),
+        ("kal subah dus se baarah ke beech call karna", "2026-06-10T10:00:00+05:30", "2026-06-10T12:00:00+05:30"),
+    ] {
+        assert_window(on_a_tuesday_morning(&[text]), not_before, not_after);
+    }
+    // "aaj ka rate" is today's price, and "har baar bolte ho kal aayenge" a promise reported.
+    for text in ["aaj ka rate kya hai?", "har baar bolte ho kal aayenge"] {
+        assert_eq!(on_a_tuesday_morning(&[text]), None, "{text}");
+    }
+}
+
+#[test]
+fn after_8_or_9_is_the_evening_and_after_10_the_morning() {
+    let w = on_a_tuesday_morning(&["tomorrow, after 9 please"]);
+    assert_window(w, "2026-06-10T21:00:00+05:30", "2026-06-10T23:00:00+05:30");
+    let w = on_a_tuesday_morning(&["tomorrow after 10 please"]);
+    assert_window(w, "2026-06-10T10:00:00+05:30", "2026-06-10T21:00:00+05:30");
+}
+
+#[test]
+fn a_start_after_an_end_alone_is_another_statement() {
+    let w = on_a_tuesday_morning(&["I'm in the office till 6 tomorrow, ring me after 7"]);
+    assert_window(w, "2026-06-10T19:00:00+05:30", "2026-06-10T21:00:00+05:30");
+    let w = on_a_tuesday_morning(&["I'm home from 3 today"]);
+    assert_window(w, "2026-06-09T15:00:00+05:30", "2026-06-09T21:00:00+05:30");
+}
+
+#[test]
+fn except_since_and_generic_days_are_no_window() {
+    let w = on_a_tuesday_morning(&["next week, any day except Monday"]);
+    assert_window(w, "2026-06-15T00:00:00+05:30", "2026-06-21T23:59:00+05:30");
+    let w = on_a_tuesday_morning(&["no reply since Friday, call me today"]);
+    assert_window(w, "2026-06-09T09:00:00+05:30", "2026-06-09T18:00:00+05:30");
+    for text in
+        ["what's the price for a Saturday?", "I need the suit for a wedding on Saturday", "es para la boda del sábado"]
+    {
+        assert_eq!(on_a_tuesday_morning(&[text]), None, "{text}");
+    }
+}
+
+#[test]
+fn a_busy_period_told_after_the_window_does_not_replace_it() {
+    let w = on_a_tuesday_morning(&["call me after the 1st, month end is hectic"]);
+    assert_window(w, "2026-07-01T09:00:00+05:30", "2026-07-01T18:00:00+05:30");
+    // Coming over to sign is a visit, not only a deadline.
+    let w = on_a_tuesday_morning(&["I will come Monday to sign if the price is right"]);
+    assert_window(w, "2026-06-15T09:00:00+05:30", "2026-06-15T18:00:00+05:30");
+}
+
+#[test]
+fn the_next_weekday_after_the_one_refused_is_a_week_later() {
+    for turns in [
+        &["sí pero este sábado no puedo", "el siguiente sábado en la mañana"][..],
+        &["is sat nahi ho payega", "agle sat aa jayenge, subah"][..],
+    ] {
+        assert_window(on_a_tuesday_morning(turns), "2026-06-20T09:00:00+05:30", "2026-06-20T12:00:00+05:30");
+    }
+    // Without a Saturday named before, the next Saturday is the coming one.
+    let w = on_a_tuesday_morning(&["can we do next Saturday?"]);
+    assert_window(w, "2026-06-13T10:00:00+05:30", "2026-06-13T14:00:00+05:30");
+}
+
+#[test]
+fn spanish_requests_in_other_words() {
+    let w = on_a_tuesday_morning(&["llamadme el lunes por la mañana y lo hablamos"]);
+    assert_window(w, "2026-06-15T09:00:00+05:30", "2026-06-15T12:00:00+05:30");
+    let w = on_a_tuesday_morning(&["llámenme después del mediodía, ahorita estoy atendiendo"]);
+    assert_window(w, "2026-06-09T12:00:00+05:30", "2026-06-09T21:00:00+05:30");
+}
+
+#[test]
+fn saturday_or_sunday_side_by_side_is_the_weekend() {
+    for text in ["this weekend, saturday or sunday, whichever", "sábado ou domingo, tanto faz"] {
+        assert_window(on_a_tuesday_morning(&[text]), "2026-06-13T10:00:00+05:30", "2026-06-13T14:00:00+05:30");
+    }
+    // Across a clause they are two statements, and the latest wins.
+    let w = on_a_tuesday_morning(&["Saturday we have guests, Sunday works"]);
+    assert_window(w, "2026-06-14T09:00:00+05:30", "2026-06-14T17:00:00+05:30");
+}
+
+#[test]
+fn an_end_before_the_start_is_when_the_customer_is_taken() {
+    let w =
+        on_a_tuesday_morning(&["can I see it tomorrow evening?", "actually make it after 7, I have a class till 6:30"]);
+    assert_window(w, "2026-06-10T19:00:00+05:30", "2026-06-10T21:00:00+05:30");
+}
+
+#[test]
+fn a_request_word_after_a_negation_is_refused() {
+    let w = on_a_tuesday_morning(&["tem amanhã à tarde? de manhã eu não consigo sair do trabalho"]);
+    assert_window(w, "2026-06-10T12:00:00+05:30", "2026-06-10T17:00:00+05:30");
+}
+
+#[test]
+fn more_spanish_and_portuguese_requests() {
+    for (text, not_before, not_after) in [
+        ("mañana lo paso a ver", "2026-06-10T09:00:00+05:30", "2026-06-10T18:00:00+05:30"),
+        ("que me llame a la noche, ahora estoy en la obra", "2026-06-09T18:00:00+05:30", "2026-06-09T21:00:00+05:30"),
+        (
+            "esta semana não, na próxima semana qualquer dia serve",
+            "2026-06-15T00:00:00+05:30",
+            "2026-06-21T23:59:00+05:30",
+        ),
+    ] {
+        assert_window(on_a_tuesday_morning(&[text]), not_before, not_after);
+    }
+}
+
+#[test]
+fn a_bare_hour_after_a_day_and_its_part_reads_that_part() {
+    // "4" after "tomorrow evening" is 16:00 read in the evening's sense, not the business
+    // default; an hour the part cannot read ("4" in the morning) keeps its own reading.
+    let w = on_a_tuesday_morning(&["tomorrow evening? after 7 ideally"]);
+    assert_window(w, "2026-06-10T19:00:00+05:30", "2026-06-10T21:00:00+05:30");
+    let w = on_a_tuesday_morning(&["kal subah?", "4 baje ke baad"]);
+    assert_window(w, "2026-06-10T16:00:00+05:30", "2026-06-10T21:00:00+05:30");
+}
+
+#[test]
+fn renewing_today_and_asking_for_a_call_is_a_call_today() {
+    let w = on_a_tuesday_morning(&["meu plano vence amanhã e quero renovar hoje. Pode me ligar?"]);
+    assert_window(w, "2026-06-09T09:00:00+05:30", "2026-06-09T18:00:00+05:30");
+    assert_eq!(on_a_tuesday_morning(&["quero renovar hoje, pago no pix"]), None);
 }

@@ -19,6 +19,8 @@ pub(crate) enum DayRef {
     Weekday(Weekday),
     /// A weekday of next week ("next week Tuesday", "martes de la próxima semana").
     NextWeekday(Weekday),
+    /// The weekday a week after its coming one ("este sábado no ... el siguiente sábado").
+    FollowingWeekday(Weekday),
     ThisWeekend,
     NextWeek,
     EndOfMonth,
@@ -34,6 +36,16 @@ pub(crate) enum Part {
 }
 
 impl Part {
+    /// Whether the part can say am or pm of a bare `hour` ("9" in the morning, "4" in the
+    /// afternoon): not of an hour outside it ("4" after "tomorrow morning" is no 04:00).
+    pub fn reads_hour(self, hour: u32) -> bool {
+        match self {
+            Part::Morning => (6..=11).contains(&hour),
+            Part::Afternoon => hour == 12 || (1..=6).contains(&hour),
+            Part::Evening | Part::Night => (4..=11).contains(&hour),
+        }
+    }
+
     /// The default window of the part, minutes since midnight (eval/README.md).
     pub fn bounds(self) -> (u32, u32) {
         match self {
@@ -123,14 +135,16 @@ pub(crate) struct Matcher {
     past_markers: Vec<PhraseIndex>,
     negation_before: Vec<String>,
     negation_after: Vec<String>,
+    following_before: Vec<String>,
+    following_after: Vec<String>,
     not_negation: Vec<String>,
     pub corrections: Vec<String>,
     not_time_units: Vec<String>,
-    pub acceptance: Vec<String>,
     request_cues: PhraseIndex,
     unavailable_cues: PhraseIndex,
     deadline_cues: PhraseIndex,
     contact_cues: PhraseIndex,
+    cancel_cues: PhraseIndex,
     /// [`Self::corrections`], indexed as a cue.
     correction_cues: PhraseIndex,
 }
@@ -146,6 +160,8 @@ pub(crate) enum ClauseMood {
     Deadline,
     /// Tells something else ("I land on Friday night").
     Narrative,
+    /// Calls a booking off ("cancel my cleaning tomorrow at 9").
+    Cancelled,
 }
 
 /// A vocabulary phrase as a regex: words separated by any run of spaces or hyphens, with
@@ -179,9 +195,10 @@ impl Matcher {
         let (mut past_before, mut past_after) = (Vec::new(), Vec::new());
         let (mut negation_before, mut negation_after, mut corrections) = (Vec::new(), Vec::new(), Vec::new());
         let mut not_negation = Vec::new();
-        let (mut not_time_units, mut acceptance) = (Vec::new(), Vec::new());
+        let (mut following_before, mut following_after) = (Vec::new(), Vec::new());
+        let mut not_time_units = Vec::new();
         let (mut request_cues, mut unavailable_cues) = (Vec::new(), Vec::new());
-        let (mut deadline_cues, mut contact_cues) = (Vec::new(), Vec::new());
+        let (mut deadline_cues, mut contact_cues, mut cancel_cues) = (Vec::new(), Vec::new(), Vec::new());
         let mut weekday_names = Vec::new();
         let mut raw_templates: Vec<(ClockKind, String, usize, &std::path::Path)> = Vec::new();
 
@@ -224,14 +241,16 @@ impl Matcher {
             past_after.extend(v.modifiers.past_after.iter().map(|p| fold(p)));
             negation_before.extend(v.modifiers.negation_before.iter().map(|p| fold(p)));
             negation_after.extend(v.modifiers.negation_after.iter().map(|p| fold(p)));
+            following_before.extend(v.modifiers.following_before.iter().map(|p| fold(p)));
+            following_after.extend(v.modifiers.following_after.iter().map(|p| fold(p)));
             not_negation.extend(v.modifiers.not_negation.iter().map(|p| fold(p)));
             corrections.extend(v.modifiers.corrections.iter().map(|p| fold(p)));
             not_time_units.extend(v.modifiers.not_time_units.iter().map(|p| fold(p)));
-            acceptance.extend(v.acceptance.iter().map(|p| fold(p)));
             request_cues.extend(v.request_cues.iter().map(|p| fold(p)));
             unavailable_cues.extend(v.unavailable_cues.iter().map(|p| fold(p)));
             deadline_cues.extend(v.deadline_cues.iter().map(|p| fold(p)));
             contact_cues.extend(v.contact_cues.iter().map(|p| fold(p)));
+            cancel_cues.extend(v.cancel_cues.iter().map(|p| fold(p)));
             for (kind, list) in [
                 (ClockKind::Between, &v.clock.between),
                 (ClockKind::After, &v.clock.after),
@@ -361,14 +380,16 @@ impl Matcher {
             correction_cues: PhraseIndex::new(corrections.iter().cloned()),
             negation_before,
             negation_after,
+            following_before,
+            following_after,
             not_negation,
             corrections,
             not_time_units,
-            acceptance,
             request_cues: PhraseIndex::new(request_cues),
             unavailable_cues: PhraseIndex::new(unavailable_cues),
             deadline_cues: PhraseIndex::new(deadline_cues),
             contact_cues: PhraseIndex::new(contact_cues),
+            cancel_cues: PhraseIndex::new(cancel_cues),
         })
     }
 
@@ -430,6 +451,14 @@ impl Matcher {
             if hour > 24 || (meridiem != Meridiem::Unknown && !(1..=12).contains(&hour)) {
                 return None;
             }
+            // A marker glued to a number word is part of another word: Hindi "saath" (with) is
+            // not "saat h" (7h); digits may carry one ("7h", "6pm").
+            if is_word
+                && let (Some(h), Some(x)) = (caps.name(&format!("h{n}")), caps.name(&format!("x{n}")))
+                && h.end() == x.start()
+            {
+                return None;
+            }
             let bare = marker.is_none() && caps.name(&format!("m{n}")).is_none();
             // "at one point": a number word needs a marker unless a template says "after/before".
             if is_word && bare && template.kind == ClockKind::At {
@@ -455,30 +484,65 @@ impl Matcher {
         languages.iter().any(|&l| self.past_markers[l].found_in(before) || self.past_markers[l].found_in(&after))
     }
 
-    /// How the clause(s) around `start..end` read.
-    pub fn mood(&self, text: &str, start: usize, end: usize) -> ClauseMood {
+    /// How the clause(s) around `start..end` read, and whether a cue or a question mark said
+    /// so (`false` for a time that only reads as a request because it stands nearly alone).
+    pub fn mood(&self, text: &str, start: usize, end: usize) -> (ClauseMood, bool) {
         let before = clause_before(text, start);
         let after = clause_after(text, end);
         let context: Vec<&str> = words(before).chain(words(&text[start..end])).chain(words(after)).collect();
         let own = words(&text[start..end]).count();
         let asks = text[end + after.len()..].trim_start().starts_with('?');
         let has = |cues: &PhraseIndex| cues.found_in(&context);
+        // A request word right after a negation is refused: "não consigo", "no puedo".
+        let unrefused: Vec<&str> = context
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i == 0 || !self.negation_before.iter().any(|n| n == context[i - 1]))
+            .map(|(_, w)| *w)
+            .collect();
         // A deadline outranks the generic request cues ("need", "can"), but not a named
         // contact ("call me before you decide on Friday"); an unavailability outranks a bare time.
         let contact = has(&self.contact_cues);
-        if !contact && has(&self.deadline_cues) {
-            ClauseMood::Deadline
-        } else if contact || has(&self.request_cues) || has(&self.correction_cues) || asks {
+        if has(&self.cancel_cues) {
+            (ClauseMood::Cancelled, true)
+        } else if !contact && has(&self.deadline_cues) {
+            (ClauseMood::Deadline, true)
+        } else if contact || self.request_cues.found_in(&unrefused) || has(&self.correction_cues) || asks {
             // A named contact ("test drive", "call") asks for the time as much as "can" does.
-            ClauseMood::Request
+            (ClauseMood::Request, true)
         } else if has(&self.unavailable_cues) {
-            ClauseMood::Unavailable
+            (ClauseMood::Unavailable, true)
         } else if context.len() <= own + 3 {
             // A bare time ("Saturday morning") answers the question of when.
-            ClauseMood::Request
+            (ClauseMood::Request, false)
         } else {
-            ClauseMood::Narrative
+            (ClauseMood::Narrative, false)
         }
+    }
+
+    /// Whether the weekday at `start..end` is called the next one ("el siguiente sábado",
+    /// "sábado que vem").
+    pub fn is_following(&self, text: &str, start: usize, end: usize) -> bool {
+        let before = clause_before(text, start).trim_end();
+        let after = text[end..].trim_start();
+        let ends_with_word = |w: &String| {
+            before.ends_with(w.as_str())
+                && before[..before.len() - w.len()].chars().next_back().is_none_or(|c| !c.is_ascii_alphanumeric())
+        };
+        let starts_with_word = |w: &String| {
+            after.starts_with(w.as_str()) && after[w.len()..].chars().next().is_none_or(|c| !c.is_ascii_alphanumeric())
+        };
+        self.following_before.iter().any(ends_with_word) || self.following_after.iter().any(starts_with_word)
+    }
+
+    /// Whether `text` names contact anywhere ("can you call me?").
+    pub fn names_contact(&self, text: &str) -> bool {
+        self.contact_cues.found_in(&words(text).collect::<Vec<_>>())
+    }
+
+    /// Whether `words` say the customer is taken ("I'm at work", "tô em reunião").
+    pub fn says_unavailable(&self, words: &[&str]) -> bool {
+        self.unavailable_cues.found_in(words)
     }
 
     /// Whether the next word after `end` is one of `words`.

@@ -19,6 +19,11 @@ pub(crate) struct Mention {
     pub end: Option<(ClockKind, ClockTime)>,
     /// Folded byte range covering every token of the mention.
     pub span: (usize, usize),
+    /// Cancelled by a negation ("not next week", "mornings no"): no request, but its day still
+    /// tells which day a following time of day belongs to ("tomorrow, mornings no; evening").
+    pub negated: bool,
+    /// The weekday is called the next one ("el siguiente sábado"): see `DayRef::FollowingWeekday`.
+    pub following: bool,
 }
 
 impl Mention {
@@ -27,8 +32,31 @@ impl Mention {
     pub fn is_request(&self) -> bool {
         self.day.is_some()
             || self.start.is_some()
-            || self.end.is_some()
+            // An end alone ("I'm in the office till 7") says until when the customer is taken,
+            // not when to call; "before N" and ranges do ask for a time.
+            || matches!(self.end, Some((ClockKind::Before | ClockKind::Between, _)))
             || (self.part.is_some() && self.standalone_part)
+    }
+
+    /// Whether the mention is only an end ("till 10"): it closes the window named just before
+    /// it, or tells until when the customer is taken.
+    pub fn is_end_only(&self) -> bool {
+        self.day.is_none()
+            && self.part.is_none()
+            && self.start.is_none()
+            && matches!(self.end, Some((ClockKind::Until, _)))
+    }
+
+    /// Whether the mention is a day and nothing else ("on Monday").
+    pub fn is_day_only(&self) -> bool {
+        self.day.is_some() && self.part.is_none() && self.start.is_none() && self.end.is_none()
+    }
+
+    /// Whether the mention names a time of day but no day ("after 5", "evening"), so that it
+    /// belongs to the day named just before it. An end alone ("free till 11") does not: it
+    /// closes a window already named or tells when the customer is taken.
+    pub fn lacks_day(&self) -> bool {
+        self.day.is_none() && (self.part.is_some() || self.is_request())
     }
 
     /// Adds `token` if it fits; `false` when it starts a new mention.
@@ -53,7 +81,9 @@ impl Mention {
             }
             TokenKind::Clock { kind, first, second } => match kind {
                 ClockKind::After | ClockKind::At => {
-                    if self.start.is_some() {
+                    // "in office till 7, call me after 8": a start after an end alone is
+                    // another statement.
+                    if self.start.is_some() || matches!(self.end, Some((ClockKind::Until, _))) {
                         return false;
                     }
                     self.start = Some((kind, first));
@@ -89,29 +119,87 @@ fn combine_days(a: DayRef, b: DayRef) -> Option<DayRef> {
             Some(Weekday(w))
         }
         (Today, Tonight) | (Tonight, Today) => Some(Tonight),
+        // "Saturday or Sunday, both fine": the coming weekend.
+        (Weekday(chrono::Weekday::Sat), Weekday(chrono::Weekday::Sun))
+        | (Weekday(chrono::Weekday::Sun), Weekday(chrono::Weekday::Sat)) => Some(ThisWeekend),
         _ => None,
     }
 }
 
 /// Whether the text between two tokens makes them separate mentions.
 fn separated(matcher: &Matcher, gap: &str) -> bool {
-    if gap.len() > MAX_GAP {
+    if gap.len() > MAX_GAP || ends_sentence(gap) {
         return true;
     }
     let words: Vec<&str> = gap.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    // "mornings I'm at work so Friday after 3": the part of the day before the unavailability
+    // is the time refused, not part of the one asked for after it.
+    let cue_words: Vec<&str> =
+        gap.split(|c: char| !(c.is_ascii_alphanumeric() || c == '\'')).filter(|w| !w.is_empty()).collect();
+    if matcher.says_unavailable(&cue_words) {
+        return true;
+    }
     matcher.corrections.iter().any(|c| {
         let n = c.split(' ').count();
         words.windows(n).any(|w| w.join(" ") == *c)
     })
 }
 
-/// The mentions of one folded text, in order, negated ones left out.
+/// Whether two expressions stand side by side: at most one short joining word between them
+/// ("or", "o", "ou", "ya", "y", "e", "/").
+fn side_by_side(gap: &str) -> bool {
+    let words: Vec<&str> = gap.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    !gap.contains([',', '.', ';', '!', '?']) && words.len() <= 1 && words.iter().all(|w| w.len() <= 3)
+}
+
+/// Whether `gap` holds the end of a sentence: a time in the next sentence is another
+/// statement ("Mornings I'm at work. But tomorrow after three"), though it may borrow this
+/// one's day (see `TimeResolver`). A full stop counts when a space or the end follows it, so
+/// "5.30" and "a.m." are not sentence ends.
+fn ends_sentence(gap: &str) -> bool {
+    let bytes = gap.as_bytes();
+    bytes.iter().enumerate().any(|(i, b)| match b {
+        b'?' | b'!' | b';' | b'\n' => true,
+        b'.' => bytes.get(i + 1).is_none_or(|next| next.is_ascii_whitespace()),
+        _ => false,
+    })
+}
+
+/// The mentions of one folded text, in order, negated ones marked; mentions that name no time
+/// on their own are kept too (they may borrow a day named before them).
 pub(crate) fn mentions(matcher: &Matcher, text: &str, tokens: &[Token]) -> Vec<Mention> {
     let mut out: Vec<Mention> = Vec::new();
     let mut current: Option<Mention> = None;
     for token in tokens {
         if let Some(mention) = current.as_mut() {
-            if !separated(matcher, &text[mention.span.1..token.start]) && mention.absorb(token) {
+            let gap = &text[mention.span.1..token.start];
+            // "call after 3, mornings are a rush", "mornings, after 12 I leave": a part of the day
+            // and a clock time in the next clause are two statements, not a time and its am or
+            // pm (the second still takes the first's day).
+            let timed = mention.start.is_some() || mention.end.is_some();
+            let next_clause_time = gap.contains(',')
+                && match token.kind {
+                    TokenKind::Part { .. } => timed,
+                    TokenKind::Clock { .. } => mention.part.is_some() && !timed,
+                    TokenKind::Day(_) => false,
+                };
+            // "next week, any day except Monday": a day refused on its own is not part of the
+            // time before it.
+            let refused_day =
+                matches!(token.kind, TokenKind::Day(_)) && matcher.is_negated(text, token.start, token.end);
+            // Saturday and Sunday make the weekend only side by side ("Saturday or Sunday",
+            // "sábado/domingo"), not across a clause ("Saturday I work, Sunday we come").
+            let far_weekend_days = matches!(
+                (mention.day, token.kind),
+                (Some(DayRef::Weekday(a)), TokenKind::Day(DayRef::Weekday(b)))
+                    if a != b && [a, b].iter().all(|d| matches!(d, chrono::Weekday::Sat | chrono::Weekday::Sun))
+            ) && !side_by_side(gap);
+            if !separated(matcher, gap)
+                && !next_clause_time
+                && !refused_day
+                && !far_weekend_days
+                && mention.absorb(token)
+            {
                 continue;
             }
             out.extend(current.take());
@@ -121,6 +209,16 @@ pub(crate) fn mentions(matcher: &Matcher, text: &str, tokens: &[Token]) -> Vec<M
         current = Some(mention);
     }
     out.extend(current);
-    out.retain(|m| m.is_request() && !matcher.is_negated(text, m.span.0, m.span.1));
+    for m in &mut out {
+        m.negated = matcher.is_negated(text, m.span.0, m.span.1);
+    }
+    for token in tokens {
+        if let TokenKind::Day(DayRef::Weekday(_)) = token.kind
+            && matcher.is_following(text, token.start, token.end)
+            && let Some(m) = out.iter_mut().find(|m| m.span.0 <= token.start && token.end <= m.span.1)
+        {
+            m.following = true;
+        }
+    }
     out
 }

@@ -70,8 +70,14 @@ pub struct TimeVocabulary {
     /// keep a time a request even beside a deadline cue ("call me before you decide on Friday").
     #[serde(default)]
     pub contact_cues: Vec<String>,
-    /// Short acceptances ("yes", "ok", "sí", "haan"): a customer turn made of one accepts the
-    /// time the AI proposed in the turn before, when the customer named no time themselves.
+    /// Words that call a booking off ("cancel", "cancelar"): a time in their clause is the
+    /// booking called off ("cancel my cleaning tomorrow at 9"), never a request, even beside a
+    /// contact word ("cancel the demo tomorrow").
+    #[serde(default)]
+    pub cancel_cues: Vec<String>,
+    /// Short acceptances ("yes", "ok", "sí", "haan"). Kept and validated so existing
+    /// vocabularies load; the requested window no longer reads them, since a yes to a time the
+    /// AI proposed is not a window the customer named (eval/README.md conventions).
     #[serde(default)]
     pub acceptance: Vec<String>,
 }
@@ -244,6 +250,13 @@ pub struct Modifiers {
     /// A negation before them still does ("não no sábado").
     #[serde(default)]
     pub not_negation: Vec<String>,
+    /// Right before a weekday, "the next one" ("el siguiente sábado", "agle sat"): after the
+    /// customer named that weekday ("este sábado no puedo"), it is the one a week later.
+    #[serde(default)]
+    pub following_before: Vec<String>,
+    /// Right after a weekday, the same ("sábado que vem", "el sábado siguiente").
+    #[serde(default)]
+    pub following_after: Vec<String>,
     /// Between two time expressions, starts a new one even when they could combine
     /// ("Monday... actually Wednesday").
     #[serde(default)]
@@ -327,6 +340,8 @@ fn validate(path: &Path, v: &TimeVocabulary) -> Result<(), VocabularyError> {
         ("modifiers.negation_before".into(), &v.modifiers.negation_before),
         ("modifiers.negation_after".into(), &v.modifiers.negation_after),
         ("modifiers.not_negation".into(), &v.modifiers.not_negation),
+        ("modifiers.following_before".into(), &v.modifiers.following_before),
+        ("modifiers.following_after".into(), &v.modifiers.following_after),
         ("modifiers.corrections".into(), &v.modifiers.corrections),
         ("modifiers.not_time_units".into(), &v.modifiers.not_time_units),
         ("ignore".into(), &v.ignore),
@@ -336,6 +351,7 @@ fn validate(path: &Path, v: &TimeVocabulary) -> Result<(), VocabularyError> {
         ("unavailable_cues".into(), &v.unavailable_cues),
         ("deadline_cues".into(), &v.deadline_cues),
         ("contact_cues".into(), &v.contact_cues),
+        ("cancel_cues".into(), &v.cancel_cues),
     ]);
     for (key, phrases) in &lists {
         for (i, phrase) in phrases.iter().enumerate() {
