@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use aho_corasick::AhoCorasick;
 use anyhow::Context;
 use handoffd_contract::brief::ContactPreference;
 use handoffd_contract::conversation::{Speaker, Turn};
@@ -32,8 +33,9 @@ struct Phrase {
     /// For a `{channel}` phrase, the channel's index in [`ContactPhrases::channel_words`]:
     /// its regex cannot match a text that names none of the channel's words.
     needs_channel: Option<usize>,
-    /// The phrase's own words: each is a substring of any text its regex matches.
-    needs_words: Vec<String>,
+    /// The phrase's own words (indexes into [`ContactPhrases::words`]): each is a substring of
+    /// any text its regex matches.
+    needs_words: Vec<usize>,
 }
 
 /// The compiled phrases.
@@ -41,11 +43,16 @@ struct Phrase {
 pub struct ContactPhrases {
     avoid: Vec<Phrase>,
     prefer: Vec<Phrase>,
-    /// Per channel, the first word of each of its names (folded): a text holding none of them
-    /// as a substring names the channel in no phrase. Most turns name no channel, and over two
-    /// hundred regexes would otherwise each read every turn; these necessary conditions are
-    /// checked first, and the regex alone decides.
-    channel_words: Vec<Vec<String>>,
+    /// Per channel, the first word of each of its names (folded; indexes into `words`): a text
+    /// holding none of them as a substring names the channel in no phrase. Most turns name no
+    /// channel, and over two hundred regexes would otherwise each read every turn; these
+    /// necessary conditions are checked first, and the regex alone decides.
+    channel_words: Vec<Vec<usize>>,
+    /// Every word the conditions above name, once.
+    words: Vec<String>,
+    /// All of `words` in one automaton: which of them a turn holds is one pass over it (each
+    /// looked up by `str::contains` was a pass per word and phrase).
+    word_finder: Option<AhoCorasick>,
 }
 
 impl ContactPhrases {
@@ -59,16 +66,25 @@ impl ContactPhrases {
         };
         let file: PhrasesFile = serde_saphyr::from_str(&text)
             .with_context(|| format!("`{}` is not a contact phrase file", path.display()))?;
-        let compile = |templates: &[String]| -> anyhow::Result<Vec<Phrase>> {
+        let mut words: Vec<String> = Vec::new();
+        let mut word_id = |word: &str| match words.iter().position(|w| w == word) {
+            Some(id) => id,
+            None => {
+                words.push(word.to_owned());
+                words.len() - 1
+            }
+        };
+        let channel_words = file
+            .channels
+            .values()
+            .map(|names| names.iter().filter_map(|w| fold(w).split(' ').next().map(&mut word_id)).collect())
+            .collect();
+        let mut compile = |templates: &[String]| -> anyhow::Result<Vec<Phrase>> {
             let mut out = Vec::new();
             for template in templates {
                 anyhow::ensure!(template.contains("{channel}") || !template.is_empty(), "empty phrase in `{FILE}`");
-                let needs_words: Vec<String> = fold(template)
-                    .replace("{channel}", " ")
-                    .split(' ')
-                    .filter(|w| !w.is_empty())
-                    .map(str::to_owned)
-                    .collect();
+                let needs_words: Vec<usize> =
+                    fold(template).replace("{channel}", " ").split(' ').filter(|w| !w.is_empty()).map(&mut word_id).collect();
                 for (index, (channel, words)) in file.channels.iter().enumerate() {
                     let names: Vec<String> = words.iter().map(|w| regex::escape(&fold(w))).collect();
                     let alternatives = format!("(?:{})", names.join("|"));
@@ -89,25 +105,34 @@ impl ContactPhrases {
             }
             Ok(out)
         };
-        let channel_words = file
-            .channels
-            .values()
-            .map(|words| words.iter().filter_map(|w| fold(w).split(' ').next().map(str::to_owned)).collect())
-            .collect();
-        Ok(ContactPhrases { avoid: compile(&file.avoid)?, prefer: compile(&file.prefer)?, channel_words })
+        let (avoid, prefer) = (compile(&file.avoid)?, compile(&file.prefer)?);
+        let word_finder = AhoCorasick::new(&words).with_context(|| format!("`{FILE}`: the phrases' words"))?;
+        Ok(ContactPhrases { avoid, prefer, channel_words, words, word_finder: Some(word_finder) })
     }
 
     /// The customer's preference, from every customer turn (a later turn adds to the earlier).
     pub fn find(&self, turns: &[Turn]) -> Option<ContactPreference> {
+        let folded: Vec<String> = turns.iter().map(|t| fold(&t.text)).collect();
+        self.find_folded(turns, &folded)
+    }
+
+    /// [`Self::find`] of turns already folded (`folded[i]` is `turns[i]`'s text, folded).
+    pub fn find_folded(&self, turns: &[Turn], folded: &[impl AsRef<str>]) -> Option<ContactPreference> {
         let mut found: Option<ContactPreference> = None;
         for (index, turn) in turns.iter().enumerate().filter(|(_, t)| t.from == Speaker::Customer) {
-            let text = fold(&turn.text);
-            let named: Vec<bool> =
-                self.channel_words.iter().map(|words| words.iter().any(|w| text.contains(w.as_str()))).collect();
+            let text = folded[index].as_ref();
+            // Which of the words the text holds as substrings (overlapping matches: every one).
+            let mut held = vec![false; self.words.len()];
+            if let Some(finder) = &self.word_finder {
+                for found in finder.find_overlapping_iter(text) {
+                    held[found.pattern().as_usize()] = true;
+                }
+            }
+            let named: Vec<bool> = self.channel_words.iter().map(|words| words.iter().any(|w| held[*w])).collect();
             let matches = |p: &Phrase| {
                 p.needs_channel.is_none_or(|c| named[c])
-                    && p.needs_words.iter().all(|w| text.contains(w.as_str()))
-                    && p.regex.is_match(&text)
+                    && p.needs_words.iter().all(|w| held[*w])
+                    && p.regex.is_match(text)
             };
             let avoid: Vec<&Phrase> = self.avoid.iter().filter(|p| matches(p)).collect();
             let prefer: Vec<&Phrase> =

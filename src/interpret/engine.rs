@@ -52,19 +52,19 @@ impl Hits {
     }
 }
 
-/// Scan turns with the vocabulary; `scratch` is reused between categories to avoid allocation.
-pub fn scan(vocabulary: &Vocabulary, turns: &[Turn]) -> Hits {
+/// Scan turns (`folded`: each of `turns` folded) with the vocabulary; `scratch` is reused
+/// between categories to avoid allocation.
+pub fn scan(vocabulary: &Vocabulary, turns: &[Turn], folded: &[Folded<'_>]) -> Hits {
     let mut hits = Hits::default();
     let mut scratch = Vec::new();
-    for (index, turn) in turns.iter().enumerate() {
-        let folded = Folded::new(&turn.text);
+    for (index, (turn, folded)) in turns.iter().zip(folded).enumerate() {
         if turn.from == Speaker::Customer {
-            collect(vocabulary, &vocabulary.intents, &folded, index, &mut scratch, &mut hits.intents, true);
-            collect(vocabulary, &vocabulary.objections, &folded, index, &mut scratch, &mut hits.objections, true);
-            collect(vocabulary, &vocabulary.facts, &folded, index, &mut scratch, &mut hits.facts, true);
-            collect(vocabulary, &vocabulary.signals, &folded, index, &mut scratch, &mut hits.signals, false);
+            collect(vocabulary, &vocabulary.intents, folded, index, &mut scratch, &mut hits.intents, true);
+            collect(vocabulary, &vocabulary.objections, folded, index, &mut scratch, &mut hits.objections, true);
+            collect(vocabulary, &vocabulary.facts, folded, index, &mut scratch, &mut hits.facts, true);
+            collect(vocabulary, &vocabulary.signals, folded, index, &mut scratch, &mut hits.signals, false);
         } else {
-            collect(vocabulary, &vocabulary.ai_signals, &folded, index, &mut scratch, &mut hits.signals, true);
+            collect(vocabulary, &vocabulary.ai_signals, folded, index, &mut scratch, &mut hits.signals, true);
         }
     }
     hits

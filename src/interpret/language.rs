@@ -14,6 +14,8 @@ use std::sync::LazyLock;
 
 use handoffd_contract::conversation::{Speaker, Turn};
 
+use super::text::WordHash;
+
 /// The codes, as the vocabulary's folders and owners' `languages` name them.
 const EN: usize = 0;
 const HI: usize = 1;
@@ -255,8 +257,8 @@ const PORTUGUESE: &[&str] = &[
 ];
 
 /// Word -> the language it points to (the lists are disjoint: a word in two would point to neither).
-static WORDS: LazyLock<HashMap<&'static str, usize>> = LazyLock::new(|| {
-    let mut words = HashMap::new();
+static WORDS: LazyLock<HashMap<&'static str, usize, WordHash>> = LazyLock::new(|| {
+    let mut words = HashMap::with_hasher(WordHash);
     let mut shared = Vec::new();
     for (language, list) in [(EN, ENGLISH), (HI, HINDI), (ES, SPANISH), (PT, PORTUGUESE)] {
         for word in list {

@@ -194,8 +194,10 @@ impl Interpreter {
             return Ok(engine::idle_brief(conversation, before));
         }
 
-        let mut hits = engine::scan(&self.vocabulary, before);
-        offer::add_accepted_offers(&self.vocabulary, before, &mut hits);
+        // Each turn folded once, read by the rules, the offers, the contact check and the model.
+        let folded: Vec<text::Folded<'_>> = before.iter().map(|t| text::Folded::new(&t.text)).collect();
+        let mut hits = engine::scan(&self.vocabulary, before, &folded);
+        offer::add_accepted_offers(&self.vocabulary, before, &folded, &mut hits);
         // The window is read on the customer's clock; hours stay the business's (`tz`).
         let clock = clock::customer_clock(conversation, tz)?;
         let window = match &self.window_source {
@@ -220,7 +222,7 @@ impl Interpreter {
             disposition,
             objections: engine::findings(&hits.objections),
             requested_window: window.as_ref().map(|w| w.window.clone()),
-            contact_preference: self.contact.find(before),
+            contact_preference: self.contact.find_folded(before, &folded),
             promised_next_step: engine::promised_next_step(&hits),
             do_not_ask,
             recommended_owner: None,
@@ -237,7 +239,7 @@ impl Interpreter {
         }
         brief.notes.extend(clock.note(tz));
         if let Some(model) = &self.model {
-            model.apply(before, &mut brief);
+            model.apply_folded(before, &folded, &mut brief);
         }
         if let Some(analysis) = &conversation.vendor_analysis {
             self.vendors.apply(analysis, &mut brief);

@@ -13,7 +13,8 @@ use super::text::Folded;
 use super::vocabulary::Vocabulary;
 
 /// Add the intents of AI offers the next customer reply accepts (one hit per code, at the reply).
-pub fn add_accepted_offers(vocabulary: &Vocabulary, turns: &[Turn], hits: &mut Hits) {
+/// `folded`: each of `turns` folded.
+pub fn add_accepted_offers(vocabulary: &Vocabulary, turns: &[Turn], folded: &[Folded<'_>], hits: &mut Hits) {
     if vocabulary.offer_intents.is_empty() {
         return;
     }
@@ -23,11 +24,11 @@ pub fn add_accepted_offers(vocabulary: &Vocabulary, turns: &[Turn], hits: &mut H
         if offer.from == Speaker::Customer || answer.from != Speaker::Customer || !is_question(&offer.text) {
             continue;
         }
-        if !accepts(vocabulary, &answer.text, hits, reply) {
+        if !accepts(vocabulary, &folded[reply], hits, reply) {
             continue;
         }
         let mut offered = Vec::new();
-        collect_intents(vocabulary, &Folded::new(&offer.text), reply - 1, &mut offered);
+        collect_intents(vocabulary, &folded[reply - 1], reply - 1, &mut offered);
         for hit in offered {
             let known = hits.intents.iter().chain(&found).any(|h: &Hit| h.code == hit.code);
             // The offer is the question's: "visit" in "Visits are free. Your budget?" offers nothing.
@@ -51,8 +52,7 @@ fn is_question(text: &str) -> bool {
 /// A yes at the start of the reply, or a time named for the offer: without a no before it, and
 /// in a reply that neither objects nor asks for something else ("my husband decides; call next
 /// week" names a time for a call, not for the visit).
-fn accepts(vocabulary: &Vocabulary, reply: &str, hits: &Hits, turn: usize) -> bool {
-    let folded = Folded::new(reply);
+fn accepts(vocabulary: &Vocabulary, folded: &Folded<'_>, hits: &Hits, turn: usize) -> bool {
     if vocabulary.accept_replies.as_ref().is_some_and(|yes| yes.is_match(folded.text.as_bytes())) {
         return true;
     }

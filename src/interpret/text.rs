@@ -19,7 +19,12 @@ impl<'a> Folded<'a> {
         for (offset, c) in original.char_indices() {
             let before = text.len();
             push_folded(c, &mut text);
-            origin.resize(origin.len() + (text.len() - before), offset as u32);
+            if text.len() == before + 1 {
+                // One byte, as every ASCII character folds to: no resize call per character.
+                origin.push(offset as u32);
+            } else {
+                origin.resize(origin.len() + (text.len() - before), offset as u32);
+            }
         }
         origin.push(original.len() as u32);
         Folded { original, text, origin }
@@ -40,6 +45,46 @@ impl<'a> Folded<'a> {
     }
 }
 
+impl AsRef<str> for Folded<'_> {
+    fn as_ref(&self) -> &str {
+        &self.text
+    }
+}
+
+/// A set of words looked up at every word of a turn (negation and contrast words).
+pub type WordSet = std::collections::HashSet<String, WordHash>;
+
+/// FNV-1a for word lookups: the standard library's SipHash is keyed against an attacker who
+/// chooses the keys inserted, but these tables are filled from the vocabulary alone, and the
+/// hashing cost more than the lookup it served (a lookup finds the same entry either way).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WordHash;
+
+impl std::hash::BuildHasher for WordHash {
+    type Hasher = WordHasher;
+    fn build_hasher(&self) -> WordHasher {
+        WordHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+/// The state of [`WordHash`].
+#[derive(Debug, Clone, Copy)]
+pub struct WordHasher(u64);
+
+impl std::hash::Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        // FNV's multiplications carry low bits upward only: fold the high half into the low
+        // half (the table's bucket index) too.
+        self.0 ^ self.0.rotate_left(32)
+    }
+}
+
 /// The base letter of an accented Latin letter (lower case), for the languages we ship.
 pub fn latin_base(c: char) -> Option<char> {
     Some(match c {
@@ -55,7 +100,13 @@ pub fn latin_base(c: char) -> Option<char> {
 }
 
 /// Fold one character: lower case, strip the accents of Latin letters, plain quotes.
+#[inline]
 pub fn push_folded(c: char, out: &mut String) {
+    // Most text is ASCII: its own lower case, but for the backquote (below).
+    if c.is_ascii() {
+        out.push(if c == '`' { '\'' } else { c.to_ascii_lowercase() });
+        return;
+    }
     if let Some(base) = latin_base(c) {
         out.push(base);
         return;

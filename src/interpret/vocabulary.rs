@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::Deserialize;
 
-use super::text::push_folded;
+use super::text::{WordSet, push_folded};
 
 /// Signal codes the rules understand, with what each one does.
 pub const SIGNALS: &[(&str, &str)] = &[
@@ -200,9 +200,9 @@ pub struct Vocabulary {
     pub signals: Category,
     /// Signals read in the AI's and agents' turns (`booked`, `promise`).
     pub ai_signals: Category,
-    pub negation_before: HashSet<String>,
-    pub negation_after: HashSet<String>,
-    pub contrast: HashSet<String>,
+    pub negation_before: WordSet,
+    pub negation_after: WordSet,
+    pub contrast: WordSet,
     pub confirm_tags: Option<Regex>,
     pub need_words: Option<Regex>,
     /// A reply that accepts the AI's offer, anchored at the start of the folded reply.

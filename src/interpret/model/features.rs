@@ -107,10 +107,24 @@ fn hash(tag: u8, parts: &[&str]) -> u32 {
 /// The folded words of a turn (lower case, no accents), with their byte spans in the folded text.
 pub fn folded_words(text: &str) -> (String, Vec<(usize, usize)>) {
     let mut folded = String::with_capacity(text.len());
-    for c in text.chars() {
-        push_folded(c, &mut folded);
-    }
     let mut spans = Vec::new();
+    fold_into(text, &mut folded);
+    word_spans(&folded, &mut spans);
+    (folded, spans)
+}
+
+/// `text` folded into `out` (cleared first), as the rules fold it.
+fn fold_into(text: &str, out: &mut String) {
+    out.clear();
+    out.reserve(text.len());
+    for c in text.chars() {
+        push_folded(c, out);
+    }
+}
+
+/// The byte spans of the words (letters, digits, apostrophes) of folded text, into `spans`.
+fn word_spans(folded: &str, spans: &mut Vec<(usize, usize)>) {
+    spans.clear();
     let mut start = None;
     for (i, c) in folded.char_indices() {
         let in_word = c.is_alphanumeric() || c == '\'';
@@ -126,63 +140,147 @@ pub fn folded_words(text: &str) -> (String, Vec<(usize, usize)>) {
     if let Some(s) = start {
         spans.push((s, folded.len()));
     }
-    (folded, spans)
+}
+
+/// Buffers a brief's feature extraction reuses from turn to turn (and, kept by the caller, from
+/// brief to brief): the features are made for every brief, and fresh buffers per turn were a
+/// tenth of a brief's time in allocation.
+#[derive(Debug, Default)]
+pub struct Buffers {
+    spans: Vec<(usize, usize)>,
+    joined: String,
+    bounds: Vec<usize>,
+}
+
+/// What one customer turn contributed to a conversation's features, kept so that the evidence
+/// for a label (which turn, which words weigh most) replays them instead of reading the turn
+/// again for every label.
+#[derive(Debug, Default)]
+pub struct TurnFeatures {
+    /// The turn's index in the conversation.
+    pub turn: usize,
+    /// The turn's text, folded.
+    pub folded: String,
+    /// Where its features are in the conversation's [`Features`].
+    pub range: std::ops::Range<usize>,
+    /// Per feature of `range`, the span in `folded` of the word it names (empty: no name).
+    pub names: Vec<(u32, u32)>,
+}
+
+impl TurnFeatures {
+    /// The readable name of the feature at `range.start + k` ("" when it has none).
+    pub fn name(&self, k: usize) -> &str {
+        let (s, e) = self.names[k];
+        &self.folded[s as usize..e as usize]
+    }
 }
 
 /// One customer turn's features, passed to `emit` with a readable name when `named` is set
 /// (evidence), else with an empty name.
 pub fn customer_turn(text: &str, mut emit: impl FnMut(u32, f32, &str)) {
-    let (folded, spans) = folded_words(text);
-    let words: Vec<&str> = spans.iter().map(|(s, e)| &folded[*s..*e]).collect();
+    let mut buffers = Buffers::default();
+    let mut folded = String::new();
+    fold_into(text, &mut folded);
+    word_spans(&folded, &mut buffers.spans);
+    customer_turn_folded(&folded, &mut buffers, |i, v, (s, e)| emit(i, v, &folded[s as usize..e as usize]));
+}
+
+/// [`customer_turn`] of a turn already folded; `emit` gets the span of the name in `folded`.
+/// `buffers.spans` must hold the words of `folded` ([`word_spans`]).
+fn customer_turn_folded(folded: &str, buffers: &mut Buffers, mut emit: impl FnMut(u32, f32, (u32, u32))) {
+    const NO_NAME: (u32, u32) = (0, 0);
+    let spans = &buffers.spans;
+    let word = |k: usize| &folded[spans[k].0..spans[k].1];
     let mut negated_until = 0usize;
-    for (i, word) in words.iter().enumerate() {
-        emit(hash(b'w', &[word]), 1.0, word);
-        if i + 1 < words.len() {
-            emit(hash(b'b', &[word, words[i + 1]]), 1.0, "");
+    for (i, &(s, e)) in spans.iter().enumerate() {
+        let w = &folded[s..e];
+        emit(hash(b'w', &[w]), 1.0, (s as u32, e as u32));
+        if i + 1 < spans.len() {
+            emit(hash(b'b', &[w, word(i + 1)]), 1.0, NO_NAME);
         }
-        if NEGATORS.contains(word) {
+        if NEGATORS.contains(&w) {
             negated_until = i + 1 + NEGATION_REACH;
         } else if i < negated_until {
-            emit(hash(b'n', &[word]), 1.0, "");
+            emit(hash(b'n', &[w]), 1.0, NO_NAME);
         }
     }
     // Character 3- and 4-grams over the words joined by single spaces, padded.
-    let mut joined = String::with_capacity(folded.len() + 2);
+    let joined = &mut buffers.joined;
+    joined.clear();
     joined.push(' ');
-    for word in &words {
-        joined.push_str(word);
+    for &(s, e) in spans {
+        joined.push_str(&folded[s..e]);
         joined.push(' ');
     }
-    let bounds: Vec<usize> = joined.char_indices().map(|(i, _)| i).chain(std::iter::once(joined.len())).collect();
+    let bounds = &mut buffers.bounds;
+    bounds.clear();
+    bounds.extend(joined.char_indices().map(|(i, _)| i).chain(std::iter::once(joined.len())));
     for n in [3usize, 4] {
         for start in 0..bounds.len().saturating_sub(n) {
             let gram = &joined[bounds[start]..bounds[start + n]];
-            emit(hash(b'c' + n as u8, &[gram]), CHAR_WEIGHT, "");
+            emit(hash(b'c' + n as u8, &[gram]), CHAR_WEIGHT, NO_NAME);
         }
     }
 }
 
 /// The features of a conversation's turns before the handoff, with the rules' brief.
 pub fn extract(turns: &[Turn], rules: &Brief, set: FeatureSet, out: &mut Features) {
+    let folded: Vec<String> = turns.iter().map(|t| super::super::text::fold(&t.text)).collect();
+    extract_keeping(turns, &folded, rules, set, out, &mut Buffers::default(), &mut Vec::new());
+}
+
+/// [`extract`] of turns already folded (`folded[i]` is `turns[i]`'s text, folded: the rules
+/// fold each turn once per brief), keeping in `customer` what each customer turn contributed
+/// (for evidence), and reusing `buffers` and `customer`'s own buffers.
+pub fn extract_keeping(
+    turns: &[Turn],
+    folded: &[impl AsRef<str>],
+    rules: &Brief,
+    set: FeatureSet,
+    out: &mut Features,
+    buffers: &mut Buffers,
+    customer: &mut Vec<TurnFeatures>,
+) {
     out.clear();
     out.push((hash(b'0', &["bias"]), 1.0));
-    for turn in turns {
+    let mut kept = 0;
+    for (t, turn) in turns.iter().enumerate() {
         match turn.from {
-            Speaker::Customer => customer_turn(&turn.text, |i, v, _| out.push((i, v))),
+            Speaker::Customer => {
+                if customer.len() == kept {
+                    customer.push(TurnFeatures::default());
+                }
+                let entry = &mut customer[kept];
+                kept += 1;
+                entry.turn = t;
+                entry.names.clear();
+                entry.folded.clear();
+                entry.folded.push_str(folded[t].as_ref());
+                word_spans(&entry.folded, &mut buffers.spans);
+                let start = out.len();
+                customer_turn_folded(&entry.folded, buffers, |i, v, name| {
+                    out.push((i, v));
+                    entry.names.push(name);
+                });
+                entry.range = start..out.len();
+            }
             Speaker::Ai | Speaker::Agent => {
-                let (folded, spans) = folded_words(&turn.text);
-                let words: Vec<&str> = spans.iter().map(|(s, e)| &folded[*s..*e]).collect();
-                for (i, word) in words.iter().enumerate() {
+                let folded = folded[t].as_ref();
+                word_spans(folded, &mut buffers.spans);
+                let spans = &buffers.spans;
+                for (i, &(s, e)) in spans.iter().enumerate() {
+                    let word = &folded[s..e];
                     out.push((hash(b'a', &[word]), 0.5));
-                    if i + 1 < words.len() {
-                        out.push((hash(b'A', &[word, words[i + 1]]), 0.5));
+                    if let Some(&(ns, ne)) = spans.get(i + 1) {
+                        out.push((hash(b'A', &[word, &folded[ns..ne]]), 0.5));
                     }
                 }
             }
         }
     }
+    customer.truncate(kept);
     if set.context {
-        context(turns, out);
+        context(turns, folded, &mut buffers.spans, out);
     }
     if set.shapes {
         for turn in turns.iter().filter(|t| t.from == Speaker::Customer) {
@@ -206,10 +304,10 @@ pub fn extract(turns: &[Turn], rules: &Brief, set: FeatureSet, out: &mut Feature
     }
 }
 
-/// The words of `text`, folded, passed to `emit`.
-fn each_word(text: &str, mut emit: impl FnMut(&str)) {
-    let (folded, spans) = folded_words(text);
-    for (s, e) in spans {
+/// The words of folded text, passed to `emit` (`spans`: a buffer).
+fn each_word(folded: &str, spans: &mut Vec<(usize, usize)>, mut emit: impl FnMut(&str)) {
+    word_spans(folded, spans);
+    for &(s, e) in spans.iter() {
         emit(&folded[s..e]);
     }
 }
@@ -257,15 +355,17 @@ fn shapes(text: &str, out: &mut Features) {
     }
 }
 
-/// Features of the turns around the customer's (see [`FeatureSet::context`]).
-fn context(turns: &[Turn], out: &mut Features) {
+/// Features of the turns around the customer's (see [`FeatureSet::context`]); `folded[i]` is
+/// `turns[i]`'s text folded, `spans` a buffer.
+fn context(turns: &[Turn], folded: &[impl AsRef<str>], spans: &mut Vec<(usize, usize)>, out: &mut Features) {
     for (t, turn) in turns.iter().enumerate().skip(1) {
         let previous = &turns[t - 1];
         if turn.from != Speaker::Customer || previous.from == Speaker::Customer {
             continue;
         }
-        let (folded, spans) = folded_words(&turn.text);
-        let Some(first) = spans.first().map(|(s, e)| &folded[*s..*e]) else { continue };
+        let text = folded[t].as_ref();
+        word_spans(text, spans);
+        let Some(first) = spans.first().map(|(s, e)| &text[*s..*e]) else { continue };
         let tag = if ACCEPTS.contains(&first) {
             b'o'
         } else if REFUSES.contains(&first) {
@@ -273,13 +373,13 @@ fn context(turns: &[Turn], out: &mut Features) {
         } else {
             continue;
         };
-        each_word(&previous.text, |w| out.push((hash(tag, &[w]), 1.0)));
+        each_word(folded[t - 1].as_ref(), spans, |w| out.push((hash(tag, &[w]), 1.0)));
     }
-    if let Some(last) = turns.iter().rfind(|t| t.from == Speaker::Customer) {
-        each_word(&last.text, |w| out.push((hash(b'L', &[w]), 0.5)));
+    if let Some(last) = turns.iter().rposition(|t| t.from == Speaker::Customer) {
+        each_word(folded[last].as_ref(), spans, |w| out.push((hash(b'L', &[w]), 0.5)));
     }
-    if let Some(last) = turns.iter().rfind(|t| t.from != Speaker::Customer) {
-        each_word(&last.text, |w| out.push((hash(b'Z', &[w]), 0.5)));
+    if let Some(last) = turns.iter().rposition(|t| t.from != Speaker::Customer) {
+        each_word(folded[last].as_ref(), spans, |w| out.push((hash(b'Z', &[w]), 0.5)));
     }
 }
 
@@ -306,6 +406,10 @@ mod tests {
     #[test]
     fn an_offer_the_customer_accepts_is_seen_apart_from_one_they_refuse() {
         let offer = turn("ai", "Shall I set up a fitting on Friday?");
+        let context = |turns: &[Turn], out: &mut Features| {
+            let folded: Vec<String> = turns.iter().map(|t| crate::interpret::text::fold(&t.text)).collect();
+            context(turns, &folded, &mut Vec::new(), out)
+        };
         let mut accepted = Vec::new();
         context(&[offer.clone(), turn("customer", "Sure, go ahead")], &mut accepted);
         let mut refused = Vec::new();

@@ -12,11 +12,12 @@
 
 use std::cell::RefCell;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use anyhow::Context;
 use base64::Engine as _;
 use handoffd_contract::brief::{Brief, Disposition, FactValue, Finding, UrgencyLevel};
-use handoffd_contract::conversation::{Speaker, Turn};
+use handoffd_contract::conversation::Turn;
 use serde::{Deserialize, Serialize};
 
 use super::Vocabulary;
@@ -25,7 +26,7 @@ use super::text::shorten;
 pub mod features;
 pub mod train;
 
-use features::{DIMS, FeatureSet, Features};
+use features::{DIMS, FeatureSet, Features, TurnFeatures};
 
 /// The model file's format tag; a file with another is refused.
 pub const FORMAT: &str = "handoffd-brief-model/1";
@@ -172,10 +173,15 @@ impl Head {
     /// Probabilities: a sigmoid per label for set fields, a softmax for one-of fields.
     pub fn probabilities(&self, features: &Features, out: &mut Vec<f32>) {
         self.scores(features, out);
+        self.to_probabilities(out);
+    }
+
+    /// Raw scores (this head's labels) made probabilities, in place.
+    fn to_probabilities(&self, scores: &mut [f32]) {
         if self.field.is_set() {
-            out.iter_mut().for_each(|z| *z = sigmoid(*z));
+            scores.iter_mut().for_each(|z| *z = sigmoid(*z));
         } else {
-            softmax(out);
+            softmax(scores);
         }
     }
 
@@ -253,10 +259,70 @@ pub struct Model {
     pub features: FeatureSet,
     pub trained_on: String,
     pub heads: Vec<Head>,
+    /// The enabled heads' weights side by side, made on the first brief (see [`Fused`]).
+    fused: OnceLock<Fused>,
+}
+
+/// Every enabled head's weights in one table, feature-major: a feature's weights for all the
+/// labels of all the heads are one contiguous row, so one pass over a brief's features scores
+/// every head (the heads' own tables took a pass each). Each label's score is still summed over
+/// the features in the same order from the same `f32` weights, so the scores are bit for bit
+/// the heads' own.
+#[derive(Debug, Clone)]
+struct Fused {
+    /// (field, number of labels) of the enabled heads, in order: the table is used only while
+    /// the model's enabled heads still have this shape (`heads` is public, and `train` drops
+    /// heads from a model it made).
+    shape: Vec<(Field, usize)>,
+    /// Labels in a row: the sum of `shape`'s.
+    width: usize,
+    weights: Vec<f32>,
+}
+
+impl Fused {
+    fn new<'a>(heads: impl Iterator<Item = &'a Head> + Clone) -> Self {
+        let shape: Vec<(Field, usize)> = heads.clone().map(|h| (h.field, h.labels.len())).collect();
+        let width = shape.iter().map(|(_, n)| n).sum();
+        let mut weights = Vec::with_capacity(DIMS * width);
+        for i in 0..DIMS {
+            for head in heads.clone() {
+                let n = head.labels.len();
+                weights.extend_from_slice(&head.weights[i * n..(i + 1) * n]);
+            }
+        }
+        Fused { shape, width, weights }
+    }
+
+    fn fits<'a>(&self, mut heads: impl Iterator<Item = &'a Head>) -> bool {
+        self.shape.iter().all(|(field, n)| heads.next().is_some_and(|h| h.field == *field && h.labels.len() == *n))
+            && heads.next().is_none()
+    }
+
+    /// Raw scores of every enabled head's labels, in head order: [`Head::scores`] side by side.
+    fn scores(&self, features: &Features, out: &mut Vec<f32>) {
+        let n = self.width;
+        out.clear();
+        out.resize(n, 0.0);
+        for (i, v) in features {
+            let row = &self.weights[*i as usize * n..(*i as usize + 1) * n];
+            for (o, w) in out.iter_mut().zip(row) {
+                *o += w * v;
+            }
+        }
+    }
+}
+
+/// A brief's working buffers, kept per thread between briefs.
+#[derive(Default)]
+struct Scratch {
+    features: Features,
+    scores: Vec<f32>,
+    buffers: features::Buffers,
+    customer: Vec<TurnFeatures>,
 }
 
 thread_local! {
-    static SCRATCH: RefCell<(Features, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    static SCRATCH: RefCell<Option<Scratch>> = const { RefCell::new(None) };
 }
 
 impl Model {
@@ -276,7 +342,17 @@ impl Model {
         anyhow::ensure!(file.format == FORMAT, "format `{}`, expected `{FORMAT}`", file.format);
         anyhow::ensure!(file.bits == features::BITS, "{} feature bits, this build reads {}", file.bits, features::BITS);
         let heads = file.heads.iter().map(Head::from_file).collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(Model { features: file.features, trained_on: file.trained_on.clone(), heads })
+        Ok(Model::new(file.features, file.trained_on.clone(), heads))
+    }
+
+    pub fn new(features: FeatureSet, trained_on: String, heads: Vec<Head>) -> Self {
+        Model { features, trained_on, heads, fused: OnceLock::new() }
+    }
+
+    /// The fused table of the enabled heads, unless the heads changed since it was made.
+    fn fused(&self) -> Option<&Fused> {
+        let enabled = || self.heads.iter().filter(|h| h.enabled);
+        Some(self.fused.get_or_init(|| Fused::new(enabled()))).filter(|fused| fused.fits(enabled()))
     }
 
     pub fn to_file(&self) -> ModelFile {
@@ -317,19 +393,51 @@ impl Model {
 
     /// Decide the enabled fields of `brief` (made by the rules from `turns`).
     pub fn apply(&self, turns: &[Turn], brief: &mut Brief) {
+        let folded: Vec<String> = turns.iter().map(|t| super::text::fold(&t.text)).collect();
+        self.apply_folded(turns, &folded, brief);
+    }
+
+    /// [`Self::apply`] to turns already folded (`folded[i]` is `turns[i]`'s text, folded).
+    pub fn apply_folded(&self, turns: &[Turn], folded: &[impl AsRef<str>], brief: &mut Brief) {
         SCRATCH.with(|scratch| {
-            let (features, probabilities) = &mut *scratch.borrow_mut();
-            features::extract(turns, brief, self.features, features);
-            for head in self.heads.iter().filter(|h| h.enabled) {
-                head.probabilities(features, probabilities);
-                decide(head, probabilities, turns, brief);
+            // Taken out for the call: a nested call on this thread (none today) would get fresh buffers.
+            let mut taken = scratch.borrow_mut().take().unwrap_or_default();
+            let Scratch { features, scores, buffers, customer } = &mut taken;
+            features::extract_keeping(turns, folded, brief, self.features, features, buffers, customer);
+            let fused = self.fused();
+            if let Some(fused) = fused {
+                fused.scores(features, scores);
             }
+            let seen = Seen { turns, features, customer };
+            let mut offset = 0;
+            let mut own = Vec::new();
+            for head in self.heads.iter().filter(|h| h.enabled) {
+                let probabilities = match fused {
+                    Some(_) => &mut scores[offset..offset + head.labels.len()],
+                    None => {
+                        head.scores(features, &mut own);
+                        &mut own[..]
+                    }
+                };
+                offset += head.labels.len();
+                head.to_probabilities(probabilities);
+                decide(head, probabilities, &seen, brief);
+            }
+            *scratch.borrow_mut() = Some(taken);
         });
     }
 }
 
+/// What the model saw of a brief's turns, for the evidence of the labels it chose.
+struct Seen<'a> {
+    turns: &'a [Turn],
+    features: &'a Features,
+    /// Each customer turn's share of `features`, in turn order.
+    customer: &'a [TurnFeatures],
+}
+
 /// Write the head's decision into the brief, keeping the rules' evidence where they agree.
-fn decide(head: &Head, probabilities: &[f32], turns: &[Turn], brief: &mut Brief) {
+fn decide(head: &Head, probabilities: &[f32], turns: &Seen<'_>, brief: &mut Brief) {
     if head.field.is_set() {
         let by_rules = |label: &str| match head.field {
             Field::Intents => brief.intents.iter().any(|f| f.code == label),
@@ -411,7 +519,7 @@ fn decide(head: &Head, probabilities: &[f32], turns: &[Turn], brief: &mut Brief)
     }
 }
 
-fn set_findings(head: &Head, chosen: &[usize], turns: &[Turn], rules: &[Finding]) -> Vec<Finding> {
+fn set_findings(head: &Head, chosen: &[usize], turns: &Seen<'_>, rules: &[Finding]) -> Vec<Finding> {
     chosen
         .iter()
         .map(|l| match rules.iter().find(|f| f.code == head.labels[*l]) {
@@ -432,22 +540,25 @@ struct Why {
     value: String,
 }
 
-fn explain(head: &Head, label: usize, turns: &[Turn]) -> Why {
+fn explain(head: &Head, label: usize, seen: &Seen<'_>) -> Why {
     // (weight of the turn, its index, its words that weigh for the label)
-    type Weighed = (f32, usize, Vec<(f32, String)>);
-    let mut best: Option<Weighed> = None;
-    for (t, turn) in turns.iter().enumerate().filter(|(_, t)| t.from == Speaker::Customer) {
+    type Weighed<'a> = (f32, usize, Vec<(f32, &'a str)>);
+    let mut best: Option<Weighed<'_>> = None;
+    // Each customer turn's features as extraction emitted them, in the same order: the sums are
+    // the ones reading the turn again would make.
+    for turn in seen.customer {
         let mut total = 0.0;
-        let mut words: Vec<(f32, String)> = Vec::new();
-        features::customer_turn(&turn.text, |i, v, name| {
-            let w = head.weight(i, label) * v;
+        let mut words: Vec<(f32, &str)> = Vec::new();
+        for (k, (i, v)) in seen.features[turn.range.clone()].iter().enumerate() {
+            let w = head.weight(*i, label) * v;
             total += w;
-            if !name.is_empty() && w > 0.0 && !words.iter().any(|(_, n)| n == name) {
-                words.push((w, name.to_owned()));
+            let name = turn.name(k);
+            if !name.is_empty() && w > 0.0 && !words.iter().any(|(_, n)| *n == name) {
+                words.push((w, name));
             }
-        });
+        }
         if best.as_ref().is_none_or(|(b, _, _)| total > *b) {
-            best = Some((total, t, words));
+            best = Some((total, turn.turn, words));
         }
     }
     let Some((_, t, mut words)) = best else {
@@ -455,8 +566,8 @@ fn explain(head: &Head, label: usize, turns: &[Turn]) -> Why {
     };
     words.sort_by(|a, b| b.0.total_cmp(&a.0));
     words.truncate(3);
-    let names: Vec<&str> = words.iter().map(|(_, n)| n.as_str()).collect();
-    let text = &turns[t].text;
+    let names: Vec<&str> = words.iter().map(|(_, n)| *n).collect();
+    let text = &seen.turns[t].text;
     let value = words.first().map_or_else(|| shorten(text, 60), |(_, top)| sentence_with(text, top));
     Why { turn: Some(t), evidence: format!("\"{}\" (model: {})", shorten(text, 80), names.join(", ")), value }
 }
@@ -531,11 +642,7 @@ mod tests {
 
     #[test]
     fn a_label_only_the_model_found_names_its_turn_and_words() {
-        let model = Model {
-            features: FeatureSet { rule_hits: false, context: false, shapes: false },
-            trained_on: String::new(),
-            heads: vec![price_head()],
-        };
+        let model = Model::new(FeatureSet { rule_hits: false, context: false, shapes: false }, String::new(), vec![price_head()]);
         let turns = turns(&[("ai", "The plan is 900 a month."), ("customer", "Hmm, that is expensive for us.")]);
         let mut brief = empty_brief();
         model.apply(&turns, &mut brief);
@@ -551,11 +658,7 @@ mod tests {
 
     #[test]
     fn a_rule_finding_the_model_agrees_with_keeps_the_rules_phrase() {
-        let model = Model {
-            features: FeatureSet { rule_hits: false, context: false, shapes: false },
-            trained_on: String::new(),
-            heads: vec![price_head()],
-        };
+        let model = Model::new(FeatureSet { rule_hits: false, context: false, shapes: false }, String::new(), vec![price_head()]);
         let mut brief = empty_brief();
         brief.objections.push(Finding { code: "price".into(), evidence: "too expensive".into(), turn: Some(0) });
         brief.urgency = Urgency { level: UrgencyLevel::High, reasons: vec![] };
@@ -576,11 +679,7 @@ mod tests {
                 Head::from_label_major(*f, labels, thresholds, keep, &zeros)
             })
             .collect();
-        let mut model = Model {
-            features: FeatureSet { rule_hits: true, context: false, shapes: false },
-            trained_on: String::new(),
-            heads,
-        };
+        let mut model = Model::new(FeatureSet { rule_hits: true, context: false, shapes: false }, String::new(), heads);
         model.check_labels(&vocabulary).unwrap();
         model.heads[0].labels[0] = "house_tour".into();
         let err = model.check_labels(&vocabulary).unwrap_err().to_string();
@@ -589,11 +688,7 @@ mod tests {
 
     #[test]
     fn the_file_form_round_trips_within_quantisation() {
-        let model = Model {
-            features: FeatureSet { rule_hits: true, context: false, shapes: false },
-            trained_on: "t".into(),
-            heads: vec![price_head()],
-        };
+        let model = Model::new(FeatureSet { rule_hits: true, context: false, shapes: false }, "t".into(), vec![price_head()]);
         let back = Model::from_file(&serde_json::from_str(&serde_json::to_string(&model.to_file()).unwrap()).unwrap())
             .unwrap();
         let mut a = Vec::new();
@@ -605,5 +700,92 @@ mod tests {
         let mut wrong = model.to_file();
         wrong.format = "other/1".into();
         assert!(Model::from_file(&wrong).is_err());
+    }
+
+    /// The shipped model and a conversation in four languages, with the rules' brief.
+    fn shipped() -> (Model, Vec<Turn>, Brief) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let vocabulary = Vocabulary::load(&root.join("config/vocabulary")).unwrap();
+        let model = Model::load(&root.join("config/model/brief-model.json"), &vocabulary).unwrap();
+        let turns = turns(&[
+            ("ai", "Would you like to book a site visit this weekend?"),
+            ("customer", "Yes please, but the price is too high for us. No calls, WhatsApp only."),
+            ("ai", "Our sales manager will share the payment plan."),
+            ("customer", "Mujhe husband se poochna padega. Llámenme mañana, não precisa mandar nada."),
+        ]);
+        (model, turns, empty_brief())
+    }
+
+    #[test]
+    fn one_pass_over_the_features_scores_every_head_as_its_own_pass_does_bit_for_bit() {
+        let (model, turns, brief) = shipped();
+        let mut features = Vec::new();
+        features::extract(&turns, &brief, model.features, &mut features);
+        let fused = model.fused().expect("a loaded model's heads fit its fused table");
+        let mut all = Vec::new();
+        fused.scores(&features, &mut all);
+        let mut offset = 0;
+        for head in model.heads.iter().filter(|h| h.enabled) {
+            let mut own = Vec::new();
+            head.scores(&features, &mut own);
+            let side_by_side = &all[offset..offset + own.len()];
+            assert_eq!(
+                side_by_side.iter().map(|s| s.to_bits()).collect::<Vec<_>>(),
+                own.iter().map(|s| s.to_bits()).collect::<Vec<_>>(),
+                "head `{}`",
+                head.field.name()
+            );
+            offset += own.len();
+        }
+        assert_eq!(offset, all.len());
+    }
+
+    #[test]
+    fn a_model_whose_heads_changed_scores_each_head_on_its_own() {
+        let (mut model, turns, brief) = shipped();
+        let mut before = brief.clone();
+        model.apply(&turns, &mut before);
+        // As `handoffd train` does to the model it writes: the fused table no longer fits.
+        let dropped = model.heads.remove(0);
+        assert!(model.fused().is_none());
+        let mut after = brief.clone();
+        model.apply(&turns, &mut after);
+        model.heads.insert(0, dropped);
+        let mut again = brief;
+        model.apply(&turns, &mut again);
+        assert_eq!(serde_json::to_string(&before).unwrap(), serde_json::to_string(&again).unwrap());
+        assert_eq!(
+            serde_json::to_string(&before.objections).unwrap(),
+            serde_json::to_string(&after.objections).unwrap(),
+            "the other heads decide as before"
+        );
+    }
+
+    #[test]
+    fn evidence_from_the_kept_features_is_the_evidence_of_reading_the_turn_again() {
+        let (model, turns, brief) = shipped();
+        let mut features = Vec::new();
+        let mut customer = Vec::new();
+        let folded: Vec<String> = turns.iter().map(|t| super::super::text::fold(&t.text)).collect();
+        features::extract_keeping(
+            &turns,
+            &folded,
+            &brief,
+            model.features,
+            &mut features,
+            &mut features::Buffers::default(),
+            &mut customer,
+        );
+        assert_eq!(customer.iter().map(|c| c.turn).collect::<Vec<_>>(), vec![1, 3]);
+        for kept in &customer {
+            let mut again = Vec::new();
+            features::customer_turn(&turns[kept.turn].text, |i, v, name| again.push((i, v, name.to_owned())));
+            let replayed: Vec<(u32, f32, String)> = features[kept.range.clone()]
+                .iter()
+                .enumerate()
+                .map(|(k, (i, v))| (*i, *v, kept.name(k).to_owned()))
+                .collect();
+            assert_eq!(replayed, again, "turn {}", kept.turn);
+        }
     }
 }

@@ -270,7 +270,7 @@ pub fn fit_model(
         let weights = fit(field, labels.len(), &all, 99);
         heads.push(Head::from_label_major(field, labels, thresholds, keep, &weights));
     }
-    Model { features: set, trained_on, heads }
+    Model::new(set, trained_on, heads)
 }
 
 /// The brief a model makes of a prepared case.

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use chrono::Weekday;
 use regex::Regex;
 
+use crate::interpret::text::WordHash;
+
 use super::fold::{Folded, fold};
 use super::vocabulary::{LoadedVocabulary, TimeVocabulary, VocabularyError};
 
@@ -126,9 +128,9 @@ pub(crate) struct Matcher {
     alternative_finder: regex_automata::meta::Regex,
     /// Alternative (capture group, pattern id) index -> what it means.
     alternatives: Vec<Alternative>,
-    literals: HashMap<String, Literal>,
+    literals: HashMap<String, Literal, WordHash>,
     templates: Vec<Template>,
-    number_words: HashMap<String, u32>,
+    number_words: HashMap<String, u32, WordHash>,
     am: Vec<String>,
     pm: Vec<String>,
     /// Per language, words that make its relative days past ones.
@@ -187,9 +189,9 @@ fn alternation(phrases: &[String]) -> String {
 
 impl Matcher {
     pub fn compile(loaded: &LoadedVocabulary) -> Result<Matcher, VocabularyError> {
-        let mut literals: HashMap<String, Literal> = HashMap::new();
+        let mut literals: HashMap<String, Literal, WordHash> = HashMap::default();
         let mut ignore = Vec::new();
-        let mut number_words = HashMap::new();
+        let mut number_words = HashMap::default();
         let (mut am, mut pm, mut clock_words) = (Vec::new(), Vec::new(), Vec::new());
         let mut past_markers = Vec::new();
         let (mut past_before, mut past_after) = (Vec::new(), Vec::new());
@@ -641,12 +643,12 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
 #[derive(Debug, Default)]
 struct PhraseIndex {
     /// First word -> the phrases starting with it, each split into its words.
-    by_first: HashMap<String, Vec<Vec<String>>>,
+    by_first: HashMap<String, Vec<Vec<String>>, WordHash>,
 }
 
 impl PhraseIndex {
     fn new(phrases: impl IntoIterator<Item = String>) -> Self {
-        let mut by_first: HashMap<String, Vec<Vec<String>>> = HashMap::new();
+        let mut by_first: HashMap<String, Vec<Vec<String>>, WordHash> = HashMap::default();
         for phrase in phrases {
             let words: Vec<String> = phrase.split(' ').map(str::to_owned).collect();
             by_first.entry(words[0].clone()).or_default().push(words);
