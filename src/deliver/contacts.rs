@@ -13,6 +13,7 @@ use crate::identity::{ContactPickRule, contact_match_keys, pick_contact};
 use crate::ingest::match_keys;
 use crate::store::{AuditEntry, CachedContact, ContactOrigin, Store};
 
+use super::fresh::Freshness;
 use super::payload::DeliveryPayload;
 
 /// Follow at most this many CRM merges from a known contact to its survivor.
@@ -31,11 +32,22 @@ pub struct ContactIds {
     pub failed: HashMap<String, CrmError>,
 }
 
+/// What lets a round create new customers' contacts without a search first (see [`Freshness`]).
+pub struct Unsearched<'a> {
+    pub freshness: &'a Freshness,
+    /// Each customer's jobs in the round. Marked in flight before their contacts are created unsearched: if the
+    /// round dies before it caches the contacts, the next attempt knows to search.
+    pub jobs_of: &'a HashMap<String, Vec<i64>>,
+    /// Customers whose earlier attempt may have created a contact that was not cached (a job in flight): searched.
+    pub unsure: &'a HashSet<String>,
+}
+
 /// The contact id of each customer in `jobs`. An `Err` is a store failure: every job waits.
 pub async fn ensure_contacts(
     store: &dyn Store,
     crm: &dyn Crm,
     jobs: &[(String, &DeliveryPayload)],
+    unsearched: Option<Unsearched<'_>>,
 ) -> Result<ContactIds, CrmError> {
     let crm_id = crm.id().to_owned();
     let mut ids = ContactIds::default();
@@ -91,6 +103,11 @@ pub async fn ensure_contacts(
             None => missing.push((customer_id, payload, keys)),
         }
     }
+    if let Some(unsearched) = unsearched
+        && !missing.is_empty()
+    {
+        missing = create_unsearched(store, crm, missing, &unsearched, &mut ids, &mut learned).await?;
+    }
     if !missing.is_empty() {
         find_or_create(store, crm, missing, &mut ids, &mut learned).await?;
     }
@@ -98,6 +115,60 @@ pub async fn ensure_contacts(
         store.set_crm_contacts(&crm_id, &learned, Utc::now()).await.map_err(store_failed)?;
     }
     Ok(ids)
+}
+
+/// Creates the contacts of the customers the cache does not know, without searching, when the cache is fresh
+/// from a read of the CRM's change feed begun after now (see [`Freshness`]); returns those still to search (the
+/// unsure ones, or all when the cache cannot be made fresh).
+async fn create_unsearched<'p>(
+    store: &dyn Store,
+    crm: &dyn Crm,
+    missing: Vec<(String, &'p DeliveryPayload, Vec<String>)>,
+    unsearched: &Unsearched<'_>,
+    ids: &mut ContactIds,
+    learned: &mut Vec<(String, String)>,
+) -> Result<Vec<(String, &'p DeliveryPayload, Vec<String>)>, CrmError> {
+    let (sure, mut to_search): (Vec<_>, Vec<_>) =
+        missing.into_iter().partition(|(customer_id, _, _)| !unsearched.unsure.contains(customer_id));
+    if sure.is_empty() {
+        return Ok(to_search);
+    }
+    // The moment this round would have sent its search: the read must begin after it.
+    match unsearched.freshness.fresh_after(store, crm, Utc::now()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            to_search.extend(sure);
+            return Ok(to_search);
+        }
+        Err(error) => {
+            tracing::warn!(crm = %crm.id(), %error, "Reading the CRM's change feed failed; the round's new customers are searched.");
+            to_search.extend(sure);
+            return Ok(to_search);
+        }
+    }
+    // The read may have brought contacts of these customers (created or changed elsewhere): the cache again.
+    let keys: Vec<String> =
+        sure.iter().flat_map(|(_, _, keys)| keys.iter().cloned()).collect::<HashSet<_>>().into_iter().collect();
+    let cached = store.cached_contacts(crm.id(), &keys).await.map_err(store_failed)?;
+    let mut to_create: Vec<(String, &DeliveryPayload)> = Vec::new();
+    for (customer_id, payload, keys) in sure {
+        match choose(store, crm.id(), &customer_id, &claiming(&cached, &keys)).await? {
+            Some(contact_id) => {
+                learned.push((customer_id.clone(), contact_id.clone()));
+                ids.known.insert(customer_id, contact_id);
+            }
+            None => to_create.push((customer_id, payload)),
+        }
+    }
+    if !to_create.is_empty() {
+        let marked: Vec<i64> = to_create
+            .iter()
+            .flat_map(|(customer_id, _)| unsearched.jobs_of.get(customer_id).into_iter().flatten().copied())
+            .collect();
+        store.mark_in_flight(&marked).await.map_err(store_failed)?;
+        create(store, crm, to_create, ids, learned).await?;
+    }
+    Ok(to_search)
 }
 
 /// One search for every miss (the connector batches the keys into as few calls as it can), then one batched
@@ -146,6 +217,18 @@ async fn find_or_create(
     if to_create.is_empty() {
         return Ok(());
     }
+    create(store, crm, to_create, ids, learned).await
+}
+
+/// One batched create for customers the CRM does not know; created contacts go into the cache at once.
+async fn create(
+    store: &dyn Store,
+    crm: &dyn Crm,
+    to_create: Vec<(String, &DeliveryPayload)>,
+    ids: &mut ContactIds,
+    learned: &mut Vec<(String, String)>,
+) -> Result<(), CrmError> {
+    let crm_id = crm.id().to_owned();
     let new: Vec<NewContact> = to_create.iter().map(|(_, payload)| payload.contact.clone()).collect();
     let created = crm.create_contacts(&new).await;
     let mut cache = Vec::new();

@@ -17,7 +17,8 @@ use crate::lease::{Holding, Lease};
 use crate::store::{OutboxJob, Store};
 
 use super::backoff::RetryPolicy;
-use super::contacts::ensure_contacts;
+use super::contacts::{Unsearched, ensure_contacts};
+use super::fresh::Freshness;
 use super::payload::DeliveryPayload;
 use super::settling::Settling;
 
@@ -59,6 +60,9 @@ pub struct Deliverer {
     /// told that the previous holder may have spent its budget: from then on we call at the limiter's pace
     /// instead of waiting a whole rate window after that use.
     pub preset_after: tokio::sync::Mutex<Option<chrono::DateTime<Utc>>>,
+    /// Whether the identity cache is fresh enough to create a new customer's contact without a search (`None`:
+    /// always search; the daemon has no CRM sync to start the cache from).
+    pub freshness: Option<Arc<Freshness>>,
 }
 
 /// What one lease did.
@@ -222,6 +226,13 @@ impl Deliverer {
     async fn deliver_round(&self, leased: Vec<Leased>, in_hand: &std::sync::Mutex<HashSet<i64>>, settling: &Settling) {
         let ids: Vec<i64> = leased.iter().map(|l| l.job.id).collect();
         let delivered = catch_round("deliver", async {
+            // The set-up comes before contacts too when they may be created unsearched: it makes the contact
+            // property that marks ours (HubSpot).
+            if self.freshness.is_some()
+                && let Err(error) = self.prepare().await
+            {
+                return self.failed(leased.iter().map(|l| &l.job), &error, false).await;
+            }
             let ready = {
                 let _held = settling.hold(leased.iter().map(|l| l.job.customer_id.clone())).await;
                 self.with_contacts(leased).await?
@@ -275,12 +286,38 @@ impl Deliverer {
         Ok((Round::Delivered(count), leased))
     }
 
+    /// The CRM's one-time set-up, once it has succeeded; rounds in flight wait for one another's attempt.
+    async fn prepare(&self) -> Result<(), CrmError> {
+        let mut prepared = self.prepared.lock().await;
+        if !*prepared {
+            if let Err(error) = self.crm.prepare().await {
+                tracing::error!(crm = %self.crm.id(), %error, "Preparing the CRM failed; it is tried again.");
+                return Err(error);
+            }
+            *prepared = true;
+        }
+        Ok(())
+    }
+
     /// Each job's task gets its customer's contact; jobs whose contact could not be had wait (or are
     /// dead-lettered) by the CRM's error, and are not returned.
     async fn with_contacts(&self, jobs: Vec<Leased>) -> anyhow::Result<Vec<Leased>> {
         let customers: Vec<(String, &DeliveryPayload)> =
             jobs.iter().map(|l| (l.job.customer_id.clone(), &l.payload)).collect();
-        let contacts = match ensure_contacts(self.store.as_ref(), self.crm.as_ref(), &customers).await {
+        let mut jobs_of: HashMap<String, Vec<i64>> = HashMap::new();
+        let mut unsure: HashSet<String> = HashSet::new();
+        for leased in &jobs {
+            jobs_of.entry(leased.job.customer_id.clone()).or_default().push(leased.job.id);
+            if leased.job.in_flight {
+                unsure.insert(leased.job.customer_id.clone());
+            }
+        }
+        let unsearched = self.freshness.as_deref().map(|freshness| Unsearched {
+            freshness,
+            jobs_of: &jobs_of,
+            unsure: &unsure,
+        });
+        let contacts = match ensure_contacts(self.store.as_ref(), self.crm.as_ref(), &customers, unsearched).await {
             Ok(contacts) => contacts,
             Err(error) => {
                 self.failed(jobs.iter().map(|l| &l.job), &error, false).await?;
@@ -341,18 +378,11 @@ impl Deliverer {
             }
         }
 
-        if !creates.is_empty() {
-            let mut prepared = self.prepared.lock().await;
-            if !*prepared {
-                match self.crm.prepare().await {
-                    Ok(()) => *prepared = true,
-                    Err(error) => {
-                        tracing::error!(crm = %self.crm.id(), %error, "Preparing the CRM failed; it is tried again.");
-                        self.failed(creates.iter().map(|l| &l.job), &error, false).await?;
-                        creates.clear();
-                    }
-                }
-            }
+        if !creates.is_empty()
+            && let Err(error) = self.prepare().await
+        {
+            self.failed(creates.iter().map(|l| &l.job), &error, false).await?;
+            creates.clear();
         }
         if !creates.is_empty() {
             let tasks: Vec<TaskWrite> = creates.iter().map(|l| l.payload.task.clone()).collect();
@@ -547,6 +577,7 @@ mod tests {
             prepared: Default::default(),
             controls: Default::default(),
             preset_after: Default::default(),
+            freshness: None,
         };
         (deliverer, dir)
     }
