@@ -35,6 +35,8 @@ pub struct ContactIds {
 /// What lets a round create new customers' contacts without a search first (see [`Freshness`]).
 pub struct Unsearched<'a> {
     pub freshness: &'a Freshness,
+    /// The moment the round would have searched (it holds its customers): the read must begin after it.
+    pub moment: chrono::DateTime<Utc>,
     /// Each customer's jobs in the round. Marked in flight before their contacts are created unsearched: if the
     /// round dies before it caches the contacts, the next attempt knows to search.
     pub jobs_of: &'a HashMap<String, Vec<i64>>,
@@ -133,8 +135,7 @@ async fn create_unsearched<'p>(
     if sure.is_empty() {
         return Ok(to_search);
     }
-    // The moment this round would have sent its search: the read must begin after it.
-    match unsearched.freshness.fresh_after(store, crm, Utc::now()).await {
+    match unsearched.freshness.fresh_after(store, crm, unsearched.moment).await {
         Ok(true) => {}
         Ok(false) => {
             to_search.extend(sure);

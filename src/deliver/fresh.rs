@@ -84,6 +84,11 @@ impl Freshness {
                     .await
                     .map_err(|error| CrmError::Unavailable(format!("reading the CRM's change feed: {error:#}")))?;
                 let Some(caught_up) = caught_up else { return Ok(false) };
+                probed.caught_up_at = Some(caught_up);
+                // That read, of everything, began after `moment`: it is the read the round waits for.
+                if caught_up >= moment {
+                    return Ok(true);
+                }
                 caught_up
             }
         };

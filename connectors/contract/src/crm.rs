@@ -76,6 +76,10 @@ pub struct RateLimitPolicy {
     pub search_window: Option<Duration>,
     /// Largest batch the task endpoints take.
     pub max_batch: usize,
+    /// Calls allowed in flight at once, where that is the vendor's short-term limit (Zoho: 10 on the Standard
+    /// edition). Delivery keeps more rounds in flight for such a CRM, so that the cap, not the time its rounds
+    /// spend between calls, sets the pace.
+    pub concurrency: Option<u32>,
 }
 
 /// What the vendor's last response said about the remaining budget.

@@ -106,10 +106,15 @@ impl Crm for Hubspot {
     }
 
     async fn prepare(&self) -> Result<(), CrmError> {
-        if self.config.contact_marker.is_some() {
-            contacts::prepare(&self.api).await?;
-        }
-        tasks::prepare(&self.api).await
+        // Side by side: each is a read, then a create when missing.
+        let marker = async {
+            match self.config.contact_marker {
+                Some(_) => contacts::prepare(&self.api).await,
+                None => Ok(()),
+            }
+        };
+        let (marker, tasks) = tokio::join!(marker, tasks::prepare(&self.api));
+        marker.and(tasks)
     }
 
     async fn find_contacts(&self, keys: &[IdentityKey]) -> Result<Vec<CrmContact>, CrmError> {

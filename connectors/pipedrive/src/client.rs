@@ -8,14 +8,14 @@
 //! the budget the connector reports a rate limit until the next UTC day instead of sending calls Pipedrive would
 //! refuse.
 
+use std::collections::VecDeque;
 use std::error::Error as _;
-use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::time::Instant;
 use handoffd_contract::crm::{CrmError, LiveBudget, RateLimitPolicy};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
@@ -63,6 +63,7 @@ pub fn policy(config: &LimitsConfig) -> RateLimitPolicy {
         search_window: Some(WINDOW),
         // No batch endpoint: one activity a call.
         max_batch: 1,
+        concurrency: None,
     }
 }
 
@@ -75,8 +76,8 @@ pub struct Api {
     http: reqwest::Client,
     base_url: String,
     auth: Auth,
-    calls: DefaultDirectRateLimiter,
-    searches: DefaultDirectRateLimiter,
+    calls: SendWindow,
+    searches: SendWindow,
     daily_tokens: u32,
     spent: Mutex<(Option<NaiveDate>, u32)>,
     reported: Mutex<LiveBudget>,
@@ -86,15 +87,49 @@ pub struct Api {
     timeout: Duration,
 }
 
-/// How late the network (or a loaded machine) may deliver a call compared with the ones after it.
-const JITTER: Duration = Duration::from_millis(100);
+/// How much later than the calls after it the network (or a loaded machine) may deliver a call to Pipedrive.
+///
+/// What the margin protects against: Pipedrive counts a call when it arrives, in a rolling 2-second window, and we
+/// know only when we send it. Calls that leave at most `limit` to any `window + JITTER` arrive at most `limit` to
+/// any `window` unless one of them takes `JITTER` longer to arrive than a call sent after it. The sends are
+/// counted at the last moment before the request is written (after the token and the daily budget), so what is
+/// left is the transit and our runtime's scheduling between the count and the write: on loopback (the mock, on
+/// a loaded two-core machine) well under 50 ms; HubSpot's ten-second window is given the same 50 ms. (It was 100
+/// ms with even spacing, which spent 95% of the limit; this spends 97.6%, and a burst after a pause.)
+const JITTER: Duration = Duration::from_millis(50);
 
-/// Spaces calls evenly, `limit` per window plus [`JITTER`]: Pipedrive counts a call when it arrives, so calls
-/// sent exactly `window / limit` apart put `limit + 1` into one window as soon as one of them is late (a
-/// loaded machine did so in testing). The margin spends 95% of the 2-second limit.
-fn spacing(limit: u32) -> DefaultDirectRateLimiter {
-    let period = (WINDOW + JITTER) / limit.max(1);
-    RateLimiter::direct(Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN)))
+/// At most `limit` calls sent in any `window + JITTER` (a sliding log of the last sends, as Pipedrive counts its
+/// rolling window): a call waits until the `limit`-th send before it is that old. Unlike calls spaced evenly,
+/// a moment with no call ready is not lost: the calls after it may go together, still within the window.
+pub struct SendWindow {
+    sent: Mutex<VecDeque<Instant>>,
+    limit: usize,
+    span: Duration,
+}
+
+impl SendWindow {
+    pub fn new(limit: u32) -> Self {
+        Self { sent: Mutex::new(VecDeque::new()), limit: limit.max(1) as usize, span: WINDOW + JITTER }
+    }
+
+    /// Waits until a call may be sent, and counts it as sent now.
+    pub async fn until_ready(&self) {
+        loop {
+            let free_at = {
+                let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+                let now = Instant::now();
+                while sent.front().is_some_and(|at| now.saturating_duration_since(*at) >= self.span) {
+                    sent.pop_front();
+                }
+                if sent.len() < self.limit {
+                    sent.push_back(now);
+                    return;
+                }
+                sent[sent.len() - self.limit] + self.span
+            };
+            tokio::time::sleep_until(free_at).await;
+        }
+    }
 }
 
 /// One call.
@@ -161,8 +196,8 @@ impl Api {
             http,
             base_url,
             auth,
-            calls: spacing(limits.requests.unwrap_or(DEFAULT_REQUESTS)),
-            searches: spacing(limits.search_requests.unwrap_or(DEFAULT_SEARCH_REQUESTS)),
+            calls: SendWindow::new(limits.requests.unwrap_or(DEFAULT_REQUESTS)),
+            searches: SendWindow::new(limits.search_requests.unwrap_or(DEFAULT_SEARCH_REQUESTS)),
             daily_tokens: limits.daily_tokens.unwrap_or(DEFAULT_DAILY_TOKENS),
             spent: Mutex::new((None, 0)),
             reported: Mutex::new(LiveBudget::default()),
@@ -334,6 +369,56 @@ pub fn status_error(status: StatusCode, headers: &HeaderMap, body: &[u8], what: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The sends' times, taken through a window of `limit` as fast as it lets them go, `calls` in all.
+    async fn sends(limit: u32, calls: usize) -> Vec<Duration> {
+        let window = std::sync::Arc::new(SendWindow::new(limit));
+        let start = Instant::now();
+        let waits = (0..calls).map(|_| {
+            let window = window.clone();
+            async move {
+                window.until_ready().await;
+                start.elapsed()
+            }
+        });
+        let mut at = futures::future::join_all(waits).await;
+        at.sort();
+        at
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_window_of_pipedrive_sees_more_than_the_limit_even_from_a_late_call() {
+        let at = sends(20, 100).await;
+        // A burst of 20 at once, then the next as the first leaves the window and its margin.
+        assert!(at[..20].iter().all(|t| t.is_zero()), "{at:?}");
+        assert_eq!(at[20], WINDOW + JITTER);
+        // Any call may arrive up to JITTER late and the others at once: still at most 20 in any 2 s.
+        for late in 0..at.len() {
+            let arrivals: Vec<Duration> =
+                at.iter().enumerate().map(|(i, t)| if i == late { *t + JITTER } else { *t }).collect();
+            for from in &arrivals {
+                let inside = arrivals.iter().filter(|a| **a >= *from && **a < *from + WINDOW).count();
+                assert!(inside <= 20, "{inside} calls in the 2 s from {from:?} with call {late} late");
+            }
+        }
+        // And the limit is spent: 100 calls in 4 windows and their margins.
+        assert_eq!(at[99], 4 * (WINDOW + JITTER));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_is_not_lost() {
+        let window = SendWindow::new(20);
+        let start = Instant::now();
+        window.until_ready().await;
+        // Nothing ready for a second: the other 19 of the window still go at once.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        for _ in 0..19 {
+            window.until_ready().await;
+        }
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        window.until_ready().await;
+        assert_eq!(start.elapsed(), WINDOW + JITTER, "the 21st waits for the first to leave");
+    }
 
     #[test]
     fn errors_map_to_their_classes_and_waits() {
