@@ -320,3 +320,179 @@ async fn follow_merges(store: &dyn Store, crm_id: &str, mut contact_id: String) 
     }
     Ok(contact_id)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use chrono::DateTime;
+    use handoffd_contract::crm::{ContactPage, CrmOwner, LiveBudget, RateLimitPolicy, TaskWriteOutcome};
+    use handoffd_contract::task::{TaskKind, TaskPriority, TaskRef, TaskState, TaskText, TaskWrite};
+
+    use super::*;
+
+    /// A CRM that counts searches, reads of the feed without our contacts, and creates.
+    #[derive(Default)]
+    struct Counting {
+        /// Whether it can leave its own contacts out of the feed.
+        marks: bool,
+        /// Contacts someone else created, which the feed without ours returns.
+        elsewhere: Mutex<Vec<CrmContact>>,
+        searches: AtomicUsize,
+        feed_reads: AtomicUsize,
+        created: Mutex<Vec<String>>,
+    }
+
+    #[async_trait]
+    impl Crm for Counting {
+        fn id(&self) -> &str {
+            "crm"
+        }
+        fn limits(&self) -> RateLimitPolicy {
+            unreachable!("not asked")
+        }
+        fn live_budget(&self) -> LiveBudget {
+            LiveBudget::default()
+        }
+        async fn find_contacts(&self, _: &[IdentityKey]) -> Result<Vec<CrmContact>, CrmError> {
+            self.searches.fetch_add(1, Ordering::SeqCst);
+            Ok(self.elsewhere.lock().unwrap().clone())
+        }
+        async fn create_contact(&self, contact: &NewContact) -> Result<CrmContact, CrmError> {
+            let phone = contact.phone.clone().unwrap_or_default();
+            self.created.lock().unwrap().push(phone.clone());
+            Ok(CrmContact {
+                id: format!("new{phone}"),
+                name: None,
+                phones: vec![phone],
+                emails: vec![],
+                owner_id: None,
+                updated_at: None,
+                merged_into: None,
+            })
+        }
+        async fn contacts_changed_since(&self, _: Option<&str>) -> Result<ContactPage, CrmError> {
+            Ok(ContactPage { contacts: self.elsewhere.lock().unwrap().clone(), next_cursor: None })
+        }
+        async fn contacts_changed_elsewhere(
+            &self,
+            _: DateTime<Utc>,
+            _: Option<&str>,
+        ) -> Result<Option<ContactPage>, CrmError> {
+            if !self.marks {
+                return Ok(None);
+            }
+            self.feed_reads.fetch_add(1, Ordering::SeqCst);
+            Ok(Some(ContactPage { contacts: self.elsewhere.lock().unwrap().clone(), next_cursor: None }))
+        }
+        async fn list_owners(&self) -> Result<Vec<CrmOwner>, CrmError> {
+            unreachable!("not asked")
+        }
+        async fn create_tasks(&self, _: &[TaskWrite]) -> Result<Vec<TaskWriteOutcome>, CrmError> {
+            unreachable!("not asked")
+        }
+        async fn update_tasks(&self, _: &[(String, TaskWrite)]) -> Result<Vec<TaskWriteOutcome>, CrmError> {
+            unreachable!("not asked")
+        }
+        async fn find_tasks_by_external_keys(&self, _: &[String]) -> Result<Vec<TaskRef>, CrmError> {
+            unreachable!("not asked")
+        }
+        async fn task_states(&self, _: &[String]) -> Result<Vec<TaskState>, CrmError> {
+            unreachable!("not asked")
+        }
+    }
+
+    fn payload(phone: &str) -> DeliveryPayload {
+        DeliveryPayload {
+            task: TaskWrite {
+                external_key: format!("h{phone}"),
+                contact_id: String::new(),
+                owner_id: None,
+                text: TaskText::default(),
+                due_at: Utc::now(),
+                priority: TaskPriority::Medium,
+                kind: TaskKind::Call,
+            },
+            contact: NewContact { phone: Some(phone.into()), ..Default::default() },
+            lookup: vec![IdentityKey::phone(phone)],
+        }
+    }
+
+    fn someone_elses(phone: &str) -> CrmContact {
+        CrmContact {
+            id: "theirs".into(),
+            name: None,
+            phones: vec![phone.into()],
+            emails: vec![],
+            owner_id: None,
+            updated_at: None,
+            merged_into: None,
+        }
+    }
+
+    /// Customers `c1`, `c2`, `c3` with their phones, as a round's jobs (job ids 1, 2, 3).
+    fn round() -> (Vec<(String, DeliveryPayload)>, HashMap<String, Vec<i64>>) {
+        let jobs: Vec<(String, DeliveryPayload)> =
+            (1..=3).map(|i| (format!("c{i}"), payload(&format!("+9198000000{i:02}")))).collect();
+        let jobs_of = (1..=3).map(|i| (format!("c{i}"), vec![i as i64])).collect();
+        (jobs, jobs_of)
+    }
+
+    async fn store() -> (Arc<dyn Store>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("c.db").display());
+        let store = crate::store::open(&url).await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        for id in ["c1", "c2", "c3"] {
+            tx.insert_customer(id, None, Utc::now()).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        (store, dir)
+    }
+
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn a_fresh_cache_creates_new_customers_without_a_search_and_finds_those_created_elsewhere() {
+        let (store, _dir) = store().await;
+        let crm = Counting { marks: true, ..Default::default() };
+        // Someone created the second customer's contact in the CRM meanwhile: the feed brings it.
+        crm.elsewhere.lock().unwrap().push(someone_elses("+919800000002"));
+        let freshness = Freshness::new(None);
+        let (jobs, jobs_of) = round();
+        let jobs: Vec<(String, &DeliveryPayload)> = jobs.iter().map(|(c, p)| (c.clone(), p)).collect();
+        // The third customer's earlier attempt is in flight: it may have created a contact we did not cache.
+        let unsure: HashSet<String> = ["c3".to_owned()].into();
+        let unsearched = Unsearched { freshness: &freshness, moment: Utc::now(), jobs_of: &jobs_of, unsure: &unsure };
+        let ids = ensure_contacts(store.as_ref(), &crm, &jobs, Some(unsearched)).await.unwrap();
+
+        assert_eq!(ids.known.get("c2").map(String::as_str), Some("theirs"), "the feed's contact, not a new one");
+        assert_eq!(ids.known.get("c1").map(String::as_str), Some("new+919800000001"));
+        assert_eq!(crm.searches.load(Ordering::SeqCst), 1, "only the unsure customer is searched");
+        assert_eq!(*crm.created.lock().unwrap(), ["+919800000001", "+919800000003"]);
+
+        // A round whose moment is after that read waits for a read of its own; one whose moment is before does not.
+        let before = Utc::now() - chrono::Duration::seconds(5);
+        let reads = crm.feed_reads.load(Ordering::SeqCst);
+        assert!(freshness.fresh_after(store.as_ref(), &crm, before).await.unwrap());
+        assert_eq!(crm.feed_reads.load(Ordering::SeqCst), reads, "answered by the read already made");
+        assert!(freshness.fresh_after(store.as_ref(), &crm, Utc::now()).await.unwrap());
+        assert_eq!(crm.feed_reads.load(Ordering::SeqCst), reads + 1, "a new read, begun after the moment");
+    }
+
+    #[tokio::test]
+    async fn a_connector_that_cannot_leave_its_contacts_out_means_a_search() {
+        let (store, _dir) = store().await;
+        let crm = Counting { marks: false, ..Default::default() };
+        let freshness = Freshness::new(None);
+        let (jobs, jobs_of) = round();
+        let jobs: Vec<(String, &DeliveryPayload)> = jobs.iter().map(|(c, p)| (c.clone(), p)).collect();
+        let unsure = HashSet::new();
+        let unsearched = Unsearched { freshness: &freshness, moment: Utc::now(), jobs_of: &jobs_of, unsure: &unsure };
+        let ids = ensure_contacts(store.as_ref(), &crm, &jobs, Some(unsearched)).await.unwrap();
+        assert_eq!(ids.known.len(), 3);
+        assert_eq!(crm.searches.load(Ordering::SeqCst), 1, "the round searched");
+    }
+}

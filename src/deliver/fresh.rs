@@ -79,7 +79,14 @@ impl Freshness {
         let from = match probed.caught_up_at {
             Some(at) => at,
             None => {
-                // First, the whole feed from the sync's cursor (the contacts we created are in it too, once).
+                // Whether the connector can leave its own contacts out at all (no call when it cannot): if not, a
+                // read of the whole feed would buy one round's freshness, no more.
+                if crm.contacts_changed_elsewhere(Utc::now(), None).await?.is_none() {
+                    tracing::info!(crm = %crm.id(), "The CRM connector cannot leave its own contacts out of the change feed; new customers are searched.");
+                    probed.unsupported = true;
+                    return Ok(false);
+                }
+                // Then the whole feed from the sync's cursor (the contacts we created are in it too, once).
                 let (_, caught_up) = crate::identity::sync::catch_up(store, crm, self.default_region.as_deref())
                     .await
                     .map_err(|error| CrmError::Unavailable(format!("reading the CRM's change feed: {error:#}")))?;
