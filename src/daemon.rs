@@ -225,8 +225,12 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
     };
     supervisor.spawn_stage("make_handoffs", |stop| maker.run(stop));
     supervisor.spawn_stage("owner_sync", |stop| owner_sync.run(stop));
-    let crm_region =
-        config.connectors.iter().find(|c| c.id() == config.delivery.crm).and_then(|c| c.default_region()).map(str::to_owned);
+    let crm_region = config
+        .connectors
+        .iter()
+        .find(|c| c.id() == config.delivery.crm)
+        .and_then(|c| c.default_region())
+        .map(str::to_owned);
     // A cache that is synced can be made fresh for a round of new customers (see `deliver::Freshness`).
     let freshness = sync_schedule.is_some().then(|| Arc::new(crate::deliver::Freshness::new(crm_region.clone())));
     if let Some(schedule) = sync_schedule {

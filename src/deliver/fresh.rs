@@ -63,12 +63,7 @@ impl Freshness {
     /// customer the cache does not know is new. Reads the feed unless a read has begun since `moment`; rounds
     /// asking meanwhile wait for it, and those that asked before it began are answered by it (one read for
     /// them all). `Ok(false)`: search instead.
-    pub async fn fresh_after(
-        &self,
-        store: &dyn Store,
-        crm: &dyn Crm,
-        moment: DateTime<Utc>,
-    ) -> Result<bool, CrmError> {
+    pub async fn fresh_after(&self, store: &dyn Store, crm: &dyn Crm, moment: DateTime<Utc>) -> Result<bool, CrmError> {
         let mut probed = self.state.lock().await;
         if probed.unsupported {
             return Ok(false);
