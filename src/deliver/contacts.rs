@@ -432,8 +432,11 @@ mod tests {
         }
     }
 
+    /// A round's customers with their payloads, and each customer's job ids.
+    type Round = (Vec<(String, DeliveryPayload)>, HashMap<String, Vec<i64>>);
+
     /// Customers `c1`, `c2`, `c3` with their phones, as a round's jobs (job ids 1, 2, 3).
-    fn round() -> (Vec<(String, DeliveryPayload)>, HashMap<String, Vec<i64>>) {
+    fn round() -> Round {
         let jobs: Vec<(String, DeliveryPayload)> =
             (1..=3).map(|i| (format!("c{i}"), payload(&format!("+9198000000{i:02}")))).collect();
         let jobs_of = (1..=3).map(|i| (format!("c{i}"), vec![i as i64])).collect();
