@@ -225,17 +225,20 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
     };
     supervisor.spawn_stage("make_handoffs", |stop| maker.run(stop));
     supervisor.spawn_stage("owner_sync", |stop| owner_sync.run(stop));
+    let crm_region = config
+        .connectors
+        .iter()
+        .find(|c| c.id() == config.delivery.crm)
+        .and_then(|c| c.default_region())
+        .map(str::to_owned);
+    // A cache that is synced can be made fresh for a round of new customers (see `deliver::Freshness`).
+    let freshness = sync_schedule.is_some().then(|| Arc::new(crate::deliver::Freshness::new(crm_region.clone())));
     if let Some(schedule) = sync_schedule {
         let sync = crate::identity::sync::CrmSync {
             store: store.clone(),
             crm: crm.clone(),
             schedule,
-            default_region: config
-                .connectors
-                .iter()
-                .find(|c| c.id() == config.delivery.crm)
-                .and_then(|c| c.default_region())
-                .map(str::to_owned),
+            default_region: crm_region,
             lease: crate::lease::Lease::new(
                 store.clone(),
                 format!("crm_sync:{}", crm.id()),
@@ -291,6 +294,7 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
         prepared: Default::default(),
         controls: controls.clone(),
         preset_after: Default::default(),
+        freshness,
     };
     supervisor.spawn_stage("deliver", |stop| deliverer.run(stop));
 

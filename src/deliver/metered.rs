@@ -104,6 +104,14 @@ impl Crm for MeteredCrm {
         metered!(self, "contacts_changed_since", self.inner.contacts_changed_since(cursor))
     }
 
+    async fn contacts_changed_elsewhere(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+        page: Option<&str>,
+    ) -> Result<Option<ContactPage>, CrmError> {
+        metered!(self, "contacts_changed_elsewhere", self.inner.contacts_changed_elsewhere(since, page))
+    }
+
     async fn list_owners(&self) -> Result<Vec<CrmOwner>, CrmError> {
         metered!(self, "list_owners", self.inner.list_owners())
     }

@@ -5,6 +5,7 @@
 
 mod backoff;
 mod contacts;
+mod fresh;
 mod metered;
 mod payload;
 mod settling;
@@ -12,7 +13,8 @@ mod vault;
 mod worker;
 
 pub use backoff::RetryPolicy;
-pub use contacts::ensure_contacts;
+pub use contacts::{Unsearched, ensure_contacts};
+pub use fresh::Freshness;
 pub use metered::MeteredCrm;
 pub use payload::DeliveryPayload;
 pub use vault::{StoreVault, TokenKeys};

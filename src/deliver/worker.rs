@@ -17,7 +17,8 @@ use crate::lease::{Holding, Lease};
 use crate::store::{OutboxJob, Store};
 
 use super::backoff::RetryPolicy;
-use super::contacts::ensure_contacts;
+use super::contacts::{Unsearched, ensure_contacts};
+use super::fresh::Freshness;
 use super::payload::DeliveryPayload;
 use super::settling::Settling;
 
@@ -36,6 +37,21 @@ const BATCHES_PER_ROUND: u32 = 2;
 /// within the vendor's limits; the rounds only keep it busy. (Measured with 300-500 ms answers on a backlog of
 /// 10,000 new customers: one round at a time used 25% of HubSpot's rate, eight 73%, sixteen 75%.)
 const ROUNDS_IN_FLIGHT: usize = 16;
+/// For a CRM whose short-term limit is a number of calls in flight (Zoho), rounds per call it allows: a round has
+/// one call in flight at a time and spends part of its time in the store between calls, so 16 rounds kept 7.9 of
+/// Zoho's 10 in flight (300-500 ms answers, debug build). Three a call keep the cap full; the connector's own
+/// semaphore keeps the calls within it.
+const ROUNDS_PER_CALL_IN_FLIGHT: usize = 3;
+/// The most rounds in flight, whatever the cap: each holds up to two batches of jobs.
+const MAX_ROUNDS_IN_FLIGHT: usize = 64;
+
+/// How many rounds to keep in flight for a CRM with these limits.
+fn rounds_in_flight(limits: &handoffd_contract::crm::RateLimitPolicy) -> usize {
+    match limits.concurrency {
+        Some(cap) => (cap as usize * ROUNDS_PER_CALL_IN_FLIGHT).clamp(ROUNDS_IN_FLIGHT, MAX_ROUNDS_IN_FLIGHT),
+        None => ROUNDS_IN_FLIGHT,
+    }
+}
 
 pub struct Deliverer {
     pub store: Arc<dyn Store>,
@@ -59,6 +75,9 @@ pub struct Deliverer {
     /// told that the previous holder may have spent its budget: from then on we call at the limiter's pace
     /// instead of waiting a whole rate window after that use.
     pub preset_after: tokio::sync::Mutex<Option<chrono::DateTime<Utc>>>,
+    /// Whether the identity cache is fresh enough to create a new customer's contact without a search (`None`:
+    /// always search; the daemon has no CRM sync to start the cache from).
+    pub freshness: Option<Arc<Freshness>>,
 }
 
 /// What one lease did.
@@ -79,7 +98,7 @@ struct Leased {
 }
 
 impl Deliverer {
-    /// Leases rounds one after the other and delivers up to [`ROUNDS_IN_FLIGHT`] of them side by side: each
+    /// Leases rounds one after the other and delivers up to [`rounds_in_flight`] of them side by side: each
     /// settles its customers' contacts, then writes its tasks. The CRM's answer time is then spent in parallel
     /// rather than in turn. Rounds that share a customer settle it one after the other (see [`Settling`]), so two
     /// rounds never create one contact; a job is in one round at a time, as the next lease skips the jobs in hand.
@@ -93,13 +112,14 @@ impl Deliverer {
         // Spawned, not merely polled here: a round waiting in a store transaction must progress while the next
         // lease waits for the store.
         let mut rounds = JoinSet::new();
+        let rounds_in_flight = rounds_in_flight(&this.crm.limits());
         loop {
             if stop.is_cancelled() {
                 // The rest waits in the outbox; the rounds in hand are finished.
                 while rounds.join_next().await.is_some() {}
                 break;
             }
-            if rounds.len() >= ROUNDS_IN_FLIGHT {
+            if rounds.len() >= rounds_in_flight {
                 tokio::select! {
                     _ = rounds.join_next() => {}
                     _ = stop.cancelled() => {}
@@ -224,7 +244,21 @@ impl Deliverer {
         let delivered = catch_round("deliver", async {
             let ready = {
                 let _held = settling.hold(leased.iter().map(|l| l.job.customer_id.clone())).await;
-                self.with_contacts(leased).await?
+                // When this round would have searched for its new customers.
+                let moment = Utc::now();
+                if let Some(freshness) = &self.freshness {
+                    // The set-up comes before contacts too when they may be created unsearched: it makes the
+                    // contact property that marks ours (HubSpot). Meanwhile the change feed is read, once for
+                    // every round waiting (an error there only means this round searches).
+                    let (prepared, _) = tokio::join!(
+                        self.prepare(),
+                        freshness.fresh_after(self.store.as_ref(), self.crm.as_ref(), moment)
+                    );
+                    if let Err(error) = prepared {
+                        return self.failed(leased.iter().map(|l| &l.job), &error, false).await;
+                    }
+                }
+                self.with_contacts(leased, moment).await?
             };
             self.write(ready).await
         })
@@ -275,12 +309,39 @@ impl Deliverer {
         Ok((Round::Delivered(count), leased))
     }
 
+    /// The CRM's one-time set-up, once it has succeeded; rounds in flight wait for one another's attempt.
+    async fn prepare(&self) -> Result<(), CrmError> {
+        let mut prepared = self.prepared.lock().await;
+        if !*prepared {
+            if let Err(error) = self.crm.prepare().await {
+                tracing::error!(crm = %self.crm.id(), %error, "Preparing the CRM failed; it is tried again.");
+                return Err(error);
+            }
+            *prepared = true;
+        }
+        Ok(())
+    }
+
     /// Each job's task gets its customer's contact; jobs whose contact could not be had wait (or are
     /// dead-lettered) by the CRM's error, and are not returned.
-    async fn with_contacts(&self, jobs: Vec<Leased>) -> anyhow::Result<Vec<Leased>> {
+    async fn with_contacts(&self, jobs: Vec<Leased>, moment: chrono::DateTime<Utc>) -> anyhow::Result<Vec<Leased>> {
         let customers: Vec<(String, &DeliveryPayload)> =
             jobs.iter().map(|l| (l.job.customer_id.clone(), &l.payload)).collect();
-        let contacts = match ensure_contacts(self.store.as_ref(), self.crm.as_ref(), &customers).await {
+        let mut jobs_of: HashMap<String, Vec<i64>> = HashMap::new();
+        let mut unsure: HashSet<String> = HashSet::new();
+        for leased in &jobs {
+            jobs_of.entry(leased.job.customer_id.clone()).or_default().push(leased.job.id);
+            if leased.job.in_flight {
+                unsure.insert(leased.job.customer_id.clone());
+            }
+        }
+        let unsearched = self.freshness.as_deref().map(|freshness| Unsearched {
+            freshness,
+            moment,
+            jobs_of: &jobs_of,
+            unsure: &unsure,
+        });
+        let contacts = match ensure_contacts(self.store.as_ref(), self.crm.as_ref(), &customers, unsearched).await {
             Ok(contacts) => contacts,
             Err(error) => {
                 self.failed(jobs.iter().map(|l| &l.job), &error, false).await?;
@@ -341,18 +402,11 @@ impl Deliverer {
             }
         }
 
-        if !creates.is_empty() {
-            let mut prepared = self.prepared.lock().await;
-            if !*prepared {
-                match self.crm.prepare().await {
-                    Ok(()) => *prepared = true,
-                    Err(error) => {
-                        tracing::error!(crm = %self.crm.id(), %error, "Preparing the CRM failed; it is tried again.");
-                        self.failed(creates.iter().map(|l| &l.job), &error, false).await?;
-                        creates.clear();
-                    }
-                }
-            }
+        if !creates.is_empty()
+            && let Err(error) = self.prepare().await
+        {
+            self.failed(creates.iter().map(|l| &l.job), &error, false).await?;
+            creates.clear();
         }
         if !creates.is_empty() {
             let tasks: Vec<TaskWrite> = creates.iter().map(|l| l.payload.task.clone()).collect();
@@ -487,6 +541,7 @@ mod tests {
                 search_requests: Some(4),
                 search_window: Some(Duration::from_secs(1)),
                 max_batch: 100,
+                concurrency: None,
             }
         }
         fn live_budget(&self) -> LiveBudget {
@@ -547,6 +602,7 @@ mod tests {
             prepared: Default::default(),
             controls: Default::default(),
             preset_after: Default::default(),
+            freshness: None,
         };
         (deliverer, dir)
     }

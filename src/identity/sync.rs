@@ -10,7 +10,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use handoffd_contract::crm::Crm;
 use tokio_util::sync::CancellationToken;
 
@@ -91,31 +91,45 @@ impl CrmSync {
 
     /// Read every page changed since the stored cursor.
     pub async fn sync_once(&self) -> anyhow::Result<SyncSummary> {
-        let crm_id = self.crm.id().to_owned();
-        let mut cursor = self.store.crm_sync_state(&crm_id).await?.and_then(|state| state.cursor);
-        let mut summary = SyncSummary::default();
-        for _ in 0..MAX_PAGES_PER_SYNC {
-            let page = self.crm.contacts_changed_since(cursor.as_deref()).await?;
-            let contacts: Vec<CachedContact> = page
-                .contacts
-                .into_iter()
-                .map(|contact| CachedContact {
-                    match_keys: contact_match_keys(&contact, self.default_region.as_deref()),
-                    contact,
-                })
-                .collect();
-            self.store.store_sync_page(&crm_id, &contacts, page.next_cursor.as_deref(), Utc::now()).await?;
-            summary.pages += 1;
-            summary.contacts += contacts.len();
-            match page.next_cursor {
-                // A cursor that does not move would read the same page forever.
-                Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
-                _ => break,
-            }
-        }
-        metrics::counter!("handoffd_crm_contacts_synced_total", "crm" => crm_id).increment(summary.contacts as u64);
+        let (summary, _) = catch_up(self.store.as_ref(), self.crm.as_ref(), self.default_region.as_deref()).await?;
         Ok(summary)
     }
+}
+
+/// Reads the change feed from the stored cursor, page by page, each page stored with the cursor after it. Also
+/// says when the read of the feed's last page began, if it reached the end (not stopped by
+/// [`MAX_PAGES_PER_SYNC`]): every contact changed before then (and searchable by then) is in the cache.
+pub async fn catch_up(
+    store: &dyn Store,
+    crm: &dyn Crm,
+    default_region: Option<&str>,
+) -> anyhow::Result<(SyncSummary, Option<DateTime<Utc>>)> {
+    let crm_id = crm.id().to_owned();
+    let mut cursor = store.crm_sync_state(&crm_id).await?.and_then(|state| state.cursor);
+    let mut summary = SyncSummary::default();
+    let mut caught_up = None;
+    for _ in 0..MAX_PAGES_PER_SYNC {
+        let read_at = Utc::now();
+        let page = crm.contacts_changed_since(cursor.as_deref()).await?;
+        let contacts: Vec<CachedContact> = page
+            .contacts
+            .into_iter()
+            .map(|contact| CachedContact { match_keys: contact_match_keys(&contact, default_region), contact })
+            .collect();
+        store.store_sync_page(&crm_id, &contacts, page.next_cursor.as_deref(), Utc::now()).await?;
+        summary.pages += 1;
+        summary.contacts += contacts.len();
+        match page.next_cursor {
+            // A cursor that does not move would read the same page forever.
+            Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
+            _ => {
+                caught_up = Some(read_at);
+                break;
+            }
+        }
+    }
+    metrics::counter!("handoffd_crm_contacts_synced_total", "crm" => crm_id).increment(summary.contacts as u64);
+    Ok((summary, caught_up))
 }
 
 #[cfg(test)]

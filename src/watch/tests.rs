@@ -54,6 +54,7 @@ impl Crm for CountingCrm {
             search_requests: None,
             search_window: None,
             max_batch: 100,
+            concurrency: None,
         }
     }
     fn live_budget(&self) -> LiveBudget {

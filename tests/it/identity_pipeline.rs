@@ -290,7 +290,7 @@ async fn the_cache_answers_known_contacts_and_two_contacts_for_one_customer_are_
     let p0 = payload(&seed_contact_phone(0));
     let p1 = payload(&seed_contact_phone(1));
     let jobs = vec![(twin_customer.clone(), &p0), (plain_customer.clone(), &p1)];
-    let contacts = handoffd::deliver::ensure_contacts(store.as_ref(), crm.as_ref(), &jobs).await.unwrap();
+    let contacts = handoffd::deliver::ensure_contacts(store.as_ref(), crm.as_ref(), &jobs, None).await.unwrap();
     assert_eq!(search_calls(&mock), searches_before, "both customers resolved from the cache");
     assert_eq!(contacts.known[&twin_customer], twin.id, "the most recently updated contact is chosen");
     assert_eq!(contacts.known[&plain_customer], "102");
@@ -318,7 +318,7 @@ async fn the_cache_answers_known_contacts_and_two_contacts_for_one_customer_are_
     let newcomer = customer_of(store.as_ref(), "phone:+919811122233").await;
     let p2 = payload("+919811122233");
     let created =
-        handoffd::deliver::ensure_contacts(store.as_ref(), crm.as_ref(), &[(newcomer.clone(), &p2)]).await.unwrap();
+        handoffd::deliver::ensure_contacts(store.as_ref(), crm.as_ref(), &[(newcomer.clone(), &p2)], None).await.unwrap();
     let cached = store.cached_contacts("hubspot-main", &["phone:+919811122233".into()]).await.unwrap();
     assert_eq!(cached.iter().map(|c| &c.contact.id).collect::<Vec<_>>(), vec![&created.known[&newcomer]]);
     mock.shutdown().await;

@@ -76,6 +76,10 @@ pub struct RateLimitPolicy {
     pub search_window: Option<Duration>,
     /// Largest batch the task endpoints take.
     pub max_batch: usize,
+    /// Calls allowed in flight at once, where that is the vendor's short-term limit (Zoho: 10 on the Standard
+    /// edition). Delivery keeps more rounds in flight for such a CRM, so that the cap, not the time its rounds
+    /// spend between calls, sets the pace.
+    pub concurrency: Option<u32>,
 }
 
 /// What the vendor's last response said about the remaining budget.
@@ -182,6 +186,28 @@ pub trait Crm: Send + Sync {
 
     /// Contacts modified since `cursor` (`None`: from the beginning), one page.
     async fn contacts_changed_since(&self, cursor: Option<&str>) -> Result<ContactPage, CrmError>;
+
+    /// The change feed without this connector's own new contacts: one page of every contact that changed at or
+    /// after `since`, except those this connector created since then (which the caller cached when it created
+    /// them). `page` is `None` for the first page, then the page's `next_cursor`.
+    ///
+    /// What it is for: a backlog of new customers. Read through the plain feed, the contacts we create come back
+    /// a page per hundred, as many searches as looking the customers up; without them, a read is one search
+    /// shared by every delivery round, and the caller may treat a customer absent from an up-to-date cache as
+    /// new. A contact we created and someone else changed within the same read may be left out (the connector
+    /// cannot tell who changed it): the caller accepts that as it accepts a contact created between a search
+    /// and its create.
+    ///
+    /// `Ok(None)`: the connector cannot tell its own contacts apart (the default, or the marker is not
+    /// configured); the caller looks every new customer up.
+    async fn contacts_changed_elsewhere(
+        &self,
+        since: DateTime<Utc>,
+        page: Option<&str>,
+    ) -> Result<Option<ContactPage>, CrmError> {
+        let _ = (since, page);
+        Ok(None)
+    }
 
     async fn list_owners(&self) -> Result<Vec<CrmOwner>, CrmError>;
 

@@ -27,6 +27,14 @@ pub struct HubspotConfig {
     /// Overrides of HubSpot's published request limits (e.g. for an API add-on or a test portal).
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// A name for this daemon (e.g. `handoffd-prod`), written into the contact property `handoffd_created_by` of
+    /// every contact it creates (the property is created at start; a private app then needs the scope
+    /// `crm.schemas.contacts.write`). With it, the change feed can leave out our own new contacts, and a backlog
+    /// of new customers is delivered without one search per 200 of them (see `Crm::contacts_changed_elsewhere`).
+    /// Unset (the default): every customer the identity cache does not know is looked up by a search first.
+    /// Each daemon writing to the portal needs a name of its own.
+    #[serde(default)]
+    pub contact_marker: Option<String>,
 }
 
 /// HubSpot's limits as published for a Professional private app; any key left out keeps it.
@@ -102,6 +110,7 @@ impl std::fmt::Debug for HubspotConfig {
             .field("default_region", &self.default_region)
             .field("request_timeout", &self.request_timeout)
             .field("limits", &self.limits)
+            .field("contact_marker", &self.contact_marker)
             .finish()
     }
 }

@@ -9,8 +9,8 @@ use handoffd_contract::identity::IdentityKey;
 
 use crate::client::{Api, Call};
 use crate::wire::{
-    BatchInputs, BatchResponse, CreateInput, CrmObject, Filter, FilterGroup, ObjectCreate, Page, SearchRequest, Sort,
-    full_name,
+    BatchInputs, BatchResponse, CreateInput, CrmObject, Filter, FilterGroup, ObjectCreate, Page, PropertyCreate,
+    SearchRequest, Sort, full_name,
 };
 
 const SEARCH_PATH: &str = "/crm/v3/objects/contacts/search";
@@ -33,6 +33,33 @@ const MAX_FILTER_GROUPS: usize = 5;
 const PAGE_SIZE: u32 = 100;
 /// HubSpot's search stops at 10,000 results per query, whatever the paging.
 const SEARCH_CAP: u64 = 10_000;
+/// The contact property naming the daemon that created a contact (`contact_marker` in the config).
+pub const MARKER_PROPERTY: &str = "handoffd_created_by";
+
+/// Creates the contact property [`MARKER_PROPERTY`] unless it exists (HubSpot refuses a contact carrying a
+/// property it does not know).
+pub async fn prepare(api: &Api) -> Result<(), CrmError> {
+    let path = format!("/crm/v3/properties/contacts/{MARKER_PROPERTY}");
+    match api.send(&Call::get(path, "read the contact property `handoffd_created_by`")).await {
+        Ok(_) => return Ok(()),
+        Err(CrmError::Rejected { status: 404, .. }) => {}
+        Err(e) => return Err(e),
+    }
+    let property = PropertyCreate {
+        name: MARKER_PROPERTY,
+        label: "Created by handoffd",
+        kind: "string",
+        field_type: "text",
+        group_name: "contactinformation",
+    };
+    let call =
+        Call::write("/crm/v3/properties/contacts", &property, "create the contact property `handoffd_created_by`")?;
+    match api.send(&call).await {
+        // 409: another instance created it meanwhile.
+        Ok(_) | Err(CrmError::Rejected { status: 409, .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
 
 pub async fn find(api: &Api, keys: &[IdentityKey]) -> Result<Vec<CrmContact>, CrmError> {
     let mut phones = Vec::new();
@@ -107,10 +134,10 @@ pub fn collect_contacts(page: &Page<CrmObject>, seen: &mut HashSet<String>, foun
     }
 }
 
-pub async fn create(api: &Api, contact: &NewContact) -> Result<CrmContact, CrmError> {
+pub async fn create(api: &Api, marker: Option<&str>, contact: &NewContact) -> Result<CrmContact, CrmError> {
     let call = Call::write(
         "/crm/v3/objects/contacts",
-        &ObjectCreate { properties: properties_of(contact) },
+        &ObjectCreate { properties: properties_of(contact, marker) },
         "create a contact",
     )?;
     match api.json::<CrmObject>(&call).await {
@@ -139,12 +166,17 @@ pub async fn create(api: &Api, contact: &NewContact) -> Result<CrmContact, CrmEr
 /// halves for the next wave until the refused input stands alone, and a lone input goes through [`create`], which
 /// answers a 409 with the existing contact. A failed call fails its inputs with the call's error, and the inputs
 /// of later waves with the same, without sending them: the budget is better spent after the backoff.
-pub async fn create_many(api: &Api, max_batch: usize, contacts: &[NewContact]) -> Vec<Result<CrmContact, CrmError>> {
+pub async fn create_many(
+    api: &Api,
+    max_batch: usize,
+    marker: Option<&str>,
+    contacts: &[NewContact],
+) -> Vec<Result<CrmContact, CrmError>> {
     let inputs: Vec<CreateInput> = contacts
         .iter()
         .enumerate()
         .map(|(i, c)| CreateInput {
-            properties: properties_of(c),
+            properties: properties_of(c, marker),
             associations: Vec::new(),
             object_write_trace_id: i.to_string(),
         })
@@ -153,7 +185,7 @@ pub async fn create_many(api: &Api, max_batch: usize, contacts: &[NewContact]) -
     let mut wave: Vec<Range<usize>> =
         (0..inputs.len()).step_by(max_batch.max(1)).map(|s| s..(s + max_batch).min(inputs.len())).collect();
     while !wave.is_empty() {
-        let calls = wave.iter().map(|range| create_range(api, contacts, &inputs, range.clone()));
+        let calls = wave.iter().map(|range| create_range(api, marker, contacts, &inputs, range.clone()));
         let answers = futures::future::join_all(calls).await;
         let mut failure = None;
         let mut next = Vec::new();
@@ -187,13 +219,14 @@ pub async fn create_many(api: &Api, max_batch: usize, contacts: &[NewContact]) -
 /// One call of [`create_many`]: the inputs of `range`, a lone one through [`create`].
 async fn create_range(
     api: &Api,
+    marker: Option<&str>,
     contacts: &[NewContact],
     inputs: &[CreateInput],
     range: Range<usize>,
 ) -> Result<Vec<(usize, Result<CrmContact, CrmError>)>, CrmError> {
     if range.len() == 1 {
         // A lone input's refusal is its own result, not a reason to split.
-        return Ok(vec![(range.start, create(api, &contacts[range.start]).await)]);
+        return Ok(vec![(range.start, create(api, marker, &contacts[range.start]).await)]);
     }
     let call = Call::write(BATCH_CREATE_PATH, &BatchInputs { inputs: &inputs[range.clone()] }, "create contacts")?;
     let answer = api.json::<BatchResponse>(&call).await?;
@@ -240,9 +273,13 @@ fn match_created(inputs: &[NewContact], first: usize, objects: &[CrmObject]) -> 
         .collect()
 }
 
-/// HubSpot has no single name field: first word as first name, the rest as last name.
-fn properties_of(contact: &NewContact) -> BTreeMap<&'static str, String> {
+/// HubSpot has no single name field: first word as first name, the rest as last name. The marker, when
+/// configured, says which daemon created the contact (see [`changed_elsewhere`]).
+fn properties_of(contact: &NewContact, marker: Option<&str>) -> BTreeMap<&'static str, String> {
     let mut properties = BTreeMap::new();
+    if let Some(marker) = marker {
+        properties.insert(MARKER_PROPERTY, marker.to_owned());
+    }
     if let Some(name) = contact.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
         let (first, last) = name.split_once(char::is_whitespace).unwrap_or((name, ""));
         properties.insert("firstname", first.to_owned());
@@ -308,6 +345,58 @@ pub async fn changed_since(api: &Api, cursor: Option<&str>) -> Result<ContactPag
     };
     let page: Page<CrmObject> = api.json(&Call::search(SEARCH_PATH, &request, "list changed contacts")?).await?;
     Ok(changes(&cursor, &page))
+}
+
+/// The change feed without the contacts `marker` created since `since` (see `Crm::contacts_changed_elsewhere`).
+///
+/// Three filter groups, OR-ed, each on contacts modified at or after `since`: those without the marker (created by
+/// anyone else, or before the marker existed), those with another daemon's marker, and those created before
+/// `since` (our own too: a contact we created earlier that someone changed since). Left out: contacts this daemon
+/// created at or after `since`, which it cached when it created them, even if someone changed them since.
+///
+/// The page cursor is `<from_ms>:<after>`: pages go by the last modification time read (GTE: contacts sharing
+/// that millisecond are read again), not by offset alone, so a contact modified again while we page (it moves to
+/// the end of the order) does not shift one we have not read onto a page we have.
+pub async fn changed_elsewhere(
+    api: &Api,
+    marker: &str,
+    since: DateTime<Utc>,
+    page: Option<&str>,
+) -> Result<ContactPage, CrmError> {
+    let since_ms = since.timestamp_millis();
+    let invalid = || CrmError::Protocol(format!("invalid HubSpot change-feed page `{}`", page.unwrap_or_default()));
+    let (from_ms, after) = match page {
+        None => (since_ms, None),
+        Some(text) => {
+            let (from, after) = text.split_once(':').ok_or_else(invalid)?;
+            (from.parse::<i64>().map_err(|_| invalid())?, (!after.is_empty()).then(|| after.to_owned()))
+        }
+    };
+    let modified = || Filter::compare("lastmodifieddate", "GTE", from_ms.to_string());
+    let request = SearchRequest {
+        filter_groups: vec![
+            FilterGroup { filters: vec![modified(), Filter::exists(MARKER_PROPERTY, false)] },
+            FilterGroup { filters: vec![modified(), Filter::compare(MARKER_PROPERTY, "NEQ", marker.to_owned())] },
+            FilterGroup { filters: vec![modified(), Filter::compare("createdate", "LT", since_ms.to_string())] },
+        ],
+        properties: PROPERTIES.to_vec(),
+        limit: PAGE_SIZE,
+        after: after.clone(),
+        sorts: vec![Sort { property_name: "lastmodifieddate", direction: "ASCENDING" }],
+    };
+    let found: Page<CrmObject> =
+        api.json(&Call::search(SEARCH_PATH, &request, "list contacts changed elsewhere")?).await?;
+    let read = changes(&Cursor { since_ms: from_ms, after: None }, &found);
+    let next = found.next_after().filter(|_| !found.results.is_empty()).map(|offset| {
+        let last = found.results.iter().rev().find_map(modified_at).map(|t| t.timestamp_millis());
+        match last {
+            // Resume from the last time read; the contacts of that millisecond are read again.
+            Some(last) if last > from_ms => format!("{last}:"),
+            // A whole page within one millisecond: by offset, within that millisecond's query.
+            _ => format!("{from_ms}:{offset}"),
+        }
+    });
+    Ok(ContactPage { contacts: read.contacts, next_cursor: next })
 }
 
 /// One page of the change feed, read from `cursor`: its contacts (with those merged away) and

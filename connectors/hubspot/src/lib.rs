@@ -106,7 +106,15 @@ impl Crm for Hubspot {
     }
 
     async fn prepare(&self) -> Result<(), CrmError> {
-        tasks::prepare(&self.api).await
+        // Side by side: each is a read, then a create when missing.
+        let marker = async {
+            match self.config.contact_marker {
+                Some(_) => contacts::prepare(&self.api).await,
+                None => Ok(()),
+            }
+        };
+        let (marker, tasks) = tokio::join!(marker, tasks::prepare(&self.api));
+        marker.and(tasks)
     }
 
     async fn find_contacts(&self, keys: &[IdentityKey]) -> Result<Vec<CrmContact>, CrmError> {
@@ -114,15 +122,24 @@ impl Crm for Hubspot {
     }
 
     async fn create_contact(&self, contact: &NewContact) -> Result<CrmContact, CrmError> {
-        contacts::create(&self.api, contact).await
+        contacts::create(&self.api, self.config.contact_marker.as_deref(), contact).await
     }
 
     async fn create_contacts(&self, contacts: &[NewContact]) -> Vec<Result<CrmContact, CrmError>> {
-        contacts::create_many(&self.api, self.policy.max_batch, contacts).await
+        contacts::create_many(&self.api, self.policy.max_batch, self.config.contact_marker.as_deref(), contacts).await
     }
 
     async fn contacts_changed_since(&self, cursor: Option<&str>) -> Result<ContactPage, CrmError> {
         contacts::changed_since(&self.api, cursor).await
+    }
+
+    async fn contacts_changed_elsewhere(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+        page: Option<&str>,
+    ) -> Result<Option<ContactPage>, CrmError> {
+        let Some(marker) = self.config.contact_marker.as_deref() else { return Ok(None) };
+        contacts::changed_elsewhere(&self.api, marker, since, page).await.map(Some)
     }
 
     async fn list_owners(&self) -> Result<Vec<CrmOwner>, CrmError> {

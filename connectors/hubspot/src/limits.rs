@@ -27,6 +27,7 @@ pub fn policy(overrides: &LimitsConfig) -> RateLimitPolicy {
         search_requests: Some(overrides.search_requests.unwrap_or(4)),
         search_window: Some(overrides.search_window.unwrap_or(Duration::from_secs(1))),
         max_batch: overrides.max_batch.unwrap_or(HUBSPOT_MAX_BATCH),
+        concurrency: None,
     }
 }
 
@@ -297,6 +298,7 @@ mod tests {
             search_requests: Some(4),
             search_window: Some(Duration::from_secs(1)),
             max_batch: 100,
+            concurrency: None,
         };
         let fresh = Limiters::new(&policy);
         assert_eq!(fresh.burst.get(), 10);

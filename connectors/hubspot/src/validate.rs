@@ -27,6 +27,11 @@ pub fn validate(config: &HubspotConfig) -> Vec<ConfigProblem> {
         problems.push(ConfigProblem::at("request_timeout", "must be more than zero"));
     }
     problems.extend(limits::check(&config.limits));
+    if let Some(marker) = &config.contact_marker
+        && (marker.trim().is_empty() || marker.len() > 100)
+    {
+        problems.push(ConfigProblem::at("contact_marker", "must be a name of 1 to 100 characters"));
+    }
     match (&config.access_token, &config.oauth) {
         (Some(_), Some(_)) => {
             problems.push(ConfigProblem::at("oauth", "set either `access_token` or `oauth`, not both"))

@@ -46,6 +46,12 @@ impl Filter {
     pub fn compare(property_name: &'static str, operator: &'static str, value: String) -> Self {
         Self { property_name, operator, value: Some(value), values: None }
     }
+
+    /// `HAS_PROPERTY` (`true`) or `NOT_HAS_PROPERTY`.
+    pub fn exists(property_name: &'static str, present: bool) -> Self {
+        let operator = if present { "HAS_PROPERTY" } else { "NOT_HAS_PROPERTY" };
+        Self { property_name, operator, value: None, values: None }
+    }
 }
 
 #[derive(Debug, Serialize)]

@@ -30,6 +30,7 @@ pub fn policy(overrides: &LimitsConfig) -> RateLimitPolicy {
         search_requests: None,
         search_window: None,
         max_batch: overrides.max_batch.unwrap_or(SALESFORCE_MAX_BATCH),
+        concurrency: None,
     }
 }
 

@@ -31,6 +31,7 @@ pub fn policy(config: &LimitsConfig) -> RateLimitPolicy {
         search_requests: None,
         search_window: None,
         max_batch: config.max_batch.unwrap_or(MAX_BATCH),
+        concurrency: Some(config.concurrency.unwrap_or(DEFAULT_CONCURRENCY).max(1)),
     }
 }
 

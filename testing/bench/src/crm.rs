@@ -157,7 +157,8 @@ impl CrmUnderTest {
         };
         let connector = match self.vendor {
             CrmVendor::Hubspot => format!(
-                "  - id: hubspot-main\n    kind: hubspot\n    base_url: {}\n    access_token: {}\n    request_timeout: 2s\n",
+                "  - id: hubspot-main\n    kind: hubspot\n    base_url: {}\n    access_token: {}\n    request_timeout: 2s\n    \
+                 contact_marker: handoffd-bench\n",
                 self.hub.base_url(),
                 handoffd_mocks::DEFAULT_ACCESS_TOKEN
             ),

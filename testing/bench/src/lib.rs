@@ -263,7 +263,9 @@ async fn run_on(options: &BenchOptions, state: &StateDir, store_url: Option<Stri
             crm: daemon_crm.clone(),
             app_secret: APP_SECRET.to_owned(),
             quiet_period: options.quiet_period,
-            crm_sync: options.known_customers > 0,
+            // HubSpot's connector marks the contacts it creates (`contact_marker`), so a synced cache lets new
+            // customers go without a search each: the sync is on for it whatever the known customers.
+            crm_sync: options.known_customers > 0 || options.crm == CrmVendor::Hubspot,
             linger: options.linger,
             synchronous: options.synchronous.clone(),
             store_url: store_url.clone(),

@@ -4,6 +4,7 @@
 mod compliance;
 mod contacts;
 mod errors;
+mod feed;
 mod limits;
 mod oauth;
 mod owners;

@@ -92,6 +92,16 @@ fn check(
              \"error\":\"INVALID_OWNER_ID\",\"name\":\"hubspot_owner_id\"}}]"
         ))));
     }
+    // A custom property must exist before a contact may carry it, as on HubSpot (only ours, `handoffd_*`, are
+    // checked: the mock does not list every property HubSpot defines for contacts).
+    if let Some(unknown) = properties.keys().find(|name| {
+        name.starts_with("handoffd_") && !state.custom_properties.contains_key(&(ObjectKind::Contacts, (*name).clone()))
+    }) {
+        return Err(Box::new(validation_error(format!(
+            "Property values were not valid: [{{\"isValid\":false,\"message\":\"Property \\\"{unknown}\\\" does not \
+             exist\",\"error\":\"PROPERTY_DOESNT_EXIST\",\"name\":\"{unknown}\"}}]"
+        ))));
+    }
     if let Some(email) = properties.get("email").filter(|email| !email.is_empty()) {
         if let Some(existing) = state.contact_with_email(email) {
             return Err(Box::new(error(
