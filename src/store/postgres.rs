@@ -583,11 +583,11 @@ mod tests {
                 .unwrap();
         assert_eq!(first, t0(), "a row marked twice keeps its first time");
 
-        // Replayed (`handoffd replay`): the other instance, whose claims are on other rows, takes them at once.
+        // Replayed (`handoffd replay`): every row is free at once, those `other` still holds included.
         let requeued = one.requeue_inbox(&crate::store::InboxSelection::default()).await.unwrap();
         assert_eq!(requeued, 4);
-        assert_eq!(claimed(other.unprocessed_inbox(10).await.unwrap()), ids, "every row, none held by `one`");
-        assert!(one.unprocessed_inbox(10).await.unwrap().is_empty());
+        assert_eq!(claimed(one.unprocessed_inbox(10).await.unwrap()), ids, "every row, none still held by `other`");
+        assert!(other.unprocessed_inbox(10).await.unwrap().is_empty());
     }
 
     /// The backtest reads routing decisions by event and time: the audit has an index on both, in that order.
