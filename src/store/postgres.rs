@@ -4,8 +4,8 @@
 //! sharing needs:
 //!
 //! - **Ingest on any instance**: the inbox is one table; a group commit is one multi-row `INSERT`.
-//! - **Claims with an expiry**: the inbox rows an instance normalises and the ready handoffs it briefs are
-//!   claimed with `FOR UPDATE SKIP LOCKED` until [`CLAIM_FOR`] from now, so instances split the work instead of
+//! - **Claims with an expiry**: the inbox rows an instance normalises (from `inbox_pending`, the rows still to
+//!   normalise) and the ready handoffs it briefs are claimed with `FOR UPDATE SKIP LOCKED` until [`CLAIM_FOR`] from now, so instances split the work instead of
 //!   doing it twice; a killed instance's claims expire and another takes the rows. Outbox jobs already carry a
 //!   lease per worker (`lease_jobs`).
 //! - **One pipeline writer at a time**: identity and conversation read then write (is there a customer with
@@ -157,14 +157,25 @@ async fn insert_audit(tx: &mut Transaction<'_, Postgres>, entry: &AuditEntry) ->
     Ok(())
 }
 
-/// The inbox row's effects are in (or it is quarantined), in the same transaction as them; its claim ends.
-async fn mark_processed(tx: &mut Transaction<'_, Postgres>, inbox_id: i64, now: DateTime<Utc>) -> StoreResult<()> {
-    sqlx::query("INSERT INTO inbox_processed (inbox_id, processed_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(inbox_id)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("DELETE FROM inbox_claims WHERE inbox_id = $1").bind(inbox_id).execute(&mut **tx).await?;
+/// The inbox rows' effects are in (or they are quarantined), in the same transaction as them: each row leaves the
+/// normalisers' queue, its claim with it. One statement for a round's rows; a row marked twice (in this call or
+/// before) keeps its first time.
+async fn mark_processed(tx: &mut Transaction<'_, Postgres>, processed: &[(i64, DateTime<Utc>)]) -> StoreResult<()> {
+    if processed.is_empty() {
+        return Ok(());
+    }
+    let mut seen = std::collections::HashSet::with_capacity(processed.len());
+    let (ids, times): (Vec<i64>, Vec<DateTime<Utc>>) =
+        processed.iter().filter(|(id, _)| seen.insert(*id)).copied().unzip();
+    sqlx::query(
+        "WITH done AS (DELETE FROM inbox_pending WHERE inbox_id = ANY($1)) \
+         INSERT INTO inbox_processed (inbox_id, processed_at) SELECT * FROM UNNEST($1::BIGINT[], $2::TIMESTAMPTZ[]) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&ids)
+    .bind(&times)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -182,7 +193,7 @@ impl QuarantineStore for PostgresStore {
         .bind(inbox_id)
         .execute(&mut *tx)
         .await?;
-        mark_processed(&mut tx, inbox_id, now).await?;
+        mark_processed(&mut tx, &[(inbox_id, now)]).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -300,9 +311,8 @@ impl StatusStore for PostgresStore {
     async fn queue_ages(&self, now: DateTime<Utc>) -> StoreResult<Vec<crate::store::QueueAge>> {
         const COLLECTING: &str = HandoffState::Collecting.as_str();
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "WITH waiting AS (SELECT i.received_at FROM inbox i WHERE i.id > \
-               (SELECT COALESCE(MAX(id), 0) FROM inbox) - $1 \
-               AND NOT EXISTS (SELECT 1 FROM inbox_processed p WHERE p.inbox_id = i.id)) \
+            "WITH waiting AS (SELECT i.received_at FROM inbox_pending p JOIN inbox i ON i.id = p.inbox_id \
+               WHERE p.inbox_id > (SELECT COALESCE(MAX(id), 0) FROM inbox) - $1) \
              SELECT (SELECT COUNT(*) FROM waiting), (SELECT MIN(received_at) FROM waiting), \
              (SELECT COUNT(*) FROM handoffs WHERE state = '{COLLECTING}' AND ready_at <= $2), \
              (SELECT MIN(ready_at) FROM handoffs WHERE state = '{COLLECTING}' AND ready_at <= $2), \
@@ -534,6 +544,50 @@ mod tests {
         tx.commit().await.unwrap();
         assert_eq!(next(&mut wakeups).await, Some(Wakeup::Handoffs));
         assert_eq!(next(&mut wakeups).await, None, "one wake-up per transaction");
+    }
+
+    /// The normalisers' queue across instances: each instance is handed rows no other live instance holds, a
+    /// processed row leaves the queue (its first time kept), and a requeued row is back in it, unclaimed, so
+    /// another instance takes it at once.
+    #[tokio::test]
+    async fn instances_share_the_inbox_queue_and_a_requeued_row_is_free_at_once() {
+        let Some((one, schema)) = super::scratch::store("instances_share_the_inbox_queue").await else {
+            return;
+        };
+        let other = PostgresStore::connect(schema.options()).await.expect("a second instance");
+        let events: Vec<_> = ["a", "b", "c", "d"].iter().map(|body| raw_event(body, t0())).collect();
+        let ids = one.insert_inbox(&events).await.unwrap();
+        let claimed = |events: Vec<crate::store::InboxEvent>| events.iter().map(|e| e.id).collect::<Vec<_>>();
+
+        assert_eq!(claimed(one.unprocessed_inbox(2).await.unwrap()), ids[..2]);
+        assert_eq!(claimed(other.unprocessed_inbox(10).await.unwrap()), ids[2..], "the other instance's rows");
+        assert_eq!(claimed(one.unprocessed_inbox(10).await.unwrap()), ids[..2], "its own claims again, no more");
+
+        let mut tx = one.begin().await.unwrap();
+        tx.mark_processed(ids[0], t0()).await.unwrap();
+        tx.mark_processed(ids[1], t0()).await.unwrap();
+        tx.mark_processed(ids[0], t0() + chrono::Duration::seconds(5)).await.unwrap();
+        drop(tx);
+        assert_eq!(claimed(one.unprocessed_inbox(10).await.unwrap()), ids[..2], "nothing was committed");
+        let mut tx = one.begin().await.unwrap();
+        tx.mark_processed(ids[0], t0()).await.unwrap();
+        tx.mark_processed(ids[1], t0()).await.unwrap();
+        tx.mark_processed(ids[0], t0() + chrono::Duration::seconds(5)).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(one.unprocessed_inbox(10).await.unwrap().is_empty(), "processed rows left the queue");
+        let first: chrono::DateTime<chrono::Utc> =
+            sqlx::query_scalar("SELECT processed_at FROM inbox_processed WHERE inbox_id = $1")
+                .bind(ids[0])
+                .fetch_one(one.pool())
+                .await
+                .unwrap();
+        assert_eq!(first, t0(), "a row marked twice keeps its first time");
+
+        // Replayed (`handoffd replay`): every row is free at once, those `other` still holds included.
+        let requeued = one.requeue_inbox(&crate::store::InboxSelection::default()).await.unwrap();
+        assert_eq!(requeued, 4);
+        assert_eq!(claimed(one.unprocessed_inbox(10).await.unwrap()), ids, "every row, none still held by `other`");
+        assert!(other.unprocessed_inbox(10).await.unwrap().is_empty());
     }
 
     /// The backtest reads routing decisions by event and time: the audit has an index on both, in that order.

@@ -1,5 +1,6 @@
 //! The inbox on PostgreSQL: one multi-row `INSERT` per group commit, on whichever instance the webhook
-//! reached; unprocessed rows handed out under a claim, so instances normalise different rows.
+//! reached, which also queues the rows in `inbox_pending`; unprocessed rows handed out from that queue under a
+//! claim, so instances normalise different rows.
 
 use async_trait::async_trait;
 use handoffd_contract::inbox::InboxSource;
@@ -22,8 +23,9 @@ impl InboxStore for PostgresStore {
         let mut tx = self.pool.begin().await?;
         let mut ids = Vec::with_capacity(events.len());
         for chunk in events.chunks(CHUNK) {
+            // The rows and their places in the normalisers' queue, in one statement.
             let mut query = QueryBuilder::<Postgres>::new(
-                "INSERT INTO inbox (connector_id, source, received_at, query, headers, body) ",
+                "WITH new AS (INSERT INTO inbox (connector_id, source, received_at, query, headers, body) ",
             );
             query.push_values(chunk, |mut row, new| {
                 row.push_bind(&new.connector_id)
@@ -33,58 +35,41 @@ impl InboxStore for PostgresStore {
                     .push_bind(headers_json(new.event.headers()))
                     .push_bind(new.event.body().to_vec());
             });
-            // RETURNING follows the VALUES list's order, and identity values are drawn in that order.
-            query.push(" RETURNING id");
+            // Identity values are drawn in the VALUES list's order: the ids in order are the events' ids in order.
+            query.push(
+                " RETURNING id), queued AS (INSERT INTO inbox_pending (inbox_id) SELECT id FROM new) \
+                 SELECT id FROM new ORDER BY id",
+            );
             let rows = query.build().fetch_all(&mut *tx).await?;
             ids.extend(rows.iter().map(|row| row.get::<i64, _>(0)));
         }
-        // The normalisers of the other instances.
-        super::wakeups::notify(&mut tx, &self.schema, crate::store::Wakeup::Inbox).await?;
         tx.commit().await?;
+        // The normalisers of the other instances.
+        super::wakeups::notify(&self.pool, &self.schema, &[crate::store::Wakeup::Inbox]).await;
         Ok(ids)
     }
 
     /// Claims the rows it hands out until [`super::CLAIM_FOR`] from now: rows another live instance claimed
     /// are skipped, rows this store claimed before (a round that failed) are handed out again, and a dead
-    /// instance's claims lapse.
+    /// instance's claims lapse. The queue is `inbox_pending` (the rows not yet processed), never the whole inbox.
     async fn unprocessed_inbox(&self, limit: u32) -> StoreResult<Vec<InboxEvent>> {
-        let mut tx = self.pool.begin().await?;
-        // Rows being claimed by another instance right now are locked: SKIP LOCKED passes them by. A claim
-        // committed between this statement's snapshot and its lock can still be missed: then two instances
-        // normalise one row, which costs time, not correctness (a round applied again changes nothing).
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT i.id FROM inbox i LEFT JOIN inbox_claims c ON c.inbox_id = i.id \
-             WHERE NOT EXISTS (SELECT 1 FROM inbox_processed p WHERE p.inbox_id = i.id) \
-             AND (c.inbox_id IS NULL OR c.claimed_by = $1 OR c.claimed_until < clock_timestamp()) \
-             ORDER BY i.id LIMIT $2 FOR UPDATE OF i SKIP LOCKED",
+        // One statement. A row another instance is claiming right now is locked: SKIP LOCKED passes it by; one
+        // whose claim committed after this statement's snapshot is re-read when locked, and fails the condition.
+        let rows = sqlx::query(
+            "WITH claimed AS (UPDATE inbox_pending SET claimed_by = $1, \
+               claimed_until = clock_timestamp() + make_interval(secs => $3) \
+               WHERE inbox_id IN (SELECT inbox_id FROM inbox_pending \
+                 WHERE claimed_by IS NULL OR claimed_by = $1 OR claimed_until < clock_timestamp() \
+                 ORDER BY inbox_id LIMIT $2 FOR UPDATE SKIP LOCKED) \
+               RETURNING inbox_id) \
+             SELECT i.id, i.connector_id, i.source, i.received_at, i.query, i.headers, i.body \
+             FROM inbox i JOIN claimed c ON c.inbox_id = i.id ORDER BY i.id",
         )
         .bind(&self.instance)
         .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await?;
-        if ids.is_empty() {
-            tx.commit().await?;
-            return Ok(Vec::new());
-        }
-        sqlx::query(
-            "INSERT INTO inbox_claims (inbox_id, claimed_by, claimed_until) \
-             SELECT id, $2, clock_timestamp() + make_interval(secs => $3) FROM UNNEST($1::BIGINT[]) AS id \
-             ON CONFLICT (inbox_id) DO UPDATE SET claimed_by = excluded.claimed_by, \
-             claimed_until = excluded.claimed_until",
-        )
-        .bind(&ids)
-        .bind(&self.instance)
         .bind(claim_for())
-        .execute(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        let rows = sqlx::query(
-            "SELECT id, connector_id, source, received_at, query, headers, body FROM inbox \
-             WHERE id = ANY($1) ORDER BY id",
-        )
-        .bind(&ids)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
         rows.iter().map(event).collect()
     }
 
@@ -104,14 +89,22 @@ impl InboxStore for PostgresStore {
         }
         let mut tx = self.pool.begin().await?;
         let ids: Vec<i64> = query.build_query_scalar().fetch_all(&mut *tx).await?;
-        // Claims go too: another instance takes the rows at once, not after a stale claim expires.
-        for table in ["inbox_processed", "quarantine", "inbox_claims"] {
+        for table in ["inbox_processed", "quarantine"] {
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE inbox_id = ANY($1)")))
                 .bind(&ids)
                 .execute(&mut *tx)
                 .await?;
         }
+        // Back in the queue, unclaimed: another instance takes the rows at once, not after a stale claim expires.
+        sqlx::query(
+            "INSERT INTO inbox_pending (inbox_id) SELECT UNNEST($1::BIGINT[]) \
+             ON CONFLICT (inbox_id) DO UPDATE SET claimed_by = NULL, claimed_until = NULL",
+        )
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
+        super::wakeups::notify(&self.pool, &self.schema, &[crate::store::Wakeup::Inbox]).await;
         Ok(ids.len() as u64)
     }
 }

@@ -259,10 +259,12 @@ impl DeadLetterStore for PostgresStore {
         };
         if moved.rows_affected() > 0 {
             super::transition_handoff(&mut tx, &handoff_id, transition, now).await?;
-            // `handoffd dlq replay` runs apart from the daemons: wake their delivery.
-            super::wakeups::notify(&mut tx, &self.schema, Wakeup::Outbox).await?;
         }
         tx.commit().await?;
+        if moved.rows_affected() > 0 {
+            // `handoffd dlq replay` runs apart from the daemons: wake their delivery.
+            super::wakeups::notify(&self.pool, &self.schema, &[Wakeup::Outbox]).await;
+        }
         Ok(())
     }
 
