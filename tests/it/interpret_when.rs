@@ -1091,10 +1091,11 @@ fn more_spanish_and_portuguese_requests() {
 
 #[test]
 fn a_bare_hour_after_a_day_and_its_part_reads_that_part() {
-    // "4" after "tomorrow evening" is 16:00 read in the evening's sense, not the business
-    // default; an hour the part cannot read ("4" in the morning) keeps its own reading.
-    let w = on_a_tuesday_morning(&["tomorrow evening? after 7 ideally"]);
-    assert_window(w, "2026-06-10T19:00:00+05:30", "2026-06-10T21:00:00+05:30");
+    // "9" after "tomorrow morning" is 9 am (not the evening an "after 9" alone would be), so
+    // the later "after 9" only repeats the morning more loosely; an hour the part cannot read
+    // ("4" in the morning) keeps its own reading.
+    let w = on_a_tuesday_morning(&["Amanhã de manhã? Depois das 9."]);
+    assert_window(w, "2026-06-10T09:00:00+05:30", "2026-06-10T12:00:00+05:30");
     let w = on_a_tuesday_morning(&["kal subah?", "4 baje ke baad"]);
     assert_window(w, "2026-06-10T16:00:00+05:30", "2026-06-10T21:00:00+05:30");
 }

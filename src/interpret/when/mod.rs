@@ -117,7 +117,7 @@ impl TimeResolver {
             let found_in_turn = self.windows_in(turn, &ctx, "", &mut previous);
             // The AI's slots offered just before, read only when needed.
             let mut offered: Option<Vec<ResolvedWindow>> = None;
-            for (found, mood) in found_in_turn.windows {
+            for (found, mood) in found_in_turn {
                 if mood != ClauseMood::Request {
                     continue;
                 }
@@ -126,7 +126,7 @@ impl TimeResolver {
                     // AI's slot; the window stays the one the customer named before.
                     let offered = offered.get_or_insert_with(|| match at.checked_sub(1).map(|i| &turns[i]) {
                         Some(proposal) if proposal.from == Speaker::Ai => {
-                            let windows = self.windows_in(proposal, &ctx, "", &mut Carried::default()).windows;
+                            let windows = self.windows_in(proposal, &ctx, "", &mut Carried::default());
                             windows.into_iter().map(|(w, _)| w).collect()
                         }
                         _ => Vec::new(),
@@ -155,8 +155,8 @@ impl TimeResolver {
         ctx: &Context<'_>,
         rule_prefix: &str,
         carried: &mut Carried,
-    ) -> TurnWindows {
-        let mut out = TurnWindows { windows: Vec::new() };
+    ) -> Vec<(ResolvedWindow, ClauseMood)> {
+        let mut out: Vec<(ResolvedWindow, ClauseMood)> = Vec::new();
         let folded = Folded::new(turn.text);
         let tokens = self.matcher.tokens(&folded);
         let mut day = carried.day.take();
@@ -185,7 +185,7 @@ impl TimeResolver {
                 if asked && let Some((opened, prefix, at)) = open {
                     let closed = Mention { end: m.end, span: (opened.span.0, m.span.1), ..opened };
                     if let Some(window) = self.window_of(turn, ctx, &folded, &closed, &prefix) {
-                        out.windows[at].0 = window;
+                        out[at].0 = window;
                     }
                 }
                 continue;
@@ -244,10 +244,10 @@ impl TimeResolver {
                     timed_before = Some((m.clone(), prefix.clone(), true));
                 }
                 if m.start.is_some() && m.end.is_none() {
-                    open_before = Some((m.clone(), prefix.clone(), out.windows.len()));
+                    open_before = Some((m.clone(), prefix.clone(), out.len()));
                 }
             }
-            out.windows.push((window, mood));
+            out.push((window, mood));
         }
         *carried = Carried {
             day: day.filter(|_| named_day),
@@ -274,11 +274,6 @@ impl TimeResolver {
             rule: format!("{rule_prefix}{rule}"),
         })
     }
-}
-
-/// The windows of one turn, each with how its clause reads.
-struct TurnWindows {
-    windows: Vec<(ResolvedWindow, ClauseMood)>,
 }
 
 /// What one customer turn leaves to the next: the day it named (asked for or refused), and its
