@@ -30,6 +30,9 @@ pub struct ContactIds {
     pub known: HashMap<String, String>,
     /// customer id -> the CRM's error (its jobs are retried or dead-lettered by that error).
     pub failed: HashMap<String, CrmError>,
+    /// Jobs marked in flight (their attempt counted) before their contacts were created unsearched: their task
+    /// write needs no second mark.
+    pub marked: HashSet<i64>,
 }
 
 /// What lets a round create new customers' contacts without a search first (see [`Freshness`]).
@@ -167,6 +170,7 @@ async fn create_unsearched<'p>(
             .flat_map(|(customer_id, _)| unsearched.jobs_of.get(customer_id).into_iter().flatten().copied())
             .collect();
         store.mark_in_flight(&marked).await.map_err(store_failed)?;
+        ids.marked.extend(marked);
         create(store, crm, to_create, ids, learned).await?;
     }
     Ok(to_search)
@@ -475,6 +479,9 @@ mod tests {
         assert_eq!(ids.known.get("c1").map(String::as_str), Some("new+919800000001"));
         assert_eq!(crm.searches.load(Ordering::SeqCst), 1, "only the unsure customer is searched");
         assert_eq!(*crm.created.lock().unwrap(), ["+919800000001", "+919800000003"]);
+        // The job of the customer created unsearched was marked in flight before the create; the searched one's
+        // is marked when its task is written.
+        assert_eq!(ids.marked, HashSet::from([1]));
 
         // A round whose moment is after that read waits for a read of its own; one whose moment is before does not.
         let before = Utc::now() - chrono::Duration::seconds(5);

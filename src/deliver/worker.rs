@@ -260,7 +260,7 @@ impl Deliverer {
                 }
                 self.with_contacts(leased, moment).await?
             };
-            self.write(ready).await
+            self.write(ready.0, &ready.1).await
         })
         .await;
         if let Err(error) = delivered {
@@ -324,7 +324,11 @@ impl Deliverer {
 
     /// Each job's task gets its customer's contact; jobs whose contact could not be had wait (or are
     /// dead-lettered) by the CRM's error, and are not returned.
-    async fn with_contacts(&self, jobs: Vec<Leased>, moment: chrono::DateTime<Utc>) -> anyhow::Result<Vec<Leased>> {
+    async fn with_contacts(
+        &self,
+        jobs: Vec<Leased>,
+        moment: chrono::DateTime<Utc>,
+    ) -> anyhow::Result<(Vec<Leased>, HashSet<i64>)> {
         let customers: Vec<(String, &DeliveryPayload)> =
             jobs.iter().map(|l| (l.job.customer_id.clone(), &l.payload)).collect();
         let mut jobs_of: HashMap<String, Vec<i64>> = HashMap::new();
@@ -345,7 +349,7 @@ impl Deliverer {
             Ok(contacts) => contacts,
             Err(error) => {
                 self.failed(jobs.iter().map(|l| &l.job), &error, false).await?;
-                return Ok(Vec::new());
+                return Ok((Vec::new(), HashSet::new()));
             }
         };
         let mut ready = Vec::with_capacity(jobs.len());
@@ -359,11 +363,12 @@ impl Deliverer {
             }
             ready.push(leased);
         }
-        Ok(ready)
+        Ok((ready, contacts.marked))
     }
 
-    /// Write a prepared round's tasks: creates and updates in batch calls, each outcome recorded.
-    async fn write(&self, jobs: Vec<Leased>) -> anyhow::Result<()> {
+    /// Write a prepared round's tasks: creates and updates in batch calls, each outcome recorded. `marked`: jobs
+    /// already marked in flight this round (before their contacts were created), not marked again.
+    async fn write(&self, jobs: Vec<Leased>, marked: &HashSet<i64>) -> anyhow::Result<()> {
         if jobs.is_empty() {
             return Ok(());
         }
@@ -388,7 +393,8 @@ impl Deliverer {
             }
         }
 
-        let ids: Vec<i64> = jobs.iter().map(|l| l.job.id).collect();
+        // One transaction a round less when the contacts' mark already counted this attempt.
+        let ids: Vec<i64> = jobs.iter().map(|l| l.job.id).filter(|id| !marked.contains(id)).collect();
         self.store.mark_in_flight(&ids).await?;
 
         let mut creates: Vec<&Leased> = Vec::new();

@@ -317,8 +317,9 @@ async fn the_cache_answers_known_contacts_and_two_contacts_for_one_customer_are_
     apply(store.as_ref(), 9, message("new", vec![IdentityKey::phone("+919811122233")], "hi", t0), None).await;
     let newcomer = customer_of(store.as_ref(), "phone:+919811122233").await;
     let p2 = payload("+919811122233");
-    let created =
-        handoffd::deliver::ensure_contacts(store.as_ref(), crm.as_ref(), &[(newcomer.clone(), &p2)], None).await.unwrap();
+    let created = handoffd::deliver::ensure_contacts(store.as_ref(), crm.as_ref(), &[(newcomer.clone(), &p2)], None)
+        .await
+        .unwrap();
     let cached = store.cached_contacts("hubspot-main", &["phone:+919811122233".into()]).await.unwrap();
     assert_eq!(cached.iter().map(|c| &c.contact.id).collect::<Vec<_>>(), vec![&created.known[&newcomer]]);
     mock.shutdown().await;
