@@ -83,8 +83,12 @@ impl ContactPhrases {
             let mut out = Vec::new();
             for template in templates {
                 anyhow::ensure!(template.contains("{channel}") || !template.is_empty(), "empty phrase in `{FILE}`");
-                let needs_words: Vec<usize> =
-                    fold(template).replace("{channel}", " ").split(' ').filter(|w| !w.is_empty()).map(&mut word_id).collect();
+                let needs_words: Vec<usize> = fold(template)
+                    .replace("{channel}", " ")
+                    .split(' ')
+                    .filter(|w| !w.is_empty())
+                    .map(&mut word_id)
+                    .collect();
                 for (index, (channel, words)) in file.channels.iter().enumerate() {
                     let names: Vec<String> = words.iter().map(|w| regex::escape(&fold(w))).collect();
                     let alternatives = format!("(?:{})", names.join("|"));
