@@ -336,7 +336,7 @@ pub fn disposition(
 }
 
 /// Makes the brief's parts agree where the conventions tie them (`eval/README.md`), after the
-/// rules, the model and a vendor's analysis have each had their say:
+/// rules and the model have had their say (a vendor's analysis, applied later, still overrides):
 /// - urgency follows the disposition: a customer who closed the door or put it off with no
 ///   committed time is low, one who needs a senior is high (anger, a failure), and a callback or
 ///   a booking is never low. The disposition is read from the whole conversation (and by the

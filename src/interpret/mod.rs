@@ -241,11 +241,12 @@ impl Interpreter {
         if let Some(model) = &self.model {
             model.apply_folded(before, &folded, &mut brief);
         }
+        // The rules and the model each decided a part; make the parts agree. A vendor's analysis
+        // comes after: what the admin mapped from it overrides, as it does the rules.
+        engine::reconcile(&mut brief);
         if let Some(analysis) = &conversation.vendor_analysis {
             self.vendors.apply(analysis, &mut brief);
         }
-        // The rules, the model and the vendor each decided a part; make the parts agree.
-        engine::reconcile(&mut brief);
         // Re-asks are read against the final do_not_ask: a fact the model or the vendor's
         // analysis found was given as much as one the rules found.
         let after_turns: Vec<(usize, &Turn)> =
