@@ -590,6 +590,42 @@ mod tests {
         assert!(other.unprocessed_inbox(10).await.unwrap().is_empty());
     }
 
+    /// Upgrading a store that has rows in flight: migration 0007 queues exactly the rows not yet processed, each
+    /// with the claim it had.
+    #[tokio::test]
+    async fn the_inbox_queue_is_filled_from_the_rows_an_older_store_left_unprocessed() {
+        let Some(url) = super::scratch::url_or_skip("the_inbox_queue_is_filled_from_older_rows") else { return };
+        let schema = super::scratch::Schema::create(&url).await;
+        let pool = sqlx::PgPool::connect_with(schema.options()).await.unwrap();
+        for version in [
+            include_str!("../../migrations/postgres/0001_pipeline.sql"),
+            include_str!("../../migrations/postgres/0002_poll_cursors.sql"),
+            include_str!("../../migrations/postgres/0003_routing.sql"),
+            include_str!("../../migrations/postgres/0004_watch.sql"),
+            include_str!("../../migrations/postgres/0005_connector_pauses.sql"),
+            include_str!("../../migrations/postgres/0006_routing_gaps.sql"),
+        ] {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(version)).execute(&pool).await.unwrap();
+        }
+        sqlx::raw_sql(
+            "INSERT INTO inbox (connector_id, source, received_at, body) \
+               SELECT 'wa', 'webhook', now(), '\\x00' FROM generate_series(1, 3); \
+             INSERT INTO inbox_processed (inbox_id, processed_at) VALUES (1, now()); \
+             INSERT INTO inbox_claims (inbox_id, claimed_by, claimed_until) VALUES (1, 'gone', now()), (2, 'b', now())",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::raw_sql(include_str!("../../migrations/postgres/0007_inbox_pending.sql")).execute(&pool).await.unwrap();
+        let queued: Vec<(i64, Option<String>)> =
+            sqlx::query_as("SELECT inbox_id, claimed_by FROM inbox_pending ORDER BY inbox_id")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(queued, vec![(2, Some("b".to_owned())), (3, None)]);
+        pool.close().await;
+    }
+
     /// The backtest reads routing decisions by event and time: the audit has an index on both, in that order.
     #[tokio::test]
     async fn the_audit_is_indexed_by_event_and_time() {
