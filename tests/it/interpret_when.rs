@@ -1106,3 +1106,31 @@ fn renewing_today_and_asking_for_a_call_is_a_call_today() {
     assert_window(w, "2026-06-09T09:00:00+05:30", "2026-06-09T18:00:00+05:30");
     assert_eq!(on_a_tuesday_morning(&["quero renovar hoje, pago no pix"]), None);
 }
+
+#[test]
+fn minutes_said_after_the_hour_are_the_clock_s_minutes() {
+    // "five thirty", "las 4 y media", "às 5 e meia": `clock.minute_words` of each language.
+    for (text, not_before, not_after) in [
+        ("tomorrow after five thirty please", "2026-06-10T17:30:00+05:30", "2026-06-10T21:00:00+05:30"),
+        ("mañana después de las 4 y media", "2026-06-10T16:30:00+05:30", "2026-06-10T21:00:00+05:30"),
+        ("pode ligar amanhã às 5 e meia", "2026-06-10T17:30:00+05:30", "2026-06-10T18:30:00+05:30"),
+    ] {
+        assert_window(on_a_tuesday_morning(&[text]), not_before, not_after);
+    }
+    // Without its minutes the hour reads as before.
+    let w = on_a_tuesday_morning(&["tomorrow after five please"]);
+    assert_window(w, "2026-06-10T17:00:00+05:30", "2026-06-10T21:00:00+05:30");
+}
+
+#[test]
+fn spanish_imperatives_and_places_of_work_say_call_and_taken() {
+    // "márqueme" asks for the call beside "voy manejando"; "en la mañana estoy en terreno"
+    // says when the customer is taken, not when to call.
+    let w = on_a_tuesday_morning(&["voy manejando, márqueme pasado mañana en la mañana y ya lo inscribo"]);
+    assert_window(w, "2026-06-11T09:00:00+05:30", "2026-06-11T12:00:00+05:30");
+    let w = on_a_tuesday_morning(&["que me llame mañana después de las cinco, en la mañana estoy en terreno"]);
+    assert_window(w, "2026-06-10T17:00:00+05:30", "2026-06-10T21:00:00+05:30");
+    // "cualquier tarde menos el viernes": Friday is refused, not asked for.
+    let friday = on_a_tuesday_morning(&["que me llamen cualquier tarde menos el viernes"]);
+    assert!(friday.is_none_or(|w| !w.window.not_before.to_rfc3339().starts_with("2026-06-12")), "{friday:?}");
+}

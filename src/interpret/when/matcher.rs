@@ -131,6 +131,8 @@ pub(crate) struct Matcher {
     literals: HashMap<String, Literal, WordHash>,
     templates: Vec<Template>,
     number_words: HashMap<String, u32, WordHash>,
+    /// Minutes said after an hour ("thirty", "y media"), folded, with their spaces as matched.
+    minute_words: HashMap<String, u32, WordHash>,
     am: Vec<String>,
     pm: Vec<String>,
     /// Per language, words that make its relative days past ones.
@@ -192,6 +194,7 @@ impl Matcher {
         let mut literals: HashMap<String, Literal, WordHash> = HashMap::default();
         let mut ignore = Vec::new();
         let mut number_words = HashMap::default();
+        let mut minute_words: HashMap<String, u32, WordHash> = HashMap::default();
         let (mut am, mut pm, mut clock_words) = (Vec::new(), Vec::new(), Vec::new());
         let mut past_markers = Vec::new();
         let (mut past_before, mut past_after) = (Vec::new(), Vec::new());
@@ -234,6 +237,9 @@ impl Matcher {
             ignore.extend(v.ignore.iter().map(|p| fold(p)));
             for (word, n) in &v.clock.number_words {
                 number_words.insert(fold(word), *n);
+            }
+            for (word, n) in &v.clock.minute_words {
+                minute_words.insert(fold(word), *n);
             }
             am.extend(v.clock.am.iter().map(|p| fold(p)));
             pm.extend(v.clock.pm.iter().map(|p| fold(p)));
@@ -282,14 +288,22 @@ impl Matcher {
             })
             .collect::<Vec<_>>()
             .join("|");
+        let mut minutes: Vec<String> = minute_words.keys().cloned().collect();
+        minutes.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        let minute_alt = minutes
+            .iter()
+            .map(|w| w.split([' ', '-']).map(regex::escape).collect::<Vec<_>>().join(r"[\s-]+"))
+            .collect::<Vec<_>>();
         let time = |n: usize, named: bool| {
             let g = |name: &str| if named { format!("?P<{name}{n}>") } else { "?:".to_string() };
             format!(
-                r"(?-u:\b)({h}{numbers})(?:(?::|\.|h)({m}[0-5]\d))?(?:\s*({x}{markers})|(?-u:\b))",
+                r"(?-u:\b)({h}{numbers})(?:(?::|\.|h)({m}[0-5]\d)|\s+({w}{minute_words})(?-u:\b))?(?:\s*({x}{markers})|(?-u:\b))",
                 h = g("h"),
                 m = g("m"),
+                w = g("w"),
                 x = g("x"),
                 numbers = number_alt.join("|"),
+                minute_words = if minute_alt.is_empty() { r"[^\s\S]".to_string() } else { minute_alt.join("|") },
                 markers = if marker_alt.is_empty() { r"[^\s\S]".to_string() } else { marker_alt.clone() },
             )
         };
@@ -376,6 +390,7 @@ impl Matcher {
             literals,
             templates,
             number_words,
+            minute_words,
             am,
             pm,
             past_markers,
@@ -443,7 +458,15 @@ impl Matcher {
                 Ok(h) => (h, false),
                 Err(_) => (*self.number_words.get(hour_text)?, true),
             };
-            let minute = caps.name(&format!("m{n}")).map_or(Some(0), |m| m.as_str().parse().ok())?;
+            let said = caps.name(&format!("w{n}")).map(|w| {
+                let words: Vec<&str> =
+                    w.as_str().split(|c: char| c.is_whitespace() || c == '-').filter(|p| !p.is_empty()).collect();
+                self.minute_words.iter().find(|(k, _)| k.split([' ', '-']).eq(words.iter().copied())).map(|(_, m)| *m)
+            });
+            let minute = match said {
+                Some(said) => said?,
+                None => caps.name(&format!("m{n}")).map_or(Some(0), |m| m.as_str().parse().ok())?,
+            };
             let marker = caps.name(&format!("x{n}")).map(|x| x.as_str().split_whitespace().collect::<String>());
             let meridiem = match &marker {
                 Some(x) if self.am.iter().any(|a| a.replace(' ', "") == *x) => Meridiem::Am,
@@ -461,7 +484,8 @@ impl Matcher {
             {
                 return None;
             }
-            let bare = marker.is_none() && caps.name(&format!("m{n}")).is_none();
+            let bare =
+                marker.is_none() && caps.name(&format!("m{n}")).is_none() && caps.name(&format!("w{n}")).is_none();
             // "at one point": a number word needs a marker unless a template says "after/before".
             if is_word && bare && template.kind == ClockKind::At {
                 return None;

@@ -222,6 +222,10 @@ pub struct ClockPhrases {
     /// Numbers written as words, up to 12 ("six" = 6, "saat" = 7).
     #[serde(default)]
     pub number_words: BTreeMap<String, u32>,
+    /// Minutes said after the hour ("five thirty", "las 4 y media", "às 5 e meia"): the words
+    /// and the minutes they add.
+    #[serde(default)]
+    pub minute_words: BTreeMap<String, u32>,
 }
 
 /// Words that change the meaning of a nearby time expression.
@@ -386,6 +390,14 @@ fn validate(path: &Path, v: &TimeVocabulary) -> Result<(), VocabularyError> {
             if rest.contains('{') || rest.contains('}') {
                 return Err(invalid(format!("{key}[{i}]"), format!("`{template}`: only `{{t}}` is a placeholder")));
             }
+        }
+    }
+    for (word, n) in &v.clock.minute_words {
+        if !(1..=59).contains(n) {
+            return Err(invalid(format!("clock.minute_words.{word}"), format!("{n} is not a minute from 1 to 59")));
+        }
+        if !super::fold::fold(word).chars().all(|c| c.is_ascii_alphabetic() || c == ' ' || c == '-') {
+            return Err(invalid(format!("clock.minute_words.{word}"), "minute words hold letters only".into()));
         }
     }
     for (word, n) in &v.clock.number_words {
