@@ -271,9 +271,13 @@ pub(super) async fn cached_contacts(
     if match_keys.is_empty() {
         return Ok(Vec::new());
     }
+    // Driven by the keys asked for, one primary-key probe each: a plan that holds on a fresh schema, whose tables
+    // have no statistics yet. Written as `contact_id IN (keys' contacts)`, the planner took the cache for one row
+    // and looped over every cached contact, scanning the keys for each: 20 ms for two keys at 200 contacts.
     let mut out: Vec<CachedContact> = sqlx::query(
-        "SELECT c.* FROM crm_identities c WHERE c.crm_id = $1 AND c.contact_id IN \
-         (SELECT contact_id FROM crm_identity_keys WHERE crm_id = $1 AND match_key = ANY($2)) ORDER BY c.contact_id",
+        "SELECT DISTINCT ON (c.contact_id) c.* FROM UNNEST($2::TEXT[]) AS k (match_key) \
+         JOIN crm_identity_keys i ON i.crm_id = $1 AND i.match_key = k.match_key \
+         JOIN crm_identities c ON c.crm_id = $1 AND c.contact_id = i.contact_id ORDER BY c.contact_id",
     )
     .bind(crm_id)
     .bind(match_keys)
