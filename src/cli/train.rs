@@ -39,6 +39,12 @@ pub struct Args {
     /// the last turns) and of word shapes (capitals, digits): to measure what they add.
     #[arg(long)]
     pub without_context: bool,
+    /// Cross-validate `both` only (not the model alone): half the time, for screening changes.
+    #[arg(long)]
+    pub both_only: bool,
+    /// Write every out-of-fold case `both` got wrong (per field: expected, rules, both) to this file.
+    #[arg(long)]
+    pub misses: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -63,16 +69,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(data.len() >= args.folds * 2, "{} cases are too few for {} folds", data.len(), args.folds);
     println!("{} training cases from `{}`; {}-fold cross-validation", data.len(), args.dir.display(), args.folds);
 
-    let cv = train::cross_validate(interpreter.vocabulary(), &data, args.folds, !args.without_context)?;
+    let cv = train::cross_validate(interpreter.vocabulary(), &data, args.folds, !args.without_context, args.both_only)?;
     let reports = &cv.reports;
     println!("\n{:<18}{:<26}{:<26}{:<26}", "field", "rules", "model", "both");
     let mut enabled = Vec::new();
     for field in FIELDS {
         let cell =
             |variant: &str| reports.get(variant).and_then(|r| r.fields.get(field)).and_then(|v| interval::estimate(v));
-        let (Some(rules), Some(model), Some(both)) = (cell("rules"), cell("model"), cell("both")) else { continue };
+        let (Some(rules), Some(both)) = (cell("rules"), cell("both")) else { continue };
         let show = |e: interval::Estimate| format!("{:.3} [{:.3}, {:.3}]", e.mean, e.low, e.high);
-        println!("{field:<18}{:<26}{:<26}{:<26}", show(rules), show(model), show(both));
+        let model = cell("model").map_or_else(|| "-".to_owned(), show);
+        println!("{field:<18}{:<26}{:<26}{:<26}", show(rules), model, show(both));
         if both.mean > rules.mean {
             enabled.push(*field);
         }
@@ -80,6 +87,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     println!("(95% intervals over the out-of-fold cases; requested_window is the rules' in every column)");
     if args.per_label {
         print!("{}", per_label_table(&data, &cv));
+    }
+    if let Some(path) = &args.misses {
+        std::fs::write(path, misses(&data, &cv)).with_context(|| format!("cannot write `{}`", path.display()))?;
     }
     if args.cv_only {
         return Ok(ExitCode::SUCCESS);
@@ -119,6 +129,48 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every out-of-fold case and field `both` got wrong: the case, the field, what was expected,
+/// what the rules and `both` gave, and the customer's turns (to read why).
+fn misses(data: &[train::Prepared], cv: &train::CrossValidation) -> String {
+    let mut out = String::new();
+    for (case, brief) in data.iter().zip(&cv.both) {
+        let mut wrong = String::new();
+        for field in Field::ALL {
+            let Some(expected) = case.case.expect.get(field.name()) else { continue };
+            let mut want: Vec<String> = match expected {
+                serde_json::Value::Array(items) => items.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+                serde_json::Value::String(s) => vec![s.clone()],
+                _ => continue,
+            };
+            let mut got = train::brief_labels(brief, field);
+            let mut rules = train::brief_labels(&case.rules, field);
+            want.retain(|l| l != "preferred_time");
+            got.retain(|l| l != "preferred_time");
+            rules.retain(|l| l != "preferred_time");
+            for v in [&mut want, &mut got, &mut rules] {
+                v.sort();
+            }
+            if want != got {
+                let missed: Vec<&String> = want.iter().filter(|l| !got.contains(l)).collect();
+                let extra: Vec<&String> = got.iter().filter(|l| !want.contains(l)).collect();
+                wrong.push_str(&format!(
+                    "  {}: missed {missed:?} extra {extra:?} (want {want:?}, rules {rules:?})\n",
+                    field.name()
+                ));
+            }
+        }
+        if wrong.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("== {}/{}\n{wrong}", case.slice, case.case.name));
+        for turn in &case.turns {
+            let who = if turn.from == handoffd_contract::conversation::Speaker::Customer { "C" } else { "A" };
+            out.push_str(&format!("    {who}: {}\n", turn.text.replace('\n', " ")));
+        }
+    }
+    out
 }
 
 /// Per label: hits/extras/misses and F1 of the rules and of `both`, over all slices and per
