@@ -1132,5 +1132,5 @@ fn spanish_imperatives_and_places_of_work_say_call_and_taken() {
     assert_window(w, "2026-06-10T17:00:00+05:30", "2026-06-10T21:00:00+05:30");
     // "cualquier tarde menos el viernes": Friday is refused, not asked for.
     let friday = on_a_tuesday_morning(&["que me llamen cualquier tarde menos el viernes"]);
-    assert!(friday.is_none_or(|w| !w.window.not_before.to_rfc3339().starts_with("2026-06-12")), "{friday:?}");
+    assert!(friday.as_ref().is_none_or(|w| !w.window.not_before.to_rfc3339().starts_with("2026-06-12")), "{friday:?}");
 }
