@@ -296,14 +296,19 @@ impl Matcher {
             .collect::<Vec<_>>();
         let time = |n: usize, named: bool| {
             let g = |name: &str| if named { format!("?P<{name}{n}>") } else { "?:".to_string() };
+            // Minutes said in words, when the vocabulary has any (an empty class would not compile
+            // in the byte-wise mode these patterns run in).
+            let minutes_said = if minute_alt.is_empty() {
+                String::new()
+            } else {
+                format!(r"|\s+({w}{alts})(?-u:\b)", w = g("w"), alts = minute_alt.join("|"))
+            };
             format!(
-                r"(?-u:\b)({h}{numbers})(?:(?::|\.|h)({m}[0-5]\d)|\s+({w}{minute_words})(?-u:\b))?(?:\s*({x}{markers})|(?-u:\b))",
+                r"(?-u:\b)({h}{numbers})(?:(?::|\.|h)({m}[0-5]\d){minutes_said})?(?:\s*({x}{markers})|(?-u:\b))",
                 h = g("h"),
                 m = g("m"),
-                w = g("w"),
                 x = g("x"),
                 numbers = number_alt.join("|"),
-                minute_words = if minute_alt.is_empty() { r"[^\s\S]".to_string() } else { minute_alt.join("|") },
                 markers = if marker_alt.is_empty() { r"[^\s\S]".to_string() } else { marker_alt.clone() },
             )
         };
