@@ -287,10 +287,19 @@ impl Api {
 }
 
 /// Whether a 429 is the daily budget's, not the 2-second window's: Pipedrive says no requests are left today, or
-/// asks for a wait no burst window needs.
+/// asks for a wait no burst window needs: longer than a minute, or longer than a window and reaching the daily
+/// reset at UTC midnight (with OAuth no `x-daily-requests-left` comes, and in the last minute of the day the
+/// daily budget's wait is short).
 fn is_daily_budget_spent(headers: &HeaderMap) -> bool {
+    is_daily_refusal(headers, until_utc_midnight())
+}
+
+fn is_daily_refusal(headers: &HeaderMap, to_midnight: Duration) -> bool {
     let left = headers.get("x-daily-requests-left").and_then(|v| v.to_str().ok()?.trim().parse::<u32>().ok());
-    left == Some(0) || retry_after(headers).is_some_and(|wait| wait > LONGEST_BURST_WAIT)
+    left == Some(0)
+        || retry_after(headers).is_some_and(|wait| {
+            wait > LONGEST_BURST_WAIT || (wait > WINDOW && wait + Duration::from_secs(1) >= to_midnight)
+        })
 }
 
 /// Longer than any wait the 2-second windows ask for.
@@ -401,6 +410,17 @@ mod tests {
         assert!(is_daily_budget_spent(&day));
         window.insert("x-daily-requests-left", "0".parse().unwrap());
         assert!(is_daily_budget_spent(&window));
+    }
+
+    #[test]
+    fn a_short_wait_to_midnight_is_the_day_s() {
+        let mut wait = HeaderMap::new();
+        wait.insert(RETRY_AFTER, "30".parse().unwrap());
+        assert!(is_daily_refusal(&wait, Duration::from_secs(30)), "the budget's wait in the day's last minute");
+        assert!(!is_daily_refusal(&wait, Duration::from_secs(3600)), "a 30 s wait at noon is no daily refusal");
+        let mut burst = HeaderMap::new();
+        burst.insert(RETRY_AFTER, "2".parse().unwrap());
+        assert!(!is_daily_refusal(&burst, Duration::from_secs(2)), "a window's wait that happens to reach midnight");
     }
 
     #[test]
