@@ -9,8 +9,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
-
 use super::admin_client::{Via, connect, segment};
 use crate::store::{AuditEntry, CustomerTimeline};
 
@@ -35,7 +33,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let runtime = super::CommandRuntime::new()?;
     runtime.block_on(async {
         let via = connect(&args.config).await?;
         if let Some(handoff) = &args.handoff {

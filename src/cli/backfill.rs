@@ -47,7 +47,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if until.is_some_and(|until| until <= since) {
         anyhow::bail!("--until must be later than --since");
     }
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let runtime = super::CommandRuntime::new()?;
     runtime.block_on(async {
         let config = &loaded.config;
         let Some(block) = config.connectors.iter().find(|c| c.id() == args.connector) else {

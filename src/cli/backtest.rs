@@ -52,7 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let runtime = super::CommandRuntime::new()?;
     runtime.block_on(async {
         let store = store_from_config(&args.config).await?;
         let run = Backtest {

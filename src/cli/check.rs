@@ -37,7 +37,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(loaded) => {
             let mut problems = named_files(&loaded);
             if problems.is_empty() && args.online {
-                let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+                let runtime = super::CommandRuntime::new()?;
                 let checked = runtime.block_on(online(&loaded))?;
                 problems = checked.owners;
                 if problems.is_empty() {

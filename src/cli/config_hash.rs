@@ -20,7 +20,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("reading the configuration `{}`", args.config.config.display()))?;
     let on_disk = crate::config::file_sha256(&bytes);
     println!("{on_disk}  {} (on disk)", args.config.config.display());
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let runtime = super::CommandRuntime::new()?;
     runtime.block_on(async {
         let Via::Daemon(api) = connect(&args.config).await? else {
             return Ok(ExitCode::SUCCESS);

@@ -5,8 +5,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
-
 use super::admin_client::{Via, connect, daemon, segment};
 use crate::http::admin::wire::{ConnectorView, ControlOutcome};
 
@@ -31,7 +29,7 @@ pub enum Action {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let runtime = super::CommandRuntime::new()?;
     runtime.block_on(async {
         if let Action::Pause { id } | Action::Resume { id } = &args.action
             && let Via::Store(store) = connect(&args.config).await?

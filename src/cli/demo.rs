@@ -44,7 +44,7 @@ const CONVERSATIONS: &[(&str, &str, &[&str])] = &[
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     crate::telemetry::init();
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let runtime = super::CommandRuntime::new()?;
     runtime.block_on(demo(args))
 }
 

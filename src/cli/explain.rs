@@ -50,7 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let interpreter = Arc::new(Interpreter::load(&loaded.config.interpret, loaded.base_dir())?);
     if let Some(connector) = &args.connector {
         let input = events::read_connector_input(&args.input)?;
-        let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+        let runtime = super::CommandRuntime::new()?;
         let replay = runtime
             .block_on(events::replay(&loaded.config, interpreter.clone(), connector, input))
             .with_context(|| format!("`{}`", args.input.display()))?;

@@ -3,8 +3,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
-
 use super::store_from_config;
 
 #[derive(Debug, clap::Args)]
@@ -39,7 +37,7 @@ pub enum Action {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let runtime = super::CommandRuntime::new()?;
     runtime.block_on(async {
         let config = match &args.action {
             Action::Conflicts { config, .. } | Action::Merges { config, .. } | Action::Split { config, .. } => config,

@@ -89,6 +89,37 @@ pub struct ConfigArg {
     pub config: PathBuf,
 }
 
+/// The async runtime of one command. Dropped, it gives the tasks still running a few seconds to end and then
+/// leaves them to the process's exit: sqlx's pool upkeep task was seen spinning without yielding after a command
+/// had done its work (`identity split` on SQLite, once, under load), which held the runtime's drop, and so the
+/// process, forever. A finished command must not hang whoever ran it.
+pub(crate) struct CommandRuntime(Option<tokio::runtime::Runtime>);
+
+impl CommandRuntime {
+    /// How long a finished command waits for its leftover tasks.
+    const LINGER: std::time::Duration = std::time::Duration::from_secs(5);
+
+    pub(crate) fn new() -> anyhow::Result<CommandRuntime> {
+        Ok(CommandRuntime(Some(tokio::runtime::Runtime::new().context("starting the async runtime")?)))
+    }
+}
+
+impl std::ops::Deref for CommandRuntime {
+    type Target = tokio::runtime::Runtime;
+
+    fn deref(&self) -> &tokio::runtime::Runtime {
+        self.0.as_ref().expect("the runtime lives until the command's end")
+    }
+}
+
+impl Drop for CommandRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_timeout(Self::LINGER);
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

@@ -3,8 +3,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
-
 use super::admin_client::{Via, connect};
 use crate::http::admin::wire::QuarantineView;
 
@@ -30,7 +28,7 @@ pub enum Action {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let runtime = super::CommandRuntime::new()?;
     runtime.block_on(async {
         let via = connect(&args.config).await?;
         match args.action {

@@ -14,7 +14,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let loaded = crate::config::load(&args.config.config)?;
     let admin = &loaded.config.admin;
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let runtime = super::CommandRuntime::new()?;
     runtime.block_on(async {
         let mut request = reqwest::Client::new().post(format!("http://{}/admin/reload", admin.listen));
         if let Some(token) = &admin.token {

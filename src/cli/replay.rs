@@ -53,7 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         connector: args.connector.clone(),
         quarantined_only: args.quarantined,
     };
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let runtime = super::CommandRuntime::new()?;
     runtime.block_on(async {
         let admin = &loaded.config.admin;
         let mut post = reqwest::Client::new().post(format!("http://{}/admin/replay", admin.listen)).json(&request);

@@ -16,7 +16,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // standard error through `main`, which needs no logger.
     let loaded = crate::config::load(&args.config.config)?;
     crate::telemetry::init_with(loaded.config.log.redact);
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let runtime = super::CommandRuntime::new()?;
     runtime.block_on(async {
         // Installed before the listeners are bound: a SIGTERM sent as soon as the port answers
         // must stop the daemon cleanly, not kill it.
