@@ -84,7 +84,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             enabled.push(*field);
         }
     }
-    println!("(95% intervals over the out-of-fold cases; requested_window is the rules' in every column)");
+    println!(
+        "(95% intervals over the out-of-fold cases; requested_window: the rules' bounds in every column, the model \
+         may only take a window away)"
+    );
     if args.per_label {
         print!("{}", per_label_table(&data, &cv));
     }
@@ -138,11 +141,8 @@ fn misses(data: &[train::Prepared], cv: &train::CrossValidation) -> String {
     for (case, brief) in data.iter().zip(&cv.both) {
         let mut wrong = String::new();
         for field in Field::ALL {
-            let Some(expected) = case.case.expect.get(field.name()) else { continue };
-            let mut want: Vec<String> = match expected {
-                serde_json::Value::Array(items) => items.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
-                serde_json::Value::String(s) => vec![s.clone()],
-                _ => continue,
+            let Some(mut want) = case.case.expect.get(field.name()).and_then(|e| field.expected_labels(e)) else {
+                continue;
             };
             let mut got = train::brief_labels(brief, field);
             let mut rules = train::brief_labels(&case.rules, field);

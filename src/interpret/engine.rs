@@ -47,7 +47,7 @@ pub struct Hits {
 }
 
 impl Hits {
-    fn signal(&self, code: &str) -> Option<&Hit> {
+    pub fn signal(&self, code: &str) -> Option<&Hit> {
         self.signals.iter().find(|h| h.code == code)
     }
 }
@@ -168,8 +168,9 @@ pub fn findings(hits: &[Hit]) -> Vec<Finding> {
     out
 }
 
-/// Facts the customer gave: one per fact, the latest value wins (corrections).
-pub fn facts(hits: &Hits, window: Option<&FoundWindow>) -> Vec<FactValue> {
+/// Facts the customer gave: one per fact, the latest value wins (corrections). `resolver`: whether a time
+/// resolver read the window (then `window` alone says whether the customer named a time).
+pub fn facts(hits: &Hits, window: Option<&FoundWindow>, resolver: bool) -> Vec<FactValue> {
     let mut out: Vec<FactValue> = Vec::new();
     for hit in &hits.facts {
         let value = FactValue { fact: hit.code.clone(), value: hit.value.clone(), turn: Some(hit.turn) };
@@ -180,11 +181,14 @@ pub fn facts(hits: &Hits, window: Option<&FoundWindow>) -> Vec<FactValue> {
             None => out.push(value),
         }
     }
-    // preferred_time is listed exactly when the customer named a time.
+    // preferred_time is listed exactly when the customer named a time for the next contact: the window, when a
+    // resolver read it. A time it did not take for a request ("since your update on Monday", a delivery date)
+    // is not one: 340 of 4,939 training cases listed it that way against 48 that it saved (2026-12-06).
     let named = match window {
         Some(found) => {
             Some(FactValue { fact: "preferred_time".into(), value: found.evidence.clone(), turn: Some(found.turn) })
         }
+        None if resolver => None,
         None => hits.signals.iter().rfind(|h| h.code == "time_named").map(|h| FactValue {
             fact: "preferred_time".into(),
             value: h.value.clone(),

@@ -208,8 +208,9 @@ impl Interpreter {
         let intents = engine::settled_intents(&hits);
         let closed = engine::is_closed(&hits, &intents);
         let urgency = engine::urgency(&hits, &intents, closed.as_ref(), window.as_ref(), near);
-        let do_not_ask = engine::facts(&hits, window.as_ref());
-        let named_time = do_not_ask.iter().any(|f| f.fact == "preferred_time");
+        let do_not_ask = engine::facts(&hits, window.as_ref(), self.window_source.is_some());
+        // A time the customer named counts for the disposition even where the resolver could not place it.
+        let named_time = window.is_some() || hits.signal("time_named").is_some();
         let (disposition, why) =
             engine::disposition(&hits, &intents, closed.as_ref(), &urgency, named_time, first_customer);
         let mut brief = Brief {

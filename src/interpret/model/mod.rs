@@ -44,11 +44,17 @@ pub enum Field {
     DoNotAsk,
     Urgency,
     Disposition,
+    /// Whether the customer named a time for the next contact (`named`) or not (`none`). The time
+    /// resolver's rules find the window and its bounds; this head may only take a window away, where
+    /// it is sure the time the rules read was not a request (a delivery date, working hours, a fix
+    /// wanted "today"): a model cannot give bounds.
+    #[serde(rename = "requested_window")]
+    Window,
 }
 
 impl Field {
-    pub const ALL: [Field; 5] =
-        [Field::Intents, Field::Objections, Field::DoNotAsk, Field::Urgency, Field::Disposition];
+    pub const ALL: [Field; 6] =
+        [Field::Intents, Field::Objections, Field::DoNotAsk, Field::Urgency, Field::Disposition, Field::Window];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -57,6 +63,7 @@ impl Field {
             Field::DoNotAsk => "do_not_ask",
             Field::Urgency => "urgency",
             Field::Disposition => "disposition",
+            Field::Window => "requested_window",
         }
     }
 
@@ -84,9 +91,35 @@ impl Field {
             Field::Disposition => {
                 ["callback", "escalation", "nurture", "closed_lost", "booked"].map(String::from).to_vec()
             }
+            Field::Window => [WINDOW_NAMED, WINDOW_NONE].map(String::from).to_vec(),
+        }
+    }
+
+    /// The one label the model may choose over the rules' (`None`: any): a window's bounds come from
+    /// the rules only, so the window head may only say `none`.
+    pub fn only_label(self) -> Option<&'static str> {
+        (self == Field::Window).then_some(WINDOW_NONE)
+    }
+
+    /// A labelled case's answer for this field as labels: a set, a one-of label, or for the window
+    /// `named` or `none`. `None` when the value is not of the field's kind.
+    pub fn expected_labels(self, expected: &serde_json::Value) -> Option<Vec<String>> {
+        match (self, expected) {
+            (Field::Window, serde_json::Value::Null) => Some(vec![WINDOW_NONE.into()]),
+            (Field::Window, serde_json::Value::Object(_)) => Some(vec![WINDOW_NAMED.into()]),
+            (Field::Window, _) => None,
+            (_, serde_json::Value::Array(items)) => {
+                Some(items.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            }
+            (_, serde_json::Value::String(s)) => Some(vec![s.clone()]),
+            _ => None,
         }
     }
 }
+
+/// The window head's labels (see [`Field::Window`]).
+pub const WINDOW_NAMED: &str = "named";
+pub const WINDOW_NONE: &str = "none";
 
 /// One field's classifiers as stored: weights quantised to i8 per label (label-major, base64),
 /// a scale per label, and for set fields a decision threshold per label.
@@ -445,7 +478,7 @@ fn decide(head: &Head, probabilities: &[f32], turns: &Seen<'_>, brief: &mut Brie
             Field::Intents => brief.intents.iter().any(|f| f.code == label),
             Field::Objections => brief.objections.iter().any(|f| f.code == label),
             Field::DoNotAsk => brief.do_not_ask.iter().any(|f| f.fact == label),
-            Field::Urgency | Field::Disposition => false,
+            Field::Urgency | Field::Disposition | Field::Window => false,
         };
         let chosen: Vec<usize> = (0..head.labels.len())
             .filter(|l| {
@@ -473,12 +506,12 @@ fn decide(head: &Head, probabilities: &[f32], turns: &Seen<'_>, brief: &mut Brie
                 }
                 brief.do_not_ask = kept;
             }
-            Field::Urgency | Field::Disposition => unreachable!("one-of fields are not sets"),
+            Field::Urgency | Field::Disposition | Field::Window => unreachable!("one-of fields are not sets"),
         }
         return;
     }
     let best = (0..head.labels.len()).max_by(|a, b| probabilities[*a].total_cmp(&probabilities[*b])).unwrap_or(0);
-    if probabilities[best] < head.keep[0] {
+    if probabilities[best] < head.keep[0] || head.field.only_label().is_some_and(|only| head.labels[best] != only) {
         // Not sure enough to overrule the rules.
         return;
     }
@@ -515,6 +548,19 @@ fn decide(head: &Head, probabilities: &[f32], turns: &Seen<'_>, brief: &mut Brie
                     why.evidence
                 ));
                 brief.disposition = disposition;
+            }
+        }
+        Field::Window => {
+            if let Some(window) = brief.requested_window.take() {
+                let why = explain(head, best, turns);
+                brief.do_not_ask.retain(|f| f.fact != "preferred_time");
+                brief.notes.push(format!(
+                    "no requested window by the model (the rules read {} .. {}, p={:.2}): {}",
+                    window.not_before.to_rfc3339(),
+                    window.not_after.to_rfc3339(),
+                    probabilities[best],
+                    why.evidence
+                ));
             }
         }
         _ => unreachable!("set fields are decided above"),

@@ -64,13 +64,8 @@ impl Prepared {
 
     /// The case's targets for `field` over `labels`, or None when the case does not label it.
     fn targets(&self, field: Field, labels: &[String]) -> Option<Vec<f32>> {
-        let expected = self.case.expect.get(field.name())?;
-        let has = |label: &str| match expected {
-            serde_json::Value::Array(items) => items.iter().any(|v| v.as_str() == Some(label)),
-            serde_json::Value::String(s) => s == label,
-            _ => false,
-        };
-        let y: Vec<f32> = labels.iter().map(|l| if has(l) { 1.0 } else { 0.0 }).collect();
+        let expected = field.expected_labels(self.case.expect.get(field.name())?)?;
+        let y: Vec<f32> = labels.iter().map(|l| if expected.contains(l) { 1.0 } else { 0.0 }).collect();
         // A one-of label outside the list (a typo in a case) teaches nothing.
         (field.is_set() || y.contains(&1.0)).then_some(y)
     }
@@ -194,8 +189,9 @@ fn tune_thresholds(scored: &[Scored], n_labels: usize) -> (Vec<f32>, Vec<f32>) {
 }
 
 /// For a one-of field: the probability the model's choice needs to replace the rules' label,
-/// the one that maximises accuracy (0: the model always decides; above 1: never).
-fn tune_override(scored: &[Scored]) -> f32 {
+/// the one that maximises accuracy (0: the model always decides; above 1: never). `only`: the one
+/// label the model may choose, if it may not choose any ([`Field::only_label`]).
+fn tune_override(scored: &[Scored], only: Option<usize>) -> f32 {
     let accuracy = |at: f32| -> usize {
         scored
             .iter()
@@ -203,8 +199,12 @@ fn tune_override(scored: &[Scored]) -> f32 {
                 let best = (0..s.probabilities.len())
                     .max_by(|a, b| s.probabilities[*a].total_cmp(&s.probabilities[*b]))
                     .unwrap_or(0);
-                let chosen =
-                    if s.probabilities[best] >= at { best } else { s.by_rules.iter().position(|r| *r).unwrap_or(best) };
+                let may = only.is_none_or(|only| only == best);
+                let chosen = if may && s.probabilities[best] >= at {
+                    best
+                } else {
+                    s.by_rules.iter().position(|r| *r).unwrap_or(best)
+                };
                 s.targets[chosen] > 0.5
             })
             .count()
@@ -272,7 +272,8 @@ pub fn fit_model(
         let (thresholds, keep) = if field.is_set() {
             tune_thresholds(&scored, labels.len())
         } else {
-            (Vec::new(), vec![tune_override(&scored)])
+            let only = field.only_label().and_then(|only| labels.iter().position(|l| l == only));
+            (Vec::new(), vec![tune_override(&scored, only)])
         };
         let all: Vec<(&Features, Vec<f32>)> =
             examples.iter().map(|(i, y)| (data[*i].features(set), y.clone())).collect();
@@ -369,6 +370,9 @@ pub fn brief_labels(brief: &Brief, field: Field) -> Vec<String> {
         Field::DoNotAsk => brief.do_not_ask.iter().map(|f| f.fact.clone()).collect(),
         Field::Urgency => vec![brief.urgency.level.as_str().to_owned()],
         Field::Disposition => vec![brief.disposition.as_str().to_owned()],
+        Field::Window => {
+            vec![if brief.requested_window.is_some() { super::WINDOW_NAMED } else { super::WINDOW_NONE }.to_owned()]
+        }
     }
 }
 
@@ -381,11 +385,8 @@ pub fn label_counts<'a>(
     let mut out: BTreeMap<(&'static str, String, String), LabelCounts> = BTreeMap::new();
     for (case, brief) in data.iter().zip(briefs) {
         for field in Field::ALL {
-            let Some(expected) = case.case.expect.get(field.name()) else { continue };
-            let want: Vec<String> = match expected {
-                serde_json::Value::Array(items) => items.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
-                serde_json::Value::String(s) => vec![s.clone()],
-                _ => continue,
+            let Some(want) = case.case.expect.get(field.name()).and_then(|e| field.expected_labels(e)) else {
+                continue;
             };
             let got = brief_labels(brief, field);
             let key = |label: &String| (field.name(), label.clone(), case.slice.clone());
@@ -444,7 +445,32 @@ mod tests {
             by_rules: vec![true, false],
         };
         let scored = [case(0.9, true), case(0.92, true), case(0.55, false), case(0.6, false)];
-        let at = tune_override(&scored);
+        let at = tune_override(&scored, None);
+        assert!(at > 0.6 && at <= 0.9, "{at}");
+    }
+
+    #[test]
+    fn a_head_that_may_choose_only_one_label_is_tuned_on_that_label_alone() {
+        // Labels (named, none); only `none` may replace the rules' answer. The rules said none
+        // where the model is sure of named (it may not act there), and named where the model is
+        // sure of none and right.
+        let case = |p_none: f32, rules_named: bool, none: bool| Scored {
+            probabilities: vec![1.0 - p_none, p_none],
+            targets: if none { vec![0.0, 1.0] } else { vec![1.0, 0.0] },
+            by_rules: vec![rules_named, !rules_named],
+        };
+        let scored = [
+            case(0.05, false, false),
+            case(0.1, false, false),
+            case(0.9, true, true),
+            case(0.3, true, false),
+            case(0.6, true, false),
+        ];
+        // Free to choose, the model would also take `named` for the first two: every case won at 0.65.
+        assert!(tune_override(&scored, None) > 0.6);
+        // Only `none`: the first two stay the rules' (wrong either way); the third is won at its 0.9, the
+        // last lost below 0.6.
+        let at = tune_override(&scored, Some(1));
         assert!(at > 0.6 && at <= 0.9, "{at}");
     }
 
