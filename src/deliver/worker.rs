@@ -32,11 +32,13 @@ pub const ACCOUNT_LEASE: Duration = Duration::from_secs(6);
 /// limit), while contacts and tasks are still written a batch a call.
 const BATCHES_PER_ROUND: u32 = 2;
 /// Rounds settling contacts or writing tasks at once. A CRM answers in 300-500 ms, so a round spends most of its
-/// time waiting: HubSpot's 19 calls a second need seven or eight calls in flight, a round has one at a time, and
-/// some rounds wait on the search limit or on another round's customers. The connector's limiter keeps them all
-/// within the vendor's limits; the rounds only keep it busy. (Measured with 300-500 ms answers on a backlog of
-/// 10,000 new customers: one round at a time used 25% of HubSpot's rate, eight 73%, sixteen 75%.)
-const ROUNDS_IN_FLIGHT: usize = 16;
+/// time waiting: HubSpot's 19 calls a second need seven or eight calls in flight, a round has one or two at a time,
+/// and a round also waits for a read of the change feed, on another round's customers and on the store. The
+/// connector's limiter keeps them all within the vendor's limits; the rounds only keep it busy. (Measured with
+/// 300-500 ms answers on a backlog of new customers: one round at a time used 25% of HubSpot's rate, eight 73%,
+/// sixteen 75% while searches bound it, then 94% on SQLite but 79-83% on PostgreSQL with three instances, where a
+/// round's store work takes longer: 20,000 handoffs, 2026-12-06.)
+const ROUNDS_IN_FLIGHT: usize = 32;
 /// For a CRM whose short-term limit is a number of calls in flight (Zoho), rounds per call it allows: a round has
 /// one call in flight at a time and spends part of its time in the store between calls, so 16 rounds kept 7.9 of
 /// Zoho's 10 in flight (300-500 ms answers, debug build). Three a call keep the cap full; the connector's own
@@ -113,6 +115,8 @@ impl Deliverer {
         // lease waits for the store.
         let mut rounds = JoinSet::new();
         let rounds_in_flight = rounds_in_flight(&this.crm.limits());
+        // Whether the set-up and the first read of the change feed have been started (see `warm_up`).
+        let mut warming = false;
         loop {
             if stop.is_cancelled() {
                 // The rest waits in the outbox; the rounds in hand are finished.
@@ -140,7 +144,13 @@ impl Deliverer {
             let busy: Vec<i64> = in_hand.lock().expect("in-hand jobs").iter().copied().collect();
             let leased = match this.not_our_turn().await {
                 Some(wait) => Ok((Round::Lingering(wait), Vec::new())),
-                None => catch_round("deliver", this.lease(&busy)).await,
+                None => {
+                    if !warming {
+                        warming = true;
+                        rounds.spawn(this.clone().warm_up());
+                    }
+                    catch_round("deliver", this.lease(&busy)).await
+                }
             };
             let sleep = match leased {
                 Ok((Round::Delivered(_), leased)) => {
@@ -170,6 +180,22 @@ impl Deliverer {
         // Another instance may deliver for the account at once, after the rate window of our last call.
         if let Err(error) = this.account.release(Utc::now()).await {
             tracing::warn!(lease = %this.account.name(), %error, "Releasing the CRM account's lease failed; it expires.");
+        }
+    }
+
+    /// What the first round would otherwise do before its first write, done as soon as this instance delivers for
+    /// the account (and the CRM is not paused), beside the rounds: the CRM's set-up, and the first read of the
+    /// change feed (a read of the whole feed from the sync's cursor). A backlog met at start or after a takeover
+    /// then waits only for one short read of the feed, not for the set-up's calls one after the other. A failure
+    /// here costs nothing: the rounds try again.
+    async fn warm_up(self: Arc<Self>) {
+        if self.prepare().await.is_err() {
+            return;
+        }
+        if let Some(freshness) = &self.freshness
+            && let Err(error) = freshness.fresh_after(self.store.as_ref(), self.crm.as_ref(), Utc::now()).await
+        {
+            tracing::warn!(crm = %self.crm.id(), %error, "Reading the CRM's change feed failed; the next round reads it again.");
         }
     }
 
@@ -526,10 +552,12 @@ mod tests {
     use crate::store::LeaseStore;
     use crate::store::sqlite::SqliteStore;
 
-    /// A CRM that takes no call: it only says whether its limiter can be preset, and counts the presets.
+    /// A CRM that takes no call but its set-up: it says whether its limiter can be preset, and counts the
+    /// presets and the set-ups.
     struct Presettable {
         can_preset: bool,
         presets: AtomicUsize,
+        prepares: AtomicUsize,
         /// The account's rate window (HubSpot's 10 s; Salesforce's and Zoho's allocations are a day's).
         window: Duration,
     }
@@ -556,6 +584,10 @@ mod tests {
         async fn assume_budget_spent(&self) -> bool {
             self.presets.fetch_add(1, Ordering::SeqCst);
             self.can_preset
+        }
+        async fn prepare(&self) -> Result<(), CrmError> {
+            self.prepares.fetch_add(1, Ordering::SeqCst);
+            Ok(())
         }
         async fn find_contacts(&self, _: &[IdentityKey]) -> Result<Vec<CrmContact>, CrmError> {
             unreachable!("no call in a takeover")
@@ -615,8 +647,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_new_holder_whose_limiter_is_preset_delivers_at_once() {
-        let crm =
-            Arc::new(Presettable { can_preset: true, presets: AtomicUsize::new(0), window: Duration::from_secs(10) });
+        let crm = Arc::new(Presettable {
+            can_preset: true,
+            presets: AtomicUsize::new(0),
+            prepares: AtomicUsize::new(0),
+            window: Duration::from_secs(10),
+        });
         let (deliverer, _dir) = taking_over(crm.clone()).await;
         assert_eq!(deliverer.not_our_turn().await, None, "no rate window to wait");
         assert_eq!(deliverer.not_our_turn().await, None);
@@ -624,9 +660,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_set_up_is_made_once_the_account_is_held_before_any_job_and_not_while_paused() {
+        let crm = Arc::new(Presettable {
+            can_preset: true,
+            presets: AtomicUsize::new(0),
+            prepares: AtomicUsize::new(0),
+            window: Duration::from_secs(10),
+        });
+        let (deliverer, _dir) = taking_over(crm.clone()).await;
+        let controls = deliverer.controls.clone();
+        controls.pause("hubspot-main");
+        let stop = CancellationToken::new();
+        let running = tokio::spawn(deliverer.run(stop.clone()));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(crm.prepares.load(Ordering::SeqCst), 0, "a paused CRM gets no call");
+        controls.resume("hubspot-main");
+        // The outbox is empty: only the warm-up calls the set-up.
+        for _ in 0..100 {
+            if crm.prepares.load(Ordering::SeqCst) > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(crm.prepares.load(Ordering::SeqCst), 1, "made once, with no job due");
+        stop.cancel();
+        running.await.unwrap();
+    }
+
+    #[tokio::test]
     async fn a_new_holder_whose_limiter_cannot_be_preset_waits_a_window_after_the_lapse() {
-        let crm =
-            Arc::new(Presettable { can_preset: false, presets: AtomicUsize::new(0), window: Duration::from_secs(10) });
+        let crm = Arc::new(Presettable {
+            can_preset: false,
+            presets: AtomicUsize::new(0),
+            prepares: AtomicUsize::new(0),
+            window: Duration::from_secs(10),
+        });
         let (deliverer, _dir) = taking_over(crm).await;
         let wait = deliverer.not_our_turn().await.expect("a wait");
         // Ten seconds after the lapse, less the time this test took to get here (generous on a busy machine).
@@ -636,7 +705,12 @@ mod tests {
     #[tokio::test]
     async fn a_new_holder_of_an_account_counted_by_the_day_does_not_wait_a_day() {
         let day = Duration::from_secs(24 * 3600);
-        let crm = Arc::new(Presettable { can_preset: false, presets: AtomicUsize::new(0), window: day });
+        let crm = Arc::new(Presettable {
+            can_preset: false,
+            presets: AtomicUsize::new(0),
+            prepares: AtomicUsize::new(0),
+            window: day,
+        });
         let (deliverer, _dir) = taking_over(crm).await;
         assert_eq!(deliverer.not_our_turn().await, None, "a daily allocation is the vendor's to count");
     }

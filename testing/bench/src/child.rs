@@ -33,13 +33,21 @@ pub struct DaemonSetup {
     pub synchronous: String,
     /// `store.url` when not a SQLite file in `state_dir` (a PostgreSQL schema).
     pub store_url: Option<String>,
-    /// Hold delivery back (HubSpot's account allows one request an hour; the other CRMs are paused through the
-    /// admin API once the daemon is ready), so that handoffs pile up ready in the outbox;
-    /// [`DaemonProcess::start_released`] restarts the daemon with the CRM's own limits, unpaused.
+    /// Hold delivery back, so that handoffs pile up ready in the outbox: the CRM is paused through the admin API
+    /// once the daemon is ready and resumed in place ([`DaemonProcess::resume_crm`]), or, with `release_by_restart`
+    /// (HubSpot only), its account allows one request an hour and [`DaemonProcess::start_released`] restarts
+    /// the daemon with the CRM's own limits.
     pub hold_delivery: bool,
+    /// Let held delivery go by a restart with the CRM's own limits rather than a resume (HubSpot only).
+    pub release_by_restart: bool,
 }
 
 impl DaemonSetup {
+    /// The limits that hold delivery back until a restart, when held that way (see `release_by_restart`).
+    fn holding_limits(&self) -> Option<&'static str> {
+        self.crm.holding_limits().filter(|_| self.release_by_restart)
+    }
+
     pub fn db_url(&self) -> String {
         if let Some(url) = &self.store_url {
             return url.clone();
@@ -102,7 +110,7 @@ connectors:
             owners = self.crm.owners.iter().map(|id| format!("    - id: \"{id}\"\n")).collect::<String>(),
             crm_id = self.crm.id,
             connector = self.crm.connector,
-            hold = if self.hold_delivery { self.crm.holding_limits().unwrap_or_default() } else { "" },
+            hold = if self.hold_delivery { self.holding_limits().unwrap_or_default() } else { "" },
         )
     }
 }
@@ -123,7 +131,7 @@ impl DaemonProcess {
         let child = spawn(&setup)?;
         let mut process = Self { setup, child, peak_rss_kib: 0, restarts: 0 };
         process.wait_ready().await?;
-        if process.setup.hold_delivery && process.setup.crm.holding_limits().is_none() {
+        if process.setup.hold_delivery && process.setup.holding_limits().is_none() {
             process.pause_crm().await?;
         }
         Ok(process)
@@ -157,7 +165,7 @@ impl DaemonProcess {
 
     /// Whether delivery is held by pausing the CRM (not by limits).
     pub fn held_by_pause(&self) -> bool {
-        self.setup.hold_delivery && self.setup.crm.holding_limits().is_none()
+        self.setup.hold_delivery && self.setup.holding_limits().is_none()
     }
 
     pub fn pid(&self) -> Option<u32> {

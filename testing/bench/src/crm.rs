@@ -356,8 +356,9 @@ pub struct DaemonCrm {
 }
 
 impl DaemonCrm {
-    /// The limits that hold delivery back while the backlog piles up, where the vendor's limiter waits rather than
-    /// refuses (HubSpot: one call an hour); `None` where delivery is held by pausing the CRM through the admin API.
+    /// The limits that can hold delivery back while the backlog piles up, where the vendor's limiter waits rather
+    /// than refuses (HubSpot: one call an hour); `None` where delivery can only be held by pausing the CRM through
+    /// the admin API.
     pub fn holding_limits(&self) -> Option<&'static str> {
         (self.vendor == CrmVendor::Hubspot).then_some("    limits: {requests: 1, window: 3600s}\n")
     }

@@ -142,6 +142,21 @@ pub struct BenchOptions {
     pub crm: CrmVendor,
     /// Pipedrive: seats of the company, which size its daily token budget (30,000 tokens a seat).
     pub pipedrive_seats: u64,
+    /// backlog, takeover: how held delivery is let go.
+    pub release: Release,
+}
+
+/// How `backlog` and `takeover` let held delivery go.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Release {
+    /// The CRM was paused through the admin API of running daemons and is resumed in place: a CRM back from an
+    /// outage or a pause, the account's lease held and its set-up done.
+    #[default]
+    Resume,
+    /// Every daemon is killed and started again with the CRM's own limits (HubSpot only, held by a limit of one
+    /// call an hour): a backlog met at start, the set-up, the first read of the change feed and the account's
+    /// takeover included.
+    Restart,
 }
 
 impl BenchOptions {
@@ -170,6 +185,7 @@ impl BenchOptions {
             answer_delay: None,
             crm: CrmVendor::default(),
             pipedrive_seats: 1,
+            release: Release::default(),
         };
         match scenario {
             Scenario::Ingest => {
@@ -251,6 +267,10 @@ async fn run_on(options: &BenchOptions, state: &StateDir, store_url: Option<Stri
     let mock = Arc::new(CrmUnderTest::start(options.crm, &crm_setup).await?);
     let daemon_crm = mock.daemon_crm();
     let held = matches!(options.scenario, Scenario::Backlog | Scenario::Takeover);
+    anyhow::ensure!(
+        options.release == Release::Resume || daemon_crm.holding_limits().is_some(),
+        "--release restart needs a CRM whose limiter waits (HubSpot); the others are paused and resumed"
+    );
     let mut setups = Vec::with_capacity(options.instances);
     for index in 0..options.instances {
         setups.push(DaemonSetup {
@@ -270,6 +290,7 @@ async fn run_on(options: &BenchOptions, state: &StateDir, store_url: Option<Stri
             synchronous: options.synchronous.clone(),
             store_url: store_url.clone(),
             hold_delivery: held,
+            release_by_restart: options.release == Release::Restart,
         });
     }
     let admin_ports: Vec<u16> = setups.iter().map(|s| s.admin_port).collect();
@@ -319,7 +340,7 @@ async fn run_on(options: &BenchOptions, state: &StateDir, store_url: Option<Stri
             // Every handoff made and queued while delivery was held: then the backlog is let go.
             wait_made(&daemon_metrics, options.drain_timeout).await?;
             fleet.lock().await.release_delivery().await.context("releasing delivery")?;
-            // The share is counted from the first request after the release: the restart that lets the backlog go
+            // The share is counted from the first request after the release: a restart that lets the backlog go
             // is the bench's (new limits), and the killed holder's lease must lapse first on PostgreSQL.
             released_at = Some(first_request_after(&mock, started).await);
             if options.scenario == Scenario::Takeover {

@@ -76,6 +76,11 @@ pub struct Args {
     /// Pipedrive: seats of the company; its daily budget is 30,000 tokens a seat (the Lite plan's multiplier 1).
     #[arg(long, default_value_t = 1)]
     pub pipedrive_seats: u64,
+    /// backlog, takeover: how held delivery is let go: `resume` the paused CRM in the running daemons, or
+    /// `restart` them with the CRM's own limits (HubSpot only: the set-up and the first read of the change
+    /// feed are then part of the drain).
+    #[arg(long, value_enum, default_value = "resume")]
+    pub release: handoffd_bench::Release,
     /// Seed of the workload, the faults and the kill moments.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -172,6 +177,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     options.crm = args.crm;
     anyhow::ensure!(args.pipedrive_seats >= 1, "--pipedrive-seats must be at least 1");
     options.pipedrive_seats = args.pipedrive_seats;
+    options.release = args.release;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let report = runtime.block_on(handoffd_bench::run(&options))?;
     print!("{report}");
