@@ -242,17 +242,35 @@ pub(super) struct PgPipelineTx<'a> {
 /// pipeline's lock.
 #[derive(Default)]
 struct DeferredWrites {
-    /// Handoff id -> its last touch. A touch sets every column it names, so the last one is what a statement per
-    /// touch would have left.
-    touches: Vec<(String, HandoffState, DateTime<Utc>, DateTime<Utc>, Option<String>)>,
+    /// Touches in their order; the last of a handoff's is kept. A touch sets every column it names, so the last one
+    /// is what a statement per touch would have left.
+    touches: Vec<DeferredTouch>,
     /// (interaction id, handoff id), the last attachment of an interaction winning.
     attachments: Vec<(i64, String)>,
-    /// Delivery jobs queued or refreshed: (handoff id, CRM id, payload, version, now), the last of a handoff winning.
-    jobs: Vec<(String, String, String, i64, DateTime<Utc>)>,
+    /// Delivery jobs queued or refreshed, the last of a handoff winning.
+    jobs: Vec<DeferredJob>,
     /// Owners assigned: (handoff id, assignment, now), the last of a handoff winning.
     owners: Vec<(String, Assignment, DateTime<Utc>)>,
     /// Audit entries, in their order. Nothing in a transaction reads the audit.
     audit: Vec<AuditEntry>,
+}
+
+/// A [`HandoffTouch`] kept until the transaction sends it.
+struct DeferredTouch {
+    handoff_id: String,
+    state: HandoffState,
+    last_activity_at: DateTime<Utc>,
+    ready_at: DateTime<Utc>,
+    ended_by: Option<String>,
+}
+
+/// A `queue_job` kept until the transaction sends it.
+struct DeferredJob {
+    handoff_id: String,
+    crm_id: String,
+    payload: String,
+    version: i64,
+    queued_at: DateTime<Utc>,
 }
 
 /// Of entries listed per handoff, the last of each handoff, in the order of those last entries (what one
@@ -280,13 +298,13 @@ impl PgPipelineTx<'_> {
     /// touch's other columns, the outbox, the owners and the audit are read by none of them.
     async fn flush(&mut self) -> StoreResult<()> {
         self.flush_handoff_writes().await?;
-        let jobs = last_per_handoff(std::mem::take(&mut self.deferred.jobs), |job| &job.0);
+        let jobs = last_per_handoff(std::mem::take(&mut self.deferred.jobs), |job| &job.handoff_id);
         if !jobs.is_empty() {
-            let handoffs: Vec<&str> = jobs.iter().map(|job| job.0.as_str()).collect();
-            let crm_ids: Vec<&str> = jobs.iter().map(|job| job.1.as_str()).collect();
-            let payloads: Vec<&str> = jobs.iter().map(|job| job.2.as_str()).collect();
-            let versions: Vec<i64> = jobs.iter().map(|job| job.3).collect();
-            let times: Vec<DateTime<Utc>> = jobs.iter().map(|job| job.4).collect();
+            let handoffs: Vec<&str> = jobs.iter().map(|job| job.handoff_id.as_str()).collect();
+            let crm_ids: Vec<&str> = jobs.iter().map(|job| job.crm_id.as_str()).collect();
+            let payloads: Vec<&str> = jobs.iter().map(|job| job.payload.as_str()).collect();
+            let versions: Vec<i64> = jobs.iter().map(|job| job.version).collect();
+            let times: Vec<DateTime<Utc>> = jobs.iter().map(|job| job.queued_at).collect();
             sqlx::query(
                 "INSERT INTO outbox (handoff_id, crm_id, payload, version, next_attempt_at, created_at) \
                  SELECT handoff_id, crm_id, payload, version, at, at \
@@ -335,16 +353,16 @@ impl PgPipelineTx<'_> {
         if !touches.is_empty() {
             let mut last: HashMap<&str, usize> = HashMap::with_capacity(touches.len());
             for (index, touch) in touches.iter().enumerate() {
-                last.insert(touch.0.as_str(), index);
+                last.insert(touch.handoff_id.as_str(), index);
             }
             let mut kept: Vec<usize> = last.into_values().collect();
             // Rows locked in id order, as every statement of this kind does.
-            kept.sort_by(|a, b| touches[*a].0.cmp(&touches[*b].0));
-            let ids: Vec<&str> = kept.iter().map(|i| touches[*i].0.as_str()).collect();
-            let states: Vec<&str> = kept.iter().map(|i| touches[*i].1.as_str()).collect();
-            let activity: Vec<DateTime<Utc>> = kept.iter().map(|i| touches[*i].2).collect();
-            let ready: Vec<DateTime<Utc>> = kept.iter().map(|i| touches[*i].3).collect();
-            let ended_by: Vec<Option<&str>> = kept.iter().map(|i| touches[*i].4.as_deref()).collect();
+            kept.sort_by(|a, b| touches[*a].handoff_id.cmp(&touches[*b].handoff_id));
+            let ids: Vec<&str> = kept.iter().map(|i| touches[*i].handoff_id.as_str()).collect();
+            let states: Vec<&str> = kept.iter().map(|i| touches[*i].state.as_str()).collect();
+            let activity: Vec<DateTime<Utc>> = kept.iter().map(|i| touches[*i].last_activity_at).collect();
+            let ready: Vec<DateTime<Utc>> = kept.iter().map(|i| touches[*i].ready_at).collect();
+            let ended_by: Vec<Option<&str>> = kept.iter().map(|i| touches[*i].ended_by.as_deref()).collect();
             sqlx::query(
                 "UPDATE handoffs h SET state = t.state, last_activity_at = t.last_activity_at, ready_at = t.ready_at, \
                  ended_by = t.ended_by \
@@ -662,8 +680,8 @@ impl PipelineTx for PgPipelineTx<'_> {
         .fetch_all(&mut *self.tx)
         .await?;
         for (id, stored) in rows {
-            let state = match self.deferred.touches.iter().rev().find(|touch| touch.0 == id) {
-                Some(touch) => touch.1,
+            let state = match self.deferred.touches.iter().rev().find(|touch| touch.handoff_id == id) {
+                Some(touch) => touch.state,
                 None => HandoffState::parse(&stored)?,
             };
             if states.contains(&state) {
@@ -690,13 +708,13 @@ impl PipelineTx for PgPipelineTx<'_> {
     }
 
     async fn touch_handoff(&mut self, handoff_id: &str, touch: &HandoffTouch<'_>) -> StoreResult<()> {
-        self.deferred.touches.push((
-            handoff_id.to_owned(),
-            touch.state,
-            touch.last_activity_at,
-            touch.ready_at,
-            touch.ended_by.map(str::to_owned),
-        ));
+        self.deferred.touches.push(DeferredTouch {
+            handoff_id: handoff_id.to_owned(),
+            state: touch.state,
+            last_activity_at: touch.last_activity_at,
+            ready_at: touch.ready_at,
+            ended_by: touch.ended_by.map(str::to_owned),
+        });
         Ok(())
     }
 
@@ -755,7 +773,13 @@ impl PipelineTx for PgPipelineTx<'_> {
     }
 
     async fn queue_job(&mut self, handoff_id: &str, job: &NewJob, version: i64, now: DateTime<Utc>) -> StoreResult<()> {
-        self.deferred.jobs.push((handoff_id.to_owned(), job.crm_id.clone(), job.payload.clone(), version, now));
+        self.deferred.jobs.push(DeferredJob {
+            handoff_id: handoff_id.to_owned(),
+            crm_id: job.crm_id.clone(),
+            payload: job.payload.clone(),
+            version,
+            queued_at: now,
+        });
         self.wake(Wakeup::Outbox);
         Ok(())
     }
