@@ -22,7 +22,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, Row, Transaction};
 
 use super::*;
 
@@ -53,6 +53,10 @@ pub struct PostgresStore {
     instance: String,
     /// The schema the tables are in: it names the wake-up channels.
     schema: String,
+    /// The group commit's own connection (`inbox::insert_inbox`), kept out of the pool: one writer task uses it.
+    inbox_connection: tokio::sync::Mutex<Option<PgConnection>>,
+    /// Sends the other instances' wake-ups after commits, coalesced.
+    notifier: wakeups::Notifier,
 }
 
 impl PostgresStore {
@@ -74,13 +78,28 @@ impl PostgresStore {
             .await?;
         MIGRATOR.run(&pool).await?;
         let schema: String = sqlx::query_scalar("SELECT current_schema()").fetch_one(&pool).await?;
-        Ok(Self { pool, instance: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4()), schema })
+        let instance = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4());
+        let notifier = wakeups::Notifier::start(pool.clone(), schema.clone(), instance.clone());
+        Ok(Self { pool, instance, schema, inbox_connection: tokio::sync::Mutex::new(None), notifier })
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
 }
+
+/// A connection of its own for a task that keeps one (the group commit, the notifier), with the pool's options.
+async fn connect_kept(pool: &PgPool) -> Result<PgConnection, StoreError> {
+    let options = pool.connect_options();
+    match tokio::time::timeout(KEPT_CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await {
+        Ok(connected) => Ok(connected?),
+        // What the pool answers when it cannot connect within its `acquire_timeout`.
+        Err(_) => Err(StoreError::Database(sqlx::Error::PoolTimedOut)),
+    }
+}
+
+/// As long as the pool waits for a connection (`acquire_timeout`).
+const KEPT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn claim_for() -> f64 {
     CLAIM_FOR.as_secs_f64()
@@ -154,6 +173,32 @@ async fn insert_audit(tx: &mut Transaction<'_, Postgres>, entry: &AuditEntry) ->
         .bind(entry.detail.to_string())
         .execute(&mut **tx)
         .await?;
+    Ok(())
+}
+
+/// Audit entries in one statement, in their order (their ids ascending as they are listed).
+async fn insert_audits(tx: &mut Transaction<'_, Postgres>, entries: &[AuditEntry]) -> Result<(), StoreError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let at: Vec<DateTime<Utc>> = entries.iter().map(|e| e.at).collect();
+    let handoff_ids: Vec<Option<&str>> = entries.iter().map(|e| e.handoff_id.as_deref()).collect();
+    let customer_ids: Vec<Option<&str>> = entries.iter().map(|e| e.customer_id.as_deref()).collect();
+    let events: Vec<&str> = entries.iter().map(|e| e.event.as_str()).collect();
+    let details: Vec<String> = entries.iter().map(|e| e.detail.to_string()).collect();
+    sqlx::query(
+        "INSERT INTO audit (at, handoff_id, customer_id, event, detail) \
+         SELECT at, handoff_id, customer_id, event, detail \
+         FROM UNNEST($1::TIMESTAMPTZ[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[]) \
+           WITH ORDINALITY AS e (at, handoff_id, customer_id, event, detail, n) ORDER BY n",
+    )
+    .bind(&at)
+    .bind(&handoff_ids)
+    .bind(&customer_ids)
+    .bind(&events)
+    .bind(&details)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -337,7 +382,7 @@ impl StatusStore for PostgresStore {
     async fn stage_counts(&self) -> StoreResult<StageCounts> {
         const COLLECTING: &str = HandoffState::Collecting.as_str();
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT (SELECT COUNT(*) FROM inbox), (SELECT COUNT(*) FROM inbox_processed), \
+            "SELECT (SELECT COUNT(*) FROM inbox), (SELECT COUNT(*) FROM inbox_pending), \
              (SELECT COUNT(*) FROM quarantine), (SELECT COUNT(*) FROM handoffs WHERE state = '{COLLECTING}'), \
              (SELECT COUNT(*) FROM outbox), (SELECT COUNT(*) FROM dead_letters), \
              (SELECT COUNT(*) FROM outbox WHERE locked_until IS NULL), (SELECT COUNT(*) FROM interactions), \
@@ -347,10 +392,11 @@ impl StatusStore for PostgresStore {
         )))
         .fetch_one(&self.pool)
         .await?;
-        let (total, processed): (i64, i64) = (row.get(0), row.get(1));
+        // The queue holds exactly the rows not yet processed (nor quarantined): counting it reads a few pages,
+        // where counting `inbox_processed` read every row ever normalised, on every scrape of every instance.
         Ok(StageCounts {
-            inbox_total: total,
-            inbox_unprocessed: total - processed,
+            inbox_total: row.get(0),
+            inbox_unprocessed: row.get(1),
             quarantined: row.get(2),
             handoffs_collecting: row.get(3),
             outbox_pending: row.get(4),
@@ -544,6 +590,21 @@ mod tests {
         tx.commit().await.unwrap();
         assert_eq!(next(&mut wakeups).await, Some(Wakeup::Handoffs));
         assert_eq!(next(&mut wakeups).await, None, "one wake-up per transaction");
+    }
+
+    /// An instance's own commits do not wake it through PostgreSQL (its stages were woken in-process); another
+    /// instance's do.
+    #[tokio::test]
+    async fn an_instance_is_not_woken_by_its_own_commits() {
+        let Some((one, schema)) = super::scratch::store("an_instance_is_not_woken_by_its_own_commits").await else {
+            return;
+        };
+        let other = PostgresStore::connect(schema.options()).await.expect("a second instance");
+        let mut own = one.subscribe().await.unwrap().expect("PostgreSQL has wake-ups");
+        one.insert_inbox(&[raw_event("a", t0())]).await.unwrap();
+        assert_eq!(next(&mut own).await, None, "its own commit");
+        other.insert_inbox(&[raw_event("b", t0())]).await.unwrap();
+        assert_eq!(next(&mut own).await, Some(Wakeup::Inbox), "another instance's commit");
     }
 
     /// The normalisers' queue across instances: each instance is handed rows no other live instance holds, a

@@ -84,6 +84,36 @@ pub async fn a_delivered_job_finishes_unless_a_newer_brief_arrived(store: Arc<dy
     assert_eq!(events, vec!["task_created", "task_updated"]);
 }
 
+/// Jobs delivered together: each handoff opens with its own task, each job finishes unless its brief was replaced
+/// meanwhile (that one stays, released, as an update), and the audit says what each one did, in order.
+pub async fn jobs_delivered_together_are_each_finished_or_kept(store: Arc<dyn Store>) {
+    let (_, first) = queued_job(store.as_ref(), "+919820012345", t0()).await;
+    let (_, second) = queued_job(store.as_ref(), "+919820054321", t0()).await;
+    let (_, third) = queued_job(store.as_ref(), "+919820011111", t0()).await;
+    let now = t0() + secs(200);
+    let jobs = store.lease_jobs("crm", "w", &[], now, now + secs(120), 10).await.unwrap();
+    assert_eq!(jobs.len(), 3);
+    let mut tx = store.begin().await.unwrap();
+    tx.queue_job(&second, &NewJob { crm_id: "crm".into(), payload: "{\"v\":2}".into() }, 2, now).await.unwrap();
+    tx.commit().await.unwrap();
+    let tasks: Vec<(&crate::store::OutboxJob, String)> =
+        jobs.iter().map(|job| (job, format!("task-{}", job.handoff_id))).collect();
+    store.jobs_delivered(&tasks, TASK_WRITTEN, now + secs(1)).await.unwrap();
+    for handoff in [&first, &second, &third] {
+        let state = store.handoff_conversation(handoff).await.unwrap().handoff;
+        let task = format!("task-{handoff}");
+        assert_eq!((state.state, state.crm_task_id.as_deref()), (HandoffState::Open, Some(task.as_str())));
+        let events: Vec<String> =
+            store.audit_for_handoff(handoff).await.unwrap().into_iter().map(|e| e.event).collect();
+        assert_eq!(events, vec!["task_created"], "{handoff}");
+    }
+    let left = store.lease_jobs("crm", "other", &[], now + secs(2), now + secs(60), 10).await.unwrap();
+    assert_eq!(left.len(), 1, "only the replaced brief's job is left, released at once");
+    assert_eq!((left[0].handoff_id.as_str(), left[0].version, left[0].in_flight), (second.as_str(), 2, false));
+    let watched = store.watched_tasks("crm", None, 10).await.unwrap();
+    assert_eq!(watched.len(), 3, "each task is watched");
+}
+
 pub async fn a_retry_releases_the_lease_until_its_time(store: Arc<dyn Store>) {
     queued_job(store.as_ref(), "+919820012345", t0()).await;
     let now = t0() + secs(200);

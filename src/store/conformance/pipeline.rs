@@ -170,6 +170,33 @@ pub async fn handoffs_are_found_touched_and_adopt_unattached_messages(store: Arc
     assert!(matches!(store.handoff_conversation("nope").await, Err(crate::store::StoreError::NotFound(_))));
 }
 
+/// A touch is what later primitives of the same transaction see (a store may send it later, at commit): the
+/// handoff is found in the state it was touched into, not in the one it left, and the last of two touches is kept.
+pub async fn a_touch_is_seen_by_the_rest_of_its_transaction(store: Arc<dyn Store>) {
+    let (customer, handoff) = customer_with_handoff(store.as_ref(), "+919820012345", t0()).await;
+    let mut tx = store.begin().await.unwrap();
+    let closed = HandoffTouch { state: HandoffState::Closed, last_activity_at: t0(), ready_at: t0(), ended_by: None };
+    tx.touch_handoff(&handoff, &closed).await.unwrap();
+    let since = t0() - Duration::days(1);
+    assert_eq!(tx.open_handoff_of(&customer, MESSAGE_ARRIVED.from, since).await.unwrap(), None, "closed by the touch");
+    assert_eq!(tx.open_handoff_of(&customer, &[HandoffState::Closed], since).await.unwrap(), Some(handoff.clone()));
+    let collecting = HandoffTouch {
+        state: HandoffState::Collecting,
+        last_activity_at: t0() + secs(5),
+        ready_at: t0() + secs(50),
+        ended_by: Some("handoff_marker"),
+    };
+    tx.touch_handoff(&handoff, &collecting).await.unwrap();
+    assert_eq!(tx.open_handoff_of(&customer, MESSAGE_ARRIVED.from, since).await.unwrap(), Some(handoff.clone()));
+    // A brief reads the handoff's `ready_at` as touched: not ready before it.
+    assert_eq!(tx.record_brief(&handoff, "{}", BRIEFED, t0() + secs(49)).await.unwrap(), None);
+    tx.commit().await.unwrap();
+    let ready = store.ready_handoffs(t0() + secs(50), 10).await.unwrap();
+    assert_eq!(ready.len(), 1);
+    assert_eq!((ready[0].state, ready[0].ended_by.as_deref()), (HandoffState::Collecting, Some("handoff_marker")));
+    assert_eq!(store.next_ready_at().await.unwrap(), Some(t0() + secs(50)), "the last touch is kept");
+}
+
 pub async fn a_brief_is_recorded_only_for_a_ready_handoff_in_the_from_states(store: Arc<dyn Store>) {
     let (_, handoff) = customer_with_handoff(store.as_ref(), "+919820012345", t0()).await;
     let ready_at = t0() + secs(90);

@@ -1,4 +1,4 @@
-//! The inbox on PostgreSQL: one multi-row `INSERT` per group commit, on whichever instance the webhook
+//! The inbox on PostgreSQL: one statement per group commit, on whichever instance the webhook
 //! reached, which also queues the rows in `inbox_pending`; unprocessed rows handed out from that queue under a
 //! claim, so instances normalise different rows.
 
@@ -11,41 +11,55 @@ use sqlx::{Postgres, QueryBuilder, Row};
 use super::{PostgresStore, claim_for};
 use crate::store::{InboxEvent, InboxSelection, InboxStore, NewInboxEvent, StoreError, StoreResult};
 
-/// Rows per `INSERT` (PostgreSQL binds at most 65,535 parameters; six per row).
-const CHUNK: usize = 5000;
-
 #[async_trait]
 impl InboxStore for PostgresStore {
+    /// One statement on the writer's kept connection: the rows, as arrays (one statement text whatever the group's
+    /// size, so it is prepared once), and their places in the normalisers' queue. A lone statement is its own
+    /// transaction: no `BEGIN`/`COMMIT` round trips, and no pool checkout (which pings the connection first). A
+    /// connection that failed is dropped and the next group opens a new one, so a failover costs the group that
+    /// met it (answered 503, re-sent by the vendor), as it did through the pool.
     async fn insert_inbox(&self, events: &[NewInboxEvent]) -> StoreResult<Vec<i64>> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.pool.begin().await?;
-        let mut ids = Vec::with_capacity(events.len());
-        for chunk in events.chunks(CHUNK) {
-            // The rows and their places in the normalisers' queue, in one statement.
-            let mut query = QueryBuilder::<Postgres>::new(
-                "WITH new AS (INSERT INTO inbox (connector_id, source, received_at, query, headers, body) ",
-            );
-            query.push_values(chunk, |mut row, new| {
-                row.push_bind(&new.connector_id)
-                    .push_bind(new.source.as_str().to_owned())
-                    .push_bind(new.event.received_at())
-                    .push_bind(new.event.query().to_owned())
-                    .push_bind(headers_json(new.event.headers()))
-                    .push_bind(new.event.body().to_vec());
-            });
-            // Identity values are drawn in the VALUES list's order: the ids in order are the events' ids in order.
-            query.push(
-                " RETURNING id), queued AS (INSERT INTO inbox_pending (inbox_id) SELECT id FROM new) \
-                 SELECT id FROM new ORDER BY id",
-            );
-            let rows = query.build().fetch_all(&mut *tx).await?;
-            ids.extend(rows.iter().map(|row| row.get::<i64, _>(0)));
+        let mut columns = InboxColumns::with_capacity(events.len());
+        for new in events {
+            columns.push(new);
         }
-        tx.commit().await?;
+        let mut kept = self.inbox_connection.lock().await;
+        if kept.is_none() {
+            *kept = Some(super::connect_kept(&self.pool).await?);
+        }
+        let connection = kept.as_mut().expect("connected above");
+        // Identity values are drawn in the insert's order, which ORDER BY n makes the events' order: the ids in
+        // order are the events' ids in order.
+        let inserted = sqlx::query_scalar(
+            "WITH new AS (INSERT INTO inbox (connector_id, source, received_at, query, headers, body) \
+               SELECT connector_id, source, received_at, query, headers, body \
+               FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TIMESTAMPTZ[], $4::TEXT[], $5::TEXT[], $6::BYTEA[]) \
+                 WITH ORDINALITY AS e (connector_id, source, received_at, query, headers, body, n) \
+               ORDER BY n RETURNING id), \
+             queued AS (INSERT INTO inbox_pending (inbox_id) SELECT id FROM new) \
+             SELECT id FROM new ORDER BY id",
+        )
+        .bind(&columns.connector_ids)
+        .bind(&columns.sources)
+        .bind(&columns.received_at)
+        .bind(&columns.queries)
+        .bind(&columns.headers)
+        .bind(&columns.bodies)
+        .fetch_all(&mut *connection)
+        .await;
+        let ids: Vec<i64> = match inserted {
+            Ok(ids) => ids,
+            Err(error) => {
+                *kept = None;
+                return Err(error.into());
+            }
+        };
+        drop(kept);
         // The normalisers of the other instances.
-        super::wakeups::notify(&self.pool, &self.schema, &[crate::store::Wakeup::Inbox]).await;
+        self.notifier.wake(&[crate::store::Wakeup::Inbox]);
         Ok(ids)
     }
 
@@ -106,6 +120,38 @@ impl InboxStore for PostgresStore {
         tx.commit().await?;
         super::wakeups::notify(&self.pool, &self.schema, &[crate::store::Wakeup::Inbox]).await;
         Ok(ids.len() as u64)
+    }
+}
+
+/// A group's events as one array per column, bound to the group commit's one statement.
+struct InboxColumns {
+    connector_ids: Vec<String>,
+    sources: Vec<String>,
+    received_at: Vec<chrono::DateTime<chrono::Utc>>,
+    queries: Vec<String>,
+    headers: Vec<String>,
+    bodies: Vec<Vec<u8>>,
+}
+
+impl InboxColumns {
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            connector_ids: Vec::with_capacity(capacity),
+            sources: Vec::with_capacity(capacity),
+            received_at: Vec::with_capacity(capacity),
+            queries: Vec::with_capacity(capacity),
+            headers: Vec::with_capacity(capacity),
+            bodies: Vec::with_capacity(capacity),
+        }
+    }
+
+    fn push(&mut self, new: &NewInboxEvent) {
+        self.connector_ids.push(new.connector_id.clone());
+        self.sources.push(new.source.as_str().to_owned());
+        self.received_at.push(new.event.received_at());
+        self.queries.push(new.event.query().to_owned());
+        self.headers.push(headers_json(new.event.headers()));
+        self.bodies.push(new.event.body().to_vec());
     }
 }
 

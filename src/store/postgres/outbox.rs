@@ -152,10 +152,11 @@ impl OutboxStore for PostgresStore {
         transition: HandoffTransition,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        for (job, task_id) in delivered {
-            job_delivered(&mut tx, job, task_id, transition, now).await?;
+        if delivered.is_empty() {
+            return Ok(());
         }
+        let mut tx = self.pool.begin().await?;
+        jobs_delivered(&mut tx, delivered, transition, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -277,48 +278,71 @@ impl DeadLetterStore for PostgresStore {
     }
 }
 
-/// One delivered job, inside the caller's transaction: remember the task, open the handoff, and finish the
-/// job unless a newer brief arrived meanwhile.
-async fn job_delivered(
+/// Delivered jobs, inside the caller's transaction: remember each task, open each handoff, and finish each job
+/// unless a newer brief arrived meanwhile. A few statements for the whole batch, not five a job: the normaliser's
+/// rounds touch the same handoffs, and each statement held their rows longer. The handoffs are locked first, in id
+/// order (as a normaliser's round locks the handoffs it touches), so two transactions never wait on each other's
+/// rows in opposite orders.
+async fn jobs_delivered(
     tx: &mut Transaction<'_, Postgres>,
-    job: &OutboxJob,
-    task_id: &str,
+    delivered: &[(&OutboxJob, String)],
     transition: HandoffTransition,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    sqlx::query("UPDATE handoffs SET crm_task_id = $1, crm_id = $2 WHERE id = $3")
-        .bind(task_id)
-        .bind(&job.crm_id)
-        .bind(&job.handoff_id)
+    let handoff_ids: Vec<&str> = delivered.iter().map(|(job, _)| job.handoff_id.as_str()).collect();
+    let task_ids: Vec<&str> = delivered.iter().map(|(_, task_id)| task_id.as_str()).collect();
+    let crm_ids: Vec<&str> = delivered.iter().map(|(job, _)| job.crm_id.as_str()).collect();
+    sqlx::query("SELECT id FROM handoffs WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(&handoff_ids)
         .execute(&mut **tx)
         .await?;
-    super::transition_handoff(tx, &job.handoff_id, transition, now).await?;
-    super::watch::watch_task(tx, job, task_id, now).await?;
-    let finished = sqlx::query("DELETE FROM outbox WHERE id = $1 AND version = $2")
-        .bind(job.id)
-        .bind(job.version)
-        .execute(&mut **tx)
-        .await?;
-    if finished.rows_affected() == 0 {
-        // A newer brief replaced the payload while this one was in flight: deliver it next, as an update.
+    // The task id, and `transition` where the handoff is in one of its states (`transition_handoff`, per row).
+    sqlx::query(
+        "UPDATE handoffs h SET crm_task_id = d.task_id, crm_id = d.crm_id, \
+         state = CASE WHEN h.state = ANY($4) THEN $5 ELSE h.state END, \
+         closed_at = CASE WHEN h.state = ANY($4) AND $6 THEN $7 ELSE h.closed_at END \
+         FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[]) AS d (handoff_id, task_id, crm_id) WHERE h.id = d.handoff_id",
+    )
+    .bind(&handoff_ids)
+    .bind(&task_ids)
+    .bind(&crm_ids)
+    .bind(super::pipeline::states(transition.from))
+    .bind(transition.to.as_str())
+    .bind(transition.to == HandoffState::Closed)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    super::watch::watch_tasks(tx, delivered, now).await?;
+    let job_ids: Vec<i64> = delivered.iter().map(|(job, _)| job.id).collect();
+    let versions: Vec<i64> = delivered.iter().map(|(job, _)| job.version).collect();
+    let finished: Vec<i64> = sqlx::query_scalar(
+        "DELETE FROM outbox o USING UNNEST($1::BIGINT[], $2::BIGINT[]) AS d (id, version) \
+         WHERE o.id = d.id AND o.version = d.version RETURNING o.id",
+    )
+    .bind(&job_ids)
+    .bind(&versions)
+    .fetch_all(&mut **tx)
+    .await?;
+    // A newer brief replaced these payloads while they were in flight: deliver them next, as updates.
+    let replaced: Vec<i64> = job_ids.iter().copied().filter(|id| !finished.contains(id)).collect();
+    if !replaced.is_empty() {
         sqlx::query(
             "UPDATE outbox SET locked_until = NULL, locked_by = NULL, in_flight = FALSE, attempts = 0, \
-             last_error = NULL WHERE id = $1",
+             last_error = NULL WHERE id = ANY($1)",
         )
-        .bind(job.id)
+        .bind(&replaced)
         .execute(&mut **tx)
         .await?;
     }
-    let event = if job.crm_task_id.is_some() { "task_updated" } else { "task_created" };
-    super::insert_audit(
-        tx,
-        &AuditEntry {
+    let entries: Vec<AuditEntry> = delivered
+        .iter()
+        .map(|(job, task_id)| AuditEntry {
             at: now,
             handoff_id: Some(job.handoff_id.clone()),
             customer_id: Some(job.customer_id.clone()),
-            event: event.to_owned(),
+            event: if job.crm_task_id.is_some() { "task_updated" } else { "task_created" }.to_owned(),
             detail: serde_json::json!({"crm": job.crm_id, "task_id": task_id, "version": job.version, "attempts": job.attempts + 1}),
-        },
-    )
-    .await
+        })
+        .collect();
+    super::insert_audits(tx, &entries).await
 }

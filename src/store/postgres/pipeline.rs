@@ -1,7 +1,7 @@
 //! The pipeline's tables on PostgreSQL: ready handoffs claimed per instance, and [`PgPipelineTx`], the
 //! primitives the normalize, identity and conversation rules drive. Only SQL here, as in `sqlite/pipeline.rs`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -29,10 +29,12 @@ impl PipelineStore for PostgresStore {
         sqlx::query(PIPELINE_LOCK).execute(&mut *tx).await?;
         Ok(Box::new(PgPipelineTx {
             tx,
-            pool: &self.pool,
-            schema: &self.schema,
+            notifier: &self.notifier,
             wake: Vec::new(),
             processed: Vec::new(),
+            deferred: DeferredWrites::default(),
+            bound_keys: HashSet::new(),
+            named_customers: HashSet::new(),
         }))
     }
 
@@ -189,7 +191,7 @@ impl PipelineStore for PostgresStore {
     }
 }
 
-fn states(states: &[HandoffState]) -> Vec<String> {
+pub(super) fn states(states: &[HandoffState]) -> Vec<String> {
     states.iter().map(|s| s.as_str().to_owned()).collect()
 }
 
@@ -218,13 +220,67 @@ pub(super) async fn transition_handoff(
 pub(super) struct PgPipelineTx<'a> {
     tx: Transaction<'static, Postgres>,
     /// Where the wake-ups go once the transaction has committed.
-    pool: &'a sqlx::PgPool,
-    schema: &'a str,
+    notifier: &'a super::wakeups::Notifier,
     /// The other instances' stages to wake when this transaction commits.
     wake: Vec<Wakeup>,
     /// Inbox rows marked processed, written in one statement at commit (two statements a row were a fifth of a
     /// round's round trips, all under the pipeline's lock). Nothing in the transaction reads them back.
     processed: Vec<(i64, DateTime<Utc>)>,
+    /// Handoff touches and interaction attachments, written in one statement each before anything could read them.
+    deferred: DeferredWrites,
+    /// Match keys this transaction saw bound to a customer. A binding is never undone (a merge or a split moves
+    /// it), so adding such a key again changes nothing: `add_keys` leaves them out, and sends nothing when no key
+    /// is left (every message of a known customer used to re-add its keys).
+    bound_keys: HashSet<String>,
+    /// Customers this transaction saw with a name. A name is only ever given to a customer without one, so
+    /// `name_customer` sends nothing for them (every message carrying a profile name used to try).
+    named_customers: HashSet<String>,
+}
+
+/// Writes a round makes for each row (or brief) that nothing in the round reads back until a given point: each kind
+/// is sent as one statement for the round (see [`PgPipelineTx::flush`]) instead of one per row, under the
+/// pipeline's lock.
+#[derive(Default)]
+struct DeferredWrites {
+    /// Touches in their order; the last of a handoff's is kept. A touch sets every column it names, so the last one
+    /// is what a statement per touch would have left.
+    touches: Vec<DeferredTouch>,
+    /// (interaction id, handoff id), the last attachment of an interaction winning.
+    attachments: Vec<(i64, String)>,
+    /// Delivery jobs queued or refreshed, the last of a handoff winning.
+    jobs: Vec<DeferredJob>,
+    /// Owners assigned: (handoff id, assignment, now), the last of a handoff winning.
+    owners: Vec<(String, Assignment, DateTime<Utc>)>,
+    /// Audit entries, in their order. Nothing in a transaction reads the audit.
+    audit: Vec<AuditEntry>,
+}
+
+/// A [`HandoffTouch`] kept until the transaction sends it.
+struct DeferredTouch {
+    handoff_id: String,
+    state: HandoffState,
+    last_activity_at: DateTime<Utc>,
+    ready_at: DateTime<Utc>,
+    ended_by: Option<String>,
+}
+
+/// A `queue_job` kept until the transaction sends it.
+struct DeferredJob {
+    handoff_id: String,
+    crm_id: String,
+    payload: String,
+    version: i64,
+    queued_at: DateTime<Utc>,
+}
+
+/// Of entries listed per handoff, the last of each handoff, in the order of those last entries (what one
+/// upsert per entry would have left; one multi-row upsert may not name a row twice).
+fn last_per_handoff<T>(entries: Vec<T>, handoff: impl Fn(&T) -> &String) -> Vec<T> {
+    let mut last: HashMap<String, usize> = HashMap::with_capacity(entries.len());
+    for (index, entry) in entries.iter().enumerate() {
+        last.insert(handoff(entry).clone(), index);
+    }
+    entries.into_iter().enumerate().filter(|(index, entry)| last[handoff(entry)] == *index).map(|(_, e)| e).collect()
 }
 
 impl PgPipelineTx<'_> {
@@ -233,25 +289,142 @@ impl PgPipelineTx<'_> {
             self.wake.push(wakeup);
         }
     }
+
+    /// Send the deferred writes: at commit, and before any primitive other than the row path's own
+    /// (`customers_by_keys`, `add_keys`, `name_customer`, `insert_customer`, `insert_interaction`,
+    /// `open_handoff_of`, `insert_handoff`, `touch_handoff`, `attach_interaction`, `mark_processed`) and the
+    /// deferred ones (`queue_job`, `assign_owner`, `insert_audit`). Of those only `open_handoff_of` reads what a
+    /// touch changes (the state), and it reads the deferred touches' states itself; an interaction's handoff, a
+    /// touch's other columns, the outbox, the owners and the audit are read by none of them.
+    async fn flush(&mut self) -> StoreResult<()> {
+        self.flush_handoff_writes().await?;
+        let jobs = last_per_handoff(std::mem::take(&mut self.deferred.jobs), |job| &job.handoff_id);
+        if !jobs.is_empty() {
+            let handoffs: Vec<&str> = jobs.iter().map(|job| job.handoff_id.as_str()).collect();
+            let crm_ids: Vec<&str> = jobs.iter().map(|job| job.crm_id.as_str()).collect();
+            let payloads: Vec<&str> = jobs.iter().map(|job| job.payload.as_str()).collect();
+            let versions: Vec<i64> = jobs.iter().map(|job| job.version).collect();
+            let times: Vec<DateTime<Utc>> = jobs.iter().map(|job| job.queued_at).collect();
+            sqlx::query(
+                "INSERT INTO outbox (handoff_id, crm_id, payload, version, next_attempt_at, created_at) \
+                 SELECT handoff_id, crm_id, payload, version, at, at \
+                 FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::TIMESTAMPTZ[]) \
+                   AS j (handoff_id, crm_id, payload, version, at) \
+                 ON CONFLICT (handoff_id) DO UPDATE SET payload = excluded.payload, \
+                 version = excluded.version, crm_id = excluded.crm_id",
+            )
+            .bind(&handoffs)
+            .bind(&crm_ids)
+            .bind(&payloads)
+            .bind(&versions)
+            .bind(&times)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        let owners = last_per_handoff(std::mem::take(&mut self.deferred.owners), |owner| &owner.0);
+        if !owners.is_empty() {
+            let handoffs: Vec<&str> = owners.iter().map(|owner| owner.0.as_str()).collect();
+            let owner_ids: Vec<Option<&str>> = owners.iter().map(|owner| owner.1.owner_id.as_deref()).collect();
+            let pools: Vec<Option<&str>> = owners.iter().map(|owner| owner.1.pool.as_deref()).collect();
+            let times: Vec<DateTime<Utc>> = owners.iter().map(|owner| owner.2).collect();
+            let confirms: Vec<Option<bool>> = owners.iter().map(|owner| owner.1.confirm).collect();
+            sqlx::query(
+                "INSERT INTO handoff_owners (handoff_id, owner_id, pool, assigned_at, confirm) \
+                 SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TIMESTAMPTZ[], $5::BOOLEAN[]) \
+                 ON CONFLICT (handoff_id) DO UPDATE SET owner_id = excluded.owner_id, pool = excluded.pool, \
+                 assigned_at = excluded.assigned_at, confirm = excluded.confirm",
+            )
+            .bind(&handoffs)
+            .bind(&owner_ids)
+            .bind(&pools)
+            .bind(&times)
+            .bind(&confirms)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        let audit = std::mem::take(&mut self.deferred.audit);
+        super::insert_audits(&mut self.tx, &audit).await
+    }
+
+    /// The deferred writes to handoffs and interactions (touches, attachments): what `record_brief` and
+    /// `adopt_interactions` read.
+    async fn flush_handoff_writes(&mut self) -> StoreResult<()> {
+        let touches = std::mem::take(&mut self.deferred.touches);
+        if !touches.is_empty() {
+            let mut last: HashMap<&str, usize> = HashMap::with_capacity(touches.len());
+            for (index, touch) in touches.iter().enumerate() {
+                last.insert(touch.handoff_id.as_str(), index);
+            }
+            let mut kept: Vec<usize> = last.into_values().collect();
+            // Rows locked in id order, as every statement of this kind does.
+            kept.sort_by(|a, b| touches[*a].handoff_id.cmp(&touches[*b].handoff_id));
+            let ids: Vec<&str> = kept.iter().map(|i| touches[*i].handoff_id.as_str()).collect();
+            let states: Vec<&str> = kept.iter().map(|i| touches[*i].state.as_str()).collect();
+            let activity: Vec<DateTime<Utc>> = kept.iter().map(|i| touches[*i].last_activity_at).collect();
+            let ready: Vec<DateTime<Utc>> = kept.iter().map(|i| touches[*i].ready_at).collect();
+            let ended_by: Vec<Option<&str>> = kept.iter().map(|i| touches[*i].ended_by.as_deref()).collect();
+            sqlx::query(
+                "UPDATE handoffs h SET state = t.state, last_activity_at = t.last_activity_at, ready_at = t.ready_at, \
+                 ended_by = t.ended_by \
+                 FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TIMESTAMPTZ[], $4::TIMESTAMPTZ[], $5::TEXT[]) \
+                   AS t (id, state, last_activity_at, ready_at, ended_by) \
+                 WHERE h.id = t.id",
+            )
+            .bind(&ids)
+            .bind(&states)
+            .bind(&activity)
+            .bind(&ready)
+            .bind(&ended_by)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        let attachments = std::mem::take(&mut self.deferred.attachments);
+        if !attachments.is_empty() {
+            let mut last: HashMap<i64, &str> = HashMap::with_capacity(attachments.len());
+            for (interaction, handoff) in &attachments {
+                last.insert(*interaction, handoff.as_str());
+            }
+            let mut kept: Vec<(i64, &str)> = last.into_iter().collect();
+            kept.sort_unstable();
+            let (interactions, handoffs): (Vec<i64>, Vec<&str>) = kept.into_iter().unzip();
+            sqlx::query(
+                "UPDATE interactions i SET handoff_id = a.handoff_id \
+                 FROM UNNEST($1::BIGINT[], $2::TEXT[]) AS a (id, handoff_id) WHERE i.id = a.id",
+            )
+            .bind(&interactions)
+            .bind(&handoffs)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl PipelineTx for PgPipelineTx<'_> {
     async fn customers_by_keys(&mut self, match_keys: &[String]) -> StoreResult<Vec<KeyOwner>> {
         let rows = sqlx::query(
-            "SELECT i.match_key, c.number, c.id FROM identities i JOIN customers c ON c.id = i.customer_id \
-             WHERE i.match_key = ANY($1)",
+            "SELECT i.match_key, c.number, c.id, c.display_name IS NOT NULL FROM identities i \
+             JOIN customers c ON c.id = i.customer_id WHERE i.match_key = ANY($1)",
         )
         .bind(match_keys)
         .fetch_all(&mut *self.tx)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|row| KeyOwner { match_key: row.get(0), customer: CustomerRef { number: row.get(1), id: row.get(2) } })
-            .collect())
+        let mut owners = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let owner =
+                KeyOwner { match_key: row.get(0), customer: CustomerRef { number: row.get(1), id: row.get(2) } };
+            self.bound_keys.insert(owner.match_key.clone());
+            if row.get::<bool, _>(3) {
+                self.named_customers.insert(owner.customer.id.clone());
+            }
+            owners.push(owner);
+        }
+        Ok(owners)
     }
 
     async fn customer_facts(&mut self, customer_id: &str) -> StoreResult<CustomerFacts> {
+        self.flush().await?;
         let created: DateTime<Utc> = sqlx::query_scalar("SELECT created_at FROM customers WHERE id = $1")
             .bind(customer_id)
             .fetch_optional(&mut *self.tx)
@@ -278,6 +451,9 @@ impl PipelineTx for PgPipelineTx<'_> {
             .bind(now)
             .execute(&mut *self.tx)
             .await?;
+        if display_name.is_some() {
+            self.named_customers.insert(id.to_owned());
+        }
         Ok(())
     }
 
@@ -288,10 +464,11 @@ impl PipelineTx for PgPipelineTx<'_> {
         connector_id: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        if keys.is_empty() {
+        let unbound: Vec<&(String, String)> = keys.iter().filter(|(key, _)| !self.bound_keys.contains(key)).collect();
+        if unbound.is_empty() {
             return Ok(());
         }
-        let (match_keys, raws): (Vec<&str>, Vec<&str>) = keys.iter().map(|(k, r)| (k.as_str(), r.as_str())).unzip();
+        let (match_keys, raws): (Vec<&str>, Vec<&str>) = unbound.iter().map(|(k, r)| (k.as_str(), r.as_str())).unzip();
         // WITH ORDINALITY keeps the first of a key listed twice, as one INSERT per key would.
         sqlx::query(
             "INSERT INTO identities (match_key, customer_id, raw, connector_id, first_seen_at) \
@@ -306,15 +483,21 @@ impl PipelineTx for PgPipelineTx<'_> {
         .bind(now)
         .execute(&mut *self.tx)
         .await?;
+        // Bound now, to this customer or (ON CONFLICT) to the one holding it already.
+        self.bound_keys.extend(match_keys.iter().map(|key| (*key).to_owned()));
         Ok(())
     }
 
     async fn name_customer(&mut self, customer_id: &str, name: &str) -> StoreResult<()> {
+        if self.named_customers.contains(customer_id) {
+            return Ok(());
+        }
         sqlx::query("UPDATE customers SET display_name = $1 WHERE id = $2 AND display_name IS NULL")
             .bind(name)
             .bind(customer_id)
             .execute(&mut *self.tx)
             .await?;
+        self.named_customers.insert(customer_id.to_owned());
         Ok(())
     }
 
@@ -326,6 +509,7 @@ impl PipelineTx for PgPipelineTx<'_> {
         record: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<i64> {
+        self.flush().await?;
         let tx = &mut self.tx;
         let merge_id: i64 = sqlx::query_scalar(
             "INSERT INTO merges (survivor_id, absorbed_id, evidence, merged_at, record) \
@@ -365,6 +549,7 @@ impl PipelineTx for PgPipelineTx<'_> {
     }
 
     async fn record_conflict(&mut self, sighting: &ConflictSighting, now: DateTime<Utc>) -> StoreResult<()> {
+        self.flush().await?;
         sqlx::query(
             "INSERT INTO identity_conflicts (customers, attach_to, evidence, reason, first_seen_at, last_seen_at) \
              VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (customers) DO UPDATE SET attach_to = excluded.attach_to, \
@@ -382,6 +567,7 @@ impl PipelineTx for PgPipelineTx<'_> {
     }
 
     async fn merge(&mut self, merge_id: i64) -> StoreResult<Option<StoredMerge>> {
+        self.flush().await?;
         sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {MERGE_COLUMNS} FROM merges WHERE id = $1")))
             .bind(merge_id)
             .fetch_optional(&mut *self.tx)
@@ -392,6 +578,7 @@ impl PipelineTx for PgPipelineTx<'_> {
     }
 
     async fn key_owners(&mut self, match_keys: &[String]) -> StoreResult<HashMap<String, String>> {
+        self.flush().await?;
         let rows = sqlx::query("SELECT match_key, customer_id FROM identities WHERE match_key = ANY($1)")
             .bind(match_keys)
             .fetch_all(&mut *self.tx)
@@ -405,6 +592,7 @@ impl PipelineTx for PgPipelineTx<'_> {
         restore: &[String],
         now: DateTime<Utc>,
     ) -> StoreResult<RowsMoved> {
+        self.flush().await?;
         let tx = &mut self.tx;
         let (survivor, absorbed) = (&merge.survivor_id, &merge.absorbed_id);
         sqlx::query("UPDATE identities SET customer_id = $1 WHERE match_key = ANY($2) AND customer_id = $3")
@@ -471,15 +659,36 @@ impl PipelineTx for PgPipelineTx<'_> {
         states: &[HandoffState],
         opened_after: DateTime<Utc>,
     ) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM handoffs WHERE customer_id = $1 AND state = ANY($2) AND opened_at > $3 \
-             ORDER BY opened_at DESC LIMIT 1",
+        if self.deferred.touches.is_empty() {
+            return Ok(sqlx::query_scalar(
+                "SELECT id FROM handoffs WHERE customer_id = $1 AND state = ANY($2) AND opened_at > $3 \
+                 ORDER BY opened_at DESC LIMIT 1",
+            )
+            .bind(customer_id)
+            .bind(self::states(states))
+            .bind(opened_after)
+            .fetch_optional(&mut *self.tx)
+            .await?);
+        }
+        // Touches not yet sent may have moved a handoff's state: the customer's handoffs in the window with their
+        // stored states, each replaced by its last deferred touch's (a customer has a few handoffs a window).
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, state FROM handoffs WHERE customer_id = $1 AND opened_at > $2 ORDER BY opened_at DESC",
         )
         .bind(customer_id)
-        .bind(self::states(states))
         .bind(opened_after)
-        .fetch_optional(&mut *self.tx)
-        .await?)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        for (id, stored) in rows {
+            let state = match self.deferred.touches.iter().rev().find(|touch| touch.handoff_id == id) {
+                Some(touch) => touch.state,
+                None => HandoffState::parse(&stored)?,
+            };
+            if states.contains(&state) {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
     }
 
     async fn insert_handoff(&mut self, new: &NewHandoff<'_>) -> StoreResult<()> {
@@ -499,16 +708,13 @@ impl PipelineTx for PgPipelineTx<'_> {
     }
 
     async fn touch_handoff(&mut self, handoff_id: &str, touch: &HandoffTouch<'_>) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE handoffs SET state = $1, last_activity_at = $2, ready_at = $3, ended_by = $4 WHERE id = $5",
-        )
-        .bind(touch.state.as_str())
-        .bind(touch.last_activity_at)
-        .bind(touch.ready_at)
-        .bind(touch.ended_by)
-        .bind(handoff_id)
-        .execute(&mut *self.tx)
-        .await?;
+        self.deferred.touches.push(DeferredTouch {
+            handoff_id: handoff_id.to_owned(),
+            state: touch.state,
+            last_activity_at: touch.last_activity_at,
+            ready_at: touch.ready_at,
+            ended_by: touch.ended_by.map(str::to_owned),
+        });
         Ok(())
     }
 
@@ -518,6 +724,8 @@ impl PipelineTx for PgPipelineTx<'_> {
         customer_id: &str,
         received_after: DateTime<Utc>,
     ) -> StoreResult<u64> {
+        // It reads which interactions have no handoff yet.
+        self.flush_handoff_writes().await?;
         Ok(sqlx::query(
             "UPDATE interactions SET handoff_id = $1 WHERE customer_id = $2 AND handoff_id IS NULL \
              AND speaker IS NOT NULL AND received_at > $3",
@@ -531,11 +739,7 @@ impl PipelineTx for PgPipelineTx<'_> {
     }
 
     async fn attach_interaction(&mut self, interaction_id: i64, handoff_id: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE interactions SET handoff_id = $1 WHERE id = $2")
-            .bind(handoff_id)
-            .bind(interaction_id)
-            .execute(&mut *self.tx)
-            .await?;
+        self.deferred.attachments.push((interaction_id, handoff_id.to_owned()));
         Ok(())
     }
 
@@ -552,6 +756,7 @@ impl PipelineTx for PgPipelineTx<'_> {
         transition: HandoffTransition,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<i64>> {
+        self.flush_handoff_writes().await?;
         Ok(sqlx::query_scalar(
             "UPDATE handoffs SET brief = $1, version = version + 1, state = $2, \
              closed_at = CASE WHEN $3 THEN $4 ELSE closed_at END, claimed_by = NULL, claimed_until = NULL \
@@ -568,18 +773,13 @@ impl PipelineTx for PgPipelineTx<'_> {
     }
 
     async fn queue_job(&mut self, handoff_id: &str, job: &NewJob, version: i64, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO outbox (handoff_id, crm_id, payload, version, next_attempt_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (handoff_id) DO UPDATE SET payload = excluded.payload, \
-             version = excluded.version, crm_id = excluded.crm_id",
-        )
-        .bind(handoff_id)
-        .bind(&job.crm_id)
-        .bind(&job.payload)
-        .bind(version)
-        .bind(now)
-        .execute(&mut *self.tx)
-        .await?;
+        self.deferred.jobs.push(DeferredJob {
+            handoff_id: handoff_id.to_owned(),
+            crm_id: job.crm_id.clone(),
+            payload: job.payload.clone(),
+            version,
+            queued_at: now,
+        });
         self.wake(Wakeup::Outbox);
         Ok(())
     }
@@ -597,23 +797,13 @@ impl PipelineTx for PgPipelineTx<'_> {
     }
 
     async fn assign_owner(&mut self, handoff_id: &str, assignment: &Assignment, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO handoff_owners (handoff_id, owner_id, pool, assigned_at, confirm) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (handoff_id) DO UPDATE SET owner_id = excluded.owner_id, pool = excluded.pool, \
-             assigned_at = excluded.assigned_at, confirm = excluded.confirm",
-        )
-        .bind(handoff_id)
-        .bind(&assignment.owner_id)
-        .bind(&assignment.pool)
-        .bind(now)
-        .bind(assignment.confirm)
-        .execute(&mut *self.tx)
-        .await?;
+        self.deferred.owners.push((handoff_id.to_owned(), assignment.clone(), now));
         Ok(())
     }
 
     async fn insert_audit(&mut self, entry: &AuditEntry) -> StoreResult<()> {
-        super::insert_audit(&mut self.tx, entry).await
+        self.deferred.audit.push(entry.clone());
+        Ok(())
     }
 
     async fn set_opt_out(
@@ -623,13 +813,15 @@ impl PipelineTx for PgPipelineTx<'_> {
         interaction_id: i64,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
+        self.flush().await?;
         super::watch::set_opt_out(&mut self.tx, customer_id, opted_out, interaction_id, at).await
     }
 
     async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        self.flush().await?;
         super::mark_processed(&mut self.tx, &std::mem::take(&mut self.processed)).await?;
         self.tx.commit().await?;
-        super::wakeups::notify(self.pool, self.schema, &self.wake).await;
+        self.notifier.wake(&self.wake);
         Ok(())
     }
 }

@@ -179,24 +179,39 @@ impl WatchStore for PostgresStore {
 const MERGED: &str = "merged(id) AS (SELECT $1::TEXT UNION \
      SELECT m.absorbed_id FROM merges m JOIN merged ON m.survivor_id = merged.id WHERE m.undone_at IS NULL)";
 
-/// A task written for a handoff is watched from now on (in the delivery's transaction); a task written again
-/// (an update after a newer brief) keeps its ladder's progress.
-pub(super) async fn watch_task(
+/// Tasks written for handoffs are watched from now on (in the delivery's transaction), in one statement; a task
+/// written again (an update after a newer brief) keeps its ladder's progress. A handoff listed twice keeps its last.
+pub(super) async fn watch_tasks(
     tx: &mut Transaction<'_, Postgres>,
-    job: &OutboxJob,
-    task_id: &str,
+    delivered: &[(&OutboxJob, String)],
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
+    let mut last: Vec<&(&OutboxJob, String)> = Vec::with_capacity(delivered.len());
+    for entry in delivered {
+        match last.iter_mut().find(|kept| kept.0.handoff_id == entry.0.handoff_id) {
+            Some(kept) => *kept = entry,
+            None => last.push(entry),
+        }
+    }
+    let delivered = last;
+    let handoff_ids: Vec<&str> = delivered.iter().map(|(job, _)| job.handoff_id.as_str()).collect();
+    let customer_ids: Vec<&str> = delivered.iter().map(|(job, _)| job.customer_id.as_str()).collect();
+    let crm_ids: Vec<&str> = delivered.iter().map(|(job, _)| job.crm_id.as_str()).collect();
+    let task_ids: Vec<&str> = delivered.iter().map(|(_, task_id)| task_id.as_str()).collect();
+    let payloads: Vec<&str> = delivered.iter().map(|(job, _)| job.payload.as_str()).collect();
     sqlx::query(
         "INSERT INTO watched_tasks (handoff_id, customer_id, crm_id, task_id, payload, written_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (handoff_id) DO UPDATE SET crm_id = EXCLUDED.crm_id, \
+         SELECT handoff_id, customer_id, crm_id, task_id, payload, $6 \
+         FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[]) \
+           AS w (handoff_id, customer_id, crm_id, task_id, payload) \
+         ON CONFLICT (handoff_id) DO UPDATE SET crm_id = EXCLUDED.crm_id, \
          task_id = EXCLUDED.task_id, payload = EXCLUDED.payload, written_at = EXCLUDED.written_at, completed_at = NULL",
     )
-    .bind(&job.handoff_id)
-    .bind(&job.customer_id)
-    .bind(&job.crm_id)
-    .bind(task_id)
-    .bind(&job.payload)
+    .bind(&handoff_ids)
+    .bind(&customer_ids)
+    .bind(&crm_ids)
+    .bind(&task_ids)
+    .bind(&payloads)
     .bind(now)
     .execute(&mut **tx)
     .await?;
