@@ -591,6 +591,12 @@ mod tests {
         window: Duration,
     }
 
+    impl Presettable {
+        fn new(can_preset: bool, window: Duration) -> Arc<Self> {
+            Arc::new(Presettable { can_preset, presets: AtomicUsize::new(0), prepares: AtomicUsize::new(0), window })
+        }
+    }
+
     #[async_trait]
     impl Crm for Presettable {
         fn id(&self) -> &str {
@@ -676,12 +682,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_new_holder_whose_limiter_is_preset_delivers_at_once() {
-        let crm = Arc::new(Presettable {
-            can_preset: true,
-            presets: AtomicUsize::new(0),
-            prepares: AtomicUsize::new(0),
-            window: Duration::from_secs(10),
-        });
+        let crm = Presettable::new(true, Duration::from_secs(10));
         let (deliverer, _dir) = taking_over(crm.clone()).await;
         assert_eq!(deliverer.not_our_turn().await, None, "no rate window to wait");
         assert_eq!(deliverer.not_our_turn().await, None);
@@ -690,12 +691,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_set_up_is_made_once_the_account_is_held_before_any_job_and_not_while_paused() {
-        let crm = Arc::new(Presettable {
-            can_preset: true,
-            presets: AtomicUsize::new(0),
-            prepares: AtomicUsize::new(0),
-            window: Duration::from_secs(10),
-        });
+        let crm = Presettable::new(true, Duration::from_secs(10));
         let (deliverer, _dir) = taking_over(crm.clone()).await;
         let controls = deliverer.controls.clone();
         controls.pause("hubspot-main");
@@ -719,12 +715,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_new_holder_whose_limiter_cannot_be_preset_waits_a_window_after_the_lapse() {
-        let crm = Arc::new(Presettable {
-            can_preset: false,
-            presets: AtomicUsize::new(0),
-            prepares: AtomicUsize::new(0),
-            window: Duration::from_secs(10),
-        });
+        let crm = Presettable::new(false, Duration::from_secs(10));
         let (deliverer, _dir) = taking_over(crm).await;
         let wait = deliverer.not_our_turn().await.expect("a wait");
         // Ten seconds after the lapse, less the time this test took to get here (generous on a busy machine).
@@ -734,12 +725,7 @@ mod tests {
     #[tokio::test]
     async fn a_new_holder_of_an_account_counted_by_the_day_does_not_wait_a_day() {
         let day = Duration::from_secs(24 * 3600);
-        let crm = Arc::new(Presettable {
-            can_preset: false,
-            presets: AtomicUsize::new(0),
-            prepares: AtomicUsize::new(0),
-            window: day,
-        });
+        let crm = Presettable::new(false, day);
         let (deliverer, _dir) = taking_over(crm).await;
         assert_eq!(deliverer.not_our_turn().await, None, "a daily allocation is the vendor's to count");
     }
