@@ -587,6 +587,22 @@ mod tests {
     }
 
     #[test]
+    fn a_time_the_resolver_did_not_take_for_a_request_is_not_a_preferred_time() {
+        let named = Hit {
+            code: "time_named".into(),
+            turn: 0,
+            evidence: "on Monday".into(),
+            value: "on Monday".into(),
+            sentence: "since your update on Monday nothing works".into(),
+            start: 0,
+        };
+        let hits = Hits { signals: vec![named], ..Hits::default() };
+        let listed = |facts: Vec<FactValue>| facts.iter().any(|f| f.fact == "preferred_time");
+        assert!(!listed(facts(&hits, None, true)), "a resolver found no window: no preferred time");
+        assert!(listed(facts(&hits, None, false)), "without a resolver, the vocabulary's signal says it");
+    }
+
+    #[test]
     fn a_property_visit_is_not_also_an_appointment() {
         let mut b = brief(Disposition::Callback, UrgencyLevel::High, &["site_visit", "appointment_booking", "pricing"]);
         reconcile(&mut b);

@@ -691,6 +691,70 @@ mod tests {
         Head::from_label_major(Field::Objections, vec!["price".into()], vec![0.5], vec![0.5], &[weights])
     }
 
+    /// A window head whose bias says `none` with probability `p_none`, trusted above 0.8.
+    fn window_head(p_none: f32) -> Head {
+        let mut bias = Vec::new();
+        features::extract(
+            &[],
+            &empty_brief(),
+            FeatureSet { rule_hits: false, context: false, shapes: false },
+            &mut bias,
+        );
+        let named = vec![0.0f32; DIMS];
+        let mut none = vec![0.0f32; DIMS];
+        // A softmax of two: the score of `none` over `named` is the log-odds.
+        none[bias[0].0 as usize] = (p_none / (1.0 - p_none)).ln();
+        Head::from_label_major(
+            Field::Window,
+            [WINDOW_NAMED, WINDOW_NONE].map(String::from).to_vec(),
+            Vec::new(),
+            vec![0.8],
+            &[named, none],
+        )
+    }
+
+    #[test]
+    fn the_window_head_only_takes_a_window_away_and_preferred_time_with_it() {
+        let model = |p_none| {
+            Model::new(
+                FeatureSet { rule_hits: false, context: false, shapes: false },
+                String::new(),
+                vec![window_head(p_none)],
+            )
+        };
+        let with_window = || {
+            let mut brief = empty_brief();
+            brief.requested_window = Some(
+                serde_json::from_value(serde_json::json!({
+                    "not_before": "2026-06-13T09:00:00+05:30", "not_after": "2026-06-13T12:00:00+05:30"
+                }))
+                .unwrap(),
+            );
+            brief.do_not_ask.push(FactValue {
+                fact: "preferred_time".into(),
+                value: "Saturday morning".into(),
+                turn: Some(0),
+            });
+            brief
+        };
+        let turns = turns(&[("customer", "delivery was on Saturday morning")]);
+
+        let mut sure = with_window();
+        model(0.95).apply(&turns, &mut sure);
+        assert!(sure.requested_window.is_none(), "sure it was no request: taken away");
+        assert!(sure.do_not_ask.is_empty(), "preferred_time goes with it: {:?}", sure.do_not_ask);
+        assert!(sure.notes.iter().any(|n| n.contains("no requested window by the model")), "{:?}", sure.notes);
+
+        let mut unsure = with_window();
+        model(0.7).apply(&turns, &mut unsure);
+        assert!(unsure.requested_window.is_some(), "below the threshold the rules' window stays");
+
+        let mut named = empty_brief();
+        model(0.05).apply(&turns, &mut named);
+        assert!(named.requested_window.is_none(), "sure of `named`, it still gives no window: it has no bounds");
+        assert!(named.do_not_ask.is_empty());
+    }
+
     #[test]
     fn a_label_only_the_model_found_names_its_turn_and_words() {
         let model = Model::new(
