@@ -672,6 +672,18 @@ mod tests {
         .unwrap()
     }
 
+    /// The row of the bias feature, which every conversation has.
+    fn bias_row() -> usize {
+        let mut bias = Vec::new();
+        features::extract(
+            &[],
+            &empty_brief(),
+            FeatureSet { rule_hits: false, context: false, shapes: false },
+            &mut bias,
+        );
+        bias[0].0 as usize
+    }
+
     /// An objection head that weighs the word "expensive" and nothing else.
     fn price_head() -> Head {
         let mut weights = vec![0.0f32; DIMS];
@@ -680,30 +692,16 @@ mod tests {
                 weights[i as usize] = 4.0;
             }
         });
-        let mut bias = Vec::new();
-        features::extract(
-            &[],
-            &empty_brief(),
-            FeatureSet { rule_hits: false, context: false, shapes: false },
-            &mut bias,
-        );
-        weights[bias[0].0 as usize] = -2.0;
+        weights[bias_row()] = -2.0;
         Head::from_label_major(Field::Objections, vec!["price".into()], vec![0.5], vec![0.5], &[weights])
     }
 
     /// A window head whose bias says `none` with probability `p_none`, trusted above 0.8.
     fn window_head(p_none: f32) -> Head {
-        let mut bias = Vec::new();
-        features::extract(
-            &[],
-            &empty_brief(),
-            FeatureSet { rule_hits: false, context: false, shapes: false },
-            &mut bias,
-        );
         let named = vec![0.0f32; DIMS];
         let mut none = vec![0.0f32; DIMS];
         // A softmax of two: the score of `none` over `named` is the log-odds.
-        none[bias[0].0 as usize] = (p_none / (1.0 - p_none)).ln();
+        none[bias_row()] = (p_none / (1.0 - p_none)).ln();
         Head::from_label_major(
             Field::Window,
             [WINDOW_NAMED, WINDOW_NONE].map(String::from).to_vec(),
