@@ -278,6 +278,11 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
         };
         supervisor.spawn_stage("sla_watch", |stop| watcher.run(stop));
     }
+    let linger = match &config.delivery.linger {
+        Some(linger) => linger.get(),
+        None => crate::deliver::default_linger(&crm.limits()),
+    };
+    tracing::info!(crm = %crm.id(), linger = ?linger, "Partial task batches wait this long for more tasks.");
     let deliverer = Deliverer {
         account,
         store: store.clone(),
@@ -288,7 +293,7 @@ pub async fn start_with(loaded: &Loaded, manager: ServiceManager) -> anyhow::Res
             max_delay: config.delivery.retry_max.get(),
         },
         batch_size: config.delivery.batch_size,
-        linger: config.delivery.linger.get(),
+        linger,
         outbox_changed,
         worker_id,
         prepared: Default::default(),

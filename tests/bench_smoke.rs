@@ -47,7 +47,7 @@ async fn faults_including_lost_responses_lose_and_duplicate_nothing() {
     let mut options = options(Scenario::Faults);
     // New customers and a call per task: enough requests for every kind of fault to land, on contacts too.
     options.known_customers = 0;
-    options.linger = Duration::ZERO;
+    options.linger = Some(Duration::ZERO);
     let report = handoffd_bench::run(&options).await.expect("the bench runs");
     assert_exact(&report, options.customers);
     let faults = &report.faults_injected;

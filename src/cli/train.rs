@@ -39,6 +39,9 @@ pub struct Args {
     /// the last turns) and of word shapes (capitals, digits): to measure what they add.
     #[arg(long)]
     pub without_context: bool,
+    /// Leave out how far off the rules' window starts (today, tomorrow, the weekend, ...): to measure what it adds.
+    #[arg(long)]
+    pub without_window_day: bool,
     /// Cross-validate `both` only (not the model alone): half the time, for screening changes.
     #[arg(long)]
     pub both_only: bool,
@@ -56,6 +59,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (None, None) if args.cv_only => PathBuf::new(),
         (None, None) => anyhow::bail!("no `interpret.model` in the configuration: name the model file with --out"),
     };
+    let set = FeatureSet {
+        rule_hits: true,
+        context: !args.without_context,
+        shapes: !args.without_context,
+        window_day: !args.without_window_day,
+    };
     let interpreter = Interpreter::load(&loaded.config.interpret, loaded.base_dir())?.without_model();
     let mut data = Vec::new();
     for (slice, dir) in score::slices(&args.dir)? {
@@ -63,13 +72,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let case = score::load_case(&path)?;
             let rules = interpreter.interpret(&case.input).with_context(|| format!("case `{}`", case.name))?;
             let turns = turns_before_handoff(&case.input).to_vec();
-            data.push(train::Prepared::new(slice.clone(), case, turns, rules, !args.without_context));
+            data.push(train::Prepared::new(slice.clone(), case, turns, rules, set));
         }
     }
     anyhow::ensure!(data.len() >= args.folds * 2, "{} cases are too few for {} folds", data.len(), args.folds);
     println!("{} training cases from `{}`; {}-fold cross-validation", data.len(), args.dir.display(), args.folds);
 
-    let cv = train::cross_validate(interpreter.vocabulary(), &data, args.folds, !args.without_context, args.both_only)?;
+    let cv = train::cross_validate(interpreter.vocabulary(), &data, args.folds, set, args.both_only)?;
     let reports = &cv.reports;
     println!("\n{:<18}{:<26}{:<26}{:<26}", "field", "rules", "model", "both");
     let mut enabled = Vec::new();
@@ -106,13 +115,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         chrono::Utc::now().format("%Y-%m-%d"),
         args.folds
     );
-    let mut model = train::fit_model(
-        interpreter.vocabulary(),
-        &data,
-        &all,
-        FeatureSet { rule_hits: true, context: !args.without_context, shapes: !args.without_context },
-        trained_on,
-    );
+    let mut model = train::fit_model(interpreter.vocabulary(), &data, &all, set, trained_on);
     // Only the fields the model decides are written: the others' weights would only weigh.
     model.heads.retain(|head| enabled.contains(&head.field.name()));
     let enabled_fields: Vec<&str> = Field::ALL.iter().map(|f| f.name()).filter(|f| enabled.contains(f)).collect();

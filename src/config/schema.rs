@@ -491,13 +491,11 @@ pub struct DeliveryConfig {
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
     /// How long a partial batch waits for more tasks before it is sent (`0s`: at once). A few seconds on
-    /// top of the quiet period lets steady traffic share calls instead of spending one per task.
-    #[serde(default = "default_linger")]
-    pub linger: ConfigDuration,
-}
-
-fn default_linger() -> ConfigDuration {
-    ConfigDuration::from_secs(2)
+    /// top of the quiet period lets steady traffic share calls instead of spending one per task. Unset: chosen
+    /// from the CRM's limits (2s; 10s where its allowance is counted by the day, so every call spends the
+    /// day's budget; 0s where it has no batch calls to share).
+    #[serde(default)]
+    pub linger: Option<ConfigDuration>,
 }
 
 fn default_max_attempts() -> u32 {

@@ -103,7 +103,7 @@ fn durations(config: &Config, found: &mut Found<'_>) {
     if delivery.batch_size == 0 {
         found.add("delivery.batch_size", "must be at least 1");
     }
-    if delivery.linger.get() > std::time::Duration::from_secs(60) {
+    if delivery.linger.is_some_and(|linger| linger.get() > std::time::Duration::from_secs(60)) {
         found.add("delivery.linger", "must be at most 60s: a task waits this long for others to share its call");
     }
 }

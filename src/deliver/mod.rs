@@ -18,4 +18,4 @@ pub use fresh::Freshness;
 pub use metered::MeteredCrm;
 pub use payload::DeliveryPayload;
 pub use vault::{StoreVault, TokenKeys};
-pub use worker::{ACCOUNT_LEASE, Deliverer};
+pub use worker::{ACCOUNT_LEASE, Deliverer, default_linger};

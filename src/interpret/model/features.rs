@@ -3,7 +3,8 @@
 //! the AI's words in a namespace of their own, words in a negation's scope, and what the rules
 //! found. Hashing keeps the weight table a fixed size whatever the vocabulary of the corpus.
 
-use handoffd_contract::brief::Brief;
+use chrono::{DateTime, Datelike, FixedOffset, Weekday};
+use handoffd_contract::brief::{Brief, TimeWindow};
 use handoffd_contract::conversation::{Speaker, Turn};
 
 use super::super::text::push_folded;
@@ -87,6 +88,11 @@ pub struct FeatureSet {
     /// model files.
     #[serde(default)]
     pub shapes: bool,
+    /// With `rule_hits`: how far off the rules' window starts (today, tomorrow, the coming weekend, later this
+    /// week, later), counted from the last turn's day: the conventions tie urgency to it. Absent in older model
+    /// files.
+    #[serde(default)]
+    pub window_day: bool,
 }
 
 /// FNV-1a over a namespace tag and the parts, reduced to the feature space.
@@ -301,6 +307,24 @@ pub fn extract_keeping(
         out.push((hash(b'r', &["disposition", rules.disposition.as_str()]), 2.0));
         let window = if rules.requested_window.is_some() { "yes" } else { "no" };
         out.push((hash(b'r', &["window", window]), 2.0));
+        if set.window_day
+            && let (Some(window), Some(last)) = (&rules.requested_window, turns.last())
+        {
+            out.push((hash(b'r', &["window_day", window_day(window, last.at)]), 2.0));
+        }
+    }
+}
+
+/// How far off `window` starts from the day of `now`, in the window's own offset.
+fn window_day(window: &TimeWindow, now: DateTime<FixedOffset>) -> &'static str {
+    let start = window.not_before.date_naive();
+    let today = now.with_timezone(window.not_before.offset()).date_naive();
+    match (start - today).num_days() {
+        ..=0 => "today",
+        1 => "tomorrow",
+        2..=6 if matches!(start.weekday(), Weekday::Sat | Weekday::Sun) => "weekend",
+        2..=6 => "week",
+        _ => "later",
     }
 }
 
@@ -433,6 +457,22 @@ mod tests {
         let mut start = Vec::new();
         shapes("Tomorrow works. Thanks", &mut start);
         assert!(start.is_empty(), "a sentence's first word is capitalised anyway: {start:?}");
+    }
+
+    #[test]
+    fn a_window_is_placed_by_its_day_counted_from_the_last_turn() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap();
+        let window =
+            |start: &str| TimeWindow { not_before: at(start), not_after: at(start) + chrono::Duration::hours(3) };
+        // Wednesday 2026-06-10, 18:00 in India.
+        let now = at("2026-06-10T18:00:00+05:30");
+        assert_eq!(window_day(&window("2026-06-10T18:00:00+05:30"), now), "today");
+        assert_eq!(window_day(&window("2026-06-11T09:00:00+05:30"), now), "tomorrow");
+        assert_eq!(window_day(&window("2026-06-13T09:00:00+05:30"), now), "weekend");
+        assert_eq!(window_day(&window("2026-06-12T09:00:00+05:30"), now), "week");
+        assert_eq!(window_day(&window("2026-06-17T09:00:00+05:30"), now), "later");
+        // The day is the window's: 23:30 UTC on Wednesday is already Thursday in India.
+        assert_eq!(window_day(&window("2026-06-11T09:00:00+05:30"), at("2026-06-10T23:30:00+00:00")), "today");
     }
 
     #[test]

@@ -678,7 +678,7 @@ mod tests {
         features::extract(
             &[],
             &empty_brief(),
-            FeatureSet { rule_hits: false, context: false, shapes: false },
+            FeatureSet { rule_hits: false, context: false, shapes: false, window_day: false },
             &mut bias,
         );
         bias[0].0 as usize
@@ -715,7 +715,7 @@ mod tests {
     fn the_window_head_only_takes_a_window_away_and_preferred_time_with_it() {
         let model = |p_none| {
             Model::new(
-                FeatureSet { rule_hits: false, context: false, shapes: false },
+                FeatureSet { rule_hits: false, context: false, shapes: false, window_day: false },
                 String::new(),
                 vec![window_head(p_none)],
             )
@@ -756,7 +756,7 @@ mod tests {
     #[test]
     fn a_label_only_the_model_found_names_its_turn_and_words() {
         let model = Model::new(
-            FeatureSet { rule_hits: false, context: false, shapes: false },
+            FeatureSet { rule_hits: false, context: false, shapes: false, window_day: false },
             String::new(),
             vec![price_head()],
         );
@@ -776,7 +776,7 @@ mod tests {
     #[test]
     fn a_rule_finding_the_model_agrees_with_keeps_the_rules_phrase() {
         let model = Model::new(
-            FeatureSet { rule_hits: false, context: false, shapes: false },
+            FeatureSet { rule_hits: false, context: false, shapes: false, window_day: false },
             String::new(),
             vec![price_head()],
         );
@@ -800,7 +800,11 @@ mod tests {
                 Head::from_label_major(*f, labels, thresholds, keep, &zeros)
             })
             .collect();
-        let mut model = Model::new(FeatureSet { rule_hits: true, context: false, shapes: false }, String::new(), heads);
+        let mut model = Model::new(
+            FeatureSet { rule_hits: true, context: false, shapes: false, window_day: false },
+            String::new(),
+            heads,
+        );
         model.check_labels(&vocabulary).unwrap();
         model.heads[0].labels[0] = "house_tour".into();
         let err = model.check_labels(&vocabulary).unwrap_err().to_string();
@@ -809,8 +813,11 @@ mod tests {
 
     #[test]
     fn the_file_form_round_trips_within_quantisation() {
-        let model =
-            Model::new(FeatureSet { rule_hits: true, context: false, shapes: false }, "t".into(), vec![price_head()]);
+        let model = Model::new(
+            FeatureSet { rule_hits: true, context: false, shapes: false, window_day: false },
+            "t".into(),
+            vec![price_head()],
+        );
         let back = Model::from_file(&serde_json::from_str(&serde_json::to_string(&model.to_file()).unwrap()).unwrap())
             .unwrap();
         let mut a = Vec::new();

@@ -48,13 +48,12 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// `context`: whether the features include the turns around the customer's
-    /// ([`FeatureSet::context`]).
-    pub fn new(slice: String, case: Case, turns: Vec<Turn>, rules: Brief, context: bool) -> Self {
+    /// `set`: the features of `both` (the model alone has the same without the rules' findings).
+    pub fn new(slice: String, case: Case, turns: Vec<Turn>, rules: Brief, set: FeatureSet) -> Self {
         let mut alone = Vec::new();
-        features::extract(&turns, &rules, FeatureSet { rule_hits: false, context, shapes: context }, &mut alone);
+        features::extract(&turns, &rules, FeatureSet { rule_hits: false, ..set }, &mut alone);
         let mut with_rules = Vec::new();
-        features::extract(&turns, &rules, FeatureSet { rule_hits: true, context, shapes: context }, &mut with_rules);
+        features::extract(&turns, &rules, FeatureSet { rule_hits: true, ..set }, &mut with_rules);
         Prepared { slice, case, turns, rules, alone: merged(alone), with_rules: merged(with_rules) }
     }
 
@@ -307,7 +306,7 @@ pub fn cross_validate(
     vocabulary: &Vocabulary,
     data: &[Prepared],
     k: usize,
-    context: bool,
+    set: FeatureSet,
     both_only: bool,
 ) -> anyhow::Result<CrossValidation> {
     let fold = folds(data, k);
@@ -316,22 +315,9 @@ pub fn cross_validate(
     for f in 0..k {
         let train: Vec<usize> = (0..data.len()).filter(|i| fold[*i] != f).collect();
         // `both_only`: screening a change, the model alone is half the time and not needed.
-        let alone = (!both_only).then(|| {
-            fit_model(
-                vocabulary,
-                data,
-                &train,
-                FeatureSet { rule_hits: false, context, shapes: context },
-                String::new(),
-            )
-        });
-        let both = fit_model(
-            vocabulary,
-            data,
-            &train,
-            FeatureSet { rule_hits: true, context, shapes: context },
-            String::new(),
-        );
+        let alone = (!both_only)
+            .then(|| fit_model(vocabulary, data, &train, FeatureSet { rule_hits: false, ..set }, String::new()));
+        let both = fit_model(vocabulary, data, &train, FeatureSet { rule_hits: true, ..set }, String::new());
         for i in (0..data.len()).filter(|i| fold[*i] == f) {
             let case = &data[i];
             score::score_case(&case.case, &case.rules, reports.entry("rules").or_default())?;

@@ -28,7 +28,8 @@ pub struct DaemonSetup {
     pub quiet_period: Duration,
     /// Whether the daemon syncs its CRM identity cache (at start, then every 5 minutes).
     pub crm_sync: bool,
-    pub linger: Duration,
+    /// `delivery.linger`; `None` leaves it to the product's default for the CRM.
+    pub linger: Option<Duration>,
     /// SQLite's `synchronous` mode (`full`, the default, or `normal`).
     pub synchronous: String,
     /// `store.url` when not a SQLite file in `state_dir` (a PostgreSQL schema).
@@ -81,8 +82,7 @@ interpret:
   max_attempts: 20
   retry_min: 200ms
   retry_max: 2s
-  linger: {linger}ms
-connectors:
+{linger}connectors:
   - id: wa-main
     kind: whatsapp_cloud
     app_secret: {secret}
@@ -103,7 +103,7 @@ connectors:
             port = self.listen_port,
             admin_port = self.admin_port,
             quiet = self.quiet_period.as_millis(),
-            linger = self.linger.as_millis(),
+            linger = self.linger.map(|linger| format!("  linger: {}ms\n", linger.as_millis())).unwrap_or_default(),
             vocabulary = self.vocabulary.display(),
             identity = if self.crm_sync { "identity:\n  crm_sync: \"0 */5 * * * *\"\n" } else { "" },
             secret = self.app_secret,

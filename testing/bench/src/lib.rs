@@ -120,8 +120,8 @@ pub struct BenchOptions {
     /// Customers the CRM already holds as contacts (the first ones); the daemon syncs its identity cache from the
     /// CRM at start, so their deliveries need no contact search or create.
     pub known_customers: usize,
-    /// The daemon's `delivery.linger` (the product's default unless a run wants one call per task).
-    pub linger: Duration,
+    /// The daemon's `delivery.linger`; `None`: the product's default for the CRM.
+    pub linger: Option<Duration>,
     /// SQLite's `synchronous` mode for the daemon's store: `full` (the product's default) or `normal`.
     pub synchronous: String,
     /// The daemon's store (`None`: a SQLite file in the run's temp dir). A `postgres://` URL names a server: each
@@ -173,7 +173,7 @@ impl BenchOptions {
             quiet_period: Duration::from_secs(1),
             handoffs: 100_000,
             known_customers: 200,
-            linger: Duration::from_secs(2),
+            linger: None,
             synchronous: "full".to_owned(),
             store_url: None,
             instances: 1,

@@ -43,7 +43,7 @@ pub struct Args {
     /// faults/crash 100, backlog none.
     #[arg(long)]
     pub known_customers: Option<usize>,
-    /// The daemon's `delivery.linger` (default 2s, the product's default; 0s sends each task at once).
+    /// The daemon's `delivery.linger` (default: unset, the product's default for the CRM; 0s sends each task at once).
     #[arg(long)]
     pub linger: Option<humantime::Duration>,
     /// SQLite's `synchronous` mode for the daemon's store: `full` (the default) or `normal`.
@@ -150,7 +150,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         options.known_customers = n;
     }
     if let Some(d) = args.linger {
-        options.linger = *d;
+        options.linger = Some(*d);
     }
     if let Some(mode) = args.synchronous {
         options.synchronous = mode;

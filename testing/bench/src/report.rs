@@ -121,11 +121,11 @@ impl BenchReport {
         Self {
             scenario: Some(options.scenario),
             parameters: format!(
-                "{} webhooks; {parameters}; quiet period {:?}; linger {:?}; {} customers known to the CRM; \
+                "{} webhooks; {parameters}; quiet period {:?}; linger {}; {} customers known to the CRM; \
                  {}; CRM answers {}; seed {}",
                 options.vendor.connector_id().trim_end_matches("-main"),
                 options.quiet_period,
-                options.linger,
+                options.linger.map_or("the CRM's default".to_owned(), |linger| format!("{linger:?}")),
                 options.known_customers,
                 store_description(options),
                 options.answer_delay.map_or("at once".to_owned(), |d| format!("in {d}")),
