@@ -95,6 +95,16 @@ fn parse_valid(region: Option<Id>, text: &str) -> Result<PhoneNumber, String> {
     if number.is_valid() {
         return Ok(number);
     }
+    // Read without a region, the phonenumber crate strips the country's national prefix from the digits after
+    // an explicit country code: Russia's 8 from "+7 812 ..." (St Petersburg) and "+7 800 ..." (toll-free), which
+    // then fail. Spain has no national prefix, so a second read with its region keeps the digits as written
+    // (the country code still comes from the `+`).
+    if region.is_none()
+        && let Ok(number) = phonenumber::parse(Some(Id::ES), text)
+        && number.is_valid()
+    {
+        return Ok(number);
+    }
     let e164 = number.format().mode(Mode::E164).to_string();
     let code = number.code().value();
     let rest = e164.strip_prefix(&format!("+{code}")).unwrap_or_default();

@@ -107,6 +107,22 @@ fn us_with_and_without_the_one() {
 }
 
 #[test]
+fn a_russian_number_whose_area_code_starts_with_eight_keeps_it() {
+    // St Petersburg (812) and toll-free (800): 8 is also Russia's national prefix, which a read without a region
+    // stripped, leaving an invalid number.
+    for (input, region, expected) in [
+        ("+7 812 123-45-67", None, "phone:+78121234567"),
+        ("0078121234567", Some("IN"), "phone:+78121234567"),
+        ("+7 800 123 4567", Some("RU"), "phone:+78001234567"),
+    ] {
+        let key = phone(input, region);
+        assert_eq!(key.canonical, expected, "{input}");
+        assert_eq!(key.problem, None, "{input}");
+        assert_eq!(phone(key.e164().unwrap(), None).canonical, expected, "{input} read again");
+    }
+}
+
+#[test]
 fn double_zero_is_international_even_where_the_region_dials_out_otherwise() {
     // The US dials out with 011, Brazil with 00 + a carrier code; 00 + country code still wins.
     assert_eq!(canonical("0091 98200 12345", None), "phone:+919820012345");
