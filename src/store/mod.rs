@@ -98,7 +98,8 @@ pub trait PipelineStore: Send + Sync {
     /// Handoffs whose burst is over (collecting, `ready_at <= now`), oldest first.
     async fn ready_handoffs(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<HandoffRow>>;
 
-    /// The earliest `ready_at` of a collecting handoff, to sleep exactly until then.
+    /// The earliest `ready_at` of a collecting handoff that `ready_handoffs` could hand out now or later, to sleep
+    /// exactly until then: a handoff another live instance has claimed is left out (a store shared by instances).
     async fn next_ready_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
 
     /// A handoff with its customer and its interactions in time order.

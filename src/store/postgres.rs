@@ -651,6 +651,58 @@ mod tests {
         assert!(other.unprocessed_inbox(10).await.unwrap().is_empty());
     }
 
+    /// Commits in a burst share NOTIFYs, at most one every `NOTIFY_SPACING`, and the last commit's wake-up is not
+    /// lost: the other instance is woken after it.
+    #[tokio::test]
+    async fn commits_in_a_burst_share_their_notifications() {
+        let Some((one, schema)) = super::scratch::store("commits_in_a_burst_share_their_notifications").await else {
+            return;
+        };
+        let other = PostgresStore::connect(schema.options()).await.expect("a second instance");
+        let mut wakeups = other.subscribe().await.unwrap().expect("PostgreSQL has wake-ups");
+        // Ten commits 3 ms apart: one NOTIFY each without the spacing (a NOTIFY takes about a millisecond).
+        let started = std::time::Instant::now();
+        for _ in 0..10 {
+            one.notifier.wake(&[Wakeup::Inbox]);
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+        let burst = started.elapsed();
+        let mut woken = 0;
+        while next(&mut wakeups).await.is_some() {
+            woken += 1;
+        }
+        let allowed = burst.as_millis() / super::wakeups::NOTIFY_SPACING.as_millis() + 2;
+        assert!((1..=allowed as usize).contains(&woken), "{woken} wake-ups for a burst of {burst:?}");
+    }
+
+    /// A ready handoff another live instance has claimed is not this instance's next one (its maker would wake at
+    /// once and find nothing, over and over); its own claims are, and so is a claim that lapsed.
+    #[tokio::test]
+    async fn a_handoff_another_instance_claimed_is_not_waited_for() {
+        let Some((one, schema)) = super::scratch::store("a_handoff_another_instance_claimed_is_not_waited_for").await
+        else {
+            return;
+        };
+        let other = PostgresStore::connect(schema.options()).await.expect("a second instance");
+        // Made ready and claimed by `one`.
+        let (_, handoff) = crate::store::conformance::customer_with_handoff(one.as_ref(), "+919820012345", t0()).await;
+        let ready_at: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT ready_at FROM handoffs WHERE id = $1")
+            .bind(&handoff)
+            .fetch_one(one.pool())
+            .await
+            .unwrap();
+        assert_eq!(one.next_ready_at().await.unwrap(), Some(ready_at), "its own claim");
+        assert_eq!(other.next_ready_at().await.unwrap(), None, "another live instance's claim");
+        assert!(other.ready_handoffs(t0() + chrono::Duration::days(1), 10).await.unwrap().is_empty());
+
+        sqlx::query("UPDATE handoffs SET claimed_until = now() - interval '1 second' WHERE id = $1")
+            .bind(&handoff)
+            .execute(one.pool())
+            .await
+            .unwrap();
+        assert_eq!(other.next_ready_at().await.unwrap(), Some(ready_at), "a lapsed claim");
+    }
+
     /// Upgrading a store that has rows in flight: migration 0007 queues exactly the rows not yet processed, each
     /// with the claim it had.
     #[tokio::test]
