@@ -51,6 +51,13 @@ pub trait InboxStore: Send + Sync {
     /// Commit raw events in one transaction (group commit); returns their inbox ids in order.
     async fn insert_inbox(&self, events: &[NewInboxEvent]) -> StoreResult<Vec<i64>>;
 
+    /// How many `insert_inbox` calls may usefully run at once: a store whose commits queue for a disk flush
+    /// other writers share (PostgreSQL with several instances) takes the next group while one waits; a store with
+    /// one writer (SQLite) takes one at a time, so each group is as large as it can be.
+    fn inbox_commits_at_once(&self) -> usize {
+        1
+    }
+
     /// Inbox rows not yet normalised, oldest first.
     async fn unprocessed_inbox(&self, limit: u32) -> StoreResult<Vec<InboxEvent>>;
 
