@@ -13,8 +13,8 @@ use crate::store::{InboxEvent, InboxSelection, InboxStore, NewInboxEvent, StoreE
 
 #[async_trait]
 impl InboxStore for PostgresStore {
-    /// One statement on one of the writer's kept connections: the rows, as arrays (one statement text whatever the group's
-    /// size, so it is prepared once), and their places in the normalisers' queue. A lone statement is its own
+    /// One statement on one of the writer's kept connections: the rows, as arrays (one statement text whatever the
+    /// group's size, so it is prepared once), and their places in the normalisers' queue. A lone statement is its own
     /// transaction: no `BEGIN`/`COMMIT` round trips, and no pool checkout (which pings the connection first). A
     /// connection that failed is dropped and the next group opens a new one, so a failover costs the group that
     /// met it (answered 503, re-sent by the vendor), as it did through the pool.

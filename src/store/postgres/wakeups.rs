@@ -11,8 +11,9 @@
 //!
 //! The daemon's own commits go through [`Notifier`]: a commit sets its stages' bits and returns at once, and one
 //! task per store sends what is set, one statement at a time on a connection of its own, at most one every
-//! [`NOTIFY_SPACING`]. Commits made while a NOTIFY is on its way, or in the spacing after it, share the next one: with several instances each committing small groups, one NOTIFY per
-//! commit woke every instance's idle stages once per commit, to query and mostly find nothing. A notification
+//! [`NOTIFY_SPACING`]. Commits made while a NOTIFY is on its way, or in the spacing after it, share the next one:
+//! with several instances each committing small groups, one NOTIFY per commit woke every instance's idle stages once
+//! per commit, to query and mostly find nothing. A notification
 //! carries its sender's name, and an instance does not wake itself with its own: its stages were woken in-process
 //! when the commit returned.
 
