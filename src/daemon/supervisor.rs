@@ -267,6 +267,18 @@ pub fn time_round(stage: &'static str) -> Option<impl Drop> {
     ROUNDS.try_with(|rounds| rounds.begin(stage)).ok()
 }
 
+/// `future`, to be spawned by a supervised task, with that task's round timing: [`time_round`] inside it times
+/// rounds the watchdog sees as the task's own (the inbox writer's commits in flight at once).
+pub fn with_round_timing<F: std::future::Future>(future: F) -> impl std::future::Future<Output = F::Output> {
+    let rounds = ROUNDS.try_with(Rounds::clone).ok();
+    async move {
+        match rounds {
+            Some(rounds) => ROUNDS.scope(rounds, future).await,
+            None => future.await,
+        }
+    }
+}
+
 fn panic_message(panic: &(dyn Any + Send)) -> String {
     if let Some(message) = panic.downcast_ref::<&str>() {
         (*message).to_owned()

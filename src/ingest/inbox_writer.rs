@@ -53,30 +53,77 @@ impl InboxWriter {
         (Self { store, queue, committed }, InboxWriterHandle { queue: sender })
     }
 
-    /// Runs until every handle is dropped and the queue is drained, so no accepted request is
-    /// left without an answer at shutdown.
+    /// Runs until every handle is dropped and the queue is drained, so no accepted request is left without an
+    /// answer at shutdown. Up to the store's `inbox_commits_at_once` groups are committed at once: the next group
+    /// is taken as soon as a commit is free, each group whatever has queued by then.
     pub async fn run(mut self) {
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        while self.queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            let (events, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
-            // A commit that hangs leaves every webhook unanswered: the watchdog must see it.
-            let committing = crate::daemon::supervisor::time_round("inbox_writer");
-            let committed = self.store.insert_inbox(&events).await;
-            drop(committing);
-            match committed {
-                Ok(ids) => {
-                    metrics::counter!("handoffd_inbox_committed_total").increment(ids.len() as u64);
-                    for (reply, id) in replies.into_iter().zip(ids) {
-                        let _ = reply.send(Ok(id));
-                    }
-                    self.committed.notify_one();
-                }
-                Err(error) => {
-                    tracing::error!(%error, count = events.len(), "Could not commit webhook events to the inbox.");
-                    for reply in replies {
-                        let _ = reply.send(Err(error.to_string()));
-                    }
-                }
+        let at_once = self.store.inbox_commits_at_once().clamp(1, COMMIT_ROUNDS.len());
+        // The commits' slots, each timed by the watchdog under a name of its own.
+        let (release, mut slots) = mpsc::channel(at_once);
+        for slot in 0..at_once {
+            release.try_send(slot).expect("room for every slot");
+        }
+        loop {
+            let slot = slots.recv().await.expect("the writer keeps a sender");
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            if self.queue.recv_many(&mut batch, MAX_BATCH).await == 0 {
+                break;
+            }
+            let (store, committed) = (self.store.clone(), self.committed.clone());
+            // Given back when the commit ends, however it ends.
+            let slot = Slot { index: slot, release: release.clone() };
+            let commit = async move {
+                commit_group(store.as_ref(), batch, &committed, COMMIT_ROUNDS[slot.index]).await;
+                drop(slot);
+            };
+            if at_once == 1 {
+                commit.await;
+            } else {
+                tokio::spawn(crate::daemon::supervisor::with_round_timing(commit));
+            }
+        }
+        // The groups still in flight answered before the writer ends: every other slot back.
+        for _ in 1..at_once {
+            let _ = slots.recv().await;
+        }
+    }
+}
+
+/// A commit's place among those in flight, given back when dropped.
+struct Slot {
+    index: usize,
+    release: mpsc::Sender<usize>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // The channel holds a place for every slot: a slot given back always fits.
+        let _ = self.release.try_send(self.index);
+    }
+}
+
+/// The watchdog's name for each commit in flight at once.
+const COMMIT_ROUNDS: [&str; 2] = ["inbox_writer", "inbox_writer_2"];
+
+/// Commits one group and answers each of its requests.
+async fn commit_group(store: &dyn Store, batch: Vec<(NewInboxEvent, Reply)>, committed: &Notify, round: &'static str) {
+    let (events, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+    // A commit that hangs leaves every webhook unanswered: the watchdog must see it.
+    let committing = crate::daemon::supervisor::time_round(round);
+    let result = store.insert_inbox(&events).await;
+    drop(committing);
+    match result {
+        Ok(ids) => {
+            metrics::counter!("handoffd_inbox_committed_total").increment(ids.len() as u64);
+            for (reply, id) in replies.into_iter().zip(ids) {
+                let _ = reply.send(Ok(id));
+            }
+            committed.notify_one();
+        }
+        Err(error) => {
+            tracing::error!(%error, count = events.len(), "Could not commit webhook events to the inbox.");
+            for reply in replies {
+                let _ = reply.send(Err(error.to_string()));
             }
         }
     }

@@ -51,6 +51,13 @@ pub trait InboxStore: Send + Sync {
     /// Commit raw events in one transaction (group commit); returns their inbox ids in order.
     async fn insert_inbox(&self, events: &[NewInboxEvent]) -> StoreResult<Vec<i64>>;
 
+    /// How many `insert_inbox` calls may usefully run at once: a store whose commits queue for a disk flush
+    /// other writers share (PostgreSQL with several instances) takes the next group while one waits; a store with
+    /// one writer (SQLite) takes one at a time, so each group is as large as it can be.
+    fn inbox_commits_at_once(&self) -> usize {
+        1
+    }
+
     /// Inbox rows not yet normalised, oldest first.
     async fn unprocessed_inbox(&self, limit: u32) -> StoreResult<Vec<InboxEvent>>;
 
@@ -98,7 +105,8 @@ pub trait PipelineStore: Send + Sync {
     /// Handoffs whose burst is over (collecting, `ready_at <= now`), oldest first.
     async fn ready_handoffs(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<HandoffRow>>;
 
-    /// The earliest `ready_at` of a collecting handoff, to sleep exactly until then.
+    /// The earliest `ready_at` of a collecting handoff that `ready_handoffs` could hand out now or later, to sleep
+    /// exactly until then: a handoff another live instance has claimed is left out (a store shared by instances).
     async fn next_ready_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
 
     /// A handoff with its customer and its interactions in time order.

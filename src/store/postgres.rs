@@ -42,6 +42,14 @@ use pipeline::transition_handoff;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// Group commits one instance has in flight at once. A commit waits for PostgreSQL's WAL flush, which every
+/// instance's commits share: one that arrives while another instance's flush is under way waits for it, then for
+/// its own. With one commit at a time, an instance's next group waited for both, and three instances flooded each
+/// committed groups of 6-7 webhooks (22-26 with one instance), most of their writers' time waiting for WAL (in a
+/// held-pipeline flood, 1.4 of the 3 writers at any moment). A second group sent meanwhile is written to the WAL
+/// at once and flushed with the next flush, whoever's it is.
+pub const INBOX_COMMITS_AT_ONCE: usize = 2;
+
 /// How long a claim on inbox rows or a ready handoff holds: longer than any round takes, short enough that a
 /// killed instance's work is taken over promptly.
 pub const CLAIM_FOR: Duration = Duration::from_secs(10);
@@ -53,8 +61,9 @@ pub struct PostgresStore {
     instance: String,
     /// The schema the tables are in: it names the wake-up channels.
     schema: String,
-    /// The group commit's own connection (`inbox::insert_inbox`), kept out of the pool: one writer task uses it.
-    inbox_connection: tokio::sync::Mutex<Option<PgConnection>>,
+    /// The group commits' own connections (`inbox::insert_inbox`), kept out of the pool, one per commit in flight
+    /// ([`INBOX_COMMITS_AT_ONCE`]).
+    inbox_connections: Vec<tokio::sync::Mutex<Option<PgConnection>>>,
     /// Sends the other instances' wake-ups after commits, coalesced.
     notifier: wakeups::Notifier,
 }
@@ -80,7 +89,8 @@ impl PostgresStore {
         let schema: String = sqlx::query_scalar("SELECT current_schema()").fetch_one(&pool).await?;
         let instance = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4());
         let notifier = wakeups::Notifier::start(pool.clone(), schema.clone(), instance.clone());
-        Ok(Self { pool, instance, schema, inbox_connection: tokio::sync::Mutex::new(None), notifier })
+        let inbox_connections = (0..INBOX_COMMITS_AT_ONCE).map(|_| tokio::sync::Mutex::new(None)).collect();
+        Ok(Self { pool, instance, schema, inbox_connections, notifier })
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -649,6 +659,108 @@ mod tests {
         assert_eq!(requeued, 4);
         assert_eq!(claimed(one.unprocessed_inbox(10).await.unwrap()), ids, "every row, none still held by `other`");
         assert!(other.unprocessed_inbox(10).await.unwrap().is_empty());
+    }
+
+    /// The inbox writer sends the next group while a commit waits (here for a lock another session holds on the
+    /// inbox; in a flood, for another instance's WAL flush), on a kept connection of its own; both are answered
+    /// once committed.
+    #[tokio::test]
+    async fn the_inbox_writer_sends_the_next_group_while_a_commit_waits() {
+        let Some((store, schema)) = super::scratch::store("the_inbox_writer_sends_the_next_group").await else {
+            return;
+        };
+        let (writer, handle) = crate::ingest::InboxWriter::new(store.clone(), Default::default());
+        let writer = tokio::spawn(writer.run());
+        let mut blocker = store.pool().begin().await.unwrap();
+        sqlx::query("LOCK TABLE inbox IN EXCLUSIVE MODE").execute(&mut *blocker).await.unwrap();
+        // Group commits waiting for the lock, seen from another session.
+        let waiting = || async {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock' \
+                 AND query LIKE 'WITH new AS (INSERT INTO inbox%'",
+            )
+            .bind(&schema.name)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+            waiting
+        };
+        let until_waiting = |count: i64| async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while waiting().await < count {
+                assert!(std::time::Instant::now() < deadline, "{count} group commits never waited together");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        let first = tokio::spawn({
+            let handle = handle.clone();
+            async move { handle.commit(raw_event("a", t0())).await }
+        });
+        until_waiting(1).await;
+        let second = tokio::spawn({
+            let handle = handle.clone();
+            async move { handle.commit(raw_event("b", t0())).await }
+        });
+        until_waiting(2).await;
+        blocker.commit().await.unwrap();
+        let (first, second) = (first.await.unwrap().unwrap(), second.await.unwrap().unwrap());
+        assert_ne!(first, second);
+        drop(handle);
+        writer.await.unwrap();
+        let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbox").fetch_one(store.pool()).await.unwrap();
+        assert_eq!(stored, 2);
+    }
+
+    /// Commits in a burst share NOTIFYs, at most one every `NOTIFY_SPACING`, and the last commit's wake-up is not
+    /// lost: the other instance is woken after it.
+    #[tokio::test]
+    async fn commits_in_a_burst_share_their_notifications() {
+        let Some((one, schema)) = super::scratch::store("commits_in_a_burst_share_their_notifications").await else {
+            return;
+        };
+        let other = PostgresStore::connect(schema.options()).await.expect("a second instance");
+        let mut wakeups = other.subscribe().await.unwrap().expect("PostgreSQL has wake-ups");
+        // Ten commits 3 ms apart: one NOTIFY each without the spacing (a NOTIFY takes about a millisecond).
+        let started = std::time::Instant::now();
+        for _ in 0..10 {
+            one.notifier.wake(&[Wakeup::Inbox]);
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+        let burst = started.elapsed();
+        let mut woken = 0;
+        while next(&mut wakeups).await.is_some() {
+            woken += 1;
+        }
+        let allowed = burst.as_millis() / super::wakeups::NOTIFY_SPACING.as_millis() + 2;
+        assert!((1..=allowed as usize).contains(&woken), "{woken} wake-ups for a burst of {burst:?}");
+    }
+
+    /// A ready handoff another live instance has claimed is not this instance's next one (its maker would wake at
+    /// once and find nothing, over and over); its own claims are, and so is a claim that lapsed.
+    #[tokio::test]
+    async fn a_handoff_another_instance_claimed_is_not_waited_for() {
+        let Some((one, schema)) = super::scratch::store("a_handoff_another_instance_claimed_is_not_waited_for").await
+        else {
+            return;
+        };
+        let other = PostgresStore::connect(schema.options()).await.expect("a second instance");
+        // Made ready and claimed by `one`.
+        let (_, handoff) = crate::store::conformance::customer_with_handoff(one.as_ref(), "+919820012345", t0()).await;
+        let ready_at: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT ready_at FROM handoffs WHERE id = $1")
+            .bind(&handoff)
+            .fetch_one(one.pool())
+            .await
+            .unwrap();
+        assert_eq!(one.next_ready_at().await.unwrap(), Some(ready_at), "its own claim");
+        assert_eq!(other.next_ready_at().await.unwrap(), None, "another live instance's claim");
+        assert!(other.ready_handoffs(t0() + chrono::Duration::days(1), 10).await.unwrap().is_empty());
+
+        sqlx::query("UPDATE handoffs SET claimed_until = now() - interval '1 second' WHERE id = $1")
+            .bind(&handoff)
+            .execute(one.pool())
+            .await
+            .unwrap();
+        assert_eq!(other.next_ready_at().await.unwrap(), Some(ready_at), "a lapsed claim");
     }
 
     /// Upgrading a store that has rows in flight: migration 0007 queues exactly the rows not yet processed, each

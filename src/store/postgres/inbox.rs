@@ -13,8 +13,8 @@ use crate::store::{InboxEvent, InboxSelection, InboxStore, NewInboxEvent, StoreE
 
 #[async_trait]
 impl InboxStore for PostgresStore {
-    /// One statement on the writer's kept connection: the rows, as arrays (one statement text whatever the group's
-    /// size, so it is prepared once), and their places in the normalisers' queue. A lone statement is its own
+    /// One statement on one of the writer's kept connections: the rows, as arrays (one statement text whatever the
+    /// group's size, so it is prepared once), and their places in the normalisers' queue. A lone statement is its own
     /// transaction: no `BEGIN`/`COMMIT` round trips, and no pool checkout (which pings the connection first). A
     /// connection that failed is dropped and the next group opens a new one, so a failover costs the group that
     /// met it (answered 503, re-sent by the vendor), as it did through the pool.
@@ -26,7 +26,11 @@ impl InboxStore for PostgresStore {
         for new in events {
             columns.push(new);
         }
-        let mut kept = self.inbox_connection.lock().await;
+        // A free kept connection, else the first (the writer sends no more than there are connections).
+        let mut kept = match self.inbox_connections.iter().find_map(|slot| slot.try_lock().ok()) {
+            Some(free) => free,
+            None => self.inbox_connections[0].lock().await,
+        };
         if kept.is_none() {
             *kept = Some(super::connect_kept(&self.pool).await?);
         }
@@ -61,6 +65,10 @@ impl InboxStore for PostgresStore {
         // The normalisers of the other instances.
         self.notifier.wake(&[crate::store::Wakeup::Inbox]);
         Ok(ids)
+    }
+
+    fn inbox_commits_at_once(&self) -> usize {
+        super::INBOX_COMMITS_AT_ONCE
     }
 
     /// Claims the rows it hands out until [`super::CLAIM_FOR`] from now: rows another live instance claimed
