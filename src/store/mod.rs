@@ -58,6 +58,13 @@ pub trait InboxStore: Send + Sync {
         1
     }
 
+    /// The longest a small group may wait for more events before it is sent, when the commit before it was small
+    /// and waited (see `ingest::inbox_writer::Linger`): zero for a store whose commits cost little beside their
+    /// rows (SQLite, whose one writer's groups already gather while a commit runs).
+    fn inbox_linger(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
     /// Inbox rows not yet normalised, oldest first.
     async fn unprocessed_inbox(&self, limit: u32) -> StoreResult<Vec<InboxEvent>>;
 

@@ -50,6 +50,13 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// at once and flushed with the next flush, whoever's it is.
 pub const INBOX_COMMITS_AT_ONCE: usize = 2;
 
+/// The longest a small group commit waits for more webhooks after a small commit that waited for a WAL flush
+/// (`ingest::inbox_writer::Linger`). Each commit costs CPU in the daemon and in its backend whatever its size
+/// (a transaction, a plan's executor, a WAL write): three instances flooded committed groups of 3-4 webhooks,
+/// 5,116-6,951 commits for 20,000 webhooks against 1,410 of 14 with one instance, and PostgreSQL's CPU for the
+/// same rows doubled (ingest7 in PERFORMANCE.md). Short beside the flush the commit then waits for (1-3 ms here).
+pub const INBOX_LINGER: Duration = Duration::from_millis(2);
+
 /// How long a claim on inbox rows or a ready handoff holds: longer than any round takes, short enough that a
 /// killed instance's work is taken over promptly.
 pub const CLAIM_FOR: Duration = Duration::from_secs(10);
@@ -709,6 +716,50 @@ mod tests {
         writer.await.unwrap();
         let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbox").fetch_one(store.pool()).await.unwrap();
         assert_eq!(stored, 2);
+    }
+
+    /// After a small commit that waited (here for a lock another session holds on the inbox; in a flood, for a WAL
+    /// flush), a small group waits for the webhooks that follow and goes with them in one commit; each is answered
+    /// once committed. Without the linger the first would go alone, at once.
+    #[tokio::test]
+    async fn a_small_group_after_a_small_commit_that_waited_lingers_for_the_next_webhooks() {
+        let Some((store, schema)) = super::scratch::store("a_small_group_lingers").await else {
+            return;
+        };
+        // A linger long enough to be seen on a loaded machine; the store's is 2 ms.
+        let linger = Duration::from_millis(400);
+        let (writer, handle) = crate::ingest::InboxWriter::new(store.clone(), Default::default());
+        let writer = tokio::spawn(writer.with_linger(linger).run());
+        let mut blocker = store.pool().begin().await.unwrap();
+        sqlx::query("LOCK TABLE inbox IN EXCLUSIVE MODE").execute(&mut *blocker).await.unwrap();
+        let waited = tokio::spawn({
+            let handle = handle.clone();
+            async move { handle.commit(raw_event("waited", t0())).await }
+        });
+        // Long enough for the linger that follows to be the longest: half of this.
+        tokio::time::sleep(2 * linger).await;
+        blocker.commit().await.unwrap();
+        waited.await.unwrap().unwrap();
+        let commit = |id: &'static str| {
+            let handle = handle.clone();
+            tokio::spawn(async move { handle.commit(raw_event(id, t0())).await })
+        };
+        let started = std::time::Instant::now();
+        let first = commit("first");
+        tokio::time::sleep(linger / 4).await;
+        let (second, third) = (commit("second"), commit("third"));
+        let ids: Vec<i64> =
+            vec![first.await.unwrap().unwrap(), second.await.unwrap().unwrap(), third.await.unwrap().unwrap()];
+        assert!(started.elapsed() < 2 * linger, "answered within the linger: {:?}", started.elapsed());
+        let transactions: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT xmin::TEXT) FROM inbox WHERE id = ANY($1)")
+            .bind(&ids)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(transactions, 1, "the three in one commit");
+        drop(handle);
+        writer.await.unwrap();
+        drop(schema);
     }
 
     /// Commits in a burst share NOTIFYs, at most one every `NOTIFY_SPACING`, and the last commit's wake-up is not

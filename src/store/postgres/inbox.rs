@@ -11,6 +11,15 @@ use sqlx::{Postgres, QueryBuilder, Row};
 use super::{PostgresStore, claim_for};
 use crate::store::{InboxEvent, InboxSelection, InboxStore, NewInboxEvent, StoreError, StoreResult};
 
+/// The group commit's statement: the rows as arrays, so one prepared text serves every group's size.
+pub(super) const INSERT_INBOX: &str = "WITH new AS (INSERT INTO inbox (connector_id, source, received_at, query, headers, body) \
+       SELECT connector_id, source, received_at, query, headers, body \
+       FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TIMESTAMPTZ[], $4::TEXT[], $5::TEXT[], $6::BYTEA[]) \
+         WITH ORDINALITY AS e (connector_id, source, received_at, query, headers, body, n) \
+       ORDER BY n RETURNING id), \
+     queued AS (INSERT INTO inbox_pending (inbox_id) SELECT id FROM new) \
+     SELECT id FROM new ORDER BY id";
+
 #[async_trait]
 impl InboxStore for PostgresStore {
     /// One statement on one of the writer's kept connections: the rows, as arrays (one statement text whatever the
@@ -37,23 +46,15 @@ impl InboxStore for PostgresStore {
         let connection = kept.as_mut().expect("connected above");
         // Identity values are drawn in the insert's order, which ORDER BY n makes the events' order: the ids in
         // order are the events' ids in order.
-        let inserted = sqlx::query_scalar(
-            "WITH new AS (INSERT INTO inbox (connector_id, source, received_at, query, headers, body) \
-               SELECT connector_id, source, received_at, query, headers, body \
-               FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TIMESTAMPTZ[], $4::TEXT[], $5::TEXT[], $6::BYTEA[]) \
-                 WITH ORDINALITY AS e (connector_id, source, received_at, query, headers, body, n) \
-               ORDER BY n RETURNING id), \
-             queued AS (INSERT INTO inbox_pending (inbox_id) SELECT id FROM new) \
-             SELECT id FROM new ORDER BY id",
-        )
-        .bind(&columns.connector_ids)
-        .bind(&columns.sources)
-        .bind(&columns.received_at)
-        .bind(&columns.queries)
-        .bind(&columns.headers)
-        .bind(&columns.bodies)
-        .fetch_all(&mut *connection)
-        .await;
+        let inserted = sqlx::query_scalar(INSERT_INBOX)
+            .bind(&columns.connector_ids)
+            .bind(&columns.sources)
+            .bind(&columns.received_at)
+            .bind(&columns.queries)
+            .bind(&columns.headers)
+            .bind(&columns.bodies)
+            .fetch_all(&mut *connection)
+            .await;
         let ids: Vec<i64> = match inserted {
             Ok(ids) => ids,
             Err(error) => {
@@ -69,6 +70,10 @@ impl InboxStore for PostgresStore {
 
     fn inbox_commits_at_once(&self) -> usize {
         super::INBOX_COMMITS_AT_ONCE
+    }
+
+    fn inbox_linger(&self) -> std::time::Duration {
+        super::INBOX_LINGER
     }
 
     /// Claims the rows it hands out until [`super::CLAIM_FOR`] from now: rows another live instance claimed
