@@ -12,7 +12,7 @@ use super::{PostgresStore, claim_for};
 use crate::store::{InboxEvent, InboxSelection, InboxStore, NewInboxEvent, StoreError, StoreResult};
 
 /// The group commit's statement: the rows as arrays, so one prepared text serves every group's size.
-pub(super) const INSERT_INBOX: &str = "WITH new AS (INSERT INTO inbox (connector_id, source, received_at, query, headers, body) \
+const INSERT_INBOX: &str = "WITH new AS (INSERT INTO inbox (connector_id, source, received_at, query, headers, body) \
        SELECT connector_id, source, received_at, query, headers, body \
        FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TIMESTAMPTZ[], $4::TEXT[], $5::TEXT[], $6::BYTEA[]) \
          WITH ORDINALITY AS e (connector_id, source, received_at, query, headers, body, n) \
