@@ -402,7 +402,8 @@ pub fn promised_next_step(hits: &Hits) -> Option<String> {
     hits.signals.iter().rfind(|h| h.code == "promise").map(|h| shorten(&h.sentence, 120))
 }
 
-/// Facts of `do_not_ask` that an agent asked again after the handoff.
+/// Facts of `do_not_ask` that an agent asked again after the handoff, by the vocabulary's `ask`
+/// patterns (the trained model's re-ask head, where enabled, decides instead: `model::reask`).
 pub fn reasked(vocabulary: &Vocabulary, do_not_ask: &[FactValue], after: &[(usize, &Turn)]) -> Vec<Reask> {
     let mut out: Vec<Reask> = Vec::new();
     for &(index, turn) in after {
@@ -410,25 +411,16 @@ pub fn reasked(vocabulary: &Vocabulary, do_not_ask: &[FactValue], after: &[(usiz
             continue;
         }
         let folded = Folded::new(&turn.text);
-        for sentence in split_sentences(&folded.text) {
-            let (start, part) = sentence;
-            // A question that confirms a given value ("40 employees, right?") is not a re-ask.
-            if vocabulary.confirm_tags.as_ref().is_some_and(|tags| tags.is_match(part.as_bytes())) {
-                continue;
-            }
-            for entry in &vocabulary.facts.entries {
-                let Some(ask) = &entry.ask else { continue };
-                if !do_not_ask.iter().any(|f| f.fact == entry.code) || out.iter().any(|r| r.fact == entry.code) {
+        for (start, part) in split_sentences(&folded.text) {
+            for given in do_not_ask {
+                if out.iter().any(|r| r.fact == given.fact) {
                     continue;
                 }
-                let given = do_not_ask.iter().find(|f| f.fact == entry.code);
-                if given.is_some_and(|f| confirms_value(part, &entry.code, &f.value)) {
-                    continue;
-                }
-                if let Some(m) = ask.find(part.as_bytes()) {
-                    let evidence = folded.original_span(start + m.start(), start + m.end());
+                let signals = ask_signals(vocabulary, part, &given.fact, Some(given));
+                if let (Some(ask), false) = (&signals.ask, signals.confirms()) {
+                    let evidence = folded.original_span(start + ask.start, start + ask.end);
                     out.push(Reask {
-                        fact: entry.code.clone(),
+                        fact: given.fact.clone(),
                         evidence: shorten(evidence, EVIDENCE_CHARS),
                         turn: Some(index),
                     });
@@ -437,6 +429,39 @@ pub fn reasked(vocabulary: &Vocabulary, do_not_ask: &[FactValue], after: &[(usiz
         }
     }
     out
+}
+
+/// What the vocabulary says of an agent's sentence (folded) and one fact: where a pattern of the
+/// fact's `ask` matches, whether the sentence is a confirmation tag ("..., right?"), and whether
+/// it states the customer's value ([`confirms_value`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AskSignals {
+    pub ask: Option<std::ops::Range<usize>>,
+    pub confirm_tag: bool,
+    pub states_value: bool,
+}
+
+impl AskSignals {
+    /// A question that confirms a given value ("40 employees, right?") is not a re-ask.
+    pub fn confirms(&self) -> bool {
+        self.confirm_tag || self.states_value
+    }
+}
+
+pub fn ask_signals(vocabulary: &Vocabulary, sentence: &str, fact: &str, given: Option<&FactValue>) -> AskSignals {
+    let ask = vocabulary
+        .facts
+        .entries
+        .iter()
+        .filter(|entry| entry.code == fact)
+        .filter_map(|entry| entry.ask.as_ref()?.find(sentence.as_bytes()))
+        .map(|m| m.start()..m.end())
+        .next();
+    AskSignals {
+        ask,
+        confirm_tag: vocabulary.confirm_tags.as_ref().is_some_and(|tags| tags.is_match(sentence.as_bytes())),
+        states_value: given.is_some_and(|f| confirms_value(sentence, fact, &f.value)),
+    }
 }
 
 /// Whether an agent's sentence (folded) states the value of a fact rather than asking for it:
@@ -456,7 +481,7 @@ fn confirms_value(sentence: &str, fact: &str, value: &str) -> bool {
 }
 
 /// Sentences with their byte offsets (a `?` ends one, so "right?" tags only its own question).
-fn split_sentences(text: &str) -> Vec<(usize, &str)> {
+pub fn split_sentences(text: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
     let mut start = 0;
     for (i, c) in text.char_indices() {

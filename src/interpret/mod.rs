@@ -252,7 +252,11 @@ impl Interpreter {
         // analysis found was given as much as one the rules found.
         let after_turns: Vec<(usize, &Turn)> =
             after.iter().enumerate().map(|(i, turn)| (before.len() + i, turn)).collect();
-        brief.reasked_facts = engine::reasked(&self.vocabulary, &brief.do_not_ask, &after_turns);
+        brief.reasked_facts = self
+            .model
+            .as_ref()
+            .and_then(|model| model.reasked(&self.vocabulary, &brief.do_not_ask, before, &after_turns))
+            .unwrap_or_else(|| engine::reasked(&self.vocabulary, &brief.do_not_ask, &after_turns));
         if brief.disposition == Disposition::ClosedLost {
             brief.notes.push("closed lost: no follow-up call is wanted".into());
         }

@@ -101,6 +101,11 @@ pub struct FeatureSet {
 
 /// FNV-1a over a namespace tag and the parts, reduced to the feature space.
 fn hash(tag: u8, parts: &[&str]) -> u32 {
+    hash_bits(tag, parts, BITS)
+}
+
+/// [`hash`] into a space of `2^bits` buckets (the re-ask head has its own).
+pub fn hash_bits(tag: u8, parts: &[&str], bits: u32) -> u32 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(tag);
     for (i, part) in parts.iter().enumerate() {
         if i > 0 {
@@ -111,7 +116,7 @@ fn hash(tag: u8, parts: &[&str]) -> u32 {
         }
     }
     // Fold the high bits in: FNV's low bits alone mix poorly.
-    ((h ^ (h >> 29) ^ (h >> 47)) & (DIMS as u64 - 1)) as u32
+    ((h ^ (h >> 29) ^ (h >> 47)) & ((1u64 << bits) - 1)) as u32
 }
 
 /// The folded words of a turn (lower case, no accents), with their byte spans in the folded text.

@@ -24,6 +24,7 @@ use super::Vocabulary;
 use super::text::shorten;
 
 pub mod features;
+pub mod reask;
 pub mod train;
 
 use features::{DIMS, FeatureSet, Features, TurnFeatures};
@@ -152,6 +153,9 @@ pub struct ModelFile {
     /// How it was made (corpus, cases, date), for whoever reads the file.
     pub trained_on: String,
     pub heads: Vec<HeadFile>,
+    /// The re-ask head (absent in older files and where none was trained: the patterns decide).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reask: Option<reask::ReaskFile>,
 }
 
 /// One field's classifiers, ready to score: weights feature-major, so a feature touches one
@@ -292,6 +296,8 @@ pub struct Model {
     pub features: FeatureSet,
     pub trained_on: String,
     pub heads: Vec<Head>,
+    /// Whether an agent asked again for a given fact (see [`reask`]).
+    pub reask: Option<reask::ReaskHead>,
     /// The enabled heads' weights side by side, made on the first brief (see [`Fused`]).
     fused: OnceLock<Fused>,
 }
@@ -377,11 +383,36 @@ impl Model {
         anyhow::ensure!(file.format == FORMAT, "format `{}`, expected `{FORMAT}`", file.format);
         anyhow::ensure!(file.bits == features::BITS, "{} feature bits, this build reads {}", file.bits, features::BITS);
         let heads = file.heads.iter().map(Head::from_file).collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(Model::new(file.features, file.trained_on.clone(), heads))
+        let mut model = Model::new(file.features, file.trained_on.clone(), heads);
+        model.reask = file.reask.as_ref().map(reask::ReaskHead::from_file).transpose()?;
+        Ok(model)
     }
 
     pub fn new(features: FeatureSet, trained_on: String, heads: Vec<Head>) -> Self {
-        Model { features, trained_on, heads, fused: OnceLock::new() }
+        Model { features, trained_on, heads, reask: None, fused: OnceLock::new() }
+    }
+
+    /// The re-ask head, where the model file enables one.
+    pub fn reask_head(&self) -> Option<&reask::ReaskHead> {
+        self.reask.as_ref().filter(|head| head.enabled)
+    }
+
+    /// The do_not_ask head (the re-ask head reads what a sentence is about with it).
+    pub fn facts_head(&self) -> Option<&Head> {
+        self.heads.iter().find(|h| h.field == Field::DoNotAsk)
+    }
+
+    /// The facts of `do_not_ask` an agent asked again after the handoff, by the re-ask head;
+    /// `None` when the model has none enabled (the patterns decide).
+    pub fn reasked(
+        &self,
+        vocabulary: &Vocabulary,
+        do_not_ask: &[FactValue],
+        before: &[Turn],
+        after: &[(usize, &Turn)],
+    ) -> Option<Vec<handoffd_contract::brief::Reask>> {
+        let head = self.reask_head()?;
+        Some(head.reasked(self.facts_head(), vocabulary, do_not_ask, before, after))
     }
 
     /// The fused table of the enabled heads, unless the heads changed since it was made.
@@ -397,6 +428,7 @@ impl Model {
             features: self.features,
             trained_on: self.trained_on.clone(),
             heads: self.heads.iter().map(Head::to_file).collect(),
+            reask: self.reask.as_ref().map(reask::ReaskHead::to_file),
         }
     }
 
@@ -423,7 +455,11 @@ impl Model {
 
     /// The fields this model decides.
     pub fn enabled_fields(&self) -> Vec<&'static str> {
-        self.heads.iter().filter(|h| h.enabled).map(|h| h.field.name()).collect()
+        let mut fields: Vec<&'static str> = self.heads.iter().filter(|h| h.enabled).map(|h| h.field.name()).collect();
+        if self.reask_head().is_some() {
+            fields.push("reasked_facts");
+        }
+        fields
     }
 
     /// Decide the enabled fields of `brief` (made by the rules from `turns`).

@@ -5,6 +5,8 @@
 //! Each field is enabled in the written model only where cross-validation showed the model
 //! (with the rules' findings as features) beating the rules alone; elsewhere the rules decide.
 
+mod reask;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -48,6 +50,16 @@ pub struct Args {
     /// Write every out-of-fold case `both` got wrong (per field: expected, rules, both) to this file.
     #[arg(long)]
     pub misses: Option<PathBuf>,
+    /// The re-ask cases (first contacts after a handoff) the re-ask head learns from; skipped
+    /// when the folder does not exist.
+    #[arg(long, default_value = "eval/corpus/reask/train")]
+    pub reask: PathBuf,
+    /// Train the re-ask head alone, into the model file as it is (its other heads kept).
+    #[arg(long)]
+    pub reask_only: bool,
+    /// Write every out-of-fold re-ask case the head got wrong to this file.
+    #[arg(long)]
+    pub reask_misses: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -65,6 +77,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         shapes: !args.without_context,
         window_day: !args.without_window_day,
     };
+    if args.reask_only {
+        return reask_only(&args, &loaded, &out);
+    }
     let interpreter = Interpreter::load(&loaded.config.interpret, loaded.base_dir())?.without_model();
     let mut data = Vec::new();
     for (slice, dir) in score::slices(&args.dir)? {
@@ -104,6 +119,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         std::fs::write(path, misses(&data, &cv)).with_context(|| format!("cannot write `{}`", path.display()))?;
     }
     if args.cv_only {
+        if args.reask.is_dir() {
+            // The re-ask cases read by the configured model, the one in use.
+            let configured = Interpreter::load(&loaded.config.interpret, loaded.base_dir())?;
+            reask::train(&reask::examples(&configured, &args.reask)?, args.folds, args.reask_misses.as_deref())?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -118,7 +138,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut model = train::fit_model(interpreter.vocabulary(), &data, &all, set, trained_on);
     // Only the fields the model decides are written: the others' weights would only weigh.
     model.heads.retain(|head| enabled.contains(&head.field.name()));
-    let enabled_fields: Vec<&str> = Field::ALL.iter().map(|f| f.name()).filter(|f| enabled.contains(f)).collect();
+    if args.reask.is_dir() {
+        // The re-ask cases read by the brief as it will run: the new model's do_not_ask.
+        let with_model = Interpreter::load(&loaded.config.interpret, loaded.base_dir())?.with_model(model.clone());
+        let examples = reask::examples(&with_model, &args.reask)?;
+        model.reask = Some(reask::train(&examples, args.folds, args.reask_misses.as_deref())?);
+    }
+    let enabled_fields = model.enabled_fields();
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     }
@@ -133,6 +159,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         } else {
             enabled_fields.join(", ")
         }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--reask-only`: the model file `out` with a re-ask head trained anew (its brief heads as they are).
+fn reask_only(args: &Args, loaded: &crate::config::Loaded, out: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let interpreter = Interpreter::load(&loaded.config.interpret, loaded.base_dir())?;
+    let mut model = crate::interpret::model::Model::load(out, interpreter.vocabulary())?;
+    let interpreter = interpreter.with_model(model.clone());
+    let examples = reask::examples(&interpreter, &args.reask)?;
+    let head = reask::train(&examples, args.folds, args.reask_misses.as_deref())?;
+    if args.cv_only {
+        return Ok(ExitCode::SUCCESS);
+    }
+    model.reask = Some(head);
+    let json = serde_json::to_string(&model.to_file())?;
+    std::fs::write(out, &json).with_context(|| format!("cannot write `{}`", out.display()))?;
+    println!(
+        "\nwrote `{}` ({} bytes); the model decides: {}",
+        out.display(),
+        json.len(),
+        model.enabled_fields().join(", ")
     );
     Ok(ExitCode::SUCCESS)
 }
