@@ -139,8 +139,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Only the fields the model decides are written: the others' weights would only weigh.
     model.heads.retain(|head| enabled.contains(&head.field.name()));
     if args.reask.is_dir() {
-        // The re-ask cases read by the brief as it will run: the new model's do_not_ask.
-        let with_model = Interpreter::load(&loaded.config.interpret, loaded.base_dir())?.with_model(model.clone());
+        // The re-ask cases read by the brief as it will run: the new model's do_not_ask, with the
+        // weights as the file stores them (quantised), which the head's topic features read too.
+        let as_stored = crate::interpret::model::Model::from_file(&model.to_file())?;
+        let with_model = Interpreter::load(&loaded.config.interpret, loaded.base_dir())?.with_model(as_stored);
         let examples = reask::examples(&with_model, &args.reask)?;
         model.reask = Some(reask::train(&examples, args.folds, args.reask_misses.as_deref())?);
     }

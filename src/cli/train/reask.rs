@@ -8,8 +8,8 @@ use std::path::Path;
 use anyhow::Context;
 use handoffd_contract::brief::FactValue;
 
-use crate::interpret::model::Field;
 use crate::interpret::model::reask::{self, Example, ReaskHead};
+use crate::interpret::model::{Field, train};
 use crate::interpret::score::{self, interval};
 use crate::interpret::{Interpreter, turns_before_handoff};
 
@@ -69,7 +69,8 @@ pub fn examples(interpreter: &Interpreter, dir: &Path) -> anyhow::Result<Vec<Exa
 /// only where `both` beat the patterns.
 pub fn train(examples: &[Example], folds: usize, misses: Option<&Path>) -> anyhow::Result<ReaskHead> {
     anyhow::ensure!(examples.len() >= folds * 2, "{} re-ask cases are too few for {folds} folds", examples.len());
-    let fold = fold_of(examples, folds);
+    let keys: Vec<(&str, &str)> = examples.iter().map(|e| (e.slice.as_str(), e.name.as_str())).collect();
+    let fold = train::folds_of(&keys, folds);
     let model = reask::cross_validate(examples, &fold, folds, false);
     let both = reask::cross_validate(examples, &fold, folds, true);
     let f1s = |answers: &dyn Fn(usize) -> Vec<bool>| -> Vec<f64> {
@@ -115,20 +116,6 @@ pub fn train(examples: &[Example], folds: usize, misses: Option<&Path>) -> anyho
         if head.enabled { "it decides re-asks" } else { "the patterns won: written disabled" }
     );
     Ok(head)
-}
-
-/// The fold of each example: per slice, in name order, round robin.
-fn fold_of(examples: &[Example], k: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..examples.len()).collect();
-    order.sort_by(|a, b| (&examples[*a].slice, &examples[*a].name).cmp(&(&examples[*b].slice, &examples[*b].name)));
-    let mut fold = vec![0; examples.len()];
-    let mut per_slice: std::collections::BTreeMap<&str, usize> = Default::default();
-    for e in order {
-        let n = per_slice.entry(examples[e].slice.as_str()).or_default();
-        fold[e] = *n % k;
-        *n += 1;
-    }
-    fold
 }
 
 /// Each out-of-fold case `both` got wrong: the facts wanted, the patterns' and the head's, and

@@ -221,12 +221,18 @@ fn tune_override(scored: &[Scored], only: Option<usize>) -> f32 {
 /// The fold of each case: by slice, in name order, round robin, so every fold holds every
 /// language in proportion.
 pub fn folds(data: &[Prepared], k: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..data.len()).collect();
-    order.sort_by(|a, b| (&data[*a].slice, &data[*a].case.name).cmp(&(&data[*b].slice, &data[*b].case.name)));
-    let mut fold = vec![0; data.len()];
+    let keys: Vec<(&str, &str)> = data.iter().map(|d| (d.slice.as_str(), d.case.name.as_str())).collect();
+    folds_of(&keys, k)
+}
+
+/// [`folds`] of cases given as (slice, name).
+pub fn folds_of(keys: &[(&str, &str)], k: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_by(|a, b| keys[*a].cmp(&keys[*b]));
+    let mut fold = vec![0; keys.len()];
     let mut per_slice: BTreeMap<&str, usize> = BTreeMap::new();
     for i in order {
-        let n = per_slice.entry(data[i].slice.as_str()).or_default();
+        let n = per_slice.entry(keys[i].0).or_default();
         fold[i] = *n % k;
         *n += 1;
     }
