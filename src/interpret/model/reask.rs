@@ -384,7 +384,7 @@ pub struct Example {
     pub reasked: Vec<bool>,
     /// The agent's sentences (for the misses' report).
     pub sentences: Vec<String>,
-    /// Per sentence, whether it ends in a question mark (the first witness where no pattern asks).
+    /// Per sentence, whether it holds a question mark (the first witness where no pattern asks).
     pub questions: Vec<bool>,
     /// The patterns' answer (per bag), for the comparison.
     pub rules: Vec<bool>,
