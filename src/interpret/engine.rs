@@ -412,11 +412,12 @@ pub fn reasked(vocabulary: &Vocabulary, do_not_ask: &[FactValue], after: &[(usiz
         }
         let folded = Folded::new(&turn.text);
         for (start, part) in split_sentences(&folded.text) {
+            let tag = confirm_tag(vocabulary, part);
             for given in do_not_ask {
                 if out.iter().any(|r| r.fact == given.fact) {
                     continue;
                 }
-                let signals = ask_signals(vocabulary, part, &given.fact, Some(given));
+                let signals = ask_signals(vocabulary, part, tag, &given.fact, Some(given));
                 if let (Some(ask), false) = (&signals.ask, signals.confirms()) {
                     let evidence = folded.original_span(start + ask.start, start + ask.end);
                     out.push(Reask {
@@ -448,7 +449,19 @@ impl AskSignals {
     }
 }
 
-pub fn ask_signals(vocabulary: &Vocabulary, sentence: &str, fact: &str, given: Option<&FactValue>) -> AskSignals {
+/// Whether an agent's sentence (folded) is a confirmation tag ("..., right?"), whatever the fact.
+pub fn confirm_tag(vocabulary: &Vocabulary, sentence: &str) -> bool {
+    vocabulary.confirm_tags.as_ref().is_some_and(|tags| tags.is_match(sentence.as_bytes()))
+}
+
+/// `tag`: [`confirm_tag`] of the sentence, read once for all the facts.
+pub fn ask_signals(
+    vocabulary: &Vocabulary,
+    sentence: &str,
+    tag: bool,
+    fact: &str,
+    given: Option<&FactValue>,
+) -> AskSignals {
     let ask = vocabulary
         .facts
         .entries
@@ -457,11 +470,7 @@ pub fn ask_signals(vocabulary: &Vocabulary, sentence: &str, fact: &str, given: O
         .filter_map(|entry| entry.ask.as_ref()?.find(sentence.as_bytes()))
         .map(|m| m.start()..m.end())
         .next();
-    AskSignals {
-        ask,
-        confirm_tag: vocabulary.confirm_tags.as_ref().is_some_and(|tags| tags.is_match(sentence.as_bytes())),
-        states_value: given.is_some_and(|f| confirms_value(sentence, fact, &f.value)),
-    }
+    AskSignals { ask, confirm_tag: tag, states_value: given.is_some_and(|f| confirms_value(sentence, fact, &f.value)) }
 }
 
 /// Whether an agent's sentence (folded) states the value of a fact rather than asking for it:

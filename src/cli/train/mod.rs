@@ -7,13 +7,13 @@
 
 mod reask;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 
 use crate::interpret::model::features::FeatureSet;
-use crate::interpret::model::{Field, train};
+use crate::interpret::model::{Field, Model, train};
 use crate::interpret::score::{self, FIELDS, interval};
 use crate::interpret::{Interpreter, turns_before_handoff};
 
@@ -141,17 +141,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.reask.is_dir() {
         // The re-ask cases read by the brief as it will run: the new model's do_not_ask, with the
         // weights as the file stores them (quantised), which the head's topic features read too.
-        let as_stored = crate::interpret::model::Model::from_file(&model.to_file())?;
+        let as_stored = Model::from_file(&model.to_file())?;
         let with_model = Interpreter::load(&loaded.config.interpret, loaded.base_dir())?.with_model(as_stored);
         let examples = reask::examples(&with_model, &args.reask)?;
         model.reask = Some(reask::train(&examples, args.folds, args.reask_misses.as_deref())?);
     }
-    let enabled_fields = model.enabled_fields();
+    write_model(&model, &out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Write `model` to `out` and say what it decides.
+fn write_model(model: &Model, out: &Path) -> anyhow::Result<()> {
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     }
     let json = serde_json::to_string(&model.to_file())?;
-    std::fs::write(&out, &json).with_context(|| format!("cannot write `{}`", out.display()))?;
+    std::fs::write(out, &json).with_context(|| format!("cannot write `{}`", out.display()))?;
+    let enabled_fields = model.enabled_fields();
     println!(
         "\nwrote `{}` ({} bytes); the model decides: {}",
         out.display(),
@@ -162,13 +168,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             enabled_fields.join(", ")
         }
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// `--reask-only`: the model file `out` with a re-ask head trained anew (its brief heads as they are).
-fn reask_only(args: &Args, loaded: &crate::config::Loaded, out: &std::path::Path) -> anyhow::Result<ExitCode> {
+fn reask_only(args: &Args, loaded: &crate::config::Loaded, out: &Path) -> anyhow::Result<ExitCode> {
     let interpreter = Interpreter::load(&loaded.config.interpret, loaded.base_dir())?;
-    let mut model = crate::interpret::model::Model::load(out, interpreter.vocabulary())?;
+    let mut model = Model::load(out, interpreter.vocabulary())?;
     let interpreter = interpreter.with_model(model.clone());
     let examples = reask::examples(&interpreter, &args.reask)?;
     let head = reask::train(&examples, args.folds, args.reask_misses.as_deref())?;
@@ -176,14 +182,7 @@ fn reask_only(args: &Args, loaded: &crate::config::Loaded, out: &std::path::Path
         return Ok(ExitCode::SUCCESS);
     }
     model.reask = Some(head);
-    let json = serde_json::to_string(&model.to_file())?;
-    std::fs::write(out, &json).with_context(|| format!("cannot write `{}`", out.display()))?;
-    println!(
-        "\nwrote `{}` ({} bytes); the model decides: {}",
-        out.display(),
-        json.len(),
-        model.enabled_fields().join(", ")
-    );
+    write_model(&model, out)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -227,11 +227,9 @@ impl Head {
         let mut scales = Vec::with_capacity(n);
         let mut bytes = Vec::with_capacity(n * DIMS);
         for l in 0..n {
-            let max = (0..DIMS).map(|i| self.weight(i as u32, l).abs()).fold(0.0f32, f32::max);
-            let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+            let (scale, label) = quantise((0..DIMS).map(|i| self.weight(i as u32, l)));
             scales.push(scale);
-            bytes
-                .extend((0..DIMS).map(|i| (self.weight(i as u32, l) / scale).round().clamp(-127.0, 127.0) as i8 as u8));
+            bytes.extend(label);
         }
         HeadFile {
             field: self.field,
@@ -276,7 +274,7 @@ impl Head {
         let mut weights = vec![0.0; DIMS * n];
         for l in 0..n {
             for i in 0..DIMS {
-                weights[i * n + l] = f32::from(bytes[l * DIMS + i] as i8) * file.scales[l];
+                weights[i * n + l] = dequantise(bytes[l * DIMS + i], file.scales[l]);
             }
         }
         Ok(Head {
@@ -288,6 +286,18 @@ impl Head {
             weights,
         })
     }
+}
+
+/// Weights in the file's form: i8 (as bytes) with one scale, the largest magnitude at 127.
+fn quantise(weights: impl Iterator<Item = f32> + Clone) -> (f32, impl Iterator<Item = u8>) {
+    let max = weights.clone().map(f32::abs).fold(0.0f32, f32::max);
+    let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+    (scale, weights.map(move |w| (w / scale).round().clamp(-127.0, 127.0) as i8 as u8))
+}
+
+/// A weight read back from [`quantise`]'s form.
+fn dequantise(byte: u8, scale: f32) -> f32 {
+    f32::from(byte as i8) * scale
 }
 
 /// A loaded model.

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Head;
 use super::features::{self, folded_words, hash_bits};
+use super::train::{INNER_FOLDS, THRESHOLDS, adagrad_step};
 use crate::interpret::Vocabulary;
 use crate::interpret::engine::{self, AskSignals};
 use crate::interpret::text::{Folded, fold, shorten};
@@ -50,11 +51,6 @@ const TOPIC_CHARS: usize = 5;
 const EPOCHS: usize = 12;
 const LEARNING_RATE: f32 = 0.2;
 const L2: f32 = 1e-3;
-const INNER_FOLDS: usize = 3;
-/// Thresholds tried for a re-ask.
-const THRESHOLDS: [f32; 17] =
-    [0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9];
-
 /// The head as stored in the model file: i8 weights with one scale (base64).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -136,6 +132,7 @@ pub fn bags(
     facts: Option<&Head>,
 ) -> Vec<Bag> {
     let about: Vec<Vec<f32>> = sentences.iter().map(|s| about(facts, s)).collect();
+    let tags: Vec<bool> = sentences.iter().map(|s| engine::confirm_tag(vocabulary, &s.folded)).collect();
     given
         .iter()
         .map(|(fact, value)| {
@@ -143,9 +140,9 @@ pub fn bags(
             let label = facts.and_then(|head| head.labels.iter().position(|l| l == fact));
             let instances = sentences
                 .iter()
-                .zip(&about)
-                .map(|(s, about)| {
-                    let signals = engine::ask_signals(vocabulary, &s.folded, fact, value.as_ref());
+                .zip(about.iter().zip(&tags))
+                .map(|(s, (about, tag))| {
+                    let signals = engine::ask_signals(vocabulary, &s.folded, *tag, fact, value.as_ref());
                     let rule = signals.ask.is_some() && !signals.confirms();
                     let mut x = Vec::new();
                     instance(s, fact, &topic, rule_hits.then_some(&signals), &mut x);
@@ -343,10 +340,8 @@ impl ReaskHead {
     }
 
     pub fn to_file(&self) -> ReaskFile {
-        let max = self.weights.iter().map(|w| w.abs()).fold(0.0f32, f32::max);
-        let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
-        let bytes: Vec<u8> =
-            self.weights.iter().map(|w| (w / scale).round().clamp(-127.0, 127.0) as i8 as u8).collect();
+        let (scale, bytes) = super::quantise(self.weights.iter().copied());
+        let bytes: Vec<u8> = bytes.collect();
         ReaskFile {
             enabled: self.enabled,
             rule_hits: self.rule_hits,
@@ -367,7 +362,7 @@ impl ReaskHead {
             enabled: file.enabled,
             rule_hits: file.rule_hits,
             threshold: file.threshold,
-            weights: bytes.iter().map(|b| f32::from(*b as i8) * file.scale).collect(),
+            weights: bytes.iter().map(|b| super::dequantise(*b, file.scale)).collect(),
         })
     }
 }
@@ -413,12 +408,7 @@ fn fit(examples: &[Example], train: &[usize], rule_hits: bool, seed: u64) -> Vec
             }
             let step = |x: &[(u32, f32)], y: f32, weights: &mut Vec<f32>, squares: &mut Vec<f32>| {
                 let g = super::sigmoid(score(weights, x)) - y;
-                for (i, v) in x {
-                    let i = *i as usize;
-                    let grad = g * v + L2 * weights[i];
-                    squares[i] += grad * grad;
-                    weights[i] -= LEARNING_RATE * grad / squares[i].sqrt();
-                }
+                adagrad_step(weights, squares, x, g, L2, LEARNING_RATE);
             };
             if examples[e].reasked[b] {
                 // The witness: on the first pass the sentence a pattern says re-asks (else the

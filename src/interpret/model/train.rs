@@ -30,9 +30,9 @@ fn l2_of(field: Field) -> f32 {
     if field.is_set() { 3e-3 } else { 1e-3 }
 }
 /// Folds of the inner cross-validation that tunes thresholds.
-const INNER_FOLDS: usize = 3;
+pub(super) const INNER_FOLDS: usize = 3;
 /// Thresholds tried for each label.
-const THRESHOLDS: [f32; 17] =
+pub(super) const THRESHOLDS: [f32; 17] =
     [0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9];
 
 /// A labelled case with what training needs of it, computed once.
@@ -104,18 +104,21 @@ fn fit(field: Field, n_labels: usize, examples: &[(&Features, Vec<f32>)], seed: 
                 softmax(&mut z);
             }
             for l in 0..n_labels {
-                let g = z[l] - y[l];
-                let (w, s) = (&mut weights[l], &mut squares[l]);
-                for (i, v) in x.iter() {
-                    let i = *i as usize;
-                    let grad = g * v + l2 * w[i];
-                    s[i] += grad * grad;
-                    w[i] -= LEARNING_RATE * grad / s[i].sqrt();
-                }
+                adagrad_step(&mut weights[l], &mut squares[l], x, z[l] - y[l], l2, LEARNING_RATE);
             }
         }
     }
     weights
+}
+
+/// One AdaGrad step with L2 on the weights `x` touches, for a loss gradient `g` of the score.
+pub(super) fn adagrad_step(weights: &mut [f32], squares: &mut [f32], x: &[(u32, f32)], g: f32, l2: f32, rate: f32) {
+    for (i, v) in x {
+        let i = *i as usize;
+        let grad = g * v + l2 * weights[i];
+        squares[i] += grad * grad;
+        weights[i] -= rate * grad / squares[i].sqrt();
+    }
 }
 
 /// Probabilities of `x` under label-major weights.
