@@ -60,6 +60,11 @@ pub struct Args {
     /// Write every out-of-fold re-ask case the head got wrong to this file.
     #[arg(long)]
     pub reask_misses: Option<PathBuf>,
+    /// Leave the re-ask cases out of the brief's training. By default their `do_not_ask` labels
+    /// (the only brief field they carry) teach the do_not_ask head too, as slices `reask-<lang>`:
+    /// first contacts are conversations like any other before the handoff.
+    #[arg(long)]
+    pub without_reask_facts: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -81,23 +86,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return reask_only(&args, &loaded, &out);
     }
     let interpreter = Interpreter::load(&loaded.config.interpret, loaded.base_dir())?.without_model();
+    let mut sources = vec![(String::new(), args.dir.clone())];
+    if !args.without_reask_facts && args.reask.is_dir() {
+        sources.push(("reask-".to_owned(), args.reask.clone()));
+    }
     let mut data = Vec::new();
-    for (slice, dir) in score::slices(&args.dir)? {
-        for path in score::case_paths(&dir)? {
-            let case = score::load_case(&path)?;
-            let rules = interpreter.interpret(&case.input).with_context(|| format!("case `{}`", case.name))?;
-            let turns = turns_before_handoff(&case.input).to_vec();
-            data.push(train::Prepared::new(slice.clone(), case, turns, rules, set));
-        }
+    for (prefix, dir) in &sources {
+        prepare(&interpreter, prefix, dir, set, &mut data)?;
     }
     anyhow::ensure!(data.len() >= args.folds * 2, "{} cases are too few for {} folds", data.len(), args.folds);
-    println!("{} training cases from `{}`; {}-fold cross-validation", data.len(), args.dir.display(), args.folds);
+    let first_contacts = data.iter().filter(|d| d.slice.starts_with("reask-")).count();
+    println!(
+        "{} training cases from `{}` and {first_contacts} first contacts (do_not_ask only) from `{}`; {}-fold \
+         cross-validation",
+        data.len() - first_contacts,
+        args.dir.display(),
+        args.reask.display(),
+        args.folds
+    );
 
     let cv = train::cross_validate(interpreter.vocabulary(), &data, args.folds, set, args.both_only)?;
     let reports = &cv.reports;
     println!("\n{:<18}{:<26}{:<26}{:<26}", "field", "rules", "model", "both");
     let mut enabled = Vec::new();
-    for field in FIELDS {
+    // Re-asks have a cross-validation of their own (the re-ask head's, below); the first
+    // contacts' rows here would only repeat the patterns' score.
+    for field in FIELDS.iter().filter(|f| **f != "reasked") {
         let cell =
             |variant: &str| reports.get(variant).and_then(|r| r.fields.get(field)).and_then(|v| interval::estimate(v));
         let (Some(rules), Some(both)) = (cell("rules"), cell("both")) else { continue };
@@ -129,9 +143,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let all: Vec<usize> = (0..data.len()).collect();
     let trained_on = format!(
-        "{} cases of `{}`, {}; fields enabled where {}-fold cross-validation beat the rules",
-        data.len(),
+        "{} cases of `{}` and {first_contacts} of `{}` (do_not_ask), {}; fields enabled where {}-fold \
+         cross-validation beat the rules",
+        data.len() - first_contacts,
         args.dir.display(),
+        args.reask.display(),
         chrono::Utc::now().format("%Y-%m-%d"),
         args.folds
     );
@@ -148,6 +164,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     write_model(&model, &out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The cases of `dir` (a folder of cases or of per-language folders), each read by the rules,
+/// as slices named `prefix` + the folder's slice. A case trains the fields it labels only.
+fn prepare(
+    interpreter: &Interpreter,
+    prefix: &str,
+    dir: &Path,
+    set: FeatureSet,
+    data: &mut Vec<train::Prepared>,
+) -> anyhow::Result<()> {
+    for (slice, dir) in score::slices(dir)? {
+        for path in score::case_paths(&dir)? {
+            let case = score::load_case(&path)?;
+            let rules = interpreter.interpret(&case.input).with_context(|| format!("case `{}`", case.name))?;
+            let turns = turns_before_handoff(&case.input).to_vec();
+            data.push(train::Prepared::new(format!("{prefix}{slice}"), case, turns, rules, set));
+        }
+    }
+    Ok(())
 }
 
 /// Write `model` to `out` and say what it decides.
@@ -259,7 +295,7 @@ fn per_label_table(data: &[train::Prepared], cv: &train::CrossValidation) -> Str
         out.push_str(&format!("{:<16}", format!("{slice}")));
     }
     out.push('\n');
-    for field in FIELDS {
+    for field in FIELDS.iter().filter(|f| **f != "reasked") {
         out.push_str(&format!("{field:<18}"));
         for slice in &slices {
             let get = |variant| by_slice.get(&(*slice, variant)).and_then(|r| r.score(field));

@@ -470,6 +470,36 @@ mod tests {
     }
 
     #[test]
+    fn a_case_teaches_only_the_fields_it_labels() {
+        // A first contact of the re-ask corpus labels do_not_ask (and reasked) only.
+        let conversation = serde_json::json!({
+            "now": "2026-06-09T18:05:00+05:30", "timezone": "Asia/Kolkata", "channel": "whatsapp",
+            "customer": {"name": "Asha"},
+            "turns": [{"at": "2026-06-09T18:00:00+05:30", "from": "customer", "text": "3BHK in Baner, budget 1.2 cr"}],
+        });
+        let expect = serde_json::json!({"do_not_ask": ["unit_type", "location", "budget"], "reasked": []});
+        let case = Case {
+            name: "a-001".into(),
+            input: serde_json::from_value(conversation).unwrap(),
+            expect: expect.as_object().unwrap().clone(),
+        };
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let config = crate::interpret::InterpretConfig {
+            vocabulary: Some("config/vocabulary".into()),
+            ..Default::default()
+        };
+        let rules = crate::interpret::Interpreter::load(&config, root).unwrap().interpret(&case.input).unwrap();
+        let turns = case.input.turns.clone();
+        let set = FeatureSet { rule_hits: true, context: true, shapes: true, window_day: true };
+        let prepared = Prepared::new("reask-en".into(), case, turns, rules, set);
+        let facts: Vec<String> = ["budget", "location", "timeline"].map(String::from).to_vec();
+        assert_eq!(prepared.targets(Field::DoNotAsk, &facts), Some(vec![1.0, 1.0, 0.0]));
+        for field in [Field::Intents, Field::Objections, Field::Urgency, Field::Disposition, Field::Window] {
+            assert_eq!(prepared.targets(field, &["x".to_owned()]), None, "{field:?}");
+        }
+    }
+
+    #[test]
     fn a_separable_label_is_learnt() {
         let mut examples = Vec::new();
         let texts = ["too expensive for me", "the price is too high", "when can you come", "send the brochure"];
