@@ -484,10 +484,8 @@ mod tests {
             expect: expect.as_object().unwrap().clone(),
         };
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let config = crate::interpret::InterpretConfig {
-            vocabulary: Some("config/vocabulary".into()),
-            ..Default::default()
-        };
+        let config =
+            crate::interpret::InterpretConfig { vocabulary: Some("config/vocabulary".into()), ..Default::default() };
         let rules = crate::interpret::Interpreter::load(&config, root).unwrap().interpret(&case.input).unwrap();
         let turns = case.input.turns.clone();
         let set = FeatureSet { rule_hits: true, context: true, shapes: true, window_day: true };
