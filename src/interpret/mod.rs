@@ -183,6 +183,15 @@ impl Interpreter {
 
     /// Make the brief of a conversation.
     pub fn interpret(&self, conversation: &Conversation) -> Result<Brief, InterpretError> {
+        Ok(self.interpret_telling(conversation)?.0)
+    }
+
+    /// [`Self::interpret`], with the time the customer told in passing where the rules found no
+    /// requested window (`window::FoundWindows::told`): what training needs beside the rules' brief.
+    pub fn interpret_telling(
+        &self,
+        conversation: &Conversation,
+    ) -> Result<(Brief, Option<FoundWindow>), InterpretError> {
         let tz: Tz = conversation
             .timezone
             .parse()
@@ -191,7 +200,7 @@ impl Interpreter {
         let (before, after) = split_at_handoff(conversation);
         let first_customer = before.iter().position(|t| t.from == Speaker::Customer);
         if first_customer.is_none() {
-            return Ok(engine::idle_brief(conversation, before));
+            return Ok((engine::idle_brief(conversation, before), None));
         }
 
         // Each turn folded once, read by the rules, the offers, the contact check and the model.
@@ -200,10 +209,12 @@ impl Interpreter {
         offer::add_accepted_offers(&self.vocabulary, before, &folded, &mut hits);
         // The window is read on the customer's clock; hours stay the business's (`tz`).
         let clock = clock::customer_clock(conversation, tz)?;
-        let window = match &self.window_source {
-            Some(source) => source.requested_window(conversation, before, clock.zone)?,
-            None => None,
+        let windows = match &self.window_source {
+            Some(source) => source.windows(conversation, before, clock.zone)?,
+            None => window::FoundWindows::default(),
         };
+        let window = windows.requested;
+        let told = if window.is_none() { windows.told } else { None };
         let near = window.as_ref().is_some_and(|w| engine::window_is_near(w, conversation.now, clock.zone));
         let intents = engine::settled_intents(&hits);
         let closed = engine::is_closed(&hits, &intents);
@@ -240,7 +251,7 @@ impl Interpreter {
         }
         brief.notes.extend(clock.note(tz));
         if let Some(model) = &self.model {
-            model.apply_folded(before, &folded, &mut brief);
+            model.apply_folded_told(before, &folded, &mut brief, told.as_ref());
         }
         // The rules and the model each decided a part; make the parts agree. A vendor's analysis
         // comes after: what the admin mapped from it overrides, as it does the rules.
@@ -262,7 +273,7 @@ impl Interpreter {
         }
         let clocks = action::Clocks { owner: tz, customer: clock.zone };
         brief.recommended_action = action::recommended_action(&brief, clocks, window.as_ref());
-        Ok(brief)
+        Ok((brief, told))
     }
 
     /// The CRM task text of a brief.

@@ -21,6 +21,14 @@ pub struct FoundWindow {
     pub rule: String,
 }
 
+/// What a [`WindowSource`] read: the requested window, and a time told in passing the model may
+/// take for one (`when::Windows::told`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FoundWindows {
+    pub requested: Option<FoundWindow>,
+    pub told: Option<FoundWindow>,
+}
+
 /// Finds the requested window in the turns before the handoff.
 pub trait WindowSource: Send + Sync + std::fmt::Debug {
     fn requested_window(
@@ -29,6 +37,12 @@ pub trait WindowSource: Send + Sync + std::fmt::Debug {
         turns: &[Turn],
         tz: Tz,
     ) -> Result<Option<FoundWindow>, InterpretError>;
+
+    /// The requested window and a time told in passing; a source that tells none apart gives the
+    /// requested window only.
+    fn windows(&self, conversation: &Conversation, turns: &[Turn], tz: Tz) -> Result<FoundWindows, InterpretError> {
+        Ok(FoundWindows { requested: self.requested_window(conversation, turns, tz)?, told: None })
+    }
 }
 
 /// The resolver for a vocabulary folder, or `None` while `when` is not part of the build.
@@ -46,7 +60,11 @@ impl WindowSource for super::when::TimeResolver {
         turns: &[Turn],
         tz: Tz,
     ) -> Result<Option<FoundWindow>, InterpretError> {
-        use super::when::{BusinessHours, WindowTurn};
+        Ok(self.windows(conversation, turns, tz)?.requested)
+    }
+
+    fn windows(&self, conversation: &Conversation, turns: &[Turn], tz: Tz) -> Result<FoundWindows, InterpretError> {
+        use super::when::{BusinessHours, ResolvedWindow, WindowTurn};
         let hours = BusinessHours::parse(&conversation.business_hours)
             .map_err(|e| InterpretError::Field { field: "business_hours", message: e.to_string() })?;
         let window_turns: Vec<WindowTurn<'_>> = turns
@@ -56,19 +74,14 @@ impl WindowSource for super::when::TimeResolver {
             .collect();
         // `tz` is the customer's clock; the hours are the business's, in the conversation's zone.
         let business: Tz = conversation.timezone.parse().unwrap_or(tz);
-        Ok(super::when::TimeResolver::requested_window_of_customer(
-            self,
-            &window_turns,
-            conversation.now,
-            tz,
-            business,
-            &hours,
-        )
-        .map(|found| FoundWindow {
+        let windows =
+            super::when::TimeResolver::windows_of_customer(self, &window_turns, conversation.now, tz, business, &hours);
+        let found = |found: ResolvedWindow| FoundWindow {
             window: found.window,
             evidence: found.evidence,
             turn: found.turn,
             rule: found.rule,
-        }))
+        };
+        Ok(FoundWindows { requested: windows.requested.map(found), told: windows.told.map(found) })
     }
 }

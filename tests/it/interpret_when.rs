@@ -108,6 +108,30 @@ fn a_part_of_day_without_a_day_or_request_is_not_a_window() {
     assert_eq!(w, None);
 }
 
+#[test]
+fn a_time_told_in_passing_is_no_window_but_is_kept_as_told() {
+    let told = |customer: &[&str]| {
+        let turns: Vec<WindowTurn<'_>> = customer
+            .iter()
+            .enumerate()
+            .map(|(index, text)| WindowTurn { index, from: Speaker::Customer, text })
+            .collect();
+        let zone: Tz = "America/Sao_Paulo".parse().unwrap();
+        // Monday 2026-03-23, 08:05.
+        resolver().windows_of_customer(&turns, rfc("2026-03-23T08:05:00-03:00"), zone, zone, &weekday_hours())
+    };
+    // No cue asks for it: no window by the rules; the model may take the told time for one.
+    let windows = told(&["o freio do gol tá chiando", "terça de manhã eu levo o carro aí"]);
+    assert_eq!(windows.requested, None);
+    assert_window(windows.told, "2026-03-24T09:00:00-03:00", "2026-03-24T12:00:00-03:00");
+    // Refused, or when the customer is taken: neither asked for nor told.
+    assert_eq!(told(&["não posso terça de manhã"]).told, None);
+    // Asked for: the window, and nothing told beside it.
+    let windows = told(&["pode ligar terça de manhã?"]);
+    assert_window(windows.requested, "2026-03-24T09:00:00-03:00", "2026-03-24T12:00:00-03:00");
+    assert_eq!(windows.told, None);
+}
+
 // --- Weekdays ---------------------------------------------------------------------------
 
 #[test]

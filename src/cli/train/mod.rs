@@ -44,6 +44,10 @@ pub struct Args {
     /// Leave out how far off the rules' window starts (today, tomorrow, the weekend, ...): to measure what it adds.
     #[arg(long)]
     pub without_window_day: bool,
+    /// Leave out the times told in passing (the window head neither reads them nor may take one
+    /// for the requested window where the rules found none): to measure what they add.
+    #[arg(long)]
+    pub without_told: bool,
     /// Cross-validate `both` only (not the model alone): half the time, for screening changes.
     #[arg(long)]
     pub both_only: bool,
@@ -81,6 +85,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         context: !args.without_context,
         shapes: !args.without_context,
         window_day: !args.without_window_day,
+        told: !args.without_told,
     };
     if args.reask_only {
         return reask_only(&args, &loaded, &out);
@@ -124,7 +129,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     println!(
         "(95% intervals over the out-of-fold cases; requested_window: the rules' bounds in every column, the model \
-         may only take a window away)"
+         may only take a window away, or take a time the rules read as told in passing for the window)"
     );
     if args.per_label {
         print!("{}", per_label_table(&data, &cv));
@@ -178,9 +183,10 @@ fn prepare(
     for (slice, dir) in score::slices(dir)? {
         for path in score::case_paths(&dir)? {
             let case = score::load_case(&path)?;
-            let rules = interpreter.interpret(&case.input).with_context(|| format!("case `{}`", case.name))?;
+            let (rules, told) =
+                interpreter.interpret_telling(&case.input).with_context(|| format!("case `{}`", case.name))?;
             let turns = turns_before_handoff(&case.input).to_vec();
-            data.push(train::Prepared::new(format!("{prefix}{slice}"), case, turns, rules, set));
+            data.push(train::Prepared::new(format!("{prefix}{slice}"), case, turns, rules, told, set));
         }
     }
     Ok(())

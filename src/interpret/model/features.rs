@@ -97,6 +97,11 @@ pub struct FeatureSet {
     /// files.
     #[serde(default)]
     pub window_day: bool,
+    /// With `rule_hits`, where the rules found no window: that the customer told a time in a clause
+    /// no cue read as a request, and how far off it starts (as `window_day`), so that the window
+    /// head can tell such a time asked for from one told in passing. Absent in older model files.
+    #[serde(default)]
+    pub told: bool,
 }
 
 /// FNV-1a over a namespace tag and the parts, reduced to the feature space.
@@ -239,9 +244,10 @@ fn customer_turn_folded(folded: &str, buffers: &mut Buffers, mut emit: impl FnMu
 }
 
 /// The features of a conversation's turns before the handoff, with the rules' brief.
-pub fn extract(turns: &[Turn], rules: &Brief, set: FeatureSet, out: &mut Features) {
+/// `told`: a time the customer told in passing, where the rules found no window.
+pub fn extract(turns: &[Turn], rules: &Brief, told: Option<&TimeWindow>, set: FeatureSet, out: &mut Features) {
     let folded: Vec<String> = turns.iter().map(|t| super::super::text::fold(&t.text)).collect();
-    extract_keeping(turns, &folded, rules, set, out, &mut Buffers::default(), &mut Vec::new());
+    extract_keeping(turns, &folded, rules, told, set, out, &mut Buffers::default(), &mut Vec::new());
 }
 
 /// [`extract`] of turns already folded (`folded[i]` is `turns[i]`'s text, folded: the rules
@@ -251,6 +257,7 @@ pub fn extract_keeping(
     turns: &[Turn],
     folded: &[impl AsRef<str>],
     rules: &Brief,
+    told: Option<&TimeWindow>,
     set: FeatureSet,
     out: &mut Features,
     buffers: &mut Buffers,
@@ -320,6 +327,13 @@ pub fn extract_keeping(
             && let (Some(window), Some(last)) = (&rules.requested_window, turns.last())
         {
             out.push((hash(b'r', &["window_day", window_day(window, last.at)]), 2.0));
+        }
+        if set.told
+            && rules.requested_window.is_none()
+            && let (Some(told), Some(last)) = (told, turns.last())
+        {
+            out.push((hash(b'r', &["told", "yes"]), 2.0));
+            out.push((hash(b'r', &["told_day", window_day(told, last.at)]), 2.0));
         }
     }
 }

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Vocabulary;
 use super::text::shorten;
+use super::window::FoundWindow;
 
 pub mod features;
 pub mod reask;
@@ -136,7 +137,9 @@ pub struct HeadFile {
     /// Set fields: per label, the probability a label the rules found needs to stay (at or
     /// below its threshold: the rules' finding counts as evidence). One-of fields: one value,
     /// the probability the model's choice needs to replace the rules'. Absent in older files:
-    /// the thresholds, and 0 (the model always decides).
+    /// the thresholds, and 0 (the model always decides). The window head may hold a second
+    /// value: the probability of `named` it needs to take a time the customer told in passing
+    /// for the requested window where the rules found none (absent: it never does).
     #[serde(default)]
     pub keep: Vec<f32>,
     pub scales: Vec<f32>,
@@ -265,12 +268,12 @@ impl Head {
             (true, false) => vec![0.0],
             (false, _) => file.keep.clone(),
         };
-        anyhow::ensure!(
-            keep.len() == if file.field.is_set() { n } else { 1 },
-            "head `{}`: {} `keep` values",
-            file.field.name(),
-            keep.len()
-        );
+        let allowed = match file.field {
+            f if f.is_set() => n..=n,
+            Field::Window => 1..=2,
+            _ => 1..=1,
+        };
+        anyhow::ensure!(allowed.contains(&keep.len()), "head `{}`: {} `keep` values", file.field.name(), keep.len());
         let mut weights = vec![0.0; DIMS * n];
         for l in 0..n {
             for i in 0..DIMS {
@@ -480,11 +483,31 @@ impl Model {
 
     /// [`Self::apply`] to turns already folded (`folded[i]` is `turns[i]`'s text, folded).
     pub fn apply_folded(&self, turns: &[Turn], folded: &[impl AsRef<str>], brief: &mut Brief) {
+        self.apply_folded_told(turns, folded, brief, None);
+    }
+
+    /// [`Self::apply`], with the time the customer told in passing where the rules found no
+    /// window (`told`), which the window head may take for the requested window.
+    pub fn apply_told(&self, turns: &[Turn], brief: &mut Brief, told: Option<&FoundWindow>) {
+        let folded: Vec<String> = turns.iter().map(|t| super::text::fold(&t.text)).collect();
+        self.apply_folded_told(turns, &folded, brief, told);
+    }
+
+    /// [`Self::apply_told`] to turns already folded.
+    pub fn apply_folded_told(
+        &self,
+        turns: &[Turn],
+        folded: &[impl AsRef<str>],
+        brief: &mut Brief,
+        told: Option<&FoundWindow>,
+    ) {
+        let told = told.filter(|_| brief.requested_window.is_none());
         SCRATCH.with(|scratch| {
             // Taken out for the call: a nested call on this thread (none today) would get fresh buffers.
             let mut taken = scratch.borrow_mut().take().unwrap_or_default();
             let Scratch { features, scores, buffers, customer } = &mut taken;
-            features::extract_keeping(turns, folded, brief, self.features, features, buffers, customer);
+            let told_window = told.map(|t| &t.window);
+            features::extract_keeping(turns, folded, brief, told_window, self.features, features, buffers, customer);
             let fused = self.fused();
             if let Some(fused) = fused {
                 fused.scores(features, scores);
@@ -502,7 +525,7 @@ impl Model {
                 };
                 offset += head.labels.len();
                 head.to_probabilities(probabilities);
-                decide(head, probabilities, &seen, brief);
+                decide(head, probabilities, &seen, brief, told);
             }
             *scratch.borrow_mut() = Some(taken);
         });
@@ -518,7 +541,8 @@ struct Seen<'a> {
 }
 
 /// Write the head's decision into the brief, keeping the rules' evidence where they agree.
-fn decide(head: &Head, probabilities: &[f32], turns: &Seen<'_>, brief: &mut Brief) {
+/// `told`: the time told in passing the window head may take for the requested window.
+fn decide(head: &Head, probabilities: &[f32], turns: &Seen<'_>, brief: &mut Brief, told: Option<&FoundWindow>) {
     if head.field.is_set() {
         let by_rules = |label: &str| match head.field {
             Field::Intents => brief.intents.iter().any(|f| f.code == label),
@@ -554,6 +578,25 @@ fn decide(head: &Head, probabilities: &[f32], turns: &Seen<'_>, brief: &mut Brie
             }
             Field::Urgency | Field::Disposition | Field::Window => unreachable!("one-of fields are not sets"),
         }
+        return;
+    }
+    if head.field == Field::Window
+        && brief.requested_window.is_none()
+        && let (Some(told), Some(&at)) = (told, head.keep.get(1))
+        && let Some(named) = head.labels.iter().position(|l| l == WINDOW_NAMED)
+        && probabilities[named] >= at
+    {
+        brief.requested_window = Some(told.window.clone());
+        brief.do_not_ask.retain(|f| f.fact != "preferred_time");
+        brief.do_not_ask.push(FactValue {
+            fact: "preferred_time".into(),
+            value: told.evidence.clone(),
+            turn: Some(told.turn),
+        });
+        brief.notes.push(format!(
+            "requested window from turn {} by rule `{}`, a time told in passing the model read as asked for (p={:.2})",
+            told.turn, told.rule, probabilities[named]
+        ));
         return;
     }
     let best = (0..head.labels.len()).max_by(|a, b| probabilities[*a].total_cmp(&probabilities[*b])).unwrap_or(0);
@@ -693,7 +736,7 @@ pub fn softmax(z: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use handoffd_contract::brief::Urgency;
+    use handoffd_contract::brief::{TimeWindow, Urgency};
 
     fn turns(texts: &[(&str, &str)]) -> Vec<Turn> {
         texts
@@ -724,7 +767,8 @@ mod tests {
         features::extract(
             &[],
             &empty_brief(),
-            FeatureSet { rule_hits: false, context: false, shapes: false, window_day: false },
+            None,
+            FeatureSet { rule_hits: false, context: false, shapes: false, window_day: false, told: false },
             &mut bias,
         );
         bias[0].0 as usize
@@ -761,7 +805,7 @@ mod tests {
     fn the_window_head_only_takes_a_window_away_and_preferred_time_with_it() {
         let model = |p_none| {
             Model::new(
-                FeatureSet { rule_hits: false, context: false, shapes: false, window_day: false },
+                FeatureSet { rule_hits: false, context: false, shapes: false, window_day: false, told: false },
                 String::new(),
                 vec![window_head(p_none)],
             )
@@ -800,9 +844,66 @@ mod tests {
     }
 
     #[test]
+    fn the_window_head_takes_a_time_told_in_passing_for_the_window_only_when_sure_it_was_asked_for() {
+        let told = FoundWindow {
+            window: serde_json::from_value(serde_json::json!({
+                "not_before": "2026-06-16T09:00:00+05:30", "not_after": "2026-06-16T12:00:00+05:30"
+            }))
+            .unwrap(),
+            evidence: "terça de manhã".into(),
+            turn: 0,
+            rule: "weekday+part_of_day".into(),
+        };
+        // `keep`: take a window away above 0.8 sure of none; take the told time above 0.7 sure of named.
+        let model = |p_none: f32, keep: Vec<f32>| {
+            let mut head = window_head(p_none);
+            head.keep = keep;
+            Model::new(
+                FeatureSet { rule_hits: false, context: false, shapes: false, window_day: false, told: false },
+                String::new(),
+                vec![head],
+            )
+        };
+        let turns = turns(&[("customer", "terça de manhã eu levo o carro aí")]);
+
+        let mut sure = empty_brief();
+        model(0.1, vec![0.8, 0.7]).apply_told(&turns, &mut sure, Some(&told));
+        assert_eq!(sure.requested_window.as_ref(), Some(&told.window), "sure of named: the told time is the window");
+        assert_eq!(
+            sure.do_not_ask.iter().map(|f| (f.fact.as_str(), f.value.as_str())).collect::<Vec<_>>(),
+            vec![("preferred_time", "terça de manhã")],
+            "preferred_time comes with it"
+        );
+        assert!(sure.notes.iter().any(|n| n.contains("a time told in passing")), "{:?}", sure.notes);
+
+        let mut unsure = empty_brief();
+        model(0.4, vec![0.8, 0.7]).apply_told(&turns, &mut unsure, Some(&told));
+        assert!(unsure.requested_window.is_none(), "below its threshold the told time stays told");
+        assert!(unsure.do_not_ask.is_empty());
+
+        let mut older = empty_brief();
+        model(0.1, vec![0.8]).apply_told(&turns, &mut older, Some(&told));
+        assert!(older.requested_window.is_none(), "a head tuned without told times never takes one");
+
+        let mut nothing_told = empty_brief();
+        model(0.1, vec![0.8, 0.7]).apply_told(&turns, &mut nothing_told, None);
+        assert!(nothing_told.requested_window.is_none());
+
+        // Where the rules found a window, a told time is not read: the rules' window stays.
+        let mut ruled = empty_brief();
+        let rules_window: TimeWindow = serde_json::from_value(serde_json::json!({
+            "not_before": "2026-06-13T09:00:00+05:30", "not_after": "2026-06-13T12:00:00+05:30"
+        }))
+        .unwrap();
+        ruled.requested_window = Some(rules_window.clone());
+        model(0.1, vec![0.8, 0.7]).apply_told(&turns, &mut ruled, Some(&told));
+        assert_eq!(ruled.requested_window, Some(rules_window));
+    }
+
+    #[test]
     fn a_label_only_the_model_found_names_its_turn_and_words() {
         let model = Model::new(
-            FeatureSet { rule_hits: false, context: false, shapes: false, window_day: false },
+            FeatureSet { rule_hits: false, context: false, shapes: false, window_day: false, told: false },
             String::new(),
             vec![price_head()],
         );
@@ -822,7 +923,7 @@ mod tests {
     #[test]
     fn a_rule_finding_the_model_agrees_with_keeps_the_rules_phrase() {
         let model = Model::new(
-            FeatureSet { rule_hits: false, context: false, shapes: false, window_day: false },
+            FeatureSet { rule_hits: false, context: false, shapes: false, window_day: false, told: false },
             String::new(),
             vec![price_head()],
         );
@@ -847,7 +948,7 @@ mod tests {
             })
             .collect();
         let mut model = Model::new(
-            FeatureSet { rule_hits: true, context: false, shapes: false, window_day: false },
+            FeatureSet { rule_hits: true, context: false, shapes: false, window_day: false, told: false },
             String::new(),
             heads,
         );
@@ -860,7 +961,7 @@ mod tests {
     #[test]
     fn the_file_form_round_trips_within_quantisation() {
         let model = Model::new(
-            FeatureSet { rule_hits: true, context: false, shapes: false, window_day: false },
+            FeatureSet { rule_hits: true, context: false, shapes: false, window_day: false, told: false },
             "t".into(),
             vec![price_head()],
         );
@@ -895,7 +996,7 @@ mod tests {
     fn one_pass_over_the_features_scores_every_head_as_its_own_pass_does_bit_for_bit() {
         let (model, turns, brief) = shipped();
         let mut features = Vec::new();
-        features::extract(&turns, &brief, model.features, &mut features);
+        features::extract(&turns, &brief, None, model.features, &mut features);
         let fused = model.fused().expect("a loaded model's heads fit its fused table");
         let mut all = Vec::new();
         fused.scores(&features, &mut all);
@@ -946,6 +1047,7 @@ mod tests {
             &turns,
             &folded,
             &brief,
+            None,
             model.features,
             &mut features,
             &mut features::Buffers::default(),

@@ -14,8 +14,8 @@ use rand::seq::SliceRandom;
 
 use super::features::{self, DIMS, FeatureSet, Features};
 use super::{Field, Head, Model, softmax};
-use crate::interpret::Vocabulary;
 use crate::interpret::score::{self, Case, Report};
+use crate::interpret::{FoundWindow, Vocabulary};
 
 /// Passes over the training cases.
 const EPOCHS: usize = 8;
@@ -43,18 +43,37 @@ pub struct Prepared {
     pub turns: Vec<Turn>,
     /// The rules' brief.
     pub rules: Brief,
+    /// The time the customer told in passing where the rules found no window.
+    pub told: Option<FoundWindow>,
     pub alone: Features,
     pub with_rules: Features,
 }
 
 impl Prepared {
     /// `set`: the features of `both` (the model alone has the same without the rules' findings).
-    pub fn new(slice: String, case: Case, turns: Vec<Turn>, rules: Brief, set: FeatureSet) -> Self {
+    /// `told`: as [`crate::interpret::Interpreter::interpret_telling`] gives it.
+    pub fn new(
+        slice: String,
+        case: Case,
+        turns: Vec<Turn>,
+        rules: Brief,
+        told: Option<FoundWindow>,
+        set: FeatureSet,
+    ) -> Self {
+        let told_window = told.as_ref().map(|t| &t.window);
         let mut alone = Vec::new();
-        features::extract(&turns, &rules, FeatureSet { rule_hits: false, ..set }, &mut alone);
+        features::extract(&turns, &rules, told_window, FeatureSet { rule_hits: false, ..set }, &mut alone);
         let mut with_rules = Vec::new();
-        features::extract(&turns, &rules, FeatureSet { rule_hits: true, ..set }, &mut with_rules);
-        Prepared { slice, case, turns, rules, alone: merged(alone), with_rules: merged(with_rules) }
+        features::extract(&turns, &rules, told_window, FeatureSet { rule_hits: true, ..set }, &mut with_rules);
+        Prepared { slice, case, turns, rules, told, alone: merged(alone), with_rules: merged(with_rules) }
+    }
+
+    /// For a case that labels its window, where the rules found none and the customer told a time
+    /// in passing: whether that time is the labelled window.
+    fn told_is_window(&self) -> Option<bool> {
+        let expected = self.case.expect.get(Field::Window.name())?;
+        let told = self.told.as_ref().filter(|_| self.rules.requested_window.is_none())?;
+        Some(score::window_is(expected, &told.window))
     }
 
     fn features(&self, set: FeatureSet) -> &Features {
@@ -138,6 +157,8 @@ struct Scored {
     probabilities: Vec<f32>,
     targets: Vec<f32>,
     by_rules: Vec<bool>,
+    /// The window head's: [`Prepared::told_is_window`].
+    told_is_window: Option<bool>,
 }
 
 /// Per-label thresholds (`thresholds`: to add a label; `keep`: for a label the rules found to
@@ -221,6 +242,27 @@ fn tune_override(scored: &[Scored], only: Option<usize>) -> f32 {
     best.1
 }
 
+/// For the window head: the probability of `named` (label `named`) it needs to take a time told
+/// in passing for the requested window, the one that makes the most windows right over the cases
+/// where the rules found none and the customer told a time (above 1: never).
+fn tune_told(scored: &[Scored], named: usize) -> f32 {
+    let right = |at: f32| -> usize {
+        scored
+            .iter()
+            .filter_map(|s| s.told_is_window.map(|is| (s, is)))
+            .filter(|(s, is)| if s.probabilities[named] >= at { *is } else { s.targets[named] < 0.5 })
+            .count()
+    };
+    let mut best = (right(1.01), 1.01);
+    for at in THRESHOLDS.into_iter().chain([0.95]) {
+        let n = right(at);
+        if n > best.0 {
+            best = (n, at);
+        }
+    }
+    best.1
+}
+
 /// The fold of each case: by slice, in name order, round robin, so every fold holds every
 /// language in proportion.
 pub fn folds(data: &[Prepared], k: usize) -> Vec<usize> {
@@ -274,6 +316,7 @@ pub fn fit_model(
                     probabilities: predict(field, &weights, data[*i].features(set)),
                     targets: y.clone(),
                     by_rules: by_rules(*i),
+                    told_is_window: data[*i].told_is_window(),
                 });
             }
         }
@@ -281,7 +324,14 @@ pub fn fit_model(
             tune_thresholds(&scored, labels.len())
         } else {
             let only = field.only_label().and_then(|only| labels.iter().position(|l| l == only));
-            (Vec::new(), vec![tune_override(&scored, only)])
+            let mut keep = vec![tune_override(&scored, only)];
+            if field == Field::Window
+                && set.told
+                && let Some(named) = labels.iter().position(|l| l == super::WINDOW_NAMED)
+            {
+                keep.push(tune_told(&scored, named));
+            }
+            (Vec::new(), keep)
         };
         let all: Vec<(&Features, Vec<f32>)> =
             examples.iter().map(|(i, y)| (data[*i].features(set), y.clone())).collect();
@@ -294,7 +344,7 @@ pub fn fit_model(
 /// The brief a model makes of a prepared case.
 pub fn brief_with(model: &Model, case: &Prepared) -> Brief {
     let mut brief = case.rules.clone();
-    model.apply(&case.turns, &mut brief);
+    model.apply_told(&case.turns, &mut brief, case.told.as_ref());
     // As `Interpreter::interpret` does after the model: the parts made to agree.
     crate::interpret::engine::reconcile(&mut brief);
     brief
@@ -409,7 +459,12 @@ mod tests {
         let scored: Vec<Scored> = probabilities
             .iter()
             .zip(&targets)
-            .map(|(p, y)| Scored { probabilities: p.clone(), targets: y.clone(), by_rules: vec![false, false] })
+            .map(|(p, y)| Scored {
+                probabilities: p.clone(),
+                targets: y.clone(),
+                by_rules: vec![false, false],
+                told_is_window: None,
+            })
             .collect();
         let (t, _) = tune_thresholds(&scored, 2);
         assert!(t[0] > 0.55 && t[0] <= 0.65, "{t:?}");
@@ -423,7 +478,12 @@ mod tests {
         let cases = [(0.3, 1.0), (0.25, 1.0), (0.2, 1.0), (0.05, 0.0), (0.04, 0.0)];
         let scored: Vec<Scored> = cases
             .iter()
-            .map(|(p, y)| Scored { probabilities: vec![*p], targets: vec![*y], by_rules: vec![true] })
+            .map(|(p, y)| Scored {
+                probabilities: vec![*p],
+                targets: vec![*y],
+                by_rules: vec![true],
+                told_is_window: None,
+            })
             .collect();
         let (t, keep) = tune_thresholds(&scored, 1);
         assert!(keep[0] > 0.05 && keep[0] <= 0.2, "{keep:?}");
@@ -438,6 +498,7 @@ mod tests {
             probabilities: vec![1.0 - p_high, p_high],
             targets: if high { vec![0.0, 1.0] } else { vec![1.0, 0.0] },
             by_rules: vec![true, false],
+            told_is_window: None,
         };
         let scored = [case(0.9, true), case(0.92, true), case(0.55, false), case(0.6, false)];
         let at = tune_override(&scored, None);
@@ -453,6 +514,7 @@ mod tests {
             probabilities: vec![1.0 - p_none, p_none],
             targets: if none { vec![0.0, 1.0] } else { vec![1.0, 0.0] },
             by_rules: vec![rules_named, !rules_named],
+            told_is_window: None,
         };
         let scored = [
             case(0.05, false, false),
@@ -488,8 +550,8 @@ mod tests {
             crate::interpret::InterpretConfig { vocabulary: Some("config/vocabulary".into()), ..Default::default() };
         let rules = crate::interpret::Interpreter::load(&config, root).unwrap().interpret(&case.input).unwrap();
         let turns = case.input.turns.clone();
-        let set = FeatureSet { rule_hits: true, context: true, shapes: true, window_day: true };
-        let prepared = Prepared::new("reask-en".into(), case, turns, rules, set);
+        let set = FeatureSet { rule_hits: true, context: true, shapes: true, window_day: true, told: true };
+        let prepared = Prepared::new("reask-en".into(), case, turns, rules, None, set);
         let facts: Vec<String> = ["budget", "location", "timeline"].map(String::from).to_vec();
         assert_eq!(prepared.targets(Field::DoNotAsk, &facts), Some(vec![1.0, 1.0, 0.0]));
         for field in [Field::Intents, Field::Objections, Field::Urgency, Field::Disposition, Field::Window] {

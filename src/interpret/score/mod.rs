@@ -201,6 +201,11 @@ pub fn f1(expected: &BTreeSet<String>, found: &BTreeSet<String>) -> f64 {
 
 type Bounds = Option<(DateTime<FixedOffset>, DateTime<FixedOffset>)>;
 
+/// Whether a labelled `requested_window` is `window` (as the score compares them: instants).
+pub fn window_is(expected: &Value, window: &handoffd_contract::brief::TimeWindow) -> bool {
+    window_bounds(expected).is_ok_and(|want| want == Some((window.not_before, window.not_after)))
+}
+
 fn window_bounds(value: &Value) -> anyhow::Result<Bounds> {
     if value.is_null() {
         return Ok(None);

@@ -103,7 +103,21 @@ impl TimeResolver {
         business: chrono_tz::Tz,
         hours: &BusinessHours,
     ) -> Option<ResolvedWindow> {
+        self.windows_of_customer(turns, now, customer, business, hours).requested
+    }
+
+    /// The requested window (as [`Self::requested_window_of_customer`]) and the time the customer
+    /// last told in a clause no cue read as a request ([`Windows::told`]).
+    pub fn windows_of_customer(
+        &self,
+        turns: &[WindowTurn<'_>],
+        now: DateTime<FixedOffset>,
+        customer: chrono_tz::Tz,
+        business: chrono_tz::Tz,
+        hours: &BusinessHours,
+    ) -> Windows {
         let ctx = Context { now: now.with_timezone(&customer), hours, business };
+        let mut told: Option<ResolvedWindow> = None;
         // The latest time asked for wins. A time only told in passing ("I land on Friday
         // night", "my wedding is on Saturday", "since your update on Monday") is no request,
         // even when nothing else was asked for: a window must be one the customer named.
@@ -118,6 +132,10 @@ impl TimeResolver {
             // The AI's slots offered just before, read only when needed.
             let mut offered: Option<Vec<ResolvedWindow>> = None;
             for (found, mood) in found_in_turn {
+                if mood == ClauseMood::Narrative {
+                    told = Some(found);
+                    continue;
+                }
                 if mood != ClauseMood::Request {
                     continue;
                 }
@@ -141,7 +159,7 @@ impl TimeResolver {
                 };
             }
         }
-        requested
+        Windows { requested, told }
     }
 
     /// Every window named in one turn, in order, with how its clause reads. A time of day
@@ -274,6 +292,18 @@ impl TimeResolver {
             rule: format!("{rule_prefix}{rule}"),
         })
     }
+}
+
+/// What the resolver read of a conversation's times.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Windows {
+    /// The window the customer asked for.
+    pub requested: Option<ResolvedWindow>,
+    /// The last time the customer told in a clause that no cue read as a request, neither
+    /// refused, nor a deadline, nor when they are taken ("terça de manhã eu levo o carro", "we
+    /// want to see it again, Saturday morning if there's an opening"): no window by the rules,
+    /// a candidate the model may take for one where it is sure it was asked for.
+    pub told: Option<ResolvedWindow>,
 }
 
 /// What one customer turn leaves to the next: the day it named (asked for or refused), and its
