@@ -1,6 +1,10 @@
 //! Briefs per second on one core for 10-turn conversations (five customer, five AI turns in
 //! four languages), rules and the shipped model. Run: `cargo bench --bench interpret`; prints briefs/s.
 //!
+//! The same conversation over and over keeps the regex engines' lazy DFA states warm, which real
+//! traffic does not: a second figure makes one brief of each of the first 2,000 training cases
+//! (`eval/corpus/train`, every one a different conversation), a first pass and a second.
+//!
 //! With `HANDOFFD_BENCH_BRIEFS=N` it makes exactly N briefs after one warm-up brief and prints
 //! nothing timed: the run to give `valgrind --tool=callgrind`, whose instruction counts are
 //! repeatable on a busy machine (per brief: the difference of two runs over the difference of N).
@@ -96,6 +100,7 @@ fn main() {
             100.0 * per_detection / per_brief
         );
     }
+    distinct_conversations(&interpreter, &root);
     let brief = interpreter.interpret(&conversation).unwrap();
     println!(
         "interpret: {best_wall:.0} briefs/s wall clock, {best_cpu:.0} briefs/s per CPU-second of this thread \
@@ -103,6 +108,40 @@ fn main() {
         brief.intents.len(),
         brief.do_not_ask.len()
     );
+}
+
+/// Cases read for [`distinct_conversations`].
+const DISTINCT: usize = 2000;
+
+/// Briefs per CPU-second over distinct conversations: the first pass meets each text new, as the
+/// daemon does; the second meets them again.
+fn distinct_conversations(interpreter: &Interpreter, root: &std::path::Path) {
+    use handoffd::interpret::score;
+    let mut conversations = Vec::new();
+    for (_, dir) in score::slices(&root.join("eval/corpus/train")).expect("the training corpus is readable") {
+        for path in score::case_paths(&dir).expect("the training corpus is readable") {
+            conversations.push(score::load_case(&path).expect("a training case loads").input);
+        }
+    }
+    // Every language in proportion: every k-th case of the slices in turn.
+    let stride = (conversations.len() / DISTINCT).max(1);
+    let conversations: Vec<_> = conversations.into_iter().step_by(stride).take(DISTINCT).collect();
+    let turns: usize = conversations.iter().map(|c| c.turns.len()).sum();
+    for pass in ["first", "second"] {
+        let cpu_started = thread_cpu_ns();
+        for conversation in &conversations {
+            std::hint::black_box(interpreter.interpret(std::hint::black_box(conversation)).unwrap());
+        }
+        if let (Some(from), Some(to)) = (cpu_started, thread_cpu_ns()) {
+            println!(
+                "interpret, {} distinct conversations ({:.1} turns on average), {pass} pass: {:.0} briefs/s per \
+                 CPU-second of this thread",
+                conversations.len(),
+                turns as f64 / conversations.len() as f64,
+                conversations.len() as f64 / ((to - from) as f64 / 1e9)
+            );
+        }
+    }
 }
 
 /// `HANDOFFD_BENCH_BRIEFS`: a fixed number of briefs to make, for an instruction-count profile.
