@@ -244,10 +244,19 @@ fn customer_turn_folded(folded: &str, buffers: &mut Buffers, mut emit: impl FnMu
 }
 
 /// The features of a conversation's turns before the handoff, with the rules' brief.
+/// What the rules read of a conversation, as the model's features see it.
+#[derive(Clone, Copy)]
+pub struct RulesRead<'a> {
+    pub brief: &'a Brief,
+    /// A time the customer told in passing, where the rules found no window.
+    pub told: Option<&'a TimeWindow>,
+}
+
 /// `told`: a time the customer told in passing, where the rules found no window.
 pub fn extract(turns: &[Turn], rules: &Brief, told: Option<&TimeWindow>, set: FeatureSet, out: &mut Features) {
     let folded: Vec<String> = turns.iter().map(|t| super::super::text::fold(&t.text)).collect();
-    extract_keeping(turns, &folded, rules, told, set, out, &mut Buffers::default(), &mut Vec::new());
+    let read = RulesRead { brief: rules, told };
+    extract_keeping(turns, &folded, read, set, out, &mut Buffers::default(), &mut Vec::new());
 }
 
 /// [`extract`] of turns already folded (`folded[i]` is `turns[i]`'s text, folded: the rules
@@ -256,13 +265,13 @@ pub fn extract(turns: &[Turn], rules: &Brief, told: Option<&TimeWindow>, set: Fe
 pub fn extract_keeping(
     turns: &[Turn],
     folded: &[impl AsRef<str>],
-    rules: &Brief,
-    told: Option<&TimeWindow>,
+    read: RulesRead<'_>,
     set: FeatureSet,
     out: &mut Features,
     buffers: &mut Buffers,
     customer: &mut Vec<TurnFeatures>,
 ) {
+    let RulesRead { brief: rules, told } = read;
     out.clear();
     out.push((hash(b'0', &["bias"]), 1.0));
     let mut kept = 0;

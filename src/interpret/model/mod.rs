@@ -506,8 +506,8 @@ impl Model {
             // Taken out for the call: a nested call on this thread (none today) would get fresh buffers.
             let mut taken = scratch.borrow_mut().take().unwrap_or_default();
             let Scratch { features, scores, buffers, customer } = &mut taken;
-            let told_window = told.map(|t| &t.window);
-            features::extract_keeping(turns, folded, brief, told_window, self.features, features, buffers, customer);
+            let read = features::RulesRead { brief, told: told.map(|t| &t.window) };
+            features::extract_keeping(turns, folded, read, self.features, features, buffers, customer);
             let fused = self.fused();
             if let Some(fused) = fused {
                 fused.scores(features, scores);
@@ -1046,8 +1046,7 @@ mod tests {
         features::extract_keeping(
             &turns,
             &folded,
-            &brief,
-            None,
+            features::RulesRead { brief: &brief, told: None },
             model.features,
             &mut features,
             &mut features::Buffers::default(),
