@@ -2,8 +2,8 @@
 //! four languages), rules and the shipped model. Run: `cargo bench --bench interpret`; prints briefs/s.
 //!
 //! The same conversation over and over keeps the regex engines' lazy DFA states warm, which real
-//! traffic does not: a second figure makes one brief of each of the first 2,000 training cases
-//! (`eval/corpus/train`, every one a different conversation), a first pass and a second.
+//! traffic does not: a second figure makes one brief of each of 2,000 training cases (every k-th
+//! of `eval/corpus/train`, every one a different conversation), a first pass and a second.
 //!
 //! With `HANDOFFD_BENCH_BRIEFS=N` it makes exactly N briefs after one warm-up brief and prints
 //! nothing timed: the run to give `valgrind --tool=callgrind`, whose instruction counts are

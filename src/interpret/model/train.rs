@@ -242,7 +242,7 @@ fn tune_override(scored: &[Scored], only: Option<usize>) -> f32 {
     best.1
 }
 
-/// For the window head: the probability of `named` (label `named`) it needs to take a time told
+/// For the window head: the probability of `named` (the label at index `named`) it needs to take a time told
 /// in passing for the requested window, the one that makes the most windows right over the cases
 /// where the rules found none and the customer told a time (above 1: never).
 fn tune_told(scored: &[Scored], named: usize) -> f32 {

@@ -120,7 +120,8 @@ impl TimeResolver {
         let mut told: Option<ResolvedWindow> = None;
         // The latest time asked for wins. A time only told in passing ("I land on Friday
         // night", "my wedding is on Saturday", "since your update on Monday") is no request,
-        // even when nothing else was asked for: a window must be one the customer named.
+        // even when nothing else was asked for: a window must be one the customer named. The
+        // last such time is kept as `told`, for the model to judge.
         let mut requested: Option<ResolvedWindow> = None;
         // The day a time of day without one belongs to: the last one named in the same turn,
         // else in the customer's previous turn ("tomorrow?" ... "after 5 please").
