@@ -248,11 +248,11 @@ fn customer_turn_folded(folded: &str, buffers: &mut Buffers, mut emit: impl FnMu
 #[derive(Clone, Copy)]
 pub struct RulesRead<'a> {
     pub brief: &'a Brief,
-    /// A time the customer told in passing, where the rules found no window.
+    /// A time the customer told in passing; given only where the rules found no window.
     pub told: Option<&'a TimeWindow>,
 }
 
-/// `told`: a time the customer told in passing, where the rules found no window.
+/// `told`: a time the customer told in passing, given only where the rules found no window.
 pub fn extract(turns: &[Turn], rules: &Brief, told: Option<&TimeWindow>, set: FeatureSet, out: &mut Features) {
     let folded: Vec<String> = turns.iter().map(|t| super::super::text::fold(&t.text)).collect();
     let read = RulesRead { brief: rules, told };
@@ -338,7 +338,6 @@ pub fn extract_keeping(
             out.push((hash(b'r', &["window_day", window_day(window, last.at)]), 2.0));
         }
         if set.told
-            && rules.requested_window.is_none()
             && let (Some(told), Some(last)) = (told, turns.last())
         {
             out.push((hash(b'r', &["told", "yes"]), 2.0));

@@ -541,7 +541,8 @@ struct Seen<'a> {
 }
 
 /// Write the head's decision into the brief, keeping the rules' evidence where they agree.
-/// `told`: the time told in passing the window head may take for the requested window.
+/// `told`: the time told in passing the window head may take for the requested window (given only
+/// where the rules found none: [`Model::apply_folded_told`]).
 fn decide(head: &Head, probabilities: &[f32], turns: &Seen<'_>, brief: &mut Brief, told: Option<&FoundWindow>) {
     if head.field.is_set() {
         let by_rules = |label: &str| match head.field {
@@ -581,7 +582,6 @@ fn decide(head: &Head, probabilities: &[f32], turns: &Seen<'_>, brief: &mut Brie
         return;
     }
     if head.field == Field::Window
-        && brief.requested_window.is_none()
         && let (Some(told), Some(&at)) = (told, head.keep.get(1))
         && let Some(named) = head.labels.iter().position(|l| l == WINDOW_NAMED)
         && probabilities[named] >= at

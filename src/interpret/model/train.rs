@@ -43,7 +43,8 @@ pub struct Prepared {
     pub turns: Vec<Turn>,
     /// The rules' brief.
     pub rules: Brief,
-    /// The time the customer told in passing where the rules found no window.
+    /// The time the customer told in passing; only where the rules found no window
+    /// ([`crate::interpret::Interpreter::interpret_telling`]).
     pub told: Option<FoundWindow>,
     pub alone: Features,
     pub with_rules: Features,
@@ -72,8 +73,7 @@ impl Prepared {
     /// in passing: whether that time is the labelled window.
     fn told_is_window(&self) -> Option<bool> {
         let expected = self.case.expect.get(Field::Window.name())?;
-        let told = self.told.as_ref().filter(|_| self.rules.requested_window.is_none())?;
-        Some(score::window_is(expected, &told.window))
+        Some(score::window_is(expected, &self.told.as_ref()?.window))
     }
 
     fn features(&self, set: FeatureSet) -> &Features {
