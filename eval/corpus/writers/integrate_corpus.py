@@ -90,7 +90,7 @@ for path in sorted(glob.glob(os.path.join(batch, "*", "*.json"))):
 existing = {}
 for p in glob.glob(os.path.join(ROOT, "**", "*.json"), recursive=True):
     existing.setdefault(os.path.basename(p), p)
-num_re = re.compile(r"^([a-z]-)?(\d+)")
+num_re = re.compile(r"^([a-z]{1,2}-)?(\d+)")
 for (lang, name) in cases:
     if name in existing:
         errors.append(f"{lang}/{name}: name exists at {existing[name]}")
