@@ -132,6 +132,74 @@ fn a_time_told_in_passing_is_no_window_but_is_kept_as_told() {
     assert_eq!(windows.told, None);
 }
 
+// --- Dates ------------------------------------------------------------------------------
+
+/// Tuesday 2026-05-19, 10:00 in London (BST).
+const TUESDAY_MAY_19: &str = "2026-05-19T10:00:00+01:00";
+const LONDON: &str = "Europe/London";
+
+#[test]
+fn a_day_of_the_month_is_that_date_this_month_or_next() {
+    let on = |text: &str| window_of(&[text], TUESDAY_MAY_19, LONDON, &weekday_hours());
+    let w = assert_window(on("can you call me on the 28th?"), "2026-05-28T09:00:00+01:00", "2026-05-28T18:00:00+01:00");
+    assert_eq!(w.rule, "date+business_hours");
+    // The 12th is over this month: next month's.
+    assert_window(on("please call on the 12th"), "2026-06-12T09:00:00+01:00", "2026-06-12T18:00:00+01:00");
+    assert_window(on("pode me ligar dia 15 de manhã?"), "2026-06-15T09:00:00+01:00", "2026-06-15T12:00:00+01:00");
+    assert_window(on("llámame el 2 de junio por la tarde"), "2026-06-02T12:00:00+01:00", "2026-06-02T17:00:00+01:00");
+    // Sunday the 24th, closed: kept as named.
+    assert_window(on("24 tarikh ko call karna"), "2026-05-24T09:00:00+01:00", "2026-05-24T17:00:00+01:00");
+    assert_window(on("June 3rd after 5pm, call me"), "2026-06-03T17:00:00+01:00", "2026-06-03T21:00:00+01:00");
+    // "1 tarikh ke baad" stays the salary day (Monday 1 June).
+    assert_window(on("1 tarikh ke baad call karna"), "2026-06-01T09:00:00+01:00", "2026-06-01T18:00:00+01:00");
+}
+
+#[test]
+fn a_weekday_with_its_date_is_that_date_and_a_mismatch_reads_the_weekday() {
+    let on = |text: &str| window_of(&[text], TUESDAY_MAY_19, LONDON, &weekday_hours());
+    assert_window(
+        on("Can the surveyor come Thursday the 28th?"),
+        "2026-05-28T09:00:00+01:00",
+        "2026-05-28T18:00:00+01:00",
+    );
+    // Without the date, the coming Thursday.
+    assert_window(on("Can the surveyor come Thursday?"), "2026-05-21T09:00:00+01:00", "2026-05-21T18:00:00+01:00");
+    assert_window(
+        on("¿puede ser el jueves 28 por la tarde?"),
+        "2026-05-28T12:00:00+01:00",
+        "2026-05-28T17:00:00+01:00",
+    );
+    // The 11th is a Monday: "sábado 11" is the coming Saturday.
+    let w = assert_window(on("¿puede ser el sábado 11?"), "2026-05-23T10:00:00+01:00", "2026-05-23T14:00:00+01:00");
+    assert!(w.rule.starts_with("weekday_not_date"), "{}", w.rule);
+}
+
+#[test]
+fn a_date_told_without_contact_is_the_event_s_not_a_window() {
+    let windows = |customer: &[&str]| {
+        let turns: Vec<WindowTurn<'_>> = customer
+            .iter()
+            .enumerate()
+            .map(|(index, text)| WindowTurn { index, from: Speaker::Customer, text })
+            .collect();
+        let zone: Tz = LONDON.parse().unwrap();
+        resolver().windows_of_customer(&turns, rfc(TUESDAY_MAY_19), zone, zone, &weekday_hours())
+    };
+    // The wedding's date, the hall wanted on a date: told, for the model to judge.
+    let found = windows(&["hola!! me caso el 14 de noviembre, cuánto cuesta el paquete?"]);
+    assert_eq!(found.requested, None);
+    assert_window(found.told, "2026-11-14T10:00:00+00:00", "2026-11-14T14:00:00+00:00");
+    assert_eq!(windows(&["3 October ko hall free hai?"]).requested, None);
+    // A move date is a deadline; a past date and a date that is a floor or a count are no time.
+    assert_eq!(windows(&["minha mudança é dia 28, consegue entregar antes?"]).requested, None);
+    let past = windows(&["we paid on the 3rd and nothing came"]);
+    assert_eq!((past.requested, past.told), (None, None));
+    assert_eq!(windows(&["I'm on the 2nd floor, flat 4"]).told, None);
+    // A date named in one turn lends no day to a time asked for in a later one.
+    let later = windows(&["we fly out on the 28th", "call me after 6 pm please"]);
+    assert_window(later.requested, "2026-05-19T18:00:00+01:00", "2026-05-19T21:00:00+01:00");
+}
+
 // --- Weekdays ---------------------------------------------------------------------------
 
 #[test]
@@ -561,6 +629,22 @@ fn malformed_templates_and_empty_phrases_name_their_key() {
     write_vocabulary(dir.path(), "xx", "days:\n  tomorrow: [\"  \"]\n");
     let message = TimeResolver::load(dir.path()).unwrap_err().to_string();
     assert!(message.contains("days.tomorrow[0]"), "{message}");
+}
+
+#[test]
+fn malformed_date_templates_name_their_key() {
+    let bad = [
+        ("dates:\n  day_of_month: [\"the day\"]\n", "dates.day_of_month[0]"),
+        ("dates:\n  day_of_month: [\"{d} {m}\"]\n", "dates.day_of_month[0]"),
+        ("dates:\n  ordinal_suffixes: [th]\n  after_weekday: [\"{d}\", \"{o} {d}\"]\n", "dates.after_weekday[1]"),
+        ("dates:\n  day_of_month: [\"le {o}\"]\n", "dates.day_of_month[0]"),
+    ];
+    for (yaml, key) in bad {
+        let dir = tempfile::tempdir().unwrap();
+        write_vocabulary(dir.path(), "xx", yaml);
+        let message = TimeResolver::load(dir.path()).unwrap_err().to_string();
+        assert!(message.contains("xx/time.yaml") && message.contains(key), "{yaml}: {message}");
+    }
 }
 
 #[test]

@@ -27,6 +27,11 @@ pub(crate) enum DayRef {
     NextWeek,
     EndOfMonth,
     AfterSalaryDay,
+    /// A day of the month ("the 24th", "dia 15"), and its month (1-12) when named ("19 de marzo").
+    Date {
+        day: u32,
+        month: Option<u32>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,12 +116,20 @@ enum Alternative {
     Ignore,
     Literal,
     Template(usize),
+    Date(usize),
 }
 
 struct Template {
     kind: ClockKind,
     /// The template alone, anchored, with named groups `h1 m1 x1` (and `h2 m2 x2`).
     parser: Regex,
+}
+
+struct DateTemplate {
+    /// The template alone, anchored, with named groups `d` (and `m`).
+    parser: Regex,
+    /// Whether it names a date only right after a weekday ("Saturday 21").
+    after_weekday: bool,
 }
 
 /// The compiled vocabulary.
@@ -130,6 +143,13 @@ pub(crate) struct Matcher {
     alternatives: Vec<Alternative>,
     literals: HashMap<String, Literal, WordHash>,
     templates: Vec<Template>,
+    dates: Vec<DateTemplate>,
+    /// Folded month names -> 1-12.
+    months: HashMap<String, u32, WordHash>,
+    /// Folded weekday names, for [`DateTemplate::after_weekday`].
+    weekday_names: Vec<String>,
+    /// Words after a day number that make it something else ("2nd floor").
+    not_dates: Vec<String>,
     number_words: HashMap<String, u32, WordHash>,
     /// Minutes said after an hour ("thirty", "y media"), folded, with their spaces as matched.
     minute_words: HashMap<String, u32, WordHash>,
@@ -206,6 +226,9 @@ impl Matcher {
         let (mut deadline_cues, mut contact_cues, mut cancel_cues) = (Vec::new(), Vec::new(), Vec::new());
         let mut weekday_names = Vec::new();
         let mut raw_templates: Vec<(ClockKind, String, usize, &std::path::Path)> = Vec::new();
+        let mut raw_dates: Vec<(bool, String, usize, &std::path::Path)> = Vec::new();
+        let mut months: HashMap<String, u32, WordHash> = HashMap::default();
+        let (mut ordinal_suffixes, mut not_dates) = (Vec::new(), Vec::new());
 
         for (language, (_, path, v)) in loaded.languages.iter().enumerate() {
             for (key, kind, phrase) in literal_entries(v) {
@@ -259,6 +282,18 @@ impl Matcher {
             deadline_cues.extend(v.deadline_cues.iter().map(|p| fold(p)));
             contact_cues.extend(v.contact_cues.iter().map(|p| fold(p)));
             cancel_cues.extend(v.cancel_cues.iter().map(|p| fold(p)));
+            for (i, (_, names)) in v.dates.months.by_month().into_iter().enumerate() {
+                for name in names {
+                    months.insert(fold(name), i as u32 + 1);
+                }
+            }
+            ordinal_suffixes.extend(v.dates.ordinal_suffixes.iter().map(|p| fold(p)));
+            not_dates.extend(v.dates.not_dates.iter().map(|p| fold(p)));
+            for (after_weekday, list) in [(false, &v.dates.day_of_month), (true, &v.dates.after_weekday)] {
+                for (i, t) in list.iter().enumerate() {
+                    raw_dates.push((after_weekday, t.clone(), i, path));
+                }
+            }
             for (kind, list) in [
                 (ClockKind::Between, &v.clock.between),
                 (ClockKind::After, &v.clock.after),
@@ -377,6 +412,52 @@ impl Matcher {
             groups.push(format!("({})", alternation(&literal_phrases)));
             alternatives.push(Alternative::Literal);
         }
+        // Dates last: at the same position, "15h" is a time and "1 tarikh ke baad" salary day.
+        let mut month_names: Vec<String> = months.keys().cloned().collect();
+        month_names.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        let month_alt = alternation(&month_names);
+        ordinal_suffixes.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        ordinal_suffixes.dedup();
+        let suffix_alt = ordinal_suffixes.iter().map(|x| regex::escape(x)).collect::<Vec<_>>().join("|");
+        let date_pattern = |template: &str, named: bool| {
+            let g = |name: &str| if named { format!("?P<{name}>") } else { "?:".to_string() };
+            let mut pieces = Vec::new();
+            let folded = fold(template);
+            let mut rest = folded.as_str();
+            while let Some(at) = rest.find('{') {
+                let literal = rest[..at].trim();
+                if !literal.is_empty() {
+                    pieces.push(phrase_pattern(literal));
+                }
+                let placeholder = &rest[at..at + 3];
+                pieces.push(match placeholder {
+                    "{m}" => format!(r"(?-u:\b)({}{month_alt})(?-u:\b)", g("m")),
+                    "{o}" => format!(r"(?-u:\b)({}[0-9]{{1,2}})(?:{suffix_alt})(?-u:\b)", g("d")),
+                    _ if suffix_alt.is_empty() => format!(r"(?-u:\b)({}[0-9]{{1,2}})(?-u:\b)", g("d")),
+                    _ => format!(r"(?-u:\b)({}[0-9]{{1,2}})(?:{suffix_alt})?(?-u:\b)", g("d")),
+                });
+                rest = &rest[at + 3..];
+            }
+            if !rest.trim().is_empty() {
+                pieces.push(phrase_pattern(rest.trim()));
+            }
+            pieces.join(r"\s*")
+        };
+        // The longer templates first, so "el {d} de {m}" is not read as "el {d}".
+        raw_dates.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
+        let mut dates = Vec::new();
+        for (after_weekday, template, i, path) in raw_dates {
+            let key = if after_weekday { "after_weekday" } else { "day_of_month" };
+            let invalid = |e: regex::Error| VocabularyError::Invalid {
+                path: path.to_path_buf(),
+                key: format!("dates.{key}[{i}]"),
+                message: format!("`{template}` does not compile: {e}"),
+            };
+            let parser = Regex::new(&format!("(?-u)^(?:{})$", date_pattern(&template, true))).map_err(invalid)?;
+            groups.push(format!("({})", date_pattern(&template, false)));
+            alternatives.push(Alternative::Date(dates.len()));
+            dates.push(DateTemplate { parser, after_weekday });
+        }
         let invalid = |e: String| VocabularyError::Invalid {
             path: loaded.languages[0].1.clone(),
             key: "(all)".into(),
@@ -394,6 +475,10 @@ impl Matcher {
             alternatives,
             literals,
             templates,
+            dates,
+            months,
+            weekday_names,
+            not_dates,
             number_words,
             minute_words,
             am,
@@ -446,6 +531,10 @@ impl Matcher {
                     literal.kind
                 }
                 Alternative::Template(t) => match self.parse_clock(&self.templates[t], m.as_str(), text, m.end()) {
+                    Some(kind) => kind,
+                    None => continue,
+                },
+                Alternative::Date(t) => match self.parse_date(&self.dates[t], m.as_str(), text, m.start(), m.end()) {
                     Some(kind) => kind,
                     None => continue,
                 },
@@ -506,6 +595,52 @@ impl Matcher {
         Some(TokenKind::Clock { kind: template.kind, first, second: second.map(|s| s.0) })
     }
 
+    /// The date of a matched date template, or `None` when it is no date: a day outside 1-31,
+    /// a number that goes on as a time ("24:00") or a quantity ("the 2nd floor"), or an
+    /// after-weekday template with no weekday right before it.
+    fn parse_date(
+        &self,
+        template: &DateTemplate,
+        matched: &str,
+        text: &str,
+        start: usize,
+        end: usize,
+    ) -> Option<TokenKind> {
+        let caps = template.parser.captures(matched)?;
+        let day: u32 = caps.name("d")?.as_str().parse().ok()?;
+        if !(1..=31).contains(&day) {
+            return None;
+        }
+        let month = match caps.name("m") {
+            Some(m) => Some(*self.months.get(&m.as_str().split_whitespace().collect::<Vec<_>>().join(" "))?),
+            None => None,
+        };
+        let next = text[end..].chars().next();
+        let after_next = text[end..].chars().nth(1);
+        if next == Some(':') || (next == Some('.') && after_next.is_some_and(|c| c.is_ascii_digit())) {
+            return None;
+        }
+        if self.followed_by(text, end, &self.not_time_units) || self.followed_by(text, end, &self.not_dates) {
+            return None;
+        }
+        if template.after_weekday {
+            let before = text[..start].trim_end_matches([' ', ',']);
+            let after_weekday = self.weekday_names.iter().any(|w| {
+                before.ends_with(w.as_str())
+                    && before[..before.len() - w.len()].chars().next_back().is_none_or(|c| !c.is_ascii_alphanumeric())
+            });
+            if !after_weekday {
+                return None;
+            }
+        }
+        // "paid on the 3rd", "close kar diya tha 10 dec ko": a date in the past is no request.
+        let every_language: Vec<usize> = (0..self.past_markers.len()).collect();
+        if self.is_past(text, start, end, &every_language) {
+            return None;
+        }
+        Some(TokenKind::Day(DayRef::Date { day, month }))
+    }
+
     /// Whether the 2 words before `start` or the 4 after `end` (within the clause) include a
     /// past marker of one of `languages`: "arrived today", Hindi "kal ... aaya tha".
     fn is_past(&self, text: &str, start: usize, end: usize, languages: &[usize]) -> bool {
@@ -564,6 +699,15 @@ impl Matcher {
             after.starts_with(w.as_str()) && after[w.len()..].chars().next().is_none_or(|c| !c.is_ascii_alphanumeric())
         };
         self.following_before.iter().any(ends_with_word) || self.following_after.iter().any(starts_with_word)
+    }
+
+    /// Whether the sentence around `start..end` names contact or a meeting ("call me on the
+    /// 24th", "June 3rd after 5, call me", "dia 15 posso ir aí").
+    pub fn names_contact_around(&self, text: &str, start: usize, end: usize) -> bool {
+        let before = text[..start].rsplit(SENTENCE_ENDS).next().unwrap_or("");
+        let after = text[end..].split(SENTENCE_ENDS).next().unwrap_or("");
+        let context: Vec<&str> = words(before).chain(words(&text[start..end])).chain(words(after)).collect();
+        self.contact_cues.found_in(&context)
     }
 
     /// Whether `text` names contact anywhere ("can you call me?").
@@ -631,6 +775,7 @@ fn alternative_finder(groups: &[String]) -> Result<regex_automata::meta::Regex, 
 }
 
 const CLAUSE_ENDS: [char; 6] = ['.', ';', '!', '?', ',', '\n'];
+const SENTENCE_ENDS: [char; 5] = ['.', ';', '!', '?', '\n'];
 
 /// A match placed back in the whole folded text.
 struct Span<'t> {

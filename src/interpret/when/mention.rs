@@ -24,6 +24,8 @@ pub(crate) struct Mention {
     pub negated: bool,
     /// The weekday is called the next one ("el siguiente sábado"): see `DayRef::FollowingWeekday`.
     pub following: bool,
+    /// The weekday a date was named with ("Thursday the 24th", "jueves 23").
+    pub date_weekday: Option<chrono::Weekday>,
 }
 
 impl Mention {
@@ -65,7 +67,12 @@ impl Mention {
             TokenKind::Day(day) => match self.day {
                 None => self.day = Some(day),
                 Some(existing) => match combine_days(existing, day) {
-                    Some(combined) => self.day = Some(combined),
+                    Some(combined) => {
+                        if matches!(combined, DayRef::Date { .. }) {
+                            self.date_weekday = self.date_weekday.or(weekday_of(existing)).or(weekday_of(day));
+                        }
+                        self.day = Some(combined);
+                    }
                     None => return false,
                 },
             },
@@ -108,6 +115,14 @@ impl Mention {
     }
 }
 
+/// The weekday a day word names, if it names one.
+fn weekday_of(day: DayRef) -> Option<chrono::Weekday> {
+    match day {
+        DayRef::Weekday(w) | DayRef::NextWeekday(w) | DayRef::FollowingWeekday(w) => Some(w),
+        _ => None,
+    }
+}
+
 /// Two day words that together name one day ("next week" + "Tuesday").
 fn combine_days(a: DayRef, b: DayRef) -> Option<DayRef> {
     use DayRef::*;
@@ -119,6 +134,9 @@ fn combine_days(a: DayRef, b: DayRef) -> Option<DayRef> {
             Some(Weekday(w))
         }
         (Today, Tonight) | (Tonight, Today) => Some(Tonight),
+        // "Thursday the 24th", "quinta dia 24", "next week, the 14th": the date is the day.
+        (Weekday(_) | NextWeekday(_) | FollowingWeekday(_) | NextWeek, Date { .. }) => Some(b),
+        (Date { .. }, Weekday(_) | NextWeekday(_) | FollowingWeekday(_) | NextWeek) => Some(a),
         // "Saturday or Sunday, both fine": the coming weekend.
         (Weekday(chrono::Weekday::Sat), Weekday(chrono::Weekday::Sun))
         | (Weekday(chrono::Weekday::Sun), Weekday(chrono::Weekday::Sat)) => Some(ThisWeekend),

@@ -198,6 +198,16 @@ impl TimeResolver {
                 // is for today.
                 mood = ClauseMood::Request;
             }
+            // A date alone is most often the event's (the wedding, the move, the flight, the
+            // day the hall is wanted): it asks for contact only where its clause names contact
+            // ("call me on the 24th"); otherwise it is told, for the model to judge.
+            if mood == ClauseMood::Request
+                && matches!(m.day, Some(DayRef::Date { .. }))
+                && m.date_weekday.is_none()
+                && !self.matcher.names_contact_around(&folded.text, m.span.0, m.span.1)
+            {
+                mood = ClauseMood::Narrative;
+            }
             let asked = mood == ClauseMood::Request && !m.negated;
             let (timed, open) = (timed_before.take(), open_before.take());
             if m.is_end_only() {
@@ -269,7 +279,9 @@ impl TimeResolver {
             out.push((window, mood));
         }
         *carried = Carried {
-            day: day.filter(|_| named_day),
+            // A date is lent within its turn only: one named before ("5 july ko nikalna hai")
+            // is most often the event's, not the day of a time asked for in a later turn.
+            day: day.filter(|d| named_day && !matches!(d, DayRef::Date { .. })),
             part: day_part.filter(|_| named_day),
             timed: timed_before.filter(|t| t.2).map(|(m, p, _)| (m, p)),
         };

@@ -12,6 +12,8 @@ use super::mention::Mention;
 
 const EVENING_END: u32 = 21 * 60;
 const LATE_END: u32 = 23 * 60;
+/// A date with its month named fewer days ago than this is in the past, not next year's.
+const PAST_DATE_DAYS: i64 = 180;
 /// A whole day the business is closed, kept as the customer named it.
 const CLOSED_DAY: (u32, u32) = (9 * 60, 17 * 60);
 
@@ -339,6 +341,15 @@ pub(crate) fn place(ctx: &Context<'_>, m: &Mention) -> Option<Placed> {
             let days: Vec<NaiveDate> = (0..3).rev().map(|i| last - Duration::days(i)).collect();
             spanned("end_of_month", open_days(ctx, m, &days))
         }
+        Some(DayRef::Date { day, month }) => {
+            let date = named_date(ctx, m, day, month)?;
+            match m.date_weekday {
+                // "sábado 11" when the 11th is no Saturday: one of the two is a slip; the weekday,
+                // the word said, is read.
+                Some(w) if date.weekday() != w => upcoming(ctx, m, w).map(|(p, _)| with("weekday_not_date", p)),
+                _ => on_date(ctx, m, date).map(|p| with("date", p)),
+            }
+        }
         Some(DayRef::AfterSalaryDay) => {
             let mut first = last_day_of_month(today) + Duration::days(1);
             for _ in 0..7 {
@@ -352,6 +363,32 @@ pub(crate) fn place(ctx: &Context<'_>, m: &Mention) -> Option<Placed> {
             }
             on_date(ctx, m, first).map(|p| with("after_salary_day", p))
         }
+    }
+}
+
+/// The next date with that day (of that month, when named) whose window is not over: "the 24th"
+/// said on the 25th is next month's, "19 de marzo" said in April next year's. A day a month does
+/// not have ("the 31st" in June) is the next month's that has it.
+fn named_date(ctx: &Context<'_>, m: &Mention, day: u32, month: Option<u32>) -> Option<NaiveDate> {
+    let today = ctx.today();
+    let ahead =
+        |date: &NaiveDate| *date > today || (*date == today && on_date(ctx, m, *date).is_some_and(|p| p.end > ctx.now));
+    match month {
+        Some(month) => {
+            let this_year = NaiveDate::from_ymd_opt(today.year(), month, day);
+            // A date with its month a few months back is a past one ("10 dec" said on the
+            // 28th), not next year's.
+            if this_year.is_some_and(|d| d < today && today - d < Duration::days(PAST_DATE_DAYS)) {
+                return None;
+            }
+            (0..=1).filter_map(|years| NaiveDate::from_ymd_opt(today.year() + years, month, day)).find(ahead)
+        }
+        None => (0..=2)
+            .filter_map(|months| {
+                let index = today.month0() + months;
+                NaiveDate::from_ymd_opt(today.year() + (index / 12) as i32, index % 12 + 1, day)
+            })
+            .find(ahead),
     }
 }
 

@@ -38,6 +38,9 @@ pub struct TimeVocabulary {
     /// Spans longer than a day.
     #[serde(default)]
     pub periods: Periods,
+    /// Dates: a day of the month, with or without its month ("the 24th", "dia 15", "19 de marzo").
+    #[serde(default)]
+    pub dates: Dates,
     /// Times of day and the phrases around them.
     #[serde(default)]
     pub clock: ClockPhrases,
@@ -190,6 +193,81 @@ pub struct Periods {
     pub after_salary_day: Vec<String>,
 }
 
+/// Dates. Templates put `{d}` where the day of the month goes (1-31, digits, an ordinal suffix
+/// allowed: "24", "24th"), `{o}` where it must carry the suffix ("24th", not "24": "the 3 bed" is
+/// no date), and `{m}` where a month name goes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dates {
+    /// Templates that name a date on their own ("the {o}", "dia {d}", "{d} de {m}").
+    #[serde(default)]
+    pub day_of_month: Vec<String>,
+    /// Templates that name a date only right after a weekday ("Saturday 21", "jueves 23",
+    /// "Friday 16 ko"): a number alone is too often something else.
+    #[serde(default)]
+    pub after_weekday: Vec<String>,
+    /// Ordinal suffixes glued to the day ("st", "nd", "rd", "th").
+    #[serde(default)]
+    pub ordinal_suffixes: Vec<String>,
+    /// Month names, January first.
+    #[serde(default)]
+    pub months: MonthNames,
+    /// Words right after a day number that make it something else ("the 2nd floor", "the 4th
+    /// complaint"), beside `modifiers.not_time_units`.
+    #[serde(default)]
+    pub not_dates: Vec<String>,
+}
+
+/// Month names, January first.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonthNames {
+    #[serde(default)]
+    pub jan: Vec<String>,
+    #[serde(default)]
+    pub feb: Vec<String>,
+    #[serde(default)]
+    pub mar: Vec<String>,
+    #[serde(default)]
+    pub apr: Vec<String>,
+    #[serde(default)]
+    pub may: Vec<String>,
+    #[serde(default)]
+    pub jun: Vec<String>,
+    #[serde(default)]
+    pub jul: Vec<String>,
+    #[serde(default)]
+    pub aug: Vec<String>,
+    #[serde(default)]
+    pub sep: Vec<String>,
+    #[serde(default)]
+    pub oct: Vec<String>,
+    #[serde(default)]
+    pub nov: Vec<String>,
+    #[serde(default)]
+    pub dec: Vec<String>,
+}
+
+impl MonthNames {
+    /// Each month's key and names, January first.
+    pub(crate) fn by_month(&self) -> [(&'static str, &Vec<String>); 12] {
+        [
+            ("jan", &self.jan),
+            ("feb", &self.feb),
+            ("mar", &self.mar),
+            ("apr", &self.apr),
+            ("may", &self.may),
+            ("jun", &self.jun),
+            ("jul", &self.jul),
+            ("aug", &self.aug),
+            ("sep", &self.sep),
+            ("oct", &self.oct),
+            ("nov", &self.nov),
+            ("dec", &self.dec),
+        ]
+    }
+}
+
 /// Clock phrases. Templates hold `{t}` (once, or twice for ranges) where the time goes.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -335,6 +413,8 @@ fn validate(path: &Path, v: &TimeVocabulary) -> Result<(), VocabularyError> {
         ("periods.next_week".into(), &v.periods.next_week),
         ("periods.end_of_month".into(), &v.periods.end_of_month),
         ("periods.after_salary_day".into(), &v.periods.after_salary_day),
+        ("dates.ordinal_suffixes".into(), &v.dates.ordinal_suffixes),
+        ("dates.not_dates".into(), &v.dates.not_dates),
         ("clock.am".into(), &v.clock.am),
         ("clock.pm".into(), &v.clock.pm),
         ("clock.clock_words".into(), &v.clock.clock_words),
@@ -357,6 +437,9 @@ fn validate(path: &Path, v: &TimeVocabulary) -> Result<(), VocabularyError> {
         ("contact_cues".into(), &v.contact_cues),
         ("cancel_cues".into(), &v.cancel_cues),
     ]);
+    for (month, names) in v.dates.months.by_month() {
+        lists.push((format!("dates.months.{month}"), names));
+    }
     for (key, phrases) in &lists {
         for (i, phrase) in phrases.iter().enumerate() {
             if super::fold::fold(phrase).is_empty() {
@@ -389,6 +472,30 @@ fn validate(path: &Path, v: &TimeVocabulary) -> Result<(), VocabularyError> {
             let rest = template.replace("{t}", "");
             if rest.contains('{') || rest.contains('}') {
                 return Err(invalid(format!("{key}[{i}]"), format!("`{template}`: only `{{t}}` is a placeholder")));
+            }
+        }
+    }
+    for (key, list) in [("dates.day_of_month", &v.dates.day_of_month), ("dates.after_weekday", &v.dates.after_weekday)]
+    {
+        for (i, template) in list.iter().enumerate() {
+            let invalid = |message: String| invalid(format!("{key}[{i}]"), format!("`{template}` {message}"));
+            let days = template.matches("{d}").count() + template.matches("{o}").count();
+            if days != 1 {
+                return Err(invalid(format!("must hold the day (`{{d}}` or `{{o}}`) exactly once, found {days}")));
+            }
+            let months = template.matches("{m}").count();
+            if months > 1 {
+                return Err(invalid(format!("may hold `{{m}}` at most once, found {months}")));
+            }
+            if months == 1 && v.dates.months.by_month().iter().all(|(_, names)| names.is_empty()) {
+                return Err(invalid("names a month (`{m}`) but `dates.months` lists none".into()));
+            }
+            if template.contains("{o}") && v.dates.ordinal_suffixes.is_empty() {
+                return Err(invalid("holds `{o}` but `dates.ordinal_suffixes` lists none".into()));
+            }
+            let rest = template.replace("{d}", "").replace("{o}", "").replace("{m}", "");
+            if rest.contains('{') || rest.contains('}') {
+                return Err(invalid("may hold only `{d}`, `{o}` and `{m}` as placeholders".into()));
             }
         }
     }
