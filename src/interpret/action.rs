@@ -3,8 +3,6 @@
 use chrono_tz::Tz;
 use handoffd_contract::brief::{Brief, Disposition, TimeWindow};
 
-use super::window::FoundWindow;
-
 /// A short human label for an intent or objection code (unknown codes read as themselves).
 pub fn label(code: &str) -> String {
     let text = match code {
@@ -109,8 +107,9 @@ pub fn reach_by(brief: &Brief) -> Option<&'static str> {
     }
 }
 
-pub fn recommended_action(brief: &Brief, clocks: Clocks, window: Option<&FoundWindow>) -> String {
-    let _ = window;
+/// The brief's recommended action: who to contact, how, when (the brief's window, on the
+/// owner's clock) and about what.
+pub fn recommended_action(brief: &Brief, clocks: Clocks) -> String {
     action_sentence(brief, clocks, true)
 }
 

@@ -463,7 +463,7 @@ pub fn merge(mut brief: Brief, answer: Answer, conversation: &Conversation, mode
         let owner: Tz = conversation.timezone.parse().unwrap_or(chrono_tz::UTC);
         let customer = super::clock::customer_clock(conversation, owner).map(|c| c.zone).unwrap_or(owner);
         let clocks = super::action::Clocks { owner, customer };
-        brief.recommended_action = super::action::recommended_action(&brief, clocks, None);
+        brief.recommended_action = super::action::recommended_action(&brief, clocks);
         brief.notes.push(format!("llm: refined by `{model}`: {}", changes.join(", ")));
     }
     brief

@@ -272,7 +272,7 @@ impl Interpreter {
             brief.notes.push("closed lost: no follow-up call is wanted".into());
         }
         let clocks = action::Clocks { owner: tz, customer: clock.zone };
-        brief.recommended_action = action::recommended_action(&brief, clocks, window.as_ref());
+        brief.recommended_action = action::recommended_action(&brief, clocks);
         Ok((brief, told))
     }
 

@@ -435,3 +435,23 @@ fn common_ways_to_ask_move_buy_and_give_a_horizon_are_read_in_every_language() {
         assert!(found.contains(code), "{text:?} should give {code}, found {found:?}");
     }
 }
+
+#[test]
+fn a_greeting_after_the_ai_s_opening_gets_no_objection_or_fact_from_the_shipped_model() {
+    // Few words, little evidence: a label's probability must fall to its base rate, not to the
+    // 0.5 of a bias held at 0 (which gave "hello" a trust objection and a `course` fact). Not yet
+    // met without the AI's opening, nor for `not_interested` (docs/EVAL.md, twelfth session).
+    let config = InterpretConfig {
+        vocabulary: Some("config/vocabulary".into()),
+        model: Some("config/model/brief-model.json".into()),
+        ..Default::default()
+    };
+    let interpreter = Interpreter::load(&config, &crate::interpret_common::repo()).unwrap();
+    for text in ["hello", "hi there", "ok"] {
+        let turns = [("ai", "Hi! This is Ava from Sunrise Homes. How can I help you today?"), ("customer", text)];
+        let brief = interpreter.interpret(&conversation(NOW, TZ, &turns)).unwrap();
+        assert!(brief.objections.is_empty(), "{text:?}: {:?}", codes(&brief.objections));
+        let facts: Vec<&str> = brief.do_not_ask.iter().map(|f| f.fact.as_str()).collect();
+        assert!(facts.is_empty(), "{text:?}: {facts:?}");
+    }
+}

@@ -74,6 +74,11 @@ const ACCEPTS: &[&str] = &[
 /// First words of a reply that turn the offer down.
 const REFUSES: &[&str] = &["no", "nope", "nah", "nahi", "nahin", "nai", "na", "nao", "naa", "not"];
 
+/// The index of the bias feature, which every conversation has.
+pub fn bias_index() -> u32 {
+    hash(b'0', &["bias"])
+}
+
 /// Which parts of the input a model uses (recorded in the model file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FeatureSet {
@@ -273,7 +278,7 @@ pub fn extract_keeping(
 ) {
     let RulesRead { brief: rules, told } = read;
     out.clear();
-    out.push((hash(b'0', &["bias"]), 1.0));
+    out.push((bias_index(), 1.0));
     let mut kept = 0;
     for (t, turn) in turns.iter().enumerate() {
         match turn.from {

@@ -763,15 +763,7 @@ mod tests {
 
     /// The row of the bias feature, which every conversation has.
     fn bias_row() -> usize {
-        let mut bias = Vec::new();
-        features::extract(
-            &[],
-            &empty_brief(),
-            None,
-            FeatureSet { rule_hits: false, context: false, shapes: false, window_day: false, told: false },
-            &mut bias,
-        );
-        bias[0].0 as usize
+        features::bias_index() as usize
     }
 
     /// An objection head that weighs the word "expensive" and nothing else.

@@ -408,7 +408,7 @@ fn fit(examples: &[Example], train: &[usize], rule_hits: bool, seed: u64) -> Vec
             }
             let step = |x: &[(u32, f32)], y: f32, weights: &mut Vec<f32>, squares: &mut Vec<f32>| {
                 let g = super::sigmoid(score(weights, x)) - y;
-                adagrad_step(weights, squares, x, g, L2, LEARNING_RATE);
+                adagrad_step(weights, squares, x, g, (L2, None), LEARNING_RATE);
             };
             if examples[e].reasked[b] {
                 // The witness: on the first pass the sentence a pattern says re-asks (else the

@@ -110,6 +110,10 @@ fn fit(field: Field, n_labels: usize, examples: &[(&Features, Vec<f32>)], seed: 
     let mut rng = StdRng::seed_from_u64(seed);
     let mut z = vec![0.0f32; n_labels];
     let l2 = l2_of(field);
+    // The bias is not penalised: held near 0 (a probability of 0.5 with no evidence), it left
+    // the base rate to the words every conversation has, so a short message ("hello") with few
+    // of them scored every rare label near 0.5, above its threshold.
+    let bias = Some(features::bias_index());
     for _ in 0..EPOCHS {
         order.shuffle(&mut rng);
         for &e in &order {
@@ -123,16 +127,26 @@ fn fit(field: Field, n_labels: usize, examples: &[(&Features, Vec<f32>)], seed: 
                 softmax(&mut z);
             }
             for l in 0..n_labels {
-                adagrad_step(&mut weights[l], &mut squares[l], x, z[l] - y[l], l2, LEARNING_RATE);
+                adagrad_step(&mut weights[l], &mut squares[l], x, z[l] - y[l], (l2, bias), LEARNING_RATE);
             }
         }
     }
     weights
 }
 
-/// One AdaGrad step with L2 on the weights `x` touches, for a loss gradient `g` of the score.
-pub(super) fn adagrad_step(weights: &mut [f32], squares: &mut [f32], x: &[(u32, f32)], g: f32, l2: f32, rate: f32) {
+/// One AdaGrad step with L2 on the weights `x` touches, for a loss gradient `g` of the score;
+/// `penalty` is the L2 and the one index it spares, if any (the bias).
+pub(super) fn adagrad_step(
+    weights: &mut [f32],
+    squares: &mut [f32],
+    x: &[(u32, f32)],
+    g: f32,
+    penalty: (f32, Option<u32>),
+    rate: f32,
+) {
+    let (l2, spared) = penalty;
     for (i, v) in x {
+        let l2 = if spared == Some(*i) { 0.0 } else { l2 };
         let i = *i as usize;
         let grad = g * v + l2 * weights[i];
         squares[i] += grad * grad;
