@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, FixedOffset};
 use chrono_tz::Tz;
-use handoffd::interpret::when::{BusinessHours, ResolvedWindow, TimeResolver, VocabularyError, WindowTurn};
+use handoffd::interpret::when::{BusinessHours, ResolvedWindow, TimeResolver, VocabularyError, WindowTurn, Windows};
 use handoffd_contract::conversation::{Conversation, Speaker};
 
 fn vocabulary_dir() -> PathBuf {
@@ -44,6 +44,14 @@ fn window_of(customer: &[&str], now: &str, zone: &str, hours: &BusinessHours) ->
     let turns: Vec<WindowTurn<'_>> =
         customer.iter().enumerate().map(|(index, text)| WindowTurn { index, from: Speaker::Customer, text }).collect();
     resolver().requested_window(&turns, rfc(now), zone.parse::<Tz>().unwrap(), hours)
+}
+
+/// What the resolver reads of what the customer says, asked for and told, with the weekday hours.
+fn windows_of(customer: &[&str], now: &str, zone: &str) -> Windows {
+    let turns: Vec<WindowTurn<'_>> =
+        customer.iter().enumerate().map(|(index, text)| WindowTurn { index, from: Speaker::Customer, text }).collect();
+    let zone: Tz = zone.parse().unwrap();
+    resolver().windows_of_customer(&turns, rfc(now), zone, zone, &weekday_hours())
 }
 
 /// Asserts the window's bounds as written (offsets included, so DST is checked too).
@@ -110,16 +118,8 @@ fn a_part_of_day_without_a_day_or_request_is_not_a_window() {
 
 #[test]
 fn a_time_told_in_passing_is_no_window_but_is_kept_as_told() {
-    let told = |customer: &[&str]| {
-        let turns: Vec<WindowTurn<'_>> = customer
-            .iter()
-            .enumerate()
-            .map(|(index, text)| WindowTurn { index, from: Speaker::Customer, text })
-            .collect();
-        let zone: Tz = "America/Sao_Paulo".parse().unwrap();
-        // Monday 2026-03-23, 08:05.
-        resolver().windows_of_customer(&turns, rfc("2026-03-23T08:05:00-03:00"), zone, zone, &weekday_hours())
-    };
+    // Monday 2026-03-23, 08:05.
+    let told = |customer: &[&str]| windows_of(customer, "2026-03-23T08:05:00-03:00", "America/Sao_Paulo");
     // No cue asks for it: no window by the rules; the model may take the told time for one.
     let windows = told(&["o freio do gol tá chiando", "terça de manhã eu levo o carro aí"]);
     assert_eq!(windows.requested, None);
@@ -176,15 +176,7 @@ fn a_weekday_with_its_date_is_that_date_and_a_mismatch_reads_the_weekday() {
 
 #[test]
 fn a_date_told_without_contact_is_the_event_s_not_a_window() {
-    let windows = |customer: &[&str]| {
-        let turns: Vec<WindowTurn<'_>> = customer
-            .iter()
-            .enumerate()
-            .map(|(index, text)| WindowTurn { index, from: Speaker::Customer, text })
-            .collect();
-        let zone: Tz = LONDON.parse().unwrap();
-        resolver().windows_of_customer(&turns, rfc(TUESDAY_MAY_19), zone, zone, &weekday_hours())
-    };
+    let windows = |customer: &[&str]| windows_of(customer, TUESDAY_MAY_19, LONDON);
     // The wedding's date, the hall wanted on a date: told, for the model to judge.
     let found = windows(&["hola!! me caso el 14 de noviembre, cuánto cuesta el paquete?"]);
     assert_eq!(found.requested, None);

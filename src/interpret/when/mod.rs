@@ -199,7 +199,7 @@ impl TimeResolver {
                 mood = ClauseMood::Request;
             }
             // A date alone is most often the event's (the wedding, the move, the flight, the
-            // day the hall is wanted): it asks for contact only where its clause names contact
+            // day the hall is wanted): it asks for contact only where its sentence names contact
             // ("call me on the 24th"); otherwise it is told, for the model to judge.
             if mood == ClauseMood::Request
                 && matches!(m.day, Some(DayRef::Date { .. }))

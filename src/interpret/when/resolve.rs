@@ -367,8 +367,9 @@ pub(crate) fn place(ctx: &Context<'_>, m: &Mention) -> Option<Placed> {
 }
 
 /// The next date with that day (of that month, when named) whose window is not over: "the 24th"
-/// said on the 25th is next month's, "19 de marzo" said in April next year's. A day a month does
-/// not have ("the 31st" in June) is the next month's that has it.
+/// said on the 25th is next month's, "19 de marzo" said in October next year's, but said in April
+/// a past date (none). A day a month does not have ("the 31st" in June) is the next month's that
+/// has it.
 fn named_date(ctx: &Context<'_>, m: &Mention, day: u32, month: Option<u32>) -> Option<NaiveDate> {
     let today = ctx.today();
     let ahead =
