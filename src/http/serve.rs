@@ -78,35 +78,34 @@ impl Connections {
         self.open.lock().expect("connections").len()
     }
 
-    /// Closes the connection that has made no progress for longest: one with no request in
-    /// progress and quiet for at least [`GRACE`] first, else one whose request body has stalled
-    /// (not moved for [`STALLED`]; a request whose handler is at work is never shed), else the
-    /// oldest idle one however young; `false` when every connection has a request in progress,
-    /// and the newcomer is refused.
+    /// Closes the connection that has made no progress for longest: of those with no request in
+    /// progress and quiet for at least [`GRACE`], and those whose request body has stalled (not
+    /// moved for [`STALLED`]; a request whose handler is at work is never shed), the one quiet
+    /// the longest; else the oldest idle one however young; `false` when every connection has a
+    /// request in progress, and the newcomer is refused. The shed connection leaves the count at
+    /// once, not when its task next runs, so one shed makes room for exactly one newcomer.
+    ///
+    /// Idle and stalled connections are ranked together, by how long they have been quiet: ranked
+    /// idle first, a webhook whose request had arrived but whose head a loaded daemon had not yet
+    /// parsed (it looks idle) was shed before clients that had stalled their bodies for seconds.
     fn shed_one_idle(&self, now_ms: u64) -> bool {
-        let open = self.open.lock().expect("connections");
-        let live = || open.values().filter(|c| !c.close.is_cancelled());
-        let quiet_for = |c: &&Tracked, at_least: Duration| {
+        let mut open = self.open.lock().expect("connections");
+        let quiet_for = |c: &Tracked, at_least: Duration| {
             now_ms.saturating_sub(c.last_active.load(Ordering::SeqCst)) >= at_least.as_millis() as u64
         };
-        let idlest = live()
-            .filter(|c| c.in_flight.load(Ordering::SeqCst) == 0 && quiet_for(c, GRACE))
-            .min_by_key(|c| c.last_active.load(Ordering::SeqCst))
-            .or_else(|| {
-                // A request still waiting for its body, not one whose handler is working.
-                live()
-                    .filter(|c| c.reading_body.load(Ordering::SeqCst) && quiet_for(c, STALLED))
-                    .min_by_key(|c| c.last_active.load(Ordering::SeqCst))
-            })
-            .or_else(|| {
-                // Every idle connection is young (a flood accepted in one burst): the oldest of them
-                // still goes before the newcomer is refused, which would turn away a webhook
-                // arriving behind the flood.
-                live()
-                    .filter(|c| c.in_flight.load(Ordering::SeqCst) == 0)
-                    .min_by_key(|c| c.last_active.load(Ordering::SeqCst))
-            });
-        match idlest {
+        let idle = |c: &Tracked| c.in_flight.load(Ordering::SeqCst) == 0;
+        let stalled = |c: &Tracked| c.reading_body.load(Ordering::SeqCst) && quiet_for(c, STALLED);
+        let oldest = |keep: &dyn Fn(&Tracked) -> bool| {
+            open.iter()
+                .filter(|(_, c)| keep(c))
+                .min_by_key(|(_, c)| c.last_active.load(Ordering::SeqCst))
+                .map(|(id, _)| *id)
+        };
+        // Every idle connection may be young (a flood accepted in one burst): the oldest of them
+        // still goes before the newcomer is refused, which would turn away a webhook arriving
+        // behind the flood.
+        let idlest = oldest(&|c| (idle(c) && quiet_for(c, GRACE)) || stalled(c)).or_else(|| oldest(&idle));
+        match idlest.and_then(|id| open.remove(&id)) {
             Some(connection) => {
                 connection.close.cancel();
                 true
@@ -149,13 +148,13 @@ pub async fn serve(
             }
         };
         let now_ms = started.elapsed().as_millis() as u64;
-        if connections.count() >= limits.max_connections && !connections.shed_one_idle(now_ms) {
-            metrics::counter!("handoffd_http_connections_refused_total", "listener" => name).increment(1);
-            tracing::warn!(listener = name, %peer, limit = limits.max_connections, "Refused a connection: every connection is busy.");
-            drop(stream);
-            continue;
-        }
         if connections.count() >= limits.max_connections {
+            if !connections.shed_one_idle(now_ms) {
+                metrics::counter!("handoffd_http_connections_refused_total", "listener" => name).increment(1);
+                tracing::warn!(listener = name, %peer, limit = limits.max_connections, "Refused a connection: every connection is busy.");
+                drop(stream);
+                continue;
+            }
             metrics::counter!("handoffd_http_connections_shed_total", "listener" => name).increment(1);
         }
         let id = connections.next_id.fetch_add(1, Ordering::SeqCst);
@@ -339,5 +338,59 @@ impl hyper::body::Body for TimedBody {
 
     fn size_hint(&self) -> hyper::body::SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection as the shedder sees it: `in_flight` requests, reading a body or not, last
+    /// active at `last_active_ms`.
+    fn track(
+        connections: &Connections,
+        in_flight: usize,
+        reading_body: bool,
+        last_active_ms: u64,
+    ) -> CancellationToken {
+        let close = CancellationToken::new();
+        let id = connections.next_id.fetch_add(1, Ordering::SeqCst);
+        connections.open.lock().unwrap().insert(
+            id,
+            Tracked {
+                in_flight: Arc::new(AtomicUsize::new(in_flight)),
+                reading_body: Arc::new(AtomicBool::new(reading_body)),
+                last_active: Arc::new(AtomicU64::new(last_active_ms)),
+                close: close.clone(),
+            },
+        );
+        close
+    }
+
+    #[test]
+    fn the_connection_quiet_longest_is_shed_whether_idle_or_stalled_and_leaves_the_count() {
+        let connections = Connections::default();
+        // A body stalled since 1 s, an idle connection (a webhook not yet parsed, say) since 9.6 s,
+        // a handler at work since 0 s: at 10 s the stalled body goes first, then the idle one.
+        let stalled = track(&connections, 1, true, 1_000);
+        let idle = track(&connections, 0, false, 9_600);
+        let working = track(&connections, 1, false, 0);
+        assert!(connections.shed_one_idle(10_000));
+        assert!(stalled.is_cancelled() && !idle.is_cancelled());
+        assert_eq!(connections.count(), 2, "a shed connection is no longer counted");
+        assert!(connections.shed_one_idle(10_000));
+        assert!(idle.is_cancelled());
+        assert!(!connections.shed_one_idle(10_000), "a handler at work is never shed");
+        assert!(!working.is_cancelled());
+    }
+
+    #[test]
+    fn a_young_idle_connection_goes_before_the_newcomer_is_refused() {
+        let connections = Connections::default();
+        let young = track(&connections, 0, false, 9_900);
+        let uploading = track(&connections, 1, true, 9_800);
+        assert!(connections.shed_one_idle(10_000));
+        assert!(young.is_cancelled(), "an idle connection younger than the grace is still shed at the cap");
+        assert!(!uploading.is_cancelled(), "a body that moved within the last second is not stalled");
     }
 }
