@@ -437,21 +437,30 @@ fn common_ways_to_ask_move_buy_and_give_a_horizon_are_read_in_every_language() {
 }
 
 #[test]
-fn a_greeting_after_the_ai_s_opening_gets_no_objection_or_fact_from_the_shipped_model() {
+fn a_greeting_or_an_ok_gets_no_intent_objection_or_fact_from_the_shipped_model() {
     // Few words, little evidence: a label's probability must fall to its base rate, not to the
-    // 0.5 of a bias held at 0 (which gave "hello" a trust objection and a `course` fact). Not yet
-    // met without the AI's opening, nor for `not_interested` (docs/EVAL.md, twelfth session).
+    // 0.5 of a bias held at 0 (which gave "hello" a trust objection and a `course` fact), and a
+    // label no word of the customer's weighs for is not given (the base rate of short curt
+    // declines gave every greeting `not_interested`; docs/EVAL.md, twelfth and thirteenth sessions).
     let config = InterpretConfig {
         vocabulary: Some("config/vocabulary".into()),
         model: Some("config/model/brief-model.json".into()),
         ..Default::default()
     };
     let interpreter = Interpreter::load(&config, &crate::interpret_common::repo()).unwrap();
+    let opening = ("ai", "Hi! This is Ava from Sunrise Homes. How can I help you today?");
+    let mut conversations: Vec<Vec<(&str, &str)>> = Vec::new();
     for text in ["hello", "hi there", "ok"] {
-        let turns = [("ai", "Hi! This is Ava from Sunrise Homes. How can I help you today?"), ("customer", text)];
-        let brief = interpreter.interpret(&conversation(NOW, TZ, &turns)).unwrap();
-        assert!(brief.objections.is_empty(), "{text:?}: {:?}", codes(&brief.objections));
+        conversations.push(vec![opening, ("customer", text)]);
+    }
+    for text in ["hello", "ok", "hola"] {
+        conversations.push(vec![("customer", text)]);
+    }
+    for turns in &conversations {
+        let brief = interpreter.interpret(&conversation(NOW, TZ, turns)).unwrap();
+        assert!(brief.intents.is_empty(), "{turns:?}: {:?}", codes(&brief.intents));
+        assert!(brief.objections.is_empty(), "{turns:?}: {:?}", codes(&brief.objections));
         let facts: Vec<&str> = brief.do_not_ask.iter().map(|f| f.fact.as_str()).collect();
-        assert!(facts.is_empty(), "{text:?}: {facts:?}");
+        assert!(facts.is_empty(), "{turns:?}: {facts:?}");
     }
 }

@@ -48,6 +48,10 @@ pub struct Args {
     /// for the requested window where the rules found none): to measure what they add.
     #[arg(long)]
     pub without_told: bool,
+    /// Leave out where a customer's word stands in its sentence (before a contrast, after a verb
+    /// that reports someone else, inside a condition): to measure what it adds.
+    #[arg(long)]
+    pub without_scopes: bool,
     /// Cross-validate `both` only (not the model alone): half the time, for screening changes.
     #[arg(long)]
     pub both_only: bool,
@@ -86,6 +90,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         shapes: !args.without_context,
         window_day: !args.without_window_day,
         told: !args.without_told,
+        scopes: !args.without_scopes,
     };
     if args.reask_only {
         return reask_only(&args, &loaded, &out);

@@ -29,6 +29,36 @@ const CHAR_WEIGHT: f32 = 0.35;
 /// A sparse feature vector: (index, value), indexes may repeat.
 pub type Features = Vec<(u32, f32)>;
 
+/// Words that concede what came before them in the sentence ("price was my worry but the EMI
+/// works"): a word before one has a feature of its own, so an objection raised and answered in
+/// one breath can weigh apart from one that stands.
+const CONTRASTS: &[&str] = &[
+    "but",
+    "however",
+    "though",
+    "although",
+    "pero",
+    "aunque",
+    "sino",
+    "lekin",
+    "magar",
+    "mas",
+    "porem",
+    "entretanto",
+    "todavia",
+];
+/// Words after which the rest of the sentence reports someone else's words or views ("my
+/// husband says it's too far", "papa bol rahe hain", "minha mãe acha caro").
+const REPORTERS: &[&str] = &[
+    "says", "said", "thinks", "feels", "told", "dice", "dijo", "dicen", "piensa", "cree", "opina", "bolta", "bolti",
+    "bolte", "bola", "boli", "kehta", "kehti", "kehte", "kaha", "diz", "disse", "dizem", "acha", "falou", "pensa",
+];
+/// Words that open a condition ("if it's over budget I'd pass"), whose next few words are
+/// hypothetical.
+const CONDITIONS: &[&str] = &["if", "unless", "agar", "caso"];
+/// How many words a condition reaches.
+const CONDITION_REACH: usize = 5;
+
 /// First words of a customer's reply that accept what the AI just offered, in the shipped
 /// languages ("Yeah please", "haan ji", "sí, claro", "sim, pode").
 const ACCEPTS: &[&str] = &[
@@ -107,6 +137,12 @@ pub struct FeatureSet {
     /// head can tell such a time asked for from one told in passing. Absent in older model files.
     #[serde(default)]
     pub told: bool,
+    /// Where a customer's word stands in its sentence: before a contrast ("but", "pero",
+    /// "lekin"), after a verb that reports someone else ("says", "dice", "bol rahe"), inside a
+    /// condition ("if", "agar"); each a feature of its own beside the word's. Absent in older
+    /// model files.
+    #[serde(default)]
+    pub scopes: bool,
 }
 
 /// FNV-1a over a namespace tag and the parts, reduced to the feature space.
@@ -202,12 +238,25 @@ impl TurnFeatures {
 
 /// One customer turn's features, passed to `emit` with a readable name when `named` is set
 /// (evidence), else with an empty name.
-pub fn customer_turn(text: &str, mut emit: impl FnMut(u32, f32, &str)) {
+pub fn customer_turn(text: &str, emit: impl FnMut(u32, f32, &str)) {
+    turn_features(text, false, emit);
+}
+
+/// [`customer_turn`] and, when `set` has them, the turn's scope features: what a brief's
+/// extraction keeps for one customer turn, in the same order.
+pub fn customer_turn_in(text: &str, set: FeatureSet, emit: impl FnMut(u32, f32, &str)) {
+    turn_features(text, set.scopes, emit);
+}
+
+fn turn_features(text: &str, scoped: bool, mut emit: impl FnMut(u32, f32, &str)) {
     let mut buffers = Buffers::default();
     let mut folded = String::new();
     fold_into(text, &mut folded);
     word_spans(&folded, &mut buffers.spans);
     customer_turn_folded(&folded, &mut buffers, |i, v, (s, e)| emit(i, v, &folded[s as usize..e as usize]));
+    if scoped {
+        scopes(&folded, &buffers.spans, |i, (s, e)| emit(i, 1.0, &folded[s as usize..e as usize]));
+    }
 }
 
 /// [`customer_turn`] of a turn already folded; `emit` gets the span of the name in `folded`.
@@ -245,6 +294,37 @@ fn customer_turn_folded(folded: &str, buffers: &mut Buffers, mut emit: impl FnMu
             let gram = &joined[bounds[start]..bounds[start + n]];
             emit(hash(b'c' + n as u8, &[gram]), CHAR_WEIGHT, NO_NAME);
         }
+    }
+}
+
+/// The scope features of one customer turn (see [`FeatureSet::scopes`]), passed to `emit` with
+/// the span of their word; `spans` holds the words of `folded`. A sentence ends at `.`, `!`, `?`,
+/// `;` or a line break.
+fn scopes(folded: &str, spans: &[(usize, usize)], mut emit: impl FnMut(u32, (u32, u32))) {
+    let word = |k: usize| &folded[spans[k].0..spans[k].1];
+    let name = |k: usize| (spans[k].0 as u32, spans[k].1 as u32);
+    let mut start = 0;
+    while start < spans.len() {
+        let mut end = start + 1;
+        while end < spans.len() && !folded[spans[end - 1].1..spans[end].0].contains(['.', '!', '?', ';', '\n']) {
+            end += 1;
+        }
+        if let Some(last_contrast) = (start..end).rev().find(|&k| CONTRASTS.contains(&word(k))) {
+            for k in start..last_contrast {
+                emit(hash(b'P', &[word(k)]), name(k));
+            }
+        }
+        if let Some(reporter) = (start..end).find(|&k| REPORTERS.contains(&word(k))) {
+            for k in reporter + 1..end {
+                emit(hash(b'Q', &[word(k)]), name(k));
+            }
+        }
+        for condition in (start..end).filter(|&k| CONDITIONS.contains(&word(k))) {
+            for k in condition + 1..end.min(condition + 1 + CONDITION_REACH) {
+                emit(hash(b'I', &[word(k)]), name(k));
+            }
+        }
+        start = end;
     }
 }
 
@@ -298,6 +378,12 @@ pub fn extract_keeping(
                     out.push((i, v));
                     entry.names.push(name);
                 });
+                if set.scopes {
+                    scopes(&entry.folded, &buffers.spans, |i, name| {
+                        out.push((i, 1.0));
+                        entry.names.push(name);
+                    });
+                }
                 entry.range = start..out.len();
             }
             Speaker::Ai | Speaker::Agent => {
@@ -509,6 +595,27 @@ mod tests {
         assert_eq!(window_day(&window("2026-06-17T09:00:00+05:30"), now), "later");
         // The day is the window's: 23:30 UTC on Wednesday is already Thursday in India.
         assert_eq!(window_day(&window("2026-06-11T09:00:00+05:30"), at("2026-06-10T23:30:00+00:00")), "today");
+    }
+
+    #[test]
+    fn words_conceded_reported_or_supposed_get_features_of_their_own() {
+        let found = |text: &str| {
+            let (folded, spans) = folded_words(text);
+            let mut v = Vec::new();
+            scopes(&folded, &spans, |i, (s, e)| v.push((i, folded[s as usize..e as usize].to_owned())));
+            v
+        };
+        let conceded = found("Price was my worry, but the EMI works. Too far though? no");
+        assert!(conceded.contains(&(hash(b'P', &["price"]), "price".into())));
+        assert!(conceded.contains(&(hash(b'P', &["far"]), "far".into())), "before the sentence's last contrast");
+        assert!(!conceded.iter().any(|(i, _)| *i == hash(b'P', &["emi"])), "after the contrast: {conceded:?}");
+        assert!(!conceded.iter().any(|(i, _)| *i == hash(b'P', &["no"])), "a new sentence: {conceded:?}");
+        let reported = found("Mi esposo dice que está lejos. Yo quiero verla");
+        assert!(reported.iter().any(|(i, _)| *i == hash(b'Q', &["lejos"])));
+        assert!(!reported.iter().any(|(i, _)| *i == hash(b'Q', &["quiero"])), "the next sentence is hers");
+        let supposed = found("agar budget se upar gaya toh nahi lenge");
+        assert!(supposed.iter().any(|(i, _)| *i == hash(b'I', &["budget"])));
+        assert!(found("the price is fine").is_empty());
     }
 
     #[test]

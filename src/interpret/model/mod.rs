@@ -554,7 +554,8 @@ fn decide(head: &Head, probabilities: &[f32], turns: &Seen<'_>, brief: &mut Brie
         let chosen: Vec<usize> = (0..head.labels.len())
             .filter(|l| {
                 let p = probabilities[*l];
-                p >= head.thresholds[*l] || (p >= head.keep[*l] && by_rules(&head.labels[*l]))
+                let ruled = by_rules(&head.labels[*l]);
+                (p >= head.thresholds[*l] && (ruled || said_for(head, *l, turns))) || (p >= head.keep[*l] && ruled)
             })
             .collect();
         match head.field {
@@ -654,6 +655,18 @@ fn decide(head: &Head, probabilities: &[f32], turns: &Seen<'_>, brief: &mut Brie
         }
         _ => unreachable!("set fields are decided above"),
     }
+}
+
+/// Whether a word the customer said weighs for `label`. A label the model alone would add with no
+/// such word (only the base rate, the AI's words, the rules' other findings behind it) gives the
+/// rep no reason to read: "hello" got `not_interested` and "ok" after the AI's opening got facts.
+fn said_for(head: &Head, label: usize, seen: &Seen<'_>) -> bool {
+    seen.customer.iter().any(|turn| {
+        seen.features[turn.range.clone()]
+            .iter()
+            .enumerate()
+            .any(|(k, (i, v))| head.weight(*i, label) * v > 0.0 && !turn.name(k).is_empty())
+    })
 }
 
 fn set_findings(head: &Head, chosen: &[usize], turns: &Seen<'_>, rules: &[Finding]) -> Vec<Finding> {
@@ -797,7 +810,14 @@ mod tests {
     fn the_window_head_only_takes_a_window_away_and_preferred_time_with_it() {
         let model = |p_none| {
             Model::new(
-                FeatureSet { rule_hits: false, context: false, shapes: false, window_day: false, told: false },
+                FeatureSet {
+                    rule_hits: false,
+                    context: false,
+                    shapes: false,
+                    window_day: false,
+                    told: false,
+                    scopes: false,
+                },
                 String::new(),
                 vec![window_head(p_none)],
             )
@@ -851,7 +871,14 @@ mod tests {
             let mut head = window_head(p_none);
             head.keep = keep;
             Model::new(
-                FeatureSet { rule_hits: false, context: false, shapes: false, window_day: false, told: false },
+                FeatureSet {
+                    rule_hits: false,
+                    context: false,
+                    shapes: false,
+                    window_day: false,
+                    told: false,
+                    scopes: false,
+                },
                 String::new(),
                 vec![head],
             )
@@ -895,7 +922,14 @@ mod tests {
     #[test]
     fn a_label_only_the_model_found_names_its_turn_and_words() {
         let model = Model::new(
-            FeatureSet { rule_hits: false, context: false, shapes: false, window_day: false, told: false },
+            FeatureSet {
+                rule_hits: false,
+                context: false,
+                shapes: false,
+                window_day: false,
+                told: false,
+                scopes: false,
+            },
             String::new(),
             vec![price_head()],
         );
@@ -915,7 +949,14 @@ mod tests {
     #[test]
     fn a_rule_finding_the_model_agrees_with_keeps_the_rules_phrase() {
         let model = Model::new(
-            FeatureSet { rule_hits: false, context: false, shapes: false, window_day: false, told: false },
+            FeatureSet {
+                rule_hits: false,
+                context: false,
+                shapes: false,
+                window_day: false,
+                told: false,
+                scopes: false,
+            },
             String::new(),
             vec![price_head()],
         );
@@ -940,7 +981,14 @@ mod tests {
             })
             .collect();
         let mut model = Model::new(
-            FeatureSet { rule_hits: true, context: false, shapes: false, window_day: false, told: false },
+            FeatureSet {
+                rule_hits: true,
+                context: false,
+                shapes: false,
+                window_day: false,
+                told: false,
+                scopes: false,
+            },
             String::new(),
             heads,
         );
@@ -953,7 +1001,14 @@ mod tests {
     #[test]
     fn the_file_form_round_trips_within_quantisation() {
         let model = Model::new(
-            FeatureSet { rule_hits: true, context: false, shapes: false, window_day: false, told: false },
+            FeatureSet {
+                rule_hits: true,
+                context: false,
+                shapes: false,
+                window_day: false,
+                told: false,
+                scopes: false,
+            },
             "t".into(),
             vec![price_head()],
         );
@@ -1047,7 +1102,9 @@ mod tests {
         assert_eq!(customer.iter().map(|c| c.turn).collect::<Vec<_>>(), vec![1, 3]);
         for kept in &customer {
             let mut again = Vec::new();
-            features::customer_turn(&turns[kept.turn].text, |i, v, name| again.push((i, v, name.to_owned())));
+            features::customer_turn_in(&turns[kept.turn].text, model.features, |i, v, name| {
+                again.push((i, v, name.to_owned()))
+            });
             let replayed: Vec<(u32, f32, String)> = features[kept.range.clone()]
                 .iter()
                 .enumerate()
