@@ -751,6 +751,10 @@ mod tests {
     use super::*;
     use handoffd_contract::brief::{TimeWindow, Urgency};
 
+    /// No feature beyond the customer's and the AI's words.
+    const BARE: FeatureSet =
+        FeatureSet { rule_hits: false, context: false, shapes: false, window_day: false, told: false, scopes: false };
+
     fn turns(texts: &[(&str, &str)]) -> Vec<Turn> {
         texts
             .iter()
@@ -808,20 +812,7 @@ mod tests {
 
     #[test]
     fn the_window_head_only_takes_a_window_away_and_preferred_time_with_it() {
-        let model = |p_none| {
-            Model::new(
-                FeatureSet {
-                    rule_hits: false,
-                    context: false,
-                    shapes: false,
-                    window_day: false,
-                    told: false,
-                    scopes: false,
-                },
-                String::new(),
-                vec![window_head(p_none)],
-            )
-        };
+        let model = |p_none| Model::new(BARE, String::new(), vec![window_head(p_none)]);
         let with_window = || {
             let mut brief = empty_brief();
             brief.requested_window = Some(
@@ -870,18 +861,7 @@ mod tests {
         let model = |p_none: f32, keep: Vec<f32>| {
             let mut head = window_head(p_none);
             head.keep = keep;
-            Model::new(
-                FeatureSet {
-                    rule_hits: false,
-                    context: false,
-                    shapes: false,
-                    window_day: false,
-                    told: false,
-                    scopes: false,
-                },
-                String::new(),
-                vec![head],
-            )
+            Model::new(BARE, String::new(), vec![head])
         };
         let turns = turns(&[("customer", "terça de manhã eu levo o carro aí")]);
 
@@ -921,18 +901,7 @@ mod tests {
 
     #[test]
     fn a_label_only_the_model_found_names_its_turn_and_words() {
-        let model = Model::new(
-            FeatureSet {
-                rule_hits: false,
-                context: false,
-                shapes: false,
-                window_day: false,
-                told: false,
-                scopes: false,
-            },
-            String::new(),
-            vec![price_head()],
-        );
+        let model = Model::new(BARE, String::new(), vec![price_head()]);
         let turns = turns(&[("ai", "The plan is 900 a month."), ("customer", "Hmm, that is expensive for us.")]);
         let mut brief = empty_brief();
         model.apply(&turns, &mut brief);
@@ -948,18 +917,7 @@ mod tests {
 
     #[test]
     fn a_rule_finding_the_model_agrees_with_keeps_the_rules_phrase() {
-        let model = Model::new(
-            FeatureSet {
-                rule_hits: false,
-                context: false,
-                shapes: false,
-                window_day: false,
-                told: false,
-                scopes: false,
-            },
-            String::new(),
-            vec![price_head()],
-        );
+        let model = Model::new(BARE, String::new(), vec![price_head()]);
         let mut brief = empty_brief();
         brief.objections.push(Finding { code: "price".into(), evidence: "too expensive".into(), turn: Some(0) });
         brief.urgency = Urgency { level: UrgencyLevel::High, reasons: vec![] };
@@ -980,18 +938,7 @@ mod tests {
                 Head::from_label_major(*f, labels, thresholds, keep, &zeros)
             })
             .collect();
-        let mut model = Model::new(
-            FeatureSet {
-                rule_hits: true,
-                context: false,
-                shapes: false,
-                window_day: false,
-                told: false,
-                scopes: false,
-            },
-            String::new(),
-            heads,
-        );
+        let mut model = Model::new(FeatureSet { rule_hits: true, ..BARE }, String::new(), heads);
         model.check_labels(&vocabulary).unwrap();
         model.heads[0].labels[0] = "house_tour".into();
         let err = model.check_labels(&vocabulary).unwrap_err().to_string();
@@ -1000,18 +947,7 @@ mod tests {
 
     #[test]
     fn the_file_form_round_trips_within_quantisation() {
-        let model = Model::new(
-            FeatureSet {
-                rule_hits: true,
-                context: false,
-                shapes: false,
-                window_day: false,
-                told: false,
-                scopes: false,
-            },
-            "t".into(),
-            vec![price_head()],
-        );
+        let model = Model::new(FeatureSet { rule_hits: true, ..BARE }, "t".into(), vec![price_head()]);
         let back = Model::from_file(&serde_json::from_str(&serde_json::to_string(&model.to_file()).unwrap()).unwrap())
             .unwrap();
         let mut a = Vec::new();
