@@ -253,15 +253,12 @@ fn turn_features(text: &str, scoped: bool, mut emit: impl FnMut(u32, f32, &str))
     let mut folded = String::new();
     fold_into(text, &mut folded);
     word_spans(&folded, &mut buffers.spans);
-    customer_turn_folded(&folded, &mut buffers, |i, v, (s, e)| emit(i, v, &folded[s as usize..e as usize]));
-    if scoped {
-        scopes(&folded, &buffers.spans, |i, (s, e)| emit(i, 1.0, &folded[s as usize..e as usize]));
-    }
+    customer_turn_folded(&folded, &mut buffers, scoped, |i, v, (s, e)| emit(i, v, &folded[s as usize..e as usize]));
 }
 
-/// [`customer_turn`] of a turn already folded; `emit` gets the span of the name in `folded`.
-/// `buffers.spans` must hold the words of `folded` ([`word_spans`]).
-fn customer_turn_folded(folded: &str, buffers: &mut Buffers, mut emit: impl FnMut(u32, f32, (u32, u32))) {
+/// [`customer_turn`] of a turn already folded, and its scope features when `scoped`; `emit` gets
+/// the span of the name in `folded`. `buffers.spans` must hold the words of `folded` ([`word_spans`]).
+fn customer_turn_folded(folded: &str, buffers: &mut Buffers, scoped: bool, mut emit: impl FnMut(u32, f32, (u32, u32))) {
     const NO_NAME: (u32, u32) = (0, 0);
     let spans = &buffers.spans;
     let word = |k: usize| &folded[spans[k].0..spans[k].1];
@@ -294,6 +291,9 @@ fn customer_turn_folded(folded: &str, buffers: &mut Buffers, mut emit: impl FnMu
             let gram = &joined[bounds[start]..bounds[start + n]];
             emit(hash(b'c' + n as u8, &[gram]), CHAR_WEIGHT, NO_NAME);
         }
+    }
+    if scoped {
+        scopes(folded, spans, |i, name| emit(i, 1.0, name));
     }
 }
 
@@ -374,16 +374,10 @@ pub fn extract_keeping(
                 entry.folded.push_str(folded[t].as_ref());
                 word_spans(&entry.folded, &mut buffers.spans);
                 let start = out.len();
-                customer_turn_folded(&entry.folded, buffers, |i, v, name| {
+                customer_turn_folded(&entry.folded, buffers, set.scopes, |i, v, name| {
                     out.push((i, v));
                     entry.names.push(name);
                 });
-                if set.scopes {
-                    scopes(&entry.folded, &buffers.spans, |i, name| {
-                        out.push((i, 1.0));
-                        entry.names.push(name);
-                    });
-                }
                 entry.range = start..out.len();
             }
             Speaker::Ai | Speaker::Agent => {
