@@ -52,6 +52,11 @@ pub struct Args {
     /// that reports someone else, inside a condition): to measure what it adds.
     #[arg(long)]
     pub without_scopes: bool,
+    /// Deal cases into folds one by one, not by writer (a writer's block of cases in one language
+    /// kept in one fold): the cross-validation and the tuned thresholds as they were before the
+    /// fourteenth session, to measure what dealing by writer changes.
+    #[arg(long)]
+    pub folds_by_case: bool,
     /// Cross-validate `both` only (not the model alone): half the time, for screening changes.
     #[arg(long)]
     pub both_only: bool,
@@ -115,7 +120,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.folds
     );
 
-    let cv = train::cross_validate(interpreter.vocabulary(), &data, args.folds, set, args.both_only)?;
+    let folding = if args.folds_by_case { train::Folding::ByCase } else { train::Folding::ByWriter };
+    let cv = train::cross_validate(interpreter.vocabulary(), &data, args.folds, set, folding, args.both_only)?;
     let reports = &cv.reports;
     println!("\n{:<18}{:<26}{:<26}{:<26}", "field", "rules", "model", "both");
     let mut enabled = Vec::new();
@@ -161,7 +167,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         chrono::Utc::now().format("%Y-%m-%d"),
         args.folds
     );
-    let mut model = train::fit_model(interpreter.vocabulary(), &data, &all, set, trained_on);
+    let mut model = train::fit_model(interpreter.vocabulary(), &data, &all, set, folding, trained_on);
     // Only the fields the model decides are written: the others' weights would only weigh.
     model.heads.retain(|head| enabled.contains(&head.field.name()));
     if args.reask.is_dir() {

@@ -70,7 +70,7 @@ pub fn examples(interpreter: &Interpreter, dir: &Path) -> anyhow::Result<Vec<Exa
 pub fn train(examples: &[Example], folds: usize, misses: Option<&Path>) -> anyhow::Result<ReaskHead> {
     anyhow::ensure!(examples.len() >= folds * 2, "{} re-ask cases are too few for {folds} folds", examples.len());
     let keys: Vec<(&str, &str)> = examples.iter().map(|e| (e.slice.as_str(), e.name.as_str())).collect();
-    let fold = train::folds_of(&keys, folds);
+    let fold = train::folds_of(&keys, folds, train::Folding::ByCase);
     let model = reask::cross_validate(examples, &fold, folds, false);
     let both = reask::cross_validate(examples, &fold, folds, true);
     let f1s = |answers: &dyn Fn(usize) -> Vec<bool>| -> Vec<f64> {

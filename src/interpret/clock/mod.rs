@@ -2,6 +2,9 @@
 //!
 //! A customer asking for "amanhã de manhã" means their morning, not the business's. The zone
 //! comes from, in order:
+//! 0. a clock the customer names beside a time ("after 7 Dubai time", "21h horário do Japão",
+//!    "10 your time", "8 to 10 my time": see [`said`]); "my time" is their phone's zone even in
+//!    the business's own country;
 //! 1. the conversation's `customer_timezone`, when it names one (the daemon fills it from the
 //!    customer's phone, see [`zone_of_phones`]);
 //! 2. the customer's phone, when its country is not the country of the conversation's
@@ -20,18 +23,22 @@
 //! business's opening hours of that date, shown on the customer's clock.
 
 mod phone_zones;
+mod said;
 
 use chrono_tz::Tz;
-use handoffd_contract::conversation::Conversation;
+use handoffd_contract::conversation::{Conversation, Speaker};
 
 use super::InterpretError;
 use phone_zones::{AREA_ZONES, CALLING_CODES, ZONE_REGIONS};
+use said::SaidClock;
 
 /// Where the customer's zone came from, for the brief's notes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ZoneSource {
     /// The conversation's `customer_timezone`.
     Stated,
+    /// The customer named the clock ("after 7 Dubai time"); the phrase, folded.
+    Said { phrase: String },
     /// The customer's phone number: its country, or its area code.
     Phone { phone: String, by: PhoneZoneBy },
     /// The conversation's `timezone`.
@@ -59,6 +66,9 @@ impl CustomerClock {
         }
         Some(match &self.source {
             ZoneSource::Stated => format!("the customer's time is read in `{}` (stated)", self.zone.name()),
+            ZoneSource::Said { phrase } => {
+                format!("the customer's time is read in `{}`, as they said (\"{phrase}\")", self.zone.name())
+            }
             ZoneSource::Phone { phone, by } => format!(
                 "the customer's time is read in `{}`, from the {} of {phone}",
                 self.zone.name(),
@@ -74,6 +84,22 @@ impl CustomerClock {
 
 /// The customer's clock of a conversation whose business zone is `business` (its `timezone`).
 pub fn customer_clock(conversation: &Conversation, business: Tz) -> Result<CustomerClock, InterpretError> {
+    let customer_turns = conversation.turns.iter().filter(|t| t.from == Speaker::Customer).map(|t| t.text.as_str());
+    match said::said_clock(customer_turns) {
+        Some(SaidClock::Zone { zone, phrase }) => return Ok(CustomerClock { zone, source: ZoneSource::Said { phrase } }),
+        Some(SaidClock::Yours { phrase }) => {
+            return Ok(CustomerClock { zone: business, source: ZoneSource::Said { phrase } });
+        }
+        Some(SaidClock::Mine { phrase }) => {
+            // Their own clock: the stated one below, else their phone's, in the business's country too.
+            if conversation.customer_timezone.is_none()
+                && let Some(found) = conversation.customer.phones.iter().find_map(|p| phone_zone(p))
+            {
+                return Ok(CustomerClock { zone: found.zone, source: ZoneSource::Said { phrase } });
+            }
+        }
+        None => {}
+    }
     if let Some(name) = &conversation.customer_timezone {
         let zone: Tz = name.parse().map_err(|_| InterpretError::Field {
             field: "customer_timezone",
@@ -240,6 +266,35 @@ mod tests {
         assert_eq!((clock.zone.name(), clock.source), ("Europe/Lisbon", ZoneSource::Stated));
         let error = customer_clock(&conversation("Asia/Kolkata", "+91 1", Some("Mars/Olympus")), kolkata).unwrap_err();
         assert!(error.to_string().contains("customer_timezone"), "{error}");
+    }
+
+    fn saying(timezone: &str, phone: &str, text: &str) -> Conversation {
+        let mut conversation = conversation(timezone, phone, None);
+        conversation.turns = serde_json::from_value(serde_json::json!([
+            {"at": "2026-06-13T18:20:00+05:30", "from": "customer", "text": text}
+        ]))
+        .unwrap();
+        conversation
+    }
+
+    #[test]
+    fn a_clock_the_customer_names_wins_over_the_phone_and_the_business() {
+        let sao_paulo: Tz = "America/Sao_Paulo".parse().unwrap();
+        let new_york: Tz = "America/New_York".parse().unwrap();
+        // A Brazilian number in Tokyo.
+        let said = saying("America/Sao_Paulo", "+55 11 91234-5678", "pode ser amanhã 21h, horário do Japão");
+        let clock = customer_clock(&said, sao_paulo).unwrap();
+        assert_eq!(clock.zone.name(), "Asia/Tokyo");
+        assert!(clock.note(sao_paulo).unwrap().contains("as they said"), "{:?}", clock.note(sao_paulo));
+        // "Your time" is the business's, over a foreign phone.
+        let said = saying("America/Sao_Paulo", "+351 962 107 443", "liguem-me amanhã às 10, no vosso horário");
+        assert_eq!(customer_clock(&said, sao_paulo).unwrap().zone, sao_paulo);
+        // "My time" is the phone's, in the business's own country too (Honolulu's area code).
+        let said = saying("America/New_York", "+1 808 555 0171", "Monday 8 to 10 am my time");
+        assert_eq!(customer_clock(&said, new_york).unwrap().zone.name(), "Pacific/Honolulu");
+        // Without a time beside it, a place names no clock.
+        let said = saying("America/New_York", "+1 808 555 0171", "do you ship to Dubai time to time?");
+        assert_eq!(customer_clock(&said, new_york).unwrap().zone, new_york);
     }
 
     #[test]

@@ -277,25 +277,57 @@ fn tune_told(scored: &[Scored], named: usize) -> f32 {
     best.1
 }
 
-/// The fold of each case: by slice, in name order, round robin, so every fold holds every
-/// language in proportion.
-pub fn folds(data: &[Prepared], k: usize) -> Vec<usize> {
+/// How cases are dealt into cross-validation folds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Folding {
+    /// A writer's cases of one language go to one fold together, so a held-out fold holds writers
+    /// the fitted model never read, as new conversations are: the thresholds tuned on it are
+    /// those of new writing, not of a writer's style seen in training.
+    ByWriter,
+    /// Case by case, in name order round robin: neighbours (one writer's) land in every fold.
+    ByCase,
+}
+
+/// The fold of each case: by slice, round robin in name order (of cases or of writers' blocks),
+/// so every fold holds every language in proportion.
+pub fn folds(data: &[Prepared], k: usize, folding: Folding) -> Vec<usize> {
     let keys: Vec<(&str, &str)> = data.iter().map(|d| (d.slice.as_str(), d.case.name.as_str())).collect();
-    folds_of(&keys, k)
+    folds_of(&keys, k, folding)
 }
 
 /// [`folds`] of cases given as (slice, name).
-pub fn folds_of(keys: &[(&str, &str)], k: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..keys.len()).collect();
-    order.sort_by(|a, b| keys[*a].cmp(&keys[*b]));
+pub fn folds_of(keys: &[(&str, &str)], k: usize, folding: Folding) -> Vec<usize> {
+    let group = |i: usize| match folding {
+        Folding::ByWriter => writer_block(keys[i].1).to_owned(),
+        Folding::ByCase => keys[i].1.to_owned(),
+    };
+    let mut order: Vec<(&str, String, usize)> = (0..keys.len()).map(|i| (keys[i].0, group(i), i)).collect();
+    order.sort();
     let mut fold = vec![0; keys.len()];
-    let mut per_slice: BTreeMap<&str, usize> = BTreeMap::new();
-    for i in order {
-        let n = per_slice.entry(keys[i].0).or_default();
-        fold[i] = *n % k;
-        *n += 1;
+    // Per slice: the rank of the group being dealt, and its key.
+    let mut per_slice: BTreeMap<&str, (usize, &str)> = BTreeMap::new();
+    for (slice, group, i) in &order {
+        let (rank, current) = per_slice.entry(slice).or_insert((0, group.as_str()));
+        if *current != group.as_str() {
+            *rank += 1;
+            *current = group.as_str();
+        }
+        fold[*i] = *rank % k;
     }
     fold
+}
+
+/// The block of cases one writer wrote in one language: a corpus writer numbers a language's
+/// cases consecutively, 60 at a time (`eval/corpus/writers/mkprompt.sh`), and a re-ask writer
+/// names its cases with a prefix of its own (`zi-001-...`). Blocks of 60 from case 1 follow
+/// the writers' ranges; where an early writer wrote fewer, a block holds two writers, which
+/// only makes the folds coarser.
+fn writer_block(name: &str) -> String {
+    let digits = name.bytes().take_while(u8::is_ascii_digit).count();
+    match name[..digits].parse::<u64>() {
+        Ok(number) => format!("{:06}", number.saturating_sub(1) / 60),
+        Err(_) => name.split('-').next().unwrap_or(name).to_owned(),
+    }
 }
 
 /// Fit a model on the cases `train` (indexes into `data`), thresholds tuned by an inner
@@ -305,6 +337,7 @@ pub fn fit_model(
     data: &[Prepared],
     train: &[usize],
     set: FeatureSet,
+    folding: Folding,
     trained_on: String,
 ) -> Model {
     let mut heads = Vec::new();
@@ -316,16 +349,24 @@ pub fn fit_model(
             let found = brief_labels(&data[i].rules, field);
             labels.iter().map(|l| found.contains(l)).collect::<Vec<bool>>()
         };
+        let inner_fold: Vec<usize> = match folding {
+            Folding::ByCase => (0..examples.len()).map(|n| n % INNER_FOLDS).collect(),
+            Folding::ByWriter => {
+                let keys: Vec<(&str, &str)> =
+                    examples.iter().map(|(i, _)| (data[*i].slice.as_str(), data[*i].case.name.as_str())).collect();
+                folds_of(&keys, INNER_FOLDS, folding)
+            }
+        };
         let mut scored = Vec::with_capacity(examples.len());
         for f in 0..INNER_FOLDS {
             let fit_on: Vec<(&Features, Vec<f32>)> = examples
                 .iter()
-                .enumerate()
-                .filter(|(n, _)| n % INNER_FOLDS != f)
-                .map(|(_, (i, y))| (data[*i].features(set), y.clone()))
+                .zip(&inner_fold)
+                .filter(|(_, fold)| **fold != f)
+                .map(|((i, y), _)| (data[*i].features(set), y.clone()))
                 .collect();
             let weights = fit(field, labels.len(), &fit_on, f as u64);
-            for (_, (i, y)) in examples.iter().enumerate().filter(|(n, _)| n % INNER_FOLDS == f) {
+            for ((i, y), _) in examples.iter().zip(&inner_fold).filter(|(_, fold)| **fold == f) {
                 scored.push(Scored {
                     probabilities: predict(field, &weights, data[*i].features(set)),
                     targets: y.clone(),
@@ -380,17 +421,18 @@ pub fn cross_validate(
     data: &[Prepared],
     k: usize,
     set: FeatureSet,
+    folding: Folding,
     both_only: bool,
 ) -> anyhow::Result<CrossValidation> {
-    let fold = folds(data, k);
+    let fold = folds(data, k, folding);
     let mut reports: BTreeMap<&'static str, Report> = BTreeMap::new();
     let mut both_briefs: Vec<Option<Brief>> = vec![None; data.len()];
     for f in 0..k {
         let train: Vec<usize> = (0..data.len()).filter(|i| fold[*i] != f).collect();
         // `both_only`: screening a change, the model alone is half the time and not needed.
         let alone = (!both_only)
-            .then(|| fit_model(vocabulary, data, &train, FeatureSet { rule_hits: false, ..set }, String::new()));
-        let both = fit_model(vocabulary, data, &train, FeatureSet { rule_hits: true, ..set }, String::new());
+            .then(|| fit_model(vocabulary, data, &train, FeatureSet { rule_hits: false, ..set }, folding, String::new()));
+        let both = fit_model(vocabulary, data, &train, FeatureSet { rule_hits: true, ..set }, folding, String::new());
         for i in (0..data.len()).filter(|i| fold[*i] == f) {
             let case = &data[i];
             score::score_case(&case.case, &case.rules, reports.entry("rules").or_default())?;
@@ -464,6 +506,29 @@ pub fn label_counts<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_writers_block_stays_in_one_fold_and_every_language_is_spread() {
+        // Two languages; writers of 60 numbered cases (1-60, 61-120, ...) and re-ask writers by prefix.
+        let names: Vec<String> = (1..=300).map(|n| format!("{n:03}-case")).collect();
+        let mut keys: Vec<(&str, &str)> = names.iter().map(|n| ("en", n.as_str())).collect();
+        keys.extend(names.iter().map(|n| ("hi", n.as_str())));
+        keys.extend(["zi-001-a", "zi-002-b", "zj-001-a", "zj-002-b"].map(|n| ("reask-en", n)));
+        let by_writer = folds_of(&keys, 3, Folding::ByWriter);
+        let fold_of = |slice: &str, name: &str| by_writer[keys.iter().position(|k| *k == (slice, name)).unwrap()];
+        for slice in ["en", "hi"] {
+            assert_eq!(fold_of(slice, "001-case"), fold_of(slice, "060-case"));
+            assert_ne!(fold_of(slice, "060-case"), fold_of(slice, "061-case"));
+            let mut seen: Vec<usize> = (0..300).map(|n| fold_of(slice, &names[n])).collect();
+            seen.dedup();
+            assert_eq!(seen, vec![0, 1, 2, 0, 1], "{slice}: five writers dealt round robin");
+        }
+        assert_eq!(fold_of("reask-en", "zi-001-a"), fold_of("reask-en", "zi-002-b"));
+        assert_ne!(fold_of("reask-en", "zi-001-a"), fold_of("reask-en", "zj-001-a"));
+        // Case by case, neighbours go to different folds.
+        let by_case = folds_of(&keys, 3, Folding::ByCase);
+        assert_eq!(&by_case[..4], &[0, 1, 2, 0]);
+    }
 
     #[test]
     fn thresholds_follow_the_metric() {
