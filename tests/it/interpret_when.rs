@@ -332,6 +332,23 @@ fn tonight_after_9_with_free_till_11_is_21_to_23() {
 }
 
 #[test]
+fn a_delay_from_now_runs_from_then_until_21_or_23_once_that_is_past() {
+    let w =
+        window_of(&["can you call me in an hour? driving now"], "2026-06-09T14:10:00+05:30", KOLKATA, &weekday_hours());
+    let w = assert_window(w, "2026-06-09T15:10:00+05:30", "2026-06-09T21:00:00+05:30");
+    assert_eq!(w.rule, "from_now");
+    let w = window_of(&["me liga daqui a duas horas"], "2026-06-09T19:30:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-09T21:30:00+05:30", "2026-06-09T23:00:00+05:30");
+    let w = window_of(&["ek ghante baad call karna"], "2026-06-09T10:00:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-09T11:00:00+05:30", "2026-06-09T21:00:00+05:30");
+    let w = window_of(&["llámame en media hora"], "2026-06-09T10:00:00+05:30", KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-09T10:30:00+05:30", "2026-06-09T21:00:00+05:30");
+    // Past the day: no window; and an hour in the past is no delay.
+    assert!(window_of(&["call me in three hours"], "2026-06-09T21:30:00+05:30", KOLKATA, &weekday_hours()).is_none());
+    assert!(window_of(&["I called an hour ago"], "2026-06-09T10:00:00+05:30", KOLKATA, &weekday_hours()).is_none());
+}
+
+#[test]
 fn after_9_pm_without_an_end_runs_to_23() {
     let w = window_of(&["after 9 pm"], "2026-06-09T15:00:00+05:30", KOLKATA, &weekday_hours());
     assert_window(w, "2026-06-09T21:00:00+05:30", "2026-06-09T23:00:00+05:30");
@@ -621,6 +638,10 @@ fn malformed_templates_and_empty_phrases_name_their_key() {
     write_vocabulary(dir.path(), "xx", "days:\n  tomorrow: [\"  \"]\n");
     let message = TimeResolver::load(dir.path()).unwrap_err().to_string();
     assert!(message.contains("days.tomorrow[0]"), "{message}");
+    let dir = tempfile::tempdir().unwrap();
+    write_vocabulary(dir.path(), "xx", "days:\n  from_now: {\"dans une heure\": 0}\n");
+    let message = TimeResolver::load(dir.path()).unwrap_err().to_string();
+    assert!(message.contains("days.from_now.dans une heure") && message.contains("1 to 720"), "{message}");
 }
 
 #[test]

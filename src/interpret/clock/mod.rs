@@ -86,7 +86,9 @@ impl CustomerClock {
 pub fn customer_clock(conversation: &Conversation, business: Tz) -> Result<CustomerClock, InterpretError> {
     let customer_turns = conversation.turns.iter().filter(|t| t.from == Speaker::Customer).map(|t| t.text.as_str());
     match said::said_clock(customer_turns) {
-        Some(SaidClock::Zone { zone, phrase }) => return Ok(CustomerClock { zone, source: ZoneSource::Said { phrase } }),
+        Some(SaidClock::Zone { zone, phrase }) => {
+            return Ok(CustomerClock { zone, source: ZoneSource::Said { phrase } });
+        }
         Some(SaidClock::Yours { phrase }) => {
             return Ok(CustomerClock { zone: business, source: ZoneSource::Said { phrase } });
         }

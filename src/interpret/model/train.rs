@@ -430,8 +430,9 @@ pub fn cross_validate(
     for f in 0..k {
         let train: Vec<usize> = (0..data.len()).filter(|i| fold[*i] != f).collect();
         // `both_only`: screening a change, the model alone is half the time and not needed.
-        let alone = (!both_only)
-            .then(|| fit_model(vocabulary, data, &train, FeatureSet { rule_hits: false, ..set }, folding, String::new()));
+        let alone = (!both_only).then(|| {
+            fit_model(vocabulary, data, &train, FeatureSet { rule_hits: false, ..set }, folding, String::new())
+        });
         let both = fit_model(vocabulary, data, &train, FeatureSet { rule_hits: true, ..set }, folding, String::new());
         for i in (0..data.len()).filter(|i| fold[*i] == f) {
             let case = &data[i];

@@ -27,6 +27,10 @@ pub(crate) enum DayRef {
     NextWeek,
     EndOfMonth,
     AfterSalaryDay,
+    /// A delay from now in minutes ("in an hour", "daqui a duas horas"): today, from then on.
+    FromNow {
+        minutes: u32,
+    },
     /// A day of the month ("the 24th", "dia 15"), and its month (1-12) when named ("19 de marzo").
     Date {
         day: u32,
@@ -869,6 +873,9 @@ fn literal_entries(v: &TimeVocabulary) -> Vec<(String, TokenKind, &String)> {
         for phrase in list {
             out.push((key.to_string(), TokenKind::Day(day), phrase));
         }
+    }
+    for (phrase, minutes) in &v.days.from_now {
+        out.push(("days.from_now".to_string(), TokenKind::Day(DayRef::FromNow { minutes: *minutes }), phrase));
     }
     let parts = [
         ("morning", Part::Morning, &v.parts_of_day.morning),

@@ -291,6 +291,7 @@ pub(crate) fn place(ctx: &Context<'_>, m: &Mention) -> Option<Placed> {
             }
         }
         Some(DayRef::Today) => on_date(ctx, m, today).map(|p| with("today", still_open(ctx, p))),
+        Some(DayRef::FromNow { minutes }) => from_now(ctx, minutes),
         Some(DayRef::Tonight) => on_date(ctx, m, today).map(|p| still_open(ctx, p)),
         Some(DayRef::Tomorrow) => on_date(ctx, m, today + Duration::days(1)).map(|p| with("tomorrow", p)),
         Some(DayRef::DayAfterTomorrow) => {
@@ -364,6 +365,21 @@ pub(crate) fn place(ctx: &Context<'_>, m: &Mention) -> Option<Placed> {
             on_date(ctx, m, first).map(|p| with("after_salary_day", p))
         }
     }
+}
+
+/// "In an hour": from now plus the delay until 21:00 the same day, as "after N" reads (until
+/// 23:00 once that is 21:00 or later); none when the delay runs past the day.
+fn from_now(ctx: &Context<'_>, minutes: u32) -> Option<Placed> {
+    let start = ctx.now_minutes() + minutes;
+    let end = if start < 21 * 60 { 21 * 60 } else { 23 * 60 };
+    if start >= end {
+        return None;
+    }
+    Some(Placed {
+        start: ctx.at(ctx.today(), start, Edge::Start),
+        end: ctx.at(ctx.today(), end, Edge::End),
+        rule: "from_now".into(),
+    })
 }
 
 /// The next date with that day (of that month, when named) whose window is not over: "the 24th"

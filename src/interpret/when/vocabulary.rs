@@ -142,6 +142,10 @@ pub struct RelativeDays {
     /// Today 18:00-21:00, cut at now ("tonight", "aaj raat", "esta noche").
     #[serde(default)]
     pub tonight: Vec<String>,
+    /// A delay from now, in minutes: "in an hour" (60), "ek ghante mein" (60), "daqui a duas
+    /// horas" (120): from now plus that delay until 21:00 the same day, as "after N".
+    #[serde(default)]
+    pub from_now: std::collections::BTreeMap<String, u32>,
 }
 
 /// Parts of the day. `words` attach to a named day ("Saturday morning", "kal shaam");
@@ -451,6 +455,15 @@ fn validate(path: &Path, v: &TimeVocabulary) -> Result<(), VocabularyError> {
                     format!("`{phrase}`: `{{t}}` belongs in clock templates only"),
                 ));
             }
+        }
+    }
+    for (phrase, minutes) in &v.days.from_now {
+        let key = format!("days.from_now.{phrase}");
+        if super::fold::fold(phrase).is_empty() {
+            return Err(invalid(key, "empty phrase".into()));
+        }
+        if *minutes == 0 || *minutes > 12 * 60 {
+            return Err(invalid(key, format!("{minutes} minutes: a delay from now is 1 to 720 minutes")));
         }
     }
     let templates = [
