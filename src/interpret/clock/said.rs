@@ -67,7 +67,6 @@ const PLACES: &[(&str, &str)] = &[
     ("geneva", "Europe/Zurich"),
     ("genebra", "Europe/Zurich"),
     ("germany", "Europe/Berlin"),
-    ("gst", "Asia/Dubai"),
     ("gulf", "Asia/Dubai"),
     ("hawaii", "Pacific/Honolulu"),
     ("hong kong", "Asia/Hong_Kong"),
@@ -117,7 +116,6 @@ const PLACES: &[(&str, &str)] = &[
     ("peru", "America/Lima"),
     ("portugal", "Europe/Lisbon"),
     ("pst", "America/Los_Angeles"),
-    ("pt", "America/Los_Angeles"),
     ("qatar", "Asia/Qatar"),
     ("riyadh", "Asia/Riyadh"),
     ("san francisco", "America/Los_Angeles"),
@@ -139,15 +137,14 @@ const PLACES: &[(&str, &str)] = &[
     ("uae", "Asia/Dubai"),
     ("uk", "Europe/London"),
     ("us eastern", "America/New_York"),
-    ("wat", "Africa/Lagos"),
     ("zurich", "Europe/Zurich"),
 ];
 
 /// Abbreviations: a clock only right after a time ("7 pm IST", "9h BRT"), never alone
 /// ("est" is a word in Portuguese and Spanish). "LA" and "NY" count only as "LA time", "NY
-/// time": "a las 5 la llamo".
-const ABBREVIATIONS: &[&str] =
-    &["aest", "brt", "bst", "cet", "edt", "est", "et", "gst", "ist", "jst", "pdt", "pst", "pt", "sgt", "wat"];
+/// time" ("a las 5 la llamo"). Left out: "GST" (India's tax: "5000 + 18 gst"), "PT" (Pacific
+/// or Portugal), "WAT" (pidgin "wat time").
+const ABBREVIATIONS: &[&str] = &["aest", "brt", "bst", "cet", "edt", "est", "et", "ist", "jst", "pdt", "pst", "sgt"];
 
 struct Patterns {
     /// "Dubai time", "hora de Lima", "horário do Japão", "India ke time", "7 pm IST".
@@ -251,5 +248,7 @@ mod tests {
         assert_eq!(zone_of("is it available in Dubai? call me at 5"), None);
         assert_eq!(zone_of("a las 5 la llamo, a la hora de la cita"), None);
         assert_eq!(zone_of("a las 5 esta bien"), None);
+        assert_eq!(zone_of("5000 + 18 gst, call me at 6"), None);
+        assert_eq!(zone_of("wat time una dey open? 9?"), None);
     }
 }

@@ -298,7 +298,7 @@ pub fn folds(data: &[Prepared], k: usize, folding: Folding) -> Vec<usize> {
 /// [`folds`] of cases given as (slice, name).
 pub fn folds_of(keys: &[(&str, &str)], k: usize, folding: Folding) -> Vec<usize> {
     let group = |i: usize| match folding {
-        Folding::ByWriter => writer_block(keys[i].1).to_owned(),
+        Folding::ByWriter => writer_block(keys[i].1),
         Folding::ByCase => keys[i].1.to_owned(),
     };
     let mut order: Vec<(&str, String, usize)> = (0..keys.len()).map(|i| (keys[i].0, group(i), i)).collect();
