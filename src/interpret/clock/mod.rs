@@ -84,6 +84,15 @@ impl CustomerClock {
 
 /// The customer's clock of a conversation whose business zone is `business` (its `timezone`).
 pub fn customer_clock(conversation: &Conversation, business: Tz) -> Result<CustomerClock, InterpretError> {
+    // A stated zone is checked first: a conversation whose `customer_timezone` is not a zone is
+    // refused whatever its customer says.
+    let stated = match &conversation.customer_timezone {
+        Some(name) => Some(name.parse::<Tz>().map_err(|_| InterpretError::Field {
+            field: "customer_timezone",
+            message: format!("unknown time zone `{name}` (expected an IANA name such as `America/Sao_Paulo`)"),
+        })?),
+        None => None,
+    };
     let customer_turns = conversation.turns.iter().filter(|t| t.from == Speaker::Customer).map(|t| t.text.as_str());
     match said::said_clock(customer_turns) {
         Some(SaidClock::Zone { zone, phrase }) => {
@@ -94,7 +103,7 @@ pub fn customer_clock(conversation: &Conversation, business: Tz) -> Result<Custo
         }
         Some(SaidClock::Mine { phrase }) => {
             // Their own clock: the stated one below, else their phone's, in the business's country too.
-            if conversation.customer_timezone.is_none()
+            if stated.is_none()
                 && let Some(found) = conversation.customer.phones.iter().find_map(|p| phone_zone(p))
             {
                 return Ok(CustomerClock { zone: found.zone, source: ZoneSource::Said { phrase } });
@@ -102,11 +111,7 @@ pub fn customer_clock(conversation: &Conversation, business: Tz) -> Result<Custo
         }
         None => {}
     }
-    if let Some(name) = &conversation.customer_timezone {
-        let zone: Tz = name.parse().map_err(|_| InterpretError::Field {
-            field: "customer_timezone",
-            message: format!("unknown time zone `{name}` (expected an IANA name such as `America/Sao_Paulo`)"),
-        })?;
+    if let Some(zone) = stated {
         return Ok(CustomerClock { zone, source: ZoneSource::Stated });
     }
     let business_region = region_of(business.name());
@@ -294,6 +299,10 @@ mod tests {
         // "My time" is the phone's, in the business's own country too (Honolulu's area code).
         let said = saying("America/New_York", "+1 808 555 0171", "Monday 8 to 10 am my time");
         assert_eq!(customer_clock(&said, new_york).unwrap().zone.name(), "Pacific/Honolulu");
+        // A stated zone that is no zone is refused, whatever the customer says.
+        let mut said = saying("America/New_York", "+1 808 555 0171", "call me at 9 Dubai time");
+        said.customer_timezone = Some("Mars/Olympus".into());
+        assert!(customer_clock(&said, new_york).is_err());
         // Without a time beside it, a place names no clock.
         let said = saying("America/New_York", "+1 808 555 0171", "do you ship to Dubai time to time?");
         assert_eq!(customer_clock(&said, new_york).unwrap().zone, new_york);
