@@ -181,7 +181,7 @@ pub fn said_clock<'a>(texts: impl IntoIterator<Item = &'a str>) -> Option<SaidCl
     let patterns = &*PATTERNS;
     let mut said = None;
     for text in texts {
-        let folded = fold(text).to_lowercase();
+        let folded = fold(text);
         if !patterns.told.is_match(&folded) {
             continue;
         }
