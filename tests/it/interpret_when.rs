@@ -1255,3 +1255,34 @@ fn spanish_imperatives_and_places_of_work_say_call_and_taken() {
     let friday = on_a_tuesday_morning(&["que me llamen cualquier tarde menos el viernes"]);
     assert!(friday.as_ref().is_none_or(|w| !w.window.not_before.to_rfc3339().starts_with("2026-06-12")), "{friday:?}");
 }
+
+#[test]
+fn the_next_one_after_a_refused_weekday_is_a_week_later() {
+    // Tuesday 2026-06-09: this Saturday is the 13th, the one after it the 20th.
+    for text in [
+        "Not this Saturday, the next one, in the morning",
+        "This Saturday I'm busy, the next one in the morning works",
+        "No este sábado, el siguiente, por la mañana",
+        "Este sábado não, o próximo, de manhã",
+        "Sábado não dá. O próximo de manhã pode ser",
+        "is saturday nahi, agla wala subah",
+    ] {
+        assert_window(on_a_tuesday_morning(&[text]), "2026-06-20T09:00:00+05:30", "2026-06-20T12:00:00+05:30");
+    }
+    // After a weekday that was not refused, "the next one" is about something else.
+    let w = on_a_tuesday_morning(&["Saturday I saw the flat, the next one was better. Call me tomorrow evening"]);
+    assert_window(w, "2026-06-10T17:00:00+05:30", "2026-06-10T21:00:00+05:30");
+}
+
+#[test]
+fn a_day_refused_on_its_own_lends_nothing_to_the_time_after_it() {
+    // "Not tomorrow, in the evening": this evening, not tomorrow's; the refused Saturday is not
+    // the day of the morning asked for after it either.
+    let w = on_a_tuesday_morning(&["kal nahi, shaam ko call karna"]);
+    assert_window(w, "2026-06-09T17:00:00+05:30", "2026-06-09T21:00:00+05:30");
+    let w = on_a_tuesday_morning(&["Saturday no, tomorrow morning please"]);
+    assert_window(w, "2026-06-10T09:00:00+05:30", "2026-06-10T12:00:00+05:30");
+    // A refused part of the day still lends its day (see above): only the day alone changed.
+    let w = on_a_tuesday_morning(&["Thursday, but afternoons no, I teach. Evening is fine"]);
+    assert_window(w, "2026-06-11T17:00:00+05:30", "2026-06-11T21:00:00+05:30");
+}

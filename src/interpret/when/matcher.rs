@@ -165,6 +165,7 @@ pub(crate) struct Matcher {
     negation_after: Vec<String>,
     following_before: Vec<String>,
     following_after: Vec<String>,
+    following_one: Vec<String>,
     not_negation: Vec<String>,
     pub corrections: Vec<String>,
     not_time_units: Vec<String>,
@@ -224,7 +225,7 @@ impl Matcher {
         let (mut past_before, mut past_after) = (Vec::new(), Vec::new());
         let (mut negation_before, mut negation_after, mut corrections) = (Vec::new(), Vec::new(), Vec::new());
         let mut not_negation = Vec::new();
-        let (mut following_before, mut following_after) = (Vec::new(), Vec::new());
+        let (mut following_before, mut following_after, mut following_one) = (Vec::new(), Vec::new(), Vec::new());
         let mut not_time_units = Vec::new();
         let (mut request_cues, mut unavailable_cues) = (Vec::new(), Vec::new());
         let (mut deadline_cues, mut contact_cues, mut cancel_cues) = (Vec::new(), Vec::new(), Vec::new());
@@ -278,6 +279,7 @@ impl Matcher {
             negation_after.extend(v.modifiers.negation_after.iter().map(|p| fold(p)));
             following_before.extend(v.modifiers.following_before.iter().map(|p| fold(p)));
             following_after.extend(v.modifiers.following_after.iter().map(|p| fold(p)));
+            following_one.extend(v.modifiers.following_one.iter().map(|p| fold(p)));
             not_negation.extend(v.modifiers.not_negation.iter().map(|p| fold(p)));
             corrections.extend(v.modifiers.corrections.iter().map(|p| fold(p)));
             not_time_units.extend(v.modifiers.not_time_units.iter().map(|p| fold(p)));
@@ -493,6 +495,7 @@ impl Matcher {
             negation_after,
             following_before,
             following_after,
+            following_one,
             not_negation,
             corrections,
             not_time_units,
@@ -705,6 +708,58 @@ impl Matcher {
         self.following_before.iter().any(ends_with_word) || self.following_after.iter().any(starts_with_word)
     }
 
+    /// Whether `gap`, the text between two time expressions, refuses the first and closes its
+    /// clause ("kal nahi, shaam ko", "Saturday no, evening"): the second is not part of it.
+    pub fn refuses_and_ends_clause(&self, gap: &str) -> bool {
+        let rest = gap.trim_start();
+        let word_end = rest.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(rest.len());
+        let (word, after) = rest.split_at(word_end);
+        self.negation_after.iter().any(|n| n == word) && after.trim_start().starts_with([',', '.', ';', '!', '?'])
+    }
+
+    /// `tokens` with a weekday added where a phrase stands for the weekday refused just before
+    /// it ("not this Saturday, the next one", "este sábado estou ocupado, o próximo"): the
+    /// Saturday a week later. The phrase names no weekday of its own, so the finder sees no time
+    /// there; one right before a day qualifies that day ("el siguiente sábado", see
+    /// [`Self::is_following`]), and one after a weekday that was not refused is about something
+    /// else ("Saturday I saw the flat, the next one was better").
+    pub fn with_following_one(&self, text: &str, mut tokens: Vec<Token>) -> Vec<Token> {
+        let mut added: Vec<Token> = Vec::new();
+        let mut phrases: Vec<&String> = self.following_one.iter().collect();
+        phrases.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for phrase in phrases {
+            for (start, _) in text.match_indices(phrase.as_str()) {
+                let end = start + phrase.len();
+                let bounded = text[..start].chars().next_back().is_none_or(|c| !c.is_ascii_alphanumeric())
+                    && text[end..].chars().next().is_none_or(|c| !c.is_ascii_alphanumeric());
+                let taken = tokens.iter().chain(&added).any(|t| t.start < end && start < t.end);
+                let Some(named) = tokens.iter().rev().find(|t| t.end <= start) else { continue };
+                let TokenKind::Day(DayRef::Weekday(weekday)) = named.kind else { continue };
+                if !bounded || taken || start - named.end > FOLLOWING_ONE_GAP {
+                    continue;
+                }
+                let gap = &text[named.end..start];
+                let gap_words: Vec<&str> = words(gap).collect();
+                let refused = self.is_negated(text, named.start, named.end)
+                    || self.says_unavailable(&gap_words)
+                    || gap_words
+                        .iter()
+                        .any(|w| self.negation_before.iter().chain(&self.negation_after).any(|n| n == w));
+                let rest = text[end..].trim_start();
+                let day_after =
+                    tokens.iter().any(|t| t.start == text.len() - rest.len() && matches!(t.kind, TokenKind::Day(_)));
+                if refused && !day_after {
+                    added.push(Token { kind: TokenKind::Day(DayRef::FollowingWeekday(weekday)), start, end });
+                }
+            }
+        }
+        if !added.is_empty() {
+            tokens.extend(added);
+            tokens.sort_by_key(|t| t.start);
+        }
+        tokens
+    }
+
     /// Whether the sentence around `start..end` names contact or a meeting ("call me on the
     /// 24th", "June 3rd after 5, call me", "dia 15 posso ir aí").
     pub fn names_contact_around(&self, text: &str, start: usize, end: usize) -> bool {
@@ -752,6 +807,10 @@ impl Matcher {
             && next.is_some_and(|w| self.negation_after.iter().any(|n| n == w))
     }
 }
+
+/// How far (folded bytes) "the next one" may stand from the weekday it stands for ("this Saturday
+/// is no good for me, the next one").
+const FOLLOWING_ONE_GAP: usize = 30;
 
 /// The lazy DFA cache of the finder and of [`Matcher::alternative_finder`].
 const FINDER_DFA_BYTES: usize = 32 << 20;

@@ -146,7 +146,7 @@ fn combine_days(a: DayRef, b: DayRef) -> Option<DayRef> {
 
 /// Whether the text between two tokens makes them separate mentions.
 fn separated(matcher: &Matcher, gap: &str) -> bool {
-    if gap.len() > MAX_GAP || ends_sentence(gap) {
+    if gap.len() > MAX_GAP || ends_sentence(gap) || matcher.refuses_and_ends_clause(gap) {
         return true;
     }
     let words: Vec<&str> = gap.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();

@@ -177,8 +177,11 @@ impl TimeResolver {
     ) -> Vec<(ResolvedWindow, ClauseMood)> {
         let mut out: Vec<(ResolvedWindow, ClauseMood)> = Vec::new();
         let folded = Folded::new(turn.text);
-        let tokens = self.matcher.tokens(&folded);
+        let tokens = self.matcher.with_following_one(&folded.text, self.matcher.tokens(&folded));
         let mut day = carried.day.take();
+        // A day refused on its own ("Saturday no", "not tomorrow"): it lends itself to no time
+        // after it, but "el siguiente sábado" after it is the one a week later.
+        let mut refused = carried.refused.take();
         // The part of the day named with that day, which says am or pm of a bare hour after it
         // ("Amanhã de manhã? Depois das 9." is after 9 am).
         let mut day_part = carried.part.take();
@@ -223,8 +226,8 @@ impl TimeResolver {
             let own_day = m.day.is_some();
             // "este sábado no puedo ... el siguiente sábado": the next one after the one named.
             if m.following
-                && let (Some(DayRef::Weekday(w)), Some(DayRef::Weekday(named))) = (m.day, day)
-                && w == named
+                && let Some(DayRef::Weekday(w)) = m.day
+                && [day, refused].contains(&Some(DayRef::Weekday(w)))
             {
                 m.day = Some(DayRef::FollowingWeekday(w));
             }
@@ -240,6 +243,8 @@ impl TimeResolver {
                     m.part = Some(part);
                 }
                 prefix.push_str("day_named_before+");
+            } else if own_day && m.negated && m.is_day_only() {
+                refused = m.day;
             } else if own_day && (m.negated || matches!(mood, ClauseMood::Request | ClauseMood::Unavailable)) {
                 // A day only told in passing ("my wedding is on Saturday", "it expires
                 // tomorrow") lends nothing.
@@ -284,6 +289,7 @@ impl TimeResolver {
             day: day.filter(|d| named_day && !matches!(d, DayRef::Date { .. })),
             part: day_part.filter(|_| named_day),
             timed: timed_before.filter(|t| t.2).map(|(m, p, _)| (m, p)),
+            refused: refused.filter(|d| matches!(d, DayRef::Weekday(_))),
         };
         out
     }
@@ -319,13 +325,16 @@ pub struct Windows {
     pub told: Option<ResolvedWindow>,
 }
 
-/// What one customer turn leaves to the next: the day it named (asked for or refused), and its
-/// last mention when that asked for a time of day on no day.
+/// What one customer turn leaves to the next: the day it named (asked for, or refused with a
+/// time of day), the weekday it refused on its own, and its last mention when that asked for a
+/// time of day on no day.
 #[derive(Default)]
 struct Carried {
     day: Option<DayRef>,
     part: Option<Part>,
     timed: Option<(Mention, String)>,
+    /// The weekday it refused on its own, for "the next one" in the next turn.
+    refused: Option<DayRef>,
 }
 
 /// Whether `new` only repeats `old` more loosely: it spans all of it ("this weekend" after

@@ -343,6 +343,10 @@ pub struct Modifiers {
     /// Right after a weekday, the same ("sábado que vem", "el sábado siguiente").
     #[serde(default)]
     pub following_after: Vec<String>,
+    /// Standing for a weekday just named, the one a week later ("not this Saturday, the next
+    /// one", "este sábado não, o próximo"): a phrase with no weekday of its own.
+    #[serde(default)]
+    pub following_one: Vec<String>,
     /// Between two time expressions, starts a new one even when they could combine
     /// ("Monday... actually Wednesday").
     #[serde(default)]
@@ -430,6 +434,7 @@ fn validate(path: &Path, v: &TimeVocabulary) -> Result<(), VocabularyError> {
         ("modifiers.not_negation".into(), &v.modifiers.not_negation),
         ("modifiers.following_before".into(), &v.modifiers.following_before),
         ("modifiers.following_after".into(), &v.modifiers.following_after),
+        ("modifiers.following_one".into(), &v.modifiers.following_one),
         ("modifiers.corrections".into(), &v.modifiers.corrections),
         ("modifiers.not_time_units".into(), &v.modifiers.not_time_units),
         ("ignore".into(), &v.ignore),
