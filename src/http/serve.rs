@@ -81,9 +81,15 @@ impl Connections {
     /// Closes the connection that has made no progress for longest: of those with no request in
     /// progress and quiet for at least [`GRACE`], and those whose request body has stalled (not
     /// moved for [`STALLED`]; a request whose handler is at work is never shed), the one quiet
-    /// the longest; else the oldest idle one however young; `false` when every connection has a
-    /// request in progress, and the newcomer is refused. The shed connection leaves the count at
-    /// once, not when its task next runs, so one shed makes room for exactly one newcomer.
+    /// the longest; else the oldest idle one however young; else the request whose body has been
+    /// quiet longest however briefly; `false` when every connection has a handler at work, and
+    /// the newcomer is refused. The shed connection leaves the count at once, not when its task
+    /// next runs, so one shed makes room for exactly one newcomer.
+    ///
+    /// Clients that declare a body and stall it fill the cap within a second of connecting, before
+    /// any of them counts as stalled: refusing newcomers until then turned away the webhooks
+    /// arriving behind them (a test under load saw it). The client sending its body slowest goes
+    /// instead; a request cut before its body arrived was never acknowledged, so nothing is lost.
     ///
     /// Idle and stalled connections are ranked together, by how long they have been quiet: ranked
     /// idle first, a webhook whose request had arrived but whose head a loaded daemon had not yet
@@ -104,7 +110,9 @@ impl Connections {
         // Every idle connection may be young (a flood accepted in one burst): the oldest of them
         // still goes before the newcomer is refused, which would turn away a webhook arriving
         // behind the flood.
-        let idlest = oldest(&|c| (idle(c) && quiet_for(c, GRACE)) || stalled(c)).or_else(|| oldest(&idle));
+        let idlest = oldest(&|c| (idle(c) && quiet_for(c, GRACE)) || stalled(c))
+            .or_else(|| oldest(&idle))
+            .or_else(|| oldest(&|c| c.reading_body.load(Ordering::SeqCst)));
         match idlest.and_then(|id| open.remove(&id)) {
             Some(connection) => {
                 connection.close.cancel();
@@ -392,5 +400,21 @@ mod tests {
         assert!(connections.shed_one_idle(10_000));
         assert!(young.is_cancelled(), "an idle connection younger than the grace is still shed at the cap");
         assert!(!uploading.is_cancelled(), "a body that moved within the last second is not stalled");
+    }
+
+    #[test]
+    fn with_no_idle_connection_the_slowest_body_goes_and_a_handler_at_work_never_does() {
+        let connections = Connections::default();
+        // Both bodies moved within the last second (neither is stalled yet); the one quiet since
+        // 9.2 s goes before the newcomer is refused, then the other, then nobody.
+        let slow = track(&connections, 1, true, 9_200);
+        let sending = track(&connections, 1, true, 9_900);
+        let working = track(&connections, 1, false, 0);
+        assert!(connections.shed_one_idle(10_000));
+        assert!(slow.is_cancelled() && !sending.is_cancelled());
+        assert!(connections.shed_one_idle(10_000));
+        assert!(sending.is_cancelled());
+        assert!(!connections.shed_one_idle(10_000), "a handler at work is never shed");
+        assert!(!working.is_cancelled());
     }
 }
