@@ -1286,3 +1286,17 @@ fn a_day_refused_on_its_own_lends_nothing_to_the_time_after_it() {
     let w = on_a_tuesday_morning(&["Thursday, but afternoons no, I teach. Evening is fine"]);
     assert_window(w, "2026-06-11T17:00:00+05:30", "2026-06-11T21:00:00+05:30");
 }
+
+#[test]
+fn not_before_a_time_is_after_it_in_every_language() {
+    // "no antes de las 10" read as "antes de las 10" gave the hour before it.
+    for text in [
+        "tomorrow, not before 10 please",
+        "mañana, no antes de las 10",
+        "amanhã, não antes das 10",
+        "kal 10 baje se pehle nahi",
+    ] {
+        let w = on_a_tuesday_morning(&[text]);
+        assert_window(w, "2026-06-10T10:00:00+05:30", "2026-06-10T21:00:00+05:30");
+    }
+}
