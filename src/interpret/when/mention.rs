@@ -205,6 +205,10 @@ pub(crate) fn mentions(matcher: &Matcher, text: &str, tokens: &[Token]) -> Vec<M
             // time before it.
             let refused_day =
                 matches!(token.kind, TokenKind::Day(_)) && matcher.is_negated(text, token.start, token.end);
+            // "not tomorrow, call me in the evening": a day refused on its own, then a clause that names
+            // a time of its own.
+            let day_refused_before =
+                mention.is_day_only() && gap.contains(',') && matcher.is_negated(text, mention.span.0, mention.span.1);
             // Saturday and Sunday make the weekend only side by side ("Saturday or Sunday",
             // "sábado/domingo"), not across a clause ("Saturday I work, Sunday we come").
             let far_weekend_days = matches!(
@@ -215,6 +219,7 @@ pub(crate) fn mentions(matcher: &Matcher, text: &str, tokens: &[Token]) -> Vec<M
             if !separated(matcher, gap)
                 && !next_clause_time
                 && !refused_day
+                && !day_refused_before
                 && !far_weekend_days
                 && mention.absorb(token)
             {
