@@ -52,6 +52,10 @@ pub struct Args {
     /// that reports someone else, inside a condition): to measure what it adds.
     #[arg(long)]
     pub without_scopes: bool,
+    /// Scale the customer's word and character features by the conversation's length
+    /// (`FeatureSet::length_scaled`): an experiment, off in the shipped model.
+    #[arg(long)]
+    pub with_length_scaling: bool,
     /// Deal cases into folds one by one, not by writer (a writer's block of cases in one language
     /// kept in one fold): the cross-validation and the tuned thresholds as they were before the
     /// fourteenth session, to measure what dealing by writer changes.
@@ -96,6 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         window_day: !args.without_window_day,
         told: !args.without_told,
         scopes: !args.without_scopes,
+        length_scaled: args.with_length_scaling,
     };
     if args.reask_only {
         return reask_only(&args, &loaded, &out);

@@ -143,7 +143,17 @@ pub struct FeatureSet {
     /// model files.
     #[serde(default)]
     pub scopes: bool,
+    /// The customer's word and character features scaled by `sqrt(LENGTH_REFERENCE / n)`, `n`
+    /// their count in the conversation: the sentence that carries an objection weighs as much in
+    /// a long call as in a short chat. Off in the shipped model (an experiment, `handoffd train
+    /// --with-length-scaling`); absent in older model files.
+    #[serde(default)]
+    pub length_scaled: bool,
 }
+
+/// The count of customer features at which [`FeatureSet::length_scaled`] leaves them as they are
+/// (about a short chat of three or four customer turns).
+const LENGTH_REFERENCE: f32 = 300.0;
 
 /// FNV-1a over a namespace tag and the parts, reduced to the feature space.
 fn hash(tag: u8, parts: &[&str]) -> u32 {
@@ -395,6 +405,15 @@ pub fn extract_keeping(
         }
     }
     customer.truncate(kept);
+    if set.length_scaled {
+        let n: usize = customer.iter().map(|c| c.range.len()).sum();
+        if n > 0 {
+            let scale = (LENGTH_REFERENCE / n as f32).sqrt();
+            for c in customer.iter() {
+                out[c.range.clone()].iter_mut().for_each(|(_, v)| *v *= scale);
+            }
+        }
+    }
     if set.context {
         context(turns, folded, &mut buffers.spans, out);
     }
@@ -541,6 +560,39 @@ mod tests {
     fn turn(from: &str, text: &str) -> Turn {
         serde_json::from_value(serde_json::json!({"at": "2026-06-09T18:00:00+05:30", "from": from, "text": text}))
             .unwrap()
+    }
+
+    #[test]
+    fn length_scaling_gives_a_long_conversation_the_weight_of_a_short_one() {
+        // The same customer turn once and four times: scaled, the customer's features have the
+        // same length (sum of squares) either way; unscaled, four times the sum of squares.
+        let brief: Brief = serde_json::from_value(serde_json::json!({
+            "customer": {"id": "c", "name": null, "phones": [], "emails": []},
+            "source": null, "channel_history": [], "stated_need": null, "intents": [],
+            "urgency": {"level": "medium", "reasons": []}, "disposition": "callback", "objections": [],
+            "requested_window": null, "promised_next_step": null, "do_not_ask": [], "recommended_owner": null,
+            "recommended_action": "", "due": null, "reasked_facts": [], "actionable": true, "notes": []
+        }))
+        .unwrap();
+        let squares = |times: usize, length_scaled: bool| {
+            let turns = vec![turn("customer", "bit pricey for us, and my wife decides"); times];
+            let set = FeatureSet {
+                rule_hits: false,
+                context: false,
+                shapes: false,
+                window_day: false,
+                told: false,
+                scopes: false,
+                length_scaled,
+            };
+            let mut out = Vec::new();
+            extract(&turns, &brief, None, set, &mut out);
+            out.iter().filter(|(i, _)| *i != bias_index()).map(|(_, v)| v * v).sum::<f32>()
+        };
+        let (once, four) = (squares(1, true), squares(4, true));
+        assert!((once - four).abs() < 1e-3 * once, "scaled: {once} against {four}");
+        let (once, four) = (squares(1, false), squares(4, false));
+        assert!((four - 4.0 * once).abs() < 1e-3 * four, "unscaled: {once} against {four}");
     }
 
     #[test]

@@ -752,8 +752,15 @@ mod tests {
     use handoffd_contract::brief::{TimeWindow, Urgency};
 
     /// No feature beyond the customer's and the AI's words.
-    const BARE: FeatureSet =
-        FeatureSet { rule_hits: false, context: false, shapes: false, window_day: false, told: false, scopes: false };
+    const BARE: FeatureSet = FeatureSet {
+        rule_hits: false,
+        context: false,
+        shapes: false,
+        window_day: false,
+        told: false,
+        scopes: false,
+        length_scaled: false,
+    };
 
     fn turns(texts: &[(&str, &str)]) -> Vec<Turn> {
         texts

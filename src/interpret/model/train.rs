@@ -630,8 +630,15 @@ mod tests {
             crate::interpret::InterpretConfig { vocabulary: Some("config/vocabulary".into()), ..Default::default() };
         let rules = crate::interpret::Interpreter::load(&config, root).unwrap().interpret(&case.input).unwrap();
         let turns = case.input.turns.clone();
-        let set =
-            FeatureSet { rule_hits: true, context: true, shapes: true, window_day: true, told: true, scopes: true };
+        let set = FeatureSet {
+            rule_hits: true,
+            context: true,
+            shapes: true,
+            window_day: true,
+            told: true,
+            scopes: true,
+            length_scaled: false,
+        };
         let prepared = Prepared::new("reask-en".into(), case, turns, rules, None, set);
         let facts: Vec<String> = ["budget", "location", "timeline"].map(String::from).to_vec();
         assert_eq!(prepared.targets(Field::DoNotAsk, &facts), Some(vec![1.0, 1.0, 0.0]));
