@@ -144,9 +144,10 @@ pub struct FeatureSet {
     #[serde(default)]
     pub scopes: bool,
     /// The customer's word and character features scaled by `sqrt(LENGTH_REFERENCE / n)`, `n`
-    /// their count in the conversation: the sentence that carries an objection weighs as much in
-    /// a long call as in a short chat. Off in the shipped model (an experiment, `handoffd train
-    /// --with-length-scaling`); absent in older model files.
+    /// their count in the conversation, so that a long call weighs like a short chat. Under
+    /// cross-validation it helped urgency and disposition, not objections (docs/EVAL.md, fifteenth
+    /// session). Off in the shipped model (`handoffd train --with-length-scaling`); absent in
+    /// older model files.
     #[serde(default)]
     pub length_scaled: bool,
 }
