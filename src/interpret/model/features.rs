@@ -567,25 +567,10 @@ mod tests {
     fn length_scaling_gives_a_long_conversation_the_weight_of_a_short_one() {
         // The same customer turn once and four times: scaled, the customer's features have the
         // same length (sum of squares) either way; unscaled, four times the sum of squares.
-        let brief: Brief = serde_json::from_value(serde_json::json!({
-            "customer": {"id": "c", "name": null, "phones": [], "emails": []},
-            "source": null, "channel_history": [], "stated_need": null, "intents": [],
-            "urgency": {"level": "medium", "reasons": []}, "disposition": "callback", "objections": [],
-            "requested_window": null, "promised_next_step": null, "do_not_ask": [], "recommended_owner": null,
-            "recommended_action": "", "due": null, "reasked_facts": [], "actionable": true, "notes": []
-        }))
-        .unwrap();
+        let brief = super::super::tests::empty_brief();
         let squares = |times: usize, length_scaled: bool| {
             let turns = vec![turn("customer", "bit pricey for us, and my wife decides"); times];
-            let set = FeatureSet {
-                rule_hits: false,
-                context: false,
-                shapes: false,
-                window_day: false,
-                told: false,
-                scopes: false,
-                length_scaled,
-            };
+            let set = FeatureSet { length_scaled, ..super::super::tests::BARE };
             let mut out = Vec::new();
             extract(&turns, &brief, None, set, &mut out);
             out.iter().filter(|(i, _)| *i != bias_index()).map(|(_, v)| v * v).sum::<f32>()

@@ -747,12 +747,12 @@ pub fn softmax(z: &mut [f32]) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use handoffd_contract::brief::{TimeWindow, Urgency};
 
     /// No feature beyond the customer's and the AI's words.
-    const BARE: FeatureSet = FeatureSet {
+    pub(super) const BARE: FeatureSet = FeatureSet {
         rule_hits: false,
         context: false,
         shapes: false,
@@ -774,7 +774,7 @@ mod tests {
             .collect()
     }
 
-    fn empty_brief() -> Brief {
+    pub(super) fn empty_brief() -> Brief {
         serde_json::from_value(serde_json::json!({
             "customer": {"id": "c", "name": null, "phones": [], "emails": []},
             "source": null, "channel_history": [], "stated_need": null, "intents": [],
