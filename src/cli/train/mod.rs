@@ -56,6 +56,10 @@ pub struct Args {
     /// (`FeatureSet::length_scaled`): an experiment, off in the shipped model.
     #[arg(long)]
     pub with_length_scaling: bool,
+    /// Score objections by the customer turn that weighs most for each, not by the sum of every
+    /// turn (`FeatureSet::objections_by_turn`): an experiment, off in the shipped model.
+    #[arg(long)]
+    pub with_objections_by_turn: bool,
     /// Deal cases into folds one by one, not by writer (a writer's block of cases in one language
     /// kept in one fold): the cross-validation and the tuned thresholds as they were before the
     /// fourteenth session, to measure what dealing by writer changes.
@@ -101,6 +105,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         told: !args.without_told,
         scopes: !args.without_scopes,
         length_scaled: args.with_length_scaling,
+        objections_by_turn: args.with_objections_by_turn,
     };
     if args.reask_only {
         return reask_only(&args, &loaded, &out);

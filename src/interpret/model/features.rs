@@ -144,12 +144,45 @@ pub struct FeatureSet {
     #[serde(default)]
     pub scopes: bool,
     /// The customer's word and character features scaled by `sqrt(LENGTH_REFERENCE / n)`, `n`
-    /// their count in the conversation, so that a long call weighs like a short chat. Under
-    /// cross-validation it helped urgency and disposition, not objections (docs/EVAL.md, fifteenth
-    /// session). Off in the shipped model (`handoffd train --with-length-scaling`); absent in
-    /// older model files.
+    /// their count in the conversation, so that a long call weighs like a short chat, for every
+    /// head but objections, which reads the turns unscaled ([`Self::objection_turns`]): under
+    /// cross-validation scaling helped intents, urgency and disposition and cost objections 0.006
+    /// (docs/EVAL.md, fifteenth and sixteenth sessions). `handoffd train --with-length-scaling`;
+    /// absent in older model files.
     #[serde(default)]
     pub length_scaled: bool,
+    /// The objections head reads the customer's turns one at a time: a label's score is the
+    /// conversation's other features (the AI's words, the context, the rules' findings) plus the
+    /// one customer turn that weighs most for it, where the other heads sum every turn. An
+    /// objection is one sentence of a long call ("85 lakh feels steep"); in a sum, every calm
+    /// turn around it pulls it under its threshold. The turns are read unscaled even where
+    /// [`Self::length_scaled`] scales them for the other heads. Absent in older model files.
+    #[serde(default)]
+    pub objections_by_turn: bool,
+}
+
+impl FeatureSet {
+    /// How the objections head reads the customer's turns where it reads them apart from the
+    /// other heads' features: the one that weighs most ([`Self::objections_by_turn`]), or all of
+    /// them unscaled ([`Self::length_scaled`] scales them for the others); `None`: as the others.
+    pub fn objection_turns(self) -> Option<TurnPooling> {
+        if self.objections_by_turn {
+            Some(TurnPooling::Max)
+        } else if self.length_scaled {
+            Some(TurnPooling::Sum)
+        } else {
+            None
+        }
+    }
+}
+
+/// How a head that reads the customer's turns apart combines them into a label's score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TurnPooling {
+    /// Every turn, unscaled.
+    Sum,
+    /// Per label, the turn that weighs most for it.
+    Max,
 }
 
 /// The count of customer features at which [`FeatureSet::length_scaled`] leaves them as they are
@@ -348,6 +381,38 @@ pub struct RulesRead<'a> {
     pub told: Option<&'a TimeWindow>,
 }
 
+/// What [`FeatureSet::length_scaled`] multiplies the customer's features by (1 when it is off or
+/// the customer said nothing).
+pub fn length_scale(set: FeatureSet, customer: &[TurnFeatures]) -> f32 {
+    let n: usize = customer.iter().map(|c| c.range.len()).sum();
+    if set.length_scaled && n > 0 { (LENGTH_REFERENCE / n as f32).sqrt() } else { 1.0 }
+}
+
+/// [`extract`] in the parts the objections head scores apart ([`FeatureSet::objection_turns`]), unscaled: the features
+/// of no customer turn (the bias, the AI's words, the context, the rules' findings), and each
+/// customer turn's own.
+pub fn extract_by_turn(
+    turns: &[Turn],
+    rules: &Brief,
+    told: Option<&TimeWindow>,
+    set: FeatureSet,
+) -> (Features, Vec<Features>) {
+    let folded: Vec<String> = turns.iter().map(|t| super::super::text::fold(&t.text)).collect();
+    let read = RulesRead { brief: rules, told };
+    let (mut all, mut customer) = (Vec::new(), Vec::new());
+    let set = FeatureSet { length_scaled: false, ..set };
+    extract_keeping(turns, &folded, read, set, &mut all, &mut Buffers::default(), &mut customer);
+    let by_turn = customer.iter().map(|c| all[c.range.clone()].to_vec()).collect();
+    let mut rest = Vec::with_capacity(all.len());
+    let mut from = 0;
+    for c in &customer {
+        rest.extend_from_slice(&all[from..c.range.start]);
+        from = c.range.end;
+    }
+    rest.extend_from_slice(&all[from..]);
+    (rest, by_turn)
+}
+
 /// `told`: a time the customer told in passing, given only where the rules found no window.
 pub fn extract(turns: &[Turn], rules: &Brief, told: Option<&TimeWindow>, set: FeatureSet, out: &mut Features) {
     let folded: Vec<String> = turns.iter().map(|t| super::super::text::fold(&t.text)).collect();
@@ -406,13 +471,10 @@ pub fn extract_keeping(
         }
     }
     customer.truncate(kept);
-    if set.length_scaled {
-        let n: usize = customer.iter().map(|c| c.range.len()).sum();
-        if n > 0 {
-            let scale = (LENGTH_REFERENCE / n as f32).sqrt();
-            for c in customer.iter() {
-                out[c.range.clone()].iter_mut().for_each(|(_, v)| *v *= scale);
-            }
+    let scale = length_scale(set, customer);
+    if scale != 1.0 {
+        for c in customer.iter() {
+            out[c.range.clone()].iter_mut().for_each(|(_, v)| *v *= scale);
         }
     }
     if set.context {

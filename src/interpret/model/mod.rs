@@ -28,7 +28,7 @@ pub mod features;
 pub mod reask;
 pub mod train;
 
-use features::{DIMS, FeatureSet, Features, TurnFeatures};
+use features::{DIMS, FeatureSet, Features, TurnFeatures, TurnPooling};
 
 /// The model file's format tag; a file with another is refused.
 pub const FORMAT: &str = "handoffd-brief-model/1";
@@ -208,6 +208,57 @@ impl Head {
                 *o += w * v;
             }
         }
+    }
+
+    /// This head's weights of one feature, a row of labels.
+    fn row(&self, feature: u32) -> &[f32] {
+        let n = self.labels.len();
+        &self.weights[feature as usize * n..(feature as usize + 1) * n]
+    }
+
+    /// Raw scores of a head that reads the customer's turns apart ([`FeatureSet::objection_turns`]):
+    /// the features of no customer turn, plus every customer turn or per label the one that weighs
+    /// most for it, read unscaled (`scale`: what the extraction multiplied them by).
+    fn scores_by_turn(
+        &self,
+        features: &Features,
+        customer: &[TurnFeatures],
+        (pooling, scale): (TurnPooling, f32),
+        out: &mut Vec<f32>,
+    ) {
+        fn add(head: &Head, features: &[(u32, f32)], by: f32, acc: &mut [f32]) {
+            for (i, v) in features {
+                for (o, w) in acc.iter_mut().zip(head.row(*i)) {
+                    *o += w * v * by;
+                }
+            }
+        }
+        let n = self.labels.len();
+        out.clear();
+        out.resize(n, 0.0);
+        let mut from = 0;
+        for turn in customer {
+            add(self, &features[from..turn.range.start], 1.0, out);
+            from = turn.range.end;
+        }
+        add(self, &features[from..], 1.0, out);
+        if customer.is_empty() {
+            return;
+        }
+        if pooling == TurnPooling::Sum {
+            for turn in customer {
+                add(self, &features[turn.range.clone()], 1.0 / scale, out);
+            }
+            return;
+        }
+        let mut best = vec![f32::NEG_INFINITY; n];
+        let mut sum = vec![0.0; n];
+        for turn in customer {
+            sum.fill(0.0);
+            add(self, &features[turn.range.clone()], 1.0 / scale, &mut sum);
+            best.iter_mut().zip(&sum).for_each(|(b, s)| *b = b.max(*s));
+        }
+        out.iter_mut().zip(&best).for_each(|(o, b)| *o += b);
     }
 
     /// Probabilities: a sigmoid per label for set fields, a softmax for one-of fields.
@@ -512,13 +563,19 @@ impl Model {
             if let Some(fused) = fused {
                 fused.scores(features, scores);
             }
+            let scale = features::length_scale(self.features, customer);
             let seen = Seen { turns, features, customer };
             let mut offset = 0;
             let mut own = Vec::new();
             for head in self.heads.iter().filter(|h| h.enabled) {
-                let probabilities = match fused {
-                    Some(_) => &mut scores[offset..offset + head.labels.len()],
-                    None => {
+                let by_turn = self.features.objection_turns().filter(|_| head.field == Field::Objections);
+                let probabilities = match (fused, by_turn) {
+                    (_, Some(pooling)) => {
+                        head.scores_by_turn(features, customer, (pooling, scale), &mut own);
+                        &mut own[..]
+                    }
+                    (Some(_), None) => &mut scores[offset..offset + head.labels.len()],
+                    (None, None) => {
                         head.scores(features, &mut own);
                         &mut own[..]
                     }
@@ -760,6 +817,7 @@ pub(super) mod tests {
         told: false,
         scopes: false,
         length_scaled: false,
+        objections_by_turn: false,
     };
 
     fn turns(texts: &[(&str, &str)]) -> Vec<Turn> {
@@ -920,6 +978,54 @@ pub(super) mod tests {
         let mut calm = empty_brief();
         model.apply(&turns[..1], &mut calm);
         assert!(calm.objections.is_empty());
+    }
+
+    #[test]
+    fn objections_read_by_turn_take_the_turn_that_weighs_most() {
+        // "expensive" weighs for price, "fine" against it: summed, three calm turns outweigh the
+        // objection; read by turn, the objection's turn stands on its own.
+        let mut weights = vec![0.0f32; DIMS];
+        features::customer_turn("expensive fine", |i, _, name| match name {
+            "expensive" => weights[i as usize] = 4.0,
+            "fine" => weights[i as usize] = -3.0,
+            _ => {}
+        });
+        weights[bias_row()] = -1.0;
+        let head = Head::from_label_major(Field::Objections, vec!["price".into()], vec![0.5], vec![0.5], &[weights]);
+        let turns = turns(&[
+            ("customer", "fine"),
+            ("ai", "It is 900 a month."),
+            ("customer", "that is expensive"),
+            ("customer", "fine"),
+            ("customer", "fine"),
+        ]);
+        let found = |set: FeatureSet| {
+            let mut brief = empty_brief();
+            Model::new(set, String::new(), vec![head.clone()]).apply(&turns, &mut brief);
+            brief.objections.iter().map(|f| (f.code.clone(), f.turn)).collect::<Vec<_>>()
+        };
+        assert_eq!(found(BARE), vec![], "summed: -1 + 4 - 9");
+        let by_turn = FeatureSet { objections_by_turn: true, ..BARE };
+        assert_eq!(found(by_turn), vec![("price".to_owned(), Some(2))], "by turn: -1 + 4");
+        // Scaled for the other heads, the turns are still read as they were trained: unscaled.
+        let mut scores = Vec::new();
+        let mut features = Vec::new();
+        let mut customer = Vec::new();
+        let folded: Vec<String> = turns.iter().map(|t| crate::interpret::text::fold(&t.text)).collect();
+        let rules = empty_brief();
+        let read = features::RulesRead { brief: &rules, told: None };
+        let scaled = FeatureSet { length_scaled: true, ..by_turn };
+        let mut buffers = features::Buffers::default();
+        features::extract_keeping(&turns, &folded, read, scaled, &mut features, &mut buffers, &mut customer);
+        let scale = features::length_scale(scaled, &customer);
+        assert!(scale > 1.0, "a short chat's features are scaled up");
+        head.scores_by_turn(&features, &customer, (TurnPooling::Max, scale), &mut scores);
+        assert!((scores[0] - 3.0).abs() < 1e-4, "{scores:?}");
+        // Scaled for the other heads and not read by turn, objections sum the turns unscaled.
+        let scaled_only = FeatureSet { length_scaled: true, ..BARE };
+        assert_eq!(found(scaled_only), vec![], "-1 + 4 - 9, not scaled up past the threshold");
+        head.scores_by_turn(&features, &customer, (TurnPooling::Sum, scale), &mut scores);
+        assert!((scores[0] + 6.0).abs() < 1e-4, "{scores:?}");
     }
 
     #[test]

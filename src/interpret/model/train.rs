@@ -12,7 +12,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use super::features::{self, DIMS, FeatureSet, Features};
+use super::features::{self, DIMS, FeatureSet, Features, TurnPooling};
 use super::{Field, Head, Model, softmax};
 use crate::interpret::score::{self, Case, Report};
 use crate::interpret::{FoundWindow, Vocabulary};
@@ -48,6 +48,57 @@ pub struct Prepared {
     pub told: Option<FoundWindow>,
     pub alone: Features,
     pub with_rules: Features,
+    /// With [`FeatureSet::objection_turns`]: the parts the objections head reads.
+    pub by_turn: Option<ByTurn>,
+}
+
+/// A case's features in the parts a head that reads the customer's turns one at a time scores
+/// apart ([`features::extract_by_turn`]), each merged.
+pub struct ByTurn {
+    /// The features of no customer turn, without and with the rules' findings.
+    pub alone: Features,
+    pub with_rules: Features,
+    /// Each customer turn's, unscaled.
+    pub turns: Vec<Features>,
+}
+
+/// A case as one head's fit reads it: `sum`, and for a head that reads the customer's turns
+/// apart the turns (empty otherwise), pooled as `pooling` says.
+#[derive(Clone, Copy)]
+pub(super) struct Example<'a> {
+    pub sum: &'a Features,
+    pub turns: &'a [Features],
+    pub pooling: TurnPooling,
+}
+
+impl<'a> Example<'a> {
+    /// A case whose features are all summed.
+    pub fn summed(sum: &'a Features) -> Self {
+        Example { sum, turns: &[], pooling: TurnPooling::Sum }
+    }
+
+    /// The score of the label whose weights are `w`, and with [`TurnPooling::Max`] the turn
+    /// that weighed most in it.
+    fn score(&self, w: &[f32]) -> (f32, Option<usize>) {
+        let dot = |x: &Features| x.iter().map(|(i, v)| w[*i as usize] * v).sum::<f32>();
+        let base = dot(self.sum);
+        match self.pooling {
+            TurnPooling::Sum => (base + self.turns.iter().map(dot).sum::<f32>(), None),
+            TurnPooling::Max => match self.turns.iter().map(dot).enumerate().max_by(|a, b| a.1.total_cmp(&b.1)) {
+                Some((t, z)) => (base + z, Some(t)),
+                None => (base, None),
+            },
+        }
+    }
+
+    /// The turns that had a part in a score [`Self::score`] gave with `best`.
+    fn scored_turns(&self, best: Option<usize>) -> &'a [Features] {
+        match (self.pooling, best) {
+            (TurnPooling::Sum, _) => self.turns,
+            (TurnPooling::Max, Some(t)) => &self.turns[t..=t],
+            (TurnPooling::Max, None) => &[],
+        }
+    }
 }
 
 impl Prepared {
@@ -66,7 +117,18 @@ impl Prepared {
         features::extract(&turns, &rules, told_window, FeatureSet { rule_hits: false, ..set }, &mut alone);
         let mut with_rules = Vec::new();
         features::extract(&turns, &rules, told_window, FeatureSet { rule_hits: true, ..set }, &mut with_rules);
-        Prepared { slice, case, turns, rules, told, alone: merged(alone), with_rules: merged(with_rules) }
+        let by_turn = set.objection_turns().map(|_| {
+            let (alone, _) =
+                features::extract_by_turn(&turns, &rules, told_window, FeatureSet { rule_hits: false, ..set });
+            let (with_rules, by_turn) =
+                features::extract_by_turn(&turns, &rules, told_window, FeatureSet { rule_hits: true, ..set });
+            ByTurn {
+                alone: merged(alone),
+                with_rules: merged(with_rules),
+                turns: by_turn.into_iter().map(merged).collect(),
+            }
+        });
+        Prepared { slice, case, turns, rules, told, alone: merged(alone), with_rules: merged(with_rules), by_turn }
     }
 
     /// For a case that labels its window, where the rules found none and the customer told a time
@@ -78,6 +140,18 @@ impl Prepared {
 
     fn features(&self, set: FeatureSet) -> &Features {
         if set.rule_hits { &self.with_rules } else { &self.alone }
+    }
+
+    /// The case as `field`'s head reads it.
+    fn example(&self, field: Field, set: FeatureSet) -> Example<'_> {
+        match (&self.by_turn, set.objection_turns()) {
+            (Some(parts), Some(pooling)) if field == Field::Objections => Example {
+                sum: if set.rule_hits { &parts.with_rules } else { &parts.alone },
+                turns: &parts.turns,
+                pooling,
+            },
+            _ => Example::summed(self.features(set)),
+        }
     }
 
     /// The case's targets for `field` over `labels`, or None when the case does not label it.
@@ -103,12 +177,13 @@ fn merged(mut features: Features) -> Features {
 }
 
 /// Fit one field's classifiers; label-major weights.
-fn fit(field: Field, n_labels: usize, examples: &[(&Features, Vec<f32>)], seed: u64) -> Vec<Vec<f32>> {
+fn fit(field: Field, n_labels: usize, examples: &[(Example<'_>, Vec<f32>)], seed: u64) -> Vec<Vec<f32>> {
     let mut weights = vec![vec![0.0f32; DIMS]; n_labels];
     let mut squares = vec![vec![1e-6f32; DIMS]; n_labels];
     let mut order: Vec<usize> = (0..examples.len()).collect();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut z = vec![0.0f32; n_labels];
+    let mut best_turn = vec![None; n_labels];
     let l2 = l2_of(field);
     // The bias is not penalised: held near 0 (a probability of 0.5 with no evidence), it left
     // the base rate to the words every conversation has, so a short message ("hello") with few
@@ -119,7 +194,7 @@ fn fit(field: Field, n_labels: usize, examples: &[(&Features, Vec<f32>)], seed: 
         for &e in &order {
             let (x, y) = &examples[e];
             for (l, zl) in z.iter_mut().enumerate() {
-                *zl = x.iter().map(|(i, v)| weights[l][*i as usize] * v).sum();
+                (*zl, best_turn[l]) = x.score(&weights[l]);
             }
             if field.is_set() {
                 z.iter_mut().for_each(|v| *v = super::sigmoid(*v));
@@ -127,7 +202,11 @@ fn fit(field: Field, n_labels: usize, examples: &[(&Features, Vec<f32>)], seed: 
                 softmax(&mut z);
             }
             for l in 0..n_labels {
-                adagrad_step(&mut weights[l], &mut squares[l], x, z[l] - y[l], (l2, bias), LEARNING_RATE);
+                let g = z[l] - y[l];
+                adagrad_step(&mut weights[l], &mut squares[l], x.sum, g, (l2, bias), LEARNING_RATE);
+                for turn in x.scored_turns(best_turn[l]) {
+                    adagrad_step(&mut weights[l], &mut squares[l], turn, g, (l2, bias), LEARNING_RATE);
+                }
             }
         }
     }
@@ -155,8 +234,8 @@ pub(super) fn adagrad_step(
 }
 
 /// Probabilities of `x` under label-major weights.
-fn predict(field: Field, weights: &[Vec<f32>], x: &Features) -> Vec<f32> {
-    let mut z: Vec<f32> = weights.iter().map(|w| x.iter().map(|(i, v)| w[*i as usize] * v).sum()).collect();
+fn predict(field: Field, weights: &[Vec<f32>], x: Example<'_>) -> Vec<f32> {
+    let mut z: Vec<f32> = weights.iter().map(|w| x.score(w).0).collect();
     if field.is_set() {
         z.iter_mut().for_each(|v| *v = super::sigmoid(*v));
     } else {
@@ -359,16 +438,16 @@ pub fn fit_model(
         };
         let mut scored = Vec::with_capacity(examples.len());
         for f in 0..INNER_FOLDS {
-            let fit_on: Vec<(&Features, Vec<f32>)> = examples
+            let fit_on: Vec<(Example<'_>, Vec<f32>)> = examples
                 .iter()
                 .zip(&inner_fold)
                 .filter(|(_, fold)| **fold != f)
-                .map(|((i, y), _)| (data[*i].features(set), y.clone()))
+                .map(|((i, y), _)| (data[*i].example(field, set), y.clone()))
                 .collect();
             let weights = fit(field, labels.len(), &fit_on, f as u64);
             for ((i, y), _) in examples.iter().zip(&inner_fold).filter(|(_, fold)| **fold == f) {
                 scored.push(Scored {
-                    probabilities: predict(field, &weights, data[*i].features(set)),
+                    probabilities: predict(field, &weights, data[*i].example(field, set)),
                     targets: y.clone(),
                     by_rules: by_rules(*i),
                     told_is_window: data[*i].told_is_window(),
@@ -388,8 +467,8 @@ pub fn fit_model(
             }
             (Vec::new(), keep)
         };
-        let all: Vec<(&Features, Vec<f32>)> =
-            examples.iter().map(|(i, y)| (data[*i].features(set), y.clone())).collect();
+        let all: Vec<(Example<'_>, Vec<f32>)> =
+            examples.iter().map(|(i, y)| (data[*i].example(field, set), y.clone())).collect();
         let weights = fit(field, labels.len(), &all, 99);
         heads.push(Head::from_label_major(field, labels, thresholds, keep, &weights));
     }
@@ -638,6 +717,7 @@ mod tests {
             told: true,
             scopes: true,
             length_scaled: false,
+            objections_by_turn: false,
         };
         let prepared = Prepared::new("reask-en".into(), case, turns, rules, None, set);
         let facts: Vec<String> = ["budget", "location", "timeline"].map(String::from).to_vec();
@@ -645,6 +725,45 @@ mod tests {
         for field in [Field::Intents, Field::Objections, Field::Urgency, Field::Disposition, Field::Window] {
             assert_eq!(prepared.targets(field, &["x".to_owned()]), None, "{field:?}");
         }
+    }
+
+    #[test]
+    fn a_head_that_reads_turns_apart_learns_the_one_turn_that_objects() {
+        let turn = |t: &str| {
+            let mut v = Vec::new();
+            features::customer_turn(t, |i, x, _| v.push((i, x)));
+            merged(v)
+        };
+        let calm = ["ok thanks", "what time do you open", "send me the address", "my wife will come too"].map(turn);
+        let objecting = ["hmm that is too expensive for me", "the price is too high honestly"].map(turn);
+        let bias: Features = vec![(features::bias_index(), 1.0)];
+        let mut cases: Vec<(Vec<Features>, f32)> = Vec::new();
+        for (n, o) in objecting.iter().enumerate() {
+            let mut turns = calm.to_vec();
+            turns.insert(n + 1, o.clone());
+            cases.push((turns, 1.0));
+            cases.push((calm[n..].to_vec(), 0.0));
+            cases.push((calm[..n + 2].to_vec(), 0.0));
+        }
+        let examples: Vec<(Example<'_>, Vec<f32>)> = cases
+            .iter()
+            .map(|(turns, y)| (Example { sum: &bias, turns, pooling: TurnPooling::Max }, vec![*y]))
+            .collect();
+        let weights = fit(Field::Objections, 1, &examples, 1);
+        // The score is the rest plus the turn that weighs most, and that turn is named.
+        let (z, best) = examples[0].0.score(&weights[0]);
+        assert_eq!(best, Some(1));
+        let rest: f32 = bias.iter().map(|(i, v)| weights[0][*i as usize] * v).sum();
+        let own: f32 = objecting[0].iter().map(|(i, v)| weights[0][*i as usize] * v).sum();
+        assert!((z - rest - own).abs() < 1e-4);
+        // A new long conversation with one objecting turn among calm ones, and one without.
+        let mut long = calm.to_vec();
+        long.extend(calm.iter().cloned());
+        let calm_only = long.clone();
+        long.push(turn("too expensive"));
+        let read = |turns| Example { sum: &bias, turns, pooling: TurnPooling::Max };
+        assert!(predict(Field::Objections, &weights, read(&long))[0] > 0.5);
+        assert!(predict(Field::Objections, &weights, read(&calm_only))[0] < 0.5);
     }
 
     #[test]
@@ -660,10 +779,10 @@ mod tests {
             })
             .collect();
         for (n, x) in feats.iter().enumerate() {
-            examples.push((x, vec![if n < 2 { 1.0 } else { 0.0 }]));
+            examples.push((Example::summed(x), vec![if n < 2 { 1.0 } else { 0.0 }]));
         }
         let weights = fit(Field::Objections, 1, &examples, 1);
-        assert!(predict(Field::Objections, &weights, &feats[0])[0] > 0.5);
-        assert!(predict(Field::Objections, &weights, &feats[2])[0] < 0.5);
+        assert!(predict(Field::Objections, &weights, Example::summed(&feats[0]))[0] > 0.5);
+        assert!(predict(Field::Objections, &weights, Example::summed(&feats[2]))[0] < 0.5);
     }
 }
