@@ -52,10 +52,11 @@ pub struct Args {
     /// that reports someone else, inside a condition): to measure what it adds.
     #[arg(long)]
     pub without_scopes: bool,
-    /// Scale the customer's word and character features by the conversation's length
-    /// (`FeatureSet::length_scaled`): an experiment, off in the shipped model.
+    /// Leave the customer's word and character features unscaled by the conversation's length
+    /// (`FeatureSet::length_scaled`, on in the shipped model for every head but objections): to
+    /// measure what the scaling adds.
     #[arg(long)]
-    pub with_length_scaling: bool,
+    pub without_length_scaling: bool,
     /// Score objections by the customer turn that weighs most for each, not by the sum of every
     /// turn (`FeatureSet::objections_by_turn`): an experiment, off in the shipped model.
     #[arg(long)]
@@ -104,7 +105,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         window_day: !args.without_window_day,
         told: !args.without_told,
         scopes: !args.without_scopes,
-        length_scaled: args.with_length_scaling,
+        length_scaled: !args.without_length_scaling,
         objections_by_turn: args.with_objections_by_turn,
     };
     if args.reask_only {

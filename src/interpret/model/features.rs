@@ -147,8 +147,8 @@ pub struct FeatureSet {
     /// their count in the conversation, so that a long call weighs like a short chat, for every
     /// head but objections, which reads the turns unscaled ([`Self::objection_turns`]): under
     /// cross-validation scaling helped intents, urgency and disposition and cost objections 0.006
-    /// (docs/EVAL.md, fifteenth and sixteenth sessions). `handoffd train --with-length-scaling`;
-    /// absent in older model files.
+    /// (docs/EVAL.md, fifteenth and sixteenth sessions). On in the shipped model (`handoffd train
+    /// --without-length-scaling` leaves it off); absent in older model files.
     #[serde(default)]
     pub length_scaled: bool,
     /// The objections head reads the customer's turns one at a time: a label's score is the
