@@ -144,7 +144,7 @@ pub struct FeatureSet {
     #[serde(default)]
     pub scopes: bool,
     /// The customer's word and character features scaled by `sqrt(LENGTH_REFERENCE / n)`, `n`
-    /// their count in the conversation, so that a long call weighs like a short chat, for every
+    /// their count in the conversation, never above 1, so that a long call weighs like a short chat, for every
     /// head but objections, which reads the turns unscaled ([`Self::objection_turns`]): under
     /// cross-validation scaling helped intents, urgency and disposition and cost objections 0.006
     /// (docs/EVAL.md, fifteenth and sixteenth sessions). On in the shipped model (`handoffd train
@@ -385,7 +385,9 @@ pub struct RulesRead<'a> {
 /// the customer said nothing).
 pub fn length_scale(set: FeatureSet, customer: &[TurnFeatures]) -> f32 {
     let n: usize = customer.iter().map(|c| c.range.len()).sum();
-    if set.length_scaled && n > 0 { (LENGTH_REFERENCE / n as f32).sqrt() } else { 1.0 }
+    // Never above 1: scaled up, the two words of "hi there" weighed four times over and read as
+    // three intents; a short chat stays as it was, a long call is brought down to it.
+    if set.length_scaled && n > 0 { (LENGTH_REFERENCE / n as f32).sqrt().min(1.0) } else { 1.0 }
 }
 
 /// [`extract`] in the parts the objections head scores apart ([`FeatureSet::objection_turns`]), unscaled: the features
@@ -627,20 +629,24 @@ mod tests {
 
     #[test]
     fn length_scaling_gives_a_long_conversation_the_weight_of_a_short_one() {
-        // The same customer turn once and four times: scaled, the customer's features have the
-        // same length (sum of squares) either way; unscaled, four times the sum of squares.
+        // The same long customer turn once and four times: scaled, the customer's features have
+        // the same length (sum of squares) either way; unscaled, four times the sum of squares.
         let brief = super::super::tests::empty_brief();
-        let squares = |times: usize, length_scaled: bool| {
-            let turns = vec![turn("customer", "bit pricey for us, and my wife decides"); times];
+        let long = "bit pricey for us, and my wife decides. ".repeat(4);
+        let squares_of = |text: &str, times: usize, length_scaled: bool| {
+            let turns = vec![turn("customer", text); times];
             let set = FeatureSet { length_scaled, ..super::super::tests::BARE };
             let mut out = Vec::new();
             extract(&turns, &brief, None, set, &mut out);
             out.iter().filter(|(i, _)| *i != bias_index()).map(|(_, v)| v * v).sum::<f32>()
         };
+        let squares = |times: usize, length_scaled: bool| squares_of(&long, times, length_scaled);
         let (once, four) = (squares(1, true), squares(4, true));
         assert!((once - four).abs() < 1e-3 * once, "scaled: {once} against {four}");
         let (once, four) = (squares(1, false), squares(4, false));
         assert!((four - 4.0 * once).abs() < 1e-3 * four, "unscaled: {once} against {four}");
+        // A greeting is not scaled up.
+        assert_eq!(squares_of("hi there", 1, true), squares_of("hi there", 1, false));
     }
 
     #[test]

@@ -992,12 +992,16 @@ pub(super) mod tests {
         });
         weights[bias_row()] = -1.0;
         let head = Head::from_label_major(Field::Objections, vec!["price".into()], vec![0.5], vec![0.5], &[weights]);
+        // A long last turn of words that weigh nothing: enough features for length scaling to
+        // bring the conversation's down.
+        let long = "we are looking at a few options around town this month and next. ".repeat(4);
         let turns = turns(&[
             ("customer", "fine"),
             ("ai", "It is 900 a month."),
             ("customer", "that is expensive"),
             ("customer", "fine"),
             ("customer", "fine"),
+            ("customer", &long),
         ]);
         let found = |set: FeatureSet| {
             let mut brief = empty_brief();
@@ -1018,7 +1022,7 @@ pub(super) mod tests {
         let mut buffers = features::Buffers::default();
         features::extract_keeping(&turns, &folded, read, scaled, &mut features, &mut buffers, &mut customer);
         let scale = features::length_scale(scaled, &customer);
-        assert!(scale > 1.0, "a short chat's features are scaled up");
+        assert!(scale < 1.0, "a long conversation's features are scaled down");
         head.scores_by_turn(&features, &customer, (TurnPooling::Max, scale), &mut scores);
         assert!((scores[0] - 3.0).abs() < 1e-4, "{scores:?}");
         // Scaled for the other heads and not read by turn, objections sum the turns unscaled.
@@ -1149,10 +1153,12 @@ pub(super) mod tests {
             &mut customer,
         );
         assert_eq!(customer.iter().map(|c| c.turn).collect::<Vec<_>>(), vec![1, 3]);
+        // The shipped model scales a conversation's customer features by its length, each turn's alike.
+        let scale = features::length_scale(model.features, &customer);
         for kept in &customer {
             let mut again = Vec::new();
             features::customer_turn_in(&turns[kept.turn].text, model.features, |i, v, name| {
-                again.push((i, v, name.to_owned()))
+                again.push((i, v * scale, name.to_owned()))
             });
             let replayed: Vec<(u32, f32, String)> = features[kept.range.clone()]
                 .iter()
