@@ -144,8 +144,9 @@ pub struct FeatureSet {
     #[serde(default)]
     pub scopes: bool,
     /// The customer's word and character features scaled by `sqrt(LENGTH_REFERENCE / n)`, `n`
-    /// their count in the conversation, never above 1, so that a long call weighs like a short chat, for every
-    /// head but objections, which reads the turns unscaled ([`Self::objection_turns`]): under
+    /// their count in the conversation, never above 1, so that a long call weighs like a short
+    /// chat, for every head but objections, which reads the turns unscaled
+    /// ([`Self::objection_turns`]): under
     /// cross-validation scaling helped intents, urgency and disposition and cost objections 0.006
     /// (docs/EVAL.md, fifteenth and sixteenth sessions). On in the shipped model (`handoffd train
     /// --without-length-scaling` leaves it off); absent in older model files.
@@ -185,8 +186,8 @@ pub enum TurnPooling {
     Max,
 }
 
-/// The count of customer features at which [`FeatureSet::length_scaled`] leaves them as they are
-/// (about a short chat of three or four customer turns).
+/// The count of customer features at or below which [`FeatureSet::length_scaled`] leaves them
+/// as they are (about a short chat of three or four customer turns).
 const LENGTH_REFERENCE: f32 = 300.0;
 
 /// FNV-1a over a namespace tag and the parts, reduced to the feature space.
@@ -390,9 +391,9 @@ pub fn length_scale(set: FeatureSet, customer: &[TurnFeatures]) -> f32 {
     if set.length_scaled && n > 0 { (LENGTH_REFERENCE / n as f32).sqrt().min(1.0) } else { 1.0 }
 }
 
-/// [`extract`] in the parts the objections head scores apart ([`FeatureSet::objection_turns`]), unscaled: the features
-/// of no customer turn (the bias, the AI's words, the context, the rules' findings), and each
-/// customer turn's own.
+/// [`extract`] in the parts the objections head scores apart ([`FeatureSet::objection_turns`]),
+/// unscaled: the features of no customer turn (the bias, the AI's words, the context, the rules'
+/// findings), and each customer turn's own.
 pub fn extract_by_turn(
     turns: &[Turn],
     rules: &Brief,

@@ -1027,7 +1027,7 @@ pub(super) mod tests {
         assert!((scores[0] - 3.0).abs() < 1e-4, "{scores:?}");
         // Scaled for the other heads and not read by turn, objections sum the turns unscaled.
         let scaled_only = FeatureSet { length_scaled: true, ..BARE };
-        assert_eq!(found(scaled_only), vec![], "-1 + 4 - 9, not scaled up past the threshold");
+        assert_eq!(found(scaled_only), vec![], "-1 + 4 - 9: the turns summed as they were trained");
         head.scores_by_turn(&features, &customer, (TurnPooling::Sum, scale), &mut scores);
         assert!((scores[0] + 6.0).abs() < 1e-4, "{scores:?}");
     }
