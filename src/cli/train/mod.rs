@@ -57,8 +57,9 @@ pub struct Args {
     /// measure what the scaling adds.
     #[arg(long)]
     pub without_length_scaling: bool,
-    /// Score objections by the customer turn that weighs most for each, not by the sum of every
-    /// turn (`FeatureSet::objections_by_turn`): an experiment, off in the shipped model.
+    /// Let each objection label be scored by the customer turn that weighs most for it where the
+    /// inner cross-validation finds that beats the sum of every turn
+    /// (`FeatureSet::objections_by_turn`; the model file's `by_turn` names the labels so read).
     #[arg(long)]
     pub with_objections_by_turn: bool,
     /// Deal cases into folds one by one, not by writer (a writer's block of cases in one language

@@ -152,35 +152,35 @@ pub struct FeatureSet {
     /// --without-length-scaling` leaves it off); absent in older model files.
     #[serde(default)]
     pub length_scaled: bool,
-    /// The objections head reads the customer's turns one at a time: a label's score is the
-    /// conversation's other features (the AI's words, the context, the rules' findings) plus the
-    /// one customer turn that weighs most for it, where the other heads sum every turn. An
-    /// objection is one sentence of a long call ("85 lakh feels steep"); in a sum, every calm
-    /// turn around it pulls it under its threshold. The turns are read unscaled even where
+    /// The objections head may read a label by the one customer turn that weighs most for it: the
+    /// label's score is then the conversation's other features (the AI's words, the context, the
+    /// rules' findings) plus that turn, where otherwise every turn is summed. An objection is
+    /// often one sentence of a long call ("85 lakh feels steep"); in a sum, every calm turn
+    /// around it pulls it under its threshold. Others are spread over turns (a worry raised,
+    /// then pressed), which a sum reads better: `handoffd train` fits each label both ways and
+    /// keeps, per label, the one its inner cross-validation scores higher ([`HeadFile::by_turn`]
+    /// lists the labels read by turn). The turns are read unscaled even where
     /// [`Self::length_scaled`] scales them for the other heads. Absent in older model files.
+    ///
+    /// [`HeadFile::by_turn`]: super::HeadFile::by_turn
     #[serde(default)]
     pub objections_by_turn: bool,
 }
 
 impl FeatureSet {
-    /// How the objections head reads the customer's turns where it reads them apart from the
-    /// other heads' features: the one that weighs most ([`Self::objections_by_turn`]), or all of
-    /// them unscaled ([`Self::length_scaled`] scales them for the others); `None`: as the others.
-    pub fn objection_turns(self) -> Option<TurnPooling> {
-        if self.objections_by_turn {
-            Some(TurnPooling::Max)
-        } else if self.length_scaled {
-            Some(TurnPooling::Sum)
-        } else {
-            None
-        }
+    /// Whether the objections head reads the customer's turns apart from the other heads'
+    /// features: to read some labels by one turn ([`Self::objections_by_turn`]), or to sum them
+    /// unscaled where [`Self::length_scaled`] scales them for the others.
+    pub fn objection_turns(self) -> bool {
+        self.objections_by_turn || self.length_scaled
     }
 }
 
 /// How a head that reads the customer's turns apart combines them into a label's score.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TurnPooling {
     /// Every turn, unscaled.
+    #[default]
     Sum,
     /// Per label, the turn that weighs most for it.
     Max,

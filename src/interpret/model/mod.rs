@@ -142,6 +142,11 @@ pub struct HeadFile {
     /// for the requested window where the rules found none (absent: it never does).
     #[serde(default)]
     pub keep: Vec<f32>,
+    /// The objections head where the model reads its turns apart
+    /// ([`FeatureSet::objections_by_turn`]): the labels scored by the one customer turn that
+    /// weighs most for them; the others sum every turn. Absent in older files: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_turn: Vec<String>,
     pub scales: Vec<f32>,
     pub weights: String,
 }
@@ -171,6 +176,9 @@ pub struct Head {
     pub thresholds: Vec<f32>,
     /// See [`HeadFile::keep`].
     pub keep: Vec<f32>,
+    /// Per label, how a head that reads the customer's turns apart pools them (see
+    /// [`HeadFile::by_turn`]); empty: every label sums them.
+    pub pooling: Vec<TurnPooling>,
     weights: Vec<f32>,
 }
 
@@ -190,7 +198,12 @@ impl Head {
                 weights[i * n + l] = *w;
             }
         }
-        Head { field, enabled: true, labels, thresholds, keep, weights }
+        Head { field, enabled: true, labels, thresholds, keep, pooling: Vec::new(), weights }
+    }
+
+    /// How label `l` pools the customer's turns where they are read apart.
+    fn pooling_of(&self, l: usize) -> TurnPooling {
+        self.pooling.get(l).copied().unwrap_or_default()
     }
 
     fn weight(&self, feature: u32, label: usize) -> f32 {
@@ -217,15 +230,9 @@ impl Head {
     }
 
     /// Raw scores of a head that reads the customer's turns apart ([`FeatureSet::objection_turns`]):
-    /// the features of no customer turn, plus every customer turn or per label the one that weighs
-    /// most for it, read unscaled (`scale`: what the extraction multiplied them by).
-    fn scores_by_turn(
-        &self,
-        features: &Features,
-        customer: &[TurnFeatures],
-        (pooling, scale): (TurnPooling, f32),
-        out: &mut Vec<f32>,
-    ) {
+    /// the features of no customer turn, plus per label every customer turn or the one that weighs
+    /// most for it ([`Self::pooling`]), read unscaled (`scale`: what the extraction multiplied them by).
+    fn scores_by_turn(&self, features: &Features, customer: &[TurnFeatures], scale: f32, out: &mut Vec<f32>) {
         fn add(head: &Head, features: &[(u32, f32)], by: f32, acc: &mut [f32]) {
             for (i, v) in features {
                 for (o, w) in acc.iter_mut().zip(head.row(*i)) {
@@ -245,20 +252,28 @@ impl Head {
         if customer.is_empty() {
             return;
         }
-        if pooling == TurnPooling::Sum {
+        if !self.pooling.contains(&TurnPooling::Max) {
             for turn in customer {
                 add(self, &features[turn.range.clone()], 1.0 / scale, out);
             }
             return;
         }
-        let mut best = vec![f32::NEG_INFINITY; n];
-        let mut sum = vec![0.0; n];
+        // Each turn scored on its own: a summed label adds them all, a pooled one its best.
+        let (mut summed, mut best, mut turn_scores) = (vec![0.0; n], vec![f32::NEG_INFINITY; n], vec![0.0; n]);
         for turn in customer {
-            sum.fill(0.0);
-            add(self, &features[turn.range.clone()], 1.0 / scale, &mut sum);
-            best.iter_mut().zip(&sum).for_each(|(b, s)| *b = b.max(*s));
+            turn_scores.fill(0.0);
+            add(self, &features[turn.range.clone()], 1.0 / scale, &mut turn_scores);
+            for (l, z) in turn_scores.iter().enumerate() {
+                summed[l] += z;
+                best[l] = best[l].max(*z);
+            }
         }
-        out.iter_mut().zip(&best).for_each(|(o, b)| *o += b);
+        for (l, o) in out.iter_mut().enumerate() {
+            *o += match self.pooling_of(l) {
+                TurnPooling::Sum => summed[l],
+                TurnPooling::Max => best[l],
+            };
+        }
     }
 
     /// Probabilities: a sigmoid per label for set fields, a softmax for one-of fields.
@@ -291,6 +306,10 @@ impl Head {
             labels: self.labels.clone(),
             thresholds: self.thresholds.clone(),
             keep: self.keep.clone(),
+            by_turn: (0..n)
+                .filter(|l| self.pooling_of(*l) == TurnPooling::Max)
+                .map(|l| self.labels[l].clone())
+                .collect(),
             scales,
             weights: base64::engine::general_purpose::STANDARD.encode(bytes),
         }
@@ -325,6 +344,17 @@ impl Head {
             _ => 1..=1,
         };
         anyhow::ensure!(allowed.contains(&keep.len()), "head `{}`: {} `keep` values", file.field.name(), keep.len());
+        if let Some(unknown) = file.by_turn.iter().find(|l| !file.labels.contains(l)) {
+            anyhow::bail!("head `{}`: `by_turn` names `{unknown}`, not one of its labels", file.field.name());
+        }
+        let pooling = match file.by_turn.is_empty() {
+            true => Vec::new(),
+            false => file
+                .labels
+                .iter()
+                .map(|l| if file.by_turn.contains(l) { TurnPooling::Max } else { TurnPooling::Sum })
+                .collect(),
+        };
         let mut weights = vec![0.0; DIMS * n];
         for l in 0..n {
             for i in 0..DIMS {
@@ -337,6 +367,7 @@ impl Head {
             labels: file.labels.clone(),
             thresholds: file.thresholds.clone(),
             keep,
+            pooling,
             weights,
         })
     }
@@ -479,10 +510,20 @@ impl Model {
         Some(head.reasked(self.facts_head(), vocabulary, do_not_ask, before, after))
     }
 
-    /// The fused table of the enabled heads, unless the heads changed since it was made.
+    /// Whether `head` is scored from the customer's turns apart ([`Head::scores_by_turn`]), not
+    /// from the fused table.
+    fn reads_turns_apart(&self, head: &Head) -> bool {
+        head.field == Field::Objections && self.features.objection_turns()
+    }
+
+    /// The heads the fused table scores: the enabled ones but a head read by turn.
+    fn fused_heads(&self) -> impl Iterator<Item = &Head> + Clone {
+        self.heads.iter().filter(|h| h.enabled && !self.reads_turns_apart(h))
+    }
+
+    /// The fused table of [`Self::fused_heads`], unless the heads changed since it was made.
     fn fused(&self) -> Option<&Fused> {
-        let enabled = || self.heads.iter().filter(|h| h.enabled);
-        Some(self.fused.get_or_init(|| Fused::new(enabled()))).filter(|fused| fused.fits(enabled()))
+        Some(self.fused.get_or_init(|| Fused::new(self.fused_heads()))).filter(|fused| fused.fits(self.fused_heads()))
     }
 
     pub fn to_file(&self) -> ModelFile {
@@ -568,19 +609,16 @@ impl Model {
             let mut offset = 0;
             let mut own = Vec::new();
             for head in self.heads.iter().filter(|h| h.enabled) {
-                let by_turn = self.features.objection_turns().filter(|_| head.field == Field::Objections);
-                let probabilities = match (fused, by_turn) {
-                    (_, Some(pooling)) => {
-                        head.scores_by_turn(features, customer, (pooling, scale), &mut own);
-                        &mut own[..]
-                    }
-                    (Some(_), None) => &mut scores[offset..offset + head.labels.len()],
-                    (None, None) => {
-                        head.scores(features, &mut own);
-                        &mut own[..]
-                    }
+                let probabilities = if self.reads_turns_apart(head) {
+                    head.scores_by_turn(features, customer, scale, &mut own);
+                    &mut own[..]
+                } else if fused.is_some() {
+                    offset += head.labels.len();
+                    &mut scores[offset - head.labels.len()..offset]
+                } else {
+                    head.scores(features, &mut own);
+                    &mut own[..]
                 };
-                offset += head.labels.len();
                 head.to_probabilities(probabilities);
                 decide(head, probabilities, &seen, brief, told);
             }
@@ -981,9 +1019,10 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn objections_read_by_turn_take_the_turn_that_weighs_most() {
-        // "expensive" weighs for price, "fine" against it: summed, three calm turns outweigh the
-        // objection; read by turn, the objection's turn stands on its own.
+    fn objections_read_by_turn_take_the_turn_that_weighs_most_for_the_labels_pooled_so() {
+        // "expensive" weighs for price and trust alike, "fine" against them: summed, three calm
+        // turns outweigh the objection; read by turn, the objection's turn stands on its own for
+        // price, pooled by its best turn, and not for trust, which sums them.
         let mut weights = vec![0.0f32; DIMS];
         features::customer_turn("expensive fine", |i, _, name| match name {
             "expensive" => weights[i as usize] = 4.0,
@@ -991,7 +1030,12 @@ pub(super) mod tests {
             _ => {}
         });
         weights[bias_row()] = -1.0;
-        let head = Head::from_label_major(Field::Objections, vec!["price".into()], vec![0.5], vec![0.5], &[weights]);
+        let labels = vec!["price".to_owned(), "trust".to_owned()];
+        let summing = Head::from_label_major(Field::Objections, labels, vec![0.5; 2], vec![0.5; 2], &[
+            weights.clone(),
+            weights,
+        ]);
+        let head = Head { pooling: vec![TurnPooling::Max, TurnPooling::Sum], ..summing.clone() };
         // A long last turn of words that weigh nothing: enough features for length scaling to
         // bring the conversation's down.
         let long = "we are looking at a few options around town this month and next. ".repeat(4);
@@ -1003,14 +1047,18 @@ pub(super) mod tests {
             ("customer", "fine"),
             ("customer", &long),
         ]);
-        let found = |set: FeatureSet| {
+        let found = |set: FeatureSet, head: &Head| {
             let mut brief = empty_brief();
             Model::new(set, String::new(), vec![head.clone()]).apply(&turns, &mut brief);
             brief.objections.iter().map(|f| (f.code.clone(), f.turn)).collect::<Vec<_>>()
         };
-        assert_eq!(found(BARE), vec![], "summed: -1 + 4 - 9");
+        assert_eq!(found(BARE, &head), vec![], "not read apart, every label sums: -1 + 4 - 9");
         let by_turn = FeatureSet { objections_by_turn: true, ..BARE };
-        assert_eq!(found(by_turn), vec![("price".to_owned(), Some(2))], "by turn: -1 + 4");
+        assert_eq!(found(by_turn, &head), vec![("price".to_owned(), Some(2))], "price by turn: -1 + 4");
+        // The file keeps which labels are read by turn.
+        let file = head.to_file();
+        assert_eq!(file.by_turn, vec!["price".to_owned()]);
+        assert_eq!(Head::from_file(&file).expect("read back").pooling, head.pooling);
         // Scaled for the other heads, the turns are still read as they were trained: unscaled.
         let mut scores = Vec::new();
         let mut features = Vec::new();
@@ -1023,13 +1071,14 @@ pub(super) mod tests {
         features::extract_keeping(&turns, &folded, read, scaled, &mut features, &mut buffers, &mut customer);
         let scale = features::length_scale(scaled, &customer);
         assert!(scale < 1.0, "a long conversation's features are scaled down");
-        head.scores_by_turn(&features, &customer, (TurnPooling::Max, scale), &mut scores);
-        assert!((scores[0] - 3.0).abs() < 1e-4, "{scores:?}");
-        // Scaled for the other heads and not read by turn, objections sum the turns unscaled.
+        head.scores_by_turn(&features, &customer, scale, &mut scores);
+        assert!((scores[0] - 3.0).abs() < 1e-4, "price: -1 + 4, {scores:?}");
+        assert!((scores[1] + 6.0).abs() < 1e-4, "trust: -1 + 4 - 9, {scores:?}");
+        // Scaled for the other heads, a head that sums every label still reads the turns unscaled.
         let scaled_only = FeatureSet { length_scaled: true, ..BARE };
-        assert_eq!(found(scaled_only), vec![], "-1 + 4 - 9: the turns summed as they were trained");
-        head.scores_by_turn(&features, &customer, (TurnPooling::Sum, scale), &mut scores);
-        assert!((scores[0] + 6.0).abs() < 1e-4, "{scores:?}");
+        assert_eq!(found(scaled_only, &summing), vec![], "-1 + 4 - 9: the turns summed as they were trained");
+        summing.scores_by_turn(&features, &customer, scale, &mut scores);
+        assert!(scores.iter().all(|z| (z + 6.0).abs() < 1e-4), "{scores:?}");
     }
 
     #[test]
@@ -1101,7 +1150,7 @@ pub(super) mod tests {
         let mut all = Vec::new();
         fused.scores(&features, &mut all);
         let mut offset = 0;
-        for head in model.heads.iter().filter(|h| h.enabled) {
+        for head in model.fused_heads() {
             let mut own = Vec::new();
             head.scores(&features, &mut own);
             let side_by_side = &all[offset..offset + own.len()];
