@@ -876,6 +876,40 @@ fn a_time_the_customer_works_is_not_the_time_they_asked_for() {
 }
 
 #[test]
+fn a_part_of_the_day_taken_in_its_own_clause_is_not_the_day_asked_for_in_the_next() {
+    // Tuesday 2026-06-09: tomorrow is Wednesday, its business hours 09:00-18:00.
+    let now = "2026-06-09T10:00:00-04:00";
+    for said in ["I'm at work in the morning, call me tomorrow", "call me tomorrow, in the morning I'm at college"] {
+        let w = window_of(&[said], now, NEW_YORK, &weekday_hours());
+        assert_window(w, "2026-06-10T09:00:00-04:00", "2026-06-10T18:00:00-04:00");
+    }
+    let w = window_of(&["kal call karna, subah college mein hota hoon"], now, KOLKATA, &weekday_hours());
+    assert_window(w, "2026-06-10T09:00:00+05:30", "2026-06-10T18:00:00+05:30");
+    let w = window_of(&["Pode me ligar amanhã? De manhã estou nas consultas."], now, SAO_PAULO, &weekday_hours());
+    assert_window(w, "2026-06-10T09:00:00-03:00", "2026-06-10T18:00:00-03:00");
+    // Free then, or asked for with the taken part refused beside it: the part stays.
+    let w = window_of(&["call me tomorrow morning, I'm free then"], now, NEW_YORK, &weekday_hours());
+    assert_window(w, "2026-06-10T09:00:00-04:00", "2026-06-10T12:00:00-04:00");
+    let w = window_of(&["tomorrow morning please, afternoons I'm at work"], now, NEW_YORK, &weekday_hours());
+    assert_window(w, "2026-06-10T09:00:00-04:00", "2026-06-10T12:00:00-04:00");
+    // A refused clock time keeps its day and its convention: "not before 3" is after 3.
+    let w =
+        window_of(&["Sí, llamadme mañana, pero no antes de las 3 que estoy en clase"], now, BOGOTA, &weekday_hours());
+    assert_window(w, "2026-06-10T15:00:00-05:00", "2026-06-10T21:00:00-05:00");
+}
+
+#[test]
+fn early_is_the_morning() {
+    let now = "2026-06-09T10:00:00-03:00";
+    for said in ["amanhã cedinho", "amanhã bem cedo"] {
+        let w = window_of(&[said], now, SAO_PAULO, &weekday_hours());
+        assert_window(w, "2026-06-10T09:00:00-03:00", "2026-06-10T12:00:00-03:00");
+    }
+    let w = window_of(&["mañana tempranito"], "2026-06-09T10:00:00-05:00", BOGOTA, &weekday_hours());
+    assert_window(w, "2026-06-10T09:00:00-05:00", "2026-06-10T12:00:00-05:00");
+}
+
+#[test]
 fn a_negated_day_is_not_requested() {
     let w =
         window_of(&["not monday. wednesday afternoon works"], "2026-06-09T10:00:00-04:00", NEW_YORK, &weekday_hours());

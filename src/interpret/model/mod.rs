@@ -1031,10 +1031,8 @@ pub(super) mod tests {
         });
         weights[bias_row()] = -1.0;
         let labels = vec!["price".to_owned(), "trust".to_owned()];
-        let summing = Head::from_label_major(Field::Objections, labels, vec![0.5; 2], vec![0.5; 2], &[
-            weights.clone(),
-            weights,
-        ]);
+        let summing =
+            Head::from_label_major(Field::Objections, labels, vec![0.5; 2], vec![0.5; 2], &[weights.clone(), weights]);
         let head = Head { pooling: vec![TurnPooling::Max, TurnPooling::Sum], ..summing.clone() };
         // A long last turn of words that weigh nothing: enough features for length scaling to
         // bring the conversation's down.

@@ -144,10 +144,9 @@ impl Prepared {
     /// The case as `field`'s head reads it.
     fn example(&self, field: Field, set: FeatureSet) -> Example<'_> {
         match (&self.by_turn, set.objection_turns()) {
-            (Some(parts), true) if field == Field::Objections => Example {
-                sum: if set.rule_hits { &parts.with_rules } else { &parts.alone },
-                turns: &parts.turns,
-            },
+            (Some(parts), true) if field == Field::Objections => {
+                Example { sum: if set.rule_hits { &parts.with_rules } else { &parts.alone }, turns: &parts.turns }
+            }
             _ => Example::summed(self.features(set)),
         }
     }
@@ -814,10 +813,8 @@ mod tests {
             cases.push((calm[n..].to_vec(), 0.0));
             cases.push((calm[..n + 2].to_vec(), 0.0));
         }
-        let examples: Vec<(Example<'_>, Vec<f32>)> = cases
-            .iter()
-            .map(|(turns, y)| (Example { sum: &bias, turns }, vec![*y]))
-            .collect();
+        let examples: Vec<(Example<'_>, Vec<f32>)> =
+            cases.iter().map(|(turns, y)| (Example { sum: &bias, turns }, vec![*y])).collect();
         let by_max = [TurnPooling::Max];
         let weights = fit(Field::Objections, 1, &examples, &by_max, 1);
         // The score is the rest plus the turn that weighs most, and that turn is named.

@@ -779,6 +779,16 @@ impl Matcher {
         self.unavailable_cues.found_in(words)
     }
 
+    /// Whether the clause around `start..end` says the customer is taken then ("I'm at work in
+    /// the morning", "subah college mein hota hoon").
+    pub fn says_unavailable_around(&self, text: &str, start: usize, end: usize) -> bool {
+        let clause: Vec<&str> = words(clause_before(text, start))
+            .chain(words(&text[start..end]))
+            .chain(words(clause_after(text, end)))
+            .collect();
+        self.says_unavailable(&clause)
+    }
+
     /// Whether the next word after `end` is one of `words`.
     fn followed_by(&self, text: &str, end: usize, words: &[String]) -> bool {
         let rest = text[end..].trim_start_matches([' ', '-']);
@@ -837,7 +847,7 @@ fn alternative_finder(groups: &[String]) -> Result<regex_automata::meta::Regex, 
         .map_err(|e| e.to_string())
 }
 
-const CLAUSE_ENDS: [char; 6] = ['.', ';', '!', '?', ',', '\n'];
+pub(crate) const CLAUSE_ENDS: [char; 6] = ['.', ';', '!', '?', ',', '\n'];
 const SENTENCE_ENDS: [char; 5] = ['.', ';', '!', '?', '\n'];
 
 /// A match placed back in the whole folded text.

@@ -1,7 +1,7 @@
 //! Groups the tokens of one text into mentions: "kal" + "shaam" + "6 baje ke baad" is one
 //! requested time; "Monday ... actually Wednesday" is two, and the later one wins.
 
-use super::matcher::{ClockKind, ClockTime, DayRef, Matcher, Part, Token, TokenKind};
+use super::matcher::{CLAUSE_ENDS, ClockKind, ClockTime, DayRef, Matcher, Part, Token, TokenKind};
 
 /// Tokens further apart than this (folded bytes) do not describe the same time.
 const MAX_GAP: usize = 40;
@@ -216,7 +216,21 @@ pub(crate) fn mentions(matcher: &Matcher, text: &str, tokens: &[Token]) -> Vec<M
                 (Some(DayRef::Weekday(a)), TokenKind::Day(DayRef::Weekday(b)))
                     if a != b && [a, b].iter().all(|d| matches!(d, chrono::Weekday::Sat | chrono::Weekday::Sun))
             ) && !side_by_side(gap);
+            // "I'm at work in the morning, call me tomorrow", "kal call karna, subah college mein
+            // hota hoon": a time whose own clause says the customer is taken then is refused,
+            // not the part of the day of the time asked for in the next clause. A refused time
+            // ("el martes, a la mañana no que trabajo", "no antes de las 3 que estoy en clase")
+            // stays with its day: the refusal reads it. A clock time stays too: "after 3, I'm in
+            // class till then" is most often the time asked for.
+            let mention_part_only = mention.day.is_none() && mention.start.is_none() && mention.end.is_none();
+            let taken_in_one_clause = gap.contains(CLAUSE_ENDS)
+                && !matcher.is_negated(text, mention.span.0, mention.span.1)
+                && !matcher.is_negated(text, token.start, token.end)
+                && ((mention_part_only && matcher.says_unavailable_around(text, mention.span.0, mention.span.1))
+                    || (matches!(token.kind, TokenKind::Part { .. })
+                        && matcher.says_unavailable_around(text, token.start, token.end)));
             if !separated(matcher, gap)
+                && !taken_in_one_clause
                 && !next_clause_time
                 && !refused_day
                 && !day_refused_before
