@@ -251,7 +251,24 @@ impl Interpreter {
         }
         brief.notes.extend(clock.note(tz));
         if let Some(model) = &self.model {
+            // A customer who only greeted, thanked or said ok asked for nothing: what the model
+            // adds to the rules' labels is dropped, since a model can learn to weigh a greeting for
+            // a label whose conversations often open with it (one weighed "hello" for
+            // `admission_inquiry`).
+            let small_talk_only = before
+                .iter()
+                .zip(&folded)
+                .filter(|(turn, _)| turn.from == Speaker::Customer)
+                .all(|(_, f)| self.vocabulary.is_small_talk(&f.text));
+            let ruled =
+                small_talk_only.then(|| (brief.intents.clone(), brief.objections.clone(), brief.do_not_ask.clone()));
             model.apply_folded_told(before, &folded, &mut brief, told.as_ref());
+            if let Some(ruled) = ruled
+                && ruled != (brief.intents.clone(), brief.objections.clone(), brief.do_not_ask.clone())
+            {
+                (brief.intents, brief.objections, brief.do_not_ask) = ruled;
+                brief.notes.push("the customer only greeted or acknowledged: the model's labels were left out".into());
+            }
         }
         // The rules and the model each decided a part; make the parts agree. A vendor's analysis
         // comes after: what the admin mapped from it overrides, as it does the rules.
@@ -322,4 +339,64 @@ fn check_business_hours(hours: &BTreeMap<String, String>) -> Result<(), Interpre
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::{Field, Head, Model, features};
+
+    /// The shipped vocabulary with a model that weighs the word "hello" for `admission_inquiry`.
+    fn hello_weighing() -> Interpreter {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let config = InterpretConfig { vocabulary: Some("config/vocabulary".into()), ..Default::default() };
+        let mut interpreter = Interpreter::load(&config, root).expect("the shipped vocabulary loads");
+        let mut weights = vec![0.0f32; features::DIMS];
+        features::customer_turn("hello", |i, _, name| {
+            if name == "hello" {
+                weights[i as usize] = 5.0;
+            }
+        });
+        let head =
+            Head::from_label_major(Field::Intents, vec!["admission_inquiry".into()], vec![0.5], vec![0.5], &[weights]);
+        let set = model::features::FeatureSet {
+            rule_hits: false,
+            context: false,
+            shapes: false,
+            window_day: false,
+            told: false,
+            scopes: false,
+            length_scaled: false,
+            objections_by_turn: false,
+        };
+        interpreter.model = Some(Model::new(set, String::new(), vec![head]));
+        interpreter
+    }
+
+    fn customer_says(texts: &[&str]) -> Conversation {
+        let turns: Vec<serde_json::Value> = texts
+            .iter()
+            .map(|t| serde_json::json!({"at": "2026-06-09T10:00:00+05:30", "from": "customer", "text": t}))
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "now": "2026-06-09T10:05:00+05:30", "timezone": "Asia/Kolkata", "channel": "whatsapp",
+            "customer": {"name": "Asha"}, "turns": turns,
+        }))
+        .expect("a conversation")
+    }
+
+    #[test]
+    fn a_customer_who_only_greets_or_acknowledges_gets_no_label_from_the_model() {
+        let interpreter = hello_weighing();
+        let intents = |texts: &[&str]| -> Vec<String> {
+            let brief = interpreter.interpret(&customer_says(texts)).expect("a brief");
+            brief.intents.iter().map(|f| f.code.clone()).collect()
+        };
+        for greeting in [&["hello"][..], &["Hello!! 🙂"], &["hello", "ok thanks"], &["Olá, bom dia"]] {
+            assert_eq!(intents(greeting), Vec::<String>::new(), "{greeting:?}");
+        }
+        // A customer who says more than a greeting gets what the model weighs.
+        assert_eq!(intents(&["hello, what are the fees for the MBA?"]), vec!["admission_inquiry".to_owned()]);
+        assert_eq!(intents(&["hello", "is the hostel available?"]), vec!["admission_inquiry".to_owned()]);
+    }
 }

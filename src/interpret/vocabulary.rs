@@ -75,6 +75,10 @@ struct LanguageFile {
     /// "pode ser"), matched at the start of the reply.
     #[serde(default)]
     accept_replies: Vec<String>,
+    /// Greetings, thanks and acknowledgements ("hello", "ok thanks", "obrigada"): a reply made only
+    /// of them, matched on the whole reply.
+    #[serde(default)]
+    small_talk: Vec<String>,
     /// Intents a customer takes on by accepting the AI's offer of them (a visit, a demo, a
     /// brochure). `callback_request` never: a call the AI offered is not one the customer asked for.
     #[serde(default)]
@@ -207,6 +211,8 @@ pub struct Vocabulary {
     pub need_words: Option<Regex>,
     /// A reply that accepts the AI's offer, anchored at the start of the folded reply.
     pub accept_replies: Option<Regex>,
+    /// A reply that is only small talk, anchored at both ends of the folded reply.
+    pub small_talk: Option<Regex>,
     pub offer_intents: HashSet<String>,
 }
 
@@ -241,6 +247,7 @@ impl Vocabulary {
                 language.confirm_tags.extend(file.confirm_tags);
                 language.need_words.extend(file.need_words);
                 language.accept_replies.extend(file.accept_replies);
+                language.small_talk.extend(file.small_talk);
                 language.offer_intents.extend(file.offer_intents);
                 for (name, body) in file.macros {
                     if let Some(previous) = language.macros.insert(name.clone(), body) {
@@ -299,6 +306,23 @@ impl Vocabulary {
             key: "accept_replies".into(),
             message,
         })?;
+        // One or more pieces of small talk, with nothing but spaces, punctuation and emoji around
+        // them (UTF-8 bytes: four-byte emoji, the symbols and dingbats of U+2000-U+2FFF, the emoji
+        // variation selector; no letter of any script).
+        let small_talk = match language.small_talk.is_empty() {
+            true => None,
+            false => {
+                let pieces: Vec<String> = language.small_talk.iter().map(|p| format!("(?:{p})")).collect();
+                let piece = format!("(?:{})", pieces.join("|"));
+                let gap = r"(?:[\s[:punct:]]|\xF0[\x80-\xBF]{3}|\xE2[\x80-\xBF]{2}|\xEF\xB8\x8F)";
+                let whole = format!(r"^{gap}*{piece}(?:{gap}+{piece})*{gap}*$");
+                compile_alternatives(&[whole], macros).map_err(|message| VocabularyError::Invalid {
+                    path: dir.into(),
+                    key: "small_talk".into(),
+                    message,
+                })?
+            }
+        };
         let intents = compile_category(intents, macros)?;
         if let Some(code) =
             language.offer_intents.iter().find(|c| *c == "callback_request" || !Self::knows(&intents, c))
@@ -312,6 +336,7 @@ impl Vocabulary {
         Ok(Vocabulary {
             need_words,
             accept_replies,
+            small_talk,
             offer_intents: language.offer_intents.into_iter().collect(),
             languages,
             intents,
@@ -327,6 +352,11 @@ impl Vocabulary {
     }
 
     /// Whether a code is known in a category (used to validate vendor mappings).
+    /// Whether a folded reply is only small talk: greetings, thanks, acknowledgements.
+    pub fn is_small_talk(&self, folded: &str) -> bool {
+        self.small_talk.as_ref().is_some_and(|re| re.is_match(folded.as_bytes()))
+    }
+
     pub fn knows(category: &Category, code: &str) -> bool {
         category.entries.iter().any(|e| e.code == code)
     }

@@ -57,11 +57,12 @@ pub struct Args {
     /// measure what the scaling adds.
     #[arg(long)]
     pub without_length_scaling: bool,
-    /// Let each objection label be scored by the customer turn that weighs most for it where the
-    /// inner cross-validation finds that beats the sum of every turn
-    /// (`FeatureSet::objections_by_turn`; the model file's `by_turn` names the labels so read).
+    /// Sum every customer turn for every objection label. By default (`FeatureSet::objections_by_turn`,
+    /// on in the shipped model) each label is scored by the turn that weighs most for it where the
+    /// inner cross-validation finds that beats the sum; the model file's `by_turn` names those
+    /// labels.
     #[arg(long)]
-    pub with_objections_by_turn: bool,
+    pub without_objections_by_turn: bool,
     /// Deal cases into folds one by one, not by writer (a writer's block of cases in one language
     /// kept in one fold): the cross-validation and the tuned thresholds as they were before the
     /// fourteenth session, to measure what dealing by writer changes.
@@ -107,7 +108,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         told: !args.without_told,
         scopes: !args.without_scopes,
         length_scaled: !args.without_length_scaling,
-        objections_by_turn: args.with_objections_by_turn,
+        objections_by_turn: !args.without_objections_by_turn,
     };
     if args.reask_only {
         return reask_only(&args, &loaded, &out);
