@@ -359,17 +359,7 @@ mod tests {
         });
         let head =
             Head::from_label_major(Field::Intents, vec!["admission_inquiry".into()], vec![0.5], vec![0.5], &[weights]);
-        let set = model::features::FeatureSet {
-            rule_hits: false,
-            context: false,
-            shapes: false,
-            window_day: false,
-            told: false,
-            scopes: false,
-            length_scaled: false,
-            objections_by_turn: false,
-        };
-        interpreter.model = Some(Model::new(set, String::new(), vec![head]));
+        interpreter.model = Some(Model::new(features::FeatureSet::default(), String::new(), vec![head]));
         interpreter
     }
 

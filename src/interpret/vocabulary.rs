@@ -351,12 +351,12 @@ impl Vocabulary {
         })
     }
 
-    /// Whether a code is known in a category (used to validate vendor mappings).
     /// Whether a folded reply is only small talk: greetings, thanks, acknowledgements.
     pub fn is_small_talk(&self, folded: &str) -> bool {
         self.small_talk.as_ref().is_some_and(|re| re.is_match(folded.as_bytes()))
     }
 
+    /// Whether a code is known in a category (used to validate vendor mappings).
     pub fn knows(category: &Category, code: &str) -> bool {
         category.entries.iter().any(|e| e.code == code)
     }

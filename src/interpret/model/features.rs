@@ -109,8 +109,9 @@ pub fn bias_index() -> u32 {
     hash(b'0', &["bias"])
 }
 
-/// Which parts of the input a model uses (recorded in the model file).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// Which parts of the input a model uses (recorded in the model file); the default uses none of
+/// them: the customer's words alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FeatureSet {
     /// The rules' findings as features (`both`); without them the model stands alone.
     pub rule_hits: bool,
