@@ -264,7 +264,7 @@ impl Interpreter {
                 small_talk_only.then(|| (brief.intents.clone(), brief.objections.clone(), brief.do_not_ask.clone()));
             model.apply_folded_told(before, &folded, &mut brief, told.as_ref());
             if let Some(ruled) = ruled
-                && ruled != (brief.intents.clone(), brief.objections.clone(), brief.do_not_ask.clone())
+                && (ruled.0 != brief.intents || ruled.1 != brief.objections || ruled.2 != brief.do_not_ask)
             {
                 (brief.intents, brief.objections, brief.do_not_ask) = ruled;
                 brief.notes.push("the customer only greeted or acknowledged: the model's labels were left out".into());

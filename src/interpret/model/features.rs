@@ -187,6 +187,13 @@ pub enum TurnPooling {
     Max,
 }
 
+impl TurnPooling {
+    /// Label `l`'s pooling in a per-label list (empty or short: the rest sum).
+    pub fn of(pooling: &[TurnPooling], l: usize) -> TurnPooling {
+        pooling.get(l).copied().unwrap_or_default()
+    }
+}
+
 /// The count of customer features at or below which [`FeatureSet::length_scaled`] leaves them
 /// as they are (about a short chat of three or four customer turns).
 const LENGTH_REFERENCE: f32 = 300.0;

@@ -203,7 +203,7 @@ impl Head {
 
     /// How label `l` pools the customer's turns where they are read apart.
     fn pooling_of(&self, l: usize) -> TurnPooling {
-        self.pooling.get(l).copied().unwrap_or_default()
+        TurnPooling::of(&self.pooling, l)
     }
 
     fn weight(&self, feature: u32, label: usize) -> f32 {

@@ -182,7 +182,7 @@ fn fit(
     pooling: &[TurnPooling],
     seed: u64,
 ) -> Vec<Vec<f32>> {
-    let pooling_of = |l: usize| pooling.get(l).copied().unwrap_or_default();
+    let pooling_of = |l: usize| TurnPooling::of(pooling, l);
     let mut weights = vec![vec![0.0f32; DIMS]; n_labels];
     let mut squares = vec![vec![1e-6f32; DIMS]; n_labels];
     let mut order: Vec<usize> = (0..examples.len()).collect();
@@ -241,7 +241,7 @@ pub(super) fn adagrad_step(
 /// Probabilities of `x` under label-major weights, each label's turns pooled as `pooling` says
 /// (empty: summed).
 fn predict(field: Field, weights: &[Vec<f32>], pooling: &[TurnPooling], x: Example<'_>) -> Vec<f32> {
-    let pooling_of = |l: usize| pooling.get(l).copied().unwrap_or_default();
+    let pooling_of = |l: usize| TurnPooling::of(pooling, l);
     let mut z: Vec<f32> = weights.iter().enumerate().map(|(l, w)| x.score(w, pooling_of(l)).0).collect();
     if field.is_set() {
         z.iter_mut().for_each(|v| *v = super::sigmoid(*v));
