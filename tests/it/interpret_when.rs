@@ -1335,3 +1335,37 @@ fn not_before_a_time_is_after_it_in_every_language() {
         assert_window(w, "2026-06-10T10:00:00+05:30", "2026-06-10T21:00:00+05:30");
     }
 }
+
+#[test]
+fn a_part_of_the_day_the_customer_is_taken_in_is_not_the_one_asked_for() {
+    // Said in one breath (no comma to end the clause), or in the next turn: the unavailability
+    // refuses the part of the day nearest it, the later one on a tie.
+    for customer in [
+        &["call me back tomorrow afternoon I'm in meetings all morning"][..],
+        &["llámame mañana por la tarde por la mañana trabajo"],
+        &["ring me tomorrow afternoon don't ring in the morning I'm a driver"],
+        &["kal dopahar pickup kar lo", "subah main ghar pe nahi hoti"],
+    ] {
+        let w = on_a_tuesday_morning(customer);
+        assert_window(w, "2026-06-10T12:00:00+05:30", "2026-06-10T17:00:00+05:30");
+    }
+    let w = on_a_tuesday_morning(&["call me tomorrow morning I'm at work in the afternoon"]);
+    assert_window(w, "2026-06-10T09:00:00+05:30", "2026-06-10T12:00:00+05:30");
+    // Taken now is no refusal of the time asked for; a time drawn as the consequence of being
+    // taken is the one asked for.
+    for text in ["llamame a la noche que estoy en el laburo ahora", "me liga à noite que eu tô no trabalho agora"] {
+        assert_window(on_a_tuesday_morning(&[text]), "2026-06-09T18:00:00+05:30", "2026-06-09T21:00:00+05:30");
+    }
+    let w = on_a_tuesday_morning(&["subah koi ghar pe nahi hota toh shaam ko aana"]);
+    assert_window(w, "2026-06-09T17:00:00+05:30", "2026-06-09T21:00:00+05:30");
+    let w = on_a_tuesday_morning(&["quinta de manhã tenho reuniões portanto quinta à tarde"]);
+    assert_window(w, "2026-06-11T12:00:00+05:30", "2026-06-11T17:00:00+05:30");
+}
+
+#[test]
+fn an_hour_said_in_words_past_twelve_is_a_24_hour_time() {
+    let w = on_a_tuesday_morning(&["me liga depois das dezoito"]);
+    assert_window(w, "2026-06-09T18:00:00+05:30", "2026-06-09T21:00:00+05:30");
+    let w = on_a_tuesday_morning(&["llámame después de las dieciocho y treinta"]);
+    assert_window(w, "2026-06-09T18:30:00+05:30", "2026-06-09T21:00:00+05:30");
+}

@@ -171,6 +171,8 @@ pub(crate) struct Matcher {
     not_time_units: Vec<String>,
     request_cues: PhraseIndex,
     unavailable_cues: PhraseIndex,
+    now_cues: PhraseIndex,
+    consequence_cues: PhraseIndex,
     deadline_cues: PhraseIndex,
     contact_cues: PhraseIndex,
     cancel_cues: PhraseIndex,
@@ -229,6 +231,7 @@ impl Matcher {
         let mut not_time_units = Vec::new();
         let (mut request_cues, mut unavailable_cues) = (Vec::new(), Vec::new());
         let (mut deadline_cues, mut contact_cues, mut cancel_cues) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut now_cues, mut consequence_cues) = (Vec::new(), Vec::new());
         let mut weekday_names = Vec::new();
         let mut raw_templates: Vec<(ClockKind, String, usize, &std::path::Path)> = Vec::new();
         let mut raw_dates: Vec<(bool, String, usize, &std::path::Path)> = Vec::new();
@@ -288,6 +291,8 @@ impl Matcher {
             deadline_cues.extend(v.deadline_cues.iter().map(|p| fold(p)));
             contact_cues.extend(v.contact_cues.iter().map(|p| fold(p)));
             cancel_cues.extend(v.cancel_cues.iter().map(|p| fold(p)));
+            now_cues.extend(v.now_cues.iter().map(|p| fold(p)));
+            consequence_cues.extend(v.consequence_cues.iter().map(|p| fold(p)));
             for (i, (_, names)) in v.dates.months.by_month().into_iter().enumerate() {
                 for name in names {
                     months.insert(fold(name), i as u32 + 1);
@@ -504,6 +509,8 @@ impl Matcher {
             deadline_cues: PhraseIndex::new(deadline_cues),
             contact_cues: PhraseIndex::new(contact_cues),
             cancel_cues: PhraseIndex::new(cancel_cues),
+            now_cues: PhraseIndex::new(now_cues),
+            consequence_cues: PhraseIndex::new(consequence_cues),
         })
     }
 
@@ -789,6 +796,74 @@ impl Matcher {
         self.says_unavailable(&clause)
     }
 
+    /// Which of `mentions` (spans of `text`, in order; `part_only[i]` when the i-th names a part
+    /// of the day and nothing else) are a part of the day the customer says they are taken in,
+    /// in a clause that may also ask for a time: "call me back tomorrow after lunch I'm in
+    /// meetings all morning", "amanhã à tarde pode de manhã eu não tô em casa". Each
+    /// unavailability belongs to the time named nearest it in its clause, the later one on a tie
+    /// ("call me in the morning I'm at work in the afternoon" refuses the afternoon). It refuses
+    /// that time when it is a part of the day alone, nothing asks for a time or draws a
+    /// consequence between them ("subah koi ghar pe nahi hota toh shaam ko"), and, when the
+    /// unavailability comes after it, nothing asked for it before it either ("call me in the
+    /// evening, I'm at work"). An unavailability negated ("not busy in the morning") or put now
+    /// ("I'm at work now") refuses nothing.
+    pub fn taken_parts(&self, text: &str, mentions: &[(usize, usize)], part_only: &[bool]) -> Vec<bool> {
+        let mut taken = vec![false; mentions.len()];
+        if !part_only.contains(&true) {
+            return taken;
+        }
+        let spans = word_spans(text);
+        let all: Vec<&str> = spans.iter().map(|&(s, e)| &text[s..e]).collect();
+        let asks = |words: &[&str]| {
+            self.contact_cues.found_in(words)
+                || self.request_cues.found_in(words)
+                || self.consequence_cues.found_in(words)
+        };
+        for (first, last) in self.unavailable_cues.occurrences(&all) {
+            let around = &all[first.saturating_sub(NOW_REACH)..(last + 1 + NOW_REACH).min(all.len())];
+            if (first > 0 && self.negation_before.iter().any(|n| n == all[first - 1])) || self.now_cues.found_in(around)
+            {
+                continue;
+            }
+            let (cue_start, cue_end) = (spans[first].0, spans[last].1);
+            let in_clause = |from: usize, to: usize| !text[from..to].contains(CLAUSE_ENDS);
+            let words_between = |from: usize, to: usize| -> Vec<&str> { words(&text[from..to]).collect() };
+            let before = mentions
+                .iter()
+                .rposition(|m| m.1 <= cue_start)
+                .filter(|&i| in_clause(mentions[i].1, cue_start))
+                .map(|i| (i, words_between(mentions[i].1, cue_start), true));
+            let after = mentions
+                .iter()
+                .position(|m| m.0 >= cue_end)
+                .filter(|&i| in_clause(cue_end, mentions[i].0))
+                .map(|i| (i, words_between(cue_end, mentions[i].0), false));
+            let nearest = match (before, after) {
+                (Some(b), Some(a)) => Some(if b.1.len() < a.1.len() { b } else { a }),
+                (b, a) => a.or(b),
+            };
+            let Some((i, between, cue_after)) = nearest else { continue };
+            let asked_before = || {
+                let (start, _) = mentions[i];
+                let from = mentions[..i].last().map_or(0, |m| m.1).max(start - clause_before(text, start).len());
+                asks(&words_between(from, start))
+            };
+            if part_only[i] && !asks(&between) && !(cue_after && asked_before()) {
+                taken[i] = true;
+            }
+        }
+        taken
+    }
+
+    /// Whether the time at `start` is drawn as a consequence of what its clause said before it
+    /// ("quinta de manhã tenho reuniões portanto quinta à tarde", "morning I'm at work so
+    /// evening"): the time asked for, even in a clause that says the customer is taken.
+    pub fn follows_consequence(&self, text: &str, start: usize) -> bool {
+        let before: Vec<&str> = words(clause_before(text, start)).collect();
+        let near = &before[before.len().saturating_sub(CONSEQUENCE_REACH)..];
+        self.consequence_cues.found_in(near)
+    }
+
     /// Whether the next word after `end` is one of `words`.
     fn followed_by(&self, text: &str, end: usize, words: &[String]) -> bool {
         let rest = text[end..].trim_start_matches([' ', '-']);
@@ -817,6 +892,14 @@ impl Matcher {
             && next.is_some_and(|w| self.negation_after.iter().any(|n| n == w))
     }
 }
+
+/// How many words from an unavailability a word that puts it now may stand ("estoy en el laburo
+/// ahora", "ahorita estoy en el trabajo").
+const NOW_REACH: usize = 2;
+
+/// How many words before a time a consequence word may stand ("toh shaam ko hi", "so in the
+/// evening").
+const CONSEQUENCE_REACH: usize = 3;
 
 /// How far (folded bytes) "the next one" may stand from the weekday it stands for ("this Saturday
 /// is no good for me, the next one").
@@ -880,6 +963,25 @@ fn clause_before(text: &str, start: usize) -> &str {
     text[..start].rsplit(CLAUSE_ENDS).next().unwrap_or("")
 }
 
+/// The byte ranges of the words of `text`, as [`words`] splits them.
+fn word_spans(text: &str) -> Vec<(usize, usize)> {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '\'';
+    let mut spans = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices() {
+        match (is_word(c), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                spans.push((s, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    spans.extend(start.map(|s| (s, text.len())));
+    spans
+}
+
 fn words(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '\'')).filter(|w| !w.is_empty())
 }
@@ -901,6 +1003,23 @@ impl PhraseIndex {
             by_first.entry(words[0].clone()).or_default().push(words);
         }
         PhraseIndex { by_first }
+    }
+
+    /// Where the phrases occur in `words`: the first and last word of each occurrence.
+    fn occurrences(&self, words: &[&str]) -> Vec<(usize, usize)> {
+        let mut found = Vec::new();
+        for (i, word) in words.iter().enumerate() {
+            let longest = self
+                .by_first
+                .get(*word)
+                .into_iter()
+                .flatten()
+                .filter(|p| p.len() <= words.len() - i && p.iter().zip(&words[i..]).all(|(a, b)| a == b));
+            if let Some(len) = longest.map(Vec::len).max() {
+                found.push((i, i + len - 1));
+            }
+        }
+        found
     }
 
     /// Whether one of the phrases occurs in `words` (as consecutive words).

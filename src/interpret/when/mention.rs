@@ -49,6 +49,11 @@ impl Mention {
             && matches!(self.end, Some((ClockKind::Until, _)))
     }
 
+    /// Whether the mention is a part of the day and nothing else ("in the morning").
+    pub fn is_part_only(&self) -> bool {
+        self.part.is_some() && self.day.is_none() && self.start.is_none() && self.end.is_none()
+    }
+
     /// Whether the mention is a day and nothing else ("on Monday").
     pub fn is_day_only(&self) -> bool {
         self.day.is_some() && self.part.is_none() && self.start.is_none() && self.end.is_none()
@@ -222,7 +227,7 @@ pub(crate) fn mentions(matcher: &Matcher, text: &str, tokens: &[Token]) -> Vec<M
             // ("el martes, a la mañana no que trabajo", "no antes de las 3 que estoy en clase")
             // stays with its day: the refusal reads it. A clock time stays too: "after 3, I'm in
             // class till then" is most often the time asked for.
-            let mention_part_only = mention.day.is_none() && mention.start.is_none() && mention.end.is_none();
+            let mention_part_only = mention.is_part_only();
             let taken_in_one_clause = gap.contains(CLAUSE_ENDS)
                 && !matcher.is_negated(text, mention.span.0, mention.span.1)
                 && !matcher.is_negated(text, token.start, token.end)

@@ -193,8 +193,23 @@ impl TimeResolver {
         // The window just before, when it has a start and no end ("after 8?"): an end alone
         // right after it closes it ("I'm free till 10").
         let mut open_before: Option<(Mention, String, usize)> = None;
-        for mut m in mention::mentions(&self.matcher, &folded.text, &tokens) {
+        let mentions = mention::mentions(&self.matcher, &folded.text, &tokens);
+        let spans: Vec<(usize, usize)> = mentions.iter().map(|m| m.span).collect();
+        let part_only: Vec<bool> = mentions.iter().map(Mention::is_part_only).collect();
+        let taken = self.matcher.taken_parts(&folded.text, &spans, &part_only);
+        for (mut m, taken) in mentions.into_iter().zip(taken) {
             let (mut mood, cued) = self.matcher.mood(&folded.text, m.span.0, m.span.1);
+            if taken && mood == ClauseMood::Request {
+                // "amanhã à tarde pode de manhã eu não tô em casa": the clause asks for a time,
+                // but not this one.
+                mood = ClauseMood::Unavailable;
+            } else if !taken
+                && mood == ClauseMood::Unavailable
+                && self.matcher.follows_consequence(&folded.text, m.span.0)
+            {
+                // "de manhã tenho reuniões portanto quinta à tarde": taken, so this time instead.
+                mood = ClauseMood::Request;
+            }
             if mood == ClauseMood::Deadline && m.day == Some(DayRef::Today) && self.matcher.names_contact(&folded.text)
             {
                 // "It expires tomorrow and I want to renew today. Can you call me?": the call

@@ -78,6 +78,14 @@ pub struct TimeVocabulary {
     /// contact word ("cancel the demo tomorrow").
     #[serde(default)]
     pub cancel_cues: Vec<String>,
+    /// Words that put an unavailability at the moment of writing ("now", "ahorita", "agora",
+    /// "abhi"): "call me tonight, I'm at work now" is taken now, not tonight.
+    #[serde(default)]
+    pub now_cues: Vec<String>,
+    /// Words that make what follows the consequence of what came before ("so", "toh",
+    /// "entonces", "então"): "mornings nobody is home so evening" asks for the evening.
+    #[serde(default)]
+    pub consequence_cues: Vec<String>,
     /// Short acceptances ("yes", "ok", "sí", "haan"). Kept and validated so existing
     /// vocabularies load; the requested window no longer reads them, since a yes to a time the
     /// AI proposed is not a window the customer named (eval/README.md conventions).
@@ -301,7 +309,8 @@ pub struct ClockPhrases {
     /// "o'clock", "h" as in "18h").
     #[serde(default)]
     pub clock_words: Vec<String>,
-    /// Numbers written as words, up to 12 ("six" = 6, "saat" = 7).
+    /// Hours written as words, from 1 to 23 ("six" = 6, "saat" = 7, "dezoito" = 18: a word over
+    /// 12 is a 24-hour time).
     #[serde(default)]
     pub number_words: BTreeMap<String, u32>,
     /// Minutes said after the hour ("five thirty", "las 4 y media", "às 5 e meia"): the words
@@ -445,6 +454,8 @@ fn validate(path: &Path, v: &TimeVocabulary) -> Result<(), VocabularyError> {
         ("deadline_cues".into(), &v.deadline_cues),
         ("contact_cues".into(), &v.contact_cues),
         ("cancel_cues".into(), &v.cancel_cues),
+        ("now_cues".into(), &v.now_cues),
+        ("consequence_cues".into(), &v.consequence_cues),
     ]);
     for (month, names) in v.dates.months.by_month() {
         lists.push((format!("dates.months.{month}"), names));
@@ -526,8 +537,8 @@ fn validate(path: &Path, v: &TimeVocabulary) -> Result<(), VocabularyError> {
         }
     }
     for (word, n) in &v.clock.number_words {
-        if !(1..=12).contains(n) {
-            return Err(invalid(format!("clock.number_words.{word}"), format!("{n} is not an hour from 1 to 12")));
+        if !(1..=23).contains(n) {
+            return Err(invalid(format!("clock.number_words.{word}"), format!("{n} is not an hour from 1 to 23")));
         }
         if !super::fold::fold(word).chars().all(|c| c.is_ascii_alphabetic() || c == ' ') {
             return Err(invalid(format!("clock.number_words.{word}"), "a number word holds letters only".into()));
