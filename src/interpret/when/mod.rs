@@ -204,10 +204,12 @@ impl TimeResolver {
                 // but not this one.
                 mood = ClauseMood::Unavailable;
             } else if !taken
-                && mood == ClauseMood::Unavailable
+                && matches!(mood, ClauseMood::Unavailable | ClauseMood::Narrative)
                 && self.matcher.follows_consequence(&folded.text, m.span.0)
             {
-                // "de manhã tenho reuniões portanto quinta à tarde": taken, so this time instead.
+                // "de manhã tenho reuniões portanto quinta à tarde", "então sábado de manhã mesmo
+                // meu noivo trabalha durante a semana": a time drawn as a consequence is the one
+                // chosen.
                 mood = ClauseMood::Request;
             }
             if mood == ClauseMood::Deadline && m.day == Some(DayRef::Today) && self.matcher.names_contact(&folded.text)
