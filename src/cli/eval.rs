@@ -38,6 +38,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let locked = args.locked.as_ref().map(|lock| score::lock::verify(lock, &args.lock_base)).transpose()?;
     let loaded = crate::config::load(&args.config.config)?;
     let interpreter = Interpreter::load(&loaded.config.interpret, loaded.base_dir())?;
+    // Figures of the rules alone must not pass for the model's (a file missing, or trained with
+    // other feature bits or labels): say so where the figures are read.
+    if let Some(problem) = interpreter.model_problem() {
+        eprintln!("warning: {problem}");
+    }
     let dir = match (&locked, &args.dir) {
         (Some(split), _) => split.dir.clone(),
         (None, Some(dir)) => dir.clone(),

@@ -63,3 +63,24 @@ fn eval_prints_figures_and_exits_zero() {
     let missing = handoffd(&["eval", "tests/no-such-dir", "--config", "config/example.yaml"]);
     assert!(!missing.status.success());
 }
+
+/// Figures of the rules alone must not pass for the model's: `eval` says on stderr when the
+/// configured model is not used (here its file is missing), and nothing when it is.
+#[test]
+fn eval_says_when_the_configured_model_is_not_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("handoffd.yaml");
+    std::fs::copy(repo().join("config/example.yaml"), &config).unwrap();
+    std::os::unix::fs::symlink(repo().join("config/vocabulary"), dir.path().join("vocabulary")).unwrap();
+    let output = handoffd(&["eval", "tests/interpret_cases", "--config", config.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let warning = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        warning.contains("warning: the model") && warning.contains("is not used, the rules run alone"),
+        "{warning}"
+    );
+
+    let shipped = handoffd(&["eval", "tests/interpret_cases", "--config", "config/example.yaml"]);
+    assert!(shipped.status.success());
+    assert!(!String::from_utf8_lossy(&shipped.stderr).contains("is not used"));
+}
