@@ -799,7 +799,7 @@ impl Matcher {
     /// Which of `mentions` (spans of `text`, in order; `part_only[i]` when the i-th names a part
     /// of the day and nothing else) are a part of the day the customer says they are taken in,
     /// in a clause that may also ask for a time: "call me back tomorrow after lunch I'm in
-    /// meetings all morning", "amanhã à tarde pode de manhã eu não tô em casa". Each
+    /// meetings all morning", "llámame mañana por la tarde por la mañana trabajo". Each
     /// unavailability belongs to the time named nearest it in its clause, the later one on a tie
     /// ("call me in the morning I'm at work in the afternoon" refuses the afternoon). It refuses
     /// that time when it is a part of the day alone, nothing asks for a time or draws a
@@ -856,8 +856,8 @@ impl Matcher {
     }
 
     /// Whether the time at `start` is drawn as a consequence of what its clause said before it
-    /// ("quinta de manhã tenho reuniões portanto quinta à tarde", "morning I'm at work so
-    /// evening"): the time asked for, even in a clause that says the customer is taken.
+    /// ("quinta de manhã tenho reuniões portanto quinta à tarde", "subah office jaati hoon toh
+    /// shaam ko"): the time asked for, even in a clause that says the customer is taken.
     pub fn follows_consequence(&self, text: &str, start: usize) -> bool {
         let before: Vec<&str> = words(clause_before(text, start)).collect();
         let near = &before[before.len().saturating_sub(CONSEQUENCE_REACH)..];
@@ -897,8 +897,8 @@ impl Matcher {
 /// ahora", "ahorita estoy en el trabajo").
 const NOW_REACH: usize = 2;
 
-/// How many words before a time a consequence word may stand ("toh shaam ko hi", "so in the
-/// evening").
+/// How many words before a time a consequence word may stand ("toh sirf shaam ko", "portanto
+/// quinta à tarde").
 const CONSEQUENCE_REACH: usize = 3;
 
 /// How far (folded bytes) "the next one" may stand from the weekday it stands for ("this Saturday

@@ -200,7 +200,7 @@ impl TimeResolver {
         for (mut m, taken) in mentions.into_iter().zip(taken) {
             let (mut mood, cued) = self.matcher.mood(&folded.text, m.span.0, m.span.1);
             if taken && mood == ClauseMood::Request {
-                // "amanhã à tarde pode de manhã eu não tô em casa": the clause asks for a time,
+                // "llámame mañana por la tarde por la mañana trabajo": the clause asks for a time,
                 // but not this one.
                 mood = ClauseMood::Unavailable;
             } else if !taken

@@ -82,8 +82,9 @@ pub struct TimeVocabulary {
     /// "abhi"): "call me tonight, I'm at work now" is taken now, not tonight.
     #[serde(default)]
     pub now_cues: Vec<String>,
-    /// Words that make what follows the consequence of what came before ("so", "toh",
-    /// "entonces", "então"): "mornings nobody is home so evening" asks for the evening.
+    /// Words that make what follows the consequence of what came before ("that's why", "toh",
+    /// "entonces", "então"): "subah koi ghar pe nahi hota toh shaam ko" asks for the evening.
+    /// Not English "so": folded, Portuguese "só" (only) is the same word.
     #[serde(default)]
     pub consequence_cues: Vec<String>,
     /// Short acceptances ("yes", "ok", "sí", "haan"). Kept and validated so existing
