@@ -963,13 +963,18 @@ fn clause_before(text: &str, start: usize) -> &str {
     text[..start].rsplit(CLAUSE_ENDS).next().unwrap_or("")
 }
 
+/// Whether `c` belongs to a word: [`words`] and [`word_spans`] must split alike, since
+/// [`Matcher::taken_parts`] reads one's words at the other's positions.
+fn is_word_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '\''
+}
+
 /// The byte ranges of the words of `text`, as [`words`] splits them.
 fn word_spans(text: &str) -> Vec<(usize, usize)> {
-    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '\'';
     let mut spans = Vec::new();
     let mut start = None;
     for (i, c) in text.char_indices() {
-        match (is_word(c), start) {
+        match (is_word_char(c), start) {
             (true, None) => start = Some(i),
             (false, Some(s)) => {
                 spans.push((s, i));
@@ -983,7 +988,7 @@ fn word_spans(text: &str) -> Vec<(usize, usize)> {
 }
 
 fn words(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '\'')).filter(|w| !w.is_empty())
+    text.split(|c: char| !is_word_char(c)).filter(|w| !w.is_empty())
 }
 
 /// Phrases (words separated by single spaces) filed under their first word, so that whether a
