@@ -331,9 +331,45 @@ fn a_price_asked_in_other_words_is_pricing() {
         "Is there a delivery charge?",
         "¿En cuánto está el departamento de dos recámaras?",
         "Quanto tá a mensalidade do plano família?",
+        "I am wanting to know the cost of modular kitchen for a 2BHK",
+        "what is the tuition for international students",
+        "ballpark, what does a system like that run",
+        "Pasadme precios de los planes que tengáis",
+        "qué tarifa tienen para grupos",
+        "e os juros, como é que é?",
+        "helmet aur scratch guard ka kitna hai",
+        "mess ke saath monthly kitna hai?",
     ] {
         let brief = brief(&[("customer", text)]);
         assert!(codes(&brief.intents).contains(&"pricing"), "{text}: {:?}", brief.intents);
+    }
+}
+
+#[test]
+fn a_loan_instalment_asked_for_is_a_payment_plan_not_a_price() {
+    for text in ["what will be the emi for twenty years", "what is the monthly for forty eight months roughly"] {
+        let brief = brief(&[("customer", text)]);
+        assert!(!codes(&brief.intents).contains(&"pricing"), "{text}: {:?}", brief.intents);
+    }
+}
+
+#[test]
+fn a_lower_price_elsewhere_is_a_competitor_and_a_provider_told_as_background_is_not() {
+    for text in [
+        "my friend did it at another clinic for 450 only",
+        "el otro salón le da más barato, en 120 mil",
+        "na outra autoescola dá uns 3 mil",
+        "doosre center mein sasta hai",
+    ] {
+        let brief = brief(&[("customer", text)]);
+        assert!(codes(&brief.objections).contains(&"competitor"), "{text}: {:?}", brief.objections);
+    }
+    for text in [
+        "our contract with our current provider ends in June",
+        "do baar IUI karwaya dusre hospital mein, dono fail",
+    ] {
+        let brief = brief(&[("customer", text)]);
+        assert!(!codes(&brief.objections).contains(&"competitor"), "{text}: {:?}", brief.objections);
     }
 }
 
