@@ -25,11 +25,9 @@ const LEARNING_RATE: f32 = 0.3;
 /// training cases, 1e-3 raised every field but do_not_ask (-0.001), and 3e-3 raised the set
 /// fields further (intents 0.734, objections 0.774) but cost urgency 0.013 and disposition 0.006
 /// against 1e-3. Heads are fitted apart, so each field takes its best (PERFORMANCE.md,
-/// 2026-12-06). On 24,619 cases, cross-validated by writer, halving both (1.5e-3 and 5e-4) raised
-/// urgency 0.900 -> 0.903 and disposition 0.938 -> 0.940 and cost intents, objections and
-/// do_not_ask 0.001-0.003 (docs/EVAL.md, nineteenth session): the one-of fields take 5e-4.
+/// 2026-12-06).
 fn l2_of(field: Field) -> f32 {
-    if field.is_set() { 3e-3 } else { 5e-4 }
+    if field.is_set() { 3e-3 } else { 1e-3 }
 }
 /// Folds of the inner cross-validation that tunes thresholds.
 pub(super) const INNER_FOLDS: usize = 3;
