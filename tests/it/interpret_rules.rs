@@ -364,10 +364,9 @@ fn a_lower_price_elsewhere_is_a_competitor_and_a_provider_told_as_background_is_
         let brief = brief(&[("customer", text)]);
         assert!(codes(&brief.objections).contains(&"competitor"), "{text}: {:?}", brief.objections);
     }
-    for text in [
-        "our contract with our current provider ends in June",
-        "do baar IUI karwaya dusre hospital mein, dono fail",
-    ] {
+    for text in
+        ["our contract with our current provider ends in June", "do baar IUI karwaya dusre hospital mein, dono fail"]
+    {
         let brief = brief(&[("customer", text)]);
         assert!(!codes(&brief.objections).contains(&"competitor"), "{text}: {:?}", brief.objections);
     }
