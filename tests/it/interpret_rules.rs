@@ -346,7 +346,7 @@ fn a_price_asked_in_other_words_is_pricing() {
 }
 
 #[test]
-fn a_loan_instalment_asked_for_is_a_payment_plan_not_a_price() {
+fn a_loan_instalment_asked_for_is_not_a_price() {
     for text in ["what will be the emi for twenty years", "what is the monthly for forty eight months roughly"] {
         let brief = brief(&[("customer", text)]);
         assert!(!codes(&brief.intents).contains(&"pricing"), "{text}: {:?}", brief.intents);
