@@ -1330,9 +1330,33 @@ fn not_before_a_time_is_after_it_in_every_language() {
         "mañana, no antes de las 10",
         "amanhã, não antes das 10",
         "kal 10 baje se pehle nahi",
+        "mañana, y no me llaméis antes de las 10",
+        "amanhã, mas não me liga antes das 10",
     ] {
         let w = on_a_tuesday_morning(&[text]);
         assert_window(w, "2026-06-10T10:00:00+05:30", "2026-06-10T21:00:00+05:30");
+    }
+}
+
+#[test]
+fn spanish_and_portuguese_say_a_morning_next_week_and_the_first_in_more_ways() {
+    // A Tuesday morning (2026-06-09): Monday the 15th, the week after, and the 1st of July.
+    let w = on_a_tuesday_morning(&["el lunes en la mañanita me paso a verlo"]);
+    assert_window(w, "2026-06-15T09:00:00+05:30", "2026-06-15T12:00:00+05:30");
+    let w = on_a_tuesday_morning(&["posso ir na segunda de manhãzinha"]);
+    assert_window(w, "2026-06-15T09:00:00+05:30", "2026-06-15T12:00:00+05:30");
+    let w = on_a_tuesday_morning(&["llámeme la semana próxima"]);
+    assert_window(w, "2026-06-15T00:00:00+05:30", "2026-06-21T23:59:00+05:30");
+    // European Portuguese: "a trabalhar" takes the customer's morning; "entre a uma e as duas".
+    let w = on_a_tuesday_morning(&["liguem-me segunda à tarde, de manhã estou a trabalhar"]);
+    assert_window(w, "2026-06-15T12:00:00+05:30", "2026-06-15T17:00:00+05:30");
+    let w = on_a_tuesday_morning(&["amanhã à hora de almoço, entre a uma e as duas"]);
+    assert_window(w, "2026-06-10T13:00:00+05:30", "2026-06-10T14:00:00+05:30");
+    // "del uno" is a day of the month: one o'clock is "la una".
+    for text in ["llamame después del uno que cobro", "la llevo después del día primero"] {
+        let w = on_a_tuesday_morning(&[text]);
+        let found = w.unwrap_or_else(|| panic!("{text}: no window"));
+        assert_eq!(found.window.not_before.to_rfc3339(), "2026-07-01T09:00:00+05:30", "{text}");
     }
 }
 
