@@ -1339,7 +1339,7 @@ fn not_before_a_time_is_after_it_in_every_language() {
 }
 
 #[test]
-fn spanish_and_portuguese_say_a_morning_next_week_and_the_first_in_more_ways() {
+fn spanish_portuguese_and_hinglish_say_a_morning_next_week_the_first_and_a_visit_in_more_ways() {
     // A Tuesday morning (2026-06-09): Monday the 15th, the week after, and the 1st of July.
     let w = on_a_tuesday_morning(&["el lunes en la mañanita me paso a verlo"]);
     assert_window(w, "2026-06-15T09:00:00+05:30", "2026-06-15T12:00:00+05:30");
@@ -1352,6 +1352,9 @@ fn spanish_and_portuguese_say_a_morning_next_week_and_the_first_in_more_ways() {
     assert_window(w, "2026-06-15T12:00:00+05:30", "2026-06-15T17:00:00+05:30");
     let w = on_a_tuesday_morning(&["amanhã à hora de almoço, entre a uma e as duas"]);
     assert_window(w, "2026-06-10T13:00:00+05:30", "2026-06-10T14:00:00+05:30");
+    // Hinglish: a visit the customer asks for in their own words ("call him over").
+    let w = on_a_tuesday_morning(&["saturday subah bula lo technician ko"]);
+    assert_window(w, "2026-06-13T09:00:00+05:30", "2026-06-13T12:00:00+05:30");
     // "del uno" is a day of the month: one o'clock is "la una".
     for text in ["llamame después del uno que cobro", "la llevo después del día primero"] {
         let w = on_a_tuesday_morning(&[text]);
