@@ -500,72 +500,86 @@ fn a_greeting_or_an_ok_gets_no_intent_objection_or_fact_from_the_shipped_model()
     }
 }
 
+/// Each of `texts`, said alone by the customer, gives the objection `code` (`found`) or does not.
+fn assert_objection(code: &str, found: bool, texts: &[&str]) {
+    for text in texts {
+        let brief = brief(&[("customer", text)]);
+        assert_eq!(codes(&brief.objections).contains(&code), found, "{text}: {:?}", brief.objections);
+    }
+}
+
 #[test]
 fn wariness_of_the_business_is_a_trust_objection_and_praise_or_a_threat_is_not() {
-    for text in [
-        "How do I know you're not one of those fly-by-night outfits?",
-        "I got burned by an installer last year, so I'm a bit wary.",
-        "La verdad desconfío, ¿cómo sé que ustedes no desaparecen con el anticipo?",
-        "No les tengo mucha fe, la vez pasada me clavaron en otro taller.",
-        "Fico com um pé atrás com compra pela internet.",
-        "Vi várias reclamações de vocês no Reclame Aqui sobre entrega.",
-        "Online payment pe bharosa nahi hai mujhe.",
-    ] {
-        let brief = brief(&[("customer", text)]);
-        assert!(codes(&brief.objections).contains(&"trust"), "{text}: {:?}", brief.objections);
-    }
-    for text in [
-        "Mi cuñado dice que ustedes son serios, por eso les escribo.",
-        "Se não resolverem até sexta eu vou no Reclame Aqui.",
-        "Esto es una burla, quiero hablar con un supervisor.",
-    ] {
-        let brief = brief(&[("customer", text)]);
-        assert!(!codes(&brief.objections).contains(&"trust"), "{text}: {:?}", brief.objections);
-    }
+    assert_objection(
+        "trust",
+        true,
+        &[
+            "How do I know you're not one of those fly-by-night outfits?",
+            "I got burned by an installer last year, so I'm a bit wary.",
+            "La verdad desconfío, ¿cómo sé que ustedes no desaparecen con el anticipo?",
+            "No les tengo mucha fe, la vez pasada me clavaron en otro taller.",
+            "Fico com um pé atrás com compra pela internet.",
+            "Vi várias reclamações de vocês no Reclame Aqui sobre entrega.",
+            "Online payment pe bharosa nahi hai mujhe.",
+        ],
+    );
+    assert_objection(
+        "trust",
+        false,
+        &[
+            "Mi cuñado dice que ustedes son serios, por eso les escribo.",
+            "Se não resolverem até sexta eu vou no Reclame Aqui.",
+            "Esto es una burla, quiero hablar con un supervisor.",
+        ],
+    );
 }
 
 #[test]
 fn a_place_out_of_the_way_is_a_location_objection() {
-    for text in [
-        "Your branch is on the other side of the city from me.",
-        "El local me pilla a trasmano, vivo en la otra punta.",
-        "A loja fica fora de mão pra mim.",
-        "Aapka centre ulti side pe hai, roz aana mushkil hai.",
-    ] {
-        let brief = brief(&[("customer", text)]);
-        assert!(codes(&brief.objections).contains(&"location"), "{text}: {:?}", brief.objections);
-    }
+    assert_objection(
+        "location",
+        true,
+        &[
+            "Your branch is on the other side of the city from me.",
+            "El local me pilla a trasmano, vivo en la otra punta.",
+            "A loja fica fora de mão pra mim.",
+            "Aapka centre ulti side pe hai, roz aana mushkil hai.",
+        ],
+    );
 }
 
 #[test]
 fn signing_or_switching_elsewhere_is_a_competitor_objection() {
-    for text in [
-        "We switched to another payroll tool in March.",
-        "I already have a quote from another caterer for the same menu.",
-        "Ya firmamos con los de enfrente, gracias.",
-        "Nos pasamos a otra compañía el mes pasado.",
-        "Já assinamos com a outra construtora.",
-        "Migramos para outro sistema no ano passado.",
-    ] {
-        let brief = brief(&[("customer", text)]);
-        assert!(codes(&brief.objections).contains(&"competitor"), "{text}: {:?}", brief.objections);
-    }
+    assert_objection(
+        "competitor",
+        true,
+        &[
+            "We switched to another payroll tool in March.",
+            "I already have a quote from another caterer for the same menu.",
+            "Ya firmamos con los de enfrente, gracias.",
+            "Nos pasamos a otra compañía el mes pasado.",
+            "Já assinamos com a outra construtora.",
+            "Migramos para outro sistema no ano passado.",
+        ],
+    );
 }
 
 #[test]
 fn a_price_reacted_to_is_a_price_objection_and_someone_elses_view_set_aside_is_not() {
-    for text in [
-        "Hmm, that's steep for a used bike.",
-        "Uf, está carísimo para lo que es.",
-        "Achei salgado, viu.",
-        "Itna mehenga? Kuch kam karo.",
-        "Isso não cabe no meu bolso agora.",
-    ] {
-        let brief = brief(&[("customer", text)]);
-        assert!(codes(&brief.objections).contains(&"price"), "{text}: {:?}", brief.objections);
-    }
-    for text in ["Mi suegra dice que está caro, pero decido yo.", "O meu sócio acha que é caro, mas quero fechar."] {
-        let brief = brief(&[("customer", text)]);
-        assert!(!codes(&brief.objections).contains(&"price"), "{text}: {:?}", brief.objections);
-    }
+    assert_objection(
+        "price",
+        true,
+        &[
+            "Hmm, that's steep for a used bike.",
+            "Uf, está carísimo para lo que es.",
+            "Achei salgado, viu.",
+            "Itna mehenga? Kuch kam karo.",
+            "Isso não cabe no meu bolso agora.",
+        ],
+    );
+    assert_objection(
+        "price",
+        false,
+        &["Mi suegra dice que está caro, pero decido yo.", "O meu sócio acha que é caro, mas quero fechar."],
+    );
 }
