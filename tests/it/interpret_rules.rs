@@ -5,13 +5,13 @@ use crate::interpret_common::{codes, conversation, interpreter};
 use chrono::{DateTime, FixedOffset};
 use chrono_tz::Tz;
 use handoffd::interpret::{FoundWindow, InterpretConfig, InterpretError, Interpreter, WindowSource};
-use handoffd_contract::brief::{Disposition, TimeWindow, UrgencyLevel};
+use handoffd_contract::brief::{Brief, Disposition, Finding, TimeWindow, UrgencyLevel};
 use handoffd_contract::conversation::{Conversation, Turn};
 
 const NOW: &str = "2026-06-09T11:00:00+05:30";
 const TZ: &str = "Asia/Kolkata";
 
-fn brief(turns: &[(&str, &str)]) -> handoffd_contract::brief::Brief {
+fn brief(turns: &[(&str, &str)]) -> Brief {
     interpreter().interpret(&conversation(NOW, TZ, turns)).unwrap()
 }
 
@@ -324,52 +324,71 @@ fn a_confirmation_in_other_units_or_a_narrower_question_is_no_reask() {
     assert_eq!(split, vec!["location"]);
 }
 
+/// Each of `texts`, said alone by the customer, gives `code` among the findings `field` picks
+/// from the brief (`found`) or does not.
+fn assert_code(field: impl Fn(&Brief) -> &[Finding], code: &str, found: bool, texts: &[&str]) {
+    for text in texts {
+        let brief = brief(&[("customer", text)]);
+        assert_eq!(codes(field(&brief)).contains(&code), found, "{text}: {:?}", field(&brief));
+    }
+}
+
+fn assert_objection(code: &str, found: bool, texts: &[&str]) {
+    assert_code(|b| &b.objections, code, found, texts);
+}
+
+fn assert_intent(code: &str, found: bool, texts: &[&str]) {
+    assert_code(|b| &b.intents, code, found, texts);
+}
+
 #[test]
 fn a_price_asked_in_other_words_is_pricing() {
-    for text in [
-        "What's the monthly on the premium plan?",
-        "Is there a delivery charge?",
-        "¿En cuánto está el departamento de dos recámaras?",
-        "Quanto tá a mensalidade do plano família?",
-        "I am wanting to know the cost of modular kitchen for a 2BHK",
-        "what is the tuition for international students",
-        "ballpark, what does a system like that run",
-        "Pasadme precios de los planes que tengáis",
-        "qué tarifa tienen para grupos",
-        "e os juros, como é que é?",
-        "helmet aur scratch guard ka kitna hai",
-        "mess ke saath monthly kitna hai?",
-    ] {
-        let brief = brief(&[("customer", text)]);
-        assert!(codes(&brief.intents).contains(&"pricing"), "{text}: {:?}", brief.intents);
-    }
+    assert_intent(
+        "pricing",
+        true,
+        &[
+            "What's the monthly on the premium plan?",
+            "Is there a delivery charge?",
+            "¿En cuánto está el departamento de dos recámaras?",
+            "Quanto tá a mensalidade do plano família?",
+            "I am wanting to know the cost of modular kitchen for a 2BHK",
+            "what is the tuition for international students",
+            "ballpark, what does a system like that run",
+            "Pasadme precios de los planes que tengáis",
+            "qué tarifa tienen para grupos",
+            "e os juros, como é que é?",
+            "helmet aur scratch guard ka kitna hai",
+            "mess ke saath monthly kitna hai?",
+        ],
+    );
 }
 
 #[test]
 fn a_loan_instalment_asked_for_is_not_a_price() {
-    for text in ["what will be the emi for twenty years", "what is the monthly for forty eight months roughly"] {
-        let brief = brief(&[("customer", text)]);
-        assert!(!codes(&brief.intents).contains(&"pricing"), "{text}: {:?}", brief.intents);
-    }
+    assert_intent(
+        "pricing",
+        false,
+        &["what will be the emi for twenty years", "what is the monthly for forty eight months roughly"],
+    );
 }
 
 #[test]
 fn a_lower_price_elsewhere_is_a_competitor_and_a_provider_told_as_background_is_not() {
-    for text in [
-        "my friend did it at another clinic for 450 only",
-        "el otro salón le da más barato, en 120 mil",
-        "na outra autoescola dá uns 3 mil",
-        "doosre center mein sasta hai",
-    ] {
-        let brief = brief(&[("customer", text)]);
-        assert!(codes(&brief.objections).contains(&"competitor"), "{text}: {:?}", brief.objections);
-    }
-    for text in
-        ["our contract with our current provider ends in June", "do baar IUI karwaya dusre hospital mein, dono fail"]
-    {
-        let brief = brief(&[("customer", text)]);
-        assert!(!codes(&brief.objections).contains(&"competitor"), "{text}: {:?}", brief.objections);
-    }
+    assert_objection(
+        "competitor",
+        true,
+        &[
+            "my friend did it at another clinic for 450 only",
+            "el otro salón le da más barato, en 120 mil",
+            "na outra autoescola dá uns 3 mil",
+            "doosre center mein sasta hai",
+        ],
+    );
+    assert_objection(
+        "competitor",
+        false,
+        &["our contract with our current provider ends in June", "do baar IUI karwaya dusre hospital mein, dono fail"],
+    );
 }
 
 #[test]
@@ -497,14 +516,6 @@ fn a_greeting_or_an_ok_gets_no_intent_objection_or_fact_from_the_shipped_model()
         assert!(brief.objections.is_empty(), "{turns:?}: {:?}", codes(&brief.objections));
         let facts: Vec<&str> = brief.do_not_ask.iter().map(|f| f.fact.as_str()).collect();
         assert!(facts.is_empty(), "{turns:?}: {facts:?}");
-    }
-}
-
-/// Each of `texts`, said alone by the customer, gives the objection `code` (`found`) or does not.
-fn assert_objection(code: &str, found: bool, texts: &[&str]) {
-    for text in texts {
-        let brief = brief(&[("customer", text)]);
-        assert_eq!(codes(&brief.objections).contains(&code), found, "{text}: {:?}", brief.objections);
     }
 }
 
