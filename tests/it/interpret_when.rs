@@ -1364,6 +1364,21 @@ fn spanish_portuguese_and_hinglish_say_a_morning_next_week_the_first_and_a_visit
 }
 
 #[test]
+fn asking_to_be_called_in_everyday_words_outranks_the_work_said_beside_it() {
+    // "Háblenme" (Mexico's "call me"), "me chama", "me dá um toque": without them the clause
+    // read only as the customer at work, and the time asked for was lost.
+    for text in [
+        "háblenme el jueves después de las 5 que salgo del trabajo",
+        "me chama na quinta depois das 5 que antes disso tô trabalhando",
+    ] {
+        let w = on_a_tuesday_morning(&[text]);
+        assert_window(w, "2026-06-11T17:00:00+05:30", "2026-06-11T21:00:00+05:30");
+    }
+    let w = on_a_tuesday_morning(&["me dá um toque quinta à tarde, de manhã eu trabalho"]);
+    assert_window(w, "2026-06-11T12:00:00+05:30", "2026-06-11T17:00:00+05:30");
+}
+
+#[test]
 fn a_part_of_the_day_the_customer_is_taken_in_is_not_the_one_asked_for() {
     // Said in one breath (no comma to end the clause), or in the next turn: the unavailability
     // refuses the part of the day nearest it, the later one on a tie.
