@@ -1366,7 +1366,7 @@ fn spanish_portuguese_and_hinglish_say_a_morning_next_week_the_first_and_a_visit
 #[test]
 fn asking_to_be_called_in_everyday_words_outranks_the_work_said_beside_it() {
     // "Háblenme" (Mexico's "call me"), "me chama", "me dá um toque": without them the clause
-    // read only as the customer at work, and the time asked for was lost.
+    // read only as the customer at work (or as nothing asked), and the time asked for was lost.
     for text in [
         "háblenme el jueves después de las 5 que salgo del trabajo",
         "me chama na quinta depois das 5 que antes disso tô trabalhando",
@@ -1376,6 +1376,11 @@ fn asking_to_be_called_in_everyday_words_outranks_the_work_said_beside_it() {
     }
     let w = on_a_tuesday_morning(&["me dá um toque quinta à tarde, de manhã eu trabalho"]);
     assert_window(w, "2026-06-11T12:00:00+05:30", "2026-06-11T17:00:00+05:30");
+    // A call asked for someone else ("llámenlo"), and European Portuguese "é que me dava jeito".
+    let w = on_a_tuesday_morning(&["el que decide es mi hermano, llámenlo el viernes en la tarde que hoy trabaja"]);
+    assert_window(w, "2026-06-12T12:00:00+05:30", "2026-06-12T17:00:00+05:30");
+    let w = on_a_tuesday_morning(&["sexta de manhã é que me dava jeito, à tarde estou a trabalhar"]);
+    assert_window(w, "2026-06-12T09:00:00+05:30", "2026-06-12T12:00:00+05:30");
 }
 
 #[test]
