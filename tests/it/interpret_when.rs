@@ -1381,6 +1381,11 @@ fn asking_to_be_called_in_everyday_words_outranks_the_work_said_beside_it() {
     assert_window(w, "2026-06-12T12:00:00+05:30", "2026-06-12T17:00:00+05:30");
     let w = on_a_tuesday_morning(&["sexta de manhã é que me dava jeito, à tarde estou a trabalhar"]);
     assert_window(w, "2026-06-12T09:00:00+05:30", "2026-06-12T12:00:00+05:30");
+    // "A la tarde" alone (River Plate Spanish), and "amnh", WhatsApp's "amanhã".
+    let w = on_a_tuesday_morning(&["mire, a la mañana estoy con los chicos, llámeme a la tarde"]);
+    assert_window(w, "2026-06-09T12:00:00+05:30", "2026-06-09T17:00:00+05:30");
+    let w = on_a_tuesday_morning(&["amnh depois das 3 pode ser?"]);
+    assert_window(w, "2026-06-10T15:00:00+05:30", "2026-06-10T21:00:00+05:30");
 }
 
 #[test]
