@@ -651,6 +651,8 @@ fn malformed_date_templates_name_their_key() {
         ("dates:\n  day_of_month: [\"{d} {m}\"]\n", "dates.day_of_month[0]"),
         ("dates:\n  ordinal_suffixes: [th]\n  after_weekday: [\"{d}\", \"{o} {d}\"]\n", "dates.after_weekday[1]"),
         ("dates:\n  day_of_month: [\"le {o}\"]\n", "dates.day_of_month[0]"),
+        ("dates:\n  day_words: {trente-deux: 32}\n", "dates.day_words.trente-deux"),
+        ("dates:\n  ordinal_day_words: {\"3e\": 3}\n", "dates.ordinal_day_words.3e"),
     ];
     for (yaml, key) in bad {
         let dir = tempfile::tempdir().unwrap();
@@ -1361,6 +1363,38 @@ fn spanish_portuguese_and_hinglish_say_a_morning_next_week_the_first_and_a_visit
         let found = w.unwrap_or_else(|| panic!("{text}: no window"));
         assert_eq!(found.window.not_before.to_rfc3339(), "2026-07-01T09:00:00+05:30", "{text}");
     }
+}
+
+#[test]
+fn a_day_of_the_month_said_in_words_is_a_date_in_every_language() {
+    // Voice transcripts spell the day; the digits gave a window and the words none.
+    let cases = [
+        "can someone ring me on the nineteenth",
+        "call me on the twenty-second of june",
+        "llámenme el quince por la mañana",
+        "me liga dia vinte e seis de manhã",
+        "pandrah tareekh ko subah call karna",
+    ];
+    let expected = [
+        ("2026-06-19T09:00:00+05:30", "2026-06-19T18:00:00+05:30"),
+        ("2026-06-22T09:00:00+05:30", "2026-06-22T18:00:00+05:30"),
+        ("2026-06-15T09:00:00+05:30", "2026-06-15T12:00:00+05:30"),
+        ("2026-06-26T09:00:00+05:30", "2026-06-26T12:00:00+05:30"),
+        ("2026-06-15T09:00:00+05:30", "2026-06-15T12:00:00+05:30"),
+    ];
+    for (text, (from, to)) in cases.into_iter().zip(expected) {
+        let w = on_a_tuesday_morning(&[text]);
+        assert!(w.is_some(), "{text}: no window");
+        assert_window(w, from, to);
+    }
+    // A number word beside no word of the template's own, or before a word that makes it
+    // something else, is no date: "Friday, do call" is Friday, "el dos ambientes" a flat.
+    let w = on_a_tuesday_morning(&["friday do call me"]);
+    assert_window(w, "2026-06-12T09:00:00+05:30", "2026-06-12T18:00:00+05:30");
+    let w = on_a_tuesday_morning(&["me interesa el dos ambientes, llámenme el viernes"]);
+    assert_window(w, "2026-06-12T09:00:00+05:30", "2026-06-12T18:00:00+05:30");
+    // "The third time I call" is no date.
+    assert!(on_a_tuesday_morning(&["this is the third time I call you"]).is_none());
 }
 
 #[test]

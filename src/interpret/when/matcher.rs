@@ -150,6 +150,8 @@ pub(crate) struct Matcher {
     dates: Vec<DateTemplate>,
     /// Folded month names -> 1-12.
     months: HashMap<String, u32, WordHash>,
+    /// Folded days of the month in words, their spaces as one space -> 1-31.
+    day_words: HashMap<String, u32, WordHash>,
     /// Folded weekday names, for [`DateTemplate::after_weekday`].
     weekday_names: Vec<String>,
     /// Words after a day number that make it something else ("2nd floor").
@@ -209,6 +211,11 @@ fn phrase_pattern(folded: &str) -> String {
     pattern
 }
 
+/// `text`'s words joined by one space ("twenty-eighth" and "twenty  eighth" alike).
+fn words_of(text: &str) -> String {
+    text.split([' ', '-']).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
 fn alternation(phrases: &[String]) -> String {
     let mut sorted: Vec<&String> = phrases.iter().collect();
     sorted.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
@@ -234,9 +241,13 @@ impl Matcher {
         let (mut now_cues, mut consequence_cues) = (Vec::new(), Vec::new());
         let mut weekday_names = Vec::new();
         let mut raw_templates: Vec<(ClockKind, String, usize, &std::path::Path)> = Vec::new();
-        let mut raw_dates: Vec<(bool, String, usize, &std::path::Path)> = Vec::new();
+        let mut raw_dates: Vec<(bool, String, usize, &std::path::Path, usize)> = Vec::new();
         let mut months: HashMap<String, u32, WordHash> = HashMap::default();
         let (mut ordinal_suffixes, mut not_dates) = (Vec::new(), Vec::new());
+        let mut day_words: HashMap<String, u32, WordHash> = HashMap::default();
+        // Per language: a language's templates read its own days in words ("das" is ten in
+        // Hinglish and "of the" in Portuguese).
+        let mut days_in_words: Vec<(Vec<String>, Vec<String>)> = Vec::new();
 
         for (language, (_, path, v)) in loaded.languages.iter().enumerate() {
             for (key, kind, phrase) in literal_entries(v) {
@@ -300,9 +311,21 @@ impl Matcher {
             }
             ordinal_suffixes.extend(v.dates.ordinal_suffixes.iter().map(|p| fold(p)));
             not_dates.extend(v.dates.not_dates.iter().map(|p| fold(p)));
+            let (mut cardinal_days, mut ordinal_days) = (Vec::new(), Vec::new());
+            for (ordinal, words) in [(false, &v.dates.day_words), (true, &v.dates.ordinal_day_words)] {
+                for (word, day) in words {
+                    let folded = words_of(&fold(word));
+                    day_words.insert(folded.clone(), *day);
+                    if ordinal {
+                        ordinal_days.push(folded.clone());
+                    }
+                    cardinal_days.push(folded);
+                }
+            }
+            days_in_words.push((cardinal_days, ordinal_days));
             for (after_weekday, list) in [(false, &v.dates.day_of_month), (true, &v.dates.after_weekday)] {
                 for (i, t) in list.iter().enumerate() {
-                    raw_dates.push((after_weekday, t.clone(), i, path));
+                    raw_dates.push((after_weekday, t.clone(), i, path, language));
                 }
             }
             for (kind, list) in [
@@ -430,10 +453,16 @@ impl Matcher {
         ordinal_suffixes.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
         ordinal_suffixes.dedup();
         let suffix_alt = ordinal_suffixes.iter().map(|x| regex::escape(x)).collect::<Vec<_>>().join("|");
-        let date_pattern = |template: &str, named: bool| {
+        let days_alt: Vec<(String, String)> =
+            days_in_words.iter().map(|(cardinal, ordinal)| (alternation(cardinal), alternation(ordinal))).collect();
+        let date_pattern = |template: &str, named: bool, language: usize| {
+            let (cardinal_alt, ordinal_alt) = &days_alt[language];
             let g = |name: &str| if named { format!("?P<{name}>") } else { "?:".to_string() };
             let mut pieces = Vec::new();
             let folded = fold(template);
+            // Days in words only beside a word of the template's own (see `Dates::day_words`).
+            let worded = !folded.replace("{d}", "").replace("{o}", "").replace("{m}", "").trim().is_empty();
+            let in_words = |alt: &str| if worded && !alt.is_empty() { format!("|{alt}") } else { String::new() };
             let mut rest = folded.as_str();
             while let Some(at) = rest.find('{') {
                 let literal = rest[..at].trim();
@@ -443,9 +472,15 @@ impl Matcher {
                 let placeholder = &rest[at..at + 3];
                 pieces.push(match placeholder {
                     "{m}" => format!(r"(?-u:\b)({}{month_alt})(?-u:\b)", g("m")),
-                    "{o}" => format!(r"(?-u:\b)({}[0-9]{{1,2}})(?:{suffix_alt})(?-u:\b)", g("d")),
-                    _ if suffix_alt.is_empty() => format!(r"(?-u:\b)({}[0-9]{{1,2}})(?-u:\b)", g("d")),
-                    _ => format!(r"(?-u:\b)({}[0-9]{{1,2}})(?:{suffix_alt})?(?-u:\b)", g("d")),
+                    "{o}" => {
+                        format!(r"(?-u:\b)({}[0-9]{{1,2}}(?:{suffix_alt}){})(?-u:\b)", g("d"), in_words(ordinal_alt))
+                    }
+                    _ if suffix_alt.is_empty() => {
+                        format!(r"(?-u:\b)({}[0-9]{{1,2}}{})(?-u:\b)", g("d"), in_words(cardinal_alt))
+                    }
+                    _ => {
+                        format!(r"(?-u:\b)({}[0-9]{{1,2}}(?:{suffix_alt})?{})(?-u:\b)", g("d"), in_words(cardinal_alt))
+                    }
                 });
                 rest = &rest[at + 3..];
             }
@@ -457,15 +492,16 @@ impl Matcher {
         // The longer templates first, so "el {d} de {m}" is not read as "el {d}".
         raw_dates.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
         let mut dates = Vec::new();
-        for (after_weekday, template, i, path) in raw_dates {
+        for (after_weekday, template, i, path, language) in raw_dates {
             let key = if after_weekday { "after_weekday" } else { "day_of_month" };
             let invalid = |e: regex::Error| VocabularyError::Invalid {
                 path: path.to_path_buf(),
                 key: format!("dates.{key}[{i}]"),
                 message: format!("`{template}` does not compile: {e}"),
             };
-            let parser = Regex::new(&format!("(?-u)^(?:{})$", date_pattern(&template, true))).map_err(invalid)?;
-            groups.push(format!("({})", date_pattern(&template, false)));
+            let parser =
+                Regex::new(&format!("(?-u)^(?:{})$", date_pattern(&template, true, language))).map_err(invalid)?;
+            groups.push(format!("({})", date_pattern(&template, false, language)));
             alternatives.push(Alternative::Date(dates.len()));
             dates.push(DateTemplate { parser, after_weekday });
         }
@@ -488,6 +524,7 @@ impl Matcher {
             templates,
             dates,
             months,
+            day_words,
             weekday_names,
             not_dates,
             number_words,
@@ -621,7 +658,9 @@ impl Matcher {
         end: usize,
     ) -> Option<TokenKind> {
         let caps = template.parser.captures(matched)?;
-        let day: u32 = caps.name("d")?.as_str().parse().ok()?;
+        let said = caps.name("d")?.as_str();
+        let digits = said.bytes().take_while(u8::is_ascii_digit).count();
+        let day: u32 = if digits > 0 { said[..digits].parse().ok()? } else { *self.day_words.get(&words_of(said))? };
         if !(1..=31).contains(&day) {
             return None;
         }

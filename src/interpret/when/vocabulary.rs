@@ -229,6 +229,16 @@ pub struct Dates {
     /// complaint"), beside `modifiers.not_time_units`.
     #[serde(default)]
     pub not_dates: Vec<String>,
+    /// Days of the month said in words ("el quince", "dia vinte", "bees tareekh"): voice
+    /// transcripts spell them. Read where `{d}` goes in a template that holds a word of its own
+    /// besides the month ("el {d}", "{d} tareekh", not a bare "{d}": "do" and "saat" are also
+    /// "give" and seven o'clock).
+    #[serde(default)]
+    pub day_words: BTreeMap<String, u32>,
+    /// Ordinal days in words ("the twentieth", "el primero"), read where `{d}` or `{o}` goes, on
+    /// the same terms as `day_words`.
+    #[serde(default)]
+    pub ordinal_day_words: BTreeMap<String, u32>,
 }
 
 /// Month names, January first.
@@ -535,6 +545,18 @@ fn validate(path: &Path, v: &TimeVocabulary) -> Result<(), VocabularyError> {
         }
         if !super::fold::fold(word).chars().all(|c| c.is_ascii_alphabetic() || c == ' ' || c == '-') {
             return Err(invalid(format!("clock.minute_words.{word}"), "minute words hold letters only".into()));
+        }
+    }
+    for (key, words) in
+        [("dates.day_words", &v.dates.day_words), ("dates.ordinal_day_words", &v.dates.ordinal_day_words)]
+    {
+        for (word, n) in words {
+            if !(1..=31).contains(n) {
+                return Err(invalid(format!("{key}.{word}"), format!("{n} is not a day of the month from 1 to 31")));
+            }
+            if word.trim().is_empty() || word.chars().any(|c| c.is_ascii_digit()) {
+                return Err(invalid(format!("{key}.{word}"), "a day in words holds letters only".into()));
+            }
         }
     }
     for (word, n) in &v.clock.number_words {
