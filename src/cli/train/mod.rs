@@ -248,6 +248,14 @@ fn reask_only(args: &Args, loaded: &crate::config::Loaded, out: &Path) -> anyhow
         return Ok(ExitCode::SUCCESS);
     }
     model.reask = Some(head);
+    // Say so in the file: its brief heads keep their own training set.
+    let brief_heads = model.trained_on.split("; re-ask head retrained").next().unwrap_or_default().to_string();
+    model.trained_on = format!(
+        "{brief_heads}; re-ask head retrained on {} first contacts of `{}`, {}",
+        examples.len(),
+        args.reask.display(),
+        chrono::Utc::now().format("%Y-%m-%d")
+    );
     write_model(&model, out)?;
     Ok(ExitCode::SUCCESS)
 }
