@@ -248,17 +248,20 @@ fn reask_only(args: &Args, loaded: &crate::config::Loaded, out: &Path) -> anyhow
         return Ok(ExitCode::SUCCESS);
     }
     model.reask = Some(head);
-    // Say so in the file: its brief heads keep their own training set.
-    let brief_heads = model.trained_on.split("; re-ask head retrained").next().unwrap_or_default().to_string();
-    model.trained_on = format!(
-        "{brief_heads}; re-ask head retrained on {} first contacts of `{}`, {}",
-        examples.len(),
-        args.reask.display(),
-        chrono::Utc::now().format("%Y-%m-%d")
-    );
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    model.trained_on = with_reask_retrained(&model.trained_on, examples.len(), &args.reask, &today);
     write_model(&model, out)?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// A model file's `trained_on` after `--reask-only`: its brief heads keep their own training set,
+/// and the re-ask head's replaces any earlier retraining note.
+fn with_reask_retrained(trained_on: &str, first_contacts: usize, dir: &Path, date: &str) -> String {
+    let brief_heads = trained_on.split(REASK_RETRAINED).next().unwrap_or_default();
+    format!("{brief_heads}{REASK_RETRAINED} on {first_contacts} first contacts of `{}`, {date}", dir.display())
+}
+
+const REASK_RETRAINED: &str = "; re-ask head retrained";
 
 /// Every out-of-fold case and field `both` got wrong: the case, the field, what was expected,
 /// what the rules and `both` gave, and the customer's turns (to read why).
@@ -380,4 +383,25 @@ fn per_label_table(data: &[train::Prepared], cv: &train::CrossValidation) -> Str
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retraining_the_re_ask_head_notes_it_once_beside_the_brief_heads_training() {
+        let shipped = "21859 cases of `eval/corpus/train` and 3520 of `eval/corpus/reask/train` (do_not_ask)";
+        let once = with_reask_retrained(shipped, 3760, Path::new("eval/corpus/reask/train"), "2026-12-08");
+        assert_eq!(
+            once,
+            format!("{shipped}; re-ask head retrained on 3760 first contacts of `eval/corpus/reask/train`, 2026-12-08")
+        );
+        let twice = with_reask_retrained(&once, 3840, Path::new("eval/corpus/reask/train"), "2026-12-09");
+        assert!(
+            twice.starts_with(shipped)
+                && twice.ends_with("3840 first contacts of `eval/corpus/reask/train`, 2026-12-09")
+        );
+        assert_eq!(twice.matches("re-ask head retrained").count(), 1, "{twice}");
+    }
 }
