@@ -134,6 +134,8 @@ struct DateTemplate {
     parser: Regex,
     /// Whether it names a date only right after a weekday ("Saturday 21").
     after_weekday: bool,
+    /// Its language, whose days in words it reads (see [`Matcher::day_words`]).
+    language: usize,
 }
 
 /// The compiled vocabulary.
@@ -150,8 +152,8 @@ pub(crate) struct Matcher {
     dates: Vec<DateTemplate>,
     /// Folded month names -> 1-12.
     months: HashMap<String, u32, WordHash>,
-    /// Folded days of the month in words, their spaces as one space -> 1-31.
-    day_words: HashMap<String, u32, WordHash>,
+    /// Per language: folded days of the month in words, their spaces as one space -> 1-31.
+    day_words: Vec<HashMap<String, u32, WordHash>>,
     /// Folded weekday names, for [`DateTemplate::after_weekday`].
     weekday_names: Vec<String>,
     /// Words after a day number that make it something else ("2nd floor").
@@ -244,9 +246,9 @@ impl Matcher {
         let mut raw_dates: Vec<(bool, String, usize, &std::path::Path, usize)> = Vec::new();
         let mut months: HashMap<String, u32, WordHash> = HashMap::default();
         let (mut ordinal_suffixes, mut not_dates) = (Vec::new(), Vec::new());
-        let mut day_words: HashMap<String, u32, WordHash> = HashMap::default();
         // Per language: a language's templates read its own days in words ("das" is ten in
         // Hinglish and "of the" in Portuguese).
+        let mut day_words: Vec<HashMap<String, u32, WordHash>> = Vec::new();
         let mut days_in_words: Vec<(Vec<String>, Vec<String>)> = Vec::new();
 
         for (language, (_, path, v)) in loaded.languages.iter().enumerate() {
@@ -312,16 +314,18 @@ impl Matcher {
             ordinal_suffixes.extend(v.dates.ordinal_suffixes.iter().map(|p| fold(p)));
             not_dates.extend(v.dates.not_dates.iter().map(|p| fold(p)));
             let (mut cardinal_days, mut ordinal_days) = (Vec::new(), Vec::new());
+            let mut days: HashMap<String, u32, WordHash> = HashMap::default();
             for (ordinal, words) in [(false, &v.dates.day_words), (true, &v.dates.ordinal_day_words)] {
                 for (word, day) in words {
                     let folded = words_of(&fold(word));
-                    day_words.insert(folded.clone(), *day);
+                    days.insert(folded.clone(), *day);
                     if ordinal {
                         ordinal_days.push(folded.clone());
                     }
                     cardinal_days.push(folded);
                 }
             }
+            day_words.push(days);
             days_in_words.push((cardinal_days, ordinal_days));
             for (after_weekday, list) in [(false, &v.dates.day_of_month), (true, &v.dates.after_weekday)] {
                 for (i, t) in list.iter().enumerate() {
@@ -503,7 +507,7 @@ impl Matcher {
                 Regex::new(&format!("(?-u)^(?:{})$", date_pattern(&template, true, language))).map_err(invalid)?;
             groups.push(format!("({})", date_pattern(&template, false, language)));
             alternatives.push(Alternative::Date(dates.len()));
-            dates.push(DateTemplate { parser, after_weekday });
+            dates.push(DateTemplate { parser, after_weekday, language });
         }
         let invalid = |e: String| VocabularyError::Invalid {
             path: loaded.languages[0].1.clone(),
@@ -660,7 +664,11 @@ impl Matcher {
         let caps = template.parser.captures(matched)?;
         let said = caps.name("d")?.as_str();
         let digits = said.bytes().take_while(u8::is_ascii_digit).count();
-        let day: u32 = if digits > 0 { said[..digits].parse().ok()? } else { *self.day_words.get(&words_of(said))? };
+        let day: u32 = if digits > 0 {
+            said[..digits].parse().ok()?
+        } else {
+            *self.day_words[template.language].get(&words_of(said))?
+        };
         if !(1..=31).contains(&day) {
             return None;
         }
