@@ -1441,6 +1441,45 @@ fn a_part_of_the_day_the_customer_is_taken_in_is_not_the_one_asked_for() {
 }
 
 #[test]
+fn a_part_of_the_day_given_as_the_reason_is_when_the_customer_is_taken() {
+    // "Because in the morning I ...": the part of the day after a reason word explains the time
+    // asked for just before it, whatever the customer does then (no word of being busy needed).
+    let cases: [(&str, &str, &str); 5] = [
+        (
+            "can you ring tomorrow afternoon because in the morning I take my mum to dialysis",
+            "2026-06-10T12:00",
+            "2026-06-10T17:00",
+        ),
+        (
+            "el jueves por la tarde porque por la mañana llevo a mi suegra al médico",
+            "2026-06-11T12:00",
+            "2026-06-11T17:00",
+        ),
+        ("liga sexta de manhã que à tarde eu busco minha filha na natação", "2026-06-12T09:00", "2026-06-12T12:00"),
+        (
+            "kal subah aa jaiye kyunki dopahar mein dukaan band karke bank jaana hai",
+            "2026-06-10T09:00",
+            "2026-06-10T12:00",
+        ),
+        (
+            "amanhã à tarde pode ser? porque de manhã o carro fica com meu marido",
+            "2026-06-10T12:00",
+            "2026-06-10T17:00",
+        ),
+    ];
+    for (text, not_before, not_after) in cases {
+        let w = on_a_tuesday_morning(&[text]);
+        assert_window(w, &format!("{not_before}:00+05:30"), &format!("{not_after}:00+05:30"));
+    }
+    // A reason word that asks for the time after it gives no reason: "que sea por la tarde".
+    let w = on_a_tuesday_morning(&["mañana, prefiero que sea por la tarde"]);
+    assert_window(w, "2026-06-10T12:00:00+05:30", "2026-06-10T17:00:00+05:30");
+    // The same part of the day again is the time asked for, said twice.
+    let w = on_a_tuesday_morning(&["sábado de manhã, porque de manhã é quando estou em casa"]);
+    assert_window(w, "2026-06-13T09:00:00+05:30", "2026-06-13T12:00:00+05:30");
+}
+
+#[test]
 fn an_hour_said_in_words_past_twelve_is_a_24_hour_time() {
     let w = on_a_tuesday_morning(&["me liga depois das dezoito"]);
     assert_window(w, "2026-06-09T18:00:00+05:30", "2026-06-09T21:00:00+05:30");

@@ -177,6 +177,7 @@ pub(crate) struct Matcher {
     unavailable_cues: PhraseIndex,
     now_cues: PhraseIndex,
     consequence_cues: PhraseIndex,
+    reason_cues: PhraseIndex,
     deadline_cues: PhraseIndex,
     contact_cues: PhraseIndex,
     cancel_cues: PhraseIndex,
@@ -240,7 +241,7 @@ impl Matcher {
         let mut not_time_units = Vec::new();
         let (mut request_cues, mut unavailable_cues) = (Vec::new(), Vec::new());
         let (mut deadline_cues, mut contact_cues, mut cancel_cues) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut now_cues, mut consequence_cues) = (Vec::new(), Vec::new());
+        let (mut now_cues, mut consequence_cues, mut reason_cues) = (Vec::new(), Vec::new(), Vec::new());
         let mut weekday_names = Vec::new();
         let mut raw_templates: Vec<(ClockKind, String, usize, &std::path::Path)> = Vec::new();
         let mut raw_dates: Vec<(bool, String, usize, &std::path::Path, usize)> = Vec::new();
@@ -306,6 +307,7 @@ impl Matcher {
             cancel_cues.extend(v.cancel_cues.iter().map(|p| fold(p)));
             now_cues.extend(v.now_cues.iter().map(|p| fold(p)));
             consequence_cues.extend(v.consequence_cues.iter().map(|p| fold(p)));
+            reason_cues.extend(v.reason_cues.iter().map(|p| fold(p)));
             for (i, (_, names)) in v.dates.months.by_month().into_iter().enumerate() {
                 for name in names {
                     months.insert(fold(name), i as u32 + 1);
@@ -552,6 +554,7 @@ impl Matcher {
             cancel_cues: PhraseIndex::new(cancel_cues),
             now_cues: PhraseIndex::new(now_cues),
             consequence_cues: PhraseIndex::new(consequence_cues),
+            reason_cues: PhraseIndex::new(reason_cues),
         })
     }
 
@@ -714,8 +717,13 @@ impl Matcher {
     /// How the clause(s) around `start..end` read, and whether a cue or a question mark said
     /// so (`false` for a time that only reads as a request because it stands nearly alone).
     pub fn mood(&self, text: &str, start: usize, end: usize) -> (ClauseMood, bool) {
+        self.mood_until(text, start, end, text.len())
+    }
+
+    /// As [`Self::mood`], with the clause cut at `limit` (where a reason for the time begins).
+    pub fn mood_until(&self, text: &str, start: usize, end: usize, limit: usize) -> (ClauseMood, bool) {
         let before = clause_before(text, start);
-        let after = clause_after(text, end);
+        let after = clause_after(&text[..limit.max(end)], end);
         let context: Vec<&str> = words(before).chain(words(&text[start..end])).chain(words(after)).collect();
         let own = words(&text[start..end]).count();
         let asks = text[end + after.len()..].trim_start().starts_with('?');
@@ -911,6 +919,34 @@ impl Matcher {
         self.consequence_cues.found_in(near)
     }
 
+    /// Where the reason begins when the time at `start..end`, a part of the day, is given as the
+    /// reason for the time named before it (ending at `before_end`): a reason word at most
+    /// [`REASON_REACH`] words before it, nothing between them that asks for a time, and a rest of
+    /// its clause that says something of that time without asking for it ("hoy en la tarde
+    /// porque en la mañana tengo junta", "sunday subah hi kyunki bhai ko dopahar mein dukaan
+    /// kholni hai"). `None` when it is not a reason ("mañana, prefiero que sea por la tarde").
+    pub fn reason_before(&self, text: &str, before_end: usize, start: usize, end: usize) -> Option<usize> {
+        if start - before_end > REASON_GAP {
+            return None;
+        }
+        let spans: Vec<(usize, usize)> = word_spans(&text[..start]).into_iter().filter(|s| s.0 >= before_end).collect();
+        let gap: Vec<&str> = spans.iter().map(|&(s, e)| &text[s..e]).collect();
+        let (first, last) = self.reason_cues.occurrences(&gap).into_iter().last()?;
+        let between = &gap[last + 1..];
+        let asks = |words: &[&str]| self.request_cues.found_in(words) || self.contact_cues.found_in(words);
+        if between.len() > REASON_REACH || asks(between) {
+            return None;
+        }
+        let after: Vec<&str> = words(clause_after(text, end)).collect();
+        let unrefused: Vec<&str> = after
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i == 0 || !self.negation_before.iter().any(|n| n == after[i - 1]))
+            .map(|(_, w)| *w)
+            .collect();
+        (!after.is_empty() && !asks(&unrefused)).then_some(spans[first].0)
+    }
+
     /// Whether the next word after `end` is one of `words`.
     fn followed_by(&self, text: &str, end: usize, words: &[String]) -> bool {
         let rest = text[end..].trim_start_matches([' ', '-']);
@@ -943,6 +979,13 @@ impl Matcher {
 /// How many words from an unavailability a word that puts it now may stand ("estoy en el laburo
 /// ahora", "ahorita estoy en el trabajo").
 const NOW_REACH: usize = 2;
+
+/// How many words a reason word may stand before the part of the day it explains ("kyunki bhai ko
+/// dopahar mein").
+const REASON_REACH: usize = 2;
+
+/// How far (folded bytes) a reason may stand from the time it explains.
+const REASON_GAP: usize = 80;
 
 /// How many words before a time a consequence word may stand ("toh sirf shaam ko", "portanto
 /// quinta à tarde").

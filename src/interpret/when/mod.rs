@@ -197,9 +197,31 @@ impl TimeResolver {
         let spans: Vec<(usize, usize)> = mentions.iter().map(|m| m.span).collect();
         let part_only: Vec<bool> = mentions.iter().map(Mention::is_part_only).collect();
         let taken = self.matcher.taken_parts(&folded.text, &spans, &part_only);
-        for (mut m, taken) in mentions.into_iter().zip(taken) {
-            let (mut mood, cued) = self.matcher.mood(&folded.text, m.span.0, m.span.1);
-            if taken && mood == ClauseMood::Request {
+        // "hoy en la tarde porque en la mañana tengo junta": a part of the day given as the reason
+        // for the time just before it says when the customer is taken, and the earlier time's
+        // clause ends where the reason begins.
+        let mut reason_for_next: Vec<Option<usize>> = vec![None; mentions.len()];
+        let mut a_reason = vec![false; mentions.len()];
+        for i in 1..mentions.len() {
+            let (before, m) = (&mentions[i - 1], &mentions[i]);
+            let explains = m.part.is_some_and(|p| before.part != Some(p))
+                && m.start.is_none()
+                && m.end.is_none()
+                && (m.day.is_none() || m.day == before.day)
+                && !m.negated;
+            if explains && let Some(cut) = self.matcher.reason_before(&folded.text, before.span.1, m.span.0, m.span.1) {
+                a_reason[i] = true;
+                reason_for_next[i - 1] = Some(cut);
+            }
+        }
+        for (i, (mut m, taken)) in mentions.into_iter().zip(taken).enumerate() {
+            let (mut mood, cued) = match reason_for_next[i] {
+                Some(cut) => self.matcher.mood_until(&folded.text, m.span.0, m.span.1, cut),
+                None => self.matcher.mood(&folded.text, m.span.0, m.span.1),
+            };
+            if a_reason[i] {
+                mood = ClauseMood::Unavailable;
+            } else if taken && mood == ClauseMood::Request {
                 // "llámame mañana por la tarde por la mañana trabajo": the clause asks for a time,
                 // but not this one.
                 mood = ClauseMood::Unavailable;

@@ -87,6 +87,12 @@ pub struct TimeVocabulary {
     /// Not English "so": folded, Portuguese "só" (only) is the same word.
     #[serde(default)]
     pub consequence_cues: Vec<String>,
+    /// Words that give a reason for what came before ("because", "porque", "kyunki", "pois"):
+    /// a part of the day right after one, following a time already named, says when the
+    /// customer is taken ("hoy en la tarde porque en la mañana tengo junta"), not a second
+    /// request. Spanish and Portuguese "que" serves too ("liga de manhã que de tarde eu deito").
+    #[serde(default)]
+    pub reason_cues: Vec<String>,
     /// Short acceptances ("yes", "ok", "sí", "haan"). Kept and validated so existing
     /// vocabularies load; the requested window no longer reads them, since a yes to a time the
     /// AI proposed is not a window the customer named (eval/README.md conventions).
@@ -467,6 +473,7 @@ fn validate(path: &Path, v: &TimeVocabulary) -> Result<(), VocabularyError> {
         ("cancel_cues".into(), &v.cancel_cues),
         ("now_cues".into(), &v.now_cues),
         ("consequence_cues".into(), &v.consequence_cues),
+        ("reason_cues".into(), &v.reason_cues),
     ]);
     for (month, names) in v.dates.months.by_month() {
         lists.push((format!("dates.months.{month}"), names));
