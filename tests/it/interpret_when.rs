@@ -1480,6 +1480,26 @@ fn a_part_of_the_day_given_as_the_reason_is_when_the_customer_is_taken() {
 }
 
 #[test]
+fn a_time_said_with_the_reason_it_suits_is_the_time_asked_for() {
+    // A bare time and then why ("que/because/kyunki ... I work"): the reason says the customer is
+    // taken at other times, not at the time just named.
+    let cases: [(&str, &str, &str); 5] = [
+        ("el jueves temprano que estamos los dos en la oficina", "2026-06-11T09:00", "2026-06-11T12:00"),
+        ("sábado de manhã que durante a semana eu trabalho", "2026-06-13T09:00", "2026-06-13T12:00"),
+        ("Saturday morning since on weekdays I'm working", "2026-06-13T09:00", "2026-06-13T12:00"),
+        ("kal shaam kyunki din mein duty hai", "2026-06-10T17:00", "2026-06-10T21:00"),
+        ("monday evening because I'm at work till 5", "2026-06-15T17:00", "2026-06-15T21:00"),
+    ];
+    for (text, not_before, not_after) in cases {
+        let w = on_a_tuesday_morning(&[text]);
+        assert_window(w, &format!("{not_before}:00+05:30"), &format!("{not_after}:00+05:30"));
+    }
+    // "Que" in "el lunes que viene" is no reason.
+    let w = on_a_tuesday_morning(&["mejor el lunes que viene que estoy de vacaciones esta semana"]);
+    assert_window(w, "2026-06-15T09:00:00+05:30", "2026-06-15T18:00:00+05:30");
+}
+
+#[test]
 fn an_hour_said_in_words_past_twelve_is_a_24_hour_time() {
     let w = on_a_tuesday_morning(&["me liga depois das dezoito"]);
     assert_window(w, "2026-06-09T18:00:00+05:30", "2026-06-09T21:00:00+05:30");

@@ -178,6 +178,7 @@ pub(crate) struct Matcher {
     now_cues: PhraseIndex,
     consequence_cues: PhraseIndex,
     reason_cues: PhraseIndex,
+    not_reason: PhraseIndex,
     deadline_cues: PhraseIndex,
     contact_cues: PhraseIndex,
     cancel_cues: PhraseIndex,
@@ -241,7 +242,8 @@ impl Matcher {
         let mut not_time_units = Vec::new();
         let (mut request_cues, mut unavailable_cues) = (Vec::new(), Vec::new());
         let (mut deadline_cues, mut contact_cues, mut cancel_cues) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut now_cues, mut consequence_cues, mut reason_cues) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut now_cues, mut consequence_cues) = (Vec::new(), Vec::new());
+        let (mut reason_cues, mut not_reason) = (Vec::new(), Vec::new());
         let mut weekday_names = Vec::new();
         let mut raw_templates: Vec<(ClockKind, String, usize, &std::path::Path)> = Vec::new();
         let mut raw_dates: Vec<(bool, String, usize, &std::path::Path, usize)> = Vec::new();
@@ -308,6 +310,7 @@ impl Matcher {
             now_cues.extend(v.now_cues.iter().map(|p| fold(p)));
             consequence_cues.extend(v.consequence_cues.iter().map(|p| fold(p)));
             reason_cues.extend(v.reason_cues.iter().map(|p| fold(p)));
+            not_reason.extend(v.not_reason.iter().map(|p| fold(p)));
             for (i, (_, names)) in v.dates.months.by_month().into_iter().enumerate() {
                 for name in names {
                     months.insert(fold(name), i as u32 + 1);
@@ -555,6 +558,7 @@ impl Matcher {
             now_cues: PhraseIndex::new(now_cues),
             consequence_cues: PhraseIndex::new(consequence_cues),
             reason_cues: PhraseIndex::new(reason_cues),
+            not_reason: PhraseIndex::new(not_reason),
         })
     }
 
@@ -931,7 +935,7 @@ impl Matcher {
         }
         let spans: Vec<(usize, usize)> = word_spans(&text[..start]).into_iter().filter(|s| s.0 >= before_end).collect();
         let gap: Vec<&str> = spans.iter().map(|&(s, e)| &text[s..e]).collect();
-        let (first, last) = self.reason_cues.occurrences(&gap).into_iter().last()?;
+        let (first, last) = self.reasons(&gap).last()?;
         let between = &gap[last + 1..];
         let asks = |words: &[&str]| self.request_cues.found_in(words) || self.contact_cues.found_in(words);
         if between.len() > REASON_REACH || asks(between) {
@@ -945,6 +949,29 @@ impl Matcher {
             .map(|(_, w)| *w)
             .collect();
         (!after.is_empty() && !asks(&unrefused)).then_some(spans[first].0)
+    }
+
+    /// Where a reason word starts in the rest of the clause after `end` ("mañana a la mañana que
+    /// estamos en la oficina"): what follows it says why, not whether the time is asked for.
+    pub fn reason_after(&self, text: &str, end: usize) -> Option<usize> {
+        let after = clause_after(text, end);
+        let spans = word_spans(after);
+        let found: Vec<&str> = spans.iter().map(|&(s, e)| &after[s..e]).collect();
+        let (first, _) = self.reasons(&found).next()?;
+        Some(end + spans[first].0)
+    }
+
+    /// The reason words of `words` (first and last word of each): not one inside a phrase that
+    /// gives no reason ("tengo que"), nor one that starts "the next one" ("el lunes que viene").
+    fn reasons<'w>(&'w self, words: &'w [&str]) -> impl Iterator<Item = (usize, usize)> + 'w {
+        let excluded = self.not_reason.occurrences(words);
+        self.reason_cues.occurrences(words).into_iter().filter(move |&(first, _)| {
+            let following = self.following_after.iter().any(|f| {
+                let phrase: Vec<&str> = f.split(' ').collect();
+                words[first..].starts_with(&phrase)
+            });
+            !following && !excluded.iter().any(|&(a, b)| a <= first && first <= b)
+        })
     }
 
     /// Whether the next word after `end` is one of `words`.

@@ -217,7 +217,19 @@ impl TimeResolver {
         for (i, (mut m, taken)) in mentions.into_iter().zip(taken).enumerate() {
             let (mut mood, cued) = match reason_for_next[i] {
                 Some(cut) => self.matcher.mood_until(&folded.text, m.span.0, m.span.1, cut),
-                None => self.matcher.mood(&folded.text, m.span.0, m.span.1),
+                None => {
+                    let whole = self.matcher.mood(&folded.text, m.span.0, m.span.1);
+                    // "mañana a la mañana que estamos en la oficina": being taken, said as the
+                    // reason, is why that time and not another; and a reason that only makes the
+                    // clause long ("Saturday morning since on weekdays I'm working") leaves the
+                    // time standing nearly alone, the answer to when.
+                    match self.matcher.reason_after(&folded.text, m.span.1) {
+                        Some(cut) if matches!(whole.0, ClauseMood::Unavailable | ClauseMood::Narrative) => {
+                            self.matcher.mood_until(&folded.text, m.span.0, m.span.1, cut)
+                        }
+                        _ => whole,
+                    }
+                }
             };
             if a_reason[i] {
                 mood = ClauseMood::Unavailable;

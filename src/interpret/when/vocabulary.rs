@@ -93,6 +93,9 @@ pub struct TimeVocabulary {
     /// request. Spanish and Portuguese "que" serves too ("liga de manhã que de tarde eu deito").
     #[serde(default)]
     pub reason_cues: Vec<String>,
+    /// Phrases holding a reason word that give no reason ("tengo que", "tenho que": have to).
+    #[serde(default)]
+    pub not_reason: Vec<String>,
     /// Short acceptances ("yes", "ok", "sí", "haan"). Kept and validated so existing
     /// vocabularies load; the requested window no longer reads them, since a yes to a time the
     /// AI proposed is not a window the customer named (eval/README.md conventions).
@@ -474,6 +477,7 @@ fn validate(path: &Path, v: &TimeVocabulary) -> Result<(), VocabularyError> {
         ("now_cues".into(), &v.now_cues),
         ("consequence_cues".into(), &v.consequence_cues),
         ("reason_cues".into(), &v.reason_cues),
+        ("not_reason".into(), &v.not_reason),
     ]);
     for (month, names) in v.dates.months.by_month() {
         lists.push((format!("dates.months.{month}"), names));
