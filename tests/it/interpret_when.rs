@@ -1500,6 +1500,25 @@ fn a_time_said_with_the_reason_it_suits_is_the_time_asked_for() {
 }
 
 #[test]
+fn a_time_at_or_just_after_the_end_asked_for_is_when_the_customer_is_taken() {
+    // "Before four ... at four thirty": the later time says why the window ends there; read as
+    // the window's start, it left a start after the end and no window at all.
+    let cases: [(&str, &str); 4] = [
+        ("could the plumber come today before four the kids come home at four thirty", "16:00"),
+        ("pueden venir hoy antes de las cinco que a las cinco y media recojo a los niños", "17:00"),
+        ("aaj 4 baje se pehle aa jao please 4 baje ke baad main school jaati hoon", "16:00"),
+        ("dá pra ligar antes das 12 porque a partir das 12 eu tô no caixa", "12:00"),
+    ];
+    for (text, not_after) in cases {
+        let w = on_a_tuesday_morning(&[text]);
+        assert_window(w, "2026-06-09T10:00:00+05:30", &format!("2026-06-09T{not_after}:00+05:30"));
+    }
+    // Far after it, the start is the other side of noon: after 10, before 1 (pm).
+    let w = on_a_tuesday_morning(&["kal 10 baje ke baad lekin 1 baje se pehle"]);
+    assert_window(w, "2026-06-10T10:00:00+05:30", "2026-06-10T13:00:00+05:30");
+}
+
+#[test]
 fn an_hour_said_in_words_past_twelve_is_a_24_hour_time() {
     let w = on_a_tuesday_morning(&["me liga depois das dezoito"]);
     assert_window(w, "2026-06-09T18:00:00+05:30", "2026-06-09T21:00:00+05:30");

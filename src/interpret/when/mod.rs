@@ -32,6 +32,10 @@ use matcher::{ClauseMood, ClockKind, DayRef, Matcher, Part};
 use mention::Mention;
 use resolve::{Context, Placed};
 
+/// How far after the end of a "before N" a time may stand and still be when the customer is
+/// taken rather than a start on the other side of noon.
+const TAKEN_AFTER_END_MINUTES: i64 = 120;
+
 /// Evidence longer than this is cut: the brief quotes short.
 const MAX_EVIDENCE_CHARS: usize = 80;
 
@@ -314,6 +318,15 @@ impl TimeResolver {
             }
             if m.negated || !m.is_request() {
                 continue;
+            }
+            // "before 12? I have a meeting from 12", "before three, my kids get home at three
+            // thirty": a time at or just after the end asked for is when the customer is taken.
+            // (Further after, it is most often the other half of the day: "10 ke baad, 1 se pehle".)
+            if let (Some((ClockKind::After | ClockKind::At, from)), Some((ClockKind::Before, to))) = (m.start, m.end)
+                && (0..=TAKEN_AFTER_END_MINUTES)
+                    .contains(&(i64::from(from.hour * 60 + from.minute) - i64::from(to.hour * 60 + to.minute)))
+            {
+                m.start = None;
             }
             let placed = self.window_of(turn, ctx, &folded, &m, &prefix).or_else(|| {
                 // "after 7, I have a meeting till 6:30": an end before the start is when the
