@@ -1519,6 +1519,25 @@ fn a_time_at_or_just_after_the_end_asked_for_is_when_the_customer_is_taken() {
 }
 
 #[test]
+fn a_day_named_in_the_reason_is_not_asked_for_by_the_request_before_it() {
+    // "Call me Wednesday because Thursday I'm travelling": the call word asked for Wednesday; the
+    // later day, read as the later request, took its place.
+    let cases: [(&str, &str); 4] = [
+        ("llámame el jueves porque el viernes viajo a Lima", "2026-06-11"),
+        ("me liga amanhã porque segunda eu tô de plantão", "2026-06-10"),
+        ("call me Wednesday because Thursday I'm travelling", "2026-06-10"),
+        ("kal call karna kyunki parso main bahar hoon", "2026-06-10"),
+    ];
+    for (text, day) in cases {
+        let w = on_a_tuesday_morning(&[text]);
+        assert_window(w, &format!("{day}T09:00:00+05:30"), &format!("{day}T18:00:00+05:30"));
+    }
+    // "Que" after a verb of wanting asks; it gives no reason.
+    let w = on_a_tuesday_morning(&["hoy ya me voy que es viernes me gustaría que me llamaran el lunes por la mañana"]);
+    assert_window(w, "2026-06-15T09:00:00+05:30", "2026-06-15T12:00:00+05:30");
+}
+
+#[test]
 fn an_hour_said_in_words_past_twelve_is_a_24_hour_time() {
     let w = on_a_tuesday_morning(&["me liga depois das dezoito"]);
     assert_window(w, "2026-06-09T18:00:00+05:30", "2026-06-09T21:00:00+05:30");

@@ -726,7 +726,13 @@ impl Matcher {
 
     /// As [`Self::mood`], with the clause cut at `limit` (where a reason for the time begins).
     pub fn mood_until(&self, text: &str, start: usize, end: usize, limit: usize) -> (ClauseMood, bool) {
+        self.mood_within(text, start, end, 0, limit)
+    }
+
+    /// As [`Self::mood`], with the clause cut to `from..limit`.
+    pub fn mood_within(&self, text: &str, start: usize, end: usize, from: usize, limit: usize) -> (ClauseMood, bool) {
         let before = clause_before(text, start);
+        let before = if from > start - before.len() { &text[from.min(start)..start] } else { before };
         let after = clause_after(&text[..limit.max(end)], end);
         let context: Vec<&str> = words(before).chain(words(&text[start..end])).chain(words(after)).collect();
         let own = words(&text[start..end]).count();
@@ -959,6 +965,19 @@ impl Matcher {
         let found: Vec<&str> = spans.iter().map(|&(s, e)| &after[s..e]).collect();
         let (first, _) = self.reasons(&found).next()?;
         Some(end + spans[first].0)
+    }
+
+    /// Where the last reason word between `from` and `to` starts, when no clause ends between
+    /// them ("llámame el jueves porque el viernes viajo": the reason before "el viernes").
+    pub fn reason_between(&self, text: &str, from: usize, to: usize) -> Option<usize> {
+        let gap = &text[from..to];
+        if gap.contains(CLAUSE_ENDS) {
+            return None;
+        }
+        let spans = word_spans(gap);
+        let found: Vec<&str> = spans.iter().map(|&(s, e)| &gap[s..e]).collect();
+        let (first, _) = self.reasons(&found).last()?;
+        Some(from + spans[first].0)
     }
 
     /// The reason words of `words` (first and last word of each): not one inside a phrase that

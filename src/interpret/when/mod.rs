@@ -218,8 +218,16 @@ impl TimeResolver {
                 reason_for_next[i - 1] = Some(cut);
             }
         }
+        // "llámame el jueves porque el viernes viajo": a time inside the reason given for the one
+        // before it is read from the reason on; the request before it does not ask for it.
+        let reason_before: Vec<Option<usize>> = (0..mentions.len())
+            .map(|i| {
+                let before = i.checked_sub(1).map(|b| mentions[b].span.1)?;
+                self.matcher.reason_between(&folded.text, before, mentions[i].span.0)
+            })
+            .collect();
         for (i, (mut m, taken)) in mentions.into_iter().zip(taken).enumerate() {
-            let (mut mood, cued) = match reason_for_next[i] {
+            let (mut mood, mut cued) = match reason_for_next[i] {
                 Some(cut) => self.matcher.mood_until(&folded.text, m.span.0, m.span.1, cut),
                 None => {
                     let whole = self.matcher.mood(&folded.text, m.span.0, m.span.1);
@@ -235,6 +243,16 @@ impl TimeResolver {
                     }
                 }
             };
+            if let Some(from) = reason_before[i]
+                && mood == ClauseMood::Request
+                && !a_reason[i]
+            {
+                let limit = reason_for_next[i].unwrap_or(folded.text.len());
+                let (in_reason, reason_cued) = self.matcher.mood_within(&folded.text, m.span.0, m.span.1, from, limit);
+                if in_reason != ClauseMood::Request {
+                    (mood, cued) = (in_reason, reason_cued);
+                }
+            }
             if a_reason[i] {
                 mood = ClauseMood::Unavailable;
             } else if taken && mood == ClauseMood::Request {
