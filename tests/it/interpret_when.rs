@@ -1440,11 +1440,20 @@ fn a_part_of_the_day_the_customer_is_taken_in_is_not_the_one_asked_for() {
     assert_window(w, "2026-06-11T12:00:00+05:30", "2026-06-11T17:00:00+05:30");
 }
 
+/// Each `(text, not_before, not_after)` said on a Tuesday morning in Kolkata, the times to the
+/// minute ("2026-06-10T12:00").
+fn assert_tuesday_windows(cases: &[(&str, &str, &str)]) {
+    for (text, not_before, not_after) in cases {
+        let w = on_a_tuesday_morning(&[text]);
+        assert_window(w, &format!("{not_before}:00+05:30"), &format!("{not_after}:00+05:30"));
+    }
+}
+
 #[test]
 fn a_part_of_the_day_given_as_the_reason_is_when_the_customer_is_taken() {
     // "Because in the morning I ...": the part of the day after a reason word explains the time
     // asked for just before it, whatever the customer does then (no word of being busy needed).
-    let cases: [(&str, &str, &str); 5] = [
+    assert_tuesday_windows(&[
         (
             "can you ring tomorrow afternoon because in the morning I take my mum to dialysis",
             "2026-06-10T12:00",
@@ -1466,75 +1475,70 @@ fn a_part_of_the_day_given_as_the_reason_is_when_the_customer_is_taken() {
             "2026-06-10T12:00",
             "2026-06-10T17:00",
         ),
-    ];
-    for (text, not_before, not_after) in cases {
-        let w = on_a_tuesday_morning(&[text]);
-        assert_window(w, &format!("{not_before}:00+05:30"), &format!("{not_after}:00+05:30"));
-    }
-    // A reason word that asks for the time after it gives no reason: "que sea por la tarde".
-    let w = on_a_tuesday_morning(&["mañana, prefiero que sea por la tarde"]);
-    assert_window(w, "2026-06-10T12:00:00+05:30", "2026-06-10T17:00:00+05:30");
-    // The same part of the day again is the time asked for, said twice.
-    let w = on_a_tuesday_morning(&["sábado de manhã, porque de manhã é quando estou em casa"]);
-    assert_window(w, "2026-06-13T09:00:00+05:30", "2026-06-13T12:00:00+05:30");
+        // A reason word that asks for the time after it gives no reason.
+        ("mañana, prefiero que sea por la tarde", "2026-06-10T12:00", "2026-06-10T17:00"),
+        // The same part of the day again is the time asked for, said twice.
+        ("sábado de manhã, porque de manhã é quando estou em casa", "2026-06-13T09:00", "2026-06-13T12:00"),
+    ]);
 }
 
 #[test]
 fn a_time_said_with_the_reason_it_suits_is_the_time_asked_for() {
     // A bare time and then why ("que/because/kyunki ... I work"): the reason says the customer is
     // taken at other times, not at the time just named.
-    let cases: [(&str, &str, &str); 5] = [
+    assert_tuesday_windows(&[
         ("el jueves temprano que estamos los dos en la oficina", "2026-06-11T09:00", "2026-06-11T12:00"),
         ("sábado de manhã que durante a semana eu trabalho", "2026-06-13T09:00", "2026-06-13T12:00"),
         ("Saturday morning since on weekdays I'm working", "2026-06-13T09:00", "2026-06-13T12:00"),
         ("kal shaam kyunki din mein duty hai", "2026-06-10T17:00", "2026-06-10T21:00"),
         ("monday evening because I'm at work till 5", "2026-06-15T17:00", "2026-06-15T21:00"),
-    ];
-    for (text, not_before, not_after) in cases {
-        let w = on_a_tuesday_morning(&[text]);
-        assert_window(w, &format!("{not_before}:00+05:30"), &format!("{not_after}:00+05:30"));
-    }
-    // "Que" in "el lunes que viene" is no reason.
-    let w = on_a_tuesday_morning(&["mejor el lunes que viene que estoy de vacaciones esta semana"]);
-    assert_window(w, "2026-06-15T09:00:00+05:30", "2026-06-15T18:00:00+05:30");
+        // "Que" in "el lunes que viene" is no reason.
+        ("mejor el lunes que viene que estoy de vacaciones esta semana", "2026-06-15T09:00", "2026-06-15T18:00"),
+    ]);
 }
 
 #[test]
 fn a_time_at_or_just_after_the_end_asked_for_is_when_the_customer_is_taken() {
     // "Before four ... at four thirty": the later time says why the window ends there; read as
     // the window's start, it left a start after the end and no window at all.
-    let cases: [(&str, &str); 4] = [
-        ("could the plumber come today before four the kids come home at four thirty", "16:00"),
-        ("pueden venir hoy antes de las cinco que a las cinco y media recojo a los niños", "17:00"),
-        ("aaj 4 baje se pehle aa jao please 4 baje ke baad main school jaati hoon", "16:00"),
-        ("dá pra ligar antes das 12 porque a partir das 12 eu tô no caixa", "12:00"),
-    ];
-    for (text, not_after) in cases {
-        let w = on_a_tuesday_morning(&[text]);
-        assert_window(w, "2026-06-09T10:00:00+05:30", &format!("2026-06-09T{not_after}:00+05:30"));
-    }
-    // Far after it, the start is the other side of noon: after 10, before 1 (pm).
-    let w = on_a_tuesday_morning(&["kal 10 baje ke baad lekin 1 baje se pehle"]);
-    assert_window(w, "2026-06-10T10:00:00+05:30", "2026-06-10T13:00:00+05:30");
+    assert_tuesday_windows(&[
+        (
+            "could the plumber come today before four the kids come home at four thirty",
+            "2026-06-09T10:00",
+            "2026-06-09T16:00",
+        ),
+        (
+            "pueden venir hoy antes de las cinco que a las cinco y media recojo a los niños",
+            "2026-06-09T10:00",
+            "2026-06-09T17:00",
+        ),
+        (
+            "aaj 4 baje se pehle aa jao please 4 baje ke baad main school jaati hoon",
+            "2026-06-09T10:00",
+            "2026-06-09T16:00",
+        ),
+        ("dá pra ligar antes das 12 porque a partir das 12 eu tô no caixa", "2026-06-09T10:00", "2026-06-09T12:00"),
+        // Far after it, the start is the other side of noon: after 10, before 1 (pm).
+        ("kal 10 baje ke baad lekin 1 baje se pehle", "2026-06-10T10:00", "2026-06-10T13:00"),
+    ]);
 }
 
 #[test]
 fn a_day_named_in_the_reason_is_not_asked_for_by_the_request_before_it() {
     // "Call me Wednesday because Thursday I'm travelling": the call word asked for Wednesday; the
     // later day, read as the later request, took its place.
-    let cases: [(&str, &str); 4] = [
-        ("llámame el jueves porque el viernes viajo a Lima", "2026-06-11"),
-        ("me liga amanhã porque segunda eu tô de plantão", "2026-06-10"),
-        ("call me Wednesday because Thursday I'm travelling", "2026-06-10"),
-        ("kal call karna kyunki parso main bahar hoon", "2026-06-10"),
-    ];
-    for (text, day) in cases {
-        let w = on_a_tuesday_morning(&[text]);
-        assert_window(w, &format!("{day}T09:00:00+05:30"), &format!("{day}T18:00:00+05:30"));
-    }
-    // "Que" after a verb of wanting asks; it gives no reason.
-    let w = on_a_tuesday_morning(&["hoy ya me voy que es viernes me gustaría que me llamaran el lunes por la mañana"]);
-    assert_window(w, "2026-06-15T09:00:00+05:30", "2026-06-15T12:00:00+05:30");
+    assert_tuesday_windows(&[
+        ("llámame el jueves porque el viernes viajo a Lima", "2026-06-11T09:00", "2026-06-11T18:00"),
+        ("me liga amanhã porque segunda eu tô de plantão", "2026-06-10T09:00", "2026-06-10T18:00"),
+        ("call me Wednesday because Thursday I'm travelling", "2026-06-10T09:00", "2026-06-10T18:00"),
+        ("kal call karna kyunki parso main bahar hoon", "2026-06-10T09:00", "2026-06-10T18:00"),
+        // "Que" after a verb of wanting asks; it gives no reason.
+        (
+            "hoy ya me voy que es viernes me gustaría que me llamaran el lunes por la mañana",
+            "2026-06-15T09:00",
+            "2026-06-15T12:00",
+        ),
+    ]);
 }
 
 #[test]

@@ -738,13 +738,7 @@ impl Matcher {
         let own = words(&text[start..end]).count();
         let asks = text[end + after.len()..].trim_start().starts_with('?');
         let has = |cues: &PhraseIndex| cues.found_in(&context);
-        // A request word right after a negation is refused: "não consigo", "no puedo".
-        let unrefused: Vec<&str> = context
-            .iter()
-            .enumerate()
-            .filter(|&(i, _)| i == 0 || !self.negation_before.iter().any(|n| n == context[i - 1]))
-            .map(|(_, w)| *w)
-            .collect();
+        let unrefused = self.unrefused(&context);
         // A deadline outranks the generic request cues ("need", "can"), but not a named
         // contact ("call me before you decide on Friday"); an unavailability outranks a bare time.
         let contact = has(&self.contact_cues);
@@ -948,13 +942,18 @@ impl Matcher {
             return None;
         }
         let after: Vec<&str> = words(clause_after(text, end)).collect();
-        let unrefused: Vec<&str> = after
+        (!after.is_empty() && !asks(&self.unrefused(&after))).then_some(spans[first].0)
+    }
+
+    /// `words` without those right after a negation: a request word there is refused ("não
+    /// consigo", "no puedo").
+    fn unrefused<'w>(&self, words: &[&'w str]) -> Vec<&'w str> {
+        words
             .iter()
             .enumerate()
-            .filter(|&(i, _)| i == 0 || !self.negation_before.iter().any(|n| n == after[i - 1]))
+            .filter(|&(i, _)| i == 0 || !self.negation_before.iter().any(|n| n == words[i - 1]))
             .map(|(_, w)| *w)
-            .collect();
-        (!after.is_empty() && !asks(&unrefused)).then_some(spans[first].0)
+            .collect()
     }
 
     /// Where a reason word starts in the rest of the clause after `end` ("mañana a la mañana que
