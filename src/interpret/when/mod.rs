@@ -203,7 +203,7 @@ impl TimeResolver {
         let taken = self.matcher.taken_parts(&folded.text, &spans, &part_only);
         // "hoy en la tarde porque en la mañana tengo junta": a part of the day given as the reason
         // for the time just before it says when the customer is taken, and the earlier time's
-        // clause ends where the reason begins.
+        // clause ends where the reason begins (`reason_for_next[i]`: where mention i's clause ends).
         let mut reason_for_next: Vec<Option<usize>> = vec![None; mentions.len()];
         let mut a_reason = vec![false; mentions.len()];
         for i in 1..mentions.len() {
@@ -220,7 +220,7 @@ impl TimeResolver {
         }
         // "llámame el jueves porque el viernes viajo": a time inside the reason given for the one
         // before it is read from the reason on; the request before it does not ask for it.
-        let reason_before: Vec<Option<usize>> = (0..mentions.len())
+        let inside_reason_from: Vec<Option<usize>> = (0..mentions.len())
             .map(|i| {
                 let before = i.checked_sub(1).map(|b| mentions[b].span.1)?;
                 self.matcher.reason_between(&folded.text, before, mentions[i].span.0)
@@ -243,7 +243,7 @@ impl TimeResolver {
                     }
                 }
             };
-            if let Some(from) = reason_before[i]
+            if let Some(from) = inside_reason_from[i]
                 && mood == ClauseMood::Request
                 && !a_reason[i]
             {

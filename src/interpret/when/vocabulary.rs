@@ -90,7 +90,10 @@ pub struct TimeVocabulary {
     /// Words that give a reason for what came before ("because", "porque", "kyunki", "pois"):
     /// a part of the day right after one, following a time already named, says when the
     /// customer is taken ("hoy en la tarde porque en la mañana tengo junta"), not a second
-    /// request. Spanish and Portuguese "que" serves too ("liga de manhã que de tarde eu deito").
+    /// request; a time whose clause reads as taken or told only because of its reason is read
+    /// without it; a time inside a reason is read from the reason word on ("llámame el jueves
+    /// porque el viernes viajo"). Spanish and Portuguese "que" serves too ("liga de manhã que de
+    /// tarde eu deito").
     #[serde(default)]
     pub reason_cues: Vec<String>,
     /// Phrases holding a reason word that give no reason ("tengo que", "tenho que": have to).
